@@ -1,0 +1,108 @@
+//! Events: what the simulation reports, in order. The frontend animates them, the CLI prints
+//! them, and tests hash them.
+
+use crate::id::{EdgeId, MessageId, NodeId};
+use crate::ledger::DropReason;
+use crate::time::SimTime;
+
+/// One thing that happened, at `at`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// When it happened.
+    pub at: SimTime,
+    /// What happened.
+    pub kind: EventKind,
+}
+
+/// What happened. Movement events carry `depart` and `arrive`; the frontend interpolates.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// A producer made a new message.
+    Published {
+        /// The producer.
+        node: NodeId,
+        /// The new message.
+        message: MessageId,
+        /// Its correlation id.
+        correlation: MessageId,
+    },
+    /// A message left `from` along `edge` and will reach `to` at `arrive`.
+    Sent {
+        /// The message.
+        message: MessageId,
+        /// The edge.
+        edge: EdgeId,
+        /// The sender.
+        from: NodeId,
+        /// The receiver.
+        to: NodeId,
+        /// Departure time (equals `at`).
+        depart: SimTime,
+        /// Arrival time.
+        arrive: SimTime,
+    },
+    /// A relay took a message and will forward it at `until`.
+    Received {
+        /// The message.
+        message: MessageId,
+        /// The relay.
+        node: NodeId,
+        /// When it will be forwarded.
+        until: SimTime,
+    },
+    /// A sink consumed a message. Its life ends here.
+    Consumed {
+        /// The message.
+        message: MessageId,
+        /// The sink.
+        node: NodeId,
+    },
+    /// A message was dropped. Its life ends here, for `reason`.
+    Dropped {
+        /// The message.
+        message: MessageId,
+        /// Where.
+        node: NodeId,
+        /// Why.
+        reason: DropReason,
+    },
+    /// A node crashed; `lost` messages it held were dropped (each also has a `Dropped` event).
+    Crashed {
+        /// The node.
+        node: NodeId,
+        /// How many held messages were lost.
+        lost: u32,
+    },
+    /// A node came back up.
+    Restarted {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+impl EventKind {
+    /// The event's name as written in traces.
+    pub fn name(&self) -> &'static str {
+        match self {
+            EventKind::Published { .. } => "published",
+            EventKind::Sent { .. } => "sent",
+            EventKind::Received { .. } => "received",
+            EventKind::Consumed { .. } => "consumed",
+            EventKind::Dropped { .. } => "dropped",
+            EventKind::Crashed { .. } => "crashed",
+            EventKind::Restarted { .. } => "restarted",
+        }
+    }
+
+    /// The message the event is about, if any.
+    pub fn message(&self) -> Option<MessageId> {
+        match *self {
+            EventKind::Published { message, .. }
+            | EventKind::Sent { message, .. }
+            | EventKind::Received { message, .. }
+            | EventKind::Consumed { message, .. }
+            | EventKind::Dropped { message, .. } => Some(message),
+            EventKind::Crashed { .. } | EventKind::Restarted { .. } => None,
+        }
+    }
+}

@@ -1,0 +1,222 @@
+//! The fate ledger: where every message is, or how it ended.
+//!
+//! Every message created in a run has exactly one [`Fate`] at any moment. Live fates say where
+//! the message physically is; terminal fates say how it ended. The ledger is checked against the
+//! simulation's actual state by [`crate::Sim::check_conservation`], which tests call after every
+//! event: a message the ledger thinks is somewhere must be found there, exactly once.
+//!
+//! Memory stays bounded: ended messages are folded into counters once every older message has
+//! ended too, so the ledger holds only the window from the oldest live message onwards.
+
+use crate::id::{EdgeId, MessageId, NodeId};
+use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, VecDeque};
+
+/// Why a message was dropped. Every drop names one.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// It arrived at a node that was down.
+    NodeDown,
+    /// The node holding it crashed.
+    LostInCrash,
+    /// The node it was at had nowhere to send it.
+    NoRoute,
+}
+
+impl DropReason {
+    /// The reason as it appears in traces and the UI.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::NodeDown => "node_down",
+            DropReason::LostInCrash => "lost_in_crash",
+            DropReason::NoRoute => "no_route",
+        }
+    }
+}
+
+/// Where a message is, or how it ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "fate", rename_all = "snake_case")]
+pub enum Fate {
+    /// Travelling along an edge.
+    InTransit {
+        /// The edge.
+        edge: EdgeId,
+    },
+    /// Held by a node (being processed, or waiting to be forwarded).
+    Held {
+        /// The node.
+        node: NodeId,
+    },
+    /// Ended: consumed by a node.
+    Consumed {
+        /// The consuming node.
+        node: NodeId,
+    },
+    /// Ended: dropped, with a reason.
+    Dropped {
+        /// Where it was dropped.
+        node: NodeId,
+        /// Why.
+        reason: DropReason,
+    },
+}
+
+impl Fate {
+    /// True for fates that end a message's life.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, Fate::Consumed { .. } | Fate::Dropped { .. })
+    }
+}
+
+/// Counts of message fates across a run.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct FateTotals {
+    /// Messages created.
+    pub created: u64,
+    /// Messages still live (in transit or held).
+    pub live: u64,
+    /// Messages consumed.
+    pub consumed: u64,
+    /// Messages dropped, by reason.
+    pub dropped: BTreeMap<DropReason, u64>,
+}
+
+impl FateTotals {
+    /// Messages dropped for any reason.
+    pub fn dropped_total(&self) -> u64 {
+        self.dropped.values().sum()
+    }
+}
+
+/// The ledger of fates. See the module docs.
+#[derive(Clone, Debug, Default)]
+pub struct FateLedger {
+    /// Id of `window[0]`.
+    base: u64,
+    window: VecDeque<Fate>,
+    created: u64,
+    live: u64,
+    consumed: u64,
+    dropped: BTreeMap<DropReason, u64>,
+}
+
+impl FateLedger {
+    /// The id the next created message must have (ids start at 1).
+    pub fn next_id(&self) -> MessageId {
+        MessageId(self.created + 1)
+    }
+
+    /// Records a new message with its first fate, which must be live.
+    pub fn create(&mut self, id: MessageId, fate: Fate) {
+        assert_eq!(id, self.next_id(), "message ids are issued in order");
+        assert!(!fate.is_terminal(), "a message is born live");
+        if self.window.is_empty() {
+            self.base = id.0;
+        }
+        self.window.push_back(fate);
+        self.created += 1;
+        self.live += 1;
+    }
+
+    /// The current fate of `id`, or `None` if it ended and was folded into the totals.
+    pub fn fate(&self, id: MessageId) -> Option<Fate> {
+        let off = id.0.checked_sub(self.base)?;
+        self.window.get(usize::try_from(off).ok()?).copied()
+    }
+
+    /// Moves a live message to its next fate.
+    ///
+    /// Panics if the message is unknown or already ended: that is a simulator bug, and letting it
+    /// pass would let a message be in two places or end twice.
+    pub fn set(&mut self, id: MessageId, fate: Fate) {
+        let off = id.0.checked_sub(self.base).expect("message older than the ledger window") as usize;
+        let slot = self.window.get_mut(off).expect("unknown message id");
+        assert!(!slot.is_terminal(), "{id} already ended as {slot:?}, cannot become {fate:?}");
+        *slot = fate;
+        match fate {
+            Fate::Consumed { .. } => {
+                self.live -= 1;
+                self.consumed += 1;
+            }
+            Fate::Dropped { reason, .. } => {
+                self.live -= 1;
+                *self.dropped.entry(reason).or_default() += 1;
+            }
+            Fate::InTransit { .. } | Fate::Held { .. } => {}
+        }
+        if fate.is_terminal() {
+            while self.window.front().is_some_and(|f| f.is_terminal()) {
+                self.window.pop_front();
+                self.base += 1;
+            }
+        }
+    }
+
+    /// Every live message and where it is, in id order.
+    pub fn live(&self) -> impl Iterator<Item = (MessageId, Fate)> + '_ {
+        self.window
+            .iter()
+            .enumerate()
+            .filter(|(_, f)| !f.is_terminal())
+            .map(move |(i, f)| (MessageId(self.base + i as u64), *f))
+    }
+
+    /// The totals so far.
+    pub fn totals(&self) -> FateTotals {
+        FateTotals {
+            created: self.created,
+            live: self.live,
+            consumed: self.consumed,
+            dropped: self.dropped.clone(),
+        }
+    }
+
+    /// How many fates the ledger holds in memory (for the memory budget).
+    pub fn window_len(&self) -> usize {
+        self.window.len()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const E: Fate = Fate::InTransit { edge: EdgeId(0) };
+    const DONE: Fate = Fate::Consumed { node: NodeId(1) };
+
+    #[test]
+    fn counts_balance_and_window_compacts() {
+        let mut l = FateLedger::default();
+        for i in 1..=3 {
+            l.create(MessageId(i), E);
+        }
+        l.set(MessageId(2), DONE);
+        assert_eq!(l.window_len(), 3, "m2 ended but m1 is still live before it");
+        l.set(MessageId(1), Fate::Dropped { node: NodeId(1), reason: DropReason::NodeDown });
+        assert_eq!(l.window_len(), 1, "m1 and m2 folded away");
+        assert_eq!(l.fate(MessageId(3)), Some(E));
+        assert_eq!(l.fate(MessageId(1)), None);
+        let t = l.totals();
+        assert_eq!((t.created, t.live, t.consumed, t.dropped_total()), (3, 1, 1, 1));
+        assert_eq!(l.live().map(|(id, _)| id).collect::<Vec<_>>(), [MessageId(3)]);
+    }
+
+    #[test]
+    #[should_panic(expected = "already ended")]
+    fn a_message_cannot_end_twice() {
+        let mut l = FateLedger::default();
+        l.create(MessageId(1), E);
+        l.create(MessageId(2), E);
+        l.set(MessageId(2), DONE);
+        l.set(MessageId(2), DONE);
+    }
+
+    #[test]
+    #[should_panic(expected = "issued in order")]
+    fn ids_are_dense() {
+        let mut l = FateLedger::default();
+        l.create(MessageId(2), E);
+    }
+}

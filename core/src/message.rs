@@ -1,0 +1,99 @@
+//! The one message envelope every paradigm shares.
+
+use crate::id::MessageId;
+use crate::time::SimTime;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// A header value, as AMQP tables and Kafka/BullMQ metadata need them.
+///
+/// In JSON: `null` is `Void` (presence only), integers stay integers, and `1.0` stays a float,
+/// because RabbitMQ 4.x header matching tells `1` and `1.0` apart.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum HeaderValue {
+    /// No value: the header is present and nothing more.
+    Void,
+    /// A boolean.
+    Bool(bool),
+    /// A signed integer.
+    Int(i64),
+    /// A floating-point number.
+    Float(f64),
+    /// A string.
+    Str(String),
+    /// An array of values.
+    Array(Vec<HeaderValue>),
+    /// A nested table.
+    Table(BTreeMap<String, HeaderValue>),
+}
+
+/// Message headers, ordered by key so that iteration and serialisation are deterministic.
+pub type Headers = BTreeMap<String, HeaderValue>;
+
+/// What a message looks like before it exists: the shape a producer or a scripted publish makes.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MessageTemplate {
+    /// The routing key (AMQP), used by exchanges; ignored by plain nodes.
+    #[serde(skip_serializing_if = "String::is_empty")]
+    pub routing_key: String,
+    /// Application headers.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub headers: Headers,
+    /// The body size in bytes; queues count it against `x-max-length-bytes`.
+    pub body_bytes: u32,
+}
+
+/// A message in flight or at rest somewhere in the simulation.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Envelope {
+    /// Unique within the run.
+    pub id: MessageId,
+    /// The id of the first message in the causal chain; equal to `id` for a fresh publish.
+    pub correlation_id: MessageId,
+    /// The message that caused this one, if any.
+    pub causation_id: Option<MessageId>,
+    /// The routing key.
+    pub routing_key: String,
+    /// Application headers.
+    pub headers: Headers,
+    /// The body size in bytes.
+    pub body_bytes: u32,
+    /// When the message was first published.
+    pub created_at: SimTime,
+    /// How many edges it has crossed so far.
+    pub hops: u32,
+}
+
+impl Envelope {
+    /// A fresh message made from `template` at `now`, starting its own causal chain.
+    pub fn from_template(id: MessageId, template: &MessageTemplate, now: SimTime) -> Self {
+        Envelope {
+            id,
+            correlation_id: id,
+            causation_id: None,
+            routing_key: template.routing_key.clone(),
+            headers: template.headers.clone(),
+            body_bytes: template.body_bytes,
+            created_at: now,
+            hops: 0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn header_values_keep_int_and_float_apart() {
+        let h: Headers = serde_json::from_str(r#"{"a":1,"b":1.0,"c":null,"d":"x","e":[true]}"#).unwrap();
+        assert_eq!(h["a"], HeaderValue::Int(1));
+        assert_eq!(h["b"], HeaderValue::Float(1.0));
+        assert_eq!(h["c"], HeaderValue::Void);
+        assert_eq!(h["d"], HeaderValue::Str("x".into()));
+        assert_eq!(h["e"], HeaderValue::Array(vec![HeaderValue::Bool(true)]));
+        assert_ne!(h["a"], h["b"]);
+    }
+}

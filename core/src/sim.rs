@@ -1,0 +1,588 @@
+//! The simulation: a sans-IO state machine driven by commands and simulated time.
+
+use crate::agenda::Agenda;
+use crate::command::{Command, CommandError, Edit};
+use crate::event::{Event, EventKind};
+use crate::id::{EdgeId, MessageId, NodeId};
+use crate::ledger::{DropReason, Fate, FateLedger, FateTotals};
+use crate::message::{Envelope, MessageTemplate};
+use crate::rng::SimRng;
+use crate::scenario::{Action, Arrival, Diagnostics, NodeKind, ProducerConfig, Scenario};
+use crate::time::{SimDuration, SimTime};
+use crate::topology::Topology;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Something due at a moment of simulated time. Messages live inside these while they travel
+/// or wait, so the agenda is where the conservation check finds them.
+#[derive(Clone, Debug)]
+enum Due {
+    /// A producer's next rate-driven publish.
+    Emit { node: NodeId },
+    /// A message reaches the end of an edge.
+    Arrive { edge: EdgeId, msg: Box<Envelope> },
+    /// A relay finishes holding a message.
+    Release { node: NodeId, msg: Box<Envelope> },
+    /// The scenario's scripted action number `index`.
+    Script { index: usize },
+}
+
+impl Due {
+    /// The node that owns this entry: a crash of that node removes it.
+    fn owner(&self) -> Option<NodeId> {
+        match self {
+            Due::Emit { node } | Due::Release { node, .. } => Some(*node),
+            Due::Arrive { .. } | Due::Script { .. } => None,
+        }
+    }
+}
+
+/// Live per-node state.
+#[derive(Clone, Debug, Default)]
+struct NodeState {
+    up: bool,
+    /// Round-robin cursor over the node's outgoing edges.
+    next_out: usize,
+    /// Rate-driven messages published so far (for `limit`).
+    emitted: u64,
+    stats: NodeStats,
+}
+
+/// Counters for one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeStats {
+    /// Messages this node published.
+    pub published: u64,
+    /// Messages that reached this node.
+    pub received: u64,
+    /// Messages this node sent along an edge.
+    pub sent: u64,
+    /// Messages this node consumed.
+    pub consumed: u64,
+    /// Messages dropped at this node.
+    pub dropped: u64,
+    /// Times this node crashed.
+    pub crashes: u64,
+}
+
+/// A summary of one node for displays and the CLI.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct NodeMetrics {
+    /// The node's name.
+    pub name: String,
+    /// Its kind.
+    pub kind: &'static str,
+    /// False while crashed.
+    pub up: bool,
+    /// Messages it holds right now.
+    pub held: u64,
+    /// Its counters.
+    #[serde(flatten)]
+    pub stats: NodeStats,
+}
+
+/// A summary of the whole run so far.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Metrics {
+    /// The simulated clock.
+    pub now: SimTime,
+    /// Events processed.
+    pub steps: u64,
+    /// Message fates.
+    pub messages: FateTotals,
+    /// Per node, in topology order.
+    pub nodes: Vec<NodeMetrics>,
+}
+
+/// The result of [`Sim::advance_to`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Advance {
+    /// Events processed by this call.
+    pub steps: u64,
+    /// False if the step budget ran out before the target time was reached.
+    pub reached: bool,
+}
+
+/// What [`Sim::check_conservation`] found wrong. Any of these is a simulator bug.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConservationError {
+    /// A message was found in two places at once.
+    #[error("{0} is in two places at once")]
+    Duplicated(MessageId),
+    /// The ledger and the actual state disagree about where a message is.
+    #[error("ledger says {id} is {ledger:?}, but the simulation has it {actual:?}")]
+    Misplaced {
+        /// The message.
+        id: MessageId,
+        /// What the ledger says (None: not live).
+        ledger: Option<Fate>,
+        /// Where it actually is (None: nowhere).
+        actual: Option<Fate>,
+    },
+    /// created ≠ live + consumed + dropped.
+    #[error("created {created} ≠ live {live} + consumed {consumed} + dropped {dropped}")]
+    Unbalanced {
+        /// Messages created.
+        created: u64,
+        /// Live messages found.
+        live: u64,
+        /// Consumed.
+        consumed: u64,
+        /// Dropped.
+        dropped: u64,
+    },
+    /// Something is scheduled in the past.
+    #[error("an entry is due at {due} but the clock says {now}")]
+    TimeWentBackwards {
+        /// The entry's time.
+        due: SimTime,
+        /// The clock.
+        now: SimTime,
+    },
+}
+
+/// A running simulation.
+///
+/// # Driving it
+///
+/// `Sim` never reads a clock and never does I/O. The caller owns time:
+///
+/// 1. Build it with [`Sim::new`] from a validated [`Scenario`].
+/// 2. Feed user actions with [`Sim::apply`]; each is stamped with the current simulated time and
+///    the step count, and logged so that [`Sim::replay`] reproduces the run.
+/// 3. Move time with [`Sim::advance_to`] (everything due up to `t`, then the clock reads `t`) or
+///    [`Sim::step`] (exactly one event, and the clock reads its time).
+/// 4. After each mutation, take what happened with [`Sim::drain_events`].
+/// 5. For time travel, keep [`Sim::snapshot`]s and re-simulate forward from the nearest one.
+///
+/// Getters ([`Sim::now`], [`Sim::metrics`], [`Sim::check_conservation`]) may be called at any
+/// point and change nothing.
+#[derive(Clone, Debug)]
+pub struct Sim {
+    topo: Arc<Topology>,
+    scenario: Arc<Scenario>,
+    seed: u64,
+    now: SimTime,
+    rng: SimRng,
+    agenda: Agenda<Due>,
+    nodes: Vec<NodeState>,
+    ledger: FateLedger,
+    events: Vec<Event>,
+    steps: u64,
+    edit_log: Vec<Edit>,
+}
+
+/// The gap before a producer's next rate-driven message.
+fn gap(p: &ProducerConfig, rng: &mut SimRng) -> SimDuration {
+    let mean_us = 1_000_000.0 / p.rate_per_s;
+    let us = match p.arrival {
+        Arrival::Constant => mean_us,
+        Arrival::Poisson => rng.exponential(mean_us),
+    };
+    // At least 1 µs, so a producer always moves time forward.
+    SimDuration((libm::round(us) as u64).max(1))
+}
+
+impl Sim {
+    /// A simulation of `scenario` with the scenario's own seed.
+    pub fn new(scenario: &Scenario) -> Result<Sim, Diagnostics> {
+        Sim::with_seed(scenario, scenario.seed)
+    }
+
+    /// A simulation of `scenario` with another seed.
+    pub fn with_seed(scenario: &Scenario, seed: u64) -> Result<Sim, Diagnostics> {
+        crate::scenario::check(scenario)?;
+        let topo = Topology::from_scenario(scenario);
+        let mut sim = Sim {
+            nodes: vec![NodeState { up: true, ..NodeState::default() }; topo.nodes.len()],
+            topo: Arc::new(topo),
+            scenario: Arc::new(scenario.clone()),
+            seed,
+            now: SimTime::ZERO,
+            rng: SimRng::new(seed),
+            agenda: Agenda::default(),
+            ledger: FateLedger::default(),
+            events: Vec::new(),
+            steps: 0,
+            edit_log: Vec::new(),
+        };
+        // Producers are scheduled before scripted actions: at equal times, they go first.
+        for i in 0..sim.topo.nodes.len() {
+            let node = NodeId(i as u32);
+            if let NodeKind::Producer(p) = &sim.topo.nodes[i].kind {
+                let first = SimTime::ZERO + p.start;
+                sim.schedule_emit(node, first, p.arrival == Arrival::Constant);
+            }
+        }
+        for (index, a) in scenario.actions.iter().enumerate() {
+            sim.agenda.push(a.at, Due::Script { index });
+        }
+        Ok(sim)
+    }
+
+    /// Re-simulates `scenario` with `seed`, applying `edits` exactly where they were applied,
+    /// then advances to `until`.
+    pub fn replay(scenario: &Scenario, seed: u64, edits: &[Edit], until: SimTime) -> Result<Sim, Diagnostics> {
+        let mut sim = Sim::with_seed(scenario, seed)?;
+        for edit in edits {
+            while sim.steps < edit.after_step && sim.step().is_some() {}
+            sim.set_clock(edit.at);
+            // A command that was accepted when recorded is accepted again in the same state.
+            sim.apply(edit.command.clone()).expect("replayed command was valid when recorded");
+        }
+        sim.advance_to(until);
+        sim.events.clear();
+        Ok(sim)
+    }
+
+    // ----- getters -----
+
+    /// The simulated clock.
+    pub fn now(&self) -> SimTime {
+        self.now
+    }
+
+    /// The seed this run uses.
+    pub fn seed(&self) -> u64 {
+        self.seed
+    }
+
+    /// Events processed so far.
+    pub fn steps(&self) -> u64 {
+        self.steps
+    }
+
+    /// When the next event is due, if anything is scheduled.
+    pub fn next_event_time(&self) -> Option<SimTime> {
+        self.agenda.peek_time()
+    }
+
+    /// The topology being simulated.
+    pub fn topology(&self) -> &Topology {
+        &self.topo
+    }
+
+    /// The scenario being simulated.
+    pub fn scenario(&self) -> &Scenario {
+        &self.scenario
+    }
+
+    /// Every command applied so far, with when it was applied.
+    pub fn edit_log(&self) -> &[Edit] {
+        &self.edit_log
+    }
+
+    /// Totals of message fates.
+    pub fn totals(&self) -> FateTotals {
+        self.ledger.totals()
+    }
+
+    /// A summary of the run so far.
+    pub fn metrics(&self) -> Metrics {
+        let mut held = vec![0u64; self.nodes.len()];
+        for (_, fate) in self.ledger.live() {
+            if let Fate::Held { node } = fate {
+                held[node.index()] += 1;
+            }
+        }
+        Metrics {
+            now: self.now,
+            steps: self.steps,
+            messages: self.ledger.totals(),
+            nodes: self
+                .topo
+                .nodes
+                .iter()
+                .zip(&self.nodes)
+                .zip(held)
+                .map(|((n, s), held)| NodeMetrics {
+                    name: n.name.clone(),
+                    kind: n.kind.name(),
+                    up: s.up,
+                    held,
+                    stats: s.stats.clone(),
+                })
+                .collect(),
+        }
+    }
+
+    /// Checks that every live message in the ledger is physically where the ledger says, exactly
+    /// once, and that created = live + consumed + dropped. Tests call this after every event.
+    pub fn check_conservation(&self) -> Result<(), ConservationError> {
+        let mut actual: Vec<(MessageId, Fate)> = Vec::new();
+        for e in self.agenda.iter_unordered() {
+            if e.at < self.now {
+                return Err(ConservationError::TimeWentBackwards { due: e.at, now: self.now });
+            }
+            match &e.due {
+                Due::Arrive { edge, msg } => actual.push((msg.id, Fate::InTransit { edge: *edge })),
+                Due::Release { node, msg } => actual.push((msg.id, Fate::Held { node: *node })),
+                Due::Emit { .. } | Due::Script { .. } => {}
+            }
+        }
+        actual.sort_by_key(|(id, _)| *id);
+        if let Some(w) = actual.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(ConservationError::Duplicated(w[0].0));
+        }
+        let mut ledger = self.ledger.live();
+        let mut physical = actual.iter().copied();
+        loop {
+            match (ledger.next(), physical.next()) {
+                (None, None) => break,
+                (Some(l), Some(p)) if l == p => {}
+                (l, p) => {
+                    let id = l.map_or_else(|| p.unwrap().0, |l| p.map_or(l.0, |p| l.0.min(p.0)));
+                    return Err(ConservationError::Misplaced {
+                        id,
+                        ledger: self.ledger.fate(id).filter(|f| !f.is_terminal()),
+                        actual: actual.iter().find(|(i, _)| *i == id).map(|(_, f)| *f),
+                    });
+                }
+            }
+        }
+        let t = self.ledger.totals();
+        let live = actual.len() as u64;
+        if t.created != live + t.consumed + t.dropped_total() || t.live != live {
+            return Err(ConservationError::Unbalanced {
+                created: t.created,
+                live,
+                consumed: t.consumed,
+                dropped: t.dropped_total(),
+            });
+        }
+        Ok(())
+    }
+
+    // ----- inputs -----
+
+    /// Applies a command now. A refused command changes nothing and is not logged.
+    pub fn apply(&mut self, command: Command) -> Result<(), CommandError> {
+        self.check_command(&command)?;
+        self.edit_log.push(Edit { at: self.now, after_step: self.steps, command: command.clone() });
+        self.execute(command);
+        Ok(())
+    }
+
+    fn check_command(&self, command: &Command) -> Result<(), CommandError> {
+        let node = match command {
+            Command::Publish { node, .. } | Command::Crash { node } | Command::Restart { node } => *node,
+        };
+        let n = self.topo.nodes.get(node.index()).ok_or(CommandError::UnknownNode(node))?;
+        if matches!(command, Command::Publish { .. }) && !matches!(n.kind, NodeKind::Producer(_)) {
+            return Err(CommandError::NotAProducer { name: n.name.clone(), kind: n.kind.name() });
+        }
+        Ok(())
+    }
+
+    // ----- time -----
+
+    /// Processes exactly one event and sets the clock to its time. Returns that time, or `None`
+    /// if nothing is scheduled.
+    pub fn step(&mut self) -> Option<SimTime> {
+        let entry = self.agenda.pop()?;
+        // Time never goes backwards.
+        assert!(entry.at >= self.now, "agenda entry at {} before now {}", entry.at, self.now);
+        self.now = entry.at;
+        self.steps += 1;
+        self.handle(entry.due);
+        Some(self.now)
+    }
+
+    /// Processes everything due at or before `t`, then sets the clock to `t`.
+    ///
+    /// Bounded: at most 50 million events per call, so a zero-delay loop cannot hang the caller.
+    pub fn advance_to(&mut self, t: SimTime) -> Advance {
+        self.advance_to_bounded(t, 50_000_000)
+    }
+
+    /// Like [`Sim::advance_to`], processing at most `max_steps` events. If the budget runs out,
+    /// the clock stays at the last event processed and `reached` is false.
+    pub fn advance_to_bounded(&mut self, t: SimTime, max_steps: u64) -> Advance {
+        let mut steps = 0;
+        while steps < max_steps {
+            match self.agenda.peek_time() {
+                Some(at) if at <= t => {
+                    self.step();
+                    steps += 1;
+                }
+                _ => {
+                    self.set_clock(t);
+                    return Advance { steps, reached: true };
+                }
+            }
+        }
+        let reached = self.agenda.peek_time().is_none_or(|at| at > t);
+        if reached {
+            self.set_clock(t);
+        }
+        Advance { steps, reached }
+    }
+
+    fn set_clock(&mut self, t: SimTime) {
+        if t > self.now {
+            debug_assert!(self.agenda.peek_time().is_none_or(|at| at >= t));
+            self.now = t;
+        }
+    }
+
+    // ----- outputs -----
+
+    /// Takes the events that happened since the last call, in order.
+    pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
+        self.events.drain(..)
+    }
+
+    /// A cheap, independent copy of the whole state, for time travel.
+    pub fn snapshot(&self) -> Sim {
+        self.clone()
+    }
+
+    // ----- internals -----
+
+    fn emit(&mut self, kind: EventKind) {
+        self.events.push(Event { at: self.now, kind });
+    }
+
+    fn producer(&self, node: NodeId) -> &ProducerConfig {
+        match &self.topo.node(node).kind {
+            NodeKind::Producer(p) => p,
+            _ => unreachable!("not a producer"),
+        }
+    }
+
+    /// Schedules the producer's next rate-driven message, unless it is idle or spent its limit.
+    fn schedule_emit(&mut self, node: NodeId, earliest: SimTime, immediately: bool) {
+        let NodeKind::Producer(p) = &self.topo.nodes[node.index()].kind else {
+            unreachable!("not a producer")
+        };
+        if p.rate_per_s <= 0.0 || p.limit.is_some_and(|l| self.nodes[node.index()].emitted >= l) {
+            return;
+        }
+        let at = if immediately { earliest } else { earliest + gap(p, &mut self.rng) };
+        self.agenda.push(at, Due::Emit { node });
+    }
+
+    fn handle(&mut self, due: Due) {
+        match due {
+            Due::Emit { node } => {
+                self.nodes[node.index()].emitted += 1;
+                let template = self.producer(node).message.clone();
+                self.publish(node, &template);
+                let now = self.now;
+                self.schedule_emit(node, now, false);
+            }
+            Due::Arrive { edge, mut msg } => {
+                msg.hops += 1;
+                let node = self.topo.edge(edge).to;
+                self.nodes[node.index()].stats.received += 1;
+                if !self.nodes[node.index()].up {
+                    self.drop_message(msg.id, node, DropReason::NodeDown);
+                    return;
+                }
+                match &self.topo.node(node).kind {
+                    NodeKind::Relay(r) => {
+                        let until = self.now + r.delay.sample(&mut self.rng);
+                        self.ledger.set(msg.id, Fate::Held { node });
+                        self.emit(EventKind::Received { message: msg.id, node, until });
+                        self.agenda.push(until, Due::Release { node, msg });
+                    }
+                    NodeKind::Sink(_) => {
+                        self.ledger.set(msg.id, Fate::Consumed { node });
+                        self.nodes[node.index()].stats.consumed += 1;
+                        self.emit(EventKind::Consumed { message: msg.id, node });
+                    }
+                    NodeKind::Producer(_) => unreachable!("validated: producers have no incoming edges"),
+                }
+            }
+            Due::Release { node, msg } => self.forward(node, msg),
+            Due::Script { index } => {
+                let action = self.scenario.actions[index].action.clone();
+                let node_of = |name: &str| self.topo.node_id(name).expect("validated scenario");
+                let command = match action {
+                    Action::Publish { node, message } => Command::Publish { node: node_of(&node), message },
+                    Action::Crash { node } => Command::Crash { node: node_of(&node) },
+                    Action::Restart { node } => Command::Restart { node: node_of(&node) },
+                };
+                self.execute(command);
+            }
+        }
+    }
+
+    fn execute(&mut self, command: Command) {
+        match command {
+            Command::Publish { node, message } => self.publish(node, &message),
+            Command::Crash { node } => self.crash(node),
+            Command::Restart { node } => self.restart(node),
+        }
+    }
+
+    fn publish(&mut self, node: NodeId, template: &MessageTemplate) {
+        let id = self.ledger.next_id();
+        let msg = Box::new(Envelope::from_template(id, template, self.now));
+        self.ledger.create(id, Fate::Held { node });
+        self.nodes[node.index()].stats.published += 1;
+        self.emit(EventKind::Published { node, message: id, correlation: msg.correlation_id });
+        if self.nodes[node.index()].up {
+            self.forward(node, msg);
+        } else {
+            self.drop_message(id, node, DropReason::NodeDown);
+        }
+    }
+
+    /// Sends `msg` from `node` along its next outgoing edge, in turn.
+    fn forward(&mut self, node: NodeId, msg: Box<Envelope>) {
+        let out = &self.topo.node(node).out;
+        if out.is_empty() {
+            self.drop_message(msg.id, node, DropReason::NoRoute);
+            return;
+        }
+        let state = &mut self.nodes[node.index()];
+        let edge = out[state.next_out % out.len()];
+        state.next_out = (state.next_out + 1) % out.len();
+        state.stats.sent += 1;
+        let e = self.topo.edge(edge);
+        let (to, arrive) = (e.to, self.now + e.latency.sample(&mut self.rng));
+        self.ledger.set(msg.id, Fate::InTransit { edge });
+        self.emit(EventKind::Sent { message: msg.id, edge, from: node, to, depart: self.now, arrive });
+        self.agenda.push(arrive, Due::Arrive { edge, msg });
+    }
+
+    fn drop_message(&mut self, id: MessageId, node: NodeId, reason: DropReason) {
+        self.ledger.set(id, Fate::Dropped { node, reason });
+        self.nodes[node.index()].stats.dropped += 1;
+        self.emit(EventKind::Dropped { message: id, node, reason });
+    }
+
+    fn crash(&mut self, node: NodeId) {
+        if !self.nodes[node.index()].up {
+            return;
+        }
+        self.nodes[node.index()].up = false;
+        self.nodes[node.index()].stats.crashes += 1;
+        let mut lost = Vec::new();
+        self.agenda.remove_where(
+            |d| d.owner() == Some(node),
+            |e| {
+                if let Due::Release { msg, .. } = e.due {
+                    lost.push(msg.id);
+                }
+            },
+        );
+        self.emit(EventKind::Crashed { node, lost: lost.len() as u32 });
+        for id in lost {
+            self.drop_message(id, node, DropReason::LostInCrash);
+        }
+    }
+
+    fn restart(&mut self, node: NodeId) {
+        if self.nodes[node.index()].up {
+            return;
+        }
+        self.nodes[node.index()].up = true;
+        self.emit(EventKind::Restarted { node });
+        if matches!(self.topo.node(node).kind, NodeKind::Producer(_)) {
+            let now = self.now;
+            self.schedule_emit(node, now, false);
+        }
+    }
+}

@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# Installs whatever Switchboard needs that this machine lacks. Idempotent: a second run only checks.
+#
+#   scripts/install.sh build   toolchain to build and serve the playground
+#   scripts/install.sh test    the above, plus Chromium, ChromeDriver and the e2e test deps
+#
+# Toolchain facts verified on this kind of machine (Debian 12, rustup Rust 1.95, Node 20, root):
+# - trunk 0.22 needs rustc >= 1.96.1, so trunk is pinned to 0.21.14 (installed --locked, ~8 min).
+# - wasm-bindgen-cli 0.2.130 installs only *without* --locked (the lock names a crate version the
+#   registry here lacks). The `wasm-bindgen` crate is pinned to the same exact version.
+# - Debian's binaryen 108 cannot parse what rustc 1.95 emits; npm's binaryen@132 ships a working
+#   wasm-opt. Trunk.toml pins version_132 and `offline = true`, so trunk uses the tools on PATH.
+# - Debian's chromium + chromium-driver (156) work headless as root with --no-sandbox.
+set -euo pipefail
+
+TRUNK_VERSION=0.21.14
+WASM_BINDGEN_VERSION=0.2.130
+BINARYEN_VERSION=132
+
+mode=${1:-build}
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+tools="$root/.tools"
+mkdir -p "$tools"
+export PATH="$HOME/.cargo/bin:$tools/node_modules/.bin:$PATH"
+
+say() { printf '[install] %s\n' "$*" >&2; }
+
+if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+  say "adding rust target wasm32-unknown-unknown"
+  rustup target add wasm32-unknown-unknown
+fi
+
+if ! trunk --version 2>/dev/null | grep -q " $TRUNK_VERSION\$"; then
+  say "installing trunk $TRUNK_VERSION (takes ~8 minutes on 2 cores)"
+  cargo install trunk --version "$TRUNK_VERSION" --locked
+fi
+
+if ! wasm-bindgen --version 2>/dev/null | grep -q " $WASM_BINDGEN_VERSION\$"; then
+  say "installing wasm-bindgen-cli $WASM_BINDGEN_VERSION"
+  cargo install wasm-bindgen-cli --version "$WASM_BINDGEN_VERSION" --force
+fi
+
+if ! "$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
+  say "installing wasm-opt from npm binaryen@$BINARYEN_VERSION into .tools/"
+  ( cd "$tools" && [ -f package.json ] || echo '{"private":true}' > package.json
+    npm install --no-audit --no-fund --save-exact "binaryen@$BINARYEN_VERSION" )
+fi
+
+if [ "$mode" = test ]; then
+  if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null; then
+    say "installing Debian's chromium and chromium-driver"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+fi
+say "toolchain ready"
