@@ -44,7 +44,10 @@ pub struct Agenda<T> {
 
 impl<T> Default for Agenda<T> {
     fn default() -> Self {
-        Agenda { heap: BinaryHeap::new(), next_seq: 0 }
+        Agenda {
+            heap: BinaryHeap::new(),
+            next_seq: 0,
+        }
     }
 }
 
@@ -83,7 +86,11 @@ impl<T> Agenda<T> {
 
     /// Removes the entries for which `keep` is false, calling `removed` on each (in `(at, seq)`
     /// order, so what it does is deterministic).
-    pub fn remove_where(&mut self, mut remove: impl FnMut(&T) -> bool, mut removed: impl FnMut(Entry<T>)) {
+    pub fn remove_where(
+        &mut self,
+        mut remove: impl FnMut(&T) -> bool,
+        mut removed: impl FnMut(Entry<T>),
+    ) {
         let all = std::mem::take(&mut self.heap).into_sorted_vec();
         // into_sorted_vec of Reverse is descending by (at, seq); walk it backwards.
         let mut kept = Vec::with_capacity(all.len());

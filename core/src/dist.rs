@@ -43,9 +43,7 @@ impl DurationDist {
     pub fn sample(&self, rng: &mut SimRng) -> SimDuration {
         match *self {
             DurationDist::Constant { value } => value,
-            DurationDist::Uniform { min, max } => {
-                SimDuration(rng.range_inclusive(min.0, max.0))
-            }
+            DurationDist::Uniform { min, max } => SimDuration(rng.range_inclusive(min.0, max.0)),
             DurationDist::Exponential { mean } => {
                 let x = rng.exponential(mean.0 as f64);
                 // Cap at 1000x the mean: a bound on everything, and no overflow on cast.
@@ -93,9 +91,14 @@ impl<'de> Deserialize<'de> for DurationDist {
                 )
             }
             fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<DurationDist, E> {
-                SimDuration::parse(v).map(DurationDist::constant).map_err(E::custom)
+                SimDuration::parse(v)
+                    .map(DurationDist::constant)
+                    .map_err(E::custom)
             }
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<DurationDist, A::Error> {
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                map: A,
+            ) -> Result<DurationDist, A::Error> {
                 let t = Tagged::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
                 Ok(match t {
                     Tagged::Constant { value } => DurationDist::Constant { value },
@@ -127,9 +130,13 @@ mod tests {
             serde_json::from_str(r#"{"dist":"uniform","min":"20ms","max":"80ms"}"#).unwrap();
         assert_eq!(
             u,
-            DurationDist::Uniform { min: SimDuration::from_ms(20), max: SimDuration::from_ms(80) }
+            DurationDist::Uniform {
+                min: SimDuration::from_ms(20),
+                max: SimDuration::from_ms(80)
+            }
         );
-        let bad = serde_json::from_str::<DurationDist>(r#"{"dist":"uniform","min":"80ms","max":"20ms"}"#);
+        let bad =
+            serde_json::from_str::<DurationDist>(r#"{"dist":"uniform","min":"80ms","max":"20ms"}"#);
         assert!(bad.unwrap_err().to_string().contains("greater than max"));
         let bad = serde_json::from_str::<DurationDist>(r#"{"dist":"gamma","mean":"1s"}"#);
         assert!(bad.unwrap_err().to_string().contains("unknown variant"));
@@ -138,7 +145,10 @@ mod tests {
     #[test]
     fn samples_stay_in_range() {
         let mut rng = SimRng::new(3);
-        let u = DurationDist::Uniform { min: SimDuration(10), max: SimDuration(20) };
+        let u = DurationDist::Uniform {
+            min: SimDuration(10),
+            max: SimDuration(20),
+        };
         let mut seen_min = false;
         let mut seen_max = false;
         for _ in 0..5_000 {
@@ -147,12 +157,17 @@ mod tests {
             seen_min |= d == 10;
             seen_max |= d == 20;
         }
-        assert!(seen_min && seen_max, "both ends of the uniform range are reachable");
+        assert!(
+            seen_min && seen_max,
+            "both ends of the uniform range are reachable"
+        );
     }
 
     #[test]
     fn serialises_back_to_the_tagged_form() {
-        let d = DurationDist::Exponential { mean: SimDuration::from_ms(10) };
+        let d = DurationDist::Exponential {
+            mean: SimDuration::from_ms(10),
+        };
         let json = serde_json::to_string(&d).unwrap();
         assert_eq!(json, r#"{"dist":"exponential","mean":"10ms"}"#);
         assert_eq!(serde_json::from_str::<DurationDist>(&json).unwrap(), d);

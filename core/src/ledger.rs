@@ -131,9 +131,14 @@ impl FateLedger {
     /// Panics if the message is unknown or already ended: that is a simulator bug, and letting it
     /// pass would let a message be in two places or end twice.
     pub fn set(&mut self, id: MessageId, fate: Fate) {
-        let off = id.0.checked_sub(self.base).expect("message older than the ledger window") as usize;
+        let off =
+            id.0.checked_sub(self.base)
+                .expect("message older than the ledger window") as usize;
         let slot = self.window.get_mut(off).expect("unknown message id");
-        assert!(!slot.is_terminal(), "{id} already ended as {slot:?}, cannot become {fate:?}");
+        assert!(
+            !slot.is_terminal(),
+            "{id} already ended as {slot:?}, cannot become {fate:?}"
+        );
         *slot = fate;
         match fate {
             Fate::Consumed { .. } => {
@@ -194,13 +199,25 @@ mod tests {
         }
         l.set(MessageId(2), DONE);
         assert_eq!(l.window_len(), 3, "m2 ended but m1 is still live before it");
-        l.set(MessageId(1), Fate::Dropped { node: NodeId(1), reason: DropReason::NodeDown });
+        l.set(
+            MessageId(1),
+            Fate::Dropped {
+                node: NodeId(1),
+                reason: DropReason::NodeDown,
+            },
+        );
         assert_eq!(l.window_len(), 1, "m1 and m2 folded away");
         assert_eq!(l.fate(MessageId(3)), Some(E));
         assert_eq!(l.fate(MessageId(1)), None);
         let t = l.totals();
-        assert_eq!((t.created, t.live, t.consumed, t.dropped_total()), (3, 1, 1, 1));
-        assert_eq!(l.live().map(|(id, _)| id).collect::<Vec<_>>(), [MessageId(3)]);
+        assert_eq!(
+            (t.created, t.live, t.consumed, t.dropped_total()),
+            (3, 1, 1, 1)
+        );
+        assert_eq!(
+            l.live().map(|(id, _)| id).collect::<Vec<_>>(),
+            [MessageId(3)]
+        );
     }
 
     #[test]

@@ -88,7 +88,8 @@ mod tests {
 
     #[test]
     fn header_values_keep_int_and_float_apart() {
-        let h: Headers = serde_json::from_str(r#"{"a":1,"b":1.0,"c":null,"d":"x","e":[true]}"#).unwrap();
+        let h: Headers =
+            serde_json::from_str(r#"{"a":1,"b":1.0,"c":null,"d":"x","e":[true]}"#).unwrap();
         assert_eq!(h["a"], HeaderValue::Int(1));
         assert_eq!(h["b"], HeaderValue::Float(1.0));
         assert_eq!(h["c"], HeaderValue::Void);

@@ -15,7 +15,9 @@ pub struct SimRng {
 impl SimRng {
     /// A generator whose whole stream is determined by `seed`.
     pub fn new(seed: u64) -> Self {
-        SimRng { inner: Pcg64Mcg::seed_from_u64(seed) }
+        SimRng {
+            inner: Pcg64Mcg::seed_from_u64(seed),
+        }
     }
 
     /// The next raw 64 bits.

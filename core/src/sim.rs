@@ -194,7 +194,13 @@ impl Sim {
         crate::scenario::check(scenario)?;
         let topo = Topology::from_scenario(scenario);
         let mut sim = Sim {
-            nodes: vec![NodeState { up: true, ..NodeState::default() }; topo.nodes.len()],
+            nodes: vec![
+                NodeState {
+                    up: true,
+                    ..NodeState::default()
+                };
+                topo.nodes.len()
+            ],
             topo: Arc::new(topo),
             scenario: Arc::new(scenario.clone()),
             seed,
@@ -222,13 +228,19 @@ impl Sim {
 
     /// Re-simulates `scenario` with `seed`, applying `edits` exactly where they were applied,
     /// then advances to `until`.
-    pub fn replay(scenario: &Scenario, seed: u64, edits: &[Edit], until: SimTime) -> Result<Sim, Diagnostics> {
+    pub fn replay(
+        scenario: &Scenario,
+        seed: u64,
+        edits: &[Edit],
+        until: SimTime,
+    ) -> Result<Sim, Diagnostics> {
         let mut sim = Sim::with_seed(scenario, seed)?;
         for edit in edits {
             while sim.steps < edit.after_step && sim.step().is_some() {}
             sim.set_clock(edit.at);
             // A command that was accepted when recorded is accepted again in the same state.
-            sim.apply(edit.command.clone()).expect("replayed command was valid when recorded");
+            sim.apply(edit.command.clone())
+                .expect("replayed command was valid when recorded");
         }
         sim.advance_to(until);
         sim.events.clear();
@@ -312,7 +324,10 @@ impl Sim {
         let mut actual: Vec<(MessageId, Fate)> = Vec::new();
         for e in self.agenda.iter_unordered() {
             if e.at < self.now {
-                return Err(ConservationError::TimeWentBackwards { due: e.at, now: self.now });
+                return Err(ConservationError::TimeWentBackwards {
+                    due: e.at,
+                    now: self.now,
+                });
             }
             match &e.due {
                 Due::Arrive { edge, msg } => actual.push((msg.id, Fate::InTransit { edge: *edge })),
@@ -358,18 +373,31 @@ impl Sim {
     /// Applies a command now. A refused command changes nothing and is not logged.
     pub fn apply(&mut self, command: Command) -> Result<(), CommandError> {
         self.check_command(&command)?;
-        self.edit_log.push(Edit { at: self.now, after_step: self.steps, command: command.clone() });
+        self.edit_log.push(Edit {
+            at: self.now,
+            after_step: self.steps,
+            command: command.clone(),
+        });
         self.execute(command);
         Ok(())
     }
 
     fn check_command(&self, command: &Command) -> Result<(), CommandError> {
         let node = match command {
-            Command::Publish { node, .. } | Command::Crash { node } | Command::Restart { node } => *node,
+            Command::Publish { node, .. } | Command::Crash { node } | Command::Restart { node } => {
+                *node
+            }
         };
-        let n = self.topo.nodes.get(node.index()).ok_or(CommandError::UnknownNode(node))?;
+        let n = self
+            .topo
+            .nodes
+            .get(node.index())
+            .ok_or(CommandError::UnknownNode(node))?;
         if matches!(command, Command::Publish { .. }) && !matches!(n.kind, NodeKind::Producer(_)) {
-            return Err(CommandError::NotAProducer { name: n.name.clone(), kind: n.kind.name() });
+            return Err(CommandError::NotAProducer {
+                name: n.name.clone(),
+                kind: n.kind.name(),
+            });
         }
         Ok(())
     }
@@ -381,7 +409,12 @@ impl Sim {
     pub fn step(&mut self) -> Option<SimTime> {
         let entry = self.agenda.pop()?;
         // Time never goes backwards.
-        assert!(entry.at >= self.now, "agenda entry at {} before now {}", entry.at, self.now);
+        assert!(
+            entry.at >= self.now,
+            "agenda entry at {} before now {}",
+            entry.at,
+            self.now
+        );
         self.now = entry.at;
         self.steps += 1;
         self.handle(entry.due);
@@ -407,7 +440,10 @@ impl Sim {
                 }
                 _ => {
                     self.set_clock(t);
-                    return Advance { steps, reached: true };
+                    return Advance {
+                        steps,
+                        reached: true,
+                    };
                 }
             }
         }
@@ -455,10 +491,17 @@ impl Sim {
         let NodeKind::Producer(p) = &self.topo.nodes[node.index()].kind else {
             unreachable!("not a producer")
         };
-        if p.rate_per_s <= 0.0 || p.limit.is_some_and(|l| self.nodes[node.index()].emitted >= l) {
+        if p.rate_per_s <= 0.0
+            || p.limit
+                .is_some_and(|l| self.nodes[node.index()].emitted >= l)
+        {
             return;
         }
-        let at = if immediately { earliest } else { earliest + gap(p, &mut self.rng) };
+        let at = if immediately {
+            earliest
+        } else {
+            earliest + gap(p, &mut self.rng)
+        };
         self.agenda.push(at, Due::Emit { node });
     }
 
@@ -483,15 +526,24 @@ impl Sim {
                     NodeKind::Relay(r) => {
                         let until = self.now + r.delay.sample(&mut self.rng);
                         self.ledger.set(msg.id, Fate::Held { node });
-                        self.emit(EventKind::Received { message: msg.id, node, until });
+                        self.emit(EventKind::Received {
+                            message: msg.id,
+                            node,
+                            until,
+                        });
                         self.agenda.push(until, Due::Release { node, msg });
                     }
                     NodeKind::Sink(_) => {
                         self.ledger.set(msg.id, Fate::Consumed { node });
                         self.nodes[node.index()].stats.consumed += 1;
-                        self.emit(EventKind::Consumed { message: msg.id, node });
+                        self.emit(EventKind::Consumed {
+                            message: msg.id,
+                            node,
+                        });
                     }
-                    NodeKind::Producer(_) => unreachable!("validated: producers have no incoming edges"),
+                    NodeKind::Producer(_) => {
+                        unreachable!("validated: producers have no incoming edges")
+                    }
                 }
             }
             Due::Release { node, msg } => self.forward(node, msg),
@@ -499,9 +551,16 @@ impl Sim {
                 let action = self.scenario.actions[index].action.clone();
                 let node_of = |name: &str| self.topo.node_id(name).expect("validated scenario");
                 let command = match action {
-                    Action::Publish { node, message } => Command::Publish { node: node_of(&node), message },
-                    Action::Crash { node } => Command::Crash { node: node_of(&node) },
-                    Action::Restart { node } => Command::Restart { node: node_of(&node) },
+                    Action::Publish { node, message } => Command::Publish {
+                        node: node_of(&node),
+                        message,
+                    },
+                    Action::Crash { node } => Command::Crash {
+                        node: node_of(&node),
+                    },
+                    Action::Restart { node } => Command::Restart {
+                        node: node_of(&node),
+                    },
                 };
                 self.execute(command);
             }
@@ -521,7 +580,11 @@ impl Sim {
         let msg = Box::new(Envelope::from_template(id, template, self.now));
         self.ledger.create(id, Fate::Held { node });
         self.nodes[node.index()].stats.published += 1;
-        self.emit(EventKind::Published { node, message: id, correlation: msg.correlation_id });
+        self.emit(EventKind::Published {
+            node,
+            message: id,
+            correlation: msg.correlation_id,
+        });
         if self.nodes[node.index()].up {
             self.forward(node, msg);
         } else {
@@ -543,14 +606,25 @@ impl Sim {
         let e = self.topo.edge(edge);
         let (to, arrive) = (e.to, self.now + e.latency.sample(&mut self.rng));
         self.ledger.set(msg.id, Fate::InTransit { edge });
-        self.emit(EventKind::Sent { message: msg.id, edge, from: node, to, depart: self.now, arrive });
+        self.emit(EventKind::Sent {
+            message: msg.id,
+            edge,
+            from: node,
+            to,
+            depart: self.now,
+            arrive,
+        });
         self.agenda.push(arrive, Due::Arrive { edge, msg });
     }
 
     fn drop_message(&mut self, id: MessageId, node: NodeId, reason: DropReason) {
         self.ledger.set(id, Fate::Dropped { node, reason });
         self.nodes[node.index()].stats.dropped += 1;
-        self.emit(EventKind::Dropped { message: id, node, reason });
+        self.emit(EventKind::Dropped {
+            message: id,
+            node,
+            reason,
+        });
     }
 
     fn crash(&mut self, node: NodeId) {
@@ -568,7 +642,10 @@ impl Sim {
                 }
             },
         );
-        self.emit(EventKind::Crashed { node, lost: lost.len() as u32 });
+        self.emit(EventKind::Crashed {
+            node,
+            lost: lost.len() as u32,
+        });
         for id in lost {
             self.drop_message(id, node, DropReason::LostInCrash);
         }
@@ -584,5 +661,87 @@ impl Sim {
             let now = self.now;
             self.schedule_emit(node, now, false);
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn running_sim() -> Sim {
+        let s = Scenario::from_json(
+            r#"{"version":1,"seed":4,"nodes":[
+                {"id":"p","kind":"producer","config":{"rate_per_s":100}},
+                {"id":"r","kind":"relay","config":{"delay":"20ms"}},
+                {"id":"s","kind":"sink"}],
+              "edges":[{"from":"p","to":"r","latency":"30ms"},{"from":"r","to":"s","latency":"30ms"}]}"#,
+        )
+        .unwrap();
+        let mut sim = Sim::new(&s).unwrap();
+        sim.advance_to(SimTime(500_000));
+        sim.check_conservation()
+            .expect("a correct run is conserved");
+        assert!(
+            sim.ledger.totals().live > 2,
+            "the test needs messages in flight"
+        );
+        sim
+    }
+
+    #[test]
+    fn the_check_catches_a_message_that_vanished() {
+        let mut sim = running_sim();
+        let mut gone = None;
+        sim.agenda.remove_where(
+            |d| {
+                matches!(d, Due::Arrive { .. }) && gone.is_none() && {
+                    gone = Some(());
+                    true
+                }
+            },
+            drop,
+        );
+        assert!(matches!(
+            sim.check_conservation(),
+            Err(ConservationError::Misplaced { actual: None, .. })
+        ));
+    }
+
+    #[test]
+    fn the_check_catches_a_message_in_two_places() {
+        let mut sim = running_sim();
+        let copy = sim.agenda.iter_unordered().find_map(|e| match &e.due {
+            Due::Arrive { edge, msg } => Some((e.at, *edge, msg.clone())),
+            _ => None,
+        });
+        let (at, edge, msg) = copy.unwrap();
+        sim.agenda.push(at, Due::Arrive { edge, msg });
+        assert!(matches!(
+            sim.check_conservation(),
+            Err(ConservationError::Duplicated(_))
+        ));
+    }
+
+    #[test]
+    fn the_check_catches_a_ledger_that_lies_about_where_a_message_is() {
+        let mut sim = running_sim();
+        let (id, _) = sim
+            .ledger
+            .live()
+            .find(|(_, f)| matches!(f, Fate::InTransit { .. }))
+            .unwrap();
+        sim.ledger.set(id, Fate::Held { node: NodeId(2) });
+        assert!(matches!(
+            sim.check_conservation(),
+            Err(ConservationError::Misplaced { .. })
+        ));
+    }
+
+    #[test]
+    fn the_check_catches_a_message_ended_while_still_travelling() {
+        let mut sim = running_sim();
+        let (id, _) = sim.ledger.live().next().unwrap();
+        sim.ledger.set(id, Fate::Consumed { node: NodeId(2) });
+        assert!(sim.check_conservation().is_err());
     }
 }

@@ -216,16 +216,34 @@ mod tests {
 
     #[test]
     fn refuses_bad_durations() {
-        assert!(matches!(SimDuration::parse("5"), Err(DurationError::UnknownUnit(_))));
-        assert!(matches!(SimDuration::parse("5 days"), Err(DurationError::UnknownUnit(_))));
-        assert!(matches!(SimDuration::parse("ms"), Err(DurationError::Malformed(_))));
-        assert!(matches!(SimDuration::parse("1.2.3s"), Err(DurationError::Malformed(_))));
-        assert!(matches!(SimDuration::parse("0.5us"), Err(DurationError::TooPrecise(_))));
+        assert!(matches!(
+            SimDuration::parse("5"),
+            Err(DurationError::UnknownUnit(_))
+        ));
+        assert!(matches!(
+            SimDuration::parse("5 days"),
+            Err(DurationError::UnknownUnit(_))
+        ));
+        assert!(matches!(
+            SimDuration::parse("ms"),
+            Err(DurationError::Malformed(_))
+        ));
+        assert!(matches!(
+            SimDuration::parse("1.2.3s"),
+            Err(DurationError::Malformed(_))
+        ));
+        assert!(matches!(
+            SimDuration::parse("0.5us"),
+            Err(DurationError::TooPrecise(_))
+        ));
         assert!(matches!(
             SimDuration::parse("99999999999999999999s"),
             Err(DurationError::Overflow(_))
         ));
-        assert!(matches!(SimDuration::parse("-1s"), Err(DurationError::Malformed(_)) | Err(DurationError::UnknownUnit(_))));
+        assert!(matches!(
+            SimDuration::parse("-1s"),
+            Err(DurationError::Malformed(_)) | Err(DurationError::UnknownUnit(_))
+        ));
     }
 
     #[test]

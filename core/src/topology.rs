@@ -42,12 +42,20 @@ impl Topology {
         let mut nodes: Vec<Node> = s
             .nodes
             .iter()
-            .map(|n| Node { name: n.id.clone(), kind: n.kind.clone(), out: Vec::new() })
+            .map(|n| Node {
+                name: n.id.clone(),
+                kind: n.kind.clone(),
+                out: Vec::new(),
+            })
             .collect();
         let edges: Vec<Edge> = s
             .edges
             .iter()
-            .map(|e| Edge { from: id_of(&e.from), to: id_of(&e.to), latency: e.latency.clone() })
+            .map(|e| Edge {
+                from: id_of(&e.from),
+                to: id_of(&e.to),
+                latency: e.latency.clone(),
+            })
             .collect();
         for (i, e) in edges.iter().enumerate() {
             nodes[e.from.index()].out.push(EdgeId(i as u32));
@@ -67,6 +75,9 @@ impl Topology {
 
     /// The id of the node with this name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.nodes.iter().position(|n| n.name == name).map(|i| NodeId(i as u32))
+        self.nodes
+            .iter()
+            .position(|n| n.name == name)
+            .map(|i| NodeId(i as u32))
     }
 }

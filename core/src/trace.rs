@@ -6,34 +6,59 @@
 
 use crate::event::{Event, EventKind};
 use crate::topology::Topology;
-use serde_json::{json, Value};
+use serde_json::{json, Map, Value};
 use std::fmt;
 
-/// One event as a JSON object, with node names instead of ids. Keys are sorted.
+/// One event as a JSON object, with node names instead of ids: `at_us` and `type` first, then
+/// the event's own fields.
 pub fn event_json(e: &Event, topo: &Topology) -> Value {
     let name = |n: crate::id::NodeId| topo.node(n).name.as_str();
-    let mut v = match e.kind {
-        EventKind::Published { node, message, correlation } => {
+    let fields = match e.kind {
+        EventKind::Published {
+            node,
+            message,
+            correlation,
+        } => {
             json!({ "node": name(node), "message": message.0, "correlation": correlation.0 })
         }
-        EventKind::Sent { message, edge, from, to, depart, arrive } => json!({
+        EventKind::Sent {
+            message,
+            edge,
+            from,
+            to,
+            depart,
+            arrive,
+        } => json!({
             "message": message.0, "edge": edge.0, "from": name(from), "to": name(to),
             "depart_us": depart.0, "arrive_us": arrive.0,
         }),
-        EventKind::Received { message, node, until } => {
+        EventKind::Received {
+            message,
+            node,
+            until,
+        } => {
             json!({ "message": message.0, "node": name(node), "until_us": until.0 })
         }
-        EventKind::Consumed { message, node } => json!({ "message": message.0, "node": name(node) }),
-        EventKind::Dropped { message, node, reason } => {
+        EventKind::Consumed { message, node } => {
+            json!({ "message": message.0, "node": name(node) })
+        }
+        EventKind::Dropped {
+            message,
+            node,
+            reason,
+        } => {
             json!({ "message": message.0, "node": name(node), "reason": reason.as_str() })
         }
         EventKind::Crashed { node, lost } => json!({ "node": name(node), "lost": lost }),
         EventKind::Restarted { node } => json!({ "node": name(node) }),
     };
-    let obj = v.as_object_mut().expect("an object");
+    let mut obj = Map::new();
     obj.insert("at_us".into(), json!(e.at.0));
     obj.insert("type".into(), json!(e.kind.name()));
-    v
+    if let Value::Object(rest) = fields {
+        obj.extend(rest);
+    }
+    Value::Object(obj)
 }
 
 /// One event as a single NDJSON line, without the newline.

@@ -15,7 +15,10 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// A diagnostic at `path`.
     pub fn new(path: impl Into<String>, message: impl Into<String>) -> Self {
-        Diagnostic { path: path.into(), message: message.into() }
+        Diagnostic {
+            path: path.into(),
+            message: message.into(),
+        }
     }
 }
 

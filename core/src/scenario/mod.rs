@@ -202,7 +202,9 @@ impl Action {
     /// The node the action targets.
     pub fn node(&self) -> &str {
         match self {
-            Action::Publish { node, .. } | Action::Crash { node } | Action::Restart { node } => node,
+            Action::Publish { node, .. } | Action::Crash { node } | Action::Restart { node } => {
+                node
+            }
         }
     }
 }

@@ -60,7 +60,11 @@ struct RawNode {
 fn typed<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
-        let path = if inner == "." { prefix.to_owned() } else { format!("{prefix}.{inner}") };
+        let path = if inner == "." {
+            prefix.to_owned()
+        } else {
+            format!("{prefix}.{inner}")
+        };
         Diagnostic::new(path, e.into_inner().to_string())
     })
 }
@@ -79,13 +83,22 @@ pub(super) fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
     let value: Value = serde_json::from_str(text).map_err(|e| {
         Diagnostics::one(
             "(document)",
-            format!("not valid JSON at line {}, column {}: {}", e.line(), e.column(), strip_position(&e)),
+            format!(
+                "not valid JSON at line {}, column {}: {}",
+                e.line(),
+                e.column(),
+                strip_position(&e)
+            ),
         )
     })?;
     let value = check_version(value)?;
     let raw: RawScenario = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
-        let path = if path == "." { "(document)".to_owned() } else { path };
+        let path = if path == "." {
+            "(document)".to_owned()
+        } else {
+            path
+        };
         Diagnostics::one(path, e.into_inner().to_string())
     })?;
     let mut diags = Vec::new();
@@ -110,18 +123,22 @@ fn strip_position(e: &serde_json::Error) -> String {
 
 fn check_version(value: Value) -> Result<Value, Diagnostics> {
     let Value::Object(map) = &value else {
-        return Err(Diagnostics::one("(document)", "expected a JSON object with \"version\" and \"nodes\""));
+        return Err(Diagnostics::one(
+            "(document)",
+            "expected a JSON object with \"version\" and \"nodes\"",
+        ));
     };
-    let version = match map.get("version") {
-        None => {
-            return Err(Diagnostics::one(
+    let version =
+        match map.get("version") {
+            None => return Err(Diagnostics::one(
                 "version",
-                format!("missing; this is a scenario format field, add \"version\": {FORMAT_VERSION}"),
-            ))
-        }
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(_) => None,
-    };
+                format!(
+                    "missing; this is a scenario format field, add \"version\": {FORMAT_VERSION}"
+                ),
+            )),
+            Some(Value::Number(n)) => n.as_u64(),
+            Some(_) => None,
+        };
     match version {
         Some(v) if v == u64::from(FORMAT_VERSION) => Ok(value),
         Some(v) if v > u64::from(FORMAT_VERSION) => Err(Diagnostics::one(
@@ -141,11 +158,17 @@ fn check_version(value: Value) -> Result<Value, Diagnostics> {
 
 fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
     if raw.nodes.len() > MAX_NODES {
-        diags.push(Diagnostic::new("nodes", format!("{} nodes; the limit is {MAX_NODES}", raw.nodes.len())));
+        diags.push(Diagnostic::new(
+            "nodes",
+            format!("{} nodes; the limit is {MAX_NODES}", raw.nodes.len()),
+        ));
         return None;
     }
     if raw.edges.len() > MAX_EDGES {
-        diags.push(Diagnostic::new("edges", format!("{} edges; the limit is {MAX_EDGES}", raw.edges.len())));
+        diags.push(Diagnostic::new(
+            "edges",
+            format!("{} edges; the limit is {MAX_EDGES}", raw.edges.len()),
+        ));
         return None;
     }
     if raw.actions.len() > MAX_ACTIONS {
@@ -168,11 +191,18 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
             "sink" => typed(config, &prefix).map(NodeKind::Sink),
             other => Err(Diagnostic::new(
                 format!("nodes[{i}].kind"),
-                format!("unknown node kind {other:?}; expected one of {}", NodeKind::NAMES.join(", ")),
+                format!(
+                    "unknown node kind {other:?}; expected one of {}",
+                    NodeKind::NAMES.join(", ")
+                ),
             )),
         };
         match kind {
-            Ok(kind) => nodes.push(NodeSpec { id: n.id, kind, position: n.position }),
+            Ok(kind) => nodes.push(NodeSpec {
+                id: n.id,
+                kind,
+                position: n.position,
+            }),
             Err(d) => diags.push(d),
         }
     }
@@ -210,7 +240,10 @@ fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
         DurationDist::Exponential { mean } => mean,
     };
     if worst > MAX_DELAY {
-        diags.push(Diagnostic::new(path, format!("{d} is out of range: at most {MAX_DELAY}")));
+        diags.push(Diagnostic::new(
+            path,
+            format!("{d} is out of range: at most {MAX_DELAY}"),
+        ));
     }
 }
 
@@ -221,17 +254,26 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
         if n.id.is_empty() {
             diags.push(Diagnostic::new(path, "must not be empty"));
         } else if n.id.chars().count() > MAX_ID_CHARS {
-            diags.push(Diagnostic::new(path, format!("longer than {MAX_ID_CHARS} characters")));
+            diags.push(Diagnostic::new(
+                path,
+                format!("longer than {MAX_ID_CHARS} characters"),
+            ));
         } else if n.id.chars().any(char::is_control) {
             diags.push(Diagnostic::new(path, "must not contain control characters"));
         } else if let Some(&j) = first_use.get(n.id.as_str()) {
-            diags.push(Diagnostic::new(path, format!("duplicate id {:?} (first used by nodes[{j}])", n.id)));
+            diags.push(Diagnostic::new(
+                path,
+                format!("duplicate id {:?} (first used by nodes[{j}])", n.id),
+            ));
         } else {
             first_use.insert(&n.id, i);
         }
         if let Some(p) = n.position {
             if !(p.x.abs() <= 1e6 && p.y.abs() <= 1e6) {
-                diags.push(Diagnostic::new(format!("nodes[{i}].position"), "x and y must be within ±1000000"));
+                diags.push(Diagnostic::new(
+                    format!("nodes[{i}].position"),
+                    "x and y must be within ±1000000",
+                ));
             }
         }
         match &n.kind {
@@ -239,7 +281,10 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                 if !(p.rate_per_s >= 0.0 && p.rate_per_s <= MAX_RATE_PER_S) {
                     diags.push(Diagnostic::new(
                         format!("nodes[{i}].config.rate_per_s"),
-                        format!("expected a number from 0 to {MAX_RATE_PER_S}, got {}", p.rate_per_s),
+                        format!(
+                            "expected a number from 0 to {MAX_RATE_PER_S}, got {}",
+                            p.rate_per_s
+                        ),
                     ));
                 }
                 if p.start > MAX_ACTION_TIME {
@@ -248,7 +293,11 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                         format!("{} is out of range: at most {MAX_ACTION_TIME}", p.start),
                     ));
                 }
-                check_body(p.message.body_bytes, format!("nodes[{i}].config.message.body_bytes"), diags);
+                check_body(
+                    p.message.body_bytes,
+                    format!("nodes[{i}].config.message.body_bytes"),
+                    diags,
+                );
             }
             NodeKind::Relay(r) => check_dist(&r.delay, format!("nodes[{i}].config.delay"), diags),
             NodeKind::Sink(_) => {}
@@ -263,14 +312,25 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
         let from = kind_of(&e.from);
         let to = kind_of(&e.to);
         if from.is_none() {
-            diags.push(Diagnostic::new(format!("edges[{i}].from"), format!("no node has id {:?}", e.from)));
+            diags.push(Diagnostic::new(
+                format!("edges[{i}].from"),
+                format!("no node has id {:?}", e.from),
+            ));
         }
         if to.is_none() {
-            diags.push(Diagnostic::new(format!("edges[{i}].to"), format!("no node has id {:?}", e.to)));
+            diags.push(Diagnostic::new(
+                format!("edges[{i}].to"),
+                format!("no node has id {:?}", e.to),
+            ));
         }
-        let (Some(from), Some(to)) = (from, to) else { continue };
+        let (Some(from), Some(to)) = (from, to) else {
+            continue;
+        };
         if e.from == e.to {
-            diags.push(Diagnostic::new(format!("edges[{i}]"), format!("{:?} is connected to itself", e.from)));
+            diags.push(Diagnostic::new(
+                format!("edges[{i}]"),
+                format!("{:?} is connected to itself", e.from),
+            ));
             continue;
         }
         if let Some(j) = seen_edges.insert((&e.from, &e.to), i) {
@@ -298,7 +358,11 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
         if needs_out && outgoing[i] == 0 && first_use.get(n.id.as_str()) == Some(&i) {
             diags.push(Diagnostic::new(
                 format!("nodes[{i}]"),
-                format!("{} {:?} has no outgoing edge, so its messages would go nowhere", n.kind.name(), n.id),
+                format!(
+                    "{} {:?} has no outgoing edge, so its messages would go nowhere",
+                    n.kind.name(),
+                    n.id
+                ),
             ));
         }
     }
@@ -307,12 +371,18 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
         if a.at > SimTime(MAX_ACTION_TIME.0) {
             diags.push(Diagnostic::new(
                 format!("actions[{i}].at"),
-                format!("{} is out of range: at most {MAX_ACTION_TIME}", SimDuration(a.at.0)),
+                format!(
+                    "{} is out of range: at most {MAX_ACTION_TIME}",
+                    SimDuration(a.at.0)
+                ),
             ));
         }
         let node = a.action.node();
         match kind_of(node) {
-            None => diags.push(Diagnostic::new(format!("actions[{i}].node"), format!("no node has id {node:?}"))),
+            None => diags.push(Diagnostic::new(
+                format!("actions[{i}].node"),
+                format!("no node has id {node:?}"),
+            )),
             Some(k) => {
                 if let Action::Publish { message, .. } = &a.action {
                     if !matches!(k, NodeKind::Producer(_)) {
@@ -321,7 +391,11 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                             format!("{node:?} is a {}; only a producer can publish", k.name()),
                         ));
                     }
-                    check_body(message.body_bytes, format!("actions[{i}].message.body_bytes"), diags);
+                    check_body(
+                        message.body_bytes,
+                        format!("actions[{i}].message.body_bytes"),
+                        diags,
+                    );
                 }
             }
         }

@@ -1,0 +1,56 @@
+//! Shared harness for the core's behaviour tests.
+#![allow(dead_code)]
+
+use switchboard_core::trace::{event_line, TraceHash};
+use switchboard_core::{Scenario, Sim, SimTime};
+
+/// Reads a scenario from `docs/examples/`.
+pub fn example(name: &str) -> Scenario {
+    let path = format!("{}/../docs/examples/{name}", env!("CARGO_MANIFEST_DIR"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}"));
+    Scenario::from_json(&text).unwrap_or_else(|d| panic!("{path}:\n{d}"))
+}
+
+/// Parses an inline scenario, panicking with the diagnostics if it is invalid.
+pub fn scenario(json: &str) -> Scenario {
+    Scenario::from_json(json).unwrap_or_else(|d| panic!("invalid test scenario:\n{d}"))
+}
+
+/// Steps `sim` one event at a time up to `until`, checking conservation after every event, and
+/// returns the trace lines. Bounded by `max_steps`.
+pub fn run_checked(sim: &mut Sim, until: SimTime, max_steps: u64) -> Vec<String> {
+    let mut lines = Vec::new();
+    sim.check_conservation().expect("conserved at start");
+    while sim.next_event_time().is_some_and(|t| t <= until) {
+        assert!(
+            sim.steps() < max_steps,
+            "step budget of {max_steps} exhausted"
+        );
+        sim.step();
+        if let Err(e) = sim.check_conservation() {
+            panic!("after step {} at {}: {e}", sim.steps(), sim.now());
+        }
+        let batch: Vec<_> = sim.drain_events().collect();
+        lines.extend(batch.iter().map(|e| event_line(e, sim.topology())));
+    }
+    sim.advance_to(until);
+    lines
+}
+
+/// The trace hash of a whole run to `until`, advancing in one call.
+pub fn trace_hash(scenario: &Scenario, seed: u64, until: SimTime) -> String {
+    let mut sim = Sim::with_seed(scenario, seed).expect("valid");
+    sim.advance_to(until);
+    let mut h = TraceHash::default();
+    let batch: Vec<_> = sim.drain_events().collect();
+    for e in &batch {
+        h.add(e, sim.topology());
+    }
+    h.to_string()
+}
+
+/// Lines of a trace whose `"type"` is `ty`.
+pub fn of_type<'a>(lines: &'a [String], ty: &str) -> Vec<&'a String> {
+    let needle = format!("\"type\":\"{ty}\"");
+    lines.iter().filter(|l| l.contains(&needle)).collect()
+}

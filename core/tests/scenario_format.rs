@@ -1,0 +1,216 @@
+//! Scenario format v1: valid documents load, bad ones get diagnostics with paths.
+
+mod common;
+
+use switchboard_core::scenario::{Diagnostics, FORMAT_VERSION, MAX_DOCUMENT_BYTES};
+use switchboard_core::Scenario;
+
+fn diags(json: &str) -> Vec<(String, String)> {
+    match Scenario::from_json(json) {
+        Ok(_) => panic!("expected diagnostics for {json}"),
+        Err(Diagnostics(d)) => d.into_iter().map(|d| (d.path, d.message)).collect(),
+    }
+}
+
+/// Asserts that exactly one diagnostic has `path` and that its message contains `needle`.
+fn assert_diag(json: &str, path: &str, needle: &str) {
+    let d = diags(json);
+    let hits: Vec<_> = d.iter().filter(|(p, _)| p == path).collect();
+    assert_eq!(
+        hits.len(),
+        1,
+        "expected one diagnostic at {path}, got {d:#?}"
+    );
+    assert!(
+        hits[0].1.contains(needle),
+        "message at {path} should mention {needle:?}: {:?}",
+        hits[0].1
+    );
+}
+
+const NODES: &str =
+    r#"[{"id":"p","kind":"producer","config":{"rate_per_s":1}},{"id":"s","kind":"sink"}]"#;
+const EDGES: &str = r#"[{"from":"p","to":"s"}]"#;
+
+fn doc(nodes: &str, edges: &str) -> String {
+    format!(r#"{{"version":1,"nodes":{nodes},"edges":{edges}}}"#)
+}
+
+#[test]
+fn every_documented_example_loads_and_round_trips() {
+    let dir = format!("{}/../docs/examples", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "json") {
+            let text = std::fs::read_to_string(&path).unwrap();
+            let s =
+                Scenario::from_json(&text).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
+            let again = Scenario::from_json(&s.to_json_pretty()).expect("canonical form reloads");
+            assert_eq!(s, again, "{}", path.display());
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected the documented examples, found {n}");
+}
+
+#[test]
+fn unknown_version_is_named() {
+    let text = doc(NODES, EDGES).replace("\"version\":1", "\"version\":99");
+    assert_diag(&text, "version", "unknown version 99");
+    let text = doc(NODES, EDGES).replace("\"version\":1", "\"version\":\"one\"");
+    assert_diag(&text, "version", "expected an integer");
+    assert_diag(r#"{"nodes":[]}"#, "version", "missing");
+    assert_eq!(FORMAT_VERSION, 1);
+}
+
+#[test]
+fn wrong_type_names_the_field() {
+    let nodes =
+        r#"[{"id":"p","kind":"producer","config":{"rate_per_s":"fast"}},{"id":"s","kind":"sink"}]"#;
+    assert_diag(
+        &doc(nodes, EDGES),
+        "nodes[0].config.rate_per_s",
+        "invalid type",
+    );
+    let nodes = r#"[{"id":3,"kind":"sink"}]"#;
+    assert_diag(&doc(nodes, "[]"), "nodes[0].id", "invalid type");
+    let edges = r#"[{"from":"p","to":"s","latency":"5 parsecs"}]"#;
+    assert_diag(&doc(NODES, edges), "edges[0].latency", "unit");
+}
+
+#[test]
+fn unknown_node_kind_lists_the_known_ones() {
+    let nodes = r#"[{"id":"p","kind":"producer","config":{"rate_per_s":1}},{"id":"s","kind":"teleporter"}]"#;
+    assert_diag(
+        &doc(nodes, EDGES),
+        "nodes[1].kind",
+        "expected one of producer, relay, sink",
+    );
+}
+
+#[test]
+fn unknown_fields_are_refused_not_ignored() {
+    let nodes = r#"[{"id":"p","kind":"producer","config":{"rate_per_s":1,"rate":5}},{"id":"s","kind":"sink"}]"#;
+    assert_diag(&doc(nodes, EDGES), "nodes[0].config.rate", "unknown field");
+    let text = doc(NODES, EDGES).replace("\"version\":1", "\"version\":1,\"nodez\":[]");
+    assert_diag(&text, "nodez", "unknown field");
+}
+
+#[test]
+fn dangling_references_are_named() {
+    let edges = r#"[{"from":"p","to":"sinkk"}]"#;
+    let d = diags(&doc(NODES, edges));
+    assert!(
+        d.contains(&("edges[0].to".into(), "no node has id \"sinkk\"".into())),
+        "{d:#?}"
+    );
+    let text = doc(NODES, EDGES).replace(
+        "\"version\":1",
+        r#""version":1,"actions":[{"at":"1s","do":"crash","node":"ghost"}]"#,
+    );
+    assert_diag(&text, "actions[0].node", "no node has id \"ghost\"");
+}
+
+#[test]
+fn out_of_range_numbers_are_refused() {
+    let nodes =
+        r#"[{"id":"p","kind":"producer","config":{"rate_per_s":-3}},{"id":"s","kind":"sink"}]"#;
+    assert_diag(
+        &doc(nodes, EDGES),
+        "nodes[0].config.rate_per_s",
+        "from 0 to 1000000",
+    );
+    let nodes =
+        r#"[{"id":"p","kind":"producer","config":{"rate_per_s":5e9}},{"id":"s","kind":"sink"}]"#;
+    assert_diag(
+        &doc(nodes, EDGES),
+        "nodes[0].config.rate_per_s",
+        "got 5000000000",
+    );
+    let edges = r#"[{"from":"p","to":"s","latency":"2h"}]"#;
+    assert_diag(&doc(NODES, edges), "edges[0].latency", "at most 3600s");
+    let nodes = r#"[{"id":"p","kind":"producer","config":{"limit":-1}},{"id":"s","kind":"sink"}]"#;
+    assert_diag(&doc(nodes, EDGES), "nodes[0].config.limit", "invalid value");
+}
+
+#[test]
+fn topology_mistakes_are_explained() {
+    let nodes = r#"[{"id":"p","kind":"producer"},{"id":"p","kind":"sink"}]"#;
+    assert_diag(
+        &doc(nodes, "[]"),
+        "nodes[1].id",
+        "duplicate id \"p\" (first used by nodes[0])",
+    );
+    let edges = r#"[{"from":"s","to":"p"}]"#;
+    let d = diags(&doc(NODES, edges));
+    assert!(
+        d.iter()
+            .any(|(p, m)| p == "edges[0].from" && m.contains("sink sends nothing")),
+        "{d:#?}"
+    );
+    assert!(
+        d.iter()
+            .any(|(p, m)| p == "edges[0].to" && m.contains("producer receives nothing")),
+        "{d:#?}"
+    );
+    assert!(
+        d.iter()
+            .any(|(p, m)| p == "nodes[0]" && m.contains("no outgoing edge")),
+        "{d:#?}"
+    );
+    let edges = r#"[{"from":"p","to":"s"},{"from":"p","to":"s"}]"#;
+    assert_diag(&doc(NODES, edges), "edges[1]", "duplicate of edges[0]");
+}
+
+#[test]
+fn several_problems_are_all_reported() {
+    let edges = r#"[{"from":"x","to":"y"}]"#;
+    let d = diags(&doc(NODES, edges));
+    assert!(
+        d.len() >= 3,
+        "from, to and the producer's missing edge: {d:#?}"
+    );
+}
+
+#[test]
+fn malformed_and_oversized_text_never_panics() {
+    let d = diags("{\"version\": 1, \"nodes\": [");
+    assert_eq!(d[0].0, "(document)");
+    assert!(d[0].1.contains("line 1"), "{d:?}");
+    assert_diag("[1,2,3]", "(document)", "expected a JSON object");
+    let huge = format!(
+        "{{\"version\":1,\"name\":\"{}\",\"nodes\":[]}}",
+        "x".repeat(MAX_DOCUMENT_BYTES)
+    );
+    assert_diag(&huge, "(document)", "the limit is");
+    for cut in [1, 10, 40, 80] {
+        let text = doc(NODES, EDGES);
+        let _ = Scenario::from_json(&text[..cut.min(text.len())]);
+    }
+}
+
+#[test]
+fn actions_are_checked_by_kind() {
+    let text = doc(NODES, EDGES).replace(
+        "\"version\":1",
+        r#""version":1,"actions":[{"at":"1s","do":"publish","node":"s"},{"at":"1s","do":"explode","node":"p"},{"do":"crash","node":"p"}]"#,
+    );
+    let d = diags(&text);
+    assert!(
+        d.iter()
+            .any(|(p, m)| p == "actions[1].do" && m.contains("unknown variant `explode`")),
+        "{d:#?}"
+    );
+    assert!(
+        d.iter()
+            .any(|(p, m)| p == "actions[2]" && m.contains("missing field `at`")),
+        "{d:#?}"
+    );
+    // actions[0] is only checked once the document's shape is right.
+    let text = doc(NODES, EDGES).replace(
+        "\"version\":1",
+        r#""version":1,"actions":[{"at":"1s","do":"publish","node":"s"}]"#,
+    );
+    assert_diag(&text, "actions[0].node", "only a producer can publish");
+}
