@@ -1,0 +1,71 @@
+//! Run controls: play, pause, step, restart, speed, and the simulated clock.
+
+use crate::view::{speed_label, SPEEDS};
+use switchboard_core::SimTime;
+use web_sys::HtmlSelectElement;
+use yew::prelude::*;
+
+/// Props of [`Toolbar`].
+#[derive(Properties, PartialEq)]
+pub struct ToolbarProps {
+    /// Playing or paused.
+    pub running: bool,
+    /// Current speed.
+    pub speed: f64,
+    /// The simulated clock.
+    pub now: SimTime,
+    /// Events processed.
+    pub steps: u64,
+    /// Play pressed.
+    pub on_play: Callback<()>,
+    /// Pause pressed.
+    pub on_pause: Callback<()>,
+    /// Step pressed.
+    pub on_step: Callback<()>,
+    /// Restart pressed.
+    pub on_restart: Callback<()>,
+    /// A speed chosen.
+    pub on_speed: Callback<f64>,
+}
+
+/// The run controls.
+#[function_component(Toolbar)]
+pub fn toolbar(p: &ToolbarProps) -> Html {
+    let on_speed = {
+        let cb = p.on_speed.clone();
+        Callback::from(move |e: Event| {
+            let select: HtmlSelectElement = e.target_unchecked_into();
+            if let Ok(v) = select.value().parse::<f64>() {
+                cb.emit(v);
+            }
+        })
+    };
+    let click = |cb: &Callback<()>| {
+        let cb = cb.clone();
+        Callback::from(move |_: MouseEvent| cb.emit(()))
+    };
+    html! {
+        <div class="toolbar" role="toolbar" aria-label="Run controls">
+            if p.running {
+                <button data-action="pause" title="Pause (Space)" onclick={click(&p.on_pause)}>{ "⏸ Pause" }</button>
+            } else {
+                <button data-action="play" title="Play (Space)" onclick={click(&p.on_play)}>{ "▶ Play" }</button>
+            }
+            <button data-action="step" title="Process exactly one event (.)" onclick={click(&p.on_step)}>{ "⏭ Step" }</button>
+            <button data-action="restart" title="Back to time zero" onclick={click(&p.on_restart)}>{ "↺ Restart" }</button>
+            <label class="speed">
+                { "Speed " }
+                <select id="speed" onchange={on_speed} aria-label="Speed">
+                    { for SPEEDS.iter().map(|&s| html! {
+                        <option value={s.to_string()} selected={s == p.speed}>{ speed_label(s) }</option>
+                    }) }
+                </select>
+            </label>
+            <output id="clock" class="clock" aria-label="Simulated time"
+                data-now-us={p.now.0.to_string()} data-steps={p.steps.to_string()}>
+                { p.now.to_string() }
+            </output>
+            <span class="steps">{ format!("{} events", p.steps) }</span>
+        </div>
+    }
+}

@@ -1,0 +1,3 @@
+fn main() {
+    switchboard_web::start();
+}

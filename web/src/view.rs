@@ -1,0 +1,227 @@
+//! View-model maths: layout, viewport fitting, interpolation and formatting.
+//!
+//! Plain functions over plain data, so native tests cover them. The SVG and the canvas layer both
+//! place things through [`Viewport`], which is why dots stay on their edges at any size.
+
+use switchboard_core::scenario::Scenario;
+use switchboard_core::SimTime;
+
+/// Half the width of a node's box, in world units.
+pub const NODE_HALF_W: f64 = 70.0;
+/// Half the height of a node's box, in world units.
+pub const NODE_HALF_H: f64 = 32.0;
+/// The speeds offered by the speed control, as multiples of real time.
+pub const SPEEDS: &[f64] = &[0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0];
+
+/// A point in world (canvas-unit) coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Point {
+    /// Rightwards.
+    pub x: f64,
+    /// Downwards.
+    pub y: f64,
+}
+
+/// An axis-aligned box in world coordinates.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Bounds {
+    /// Left edge.
+    pub min_x: f64,
+    /// Top edge.
+    pub min_y: f64,
+    /// Right edge.
+    pub max_x: f64,
+    /// Bottom edge.
+    pub max_y: f64,
+}
+
+impl Bounds {
+    /// Width.
+    pub fn width(&self) -> f64 {
+        self.max_x - self.min_x
+    }
+    /// Height.
+    pub fn height(&self) -> f64 {
+        self.max_y - self.min_y
+    }
+    /// As an SVG `viewBox` attribute.
+    pub fn view_box(&self) -> String {
+        format!("{} {} {} {}", self.min_x, self.min_y, self.width(), self.height())
+    }
+}
+
+/// Maps world coordinates to screen pixels: `screen = world * scale + offset`.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Viewport {
+    /// Pixels per world unit.
+    pub scale: f64,
+    /// Horizontal offset in pixels.
+    pub dx: f64,
+    /// Vertical offset in pixels.
+    pub dy: f64,
+}
+
+impl Viewport {
+    /// A world point on screen.
+    pub fn to_screen(&self, p: Point) -> Point {
+        Point { x: p.x * self.scale + self.dx, y: p.y * self.scale + self.dy }
+    }
+}
+
+/// Fits `bounds` into a `width` × `height` pixel area, centred, keeping the aspect ratio: the
+/// same rule as SVG's `preserveAspectRatio="xMidYMid meet"`, so the canvas matches the SVG.
+pub fn fit(bounds: Bounds, width: f64, height: f64) -> Viewport {
+    let bw = bounds.width().max(1.0);
+    let bh = bounds.height().max(1.0);
+    let scale = (width / bw).min(height / bh).max(1e-6);
+    Viewport {
+        scale,
+        dx: (width - bw * scale) / 2.0 - bounds.min_x * scale,
+        dy: (height - bh * scale) / 2.0 - bounds.min_y * scale,
+    }
+}
+
+/// Where each node is drawn: its scenario `position` if it has one, otherwise a column per
+/// distance from the producers (longest path, cycles ignored) and a row per node in the column.
+pub fn layout(s: &Scenario) -> Vec<Point> {
+    let n = s.nodes.len();
+    let mut depth = vec![0usize; n];
+    // Bellman-Ford style relaxation, bounded by n rounds so cycles terminate.
+    for _ in 0..n {
+        let mut changed = false;
+        for e in &s.edges {
+            let (Some(a), Some(b)) = (s.node_index(&e.from), s.node_index(&e.to)) else { continue };
+            if depth[b] < depth[a] + 1 && depth[a] + 1 < n {
+                depth[b] = depth[a] + 1;
+                changed = true;
+            }
+        }
+        if !changed {
+            break;
+        }
+    }
+    let mut row_in_column = vec![0usize; n];
+    let mut rows = vec![0usize; n + 1];
+    for i in 0..n {
+        row_in_column[i] = rows[depth[i]];
+        rows[depth[i]] += 1;
+    }
+    (0..n)
+        .map(|i| match s.nodes[i].position {
+            Some(p) => Point { x: p.x, y: p.y },
+            None => Point { x: 140.0 + depth[i] as f64 * 260.0, y: 120.0 + row_in_column[i] as f64 * 140.0 },
+        })
+        .collect()
+}
+
+/// The box around every node, with `pad` world units of margin.
+pub fn bounds_of(points: &[Point], pad: f64) -> Bounds {
+    let mut b = Bounds { min_x: f64::MAX, min_y: f64::MAX, max_x: f64::MIN, max_y: f64::MIN };
+    for p in points {
+        b.min_x = b.min_x.min(p.x - NODE_HALF_W);
+        b.max_x = b.max_x.max(p.x + NODE_HALF_W);
+        b.min_y = b.min_y.min(p.y - NODE_HALF_H);
+        b.max_y = b.max_y.max(p.y + NODE_HALF_H);
+    }
+    if points.is_empty() {
+        b = Bounds { min_x: 0.0, min_y: 0.0, max_x: 800.0, max_y: 400.0 };
+    }
+    Bounds { min_x: b.min_x - pad, min_y: b.min_y - pad, max_x: b.max_x + pad, max_y: b.max_y + pad }
+}
+
+/// The segment an edge is drawn along: from the border of the `from` box to the border of the
+/// `to` box, on the line between their centres.
+pub fn edge_segment(from: Point, to: Point) -> (Point, Point) {
+    let clip = |c: Point, toward: Point| {
+        let (vx, vy) = (toward.x - c.x, toward.y - c.y);
+        if vx == 0.0 && vy == 0.0 {
+            return c;
+        }
+        // Scale the direction so it just reaches the box border.
+        let tx = if vx != 0.0 { NODE_HALF_W / vx.abs() } else { f64::INFINITY };
+        let ty = if vy != 0.0 { NODE_HALF_H / vy.abs() } else { f64::INFINITY };
+        let t = tx.min(ty).min(1.0);
+        Point { x: c.x + vx * t, y: c.y + vy * t }
+    };
+    (clip(from, to), clip(to, from))
+}
+
+/// Where a message that departs `a` at `depart` and arrives at `b` at `arrive` is at `now`, or
+/// `None` if it is not on the edge at that moment.
+pub fn position_at(a: Point, b: Point, depart: SimTime, arrive: SimTime, now: SimTime) -> Option<Point> {
+    if now < depart || now > arrive {
+        return None;
+    }
+    let span = arrive.0 - depart.0;
+    let f = if span == 0 { 1.0 } else { (now.0 - depart.0) as f64 / span as f64 };
+    Some(Point { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f })
+}
+
+/// The label for a speed: `0.25×`, `1×`, `100×`.
+pub fn speed_label(speed: f64) -> String {
+    format!("{speed}×")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fit_centres_and_keeps_aspect() {
+        let b = Bounds { min_x: 0.0, min_y: 0.0, max_x: 200.0, max_y: 100.0 };
+        let v = fit(b, 400.0, 400.0);
+        assert_eq!(v.scale, 2.0);
+        // 200 px of content height in a 400 px box: 100 px margin above and below.
+        assert_eq!(v.to_screen(Point { x: 0.0, y: 0.0 }), Point { x: 0.0, y: 100.0 });
+        assert_eq!(v.to_screen(Point { x: 200.0, y: 100.0 }), Point { x: 400.0, y: 300.0 });
+        let shifted = Bounds { min_x: 50.0, min_y: 50.0, max_x: 250.0, max_y: 150.0 };
+        assert_eq!(fit(shifted, 400.0, 400.0).to_screen(Point { x: 50.0, y: 50.0 }), Point { x: 0.0, y: 100.0 });
+    }
+
+    #[test]
+    fn positions_interpolate_only_while_in_flight() {
+        let a = Point { x: 0.0, y: 0.0 };
+        let b = Point { x: 100.0, y: 50.0 };
+        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(9)), None);
+        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(10)), Some(a));
+        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(15)), Some(Point { x: 50.0, y: 25.0 }));
+        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(20)), Some(b));
+        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(21)), None);
+        assert_eq!(position_at(a, b, SimTime(10), SimTime(10), SimTime(10)), Some(b));
+    }
+
+    #[test]
+    fn edges_start_and_end_at_box_borders() {
+        let (s, e) = edge_segment(Point { x: 0.0, y: 0.0 }, Point { x: 400.0, y: 0.0 });
+        assert_eq!(s, Point { x: NODE_HALF_W, y: 0.0 });
+        assert_eq!(e, Point { x: 400.0 - NODE_HALF_W, y: 0.0 });
+        let (s, _) = edge_segment(Point { x: 0.0, y: 0.0 }, Point { x: 0.0, y: 300.0 });
+        assert_eq!(s, Point { x: 0.0, y: NODE_HALF_H });
+    }
+
+    #[test]
+    fn layout_uses_positions_or_columns_by_depth() {
+        let s = Scenario::from_json(
+            r#"{"version":1,"nodes":[
+                {"id":"p","kind":"producer","config":{"rate_per_s":1}},
+                {"id":"r","kind":"relay"},
+                {"id":"s","kind":"sink","position":{"x":5,"y":6}},
+                {"id":"t","kind":"sink"}],
+              "edges":[{"from":"p","to":"r"},{"from":"r","to":"s"},{"from":"r","to":"t"}]}"#,
+        )
+        .unwrap();
+        let pts = layout(&s);
+        assert_eq!(pts[2], Point { x: 5.0, y: 6.0 });
+        assert!(pts[0].x < pts[1].x && pts[1].x < pts[3].x, "columns follow the flow: {pts:?}");
+        let b = bounds_of(&pts, 10.0);
+        assert!(b.min_x <= 5.0 - NODE_HALF_W - 10.0 && b.max_x >= pts[3].x + NODE_HALF_W);
+    }
+
+    #[test]
+    fn speeds_span_a_tenth_to_a_hundred() {
+        assert_eq!(SPEEDS.first(), Some(&0.1));
+        assert_eq!(SPEEDS.last(), Some(&100.0));
+        assert!(SPEEDS.windows(2).all(|w| w[0] < w[1]));
+        assert_eq!(speed_label(0.25), "0.25×");
+    }
+}
