@@ -42,7 +42,8 @@ fi
 
 if ! "$tools/node_modules/.bin/wasm-opt" --version 2>/dev/null | grep -q "version $BINARYEN_VERSION"; then
   say "installing wasm-opt from npm binaryen@$BINARYEN_VERSION into .tools/"
-  ( cd "$tools" && [ -f package.json ] || echo '{"private":true}' > package.json
+  ( cd "$tools"
+    [ -f package.json ] || echo '{"private":true}' > package.json
     npm install --no-audit --no-fund --save-exact "binaryen@$BINARYEN_VERSION" )
 fi
 
@@ -52,6 +53,10 @@ if [ "$mode" = test ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  if [ ! -d "$root/tests/e2e/node_modules/playwright-core" ]; then
+    say "installing the end-to-end test dependencies (playwright-core, driving Debian's chromium)"
+    ( cd "$root/tests/e2e" && npm ci --no-audit --no-fund )
   fi
 fi
 say "toolchain ready"

@@ -44,15 +44,19 @@ pub fn toolbar(p: &ToolbarProps) -> Html {
         let cb = cb.clone();
         Callback::from(move |_: MouseEvent| cb.emit(()))
     };
+    // Icons are inline SVG: symbol glyphs are missing from many system fonts.
+    let icon = |d: &'static str| html! {
+        <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d={d} /></svg>
+    };
     html! {
         <div class="toolbar" role="toolbar" aria-label="Run controls">
             if p.running {
-                <button data-action="pause" title="Pause (Space)" onclick={click(&p.on_pause)}>{ "⏸ Pause" }</button>
+                <button data-action="pause" title="Pause (Space)" onclick={click(&p.on_pause)}>{ icon("M4 3h3v10H4zM9 3h3v10H9z") }{ "Pause" }</button>
             } else {
-                <button data-action="play" title="Play (Space)" onclick={click(&p.on_play)}>{ "▶ Play" }</button>
+                <button data-action="play" title="Play (Space)" onclick={click(&p.on_play)}>{ icon("M4 2.5v11l9-5.5z") }{ "Play" }</button>
             }
-            <button data-action="step" title="Process exactly one event (.)" onclick={click(&p.on_step)}>{ "⏭ Step" }</button>
-            <button data-action="restart" title="Back to time zero" onclick={click(&p.on_restart)}>{ "↺ Restart" }</button>
+            <button data-action="step" title="Process exactly one event (.)" onclick={click(&p.on_step)}>{ icon("M3 2.5v11l7-5.5zM11 3h2.5v10H11z") }{ "Step" }</button>
+            <button data-action="restart" title="Back to time zero" onclick={click(&p.on_restart)}>{ icon("M8 2.5a5.5 5.5 0 1 1-5.2 3.7l1.9.6A3.5 3.5 0 1 0 8 4.5V7L4 3.5 8 0z") }{ "Restart" }</button>
             <label class="speed">
                 { "Speed " }
                 <select id="speed" onchange={on_speed} aria-label="Speed">

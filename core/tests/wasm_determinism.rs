@@ -1,0 +1,46 @@
+//! The trace hash computed in wasm, in headless Chromium, equals the native one.
+//!
+//! `scripts/test.sh` runs the native CLI on each example and passes the hashes in at compile time
+//! as `SWITCHBOARD_NATIVE_TRACE_HASHES="file=hash,..."`. The test fails, rather than skips, when
+//! they are missing: a comparison that silently does not run proves nothing.
+#![cfg(target_arch = "wasm32")]
+
+use switchboard_core::trace::TraceHash;
+use switchboard_core::{Scenario, Sim, SimTime};
+use wasm_bindgen_test::*;
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+const EXAMPLES: &[(&str, &str)] = &[
+    ("hello.json", include_str!("../../docs/examples/hello.json")),
+    ("relay-chain.json", include_str!("../../docs/examples/relay-chain.json")),
+    ("crash-restart.json", include_str!("../../docs/examples/crash-restart.json")),
+];
+
+/// Must match `scripts/test.sh`: `switchboard run FILE --until 30s`.
+const UNTIL: SimTime = SimTime(30_000_000);
+
+fn wasm_hash(text: &str) -> String {
+    let s = Scenario::from_json(text).expect("valid example");
+    let mut sim = Sim::new(&s).unwrap();
+    sim.advance_to(UNTIL);
+    let mut h = TraceHash::default();
+    let events: Vec<_> = sim.drain_events().collect();
+    for e in &events {
+        h.add(e, sim.topology());
+    }
+    h.to_string()
+}
+
+#[wasm_bindgen_test]
+fn trace_hashes_in_wasm_equal_the_native_ones() {
+    let native = option_env!("SWITCHBOARD_NATIVE_TRACE_HASHES")
+        .expect("SWITCHBOARD_NATIVE_TRACE_HASHES is not set: run this through scripts/test.sh");
+    for (file, text) in EXAMPLES {
+        let expected = native
+            .split(',')
+            .find_map(|kv| kv.strip_prefix(&format!("{file}=")))
+            .unwrap_or_else(|| panic!("no native hash for {file} in {native:?}"));
+        assert_eq!(wasm_hash(text), expected, "{file}: wasm trace differs from native");
+    }
+}

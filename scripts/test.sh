@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs whatever is missing (Chromium and ChromeDriver included), then runs every test:
+# native suites, the CLI, wasm tests in headless Chromium, and end-to-end tests of the built page.
+set -euo pipefail
+root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$root"
+scripts/install.sh test
+export PATH="$HOME/.cargo/bin:$root/.tools/node_modules/.bin:$PATH"
+export CHROMEDRIVER=/usr/bin/chromedriver
+export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$root/tests/webdriver.json"
+export WASM_BINDGEN_TEST_TIMEOUT=120
+
+section() { printf '\n==== %s\n' "$*"; }
+
+section "native tests (core, CLI, web view-model)"
+cargo test --workspace --features switchboard-core/cli
+
+section "native trace hashes of the examples (for the wasm comparison)"
+cargo build -q -p switchboard-core --features cli
+hashes=()
+for f in hello.json relay-chain.json crash-restart.json; do
+  h=$(target/debug/switchboard run "docs/examples/$f" --until 30s | sed -n 's/.*"trace_hash": "\([0-9a-f]*\)".*/\1/p')
+  [ -n "$h" ] || { echo "no trace hash for $f" >&2; exit 1; }
+  echo "$f $h"
+  hashes+=("$f=$h")
+done
+SWITCHBOARD_NATIVE_TRACE_HASHES=$(IFS=,; echo "${hashes[*]}")
+export SWITCHBOARD_NATIVE_TRACE_HASHES
+
+section "wasm tests in headless Chromium"
+cargo test -p switchboard-core --target wasm32-unknown-unknown --test wasm_determinism
+
+section "build the site"
+trunk build --release
+
+section "end-to-end tests in headless Chromium"
+node --test tests/e2e/
