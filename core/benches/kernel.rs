@@ -18,7 +18,9 @@ fn chain(relays: usize, rate: u32) -> Scenario {
         nodes.push(format!(
             r#"{{"id":"r{i}","kind":"relay","config":{{"delay":{{"dist":"exponential","mean":"2ms"}}}}}}"#
         ));
-        edges.push(format!(r#"{{"from":"{prev}","to":"r{i}","latency":"1ms"}}"#));
+        edges.push(format!(
+            r#"{{"from":"{prev}","to":"r{i}","latency":"1ms"}}"#
+        ));
         prev = format!("r{i}");
     }
     nodes.push(r#"{"id":"s","kind":"sink"}"#.into());
@@ -54,9 +56,11 @@ fn kernel_throughput(c: &mut Criterion) {
         let s = chain(relays, rate);
         let steps = run_one_second(&s);
         g.throughput(Throughput::Elements(steps));
-        g.bench_with_input(BenchmarkId::from_parameter(format!("{relays}_relays")), &s, |b, s| {
-            b.iter(|| run_one_second(s))
-        });
+        g.bench_with_input(
+            BenchmarkId::from_parameter(format!("{relays}_relays")),
+            &s,
+            |b, s| b.iter(|| run_one_second(s)),
+        );
     }
     g.finish();
 }

@@ -141,6 +141,30 @@ pub enum ConservationError {
     },
 }
 
+/// Why [`Sim::replay`] could not reproduce a run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ReplayError {
+    /// The scenario itself is invalid.
+    #[error("the scenario is invalid:\n{0}")]
+    Scenario(Diagnostics),
+    /// An edit does not fit the run (out of order, or beyond its end).
+    #[error("edit {index} does not fit the run: {why}")]
+    Inconsistent {
+        /// The edit's index in the log.
+        index: usize,
+        /// What does not fit.
+        why: String,
+    },
+    /// An edit's command is refused in the state the run is in.
+    #[error("edit {index} is refused: {error}")]
+    Refused {
+        /// The edit's index in the log.
+        index: usize,
+        /// Why.
+        error: CommandError,
+    },
+}
+
 /// A running simulation.
 ///
 /// # Driving it
@@ -228,19 +252,53 @@ impl Sim {
 
     /// Re-simulates `scenario` with `seed`, applying `edits` exactly where they were applied,
     /// then advances to `until`.
+    ///
+    /// Edit logs can come from outside (a shared link, a file), so an inconsistent one is an
+    /// error naming the first bad edit, never a panic.
     pub fn replay(
         scenario: &Scenario,
         seed: u64,
         edits: &[Edit],
         until: SimTime,
-    ) -> Result<Sim, Diagnostics> {
-        let mut sim = Sim::with_seed(scenario, seed)?;
-        for edit in edits {
-            while sim.steps < edit.after_step && sim.step().is_some() {}
+    ) -> Result<Sim, ReplayError> {
+        let mut sim = Sim::with_seed(scenario, seed).map_err(ReplayError::Scenario)?;
+        for (index, edit) in edits.iter().enumerate() {
+            let inconsistent = |why: &str| ReplayError::Inconsistent {
+                index,
+                why: why.to_owned(),
+            };
+            // Bounded by `until`: an edit cannot come after the moment the replay stops at.
+            while sim.steps < edit.after_step && sim.agenda.peek_time().is_some_and(|t| t <= until)
+            {
+                sim.step();
+            }
+            if sim.steps != edit.after_step {
+                return Err(inconsistent(
+                    "it is out of order, or beyond the end of the run",
+                ));
+            }
+            if edit.at > until {
+                return Err(inconsistent(
+                    "its time is after the moment the replay stops at",
+                ));
+            }
+            if edit.at < sim.now {
+                return Err(inconsistent(
+                    "its time is before the events that precede it",
+                ));
+            }
+            if sim.agenda.peek_time().is_some_and(|next| edit.at > next) {
+                return Err(inconsistent("its time is after an event it should precede"));
+            }
             sim.set_clock(edit.at);
-            // A command that was accepted when recorded is accepted again in the same state.
             sim.apply(edit.command.clone())
-                .expect("replayed command was valid when recorded");
+                .map_err(|error| ReplayError::Refused { index, error })?;
+        }
+        if until < sim.now {
+            return Err(ReplayError::Inconsistent {
+                index: edits.len(),
+                why: "`until` is before the last edit".into(),
+            });
         }
         sim.advance_to(until);
         sim.events.clear();
@@ -463,7 +521,8 @@ impl Sim {
 
     // ----- outputs -----
 
-    /// Takes the events that happened since the last call, in order.
+    /// Takes the events that happened since the last call, in order. Events accumulate until
+    /// drained, so drain after every `apply`, `step` or `advance_to`.
     pub fn drain_events(&mut self) -> std::vec::Drain<'_, Event> {
         self.events.drain(..)
     }

@@ -13,7 +13,11 @@ fn example(name: &str) -> String {
 
 fn run(args: &[&str]) -> (bool, String, String) {
     let out = bin().args(args).output().expect("runs");
-    (out.status.success(), String::from_utf8(out.stdout).unwrap(), String::from_utf8(out.stderr).unwrap())
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
 }
 
 #[test]
@@ -38,8 +42,14 @@ fn validate_fails_with_paths_on_a_bad_document() {
     .unwrap();
     let (ok, _, err) = run(&["validate", bad.to_str().unwrap()]);
     assert!(!ok, "a bad document must fail");
-    assert!(err.contains("nodes[0].config.rate_per_s: expected a number from 0"), "{err}");
-    assert!(err.contains("edges[0].to: no node has id \"nowhere\""), "{err}");
+    assert!(
+        err.contains("nodes[0].config.rate_per_s: expected a number from 0"),
+        "{err}"
+    );
+    assert!(
+        err.contains("edges[0].to: no node has id \"nowhere\""),
+        "{err}"
+    );
     let (ok, _, err) = run(&["run", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("edges[0].to"), "{err}");
     let (ok, _, err) = run(&["validate", dir.join("missing.json").to_str().unwrap()]);
@@ -49,8 +59,12 @@ fn validate_fails_with_paths_on_a_bad_document() {
 #[test]
 fn run_is_byte_identical_for_the_same_file_and_seed() {
     let f = example("relay-chain.json");
-    let a = run(&["run", &f, "--until", "5s", "--seed", "9", "--trace", "ndjson"]);
-    let b = run(&["run", &f, "--until", "5s", "--seed", "9", "--trace", "ndjson"]);
+    let a = run(&[
+        "run", &f, "--until", "5s", "--seed", "9", "--trace", "ndjson",
+    ]);
+    let b = run(&[
+        "run", &f, "--until", "5s", "--seed", "9", "--trace", "ndjson",
+    ]);
     assert!(a.0 && b.0);
     assert_eq!(a.1, b.1);
     assert!(a.1.lines().count() > 100);
@@ -63,7 +77,10 @@ fn run_is_byte_identical_for_the_same_file_and_seed() {
     assert_eq!(s1.1, s2.1);
     let summary: serde_json::Value = serde_json::from_str(&s1.1).unwrap();
     assert_eq!(summary["seed"], 9);
-    assert_eq!(summary["events"].as_u64().unwrap(), a.1.lines().count() as u64);
+    assert_eq!(
+        summary["events"].as_u64().unwrap(),
+        a.1.lines().count() as u64
+    );
     let other = run(&["run", &f, "--until", "5s", "--seed", "10"]);
     assert_ne!(s1.1, other.1, "the seed matters");
 }

@@ -78,6 +78,49 @@ fn replaying_the_edit_log_reproduces_the_run() {
     );
 }
 
+#[test]
+fn an_inconsistent_edit_log_is_an_error_not_a_panic() {
+    use switchboard_core::{Edit, ReplayError};
+    let s = example("hello.json");
+    let crash = Command::Crash { node: NodeId(1) };
+    let edit = |at: u64, after_step: u64, command: &Command| Edit {
+        at: SimTime(at),
+        after_step,
+        command: command.clone(),
+    };
+    let replay = |edits: &[Edit]| Sim::replay(&s, s.seed, edits, SimTime(10 * S));
+    // Beyond the end of the run: the producer's events never reach a billion steps in 10 s.
+    assert!(matches!(
+        replay(&[edit(0, 1_000_000_000, &crash)]),
+        Err(ReplayError::Inconsistent { index: 0, .. })
+    ));
+    // At a time later than the event it should precede.
+    assert!(matches!(
+        replay(&[edit(9 * S, 0, &crash)]),
+        Err(ReplayError::Inconsistent { index: 0, .. })
+    ));
+    // Out of order.
+    let ok = edit(0, 0, &crash);
+    let mut sim = Sim::new(&s).unwrap();
+    sim.advance_to(SimTime(S));
+    let later = Edit {
+        at: sim.now(),
+        after_step: sim.steps(),
+        command: crash.clone(),
+    };
+    assert!(replay(&[ok.clone(), later.clone()]).is_ok());
+    assert!(matches!(
+        replay(&[later, ok]),
+        Err(ReplayError::Inconsistent { index: 1, .. })
+    ));
+    // A command the run refuses.
+    let bad = Command::Crash { node: NodeId(42) };
+    assert!(matches!(
+        replay(&[edit(0, 0, &bad)]),
+        Err(ReplayError::Refused { index: 0, .. })
+    ));
+}
+
 /// A reviewed snapshot of a short trace. If it changes, read the diff: it is a behaviour change.
 /// Update with `UPDATE_EXPECT=1 cargo test -p switchboard-core --test determinism`.
 #[test]

@@ -13,8 +13,14 @@ wasm_bindgen_test_configure!(run_in_browser);
 
 const EXAMPLES: &[(&str, &str)] = &[
     ("hello.json", include_str!("../../docs/examples/hello.json")),
-    ("relay-chain.json", include_str!("../../docs/examples/relay-chain.json")),
-    ("crash-restart.json", include_str!("../../docs/examples/crash-restart.json")),
+    (
+        "relay-chain.json",
+        include_str!("../../docs/examples/relay-chain.json"),
+    ),
+    (
+        "crash-restart.json",
+        include_str!("../../docs/examples/crash-restart.json"),
+    ),
 ];
 
 /// Must match `scripts/test.sh`: `switchboard run FILE --until 30s`.
@@ -41,6 +47,10 @@ fn trace_hashes_in_wasm_equal_the_native_ones() {
             .split(',')
             .find_map(|kv| kv.strip_prefix(&format!("{file}=")))
             .unwrap_or_else(|| panic!("no native hash for {file} in {native:?}"));
-        assert_eq!(wasm_hash(text), expected, "{file}: wasm trace differs from native");
+        assert_eq!(
+            wasm_hash(text),
+            expected,
+            "{file}: wasm trace differs from native"
+        );
     }
 }

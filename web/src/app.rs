@@ -1,10 +1,11 @@
 //! The app: loads the scenario and runs it with the toolbar, the topology and the flights layer.
 
-use crate::components::{draw_flights, DiagnosticsPanel, Geometry, NodeBadge, Toolbar, TopologyView};
+use crate::components::{
+    draw_flights, DiagnosticsPanel, Geometry, NodeBadge, Toolbar, TopologyView,
+};
 use crate::hooks::use_animation_frame;
 use crate::player::Player;
 use crate::DEFAULT_SCENARIO;
-use std::cell::Cell;
 use std::rc::Rc;
 use switchboard_core::{Scenario, SimTime};
 use web_sys::HtmlCanvasElement;
@@ -55,11 +56,20 @@ impl Summary {
                     "producer" => format!("{} published", n.stats.published),
                     "sink" => format!("{} consumed", n.stats.consumed),
                     _ => format!("{} held", n.held),
-                } + &if n.stats.dropped > 0 { format!(" · {} dropped", n.stats.dropped) } else { String::new() }
-                    + if n.up { "" } else { " · DOWN" },
+                } + &if n.stats.dropped > 0 {
+                    format!(" · {} dropped", n.stats.dropped)
+                } else {
+                    String::new()
+                } + if n.up { "" } else { " · DOWN" },
             })
             .collect();
-        Summary { running: p.is_running(), speed: p.speed(), now: p.sim().now(), steps: p.sim().steps(), badges }
+        Summary {
+            running: p.is_running(),
+            speed: p.speed(),
+            now: p.sim().now(),
+            steps: p.sim().steps(),
+            badges,
+        }
     }
 }
 
@@ -92,9 +102,12 @@ pub fn playground(props: &PlaygroundProps) -> Html {
     };
 
     {
-        let (player, geometry, canvas_ref, summary) =
-            (player.clone(), geometry.clone(), canvas_ref.clone(), summary.clone());
-        let drawn_once = Rc::new(Cell::new(false));
+        let (player, geometry, canvas_ref, summary) = (
+            player.clone(),
+            geometry.clone(),
+            canvas_ref.clone(),
+            summary.clone(),
+        );
         use_animation_frame(move |ts| {
             let dt = last_frame.borrow().map_or(0.0, |prev| ts - prev);
             *last_frame.borrow_mut() = Some(ts);
@@ -103,7 +116,6 @@ pub fn playground(props: &PlaygroundProps) -> Html {
                 p.tick(dt);
                 if let Some(canvas) = canvas_ref.cast::<HtmlCanvasElement>() {
                     draw_flights(&canvas, &p, &geometry);
-                    drawn_once.set(true);
                 }
                 let due = ts - *last_summary.borrow() >= SUMMARY_EVERY_MS;
                 (p.is_running() && due).then(|| Summary::of(&p))
@@ -153,7 +165,11 @@ pub fn playground(props: &PlaygroundProps) -> Html {
         Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
             " " => {
                 e.prevent_default();
-                if running { on_pause.emit(()) } else { on_play.emit(()) }
+                if running {
+                    on_pause.emit(())
+                } else {
+                    on_play.emit(())
+                }
             }
             "." => on_step.emit(()),
             _ => {}

@@ -34,7 +34,13 @@ pub struct Player {
 impl Player {
     /// A paused player at time zero.
     pub fn new(scenario: &Scenario) -> Result<Player, switchboard_core::Diagnostics> {
-        Ok(Player { sim: Sim::new(scenario)?, running: false, speed: 1.0, carry_us: 0.0, flights: Vec::new() })
+        Ok(Player {
+            sim: Sim::new(scenario)?,
+            running: false,
+            speed: 1.0,
+            carry_us: 0.0,
+            flights: Vec::new(),
+        })
     }
 
     /// The simulation (read-only).
@@ -93,9 +99,21 @@ impl Player {
         let now = self.sim.now();
         self.flights.retain(|f| f.arrive >= now);
         for e in self.sim.drain_events() {
-            if let EventKind::Sent { message, edge, depart, arrive, .. } = e.kind {
+            if let EventKind::Sent {
+                message,
+                edge,
+                depart,
+                arrive,
+                ..
+            } = e.kind
+            {
                 if arrive >= now {
-                    self.flights.push(Flight { message, edge, depart, arrive });
+                    self.flights.push(Flight {
+                        message,
+                        edge,
+                        depart,
+                        arrive,
+                    });
                 }
             }
         }
@@ -132,7 +150,11 @@ mod tests {
         p.tick(16.0);
         assert_eq!(p.sim().now(), SimTime(176_000));
         p.tick(10_000.0);
-        assert_eq!(p.sim().now(), SimTime(176_000 + 2_500_000), "long frames are capped at 250 ms");
+        assert_eq!(
+            p.sim().now(),
+            SimTime(176_000 + 2_500_000),
+            "long frames are capped at 250 ms"
+        );
     }
 
     #[test]
@@ -156,7 +178,11 @@ mod tests {
         assert!(!p.is_running());
         assert_eq!(p.sim().steps(), 1);
         assert_eq!(p.sim().now(), next);
-        assert_eq!(p.flights().len(), 1, "the first publish puts one message on the edge");
+        assert_eq!(
+            p.flights().len(),
+            1,
+            "the first publish puts one message on the edge"
+        );
     }
 
     #[test]
@@ -167,7 +193,10 @@ mod tests {
         for _ in 0..600 {
             p.tick(16.0);
             let now = p.sim().now();
-            assert!(p.flights().iter().all(|f| f.depart <= now && now <= f.arrive));
+            assert!(p
+                .flights()
+                .iter()
+                .all(|f| f.depart <= now && now <= f.arrive));
             seen = seen.max(p.flights().len());
         }
         assert!(seen >= 1, "messages were seen in flight");

@@ -46,7 +46,13 @@ impl Bounds {
     }
     /// As an SVG `viewBox` attribute.
     pub fn view_box(&self) -> String {
-        format!("{} {} {} {}", self.min_x, self.min_y, self.width(), self.height())
+        format!(
+            "{} {} {} {}",
+            self.min_x,
+            self.min_y,
+            self.width(),
+            self.height()
+        )
     }
 }
 
@@ -64,7 +70,10 @@ pub struct Viewport {
 impl Viewport {
     /// A world point on screen.
     pub fn to_screen(&self, p: Point) -> Point {
-        Point { x: p.x * self.scale + self.dx, y: p.y * self.scale + self.dy }
+        Point {
+            x: p.x * self.scale + self.dx,
+            y: p.y * self.scale + self.dy,
+        }
     }
 }
 
@@ -90,7 +99,9 @@ pub fn layout(s: &Scenario) -> Vec<Point> {
     for _ in 0..n {
         let mut changed = false;
         for e in &s.edges {
-            let (Some(a), Some(b)) = (s.node_index(&e.from), s.node_index(&e.to)) else { continue };
+            let (Some(a), Some(b)) = (s.node_index(&e.from), s.node_index(&e.to)) else {
+                continue;
+            };
             if depth[b] < depth[a] + 1 && depth[a] + 1 < n {
                 depth[b] = depth[a] + 1;
                 changed = true;
@@ -109,14 +120,22 @@ pub fn layout(s: &Scenario) -> Vec<Point> {
     (0..n)
         .map(|i| match s.nodes[i].position {
             Some(p) => Point { x: p.x, y: p.y },
-            None => Point { x: 140.0 + depth[i] as f64 * 260.0, y: 120.0 + row_in_column[i] as f64 * 140.0 },
+            None => Point {
+                x: 140.0 + depth[i] as f64 * 260.0,
+                y: 120.0 + row_in_column[i] as f64 * 140.0,
+            },
         })
         .collect()
 }
 
 /// The box around every node, with `pad` world units of margin.
 pub fn bounds_of(points: &[Point], pad: f64) -> Bounds {
-    let mut b = Bounds { min_x: f64::MAX, min_y: f64::MAX, max_x: f64::MIN, max_y: f64::MIN };
+    let mut b = Bounds {
+        min_x: f64::MAX,
+        min_y: f64::MAX,
+        max_x: f64::MIN,
+        max_y: f64::MIN,
+    };
     for p in points {
         b.min_x = b.min_x.min(p.x - NODE_HALF_W);
         b.max_x = b.max_x.max(p.x + NODE_HALF_W);
@@ -124,9 +143,19 @@ pub fn bounds_of(points: &[Point], pad: f64) -> Bounds {
         b.max_y = b.max_y.max(p.y + NODE_HALF_H);
     }
     if points.is_empty() {
-        b = Bounds { min_x: 0.0, min_y: 0.0, max_x: 800.0, max_y: 400.0 };
+        b = Bounds {
+            min_x: 0.0,
+            min_y: 0.0,
+            max_x: 800.0,
+            max_y: 400.0,
+        };
     }
-    Bounds { min_x: b.min_x - pad, min_y: b.min_y - pad, max_x: b.max_x + pad, max_y: b.max_y + pad }
+    Bounds {
+        min_x: b.min_x - pad,
+        min_y: b.min_y - pad,
+        max_x: b.max_x + pad,
+        max_y: b.max_y + pad,
+    }
 }
 
 /// The segment an edge is drawn along: from the border of the `from` box to the border of the
@@ -138,23 +167,47 @@ pub fn edge_segment(from: Point, to: Point) -> (Point, Point) {
             return c;
         }
         // Scale the direction so it just reaches the box border.
-        let tx = if vx != 0.0 { NODE_HALF_W / vx.abs() } else { f64::INFINITY };
-        let ty = if vy != 0.0 { NODE_HALF_H / vy.abs() } else { f64::INFINITY };
+        let tx = if vx != 0.0 {
+            NODE_HALF_W / vx.abs()
+        } else {
+            f64::INFINITY
+        };
+        let ty = if vy != 0.0 {
+            NODE_HALF_H / vy.abs()
+        } else {
+            f64::INFINITY
+        };
         let t = tx.min(ty).min(1.0);
-        Point { x: c.x + vx * t, y: c.y + vy * t }
+        Point {
+            x: c.x + vx * t,
+            y: c.y + vy * t,
+        }
     };
     (clip(from, to), clip(to, from))
 }
 
 /// Where a message that departs `a` at `depart` and arrives at `b` at `arrive` is at `now`, or
 /// `None` if it is not on the edge at that moment.
-pub fn position_at(a: Point, b: Point, depart: SimTime, arrive: SimTime, now: SimTime) -> Option<Point> {
+pub fn position_at(
+    a: Point,
+    b: Point,
+    depart: SimTime,
+    arrive: SimTime,
+    now: SimTime,
+) -> Option<Point> {
     if now < depart || now > arrive {
         return None;
     }
     let span = arrive.0 - depart.0;
-    let f = if span == 0 { 1.0 } else { (now.0 - depart.0) as f64 / span as f64 };
-    Some(Point { x: a.x + (b.x - a.x) * f, y: a.y + (b.y - a.y) * f })
+    let f = if span == 0 {
+        1.0
+    } else {
+        (now.0 - depart.0) as f64 / span as f64
+    };
+    Some(Point {
+        x: a.x + (b.x - a.x) * f,
+        y: a.y + (b.y - a.y) * f,
+    })
 }
 
 /// The label for a speed: `0.25×`, `1×`, `100×`.
@@ -168,35 +221,90 @@ mod tests {
 
     #[test]
     fn fit_centres_and_keeps_aspect() {
-        let b = Bounds { min_x: 0.0, min_y: 0.0, max_x: 200.0, max_y: 100.0 };
+        let b = Bounds {
+            min_x: 0.0,
+            min_y: 0.0,
+            max_x: 200.0,
+            max_y: 100.0,
+        };
         let v = fit(b, 400.0, 400.0);
         assert_eq!(v.scale, 2.0);
         // 200 px of content height in a 400 px box: 100 px margin above and below.
-        assert_eq!(v.to_screen(Point { x: 0.0, y: 0.0 }), Point { x: 0.0, y: 100.0 });
-        assert_eq!(v.to_screen(Point { x: 200.0, y: 100.0 }), Point { x: 400.0, y: 300.0 });
-        let shifted = Bounds { min_x: 50.0, min_y: 50.0, max_x: 250.0, max_y: 150.0 };
-        assert_eq!(fit(shifted, 400.0, 400.0).to_screen(Point { x: 50.0, y: 50.0 }), Point { x: 0.0, y: 100.0 });
+        assert_eq!(
+            v.to_screen(Point { x: 0.0, y: 0.0 }),
+            Point { x: 0.0, y: 100.0 }
+        );
+        assert_eq!(
+            v.to_screen(Point { x: 200.0, y: 100.0 }),
+            Point { x: 400.0, y: 300.0 }
+        );
+        let shifted = Bounds {
+            min_x: 50.0,
+            min_y: 50.0,
+            max_x: 250.0,
+            max_y: 150.0,
+        };
+        assert_eq!(
+            fit(shifted, 400.0, 400.0).to_screen(Point { x: 50.0, y: 50.0 }),
+            Point { x: 0.0, y: 100.0 }
+        );
     }
 
     #[test]
     fn positions_interpolate_only_while_in_flight() {
         let a = Point { x: 0.0, y: 0.0 };
         let b = Point { x: 100.0, y: 50.0 };
-        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(9)), None);
-        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(10)), Some(a));
-        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(15)), Some(Point { x: 50.0, y: 25.0 }));
-        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(20)), Some(b));
-        assert_eq!(position_at(a, b, SimTime(10), SimTime(20), SimTime(21)), None);
-        assert_eq!(position_at(a, b, SimTime(10), SimTime(10), SimTime(10)), Some(b));
+        assert_eq!(
+            position_at(a, b, SimTime(10), SimTime(20), SimTime(9)),
+            None
+        );
+        assert_eq!(
+            position_at(a, b, SimTime(10), SimTime(20), SimTime(10)),
+            Some(a)
+        );
+        assert_eq!(
+            position_at(a, b, SimTime(10), SimTime(20), SimTime(15)),
+            Some(Point { x: 50.0, y: 25.0 })
+        );
+        assert_eq!(
+            position_at(a, b, SimTime(10), SimTime(20), SimTime(20)),
+            Some(b)
+        );
+        assert_eq!(
+            position_at(a, b, SimTime(10), SimTime(20), SimTime(21)),
+            None
+        );
+        assert_eq!(
+            position_at(a, b, SimTime(10), SimTime(10), SimTime(10)),
+            Some(b)
+        );
     }
 
     #[test]
     fn edges_start_and_end_at_box_borders() {
         let (s, e) = edge_segment(Point { x: 0.0, y: 0.0 }, Point { x: 400.0, y: 0.0 });
-        assert_eq!(s, Point { x: NODE_HALF_W, y: 0.0 });
-        assert_eq!(e, Point { x: 400.0 - NODE_HALF_W, y: 0.0 });
+        assert_eq!(
+            s,
+            Point {
+                x: NODE_HALF_W,
+                y: 0.0
+            }
+        );
+        assert_eq!(
+            e,
+            Point {
+                x: 400.0 - NODE_HALF_W,
+                y: 0.0
+            }
+        );
         let (s, _) = edge_segment(Point { x: 0.0, y: 0.0 }, Point { x: 0.0, y: 300.0 });
-        assert_eq!(s, Point { x: 0.0, y: NODE_HALF_H });
+        assert_eq!(
+            s,
+            Point {
+                x: 0.0,
+                y: NODE_HALF_H
+            }
+        );
     }
 
     #[test]
@@ -212,7 +320,10 @@ mod tests {
         .unwrap();
         let pts = layout(&s);
         assert_eq!(pts[2], Point { x: 5.0, y: 6.0 });
-        assert!(pts[0].x < pts[1].x && pts[1].x < pts[3].x, "columns follow the flow: {pts:?}");
+        assert!(
+            pts[0].x < pts[1].x && pts[1].x < pts[3].x,
+            "columns follow the flow: {pts:?}"
+        );
         let b = bounds_of(&pts, 10.0);
         assert!(b.min_x <= 5.0 - NODE_HALF_W - 10.0 && b.max_x >= pts[3].x + NODE_HALF_W);
     }

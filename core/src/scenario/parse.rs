@@ -128,17 +128,18 @@ fn check_version(value: Value) -> Result<Value, Diagnostics> {
             "expected a JSON object with \"version\" and \"nodes\"",
         ));
     };
-    let version =
-        match map.get("version") {
-            None => return Err(Diagnostics::one(
+    let version = match map.get("version") {
+        None => {
+            return Err(Diagnostics::one(
                 "version",
                 format!(
                     "missing; this is a scenario format field, add \"version\": {FORMAT_VERSION}"
                 ),
-            )),
-            Some(Value::Number(n)) => n.as_u64(),
-            Some(_) => None,
-        };
+            ))
+        }
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(_) => None,
+    };
     match version {
         Some(v) if v == u64::from(FORMAT_VERSION) => Ok(value),
         Some(v) if v > u64::from(FORMAT_VERSION) => Err(Diagnostics::one(

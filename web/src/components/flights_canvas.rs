@@ -9,7 +9,9 @@ use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 /// Redraws `canvas` for the player's current moment. The canvas backing store follows its CSS
 /// size and the device pixel ratio, so dots stay sharp and aligned with the SVG below.
 pub fn draw_flights(canvas: &HtmlCanvasElement, player: &Player, geometry: &Geometry) {
-    let dpr = web_sys::window().map(|w| w.device_pixel_ratio()).unwrap_or(1.0);
+    let dpr = web_sys::window()
+        .map(|w| w.device_pixel_ratio())
+        .unwrap_or(1.0);
     let (css_w, css_h) = (canvas.client_width() as f64, canvas.client_height() as f64);
     let (w, h) = ((css_w * dpr).round() as u32, (css_h * dpr).round() as u32);
     if canvas.width() != w || canvas.height() != h {
@@ -42,5 +44,7 @@ pub fn draw_flights(canvas: &HtmlCanvasElement, player: &Player, geometry: &Geom
         }
     }
     ctx.fill();
-    canvas.set_attribute("data-in-flight", &drawn.to_string()).ok();
+    canvas
+        .set_attribute("data-in-flight", &drawn.to_string())
+        .ok();
 }

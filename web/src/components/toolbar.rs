@@ -45,8 +45,10 @@ pub fn toolbar(p: &ToolbarProps) -> Html {
         Callback::from(move |_: MouseEvent| cb.emit(()))
     };
     // Icons are inline SVG: symbol glyphs are missing from many system fonts.
-    let icon = |d: &'static str| html! {
-        <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d={d} /></svg>
+    let icon = |d: &'static str| {
+        html! {
+            <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d={d} /></svg>
+        }
     };
     html! {
         <div class="toolbar" role="toolbar" aria-label="Run controls">

@@ -30,7 +30,11 @@ impl Geometry {
             })
             .collect();
         let bounds = bounds_of(&nodes, 40.0);
-        Geometry { nodes, edges, bounds }
+        Geometry {
+            nodes,
+            edges,
+            bounds,
+        }
     }
 }
 
