@@ -129,7 +129,7 @@ impl SimDuration {
         let mut place = scale;
         for d in frac_part.bytes() {
             let digit = u64::from(d - b'0');
-            if place % 10 != 0 {
+            if !place.is_multiple_of(10) {
                 if digit != 0 {
                     return Err(DurationError::TooPrecise(text.to_owned()));
                 }
@@ -146,9 +146,9 @@ impl fmt::Display for SimDuration {
     /// The shortest exact form: `1s`, `1500ms`, `250us`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let us = self.0;
-        if us != 0 && us % 1_000_000 == 0 {
+        if us != 0 && us.is_multiple_of(1_000_000) {
             write!(f, "{}s", us / 1_000_000)
-        } else if us != 0 && us % 1_000 == 0 {
+        } else if us != 0 && us.is_multiple_of(1_000) {
             write!(f, "{}ms", us / 1_000)
         } else {
             write!(f, "{us}us")

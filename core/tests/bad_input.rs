@@ -81,7 +81,8 @@ fn mutate(v: &mut Value, rng: &mut SimRng) {
 
 fn check_seed(seed: u64) -> bool {
     let mut rng = SimRng::new(seed);
-    let text = read(*pick(&mut rng, EXAMPLES));
+    let name: &str = pick::<&str>(&mut rng, EXAMPLES);
+    let text = read(name);
     let candidate = if rng.chance(0.3) {
         // Byte-level damage: truncation or a replaced character.
         let mut bytes = text.into_bytes();

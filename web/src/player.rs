@@ -84,7 +84,8 @@ impl Player {
 
     /// Advances by one animation frame of `wall_ms` milliseconds, if playing.
     pub fn tick(&mut self, wall_ms: f64) {
-        if !self.running || !(wall_ms > 0.0) {
+        // NaN and non-positive frame times (clock hiccups) move nothing.
+        if !self.running || wall_ms.is_nan() || wall_ms <= 0.0 {
             return;
         }
         let us = wall_ms.min(MAX_FRAME_MS) * 1_000.0 * self.speed + self.carry_us;
