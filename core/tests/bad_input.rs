@@ -6,7 +6,6 @@ mod common;
 
 use common::run_checked;
 use serde_json::Value;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use switchboard_core::rng::SimRng;
 use switchboard_core::{Scenario, Sim, SimTime};
 
@@ -119,28 +118,10 @@ fn check_seed(seed: u64) -> bool {
 
 #[test]
 fn mutated_documents_never_panic() {
-    let seeds: Vec<u64> = match std::env::var("SWITCHBOARD_SEED") {
-        Ok(one) => vec![one.parse().expect("SWITCHBOARD_SEED must be an integer")],
-        Err(_) => (0..600).collect(),
-    };
-    let (mut loaded, mut refused) = (0, 0);
-    for seed in seeds {
-        match catch_unwind(AssertUnwindSafe(|| check_seed(seed))) {
-            Ok(true) => loaded += 1,
-            Ok(false) => refused += 1,
-            Err(e) => {
-                let msg = e
-                    .downcast_ref::<String>()
-                    .cloned()
-                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-                panic!(
-                    "seed {seed}: {}\nreproduce: SWITCHBOARD_SEED={seed} cargo test -p switchboard-core --test bad_input",
-                    msg.unwrap_or_default()
-                );
-            }
-        }
-    }
-    if std::env::var("SWITCHBOARD_SEED").is_err() {
+    let results = common::sweep("bad_input", 600, check_seed);
+    let loaded = results.iter().filter(|&&ok| ok).count();
+    let refused = results.len() - loaded;
+    if !common::single_seed() {
         assert!(
             loaded > 20 && refused > 100,
             "the mutations must exercise both paths: {loaded} loaded, {refused} refused"

@@ -6,7 +6,6 @@
 mod common;
 
 use common::run_checked;
-use std::panic::{catch_unwind, AssertUnwindSafe};
 use switchboard_core::dist::DurationDist;
 use switchboard_core::rng::SimRng;
 use switchboard_core::scenario::{
@@ -122,7 +121,9 @@ fn random_scenario(seed: u64) -> Scenario {
     }
 }
 
-fn check_seed(seed: u64) {
+/// Runs one random scenario with live commands, checking after every event; returns how many
+/// messages it created.
+fn check_seed(seed: u64) -> u64 {
     let s = random_scenario(seed);
     let mut sim =
         Sim::new(&s).unwrap_or_else(|d| panic!("generator made an invalid scenario:\n{d}"));
@@ -146,42 +147,18 @@ fn check_seed(seed: u64) {
     }
     let t = sim.totals();
     assert_eq!(t.created, t.live + t.consumed + t.dropped_total());
+    t.created
 }
 
 #[test]
 fn conservation_holds_after_every_event_across_a_seed_sweep() {
-    let seeds: Vec<u64> = match std::env::var("SWITCHBOARD_SEED") {
-        Ok(one) => vec![one.parse().expect("SWITCHBOARD_SEED must be an integer")],
-        Err(_) => {
-            let n = std::env::var("SWITCHBOARD_SWEEP_SEEDS")
-                .ok()
-                .and_then(|v| v.parse().ok())
-                .unwrap_or(150);
-            (0..n).collect()
-        }
-    };
-    let mut total_messages = 0;
-    for seed in seeds {
-        let result = catch_unwind(AssertUnwindSafe(|| check_seed(seed)));
-        if let Err(e) = result {
-            let msg = e
-                .downcast_ref::<String>()
-                .cloned()
-                .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()));
-            panic!(
-                "conservation sweep failed at seed {seed}: {}\nreproduce: SWITCHBOARD_SEED={seed} cargo test -p switchboard-core --test conservation",
-                msg.unwrap_or_default()
-            );
-        }
-        total_messages += Sim::new(&random_scenario(seed))
-            .map(|mut s| {
-                s.advance_to(SimTime(3_000_000));
-                s.totals().created
-            })
-            .unwrap_or(0);
+    let created: u64 = common::sweep("conservation", 150, check_seed)
+        .into_iter()
+        .sum();
+    if !common::single_seed() {
+        assert!(
+            created > 1_000,
+            "the sweep must actually move messages ({created})"
+        );
     }
-    assert!(
-        total_messages > 1_000,
-        "the sweep must actually move messages ({total_messages})"
-    );
 }

@@ -54,3 +54,41 @@ pub fn of_type<'a>(lines: &'a [String], ty: &str) -> Vec<&'a String> {
     let needle = format!("\"type\":\"{ty}\"");
     lines.iter().filter(|l| l.contains(&needle)).collect()
 }
+
+/// True when `SWITCHBOARD_SEED` picks a single seed to reproduce.
+pub fn single_seed() -> bool {
+    std::env::var("SWITCHBOARD_SEED").is_ok()
+}
+
+/// Runs `check` for each seed of a randomized sweep and returns the results in seed order.
+///
+/// Seeds are `0..SWITCHBOARD_SWEEP_SEEDS` (default `default_seeds`), or just `SWITCHBOARD_SEED`.
+/// If a seed panics, the sweep fails naming that seed and the command that reproduces it.
+pub fn sweep<T>(test: &str, default_seeds: u64, check: impl Fn(u64) -> T) -> Vec<T> {
+    use std::panic::{catch_unwind, AssertUnwindSafe};
+    let env = |k: &str| {
+        std::env::var(k).ok().map(|v| {
+            v.parse::<u64>()
+                .unwrap_or_else(|_| panic!("{k} must be an integer"))
+        })
+    };
+    let seeds: Vec<u64> = match env("SWITCHBOARD_SEED") {
+        Some(one) => vec![one],
+        None => (0..env("SWITCHBOARD_SWEEP_SEEDS").unwrap_or(default_seeds)).collect(),
+    };
+    seeds
+        .into_iter()
+        .map(|seed| {
+            catch_unwind(AssertUnwindSafe(|| check(seed))).unwrap_or_else(|e| {
+                let msg = e
+                    .downcast_ref::<String>()
+                    .cloned()
+                    .or_else(|| e.downcast_ref::<&str>().map(|s| s.to_string()))
+                    .unwrap_or_default();
+                panic!(
+                    "{test}: seed {seed} failed: {msg}\nreproduce: SWITCHBOARD_SEED={seed} cargo test -p switchboard-core --test {test}"
+                )
+            })
+        })
+        .collect()
+}
