@@ -84,7 +84,7 @@ impl<T> Agenda<T> {
         self.heap.iter().map(|r| &r.0)
     }
 
-    /// Removes the entries for which `keep` is false, calling `removed` on each (in `(at, seq)`
+    /// Removes the entries for which `remove` is true, calling `removed` on each (in `(at, seq)`
     /// order, so what it does is deterministic).
     pub fn remove_where(
         &mut self,

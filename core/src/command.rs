@@ -57,4 +57,7 @@ pub enum CommandError {
         /// Its kind.
         kind: &'static str,
     },
+    /// The message body is larger than [`crate::scenario::MAX_BODY_BYTES`].
+    #[error("a body of {0} bytes is larger than the {max} byte limit", max = crate::scenario::MAX_BODY_BYTES)]
+    BodyTooLarge(u32),
 }

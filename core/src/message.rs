@@ -62,6 +62,8 @@ pub struct Envelope {
     pub body_bytes: u32,
     /// When the message was first published.
     pub created_at: SimTime,
+    /// When it last arrived somewhere (equal to `created_at` until its first arrival).
+    pub arrived_at: SimTime,
     /// How many edges it has crossed so far.
     pub hops: u32,
 }
@@ -77,6 +79,7 @@ impl Envelope {
             headers: template.headers.clone(),
             body_bytes: template.body_bytes,
             created_at: now,
+            arrived_at: now,
             hops: 0,
         }
     }

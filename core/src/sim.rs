@@ -23,8 +23,6 @@ enum Due {
     Arrive { edge: EdgeId, msg: Box<Envelope> },
     /// A relay finishes holding a message.
     Release { node: NodeId, msg: Box<Envelope> },
-    /// The scenario's scripted action number `index`.
-    Script { index: usize },
 }
 
 impl Due {
@@ -32,7 +30,7 @@ impl Due {
     fn owner(&self) -> Option<NodeId> {
         match self {
             Due::Emit { node } | Due::Release { node, .. } => Some(*node),
-            Due::Arrive { .. } | Due::Script { .. } => None,
+            Due::Arrive { .. } => None,
         }
     }
 }
@@ -141,6 +139,9 @@ pub enum ConservationError {
     },
 }
 
+/// The most events one [`Sim::replay`] processes.
+pub const REPLAY_STEP_BUDGET: u64 = 200_000_000;
+
 /// Why [`Sim::replay`] could not reproduce a run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ReplayError {
@@ -154,6 +155,12 @@ pub enum ReplayError {
         index: usize,
         /// What does not fit.
         why: String,
+    },
+    /// The replay needs more than [`REPLAY_STEP_BUDGET`] events.
+    #[error("the replay needs more than {steps} events")]
+    TooLong {
+        /// The budget.
+        steps: u64,
     },
     /// An edit's command is refused in the state the run is in.
     #[error("edit {index} is refused: {error}")]
@@ -189,6 +196,14 @@ pub struct Sim {
     now: SimTime,
     rng: SimRng,
     agenda: Agenda<Due>,
+    /// Scripted actions as `(at, index into scenario.actions)`, sorted by time then document
+    /// order. They are kept out of the agenda so that, at equal times, they run after everything
+    /// else due at that moment, as a command applied after `advance_to(t)` does.
+    scripts: Arc<[(SimTime, usize)]>,
+    /// The next script to run.
+    next_script: usize,
+    /// False while replaying: events are not kept, so a long replay stays small.
+    recording: bool,
     nodes: Vec<NodeState>,
     ledger: FateLedger,
     events: Vec<Event>,
@@ -231,21 +246,29 @@ impl Sim {
             now: SimTime::ZERO,
             rng: SimRng::new(seed),
             agenda: Agenda::default(),
+            scripts: {
+                let mut v: Vec<(SimTime, usize)> = scenario
+                    .actions
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| (a.at, i))
+                    .collect();
+                v.sort(); // by time, then document order
+                v.into()
+            },
+            next_script: 0,
+            recording: true,
             ledger: FateLedger::default(),
             events: Vec::new(),
             steps: 0,
             edit_log: Vec::new(),
         };
-        // Producers are scheduled before scripted actions: at equal times, they go first.
         for i in 0..sim.topo.nodes.len() {
             let node = NodeId(i as u32);
             if let NodeKind::Producer(p) = &sim.topo.nodes[i].kind {
                 let first = SimTime::ZERO + p.start;
                 sim.schedule_emit(node, first, p.arrival == Arrival::Constant);
             }
-        }
-        for (index, a) in scenario.actions.iter().enumerate() {
-            sim.agenda.push(a.at, Due::Script { index });
         }
         Ok(sim)
     }
@@ -262,14 +285,22 @@ impl Sim {
         until: SimTime,
     ) -> Result<Sim, ReplayError> {
         let mut sim = Sim::with_seed(scenario, seed).map_err(ReplayError::Scenario)?;
+        sim.recording = false;
+        // A bound on the whole replay, however the edit log is shaped.
+        let mut budget = REPLAY_STEP_BUDGET;
         for (index, edit) in edits.iter().enumerate() {
             let inconsistent = |why: &str| ReplayError::Inconsistent {
                 index,
                 why: why.to_owned(),
             };
             // Bounded by `until`: an edit cannot come after the moment the replay stops at.
-            while sim.steps < edit.after_step && sim.agenda.peek_time().is_some_and(|t| t <= until)
-            {
+            while sim.steps < edit.after_step && sim.next_event_time().is_some_and(|t| t <= until) {
+                if budget == 0 {
+                    return Err(ReplayError::TooLong {
+                        steps: REPLAY_STEP_BUDGET,
+                    });
+                }
+                budget -= 1;
                 sim.step();
             }
             if sim.steps != edit.after_step {
@@ -287,7 +318,7 @@ impl Sim {
                     "its time is before the events that precede it",
                 ));
             }
-            if sim.agenda.peek_time().is_some_and(|next| edit.at > next) {
+            if sim.next_event_time().is_some_and(|next| edit.at > next) {
                 return Err(inconsistent("its time is after an event it should precede"));
             }
             sim.set_clock(edit.at);
@@ -300,8 +331,12 @@ impl Sim {
                 why: "`until` is before the last edit".into(),
             });
         }
-        sim.advance_to(until);
-        sim.events.clear();
+        if !sim.advance_to_bounded(until, budget).reached {
+            return Err(ReplayError::TooLong {
+                steps: REPLAY_STEP_BUDGET,
+            });
+        }
+        sim.recording = true;
         Ok(sim)
     }
 
@@ -324,7 +359,11 @@ impl Sim {
 
     /// When the next event is due, if anything is scheduled.
     pub fn next_event_time(&self) -> Option<SimTime> {
-        self.agenda.peek_time()
+        let script = self.scripts.get(self.next_script).map(|&(at, _)| at);
+        match (self.agenda.peek_time(), script) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
     }
 
     /// The topology being simulated.
@@ -390,7 +429,7 @@ impl Sim {
             match &e.due {
                 Due::Arrive { edge, msg } => actual.push((msg.id, Fate::InTransit { edge: *edge })),
                 Due::Release { node, msg } => actual.push((msg.id, Fate::Held { node: *node })),
-                Due::Emit { .. } | Due::Script { .. } => {}
+                Due::Emit { .. } => {}
             }
         }
         actual.sort_by_key(|(id, _)| *id);
@@ -451,6 +490,11 @@ impl Sim {
             .nodes
             .get(node.index())
             .ok_or(CommandError::UnknownNode(node))?;
+        if let Command::Publish { message, .. } = command {
+            if message.body_bytes > crate::scenario::MAX_BODY_BYTES {
+                return Err(CommandError::BodyTooLarge(message.body_bytes));
+            }
+        }
         if matches!(command, Command::Publish { .. }) && !matches!(n.kind, NodeKind::Producer(_)) {
             return Err(CommandError::NotAProducer {
                 name: n.name.clone(),
@@ -465,17 +509,35 @@ impl Sim {
     /// Processes exactly one event and sets the clock to its time. Returns that time, or `None`
     /// if nothing is scheduled.
     pub fn step(&mut self) -> Option<SimTime> {
-        let entry = self.agenda.pop()?;
+        let script = self.scripts.get(self.next_script).copied();
+        // At equal times the agenda goes first: a script runs once all else due then is done.
+        let run_script = match (self.agenda.peek_time(), script) {
+            (_, None) => false,
+            (None, Some(_)) => true,
+            (Some(a), Some((b, _))) => b < a,
+        };
+        let at = match (run_script, script) {
+            (true, Some((b, _))) => b,
+            _ => self.agenda.peek_time()?,
+        };
         // Time never goes backwards.
         assert!(
-            entry.at >= self.now,
-            "agenda entry at {} before now {}",
-            entry.at,
+            at >= self.now,
+            "next event at {at} is before now {}",
             self.now
         );
-        self.now = entry.at;
+        self.now = at;
         self.steps += 1;
-        self.handle(entry.due);
+        match script {
+            Some((_, index)) if run_script => {
+                self.next_script += 1;
+                self.run_script(index);
+            }
+            _ => {
+                let entry = self.agenda.pop().expect("peeked");
+                self.handle(entry.due);
+            }
+        }
         Some(self.now)
     }
 
@@ -491,7 +553,7 @@ impl Sim {
     pub fn advance_to_bounded(&mut self, t: SimTime, max_steps: u64) -> Advance {
         let mut steps = 0;
         while steps < max_steps {
-            match self.agenda.peek_time() {
+            match self.next_event_time() {
                 Some(at) if at <= t => {
                     self.step();
                     steps += 1;
@@ -505,7 +567,7 @@ impl Sim {
                 }
             }
         }
-        let reached = self.agenda.peek_time().is_none_or(|at| at > t);
+        let reached = self.next_event_time().is_none_or(|at| at > t);
         if reached {
             self.set_clock(t);
         }
@@ -514,7 +576,7 @@ impl Sim {
 
     fn set_clock(&mut self, t: SimTime) {
         if t > self.now {
-            debug_assert!(self.agenda.peek_time().is_none_or(|at| at >= t));
+            debug_assert!(self.next_event_time().is_none_or(|at| at >= t));
             self.now = t;
         }
     }
@@ -535,7 +597,9 @@ impl Sim {
     // ----- internals -----
 
     fn emit(&mut self, kind: EventKind) {
-        self.events.push(Event { at: self.now, kind });
+        if self.recording {
+            self.events.push(Event { at: self.now, kind });
+        }
     }
 
     fn producer(&self, node: NodeId) -> &ProducerConfig {
@@ -575,6 +639,7 @@ impl Sim {
             }
             Due::Arrive { edge, mut msg } => {
                 msg.hops += 1;
+                msg.arrived_at = self.now;
                 let node = self.topo.edge(edge).to;
                 self.nodes[node.index()].stats.received += 1;
                 if !self.nodes[node.index()].up {
@@ -606,24 +671,25 @@ impl Sim {
                 }
             }
             Due::Release { node, msg } => self.forward(node, msg),
-            Due::Script { index } => {
-                let action = self.scenario.actions[index].action.clone();
-                let node_of = |name: &str| self.topo.node_id(name).expect("validated scenario");
-                let command = match action {
-                    Action::Publish { node, message } => Command::Publish {
-                        node: node_of(&node),
-                        message,
-                    },
-                    Action::Crash { node } => Command::Crash {
-                        node: node_of(&node),
-                    },
-                    Action::Restart { node } => Command::Restart {
-                        node: node_of(&node),
-                    },
-                };
-                self.execute(command);
-            }
         }
+    }
+
+    fn run_script(&mut self, index: usize) {
+        let action = self.scenario.actions[index].action.clone();
+        let node_of = |name: &str| self.topo.node_id(name).expect("validated scenario");
+        let command = match action {
+            Action::Publish { node, message } => Command::Publish {
+                node: node_of(&node),
+                message,
+            },
+            Action::Crash { node } => Command::Crash {
+                node: node_of(&node),
+            },
+            Action::Restart { node } => Command::Restart {
+                node: node_of(&node),
+            },
+        };
+        self.execute(command);
     }
 
     fn execute(&mut self, command: Command) {
@@ -716,9 +782,16 @@ impl Sim {
         }
         self.nodes[node.index()].up = true;
         self.emit(EventKind::Restarted { node });
-        if matches!(self.topo.node(node).kind, NodeKind::Producer(_)) {
-            let now = self.now;
-            self.schedule_emit(node, now, false);
+        if let NodeKind::Producer(p) = &self.topo.node(node).kind {
+            // A producer restarted before its `start` still waits for it.
+            let start = SimTime::ZERO + p.start;
+            if self.now < start {
+                let constant = p.arrival == Arrival::Constant;
+                self.schedule_emit(node, start, constant);
+            } else {
+                let now = self.now;
+                self.schedule_emit(node, now, false);
+            }
         }
     }
 }

@@ -125,18 +125,22 @@ impl SimDuration {
             int_part.parse().map_err(|_| overflow())?
         };
         let mut us = whole.checked_mul(scale).ok_or_else(overflow)?;
-        // Exact decimal fraction: digit k contributes digit * scale / 10^(k+1), which must be whole.
-        let mut place = scale;
-        for d in frac_part.bytes() {
-            let digit = u64::from(d - b'0');
-            if !place.is_multiple_of(10) {
-                if digit != 0 {
-                    return Err(DurationError::TooPrecise(text.to_owned()));
-                }
-                continue;
+        // The fraction F / 10^n of the unit is exact when F * scale is a multiple of 10^n.
+        let frac = frac_part.trim_end_matches('0');
+        if !frac.is_empty() {
+            if frac.len() > 18 {
+                return Err(DurationError::TooPrecise(text.to_owned()));
             }
-            place /= 10;
-            us = us.checked_add(digit * place).ok_or_else(overflow)?;
+            let f: u128 = frac
+                .parse()
+                .map_err(|_| DurationError::Malformed(text.to_owned()))?;
+            let numerator = f * u128::from(scale);
+            let denominator = 10u128.pow(frac.len() as u32);
+            if !numerator.is_multiple_of(denominator) {
+                return Err(DurationError::TooPrecise(text.to_owned()));
+            }
+            let part = u64::try_from(numerator / denominator).map_err(|_| overflow())?;
+            us = us.checked_add(part).ok_or_else(overflow)?;
         }
         Ok(SimDuration(us))
     }
@@ -212,6 +216,15 @@ mod tests {
         assert_eq!(SimDuration::parse("7us"), Ok(SimDuration(7)));
         assert_eq!(SimDuration::parse(".5ms"), Ok(SimDuration(500)));
         assert_eq!(SimDuration::parse("1.250ms"), Ok(SimDuration(1_250)));
+        assert_eq!(
+            SimDuration::parse("0.00000005m"),
+            Ok(SimDuration(3)),
+            "0.6 µs × 5 is whole"
+        );
+        assert_eq!(
+            SimDuration::parse("0.5000000000000000000000s"),
+            Ok(SimDuration(500_000))
+        );
     }
 
     #[test]

@@ -181,3 +181,86 @@ fn a_publish_from_a_crashed_producer_is_dropped_not_lost() {
     assert_eq!(kinds, ["crashed", "published", "dropped"]);
     sim.check_conservation().unwrap();
 }
+
+#[test]
+fn scripted_actions_run_after_everything_else_due_at_their_moment() {
+    // The producer's constant-rate emissions fall at 0, 100 ms, 200 ms...; the crash is at
+    // exactly 200 ms, so the emission due then goes out before the crash takes the node down.
+    let s = scenario(
+        r#"{"version":1,"nodes":[
+            {"id":"p","kind":"producer","config":{"rate_per_s":10,"arrival":"constant"}},
+            {"id":"s","kind":"sink"}],
+          "edges":[{"from":"p","to":"s","latency":"1ms"}],
+          "actions":[{"at":"200ms","do":"crash","node":"p"},
+                     {"at":"200ms","do":"publish","node":"p"},
+                     {"at":"200ms","do":"restart","node":"p"}]}"#,
+    );
+    let mut sim = Sim::new(&s).unwrap();
+    let lines = run_checked(&mut sim, SimTime(250 * MS), 100);
+    let at_200: Vec<&str> = lines
+        .iter()
+        .filter(|l| l.starts_with(r#"{"at_us":200000,"#))
+        .map(|l| {
+            l.split(r#""type":""#)
+                .nth(1)
+                .unwrap()
+                .split('"')
+                .next()
+                .unwrap()
+        })
+        .collect();
+    // Emission first, then the actions in document order: crash, publish (dropped), restart.
+    assert_eq!(
+        at_200,
+        [
+            "published",
+            "sent",
+            "crashed",
+            "published",
+            "dropped",
+            "restarted"
+        ]
+    );
+}
+
+#[test]
+fn a_producer_restarted_before_its_start_waits_for_it() {
+    let s = scenario(
+        r#"{"version":1,"nodes":[
+            {"id":"p","kind":"producer","config":{"rate_per_s":100,"arrival":"constant","start":"10s"}},
+            {"id":"s","kind":"sink"}],
+          "edges":[{"from":"p","to":"s"}],
+          "actions":[{"at":"1s","do":"crash","node":"p"},{"at":"2s","do":"restart","node":"p"}]}"#,
+    );
+    let mut sim = Sim::new(&s).unwrap();
+    let lines = run_checked(&mut sim, SimTime(10_000 * MS), 1_000);
+    let first = of_type(&lines, "published");
+    assert_eq!(
+        first.len(),
+        1,
+        "only the one due exactly at the start: {first:?}"
+    );
+    assert!(
+        first[0].starts_with(r#"{"at_us":10000000,"#),
+        "{}",
+        first[0]
+    );
+}
+
+#[test]
+fn an_oversized_publish_is_refused() {
+    let s = example("crash-restart.json");
+    let mut sim = Sim::new(&s).unwrap();
+    let message = MessageTemplate {
+        body_bytes: u32::MAX,
+        ..MessageTemplate::default()
+    };
+    let err = sim
+        .apply(Command::Publish {
+            node: NodeId(0),
+            message,
+        })
+        .unwrap_err();
+    assert_eq!(err, CommandError::BodyTooLarge(u32::MAX));
+    assert_eq!(sim.totals().created, 0);
+}

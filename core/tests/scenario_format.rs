@@ -214,3 +214,43 @@ fn actions_are_checked_by_kind() {
     );
     assert_diag(&text, "actions[0].node", "only a producer can publish");
 }
+
+#[test]
+fn zero_time_loops_are_refused_and_timed_loops_allowed() {
+    let nodes = r#"[{"id":"p","kind":"producer","config":{"rate_per_s":1}},
+        {"id":"a","kind":"relay","config":{"delay":"0us"}},
+        {"id":"b","kind":"relay","config":{"delay":{"dist":"uniform","min":"0us","max":"5ms"}}},
+        {"id":"s","kind":"sink"}]"#;
+    let edges = r#"[{"from":"p","to":"a"},{"from":"a","to":"s"},
+        {"from":"a","to":"b","latency":"0ms"},{"from":"b","to":"a","latency":"0us"}]"#;
+    assert_diag(
+        &doc(nodes, edges),
+        "edges[2]",
+        r#"closes a loop ("a" → "b" → "a")"#,
+    );
+    // One link with a minimum above zero makes time pass on every lap.
+    let timed = edges.replace(r#""latency":"0us""#, r#""latency":"1us""#);
+    assert!(Scenario::from_json(&doc(nodes, &timed)).is_ok());
+}
+
+#[test]
+fn a_scenario_built_in_code_is_validated_too() {
+    use switchboard_core::dist::DurationDist;
+    use switchboard_core::scenario::{NodeKind, RelayConfig};
+    use switchboard_core::{Sim, SimDuration};
+    let nodes = r#"[{"id":"p","kind":"producer","config":{"rate_per_s":1}},{"id":"r","kind":"relay"},{"id":"s","kind":"sink"}]"#;
+    let mut s = Scenario::from_json(&doc(
+        nodes,
+        r#"[{"from":"p","to":"r"},{"from":"r","to":"s"}]"#,
+    ))
+    .unwrap();
+    s.nodes[1].kind = NodeKind::Relay(RelayConfig {
+        delay: DurationDist::Uniform {
+            min: SimDuration::from_ms(9),
+            max: SimDuration::from_ms(1),
+        },
+    });
+    let err = Sim::new(&s).unwrap_err();
+    assert_eq!(err.0[0].path, "nodes[1].config.delay");
+    assert!(err.0[0].message.contains("greater than max"), "{err}");
+}

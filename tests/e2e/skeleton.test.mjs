@@ -19,6 +19,7 @@ const clock = async (page) => {
   const el = page.locator("#clock");
   return {
     nowUs: Number(await el.getAttribute("data-now-us")),
+    nextUs: Number(await el.getAttribute("data-next-us")),
     steps: Number(await el.getAttribute("data-steps")),
     text: (await el.textContent()).trim(),
   };
@@ -78,6 +79,7 @@ test("step moves the run by exactly one event", async () => {
     await page.waitForFunction((n) => Number(document.querySelector("#clock").dataset.steps) === n, before.steps + 1);
     const after = await clock(page);
     assert.equal(after.steps, before.steps + 1, "exactly one event per step");
+    assert.equal(after.nowUs, before.nextUs, "the clock lands on that event's time");
     assert.ok(after.nowUs >= before.nowUs, "time never goes backwards");
   }
   // Keyboard too: "." steps.

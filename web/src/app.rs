@@ -41,6 +41,7 @@ struct Summary {
     speed: f64,
     now: SimTime,
     steps: u64,
+    next: Option<SimTime>,
     badges: Vec<NodeBadge>,
 }
 
@@ -68,6 +69,7 @@ impl Summary {
             speed: p.speed(),
             now: p.sim().now(),
             steps: p.sim().steps(),
+            next: p.sim().next_event_time(),
             badges,
         }
     }
@@ -179,7 +181,7 @@ pub fn playground(props: &PlaygroundProps) -> Html {
     let s = &*summary;
     html! {
         <div class="playground" tabindex="0" {onkeydown}>
-            <Toolbar running={s.running} speed={s.speed} now={s.now} steps={s.steps}
+            <Toolbar running={s.running} speed={s.speed} now={s.now} steps={s.steps} next={s.next}
                 {on_play} {on_pause} {on_step} {on_restart} {on_speed} />
             <div class="stage">
                 <TopologyView scenario={scenario.clone()} geometry={geometry.clone()} badges={s.badges.clone()} />

@@ -112,12 +112,14 @@ fn run(
     let mut out = BufWriter::new(stdout.lock());
     let mut hash = TraceHash::default();
     let mut events = 0u64;
-    // Advance in slices so the event buffer stays small on long runs.
-    let slice = SimDuration::from_ms(100).as_us();
-    let mut t = 0;
+    // Advance in bounded batches so the event buffer stays small however heavy the run.
+    const BATCH_STEPS: u64 = 100_000;
+    // Validation refuses zero-time loops; this guards against anything else that stalls time.
+    const MAX_STEPS_AT_ONE_INSTANT: u64 = 50_000_000;
+    let mut stalled = 0u64;
     loop {
-        t = (t + slice).min(end.0);
-        let adv = sim.advance_to(SimTime(t));
+        let before = sim.now();
+        let adv = sim.advance_to_bounded(end, BATCH_STEPS);
         let batch: Vec<_> = sim.drain_events().collect();
         for e in &batch {
             let line = trace::event_line(e, sim.topology());
@@ -129,14 +131,19 @@ fn run(
                 out.write_all(b"\n")?;
             }
         }
-        if !adv.reached {
+        if adv.reached {
+            break;
+        }
+        stalled = if sim.now() == before {
+            stalled + adv.steps
+        } else {
+            0
+        };
+        if stalled > MAX_STEPS_AT_ONE_INSTANT {
             return Err(io::Error::other(format!(
-                "stopped at {}: more than 50 million events at one instant (a zero-delay loop?)",
+                "stopped at {}: more than {MAX_STEPS_AT_ONE_INSTANT} events without time passing",
                 sim.now()
             )));
-        }
-        if t >= end.0 {
-            break;
         }
     }
     if format.is_none() {

@@ -18,6 +18,9 @@ use serde::{Deserialize, Serialize};
 /// The newest format version this build reads and the one it writes.
 pub const FORMAT_VERSION: u32 = 1;
 
+/// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
+pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
+
 /// Documents larger than this are refused before parsing (4 MiB).
 pub const MAX_DOCUMENT_BYTES: usize = 4 * 1024 * 1024;
 

@@ -18,8 +18,7 @@ const MAX_EDGES: usize = 100_000;
 const MAX_ACTIONS: usize = 100_000;
 const MAX_ID_CHARS: usize = 64;
 const MAX_RATE_PER_S: f64 = 1_000_000.0;
-/// RabbitMQ 4.x's default `max_message_size` is 16 MiB.
-const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
+
 const MAX_DELAY: SimDuration = SimDuration::from_secs(3_600);
 const MAX_ACTION_TIME: SimDuration = SimDuration::from_secs(24 * 3_600);
 
@@ -235,6 +234,15 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
 }
 
 fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
+    if let DurationDist::Uniform { min, max } = *d {
+        if min > max {
+            diags.push(Diagnostic::new(
+                path,
+                format!("uniform min {min} is greater than max {max}"),
+            ));
+            return;
+        }
+    }
     let worst = match *d {
         DurationDist::Constant { value } => value,
         DurationDist::Uniform { max, .. } => max,
@@ -354,6 +362,7 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
         }
         outgoing[first_use[e.from.as_str()]] += 1;
     }
+    check_zero_time_loops(s, &first_use, diags);
     for (i, n) in s.nodes.iter().enumerate() {
         let needs_out = matches!(n.kind, NodeKind::Producer(_) | NodeKind::Relay(_));
         if needs_out && outgoing[i] == 0 && first_use.get(n.id.as_str()) == Some(&i) {
@@ -410,4 +419,93 @@ fn check_body(bytes: u32, path: String, diags: &mut Vec<Diagnostic>) {
             format!("{bytes} is out of range: at most {MAX_BODY_BYTES} (RabbitMQ's default max_message_size)"),
         ));
     }
+}
+
+/// True if a draw from `d` can be exactly zero.
+fn can_be_zero(d: &DurationDist) -> bool {
+    match *d {
+        DurationDist::Constant { value } => value == SimDuration::ZERO,
+        DurationDist::Uniform { min, .. } => min == SimDuration::ZERO,
+        DurationDist::Exponential { mean } => mean == SimDuration::ZERO,
+    }
+}
+
+/// Refuses loops of relays in which every hold and every latency can be zero: a message could
+/// circle forever at one instant, and simulated time would never move again.
+fn check_zero_time_loops(s: &Scenario, ids: &BTreeMap<&str, usize>, diags: &mut Vec<Diagnostic>) {
+    let instant =
+        |i: usize| matches!(&s.nodes[i].kind, NodeKind::Relay(r) if can_be_zero(&r.delay));
+    // Edges of the zero-time subgraph: (edge index, from, to).
+    let zero_edges: Vec<(usize, usize, usize)> = s
+        .edges
+        .iter()
+        .enumerate()
+        .filter_map(|(k, e)| {
+            let (a, b) = (*ids.get(e.from.as_str())?, *ids.get(e.to.as_str())?);
+            (a != b && instant(a) && instant(b) && can_be_zero(&e.latency)).then_some((k, a, b))
+        })
+        .collect();
+    // Kahn's algorithm: peel nodes with no incoming zero-time edge; what remains lies on or
+    // after a cycle, and every remaining node has a remaining predecessor.
+    let n = s.nodes.len();
+    let mut indegree = vec![0usize; n];
+    let mut out: Vec<Vec<usize>> = vec![Vec::new(); n];
+    let mut pred: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+    for &(k, a, b) in &zero_edges {
+        indegree[b] += 1;
+        out[a].push(b);
+        pred[b].push((k, a));
+    }
+    let mut ready: Vec<usize> = (0..n).filter(|&i| indegree[i] == 0).collect();
+    let mut removed = vec![false; n];
+    while let Some(i) = ready.pop() {
+        removed[i] = true;
+        for &j in &out[i] {
+            indegree[j] -= 1;
+            if indegree[j] == 0 {
+                ready.push(j);
+            }
+        }
+    }
+    let Some(start) = (0..n).find(|&i| !removed[i]) else {
+        return;
+    };
+    // Walk backwards through remaining predecessors until a node repeats: that is a cycle.
+    let mut seen_at = vec![usize::MAX; n];
+    let mut path: Vec<(usize, usize)> = Vec::new(); // (node, edge into it)
+    let mut at = start;
+    while seen_at[at] == usize::MAX {
+        seen_at[at] = path.len();
+        let &(k, p) = pred[at]
+            .iter()
+            .find(|&&(_, p)| !removed[p])
+            .expect("a remaining predecessor");
+        path.push((at, k));
+        at = p;
+    }
+    // In walking order each entry's edge leads into its node from the next entry's node.
+    let cycle: Vec<(usize, usize)> = path[seen_at[at]..].iter().rev().copied().collect();
+    let edge = cycle
+        .iter()
+        .map(|&(_, k)| k)
+        .min()
+        .expect("a cycle has edges");
+    // Name the loop starting at the reported edge's source.
+    let into = cycle
+        .iter()
+        .position(|&(_, k)| k == edge)
+        .expect("on the cycle");
+    let len = cycle.len();
+    let mut names: Vec<&str> = (0..len)
+        .map(|i| s.nodes[cycle[(into + len - 1 + i) % len].0].id.as_str())
+        .collect();
+    names.push(names[0]);
+    diags.push(Diagnostic::new(
+        format!("edges[{edge}]"),
+        format!(
+            "closes a loop ({}) in which every relay delay and edge latency can be 0, so a message \
+             could circle forever without time passing; give one of them a minimum above 0",
+            names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(" → ")
+        ),
+    ));
 }

@@ -16,6 +16,8 @@ pub struct ToolbarProps {
     pub now: SimTime,
     /// Events processed.
     pub steps: u64,
+    /// When the next event is due, if any.
+    pub next: Option<SimTime>,
     /// Play pressed.
     pub on_play: Callback<()>,
     /// Pause pressed.
@@ -68,9 +70,13 @@ pub fn toolbar(p: &ToolbarProps) -> Html {
                 </select>
             </label>
             <output id="clock" class="clock" aria-label="Simulated time"
-                data-now-us={p.now.0.to_string()} data-steps={p.steps.to_string()}>
+                data-now-us={p.now.0.to_string()} data-steps={p.steps.to_string()}
+                data-next-us={p.next.map(|t| t.0.to_string()).unwrap_or_default()}>
                 { p.now.to_string() }
             </output>
+            <span class="next" title="When Step will land">
+                { p.next.map(|t| format!("next {t}")).unwrap_or_else(|| "nothing scheduled".into()) }
+            </span>
             <span class="steps">{ format!("{} events", p.steps) }</span>
         </div>
     }
