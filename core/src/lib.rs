@@ -37,6 +37,7 @@
 //! - [`scenario`]: the versioned document format and its diagnostics.
 //! - [`sim`]: the state machine ([`Sim`]).
 //! - [`trace`]: NDJSON output and the trace hash.
+//! - [`fixtures`]: scenario builders for benchmarks and tests.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -45,6 +46,7 @@ pub mod agenda;
 pub mod command;
 pub mod dist;
 pub mod event;
+pub mod fixtures;
 pub mod id;
 pub mod ledger;
 pub mod message;
