@@ -2,12 +2,9 @@
 # Installs whatever is missing (Chromium and ChromeDriver included), then runs every test:
 # native suites, the CLI, wasm tests in headless Chromium, and end-to-end tests of the built page.
 set -euo pipefail
-root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$root"
 scripts/install.sh test
-export PATH="$HOME/.cargo/bin:$root/.tools/node_modules/.bin:$PATH"
-export CHROMEDRIVER=/usr/bin/chromedriver
-export WASM_BINDGEN_TEST_WEBDRIVER_JSON="$root/tests/webdriver.json"
 export WASM_BINDGEN_TEST_TIMEOUT=120
 
 section() { printf '\n==== %s\n' "$*"; }

@@ -66,6 +66,23 @@ pub fn event_line(e: &Event, topo: &Topology) -> String {
     event_json(e, topo).to_string()
 }
 
+/// The trace hash of `scenario` run with `seed` up to `until`, events drained in one batch.
+/// The CLI's `trace_hash` and the wasm determinism test compute the same value.
+pub fn hash_of_run(
+    scenario: &crate::Scenario,
+    seed: u64,
+    until: crate::SimTime,
+) -> Result<TraceHash, crate::Diagnostics> {
+    let mut sim = crate::Sim::with_seed(scenario, seed)?;
+    sim.advance_to(until);
+    let mut h = TraceHash::default();
+    let events: Vec<Event> = sim.drain_events().collect();
+    for e in &events {
+        h.add(e, sim.topology());
+    }
+    Ok(h)
+}
+
 /// A running FNV-1a 64-bit hash of trace lines.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceHash(u64);

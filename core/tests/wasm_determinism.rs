@@ -5,8 +5,8 @@
 //! they are missing: a comparison that silently does not run proves nothing.
 #![cfg(target_arch = "wasm32")]
 
-use switchboard_core::trace::TraceHash;
-use switchboard_core::{Scenario, Sim, SimTime};
+use switchboard_core::trace::hash_of_run;
+use switchboard_core::{Scenario, SimTime};
 use wasm_bindgen_test::*;
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -28,14 +28,7 @@ const UNTIL: SimTime = SimTime(30_000_000);
 
 fn wasm_hash(text: &str) -> String {
     let s = Scenario::from_json(text).expect("valid example");
-    let mut sim = Sim::new(&s).unwrap();
-    sim.advance_to(UNTIL);
-    let mut h = TraceHash::default();
-    let events: Vec<_> = sim.drain_events().collect();
-    for e in &events {
-        h.add(e, sim.topology());
-    }
-    h.to_string()
+    hash_of_run(&s, s.seed, UNTIL).expect("valid").to_string()
 }
 
 #[wasm_bindgen_test]

@@ -1,7 +1,7 @@
 //! Shared harness for the core's behaviour tests.
 #![allow(dead_code)]
 
-use switchboard_core::trace::{event_line, TraceHash};
+use switchboard_core::trace::event_line;
 use switchboard_core::{Scenario, Sim, SimTime};
 
 /// Reads a scenario from `docs/examples/`.
@@ -39,14 +39,9 @@ pub fn run_checked(sim: &mut Sim, until: SimTime, max_steps: u64) -> Vec<String>
 
 /// The trace hash of a whole run to `until`, advancing in one call.
 pub fn trace_hash(scenario: &Scenario, seed: u64, until: SimTime) -> String {
-    let mut sim = Sim::with_seed(scenario, seed).expect("valid");
-    sim.advance_to(until);
-    let mut h = TraceHash::default();
-    let batch: Vec<_> = sim.drain_events().collect();
-    for e in &batch {
-        h.add(e, sim.topology());
-    }
-    h.to_string()
+    switchboard_core::trace::hash_of_run(scenario, seed, until)
+        .expect("valid")
+        .to_string()
 }
 
 /// Lines of a trace whose `"type"` is `ty`.
