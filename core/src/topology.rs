@@ -38,7 +38,6 @@ pub struct Topology {
 impl Topology {
     /// Resolves a scenario's names to ids. The scenario must be valid (every edge end exists).
     pub(crate) fn from_scenario(s: &Scenario) -> Topology {
-        let id_of = |name: &str| NodeId(s.node_index(name).expect("validated scenario") as u32);
         let mut nodes: Vec<Node> = s
             .nodes
             .iter()
@@ -51,10 +50,14 @@ impl Topology {
         let edges: Vec<Edge> = s
             .edges
             .iter()
-            .map(|e| Edge {
-                from: id_of(&e.from),
-                to: id_of(&e.to),
-                latency: e.latency.clone(),
+            .zip(s.edge_ends())
+            .map(|(e, ends)| {
+                let (from, to) = ends.expect("validated scenario");
+                Edge {
+                    from: NodeId(from as u32),
+                    to: NodeId(to as u32),
+                    latency: e.latency.clone(),
+                }
             })
             .collect();
         for (i, e) in edges.iter().enumerate() {

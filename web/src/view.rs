@@ -95,13 +95,11 @@ pub fn fit(bounds: Bounds, width: f64, height: f64) -> Viewport {
 pub fn layout(s: &Scenario) -> Vec<Point> {
     let n = s.nodes.len();
     let mut depth = vec![0usize; n];
+    let ends: Vec<(usize, usize)> = s.edge_ends().into_iter().flatten().collect();
     // Bellman-Ford style relaxation, bounded by n rounds so cycles terminate.
     for _ in 0..n {
         let mut changed = false;
-        for e in &s.edges {
-            let (Some(a), Some(b)) = (s.node_index(&e.from), s.node_index(&e.to)) else {
-                continue;
-            };
+        for &(a, b) in &ends {
             if depth[b] < depth[a] + 1 && depth[a] + 1 < n {
                 depth[b] = depth[a] + 1;
                 changed = true;

@@ -238,4 +238,20 @@ impl Scenario {
     pub fn node_index(&self, id: &str) -> Option<usize> {
         self.nodes.iter().position(|n| n.id == id)
     }
+
+    /// Each edge's `(from, to)` node indices, or `None` where an end names no node. One pass
+    /// with a map, so callers that walk edges repeatedly do not search nodes per edge.
+    pub fn edge_ends(&self) -> Vec<Option<(usize, usize)>> {
+        let index: std::collections::BTreeMap<&str, usize> = self
+            .nodes
+            .iter()
+            .enumerate()
+            .rev()
+            .map(|(i, n)| (n.id.as_str(), i))
+            .collect();
+        self.edges
+            .iter()
+            .map(|e| Some((*index.get(e.from.as_str())?, *index.get(e.to.as_str())?)))
+            .collect()
+    }
 }

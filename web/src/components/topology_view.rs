@@ -21,12 +21,11 @@ impl Geometry {
     pub fn of(s: &Scenario) -> Geometry {
         let nodes = layout(s);
         let edges = s
-            .edges
-            .iter()
-            .map(|e| {
-                let a = nodes[s.node_index(&e.from).expect("validated")];
-                let b = nodes[s.node_index(&e.to).expect("validated")];
-                edge_segment(a, b)
+            .edge_ends()
+            .into_iter()
+            .map(|ends| {
+                let (a, b) = ends.expect("validated");
+                edge_segment(nodes[a], nodes[b])
             })
             .collect();
         let bounds = bounds_of(&nodes, 40.0);
