@@ -1,7 +1,9 @@
 //! Commands: every way the outside world changes a running simulation.
 
-use crate::id::NodeId;
+use crate::amqp::Settlement;
+use crate::id::{EdgeId, NodeId};
 use crate::message::MessageTemplate;
+use crate::scenario::{EdgeSpec, NodeSpec};
 use crate::time::SimTime;
 use serde::{Deserialize, Serialize};
 
@@ -25,6 +27,40 @@ pub enum Command {
     Restart {
         /// Any node.
         node: NodeId,
+    },
+    /// The consumer `node` sends `basic.ack`, `basic.nack` or `basic.reject` now.
+    Settle {
+        /// A consumer.
+        node: NodeId,
+        /// How.
+        how: Settlement,
+        /// The delivery tag; `None` means the message being processed, or else the last one
+        /// delivered. An unknown tag is a channel error (406 PRECONDITION_FAILED).
+        delivery_tag: Option<u64>,
+        /// Every unacked delivery up to the tag (`ack` and `nack`).
+        multiple: bool,
+    },
+    /// Adds a node (declares an exchange or a queue, connects a client…).
+    AddNode {
+        /// The node, as in a scenario document.
+        spec: NodeSpec,
+    },
+    /// Removes a node: deleting a queue drops its messages; removing a consumer closes its
+    /// connection, which requeues its unacked messages.
+    RemoveNode {
+        /// Any live node.
+        node: NodeId,
+    },
+    /// Adds an edge: a binding, a `basic.consume`, a publish path.
+    AddEdge {
+        /// The edge, as in a scenario document.
+        spec: EdgeSpec,
+    },
+    /// Removes an edge: unbinds, or cancels a consumer (`basic.cancel`; its unacked messages
+    /// stay with it until it settles them).
+    RemoveEdge {
+        /// Any live edge.
+        edge: EdgeId,
     },
 }
 
@@ -57,6 +93,23 @@ pub enum CommandError {
         /// Its kind.
         kind: &'static str,
     },
+    /// The node was removed.
+    #[error("node {0:?} was removed")]
+    Removed(NodeId),
+    /// The edge id is not in the topology, or was removed.
+    #[error("there is no live edge {0:?}")]
+    UnknownEdge(EdgeId),
+    /// Only consumers settle deliveries.
+    #[error("{name:?} is a {kind}; only a consumer settles deliveries")]
+    NotAConsumer {
+        /// The node's name.
+        name: String,
+        /// Its kind.
+        kind: &'static str,
+    },
+    /// The edit would make the topology invalid.
+    #[error("{0}")]
+    Invalid(String),
     /// The message body is larger than [`crate::scenario::MAX_BODY_BYTES`].
     #[error("a body of {0} bytes is larger than the {max} byte limit", max = crate::scenario::MAX_BODY_BYTES)]
     BodyTooLarge(u32),

@@ -1,6 +1,7 @@
 //! Events: what the simulation reports, in order. The frontend animates them, the CLI prints
 //! them, and tests hash them.
 
+use crate::amqp::{Death, DeathReason};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::ledger::DropReason;
 use crate::time::SimTime;
@@ -41,13 +42,14 @@ pub enum EventKind {
         /// Arrival time.
         arrive: SimTime,
     },
-    /// A relay took a message and will forward it at `until`.
+    /// A relay took a message and will forward it at `until`, or a consumer started processing
+    /// a delivery and will finish at `until`.
     Received {
         /// The message.
         message: MessageId,
-        /// The relay.
+        /// The relay or consumer.
         node: NodeId,
-        /// When it will be forwarded.
+        /// When it will be forwarded, or processed.
         until: SimTime,
     },
     /// A sink consumed a message. Its life ends here.
@@ -78,6 +80,169 @@ pub enum EventKind {
         /// The node.
         node: NodeId,
     },
+    /// A node was removed by a live edit.
+    Removed {
+        /// The node.
+        node: NodeId,
+    },
+    /// An exchange routed a message to queues. The first queue gets the message itself, each
+    /// other queue a copy with its own id (`copies`, parallel to `queues`).
+    Routed {
+        /// The message.
+        message: MessageId,
+        /// The exchange it was published to (`None`: the default exchange).
+        exchange: Option<NodeId>,
+        /// Exchanges visited, in order: bindings to exchanges and alternate exchanges.
+        path: Vec<NodeId>,
+        /// The queues, each once.
+        queues: Vec<NodeId>,
+        /// The message in each queue.
+        copies: Vec<MessageId>,
+    },
+    /// A mandatory message routed nowhere and went back to its publisher (`basic.return`).
+    Returned {
+        /// The message.
+        message: MessageId,
+        /// The publisher.
+        node: NodeId,
+        /// The exchange (`None`: the default exchange).
+        exchange: Option<NodeId>,
+        /// Its routing key.
+        routing_key: String,
+    },
+    /// The broker confirmed a publish to a publisher using confirms (`ack: false` is a nack).
+    Confirmed {
+        /// The publisher.
+        node: NodeId,
+        /// The publish sequence number.
+        seq: u64,
+        /// The message.
+        message: MessageId,
+        /// `basic.ack` (true) or `basic.nack` (false).
+        ack: bool,
+    },
+    /// A message was stored in a queue, ready.
+    Enqueued {
+        /// The message.
+        message: MessageId,
+        /// The queue.
+        queue: NodeId,
+        /// Ready messages afterwards.
+        ready: u32,
+    },
+    /// A queue sent a message to a consumer, arriving at `arrive`.
+    Delivered {
+        /// The message.
+        message: MessageId,
+        /// The queue.
+        queue: NodeId,
+        /// The consumer.
+        consumer: NodeId,
+        /// The queue → consumer edge.
+        edge: EdgeId,
+        /// The delivery tag on the consumer's channel.
+        tag: u64,
+        /// The `redelivered` flag.
+        redelivered: bool,
+        /// Departure time (equals `at`).
+        depart: SimTime,
+        /// Arrival time.
+        arrive: SimTime,
+    },
+    /// The broker received a consumer's settlement of a delivery: `acked` ends the message;
+    /// `nacked` and `rejected` requeue it or dead-letter / drop it.
+    Settled {
+        /// The message.
+        message: MessageId,
+        /// The queue.
+        queue: NodeId,
+        /// The consumer.
+        consumer: NodeId,
+        /// Its delivery tag.
+        tag: u64,
+        /// `ack`, `nack` or `reject`.
+        method: SettleMethod,
+        /// Requeue requested (nack and reject).
+        requeue: bool,
+        /// Part of a `multiple` settlement.
+        multiple: bool,
+    },
+    /// A message went back into a queue: after a requeue, or because its consumer went away.
+    Requeued {
+        /// The message.
+        message: MessageId,
+        /// The queue.
+        queue: NodeId,
+    },
+    /// A message's TTL ran out in a queue.
+    Expired {
+        /// The message.
+        message: MessageId,
+        /// The queue.
+        queue: NodeId,
+    },
+    /// A message was dead-lettered from a queue and republished to its dead-letter exchange.
+    DeadLettered {
+        /// The message.
+        message: MessageId,
+        /// The queue it died in.
+        queue: NodeId,
+        /// Why.
+        reason: DeathReason,
+        /// The dead-letter exchange's name (`""`: the default exchange).
+        exchange: String,
+        /// The routing keys it is republished with.
+        routing_keys: Vec<String>,
+        /// Its `x-death` afterwards, most recent first.
+        x_death: Vec<Death>,
+    },
+    /// A queue was deleted; its `dropped` ready messages were dropped (`queue_deleted`).
+    QueueDeleted {
+        /// The queue.
+        queue: NodeId,
+        /// Why: `deleted`, `auto_delete`, `x-expires` or `exclusive`.
+        why: &'static str,
+        /// Ready messages dropped with it.
+        dropped: u32,
+    },
+    /// A single-active-consumer queue made a consumer its active one.
+    ConsumerActivated {
+        /// The queue.
+        queue: NodeId,
+        /// The consumer.
+        consumer: NodeId,
+    },
+    /// A channel error closed a consumer's channel (and, here, its connection).
+    ChannelError {
+        /// The consumer.
+        node: NodeId,
+        /// The AMQP reply code.
+        code: u16,
+        /// The reply text.
+        text: String,
+    },
+}
+
+/// How a delivery was settled.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SettleMethod {
+    /// `basic.ack`.
+    Ack,
+    /// `basic.nack`.
+    Nack,
+    /// `basic.reject`.
+    Reject,
+}
+
+impl SettleMethod {
+    /// The event name.
+    pub fn event_name(self) -> &'static str {
+        match self {
+            SettleMethod::Ack => "acked",
+            SettleMethod::Nack => "nacked",
+            SettleMethod::Reject => "rejected",
+        }
+    }
 }
 
 impl EventKind {
@@ -91,6 +256,20 @@ impl EventKind {
             EventKind::Dropped { .. } => "dropped",
             EventKind::Crashed { .. } => "crashed",
             EventKind::Restarted { .. } => "restarted",
+            EventKind::Removed { .. } => "removed",
+            EventKind::Routed { .. } => "routed",
+            EventKind::Returned { .. } => "returned",
+            EventKind::Confirmed { ack: true, .. } => "confirmed",
+            EventKind::Confirmed { ack: false, .. } => "publish_nacked",
+            EventKind::Enqueued { .. } => "enqueued",
+            EventKind::Delivered { .. } => "delivered",
+            EventKind::Settled { method, .. } => method.event_name(),
+            EventKind::Requeued { .. } => "requeued",
+            EventKind::Expired { .. } => "expired",
+            EventKind::DeadLettered { .. } => "dead_lettered",
+            EventKind::QueueDeleted { .. } => "queue_deleted",
+            EventKind::ConsumerActivated { .. } => "consumer_activated",
+            EventKind::ChannelError { .. } => "channel_error",
         }
     }
 
@@ -101,8 +280,22 @@ impl EventKind {
             | EventKind::Sent { message, .. }
             | EventKind::Received { message, .. }
             | EventKind::Consumed { message, .. }
-            | EventKind::Dropped { message, .. } => Some(message),
-            EventKind::Crashed { .. } | EventKind::Restarted { .. } => None,
+            | EventKind::Dropped { message, .. }
+            | EventKind::Routed { message, .. }
+            | EventKind::Returned { message, .. }
+            | EventKind::Confirmed { message, .. }
+            | EventKind::Enqueued { message, .. }
+            | EventKind::Delivered { message, .. }
+            | EventKind::Settled { message, .. }
+            | EventKind::Requeued { message, .. }
+            | EventKind::Expired { message, .. }
+            | EventKind::DeadLettered { message, .. } => Some(message),
+            EventKind::Crashed { .. }
+            | EventKind::Restarted { .. }
+            | EventKind::Removed { .. }
+            | EventKind::QueueDeleted { .. }
+            | EventKind::ConsumerActivated { .. }
+            | EventKind::ChannelError { .. } => None,
         }
     }
 }

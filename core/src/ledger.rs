@@ -22,6 +22,28 @@ pub enum DropReason {
     LostInCrash,
     /// The node it was at had nowhere to send it.
     NoRoute,
+    /// An exchange routed it to no queue, and it was not mandatory.
+    Unroutable,
+    /// It was mandatory and routed to no queue: it went back to the publisher (312 NO_ROUTE).
+    Returned,
+    /// It was published to an exchange that no longer exists (404 NOT_FOUND).
+    ExchangeNotFound,
+    /// A queue refused it with `x-overflow: reject-publish` (the publisher gets a nack).
+    RejectPublish,
+    /// A length limit pushed it out of a queue with no dead-letter exchange.
+    Maxlen,
+    /// Its TTL ran out in a queue with no dead-letter exchange.
+    Expired,
+    /// A consumer rejected it without requeue, and the queue has no dead-letter exchange.
+    Rejected,
+    /// It exceeded a quorum queue's delivery limit, and the queue has no dead-letter exchange.
+    DeliveryLimit,
+    /// Dead-lettering it would have closed a cycle with no rejection in it.
+    DeadLetterCycle,
+    /// Its dead-letter exchange does not exist or routed it nowhere.
+    DeadLetterUnroutable,
+    /// Its queue was deleted.
+    QueueDeleted,
 }
 
 impl DropReason {
@@ -31,6 +53,17 @@ impl DropReason {
             DropReason::NodeDown => "node_down",
             DropReason::LostInCrash => "lost_in_crash",
             DropReason::NoRoute => "no_route",
+            DropReason::Unroutable => "unroutable",
+            DropReason::Returned => "returned",
+            DropReason::ExchangeNotFound => "exchange_not_found",
+            DropReason::RejectPublish => "reject_publish",
+            DropReason::Maxlen => "maxlen",
+            DropReason::Expired => "expired",
+            DropReason::Rejected => "rejected",
+            DropReason::DeliveryLimit => "delivery_limit",
+            DropReason::DeadLetterCycle => "dead_letter_cycle",
+            DropReason::DeadLetterUnroutable => "dead_letter_unroutable",
+            DropReason::QueueDeleted => "queue_deleted",
         }
     }
 }

@@ -35,6 +35,7 @@
 //! - [`message`]: the shared envelope.
 //! - [`ledger`]: every message's fate, and the conservation check's bookkeeping.
 //! - [`scenario`]: the versioned document format and its diagnostics.
+//! - [`amqp`]: the RabbitMQ model: exchanges, queues, consumers, dead-lettering.
 //! - [`sim`]: the state machine ([`Sim`]).
 //! - [`trace`]: NDJSON output and the trace hash.
 //! - [`fixtures`]: scenario builders for benchmarks and tests.
@@ -43,6 +44,7 @@
 #![warn(missing_docs)]
 
 pub mod agenda;
+pub mod amqp;
 pub mod command;
 pub mod dist;
 pub mod event;

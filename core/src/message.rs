@@ -43,6 +43,41 @@ pub struct MessageTemplate {
     pub headers: Headers,
     /// The body size in bytes; queues count it against `x-max-length-bytes`.
     pub body_bytes: u32,
+    /// AMQP `expiration`: a per-message TTL in milliseconds, written as a string (`"60000"`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub expiration: Option<String>,
+    /// AMQP `priority`, 0 to 255.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub priority: Option<u8>,
+}
+
+impl MessageTemplate {
+    /// The `expiration` in milliseconds, or why it is not a valid one.
+    pub fn expiration_ms(&self) -> Result<Option<u64>, String> {
+        match &self.expiration {
+            None => Ok(None),
+            Some(s) if !s.is_empty() && s.len() <= 10 && s.bytes().all(|b| b.is_ascii_digit()) => {
+                match s.parse::<u64>() {
+                    Ok(v) if v <= u64::from(u32::MAX) => Ok(Some(v)),
+                    _ => Err(format!("{s:?} is out of range: at most 4294967295 ms")),
+                }
+            }
+            Some(s) => Err(format!(
+                "{s:?} is not a TTL: expected a string of digits, in milliseconds (\"60000\")"
+            )),
+        }
+    }
+}
+
+/// Where a message was published, and with which flags; cleared once it is routed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublishFlags {
+    /// The publishing node.
+    pub publisher: crate::id::NodeId,
+    /// `mandatory`: return the message if it routes nowhere.
+    pub mandatory: bool,
+    /// The publisher-confirm sequence number, when the publisher uses confirms.
+    pub confirm_seq: Option<u64>,
 }
 
 /// A message in flight or at rest somewhere in the simulation.
@@ -66,6 +101,16 @@ pub struct Envelope {
     pub arrived_at: SimTime,
     /// How many edges it has crossed so far.
     pub hops: u32,
+    /// AMQP `expiration` in milliseconds (removed when the message is dead-lettered).
+    pub expiration_ms: Option<u64>,
+    /// AMQP `priority`.
+    pub priority: Option<u8>,
+    /// The exchange it was last published to (`""` is the default exchange).
+    pub exchange: String,
+    /// Its dead-letter history, most recent first: the structured form of `x-death`.
+    pub deaths: Vec<crate::amqp::Death>,
+    /// Set while the message travels from its publisher to the broker.
+    pub publish: Option<PublishFlags>,
 }
 
 impl Envelope {
@@ -81,6 +126,11 @@ impl Envelope {
             created_at: now,
             arrived_at: now,
             hops: 0,
+            expiration_ms: template.expiration_ms().ok().flatten(),
+            priority: template.priority,
+            exchange: String::new(),
+            deaths: Vec::new(),
+            publish: None,
         }
     }
 }

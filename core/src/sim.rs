@@ -1,10 +1,12 @@
 //! The simulation: a sans-IO state machine driven by commands and simulated time.
 
 use crate::agenda::Agenda;
+use crate::amqp::{AmqpNode, Delivery, Settlement};
 use crate::command::{Command, CommandError, Edit};
 use crate::event::{Event, EventKind};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::ledger::{DropReason, Fate, FateLedger, FateTotals};
+use crate::message::PublishFlags;
 use crate::message::{Envelope, MessageTemplate};
 use crate::rng::SimRng;
 use crate::scenario::{Action, Arrival, Diagnostics, NodeKind, ProducerConfig, Scenario};
@@ -16,13 +18,28 @@ use std::sync::Arc;
 /// Something due at a moment of simulated time. Messages live inside these while they travel
 /// or wait, so the agenda is where the conservation check finds them.
 #[derive(Clone, Debug)]
-enum Due {
+pub(crate) enum Due {
     /// A producer's next rate-driven publish.
     Emit { node: NodeId },
     /// A message reaches the end of an edge.
     Arrive { edge: EdgeId, msg: Box<Envelope> },
     /// A relay finishes holding a message.
     Release { node: NodeId, msg: Box<Envelope> },
+    /// A delivery reaches its consumer.
+    Deliver { consumer: NodeId, d: Box<Delivery> },
+    /// A consumer finishes processing its current delivery.
+    Finish { consumer: NodeId },
+    /// A consumer's settlement reaches the broker.
+    Settle {
+        consumer: NodeId,
+        how: Settlement,
+        multiple: bool,
+        deliveries: Vec<Delivery>,
+    },
+    /// A queue's TTL timer.
+    QueueTimer { queue: NodeId },
+    /// A queue's `x-expires` timer.
+    QueueExpires { queue: NodeId, epoch: u64 },
 }
 
 impl Due {
@@ -30,20 +47,22 @@ impl Due {
     fn owner(&self) -> Option<NodeId> {
         match self {
             Due::Emit { node } | Due::Release { node, .. } => Some(*node),
-            Due::Arrive { .. } => None,
+            _ => None,
         }
     }
 }
 
 /// Live per-node state.
 #[derive(Clone, Debug, Default)]
-struct NodeState {
-    up: bool,
+pub(crate) struct NodeState {
+    pub(crate) up: bool,
     /// Round-robin cursor over the node's outgoing edges.
     next_out: usize,
     /// Rate-driven messages published so far (for `limit`).
     emitted: u64,
-    stats: NodeStats,
+    pub(crate) stats: NodeStats,
+    /// AMQP state: a queue's messages, a consumer's channel.
+    pub(crate) amqp: AmqpNode,
 }
 
 /// Counters for one node.
@@ -117,6 +136,10 @@ pub enum ConservationError {
         /// Where it actually is (None: nowhere).
         actual: Option<Fate>,
     },
+    /// The broker's unacked counters disagree with the deliveries actually out, or a consumer
+    /// is over its prefetch.
+    #[error("{0}")]
+    Counters(String),
     /// created ≠ live + consumed + dropped.
     #[error("created {created} ≠ live {live} + consumed {consumed} + dropped {dropped}")]
     Unbalanced {
@@ -190,12 +213,12 @@ pub enum ReplayError {
 /// point and change nothing.
 #[derive(Clone, Debug)]
 pub struct Sim {
-    topo: Arc<Topology>,
+    pub(crate) topo: Arc<Topology>,
     scenario: Arc<Scenario>,
     seed: u64,
-    now: SimTime,
-    rng: SimRng,
-    agenda: Agenda<Due>,
+    pub(crate) now: SimTime,
+    pub(crate) rng: SimRng,
+    pub(crate) agenda: Agenda<Due>,
     /// Scripted actions as `(at, index into scenario.actions)`, sorted by time then document
     /// order. They are kept out of the agenda so that, at equal times, they run after everything
     /// else due at that moment, as a command applied after `advance_to(t)` does.
@@ -203,9 +226,9 @@ pub struct Sim {
     /// The next script to run.
     next_script: usize,
     /// False while replaying: events are not kept, so a long replay stays small.
-    recording: bool,
-    nodes: Vec<NodeState>,
-    ledger: FateLedger,
+    pub(crate) recording: bool,
+    pub(crate) nodes: Vec<NodeState>,
+    pub(crate) ledger: FateLedger,
     events: Vec<Event>,
     steps: u64,
     edit_log: Vec<Edit>,
@@ -233,13 +256,15 @@ impl Sim {
         crate::scenario::check(scenario)?;
         let topo = Topology::from_scenario(scenario);
         let mut sim = Sim {
-            nodes: vec![
-                NodeState {
+            nodes: topo
+                .nodes
+                .iter()
+                .map(|n| NodeState {
                     up: true,
+                    amqp: AmqpNode::for_kind(&n.kind),
                     ..NodeState::default()
-                };
-                topo.nodes.len()
-            ],
+                })
+                .collect(),
             topo: Arc::new(topo),
             scenario: Arc::new(scenario.clone()),
             seed,
@@ -265,9 +290,20 @@ impl Sim {
         };
         for i in 0..sim.topo.nodes.len() {
             let node = NodeId(i as u32);
-            if let NodeKind::Producer(p) = &sim.topo.nodes[i].kind {
-                let first = SimTime::ZERO + p.start;
-                sim.schedule_emit(node, first, p.arrival == Arrival::Constant);
+            match &sim.topo.nodes[i].kind {
+                NodeKind::Producer(p) => {
+                    let first = SimTime::ZERO + p.start;
+                    sim.schedule_emit(node, first, p.arrival == Arrival::Constant);
+                }
+                NodeKind::Queue(_) => sim.amqp_queue_declared(node),
+                _ => {}
+            }
+        }
+        // basic.consume for every queue → consumer edge, in document order.
+        for i in 0..sim.topo.edges.len() {
+            let e = &sim.topo.edges[i];
+            if matches!(sim.topo.node(e.to).kind, NodeKind::Consumer(_)) {
+                sim.register_consumer(EdgeId(i as u32));
             }
         }
         Ok(sim)
@@ -419,6 +455,7 @@ impl Sim {
     /// once, and that created = live + consumed + dropped. Tests call this after every event.
     pub fn check_conservation(&self) -> Result<(), ConservationError> {
         let mut actual: Vec<(MessageId, Fate)> = Vec::new();
+        let mut deliveries: Vec<(NodeId, &Delivery)> = Vec::new();
         for e in self.agenda.iter_unordered() {
             if e.at < self.now {
                 return Err(ConservationError::TimeWentBackwards {
@@ -429,9 +466,43 @@ impl Sim {
             match &e.due {
                 Due::Arrive { edge, msg } => actual.push((msg.id, Fate::InTransit { edge: *edge })),
                 Due::Release { node, msg } => actual.push((msg.id, Fate::Held { node: *node })),
-                Due::Emit { .. } => {}
+                Due::Deliver { consumer, d } => {
+                    actual.push((d.msg.id, Fate::InTransit { edge: d.edge }));
+                    deliveries.push((*consumer, d));
+                }
+                Due::Settle {
+                    consumer,
+                    deliveries: ds,
+                    ..
+                } => {
+                    for d in ds {
+                        actual.push((d.msg.id, Fate::Held { node: *consumer }));
+                        deliveries.push((*consumer, d));
+                    }
+                }
+                Due::Emit { .. }
+                | Due::Finish { .. }
+                | Due::QueueTimer { .. }
+                | Due::QueueExpires { .. } => {}
             }
         }
+        for (i, state) in self.nodes.iter().enumerate() {
+            let node = NodeId(i as u32);
+            match &state.amqp {
+                AmqpNode::Queue(q) => {
+                    actual.extend(q.iter().map(|s| (s.msg.id, Fate::Held { node })));
+                }
+                AmqpNode::Consumer(ch) => {
+                    for d in ch.current.iter().chain(&ch.buffer) {
+                        actual.push((d.msg.id, Fate::Held { node }));
+                        deliveries.push((node, d));
+                    }
+                }
+                _ => {}
+            }
+        }
+        self.check_amqp_counters(&deliveries)
+            .map_err(ConservationError::Counters)?;
         actual.sort_by_key(|(id, _)| *id);
         if let Some(w) = actual.windows(2).find(|w| w[0].0 == w[1].0) {
             return Err(ConservationError::Duplicated(w[0].0));
@@ -480,26 +551,72 @@ impl Sim {
     }
 
     fn check_command(&self, command: &Command) -> Result<(), CommandError> {
-        let node = match command {
-            Command::Publish { node, .. } | Command::Crash { node } | Command::Restart { node } => {
-                *node
+        let live_node = |node: NodeId| {
+            let n = self
+                .topo
+                .nodes
+                .get(node.index())
+                .ok_or(CommandError::UnknownNode(node))?;
+            if n.removed {
+                return Err(CommandError::Removed(node));
             }
+            Ok(n)
         };
-        let n = self
-            .topo
-            .nodes
-            .get(node.index())
-            .ok_or(CommandError::UnknownNode(node))?;
-        if let Command::Publish { message, .. } = command {
-            if message.body_bytes > crate::scenario::MAX_BODY_BYTES {
-                return Err(CommandError::BodyTooLarge(message.body_bytes));
+        match command {
+            Command::Publish { node, message } => {
+                let n = live_node(*node)?;
+                if message.body_bytes > crate::scenario::MAX_BODY_BYTES {
+                    return Err(CommandError::BodyTooLarge(message.body_bytes));
+                }
+                if let Err(why) = message.expiration_ms() {
+                    return Err(CommandError::Invalid(format!("expiration: {why}")));
+                }
+                if !matches!(n.kind, NodeKind::Producer(_)) {
+                    return Err(CommandError::NotAProducer {
+                        name: n.name.clone(),
+                        kind: n.kind.name(),
+                    });
+                }
             }
-        }
-        if matches!(command, Command::Publish { .. }) && !matches!(n.kind, NodeKind::Producer(_)) {
-            return Err(CommandError::NotAProducer {
-                name: n.name.clone(),
-                kind: n.kind.name(),
-            });
+            Command::Crash { node } | Command::Restart { node } => {
+                let n = live_node(*node)?;
+                if matches!(n.kind, NodeKind::Exchange(_) | NodeKind::Queue(_)) {
+                    return Err(CommandError::Invalid(format!(
+                        "{:?} is part of the broker, which is not simulated as crashing; remove it \
+                         to delete it",
+                        n.name
+                    )));
+                }
+            }
+            Command::Settle { node, .. } => {
+                let n = live_node(*node)?;
+                if !matches!(n.kind, NodeKind::Consumer(_)) {
+                    return Err(CommandError::NotAConsumer {
+                        name: n.name.clone(),
+                        kind: n.kind.name(),
+                    });
+                }
+            }
+            Command::RemoveNode { node } => {
+                live_node(*node)?;
+            }
+            Command::RemoveEdge { edge } => {
+                if self.topo.edges.get(edge.index()).is_none_or(|e| e.removed) {
+                    return Err(CommandError::UnknownEdge(*edge));
+                }
+            }
+            Command::AddNode { spec } => {
+                let mut doc = self.topo.to_scenario(&self.scenario);
+                doc.nodes.push(spec.clone());
+                crate::scenario::check_live(&doc)
+                    .map_err(|d| CommandError::Invalid(d.to_string()))?;
+            }
+            Command::AddEdge { spec } => {
+                let mut doc = self.topo.to_scenario(&self.scenario);
+                doc.edges.push(spec.clone());
+                crate::scenario::check_live(&doc)
+                    .map_err(|d| CommandError::Invalid(d.to_string()))?;
+            }
         }
         Ok(())
     }
@@ -596,7 +713,7 @@ impl Sim {
 
     // ----- internals -----
 
-    fn emit(&mut self, kind: EventKind) {
+    pub(crate) fn emit(&mut self, kind: EventKind) {
         if self.recording {
             self.events.push(Event { at: self.now, kind });
         }
@@ -642,7 +759,14 @@ impl Sim {
                 msg.arrived_at = self.now;
                 let node = self.topo.edge(edge).to;
                 self.nodes[node.index()].stats.received += 1;
-                if !self.nodes[node.index()].up {
+                if matches!(
+                    self.topo.node(node).kind,
+                    NodeKind::Exchange(_) | NodeKind::Queue(_)
+                ) {
+                    self.amqp_publish_arrive(edge, msg);
+                    return;
+                }
+                if !self.nodes[node.index()].up || self.topo.node(node).removed {
                     self.drop_message(msg.id, node, DropReason::NodeDown);
                     return;
                 }
@@ -665,31 +789,67 @@ impl Sim {
                             node,
                         });
                     }
-                    NodeKind::Producer(_) => {
-                        unreachable!("validated: producers have no incoming edges")
+                    NodeKind::Producer(_)
+                    | NodeKind::Exchange(_)
+                    | NodeKind::Queue(_)
+                    | NodeKind::Consumer(_) => {
+                        unreachable!(
+                            "validated: no plain edge ends at a {}",
+                            self.topo.node(node).kind.name()
+                        )
                     }
                 }
             }
             Due::Release { node, msg } => self.forward(node, msg),
+            Due::Deliver { consumer, d } => self.amqp_delivery_arrive(consumer, d),
+            Due::Finish { consumer } => self.amqp_finish(consumer),
+            Due::Settle {
+                consumer,
+                how,
+                multiple,
+                deliveries,
+            } => self.amqp_settle_arrive(consumer, how, multiple, deliveries),
+            Due::QueueTimer { queue } => self.amqp_queue_timer(queue),
+            Due::QueueExpires { queue, epoch } => self.amqp_queue_expires(queue, epoch),
         }
     }
 
     fn run_script(&mut self, index: usize) {
         let action = self.scenario.actions[index].action.clone();
-        let node_of = |name: &str| self.topo.node_id(name).expect("validated scenario");
-        let command = match action {
-            Action::Publish { node, message } => Command::Publish {
-                node: node_of(&node),
-                message,
-            },
-            Action::Crash { node } => Command::Crash {
-                node: node_of(&node),
-            },
-            Action::Restart { node } => Command::Restart {
-                node: node_of(&node),
-            },
+        let Some(node) = self.topo.node_id(action.nodes()[0]) else {
+            return; // the node was removed by an earlier edit: nothing to act on
         };
-        self.execute(command);
+        let command = match action {
+            Action::Publish { message, .. } => Command::Publish { node, message },
+            Action::Crash { .. } => Command::Crash { node },
+            Action::Restart { .. } => Command::Restart { node },
+            Action::Ack { .. } | Action::Nack { .. } | Action::Reject { .. } => {
+                let (_, how, delivery_tag, multiple) = action.settlement().expect("a settlement");
+                Command::Settle {
+                    node,
+                    how,
+                    delivery_tag,
+                    multiple,
+                }
+            }
+            Action::RemoveNode { .. } => Command::RemoveNode { node },
+            Action::AddEdge { edge } => Command::AddEdge { spec: edge },
+            Action::RemoveEdge { to, .. } => {
+                let Some(edge) = self
+                    .topo
+                    .node_id(&to)
+                    .and_then(|to| self.topo.edge_between(node, to))
+                else {
+                    return;
+                };
+                Command::RemoveEdge { edge }
+            }
+        };
+        // Scripts were validated against the initial topology; live edits may have changed
+        // it since, so a script that no longer fits is skipped rather than trusted.
+        if self.check_command(&command).is_ok() {
+            self.execute(command);
+        }
     }
 
     fn execute(&mut self, command: Command) {
@@ -697,12 +857,75 @@ impl Sim {
             Command::Publish { node, message } => self.publish(node, &message),
             Command::Crash { node } => self.crash(node),
             Command::Restart { node } => self.restart(node),
+            Command::Settle {
+                node,
+                how,
+                delivery_tag,
+                multiple,
+            } => self.amqp_client_settle(node, how, delivery_tag, multiple),
+            Command::AddNode { spec } => {
+                let node = Arc::make_mut(&mut self.topo).add_node(&spec);
+                self.nodes.push(NodeState {
+                    up: true,
+                    ..NodeState::default()
+                });
+                self.amqp_node_added(node);
+                if let NodeKind::Producer(p) = &self.topo.node(node).kind {
+                    let start = SimTime::ZERO + p.start;
+                    let constant = p.arrival == Arrival::Constant;
+                    if self.now < start {
+                        self.schedule_emit(node, start, constant);
+                    } else {
+                        let now = self.now;
+                        self.schedule_emit(node, now, constant);
+                    }
+                }
+            }
+            Command::AddEdge { spec } => {
+                let edge = Arc::make_mut(&mut self.topo)
+                    .add_edge(&spec)
+                    .expect("checked: both ends are live");
+                if matches!(
+                    self.topo.node(self.topo.edge(edge).to).kind,
+                    NodeKind::Consumer(_)
+                ) {
+                    self.register_consumer(edge);
+                }
+            }
+            Command::RemoveEdge { edge } => {
+                self.cancel_on_edge(edge);
+                Arc::make_mut(&mut self.topo).remove_edge(edge);
+            }
+            Command::RemoveNode { node } => self.remove_node(node),
         }
+    }
+
+    fn remove_node(&mut self, node: NodeId) {
+        match self.topo.node(node).kind {
+            NodeKind::Queue(_) => self.delete_queue(node, "deleted"),
+            NodeKind::Exchange(_) => {}
+            _ => {
+                // Its connection closes: the same as a crash, for good.
+                self.crash(node);
+            }
+        }
+        if !self.topo.node(node).removed {
+            Arc::make_mut(&mut self.topo).remove_node(node);
+        }
+        self.emit(EventKind::Removed { node });
     }
 
     fn publish(&mut self, node: NodeId, template: &MessageTemplate) {
         let id = self.ledger.next_id();
-        let msg = Box::new(Envelope::from_template(id, template, self.now));
+        let mut msg = Box::new(Envelope::from_template(id, template, self.now));
+        if let NodeKind::Producer(p) = &self.topo.node(node).kind {
+            let mandatory = p.mandatory;
+            msg.publish = Some(PublishFlags {
+                publisher: node,
+                mandatory,
+                confirm_seq: self.next_confirm_seq(node),
+            });
+        }
         self.ledger.create(id, Fate::Held { node });
         self.nodes[node.index()].stats.published += 1;
         self.emit(EventKind::Published {
@@ -742,7 +965,7 @@ impl Sim {
         self.agenda.push(arrive, Due::Arrive { edge, msg });
     }
 
-    fn drop_message(&mut self, id: MessageId, node: NodeId, reason: DropReason) {
+    pub(crate) fn drop_message(&mut self, id: MessageId, node: NodeId, reason: DropReason) {
         self.ledger.set(id, Fate::Dropped { node, reason });
         self.nodes[node.index()].stats.dropped += 1;
         self.emit(EventKind::Dropped {
@@ -752,12 +975,20 @@ impl Sim {
         });
     }
 
-    fn crash(&mut self, node: NodeId) {
+    pub(crate) fn crash(&mut self, node: NodeId) {
         if !self.nodes[node.index()].up {
             return;
         }
         self.nodes[node.index()].up = false;
         self.nodes[node.index()].stats.crashes += 1;
+        if matches!(self.topo.node(node).kind, NodeKind::Consumer(_)) {
+            // The connection closes: unacked deliveries go back to their queues.
+            let ds = self.close_consumer_connection(node);
+            let lost = ds.iter().filter(|d| d.auto_ack).count() as u32;
+            self.emit(EventKind::Crashed { node, lost });
+            self.requeue_closed(node, ds);
+            return;
+        }
         let mut lost = Vec::new();
         self.agenda.remove_where(
             |d| d.owner() == Some(node),
@@ -782,6 +1013,9 @@ impl Sim {
         }
         self.nodes[node.index()].up = true;
         self.emit(EventKind::Restarted { node });
+        if matches!(self.topo.node(node).kind, NodeKind::Consumer(_)) {
+            self.reopen_consumer(node);
+        }
         if let NodeKind::Producer(p) = &self.topo.node(node).kind {
             // A producer restarted before its `start` still waits for it.
             let start = SimTime::ZERO + p.start;

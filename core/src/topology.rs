@@ -1,8 +1,14 @@
 //! The runtime topology: nodes and edges resolved to dense ids, shared by snapshots.
+//!
+//! Live edits add nodes and edges at the end and mark removed ones instead of deleting them, so
+//! ids stay valid for the whole run: events and the ledger refer to them.
 
+use crate::amqp::{ExchangeType, TopicPattern, XMatch};
 use crate::dist::DurationDist;
 use crate::id::{EdgeId, NodeId};
-use crate::scenario::{NodeKind, Scenario};
+use crate::message::Headers;
+use crate::scenario::{EdgeSpec, NodeKind, NodeSpec, Position, Scenario};
+use std::collections::BTreeMap;
 
 /// A node as the simulator sees it.
 #[derive(Clone, Debug)]
@@ -11,8 +17,29 @@ pub struct Node {
     pub name: String,
     /// The kind and its configuration.
     pub kind: NodeKind,
-    /// Outgoing edges, in scenario order; forwarding takes them in turn.
+    /// Where the author placed it.
+    pub position: Option<Position>,
+    /// Outgoing live edges, in the order they were added; forwarding takes them in turn.
     pub out: Vec<EdgeId>,
+    /// Incoming live edges, in the order they were added.
+    pub inc: Vec<EdgeId>,
+    /// Removed by a live edit.
+    pub removed: bool,
+}
+
+/// How a binding decides whether a message goes its way.
+#[derive(Clone, Debug)]
+pub enum Matcher {
+    /// Not a binding.
+    None,
+    /// Direct: the binding key equals a routing key.
+    Direct,
+    /// Fanout: always.
+    Fanout,
+    /// Topic: the compiled pattern.
+    Topic(TopicPattern),
+    /// Headers: the `x-match` mode over the binding's arguments.
+    Headers(XMatch),
 }
 
 /// An edge as the simulator sees it.
@@ -24,46 +51,114 @@ pub struct Edge {
     pub to: NodeId,
     /// Time on the wire.
     pub latency: DurationDist,
+    /// A binding's key.
+    pub routing_key: String,
+    /// A binding's arguments.
+    pub arguments: Headers,
+    /// A binding's matcher, compiled once.
+    pub matcher: Matcher,
+    /// Removed by a live edit.
+    pub removed: bool,
 }
 
-/// Nodes and edges of a validated scenario.
+/// Nodes and edges of a validated scenario, and the live edits since.
 #[derive(Clone, Debug)]
 pub struct Topology {
     /// By [`NodeId`].
     pub nodes: Vec<Node>,
     /// By [`EdgeId`].
     pub edges: Vec<Edge>,
+    by_name: BTreeMap<String, NodeId>,
 }
 
 impl Topology {
     /// Resolves a scenario's names to ids. The scenario must be valid (every edge end exists).
     pub(crate) fn from_scenario(s: &Scenario) -> Topology {
-        let mut nodes: Vec<Node> = s
-            .nodes
-            .iter()
-            .map(|n| Node {
-                name: n.id.clone(),
-                kind: n.kind.clone(),
-                out: Vec::new(),
-            })
-            .collect();
-        let edges: Vec<Edge> = s
-            .edges
-            .iter()
-            .zip(s.edge_ends())
-            .map(|(e, ends)| {
-                let (from, to) = ends.expect("validated scenario");
-                Edge {
-                    from: NodeId(from as u32),
-                    to: NodeId(to as u32),
-                    latency: e.latency.clone(),
-                }
-            })
-            .collect();
-        for (i, e) in edges.iter().enumerate() {
-            nodes[e.from.index()].out.push(EdgeId(i as u32));
+        let mut t = Topology {
+            nodes: Vec::with_capacity(s.nodes.len()),
+            edges: Vec::with_capacity(s.edges.len()),
+            by_name: BTreeMap::new(),
+        };
+        for n in &s.nodes {
+            t.add_node(n);
         }
-        Topology { nodes, edges }
+        for e in &s.edges {
+            t.add_edge(e).expect("validated scenario");
+        }
+        t
+    }
+
+    /// Adds a node; its name must be new among live nodes.
+    pub(crate) fn add_node(&mut self, n: &NodeSpec) -> NodeId {
+        let id = NodeId(self.nodes.len() as u32);
+        self.nodes.push(Node {
+            name: n.id.clone(),
+            kind: n.kind.clone(),
+            position: n.position,
+            out: Vec::new(),
+            inc: Vec::new(),
+            removed: false,
+        });
+        self.by_name.insert(n.id.clone(), id);
+        id
+    }
+
+    /// Adds an edge between live nodes, or returns `None` if an end names no live node.
+    pub(crate) fn add_edge(&mut self, e: &EdgeSpec) -> Option<EdgeId> {
+        let from = self.node_id(&e.from)?;
+        let to = self.node_id(&e.to)?;
+        let matcher = match &self.node(from).kind {
+            NodeKind::Exchange(x) => match x.kind {
+                ExchangeType::Direct => Matcher::Direct,
+                ExchangeType::Fanout => Matcher::Fanout,
+                ExchangeType::Topic => {
+                    Matcher::Topic(TopicPattern::new(&e.routing_key).expect("validated binding"))
+                }
+                ExchangeType::Headers => {
+                    Matcher::Headers(XMatch::of(&e.arguments).expect("validated binding"))
+                }
+            },
+            _ => Matcher::None,
+        };
+        let id = EdgeId(self.edges.len() as u32);
+        self.edges.push(Edge {
+            from,
+            to,
+            latency: e.latency_or_default(),
+            routing_key: e.routing_key.clone(),
+            arguments: e.arguments.clone(),
+            matcher,
+            removed: false,
+        });
+        self.nodes[from.index()].out.push(id);
+        self.nodes[to.index()].inc.push(id);
+        Some(id)
+    }
+
+    /// Removes an edge.
+    pub(crate) fn remove_edge(&mut self, id: EdgeId) {
+        let e = &mut self.edges[id.index()];
+        if e.removed {
+            return;
+        }
+        e.removed = true;
+        let (from, to) = (e.from, e.to);
+        self.nodes[from.index()].out.retain(|&x| x != id);
+        self.nodes[to.index()].inc.retain(|&x| x != id);
+    }
+
+    /// Removes a node and every edge at it.
+    pub(crate) fn remove_node(&mut self, id: NodeId) {
+        let n = &self.nodes[id.index()];
+        let edges: Vec<EdgeId> = n.out.iter().chain(&n.inc).copied().collect();
+        for e in edges {
+            self.remove_edge(e);
+        }
+        let n = &mut self.nodes[id.index()];
+        n.removed = true;
+        if self.by_name.get(&n.name) == Some(&id) {
+            self.by_name.remove(&n.name);
+        }
     }
 
     /// The node with this id.
@@ -76,11 +171,54 @@ impl Topology {
         &self.edges[id.index()]
     }
 
-    /// The id of the node with this name.
+    /// The id of the live node with this name.
     pub fn node_id(&self, name: &str) -> Option<NodeId> {
-        self.nodes
+        self.by_name.get(name).copied()
+    }
+
+    /// The live edge from `from` to `to`, if there is one.
+    pub fn edge_between(&self, from: NodeId, to: NodeId) -> Option<EdgeId> {
+        self.node(from)
+            .out
             .iter()
-            .position(|n| n.name == name)
-            .map(|i| NodeId(i as u32))
+            .copied()
+            .find(|&e| self.edge(e).to == to)
+    }
+
+    /// The live topology as a scenario document (for validating live edits), with the
+    /// scenario's other fields taken from `base`.
+    pub fn to_scenario(&self, base: &Scenario) -> Scenario {
+        Scenario {
+            version: base.version,
+            name: base.name.clone(),
+            description: base.description.clone(),
+            seed: base.seed,
+            nodes: self
+                .nodes
+                .iter()
+                .filter(|n| !n.removed)
+                .map(|n| NodeSpec {
+                    id: n.name.clone(),
+                    kind: n.kind.clone(),
+                    position: n.position,
+                })
+                .collect(),
+            edges: self
+                .edges
+                .iter()
+                .filter(|e| !e.removed)
+                .map(|e| EdgeSpec {
+                    from: self.node(e.from).name.clone(),
+                    to: self.node(e.to).name.clone(),
+                    latency: match e.matcher {
+                        Matcher::None => Some(e.latency.clone()),
+                        _ => None,
+                    },
+                    routing_key: e.routing_key.clone(),
+                    arguments: e.arguments.clone(),
+                })
+                .collect(),
+            actions: Vec::new(),
+        }
     }
 }

@@ -13,15 +13,17 @@ use std::fmt;
 /// the event's own fields.
 pub fn event_json(e: &Event, topo: &Topology) -> Value {
     let name = |n: crate::id::NodeId| topo.node(n).name.as_str();
-    let fields = match e.kind {
-        EventKind::Published {
+    let names = |ns: &[crate::id::NodeId]| ns.iter().map(|&n| name(n)).collect::<Vec<_>>();
+    let exchange_name = |x: Option<crate::id::NodeId>| x.map_or("", name);
+    let fields = match &e.kind {
+        &EventKind::Published {
             node,
             message,
             correlation,
         } => {
             json!({ "node": name(node), "message": message.0, "correlation": correlation.0 })
         }
-        EventKind::Sent {
+        &EventKind::Sent {
             message,
             edge,
             from,
@@ -32,25 +34,118 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
             "message": message.0, "edge": edge.0, "from": name(from), "to": name(to),
             "depart_us": depart.0, "arrive_us": arrive.0,
         }),
-        EventKind::Received {
+        &EventKind::Received {
             message,
             node,
             until,
         } => {
             json!({ "message": message.0, "node": name(node), "until_us": until.0 })
         }
-        EventKind::Consumed { message, node } => {
+        &EventKind::Consumed { message, node } => {
             json!({ "message": message.0, "node": name(node) })
         }
-        EventKind::Dropped {
+        &EventKind::Dropped {
             message,
             node,
             reason,
         } => {
             json!({ "message": message.0, "node": name(node), "reason": reason.as_str() })
         }
-        EventKind::Crashed { node, lost } => json!({ "node": name(node), "lost": lost }),
-        EventKind::Restarted { node } => json!({ "node": name(node) }),
+        &EventKind::Crashed { node, lost } => json!({ "node": name(node), "lost": lost }),
+        &EventKind::Restarted { node } | &EventKind::Removed { node } => {
+            json!({ "node": name(node) })
+        }
+        EventKind::Routed {
+            message,
+            exchange,
+            path,
+            queues,
+            copies,
+        } => json!({
+            "message": message.0, "exchange": exchange_name(*exchange), "path": names(path),
+            "queues": names(queues), "copies": copies.iter().map(|c| c.0).collect::<Vec<_>>(),
+        }),
+        EventKind::Returned {
+            message,
+            node,
+            exchange,
+            routing_key,
+        } => json!({
+            "message": message.0, "node": name(*node), "exchange": exchange_name(*exchange),
+            "routing_key": routing_key, "reply_code": 312, "reply_text": "NO_ROUTE",
+        }),
+        &EventKind::Confirmed {
+            node,
+            seq,
+            message,
+            ack: _,
+        } => json!({ "node": name(node), "seq": seq, "message": message.0 }),
+        &EventKind::Enqueued {
+            message,
+            queue,
+            ready,
+        } => json!({ "message": message.0, "queue": name(queue), "ready": ready }),
+        &EventKind::Delivered {
+            message,
+            queue,
+            consumer,
+            edge,
+            tag,
+            redelivered,
+            depart,
+            arrive,
+        } => json!({
+            "message": message.0, "queue": name(queue), "consumer": name(consumer),
+            "edge": edge.0, "delivery_tag": tag, "redelivered": redelivered,
+            "depart_us": depart.0, "arrive_us": arrive.0,
+        }),
+        &EventKind::Settled {
+            message,
+            queue,
+            consumer,
+            tag,
+            method,
+            requeue,
+            multiple,
+        } => {
+            let mut v = json!({
+                "message": message.0, "queue": name(queue), "consumer": name(consumer),
+                "delivery_tag": tag,
+            });
+            if method != crate::event::SettleMethod::Ack {
+                v["requeue"] = json!(requeue);
+            }
+            if multiple {
+                v["multiple"] = json!(true);
+            }
+            v
+        }
+        &EventKind::Requeued { message, queue } | &EventKind::Expired { message, queue } => {
+            json!({ "message": message.0, "queue": name(queue) })
+        }
+        EventKind::DeadLettered {
+            message,
+            queue,
+            reason,
+            exchange,
+            routing_keys,
+            x_death,
+        } => json!({
+            "message": message.0, "queue": name(*queue), "reason": reason.as_str(),
+            "exchange": exchange, "routing_keys": routing_keys,
+            "x-death": x_death.iter().map(|d| serde_json::to_value(d.to_table()).expect("a table serialises")).collect::<Vec<_>>(),
+        }),
+        &EventKind::QueueDeleted {
+            queue,
+            why,
+            dropped,
+        } => json!({ "queue": name(queue), "why": why, "dropped": dropped }),
+        &EventKind::ConsumerActivated { queue, consumer } => {
+            json!({ "queue": name(queue), "consumer": name(consumer) })
+        }
+        EventKind::ChannelError { node, code, text } => {
+            json!({ "node": name(*node), "code": code, "text": text })
+        }
     };
     let mut obj = Map::new();
     obj.insert("at_us".into(), json!(e.at.0));

@@ -46,6 +46,8 @@ fn random_scenario(seed: u64) -> Scenario {
                 limit: rng.chance(0.3).then(|| rng.range_inclusive(0, 100)),
                 start: SimDuration(rng.range_inclusive(0, 500_000)),
                 message: MessageTemplate::default(),
+                mandatory: false,
+                publisher_confirms: false,
             }),
             position: None,
         });
@@ -78,9 +80,8 @@ fn random_scenario(seed: u64) -> Scenario {
             if *to != from.id && !picked.contains(&to) {
                 picked.push(to);
                 edges.push(EdgeSpec {
-                    from: from.id.clone(),
-                    to: to.clone(),
-                    latency: dist(&mut rng, 30),
+                    latency: Some(dist(&mut rng, 30)),
+                    ..EdgeSpec::new(from.id.clone(), to.clone())
                 });
             }
         }
@@ -88,9 +89,8 @@ fn random_scenario(seed: u64) -> Scenario {
             // Every relay and producer needs a way out: the first sink always works.
             let sink = format!("s{}", 0);
             edges.push(EdgeSpec {
-                from: from.id.clone(),
-                to: sink,
-                latency: dist(&mut rng, 30),
+                latency: Some(dist(&mut rng, 30)),
+                ..EdgeSpec::new(from.id.clone(), sink)
             });
         }
     }

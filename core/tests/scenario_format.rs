@@ -146,12 +146,14 @@ fn topology_mistakes_are_explained() {
     let d = diags(&doc(NODES, edges));
     assert!(
         d.iter()
-            .any(|(p, m)| p == "edges[0].from" && m.contains("sink sends nothing")),
+            .any(|(p, m)| p == "edges[0]" && m.contains("a sink sends nothing")),
         "{d:#?}"
     );
+    let nodes = r#"[{"id":"p","kind":"producer"},{"id":"r","kind":"relay"}]"#;
+    let d = diags(&doc(nodes, r#"[{"from":"r","to":"p"}]"#));
     assert!(
         d.iter()
-            .any(|(p, m)| p == "edges[0].to" && m.contains("producer receives nothing")),
+            .any(|(p, m)| p == "edges[0]" && m.contains("a producer receives nothing")),
         "{d:#?}"
     );
     assert!(

@@ -10,8 +10,9 @@ mod parse;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 
+use crate::amqp::{ConsumerConfig, ExchangeConfig, QueueConfig, Settlement};
 use crate::dist::DurationDist;
-use crate::message::MessageTemplate;
+use crate::message::{Headers, MessageTemplate};
 use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
@@ -79,6 +80,12 @@ pub enum NodeKind {
     Relay(RelayConfig),
     /// Consumes every message that reaches it.
     Sink(SinkConfig),
+    /// An AMQP exchange: routes what is published to it along its bindings.
+    Exchange(ExchangeConfig),
+    /// An AMQP queue: holds messages until a consumer takes them.
+    Queue(QueueConfig),
+    /// An AMQP client consuming from queues on one channel, settling each delivery.
+    Consumer(ConsumerConfig),
 }
 
 impl NodeKind {
@@ -88,11 +95,15 @@ impl NodeKind {
             NodeKind::Producer(_) => "producer",
             NodeKind::Relay(_) => "relay",
             NodeKind::Sink(_) => "sink",
+            NodeKind::Exchange(_) => "exchange",
+            NodeKind::Queue(_) => "queue",
+            NodeKind::Consumer(_) => "consumer",
         }
     }
 
     /// Every kind name, for error messages and palettes.
-    pub const NAMES: &'static [&'static str] = &["producer", "relay", "sink"];
+    pub const NAMES: &'static [&'static str] =
+        &["producer", "relay", "sink", "exchange", "queue", "consumer"];
 }
 
 /// How a producer spaces its messages.
@@ -125,6 +136,46 @@ pub struct ProducerConfig {
     /// The template every rate-driven message is made from.
     #[serde(default)]
     pub message: MessageTemplate,
+    /// AMQP `mandatory`: a message that routes to no queue comes back (`basic.return`).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub mandatory: bool,
+    /// Publisher confirms (`confirm.select`): the broker acks or nacks every publish.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub publisher_confirms: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Action {
+    /// The settlement a scripted `ack`, `nack` or `reject` stands for:
+    /// `(node, how, delivery_tag, multiple)`.
+    pub fn settlement(&self) -> Option<(&str, Settlement, Option<u64>, bool)> {
+        match *self {
+            Action::Ack {
+                ref node,
+                delivery_tag,
+                multiple,
+            } => Some((node, Settlement::Ack, delivery_tag, multiple)),
+            Action::Nack {
+                ref node,
+                delivery_tag,
+                multiple,
+                requeue,
+            } => Some((node, Settlement::Nack { requeue }, delivery_tag, multiple)),
+            Action::Reject {
+                ref node,
+                delivery_tag,
+                requeue,
+            } => Some((node, Settlement::Reject { requeue }, delivery_tag, false)),
+            _ => None,
+        }
+    }
 }
 
 fn is_zero(d: &SimDuration) -> bool {
@@ -149,7 +200,13 @@ fn default_relay_delay() -> DurationDist {
 #[serde(deny_unknown_fields)]
 pub struct SinkConfig {}
 
-/// A directed connection: messages leave `from` and arrive at `to` after `latency`.
+/// A directed connection. What it means depends on its ends:
+///
+/// - into an exchange: "publishes to"; into a queue from a producer or relay: publishes to it
+///   through the default exchange, with the queue's name as routing key;
+/// - exchange to queue or exchange: a binding, with `routing_key` and `arguments`;
+/// - queue to consumer: "consumes from" (`basic.consume`);
+/// - otherwise: messages leave `from` and arrive at `to` after `latency`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct EdgeSpec {
@@ -157,13 +214,38 @@ pub struct EdgeSpec {
     pub from: String,
     /// The receiving node's id.
     pub to: String,
-    /// Time on the wire.
-    #[serde(default = "default_latency")]
-    pub latency: DurationDist,
+    /// Time on the wire (default 50 ms). Bindings route inside the broker and take none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency: Option<DurationDist>,
+    /// A binding's key (`routing_key` in `definitions.json`).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub routing_key: String,
+    /// A binding's arguments (headers exchanges match on them).
+    #[serde(default, skip_serializing_if = "Headers::is_empty")]
+    pub arguments: Headers,
 }
 
-fn default_latency() -> DurationDist {
-    DurationDist::constant(SimDuration::from_ms(50))
+/// The latency of an edge that does not set one.
+pub const DEFAULT_LATENCY: SimDuration = SimDuration::from_ms(50);
+
+impl EdgeSpec {
+    /// A plain edge with the default latency.
+    pub fn new(from: impl Into<String>, to: impl Into<String>) -> EdgeSpec {
+        EdgeSpec {
+            from: from.into(),
+            to: to.into(),
+            latency: None,
+            routing_key: String::new(),
+            arguments: Headers::new(),
+        }
+    }
+
+    /// The latency in effect: the edge's own, or 50 ms.
+    pub fn latency_or_default(&self) -> DurationDist {
+        self.latency
+            .clone()
+            .unwrap_or(DurationDist::constant(DEFAULT_LATENCY))
+    }
 }
 
 /// A scripted action: `do` this `at` that moment. Written flat:
@@ -199,15 +281,76 @@ pub enum Action {
         /// Any node's id.
         node: String,
     },
+    /// The consumer `node` sends `basic.ack` now.
+    Ack {
+        /// A consumer's id.
+        node: String,
+        /// The delivery tag; absent means the message being processed (or, if none, the last
+        /// one delivered).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_tag: Option<u64>,
+        /// Every unacked delivery up to the tag.
+        #[serde(default, skip_serializing_if = "is_false")]
+        multiple: bool,
+    },
+    /// The consumer `node` sends `basic.nack` now.
+    Nack {
+        /// A consumer's id.
+        node: String,
+        /// As for `ack`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_tag: Option<u64>,
+        /// Every unacked delivery up to the tag.
+        #[serde(default, skip_serializing_if = "is_false")]
+        multiple: bool,
+        /// Back to the queue (true), or dead-letter / discard (false).
+        #[serde(default = "yes")]
+        requeue: bool,
+    },
+    /// The consumer `node` sends `basic.reject` now.
+    Reject {
+        /// A consumer's id.
+        node: String,
+        /// As for `ack`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        delivery_tag: Option<u64>,
+        /// Back to the queue (true), or dead-letter / discard (false).
+        #[serde(default = "yes")]
+        requeue: bool,
+    },
+    /// Removes `node` from the topology: deleting a queue drops its messages, removing a
+    /// consumer closes its connection and requeues its unacked messages.
+    RemoveNode {
+        /// Any node's id.
+        node: String,
+    },
+    /// Adds an edge: a binding, a consumer's `basic.consume`, a publish path.
+    AddEdge {
+        /// The edge.
+        edge: EdgeSpec,
+    },
+    /// Removes the edge from `from` to `to`: unbinds, or cancels a consumer (`basic.cancel`).
+    RemoveEdge {
+        /// The edge's source.
+        from: String,
+        /// The edge's target.
+        to: String,
+    },
 }
 
 impl Action {
-    /// The node the action targets.
-    pub fn node(&self) -> &str {
+    /// The nodes the action refers to.
+    pub fn nodes(&self) -> Vec<&str> {
         match self {
-            Action::Publish { node, .. } | Action::Crash { node } | Action::Restart { node } => {
-                node
-            }
+            Action::Publish { node, .. }
+            | Action::Crash { node }
+            | Action::Restart { node }
+            | Action::Ack { node, .. }
+            | Action::Nack { node, .. }
+            | Action::Reject { node, .. }
+            | Action::RemoveNode { node } => vec![node],
+            Action::AddEdge { edge } => vec![&edge.from, &edge.to],
+            Action::RemoveEdge { from, to } => vec![from, to],
         }
     }
 }
@@ -215,7 +358,19 @@ impl Action {
 /// Validates a scenario built in code (documents are validated by [`Scenario::from_json`]).
 pub(crate) fn check(s: &Scenario) -> Result<(), Diagnostics> {
     let mut diags = Vec::new();
-    parse::validate(s, &mut diags);
+    parse::validate(s, false, &mut diags);
+    if diags.is_empty() {
+        Ok(())
+    } else {
+        Err(Diagnostics(diags))
+    }
+}
+
+/// Validates the live topology after an edit. Unlike a document, a live topology may have a
+/// producer or relay without outgoing edges for a while: the user connects it next.
+pub(crate) fn check_live(s: &Scenario) -> Result<(), Diagnostics> {
+    let mut diags = Vec::new();
+    parse::validate(s, true, &mut diags);
     if diags.is_empty() {
         Ok(())
     } else {
@@ -253,5 +408,12 @@ impl Scenario {
             .iter()
             .map(|e| Some((*index.get(e.from.as_str())?, *index.get(e.to.as_str())?)))
             .collect()
+    }
+}
+
+impl<'de> Deserialize<'de> for NodeSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let v = serde_json::Value::deserialize(d)?;
+        parse::node_from_value(v).map_err(serde::de::Error::custom)
     }
 }

@@ -103,7 +103,7 @@ pub(super) fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
     let mut diags = Vec::new();
     let scenario = build(raw, &mut diags);
     if let Some(s) = &scenario {
-        validate(s, &mut diags);
+        validate(s, false, &mut diags);
     }
     match scenario {
         Some(s) if diags.is_empty() => Ok(s),
@@ -156,6 +156,39 @@ fn check_version(value: Value) -> Result<Value, Diagnostics> {
     }
 }
 
+/// One node from its JSON form, for commands that carry one.
+pub(super) fn node_from_value(v: Value) -> Result<NodeSpec, String> {
+    let n: RawNode = serde_path_to_error::deserialize(v).map_err(|e| e.to_string())?;
+    let config = match n.config {
+        None | Some(Value::Null) => Value::Object(Map::new()),
+        Some(v) => v,
+    };
+    let kind = node_kind(&n.kind, config, "config").map_err(|d| d.to_string())?;
+    Ok(NodeSpec {
+        id: n.id,
+        kind,
+        position: n.position,
+    })
+}
+
+fn node_kind(kind: &str, config: Value, prefix: &str) -> Result<NodeKind, Diagnostic> {
+    match kind {
+        "producer" => typed(config, prefix).map(NodeKind::Producer),
+        "relay" => typed(config, prefix).map(NodeKind::Relay),
+        "sink" => typed(config, prefix).map(NodeKind::Sink),
+        "exchange" => typed(config, prefix).map(NodeKind::Exchange),
+        "queue" => typed(config, prefix).map(NodeKind::Queue),
+        "consumer" => typed(config, prefix).map(NodeKind::Consumer),
+        other => Err(Diagnostic::new(
+            format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
+            format!(
+                "unknown node kind {other:?}; expected one of {}",
+                NodeKind::NAMES.join(", ")
+            ),
+        )),
+    }
+}
+
 fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
     if raw.nodes.len() > MAX_NODES {
         diags.push(Diagnostic::new(
@@ -185,18 +218,7 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
             None | Some(Value::Null) => Value::Object(Map::new()),
             Some(v) => v,
         };
-        let kind = match n.kind.as_str() {
-            "producer" => typed(config, &prefix).map(NodeKind::Producer),
-            "relay" => typed(config, &prefix).map(NodeKind::Relay),
-            "sink" => typed(config, &prefix).map(NodeKind::Sink),
-            other => Err(Diagnostic::new(
-                format!("nodes[{i}].kind"),
-                format!(
-                    "unknown node kind {other:?}; expected one of {}",
-                    NodeKind::NAMES.join(", ")
-                ),
-            )),
-        };
+        let kind = node_kind(&n.kind, config, &prefix);
         match kind {
             Ok(kind) => nodes.push(NodeSpec {
                 id: n.id,
@@ -256,7 +278,7 @@ fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
+pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     let mut first_use: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, n) in s.nodes.iter().enumerate() {
         let path = format!("nodes[{i}].id");
@@ -302,14 +324,12 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                         format!("{} is out of range: at most {MAX_ACTION_TIME}", p.start),
                     ));
                 }
-                check_body(
-                    p.message.body_bytes,
-                    format!("nodes[{i}].config.message.body_bytes"),
-                    diags,
-                );
+                check_template(&p.message, &format!("nodes[{i}].config.message"), diags);
             }
             NodeKind::Relay(r) => check_dist(&r.delay, format!("nodes[{i}].config.delay"), diags),
-            NodeKind::Sink(_) => {}
+            NodeKind::Sink(_) | NodeKind::Exchange(_) => {}
+            NodeKind::Queue(q) => check_queue(q, &format!("nodes[{i}].config"), diags),
+            NodeKind::Consumer(c) => check_consumer(c, &format!("nodes[{i}].config"), diags),
         }
     }
 
@@ -317,7 +337,9 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
     let mut outgoing = vec![0usize; s.nodes.len()];
     let mut seen_edges: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     for (i, e) in s.edges.iter().enumerate() {
-        check_dist(&e.latency, format!("edges[{i}].latency"), diags);
+        if let Some(l) = &e.latency {
+            check_dist(l, format!("edges[{i}].latency"), diags);
+        }
         let from = kind_of(&e.from);
         let to = kind_of(&e.to);
         if from.is_none() {
@@ -348,24 +370,27 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                 format!("duplicate of edges[{j}] ({:?} to {:?})", e.from, e.to),
             ));
         }
-        if matches!(from, NodeKind::Sink(_)) {
+        if let Err(why) = edge_rule(from, to) {
             diags.push(Diagnostic::new(
-                format!("edges[{i}].from"),
-                format!("{:?} is a sink, and a sink sends nothing", e.from),
+                format!("edges[{i}]"),
+                format!(
+                    "{:?} ({}) to {:?} ({}): {why}",
+                    e.from,
+                    from.name(),
+                    e.to,
+                    to.name()
+                ),
             ));
-        }
-        if matches!(to, NodeKind::Producer(_)) {
-            diags.push(Diagnostic::new(
-                format!("edges[{i}].to"),
-                format!("{:?} is a producer, and a producer receives nothing", e.to),
-            ));
+        } else {
+            check_edge_fields(e, from, to, &format!("edges[{i}]"), diags);
         }
         outgoing[first_use[e.from.as_str()]] += 1;
     }
     check_zero_time_loops(s, &first_use, diags);
+    check_exclusive_owners(s, diags);
     for (i, n) in s.nodes.iter().enumerate() {
         let needs_out = matches!(n.kind, NodeKind::Producer(_) | NodeKind::Relay(_));
-        if needs_out && outgoing[i] == 0 && first_use.get(n.id.as_str()) == Some(&i) {
+        if !live && needs_out && outgoing[i] == 0 && first_use.get(n.id.as_str()) == Some(&i) {
             diags.push(Diagnostic::new(
                 format!("nodes[{i}]"),
                 format!(
@@ -387,27 +412,311 @@ pub(super) fn validate(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                 ),
             ));
         }
-        let node = a.action.node();
-        match kind_of(node) {
-            None => diags.push(Diagnostic::new(
-                format!("actions[{i}].node"),
-                format!("no node has id {node:?}"),
-            )),
-            Some(k) => {
-                if let Action::Publish { message, .. } = &a.action {
-                    if !matches!(k, NodeKind::Producer(_)) {
-                        diags.push(Diagnostic::new(
-                            format!("actions[{i}].node"),
-                            format!("{node:?} is a {}; only a producer can publish", k.name()),
-                        ));
-                    }
-                    check_body(
-                        message.body_bytes,
-                        format!("actions[{i}].message.body_bytes"),
-                        diags,
-                    );
+        for (field, node) in action_fields(&a.action) {
+            if kind_of(node).is_none() {
+                diags.push(Diagnostic::new(
+                    format!("actions[{i}].{field}"),
+                    format!("no node has id {node:?}"),
+                ));
+            }
+        }
+        let kind = kind_of(a.action.nodes()[0]);
+        let path = format!("actions[{i}].node");
+        match (&a.action, kind) {
+            (_, None) => {}
+            (Action::Publish { message, .. }, Some(k)) => {
+                if !matches!(k, NodeKind::Producer(_)) {
+                    diags.push(Diagnostic::new(
+                        path,
+                        format!(
+                            "{:?} is a {}; only a producer can publish",
+                            a.action.nodes()[0],
+                            k.name()
+                        ),
+                    ));
+                }
+                check_template(message, &format!("actions[{i}].message"), diags);
+            }
+            (Action::Crash { node } | Action::Restart { node }, Some(k))
+                if matches!(k, NodeKind::Exchange(_) | NodeKind::Queue(_)) =>
+            {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{node:?} is {} {}, part of the broker, which is not simulated as crashing; \
+                         use remove_node to delete it",
+                        if matches!(k, NodeKind::Exchange(_)) { "an" } else { "a" },
+                        k.name()
+                    ),
+                ));
+            }
+            (
+                Action::Ack { node, .. } | Action::Nack { node, .. } | Action::Reject { node, .. },
+                Some(k),
+            ) => {
+                if !matches!(k, NodeKind::Consumer(_)) {
+                    diags.push(Diagnostic::new(
+                        path,
+                        format!(
+                            "{node:?} is a {}; only a consumer settles deliveries",
+                            k.name()
+                        ),
+                    ));
+                } else if matches!(k, NodeKind::Consumer(c) if c.auto_ack) {
+                    diags.push(Diagnostic::new(
+                        path,
+                        format!("{node:?} uses auto_ack, so it has no deliveries to settle"),
+                    ));
                 }
             }
+            (Action::AddEdge { edge }, _) => {
+                if let (Some(from), Some(to)) = (kind_of(&edge.from), kind_of(&edge.to)) {
+                    let p = format!("actions[{i}].edge");
+                    match edge_rule(from, to) {
+                        Err(why) => diags.push(Diagnostic::new(p, why)),
+                        Ok(()) => check_edge_fields(edge, from, to, &p, diags),
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
+    match a {
+        Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
+        Action::RemoveEdge { from, to } => vec![("from", from), ("to", to)],
+        other => vec![("node", other.nodes()[0])],
+    }
+}
+
+/// Which node kinds an edge may connect, and what it then means.
+pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<(), &'static str> {
+    use NodeKind::*;
+    match (from, to) {
+        (Sink(_), _) => Err("a sink sends nothing"),
+        (Consumer(_), _) => Err("a consumer sends nothing; it settles what it consumes"),
+        (_, Producer(_)) => Err("a producer receives nothing"),
+        (Exchange(_), Exchange(_) | Queue(_)) => Ok(()),
+        (Exchange(_), _) => Err("an exchange routes only to queues and exchanges (bindings)"),
+        (Queue(_), Consumer(_)) => Ok(()),
+        (Queue(_), _) => Err("a queue delivers only to consumers"),
+        (_, Consumer(_)) => Err("a consumer consumes only from queues"),
+        (Producer(_) | Relay(_), Relay(_) | Sink(_) | Exchange(_) | Queue(_)) => Ok(()),
+    }
+}
+
+/// Binding fields belong on bindings, latency everywhere else.
+fn check_edge_fields(
+    e: &EdgeSpec,
+    from: &NodeKind,
+    to: &NodeKind,
+    path: &str,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let _ = to;
+    if let NodeKind::Exchange(x) = from {
+        if e.latency.is_some() {
+            diags.push(Diagnostic::new(
+                format!("{path}.latency"),
+                "a binding routes inside the broker, instantly; latency does not apply",
+            ));
+        }
+        if e.routing_key.len() > 255 {
+            diags.push(Diagnostic::new(
+                format!("{path}.routing_key"),
+                format!(
+                    "{} bytes; a binding key is a shortstr, at most 255 bytes",
+                    e.routing_key.len()
+                ),
+            ));
+        }
+        match x.kind {
+            crate::amqp::ExchangeType::Topic => {
+                if let Err(why) = crate::amqp::TopicPattern::new(&e.routing_key) {
+                    diags.push(Diagnostic::new(format!("{path}.routing_key"), why));
+                }
+            }
+            crate::amqp::ExchangeType::Headers => {
+                if let Err(why) = crate::amqp::XMatch::of(&e.arguments) {
+                    diags.push(Diagnostic::new(format!("{path}.arguments.x-match"), why));
+                }
+            }
+            _ => {}
+        }
+    } else {
+        if !e.routing_key.is_empty() {
+            diags.push(Diagnostic::new(
+                format!("{path}.routing_key"),
+                "only a binding (an edge from an exchange) has a routing key; set a producer's \
+                 routing key in its message",
+            ));
+        }
+        if !e.arguments.is_empty() {
+            diags.push(Diagnostic::new(
+                format!("{path}.arguments"),
+                "only a binding (an edge from an exchange) has arguments",
+            ));
+        }
+    }
+}
+
+fn check_template(m: &MessageTemplate, path: &str, diags: &mut Vec<Diagnostic>) {
+    check_body(m.body_bytes, format!("{path}.body_bytes"), diags);
+    if let Err(why) = m.expiration_ms() {
+        diags.push(Diagnostic::new(format!("{path}.expiration"), why));
+    }
+    if m.routing_key.len() > 255 {
+        diags.push(Diagnostic::new(
+            format!("{path}.routing_key"),
+            format!(
+                "{} bytes; a routing key is a shortstr, at most 255 bytes",
+                m.routing_key.len()
+            ),
+        ));
+    }
+}
+
+const MAX_TTL_MS: u64 = u32::MAX as u64;
+
+fn check_queue(q: &crate::amqp::QueueConfig, path: &str, diags: &mut Vec<Diagnostic>) {
+    use crate::amqp::{Overflow, QueueType};
+    let a = &q.arguments;
+    let args = format!("{path}.arguments");
+    let quorum = a.queue_type == QueueType::Quorum;
+    for (name, v) in [("x-message-ttl", a.message_ttl), ("x-expires", a.expires)] {
+        if v.is_some_and(|v| v > MAX_TTL_MS) {
+            diags.push(Diagnostic::new(
+                format!("{args}.{name}"),
+                format!("out of range: at most {MAX_TTL_MS} ms"),
+            ));
+        }
+    }
+    if a.expires == Some(0) {
+        diags.push(Diagnostic::new(
+            format!("{args}.x-expires"),
+            "406 PRECONDITION_FAILED: x-expires must be greater than 0",
+        ));
+    }
+    if let Some(p) = a.max_priority {
+        if quorum {
+            diags.push(Diagnostic::new(
+                format!("{args}.x-max-priority"),
+                "quorum queues do not take x-max-priority: they always have 32 priority levels \
+                 (a message without a priority counts as 4)",
+            ));
+        } else if !(0..=255).contains(&p) {
+            diags.push(Diagnostic::new(
+                format!("{args}.x-max-priority"),
+                format!("406 PRECONDITION_FAILED: {p} is out of range 0 to 255"),
+            ));
+        }
+    }
+    if let Some(l) = a.delivery_limit {
+        if !quorum {
+            diags.push(Diagnostic::new(
+                format!("{args}.x-delivery-limit"),
+                "x-delivery-limit applies to quorum queues only",
+            ));
+        } else if l < -1 {
+            diags.push(Diagnostic::new(
+                format!("{args}.x-delivery-limit"),
+                format!("{l}: expected -1 (no limit) or a limit of 0 or more"),
+            ));
+        }
+    }
+    if quorum && a.overflow == Overflow::RejectPublishDlx {
+        diags.push(Diagnostic::new(
+            format!("{args}.x-overflow"),
+            "quorum queues do not support reject-publish-dlx; use reject-publish or drop-head",
+        ));
+    }
+    if quorum && q.exclusive {
+        diags.push(Diagnostic::new(
+            format!("{path}.exclusive"),
+            "exclusive queues are always classic; a quorum queue cannot be exclusive",
+        ));
+    }
+    if quorum && !q.durable {
+        diags.push(Diagnostic::new(
+            format!("{path}.durable"),
+            "quorum queues are always durable",
+        ));
+    }
+    if a.dead_letter_routing_key
+        .as_ref()
+        .is_some_and(|k| k.len() > 255)
+    {
+        diags.push(Diagnostic::new(
+            format!("{args}.x-dead-letter-routing-key"),
+            "a routing key is a shortstr, at most 255 bytes",
+        ));
+    }
+}
+
+fn check_consumer(c: &crate::amqp::ConsumerConfig, path: &str, diags: &mut Vec<Diagnostic>) {
+    check_dist(&c.processing, format!("{path}.processing"), diags);
+    if !(0.0..=1.0).contains(&c.fail_probability) {
+        diags.push(Diagnostic::new(
+            format!("{path}.fail_probability"),
+            format!(
+                "expected a probability from 0 to 1, got {}",
+                c.fail_probability
+            ),
+        ));
+    }
+    if c.auto_ack {
+        let settles = !c.when_header.is_empty() || c.fail_probability > 0.0;
+        if settles {
+            diags.push(Diagnostic::new(
+                format!("{path}.auto_ack"),
+                "an auto_ack consumer cannot reject or nack: the broker forgot each message when \
+                 it sent it; remove when_header and fail_probability, or turn auto_ack off",
+            ));
+        }
+    }
+    if c.crash_after == Some(0) {
+        diags.push(Diagnostic::new(
+            format!("{path}.crash_after"),
+            "expected 1 or more (the consumer crashes on finishing that many messages)",
+        ));
+    }
+}
+
+/// An exclusive queue belongs to one connection: a second consumer node is refused, as
+/// RabbitMQ refuses it with 405 RESOURCE_LOCKED. Quorum queues refuse global QoS consumers.
+fn check_exclusive_owners(s: &Scenario, diags: &mut Vec<Diagnostic>) {
+    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
+    let kind = |id: &str| s.nodes.iter().find(|n| n.id == id).map(|n| &n.kind);
+    for (i, e) in s.edges.iter().enumerate() {
+        let (Some(NodeKind::Queue(q)), Some(NodeKind::Consumer(c))) = (kind(&e.from), kind(&e.to))
+        else {
+            continue;
+        };
+        if q.exclusive {
+            match owner.get(e.from.as_str()) {
+                Some(first) if *first != e.to => diags.push(Diagnostic::new(
+                    format!("edges[{i}]"),
+                    format!(
+                        "405 RESOURCE_LOCKED: {:?} is exclusive to {first:?}'s connection",
+                        e.from
+                    ),
+                )),
+                _ => {
+                    owner.insert(&e.from, &e.to);
+                }
+            }
+        }
+        if q.arguments.queue_type == crate::amqp::QueueType::Quorum && c.global_prefetch_count > 0 {
+            diags.push(Diagnostic::new(
+                format!("edges[{i}]"),
+                format!(
+                    "{:?} uses global_prefetch_count, and quorum queue {:?} refuses consumers on a \
+                     channel with global QoS",
+                    e.to, e.from
+                ),
+            ));
         }
     }
 }
@@ -442,7 +751,8 @@ fn check_zero_time_loops(s: &Scenario, ids: &BTreeMap<&str, usize>, diags: &mut 
         .enumerate()
         .filter_map(|(k, e)| {
             let (a, b) = (*ids.get(e.from.as_str())?, *ids.get(e.to.as_str())?);
-            (a != b && instant(a) && instant(b) && can_be_zero(&e.latency)).then_some((k, a, b))
+            (a != b && instant(a) && instant(b) && e.latency.as_ref().is_some_and(can_be_zero))
+                .then_some((k, a, b))
         })
         .collect();
     // Kahn's algorithm: peel nodes with no incoming zero-time edge; what remains lies on or

@@ -1,0 +1,1364 @@
+//! The broker's behaviour, as methods of [`Sim`]: publishing and routing, queues, consumers and
+//! settlement. Each function names the RabbitMQ function it follows.
+
+use super::config::{ConsumerConfig, Overflow, Settlement};
+use super::death::{self, DeathReason};
+use super::queue::{Meta, QConsumer, QueueState, Stored};
+use crate::event::{EventKind, SettleMethod};
+use crate::id::{EdgeId, NodeId};
+use crate::ledger::{DropReason, Fate};
+use crate::message::{Envelope, HeaderValue};
+use crate::scenario::NodeKind;
+use crate::sim::{Due, Sim};
+use crate::time::SimDuration;
+use crate::topology::Matcher;
+use std::collections::{BTreeSet, VecDeque};
+
+/// Per-node AMQP state.
+#[derive(Clone, Debug, Default)]
+pub(crate) enum AmqpNode {
+    /// Not an AMQP node with state.
+    #[default]
+    None,
+    /// A producer: its next publisher-confirm sequence number.
+    Producer {
+        /// Starts at 1.
+        next_seq: u64,
+    },
+    /// A queue.
+    Queue(Box<QueueState>),
+    /// A consumer's connection and channel.
+    Consumer(Box<ConsumerState>),
+}
+
+/// A delivery: a message sent to a consumer, with what its queue needs to take it back.
+#[derive(Clone, Debug)]
+pub(crate) struct Delivery {
+    pub tag: u64,
+    pub queue: NodeId,
+    pub edge: EdgeId,
+    pub auto_ack: bool,
+    pub msg: Box<Envelope>,
+    pub meta: Meta,
+}
+
+/// A consumer node's channel.
+#[derive(Clone, Debug)]
+pub(crate) struct ConsumerState {
+    /// The next delivery tag (tags start at 1 on each channel).
+    pub next_tag: u64,
+    /// Unacked manual-ack deliveries on the channel.
+    pub unacked: u32,
+    /// Delivered, waiting to be processed, in delivery order.
+    pub buffer: VecDeque<Delivery>,
+    /// Being processed (a `Finish` is scheduled).
+    pub current: Option<Delivery>,
+    /// Messages finished over the node's life.
+    pub processed: u64,
+    /// Queues that could not deliver because the channel's global prefetch was full.
+    pub suspended: BTreeSet<NodeId>,
+}
+
+impl ConsumerState {
+    fn new() -> ConsumerState {
+        ConsumerState {
+            next_tag: 1,
+            unacked: 0,
+            buffer: VecDeque::new(),
+            current: None,
+            processed: 0,
+            suspended: BTreeSet::new(),
+        }
+    }
+}
+
+impl AmqpNode {
+    /// The initial state for a node of `kind`.
+    pub(crate) fn for_kind(kind: &NodeKind) -> AmqpNode {
+        match kind {
+            NodeKind::Producer(_) => AmqpNode::Producer { next_seq: 1 },
+            NodeKind::Queue(q) => AmqpNode::Queue(Box::new(QueueState::new(q.clone()))),
+            NodeKind::Consumer(_) => AmqpNode::Consumer(Box::new(ConsumerState::new())),
+            _ => AmqpNode::None,
+        }
+    }
+}
+
+/// Where a message is published: the default exchange or an exchange node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Target {
+    Default,
+    Exchange(NodeId),
+}
+
+impl DeathReason {
+    fn drop_reason(self) -> DropReason {
+        match self {
+            DeathReason::Rejected => DropReason::Rejected,
+            DeathReason::Expired => DropReason::Expired,
+            DeathReason::Maxlen => DropReason::Maxlen,
+            DeathReason::DeliveryLimit => DropReason::DeliveryLimit,
+        }
+    }
+}
+
+impl Sim {
+    // ----- state access -----
+
+    pub(crate) fn queue(&self, q: NodeId) -> &QueueState {
+        match &self.nodes[q.index()].amqp {
+            AmqpNode::Queue(s) => s,
+            _ => unreachable!("not a queue"),
+        }
+    }
+
+    pub(crate) fn queue_mut(&mut self, q: NodeId) -> &mut QueueState {
+        match &mut self.nodes[q.index()].amqp {
+            AmqpNode::Queue(s) => s,
+            _ => unreachable!("not a queue"),
+        }
+    }
+
+    pub(crate) fn channel(&self, c: NodeId) -> &ConsumerState {
+        match &self.nodes[c.index()].amqp {
+            AmqpNode::Consumer(s) => s,
+            _ => unreachable!("not a consumer"),
+        }
+    }
+
+    pub(crate) fn channel_mut(&mut self, c: NodeId) -> &mut ConsumerState {
+        match &mut self.nodes[c.index()].amqp {
+            AmqpNode::Consumer(s) => s,
+            _ => unreachable!("not a consumer"),
+        }
+    }
+
+    fn consumer_config(&self, c: NodeId) -> &ConsumerConfig {
+        match &self.topo.node(c).kind {
+            NodeKind::Consumer(cfg) => cfg,
+            _ => unreachable!("not a consumer"),
+        }
+    }
+
+    fn is_live_queue(&self, n: NodeId) -> bool {
+        matches!(&self.nodes[n.index()].amqp, AmqpNode::Queue(q) if !q.deleted)
+    }
+
+    fn live_exchange(&self, name: &str) -> Option<NodeId> {
+        self.topo
+            .node_id(name)
+            .filter(|&n| matches!(self.topo.node(n).kind, NodeKind::Exchange(_)))
+    }
+
+    // ----- publishing and routing (rabbit_exchange:route/3, rabbit_channel) -----
+
+    /// A message published along `edge` reached the broker: `edge.to` is an exchange, or a
+    /// queue reached through the default exchange.
+    pub(crate) fn amqp_publish_arrive(&mut self, edge: EdgeId, mut msg: Box<Envelope>) {
+        let to = self.topo.edge(edge).to;
+        let flags = msg.publish.take();
+        let node = self.topo.node(to);
+        let exchange = match node.kind {
+            NodeKind::Exchange(_) => {
+                if node.removed {
+                    self.drop_message(msg.id, to, DropReason::ExchangeNotFound);
+                    return;
+                }
+                msg.exchange = node.name.clone();
+                Some(to)
+            }
+            _ => {
+                // The default exchange, with the queue's name as the routing key.
+                msg.exchange = String::new();
+                msg.routing_key = node.name.clone();
+                None
+            }
+        };
+        let target = exchange.map_or(Target::Default, Target::Exchange);
+        let (queues, path) = self.route(target, &msg);
+        let id = msg.id;
+        let ack = if queues.is_empty() {
+            let mandatory = flags.is_some_and(|f| f.mandatory);
+            if mandatory {
+                let publisher = flags.expect("mandatory").publisher;
+                self.emit(EventKind::Returned {
+                    message: id,
+                    node: publisher,
+                    exchange,
+                    routing_key: msg.routing_key.clone(),
+                });
+            }
+            let reason = if mandatory {
+                DropReason::Returned
+            } else {
+                DropReason::Unroutable
+            };
+            self.drop_message(id, to, reason);
+            true
+        } else {
+            self.deliver_routed(msg, exchange, path, queues)
+        };
+        if let Some(f) = flags {
+            if let Some(seq) = f.confirm_seq {
+                self.emit(EventKind::Confirmed {
+                    node: f.publisher,
+                    seq,
+                    message: id,
+                    ack,
+                });
+            }
+        }
+    }
+
+    /// The queues a message reaches from `target`, each once in node order, and the further
+    /// exchanges visited (`route1/4`'s worklist, with alternate exchanges and cycle cutting).
+    fn route(&self, target: Target, msg: &Envelope) -> (Vec<NodeId>, Vec<NodeId>) {
+        let keys = death::routing_keys(msg);
+        let mut dests: Vec<NodeId> = Vec::new();
+        let first = match target {
+            Target::Default => {
+                for k in &keys {
+                    if let Some(q) = self.topo.node_id(k).filter(|&q| self.is_live_queue(q)) {
+                        dests.push(q);
+                    }
+                }
+                dests.sort_unstable();
+                dests.dedup();
+                return (dests, Vec::new());
+            }
+            Target::Exchange(x) => x,
+        };
+        let mut split: Option<Vec<Vec<&str>>> = None;
+        let mut work = vec![first];
+        let mut i = 0;
+        while i < work.len() {
+            let x = work[i];
+            i += 1;
+            let mut routed_somewhere = false;
+            for &e in &self.topo.node(x).out {
+                let edge = self.topo.edge(e);
+                let hit = match &edge.matcher {
+                    Matcher::None => false,
+                    Matcher::Fanout => true,
+                    Matcher::Direct => keys.iter().any(|k| *k == edge.routing_key),
+                    Matcher::Topic(p) => split
+                        .get_or_insert_with(|| {
+                            keys.iter().map(|k| super::topic::words(k)).collect()
+                        })
+                        .iter()
+                        .any(|w| p.matches_words(w)),
+                    Matcher::Headers(mode) => {
+                        super::headers::matches(*mode, &edge.arguments, &msg.headers)
+                    }
+                };
+                if !hit {
+                    continue;
+                }
+                routed_somewhere = true;
+                let to = edge.to;
+                match self.topo.node(to).kind {
+                    NodeKind::Exchange(_) => {
+                        if !work.contains(&to) {
+                            work.push(to);
+                        }
+                    }
+                    _ => {
+                        if self.is_live_queue(to) {
+                            dests.push(to);
+                        }
+                    }
+                }
+            }
+            if !routed_somewhere {
+                if let NodeKind::Exchange(cfg) = &self.topo.node(x).kind {
+                    if let Some(ae) = cfg.arguments.alternate_exchange.as_deref() {
+                        if let Some(ae) = self.live_exchange(ae) {
+                            if !work.contains(&ae) {
+                                work.push(ae);
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        dests.sort_unstable();
+        dests.dedup();
+        work.remove(0);
+        (dests, work)
+    }
+
+    /// Gives the message to each queue: the first gets it, the others copies. Returns true if
+    /// every queue accepted it (the publisher-confirm outcome).
+    fn deliver_routed(
+        &mut self,
+        msg: Box<Envelope>,
+        exchange: Option<NodeId>,
+        path: Vec<NodeId>,
+        queues: Vec<NodeId>,
+    ) -> bool {
+        let mut msgs = Vec::with_capacity(queues.len());
+        for (i, &q) in queues.iter().enumerate().skip(1) {
+            let id = self.ledger.next_id();
+            self.ledger.create(id, Fate::Held { node: q });
+            let mut copy = msg.clone();
+            copy.id = id;
+            copy.causation_id = Some(msg.id);
+            msgs.push((i, copy));
+        }
+        let mut copies = Vec::with_capacity(queues.len());
+        copies.push(msg.id);
+        copies.extend(msgs.iter().map(|(_, m)| m.id));
+        if self.recording {
+            self.emit(EventKind::Routed {
+                message: msg.id,
+                exchange,
+                path,
+                queues: queues.clone(),
+                copies,
+            });
+        }
+        let mut all = self.offer(queues[0], msg);
+        for (i, m) in msgs {
+            all &= self.offer(queues[i], m);
+        }
+        all
+    }
+
+    // ----- queues (rabbit_amqqueue_process) -----
+
+    /// `maybe_deliver_or_enqueue/3`: a routed message reaches queue `q`. False if the queue
+    /// refused it (`reject-publish`).
+    fn offer(&mut self, q: NodeId, mut msg: Box<Envelope>) -> bool {
+        msg.headers.remove("BCC");
+        let qs = self.queue(q);
+        let overflow = qs.config.arguments.overflow;
+        if overflow != Overflow::DropHead && qs.would_overflow(msg.body_bytes) {
+            if overflow == Overflow::RejectPublishDlx
+                && qs.config.arguments.dead_letter_exchange.is_some()
+            {
+                self.dead_letter(q, msg, DeathReason::Maxlen);
+            } else {
+                self.drop_message(msg.id, q, DropReason::RejectPublish);
+            }
+            return false;
+        }
+        let now = self.now;
+        let meta = self.queue_mut(q).fresh_meta(&msg, now);
+        let stored = Stored { msg, meta };
+        // attempt_delivery: a consumer that can take it gets it straight away.
+        if let Some(ci) = self.pick_consumer(q) {
+            self.send_delivery(q, ci, stored);
+            return true;
+        }
+        let qs = self.queue(q);
+        if qs.config.arguments.message_ttl == Some(0)
+            && qs.config.arguments.dead_letter_exchange.is_none()
+        {
+            // TTL 0 and nobody to take it: discarded at once (no basic.return).
+            self.emit(EventKind::Expired {
+                message: stored.msg.id,
+                queue: q,
+            });
+            self.drop_message(stored.msg.id, q, DropReason::Expired);
+            return true;
+        }
+        let id = stored.msg.id;
+        let has_expiry = stored.meta.expiry.is_some();
+        self.ledger.set(id, Fate::Held { node: q });
+        let qs = self.queue_mut(q);
+        qs.insert(stored);
+        let ready = qs.len() as u32;
+        self.emit(EventKind::Enqueued {
+            message: id,
+            queue: q,
+            ready,
+        });
+        let dropped = self.drop_head_while_over(q);
+        let len = self.queue(q).len();
+        if self.queue(q).is_quorum() || dropped || len == 1 || has_expiry {
+            self.drop_expired(q);
+        }
+        self.arm_ttl(q);
+        true
+    }
+
+    /// `maybe_drop_head/2`: with `drop-head`, drops (or dead-letters) from the head while the
+    /// queue is over a limit. True if anything was dropped.
+    fn drop_head_while_over(&mut self, q: NodeId) -> bool {
+        let mut dropped = false;
+        while self.queue(q).config.arguments.overflow == Overflow::DropHead
+            && self.queue(q).over_limit()
+        {
+            let Some(s) = self.queue_mut(q).pop_head() else {
+                break;
+            };
+            dropped = true;
+            self.dead_letter(q, s.msg, DeathReason::Maxlen);
+        }
+        dropped
+    }
+
+    /// `drop_expired_msgs/1`: expired messages at the head are dead-lettered or dropped.
+    fn drop_expired(&mut self, q: NodeId) {
+        let now = self.now;
+        for s in self.queue_mut(q).take_expired(now) {
+            self.emit(EventKind::Expired {
+                message: s.msg.id,
+                queue: q,
+            });
+            self.dead_letter(q, s.msg, DeathReason::Expired);
+        }
+    }
+
+    /// Arms the TTL timer for the next head expiry, if it is earlier than the armed one.
+    fn arm_ttl(&mut self, q: NodeId) {
+        let qs = self.queue(q);
+        if let Some(t) = qs.next_head_expiry() {
+            let t = t.max(self.now);
+            if qs.ttl_timer.is_none_or(|armed| t < armed) {
+                self.queue_mut(q).ttl_timer = Some(t);
+                self.agenda.push(t, Due::QueueTimer { queue: q });
+            }
+        }
+    }
+
+    /// The TTL timer fired.
+    pub(crate) fn amqp_queue_timer(&mut self, q: NodeId) {
+        if self.queue(q).deleted || self.queue(q).ttl_timer != Some(self.now) {
+            return; // superseded
+        }
+        self.queue_mut(q).ttl_timer = None;
+        self.drop_expired(q);
+        self.arm_ttl(q);
+    }
+
+    /// `run_message_queue/2`: delivers ready messages while some consumer can take one.
+    fn run_queue(&mut self, q: NodeId) {
+        loop {
+            if self.queue(q).deleted {
+                return;
+            }
+            let quorum = self.queue(q).is_quorum();
+            if quorum {
+                // rabbit_fifo drops expired heads before it checks a message out.
+                self.drop_expired(q);
+            }
+            if self.queue(q).is_empty() {
+                break;
+            }
+            let Some(ci) = self.pick_consumer(q) else {
+                break;
+            };
+            let s = self.queue_mut(q).pop_head().expect("not empty");
+            self.send_delivery(q, ci, s);
+            if !quorum {
+                // fetch/2 fetches first and drops expired messages after (DOC≠CODE: an
+                // expired head can be delivered).
+                self.drop_expired(q);
+            }
+        }
+        self.arm_ttl(q);
+    }
+
+    /// Whether consumer `ci` of queue `q` can take a delivery now. Records a global-prefetch
+    /// block on the channel so that the queue is told when it clears.
+    fn can_accept(&mut self, q: NodeId, ci: usize) -> bool {
+        let c = &self.queue(q).consumers[ci];
+        if c.auto_ack {
+            return true;
+        }
+        let (node, prefetch, unacked) = (c.node, c.prefetch, c.unacked);
+        if prefetch > 0 && unacked >= u32::from(prefetch) {
+            return false;
+        }
+        let global = self.consumer_config(node).global_prefetch_count;
+        let ch = self.channel_mut(node);
+        if global > 0 && ch.unacked >= u32::from(global) {
+            ch.suspended.insert(q);
+            return false;
+        }
+        true
+    }
+
+    /// `rabbit_queue_consumers:deliver/5`: the consumer to deliver to, if any can take a
+    /// message. Consumers that cannot are marked blocked and leave the rotation until unblocked.
+    fn pick_consumer(&mut self, q: NodeId) -> Option<usize> {
+        let qs = self.queue(q);
+        if qs.config.arguments.single_active_consumer {
+            if qs.pending_active.is_some() {
+                return None; // the active consumer drains before handing over
+            }
+            let active = qs.active?;
+            let ci = qs.consumers.iter().position(|c| c.node == active)?;
+            if qs.consumers[ci].blocked.is_some() {
+                return None;
+            }
+            if self.can_accept(q, ci) {
+                return Some(ci);
+            }
+            let qs = self.queue_mut(q);
+            qs.consumers[ci].blocked = Some(qs.next_pos);
+            qs.next_pos += 1;
+            return None;
+        }
+        loop {
+            let qs = self.queue(q);
+            let head = qs
+                .consumers
+                .iter()
+                .enumerate()
+                .filter(|(_, c)| c.blocked.is_none())
+                .max_by(|(_, a), (_, b)| a.priority.cmp(&b.priority).then(b.pos.cmp(&a.pos)))
+                .map(|(i, _)| i)?;
+            let ok = self.can_accept(q, head);
+            let qs = self.queue_mut(q);
+            let pos = qs.next_pos;
+            qs.next_pos += 1;
+            if ok {
+                qs.consumers[head].pos = pos; // back to the tail of its priority level
+                return Some(head);
+            }
+            qs.consumers[head].blocked = Some(pos);
+        }
+    }
+
+    /// Sends a ready message to consumer `ci` of queue `q`.
+    fn send_delivery(&mut self, q: NodeId, ci: usize, mut s: Stored) {
+        let qs = self.queue_mut(q);
+        let quorum = qs.is_quorum();
+        let c = &mut qs.consumers[ci];
+        let (node, edge, auto_ack) = (c.node, c.edge, c.auto_ack);
+        if !auto_ack {
+            c.unacked += 1;
+            qs.unacked += 1;
+        }
+        let redelivered = if quorum {
+            // rabbit_fifo_client:add_delivery_count_header/2 (v4.3).
+            let h = &mut s.msg.headers;
+            if s.meta.acquired > 0 {
+                h.insert(
+                    "x-acquired-count".into(),
+                    HeaderValue::Int(i64::from(s.meta.acquired)),
+                );
+            }
+            if s.meta.failed > 0 {
+                h.insert(
+                    "x-delivery-count".into(),
+                    HeaderValue::Int(i64::from(s.meta.failed)),
+                );
+            }
+            s.meta.acquired > 0
+        } else {
+            s.meta.delivered
+        };
+        s.meta.delivered = true;
+        let ch = self.channel_mut(node);
+        let tag = ch.next_tag;
+        ch.next_tag += 1;
+        if !auto_ack {
+            ch.unacked += 1;
+        }
+        let arrive = self.now + self.topo.edge(edge).latency.sample(&mut self.rng);
+        let id = s.msg.id;
+        self.ledger.set(id, Fate::InTransit { edge });
+        self.nodes[q.index()].stats.sent += 1;
+        self.emit(EventKind::Delivered {
+            message: id,
+            queue: q,
+            consumer: node,
+            edge,
+            tag,
+            redelivered,
+            depart: self.now,
+            arrive,
+        });
+        self.agenda.push(
+            arrive,
+            Due::Deliver {
+                consumer: node,
+                d: Box::new(Delivery {
+                    tag,
+                    queue: q,
+                    edge,
+                    auto_ack,
+                    msg: s.msg,
+                    meta: s.meta,
+                }),
+            },
+        );
+    }
+
+    /// `rabbit_dead_letter:publish/5`: dead-letters `msg` from `q`, or drops it if the queue
+    /// has no dead-letter exchange.
+    fn dead_letter(&mut self, q: NodeId, mut msg: Box<Envelope>, reason: DeathReason) {
+        let args = &self.queue(q).config.arguments;
+        let Some(dlx) = args.dead_letter_exchange.clone() else {
+            self.drop_message(msg.id, q, reason.drop_reason());
+            return;
+        };
+        let dlrk = args.dead_letter_routing_key.clone();
+        let qname = self.topo.node(q).name.clone();
+        death::record(&mut msg, &qname, reason, self.now);
+        msg.expiration_ms = None;
+        msg.headers.remove("x-acquired-count");
+        msg.headers.remove("x-delivery-count");
+        if let Some(k) = dlrk {
+            msg.routing_key = k;
+            msg.headers.remove("CC");
+        }
+        msg.headers.remove("BCC");
+        msg.exchange = dlx.clone();
+        if self.recording {
+            self.emit(EventKind::DeadLettered {
+                message: msg.id,
+                queue: q,
+                reason,
+                exchange: dlx.clone(),
+                routing_keys: death::recorded_keys(&msg),
+                x_death: msg.deaths.clone(),
+            });
+        }
+        let target = if dlx.is_empty() {
+            Target::Default
+        } else {
+            match self.live_exchange(&dlx) {
+                Some(x) => Target::Exchange(x),
+                None => {
+                    self.drop_message(msg.id, q, DropReason::DeadLetterUnroutable);
+                    return;
+                }
+            }
+        };
+        let (mut queues, path) = self.route(target, &msg);
+        let before = queues.len();
+        queues.retain(|&t| !death::is_cycle(&msg.deaths, reason, &self.topo.node(t).name));
+        if queues.is_empty() {
+            let why = if before > 0 {
+                DropReason::DeadLetterCycle
+            } else {
+                DropReason::DeadLetterUnroutable
+            };
+            self.drop_message(msg.id, q, why);
+            return;
+        }
+        let exchange = match target {
+            Target::Default => None,
+            Target::Exchange(x) => Some(x),
+        };
+        self.deliver_routed(msg, exchange, path, queues);
+    }
+
+    /// Puts settled-with-requeue (or orphaned) deliveries back in `q`: classic queues at their
+    /// original positions, quorum queues at the back of the returns queue after the delivery
+    /// limit check. `failed` marks a failed delivery (reject, or a consumer that went away).
+    fn requeue(&mut self, q: NodeId, ds: Vec<Delivery>, failed: bool) {
+        if self.queue(q).deleted {
+            for d in ds {
+                self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
+            }
+            return;
+        }
+        let quorum = self.queue(q).is_quorum();
+        let limit = self.queue(q).config.arguments.delivery_limit.unwrap_or(20);
+        for mut d in ds {
+            let id = d.msg.id;
+            if quorum {
+                d.meta.acquired += 1;
+                if failed {
+                    d.meta.failed += 1;
+                }
+                if limit >= 0 && i64::from(d.meta.failed) > limit {
+                    self.dead_letter(q, d.msg, DeathReason::DeliveryLimit);
+                    continue;
+                }
+                self.ledger.set(id, Fate::Held { node: q });
+                self.emit(EventKind::Requeued {
+                    message: id,
+                    queue: q,
+                });
+                self.queue_mut(q).push_return(Stored {
+                    msg: d.msg,
+                    meta: d.meta,
+                });
+            } else {
+                self.ledger.set(id, Fate::Held { node: q });
+                self.emit(EventKind::Requeued {
+                    message: id,
+                    queue: q,
+                });
+                self.queue_mut(q).insert(Stored {
+                    msg: d.msg,
+                    meta: d.meta,
+                });
+            }
+        }
+        if !quorum {
+            self.drop_head_while_over(q);
+            self.drop_expired(q);
+        }
+        self.run_queue(q);
+    }
+
+    /// Deletes queue `q`: its ready messages are dropped (never dead-lettered), its consumers
+    /// cancelled, its bindings removed.
+    pub(crate) fn delete_queue(&mut self, q: NodeId, why: &'static str) {
+        if self.queue(q).deleted {
+            return;
+        }
+        let qs = self.queue_mut(q);
+        qs.deleted = true;
+        qs.consumers.clear();
+        qs.active = None;
+        qs.pending_active = None;
+        let gone = qs.drain();
+        self.emit(EventKind::QueueDeleted {
+            queue: q,
+            why,
+            dropped: gone.len() as u32,
+        });
+        for s in gone {
+            self.drop_message(s.msg.id, q, DropReason::QueueDeleted);
+        }
+        if !self.topo.node(q).removed {
+            std::sync::Arc::make_mut(&mut self.topo).remove_node(q);
+        }
+    }
+
+    /// Arms (or re-arms) the `x-expires` timer of an unused queue.
+    fn arm_expires(&mut self, q: NodeId) {
+        let qs = self.queue_mut(q);
+        qs.expires_epoch += 1;
+        if let Some(ms) = qs.config.arguments.expires {
+            if qs.consumers.is_empty() {
+                let epoch = qs.expires_epoch;
+                let at = self.now + SimDuration(ms.saturating_mul(1000));
+                self.agenda.push(at, Due::QueueExpires { queue: q, epoch });
+            }
+        }
+    }
+
+    /// The `x-expires` timer fired.
+    pub(crate) fn amqp_queue_expires(&mut self, q: NodeId, epoch: u64) {
+        let qs = self.queue(q);
+        if !qs.deleted && qs.expires_epoch == epoch && qs.consumers.is_empty() {
+            self.delete_queue(q, "x-expires");
+        }
+    }
+
+    /// Sets up a new queue node's timers.
+    pub(crate) fn amqp_queue_declared(&mut self, q: NodeId) {
+        self.arm_expires(q);
+    }
+
+    // ----- consumers (rabbit_queue_consumers) -----
+
+    /// `basic.consume` along a queue → consumer edge.
+    pub(crate) fn register_consumer(&mut self, edge: EdgeId) {
+        let e = self.topo.edge(edge);
+        let (q, node) = (e.from, e.to);
+        if !self.nodes[node.index()].up || !self.is_live_queue(q) {
+            return;
+        }
+        let cfg = self.consumer_config(node);
+        let (priority, prefetch, auto_ack) =
+            (cfg.arguments.priority, cfg.prefetch_count, cfg.auto_ack);
+        let qs = self.queue_mut(q);
+        if qs.consumers.iter().any(|c| c.node == node) {
+            return;
+        }
+        let pos = qs.next_pos;
+        qs.next_pos += 1;
+        qs.consumers.push(QConsumer {
+            node,
+            edge,
+            priority,
+            prefetch,
+            auto_ack,
+            unacked: 0,
+            pos,
+            blocked: None,
+        });
+        qs.had_consumer = true;
+        qs.expires_epoch += 1; // in use: no x-expires
+        let mut activated = None;
+        if qs.config.arguments.single_active_consumer {
+            match qs.active {
+                None => {
+                    qs.active = Some(node);
+                    activated = Some(node);
+                }
+                Some(active) if qs.is_quorum() => {
+                    let current = qs.consumers.iter().find(|c| c.node == active);
+                    if current.is_some_and(|c| priority > c.priority) {
+                        qs.pending_active = Some(node);
+                    }
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(c) = activated {
+            self.emit(EventKind::ConsumerActivated {
+                queue: q,
+                consumer: c,
+            });
+        }
+        self.maybe_hand_over(q);
+        self.run_queue(q);
+    }
+
+    /// Quorum single active consumer: once the active consumer has no unacked messages, a
+    /// waiting higher-priority consumer takes over.
+    fn maybe_hand_over(&mut self, q: NodeId) {
+        let qs = self.queue(q);
+        let Some(next) = qs.pending_active else {
+            return;
+        };
+        let drained = qs
+            .active
+            .and_then(|a| qs.consumers.iter().find(|c| c.node == a))
+            .is_none_or(|c| c.unacked == 0);
+        if drained {
+            let qs = self.queue_mut(q);
+            qs.active = Some(next);
+            qs.pending_active = None;
+            self.emit(EventKind::ConsumerActivated {
+                queue: q,
+                consumer: next,
+            });
+        }
+    }
+
+    /// Removes `node`'s consumer from `q` (`basic.cancel`, or its channel closed). Returns true
+    /// if the queue was deleted as a result (auto-delete, exclusive owner gone).
+    fn cancel_consumer(&mut self, q: NodeId, node: NodeId, channel_closed: bool) -> bool {
+        if !self.is_live_queue(q) {
+            return false;
+        }
+        let qs = self.queue_mut(q);
+        let Some(ci) = qs.consumers.iter().position(|c| c.node == node) else {
+            return false;
+        };
+        qs.consumers.remove(ci);
+        if qs.pending_active == Some(node) {
+            qs.pending_active = None;
+        }
+        let mut activated = None;
+        if qs.active == Some(node) {
+            // The head of the consumer priority queue: highest priority, then earliest.
+            qs.active = qs
+                .consumers
+                .iter()
+                .max_by(|a, b| a.priority.cmp(&b.priority).then(b.pos.cmp(&a.pos)))
+                .map(|c| c.node);
+            if let Some(p) = qs.pending_active.take() {
+                qs.active = Some(p);
+            }
+            activated = qs.active;
+        }
+        if let Some(c) = activated {
+            self.emit(EventKind::ConsumerActivated {
+                queue: q,
+                consumer: c,
+            });
+        }
+        let qs = self.queue(q);
+        let exclusive_owner_gone = channel_closed && qs.config.exclusive;
+        if qs.consumers.is_empty() {
+            if exclusive_owner_gone {
+                self.delete_queue(q, "exclusive");
+                return true;
+            }
+            if qs.config.auto_delete && qs.had_consumer {
+                self.delete_queue(q, "auto_delete");
+                return true;
+            }
+            self.arm_expires(q);
+        }
+        false
+    }
+
+    /// A delivery reached its consumer.
+    pub(crate) fn amqp_delivery_arrive(&mut self, node: NodeId, d: Box<Delivery>) {
+        self.ledger.set(d.msg.id, Fate::Held { node });
+        self.nodes[node.index()].stats.received += 1;
+        let ch = self.channel_mut(node);
+        ch.buffer.push_back(*d);
+        if ch.current.is_none() {
+            self.start_next(node);
+        }
+    }
+
+    /// The consumer starts processing its next delivery, if it has one.
+    fn start_next(&mut self, node: NodeId) {
+        let Some(d) = self.channel_mut(node).buffer.pop_front() else {
+            return;
+        };
+        let NodeKind::Consumer(cfg) = &self.topo.node(node).kind else {
+            unreachable!("not a consumer")
+        };
+        let until = self.now + cfg.processing.sample(&mut self.rng);
+        self.emit(EventKind::Received {
+            message: d.msg.id,
+            node,
+            until,
+        });
+        self.channel_mut(node).current = Some(d);
+        self.agenda.push(until, Due::Finish { consumer: node });
+    }
+
+    /// The consumer finished processing: it settles the message as its behaviour says.
+    pub(crate) fn amqp_finish(&mut self, node: NodeId) {
+        let ch = self.channel_mut(node);
+        ch.processed += 1;
+        let processed = ch.processed;
+        if self.consumer_config(node).crash_after == Some(processed) {
+            self.crash(node);
+            return;
+        }
+        let d = self.channel_mut(node).current.take().expect("processing");
+        if d.auto_ack {
+            self.ledger.set(d.msg.id, Fate::Consumed { node });
+            self.nodes[node.index()].stats.consumed += 1;
+            self.emit(EventKind::Consumed {
+                message: d.msg.id,
+                node,
+            });
+        } else {
+            let how = self.decide(node, &d.msg);
+            self.send_settlement(node, how, false, vec![d]);
+        }
+        self.start_next(node);
+    }
+
+    /// The consumer's behaviour: header rules first, then the failure probability.
+    fn decide(&mut self, node: NodeId, msg: &Envelope) -> Settlement {
+        let cfg = self.consumer_config(node);
+        for rule in &cfg.when_header {
+            let hit = match (&rule.equals, msg.headers.get(&rule.header)) {
+                (None, Some(_)) => true,
+                (Some(want), Some(have)) => want == have,
+                (_, None) => false,
+            };
+            if hit {
+                return rule.then;
+            }
+        }
+        let (p, on_failure) = (cfg.fail_probability, cfg.on_failure);
+        if p > 0.0 && self.rng.chance(p) {
+            on_failure
+        } else {
+            Settlement::Ack
+        }
+    }
+
+    /// Sends a settlement to the broker; it takes effect after the consume edge's latency.
+    fn send_settlement(
+        &mut self,
+        node: NodeId,
+        how: Settlement,
+        multiple: bool,
+        ds: Vec<Delivery>,
+    ) {
+        let Some(edge) = ds.first().map(|d| d.edge) else {
+            return;
+        };
+        let at = self.now + self.topo.edge(edge).latency.sample(&mut self.rng);
+        self.agenda.push(
+            at,
+            Due::Settle {
+                consumer: node,
+                how,
+                multiple,
+                deliveries: ds,
+            },
+        );
+    }
+
+    /// The broker receives a settlement (`rabbit_amqqueue_process` ack / reject handling).
+    pub(crate) fn amqp_settle_arrive(
+        &mut self,
+        node: NodeId,
+        how: Settlement,
+        multiple: bool,
+        ds: Vec<Delivery>,
+    ) {
+        let (method, requeue) = match how {
+            Settlement::Ack => (SettleMethod::Ack, false),
+            Settlement::Nack { requeue } => (SettleMethod::Nack, requeue),
+            Settlement::Reject { requeue } => (SettleMethod::Reject, requeue),
+        };
+        let failed = method == SettleMethod::Reject;
+        let mut back: Vec<(NodeId, Vec<Delivery>)> = Vec::new();
+        for d in ds {
+            self.release_unacked(node, &d);
+            self.emit(EventKind::Settled {
+                message: d.msg.id,
+                queue: d.queue,
+                consumer: node,
+                tag: d.tag,
+                method,
+                requeue,
+                multiple,
+            });
+            let q = d.queue;
+            if method == SettleMethod::Ack {
+                self.ledger.set(d.msg.id, Fate::Consumed { node });
+                self.nodes[node.index()].stats.consumed += 1;
+            } else if !self.is_live_queue(q) {
+                self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
+            } else if requeue {
+                match back.iter_mut().find(|(bq, _)| *bq == q) {
+                    Some((_, v)) => v.push(d),
+                    None => back.push((q, vec![d])),
+                }
+            } else {
+                self.dead_letter(q, d.msg, DeathReason::Rejected);
+            }
+        }
+        let mut touched: Vec<NodeId> = back.iter().map(|(q, _)| *q).collect();
+        for (q, v) in back {
+            self.requeue(q, v, failed);
+        }
+        // The queues whose consumer on this channel may now take more.
+        for q in self.queues_consumed_by(node) {
+            if !touched.contains(&q) {
+                touched.push(q);
+            }
+        }
+        for q in touched {
+            self.unblock(q, node);
+        }
+        self.notify_suspended(node);
+    }
+
+    /// Live queues `node` consumes from, in node order.
+    fn queues_consumed_by(&self, node: NodeId) -> Vec<NodeId> {
+        let mut qs: Vec<NodeId> = self
+            .topo
+            .node(node)
+            .inc
+            .iter()
+            .map(|&e| self.topo.edge(e).from)
+            .filter(|&q| self.is_live_queue(q))
+            .collect();
+        qs.sort_unstable();
+        qs
+    }
+
+    /// Lowers the unacked counters a manual-ack delivery holds.
+    fn release_unacked(&mut self, node: NodeId, d: &Delivery) {
+        if d.auto_ack {
+            return;
+        }
+        let ch = self.channel_mut(node);
+        ch.unacked -= 1;
+        if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()].amqp {
+            qs.unacked -= 1;
+            if let Some(c) = qs.consumers.iter_mut().find(|c| c.edge == d.edge) {
+                c.unacked -= 1;
+            }
+        }
+    }
+
+    /// `possibly_unblock`: a blocked consumer that can take more rejoins the rotation at the
+    /// tail of its priority level, and the queue delivers.
+    fn unblock(&mut self, q: NodeId, node: NodeId) {
+        if !self.is_live_queue(q) {
+            return;
+        }
+        self.maybe_hand_over(q);
+        let qs = self.queue(q);
+        let Some(ci) = qs.consumers.iter().position(|c| c.node == node) else {
+            return;
+        };
+        if qs.consumers[ci].blocked.is_none() {
+            self.run_queue(q);
+            return;
+        }
+        let c = &qs.consumers[ci];
+        let per_consumer_room = c.auto_ack || c.prefetch == 0 || c.unacked < u32::from(c.prefetch);
+        let global = self.consumer_config(node).global_prefetch_count;
+        let channel_room = global == 0 || self.channel(node).unacked < u32::from(global);
+        if per_consumer_room && channel_room {
+            let qs = self.queue_mut(q);
+            qs.consumers[ci].blocked = None;
+            qs.consumers[ci].pos = qs.next_pos;
+            qs.next_pos += 1;
+        }
+        self.run_queue(q);
+    }
+
+    /// `rabbit_limiter:notify_queues/1`: when the channel's global prefetch has room again, the
+    /// queues it held back are told, starting at a random one, as RabbitMQ does.
+    fn notify_suspended(&mut self, node: NodeId) {
+        let global = self.consumer_config(node).global_prefetch_count;
+        if global == 0 || self.channel(node).unacked >= u32::from(global) {
+            return;
+        }
+        let list: Vec<NodeId> = std::mem::take(&mut self.channel_mut(node).suspended)
+            .into_iter()
+            .collect();
+        let n = list.len();
+        if n == 0 {
+            return;
+        }
+        let k = if n == 1 {
+            0
+        } else {
+            self.rng.range_inclusive(1, n as u64) as usize % n
+        };
+        for i in 0..n {
+            self.unblock(list[(k + i) % n], node);
+        }
+    }
+
+    /// Everything on `node`'s channel that is unacked (or, for auto-ack, not yet processed), in
+    /// delivery-tag order, taken out of the agenda and the consumer.
+    fn take_channel_deliveries(&mut self, node: NodeId) -> Vec<Delivery> {
+        let mut out: Vec<Delivery> = Vec::new();
+        self.agenda.remove_where(
+            |d| match d {
+                Due::Deliver { consumer, .. }
+                | Due::Finish { consumer }
+                | Due::Settle { consumer, .. } => *consumer == node,
+                _ => false,
+            },
+            |e| match e.due {
+                Due::Deliver { d, .. } => out.push(*d),
+                Due::Settle { deliveries, .. } => out.extend(deliveries),
+                _ => {}
+            },
+        );
+        let ch = self.channel_mut(node);
+        out.extend(ch.current.take());
+        out.extend(ch.buffer.drain(..));
+        out.sort_by_key(|d| d.tag);
+        out
+    }
+
+    /// A consumer's connection closed (crash or removal): its consumers are cancelled, and its
+    /// unacked deliveries go back to their queues (`handle_ch_down/2`); auto-ack deliveries it
+    /// had not processed are lost. Returns how many were lost.
+    pub(crate) fn close_consumer_connection(&mut self, node: NodeId) -> Vec<Delivery> {
+        let ds = self.take_channel_deliveries(node);
+        let ch = self.channel_mut(node);
+        ch.next_tag = 1;
+        ch.unacked = 0;
+        ch.suspended.clear();
+        ds
+    }
+
+    /// Finishes closing a connection with the deliveries `close_consumer_connection` took.
+    pub(crate) fn requeue_closed(&mut self, node: NodeId, ds: Vec<Delivery>) {
+        let mut by_queue: Vec<(NodeId, Vec<Delivery>)> = Vec::new();
+        for d in ds {
+            if d.auto_ack {
+                self.drop_message(d.msg.id, node, DropReason::LostInCrash);
+                continue;
+            }
+            if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()].amqp {
+                qs.unacked -= 1;
+                if let Some(c) = qs.consumers.iter_mut().find(|c| c.edge == d.edge) {
+                    c.unacked -= 1;
+                }
+            }
+            match by_queue.iter_mut().find(|(q, _)| *q == d.queue) {
+                Some((_, v)) => v.push(d),
+                None => by_queue.push((d.queue, vec![d])),
+            }
+        }
+        let mut queues: Vec<NodeId> = self.queues_consumed_by(node);
+        for (q, _) in &by_queue {
+            if !queues.contains(q) {
+                queues.push(*q);
+            }
+        }
+        queues.sort_unstable();
+        for q in queues {
+            let deleted = self.cancel_consumer(q, node, true);
+            let ds = by_queue
+                .iter_mut()
+                .find(|(bq, _)| *bq == q)
+                .map(|(_, v)| std::mem::take(v))
+                .unwrap_or_default();
+            if deleted || !self.is_live_queue(q) {
+                for d in ds {
+                    self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
+                }
+            } else if ds.is_empty() {
+                self.run_queue(q);
+            } else {
+                self.requeue(q, ds, true);
+            }
+        }
+    }
+
+    /// A consumer came back: it consumes again from each of its queues, on a fresh channel.
+    pub(crate) fn reopen_consumer(&mut self, node: NodeId) {
+        let edges: Vec<EdgeId> = self.topo.node(node).inc.clone();
+        for e in edges {
+            self.register_consumer(e);
+        }
+    }
+
+    /// `basic.cancel` for the consumer on `edge` (the edge is being removed).
+    pub(crate) fn cancel_on_edge(&mut self, edge: EdgeId) {
+        let e = self.topo.edge(edge);
+        let (q, node) = (e.from, e.to);
+        if matches!(self.topo.node(q).kind, NodeKind::Queue(_))
+            && matches!(self.topo.node(node).kind, NodeKind::Consumer(_))
+        {
+            self.cancel_consumer(q, node, false);
+        }
+    }
+
+    /// A scripted or commanded `basic.ack` / `basic.nack` / `basic.reject` from a consumer.
+    /// An unknown tag is a channel error (406), which closes the channel.
+    pub(crate) fn amqp_client_settle(
+        &mut self,
+        node: NodeId,
+        how: Settlement,
+        tag: Option<u64>,
+        multiple: bool,
+    ) {
+        if !self.nodes[node.index()].up {
+            return;
+        }
+        let ch = self.channel(node);
+        let tag = tag.or_else(|| ch.current.as_ref().or(ch.buffer.back()).map(|d| d.tag));
+        let known =
+            |d: &Delivery| Some(d.tag) == tag || (multiple && tag.is_some_and(|t| d.tag <= t));
+        let hits = ch
+            .current
+            .iter()
+            .chain(&ch.buffer)
+            .filter(|d| known(d))
+            .count();
+        if hits == 0 {
+            let text = match tag {
+                Some(t) => format!("PRECONDITION_FAILED - unknown delivery tag {t}"),
+                None => "PRECONDITION_FAILED - unknown delivery tag 0".to_owned(),
+            };
+            self.emit(EventKind::ChannelError {
+                node,
+                code: 406,
+                text,
+            });
+            self.crash(node);
+            return;
+        }
+        let ch = self.channel_mut(node);
+        let mut ds = Vec::new();
+        let was_current = ch.current.as_ref().is_some_and(&known);
+        if was_current {
+            ds.extend(ch.current.take());
+        }
+        let (hit, keep): (VecDeque<Delivery>, VecDeque<Delivery>) =
+            ch.buffer.drain(..).partition(&known);
+        ch.buffer = keep;
+        ds.extend(hit);
+        ds.sort_by_key(|d| d.tag);
+        if was_current {
+            self.agenda.remove_where(
+                |d| matches!(d, Due::Finish { consumer } if *consumer == node),
+                drop,
+            );
+        }
+        self.send_settlement(node, how, multiple, ds);
+        if was_current {
+            self.start_next(node);
+        }
+    }
+
+    /// Sets up a new node's AMQP state and registers consumers on edges into it.
+    pub(crate) fn amqp_node_added(&mut self, node: NodeId) {
+        self.nodes[node.index()].amqp = AmqpNode::for_kind(&self.topo.node(node).kind);
+        if matches!(self.topo.node(node).kind, NodeKind::Queue(_)) {
+            self.amqp_queue_declared(node);
+        }
+    }
+
+    /// The publish sequence number for the producer's next message, if it uses confirms.
+    pub(crate) fn next_confirm_seq(&mut self, producer: NodeId) -> Option<u64> {
+        let confirms =
+            matches!(&self.topo.node(producer).kind, NodeKind::Producer(p) if p.publisher_confirms);
+        match &mut self.nodes[producer.index()].amqp {
+            AmqpNode::Producer { next_seq } if confirms => {
+                let s = *next_seq;
+                *next_seq += 1;
+                Some(s)
+            }
+            _ => None,
+        }
+    }
+
+    /// Checks the broker's counters against where deliveries physically are: per queue, per
+    /// consumer and per channel, and that no consumer is over its prefetch.
+    pub(crate) fn check_amqp_counters(
+        &self,
+        deliveries: &[(NodeId, &Delivery)],
+    ) -> Result<(), String> {
+        let n = self.nodes.len();
+        let mut per_queue = vec![0u64; n];
+        let mut per_channel = vec![0u32; n];
+        let mut per_edge: std::collections::BTreeMap<EdgeId, u32> = Default::default();
+        for (node, d) in deliveries {
+            if d.auto_ack {
+                continue;
+            }
+            per_queue[d.queue.index()] += 1;
+            per_channel[node.index()] += 1;
+            *per_edge.entry(d.edge).or_default() += 1;
+        }
+        for (i, state) in self.nodes.iter().enumerate() {
+            let name = &self.topo.nodes[i].name;
+            match &state.amqp {
+                AmqpNode::Queue(qs) => {
+                    if qs.unacked != per_queue[i] {
+                        return Err(format!(
+                            "queue {name:?} counts {} unacked, but {} deliveries are out",
+                            qs.unacked, per_queue[i]
+                        ));
+                    }
+                    for c in &qs.consumers {
+                        let out = per_edge.get(&c.edge).copied().unwrap_or(0);
+                        if c.unacked != out {
+                            return Err(format!(
+                                "consumer {:?} on {name:?} counts {} unacked, but {out} are out",
+                                self.topo.node(c.node).name,
+                                c.unacked
+                            ));
+                        }
+                        if c.prefetch > 0 && c.unacked > u32::from(c.prefetch) {
+                            return Err(format!(
+                                "consumer {:?} on {name:?} has {} unacked, over its prefetch of {}",
+                                self.topo.node(c.node).name,
+                                c.unacked,
+                                c.prefetch
+                            ));
+                        }
+                    }
+                }
+                AmqpNode::Consumer(ch) => {
+                    if ch.unacked != per_channel[i] {
+                        return Err(format!(
+                            "channel of {name:?} counts {} unacked, but {} deliveries are out",
+                            ch.unacked, per_channel[i]
+                        ));
+                    }
+                    if let NodeKind::Consumer(cfg) = &self.topo.nodes[i].kind {
+                        let g = cfg.global_prefetch_count;
+                        if g > 0 && ch.unacked > u32::from(g) {
+                            return Err(format!(
+                                "channel of {name:?} has {} unacked, over its global prefetch of {g}",
+                                ch.unacked
+                            ));
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+}
