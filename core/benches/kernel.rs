@@ -1,4 +1,5 @@
-//! Kernel throughput: simulated events per second on a chain of N forwarding relays.
+//! Kernel throughput: simulated events per second on a chain of N forwarding relays, and
+//! messages per second through an AMQP pipeline.
 //!
 //! `cargo bench -p switchboard-core --bench kernel`. Each iteration simulates one second of a
 //! producer feeding a chain of relays into a sink, draining events as the web app and the CLI do
@@ -7,7 +8,7 @@
 //! `scripts/bench-wasm.sh`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use switchboard_core::fixtures::{relay_chain, run_one_second_in_frames};
+use switchboard_core::fixtures::{amqp_pipeline, relay_chain, run_one_second_in_frames};
 
 fn kernel_throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("kernel_chain");
@@ -27,5 +28,31 @@ fn kernel_throughput(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernel_throughput);
+/// The AMQP pipeline: producer → topic exchange → three queues → three acking consumers.
+/// Throughput is counted in published messages (each is routed to all three queues, delivered,
+/// processed and acked three times); the events per message are printed once.
+fn amqp_throughput(c: &mut Criterion) {
+    let mut g = c.benchmark_group("amqp_pipeline");
+    g.sample_size(20);
+    let rate = 200_000;
+    let s = amqp_pipeline(rate);
+    let mut sim = switchboard_core::Sim::new(&s).expect("valid");
+    sim.advance_to(switchboard_core::SimTime(1_000_000));
+    let t = sim.totals();
+    let published = sim.metrics().nodes[0].stats.published;
+    sim.check_conservation().expect("conserved");
+    eprintln!(
+        "amqp_pipeline: {published} published/s, {} steps, {:.1} steps per message, {} consumed",
+        sim.steps(),
+        sim.steps() as f64 / published as f64,
+        t.consumed
+    );
+    g.throughput(Throughput::Elements(published));
+    g.bench_function("topic_3_queues_published_msgs", |b| {
+        b.iter(|| run_one_second_in_frames(&s))
+    });
+    g.finish();
+}
+
+criterion_group!(benches, kernel_throughput, amqp_throughput);
 criterion_main!(benches);

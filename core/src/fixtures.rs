@@ -43,3 +43,34 @@ pub fn run_one_second_in_frames(scenario: &Scenario) -> u64 {
     std::hint::black_box(drained);
     sim.steps()
 }
+
+/// The AMQP pipeline benchmark's workload: a Poisson producer at `rate_per_s` publishing
+/// `order.created.eu` to a topic exchange bound to three classic queues
+/// (`order.#`, `*.created.*`, `#.eu`), so every message is routed to all three; each queue
+/// has one consumer (prefetch 100) that processes for 1 µs and acks. Links are 100 µs.
+pub fn amqp_pipeline(rate_per_s: u32) -> Scenario {
+    let doc = format!(
+        r##"{{"version":1,"name":"amqp pipeline","seed":1,
+        "nodes":[
+          {{"id":"p","kind":"producer","config":{{"rate_per_s":{rate_per_s},
+            "message":{{"routing_key":"order.created.eu","body_bytes":512}}}}}},
+          {{"id":"orders","kind":"exchange","config":{{"type":"topic"}}}},
+          {{"id":"billing","kind":"queue"}},
+          {{"id":"shipping","kind":"queue"}},
+          {{"id":"audit","kind":"queue"}},
+          {{"id":"c1","kind":"consumer","config":{{"prefetch_count":100,"processing":"1us"}}}},
+          {{"id":"c2","kind":"consumer","config":{{"prefetch_count":100,"processing":"1us"}}}},
+          {{"id":"c3","kind":"consumer","config":{{"prefetch_count":100,"processing":"1us"}}}}
+        ],
+        "edges":[
+          {{"from":"p","to":"orders","latency":"100us"}},
+          {{"from":"orders","to":"billing","routing_key":"order.#"}},
+          {{"from":"orders","to":"shipping","routing_key":"*.created.*"}},
+          {{"from":"orders","to":"audit","routing_key":"#.eu"}},
+          {{"from":"billing","to":"c1","latency":"100us"}},
+          {{"from":"shipping","to":"c2","latency":"100us"}},
+          {{"from":"audit","to":"c3","latency":"100us"}}
+        ]}}"##
+    );
+    Scenario::from_json(&doc).expect("a valid pipeline")
+}

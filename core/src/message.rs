@@ -105,8 +105,8 @@ pub struct Envelope {
     pub expiration_ms: Option<u64>,
     /// AMQP `priority`.
     pub priority: Option<u8>,
-    /// The exchange it was last published to (`""` is the default exchange).
-    pub exchange: String,
+    /// The exchange it was last published to; `None` is the default exchange (`""`).
+    pub exchange: Option<crate::id::NodeId>,
     /// Its dead-letter history, most recent first: the structured form of `x-death`.
     pub deaths: Vec<crate::amqp::Death>,
     /// Set while the message travels from its publisher to the broker.
@@ -128,7 +128,7 @@ impl Envelope {
             hops: 0,
             expiration_ms: template.expiration_ms().ok().flatten(),
             priority: template.priority,
-            exchange: String::new(),
+            exchange: None,
             deaths: Vec::new(),
             publish: None,
         }

@@ -34,7 +34,9 @@ pub(crate) enum Due {
         consumer: NodeId,
         how: Settlement,
         multiple: bool,
-        deliveries: Vec<Delivery>,
+        /// The delivery settled, and with `multiple`, the others.
+        first: Box<Delivery>,
+        more: Option<Box<Vec<Box<Delivery>>>>,
     },
     /// A queue's TTL timer.
     QueueTimer { queue: NodeId },
@@ -472,10 +474,12 @@ impl Sim {
                 }
                 Due::Settle {
                     consumer,
-                    deliveries: ds,
+                    first,
+                    more,
                     ..
                 } => {
-                    for d in ds {
+                    let more = more.iter().flat_map(|m| m.iter());
+                    for d in std::iter::once(first).chain(more) {
                         actual.push((d.msg.id, Fate::Held { node: *consumer }));
                         deliveries.push((*consumer, d));
                     }
@@ -807,8 +811,14 @@ impl Sim {
                 consumer,
                 how,
                 multiple,
-                deliveries,
-            } => self.amqp_settle_arrive(consumer, how, multiple, deliveries),
+                first,
+                more,
+            } => {
+                let mut ds = Vec::with_capacity(1 + more.as_ref().map_or(0, |m| m.len()));
+                ds.push(first);
+                ds.extend(more.into_iter().flat_map(|m| *m));
+                self.amqp_settle_arrive(consumer, how, multiple, ds)
+            }
             Due::QueueTimer { queue } => self.amqp_queue_timer(queue),
             Due::QueueExpires { queue, epoch } => self.amqp_queue_expires(queue, epoch),
         }
@@ -918,7 +928,9 @@ impl Sim {
     fn publish(&mut self, node: NodeId, template: &MessageTemplate) {
         let id = self.ledger.next_id();
         let mut msg = Box::new(Envelope::from_template(id, template, self.now));
-        if let NodeKind::Producer(p) = &self.topo.node(node).kind {
+        if let (NodeKind::Producer(p), true) =
+            (&self.topo.node(node).kind, self.nodes[node.index()].up)
+        {
             let mandatory = p.mandatory;
             msg.publish = Some(PublishFlags {
                 publisher: node,
@@ -1017,6 +1029,8 @@ impl Sim {
             self.reopen_consumer(node);
         }
         if let NodeKind::Producer(p) = &self.topo.node(node).kind {
+            // A new connection and channel: confirm numbering starts again at 1.
+            self.nodes[node.index()].amqp = AmqpNode::for_kind(&self.topo.node(node).kind);
             // A producer restarted before its `start` still waits for it.
             let start = SimTime::ZERO + p.start;
             if self.now < start {

@@ -161,6 +161,33 @@ impl Topology {
         }
     }
 
+    /// Removes a deleted queue: its bindings and consumers go, but edges from publishers stay,
+    /// because they publish by the queue's name through the default exchange.
+    pub(crate) fn remove_node_keeping_publishers(&mut self, id: NodeId) {
+        let n = &self.nodes[id.index()];
+        let publishing = |t: &Topology, e: EdgeId| {
+            matches!(
+                t.node(t.edge(e).from).kind,
+                NodeKind::Producer(_) | NodeKind::Relay(_)
+            )
+        };
+        let edges: Vec<EdgeId> = n
+            .out
+            .iter()
+            .chain(&n.inc)
+            .copied()
+            .filter(|&e| !publishing(self, e))
+            .collect();
+        for e in edges {
+            self.remove_edge(e);
+        }
+        let n = &mut self.nodes[id.index()];
+        n.removed = true;
+        if self.by_name.get(&n.name) == Some(&id) {
+            self.by_name.remove(&n.name);
+        }
+    }
+
     /// The node with this id.
     pub fn node(&self, id: NodeId) -> &Node {
         &self.nodes[id.index()]
@@ -206,7 +233,7 @@ impl Topology {
             edges: self
                 .edges
                 .iter()
-                .filter(|e| !e.removed)
+                .filter(|e| !e.removed && !self.node(e.from).removed && !self.node(e.to).removed)
                 .map(|e| EdgeSpec {
                     from: self.node(e.from).name.clone(),
                     to: self.node(e.to).name.clone(),

@@ -10,7 +10,7 @@ use crate::ledger::{DropReason, Fate};
 use crate::message::{Envelope, HeaderValue};
 use crate::scenario::NodeKind;
 use crate::sim::{Due, Sim};
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 use crate::topology::Matcher;
 use std::collections::{BTreeSet, VecDeque};
 
@@ -50,9 +50,9 @@ pub(crate) struct ConsumerState {
     /// Unacked manual-ack deliveries on the channel.
     pub unacked: u32,
     /// Delivered, waiting to be processed, in delivery order.
-    pub buffer: VecDeque<Delivery>,
+    pub buffer: VecDeque<Box<Delivery>>,
     /// Being processed (a `Finish` is scheduled).
-    pub current: Option<Delivery>,
+    pub current: Option<Box<Delivery>>,
     /// Messages finished over the node's life.
     pub processed: u64,
     /// Queues that could not deliver because the channel's global prefetch was full.
@@ -164,13 +164,13 @@ impl Sim {
                     self.drop_message(msg.id, to, DropReason::ExchangeNotFound);
                     return;
                 }
-                msg.exchange = node.name.clone();
+                msg.exchange = Some(to);
                 Some(to)
             }
             _ => {
                 // The default exchange, with the queue's name as the routing key.
-                msg.exchange = String::new();
-                msg.routing_key = node.name.clone();
+                msg.exchange = None;
+                msg.routing_key.clone_from(&node.name);
                 None
             }
         };
@@ -213,11 +213,20 @@ impl Sim {
     /// The queues a message reaches from `target`, each once in node order, and the further
     /// exchanges visited (`route1/4`'s worklist, with alternate exchanges and cycle cutting).
     fn route(&self, target: Target, msg: &Envelope) -> (Vec<NodeId>, Vec<NodeId>) {
-        let keys = death::routing_keys(msg);
+        // The routing key, plus CC and BCC values when there are any (rarely): no allocation
+        // in the common case.
+        let one = [msg.routing_key.as_str()];
+        let many: Vec<&str>;
+        let keys: &[&str] = if msg.headers.contains_key("CC") || msg.headers.contains_key("BCC") {
+            many = death::routing_key_refs(msg);
+            &many
+        } else {
+            &one
+        };
         let mut dests: Vec<NodeId> = Vec::new();
         let first = match target {
             Target::Default => {
-                for k in &keys {
+                for k in keys {
                     if let Some(q) = self.topo.node_id(k).filter(|&q| self.is_live_queue(q)) {
                         dests.push(q);
                     }
@@ -228,7 +237,7 @@ impl Sim {
             }
             Target::Exchange(x) => x,
         };
-        let mut split: Option<Vec<Vec<&str>>> = None;
+        let mut split: Option<Vec<Vec<&str>>> = None; // words of each key, split once
         let mut work = vec![first];
         let mut i = 0;
         while i < work.len() {
@@ -240,7 +249,7 @@ impl Sim {
                 let hit = match &edge.matcher {
                     Matcher::None => false,
                     Matcher::Fanout => true,
-                    Matcher::Direct => keys.iter().any(|k| *k == edge.routing_key),
+                    Matcher::Direct => keys.contains(&edge.routing_key.as_str()),
                     Matcher::Topic(p) => split
                         .get_or_insert_with(|| {
                             keys.iter().map(|k| super::topic::words(k)).collect()
@@ -464,6 +473,9 @@ impl Sim {
     /// block on the channel so that the queue is told when it clears.
     fn can_accept(&mut self, q: NodeId, ci: usize) -> bool {
         let c = &self.queue(q).consumers[ci];
+        if !self.nodes[c.node.index()].up {
+            return false;
+        }
         if c.auto_ack {
             return true;
         }
@@ -597,27 +609,8 @@ impl Sim {
             return;
         };
         let dlrk = args.dead_letter_routing_key.clone();
-        let qname = self.topo.node(q).name.clone();
-        death::record(&mut msg, &qname, reason, self.now);
-        msg.expiration_ms = None;
-        msg.headers.remove("x-acquired-count");
-        msg.headers.remove("x-delivery-count");
-        if let Some(k) = dlrk {
-            msg.routing_key = k;
-            msg.headers.remove("CC");
-        }
-        msg.headers.remove("BCC");
-        msg.exchange = dlx.clone();
-        if self.recording {
-            self.emit(EventKind::DeadLettered {
-                message: msg.id,
-                queue: q,
-                reason,
-                exchange: dlx.clone(),
-                routing_keys: death::recorded_keys(&msg),
-                x_death: msg.deaths.clone(),
-            });
-        }
+        // with_dlx/3: a dead-letter exchange that does not exist drops the message silently,
+        // before anything is recorded.
         let target = if dlx.is_empty() {
             Target::Default
         } else {
@@ -629,6 +622,29 @@ impl Sim {
                 }
             }
         };
+        let qname = self.topo.node(q).name.clone();
+        let from_exchange = msg
+            .exchange
+            .map_or(String::new(), |x| self.topo.node(x).name.clone());
+        death::record(&mut msg, &qname, reason, self.now, &from_exchange);
+        msg.expiration_ms = None;
+        msg.headers.remove("x-acquired-count");
+        msg.headers.remove("x-delivery-count");
+        if let Some(k) = dlrk {
+            msg.routing_key = k;
+            msg.headers.remove("CC");
+        }
+        msg.headers.remove("BCC");
+        if self.recording {
+            self.emit(EventKind::DeadLettered {
+                message: msg.id,
+                queue: q,
+                reason,
+                exchange: dlx.clone(),
+                routing_keys: death::recorded_keys(&msg),
+                x_death: msg.deaths.clone(),
+            });
+        }
         let (mut queues, path) = self.route(target, &msg);
         let before = queues.len();
         queues.retain(|&t| !death::is_cycle(&msg.deaths, reason, &self.topo.node(t).name));
@@ -645,13 +661,14 @@ impl Sim {
             Target::Default => None,
             Target::Exchange(x) => Some(x),
         };
+        msg.exchange = exchange;
         self.deliver_routed(msg, exchange, path, queues);
     }
 
     /// Puts settled-with-requeue (or orphaned) deliveries back in `q`: classic queues at their
     /// original positions, quorum queues at the back of the returns queue after the delivery
     /// limit check. `failed` marks a failed delivery (reject, or a consumer that went away).
-    fn requeue(&mut self, q: NodeId, ds: Vec<Delivery>, failed: bool) {
+    fn requeue(&mut self, q: NodeId, ds: Vec<Box<Delivery>>, failed: bool) {
         if self.queue(q).deleted {
             for d in ds {
                 self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
@@ -668,6 +685,7 @@ impl Sim {
                     d.meta.failed += 1;
                 }
                 if limit >= 0 && i64::from(d.meta.failed) > limit {
+                    let d = *d;
                     self.dead_letter(q, d.msg, DeathReason::DeliveryLimit);
                     continue;
                 }
@@ -720,7 +738,10 @@ impl Sim {
             self.drop_message(s.msg.id, q, DropReason::QueueDeleted);
         }
         if !self.topo.node(q).removed {
-            std::sync::Arc::make_mut(&mut self.topo).remove_node(q);
+            // Bindings and consumers go; publishers keep publishing by the queue's name
+            // through the default exchange, which now routes nowhere (or to a queue declared
+            // again under that name).
+            std::sync::Arc::make_mut(&mut self.topo).remove_node_keeping_publishers(q);
         }
     }
 
@@ -882,7 +903,7 @@ impl Sim {
         self.ledger.set(d.msg.id, Fate::Held { node });
         self.nodes[node.index()].stats.received += 1;
         let ch = self.channel_mut(node);
-        ch.buffer.push_back(*d);
+        ch.buffer.push_back(d);
         if ch.current.is_none() {
             self.start_next(node);
         }
@@ -957,19 +978,22 @@ impl Sim {
         node: NodeId,
         how: Settlement,
         multiple: bool,
-        ds: Vec<Delivery>,
+        ds: Vec<Box<Delivery>>,
     ) {
-        let Some(edge) = ds.first().map(|d| d.edge) else {
+        let mut ds = ds.into_iter();
+        let Some(first) = ds.next() else {
             return;
         };
-        let at = self.now + self.topo.edge(edge).latency.sample(&mut self.rng);
+        let at = self.now + self.topo.edge(first.edge).latency.sample(&mut self.rng);
+        let rest: Vec<Box<Delivery>> = ds.collect();
         self.agenda.push(
             at,
             Due::Settle {
                 consumer: node,
                 how,
                 multiple,
-                deliveries: ds,
+                first,
+                more: (!rest.is_empty()).then(|| Box::new(rest)),
             },
         );
     }
@@ -980,7 +1004,7 @@ impl Sim {
         node: NodeId,
         how: Settlement,
         multiple: bool,
-        ds: Vec<Delivery>,
+        ds: Vec<Box<Delivery>>,
     ) {
         let (method, requeue) = match how {
             Settlement::Ack => (SettleMethod::Ack, false),
@@ -988,7 +1012,17 @@ impl Sim {
             Settlement::Reject { requeue } => (SettleMethod::Reject, requeue),
         };
         let failed = method == SettleMethod::Reject;
-        let mut back: Vec<(NodeId, Vec<Delivery>)> = Vec::new();
+        let single_queue = match ds.as_slice() {
+            [d] => Some(d.queue),
+            _ => None,
+        };
+        let mut settled_queues: Vec<NodeId> = Vec::new();
+        if single_queue.is_none() {
+            settled_queues = ds.iter().map(|d| d.queue).collect();
+            settled_queues.sort_unstable();
+            settled_queues.dedup();
+        }
+        let mut back: Vec<(NodeId, Vec<Box<Delivery>>)> = Vec::new();
         for d in ds {
             self.release_unacked(node, &d);
             self.emit(EventKind::Settled {
@@ -1015,18 +1049,18 @@ impl Sim {
                 self.dead_letter(q, d.msg, DeathReason::Rejected);
             }
         }
-        let mut touched: Vec<NodeId> = back.iter().map(|(q, _)| *q).collect();
         for (q, v) in back {
             self.requeue(q, v, failed);
         }
-        // The queues whose consumer on this channel may now take more.
-        for q in self.queues_consumed_by(node) {
-            if !touched.contains(&q) {
-                touched.push(q);
-            }
-        }
-        for q in touched {
+        // The queues whose consumer on this channel may now take more: those the settled
+        // deliveries came from (per-consumer prefetch), then those held back by the channel's
+        // global prefetch.
+        if let Some(q) = single_queue {
             self.unblock(q, node);
+        } else {
+            for q in settled_queues {
+                self.unblock(q, node);
+            }
         }
         self.notify_suspended(node);
     }
@@ -1114,8 +1148,8 @@ impl Sim {
 
     /// Everything on `node`'s channel that is unacked (or, for auto-ack, not yet processed), in
     /// delivery-tag order, taken out of the agenda and the consumer.
-    fn take_channel_deliveries(&mut self, node: NodeId) -> Vec<Delivery> {
-        let mut out: Vec<Delivery> = Vec::new();
+    fn take_channel_deliveries(&mut self, node: NodeId) -> Vec<Box<Delivery>> {
+        let mut out: Vec<Box<Delivery>> = Vec::new();
         self.agenda.remove_where(
             |d| match d {
                 Due::Deliver { consumer, .. }
@@ -1124,8 +1158,11 @@ impl Sim {
                 _ => false,
             },
             |e| match e.due {
-                Due::Deliver { d, .. } => out.push(*d),
-                Due::Settle { deliveries, .. } => out.extend(deliveries),
+                Due::Deliver { d, .. } => out.push(d),
+                Due::Settle { first, more, .. } => {
+                    out.push(first);
+                    out.extend(more.into_iter().flat_map(|m| *m));
+                }
                 _ => {}
             },
         );
@@ -1139,7 +1176,29 @@ impl Sim {
     /// A consumer's connection closed (crash or removal): its consumers are cancelled, and its
     /// unacked deliveries go back to their queues (`handle_ch_down/2`); auto-ack deliveries it
     /// had not processed are lost. Returns how many were lost.
-    pub(crate) fn close_consumer_connection(&mut self, node: NodeId) -> Vec<Delivery> {
+    pub(crate) fn close_consumer_connection(&mut self, node: NodeId) -> Vec<Box<Delivery>> {
+        // Settlements already on the wire reach the broker before it sees the connection
+        // close (TCP delivers what was sent before the FIN).
+        let mut sent: Vec<(SimTime, u64, Due)> = Vec::new();
+        self.agenda.remove_where(
+            |d| matches!(d, Due::Settle { consumer, .. } if *consumer == node),
+            |e| sent.push((e.at, e.seq, e.due)),
+        );
+        sent.sort_by_key(|(at, seq, _)| (*at, *seq));
+        for (_, _, due) in sent {
+            if let Due::Settle {
+                how,
+                multiple,
+                first,
+                more,
+                ..
+            } = due
+            {
+                let mut ds = vec![first];
+                ds.extend(more.into_iter().flat_map(|m| *m));
+                self.amqp_settle_arrive(node, how, multiple, ds);
+            }
+        }
         let ds = self.take_channel_deliveries(node);
         let ch = self.channel_mut(node);
         ch.next_tag = 1;
@@ -1149,8 +1208,8 @@ impl Sim {
     }
 
     /// Finishes closing a connection with the deliveries `close_consumer_connection` took.
-    pub(crate) fn requeue_closed(&mut self, node: NodeId, ds: Vec<Delivery>) {
-        let mut by_queue: Vec<(NodeId, Vec<Delivery>)> = Vec::new();
+    pub(crate) fn requeue_closed(&mut self, node: NodeId, ds: Vec<Box<Delivery>>) {
+        let mut by_queue: Vec<(NodeId, Vec<Box<Delivery>>)> = Vec::new();
         for d in ds {
             if d.auto_ack {
                 self.drop_message(d.msg.id, node, DropReason::LostInCrash);
@@ -1249,12 +1308,12 @@ impl Sim {
         }
         let ch = self.channel_mut(node);
         let mut ds = Vec::new();
-        let was_current = ch.current.as_ref().is_some_and(&known);
+        let was_current = ch.current.as_ref().is_some_and(|d| known(d));
         if was_current {
             ds.extend(ch.current.take());
         }
-        let (hit, keep): (VecDeque<Delivery>, VecDeque<Delivery>) =
-            ch.buffer.drain(..).partition(&known);
+        let (hit, keep): (VecDeque<Box<Delivery>>, VecDeque<Box<Delivery>>) =
+            ch.buffer.drain(..).partition(|d| known(d));
         ch.buffer = keep;
         ds.extend(hit);
         ds.sort_by_key(|d| d.tag);

@@ -90,6 +90,20 @@ pub fn routing_keys(msg: &Envelope) -> Vec<String> {
     keys
 }
 
+/// [`routing_keys`] without copying the strings.
+pub fn routing_key_refs(msg: &Envelope) -> Vec<&str> {
+    let mut keys = vec![msg.routing_key.as_str()];
+    for name in ["CC", "BCC"] {
+        if let Some(HeaderValue::Array(items)) = msg.headers.get(name) {
+            keys.extend(items.iter().filter_map(|v| match v {
+                HeaderValue::Str(s) => Some(s.as_str()),
+                _ => None,
+            }));
+        }
+    }
+    keys
+}
+
 /// The routing key and `CC` values: what `x-death` records as `routing-keys`.
 pub fn recorded_keys(msg: &Envelope) -> Vec<String> {
     let mut keys = vec![msg.routing_key.clone()];
@@ -114,7 +128,8 @@ fn header_keys(headers: &Headers, name: &str) -> Vec<String> {
 /// a repeated `{queue, reason}` pair counts up and moves to the front; a new one is added at the
 /// front with the message's current exchange, routing keys and TTL. Then rewrites the `x-death`,
 /// `x-first-death-*` and `x-last-death-*` headers.
-pub fn record(msg: &mut Envelope, queue: &str, reason: DeathReason, now: SimTime) {
+/// `exchange` is the name of `msg.exchange`.
+pub fn record(msg: &mut Envelope, queue: &str, reason: DeathReason, now: SimTime, exchange: &str) {
     let existing = msg
         .deaths
         .iter()
@@ -130,7 +145,7 @@ pub fn record(msg: &mut Envelope, queue: &str, reason: DeathReason, now: SimTime
             reason,
             count: 1,
             time_s: now.0 / 1_000_000,
-            exchange: msg.exchange.clone(),
+            exchange: exchange.to_owned(),
             routing_keys: recorded_keys(msg),
             original_expiration: msg.expiration_ms,
         },
@@ -142,11 +157,11 @@ pub fn record(msg: &mut Envelope, queue: &str, reason: DeathReason, now: SimTime
     if first {
         h.insert("x-first-death-reason".into(), s(reason.as_str()));
         h.insert("x-first-death-queue".into(), s(queue));
-        h.insert("x-first-death-exchange".into(), s(&msg.exchange));
+        h.insert("x-first-death-exchange".into(), s(exchange));
     }
     h.insert("x-last-death-reason".into(), s(reason.as_str()));
     h.insert("x-last-death-queue".into(), s(queue));
-    h.insert("x-last-death-exchange".into(), s(&msg.exchange));
+    h.insert("x-last-death-exchange".into(), s(exchange));
     h.insert(
         "x-death".into(),
         HeaderValue::Array(msg.deaths.iter().map(Death::to_table).collect()),
@@ -175,7 +190,7 @@ mod tests {
     use crate::message::MessageTemplate;
 
     fn msg() -> Envelope {
-        let mut m = Envelope::from_template(
+        let m = Envelope::from_template(
             MessageId(1),
             &MessageTemplate {
                 routing_key: "k".into(),
@@ -184,17 +199,15 @@ mod tests {
             },
             SimTime(0),
         );
-        m.exchange = "x".into();
         m
     }
 
     #[test]
     fn a_repeated_pair_counts_up_and_moves_to_the_front() {
         let mut m = msg();
-        record(&mut m, "q1", DeathReason::Expired, SimTime(2_500_000));
-        m.exchange = "dlx".into();
-        record(&mut m, "q2", DeathReason::Rejected, SimTime(3_000_000));
-        record(&mut m, "q1", DeathReason::Expired, SimTime(9_000_000));
+        record(&mut m, "q1", DeathReason::Expired, SimTime(2_500_000), "x");
+        record(&mut m, "q2", DeathReason::Rejected, SimTime(3_000_000), "dlx");
+        record(&mut m, "q1", DeathReason::Expired, SimTime(9_000_000), "dlx");
         let pairs: Vec<_> = m
             .deaths
             .iter()
