@@ -15,7 +15,8 @@ cargo test --workspace --features switchboard-core/cli
 section "native trace hashes of the examples (for the wasm comparison)"
 cargo build -q -p switchboard-core --features cli
 hashes=()
-for f in hello.json relay-chain.json crash-restart.json; do
+# Keep this list in step with EXAMPLES in core/tests/wasm_determinism.rs.
+for f in hello.json relay-chain.json crash-restart.json amqp-dead-letter.json amqp-quorum-delivery-limit.json amqp-prefetch-round-robin.json amqp-consumer-crash.json amqp-exchange-types.json amqp-ttl.json; do
   h=$(target/debug/switchboard run "docs/examples/$f" --until 30s | sed -n 's/.*"trace_hash": "\([0-9a-f]*\)".*/\1/p')
   [ -n "$h" ] || { echo "no trace hash for $f" >&2; exit 1; }
   echo "$f $h"

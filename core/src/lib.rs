@@ -65,5 +65,5 @@ pub use id::{EdgeId, MessageId, NodeId};
 pub use ledger::{DropReason, Fate, FateTotals};
 pub use message::{Envelope, HeaderValue, Headers, MessageTemplate};
 pub use scenario::{Diagnostic, Diagnostics, Scenario};
-pub use sim::{Advance, ConservationError, Metrics, ReplayError, Sim};
+pub use sim::{Advance, ConservationError, Metrics, NodeMetrics, QueueMetrics, ReplayError, Sim};
 pub use time::{SimDuration, SimTime};

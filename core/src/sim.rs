@@ -95,9 +95,28 @@ pub struct NodeMetrics {
     pub up: bool,
     /// Messages it holds right now.
     pub held: u64,
+    /// Removed by a live edit (or, for a queue, deleted).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub removed: bool,
     /// Its counters.
     #[serde(flatten)]
     pub stats: NodeStats,
+    /// For a queue: what it holds and who consumes from it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub queue: Option<QueueMetrics>,
+}
+
+/// A queue's state, as the management UI shows it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct QueueMetrics {
+    /// Ready messages.
+    pub ready: u64,
+    /// Sum of ready bodies, bytes.
+    pub ready_bytes: u64,
+    /// Delivered, not yet acked.
+    pub unacked: u64,
+    /// Registered consumers.
+    pub consumers: u64,
 }
 
 /// A summary of the whole run so far.
@@ -447,7 +466,17 @@ impl Sim {
                     kind: n.kind.name(),
                     up: s.up,
                     held,
+                    removed: n.removed,
                     stats: s.stats.clone(),
+                    queue: match &s.amqp {
+                        AmqpNode::Queue(q) => Some(QueueMetrics {
+                            ready: q.len() as u64,
+                            ready_bytes: q.bytes(),
+                            unacked: q.unacked,
+                            consumers: q.consumers.len() as u64,
+                        }),
+                        _ => None,
+                    },
                 })
                 .collect(),
         }

@@ -21,6 +21,30 @@ const EXAMPLES: &[(&str, &str)] = &[
         "crash-restart.json",
         include_str!("../../docs/examples/crash-restart.json"),
     ),
+    (
+        "amqp-dead-letter.json",
+        include_str!("../../docs/examples/amqp-dead-letter.json"),
+    ),
+    (
+        "amqp-quorum-delivery-limit.json",
+        include_str!("../../docs/examples/amqp-quorum-delivery-limit.json"),
+    ),
+    (
+        "amqp-prefetch-round-robin.json",
+        include_str!("../../docs/examples/amqp-prefetch-round-robin.json"),
+    ),
+    (
+        "amqp-consumer-crash.json",
+        include_str!("../../docs/examples/amqp-consumer-crash.json"),
+    ),
+    (
+        "amqp-exchange-types.json",
+        include_str!("../../docs/examples/amqp-exchange-types.json"),
+    ),
+    (
+        "amqp-ttl.json",
+        include_str!("../../docs/examples/amqp-ttl.json"),
+    ),
 ];
 
 /// Must match `scripts/test.sh`: `switchboard run FILE --until 30s`.

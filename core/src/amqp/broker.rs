@@ -326,6 +326,9 @@ impl Sim {
                 copies,
             });
         }
+        if let Some(x) = exchange {
+            self.nodes[x.index()].stats.sent += queues.len() as u64;
+        }
         let mut all = self.offer(queues[0], msg);
         for (i, m) in msgs {
             all &= self.offer(queues[i], m);
@@ -339,6 +342,7 @@ impl Sim {
     /// refused it (`reject-publish`).
     fn offer(&mut self, q: NodeId, mut msg: Box<Envelope>) -> bool {
         msg.headers.remove("BCC");
+        self.nodes[q.index()].stats.received += 1;
         let qs = self.queue(q);
         let overflow = qs.config.arguments.overflow;
         if overflow != Overflow::DropHead && qs.would_overflow(msg.body_bytes) {
