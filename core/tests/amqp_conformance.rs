@@ -1344,3 +1344,243 @@ fn deleting_a_queue_drops_its_messages_and_a_new_binding_routes_the_next_publish
     let routed = of(&trace, "routed");
     assert_eq!(names(&routed[2]["queues"]), ["r"]);
 }
+
+// ----- live edits through commands -----
+
+mod live {
+    use super::*;
+    use switchboard_core::scenario::{EdgeSpec, NodeSpec};
+    use switchboard_core::{Command, CommandError, MessageTemplate, NodeId};
+
+    fn node(json: Value) -> NodeSpec {
+        serde_json::from_value(json).expect("a node")
+    }
+
+    fn edge_spec(from: &str, to: &str, latency: Option<&str>) -> EdgeSpec {
+        let mut e = EdgeSpec::new(from, to);
+        e.latency = latency.map(|l| serde_json::from_value(json!(l)).unwrap());
+        e
+    }
+
+    fn lines(sim: &mut Sim) -> Vec<Value> {
+        let events: Vec<_> = sim.drain_events().collect();
+        events
+            .iter()
+            .map(|e| switchboard_core::trace::event_json(e, sim.topology()))
+            .collect()
+    }
+
+    fn id(sim: &Sim, name: &str) -> NodeId {
+        sim.topology().node_id(name).expect("a live node")
+    }
+
+    #[test]
+    fn declare_bind_consume_cancel_and_delete_mid_run_then_replay_exactly() {
+        let s = common::scenario(
+            &doc(
+                json!([producer("p"), exchange("x", "fanout")]),
+                json!([edge("p", "x")]),
+                json!([]),
+            )
+            .to_string(),
+        );
+        let mut sim = Sim::new(&s).unwrap();
+        let mut trace = Vec::new();
+        let at = |ms: u64| SimTime(ms * 1000);
+        let p = id(&sim, "p");
+        // Before any queue exists, a publish is unroutable.
+        sim.apply(Command::Publish {
+            node: p,
+            message: MessageTemplate::default(),
+        })
+        .unwrap();
+        sim.advance_to(at(10));
+        trace.extend(lines(&mut sim));
+        sim.apply(Command::AddNode {
+            spec: node(json!({"id": "q", "kind": "queue"})),
+        })
+        .unwrap();
+        sim.apply(Command::AddEdge {
+            spec: edge_spec("x", "q", None),
+        })
+        .unwrap();
+        sim.apply(Command::AddNode {
+            spec: node(json!({"id": "c", "kind": "consumer", "config": {"prefetch_count": 1, "processing": "50ms"}})),
+        })
+        .unwrap();
+        sim.apply(Command::AddEdge {
+            spec: edge_spec("q", "c", Some("1ms")),
+        })
+        .unwrap();
+        for _ in 0..3 {
+            sim.apply(Command::Publish {
+                node: p,
+                message: MessageTemplate::default(),
+            })
+            .unwrap();
+        }
+        sim.advance_to(at(30));
+        // basic.cancel: c keeps its unacked delivery and acks it later; the rest stay ready.
+        let consume = sim
+            .topology()
+            .edge_between(id(&sim, "q"), id(&sim, "c"))
+            .unwrap();
+        sim.apply(Command::RemoveEdge { edge: consume }).unwrap();
+        sim.advance_to(at(100));
+        sim.check_conservation().unwrap();
+        let q = id(&sim, "q");
+        let m = sim.metrics();
+        let qm = m.nodes[q.index()].queue.clone().unwrap();
+        assert_eq!((qm.ready, qm.unacked, qm.consumers), (2, 0, 0));
+        sim.apply(Command::RemoveNode { node: q }).unwrap();
+        sim.advance_to(at(150));
+        sim.check_conservation().unwrap();
+        trace.extend(lines(&mut sim));
+
+        let types: Vec<&str> = trace.iter().map(|e| e["type"].as_str().unwrap()).collect();
+        let first = |t: &str| types.iter().position(|x| *x == t).unwrap_or(usize::MAX);
+        assert_eq!(of(&trace, "dropped")[0]["reason"], "unroutable");
+        assert_eq!(
+            of(&trace, "enqueued").len(),
+            2,
+            "m3, m4 wait behind the prefetch"
+        );
+        assert_eq!(
+            of(&trace, "acked").len(),
+            1,
+            "the cancelled consumer still acks"
+        );
+        assert!(first("acked") < first("queue_deleted"));
+        let deleted = of(&trace, "queue_deleted");
+        assert_eq!(
+            (&deleted[0]["why"], &deleted[0]["dropped"]),
+            (&json!("deleted"), &json!(2))
+        );
+        let t = sim.totals();
+        assert_eq!(
+            (t.created, t.live, t.consumed, t.dropped_total()),
+            (4, 0, 1, 3)
+        );
+
+        // The edit log replays to the same state and the same trace.
+        let log = sim.edit_log().to_vec();
+        let json_log = serde_json::to_string(&log).unwrap();
+        let log: Vec<switchboard_core::Edit> = serde_json::from_str(&json_log).unwrap();
+        let mut again = Sim::replay(&s, s.seed, &log, at(150)).unwrap();
+        assert_eq!(again.metrics(), sim.metrics());
+        assert_eq!(again.steps(), sim.steps());
+        drop(lines(&mut again));
+    }
+
+    #[test]
+    fn invalid_edits_are_refused_with_a_reason_and_change_nothing() {
+        let s = common::scenario(
+            &doc(
+                json!([
+                    producer("p"),
+                    exchange("x", "topic"),
+                    queue("q", json!({})),
+                    consumer("c", json!({}))
+                ]),
+                json!([edge("p", "x"), edge("q", "c")]),
+                json!([]),
+            )
+            .to_string(),
+        );
+        let mut sim = Sim::new(&s).unwrap();
+        let err = sim
+            .apply(Command::AddEdge {
+                spec: edge_spec("c", "q", None),
+            })
+            .unwrap_err();
+        assert!(
+            matches!(&err, CommandError::Invalid(m) if m.contains("a consumer sends nothing")),
+            "{err}"
+        );
+        let mut bad = EdgeSpec::new("x", "q");
+        bad.routing_key = "#.#.#".into();
+        let err = sim.apply(Command::AddEdge { spec: bad }).unwrap_err();
+        assert!(err.to_string().contains("binding_invalid"), "{err}");
+        let err = sim
+            .apply(Command::AddNode {
+                spec: node(json!({"id": "q", "kind": "queue"})),
+            })
+            .unwrap_err();
+        assert!(err.to_string().contains("duplicate id"), "{err}");
+        let p = id(&sim, "p");
+        let err = sim
+            .apply(Command::Settle {
+                node: p,
+                how: switchboard_core::amqp::Settlement::Ack,
+                delivery_tag: None,
+                multiple: false,
+            })
+            .unwrap_err();
+        assert!(matches!(err, CommandError::NotAConsumer { .. }));
+        let q = id(&sim, "q");
+        assert!(
+            sim.apply(Command::Crash { node: q }).is_err(),
+            "queues do not crash"
+        );
+        assert!(sim.edit_log().is_empty(), "refused commands are not logged");
+    }
+
+    #[test]
+    fn a_removed_consumer_requeues_its_unacked_messages_as_redelivered() {
+        let s = common::scenario(
+            &doc(
+                json!([
+                    producer("p"),
+                    queue("q", json!({})),
+                    consumer("c1", json!({"prefetch_count": 5, "processing": "1s"})),
+                    consumer("c2", json!({"prefetch_count": 5, "processing": "1ms"}))
+                ]),
+                json!([edge("p", "q"), edge("q", "c1")]),
+                json!([publish(1, "p", json!({})), publish(1, "p", json!({})),
+                       {"at": "50ms", "do": "remove_node", "node": "c1"},
+                       {"at": "60ms", "do": "add_edge", "edge": edge("q", "c2")}]),
+            )
+            .to_string(),
+        );
+        let mut sim = Sim::new(&s).unwrap();
+        let trace: Vec<Value> = common::run_checked(&mut sim, SimTime(200_000), 100_000)
+            .iter()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let redelivered: Vec<bool> = of(&trace, "delivered")
+            .iter()
+            .filter(|d| d["consumer"] == "c2")
+            .map(|d| d["redelivered"].as_bool().unwrap())
+            .collect();
+        assert_eq!(redelivered, [true, true]);
+        assert_eq!(of(&trace, "removed")[0]["node"], "c1");
+        assert_eq!(of(&trace, "acked").len(), 2);
+    }
+}
+
+#[test]
+fn a_consumer_that_could_requeue_in_zero_time_is_refused() {
+    let d = doc(
+        json!([
+            producer("p"),
+            queue("q", json!({})),
+            consumer("c", json!({"processing": "0ms", "fail_probability": 0.5}))
+        ]),
+        json!([edge("p", "q"), {"from": "q", "to": "c", "latency": "0ms"}]),
+        json!([]),
+    );
+    let err = Scenario::from_json(&d.to_string()).expect_err("refused");
+    assert_eq!(err.0[0].path, "edges[1].latency");
+    assert!(err.0[0].message.contains("loop forever"), "{err}");
+    // Acking in zero time is fine: nothing comes back.
+    let d = doc(
+        json!([
+            producer("p"),
+            queue("q", json!({})),
+            consumer("c", json!({"processing": "0ms"}))
+        ]),
+        json!([edge("p", "q"), {"from": "q", "to": "c", "latency": "0ms"}]),
+        json!([]),
+    );
+    Scenario::from_json(&d.to_string()).expect("valid");
+}

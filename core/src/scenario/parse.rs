@@ -8,6 +8,7 @@
 //! 4. cross-references and ranges are validated, collecting every problem rather than the first.
 
 use super::*;
+use crate::amqp::Settlement;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -707,6 +708,20 @@ fn check_exclusive_owners(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                     owner.insert(&e.from, &e.to);
                 }
             }
+        }
+        let settles_back = c.when_header.iter().any(|r| r.then != Settlement::Ack)
+            || (c.fail_probability > 0.0 && c.on_failure != Settlement::Ack);
+        if settles_back && can_be_zero(&c.processing) && e.latency.as_ref().is_some_and(can_be_zero)
+        {
+            diags.push(Diagnostic::new(
+                format!("edges[{i}].latency"),
+                format!(
+                    "{:?} can process in 0 time over a 0 latency edge and send messages back \
+                     (nack, reject): a message could loop forever without time passing; give the \
+                     processing time or the latency a minimum above 0",
+                    e.to
+                ),
+            ));
         }
         if q.arguments.queue_type == crate::amqp::QueueType::Quorum && c.global_prefetch_count > 0 {
             diags.push(Diagnostic::new(
