@@ -92,12 +92,8 @@ pub enum EventKind {
         message: MessageId,
         /// The exchange it was published to (`None`: the default exchange).
         exchange: Option<NodeId>,
-        /// Exchanges visited, in order: bindings to exchanges and alternate exchanges.
-        path: Vec<NodeId>,
-        /// The queues, each once.
-        queues: Vec<NodeId>,
-        /// The message in each queue.
-        copies: Vec<MessageId>,
+        /// Where it went (boxed: events stay small, and most are not routings).
+        route: Box<Route>,
     },
     /// A mandatory message routed nowhere and went back to its publisher (`basic.return`).
     Returned {
@@ -189,12 +185,8 @@ pub enum EventKind {
         queue: NodeId,
         /// Why.
         reason: DeathReason,
-        /// The dead-letter exchange's name (`""`: the default exchange).
-        exchange: String,
-        /// The routing keys it is republished with.
-        routing_keys: Vec<String>,
-        /// Its `x-death` afterwards, most recent first.
-        x_death: Vec<Death>,
+        /// Where it is republished, and its history.
+        detail: Box<DeadLetter>,
     },
     /// A queue was deleted; its `dropped` ready messages were dropped (`queue_deleted`).
     QueueDeleted {
@@ -221,6 +213,28 @@ pub enum EventKind {
         /// The reply text.
         text: String,
     },
+}
+
+/// Where an exchange routed a message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Route {
+    /// Exchanges visited after the first, in order: bindings to exchanges and alternate
+    /// exchanges.
+    pub path: Vec<NodeId>,
+    /// Each queue, once, in node order, with the message it got: the first gets the message
+    /// itself, the others copies with their own ids.
+    pub targets: Vec<(NodeId, MessageId)>,
+}
+
+/// Where a dead-lettered message is republished, and its history.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DeadLetter {
+    /// The dead-letter exchange's name (`""`: the default exchange).
+    pub exchange: String,
+    /// The routing keys it is republished with.
+    pub routing_keys: Vec<String>,
+    /// Its `x-death` afterwards, most recent first.
+    pub x_death: Vec<Death>,
 }
 
 /// How a delivery was settled.

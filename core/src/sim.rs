@@ -623,11 +623,20 @@ impl Sim {
             }
             Command::Settle { node, .. } => {
                 let n = live_node(*node)?;
-                if !matches!(n.kind, NodeKind::Consumer(_)) {
-                    return Err(CommandError::NotAConsumer {
-                        name: n.name.clone(),
-                        kind: n.kind.name(),
-                    });
+                match &n.kind {
+                    NodeKind::Consumer(c) if c.auto_ack => {
+                        return Err(CommandError::Invalid(format!(
+                            "{:?} uses auto_ack, so it has no deliveries to settle",
+                            n.name
+                        )));
+                    }
+                    NodeKind::Consumer(_) => {}
+                    _ => {
+                        return Err(CommandError::NotAConsumer {
+                            name: n.name.clone(),
+                            kind: n.kind.name(),
+                        })
+                    }
                 }
             }
             Command::RemoveNode { node } => {

@@ -58,12 +58,11 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
         EventKind::Routed {
             message,
             exchange,
-            path,
-            queues,
-            copies,
+            route,
         } => json!({
-            "message": message.0, "exchange": exchange_name(*exchange), "path": names(path),
-            "queues": names(queues), "copies": copies.iter().map(|c| c.0).collect::<Vec<_>>(),
+            "message": message.0, "exchange": exchange_name(*exchange), "path": names(&route.path),
+            "queues": route.targets.iter().map(|(q, _)| name(*q)).collect::<Vec<_>>(),
+            "copies": route.targets.iter().map(|(_, c)| c.0).collect::<Vec<_>>(),
         }),
         EventKind::Returned {
             message,
@@ -127,13 +126,11 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
             message,
             queue,
             reason,
-            exchange,
-            routing_keys,
-            x_death,
+            detail,
         } => json!({
             "message": message.0, "queue": name(*queue), "reason": reason.as_str(),
-            "exchange": exchange, "routing_keys": routing_keys,
-            "x-death": x_death.iter().map(|d| serde_json::to_value(d.to_table()).expect("a table serialises")).collect::<Vec<_>>(),
+            "exchange": detail.exchange, "routing_keys": detail.routing_keys,
+            "x-death": detail.x_death.iter().map(|d| serde_json::to_value(d.to_table()).expect("a table serialises")).collect::<Vec<_>>(),
         }),
         &EventKind::QueueDeleted {
             queue,

@@ -314,16 +314,14 @@ impl Sim {
             copy.causation_id = Some(msg.id);
             msgs.push((i, copy));
         }
-        let mut copies = Vec::with_capacity(queues.len());
-        copies.push(msg.id);
-        copies.extend(msgs.iter().map(|(_, m)| m.id));
         if self.recording {
+            let mut targets = Vec::with_capacity(queues.len());
+            targets.push((queues[0], msg.id));
+            targets.extend(msgs.iter().map(|(i, m)| (queues[*i], m.id)));
             self.emit(EventKind::Routed {
                 message: msg.id,
                 exchange,
-                path,
-                queues: queues.clone(),
-                copies,
+                route: Box::new(crate::event::Route { path, targets }),
             });
         }
         if let Some(x) = exchange {
@@ -501,7 +499,7 @@ impl Sim {
     fn pick_consumer(&mut self, q: NodeId) -> Option<usize> {
         let qs = self.queue(q);
         if qs.config.arguments.single_active_consumer {
-            if qs.pending_active.is_some() {
+            if qs.sac_successor().is_some() {
                 return None; // the active consumer drains before handing over
             }
             let active = qs.active?;
@@ -644,9 +642,11 @@ impl Sim {
                 message: msg.id,
                 queue: q,
                 reason,
-                exchange: dlx.clone(),
-                routing_keys: death::recorded_keys(&msg),
-                x_death: msg.deaths.clone(),
+                detail: Box::new(crate::event::DeadLetter {
+                    exchange: dlx.clone(),
+                    routing_keys: death::recorded_keys(&msg),
+                    x_death: msg.deaths.clone(),
+                }),
             });
         }
         let (mut queues, path) = self.route(target, &msg);
@@ -731,7 +731,6 @@ impl Sim {
         qs.deleted = true;
         qs.consumers.clear();
         qs.active = None;
-        qs.pending_active = None;
         let gone = qs.drain();
         self.emit(EventKind::QueueDeleted {
             queue: q,
@@ -806,20 +805,11 @@ impl Sim {
         qs.had_consumer = true;
         qs.expires_epoch += 1; // in use: no x-expires
         let mut activated = None;
-        if qs.config.arguments.single_active_consumer {
-            match qs.active {
-                None => {
-                    qs.active = Some(node);
-                    activated = Some(node);
-                }
-                Some(active) if qs.is_quorum() => {
-                    let current = qs.consumers.iter().find(|c| c.node == active);
-                    if current.is_some_and(|c| priority > c.priority) {
-                        qs.pending_active = Some(node);
-                    }
-                }
-                Some(_) => {}
-            }
+        if qs.config.arguments.single_active_consumer && qs.active.is_none() {
+            // The first consumer registered while none is active becomes active. (A quorum
+            // queue hands over to a higher-priority one later: `maybe_hand_over`.)
+            qs.active = Some(node);
+            activated = Some(node);
         }
         if let Some(c) = activated {
             self.emit(EventKind::ConsumerActivated {
@@ -835,7 +825,7 @@ impl Sim {
     /// waiting higher-priority consumer takes over.
     fn maybe_hand_over(&mut self, q: NodeId) {
         let qs = self.queue(q);
-        let Some(next) = qs.pending_active else {
+        let Some(next) = qs.sac_successor() else {
             return;
         };
         let drained = qs
@@ -845,7 +835,6 @@ impl Sim {
         if drained {
             let qs = self.queue_mut(q);
             qs.active = Some(next);
-            qs.pending_active = None;
             self.emit(EventKind::ConsumerActivated {
                 queue: q,
                 consumer: next,
@@ -864,9 +853,6 @@ impl Sim {
             return false;
         };
         qs.consumers.remove(ci);
-        if qs.pending_active == Some(node) {
-            qs.pending_active = None;
-        }
         let mut activated = None;
         if qs.active == Some(node) {
             // The head of the consumer priority queue: highest priority, then earliest.
@@ -875,9 +861,6 @@ impl Sim {
                 .iter()
                 .max_by(|a, b| a.priority.cmp(&b.priority).then(b.pos.cmp(&a.pos)))
                 .map(|c| c.node);
-            if let Some(p) = qs.pending_active.take() {
-                qs.active = Some(p);
-            }
             activated = qs.active;
         }
         if let Some(c) = activated {
@@ -1270,8 +1253,11 @@ impl Sim {
         let (q, node) = (e.from, e.to);
         if matches!(self.topo.node(q).kind, NodeKind::Queue(_))
             && matches!(self.topo.node(node).kind, NodeKind::Consumer(_))
+            && !self.cancel_consumer(q, node, false)
+            && self.is_live_queue(q)
         {
-            self.cancel_consumer(q, node, false);
+            // A single-active-consumer queue may have a new active consumer to serve.
+            self.run_queue(q);
         }
     }
 

@@ -206,8 +206,20 @@ mod tests {
     fn a_repeated_pair_counts_up_and_moves_to_the_front() {
         let mut m = msg();
         record(&mut m, "q1", DeathReason::Expired, SimTime(2_500_000), "x");
-        record(&mut m, "q2", DeathReason::Rejected, SimTime(3_000_000), "dlx");
-        record(&mut m, "q1", DeathReason::Expired, SimTime(9_000_000), "dlx");
+        record(
+            &mut m,
+            "q2",
+            DeathReason::Rejected,
+            SimTime(3_000_000),
+            "dlx",
+        );
+        record(
+            &mut m,
+            "q1",
+            DeathReason::Expired,
+            SimTime(9_000_000),
+            "dlx",
+        );
         let pairs: Vec<_> = m
             .deaths
             .iter()

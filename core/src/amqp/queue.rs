@@ -79,8 +79,6 @@ pub struct QueueState {
     pub next_pos: u64,
     /// Single active consumer: the active one.
     pub active: Option<NodeId>,
-    /// Quorum single active consumer: a higher-priority consumer waiting to take over.
-    pub pending_active: Option<NodeId>,
     /// Has ever had a consumer (for `auto_delete`).
     pub had_consumer: bool,
     /// The TTL timer armed for this time, if any.
@@ -105,7 +103,6 @@ impl QueueState {
             consumers: Vec::new(),
             next_pos: 0,
             active: None,
-            pending_active: None,
             had_consumer: false,
             ttl_timer: None,
             expires_epoch: 0,
@@ -116,6 +113,22 @@ impl QueueState {
     /// True for quorum queues.
     pub fn is_quorum(&self) -> bool {
         self.config.arguments.queue_type == QueueType::Quorum
+    }
+
+    /// Quorum single active consumer: the consumer waiting to take over once the active one
+    /// has no unacked messages: the highest-priority (then earliest registered) consumer whose
+    /// priority is above the active one's.
+    pub fn sac_successor(&self) -> Option<NodeId> {
+        if !self.is_quorum() || !self.config.arguments.single_active_consumer {
+            return None;
+        }
+        let active = self.active?;
+        let floor = self.consumers.iter().find(|c| c.node == active)?.priority;
+        self.consumers
+            .iter()
+            .filter(|c| c.priority > floor)
+            .max_by(|a, b| a.priority.cmp(&b.priority).then(b.pos.cmp(&a.pos)))
+            .map(|c| c.node)
     }
 
     /// Ready messages.
