@@ -36,6 +36,8 @@ pub(crate) enum Due {
         multiple: bool,
         /// The delivery settled, and with `multiple`, the others.
         first: Box<Delivery>,
+        // Boxed so that the entry stays small: `multiple` settlements are rare.
+        #[allow(clippy::box_collection, clippy::vec_box)]
         more: Option<Box<Vec<Box<Delivery>>>>,
     },
     /// A queue's TTL timer.

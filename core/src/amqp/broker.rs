@@ -1,5 +1,10 @@
 //! The broker's behaviour, as methods of [`Sim`]: publishing and routing, queues, consumers and
 //! settlement. Each function names the RabbitMQ function it follows.
+//!
+//! A delivery is boxed once when it leaves its queue and keeps that box until it is settled:
+//! agenda entries, consumer buffers and settlement batches move pointers, never the 72-byte
+//! struct. Hence `Vec<Box<Delivery>>` on purpose.
+#![allow(clippy::vec_box)]
 
 use super::config::{ConsumerConfig, Overflow, Settlement};
 use super::death::{self, DeathReason};

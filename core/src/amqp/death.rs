@@ -190,7 +190,7 @@ mod tests {
     use crate::message::MessageTemplate;
 
     fn msg() -> Envelope {
-        let m = Envelope::from_template(
+        Envelope::from_template(
             MessageId(1),
             &MessageTemplate {
                 routing_key: "k".into(),
@@ -198,8 +198,7 @@ mod tests {
                 ..MessageTemplate::default()
             },
             SimTime(0),
-        );
-        m
+        )
     }
 
     #[test]
