@@ -104,7 +104,7 @@ pub enum EventKind {
         /// The exchange (`None`: the default exchange).
         exchange: Option<NodeId>,
         /// Its routing key.
-        routing_key: String,
+        routing_key: Box<str>,
     },
     /// The broker confirmed a publish to a publisher using confirms (`ack: false` is a nack).
     Confirmed {
@@ -140,9 +140,7 @@ pub enum EventKind {
         tag: u64,
         /// The `redelivered` flag.
         redelivered: bool,
-        /// Departure time (equals `at`).
-        depart: SimTime,
-        /// Arrival time.
+        /// Arrival time (it departs at `at`).
         arrive: SimTime,
     },
     /// The broker received a consumer's settlement of a delivery: `acked` ends the message;
@@ -211,7 +209,7 @@ pub enum EventKind {
         /// The AMQP reply code.
         code: u16,
         /// The reply text.
-        text: String,
+        text: Box<str>,
     },
 }
 

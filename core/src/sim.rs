@@ -1,7 +1,7 @@
 //! The simulation: a sans-IO state machine driven by commands and simulated time.
 
 use crate::agenda::Agenda;
-use crate::amqp::{AmqpNode, Delivery, Settlement};
+use crate::amqp::{AmqpNode, Delivery};
 use crate::command::{Command, CommandError, Edit};
 use crate::event::{Event, EventKind};
 use crate::id::{EdgeId, MessageId, NodeId};
@@ -29,21 +29,16 @@ pub(crate) enum Due {
     Deliver { consumer: NodeId, d: Box<Delivery> },
     /// A consumer finishes processing its current delivery.
     Finish { consumer: NodeId },
-    /// A consumer's settlement reaches the broker.
+    /// A consumer's settlement reaches the broker. The batch (how, and for `multiple` the
+    /// other deliveries) rides in the first delivery's box, so every entry stays 16 bytes.
     Settle {
         consumer: NodeId,
-        how: Settlement,
-        multiple: bool,
-        /// The delivery settled, and with `multiple`, the others.
-        first: Box<Delivery>,
-        // Boxed so that the entry stays small: `multiple` settlements are rare.
-        #[allow(clippy::box_collection, clippy::vec_box)]
-        more: Option<Box<Vec<Box<Delivery>>>>,
+        batch: Box<Delivery>,
     },
     /// A queue's TTL timer.
     QueueTimer { queue: NodeId },
     /// A queue's `x-expires` timer.
-    QueueExpires { queue: NodeId, epoch: u64 },
+    QueueExpires { queue: NodeId, epoch: u32 },
 }
 
 impl Due {
@@ -503,14 +498,8 @@ impl Sim {
                     actual.push((d.msg.id, Fate::InTransit { edge: d.edge }));
                     deliveries.push((*consumer, d));
                 }
-                Due::Settle {
-                    consumer,
-                    first,
-                    more,
-                    ..
-                } => {
-                    let more = more.iter().flat_map(|m| m.iter());
-                    for d in std::iter::once(first).chain(more) {
+                Due::Settle { consumer, batch } => {
+                    for d in batch.batch() {
                         actual.push((d.msg.id, Fate::Held { node: *consumer }));
                         deliveries.push((*consumer, d));
                     }
@@ -847,16 +836,8 @@ impl Sim {
             Due::Release { node, msg } => self.forward(node, msg),
             Due::Deliver { consumer, d } => self.amqp_delivery_arrive(consumer, d),
             Due::Finish { consumer } => self.amqp_finish(consumer),
-            Due::Settle {
-                consumer,
-                how,
-                multiple,
-                first,
-                more,
-            } => {
-                let mut ds = Vec::with_capacity(1 + more.as_ref().map_or(0, |m| m.len()));
-                ds.push(first);
-                ds.extend(more.into_iter().flat_map(|m| *m));
+            Due::Settle { consumer, batch } => {
+                let (how, multiple, ds) = Delivery::unpack(batch);
                 self.amqp_settle_arrive(consumer, how, multiple, ds)
             }
             Due::QueueTimer { queue } => self.amqp_queue_timer(queue),
@@ -1087,6 +1068,14 @@ impl Sim {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn agenda_entries_and_events_stay_small() {
+        // The heap moves entries and the page drains events every frame: their size is
+        // throughput (docs/performance.md). Grow them only on purpose.
+        assert_eq!(std::mem::size_of::<Due>(), 16);
+        assert_eq!(std::mem::size_of::<Event>(), 48);
+    }
 
     fn running_sim() -> Sim {
         let s = Scenario::from_json(

@@ -91,12 +91,11 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
             edge,
             tag,
             redelivered,
-            depart,
             arrive,
         } => json!({
             "message": message.0, "queue": name(queue), "consumer": name(consumer),
             "edge": edge.0, "delivery_tag": tag, "redelivered": redelivered,
-            "depart_us": depart.0, "arrive_us": arrive.0,
+            "depart_us": e.at.0, "arrive_us": arrive.0,
         }),
         &EventKind::Settled {
             message,

@@ -45,6 +45,29 @@ pub(crate) struct Delivery {
     pub auto_ack: bool,
     pub msg: Box<Envelope>,
     pub meta: Meta,
+    /// Set when the consumer settles it: how, and (for `multiple`) the other deliveries
+    /// settled with it. Kept here rather than in the agenda entry, so entries stay small.
+    pub how: Settlement,
+    pub multiple: bool,
+    #[allow(clippy::box_collection)]
+    pub more: Option<Box<Vec<Box<Delivery>>>>,
+}
+
+impl Delivery {
+    /// Splits a settlement batch carried by its first delivery.
+    pub(crate) fn unpack(mut first: Box<Delivery>) -> (Settlement, bool, Vec<Box<Delivery>>) {
+        let (how, multiple) = (first.how, first.multiple);
+        let more = first.more.take();
+        let mut ds = Vec::with_capacity(1 + more.as_ref().map_or(0, |m| m.len()));
+        ds.push(first);
+        ds.extend(more.into_iter().flat_map(|m| *m));
+        (how, multiple, ds)
+    }
+
+    /// The batch's deliveries, for inspection.
+    pub(crate) fn batch(&self) -> impl Iterator<Item = &Delivery> {
+        std::iter::once(self).chain(self.more.iter().flat_map(|m| m.iter().map(|d| &**d)))
+    }
 }
 
 /// A consumer node's channel.
@@ -190,7 +213,7 @@ impl Sim {
                     message: id,
                     node: publisher,
                     exchange,
-                    routing_key: msg.routing_key.clone(),
+                    routing_key: msg.routing_key.as_str().into(),
                 });
             }
             let reason = if mandatory {
@@ -588,7 +611,6 @@ impl Sim {
             edge,
             tag,
             redelivered,
-            depart: self.now,
             arrive,
         });
         self.agenda.push(
@@ -602,6 +624,9 @@ impl Sim {
                     auto_ack,
                     msg: s.msg,
                     meta: s.meta,
+                    how: Settlement::Ack,
+                    multiple: false,
+                    more: None,
                 }),
             },
         );
@@ -767,7 +792,7 @@ impl Sim {
     }
 
     /// The `x-expires` timer fired.
-    pub(crate) fn amqp_queue_expires(&mut self, q: NodeId, epoch: u64) {
+    pub(crate) fn amqp_queue_expires(&mut self, q: NodeId, epoch: u32) {
         let qs = self.queue(q);
         if !qs.deleted && qs.expires_epoch == epoch && qs.consumers.is_empty() {
             self.delete_queue(q, "x-expires");
@@ -973,19 +998,19 @@ impl Sim {
         ds: Vec<Box<Delivery>>,
     ) {
         let mut ds = ds.into_iter();
-        let Some(first) = ds.next() else {
+        let Some(mut first) = ds.next() else {
             return;
         };
         let at = self.now + self.topo.edge(first.edge).latency.sample(&mut self.rng);
         let rest: Vec<Box<Delivery>> = ds.collect();
+        first.how = how;
+        first.multiple = multiple;
+        first.more = (!rest.is_empty()).then(|| Box::new(rest));
         self.agenda.push(
             at,
             Due::Settle {
                 consumer: node,
-                how,
-                multiple,
-                first,
-                more: (!rest.is_empty()).then(|| Box::new(rest)),
+                batch: first,
             },
         );
     }
@@ -1151,10 +1176,7 @@ impl Sim {
             },
             |e| match e.due {
                 Due::Deliver { d, .. } => out.push(d),
-                Due::Settle { first, more, .. } => {
-                    out.push(first);
-                    out.extend(more.into_iter().flat_map(|m| *m));
-                }
+                Due::Settle { batch, .. } => out.extend(Delivery::unpack(batch).2),
                 _ => {}
             },
         );
@@ -1178,16 +1200,8 @@ impl Sim {
         );
         sent.sort_by_key(|(at, seq, _)| (*at, *seq));
         for (_, _, due) in sent {
-            if let Due::Settle {
-                how,
-                multiple,
-                first,
-                more,
-                ..
-            } = due
-            {
-                let mut ds = vec![first];
-                ds.extend(more.into_iter().flat_map(|m| *m));
+            if let Due::Settle { batch, .. } = due {
+                let (how, multiple, ds) = Delivery::unpack(batch);
                 self.amqp_settle_arrive(node, how, multiple, ds);
             }
         }
@@ -1296,7 +1310,7 @@ impl Sim {
             self.emit(EventKind::ChannelError {
                 node,
                 code: 406,
-                text,
+                text: text.into(),
             });
             self.crash(node);
             return;

@@ -84,7 +84,7 @@ pub struct QueueState {
     /// The TTL timer armed for this time, if any.
     pub ttl_timer: Option<SimTime>,
     /// Incremented whenever the `x-expires` timer is re-armed or disarmed.
-    pub expires_epoch: u64,
+    pub expires_epoch: u32,
     /// Unacked deliveries from this queue, over all consumers, cancelled ones included.
     pub unacked: u64,
 }
