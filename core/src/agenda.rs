@@ -53,6 +53,7 @@ impl<T> Default for Agenda<T> {
 
 impl<T> Agenda<T> {
     /// Schedules `due` at `at`.
+    #[inline]
     pub fn push(&mut self, at: SimTime, due: T) {
         let seq = self.next_seq;
         self.next_seq += 1;
@@ -60,11 +61,13 @@ impl<T> Agenda<T> {
     }
 
     /// The time of the earliest entry.
+    #[inline]
     pub fn peek_time(&self) -> Option<SimTime> {
         self.heap.peek().map(|r| r.0.at)
     }
 
     /// Removes and returns the earliest entry.
+    #[inline]
     pub fn pop(&mut self) -> Option<Entry<T>> {
         self.heap.pop().map(|r| r.0)
     }

@@ -163,6 +163,7 @@ impl FateLedger {
     ///
     /// Panics if the message is unknown or already ended: that is a simulator bug, and letting it
     /// pass would let a message be in two places or end twice.
+    #[inline]
     pub fn set(&mut self, id: MessageId, fate: Fate) {
         let off =
             id.0.checked_sub(self.base)

@@ -746,6 +746,7 @@ impl Sim {
 
     // ----- internals -----
 
+    #[inline]
     pub(crate) fn emit(&mut self, kind: EventKind) {
         if self.recording {
             self.events.push(Event { at: self.now, kind });
