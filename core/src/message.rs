@@ -111,6 +111,11 @@ pub struct Envelope {
     pub deaths: Vec<crate::amqp::Death>,
     /// Set while the message travels from its publisher to the broker.
     pub publish: Option<PublishFlags>,
+    /// `BCC` routing keys, taken off the headers when the message entered the broker.
+    pub bcc: Vec<String>,
+    /// A dead-letter routing key replaced its routing keys: it routes by `routing_key` alone,
+    /// whatever its `CC` header says.
+    pub keys_replaced: bool,
 }
 
 impl Envelope {
@@ -131,6 +136,8 @@ impl Envelope {
             exchange: None,
             deaths: Vec::new(),
             publish: None,
+            bcc: Vec::new(),
+            keys_replaced: false,
         }
     }
 }

@@ -866,11 +866,13 @@ impl Sim {
             }
             Action::RemoveNode { .. } => Command::RemoveNode { node },
             Action::AddEdge { edge } => Command::AddEdge { spec: edge },
-            Action::RemoveEdge { to, .. } => {
+            Action::RemoveEdge {
+                to, routing_key, ..
+            } => {
                 let Some(edge) = self
                     .topo
                     .node_id(&to)
-                    .and_then(|to| self.topo.edge_between(node, to))
+                    .and_then(|to| self.topo.edge_between(node, to, routing_key.as_deref()))
                 else {
                     return;
                 };

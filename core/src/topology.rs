@@ -203,13 +203,12 @@ impl Topology {
         self.by_name.get(name).copied()
     }
 
-    /// The live edge from `from` to `to`, if there is one.
-    pub fn edge_between(&self, from: NodeId, to: NodeId) -> Option<EdgeId> {
-        self.node(from)
-            .out
-            .iter()
-            .copied()
-            .find(|&e| self.edge(e).to == to)
+    /// The first live edge from `from` to `to` (with this binding key, if given).
+    pub fn edge_between(&self, from: NodeId, to: NodeId, key: Option<&str>) -> Option<EdgeId> {
+        self.node(from).out.iter().copied().find(|&e| {
+            let e = self.edge(e);
+            e.to == to && key.is_none_or(|k| e.routing_key == k)
+        })
     }
 
     /// The live topology as a scenario document (for validating live edits), with the

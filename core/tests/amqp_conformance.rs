@@ -1423,7 +1423,7 @@ mod live {
         // basic.cancel: c keeps its unacked delivery and acks it later; the rest stay ready.
         let consume = sim
             .topology()
-            .edge_between(id(&sim, "q"), id(&sim, "c"))
+            .edge_between(id(&sim, "q"), id(&sim, "c"), None)
             .unwrap();
         sim.apply(Command::RemoveEdge { edge: consume }).unwrap();
         sim.advance_to(at(100));
@@ -1583,4 +1583,269 @@ fn a_consumer_that_could_requeue_in_zero_time_is_refused() {
         json!([]),
     );
     Scenario::from_json(&d.to_string()).expect("valid");
+}
+
+// ----- cases from the rule-by-rule review -----
+
+#[test]
+fn several_bindings_to_one_queue_still_give_one_copy_and_an_exchange_may_bind_to_itself() {
+    let nodes = json!([producer("p"), exchange("x", "topic"), queue("q", json!({}))]);
+    let edges = json!([
+        edge("p", "x"),
+        bind("x", "q", "a.*"),
+        bind("x", "q", "*.b"),
+        bind("x", "x", "#")
+    ]);
+    let trace = run(
+        doc(
+            nodes,
+            edges,
+            json!([publish(10, "p", json!({"routing_key": "a.b"}))]),
+        ),
+        50,
+    );
+    let routed = of(&trace, "routed");
+    assert_eq!(names(&routed[0]["queues"]), ["q"]);
+    assert_eq!(routed[0]["copies"].as_array().unwrap().len(), 1);
+    let dup = doc(
+        json!([producer("p"), exchange("x", "topic"), queue("q", json!({}))]),
+        json!([edge("p", "x"), bind("x", "q", "a.*"), bind("x", "q", "a.*")]),
+        json!([]),
+    );
+    let err = Scenario::from_json(&dup.to_string()).expect_err("the same binding twice");
+    assert!(err.0[0].message.contains("duplicate"), "{err}");
+}
+
+#[test]
+fn multiple_needs_the_tag_itself_outstanding_and_tag_zero_means_all() {
+    let nodes = json!([
+        producer("p"),
+        queue("q", json!({})),
+        consumer("c", json!({"processing": "1h"}))
+    ]);
+    let three: Vec<Value> = (0..3).map(|_| publish(0, "p", json!({}))).collect();
+    let edges = json!([{"from": "p", "to": "q", "latency": "0ms"}, {"from": "q", "to": "c", "latency": "0ms"}]);
+    // Tag 2 acked alone, then `multiple` up to 2: tag 2 is gone, so 406 and the rest requeue.
+    let mut actions = three.clone();
+    actions.push(json!({"at": "10ms", "do": "ack", "node": "c", "delivery_tag": 2}));
+    actions
+        .push(json!({"at": "20ms", "do": "ack", "node": "c", "delivery_tag": 2, "multiple": true}));
+    let trace = run(doc(nodes.clone(), edges.clone(), json!(actions)), 50);
+    let err = of(&trace, "channel_error");
+    assert_eq!((err.len(), &err[0]["at_us"]), (1, &json!(20_000)));
+    assert_eq!(of(&trace, "requeued").len(), 2, "tags 1 and 3 go back");
+    // multiple with tag 0 settles everything outstanding.
+    let mut actions = three;
+    actions.push(json!({"at": "10ms", "do": "nack", "node": "c", "delivery_tag": 0, "multiple": true, "requeue": false}));
+    let trace = run(doc(nodes, edges, json!(actions)), 50);
+    assert_eq!(of(&trace, "nacked").len(), 3);
+    assert!(of(&trace, "channel_error").is_empty());
+}
+
+#[test]
+fn bcc_is_invisible_to_bindings_but_still_routes_dead_letters() {
+    // A headers binding on BCC's presence never matches: BCC is taken off at the door.
+    assert!(!headers_case(json!({"BCC": null}), json!({"BCC": ["q"]})));
+    // Dead-lettered without a DL routing key, the message keeps its BCC routing keys.
+    let nodes = json!([
+        producer("p"),
+        queue("q", json!({"x-dead-letter-exchange": "dlx"})),
+        exchange("dlx", "direct"),
+        queue("dlq", json!({})),
+        consumer(
+            "c",
+            json!({"processing": "1ms", "when_header": [{"header": "p", "then": {"action": "reject", "requeue": false}}]})
+        )
+    ]);
+    let trace = run(
+        doc(
+            nodes,
+            json!([edge("p", "q"), bind("dlx", "dlq", "dlq"), edge("q", "c")]),
+            json!([publish(
+                0,
+                "p",
+                json!({"headers": {"p": 1, "BCC": ["dlq"]}})
+            )]),
+        ),
+        50,
+    );
+    let routed = of(&trace, "routed");
+    assert_eq!(names(&routed[1]["queues"]), ["dlq"]);
+    assert_eq!(
+        of(&trace, "dead_lettered")[0]["x-death"][0]["routing-keys"],
+        json!(["q"]),
+        "x-death leaves BCC out"
+    );
+}
+
+#[test]
+fn a_dead_letter_routing_key_replaces_the_keys_but_keeps_the_cc_header() {
+    let nodes = json!([
+        producer("p"),
+        exchange("x", "direct"),
+        queue(
+            "q",
+            json!({"x-message-ttl": 10, "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dlq"})
+        ),
+        queue("dlq", json!({})),
+        queue("other", json!({})),
+        consumer(
+            "c",
+            json!({"processing": "1ms", "when_header": [{"header": "CC", "then": {"action": "reject", "requeue": false}}]})
+        )
+    ]);
+    let trace = run(
+        doc(
+            nodes,
+            json!([edge("p", "x"), bind("x", "q", "k"), edge("dlq", "c")]),
+            json!([publish(
+                0,
+                "p",
+                json!({"routing_key": "k", "headers": {"CC": ["other"]}})
+            )]),
+        ),
+        100,
+    );
+    let routed = of(&trace, "routed");
+    assert_eq!(
+        names(&routed[1]["queues"]),
+        ["dlq"],
+        "routed by the DL key alone, not by CC"
+    );
+    assert_eq!(
+        of(&trace, "rejected").len(),
+        1,
+        "the consumer still sees CC"
+    );
+}
+
+#[test]
+fn a_new_high_priority_head_gets_no_ttl_timer_until_the_next_fetch() {
+    let nodes = json!([
+        producer("p"),
+        queue("q", json!({"x-max-priority": 10})),
+        consumer("c", json!({"processing": "1ms"}))
+    ]);
+    let trace = run(
+        doc(
+            nodes,
+            json!([{"from": "p", "to": "q", "latency": "0ms"}]),
+            json!([
+                publish(0, "p", json!({"priority": 0})),
+                publish(10, "p", json!({"priority": 5, "expiration": "100"})),
+                {"at": "1s", "do": "add_edge", "edge": {"from": "q", "to": "c", "latency": "0ms"}}
+            ]),
+        ),
+        1100,
+    );
+    // deliver_or_enqueue/3 arms no timer for it, and fetch/2 fetches before it drops: the
+    // expired message is delivered.
+    let delivered: Vec<u64> = of(&trace, "delivered")
+        .iter()
+        .map(|d| d["message"].as_u64().unwrap())
+        .collect();
+    assert_eq!(delivered, [2, 1]);
+    assert!(of(&trace, "expired").is_empty());
+}
+
+#[test]
+fn quorum_limits_apply_again_after_returns() {
+    let nodes = json!([
+        producer("p"),
+        {"id": "q", "kind": "queue", "config": {"arguments": {"x-queue-type": "quorum", "x-max-length": 1}}},
+        consumer("c", json!({"prefetch_count": 1, "processing": "1h"}))
+    ]);
+    let trace = run(
+        doc(
+            nodes,
+            json!([{"from": "p", "to": "q", "latency": "0ms"}, {"from": "q", "to": "c", "latency": "0ms"}]),
+            json!([publish(0, "p", json!({})), publish(10, "p", json!({})), {"at": "100ms", "do": "crash", "node": "c"}]),
+        ),
+        200,
+    );
+    let dropped = of(&trace, "dropped");
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(
+        (&dropped[0]["message"], &dropped[0]["reason"]),
+        (&json!(1), &json!("maxlen")),
+        "the returned m1 is the head"
+    );
+}
+
+#[test]
+fn quorum_without_a_delivery_limit_requeues_nacked_messages_at_the_back() {
+    let nodes = json!([
+        producer("p"),
+        {"id": "q", "kind": "queue", "config": {"arguments": {"x-queue-type": "quorum", "x-delivery-limit": -1}}},
+        consumer("c", json!({"prefetch_count": 1, "processing": "10ms", "when_header": [
+            {"header": "x-acquired-count", "then": {"action": "ack"}},
+            {"header": "n", "equals": 1, "then": {"action": "nack", "requeue": true}}]}))
+    ]);
+    let actions: Vec<Value> = (1..=3)
+        .map(|n| publish(0, "p", json!({"headers": {"n": n}})))
+        .collect();
+    let trace = run(
+        doc(
+            nodes,
+            json!([{"from": "p", "to": "q", "latency": "0ms"}, {"from": "q", "to": "c", "latency": "0ms"}]),
+            json!(actions),
+        ),
+        200,
+    );
+    let order: Vec<u64> = of(&trace, "delivered")
+        .iter()
+        .map(|d| d["message"].as_u64().unwrap())
+        .collect();
+    assert_eq!(order, [1, 2, 3, 1]);
+}
+
+#[test]
+fn quorum_reject_publish_accepts_the_crossing_publish_then_blocks_until_80_percent() {
+    let nodes = json!([
+        {"id": "p", "kind": "producer", "config": {"publisher_confirms": true}},
+        {"id": "q", "kind": "queue", "config": {"arguments": {"x-queue-type": "quorum", "x-max-length": 2, "x-overflow": "reject-publish"}}}
+    ]);
+    let actions: Vec<Value> = (0..4).map(|i| publish(10 * i, "p", json!({}))).collect();
+    let trace = run(
+        doc(
+            nodes,
+            json!([{"from": "p", "to": "q", "latency": "0ms"}]),
+            json!(actions),
+        ),
+        100,
+    );
+    let outcome: Vec<&str> = trace
+        .iter()
+        .filter(|e| e["type"] == "confirmed" || e["type"] == "publish_nacked")
+        .map(|e| e["type"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcome,
+        ["confirmed", "confirmed", "confirmed", "publish_nacked"]
+    );
+    // A classic queue refuses the third already.
+    let classic = three_into(
+        json!({"x-max-length": 2, "x-overflow": "reject-publish"}),
+        true,
+        false,
+    );
+    assert_eq!(of(&classic, "publish_nacked").len(), 1);
+}
+
+#[test]
+fn declaration_mistakes_a_broker_refuses_are_diagnostics() {
+    let d = doc(
+        json!([producer("p"), {"id": "q", "kind": "queue", "config": {"auto_delete": true, "arguments": {"x-queue-type": "quorum"}}}]),
+        json!([edge("p", "q")]),
+        json!([]),
+    );
+    let err = Scenario::from_json(&d.to_string()).expect_err("refused");
+    assert_eq!(err.0[0].path, "nodes[1].config.auto_delete");
+    let d = doc(
+        json!([{"id": "p", "kind": "producer", "config": {"message": {"headers": {"CC": "k"}}}}, queue("q", json!({}))]),
+        json!([edge("p", "q")]),
+        json!([]),
+    );
+    let err = Scenario::from_json(&d.to_string()).expect_err("refused");
+    assert_eq!(err.0[0].path, "nodes[0].config.message.headers.CC");
 }

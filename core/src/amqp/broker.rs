@@ -185,6 +185,9 @@ impl Sim {
     pub(crate) fn amqp_publish_arrive(&mut self, edge: EdgeId, mut msg: Box<Envelope>) {
         let to = self.topo.edge(edge).to;
         let flags = msg.publish.take();
+        if msg.headers.contains_key("BCC") {
+            death::take_bcc(&mut msg);
+        }
         let node = self.topo.node(to);
         let exchange = match node.kind {
             NodeKind::Exchange(_) => {
@@ -245,7 +248,7 @@ impl Sim {
         // in the common case.
         let one = [msg.routing_key.as_str()];
         let many: Vec<&str>;
-        let keys: &[&str] = if msg.headers.contains_key("CC") || msg.headers.contains_key("BCC") {
+        let keys: &[&str] = if death::has_extra_keys(msg) {
             many = death::routing_key_refs(msg);
             &many
         } else {
@@ -366,12 +369,18 @@ impl Sim {
 
     /// `maybe_deliver_or_enqueue/3`: a routed message reaches queue `q`. False if the queue
     /// refused it (`reject-publish`).
-    fn offer(&mut self, q: NodeId, mut msg: Box<Envelope>) -> bool {
-        msg.headers.remove("BCC");
+    fn offer(&mut self, q: NodeId, msg: Box<Envelope>) -> bool {
         self.nodes[q.index()].stats.received += 1;
         let qs = self.queue(q);
         let overflow = qs.config.arguments.overflow;
-        if overflow != Overflow::DropHead && qs.would_overflow(msg.body_bytes) {
+        // Quorum queues enqueue first and then block publishers once over the limit
+        // (rabbit_fifo evaluate_limit): the publish that crosses it is accepted.
+        let refused = if qs.is_quorum() {
+            overflow == Overflow::RejectPublish && qs.publishers_blocked
+        } else {
+            overflow != Overflow::DropHead && qs.would_overflow(msg.body_bytes)
+        };
+        if refused {
             if overflow == Overflow::RejectPublishDlx
                 && qs.config.arguments.dead_letter_exchange.is_some()
             {
@@ -414,11 +423,36 @@ impl Sim {
         });
         let dropped = self.drop_head_while_over(q);
         let len = self.queue(q).len();
-        if self.queue(q).is_quorum() || dropped || len == 1 || has_expiry {
+        // deliver_or_enqueue/3 checks expiry (and arms the TTL timer) only when the head may
+        // have changed: a newer high-priority head gets no timer until the next fetch.
+        let check = !matches!(
+            (dropped, len == 1, has_expiry),
+            (false, false, _) | (true, true, false)
+        );
+        if check || self.queue(q).is_quorum() {
             self.drop_expired(q);
         }
-        self.arm_ttl(q);
+        self.evaluate_limit(q);
         true
+    }
+
+    /// Quorum `reject-publish` (`rabbit_fifo:evaluate_limit/…`): over the limit, publishers are
+    /// blocked (their next publishes are nacked); they are unblocked once the ready messages and
+    /// bytes are back at or below 80% of the limits.
+    fn evaluate_limit(&mut self, q: NodeId) {
+        let qs = self.queue_mut(q);
+        if !qs.is_quorum() || qs.config.arguments.overflow != Overflow::RejectPublish {
+            return;
+        }
+        let a = &qs.config.arguments;
+        let soft = |max: Option<u64>, have: u64| max.is_none_or(|m| have <= m * 8 / 10);
+        if qs.publishers_blocked {
+            if soft(a.max_length, qs.len() as u64) && soft(a.max_length_bytes, qs.bytes()) {
+                qs.publishers_blocked = false;
+            }
+        } else if qs.over_limit() {
+            qs.publishers_blocked = true;
+        }
     }
 
     /// `maybe_drop_head/2`: with `drop-head`, drops (or dead-letters) from the head while the
@@ -437,7 +471,8 @@ impl Sim {
         dropped
     }
 
-    /// `drop_expired_msgs/1`: expired messages at the head are dead-lettered or dropped.
+    /// `drop_expired_msgs/1`: expired messages at the head are dead-lettered or dropped, then
+    /// the TTL timer is armed for the new head (`ensure_ttl_timer/2`).
     fn drop_expired(&mut self, q: NodeId) {
         let now = self.now;
         for s in self.queue_mut(q).take_expired(now) {
@@ -446,6 +481,9 @@ impl Sim {
                 queue: q,
             });
             self.dead_letter(q, s.msg, DeathReason::Expired);
+        }
+        if !self.queue(q).deleted {
+            self.arm_ttl(q);
         }
     }
 
@@ -468,7 +506,6 @@ impl Sim {
         }
         self.queue_mut(q).ttl_timer = None;
         self.drop_expired(q);
-        self.arm_ttl(q);
     }
 
     /// `run_message_queue/2`: delivers ready messages while some consumer can take one.
@@ -496,7 +533,7 @@ impl Sim {
                 self.drop_expired(q);
             }
         }
-        self.arm_ttl(q);
+        self.evaluate_limit(q);
     }
 
     /// Whether consumer `ci` of queue `q` can take a delivery now. Records a global-prefetch
@@ -663,10 +700,11 @@ impl Sim {
         msg.headers.remove("x-acquired-count");
         msg.headers.remove("x-delivery-count");
         if let Some(k) = dlrk {
+            // The routing keys become [k]; the CC header itself stays (3.13+).
             msg.routing_key = k;
-            msg.headers.remove("CC");
+            msg.keys_replaced = true;
+            msg.bcc.clear();
         }
-        msg.headers.remove("BCC");
         if self.recording {
             self.emit(EventKind::DeadLettered {
                 message: msg.id,
@@ -728,10 +766,22 @@ impl Sim {
                     message: id,
                     queue: q,
                 });
-                self.queue_mut(q).push_return(Stored {
-                    msg: d.msg,
-                    meta: d.meta,
-                });
+                let qs = self.queue_mut(q);
+                if limit < 0 && !failed {
+                    // rabbit_fifo with no delivery limit turns a requeueing nack into a
+                    // re-enqueue: the back of the main queue, at the default priority.
+                    d.meta.seq = qs.take_seq();
+                    d.meta.level = qs.level_of(None);
+                    qs.insert(Stored {
+                        msg: d.msg,
+                        meta: d.meta,
+                    });
+                } else {
+                    qs.push_return(Stored {
+                        msg: d.msg,
+                        meta: d.meta,
+                    });
+                }
             } else {
                 self.ledger.set(id, Fate::Held { node: q });
                 self.emit(EventKind::Requeued {
@@ -744,8 +794,10 @@ impl Sim {
                 });
             }
         }
+        // Limits apply again after returns (classic maybe_drop_head; rabbit_fifo
+        // evaluate_limit, which takes from the returns queue first).
+        self.drop_head_while_over(q);
         if !quorum {
-            self.drop_head_while_over(q);
             self.drop_expired(q);
         }
         self.run_queue(q);
@@ -1294,19 +1346,15 @@ impl Sim {
         }
         let ch = self.channel(node);
         let tag = tag.or_else(|| ch.current.as_ref().or(ch.buffer.back()).map(|d| d.tag));
-        let known =
-            |d: &Delivery| Some(d.tag) == tag || (multiple && tag.is_some_and(|t| d.tag <= t));
-        let hits = ch
-            .current
-            .iter()
-            .chain(&ch.buffer)
-            .filter(|d| known(d))
-            .count();
-        if hits == 0 {
-            let text = match tag {
-                Some(t) => format!("PRECONDITION_FAILED - unknown delivery tag {t}"),
-                None => "PRECONDITION_FAILED - unknown delivery tag 0".to_owned(),
-            };
+        // rabbit_channel:collect_acks/3: the tag itself must be outstanding, even with
+        // `multiple`; `multiple` with tag 0 settles everything outstanding.
+        let held = |t: u64| ch.current.iter().chain(&ch.buffer).any(|d| d.tag == t);
+        let all = multiple && tag == Some(0);
+        if !all && !tag.is_some_and(held) {
+            let text = format!(
+                "PRECONDITION_FAILED - unknown delivery tag {}",
+                tag.unwrap_or(0)
+            );
             self.emit(EventKind::ChannelError {
                 node,
                 code: 406,
@@ -1315,6 +1363,9 @@ impl Sim {
             self.crash(node);
             return;
         }
+        let known = |d: &Delivery| {
+            all || Some(d.tag) == tag || (multiple && tag.is_some_and(|t| d.tag <= t))
+        };
         let ch = self.channel_mut(node);
         let mut ds = Vec::new();
         let was_current = ch.current.as_ref().is_some_and(|d| known(d));

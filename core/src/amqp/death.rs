@@ -81,46 +81,54 @@ impl Death {
     }
 }
 
-/// The routing keys of a message: its routing key, then the `CC` header's values, then the
-/// `BCC` header's (RabbitMQ's `header_routes`).
-pub fn routing_keys(msg: &Envelope) -> Vec<String> {
-    let mut keys = vec![msg.routing_key.clone()];
-    keys.extend(header_keys(&msg.headers, "CC"));
-    keys.extend(header_keys(&msg.headers, "BCC"));
-    keys
-}
-
-/// [`routing_keys`] without copying the strings.
+/// The routing keys of a message (`mc` annotation `routing_keys`): its routing key, the `CC`
+/// header's values and the `BCC` values taken off at the broker's door. A dead-letter routing key
+/// replaces them all.
 pub fn routing_key_refs(msg: &Envelope) -> Vec<&str> {
     let mut keys = vec![msg.routing_key.as_str()];
-    for name in ["CC", "BCC"] {
-        if let Some(HeaderValue::Array(items)) = msg.headers.get(name) {
-            keys.extend(items.iter().filter_map(|v| match v {
-                HeaderValue::Str(s) => Some(s.as_str()),
-                _ => None,
-            }));
-        }
+    if !msg.keys_replaced {
+        keys.extend(cc(&msg.headers));
+        keys.extend(msg.bcc.iter().map(String::as_str));
     }
     keys
 }
 
-/// The routing key and `CC` values: what `x-death` records as `routing-keys`.
+/// The routing keys `x-death` records: as [`routing_key_refs`], without the BCC values.
 pub fn recorded_keys(msg: &Envelope) -> Vec<String> {
     let mut keys = vec![msg.routing_key.clone()];
-    keys.extend(header_keys(&msg.headers, "CC"));
+    if !msg.keys_replaced {
+        keys.extend(cc(&msg.headers).map(str::to_owned));
+    }
     keys
 }
 
-fn header_keys(headers: &Headers, name: &str) -> Vec<String> {
-    match headers.get(name) {
-        Some(HeaderValue::Array(items)) => items
-            .iter()
+/// True when a message routes by more than its routing key.
+pub fn has_extra_keys(msg: &Envelope) -> bool {
+    !msg.keys_replaced && (!msg.bcc.is_empty() || msg.headers.contains_key("CC"))
+}
+
+fn cc(headers: &Headers) -> impl Iterator<Item = &str> {
+    let items: &[HeaderValue] = match headers.get("CC") {
+        Some(HeaderValue::Array(items)) => items,
+        _ => &[],
+    };
+    items.iter().filter_map(|v| match v {
+        HeaderValue::Str(s) => Some(s.as_str()),
+        _ => None,
+    })
+}
+
+/// Takes the `BCC` header off a message entering the broker, keeping its values as routing keys
+/// (`mc_amqpl:init`): no binding and no consumer sees it.
+pub fn take_bcc(msg: &mut Envelope) {
+    if let Some(HeaderValue::Array(items)) = msg.headers.remove("BCC") {
+        msg.bcc = items
+            .into_iter()
             .filter_map(|v| match v {
-                HeaderValue::Str(s) => Some(s.clone()),
+                HeaderValue::Str(s) => Some(s),
                 _ => None,
             })
-            .collect(),
-        _ => Vec::new(),
+            .collect();
     }
 }
 

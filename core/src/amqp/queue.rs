@@ -87,6 +87,8 @@ pub struct QueueState {
     pub expires_epoch: u32,
     /// Unacked deliveries from this queue, over all consumers, cancelled ones included.
     pub unacked: u64,
+    /// Quorum `reject-publish`: publishers are blocked until the queue is back under 80%.
+    pub publishers_blocked: bool,
 }
 
 impl QueueState {
@@ -107,7 +109,15 @@ impl QueueState {
             ttl_timer: None,
             expires_epoch: 0,
             unacked: 0,
+            publishers_blocked: false,
         }
+    }
+
+    /// A new enqueue sequence number: the back of the queue.
+    pub fn take_seq(&mut self) -> u64 {
+        let seq = self.next_seq;
+        self.next_seq += 1;
+        seq
     }
 
     /// True for quorum queues.

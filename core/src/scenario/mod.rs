@@ -335,6 +335,10 @@ pub enum Action {
         from: String,
         /// The edge's target.
         to: String,
+        /// Which binding, when an exchange has several to the same destination (default: the
+        /// first).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        routing_key: Option<String>,
     },
 }
 
@@ -350,7 +354,7 @@ impl Action {
             | Action::Reject { node, .. }
             | Action::RemoveNode { node } => vec![node],
             Action::AddEdge { edge } => vec![&edge.from, &edge.to],
-            Action::RemoveEdge { from, to } => vec![from, to],
+            Action::RemoveEdge { from, to, .. } => vec![from, to],
         }
     }
 }

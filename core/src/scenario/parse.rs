@@ -336,7 +336,9 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
 
     let kind_of = |id: &str| first_use.get(id).map(|&i| &s.nodes[i].kind);
     let mut outgoing = vec![0usize; s.nodes.len()];
-    let mut seen_edges: BTreeMap<(&str, &str), usize> = BTreeMap::new();
+    // Bindings are identified by (source, destination, key, arguments), as in RabbitMQ; other
+    // edges by their ends.
+    let mut seen_edges: BTreeMap<(&str, &str, &str, String), usize> = BTreeMap::new();
     for (i, e) in s.edges.iter().enumerate() {
         if let Some(l) = &e.latency {
             check_dist(l, format!("edges[{i}].latency"), diags);
@@ -358,17 +360,36 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         let (Some(from), Some(to)) = (from, to) else {
             continue;
         };
-        if e.from == e.to {
+        let binding = matches!(from, NodeKind::Exchange(_));
+        if e.from == e.to && !binding {
             diags.push(Diagnostic::new(
                 format!("edges[{i}]"),
                 format!("{:?} is connected to itself", e.from),
             ));
             continue;
         }
-        if let Some(j) = seen_edges.insert((&e.from, &e.to), i) {
+        let key = if binding {
+            (
+                e.from.as_str(),
+                e.to.as_str(),
+                e.routing_key.as_str(),
+                serde_json::to_string(&e.arguments).unwrap_or_default(),
+            )
+        } else {
+            (e.from.as_str(), e.to.as_str(), "", String::new())
+        };
+        if let Some(j) = seen_edges.insert(key, i) {
+            let what = if binding {
+                "the same binding (exchange, destination, routing key and arguments)"
+            } else {
+                "an edge between the same nodes"
+            };
             diags.push(Diagnostic::new(
                 format!("edges[{i}]"),
-                format!("duplicate of edges[{j}] ({:?} to {:?})", e.from, e.to),
+                format!(
+                    "duplicate of edges[{j}] ({:?} to {:?}): {what}",
+                    e.from, e.to
+                ),
             ));
         }
         if let Err(why) = edge_rule(from, to) {
@@ -487,7 +508,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
 fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
     match a {
         Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
-        Action::RemoveEdge { from, to } => vec![("from", from), ("to", to)],
+        Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],
         other => vec![("node", other.nodes()[0])],
     }
 }
@@ -568,6 +589,22 @@ fn check_template(m: &MessageTemplate, path: &str, diags: &mut Vec<Diagnostic>) 
     if let Err(why) = m.expiration_ms() {
         diags.push(Diagnostic::new(format!("{path}.expiration"), why));
     }
+    for name in ["CC", "BCC"] {
+        let ok = match m.headers.get(name) {
+            None => true,
+            Some(crate::message::HeaderValue::Array(items)) => items
+                .iter()
+                .all(|v| matches!(v, crate::message::HeaderValue::Str(_))),
+            Some(_) => false,
+        };
+        if !ok {
+            diags.push(Diagnostic::new(
+                format!("{path}.headers.{name}"),
+                "must be an array of strings (routing keys); RabbitMQ closes the channel on \
+                 anything else",
+            ));
+        }
+    }
     if m.routing_key.len() > 255 {
         diags.push(Diagnostic::new(
             format!("{path}.routing_key"),
@@ -637,6 +674,12 @@ fn check_queue(q: &crate::amqp::QueueConfig, path: &str, diags: &mut Vec<Diagnos
         diags.push(Diagnostic::new(
             format!("{path}.exclusive"),
             "exclusive queues are always classic; a quorum queue cannot be exclusive",
+        ));
+    }
+    if quorum && q.auto_delete {
+        diags.push(Diagnostic::new(
+            format!("{path}.auto_delete"),
+            "406 PRECONDITION_FAILED: quorum queues cannot be auto-delete",
         ));
     }
     if quorum && !q.durable {
