@@ -1606,6 +1606,9 @@ mod oracle {
         let mut levels: HashMap<(u64, &str), u8> = HashMap::new();
         let mut unknown: HashMap<&str, BTreeSet<u64>> = HashMap::new();
         let mut returns = 0u64;
+        // Messages whose latest settlement was a nack: with no delivery limit, a quorum queue
+        // re-enqueues those at the back of its main queue instead of returning them.
+        let mut nacked: BTreeSet<u64> = BTreeSet::new();
         let level = |q: &str, p: Option<u64>| -> u8 {
             if doc.is_quorum(q) {
                 p.unwrap_or(4).min(31) as u8
@@ -1645,6 +1648,25 @@ mod oracle {
                     let k = *key.entry((m, q)).or_insert((1, levels[&(m, q)], i as u64));
                     ready.entry(q).or_default().insert(k, m);
                 }
+                "nacked" => {
+                    nacked.insert(e.m());
+                }
+                "requeued"
+                    if doc.is_quorum(e.queue.as_str())
+                        && nacked.contains(&e.m())
+                        && doc
+                            .queue_arg(&e.queue, "x-delivery-limit")
+                            .and_then(Value::as_i64)
+                            == Some(-1) =>
+                {
+                    // The back of the main queue, at the default priority (4).
+                    let (m, q) = (e.m(), e.queue.as_str());
+                    let k = (1, 255 - 4, i as u64);
+                    key.insert((m, q), k);
+                    levels.insert((m, q), 255 - 4);
+                    ready.entry(q).or_default().insert(k, m);
+                    unknown.entry(q).or_default().remove(&m);
+                }
                 "requeued" => {
                     let (m, q) = (e.m(), e.queue.as_str());
                     let k = if doc.is_quorum(q) {
@@ -1682,6 +1704,8 @@ mod oracle {
                         }
                     }
                     unknown.entry(q).or_default().remove(&m);
+                    // A new delivery: only a nack of this one counts.
+                    nacked.remove(&m);
                 }
                 "expired" | "dead_lettered" => {
                     let (m, q) = (e.m(), e.queue.as_str());
