@@ -1849,3 +1849,26 @@ fn declaration_mistakes_a_broker_refuses_are_diagnostics() {
     let err = Scenario::from_json(&d.to_string()).expect_err("refused");
     assert_eq!(err.0[0].path, "nodes[0].config.message.headers.CC");
 }
+
+#[test]
+fn headers_bindings_do_not_see_x_death_but_see_the_last_death_headers() {
+    // q1 expires m into dlx (headers, any-with-x); one binding on x-death's presence, one on
+    // x-last-death-queue.
+    let nodes = json!([
+        producer("p"),
+        queue(
+            "q1",
+            json!({"x-message-ttl": 5, "x-dead-letter-exchange": "dlx"})
+        ),
+        exchange("dlx", "headers"),
+        queue("by-x-death", json!({})),
+        queue("by-last-queue", json!({}))
+    ]);
+    let edges = json!([
+        edge("p", "q1"),
+        {"from": "dlx", "to": "by-x-death", "arguments": {"x-match": "any-with-x", "x-death": null}},
+        {"from": "dlx", "to": "by-last-queue", "arguments": {"x-match": "any-with-x", "x-last-death-queue": "q1"}}
+    ]);
+    let trace = run(doc(nodes, edges, json!([publish(0, "p", json!({}))])), 50);
+    assert_eq!(names(&of(&trace, "routed")[1]["queues"]), ["by-last-queue"]);
+}

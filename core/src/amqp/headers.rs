@@ -47,9 +47,12 @@ pub fn matches(mode: XMatch, arguments: &Headers, headers: &Headers) -> bool {
             !k.starts_with("x-")
         }
     });
+    // `x-death` is an annotation in RabbitMQ, made a header only for AMQP 0-9-1 consumers:
+    // routing does not see it (the `x-first-death-*` and `x-last-death-*` values it does).
+    let get = |k: &str| (k != "x-death").then(|| headers.get(k)).flatten();
     let one = |(k, v): (&String, &HeaderValue)| match v {
-        HeaderValue::Void => headers.contains_key(k),
-        v => headers.get(k) == Some(v),
+        HeaderValue::Void => get(k).is_some(),
+        v => get(k) == Some(v),
     };
     match mode {
         XMatch::All | XMatch::AllWithX => considered.all(one),
