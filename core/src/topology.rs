@@ -149,34 +149,29 @@ impl Topology {
 
     /// Removes a node and every edge at it.
     pub(crate) fn remove_node(&mut self, id: NodeId) {
-        let n = &self.nodes[id.index()];
-        let edges: Vec<EdgeId> = n.out.iter().chain(&n.inc).copied().collect();
-        for e in edges {
-            self.remove_edge(e);
-        }
-        let n = &mut self.nodes[id.index()];
-        n.removed = true;
-        if self.by_name.get(&n.name) == Some(&id) {
-            self.by_name.remove(&n.name);
-        }
+        self.remove_node_keeping(id, |_, _| false);
     }
 
     /// Removes a deleted queue: its bindings and consumers go, but edges from publishers stay,
     /// because they publish by the queue's name through the default exchange.
     pub(crate) fn remove_node_keeping_publishers(&mut self, id: NodeId) {
-        let n = &self.nodes[id.index()];
-        let publishing = |t: &Topology, e: EdgeId| {
+        self.remove_node_keeping(id, |t, e| {
             matches!(
                 t.node(t.edge(e).from).kind,
                 NodeKind::Producer(_) | NodeKind::Relay(_)
             )
-        };
+        });
+    }
+
+    /// Marks a node removed, with every edge at it except those `keep` picks.
+    fn remove_node_keeping(&mut self, id: NodeId, keep: impl Fn(&Topology, EdgeId) -> bool) {
+        let n = &self.nodes[id.index()];
         let edges: Vec<EdgeId> = n
             .out
             .iter()
             .chain(&n.inc)
             .copied()
-            .filter(|&e| !publishing(self, e))
+            .filter(|&e| !keep(self, e))
             .collect();
         for e in edges {
             self.remove_edge(e);
