@@ -62,6 +62,32 @@ pub enum Command {
         /// Any live edge.
         edge: EdgeId,
     },
+    /// Changes a live node's settings in place (`docs/amqp.md#configuring-a-live-node`).
+    ///
+    /// `spec.id` must be the node's name and `spec.kind` its kind: renaming or changing the kind
+    /// is a `RemoveNode` and an `AddNode`. A producer, relay or consumer takes the new settings
+    /// at once (a consumer's `auto_ack` and `x-priority` only while it has no `basic.consume`).
+    /// An exchange or a queue cannot be redeclared with different settings (RabbitMQ's 406
+    /// PRECONDITION_FAILED); only its `position` may change. A `position` of `None` keeps the
+    /// node where it is.
+    Configure {
+        /// Any live node.
+        node: NodeId,
+        /// Its new settings, as in a scenario document.
+        spec: NodeSpec,
+    },
+    /// The consumer's application stalls (a GC pause, a hung database call): it finishes the
+    /// delivery it is processing, settling it as usual, but starts no new one. Deliveries keep
+    /// arriving and wait in its buffer, bounded by its prefetch as usual.
+    Pause {
+        /// A consumer that is up and not paused.
+        node: NodeId,
+    },
+    /// A paused consumer runs again: it starts processing its next buffered delivery at once.
+    Resume {
+        /// A paused consumer.
+        node: NodeId,
+    },
 }
 
 /// One entry of the edit log: a command, and exactly when it was applied.
@@ -99,13 +125,15 @@ pub enum CommandError {
     /// The edge id is not in the topology, or was removed.
     #[error("there is no live edge {0:?}")]
     UnknownEdge(EdgeId),
-    /// Only consumers settle deliveries.
-    #[error("{name:?} is a {kind}; only a consumer settles deliveries")]
+    /// Only consumers settle deliveries, or are paused and resumed.
+    #[error("{name:?} is a {kind}; only a consumer {action}")]
     NotAConsumer {
         /// The node's name.
         name: String,
         /// Its kind.
         kind: &'static str,
+        /// What was asked of it: "settles deliveries", "can be paused", "can be resumed".
+        action: &'static str,
     },
     /// The edit would make the topology invalid.
     #[error("{0}")]

@@ -211,6 +211,22 @@ pub enum EventKind {
         /// The reply text.
         text: Box<str>,
     },
+    /// A live `configure` command changed a node's settings in place.
+    Configured {
+        /// The node.
+        node: NodeId,
+    },
+    /// A consumer's application stalled (a `pause` command): it finishes the delivery it is
+    /// processing but starts no new one. Deliveries keep arriving in its buffer.
+    ConsumerPaused {
+        /// The consumer.
+        node: NodeId,
+    },
+    /// A paused consumer's application runs again (a `resume` command).
+    ConsumerResumed {
+        /// The consumer.
+        node: NodeId,
+    },
 }
 
 /// Where an exchange routed a message.
@@ -282,6 +298,9 @@ impl EventKind {
             EventKind::QueueDeleted { .. } => "queue_deleted",
             EventKind::ConsumerActivated { .. } => "consumer_activated",
             EventKind::ChannelError { .. } => "channel_error",
+            EventKind::Configured { .. } => "configured",
+            EventKind::ConsumerPaused { .. } => "paused",
+            EventKind::ConsumerResumed { .. } => "resumed",
         }
     }
 
@@ -307,7 +326,10 @@ impl EventKind {
             | EventKind::Removed { .. }
             | EventKind::QueueDeleted { .. }
             | EventKind::ConsumerActivated { .. }
-            | EventKind::ChannelError { .. } => None,
+            | EventKind::ChannelError { .. }
+            | EventKind::Configured { .. }
+            | EventKind::ConsumerPaused { .. }
+            | EventKind::ConsumerResumed { .. } => None,
         }
     }
 }

@@ -37,6 +37,7 @@
 //! - [`scenario`]: the versioned document format and its diagnostics.
 //! - [`amqp`]: the RabbitMQ model: exchanges, queues, consumers, dead-lettering.
 //! - [`sim`]: the state machine ([`Sim`]).
+//! - [`inspect`]: one message looked up for an inspector ([`Sim::locate`]).
 //! - [`trace`]: NDJSON output and the trace hash.
 //! - [`fixtures`]: scenario builders for benchmarks and tests.
 
@@ -50,6 +51,7 @@ pub mod dist;
 pub mod event;
 pub mod fixtures;
 pub mod id;
+pub mod inspect;
 pub mod ledger;
 pub mod message;
 pub mod rng;
@@ -62,8 +64,12 @@ pub mod trace;
 pub use command::{Command, CommandError, Edit};
 pub use event::{Event, EventKind};
 pub use id::{EdgeId, MessageId, NodeId};
+pub use inspect::{DeliveryView, MessageLocation, MessageView};
 pub use ledger::{DropReason, Fate, FateTotals};
 pub use message::{Envelope, HeaderValue, Headers, MessageTemplate};
 pub use scenario::{Diagnostic, Diagnostics, Scenario};
-pub use sim::{Advance, ConservationError, Metrics, NodeMetrics, QueueMetrics, ReplayError, Sim};
+pub use sim::{
+    Advance, ConservationError, ConsumerMetrics, Metrics, NodeMetrics, QueueMetrics, ReplayError,
+    Sim,
+};
 pub use time::{SimDuration, SimTime};

@@ -49,6 +49,11 @@ pub struct MessageTemplate {
     /// AMQP `priority`, 0 to 255.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub priority: Option<u8>,
+    /// A poison message: no consumer can process it. Every (manual-ack) consumer that processes
+    /// it settles it with its `on_failure` settlement, whatever its other rules say. Not an AMQP
+    /// property: a marker of the simulated application's data.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub poison: bool,
 }
 
 impl MessageTemplate {
@@ -70,7 +75,7 @@ impl MessageTemplate {
 }
 
 /// Where a message was published, and with which flags; cleared once it is routed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 pub struct PublishFlags {
     /// The publishing node.
     pub publisher: crate::id::NodeId,
@@ -81,7 +86,10 @@ pub struct PublishFlags {
 }
 
 /// A message in flight or at rest somewhere in the simulation.
-#[derive(Clone, Debug, PartialEq)]
+///
+/// Serialises (for inspectors) with node ids as numbers and times as exact durations since the
+/// start of the run (`"1500ms"`), as scenario documents write them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
 pub struct Envelope {
     /// Unique within the run.
     pub id: MessageId,
@@ -116,6 +124,9 @@ pub struct Envelope {
     /// A dead-letter routing key replaced its routing keys: it routes by `routing_key` alone,
     /// whatever its `CC` header says.
     pub keys_replaced: bool,
+    /// A poison message (from [`MessageTemplate::poison`]): every consumer fails it. Copies
+    /// made by routing and dead-lettering keep it.
+    pub poison: bool,
 }
 
 impl Envelope {
@@ -138,6 +149,7 @@ impl Envelope {
             publish: None,
             bcc: Vec::new(),
             keys_replaced: false,
+            poison: template.poison,
         }
     }
 }

@@ -9,7 +9,7 @@ use crate::ledger::{DropReason, Fate, FateLedger, FateTotals};
 use crate::message::PublishFlags;
 use crate::message::{Envelope, MessageTemplate};
 use crate::rng::SimRng;
-use crate::scenario::{Action, Arrival, Diagnostics, NodeKind, ProducerConfig, Scenario};
+use crate::scenario::{Action, Arrival, Diagnostics, NodeKind, NodeSpec, ProducerConfig, Scenario};
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Topology;
 use serde::Serialize;
@@ -101,6 +101,33 @@ pub struct NodeMetrics {
     /// For a queue: what it holds and who consumes from it.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub queue: Option<QueueMetrics>,
+    /// For a consumer: its channel and its application.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub consumer: Option<ConsumerMetrics>,
+}
+
+/// A consumer's state: its channel as the broker sees it, and its application.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct ConsumerMetrics {
+    /// Manual-ack deliveries on its channel not yet settled at the broker, over all its
+    /// queues: on their way to it, buffered, being processed, or with a settlement on its way
+    /// back. This is what the prefetch limits count.
+    pub unacked: u64,
+    /// `basic.qos(prefetch_count, global=false)` in effect; 0: unlimited.
+    pub prefetch_count: u16,
+    /// `basic.qos(prefetch_count, global=true)` in effect; 0: unlimited.
+    pub global_prefetch_count: u16,
+    /// The delivery being processed: its message, when processing started, and when it will
+    /// finish.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub processing: Option<(MessageId, SimTime, SimTime)>,
+    /// Paused by a `pause` command.
+    pub paused: bool,
+    /// Simulated microseconds spent processing so far, over the node's life, the current
+    /// delivery included up to now. `busy_us` over elapsed time is its utilisation.
+    pub busy_us: u64,
+    /// Deliveries that have arrived and wait to be processed.
+    pub buffered: u64,
 }
 
 /// A queue's state, as the management UI shows it.
@@ -272,6 +299,18 @@ impl Sim {
     /// A simulation of `scenario` with another seed.
     pub fn with_seed(scenario: &Scenario, seed: u64) -> Result<Sim, Diagnostics> {
         crate::scenario::check(scenario)?;
+        Ok(Sim::build(scenario, seed))
+    }
+
+    /// A simulation of a topology still being drawn: validated by the live-edit rules, under
+    /// which a producer or relay may lack outgoing edges for now (its messages go nowhere and
+    /// are dropped as `no_route`). The editor runs what is on the canvas with this.
+    pub fn draft(scenario: &Scenario) -> Result<Sim, Diagnostics> {
+        crate::scenario::check_live(scenario)?;
+        Ok(Sim::build(scenario, scenario.seed))
+    }
+
+    fn build(scenario: &Scenario, seed: u64) -> Sim {
         let topo = Topology::from_scenario(scenario);
         let mut sim = Sim {
             nodes: topo
@@ -324,7 +363,7 @@ impl Sim {
                 sim.register_consumer(EdgeId(i as u32));
             }
         }
-        Ok(sim)
+        sim
     }
 
     /// Re-simulates `scenario` with `seed`, applying `edits` exactly where they were applied,
@@ -472,6 +511,23 @@ impl Sim {
                             unacked: q.unacked,
                             consumers: q.consumers.len() as u64,
                         }),
+                        _ => None,
+                    },
+                    consumer: match (&n.kind, &s.amqp) {
+                        (NodeKind::Consumer(cfg), AmqpNode::Consumer(ch)) => {
+                            Some(ConsumerMetrics {
+                                unacked: u64::from(ch.unacked),
+                                prefetch_count: cfg.prefetch_count,
+                                global_prefetch_count: cfg.global_prefetch_count,
+                                processing: ch
+                                    .current
+                                    .as_ref()
+                                    .map(|d| (d.msg.id, ch.started, ch.finishes)),
+                                paused: ch.paused,
+                                busy_us: ch.busy_us_at(self.now),
+                                buffered: ch.buffer.len() as u64,
+                            })
+                        }
                         _ => None,
                     },
                 })
@@ -626,9 +682,48 @@ impl Sim {
                         return Err(CommandError::NotAConsumer {
                             name: n.name.clone(),
                             kind: n.kind.name(),
+                            action: "settles deliveries",
                         })
                     }
                 }
+            }
+            Command::Pause { node } | Command::Resume { node } => {
+                let n = live_node(*node)?;
+                let pause = matches!(command, Command::Pause { .. });
+                if !matches!(n.kind, NodeKind::Consumer(_)) {
+                    return Err(CommandError::NotAConsumer {
+                        name: n.name.clone(),
+                        kind: n.kind.name(),
+                        action: if pause {
+                            "can be paused"
+                        } else {
+                            "can be resumed"
+                        },
+                    });
+                }
+                if !self.nodes[node.index()].up {
+                    return Err(CommandError::Invalid(format!(
+                        "{:?} is down; restart it first (a consumer comes back unpaused)",
+                        n.name
+                    )));
+                }
+                let paused = self.channel(*node).paused;
+                if pause && paused {
+                    return Err(CommandError::Invalid(format!(
+                        "{:?} is already paused",
+                        n.name
+                    )));
+                }
+                if !pause && !paused {
+                    return Err(CommandError::Invalid(format!(
+                        "{:?} is not paused, so there is nothing to resume",
+                        n.name
+                    )));
+                }
+            }
+            Command::Configure { node, spec } => {
+                live_node(*node)?;
+                self.check_configure(*node, spec)?;
             }
             Command::RemoveNode { node } => {
                 live_node(*node)?;
@@ -722,6 +817,74 @@ impl Sim {
             self.set_clock(t);
         }
         Advance { steps, reached }
+    }
+
+    /// Moves forward like [`Sim::advance_to_bounded`], re-applying the commands of `log` exactly
+    /// where they were first applied: each after its `after_step` events, at its time.
+    ///
+    /// `log` is a whole edit log of this run, of which this `Sim` has applied a prefix (its own
+    /// [`Sim::edit_log`]). Time travel restores a snapshot and comes back to a later moment
+    /// with this, so the logged future happens again. Edits logged after the last event up to
+    /// `t` are applied too, if their time has come. An edit that does not fit is an error
+    /// naming it, never a panic.
+    pub fn advance_replaying(
+        &mut self,
+        log: &[Edit],
+        t: SimTime,
+        max_steps: u64,
+    ) -> Result<Advance, ReplayError> {
+        let mut steps = 0;
+        loop {
+            let index = self.edit_log.len();
+            let due = log.get(index).filter(|e| e.after_step == self.steps);
+            if let Some(edit) = due {
+                let inconsistent = |why: &str| ReplayError::Inconsistent {
+                    index,
+                    why: why.to_owned(),
+                };
+                if edit.at <= t {
+                    if edit.at < self.now {
+                        return Err(inconsistent(
+                            "its time is before the events that precede it",
+                        ));
+                    }
+                    if self.next_event_time().is_some_and(|next| edit.at > next) {
+                        return Err(inconsistent("its time is after an event it should precede"));
+                    }
+                    self.set_clock(edit.at);
+                    self.apply(edit.command.clone())
+                        .map_err(|error| ReplayError::Refused { index, error })?;
+                    continue;
+                }
+                if self.next_event_time().is_some_and(|next| next <= t) {
+                    return Err(inconsistent("its time is after an event it should precede"));
+                }
+            } else if log.get(index).is_some_and(|e| e.after_step < self.steps) {
+                return Err(ReplayError::Inconsistent {
+                    index,
+                    why: "it comes before events already processed".into(),
+                });
+            }
+            match self.next_event_time() {
+                Some(at) if at <= t => {
+                    if steps >= max_steps {
+                        return Ok(Advance {
+                            steps,
+                            reached: false,
+                        });
+                    }
+                    self.step();
+                    steps += 1;
+                }
+                _ => {
+                    self.set_clock(t);
+                    return Ok(Advance {
+                        steps,
+                        reached: true,
+                    });
+                }
+            }
+        }
     }
 
     fn set_clock(&mut self, t: SimTime) {
@@ -865,6 +1028,9 @@ impl Sim {
                 }
             }
             Action::RemoveNode { .. } => Command::RemoveNode { node },
+            Action::Pause { .. } => Command::Pause { node },
+            Action::Resume { .. } => Command::Resume { node },
+            Action::Configure { node: spec } => Command::Configure { node, spec },
             Action::AddEdge { edge } => Command::AddEdge { spec: edge },
             Action::RemoveEdge {
                 to, routing_key, ..
@@ -931,6 +1097,107 @@ impl Sim {
                 Arc::make_mut(&mut self.topo).remove_edge(edge);
             }
             Command::RemoveNode { node } => self.remove_node(node),
+            Command::Configure { node, spec } => self.configure(node, spec),
+            Command::Pause { node } => self.amqp_pause(node),
+            Command::Resume { node } => self.amqp_resume(node),
+        }
+    }
+
+    /// Why `spec` cannot configure the live node `node`, if it cannot.
+    fn check_configure(&self, node: NodeId, spec: &NodeSpec) -> Result<(), CommandError> {
+        let n = self.topo.node(node);
+        if spec.id != n.name {
+            return Err(CommandError::Invalid(format!(
+                "configure cannot rename {:?} to {:?}: a node's name is its identity (for a queue \
+                 or an exchange, its AMQP name); remove the node and add one under the new name",
+                n.name, spec.id
+            )));
+        }
+        if spec.kind.name() != n.kind.name() {
+            return Err(CommandError::Invalid(format!(
+                "configure cannot turn {} {:?} into a {}; remove the node and add a new one",
+                n.kind.name(),
+                n.name,
+                spec.kind.name()
+            )));
+        }
+        match (&n.kind, &spec.kind) {
+            (NodeKind::Exchange(_), _) | (NodeKind::Queue(_), _) if n.kind != spec.kind => {
+                return Err(CommandError::Invalid(crate::scenario::inequivalent(
+                    &n.name, &n.kind, &spec.kind,
+                )));
+            }
+            (NodeKind::Consumer(old), NodeKind::Consumer(new))
+                if (old.auto_ack != new.auto_ack || old.arguments != new.arguments)
+                    && !n.inc.is_empty() =>
+            {
+                let what = if old.auto_ack != new.auto_ack {
+                    "auto_ack"
+                } else {
+                    "arguments (x-priority)"
+                };
+                return Err(CommandError::Invalid(format!(
+                    "{:?}: changing {what} needs a new basic.consume: remove the consume edge and \
+                     add it again (configure the consumer while it has no consume edge)",
+                    n.name
+                )));
+            }
+            _ => {}
+        }
+        let mut doc = self.topo.to_scenario(&self.scenario);
+        let slot = doc
+            .nodes
+            .iter_mut()
+            .find(|d| d.id == spec.id)
+            .expect("a live node is in the live document");
+        *slot = NodeSpec {
+            position: spec.position.or(n.position),
+            ..spec.clone()
+        };
+        crate::scenario::check_live(&doc).map_err(|d| CommandError::Invalid(d.to_string()))
+    }
+
+    /// Applies a checked `configure`: the node takes its new settings in place.
+    fn configure(&mut self, node: NodeId, spec: NodeSpec) {
+        let n = &mut Arc::make_mut(&mut self.topo).nodes[node.index()];
+        if spec.position.is_some() {
+            n.position = spec.position;
+        }
+        let old = std::mem::replace(&mut n.kind, spec.kind);
+        self.emit(EventKind::Configured { node });
+        match old {
+            NodeKind::Producer(p) => self.producer_reconfigured(node, &p),
+            NodeKind::Consumer(c) => self.amqp_consumer_reconfigured(node, &c),
+            // A relay's delay applies to the messages it takes from now on; a sink has no
+            // settings; an exchange or a queue was checked to be unchanged.
+            _ => {}
+        }
+    }
+
+    /// A producer's settings changed from `old`: its next rate-driven publish is rescheduled
+    /// at the new rate, one gap from now. A producer that has not reached its `start` yet waits
+    /// for the new one.
+    fn producer_reconfigured(&mut self, node: NodeId, old: &ProducerConfig) {
+        self.agenda
+            .remove_where(|d| matches!(d, Due::Emit { node: n } if *n == node), drop);
+        let p = self.producer(node);
+        let (confirms, constant, start) = (
+            p.publisher_confirms,
+            p.arrival == Arrival::Constant,
+            SimTime::ZERO + p.start,
+        );
+        if confirms != old.publisher_confirms {
+            // A new channel: publish sequence numbers start again at 1.
+            self.nodes[node.index()].amqp = AmqpNode::Producer { next_seq: 1 };
+        }
+        if !self.nodes[node.index()].up {
+            return; // `restart` schedules it
+        }
+        let now = self.now;
+        if now < SimTime::ZERO + old.start {
+            self.schedule_emit(node, start.max(now), constant);
+        } else {
+            self.schedule_emit(node, now, false);
         }
     }
 

@@ -52,7 +52,11 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
             json!({ "message": message.0, "node": name(node), "reason": reason.as_str() })
         }
         &EventKind::Crashed { node, lost } => json!({ "node": name(node), "lost": lost }),
-        &EventKind::Restarted { node } | &EventKind::Removed { node } => {
+        &EventKind::Restarted { node }
+        | &EventKind::Removed { node }
+        | &EventKind::Configured { node }
+        | &EventKind::ConsumerPaused { node }
+        | &EventKind::ConsumerResumed { node } => {
             json!({ "node": name(node) })
         }
         EventKind::Routed {

@@ -1572,7 +1572,8 @@ fn a_consumer_that_could_requeue_in_zero_time_is_refused() {
     let err = Scenario::from_json(&d.to_string()).expect_err("refused");
     assert_eq!(err.0[0].path, "edges[1].latency");
     assert!(err.0[0].message.contains("loop forever"), "{err}");
-    // Acking in zero time is fine: nothing comes back.
+    // Without fail_probability, the default on_failure (nack, requeue) still sends poison
+    // messages back.
     let d = doc(
         json!([
             producer("p"),
@@ -1582,7 +1583,20 @@ fn a_consumer_that_could_requeue_in_zero_time_is_refused() {
         json!([edge("p", "q"), {"from": "q", "to": "c", "latency": "0ms"}]),
         json!([]),
     );
-    Scenario::from_json(&d.to_string()).expect("valid");
+    let err = Scenario::from_json(&d.to_string()).expect_err("refused");
+    assert!(err.0[0].message.contains("loop forever"), "{err}");
+    // Acking everything in zero time is fine: nothing comes back. Neither does auto_ack.
+    for c in [
+        json!({"processing": "0ms", "on_failure": {"action": "ack"}}),
+        json!({"processing": "0ms", "auto_ack": true}),
+    ] {
+        let d = doc(
+            json!([producer("p"), queue("q", json!({})), consumer("c", c)]),
+            json!([edge("p", "q"), {"from": "q", "to": "c", "latency": "0ms"}]),
+            json!([]),
+        );
+        Scenario::from_json(&d.to_string()).expect("valid");
+    }
 }
 
 // ----- cases from the rule-by-rule review -----

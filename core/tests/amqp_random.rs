@@ -6,7 +6,9 @@
 //! exchanges, priorities, delivery limits, single active consumer, auto-delete, `x-expires`),
 //! and consumers with random prefetch, priorities, failure behaviour and crashes. Scripted
 //! actions and live commands crash, restart, settle by hand, remove nodes and edges and add new
-//! ones. `run_checked` calls `Sim::check_conservation` after every event, which checks where
+//! ones, pause and resume consumers, configure consumers and producers, redeclare queues and
+//! exchanges (refused with 406 unless only the position changes), and publish poison
+//! messages. `run_checked` calls `Sim::check_conservation` after every event, which checks where
 //! every message is and the broker's unacked counters against the deliveries actually out.
 //!
 //! On top of that, each run's trace is checked against the rules of SEMANTICS.md §1 (the
@@ -337,6 +339,49 @@ fn consumer(g: &mut Gen, name: &str, any_quorum: bool) -> (Value, bool) {
     )
 }
 
+/// `node` (a producer or consumer, as in a document) with new random settings that `configure`
+/// accepts: a consumer keeps `auto_ack`, `arguments`, and whether it has a global prefetch (it
+/// may consume from a quorum queue); a producer keeps its message and AMQP flags, which the rule
+/// checks read from the document.
+fn reconfigure(g: &mut Gen, node: &Value) -> Value {
+    let mut node = node.clone();
+    let consumer = node["kind"] == "consumer";
+    let c = node["config"].as_object_mut().expect("a config");
+    if consumer {
+        c.insert("prefetch_count".into(), json!(g.int(0, 6)));
+        if c.contains_key("global_prefetch_count") {
+            c.insert("global_prefetch_count".into(), json!(g.int(1, 6)));
+        }
+        if g.p(0.7) {
+            c.insert("processing".into(), g.dist(0, 25));
+        }
+        let auto_ack = c.get("auto_ack") == Some(&json!(true));
+        if !auto_ack && g.p(0.4) {
+            c.insert("fail_probability".into(), json!(*g.pick(&[0.0, 0.1, 0.5])));
+        }
+        if g.p(0.2) {
+            c.insert("crash_after".into(), json!(g.int(1, 30)));
+        }
+    } else {
+        let rate = match g.int(0, 4) {
+            0 => 0,
+            1 | 2 => g.int(1, 60),
+            _ => g.int(60, 250),
+        };
+        c.insert("rate_per_s".into(), json!(rate));
+        c.insert("arrival".into(), json!(*g.pick(&["poisson", "constant"])));
+        if g.p(0.3) {
+            c.insert("limit".into(), json!(g.int(0, 300)));
+        } else {
+            c.remove("limit");
+        }
+        if g.p(0.2) {
+            c.insert("start".into(), json!(g.us(0, 2_000_000)));
+        }
+    }
+    node
+}
+
 /// A random valid scenario for `seed`, and how long to run it.
 fn random_scenario(seed: u64) -> (Value, SimTime) {
     let mut g = Gen(SimRng::new(seed ^ 0xa3a9_0001));
@@ -480,7 +525,7 @@ fn random_scenario(seed: u64) -> (Value, SimTime) {
     for _ in 0..g.int(0, 12) {
         let at_us = g.int(0, end_ms * 1000);
         let at = format!("{at_us}us");
-        let a = match g.int(0, 11) {
+        let a = match g.int(0, 14) {
             0 | 1 => {
                 // A consumer crash, and its restart a little later.
                 let (c, _) = g.pick(&names.consumers).clone();
@@ -564,9 +609,38 @@ fn random_scenario(seed: u64) -> (Value, SimTime) {
                 let e = g.pick(&edges).clone();
                 json!({"at": at, "do": "remove_edge", "from": e["from"], "to": e["to"]})
             }
+            12 => {
+                // The application stalls, and runs again a little later (or not).
+                let (c, _) = g.pick(&names.consumers).clone();
+                if g.p(0.8) {
+                    let back_at = format!("{}us", at_us + g.int(0, 800_000));
+                    actions.push(json!({"at": back_at, "do": "resume", "node": c}));
+                }
+                json!({"at": at, "do": "pause", "node": c})
+            }
+            13 => {
+                let (c, _) = g.pick(&names.consumers).clone();
+                let node = nodes
+                    .iter()
+                    .find(|n| n["id"] == c.as_str())
+                    .expect("a consumer");
+                json!({"at": at, "do": "configure", "node": reconfigure(&mut g, node)})
+            }
+            14 => {
+                let p = g.pick(&names.producers).clone();
+                let node = nodes
+                    .iter()
+                    .find(|n| n["id"] == p.as_str())
+                    .expect("a producer");
+                json!({"at": at, "do": "configure", "node": reconfigure(&mut g, node)})
+            }
             _ => {
                 let p = g.pick(&names.producers).clone();
-                json!({"at": at, "do": "publish", "node": p, "message": template(&mut g, &names)})
+                let mut message = template(&mut g, &names);
+                if g.p(0.15) {
+                    message["poison"] = json!(true);
+                }
+                json!({"at": at, "do": "publish", "node": p, "message": message})
             }
         };
         actions.push(a);
@@ -597,6 +671,9 @@ fn parse(seed: u64) -> (Scenario, SimTime, Value) {
 
 /// The event types the sweep must produce, to show that the generator reaches them.
 const MUST_OCCUR: &[&str] = &[
+    "configured",
+    "paused",
+    "resumed",
     "routed",
     "enqueued",
     "delivered",
@@ -666,6 +743,8 @@ fn check_seed(seed: u64) -> BTreeMap<String, u64> {
         .collect();
     let mut active: BTreeMap<String, String> = BTreeMap::new();
     note_active(&mut active, &lines);
+    // Live pause, resume, configure and poison publishes, from their own random source.
+    let mut controls = Gen(SimRng::new(seed ^ 0xc0f1_6000));
     let slices = 5u64;
     for k in 1..=slices {
         let t = SimTime(until.0 * k / slices);
@@ -679,6 +758,21 @@ fn check_seed(seed: u64) -> BTreeMap<String, u64> {
             note_active(&mut active, &lines[from..]);
             if let Err(why) = no_stall(&sim, &active) {
                 panic!("at {at}: {why}");
+            }
+            if let Err(why) = consumers_agree(&sim) {
+                panic!("at {at}: {why}");
+            }
+            if controls.p(0.1) {
+                live_control(&mut sim, &mut controls, &mut doc);
+                sim.check_conservation()
+                    .unwrap_or_else(|e| panic!("after a live control at {at}: {e}"));
+                let topo = sim.topology().clone();
+                let from = lines.len();
+                lines.extend(
+                    sim.drain_events()
+                        .map(|e| switchboard_core::trace::event_line(&e, &topo)),
+                );
+                note_active(&mut active, &lines[from..]);
             }
         }
         if k < slices {
@@ -895,6 +989,157 @@ fn live_edit(sim: &mut Sim, g: &mut Gen, k: u64, doc: &mut Value) {
     }
     // Refused commands (a removed node, a producer already up…) change nothing.
     let _ = sim.apply(cmd);
+}
+
+/// What the playground's controls send: pause or resume a consumer, configure a consumer or a
+/// producer, redeclare a queue or an exchange (refused with 406 unless only its position
+/// changes), or publish a poison message. Whether a pause or a resume is refused must follow
+/// the consumer's state, as the metrics show it.
+///
+/// A publish is also written into `doc` as a scripted one, so that the rule checks know its
+/// template.
+fn live_control(sim: &mut Sim, g: &mut Gen, doc: &mut Value) {
+    use switchboard_core::scenario::NodeKind;
+    let topo = sim.topology();
+    let live: Vec<(switchboard_core::NodeId, &str)> = topo
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, n)| !n.removed)
+        .map(|(i, n)| (switchboard_core::NodeId(i as u32), n.kind.name()))
+        .collect();
+    let want = match g.int(0, 6) {
+        0 | 1 => "consumer",
+        2 | 3 => "consumer-config",
+        4 => "producer",
+        5 => "poison",
+        _ => "broker",
+    };
+    let of = |kind: &str| -> Vec<switchboard_core::NodeId> {
+        live.iter()
+            .filter(|(_, k)| match kind {
+                "broker" => *k == "queue" || *k == "exchange",
+                "consumer-config" => *k == "consumer",
+                "poison" => *k == "producer",
+                k2 => *k == k2,
+            })
+            .map(|(id, _)| *id)
+            .collect()
+    };
+    let candidates = of(want);
+    if candidates.is_empty() {
+        return;
+    }
+    let node = *g.pick(&candidates);
+    let n = topo.node(node);
+    let name = n.name.clone();
+    let spec = NodeSpec {
+        id: n.name.clone(),
+        kind: n.kind.clone(),
+        position: n.position,
+    };
+    match want {
+        "consumer" => {
+            let m = sim.metrics().nodes[node.index()].clone();
+            let paused = m.consumer.expect("consumer metrics").paused;
+            let (cmd, ok) = if g.p(0.5) {
+                (Command::Pause { node }, m.up && !paused)
+            } else {
+                (Command::Resume { node }, m.up && paused)
+            };
+            let r = sim.apply(cmd.clone());
+            assert_eq!(
+                r.is_ok(),
+                ok,
+                "{cmd:?} on {name:?} (up {}, paused {paused}): {r:?}",
+                m.up
+            );
+        }
+        "consumer-config" | "producer" => {
+            let value = serde_json::to_value(&spec).expect("a spec serialises");
+            let spec: NodeSpec =
+                serde_json::from_value(reconfigure(g, &value)).expect("a node spec");
+            // Refused only by the live rules (global QoS on a quorum queue the consumer
+            // was given later); the change itself is allowed.
+            if let Err(e) = sim.apply(Command::Configure { node, spec }) {
+                let why = e.to_string();
+                assert!(why.contains("global QoS"), "configure refused: {why}");
+            }
+        }
+        "poison" => {
+            let message = MessageTemplate {
+                routing_key: g.pick(&["a", "b", "a.b", "q0", "q1"]).to_string(),
+                poison: true,
+                ..MessageTemplate::default()
+            };
+            let record = json!({"at": format!("{}us", sim.now().0), "do": "publish",
+                                "node": name,
+                                "message": serde_json::to_value(&message).expect("a template")});
+            doc["actions"].as_array_mut().expect("actions").push(record);
+            sim.apply(Command::Publish { node, message })
+                .expect("a live producer publishes");
+        }
+        _ => {
+            let mut moved = spec.clone();
+            moved.position = Some(switchboard_core::scenario::Position {
+                x: g.int(0, 500) as f64,
+                y: g.int(0, 500) as f64,
+            });
+            sim.apply(Command::Configure { node, spec: moved })
+                .expect("a redeclaration with the same settings is accepted");
+            let mut changed = spec;
+            match &mut changed.kind {
+                NodeKind::Queue(q) => {
+                    q.arguments.message_ttl = Some(q.arguments.message_ttl.map_or(1, |t| t + 1))
+                }
+                NodeKind::Exchange(x) => {
+                    x.kind = if x.kind == switchboard_core::amqp::ExchangeType::Fanout {
+                        switchboard_core::amqp::ExchangeType::Topic
+                    } else {
+                        switchboard_core::amqp::ExchangeType::Fanout
+                    }
+                }
+                _ => unreachable!("a queue or an exchange"),
+            }
+            match sim.apply(Command::Configure {
+                node,
+                spec: changed,
+            }) {
+                Err(switchboard_core::CommandError::Invalid(why)) => {
+                    assert!(why.starts_with("406 PRECONDITION_FAILED"), "{why}")
+                }
+                other => panic!("a redeclaration with other settings: {other:?}"),
+            }
+        }
+    }
+}
+
+/// Each consumer's metrics agree with themselves: what it buffers and processes is unacked
+/// (manual ack), processing happens now, and one delivery at a time.
+fn consumers_agree(sim: &Sim) -> Result<(), String> {
+    use switchboard_core::scenario::NodeKind;
+    let now = sim.now();
+    for (n, m) in sim.topology().nodes.iter().zip(sim.metrics().nodes) {
+        let (NodeKind::Consumer(cfg), Some(c)) = (&n.kind, &m.consumer) else {
+            continue;
+        };
+        let processing = u64::from(c.processing.is_some());
+        if !cfg.auto_ack && c.buffered + processing > c.unacked {
+            return Err(format!("{:?} holds more than its unacked: {c:?}", n.name));
+        }
+        if let Some((_, started, finishes)) = c.processing {
+            if !(started <= now && now <= finishes) {
+                return Err(format!("{:?} is not processing now: {c:?}", n.name));
+            }
+        }
+        if c.busy_us > now.0 {
+            return Err(format!("{:?} was busy longer than the run: {c:?}", n.name));
+        }
+        if !m.up && (c.paused || c.buffered > 0 || c.processing.is_some()) {
+            return Err(format!("{:?} is down but busy or paused: {c:?}", n.name));
+        }
+    }
+    Ok(())
 }
 
 fn topo_kind(sim: &Sim, name: &str) -> Option<String> {

@@ -27,7 +27,7 @@ const clock = async (page) => {
 
 async function openPlayground() {
   const page = await newPage(browser);
-  await page.goto(server.url);
+  await page.goto(server.url + "?example=hello");
   await page.locator("#clock").waitFor({ timeout: 15000 });
   return page;
 }
@@ -84,7 +84,7 @@ test("step moves the run by exactly one event", async () => {
   }
   // Keyboard too: "." steps.
   const before = await clock(page);
-  await page.locator(".playground").focus();
+  await page.locator("#topology").click({ position: { x: 5, y: 5 } });
   await page.keyboard.press(".");
   await page.waitForFunction((n) => Number(document.querySelector("#clock").dataset.steps) === n, before.steps + 1);
   await screenshot(page, "skeleton-stepped");

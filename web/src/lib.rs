@@ -1,21 +1,29 @@
 //! # switchboard-web
 //!
 //! The playground. It owns no semantics: it renders what `switchboard-core` reports and turns
-//! gestures into commands. Layout and view maths live in [`view`] and the frame-by-frame driver
-//! in [`player`], both plain Rust that native tests cover; components and hooks are thin.
+//! gestures into commands.
+//!
+//! - [`editor`]: the document, undo and redo, and how edits reach the running simulation;
+//! - [`timeline`]: the frame-by-frame driver with checkpoints for time travel;
+//! - [`scene`], [`view`], [`effects`], [`fields`]: layout, view maths, visual effects and the
+//!   inspector's field tables;
+//! - [`ui`]: the Yew component and the render functions of each page region.
+//!
+//! Everything but `ui` is plain Rust that native tests cover.
 
-pub mod app;
 pub mod components;
+pub mod editor;
+pub mod effects;
+pub mod fields;
 pub mod hooks;
 pub mod panic;
-pub mod player;
+pub mod scene;
+pub mod timeline;
+pub mod ui;
 pub mod view;
-
-/// The scenario the page opens with.
-pub const DEFAULT_SCENARIO: &str = include_str!("../../docs/examples/hello.json");
 
 /// Mounts the app on `<body>`.
 pub fn start() {
     panic::install();
-    yew::Renderer::<app::App>::new().render();
+    yew::Renderer::<ui::app::App>::new().render();
 }

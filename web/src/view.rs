@@ -23,7 +23,7 @@ pub struct Point {
 }
 
 /// An axis-aligned box in world coordinates.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub struct Bounds {
     /// Left edge.
     pub min_x: f64,
@@ -67,7 +67,19 @@ pub struct Viewport {
     pub dy: f64,
 }
 
+/// The closest the view zooms in and out.
+pub const ZOOM_LIMITS: (f64, f64) = (0.2, 4.0);
+/// Node positions snap to this grid, in world units.
+pub const GRID: f64 = 20.0;
+
 impl Viewport {
+    /// The identity view: one pixel per world unit.
+    pub const IDENTITY: Viewport = Viewport {
+        scale: 1.0,
+        dx: 0.0,
+        dy: 0.0,
+    };
+
     /// A world point on screen.
     pub fn to_screen(&self, p: Point) -> Point {
         Point {
@@ -75,6 +87,99 @@ impl Viewport {
             y: p.y * self.scale + self.dy,
         }
     }
+
+    /// The world point under a screen point.
+    pub fn to_world(&self, p: Point) -> Point {
+        Point {
+            x: (p.x - self.dx) / self.scale,
+            y: (p.y - self.dy) / self.scale,
+        }
+    }
+
+    /// Zooms by `factor` keeping the world point under `anchor` (screen) where it is.
+    pub fn zoom_at(&self, factor: f64, anchor: Point) -> Viewport {
+        let scale = (self.scale * factor).clamp(ZOOM_LIMITS.0, ZOOM_LIMITS.1);
+        let w = self.to_world(anchor);
+        Viewport {
+            scale,
+            dx: anchor.x - w.x * scale,
+            dy: anchor.y - w.y * scale,
+        }
+    }
+
+    /// Moves the view by a screen distance.
+    pub fn pan(&self, dx: f64, dy: f64) -> Viewport {
+        Viewport {
+            dx: self.dx + dx,
+            dy: self.dy + dy,
+            ..*self
+        }
+    }
+
+    /// As an SVG `transform` attribute.
+    pub fn transform(&self) -> String {
+        format!("translate({} {}) scale({})", self.dx, self.dy, self.scale)
+    }
+}
+
+/// Rounds a world point to the grid.
+pub fn snap(p: Point) -> Point {
+    Point {
+        x: (p.x / GRID).round() * GRID,
+        y: (p.y / GRID).round() * GRID,
+    }
+}
+
+/// The index of the point nearest to `at` within `radius`, if any.
+pub fn nearest_within(
+    points: impl IntoIterator<Item = Point>,
+    at: Point,
+    radius: f64,
+) -> Option<usize> {
+    let mut best: Option<(usize, f64)> = None;
+    for (i, p) in points.into_iter().enumerate() {
+        let d2 = (p.x - at.x).powi(2) + (p.y - at.y).powi(2);
+        if d2 <= radius * radius && best.is_none_or(|(_, b)| d2 < b) {
+            best = Some((i, d2));
+        }
+    }
+    best.map(|(i, _)| i)
+}
+
+/// The state of one slot of a queue's tube or a consumer's prefetch window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Slot {
+    /// Empty.
+    Free,
+    /// A ready message (queue) or a buffered delivery (consumer).
+    Ready,
+    /// Delivered, not yet acked (queue) or being processed (consumer).
+    Unacked,
+}
+
+/// `capacity` slots showing `unacked` then `ready` messages; the rest free. If there are more
+/// messages than slots, the counts are scaled down in proportion, keeping at least one slot for
+/// each kind that is present, and the second value is how many messages are not shown.
+pub fn slots(ready: u64, unacked: u64, capacity: usize) -> (Vec<Slot>, u64) {
+    let total = ready + unacked;
+    let cap = capacity as u64;
+    let (u, r) = if total <= cap {
+        (unacked, ready)
+    } else {
+        let mut u = (unacked * cap).div_ceil(total.max(1)).min(cap);
+        if unacked > 0 {
+            u = u.max(1);
+        }
+        if ready > 0 && u == cap {
+            u = cap - 1;
+        }
+        (u, cap - u)
+    };
+    let mut v = Vec::with_capacity(capacity);
+    v.extend(std::iter::repeat_n(Slot::Unacked, u as usize));
+    v.extend(std::iter::repeat_n(Slot::Ready, r as usize));
+    v.resize(capacity, Slot::Free);
+    (v, total.saturating_sub(cap))
 }
 
 /// Fits `bounds` into a `width` × `height` pixel area, centred, keeping the aspect ratio: the
@@ -324,6 +429,63 @@ mod tests {
         );
         let b = bounds_of(&pts, 10.0);
         assert!(b.min_x <= 5.0 - NODE_HALF_W - 10.0 && b.max_x >= pts[3].x + NODE_HALF_W);
+    }
+
+    #[test]
+    fn zoom_keeps_the_anchor_still_and_world_round_trips() {
+        let v = Viewport {
+            scale: 1.5,
+            dx: 20.0,
+            dy: -10.0,
+        };
+        let p = Point { x: 300.0, y: 200.0 };
+        let w = v.to_world(p);
+        assert_eq!(v.to_screen(w), p);
+        let z = v.zoom_at(2.0, p);
+        assert_eq!(z.scale, 3.0);
+        let back = z.to_screen(w);
+        assert!((back.x - p.x).abs() < 1e-9 && (back.y - p.y).abs() < 1e-9);
+        assert_eq!(v.zoom_at(100.0, p).scale, ZOOM_LIMITS.1, "zoom is clamped");
+        assert_eq!(v.pan(5.0, 6.0).to_screen(w), Point { x: 305.0, y: 206.0 });
+    }
+
+    #[test]
+    fn snapping_and_hit_testing() {
+        assert_eq!(snap(Point { x: 29.0, y: 31.0 }), Point { x: 20.0, y: 40.0 });
+        let pts = [Point { x: 0.0, y: 0.0 }, Point { x: 10.0, y: 0.0 }];
+        assert_eq!(nearest_within(pts, Point { x: 8.0, y: 0.0 }, 5.0), Some(1));
+        assert_eq!(nearest_within(pts, Point { x: 50.0, y: 0.0 }, 5.0), None);
+    }
+
+    #[test]
+    fn slots_show_unacked_then_ready_and_scale_when_full() {
+        let (v, hidden) = slots(2, 1, 5);
+        assert_eq!(
+            v,
+            [
+                Slot::Unacked,
+                Slot::Ready,
+                Slot::Ready,
+                Slot::Free,
+                Slot::Free
+            ]
+        );
+        assert_eq!(hidden, 0);
+        let (v, hidden) = slots(1000, 1, 10);
+        assert_eq!(
+            v.iter().filter(|s| **s == Slot::Unacked).count(),
+            1,
+            "unacked stays visible"
+        );
+        assert_eq!(v.iter().filter(|s| **s == Slot::Ready).count(), 9);
+        assert_eq!(hidden, 991);
+        let (v, _) = slots(1, 1000, 10);
+        assert_eq!(
+            v.iter().filter(|s| **s == Slot::Ready).count(),
+            1,
+            "ready stays visible"
+        );
+        assert_eq!(slots(0, 0, 3).0, [Slot::Free; 3]);
     }
 
     #[test]

@@ -43,6 +43,8 @@ pub(crate) struct Delivery {
     pub queue: NodeId,
     pub edge: EdgeId,
     pub auto_ack: bool,
+    /// The `redelivered` flag it was delivered with.
+    pub redelivered: bool,
     pub msg: Box<Envelope>,
     pub meta: Meta,
     /// Set when the consumer settles it: how, and (for `multiple`) the other deliveries
@@ -85,9 +87,37 @@ pub(crate) struct ConsumerState {
     pub processed: u64,
     /// Queues that could not deliver because the channel's global prefetch was full.
     pub suspended: BTreeSet<NodeId>,
+    /// Paused by a command: the application starts no new delivery (deliveries still arrive).
+    pub paused: bool,
+    /// When the current delivery's processing started.
+    pub started: SimTime,
+    /// When the current delivery's processing will finish.
+    pub finishes: SimTime,
+    /// Simulated microseconds spent processing deliveries that are no longer current.
+    pub busy_us: u64,
+    /// Unacked deliveries the channel holds beyond a global prefetch lowered by a live
+    /// `configure` (nothing is taken back); shrinks as they are settled.
+    pub over_global: u32,
 }
 
 impl ConsumerState {
+    /// Takes the delivery being processed, adding the time spent on it to `busy_us`.
+    fn take_current(&mut self, now: SimTime) -> Option<Box<Delivery>> {
+        let d = self.current.take()?;
+        self.busy_us += (now - self.started).0;
+        Some(d)
+    }
+
+    /// Simulated microseconds spent processing up to `now`, the current delivery included.
+    pub(crate) fn busy_us_at(&self, now: SimTime) -> u64 {
+        let current = if self.current.is_some() {
+            (now - self.started).0
+        } else {
+            0
+        };
+        self.busy_us + current
+    }
+
     fn new() -> ConsumerState {
         ConsumerState {
             next_tag: 1,
@@ -96,6 +126,11 @@ impl ConsumerState {
             current: None,
             processed: 0,
             suspended: BTreeSet::new(),
+            paused: false,
+            started: SimTime::ZERO,
+            finishes: SimTime::ZERO,
+            busy_us: 0,
+            over_global: 0,
         }
     }
 }
@@ -659,6 +694,7 @@ impl Sim {
                     queue: q,
                     edge,
                     auto_ack,
+                    redelivered,
                     msg: s.msg,
                     meta: s.meta,
                     how: Settlement::Ack,
@@ -881,6 +917,7 @@ impl Sim {
             prefetch,
             auto_ack,
             unacked: 0,
+            over_prefetch: 0,
             pos,
             blocked: None,
         });
@@ -978,9 +1015,13 @@ impl Sim {
         }
     }
 
-    /// The consumer starts processing its next delivery, if it has one.
+    /// The consumer starts processing its next delivery, if it has one and is not paused.
     fn start_next(&mut self, node: NodeId) {
-        let Some(d) = self.channel_mut(node).buffer.pop_front() else {
+        let ch = self.channel_mut(node);
+        if ch.paused {
+            return;
+        }
+        let Some(d) = ch.buffer.pop_front() else {
             return;
         };
         let NodeKind::Consumer(cfg) = &self.topo.node(node).kind else {
@@ -992,7 +1033,11 @@ impl Sim {
             node,
             until,
         });
-        self.channel_mut(node).current = Some(d);
+        let now = self.now;
+        let ch = self.channel_mut(node);
+        ch.current = Some(d);
+        ch.started = now;
+        ch.finishes = until;
         self.agenda.push(until, Due::Finish { consumer: node });
     }
 
@@ -1005,7 +1050,11 @@ impl Sim {
             self.crash(node);
             return;
         }
-        let d = self.channel_mut(node).current.take().expect("processing");
+        let now = self.now;
+        let d = self
+            .channel_mut(node)
+            .take_current(now)
+            .expect("processing");
         if d.auto_ack {
             self.ledger.set(d.msg.id, Fate::Consumed { node });
             self.nodes[node.index()].stats.consumed += 1;
@@ -1020,9 +1069,13 @@ impl Sim {
         self.start_next(node);
     }
 
-    /// The consumer's behaviour: header rules first, then the failure probability.
+    /// The consumer's behaviour: a poison message always fails; then header rules, then the
+    /// failure probability.
     fn decide(&mut self, node: NodeId, msg: &Envelope) -> Settlement {
         let cfg = self.consumer_config(node);
+        if msg.poison {
+            return cfg.on_failure;
+        }
         for rule in &cfg.when_header {
             let hit = match (&rule.equals, msg.headers.get(&rule.header)) {
                 (None, Some(_)) => true,
@@ -1155,10 +1208,12 @@ impl Sim {
         }
         let ch = self.channel_mut(node);
         ch.unacked -= 1;
+        ch.over_global = ch.over_global.min(ch.unacked);
         if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()].amqp {
             qs.unacked -= 1;
             if let Some(c) = qs.consumers.iter_mut().find(|c| c.edge == d.edge) {
                 c.unacked -= 1;
+                c.over_prefetch = c.over_prefetch.min(c.unacked);
             }
         }
     }
@@ -1232,8 +1287,9 @@ impl Sim {
                 _ => {}
             },
         );
+        let now = self.now;
         let ch = self.channel_mut(node);
-        out.extend(ch.current.take());
+        out.extend(ch.take_current(now));
         out.extend(ch.buffer.drain(..));
         out.sort_by_key(|d| d.tag);
         out
@@ -1261,7 +1317,10 @@ impl Sim {
         let ch = self.channel_mut(node);
         ch.next_tag = 1;
         ch.unacked = 0;
+        ch.over_global = 0;
         ch.suspended.clear();
+        // The application goes with its connection: it comes back unpaused.
+        ch.paused = false;
         ds
     }
 
@@ -1277,6 +1336,7 @@ impl Sim {
                 qs.unacked -= 1;
                 if let Some(c) = qs.consumers.iter_mut().find(|c| c.edge == d.edge) {
                     c.unacked -= 1;
+                    c.over_prefetch = c.over_prefetch.min(c.unacked);
                 }
             }
             match by_queue.iter_mut().find(|(q, _)| *q == d.queue) {
@@ -1366,11 +1426,12 @@ impl Sim {
         let known = |d: &Delivery| {
             all || Some(d.tag) == tag || (multiple && tag.is_some_and(|t| d.tag <= t))
         };
+        let now = self.now;
         let ch = self.channel_mut(node);
         let mut ds = Vec::new();
         let was_current = ch.current.as_ref().is_some_and(|d| known(d));
         if was_current {
-            ds.extend(ch.current.take());
+            ds.extend(ch.take_current(now));
         }
         let (hit, keep): (VecDeque<Box<Delivery>>, VecDeque<Box<Delivery>>) =
             ch.buffer.drain(..).partition(|d| known(d));
@@ -1386,6 +1447,64 @@ impl Sim {
         self.send_settlement(node, how, multiple, ds);
         if was_current {
             self.start_next(node);
+        }
+    }
+
+    /// The consumer's application stalls: it finishes the delivery it is processing but starts
+    /// no new one. The broker does not know: deliveries keep coming, bounded by prefetch.
+    pub(crate) fn amqp_pause(&mut self, node: NodeId) {
+        self.channel_mut(node).paused = true;
+        self.emit(EventKind::ConsumerPaused { node });
+    }
+
+    /// The consumer's application runs again and takes its next buffered delivery at once.
+    pub(crate) fn amqp_resume(&mut self, node: NodeId) {
+        self.channel_mut(node).paused = false;
+        self.emit(EventKind::ConsumerResumed { node });
+        if self.channel(node).current.is_none() {
+            self.start_next(node);
+        }
+    }
+
+    /// A live `configure` changed consumer `node`'s settings from `old`. `basic.qos` again: the
+    /// new prefetch limits apply to later deliveries. Nothing already delivered is taken back,
+    /// so a lowered limit may leave the consumer over it until it settles; a raised one lets
+    /// its queues fill the window at once. The behaviour settings (`processing`, `when_header`,
+    /// `fail_probability`, `on_failure`, `crash_after`) are read when they are next used.
+    pub(crate) fn amqp_consumer_reconfigured(&mut self, node: NodeId, old: &ConsumerConfig) {
+        let (prefetch, global) = {
+            let c = self.consumer_config(node);
+            (c.prefetch_count, c.global_prefetch_count)
+        };
+        // Whether a limit grew: 0 is unlimited.
+        let grew = |old: u16, new: u16| old != 0 && (new == 0 || new > old);
+        let over = |unacked: u32, limit: u16| {
+            if limit > 0 && unacked > u32::from(limit) {
+                unacked
+            } else {
+                0
+            }
+        };
+        let queues = self.queues_consumed_by(node);
+        for &q in &queues {
+            for c in self
+                .queue_mut(q)
+                .consumers
+                .iter_mut()
+                .filter(|c| c.node == node)
+            {
+                c.prefetch = prefetch;
+                c.over_prefetch = over(c.unacked, prefetch);
+            }
+        }
+        let ch = self.channel_mut(node);
+        ch.over_global = over(ch.unacked, global);
+        let up = self.nodes[node.index()].up;
+        if up && (grew(old.prefetch_count, prefetch) || grew(old.global_prefetch_count, global)) {
+            for q in queues {
+                self.unblock(q, node);
+            }
+            self.notify_suspended(node);
         }
     }
 
@@ -1448,7 +1567,8 @@ impl Sim {
                                 c.unacked
                             ));
                         }
-                        if c.prefetch > 0 && c.unacked > u32::from(c.prefetch) {
+                        if c.prefetch > 0 && c.unacked > u32::from(c.prefetch).max(c.over_prefetch)
+                        {
                             return Err(format!(
                                 "consumer {:?} on {name:?} has {} unacked, over its prefetch of {}",
                                 self.topo.node(c.node).name,
@@ -1467,7 +1587,7 @@ impl Sim {
                     }
                     if let NodeKind::Consumer(cfg) = &self.topo.nodes[i].kind {
                         let g = cfg.global_prefetch_count;
-                        if g > 0 && ch.unacked > u32::from(g) {
+                        if g > 0 && ch.unacked > u32::from(g).max(ch.over_global) {
                             return Err(format!(
                                 "channel of {name:?} has {} unacked, over its global prefetch of {g}",
                                 ch.unacked

@@ -55,6 +55,9 @@ pub struct QConsumer {
     pub auto_ack: bool,
     /// Unacked deliveries of this consumer.
     pub unacked: u32,
+    /// Unacked deliveries held beyond a prefetch lowered by a live `configure` (nothing is
+    /// taken back): the conservation check allows them. Shrinks as they are settled.
+    pub over_prefetch: u32,
     /// Place in its priority level's round-robin order (smaller is nearer the head).
     pub pos: u64,
     /// Set while blocked (could not take a delivery): the order it was blocked in.

@@ -340,6 +340,23 @@ pub enum Action {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         routing_key: Option<String>,
     },
+    /// The consumer `node`'s application stalls: it finishes what it is processing and starts
+    /// nothing new until `resume`.
+    Pause {
+        /// A consumer's id.
+        node: String,
+    },
+    /// The paused consumer `node` runs again.
+    Resume {
+        /// A consumer's id.
+        node: String,
+    },
+    /// Changes the settings of the node named by `node.id` in place (a producer's rate, a
+    /// consumer's prefetch…), as the `configure` command does.
+    Configure {
+        /// The node as in `nodes`, with its new `config`: same `id`, same `kind`.
+        node: NodeSpec,
+    },
 }
 
 impl Action {
@@ -352,12 +369,17 @@ impl Action {
             | Action::Ack { node, .. }
             | Action::Nack { node, .. }
             | Action::Reject { node, .. }
-            | Action::RemoveNode { node } => vec![node],
+            | Action::RemoveNode { node }
+            | Action::Pause { node }
+            | Action::Resume { node } => vec![node],
+            Action::Configure { node } => vec![&node.id],
             Action::AddEdge { edge } => vec![&edge.from, &edge.to],
             Action::RemoveEdge { from, to, .. } => vec![from, to],
         }
     }
 }
+
+pub(crate) use parse::inequivalent;
 
 /// Validates a scenario built in code (documents are validated by [`Scenario::from_json`]).
 pub(crate) fn check(s: &Scenario) -> Result<(), Diagnostics> {
@@ -386,6 +408,12 @@ impl Scenario {
     /// Parses and validates a document. On failure, every problem found is returned with its path.
     pub fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
         parse::from_json(text)
+    }
+
+    /// Validates a topology being drawn by the live-edit rules: like a document, except that a
+    /// producer or relay may lack outgoing edges for now. The editor checks each change with it.
+    pub fn check_draft(&self) -> Result<(), Diagnostics> {
+        check_live(self)
     }
 
     /// The canonical JSON form of this scenario (what `from_json` reads back to an equal value).

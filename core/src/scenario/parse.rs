@@ -300,38 +300,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         } else {
             first_use.insert(&n.id, i);
         }
-        if let Some(p) = n.position {
-            if !(p.x.abs() <= 1e6 && p.y.abs() <= 1e6) {
-                diags.push(Diagnostic::new(
-                    format!("nodes[{i}].position"),
-                    "x and y must be within ±1000000",
-                ));
-            }
-        }
-        match &n.kind {
-            NodeKind::Producer(p) => {
-                if !(p.rate_per_s >= 0.0 && p.rate_per_s <= MAX_RATE_PER_S) {
-                    diags.push(Diagnostic::new(
-                        format!("nodes[{i}].config.rate_per_s"),
-                        format!(
-                            "expected a number from 0 to {MAX_RATE_PER_S}, got {}",
-                            p.rate_per_s
-                        ),
-                    ));
-                }
-                if p.start > MAX_ACTION_TIME {
-                    diags.push(Diagnostic::new(
-                        format!("nodes[{i}].config.start"),
-                        format!("{} is out of range: at most {MAX_ACTION_TIME}", p.start),
-                    ));
-                }
-                check_template(&p.message, &format!("nodes[{i}].config.message"), diags);
-            }
-            NodeKind::Relay(r) => check_dist(&r.delay, format!("nodes[{i}].config.delay"), diags),
-            NodeKind::Sink(_) | NodeKind::Exchange(_) => {}
-            NodeKind::Queue(q) => check_queue(q, &format!("nodes[{i}].config"), diags),
-            NodeKind::Consumer(c) => check_consumer(c, &format!("nodes[{i}].config"), diags),
-        }
+        check_node(n, &format!("nodes[{i}]"), diags);
     }
 
     let kind_of = |id: &str| first_use.get(id).map(|&i| &s.nodes[i].kind);
@@ -491,6 +460,20 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                     ));
                 }
             }
+            (Action::Pause { node } | Action::Resume { node }, Some(k))
+                if !matches!(k, NodeKind::Consumer(_)) =>
+            {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{node:?} is a {}; only a consumer can be paused and resumed",
+                        k.name()
+                    ),
+                ));
+            }
+            (Action::Configure { node }, Some(_)) => {
+                check_configure_action(s, i, a.at, node, diags);
+            }
             (Action::AddEdge { edge }, _) => {
                 if let (Some(from), Some(to)) = (kind_of(&edge.from), kind_of(&edge.to)) {
                     let p = format!("actions[{i}].edge");
@@ -505,9 +488,171 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     }
 }
 
+/// The checks of one node's own settings (position and config), under `path` (`nodes[3]`).
+fn check_node(n: &NodeSpec, path: &str, diags: &mut Vec<Diagnostic>) {
+    if let Some(p) = n.position {
+        if !(p.x.abs() <= 1e6 && p.y.abs() <= 1e6) {
+            diags.push(Diagnostic::new(
+                format!("{path}.position"),
+                "x and y must be within ±1000000",
+            ));
+        }
+    }
+    match &n.kind {
+        NodeKind::Producer(p) => {
+            if !(p.rate_per_s >= 0.0 && p.rate_per_s <= MAX_RATE_PER_S) {
+                diags.push(Diagnostic::new(
+                    format!("{path}.config.rate_per_s"),
+                    format!(
+                        "expected a number from 0 to {MAX_RATE_PER_S}, got {}",
+                        p.rate_per_s
+                    ),
+                ));
+            }
+            if p.start > MAX_ACTION_TIME {
+                diags.push(Diagnostic::new(
+                    format!("{path}.config.start"),
+                    format!("{} is out of range: at most {MAX_ACTION_TIME}", p.start),
+                ));
+            }
+            check_template(&p.message, &format!("{path}.config.message"), diags);
+        }
+        NodeKind::Relay(r) => check_dist(&r.delay, format!("{path}.config.delay"), diags),
+        NodeKind::Sink(_) | NodeKind::Exchange(_) => {}
+        NodeKind::Queue(q) => check_queue(q, &format!("{path}.config"), diags),
+        NodeKind::Consumer(c) => check_consumer(c, &format!("{path}.config"), diags),
+    }
+}
+
+/// Checks a scripted `configure` (action `i`) against the document's node of that name.
+fn check_configure_action(
+    s: &Scenario,
+    i: usize,
+    at: SimTime,
+    spec: &NodeSpec,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let path = format!("actions[{i}].node");
+    let Some(current) = s.nodes.iter().find(|n| n.id == spec.id) else {
+        return; // reported as an unknown id
+    };
+    if current.kind.name() != spec.kind.name() {
+        diags.push(Diagnostic::new(
+            format!("{path}.kind"),
+            format!(
+                "{:?} is a {}; configure keeps a node's kind (remove the node and add a new one \
+                 to change it)",
+                spec.id,
+                current.kind.name()
+            ),
+        ));
+        return;
+    }
+    check_node(spec, &path, diags);
+    let consume_edges = || {
+        s.edges.iter().enumerate().filter(|(_, e)| {
+            e.to == spec.id
+                && matches!(
+                    s.nodes.iter().find(|n| n.id == e.from).map(|n| &n.kind),
+                    Some(NodeKind::Queue(_))
+                )
+        })
+    };
+    match (&current.kind, &spec.kind) {
+        (NodeKind::Exchange(_) | NodeKind::Queue(_), _) if current.kind != spec.kind => {
+            diags.push(Diagnostic::new(
+                format!("{path}.config"),
+                inequivalent(&spec.id, &current.kind, &spec.kind),
+            ));
+        }
+        (NodeKind::Consumer(old), NodeKind::Consumer(new)) => {
+            let cancelled_before = s.actions.iter().any(|b| {
+                b.at <= at && matches!(&b.action, Action::RemoveEdge { to, .. } if *to == spec.id)
+            });
+            if (old.auto_ack != new.auto_ack || old.arguments != new.arguments)
+                && consume_edges().next().is_some()
+                && !cancelled_before
+            {
+                diags.push(Diagnostic::new(
+                    format!("{path}.config"),
+                    format!(
+                        "{:?}: changing auto_ack or arguments (x-priority) needs a new \
+                         basic.consume: remove the consume edge and add it again (configure the \
+                         consumer while it has no consume edge)",
+                        spec.id
+                    ),
+                ));
+            }
+            for (j, e) in consume_edges() {
+                let Some(NodeKind::Queue(q)) =
+                    s.nodes.iter().find(|n| n.id == e.from).map(|n| &n.kind)
+                else {
+                    continue;
+                };
+                for (_, why) in consume_edge_problems(e, q, new) {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.config"),
+                        format!("with edges[{j}]: {why}"),
+                    ));
+                }
+            }
+        }
+        _ => {}
+    }
+}
+
+/// RabbitMQ's answer to redeclaring an exchange or a queue with other settings: 406
+/// PRECONDITION_FAILED, naming the first setting that differs.
+pub(crate) fn inequivalent(name: &str, old: &NodeKind, new: &NodeKind) -> String {
+    // Each setting as (name, value): top-level fields, and each declaration argument.
+    fn settings(kind: &NodeKind) -> BTreeMap<String, Value> {
+        let config = match kind {
+            NodeKind::Exchange(x) => serde_json::to_value(x),
+            NodeKind::Queue(q) => serde_json::to_value(q),
+            _ => unreachable!("only exchanges and queues are declared"),
+        }
+        .expect("a config serialises");
+        let mut out = BTreeMap::new();
+        if let Value::Object(map) = config {
+            for (k, v) in map {
+                match (k.as_str(), v) {
+                    ("arguments", Value::Object(args)) => out.extend(args),
+                    (_, v) => {
+                        out.insert(k, v);
+                    }
+                }
+            }
+        }
+        out
+    }
+    let (a, b) = (settings(old), settings(new));
+    let what = old.name();
+    let first = a
+        .keys()
+        .chain(b.keys())
+        .filter(|k| a.get(*k) != b.get(*k))
+        .min_by_key(|k| (k.starts_with("x-") || k.contains('-'), k.as_str()));
+    let show = |v: Option<&Value>| v.map_or("none".to_owned(), Value::to_string);
+    let detail = match first {
+        Some(k) => format!(
+            "inequivalent arg '{k}' for {what} '{name}': received {} but current is {}",
+            show(b.get(k)),
+            show(a.get(k))
+        ),
+        None => format!("inequivalent settings for {what} '{name}'"),
+    };
+    format!(
+        "406 PRECONDITION_FAILED - {detail}. RabbitMQ refuses to redeclare {} {what} with other \
+         settings: delete it (remove_node) and declare it again (add_node); only its position \
+         can change in place",
+        if what == "exchange" { "an" } else { "a" }
+    )
+}
+
 fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
     match a {
         Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
+        Action::Configure { node } => vec![("node.id", &node.id)],
         Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],
         other => vec![("node", other.nodes()[0])],
     }
@@ -752,31 +897,47 @@ fn check_exclusive_owners(s: &Scenario, diags: &mut Vec<Diagnostic>) {
                 }
             }
         }
-        let settles_back = c.when_header.iter().any(|r| r.then != Settlement::Ack)
-            || (c.fail_probability > 0.0 && c.on_failure != Settlement::Ack);
-        if settles_back && can_be_zero(&c.processing) && e.latency.as_ref().is_some_and(can_be_zero)
-        {
-            diags.push(Diagnostic::new(
-                format!("edges[{i}].latency"),
-                format!(
-                    "{:?} can process in 0 time over a 0 latency edge and send messages back \
-                     (nack, reject): a message could loop forever without time passing; give the \
-                     processing time or the latency a minimum above 0",
-                    e.to
-                ),
-            ));
-        }
-        if q.arguments.queue_type == crate::amqp::QueueType::Quorum && c.global_prefetch_count > 0 {
-            diags.push(Diagnostic::new(
-                format!("edges[{i}]"),
-                format!(
-                    "{:?} uses global_prefetch_count, and quorum queue {:?} refuses consumers on a \
-                     channel with global QoS",
-                    e.to, e.from
-                ),
-            ));
+        for (field, why) in consume_edge_problems(e, q, c) {
+            diags.push(Diagnostic::new(format!("edges[{i}]{field}"), why));
         }
     }
+}
+
+/// What is wrong with consumer `c` consuming from queue `q` along `e`, as `(path suffix under
+/// the edge, reason)`.
+fn consume_edge_problems(
+    e: &EdgeSpec,
+    q: &crate::amqp::QueueConfig,
+    c: &crate::amqp::ConsumerConfig,
+) -> Vec<(&'static str, String)> {
+    let mut out = Vec::new();
+    // `on_failure` counts even without `fail_probability`: a poison message is settled with
+    // it whatever the other rules say.
+    let settles_back = !c.auto_ack
+        && (c.when_header.iter().any(|r| r.then != Settlement::Ack)
+            || c.on_failure != Settlement::Ack);
+    if settles_back && can_be_zero(&c.processing) && e.latency.as_ref().is_some_and(can_be_zero) {
+        out.push((
+            ".latency",
+            format!(
+                "{:?} can process in 0 time over a 0 latency edge and send messages back \
+                 (nack, reject): a message could loop forever without time passing; give the \
+                 processing time or the latency a minimum above 0",
+                e.to
+            ),
+        ));
+    }
+    if q.arguments.queue_type == crate::amqp::QueueType::Quorum && c.global_prefetch_count > 0 {
+        out.push((
+            "",
+            format!(
+                "{:?} uses global_prefetch_count, and quorum queue {:?} refuses consumers on a \
+                 channel with global QoS",
+                e.to, e.from
+            ),
+        ));
+    }
+    out
 }
 
 fn check_body(bytes: u32, path: String, diags: &mut Vec<Diagnostic>) {

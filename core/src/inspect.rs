@@ -1,0 +1,240 @@
+//! Looking up one message for an inspector: where it is now, and what it carries.
+//!
+//! [`Sim::locate`] searches the places [`Sim::check_conservation`] scans: the agenda (messages on
+//! an edge, held by a relay, on their way to or back from a consumer), queues' stores and
+//! consumers' buffers. It costs time in proportion to the state, so call it on a click, not on
+//! every frame.
+
+use crate::amqp::{Delivery, Settlement};
+use crate::id::{EdgeId, MessageId, NodeId};
+use crate::message::Envelope;
+use crate::sim::{Due, Sim};
+use crate::time::SimTime;
+use serde::Serialize;
+
+/// Where a live message is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "at", rename_all = "snake_case")]
+pub enum MessageLocation {
+    /// In a queue's store. An unacked message is located where it physically is (on the
+    /// consume edge or at the consumer; [`MessageView::delivery`] names its queue), so a
+    /// message found in a queue is always ready: `ready` is `true`.
+    InQueue {
+        /// The queue.
+        queue: NodeId,
+        /// Ready to be delivered (always, see above).
+        ready: bool,
+    },
+    /// Delivered to a consumer, which holds it: processing it, or with it in its buffer.
+    AtConsumer {
+        /// The consumer.
+        consumer: NodeId,
+        /// Being processed (`false`: waiting in the buffer).
+        processing: bool,
+    },
+    /// On the wire along `edge`, arriving at `arrive`: a publish or a plain hop
+    /// (towards the edge's `to`), a delivery (towards the consumer), or a settlement
+    /// travelling back to the broker ([`DeliveryView::settlement`] is set; it goes from the
+    /// consumer, the edge's `to`, to the queue, its `from`).
+    OnEdge {
+        /// The edge.
+        edge: EdgeId,
+        /// When it reaches the other end.
+        arrive: SimTime,
+    },
+    /// Held by a node that is not a queue or a consumer: a relay, until it forwards it.
+    AtNode {
+        /// The node.
+        node: NodeId,
+    },
+}
+
+/// A delivery as the consumer's channel sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+pub struct DeliveryView {
+    /// The queue it was delivered from.
+    pub queue: NodeId,
+    /// The consumer it was delivered to.
+    pub consumer: NodeId,
+    /// The queue → consumer edge.
+    pub edge: EdgeId,
+    /// Its delivery tag on the consumer's channel.
+    pub tag: u64,
+    /// Set while the consumer's settlement travels back to the broker.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settlement: Option<Settlement>,
+}
+
+/// One live message, as [`Sim::locate`] finds it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct MessageView {
+    /// The message itself (a copy).
+    pub envelope: Envelope,
+    /// Where it is.
+    pub location: MessageLocation,
+    /// The `redelivered` flag: for a delivered message, the one it was delivered with; for a
+    /// message in a queue, the one its next delivery will carry. `None` outside queues and
+    /// consumers.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redelivered: Option<bool>,
+    /// For a delivered message (on its way to a consumer, at it, or being settled): the
+    /// delivery.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<DeliveryView>,
+    /// For a message in a queue: its place in delivery order, 0 being the next to go.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub position: Option<u64>,
+    /// When it next moves by itself: its arrival on an edge, a relay forwarding it, the end
+    /// of its processing. `None` while it waits (in a queue, in a consumer's buffer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub until: Option<SimTime>,
+}
+
+impl DeliveryView {
+    fn of(d: &Delivery, consumer: NodeId, settlement: Option<Settlement>) -> DeliveryView {
+        DeliveryView {
+            queue: d.queue,
+            consumer,
+            edge: d.edge,
+            tag: d.tag,
+            settlement,
+        }
+    }
+}
+
+impl MessageView {
+    fn delivered(
+        d: &Delivery,
+        consumer: NodeId,
+        location: MessageLocation,
+        settlement: Option<Settlement>,
+        until: Option<SimTime>,
+    ) -> MessageView {
+        MessageView {
+            envelope: (*d.msg).clone(),
+            location,
+            redelivered: Some(d.redelivered),
+            delivery: Some(DeliveryView::of(d, consumer, settlement)),
+            position: None,
+            until,
+        }
+    }
+}
+
+impl Sim {
+    /// Where the live message `id` is, with a copy of it. `None` if it has ended (consumed,
+    /// acked or dropped) or never existed.
+    ///
+    /// Takes time in proportion to the state (every agenda entry, queue and consumer buffer):
+    /// meant for a click in an inspector, not for every frame.
+    pub fn locate(&self, id: MessageId) -> Option<MessageView> {
+        if self.ledger.fate(id).is_none_or(|f| f.is_terminal()) {
+            return None;
+        }
+        for e in self.agenda.iter_unordered() {
+            let found = match &e.due {
+                Due::Arrive { edge, msg } if msg.id == id => Some(MessageView {
+                    envelope: (**msg).clone(),
+                    location: MessageLocation::OnEdge {
+                        edge: *edge,
+                        arrive: e.at,
+                    },
+                    redelivered: None,
+                    delivery: None,
+                    position: None,
+                    until: Some(e.at),
+                }),
+                Due::Release { node, msg } if msg.id == id => Some(MessageView {
+                    envelope: (**msg).clone(),
+                    location: MessageLocation::AtNode { node: *node },
+                    redelivered: None,
+                    delivery: None,
+                    position: None,
+                    until: Some(e.at),
+                }),
+                Due::Deliver { consumer, d } if d.msg.id == id => Some(MessageView::delivered(
+                    d,
+                    *consumer,
+                    MessageLocation::OnEdge {
+                        edge: d.edge,
+                        arrive: e.at,
+                    },
+                    None,
+                    Some(e.at),
+                )),
+                Due::Settle { consumer, batch } => {
+                    batch.batch().find(|d| d.msg.id == id).map(|d| {
+                        MessageView::delivered(
+                            d,
+                            *consumer,
+                            MessageLocation::OnEdge {
+                                edge: d.edge,
+                                arrive: e.at,
+                            },
+                            Some(batch.how),
+                            Some(e.at),
+                        )
+                    })
+                }
+                _ => None,
+            };
+            if found.is_some() {
+                return found;
+            }
+        }
+        for (i, state) in self.nodes.iter().enumerate() {
+            let node = NodeId(i as u32);
+            match &state.amqp {
+                crate::amqp::AmqpNode::Queue(q) => {
+                    let quorum = q.is_quorum();
+                    if let Some((pos, s)) = q.iter().enumerate().find(|(_, s)| s.msg.id == id) {
+                        return Some(MessageView {
+                            envelope: (*s.msg).clone(),
+                            location: MessageLocation::InQueue {
+                                queue: node,
+                                ready: true,
+                            },
+                            // As `send_delivery` will compute it.
+                            redelivered: Some(if quorum {
+                                s.meta.acquired > 0
+                            } else {
+                                s.meta.delivered
+                            }),
+                            delivery: None,
+                            position: Some(pos as u64),
+                            until: None,
+                        });
+                    }
+                }
+                crate::amqp::AmqpNode::Consumer(ch) => {
+                    if let Some(d) = ch.current.as_ref().filter(|d| d.msg.id == id) {
+                        return Some(MessageView::delivered(
+                            d,
+                            node,
+                            MessageLocation::AtConsumer {
+                                consumer: node,
+                                processing: true,
+                            },
+                            None,
+                            Some(ch.finishes),
+                        ));
+                    }
+                    if let Some(d) = ch.buffer.iter().find(|d| d.msg.id == id) {
+                        return Some(MessageView::delivered(
+                            d,
+                            node,
+                            MessageLocation::AtConsumer {
+                                consumer: node,
+                                processing: false,
+                            },
+                            None,
+                            None,
+                        ));
+                    }
+                }
+                _ => {}
+            }
+        }
+        None
+    }
+}

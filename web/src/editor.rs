@@ -1,0 +1,716 @@
+//! The editing session: the document on the canvas, undo and redo, and how an edit reaches the
+//! running simulation. No DOM here, so native tests drive it.
+//!
+//! # One truth
+//!
+//! What the canvas shows is the simulation's live topology at the current moment, with node
+//! positions from the editor. An edit builds a new document from that, validates it with the
+//! core's rules, and then:
+//!
+//! - before the run has started, rebuilds the simulation from the new document;
+//! - once it runs, turns the difference into live commands ([`diff`]) applied at the current
+//!   simulated moment, with the broker semantics the core defines (a queue whose arguments
+//!   change is deleted and declared again, as RabbitMQ requires). After a seek back, that forks
+//!   the run.
+//!
+//! Undo and redo swap whole documents and go through the same path, so an undo while running is
+//! itself a live edit.
+
+use crate::timeline::{Timeline, TimelineError};
+use std::collections::BTreeMap;
+use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec, Position};
+use switchboard_core::topology::Topology;
+use switchboard_core::{Command, Diagnostics, EdgeId, Scenario};
+
+/// The most undo steps kept.
+pub const UNDO_DEPTH: usize = 200;
+
+/// Why an edit was refused. Nothing changed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum EditError {
+    /// The edited document breaks a rule; each diagnostic names where.
+    #[error("{0}")]
+    Invalid(Diagnostics),
+    /// The running simulation refused the change.
+    #[error("{0}")]
+    Refused(#[from] TimelineError),
+    /// The edit names something that is not there.
+    #[error("{0}")]
+    Missing(String),
+}
+
+/// The node kinds offered by the palette: `(label, kind, exchange type)`.
+pub const PALETTE: &[(&str, &str, Option<&str>)] = &[
+    ("Producer", "producer", None),
+    ("Direct exchange", "exchange", Some("direct")),
+    ("Fanout exchange", "exchange", Some("fanout")),
+    ("Topic exchange", "exchange", Some("topic")),
+    ("Headers exchange", "exchange", Some("headers")),
+    ("Queue", "queue", None),
+    ("Consumer", "consumer", None),
+];
+
+/// The editing session.
+pub struct Session {
+    timeline: Timeline,
+    /// Name, description, seed and scripted actions of the document.
+    base: Scenario,
+    /// Where each node is drawn, by name.
+    positions: BTreeMap<String, Position>,
+    undo: Vec<Scenario>,
+    redo: Vec<Scenario>,
+}
+
+impl Session {
+    /// A session over `scenario`, paused at time zero.
+    pub fn new(scenario: &Scenario) -> Result<Session, Diagnostics> {
+        let mut s = Session {
+            timeline: Timeline::new(scenario)?,
+            base: scenario.clone(),
+            positions: BTreeMap::new(),
+            undo: Vec::new(),
+            redo: Vec::new(),
+        };
+        s.adopt_positions(scenario);
+        Ok(s)
+    }
+
+    /// The run.
+    pub fn timeline(&self) -> &Timeline {
+        &self.timeline
+    }
+
+    /// The run, to drive it.
+    pub fn timeline_mut(&mut self) -> &mut Timeline {
+        &mut self.timeline
+    }
+
+    /// Where a node is drawn, if it has been placed.
+    pub fn position(&self, name: &str) -> Option<Position> {
+        self.positions.get(name).copied()
+    }
+
+    /// True if there is something to undo.
+    pub fn can_undo(&self) -> bool {
+        !self.undo.is_empty()
+    }
+
+    /// True if there is something to redo.
+    pub fn can_redo(&self) -> bool {
+        !self.redo.is_empty()
+    }
+
+    /// The document as the canvas shows it now: the live topology, with positions.
+    pub fn doc(&self) -> Scenario {
+        let sim = self.timeline.sim();
+        let mut doc = sim.topology().to_scenario(&self.base);
+        for n in &mut doc.nodes {
+            if let Some(p) = self.positions.get(&n.id) {
+                n.position = Some(*p);
+            }
+        }
+        // Scripted actions stay while every node they name is still there.
+        doc.actions = self
+            .base
+            .actions
+            .iter()
+            .filter(|a| a.action.nodes().iter().all(|n| doc.node_index(n).is_some()))
+            .cloned()
+            .collect();
+        doc
+    }
+
+    /// Applies an edit to the document: `f` changes a copy, the core validates it, and the
+    /// change reaches the simulation. On error nothing changes.
+    pub fn edit(&mut self, f: impl FnOnce(&mut Scenario)) -> Result<(), EditError> {
+        let old = self.doc();
+        let mut new = old.clone();
+        f(&mut new);
+        if new == old {
+            return Ok(());
+        }
+        self.apply_doc(&new)?;
+        self.undo.push(old);
+        if self.undo.len() > UNDO_DEPTH {
+            self.undo.remove(0);
+        }
+        self.redo.clear();
+        Ok(())
+    }
+
+    /// Undoes the last edit. Returns false if there was none.
+    pub fn undo(&mut self) -> Result<bool, EditError> {
+        let Some(prev) = self.undo.pop() else {
+            return Ok(false);
+        };
+        let now = self.doc();
+        if let Err(e) = self.apply_doc(&prev) {
+            self.undo.push(prev);
+            return Err(e);
+        }
+        self.redo.push(now);
+        Ok(true)
+    }
+
+    /// Redoes the last undone edit. Returns false if there was none.
+    pub fn redo(&mut self) -> Result<bool, EditError> {
+        let Some(next) = self.redo.pop() else {
+            return Ok(false);
+        };
+        let now = self.doc();
+        if let Err(e) = self.apply_doc(&next) {
+            self.redo.push(next);
+            return Err(e);
+        }
+        self.undo.push(now);
+        Ok(true)
+    }
+
+    /// Starts the run again from time zero with the document on the canvas, keeping the speed.
+    pub fn restart(&mut self) -> Result<(), EditError> {
+        let doc = self.doc();
+        let speed = self.timeline.speed();
+        self.timeline = Timeline::new(&doc).map_err(EditError::Invalid)?;
+        self.timeline.set_speed(speed);
+        Ok(())
+    }
+
+    /// Replaces the whole document (a loaded example): a fresh run and an empty history.
+    pub fn load(&mut self, scenario: &Scenario) -> Result<(), EditError> {
+        let speed = self.timeline.speed();
+        self.timeline = Timeline::new(scenario).map_err(EditError::Invalid)?;
+        self.timeline.set_speed(speed);
+        self.base = scenario.clone();
+        self.positions.clear();
+        self.adopt_positions(scenario);
+        self.undo.clear();
+        self.redo.clear();
+        Ok(())
+    }
+
+    fn adopt_positions(&mut self, doc: &Scenario) {
+        for n in &doc.nodes {
+            if let Some(p) = n.position {
+                self.positions.insert(n.id.clone(), p);
+            }
+        }
+    }
+
+    fn apply_doc(&mut self, new: &Scenario) -> Result<(), EditError> {
+        new.check_draft().map_err(EditError::Invalid)?;
+        if self.timeline.at_start() {
+            let speed = self.timeline.speed();
+            self.timeline = Timeline::new(new).map_err(EditError::Invalid)?;
+            self.timeline.set_speed(speed);
+        } else {
+            let sim = self.timeline.sim();
+            let live = sim.topology().to_scenario(&self.base);
+            let commands = diff(&live, new, sim.topology());
+            if !commands.is_empty() {
+                self.timeline.apply_all(commands)?;
+            }
+        }
+        self.positions
+            .retain(|name, _| new.node_index(name).is_some());
+        self.adopt_positions(new);
+        self.base.actions = new.actions.clone();
+        Ok(())
+    }
+
+    // ----- edits -----
+
+    /// Adds a node of a palette kind at `at`, with a fresh name. Returns the name.
+    pub fn add_node(
+        &mut self,
+        kind: &str,
+        exchange_type: Option<&str>,
+        at: Position,
+    ) -> Result<String, EditError> {
+        let doc = self.doc();
+        let stem = match (kind, exchange_type) {
+            ("exchange", Some(t)) => format!("{t}-x"),
+            (k, _) => k.to_owned(),
+        };
+        let name = fresh_name(&doc, &stem);
+        let spec = default_spec(&name, kind, exchange_type)?;
+        let mut spec = spec;
+        spec.position = Some(at);
+        self.edit(|d| d.nodes.push(spec))?;
+        Ok(name)
+    }
+
+    /// Moves a node (one undo step).
+    pub fn move_node(&mut self, name: &str, to: Position) -> Result<(), EditError> {
+        self.edit(|d| {
+            if let Some(i) = d.node_index(name) {
+                d.nodes[i].position = Some(to);
+            }
+        })
+    }
+
+    /// Why `from` → `to` cannot be connected, if it cannot: the core's own rule, in words.
+    pub fn connection_refusal(&self, from: &str, to: &str) -> Option<String> {
+        if from == to {
+            return Some("a node cannot connect to itself here".into());
+        }
+        let mut doc = self.doc();
+        let i = doc.edges.len();
+        doc.edges.push(EdgeSpec::new(from, to));
+        let Err(diags) = doc.check_draft() else {
+            return None;
+        };
+        let prefix = format!("edges[{i}]");
+        let mine: Vec<&str> = diags
+            .0
+            .iter()
+            .filter(|d| d.path.starts_with(&prefix) && !d.path.contains("routing_key"))
+            .filter(|d| !d.path.contains("arguments"))
+            .map(|d| d.message.as_str())
+            .collect();
+        (!mine.is_empty()).then(|| mine.join("; "))
+    }
+
+    /// What a connection from `from` to `to` means, for the hint at the cursor.
+    pub fn connection_meaning(&self, from: &str, to: &str) -> Option<&'static str> {
+        let doc = self.doc();
+        let kind = |n: &str| doc.node_index(n).map(|i| &doc.nodes[i].kind);
+        Some(match (kind(from)?, kind(to)?) {
+            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Exchange(_)) => "publishes to",
+            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Queue(_)) => {
+                "publishes to (through the default exchange)"
+            }
+            (NodeKind::Exchange(_), NodeKind::Queue(_)) => "binds a queue",
+            (NodeKind::Exchange(_), NodeKind::Exchange(_)) => "binds an exchange (e2e)",
+            (NodeKind::Queue(_), NodeKind::Consumer(_)) => "consumes from",
+            _ => "sends to",
+        })
+    }
+
+    /// True if connecting `from` to `to` makes a binding that needs a key or arguments asked
+    /// for: an exchange of type direct, topic or headers.
+    pub fn binding_type(&self, from: &str) -> Option<&'static str> {
+        let doc = self.doc();
+        match &doc.nodes[doc.node_index(from)?].kind {
+            NodeKind::Exchange(x) => Some(x.kind.as_str()),
+            _ => None,
+        }
+    }
+
+    /// A routing key to offer when binding from the exchange `from`: the key the producers
+    /// publishing to it use, else `fallback`.
+    pub fn suggested_key(&self, from: &str, fallback: &str) -> String {
+        let doc = self.doc();
+        doc.edges
+            .iter()
+            .filter(|e| e.to == from)
+            .find_map(|e| match &doc.nodes[doc.node_index(&e.from)?].kind {
+                NodeKind::Producer(p) if !p.message.routing_key.is_empty() => {
+                    Some(p.message.routing_key.clone())
+                }
+                _ => None,
+            })
+            .unwrap_or_else(|| fallback.to_owned())
+    }
+
+    /// Connects `from` to `to` (a binding gets `routing_key` and `arguments`).
+    pub fn connect(&mut self, spec: EdgeSpec) -> Result<(), EditError> {
+        if let Some(why) = self.connection_refusal(&spec.from, &spec.to) {
+            return Err(EditError::Invalid(Diagnostics::one("edge", why)));
+        }
+        self.edit(|d| d.edges.push(spec))
+    }
+
+    /// Deletes a node and every edge at it.
+    pub fn delete_node(&mut self, name: &str) -> Result<(), EditError> {
+        if self.doc().node_index(name).is_none() {
+            return Err(EditError::Missing(format!("there is no node {name:?}")));
+        }
+        self.edit(|d| {
+            d.nodes.retain(|n| n.id != name);
+            d.edges.retain(|e| e.from != name && e.to != name);
+        })
+    }
+
+    /// The document index of a live edge of the simulation.
+    pub fn doc_edge_index(&self, edge: EdgeId) -> Option<usize> {
+        live_edge_ids(self.timeline.sim().topology())
+            .iter()
+            .position(|&e| e == edge)
+    }
+
+    /// The live edge at a document index.
+    pub fn edge_id(&self, index: usize) -> Option<EdgeId> {
+        live_edge_ids(self.timeline.sim().topology())
+            .get(index)
+            .copied()
+    }
+
+    /// Deletes an edge (unbind, cancel a consumer, stop publishing along it).
+    pub fn delete_edge(&mut self, edge: EdgeId) -> Result<(), EditError> {
+        let i = self
+            .doc_edge_index(edge)
+            .ok_or_else(|| EditError::Missing("that connection is gone".into()))?;
+        self.edit(|d| {
+            d.edges.remove(i);
+        })
+    }
+
+    /// Replaces a node's spec (the inspector). A new `id` renames it, and its edges follow.
+    pub fn set_node(&mut self, name: &str, spec: NodeSpec) -> Result<(), EditError> {
+        let doc = self.doc();
+        let i = doc
+            .node_index(name)
+            .ok_or_else(|| EditError::Missing(format!("there is no node {name:?}")))?;
+        if spec.id != name && doc.node_index(&spec.id).is_some() {
+            return Err(EditError::Invalid(Diagnostics::one(
+                "id",
+                format!("a node named {:?} already exists", spec.id),
+            )));
+        }
+        let position = doc.nodes[i].position;
+        self.edit(|d| {
+            let new_name = spec.id.clone();
+            d.nodes[i] = NodeSpec { position, ..spec };
+            if new_name != name {
+                for e in &mut d.edges {
+                    if e.from == name {
+                        e.from = new_name.clone();
+                    }
+                    if e.to == name {
+                        e.to = new_name.clone();
+                    }
+                }
+            }
+        })
+    }
+
+    /// Replaces an edge's spec (the inspector).
+    pub fn set_edge(&mut self, edge: EdgeId, spec: EdgeSpec) -> Result<(), EditError> {
+        let i = self
+            .doc_edge_index(edge)
+            .ok_or_else(|| EditError::Missing("that connection is gone".into()))?;
+        self.edit(|d| d.edges[i] = spec)
+    }
+}
+
+/// The ids of the live edges, in the order [`Topology::to_scenario`] lists them.
+pub fn live_edge_ids(t: &Topology) -> Vec<EdgeId> {
+    t.edges
+        .iter()
+        .enumerate()
+        .filter(|(_, e)| !e.removed && !t.node(e.from).removed && !t.node(e.to).removed)
+        .map(|(i, _)| EdgeId(i as u32))
+        .collect()
+}
+
+/// `stem`, or `stem-2`, `stem-3`… whichever is free in `doc`.
+pub fn fresh_name(doc: &Scenario, stem: &str) -> String {
+    if doc.node_index(stem).is_none() {
+        return stem.to_owned();
+    }
+    (2..)
+        .map(|i| format!("{stem}-{i}"))
+        .find(|n| doc.node_index(n).is_none())
+        .expect("some suffix is free")
+}
+
+/// The spec a palette kind starts with: settings chosen so the first run shows something.
+pub fn default_spec(
+    name: &str,
+    kind: &str,
+    exchange_type: Option<&str>,
+) -> Result<NodeSpec, EditError> {
+    let config = match kind {
+        "producer" => serde_json::json!({ "rate_per_s": 2, "message": { "routing_key": "task" } }),
+        "exchange" => serde_json::json!({ "type": exchange_type.unwrap_or("direct") }),
+        "queue" => serde_json::json!({}),
+        "consumer" => serde_json::json!({ "prefetch_count": 5, "processing": "300ms" }),
+        other => {
+            return Err(EditError::Missing(format!(
+                "the palette has no kind {other:?}"
+            )))
+        }
+    };
+    let v = serde_json::json!({ "id": name, "kind": kind, "config": config });
+    serde_json::from_value(v)
+        .map_err(|e| EditError::Invalid(Diagnostics::one("config", e.to_string())))
+}
+
+/// The live commands that turn the topology `live` into `new`. Nodes are matched by name;
+/// edges by their ends and fields. A changed producer, consumer, relay or sink is configured
+/// in place; a changed queue or exchange (or a consumer's `auto_ack` or `x-priority`, which
+/// need a new `basic.consume`) is deleted and declared again with its edges.
+pub fn diff(live: &Scenario, new: &Scenario, topo: &Topology) -> Vec<Command> {
+    let spec_of = |s: &Scenario, name: &str| s.node_index(name).map(|i| s.nodes[i].clone());
+    let mut recreate = Vec::new();
+    let mut configure = Vec::new();
+    for n in &live.nodes {
+        let Some(m) = spec_of(new, &n.id) else {
+            continue;
+        };
+        if m.kind == n.kind {
+            continue;
+        }
+        let in_place = match (&n.kind, &m.kind) {
+            (NodeKind::Producer(_), NodeKind::Producer(_))
+            | (NodeKind::Relay(_), NodeKind::Relay(_))
+            | (NodeKind::Sink(_), NodeKind::Sink(_)) => true,
+            (NodeKind::Consumer(a), NodeKind::Consumer(b)) => {
+                a.auto_ack == b.auto_ack && a.arguments == b.arguments
+            }
+            _ => false,
+        };
+        if in_place {
+            configure.push(m);
+        } else {
+            recreate.push(n.id.clone());
+        }
+    }
+    let gone = |name: &str| new.node_index(name).is_none() || recreate.iter().any(|r| r == name);
+    let live_ids = live_edge_ids(topo);
+    // Edges of `new` not yet matched by a surviving live edge.
+    let mut wanted: Vec<Option<&EdgeSpec>> = new.edges.iter().map(Some).collect();
+    let mut commands = Vec::new();
+    for (i, e) in live.edges.iter().enumerate() {
+        let survives = !gone(&e.from) && !gone(&e.to);
+        let matched = survives
+            && wanted
+                .iter_mut()
+                .find(|w| w.is_some_and(|w| same_edge(w, e)))
+                .map(|w| *w = None)
+                .is_some();
+        if !matched {
+            commands.push(Command::RemoveEdge { edge: live_ids[i] });
+        }
+    }
+    for n in &live.nodes {
+        if gone(&n.id) {
+            if let Some(node) = topo.node_id(&n.id) {
+                commands.push(Command::RemoveNode { node });
+            }
+        }
+    }
+    for m in &new.nodes {
+        if live.node_index(&m.id).is_none() || recreate.contains(&m.id) {
+            commands.push(Command::AddNode { spec: m.clone() });
+        }
+    }
+    for m in configure {
+        if let Some(node) = topo.node_id(&m.id) {
+            commands.push(Command::Configure { node, spec: m });
+        }
+    }
+    for e in wanted.into_iter().flatten() {
+        commands.push(Command::AddEdge { spec: e.clone() });
+    }
+    commands
+}
+
+/// Edges are the same if their ends and every field agree (a missing latency is the default).
+fn same_edge(a: &EdgeSpec, b: &EdgeSpec) -> bool {
+    a.from == b.from
+        && a.to == b.to
+        && a.routing_key == b.routing_key
+        && a.arguments == b.arguments
+        && (a.latency == b.latency
+            || a.latency.clone().unwrap_or_else(|| b.latency_or_default())
+                == b.latency.clone().unwrap_or_else(|| a.latency_or_default()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::SimTime;
+
+    fn empty() -> Scenario {
+        Scenario::from_json(r#"{"version":1,"name":"new","seed":7,"nodes":[],"edges":[]}"#).unwrap()
+    }
+
+    fn at(x: f64, y: f64) -> Position {
+        Position { x, y }
+    }
+
+    /// producer → direct exchange → queue → consumer, built as a user would.
+    fn built() -> Session {
+        let mut s = Session::new(&empty()).unwrap();
+        let p = s.add_node("producer", None, at(0.0, 0.0)).unwrap();
+        let x = s
+            .add_node("exchange", Some("direct"), at(200.0, 0.0))
+            .unwrap();
+        let q = s.add_node("queue", None, at(400.0, 0.0)).unwrap();
+        let c = s.add_node("consumer", None, at(600.0, 0.0)).unwrap();
+        s.connect(EdgeSpec::new(&p, &x)).unwrap();
+        let mut b = EdgeSpec::new(&x, &q);
+        b.routing_key = s.suggested_key(&x, &q);
+        s.connect(b).unwrap();
+        s.connect(EdgeSpec::new(&q, &c)).unwrap();
+        s
+    }
+
+    #[test]
+    fn a_topology_built_from_nothing_delivers_messages() {
+        let mut s = built();
+        assert_eq!(s.doc().nodes.len(), 4);
+        assert_eq!(
+            s.doc().edges[1].routing_key,
+            "task",
+            "the producer's key is suggested"
+        );
+        let t = s.timeline_mut();
+        t.play();
+        for _ in 0..200 {
+            t.tick(16.0);
+        }
+        let acked: u64 = t.derived().counters.acked.values().sum();
+        assert!(acked > 0, "messages reached the consumer and were acked");
+        t.sim().check_conservation().unwrap();
+    }
+
+    #[test]
+    fn invalid_connections_are_refused_with_the_cores_reason() {
+        let s = built();
+        let why = s.connection_refusal("queue", "producer").unwrap();
+        assert!(why.contains("producer receives nothing"), "{why}");
+        let why = s.connection_refusal("direct-x", "consumer").unwrap();
+        assert!(why.contains("exchange routes only"), "{why}");
+        assert!(s.connection_refusal("producer", "queue").is_none());
+        assert_eq!(
+            s.connection_meaning("queue", "consumer"),
+            Some("consumes from")
+        );
+    }
+
+    #[test]
+    fn undo_and_redo_walk_the_history() {
+        let mut s = Session::new(&empty()).unwrap();
+        s.add_node("queue", None, at(0.0, 0.0)).unwrap();
+        s.add_node("queue", None, at(0.0, 100.0)).unwrap();
+        assert_eq!(s.doc().nodes.len(), 2);
+        assert_eq!(s.doc().nodes[1].id, "queue-2");
+        assert!(s.undo().unwrap());
+        assert_eq!(s.doc().nodes.len(), 1);
+        assert!(s.redo().unwrap());
+        assert_eq!(s.doc().nodes.len(), 2);
+        s.move_node("queue", at(50.0, 50.0)).unwrap();
+        assert!(s.undo().unwrap());
+        assert_eq!(s.position("queue"), Some(at(0.0, 0.0)), "moves undo too");
+        assert!(s.undo().unwrap() && s.undo().unwrap());
+        assert!(!s.undo().unwrap(), "nothing left");
+        assert!(s.doc().nodes.is_empty());
+    }
+
+    #[test]
+    fn edits_while_running_become_live_commands() {
+        let mut s = built();
+        s.timeline_mut().play();
+        for _ in 0..60 {
+            s.timeline_mut().tick(16.0);
+        }
+        let c2 = s.add_node("consumer", None, at(600.0, 150.0)).unwrap();
+        s.connect(EdgeSpec::new("queue", &c2)).unwrap();
+        let log = s.timeline().edits();
+        assert!(matches!(log[0].command, Command::AddNode { .. }));
+        assert!(matches!(log[1].command, Command::AddEdge { .. }));
+        assert!(log[0].at > SimTime::ZERO);
+        // Undo while running removes the edge live.
+        s.undo().unwrap();
+        assert!(matches!(
+            s.timeline().edits().last().unwrap().command,
+            Command::RemoveEdge { .. }
+        ));
+        s.timeline().sim().check_conservation().unwrap();
+    }
+
+    #[test]
+    fn a_changed_queue_is_declared_again_with_its_edges() {
+        let mut s = built();
+        s.timeline_mut().play();
+        for _ in 0..30 {
+            s.timeline_mut().tick(16.0);
+        }
+        let doc = s.doc();
+        let mut q = doc.nodes[doc.node_index("queue").unwrap()].clone();
+        if let NodeKind::Queue(c) = &mut q.kind {
+            c.arguments.message_ttl = Some(1000);
+        }
+        s.set_node("queue", q).unwrap();
+        let kinds: Vec<&str> = s
+            .timeline()
+            .edits()
+            .iter()
+            .map(|e| match e.command {
+                Command::RemoveEdge { .. } => "remove_edge",
+                Command::RemoveNode { .. } => "remove_node",
+                Command::AddNode { .. } => "add_node",
+                Command::AddEdge { .. } => "add_edge",
+                _ => "other",
+            })
+            .collect();
+        assert_eq!(
+            kinds,
+            [
+                "remove_edge",
+                "remove_edge",
+                "remove_node",
+                "add_node",
+                "add_edge",
+                "add_edge"
+            ]
+        );
+        assert_eq!(s.doc().edges.len(), 3, "the edges came back");
+    }
+
+    #[test]
+    fn a_changed_consumer_is_configured_in_place() {
+        let mut s = built();
+        s.timeline_mut().play();
+        s.timeline_mut().tick(100.0);
+        let doc = s.doc();
+        let mut c = doc.nodes[doc.node_index("consumer").unwrap()].clone();
+        if let NodeKind::Consumer(cc) = &mut c.kind {
+            cc.prefetch_count = 1;
+        }
+        s.set_node("consumer", c).unwrap();
+        assert!(matches!(
+            s.timeline().edits().last().unwrap().command,
+            Command::Configure { .. }
+        ));
+    }
+
+    #[test]
+    fn renaming_moves_the_edges_along() {
+        let mut s = built();
+        let doc = s.doc();
+        let mut q = doc.nodes[doc.node_index("queue").unwrap()].clone();
+        q.id = "orders".into();
+        s.set_node("queue", q).unwrap();
+        let doc = s.doc();
+        assert!(doc.node_index("orders").is_some());
+        assert!(doc.edges.iter().any(|e| e.to == "orders"));
+        assert!(doc.edges.iter().any(|e| e.from == "orders"));
+    }
+
+    #[test]
+    fn deleting_a_node_takes_its_edges() {
+        let mut s = built();
+        s.delete_node("direct-x").unwrap();
+        let doc = s.doc();
+        assert_eq!(doc.nodes.len(), 3);
+        assert_eq!(doc.edges.len(), 1, "only queue → consumer is left");
+        assert!(s.delete_node("direct-x").is_err());
+    }
+
+    #[test]
+    fn invalid_inspector_edits_are_refused_and_change_nothing() {
+        let mut s = built();
+        let before = s.doc();
+        let mut q = before.nodes[before.node_index("queue").unwrap()].clone();
+        if let NodeKind::Queue(c) = &mut q.kind {
+            c.arguments.delivery_limit = Some(3); // quorum only
+        }
+        let err = s.set_node("queue", q).unwrap_err();
+        assert!(err.to_string().contains("x-delivery-limit"), "{err}");
+        assert_eq!(s.doc(), before);
+        assert!(!s.can_redo());
+    }
+}

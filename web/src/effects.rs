@@ -1,0 +1,305 @@
+//! Short visual effects that explain what an event did: an exchange's matched bindings flash,
+//! a dead-lettered message travels to its dead-letter exchange, a dropped or expired message
+//! fades out with its reason. They live in wall-clock time (they are explanations, not
+//! simulation state), so they do not take part in time travel.
+
+use crate::scene::Scene;
+use crate::view::Point;
+use switchboard_core::topology::Topology;
+use switchboard_core::{EdgeId, Event, EventKind, MessageId};
+
+/// How long a binding flash lasts, in wall-clock milliseconds.
+pub const FLASH_MS: f64 = 450.0;
+/// How long a dead letter takes to reach its exchange.
+pub const DEAD_LETTER_MS: f64 = 900.0;
+/// How long a dropped message takes to fade out.
+pub const FADE_MS: f64 = 1_600.0;
+/// The most effects alive at once; at high speeds the newest win.
+pub const MAX_EFFECTS: usize = 400;
+
+/// What an effect shows.
+#[derive(Clone, Debug, PartialEq)]
+pub enum EffectKind {
+    /// A binding that matched a routing.
+    Flash {
+        /// The binding edge.
+        edge: EdgeId,
+    },
+    /// A message dead-lettered from a queue, on its way to the dead-letter exchange.
+    DeadLetter {
+        /// The message.
+        message: MessageId,
+        /// The queue it died in.
+        from: Point,
+        /// The dead-letter exchange (or, for the default exchange, the queue it names).
+        to: Point,
+        /// Why it died: `rejected`, `expired`, `maxlen`, `delivery_limit`.
+        reason: &'static str,
+    },
+    /// A message that ended without being consumed.
+    Fade {
+        /// The message.
+        message: MessageId,
+        /// Where.
+        at: Point,
+        /// Why, as the trace names it.
+        reason: &'static str,
+    },
+}
+
+/// One effect and when it started.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Effect {
+    /// What.
+    pub kind: EffectKind,
+    /// Wall-clock start, ms.
+    pub born: f64,
+    /// Lifetime, ms.
+    pub life: f64,
+}
+
+impl Effect {
+    /// How far through its life the effect is at `now` (0 to 1).
+    pub fn progress(&self, now: f64) -> f64 {
+        ((now - self.born) / self.life).clamp(0.0, 1.0)
+    }
+
+    /// Where the effect's dot is at `now`, if it has one.
+    pub fn dot(&self, now: f64) -> Option<Point> {
+        let t = self.progress(now);
+        match &self.kind {
+            EffectKind::DeadLetter { from, to, .. } => Some(Point {
+                x: from.x + (to.x - from.x) * t,
+                y: from.y + (to.y - from.y) * t,
+            }),
+            EffectKind::Fade { at, .. } => Some(Point {
+                x: at.x,
+                y: at.y - 20.0 * t,
+            }),
+            EffectKind::Flash { .. } => None,
+        }
+    }
+
+    /// The message it is about, if any.
+    pub fn message(&self) -> Option<MessageId> {
+        match self.kind {
+            EffectKind::DeadLetter { message, .. } | EffectKind::Fade { message, .. } => {
+                Some(message)
+            }
+            EffectKind::Flash { .. } => None,
+        }
+    }
+
+    /// Text shown on hover.
+    pub fn label(&self) -> Option<String> {
+        match &self.kind {
+            EffectKind::DeadLetter {
+                message, reason, ..
+            } => Some(format!("message {} dead-lettered ({reason})", message.0)),
+            EffectKind::Fade {
+                message, reason, ..
+            } => Some(format!("message {} dropped: {reason}", message.0)),
+            EffectKind::Flash { .. } => None,
+        }
+    }
+}
+
+/// The live effects.
+#[derive(Clone, Debug, Default)]
+pub struct Effects {
+    /// Oldest first.
+    pub list: Vec<Effect>,
+}
+
+impl Effects {
+    /// Adds the effects of `events`, which happened just now (`now`, wall-clock ms).
+    pub fn add_events<'a>(
+        &mut self,
+        events: impl IntoIterator<Item = &'a Event>,
+        scene: &Scene,
+        topo: &Topology,
+        now: f64,
+    ) {
+        for e in events {
+            match &e.kind {
+                EventKind::Routed {
+                    exchange: Some(x),
+                    route,
+                    ..
+                } => {
+                    let hops: Vec<_> = std::iter::once(*x)
+                        .chain(route.path.iter().copied())
+                        .collect();
+                    for &hop in &hops {
+                        for &edge in &topo.node(hop).out {
+                            let to = topo.edge(edge).to;
+                            let hit = route.targets.iter().any(|(q, _)| *q == to)
+                                || route.path.contains(&to);
+                            if hit && scene.edge(edge).is_some() {
+                                self.push(EffectKind::Flash { edge }, now, FLASH_MS);
+                            }
+                        }
+                    }
+                }
+                EventKind::DeadLettered {
+                    message,
+                    queue,
+                    reason,
+                    detail,
+                } => {
+                    let target = topo
+                        .node_id(&detail.exchange)
+                        .or_else(|| {
+                            // The default exchange routes to the queue its key names.
+                            detail.routing_keys.first().and_then(|k| topo.node_id(k))
+                        })
+                        .and_then(|n| scene.node(n));
+                    if let (Some(from), Some(to)) = (scene.node(*queue), target) {
+                        self.push(
+                            EffectKind::DeadLetter {
+                                message: *message,
+                                from,
+                                to,
+                                reason: reason.as_str(),
+                            },
+                            now,
+                            DEAD_LETTER_MS,
+                        );
+                    }
+                }
+                EventKind::Dropped {
+                    message,
+                    node,
+                    reason,
+                } => {
+                    if let Some(at) = scene.node(*node) {
+                        self.push(
+                            EffectKind::Fade {
+                                message: *message,
+                                at,
+                                reason: reason.as_str(),
+                            },
+                            now,
+                            FADE_MS,
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn push(&mut self, kind: EffectKind, now: f64, life: f64) {
+        // One flash per edge at a time: a busy binding stays lit rather than stacking.
+        if let EffectKind::Flash { edge } = kind {
+            if let Some(f) = self
+                .list
+                .iter_mut()
+                .find(|f| f.kind == EffectKind::Flash { edge })
+            {
+                f.born = now;
+                return;
+            }
+        }
+        self.list.push(Effect {
+            kind,
+            born: now,
+            life,
+        });
+        if self.list.len() > MAX_EFFECTS {
+            let extra = self.list.len() - MAX_EFFECTS;
+            self.list.drain(..extra);
+        }
+    }
+
+    /// Forgets effects that have ended.
+    pub fn prune(&mut self, now: f64) {
+        self.list.retain(|e| now - e.born < e.life);
+    }
+
+    /// Forgets everything (after a seek: the effects were of another moment).
+    pub fn clear(&mut self) {
+        self.list.clear();
+    }
+
+    /// The effect with a dot nearest to `at` within `radius`, for hover and click.
+    pub fn hit(&self, at: Point, radius: f64, now: f64) -> Option<&Effect> {
+        let dots: Vec<(usize, Point)> = self
+            .list
+            .iter()
+            .enumerate()
+            .filter_map(|(i, e)| Some((i, e.dot(now)?)))
+            .collect();
+        crate::view::nearest_within(dots.iter().map(|d| d.1), at, radius)
+            .map(|k| &self.list[dots[k].0])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::editor::Session;
+    use switchboard_core::Scenario;
+
+    fn run_collecting(name: &str, frames: usize) -> (Effects, Session) {
+        let path = format!(
+            "{}/../docs/examples/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let s = Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let mut session = Session::new(&s).unwrap();
+        let mut fx = Effects::default();
+        session.timeline_mut().play();
+        let mut seen = 0;
+        for _ in 0..frames {
+            session.timeline_mut().tick(50.0);
+            let scene = Scene::of(&session);
+            let t = session.timeline();
+            let new: Vec<Event> = t
+                .log()
+                .iter()
+                .filter(|e| e.ordinal >= seen)
+                .map(|e| e.event.clone())
+                .collect();
+            seen = t.derived().events_seen;
+            fx.add_events(&new, &scene, t.sim().topology(), 0.0);
+        }
+        (fx, session)
+    }
+
+    #[test]
+    fn routing_flashes_bindings_and_dead_letters_travel() {
+        let (fx, _) = run_collecting("amqp-dead-letter", 200);
+        assert!(fx
+            .list
+            .iter()
+            .any(|e| matches!(e.kind, EffectKind::Flash { .. })));
+        let dl = fx
+            .list
+            .iter()
+            .find(|e| matches!(e.kind, EffectKind::DeadLetter { .. }))
+            .expect("a message was dead-lettered");
+        assert!(dl.label().unwrap().contains("dead-lettered"));
+        assert_eq!(dl.progress(0.0), 0.0);
+        assert_eq!(dl.progress(DEAD_LETTER_MS * 2.0), 1.0);
+    }
+
+    #[test]
+    fn effects_end_and_flashes_do_not_stack() {
+        let (mut fx, _) = run_collecting("amqp-exchange-types", 200);
+        let flashes: Vec<_> = fx
+            .list
+            .iter()
+            .filter_map(|e| match e.kind {
+                EffectKind::Flash { edge } => Some(edge),
+                _ => None,
+            })
+            .collect();
+        let mut unique = flashes.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(flashes.len(), unique.len(), "one flash per edge");
+        fx.prune(10_000.0);
+        assert!(fx.list.is_empty());
+    }
+}

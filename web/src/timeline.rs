@@ -1,0 +1,851 @@
+//! The timeline: owns the `Sim`, turns wall-clock frames into simulated time, keeps checkpoints
+//! for time travel, and derives what the page draws (messages in flight, the event log, metric
+//! samples, counters). No DOM here, so native tests drive it.
+//!
+//! # Time travel
+//!
+//! The run so far is the scenario plus the edit log. Every [`CHECKPOINT_EVERY`] events the
+//! timeline keeps a [`Checkpoint`]: a snapshot of the `Sim` and of the derived view state.
+//! Seeking restores the nearest checkpoint at or before the target and re-simulates forward,
+//! applying logged edits exactly where they were applied, so the state reached is the state the
+//! run had. Moving forward from a restored point replays the logged future; a new command there
+//! forks the run: the future after that point is discarded.
+
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use switchboard_core::{
+    Command, CommandError, EdgeId, Edit, Event, EventKind, MessageId, NodeId, Scenario, Sim,
+    SimTime,
+};
+
+/// At most this many events per animation frame, so a frame never stalls the page.
+pub const STEP_BUDGET_PER_FRAME: u64 = 200_000;
+/// A frame longer than this (a background tab, a debugger pause) counts as this long.
+pub const MAX_FRAME_MS: f64 = 250.0;
+/// A checkpoint every this many events: a seek re-simulates at most this many.
+pub const CHECKPOINT_EVERY: u64 = 10_000;
+/// Checkpoints kept before every other one is dropped (memory stays bounded; seeks then
+/// re-simulate up to twice as far).
+pub const MAX_CHECKPOINTS: usize = 256;
+/// Events the log drawer keeps (older ones are summarised by the counters).
+pub const LOG_CAPACITY: usize = 20_000;
+/// Simulated time between metric samples.
+pub const SAMPLE_EVERY_US: u64 = 250_000;
+/// Samples kept for the charts (a minute of simulated time).
+pub const SAMPLES_KEPT: usize = 240;
+
+/// How a message in flight is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Tint {
+    /// A first delivery or a publish.
+    Normal,
+    /// Delivered with the `redelivered` flag set.
+    Redelivered,
+    /// It has been dead-lettered at least once.
+    DeadLettered,
+}
+
+/// A message on an edge, for the canvas layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Flight {
+    /// The message.
+    pub message: MessageId,
+    /// The edge it travels.
+    pub edge: EdgeId,
+    /// When it left.
+    pub depart: SimTime,
+    /// When it arrives.
+    pub arrive: SimTime,
+    /// How to draw it.
+    pub tint: Tint,
+}
+
+/// One row of the event log.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogEntry {
+    /// Position in the run's event sequence, from 0.
+    pub ordinal: u64,
+    /// The event.
+    pub event: Event,
+}
+
+/// Cumulative counters of the run, for charts and badges. Deterministic: restored on seeks.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Counters {
+    /// Messages published by producers.
+    pub published: u64,
+    /// Deliveries to consumers, per queue.
+    pub delivered: BTreeMap<NodeId, u64>,
+    /// Acks received, per queue.
+    pub acked: BTreeMap<NodeId, u64>,
+    /// Deliveries with the `redelivered` flag.
+    pub redelivered: u64,
+    /// Messages dead-lettered (each `dead_lettered` event).
+    pub dead_lettered: u64,
+    /// Dead-lettered messages that reached a queue, per queue (the dead-letter queues).
+    pub dead_letter_arrivals: BTreeMap<NodeId, u64>,
+    /// Messages dropped or expired.
+    pub dropped: u64,
+}
+
+/// The view state derived from events, restored with each checkpoint.
+#[derive(Clone, Debug, Default)]
+pub struct Derived {
+    /// Messages on edges right now.
+    pub flights: Vec<Flight>,
+    /// Messages that have been dead-lettered and are still alive (drawn tinted).
+    pub dead: BTreeSet<MessageId>,
+    /// Dead-lettered messages whose next routing lands in a dead-letter queue.
+    pending_dlx: BTreeSet<MessageId>,
+    /// Counters.
+    pub counters: Counters,
+    /// Events seen since the start of the run.
+    pub events_seen: u64,
+}
+
+/// One sample of the metrics, for the charts.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// When.
+    pub at: SimTime,
+    /// Per queue: `(node, ready, unacked, delivered so far, acked so far)`.
+    pub queues: Vec<(NodeId, u64, u64, u64, u64)>,
+    /// Per consumer: `(node, busy µs so far)`.
+    pub consumers: Vec<(NodeId, u64)>,
+    /// Messages published so far.
+    pub published: u64,
+}
+
+/// A saved point of the run.
+#[derive(Clone, Debug)]
+pub struct Checkpoint {
+    sim: Sim,
+    derived: Derived,
+}
+
+/// Where a forward move stops.
+#[derive(Clone, Copy, Debug)]
+enum Stop {
+    /// At this simulated time (every event at or before it processed).
+    Time(SimTime),
+    /// When this many events have been processed.
+    Steps(u64),
+}
+
+/// Why a seek or a command failed.
+#[derive(Clone, Debug, PartialEq, thiserror::Error)]
+pub enum TimelineError {
+    /// The simulator refused a command.
+    #[error("{0}")]
+    Refused(#[from] CommandError),
+    /// The logged run could not be reproduced (a bug: the run is deterministic).
+    #[error("the run could not be reproduced: {0}")]
+    Replay(String),
+}
+
+/// Drives a simulation for display, with checkpoints for time travel.
+pub struct Timeline {
+    sim: Sim,
+    /// The whole edit log of the run, including edits ahead of a restored point.
+    edits: Vec<Edit>,
+    checkpoints: Vec<Checkpoint>,
+    /// Events between checkpoints (doubles when checkpoints are thinned).
+    checkpoint_every: u64,
+    /// The furthest the run has been: `(time, steps)`.
+    horizon: (SimTime, u64),
+    derived: Derived,
+    log: VecDeque<LogEntry>,
+    samples: VecDeque<Sample>,
+    next_sample: SimTime,
+    running: bool,
+    speed: f64,
+    /// Fractional microseconds carried between frames, so slow speeds stay exact over time.
+    carry_us: f64,
+}
+
+impl Timeline {
+    /// A paused timeline at time zero. The scenario is checked by the live-edit rules, so a
+    /// topology being drawn (a producer not yet connected) runs too.
+    pub fn new(scenario: &Scenario) -> Result<Timeline, switchboard_core::Diagnostics> {
+        Ok(Timeline::from_sim(Sim::draft(scenario)?))
+    }
+
+    fn from_sim(sim: Sim) -> Timeline {
+        let mut t = Timeline {
+            sim,
+            edits: Vec::new(),
+            checkpoints: Vec::new(),
+            checkpoint_every: CHECKPOINT_EVERY,
+            horizon: (SimTime::ZERO, 0),
+            derived: Derived::default(),
+            log: VecDeque::new(),
+            samples: VecDeque::new(),
+            next_sample: SimTime::ZERO,
+            running: false,
+            speed: 1.0,
+            carry_us: 0.0,
+        };
+        t.absorb();
+        t.take_sample();
+        t.checkpoints.push(t.checkpoint());
+        t
+    }
+
+    /// Keeps a checkpoint every `events` events instead of [`CHECKPOINT_EVERY`] (tests use
+    /// small intervals to exercise thinning cheaply).
+    pub fn with_checkpoint_every(mut self, events: u64) -> Timeline {
+        self.checkpoint_every = events.max(1);
+        self
+    }
+
+    /// The simulation (read-only).
+    pub fn sim(&self) -> &Sim {
+        &self.sim
+    }
+
+    /// True while playing.
+    pub fn is_running(&self) -> bool {
+        self.running
+    }
+
+    /// The playback speed as a multiple of real time.
+    pub fn speed(&self) -> f64 {
+        self.speed
+    }
+
+    /// The furthest simulated time the run has reached (the end of the scrubber).
+    pub fn horizon(&self) -> SimTime {
+        self.horizon.0
+    }
+
+    /// True when the run is at its furthest point: moving forward simulates new time rather
+    /// than replaying the logged future.
+    pub fn at_head(&self) -> bool {
+        self.sim.steps() >= self.horizon.1 && self.sim.edit_log().len() >= self.edits.len()
+    }
+
+    /// True before anything has happened: no event processed, no command applied.
+    pub fn at_start(&self) -> bool {
+        self.sim.steps() == 0 && self.sim.now() == SimTime::ZERO && self.edits.is_empty()
+    }
+
+    /// The whole edit log of the run.
+    pub fn edits(&self) -> &[Edit] {
+        &self.edits
+    }
+
+    /// Derived view state: flights, counters.
+    pub fn derived(&self) -> &Derived {
+        &self.derived
+    }
+
+    /// Messages on edges right now.
+    pub fn flights(&self) -> &[Flight] {
+        &self.derived.flights
+    }
+
+    /// The event log, oldest first (at most [`LOG_CAPACITY`] rows).
+    pub fn log(&self) -> &VecDeque<LogEntry> {
+        &self.log
+    }
+
+    /// Metric samples, oldest first.
+    pub fn samples(&self) -> &VecDeque<Sample> {
+        &self.samples
+    }
+
+    /// How many checkpoints are kept.
+    pub fn checkpoint_count(&self) -> usize {
+        self.checkpoints.len()
+    }
+
+    /// Starts playing.
+    pub fn play(&mut self) {
+        self.running = true;
+    }
+
+    /// Stops playing; the clock stays where it is.
+    pub fn pause(&mut self) {
+        self.running = false;
+        self.carry_us = 0.0;
+    }
+
+    /// Sets the speed, clamped to 0.1×–100×.
+    pub fn set_speed(&mut self, speed: f64) {
+        if speed.is_finite() {
+            self.speed = speed.clamp(0.1, 100.0);
+        }
+    }
+
+    /// Pauses and processes exactly one event. Returns false if nothing was scheduled.
+    pub fn step(&mut self) -> bool {
+        self.pause();
+        if self.sim.next_event_time().is_none() && self.pending_edits().is_empty() {
+            return false;
+        }
+        let target = self.sim.steps() + 1;
+        self.forward(Stop::Steps(target), u64::MAX).is_ok()
+    }
+
+    /// Pauses and goes back exactly one event. Returns false at the start of the run.
+    pub fn step_back(&mut self) -> bool {
+        self.pause();
+        let steps = self.sim.steps();
+        if steps == 0 {
+            return false;
+        }
+        self.seek_steps(steps - 1).is_ok()
+    }
+
+    /// Advances by one animation frame of `wall_ms` milliseconds, if playing.
+    pub fn tick(&mut self, wall_ms: f64) {
+        // NaN and non-positive frame times (clock hiccups) move nothing.
+        if !self.running || wall_ms.is_nan() || wall_ms <= 0.0 {
+            return;
+        }
+        let us = wall_ms.min(MAX_FRAME_MS) * 1_000.0 * self.speed + self.carry_us;
+        let whole = us.floor();
+        self.carry_us = us - whole;
+        let target = SimTime(self.sim.now().0 + whole as u64);
+        // A failure here is a determinism bug; stop rather than show a diverged run.
+        if self
+            .forward(Stop::Time(target), STEP_BUDGET_PER_FRAME)
+            .is_err()
+        {
+            self.pause();
+        }
+    }
+
+    /// Goes to simulated time `t` (clamped to the run so far) and pauses there.
+    pub fn seek(&mut self, t: SimTime) -> Result<(), TimelineError> {
+        let t = t.min(self.horizon.0);
+        self.pause();
+        if t >= self.sim.now() {
+            return self.forward(Stop::Time(t), u64::MAX);
+        }
+        let i = self
+            .checkpoints
+            .iter()
+            .rposition(|c| c.sim.now() <= t)
+            .unwrap_or(0);
+        self.restore(i);
+        self.forward(Stop::Time(t), u64::MAX)
+    }
+
+    /// Goes to the state after exactly `steps` events (and the edits logged at that point).
+    pub fn seek_steps(&mut self, steps: u64) -> Result<(), TimelineError> {
+        let steps = steps.min(self.horizon.1);
+        if steps < self.sim.steps() {
+            let i = self
+                .checkpoints
+                .iter()
+                .rposition(|c| c.sim.steps() <= steps)
+                .unwrap_or(0);
+            self.restore(i);
+        }
+        self.forward(Stop::Steps(steps), u64::MAX)
+    }
+
+    /// Applies a command now. If the run is not at its head, this forks it: the logged future
+    /// is discarded first.
+    pub fn apply(&mut self, command: Command) -> Result<(), TimelineError> {
+        self.apply_all(vec![command])
+    }
+
+    /// Applies commands now, all or none: if one is refused, the state is as before. If the
+    /// run is not at its head, this forks it: the logged future is discarded.
+    pub fn apply_all(&mut self, commands: Vec<Command>) -> Result<(), TimelineError> {
+        let before = self.sim.clone();
+        for c in commands {
+            if let Err(e) = self.sim.apply(c) {
+                self.sim = before;
+                return Err(e.into());
+            }
+        }
+        // The past is what the Sim has applied; every checkpoint beyond it is of a discarded
+        // future (a checkpoint's edits are always a prefix of the log).
+        let kept = before.edit_log().len();
+        let steps = self.sim.steps();
+        self.checkpoints
+            .retain(|c| c.sim.steps() <= steps && c.sim.edit_log().len() <= kept);
+        self.edits = self.sim.edit_log().to_vec();
+        self.horizon = (self.sim.now(), steps);
+        self.absorb();
+        Ok(())
+    }
+
+    fn pending_edits(&self) -> &[Edit] {
+        let applied = self.sim.edit_log().len().min(self.edits.len());
+        &self.edits[applied..]
+    }
+
+    fn restore(&mut self, i: usize) {
+        let c = &self.checkpoints[i];
+        self.sim = c.sim.clone();
+        self.derived = c.derived.clone();
+        let seen = self.derived.events_seen;
+        while self.log.back().is_some_and(|e| e.ordinal >= seen) {
+            self.log.pop_back();
+        }
+        let now = self.sim.now();
+        while self.samples.back().is_some_and(|s| s.at > now) {
+            self.samples.pop_back();
+        }
+        self.next_sample = SimTime((now.0 / SAMPLE_EVERY_US + 1) * SAMPLE_EVERY_US);
+        if self.samples.is_empty() {
+            self.next_sample = SimTime::ZERO;
+        }
+    }
+
+    fn checkpoint(&self) -> Checkpoint {
+        Checkpoint {
+            sim: self.sim.snapshot(),
+            derived: self.derived.clone(),
+        }
+    }
+
+    /// Moves forward to `stop`, replaying logged edits, sampling metrics on the way, and
+    /// keeping checkpoints. At most `budget` events.
+    fn forward(&mut self, stop: Stop, budget: u64) -> Result<(), TimelineError> {
+        let mut left = budget;
+        loop {
+            let steps = self.sim.steps();
+            if let Stop::Steps(n) = stop {
+                let stuck = self.sim.next_event_time().is_none() && self.pending_edits().is_empty();
+                if steps >= n || stuck {
+                    return Ok(());
+                }
+            }
+            // Samples land on fixed simulated instants, so a replay takes the same samples.
+            let target = match stop {
+                Stop::Time(t) => t.min(self.next_sample),
+                // Never past the next event: stepping leaves the clock at the event's time.
+                Stop::Steps(_) => self
+                    .sim
+                    .next_event_time()
+                    .map_or(self.next_sample, |at| at.min(self.next_sample)),
+            };
+            let to_checkpoint = self.last_checkpoint_steps() + self.checkpoint_every;
+            let cap = match stop {
+                Stop::Steps(n) => n - steps,
+                Stop::Time(_) => u64::MAX,
+            }
+            .min(to_checkpoint.saturating_sub(steps).max(1))
+            .min(left);
+            let advance = self
+                .sim
+                .advance_replaying(&self.edits, target, cap)
+                .map_err(|e| TimelineError::Replay(e.to_string()))?;
+            left = left.saturating_sub(advance.steps);
+            self.absorb();
+            if advance.reached && self.sim.now() >= self.next_sample {
+                self.take_sample();
+            }
+            if self.sim.steps() >= to_checkpoint {
+                self.keep_checkpoint();
+            }
+            self.extend_horizon();
+            if let Stop::Time(t) = stop {
+                if advance.reached && self.sim.now() >= t {
+                    return Ok(());
+                }
+            }
+            if left == 0 {
+                return Ok(());
+            }
+        }
+    }
+
+    fn last_checkpoint_steps(&self) -> u64 {
+        self.checkpoints.last().map_or(0, |c| c.sim.steps())
+    }
+
+    fn keep_checkpoint(&mut self) {
+        if self.sim.steps() <= self.last_checkpoint_steps() {
+            return;
+        }
+        self.checkpoints.push(self.checkpoint());
+        if self.checkpoints.len() > MAX_CHECKPOINTS {
+            // Keep the start and every other one after it.
+            let mut i = 0;
+            self.checkpoints.retain(|_| {
+                i += 1;
+                i % 2 == 1
+            });
+            self.checkpoint_every *= 2;
+        }
+    }
+
+    fn extend_horizon(&mut self) {
+        let here = (self.sim.now(), self.sim.steps());
+        if here.1 > self.horizon.1 || (here.1 == self.horizon.1 && here.0 > self.horizon.0) {
+            self.horizon = here;
+        }
+    }
+
+    fn take_sample(&mut self) {
+        let m = self.sim.metrics();
+        let c = &self.derived.counters;
+        let mut queues = Vec::new();
+        let mut consumers = Vec::new();
+        for (i, n) in m.nodes.iter().enumerate() {
+            if n.removed {
+                continue;
+            }
+            let id = NodeId(i as u32);
+            if let Some(q) = &n.queue {
+                queues.push((
+                    id,
+                    q.ready,
+                    q.unacked,
+                    c.delivered.get(&id).copied().unwrap_or(0),
+                    c.acked.get(&id).copied().unwrap_or(0),
+                ));
+            }
+            if let Some(cm) = &n.consumer {
+                consumers.push((id, cm.busy_us));
+            }
+        }
+        let now = self.sim.now();
+        self.samples.push_back(Sample {
+            at: now,
+            queues,
+            consumers,
+            published: c.published,
+        });
+        while self.samples.len() > SAMPLES_KEPT {
+            self.samples.pop_front();
+        }
+        self.next_sample = SimTime((now.0 / SAMPLE_EVERY_US + 1) * SAMPLE_EVERY_US);
+    }
+
+    /// Takes the Sim's new events into the derived state and the log.
+    // One arm per event kind reads better than guards that split a kind over several arms.
+    #[allow(clippy::collapsible_match)]
+    fn absorb(&mut self) {
+        let now = self.sim.now();
+        let d = &mut self.derived;
+        d.flights.retain(|f| f.arrive >= now);
+        for e in self.sim.drain_events() {
+            match &e.kind {
+                EventKind::Sent {
+                    message,
+                    edge,
+                    depart,
+                    arrive,
+                    ..
+                } => {
+                    if *arrive >= now {
+                        let tint = if d.dead.contains(message) {
+                            Tint::DeadLettered
+                        } else {
+                            Tint::Normal
+                        };
+                        d.flights.push(Flight {
+                            message: *message,
+                            edge: *edge,
+                            depart: *depart,
+                            arrive: *arrive,
+                            tint,
+                        });
+                    }
+                }
+                EventKind::Published { .. } => d.counters.published += 1,
+                EventKind::Delivered {
+                    message,
+                    queue,
+                    edge,
+                    redelivered,
+                    arrive,
+                    ..
+                } => {
+                    *d.counters.delivered.entry(*queue).or_default() += 1;
+                    if *redelivered {
+                        d.counters.redelivered += 1;
+                    }
+                    if *arrive >= now {
+                        let tint = if d.dead.contains(message) {
+                            Tint::DeadLettered
+                        } else if *redelivered {
+                            Tint::Redelivered
+                        } else {
+                            Tint::Normal
+                        };
+                        d.flights.push(Flight {
+                            message: *message,
+                            edge: *edge,
+                            depart: e.at,
+                            arrive: *arrive,
+                            tint,
+                        });
+                    }
+                }
+                EventKind::Settled {
+                    message,
+                    queue,
+                    method,
+                    ..
+                } => {
+                    if *method == switchboard_core::event::SettleMethod::Ack {
+                        *d.counters.acked.entry(*queue).or_default() += 1;
+                        d.dead.remove(message);
+                    }
+                }
+                EventKind::DeadLettered { message, .. } => {
+                    d.counters.dead_lettered += 1;
+                    d.dead.insert(*message);
+                    d.pending_dlx.insert(*message);
+                }
+                EventKind::Routed { message, route, .. } => {
+                    if d.pending_dlx.remove(message) {
+                        for (q, copy) in &route.targets {
+                            *d.counters.dead_letter_arrivals.entry(*q).or_default() += 1;
+                            d.dead.insert(*copy);
+                        }
+                    }
+                }
+                EventKind::Dropped { message, .. } => {
+                    d.counters.dropped += 1;
+                    d.dead.remove(message);
+                    d.pending_dlx.remove(message);
+                }
+                EventKind::Consumed { message, .. } => {
+                    d.dead.remove(message);
+                }
+                _ => {}
+            }
+            self.log.push_back(LogEntry {
+                ordinal: d.events_seen,
+                event: e,
+            });
+            d.events_seen += 1;
+        }
+        while self.log.len() > LOG_CAPACITY {
+            self.log.pop_front();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hello() -> Scenario {
+        Scenario::from_json(include_str!("../../docs/examples/hello.json")).unwrap()
+    }
+
+    fn example(name: &str) -> Scenario {
+        let path = format!(
+            "{}/../docs/examples/{name}.json",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        Scenario::from_json(&std::fs::read_to_string(path).unwrap()).unwrap()
+    }
+
+    /// A busy pipeline with failures, dead-lettering and a crash: every kind of event.
+    fn busy() -> Scenario {
+        Scenario::from_json(
+            r#"{"version":1,"seed":3,"nodes":[
+              {"id":"p","kind":"producer","config":{"rate_per_s":80,"arrival":"poisson","message":{"routing_key":"k"}}},
+              {"id":"x","kind":"exchange","config":{"type":"direct"}},
+              {"id":"dlx","kind":"exchange","config":{"type":"fanout"}},
+              {"id":"q","kind":"queue","config":{"arguments":{"x-dead-letter-exchange":"dlx"}}},
+              {"id":"dlq","kind":"queue"},
+              {"id":"c","kind":"consumer","config":{"prefetch_count":4,"processing":{"dist":"exponential","mean":"20ms"},
+                 "fail_probability":0.2,"on_failure":{"action":"reject","requeue":false}}},
+              {"id":"c2","kind":"consumer","config":{"prefetch_count":2,"processing":"30ms","crash_after":40}}],
+             "edges":[{"from":"p","to":"x"},{"from":"x","to":"q","routing_key":"k"},{"from":"dlx","to":"dlq"},
+               {"from":"q","to":"c"},{"from":"q","to":"c2"}]}"#,
+        )
+        .unwrap()
+    }
+
+    /// What must be identical after a seek: the Sim's observable state and the derived view.
+    fn fingerprint(t: &Timeline) -> String {
+        format!(
+            "{:?}|{:?}|{:?}|{:?}|{:?}",
+            t.sim().now(),
+            t.sim().steps(),
+            t.sim().metrics(),
+            t.derived().flights,
+            t.derived().counters,
+        )
+    }
+
+    #[test]
+    fn paused_frames_do_not_move_time() {
+        let mut p = Timeline::new(&hello()).unwrap();
+        p.tick(16.0);
+        assert_eq!(p.sim().now(), SimTime::ZERO);
+    }
+
+    #[test]
+    fn frames_advance_by_wall_time_times_speed() {
+        let mut p = Timeline::new(&hello()).unwrap();
+        p.play();
+        p.tick(16.0);
+        assert_eq!(p.sim().now(), SimTime(16_000));
+        p.set_speed(10.0);
+        p.tick(16.0);
+        assert_eq!(p.sim().now(), SimTime(176_000));
+        p.tick(10_000.0);
+        assert_eq!(
+            p.sim().now(),
+            SimTime(176_000 + 2_500_000),
+            "long frames are capped at 250 ms"
+        );
+    }
+
+    #[test]
+    fn slow_speeds_keep_fractions() {
+        let mut p = Timeline::new(&hello()).unwrap();
+        p.play();
+        p.set_speed(0.1);
+        for _ in 0..3 {
+            p.tick(16.6667);
+        }
+        // 3 × 1666.67 µs = 5000.01 µs, floored to 5000 only once, not three times.
+        assert_eq!(p.sim().now(), SimTime(5_000));
+    }
+
+    #[test]
+    fn step_pauses_and_moves_exactly_one_event() {
+        let mut p = Timeline::new(&hello()).unwrap();
+        p.play();
+        let next = p.sim().next_event_time().unwrap();
+        assert!(p.step());
+        assert!(!p.is_running());
+        assert_eq!(p.sim().steps(), 1);
+        assert_eq!(p.sim().now(), next);
+        assert_eq!(
+            p.flights().len(),
+            1,
+            "the first publish puts one message on the edge"
+        );
+    }
+
+    #[test]
+    fn flights_leave_when_they_arrive() {
+        let mut p = Timeline::new(&hello()).unwrap();
+        p.play();
+        let mut seen = 0;
+        for _ in 0..600 {
+            p.tick(16.0);
+            let now = p.sim().now();
+            assert!(p
+                .flights()
+                .iter()
+                .all(|f| f.depart <= now && now <= f.arrive));
+            seen = seen.max(p.flights().len());
+        }
+        assert!(seen >= 1, "messages were seen in flight");
+    }
+
+    #[test]
+    fn seeking_back_and_forth_restores_the_exact_state() {
+        let mut p = Timeline::new(&busy()).unwrap().with_checkpoint_every(64);
+        p.play();
+        p.set_speed(5.0);
+        let mut marks = Vec::new();
+        for i in 0..400 {
+            p.tick(16.0);
+            if i % 50 == 7 {
+                marks.push((p.sim().now(), fingerprint(&p)));
+            }
+        }
+        assert!(
+            p.sim().steps() > 300,
+            "the run did something: {}",
+            p.sim().steps()
+        );
+        assert!(p.checkpoint_count() > 3, "seeks start from checkpoints");
+        let end = (p.sim().now(), fingerprint(&p));
+        for (t, want) in marks.iter().rev() {
+            p.seek(*t).unwrap();
+            assert_eq!(&fingerprint(&p), want, "state at {t} after seeking back");
+        }
+        p.seek(end.0).unwrap();
+        assert_eq!(
+            fingerprint(&p),
+            end.1,
+            "state at the end after seeking forward"
+        );
+    }
+
+    #[test]
+    fn stepping_back_restores_the_previous_event() {
+        let mut p = Timeline::new(&busy()).unwrap().with_checkpoint_every(16);
+        let mut prints = vec![fingerprint(&p)];
+        while prints.len() < 300 && p.step() {
+            prints.push(fingerprint(&p));
+        }
+        assert!(prints.len() > 50, "the run has events to step through");
+        for want in prints.iter().rev().skip(1) {
+            assert!(p.step_back());
+            assert_eq!(&fingerprint(&p), want);
+        }
+        assert!(!p.step_back(), "nothing before the start");
+    }
+
+    #[test]
+    fn checkpoints_bound_the_replay_and_stay_bounded() {
+        let mut s = example("amqp-prefetch-round-robin");
+        if let Some(n) = s.nodes.iter_mut().find(|n| n.kind.name() == "producer") {
+            if let switchboard_core::scenario::NodeKind::Producer(p) = &mut n.kind {
+                p.rate_per_s = 500.0;
+                p.limit = None;
+            }
+        }
+        let mut p = Timeline::new(&s).unwrap().with_checkpoint_every(8);
+        p.play();
+        p.set_speed(10.0);
+        for _ in 0..60 {
+            p.tick(16.0);
+        }
+        assert!(p.checkpoint_count() <= MAX_CHECKPOINTS);
+        assert!(p.checkpoint_count() > 2);
+        // Consecutive checkpoints are at most the (possibly doubled) interval apart.
+        let steps: Vec<u64> = p.checkpoints.iter().map(|c| c.sim.steps()).collect();
+        assert!(steps.windows(2).all(|w| w[1] - w[0] <= p.checkpoint_every));
+    }
+
+    /// The consumer-crash example played for `frames` frames, and its consumer's id.
+    fn played_with_consumer(frames: usize) -> (Timeline, NodeId) {
+        let mut p = Timeline::new(&example("amqp-consumer-crash")).unwrap();
+        p.play();
+        for _ in 0..frames {
+            p.tick(16.0);
+        }
+        let consumer = p
+            .sim()
+            .topology()
+            .node_id("flaky")
+            .expect("the example's consumer");
+        (p, consumer)
+    }
+
+    #[test]
+    fn a_command_after_seeking_back_forks_the_run() {
+        let (mut p, consumer) = played_with_consumer(100);
+        let far = p.sim().now();
+        p.seek(SimTime(far.0 / 2)).unwrap();
+        assert!(!p.at_head());
+        p.apply(Command::Crash { node: consumer }).unwrap();
+        assert!(p.at_head(), "the fork is the new head");
+        assert_eq!(p.horizon(), SimTime(far.0 / 2));
+        assert_eq!(p.edits().len(), 1);
+    }
+
+    #[test]
+    fn logged_edits_replay_when_moving_forward_again() {
+        let (mut p, consumer) = played_with_consumer(40);
+        p.apply(Command::Crash { node: consumer }).unwrap();
+        for _ in 0..40 {
+            p.tick(16.0);
+        }
+        let end = (p.sim().now(), fingerprint(&p));
+        p.seek(SimTime::ZERO).unwrap();
+        p.seek(end.0).unwrap();
+        assert_eq!(fingerprint(&p), end.1);
+        assert_eq!(p.sim().edit_log().len(), 1, "the crash was replayed");
+    }
+}

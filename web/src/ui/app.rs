@@ -1,0 +1,419 @@
+//! The root component: owns the session and the UI state, runs the animation frame loop, and
+//! lays out the regions: header, palette, stage, inspector, run bar, drawers.
+
+use super::{canvas, drawers, examples, inspector, palette, runbar, stage};
+use super::{now_ms, Ctx, Drawer, Selection, UiState};
+use crate::editor::Session;
+use crate::hooks::use_animation_frame;
+use crate::scene::Scene;
+use crate::view::{fit, Viewport};
+use switchboard_core::Scenario;
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::{HtmlCanvasElement, HtmlElement};
+use yew::prelude::*;
+
+/// How often the DOM is refreshed while playing.
+const REFRESH_EVERY_MS: f64 = 100.0;
+/// The most new events turned into effects per frame (the newest).
+const EFFECT_EVENTS_PER_FRAME: usize = 300;
+/// The largest zoom a fit chooses: small topologies are not blown up.
+const FIT_MAX_SCALE: f64 = 1.25;
+
+/// The scenario the page opens with: `?example=name`, else an empty canvas.
+fn initial_scenario() -> (Scenario, Option<String>) {
+    let query = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    let wanted = query
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("example="))
+        .map(str::to_owned);
+    let empty = || Scenario::from_json(examples::EMPTY).expect("the empty document is valid");
+    match wanted {
+        None => (empty(), None),
+        Some(name) => match examples::get(&name).map(Scenario::from_json) {
+            Some(Ok(s)) => (s, None),
+            Some(Err(d)) => (empty(), Some(format!("example {name:?} is invalid: {d}"))),
+            None => (
+                empty(),
+                Some(format!(
+                    "there is no example {name:?}; starting with an empty canvas"
+                )),
+            ),
+        },
+    }
+}
+
+fn prefers_reduced_motion() -> bool {
+    web_sys::window()
+        .and_then(|w| {
+            w.match_media("(prefers-reduced-motion: reduce)")
+                .ok()
+                .flatten()
+        })
+        .is_some_and(|m| m.matches())
+}
+
+/// The root component.
+#[function_component(App)]
+pub fn app() -> Html {
+    let init = use_memo((), |_| initial_scenario());
+    let session = use_mut_ref(|| {
+        Session::new(&init.0).unwrap_or_else(|_| {
+            Session::new(&Scenario::from_json(examples::EMPTY).expect("valid")).expect("runs")
+        })
+    });
+    let ui = use_mut_ref(|| UiState {
+        drawer_open: true,
+        reduced_motion: prefers_reduced_motion(),
+        ..UiState::default()
+    });
+    let counter = use_mut_ref(|| 0u64);
+    let rev = use_state(|| 0u64);
+    let refresh = {
+        let rev = rev.setter();
+        Callback::from(move |_: ()| {
+            let n = {
+                let mut c = counter.borrow_mut();
+                *c += 1;
+                *c
+            };
+            rev.set(n);
+        })
+    };
+    let ctx = Ctx {
+        session,
+        ui,
+        refresh,
+    };
+    {
+        let ctx = ctx.clone();
+        use_effect_with((), move |_| {
+            if let Some(p) = init.1.clone() {
+                ctx.notify(p, true);
+                ctx.refresh.emit(());
+            }
+        });
+    }
+    let stage_ref = use_node_ref();
+    let canvas_ref = use_node_ref();
+
+    // The frame loop: advance the run, keep the view fitted, turn events into effects, draw
+    // the canvas, and refresh the DOM a few times a second while playing.
+    {
+        let ctx = ctx.clone();
+        let (stage_ref, canvas_ref) = (stage_ref.clone(), canvas_ref.clone());
+        let last_frame = use_mut_ref(|| None::<f64>);
+        let last_refresh = use_mut_ref(|| 0.0f64);
+        use_animation_frame(move |ts| {
+            let dt = last_frame.borrow().map_or(0.0, |prev| ts - prev);
+            *last_frame.borrow_mut() = Some(ts);
+            let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts);
+            let due = ts - *last_refresh.borrow() >= REFRESH_EVERY_MS;
+            if refresh_now || (due && ctx.session.borrow().timeline().is_running()) {
+                *last_refresh.borrow_mut() = ts;
+                ctx.refresh.emit(());
+            }
+        });
+    }
+
+    // Keyboard shortcuts, wherever the focus is (except while typing in a field).
+    {
+        let ctx = ctx.clone();
+        use_effect_with((), move |_| {
+            let handler =
+                Closure::<dyn Fn(KeyboardEvent)>::new(move |e: KeyboardEvent| on_key(&ctx, &e));
+            let doc = web_sys::window().and_then(|w| w.document());
+            if let Some(d) = &doc {
+                let _ =
+                    d.add_event_listener_with_callback("keydown", handler.as_ref().unchecked_ref());
+            }
+            move || {
+                if let Some(d) = doc {
+                    let _ = d.remove_event_listener_with_callback(
+                        "keydown",
+                        handler.as_ref().unchecked_ref(),
+                    );
+                }
+                drop(handler);
+            }
+        });
+    }
+
+    let (dark, notice) = {
+        let ui = ctx.ui.borrow();
+        (ui.dark, ui.notice.clone())
+    };
+    let theme = match dark {
+        Some(true) => "dark",
+        Some(false) => "light",
+        None => "system",
+    };
+    html! {
+        <main class="app" data-theme={theme}>
+            { header(&ctx) }
+            <div class="workspace">
+                { palette::render(&ctx) }
+                { stage::render(&ctx, &stage_ref, &canvas_ref) }
+                { inspector::render(&ctx) }
+            </div>
+            { runbar::render(&ctx) }
+            { drawers::render(&ctx) }
+            { palette::ghost(&ctx) }
+            <div id="notice" class={classes!("notice", notice.as_ref().is_some_and(|n| n.error).then_some("error"))}
+                role="status" aria-live="polite" hidden={notice.is_none()}>
+                { notice.map(|n| n.text).unwrap_or_default() }
+            </div>
+        </main>
+    }
+}
+
+/// One animation frame. Returns true if the DOM should be refreshed now.
+fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64) -> bool {
+    let mut session = ctx.session.borrow_mut();
+    session.timeline_mut().tick(dt);
+    let mut ui = ctx.ui.borrow_mut();
+    let mut refresh = false;
+    if let Some(el) = stage_ref.cast::<HtmlElement>() {
+        let r = el.get_bounding_client_rect();
+        let stage = (r.width(), r.height(), r.left(), r.top());
+        if stage != ui.stage {
+            ui.stage = stage;
+            refresh = true;
+        }
+    }
+    let scene = Scene::of(&session);
+    let empty = scene.nodes.iter().all(Option::is_none);
+    if ui.viewport.is_none() && ui.stage.0 > 0.0 && empty {
+        // An empty canvas is shown at one pixel per unit: what is dropped lands where it falls.
+        ui.viewport = Some(Viewport::IDENTITY);
+        refresh = true;
+    }
+    if ui.viewport.is_none() && ui.stage.0 > 0.0 {
+        let mut v = fit(scene.bounds, ui.stage.0, ui.stage.1);
+        if v.scale > FIT_MAX_SCALE {
+            let c = crate::view::Point {
+                x: ui.stage.0 / 2.0,
+                y: ui.stage.1 / 2.0,
+            };
+            v = v.zoom_at(FIT_MAX_SCALE / v.scale, c);
+        }
+        ui.viewport = Some(v);
+        refresh = true;
+    }
+    // New events become effects; after a seek back the log restarts below what was seen.
+    let t = session.timeline();
+    let seen = t.derived().events_seen;
+    if seen < ui.effects_seen {
+        ui.effects.clear();
+        ui.effects_seen = seen;
+    }
+    if seen > ui.effects_seen {
+        let new = (seen - ui.effects_seen).min(EFFECT_EVENTS_PER_FRAME as u64) as usize;
+        let log = t.log();
+        let start = log.len().saturating_sub(new);
+        let events = log.range(start..).map(|e| &e.event);
+        if !ui.reduced_motion || t.is_running() || dt == 0.0 {
+            let topo = t.sim().topology();
+            ui.effects.add_events(events, &scene, topo, ts);
+        }
+        ui.effects_seen = seen;
+    }
+    ui.effects.prune(ts);
+    if let Some(n) = &ui.notice {
+        if ts - n.at > 6_000.0 && n.at > 0.0 {
+            ui.notice = None;
+            refresh = true;
+        }
+    }
+    if let Some(c) = canvas_ref.cast::<HtmlCanvasElement>() {
+        let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
+        canvas::draw(&c, &session, &ui, &scene, vp, ts);
+    }
+    let _ = now_ms;
+    refresh
+}
+
+fn header(ctx: &Ctx) -> Html {
+    let (can_undo, can_redo, title) = {
+        let s = ctx.session.borrow();
+        (s.can_undo(), s.can_redo(), s.doc().name)
+    };
+    let on_example = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: Event| {
+            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
+            let name = select.value();
+            let doc = if name.is_empty() {
+                Some(examples::EMPTY)
+            } else {
+                examples::get(&name)
+            };
+            if let Some(doc) = doc {
+                load_document(&ctx, doc);
+            }
+        })
+    };
+    let act = |f: fn(&Ctx)| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| f(&ctx))
+    };
+    html! {
+        <header class="app-header">
+            <h1>{ "Switchboard" }</h1>
+            <span class="scenario-name" title="The scenario">{ title }</span>
+            <label class="examples">{ "Open " }
+                <select id="examples" onchange={on_example} aria-label="Open an example">
+                    <option value="" selected=true>{ "Empty canvas" }</option>
+                    { for examples::EXAMPLES.iter().map(|(name, title, _)| html! {
+                        <option value={*name}>{ *title }</option>
+                    }) }
+                </select>
+            </label>
+            <div class="header-actions">
+                <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}>{ "Undo" }</button>
+                <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}>{ "Redo" }</button>
+                <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
+                <button data-action="theme" title="Light or dark theme" onclick={act(toggle_theme)}>{ "Theme" }</button>
+            </div>
+        </header>
+    }
+}
+
+/// Replaces the document with `doc` (an example or the empty canvas).
+pub fn load_document(ctx: &Ctx, doc: &str) {
+    let result = Scenario::from_json(doc)
+        .map_err(|d| d.to_string())
+        .and_then(|s| ctx.session.borrow_mut().load(&s).map_err(|e| e.to_string()));
+    match result {
+        Ok(()) => {
+            let mut ui = ctx.ui.borrow_mut();
+            ui.selection = Selection::None;
+            ui.message = None;
+            ui.viewport = None;
+            ui.effects.clear();
+            ui.effects_seen = 0;
+            ui.dead_seen = 0;
+            ui.field_errors.clear();
+            ui.notice = None;
+        }
+        Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+/// Undo, reporting a refusal.
+pub fn undo(ctx: &Ctx) {
+    let r = ctx.session.borrow_mut().undo();
+    after_history(ctx, r, "Undo");
+}
+
+/// Redo, reporting a refusal.
+pub fn redo(ctx: &Ctx) {
+    let r = ctx.session.borrow_mut().redo();
+    after_history(ctx, r, "Redo");
+}
+
+fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &str) {
+    match r {
+        Ok(true) => {
+            let mut ui = ctx.ui.borrow_mut();
+            ui.field_errors.clear();
+            // The selection may be gone.
+            ui.selection = Selection::None;
+        }
+        Ok(false) => ctx.notify(format!("{what}: nothing to {}", what.to_lowercase()), false),
+        Err(e) => ctx.notify(format!("{what} refused: {e}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+fn fit_view(ctx: &Ctx) {
+    ctx.ui.borrow_mut().viewport = None;
+    ctx.refresh.emit(());
+}
+
+fn toggle_theme(ctx: &Ctx) {
+    {
+        let mut ui = ctx.ui.borrow_mut();
+        let system_dark = web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches());
+        ui.dark = Some(!ui.dark.unwrap_or(system_dark));
+    }
+    ctx.refresh.emit(());
+}
+
+fn typing(e: &KeyboardEvent) -> bool {
+    e.target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
+}
+
+#[allow(clippy::collapsible_match)]
+fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
+    let key = e.key();
+    let ctrl = e.ctrl_key() || e.meta_key();
+    if ctrl && (key == "z" || key == "Z") {
+        if typing(e) {
+            return;
+        }
+        e.prevent_default();
+        if e.shift_key() {
+            redo(ctx)
+        } else {
+            undo(ctx)
+        }
+        return;
+    }
+    if ctrl && key == "y" && !typing(e) {
+        e.prevent_default();
+        redo(ctx);
+        return;
+    }
+    if typing(e) || ctrl || e.alt_key() {
+        return;
+    }
+    match key.as_str() {
+        " " => {
+            // Buttons handle their own Space; elsewhere it plays and pauses.
+            let on_button = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|el| el.tag_name() == "BUTTON");
+            if !on_button {
+                e.prevent_default();
+                runbar::toggle(ctx);
+            }
+        }
+        "." => runbar::step(ctx),
+        "," => runbar::step_back(ctx),
+        "Delete" | "Backspace" => {
+            e.prevent_default();
+            stage::delete_selection(ctx);
+        }
+        "Escape" => {
+            {
+                let mut ui = ctx.ui.borrow_mut();
+                ui.selection = Selection::None;
+                ui.bind = None;
+                ui.drag = super::Drag::Idle;
+                ui.tip = None;
+            }
+            ctx.refresh.emit(());
+        }
+        "f" | "F" => fit_view(ctx),
+        "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" => {
+            if stage::nudge_selection(ctx, &key, e.shift_key()) {
+                e.prevent_default();
+            }
+        }
+        "l" | "L" => {
+            ctx.ui.borrow_mut().drawer = Drawer::Events;
+            ctx.refresh.emit(());
+        }
+        _ => {}
+    }
+}

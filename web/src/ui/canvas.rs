@@ -1,0 +1,210 @@
+//! The canvas layer: messages in flight and the effects, redrawn every animation frame. Thousands
+//! of dots never touch the virtual DOM.
+
+use super::UiState;
+use crate::editor::Session;
+use crate::effects::EffectKind;
+use crate::scene::Scene;
+use crate::timeline::Tint;
+use crate::view::{position_at, Viewport};
+use wasm_bindgen::JsCast;
+use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
+
+struct Colours {
+    normal: &'static str,
+    redelivered: &'static str,
+    dead: &'static str,
+    flash: &'static str,
+    text: &'static str,
+    ring: &'static str,
+}
+
+const LIGHT: Colours = Colours {
+    normal: "#d97706",
+    redelivered: "#0891b2",
+    dead: "#9333ea",
+    flash: "rgba(37, 99, 235, 0.55)",
+    text: "#1d2430",
+    ring: "#1d2430",
+};
+const DARK: Colours = Colours {
+    normal: "#fbbf24",
+    redelivered: "#22d3ee",
+    dead: "#c084fc",
+    flash: "rgba(96, 165, 250, 0.6)",
+    text: "#e6e9ee",
+    ring: "#ffffff",
+};
+
+fn dark(ui: &UiState) -> bool {
+    ui.dark.unwrap_or_else(|| {
+        web_sys::window()
+            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
+            .is_some_and(|m| m.matches())
+    })
+}
+
+/// Redraws `canvas`. Its backing store follows its CSS size and the device pixel ratio.
+pub fn draw(
+    canvas: &HtmlCanvasElement,
+    session: &Session,
+    ui: &UiState,
+    scene: &Scene,
+    vp: Viewport,
+    wall_ms: f64,
+) {
+    let dpr = web_sys::window().map_or(1.0, |w| w.device_pixel_ratio());
+    let (css_w, css_h) = (canvas.client_width() as f64, canvas.client_height() as f64);
+    let (w, h) = ((css_w * dpr).round() as u32, (css_h * dpr).round() as u32);
+    if canvas.width() != w || canvas.height() != h {
+        canvas.set_width(w);
+        canvas.set_height(h);
+    }
+    let Some(ctx) = canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    let col = if dark(ui) { &DARK } else { &LIGHT };
+    ctx.set_transform(dpr, 0.0, 0.0, dpr, 0.0, 0.0).ok();
+    ctx.clear_rect(0.0, 0.0, css_w, css_h);
+    let t = session.timeline();
+    let now = t.sim().now();
+    let radius = (5.0 * vp.scale).clamp(2.5, 7.0);
+
+    // Bindings that just matched.
+    ctx.set_line_cap("round");
+    ctx.set_stroke_style_str(col.flash);
+    for fx in &ui.effects.list {
+        if let EffectKind::Flash { edge } = fx.kind {
+            if let Some((a, b)) = scene.edge(edge) {
+                let fade = if ui.reduced_motion {
+                    0.0
+                } else {
+                    fx.progress(wall_ms)
+                };
+                ctx.set_global_alpha(1.0 - fade);
+                ctx.set_line_width(8.0 * vp.scale.max(0.5));
+                let (a, b) = (vp.to_screen(a), vp.to_screen(b));
+                ctx.begin_path();
+                ctx.move_to(a.x, a.y);
+                ctx.line_to(b.x, b.y);
+                ctx.stroke();
+            }
+        }
+    }
+    ctx.set_global_alpha(1.0);
+
+    // Messages in flight, one path per tint.
+    let mut drawn = 0u32;
+    let mut redelivered = 0u32;
+    let mut dead = 0u32;
+    for (tint, colour) in [
+        (Tint::Normal, col.normal),
+        (Tint::Redelivered, col.redelivered),
+        (Tint::DeadLettered, col.dead),
+    ] {
+        ctx.set_fill_style_str(colour);
+        ctx.begin_path();
+        for f in t.flights().iter().filter(|f| f.tint == tint) {
+            let Some((a, b)) = scene.edge(f.edge) else {
+                continue;
+            };
+            let Some(p) = position_at(a, b, f.depart, f.arrive, now) else {
+                continue;
+            };
+            let s = vp.to_screen(p);
+            ctx.move_to(s.x + radius, s.y);
+            ctx.arc(s.x, s.y, radius, 0.0, std::f64::consts::TAU).ok();
+            drawn += 1;
+            match tint {
+                Tint::Redelivered => redelivered += 1,
+                Tint::DeadLettered => dead += 1,
+                Tint::Normal => {}
+            }
+        }
+        ctx.fill();
+    }
+    // Redelivered messages carry a marker: a ring around the dot.
+    ctx.set_stroke_style_str(col.redelivered);
+    ctx.set_line_width(1.5);
+    ctx.begin_path();
+    for f in t.flights().iter().filter(|f| f.tint == Tint::Redelivered) {
+        let Some((a, b)) = scene.edge(f.edge) else {
+            continue;
+        };
+        let Some(p) = position_at(a, b, f.depart, f.arrive, now) else {
+            continue;
+        };
+        let s = vp.to_screen(p);
+        ctx.move_to(s.x + radius + 3.0, s.y);
+        ctx.arc(s.x, s.y, radius + 3.0, 0.0, std::f64::consts::TAU)
+            .ok();
+    }
+    ctx.stroke();
+
+    // The selected message, ringed.
+    if let Some(m) = ui.message {
+        for f in t.flights().iter().filter(|f| f.message == m) {
+            let Some((a, b)) = scene.edge(f.edge) else {
+                continue;
+            };
+            let Some(p) = position_at(a, b, f.depart, f.arrive, now) else {
+                continue;
+            };
+            let s = vp.to_screen(p);
+            ctx.set_stroke_style_str(col.ring);
+            ctx.set_line_width(2.0);
+            ctx.begin_path();
+            ctx.arc(s.x, s.y, radius + 5.0, 0.0, std::f64::consts::TAU)
+                .ok();
+            ctx.stroke();
+        }
+    }
+
+    // Dead letters on their way to the dead-letter exchange; dropped messages fading out.
+    ctx.set_font("12px system-ui, sans-serif");
+    for fx in &ui.effects.list {
+        let p = if ui.reduced_motion {
+            match &fx.kind {
+                EffectKind::DeadLetter { to, .. } => Some(*to),
+                EffectKind::Fade { at, .. } => Some(*at),
+                EffectKind::Flash { .. } => None,
+            }
+        } else {
+            fx.dot(wall_ms)
+        };
+        let Some(p) = p else { continue };
+        let s = vp.to_screen(p);
+        let k = fx.progress(wall_ms);
+        match &fx.kind {
+            EffectKind::DeadLetter { .. } => {
+                ctx.set_global_alpha(1.0);
+                ctx.set_fill_style_str(col.dead);
+                ctx.begin_path();
+                ctx.arc(s.x, s.y, radius + 1.0, 0.0, std::f64::consts::TAU)
+                    .ok();
+                ctx.fill();
+            }
+            EffectKind::Fade { reason, .. } => {
+                ctx.set_global_alpha(if ui.reduced_motion { 0.8 } else { 1.0 - k });
+                ctx.set_fill_style_str(col.normal);
+                ctx.begin_path();
+                ctx.arc(s.x, s.y - 24.0, radius, 0.0, std::f64::consts::TAU)
+                    .ok();
+                ctx.fill();
+                ctx.set_fill_style_str(col.text);
+                ctx.fill_text(reason, s.x + radius + 4.0, s.y - 20.0).ok();
+            }
+            EffectKind::Flash { .. } => {}
+        }
+    }
+    ctx.set_global_alpha(1.0);
+    let _ = canvas.set_attribute("data-in-flight", &drawn.to_string());
+    let _ = canvas.set_attribute("data-redelivered", &redelivered.to_string());
+    let _ = canvas.set_attribute("data-dead-lettered", &dead.to_string());
+    let _ = canvas.set_attribute("data-effects", &ui.effects.list.len().to_string());
+}

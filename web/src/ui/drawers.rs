@@ -1,0 +1,454 @@
+//! The drawers under the run bar: the event log, the message inspector, metrics charts and the
+//! dead-letter panel with its alert badge.
+
+use super::stage::open_message;
+use super::{Ctx, Drawer};
+use crate::timeline::{Sample, SAMPLE_EVERY_US};
+use switchboard_core::trace::event_json;
+use switchboard_core::{EventKind, MessageId};
+use web_sys::HtmlInputElement;
+use yew::prelude::*;
+
+/// Rows the event log shows (the newest that match the filter).
+pub const LOG_ROWS: usize = 200;
+
+/// The drawers.
+pub fn render(ctx: &Ctx) -> Html {
+    let dead = ctx
+        .session
+        .borrow()
+        .timeline()
+        .derived()
+        .counters
+        .dead_lettered;
+    let (drawer, open, dead_seen) = {
+        let mut ui = ctx.ui.borrow_mut();
+        // With the dead-letter drawer open, everything there has been seen. After a seek back
+        // or a restart, the count can also go down.
+        if (ui.drawer == Drawer::DeadLetters && ui.drawer_open) || dead < ui.dead_seen {
+            ui.dead_seen = dead;
+        }
+        (ui.drawer, ui.drawer_open, ui.dead_seen)
+    };
+    let tab = |d: Drawer, label: &'static str, id: &'static str, badge: Option<Html>| {
+        let ctx = ctx.clone();
+        let onclick = Callback::from(move |_: MouseEvent| {
+            {
+                let mut ui = ctx.ui.borrow_mut();
+                if ui.drawer == d {
+                    ui.drawer_open = !ui.drawer_open;
+                } else {
+                    ui.drawer = d;
+                    ui.drawer_open = true;
+                }
+            }
+            ctx.refresh.emit(());
+        });
+        html! {
+            <button role="tab" id={id} class={classes!("tab", (drawer == d && open).then_some("active"))}
+                aria-selected={(drawer == d && open).to_string()} {onclick}>
+                { label }{ for badge }
+            </button>
+        }
+    };
+    let alert = dead > dead_seen;
+    let badge = (dead > 0).then(|| {
+        html! {
+            <span id="dlq-badge" class={classes!("badge", alert.then_some("alert"))} data-count={dead.to_string()}
+                title="Messages dead-lettered so far">{ dead }</span>
+        }
+    });
+    let body = if !open {
+        html! {}
+    } else {
+        match drawer {
+            Drawer::Events => events(ctx),
+            Drawer::Message => message(ctx),
+            Drawer::Metrics => metrics(ctx),
+            Drawer::DeadLetters => dead_letters(ctx),
+        }
+    };
+    html! {
+        <section class={classes!("drawers", open.then_some("open"))} aria-label="Drawers">
+            <div class="tabs" role="tablist">
+                { tab(Drawer::Events, "Event log", "tab-events", None) }
+                { tab(Drawer::Message, "Message", "tab-message", None) }
+                { tab(Drawer::Metrics, "Metrics", "tab-metrics", None) }
+                { tab(Drawer::DeadLetters, "Dead letters", "tab-dead", badge) }
+                if alert {
+                    <span id="dlq-alert" class="dlq-alert" role="alert">
+                        { format!("{} new dead-lettered message{}", dead - dead_seen, if dead - dead_seen == 1 { "" } else { "s" }) }
+                    </span>
+                }
+            </div>
+            <div class="drawer-body">{ body }</div>
+        </section>
+    }
+}
+
+/// An event's row text: its type and its fields.
+fn describe(v: &serde_json::Value) -> (String, String, Option<MessageId>) {
+    let ty = v
+        .get("type")
+        .and_then(|t| t.as_str())
+        .unwrap_or("?")
+        .to_owned();
+    let message = v.get("message").and_then(|m| m.as_u64()).map(MessageId);
+    let mut parts = Vec::new();
+    if let Some(o) = v.as_object() {
+        for (k, val) in o {
+            if k == "type" || k == "at_us" {
+                continue;
+            }
+            let s = match val {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            parts.push(format!("{k}={s}"));
+        }
+    }
+    (ty, parts.join(" "), message)
+}
+
+fn events(ctx: &Ctx) -> Html {
+    let (filter, selected) = {
+        let ui = ctx.ui.borrow();
+        (ui.log_filter.to_lowercase(), ui.message)
+    };
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    let topo = t.sim().topology();
+    let mut rows = Vec::new();
+    for entry in t.log().iter().rev() {
+        let v = event_json(&entry.event, topo);
+        let (ty, text, message) = describe(&v);
+        if !filter.is_empty()
+            && !ty.to_lowercase().contains(&filter)
+            && !text.to_lowercase().contains(&filter)
+        {
+            continue;
+        }
+        rows.push((entry.ordinal, entry.event.at, ty, text, message));
+        if rows.len() >= LOG_ROWS {
+            break;
+        }
+    }
+    let on_filter = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: InputEvent| {
+            let el: HtmlInputElement = e.target_unchecked_into();
+            ctx.ui.borrow_mut().log_filter = el.value();
+            ctx.refresh.emit(());
+        })
+    };
+    let filter_value = ctx.ui.borrow().log_filter.clone();
+    html! {
+        <div class="log">
+            <div class="log-tools">
+                <input id="log-filter" type="search" placeholder="Filter: dead_lettered, orders, message=12…" value={filter_value} oninput={on_filter} aria-label="Filter events" />
+                <span class="muted">{ format!("{} events so far; newest first", t.derived().events_seen) }</span>
+            </div>
+            <table class="log-table">
+                <tbody>
+                { for rows.into_iter().map(|(ordinal, at, ty, text, message)| {
+                    let onclick = {
+                        let ctx = ctx.clone();
+                        Callback::from(move |_: MouseEvent| {
+                            if let Some(m) = message {
+                                ctx.ui.borrow_mut().message = Some(m);
+                                ctx.refresh.emit(());
+                            }
+                        })
+                    };
+                    let ondblclick = {
+                        let ctx = ctx.clone();
+                        Callback::from(move |_: MouseEvent| {
+                            if let Some(m) = message {
+                                open_message(&ctx, m);
+                            }
+                        })
+                    };
+                    let hl = message.is_some() && message == selected;
+                    html! {
+                        <tr class={classes!("ev", ty.clone(), hl.then_some("highlight"))} data-ordinal={ordinal.to_string()}
+                            data-message={message.map(|m| m.0.to_string()).unwrap_or_default()} {onclick} {ondblclick}
+                            title="Click to highlight its message; double-click to inspect it">
+                            <td class="at">{ at.to_string() }</td>
+                            <td class="ty">{ ty }</td>
+                            <td class="text">{ text }</td>
+                        </tr>
+                    }
+                }) }
+                </tbody>
+            </table>
+        </div>
+    }
+}
+
+fn message(ctx: &Ctx) -> Html {
+    let Some(id) = ctx.ui.borrow().message else {
+        return html! { <p class="muted">{ "Click a moving message on the canvas, or an event in the log, to inspect it." }</p> };
+    };
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    let sim = t.sim();
+    let topo = sim.topology();
+    let name = |n: switchboard_core::NodeId| topo.node(n).name.clone();
+    // The path so far: every logged event about this message.
+    let mut path = Vec::new();
+    let mut redelivered = None;
+    for entry in t.log() {
+        let v = event_json(&entry.event, topo);
+        let (ty, text, m) = describe(&v);
+        if m == Some(id) {
+            if let EventKind::Delivered { redelivered: r, .. } = entry.event.kind {
+                redelivered = Some(r);
+            }
+            path.push((entry.event.at, ty, text));
+        }
+    }
+    let view = sim.locate(id);
+    let details = match &view {
+        Some(v) => {
+            let e = &v.envelope;
+            let mut headers: Vec<(String, String)> = e
+                .headers
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::to_string(v).unwrap_or_default()))
+                .collect();
+            if !e.deaths.is_empty() {
+                let x_death: Vec<serde_json::Value> = e
+                    .deaths
+                    .iter()
+                    .map(|d| serde_json::to_value(d.to_table()).unwrap_or_default())
+                    .collect();
+                headers.push((
+                    "x-death".into(),
+                    serde_json::to_string_pretty(&x_death).unwrap_or_default(),
+                ));
+            }
+            html! {
+                <>
+                <dl class="props">
+                    <dt>{ "where" }</dt><dd id="message-where">{ format!("{:?}", v.location).replace("NodeId", "node ") }</dd>
+                    <dt>{ "routing_key" }</dt><dd>{ e.routing_key.clone() }</dd>
+                    <dt>{ "exchange" }</dt><dd>{ e.exchange.map(name).unwrap_or_else(|| "\"\" (default)".into()) }</dd>
+                    <dt>{ "redelivered" }</dt><dd id="message-redelivered">{ redelivered.map_or("not delivered yet".to_owned(), |r| r.to_string()) }</dd>
+                    <dt>{ "published at" }</dt><dd>{ e.created_at.to_string() }</dd>
+                    <dt>{ "last arrived" }</dt><dd>{ e.arrived_at.to_string() }</dd>
+                    <dt>{ "hops" }</dt><dd>{ e.hops }</dd>
+                    <dt>{ "correlation_id" }</dt><dd>{ e.correlation_id.0 }</dd>
+                    if let Some(x) = e.expiration_ms { <><dt>{ "expiration" }</dt><dd>{ format!("{x} ms") }</dd></> }
+                    if let Some(p) = e.priority { <><dt>{ "priority" }</dt><dd>{ p }</dd></> }
+                    if e.poison { <><dt>{ "poison" }</dt><dd>{ "yes: every consumer fails it" }</dd></> }
+                </dl>
+                <h4>{ "headers" }</h4>
+                if headers.is_empty() { <p class="muted">{ "none" }</p> }
+                <dl class="props headers" id="message-headers">
+                    { for headers.into_iter().map(|(k, v)| html! { <><dt><code>{ k }</code></dt><dd><pre>{ v }</pre></dd></> }) }
+                </dl>
+                </>
+            }
+        }
+        None => {
+            html! { <p class="muted" id="message-where">{ "This message's life has ended (see its last event below)." }</p> }
+        }
+    };
+    html! {
+        <div class="message-inspector" data-message={id.0.to_string()}>
+            <h3>{ format!("Message {}", id.0) }</h3>
+            <div class="message-cols">
+                <div>{ details }</div>
+                <div>
+                    <h4>{ "path so far" }</h4>
+                    if path.is_empty() { <p class="muted">{ "older than the log keeps" }</p> }
+                    <ol class="path" id="message-path">
+                        { for path.into_iter().map(|(at, ty, text)| html! {
+                            <li><span class="at">{ at.to_string() }</span>{ " " }<strong>{ ty }</strong>{ " " }<span class="muted">{ text }</span></li>
+                        }) }
+                    </ol>
+                </div>
+            </div>
+        </div>
+    }
+}
+
+/// A small line chart: one polyline per series, scaled to the largest value.
+fn chart(title: String, samples: &[f64], series: &[(&str, &str, Vec<f64>)]) -> Html {
+    let (w, h) = (260.0, 70.0);
+    let max = series
+        .iter()
+        .flat_map(|s| s.2.iter().copied())
+        .fold(1.0f64, f64::max);
+    let n = samples.len().max(2) as f64 - 1.0;
+    let line = |vals: &Vec<f64>| {
+        vals.iter()
+            .enumerate()
+            .map(|(i, v)| format!("{:.1},{:.1}", i as f64 / n * w, h - v / max * (h - 4.0)))
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    html! {
+        <figure class="chart">
+            <figcaption>{ title }<span class="muted">{ format!(" max {}", trim(max)) }</span></figcaption>
+            <svg viewBox={format!("0 0 {w} {h}")} preserveAspectRatio="none" role="img">
+                { for series.iter().map(|(name, class, vals)| html! {
+                    <polyline class={classes!("series", class.to_string())} points={line(vals)}><title>{ name.to_string() }</title></polyline>
+                }) }
+            </svg>
+            <div class="legend">
+                { for series.iter().map(|(name, class, vals)| html! {
+                    <span class={classes!("key", class.to_string())}>{ format!("{name} {}", trim(vals.last().copied().unwrap_or(0.0))) }</span>
+                }) }
+            </div>
+        </figure>
+    }
+}
+
+fn trim(x: f64) -> String {
+    if x.fract() == 0.0 || x >= 100.0 {
+        format!("{x:.0}")
+    } else {
+        format!("{x:.1}")
+    }
+}
+
+/// Per-second rates between consecutive samples of a cumulative counter.
+pub fn rates(samples: &[&Sample], value: impl Fn(&Sample) -> u64) -> Vec<f64> {
+    samples
+        .windows(2)
+        .map(|w| {
+            let dt = (w[1].at.0.saturating_sub(w[0].at.0)).max(1) as f64 / 1e6;
+            value(w[1]).saturating_sub(value(w[0])) as f64 / dt
+        })
+        .collect()
+}
+
+fn metrics(ctx: &Ctx) -> Html {
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    let topo = t.sim().topology();
+    let samples: Vec<&Sample> = t.samples().iter().collect();
+    if samples.len() < 2 {
+        return html! { <p class="muted">{ "Charts fill in as the run plays (a sample every 250 ms of simulated time)." }</p> };
+    }
+    let xs: Vec<f64> = samples.iter().map(|s| s.at.0 as f64).collect();
+    let mut charts = Vec::new();
+    let last = samples.last().expect("two or more");
+    let rate_xs = &xs[1..];
+    let published = rates(&samples, |s| s.published);
+    let delivered = rates(&samples, |s| s.queues.iter().map(|q| q.3).sum());
+    let acked = rates(&samples, |s| s.queues.iter().map(|q| q.4).sum());
+    charts.push(chart(
+        "rates, messages/s".into(),
+        rate_xs,
+        &[
+            ("publish", "publish", published),
+            ("deliver", "deliver", delivered),
+            ("ack", "ack", acked),
+        ],
+    ));
+    for q in &last.queues {
+        let id = q.0;
+        let series = |f: fn(&(switchboard_core::NodeId, u64, u64, u64, u64)) -> u64| -> Vec<f64> {
+            samples
+                .iter()
+                .map(|s| {
+                    s.queues
+                        .iter()
+                        .find(|x| x.0 == id)
+                        .map_or(0.0, |x| f(x) as f64)
+                })
+                .collect()
+        };
+        charts.push(chart(
+            format!("queue {}", topo.node(id).name),
+            &xs,
+            &[
+                ("ready", "ready", series(|x| x.1)),
+                ("unacked", "unacked", series(|x| x.2)),
+            ],
+        ));
+    }
+    let consumers: Vec<(String, Vec<f64>)> = last
+        .consumers
+        .iter()
+        .map(|(id, _)| {
+            let busy = rates(&samples, |s| {
+                s.consumers.iter().find(|c| c.0 == *id).map_or(0, |c| c.1)
+            });
+            // Busy µs per second of simulated time, as a percentage.
+            (
+                topo.node(*id).name.clone(),
+                busy.into_iter().map(|b| b / 1e4).collect(),
+            )
+        })
+        .collect();
+    if !consumers.is_empty() {
+        let series: Vec<(&str, &str, Vec<f64>)> = consumers
+            .iter()
+            .map(|(n, v)| (n.as_str(), "util", v.clone()))
+            .collect();
+        charts.push(chart("consumer utilisation, %".into(), rate_xs, &series));
+    }
+    html! {
+        <div class="charts" id="charts" data-samples={samples.len().to_string()}>
+            { for charts }
+            <p class="muted chart-note">{ format!("Last {} s of simulated time, sampled every {} ms.", samples.len() as u64 * SAMPLE_EVERY_US / 1_000_000, SAMPLE_EVERY_US / 1000) }</p>
+        </div>
+    }
+}
+
+fn dead_letters(ctx: &Ctx) -> Html {
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    let sim = t.sim();
+    let topo = sim.topology();
+    let c = &t.derived().counters;
+    let m = sim.metrics();
+    let queues: Vec<Html> = c
+        .dead_letter_arrivals
+        .iter()
+        .map(|(q, n)| {
+            let ready = m.nodes[q.index()].queue.as_ref().map_or(0, |x| x.ready);
+            html! {
+                <li data-dlq={topo.node(*q).name.clone()}><strong>{ topo.node(*q).name.clone() }</strong>
+                    { format!(": {n} arrived, {ready} waiting") }</li>
+            }
+        })
+        .collect();
+    let recent: Vec<Html> = t
+        .log()
+        .iter()
+        .rev()
+        .filter_map(|e| match &e.event.kind {
+            EventKind::DeadLettered { message, queue, reason, detail } => {
+                let m = *message;
+                let onclick = {
+                    let ctx = ctx.clone();
+                    Callback::from(move |_: MouseEvent| open_message(&ctx, m))
+                };
+                Some(html! {
+                    <li class="dead-row" {onclick}>
+                        <span class="at">{ e.event.at.to_string() }</span>
+                        { format!(" message {} from {} ({}) → exchange {:?}", m.0, topo.node(*queue).name, reason.as_str(), detail.exchange) }
+                    </li>
+                })
+            }
+            _ => None,
+        })
+        .take(50)
+        .collect();
+    html! {
+        <div class="dead-letters" id="dead-letters">
+            <p>{ format!("{} message{} dead-lettered so far.", c.dead_lettered, if c.dead_lettered == 1 { "" } else { "s" }) }
+               { " A dead-letter queue nobody consumes is silent data loss: watch it." }</p>
+            if queues.is_empty() {
+                <p class="muted">{ "No message has reached a dead-letter queue yet. Give a queue an x-dead-letter-exchange and reject, expire or overflow a message." }</p>
+            } else {
+                <ul class="dlqs">{ for queues }</ul>
+            }
+            <ol class="recent">{ for recent }</ol>
+        </div>
+    }
+}

@@ -1,0 +1,445 @@
+//! The inspector: every setting of the selected node or edge under its real name, validated
+//! inline by the core's own rules, and the faults that can be injected into it.
+
+use super::stage::{delete_selection, report};
+use super::{Ctx, Selection};
+use crate::fields::{self, Field, FieldType};
+use switchboard_core::dist::DurationDist;
+use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec};
+use switchboard_core::{Command, NodeId, SimDuration};
+use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
+use yew::prelude::*;
+
+/// Messages a flood publishes at once.
+pub const FLOOD: usize = 100;
+
+/// The inspector panel.
+pub fn render(ctx: &Ctx) -> Html {
+    let sel = ctx.ui.borrow().selection.clone();
+    let body = match sel {
+        Selection::None => overview(),
+        Selection::Node(name) => {
+            let doc = ctx.session.borrow().doc();
+            match doc.node_index(&name) {
+                Some(i) => node_panel(ctx, &doc.nodes[i]),
+                None => overview(),
+            }
+        }
+        Selection::Edge(id) => {
+            let s = ctx.session.borrow();
+            let doc = s.doc();
+            match s.doc_edge_index(id) {
+                Some(i) => {
+                    drop(s);
+                    edge_panel(ctx, id, &doc.edges[i])
+                }
+                None => overview(),
+            }
+        }
+    };
+    html! { <aside id="inspector" class="inspector" aria-label="Inspector">{ body }</aside> }
+}
+
+fn overview() -> Html {
+    html! {
+        <div class="overview">
+            <h2>{ "Inspector" }</h2>
+            <p>{ "Select a node or a connection to see and change its settings, under the names RabbitMQ uses." }</p>
+            <h3>{ "Build" }</h3>
+            <ol>
+                <li>{ "Drag a Producer, an exchange, a Queue and a Consumer from the palette." }</li>
+                <li>{ "Drag from a node's ● handle to another node to connect them." }</li>
+                <li>{ "Press Play. Click a moving message to inspect it." }</li>
+                <li>{ "Select the consumer and crash it: watch its messages come back redelivered." }</li>
+            </ol>
+            <h3>{ "Keys" }</h3>
+            <dl class="keys">
+                <dt>{ "Space" }</dt><dd>{ "play / pause" }</dd>
+                <dt>{ ". ," }</dt><dd>{ "step forward / back one event" }</dd>
+                <dt>{ "Delete" }</dt><dd>{ "delete the selection" }</dd>
+                <dt>{ "Ctrl+Z, Ctrl+Shift+Z" }</dt><dd>{ "undo, redo" }</dd>
+                <dt>{ "Arrows" }</dt><dd>{ "move the selected node" }</dd>
+                <dt>{ "Tab" }</dt><dd>{ "select the next node" }</dd>
+                <dt>{ "F" }</dt><dd>{ "fit the view" }</dd>
+            </dl>
+        </div>
+    }
+}
+
+fn field_key(target: &str, field: &str) -> String {
+    format!("{target}:{field}")
+}
+
+/// One input for one field. `apply` gets the typed text and returns why it was refused.
+fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback<String>) -> Html {
+    let error = ctx.ui.borrow().field_errors.get(&key).cloned();
+    let shown = error.as_ref().map_or(current, |e| e.0.clone());
+    let id = format!("f-{}", key.replace([':', ' ', '.'], "-"));
+    let control = match field.ty {
+        FieldType::Bool => {
+            let apply = apply.clone();
+            let onchange = Callback::from(move |e: Event| {
+                let el: HtmlInputElement = e.target_unchecked_into();
+                apply.emit(el.checked().to_string());
+            });
+            html! { <input id={id.clone()} type="checkbox" data-field={field.name} checked={shown == "true"} {onchange} /> }
+        }
+        FieldType::Choice(options) => {
+            let apply = apply.clone();
+            let onchange = Callback::from(move |e: Event| {
+                let el: HtmlSelectElement = e.target_unchecked_into();
+                apply.emit(el.value());
+            });
+            let shown = if shown.is_empty() {
+                options[0].to_owned()
+            } else {
+                shown
+            };
+            html! {
+                <select id={id.clone()} data-field={field.name} {onchange}>
+                    { for options.iter().map(|o| html! { <option value={*o} selected={shown == *o}>{ *o }</option> }) }
+                </select>
+            }
+        }
+        FieldType::Json => {
+            let apply = apply.clone();
+            let onchange = Callback::from(move |e: Event| {
+                let el: HtmlTextAreaElement = e.target_unchecked_into();
+                apply.emit(el.value());
+            });
+            html! { <textarea id={id.clone()} data-field={field.name} rows="2" value={shown} {onchange} spellcheck="false" /> }
+        }
+        _ => {
+            let apply = apply.clone();
+            let onchange = Callback::from(move |e: Event| {
+                let el: HtmlInputElement = e.target_unchecked_into();
+                apply.emit(el.value());
+            });
+            let mode = if matches!(field.ty, FieldType::Int | FieldType::Float) {
+                "decimal"
+            } else {
+                "text"
+            };
+            html! { <input id={id.clone()} data-field={field.name} value={shown} inputmode={mode} {onchange} spellcheck="false" /> }
+        }
+    };
+    html! {
+        <div class={classes!("field", error.is_some().then_some("invalid"))}>
+            <label for={id.clone()}><code>{ field.name }</code></label>
+            { control }
+            <small class="help">{ field.help }</small>
+            if let Some((_, why)) = error {
+                <p class="field-error" role="alert">{ why }</p>
+            }
+        </div>
+    }
+}
+
+/// Records a field's outcome: clears its error, or keeps the text with the reason.
+fn settle_field(ctx: &Ctx, key: &str, text: &str, r: Result<(), String>) {
+    {
+        let mut ui = ctx.ui.borrow_mut();
+        match r {
+            Ok(()) => {
+                ui.field_errors.remove(key);
+            }
+            Err(why) => {
+                ui.field_errors
+                    .insert(key.to_owned(), (text.to_owned(), why));
+            }
+        }
+    }
+    ctx.refresh.emit(());
+}
+
+fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
+    let name = spec.id.clone();
+    let kind = spec.kind.name();
+    let set_spec = |ctx: &Ctx, name: &str, new: NodeSpec| -> Result<(), String> {
+        let renamed = new.id != name;
+        let new_name = new.id.clone();
+        let r = ctx
+            .session
+            .borrow_mut()
+            .set_node(name, new)
+            .map_err(|e| e.to_string());
+        if r.is_ok() && renamed {
+            ctx.ui.borrow_mut().selection = Selection::Node(new_name);
+        }
+        r
+    };
+    let id_field = Field {
+        name: "id",
+        path: &["id"],
+        ty: FieldType::Text,
+        help: "the name; edges follow a rename",
+    };
+    let id_input = {
+        let (ctx2, spec2, name2) = (ctx.clone(), spec.clone(), name.clone());
+        let key = field_key(&name, "id");
+        let key2 = key.clone();
+        input(
+            ctx,
+            key,
+            &id_field,
+            name.clone(),
+            Callback::from(move |text: String| {
+                let text = text.trim().to_owned();
+                let r = if text.is_empty() {
+                    Err("a node needs a name".to_owned())
+                } else {
+                    set_spec(
+                        &ctx2,
+                        &name2,
+                        NodeSpec {
+                            id: text.clone(),
+                            ..spec2.clone()
+                        },
+                    )
+                };
+                settle_field(&ctx2, &key2, &text, r);
+            }),
+        )
+    };
+    let rows = fields::node_fields(kind).iter().map(|field| {
+        let key = field_key(&name, field.name);
+        let (ctx2, spec2, name2, key2, field2) =
+            (ctx.clone(), spec.clone(), name.clone(), key.clone(), *field);
+        input(
+            ctx,
+            key,
+            field,
+            fields::node_field(spec, field),
+            Callback::from(move |text: String| {
+                let r = fields::set_node_field(&spec2, &field2, &text)
+                    .and_then(|new| set_spec(&ctx2, &name2, new));
+                settle_field(&ctx2, &key2, &text, r);
+            }),
+        )
+    });
+    let advanced = {
+        let key = field_key(&name, "config");
+        let error = ctx.ui.borrow().field_errors.get(&key).cloned();
+        let text = error
+            .as_ref()
+            .map_or_else(|| fields::config_json(spec), |e| e.0.clone());
+        let (ctx2, spec2, name2, key2) = (ctx.clone(), spec.clone(), name.clone(), key.clone());
+        let onchange = Callback::from(move |e: Event| {
+            let el: HtmlTextAreaElement = e.target_unchecked_into();
+            let text = el.value();
+            let r =
+                fields::set_config_json(&spec2, &text).and_then(|new| set_spec(&ctx2, &name2, new));
+            settle_field(&ctx2, &key2, &text, r);
+        });
+        html! {
+            <details class="advanced">
+                <summary>{ "All settings as JSON" }</summary>
+                <textarea id="config-json" rows="8" value={text} {onchange} spellcheck="false" />
+                if let Some((_, why)) = error {
+                    <p class="field-error" role="alert">{ why }</p>
+                }
+            </details>
+        }
+    };
+    let on_delete = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| delete_selection(&ctx))
+    };
+    html! {
+        <div class="panel" data-selected={name.clone()}>
+            <h2><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
+            { faults(ctx, spec) }
+            <div class="fields">
+                { id_input }
+                { for rows }
+            </div>
+            { advanced }
+            <button class="danger" data-action="delete" onclick={on_delete} title="Delete (Delete key)">{ "Delete node" }</button>
+        </div>
+    }
+}
+
+fn scaled(d: &DurationDist, k: u64) -> DurationDist {
+    let s = |x: SimDuration| SimDuration(x.0.saturating_mul(k).max(1));
+    match d {
+        DurationDist::Constant { value } => DurationDist::Constant { value: s(*value) },
+        DurationDist::Uniform { min, max } => DurationDist::Uniform {
+            min: s(*min),
+            max: s(*max),
+        },
+        DurationDist::Exponential { mean } => DurationDist::Exponential { mean: s(*mean) },
+    }
+}
+
+fn run_command(ctx: &Ctx, commands: Vec<Command>, done: &str) {
+    let r = ctx.session.borrow_mut().timeline_mut().apply_all(commands);
+    match r {
+        Ok(()) => ctx.notify(done.to_owned(), false),
+        Err(e) => ctx.notify(format!("Refused: {e}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+/// Fault buttons for the node: each is a command, recorded in the edit log.
+fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
+    let (node, up, paused) = {
+        let s = ctx.session.borrow();
+        let sim = s.timeline().sim();
+        let Some(node) = sim.topology().node_id(&spec.id) else {
+            return html! {};
+        };
+        let m = sim.metrics();
+        let nm = &m.nodes[node.index()];
+        (node, nm.up, nm.consumer.as_ref().is_some_and(|c| c.paused))
+    };
+    let cmd = |label: &'static str,
+               action: &'static str,
+               commands: Vec<Command>,
+               done: String,
+               title: &'static str| {
+        let ctx = ctx.clone();
+        let onclick =
+            Callback::from(move |_: MouseEvent| run_command(&ctx, commands.clone(), &done));
+        html! { <button data-fault={action} {onclick} {title}>{ label }</button> }
+    };
+    let name = spec.id.clone();
+    let crash_restart = |node: NodeId| {
+        if up {
+            cmd(
+                "Crash",
+                "crash",
+                vec![Command::Crash { node }],
+                format!("{name} crashed"),
+                "Kill it: what it holds is lost, its unacked messages go back to their queues",
+            )
+        } else {
+            cmd(
+                "Restart",
+                "restart",
+                vec![Command::Restart { node }],
+                format!("{name} restarted"),
+                "Bring it back up",
+            )
+        }
+    };
+    let buttons = match &spec.kind {
+        NodeKind::Consumer(c) => {
+            let pause = if paused {
+                cmd(
+                    "Resume",
+                    "resume",
+                    vec![Command::Resume { node }],
+                    format!("{name} resumed"),
+                    "Start processing again",
+                )
+            } else {
+                cmd(
+                    "Pause",
+                    "pause",
+                    vec![Command::Pause { node }],
+                    format!("{name} paused"),
+                    "Stall the application: deliveries pile up in its prefetch window",
+                )
+            };
+            let mut slow = spec.clone();
+            if let NodeKind::Consumer(sc) = &mut slow.kind {
+                sc.processing = scaled(&c.processing, 10);
+            }
+            let slow_btn = {
+                let ctx = ctx.clone();
+                let name = name.clone();
+                let onclick = Callback::from(move |_: MouseEvent| {
+                    let r = ctx.session.borrow_mut().set_node(&name, slow.clone());
+                    report(&ctx, r.clone());
+                    if r.is_ok() {
+                        ctx.notify(format!("{name} is 10× slower (undo to restore)"), false);
+                    }
+                    ctx.refresh.emit(());
+                });
+                html! { <button data-fault="slow" {onclick} title="Processing takes ten times as long">{ "Slow ×10" }</button> }
+            };
+            html! { <>{ crash_restart(node) }{ pause }{ slow_btn }</> }
+        }
+        NodeKind::Producer(p) => {
+            let flood: Vec<Command> = (0..FLOOD)
+                .map(|_| Command::Publish {
+                    node,
+                    message: p.message.clone(),
+                })
+                .collect();
+            let mut poison = p.message.clone();
+            poison.poison = true;
+            html! { <>
+                { cmd("Flood ×100", "flood", flood, format!("{name} published {FLOOD} messages at once"), "Publish a burst of 100 messages now") }
+                { cmd("Poison message", "poison", vec![Command::Publish { node, message: poison }], format!("{name} sent a poison message"), "Publish one message that every consumer fails to process") }
+                { crash_restart(node) }
+            </> }
+        }
+        NodeKind::Relay(_) | NodeKind::Sink(_) => crash_restart(node),
+        _ => return html! {},
+    };
+    html! {
+        <section class="faults" aria-label="Faults">
+            <h3>{ "Break it" }</h3>
+            <div class="fault-buttons">{ buttons }</div>
+        </section>
+    }
+}
+
+fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html {
+    let meaning = ctx
+        .session
+        .borrow()
+        .connection_meaning(&spec.from, &spec.to)
+        .unwrap_or("connects to");
+    let is_binding = ctx.session.borrow().binding_type(&spec.from).is_some();
+    let table = if is_binding {
+        fields::BINDING
+    } else {
+        fields::WIRE
+    };
+    let target = format!("edge{}", id.0);
+    let rows = table.iter().map(|field| {
+        let key = field_key(&target, field.name);
+        let (ctx2, spec2, key2, field2) = (ctx.clone(), spec.clone(), key.clone(), *field);
+        input(
+            ctx,
+            key,
+            field,
+            fields::edge_field(spec, field),
+            Callback::from(move |text: String| {
+                let r = fields::set_edge_field(&spec2, &field2, &text).and_then(|new| {
+                    let r = ctx2.session.borrow_mut().set_edge(id, new.clone());
+                    match r {
+                        Ok(()) => {
+                            // The edge was replaced: select the new one.
+                            let s = ctx2.session.borrow();
+                            let doc = s.doc();
+                            let i = doc.edges.iter().rposition(|e| *e == new);
+                            let new_id = i.and_then(|i| s.edge_id(i));
+                            drop(s);
+                            if let Some(e) = new_id {
+                                ctx2.ui.borrow_mut().selection = Selection::Edge(e);
+                            }
+                            Ok(())
+                        }
+                        Err(e) => Err(e.to_string()),
+                    }
+                });
+                settle_field(&ctx2, &key2, &text, r);
+            }),
+        )
+    });
+    let on_delete = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| delete_selection(&ctx))
+    };
+    html! {
+        <div class="panel" data-selected-edge={id.0.to_string()}>
+            <h2><span class="kind-badge edge">{ if is_binding { "binding" } else { "connection" } }</span></h2>
+            <p class="meaning"><code>{ spec.from.clone() }</code>{ format!(" {meaning} ") }<code>{ spec.to.clone() }</code></p>
+            <div class="fields">{ for rows }</div>
+            <button class="danger" data-action="delete" onclick={on_delete}>{ "Delete connection" }</button>
+        </div>
+    }
+}

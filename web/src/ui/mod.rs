@@ -1,0 +1,187 @@
+//! The page: one component ([`app::App`]) that owns the session and the UI state, and plain
+//! render functions for each region. Handlers change the session or the UI state and then ask
+//! for a re-render; nothing else holds state, so there is one place to look.
+
+pub mod app;
+pub mod canvas;
+pub mod drawers;
+pub mod examples;
+pub mod inspector;
+pub mod palette;
+pub mod runbar;
+pub mod stage;
+
+use crate::editor::Session;
+use crate::effects::Effects;
+use crate::view::{Point, Viewport};
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::rc::Rc;
+use switchboard_core::{EdgeId, MessageId};
+use yew::Callback;
+
+/// What is selected on the canvas.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Selection {
+    /// Nothing.
+    #[default]
+    None,
+    /// A node, by name.
+    Node(String),
+    /// An edge, by its live id.
+    Edge(EdgeId),
+}
+
+/// A gesture in progress on the stage.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub enum Drag {
+    /// None.
+    #[default]
+    Idle,
+    /// A palette item being dragged onto the canvas.
+    Palette {
+        /// The node kind.
+        kind: &'static str,
+        /// The exchange type, for exchanges.
+        exchange_type: Option<&'static str>,
+        /// The pointer, in client coordinates.
+        client: Point,
+    },
+    /// A node being moved.
+    Move {
+        /// The node.
+        name: String,
+        /// Pointer offset from the node centre, world units.
+        grab: Point,
+        /// The node centre now, world units.
+        at: Point,
+        /// Moved far enough to count as a drag rather than a click.
+        moved: bool,
+    },
+    /// The background being dragged.
+    Pan {
+        /// The last pointer position, client coordinates.
+        last: Point,
+        /// Moved far enough to count as a drag rather than a click.
+        moved: bool,
+    },
+    /// A connection being drawn.
+    Connect {
+        /// From this node.
+        from: String,
+        /// The pointer, world units.
+        at: Point,
+        /// The node under the pointer, and why it cannot be connected, if it cannot.
+        over: Option<(String, Option<String>)>,
+    },
+}
+
+/// A binding being asked for: the routing key or the headers.
+#[derive(Clone, Debug, PartialEq)]
+pub struct BindDraft {
+    /// The exchange.
+    pub from: String,
+    /// The queue or exchange.
+    pub to: String,
+    /// `direct`, `topic` or `headers`.
+    pub exchange_type: &'static str,
+    /// The routing key typed.
+    pub key: String,
+    /// The headers arguments typed (`x-match=all, type=report`).
+    pub args: String,
+    /// Why the last attempt was refused.
+    pub error: Option<String>,
+}
+
+/// The bottom drawers.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Drawer {
+    /// The event log.
+    #[default]
+    Events,
+    /// The selected message.
+    Message,
+    /// Charts.
+    Metrics,
+    /// Dead-letter queues.
+    DeadLetters,
+}
+
+/// A message to the user: an edit refused, a fault applied.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Notice {
+    /// The text.
+    pub text: String,
+    /// An error rather than information.
+    pub error: bool,
+    /// Wall-clock ms when it appeared.
+    pub at: f64,
+}
+
+/// Everything the page shows besides the session.
+#[derive(Debug, Default)]
+pub struct UiState {
+    /// The selected node or edge.
+    pub selection: Selection,
+    /// The message open in the message inspector.
+    pub message: Option<MessageId>,
+    /// The view; `None` fits the topology on the next frame.
+    pub viewport: Option<Viewport>,
+    /// The stage's size in CSS pixels and its client offset.
+    pub stage: (f64, f64, f64, f64),
+    /// The gesture in progress.
+    pub drag: Drag,
+    /// A binding being asked for.
+    pub bind: Option<BindDraft>,
+    /// The latest notice.
+    pub notice: Option<Notice>,
+    /// The open drawer.
+    pub drawer: Drawer,
+    /// Whether the drawer area is open.
+    pub drawer_open: bool,
+    /// The event log's filter text.
+    pub log_filter: String,
+    /// Inspector fields whose text was refused: field key → (text, why).
+    pub field_errors: BTreeMap<String, (String, String)>,
+    /// Live visual effects.
+    pub effects: Effects,
+    /// Events already turned into effects (by ordinal).
+    pub effects_seen: u64,
+    /// Dead-lettered count the user has seen (the badge shows more than this as new).
+    pub dead_seen: u64,
+    /// Text at the cursor (a refused connection, a dropped message's reason).
+    pub tip: Option<(Point, String)>,
+    /// Dark theme chosen (`None`: follow the system).
+    pub dark: Option<bool>,
+    /// Reduced motion (from the system).
+    pub reduced_motion: bool,
+}
+
+/// Shared handles every region's render function gets.
+#[derive(Clone)]
+pub struct Ctx {
+    /// The session: document, run, history.
+    pub session: Rc<RefCell<Session>>,
+    /// The UI state.
+    pub ui: Rc<RefCell<UiState>>,
+    /// Asks for a re-render. Call it after the borrows above have ended.
+    pub refresh: Callback<()>,
+}
+
+impl Ctx {
+    /// Shows a notice.
+    pub fn notify(&self, text: impl Into<String>, error: bool) {
+        self.ui.borrow_mut().notice = Some(Notice {
+            text: text.into(),
+            error,
+            at: now_ms(),
+        });
+    }
+}
+
+/// Wall-clock milliseconds (performance.now), or 0 outside a browser.
+pub fn now_ms() -> f64 {
+    web_sys::window()
+        .and_then(|w| w.performance())
+        .map_or(0.0, |p| p.now())
+}

@@ -1,0 +1,119 @@
+//! The run bar: play, pause, step back, step, restart, speed, the scrubber over the run so far,
+//! and the simulated clock.
+
+use super::Ctx;
+use crate::view::{speed_label, SPEEDS};
+use switchboard_core::SimTime;
+use web_sys::{HtmlInputElement, HtmlSelectElement};
+use yew::prelude::*;
+
+/// Play or pause.
+pub fn toggle(ctx: &Ctx) {
+    {
+        let mut s = ctx.session.borrow_mut();
+        let t = s.timeline_mut();
+        if t.is_running() {
+            t.pause()
+        } else {
+            t.play()
+        }
+    }
+    ctx.refresh.emit(());
+}
+
+/// One event forward.
+pub fn step(ctx: &Ctx) {
+    ctx.session.borrow_mut().timeline_mut().step();
+    ctx.refresh.emit(());
+}
+
+/// One event back.
+pub fn step_back(ctx: &Ctx) {
+    ctx.session.borrow_mut().timeline_mut().step_back();
+    ctx.refresh.emit(());
+}
+
+fn restart(ctx: &Ctx) {
+    let r = ctx.session.borrow_mut().restart();
+    super::stage::report(ctx, r);
+    ctx.ui.borrow_mut().dead_seen = 0;
+    ctx.refresh.emit(());
+}
+
+/// Seeks to a simulated time.
+pub fn seek(ctx: &Ctx, t: SimTime) {
+    let r = ctx.session.borrow_mut().timeline_mut().seek(t);
+    if let Err(e) = r {
+        ctx.notify(e.to_string(), true);
+    }
+    ctx.refresh.emit(());
+}
+
+/// The run bar.
+pub fn render(ctx: &Ctx) -> Html {
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    let (running, speed, now, steps) = (t.is_running(), t.speed(), t.sim().now(), t.sim().steps());
+    let next = t.sim().next_event_time();
+    let horizon = t.horizon();
+    let forked_future = !t.at_head();
+    let click = |f: fn(&Ctx)| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| f(&ctx))
+    };
+    let on_speed = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: Event| {
+            let select: HtmlSelectElement = e.target_unchecked_into();
+            if let Ok(v) = select.value().parse::<f64>() {
+                ctx.session.borrow_mut().timeline_mut().set_speed(v);
+                ctx.refresh.emit(());
+            }
+        })
+    };
+    let on_scrub = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: InputEvent| {
+            let input: HtmlInputElement = e.target_unchecked_into();
+            if let Ok(v) = input.value().parse::<f64>() {
+                seek(&ctx, SimTime(v.max(0.0) as u64));
+            }
+        })
+    };
+    let icon = |d: &'static str| {
+        html! { <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d={d} /></svg> }
+    };
+    // The scrubber works in microseconds, any value (a stepped range would not reach the end).
+    html! {
+        <div class="runbar" role="toolbar" aria-label="Run controls">
+            if running {
+                <button data-action="pause" title="Pause (Space)" onclick={click(toggle)}>{ icon("M4 3h3v10H4zM9 3h3v10H9z") }{ "Pause" }</button>
+            } else {
+                <button data-action="play" title="Play (Space)" onclick={click(toggle)}>{ icon("M4 2.5v11l9-5.5z") }{ "Play" }</button>
+            }
+            <button data-action="step-back" title="Back one event (,)" onclick={click(step_back)} disabled={steps == 0}>{ icon("M13 2.5v11l-7-5.5zM2.5 3H5v10H2.5z") }{ "Back" }</button>
+            <button data-action="step" title="Process exactly one event (.)" onclick={click(step)}>{ icon("M3 2.5v11l7-5.5zM11 3h2.5v10H11z") }{ "Step" }</button>
+            <button data-action="restart" title="Run the canvas again from time zero" onclick={click(restart)}>{ icon("M8 2.5a5.5 5.5 0 1 1-5.2 3.7l1.9.6A3.5 3.5 0 1 0 8 4.5V7L4 3.5 8 0z") }{ "Restart" }</button>
+            <label class="speed">
+                { "Speed " }
+                <select id="speed" onchange={on_speed} aria-label="Speed">
+                    { for SPEEDS.iter().map(|&v| html! {
+                        <option value={v.to_string()} selected={v == speed}>{ speed_label(v) }</option>
+                    }) }
+                </select>
+            </label>
+            <input id="scrubber" class="scrubber" type="range" min="0" max={horizon.0.to_string()} step="any"
+                value={now.0.to_string()} oninput={on_scrub} aria-label="Time travel: the run so far"
+                title={if forked_future { "Replaying the run's logged future; an edit here forks it" } else { "Drag back to travel in time" }} />
+            <output id="clock" class="clock" aria-label="Simulated time"
+                data-now-us={now.0.to_string()} data-steps={steps.to_string()}
+                data-next-us={next.map(|t| t.0.to_string()).unwrap_or_default()}
+                data-horizon-us={horizon.0.to_string()}>
+                { now.to_string() }
+            </output>
+            <span class="steps" title={next.map(|t| format!("next event at {t}")).unwrap_or_else(|| "nothing scheduled".into())}>
+                { format!("{steps} steps") }
+            </span>
+        </div>
+    }
+}

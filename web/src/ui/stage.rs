@@ -1,0 +1,867 @@
+//! The stage: the topology as SVG under a canvas of moving messages, and every pointer gesture
+//! on it: select, move, pan, zoom, connect, click a message.
+
+use super::{BindDraft, Ctx, Drag, Drawer, Selection};
+use crate::editor::EditError;
+use crate::scene::Scene;
+use crate::view::{self, slots, snap, Point, Slot, Viewport, NODE_HALF_H, NODE_HALF_W};
+use switchboard_core::scenario::{EdgeSpec, NodeKind, Position};
+use switchboard_core::topology::Matcher;
+use switchboard_core::{EdgeId, NodeMetrics};
+use wasm_bindgen::JsCast;
+use web_sys::Element;
+use yew::prelude::*;
+
+/// Slots drawn in a queue's tube.
+pub const QUEUE_SLOTS: usize = 12;
+/// Prefetch slots drawn in a consumer.
+pub const WINDOW_SLOTS: usize = 10;
+/// Pointer travel (px) before a press becomes a drag.
+const DRAG_THRESHOLD: f64 = 4.0;
+/// Hit radius for clicking a message, in screen pixels.
+pub const MESSAGE_HIT_PX: f64 = 9.0;
+
+fn client(e: &MouseEvent) -> Point {
+    Point {
+        x: e.client_x() as f64,
+        y: e.client_y() as f64,
+    }
+}
+
+/// The stage-relative screen point of a client point.
+fn local(ctx: &Ctx, c: Point) -> Point {
+    let ui = ctx.ui.borrow();
+    Point {
+        x: c.x - ui.stage.2,
+        y: c.y - ui.stage.3,
+    }
+}
+
+fn viewport(ctx: &Ctx) -> Viewport {
+    ctx.ui.borrow().viewport.unwrap_or(Viewport::IDENTITY)
+}
+
+fn world(ctx: &Ctx, c: Point) -> Point {
+    viewport(ctx).to_world(local(ctx, c))
+}
+
+fn closest_attr(e: &MouseEvent, attr: &str) -> Option<String> {
+    let el: Element = e.target()?.dyn_into().ok()?;
+    el.closest(&format!("[{attr}]")).ok()??.get_attribute(attr)
+}
+
+/// The message drawn nearest to a client point, if one is close enough.
+fn message_at(ctx: &Ctx, c: Point) -> Option<switchboard_core::MessageId> {
+    let session = ctx.session.borrow();
+    let scene = Scene::of(&session);
+    let vp = viewport(ctx);
+    let at = local(ctx, c);
+    let t = session.timeline();
+    let now = t.sim().now();
+    let flights: Vec<(switchboard_core::MessageId, Point)> = t
+        .flights()
+        .iter()
+        .filter_map(|f| {
+            let (a, b) = scene.edge(f.edge)?;
+            Some((
+                f.message,
+                vp.to_screen(view::position_at(a, b, f.depart, f.arrive, now)?),
+            ))
+        })
+        .collect();
+    if let Some(i) = view::nearest_within(flights.iter().map(|f| f.1), at, MESSAGE_HIT_PX) {
+        return Some(flights[i].0);
+    }
+    let ui = ctx.ui.borrow();
+    let w = vp.to_world(at);
+    ui.effects
+        .hit(w, MESSAGE_HIT_PX / vp.scale, super::now_ms())
+        .and_then(|e| e.message())
+}
+
+/// Opens a message in the message inspector and pauses the run.
+pub fn open_message(ctx: &Ctx, m: switchboard_core::MessageId) {
+    ctx.session.borrow_mut().timeline_mut().pause();
+    {
+        let mut ui = ctx.ui.borrow_mut();
+        ui.message = Some(m);
+        ui.drawer = Drawer::Message;
+        ui.drawer_open = true;
+    }
+    ctx.refresh.emit(());
+}
+
+fn on_pointer_down(ctx: &Ctx, e: PointerEvent) {
+    if e.button() != 0 {
+        return;
+    }
+    let c = client(&e);
+    let w = world(ctx, c);
+    // Yew delegates events to the root, so the stage is found from the target.
+    if let Some(el) = e
+        .target()
+        .and_then(|t| t.dyn_into::<Element>().ok())
+        .and_then(|t| t.closest(".stage").ok().flatten())
+    {
+        let _ = el.set_pointer_capture(e.pointer_id());
+    }
+    // A message is on top of everything: a click on a dot opens it, even over an edge.
+    if closest_attr(&e, "data-port").is_none() {
+        if let Some(m) = message_at(ctx, c) {
+            open_message(ctx, m);
+            return;
+        }
+    }
+    let drag = if let Some(from) = closest_attr(&e, "data-port") {
+        Drag::Connect {
+            from,
+            at: w,
+            over: None,
+        }
+    } else if let Some(name) = closest_attr(&e, "data-node") {
+        let session = ctx.session.borrow();
+        let scene = Scene::of(&session);
+        let centre = session
+            .timeline()
+            .sim()
+            .topology()
+            .node_id(&name)
+            .and_then(|n| scene.node(n))
+            .unwrap_or(w);
+        Drag::Move {
+            name,
+            grab: Point {
+                x: w.x - centre.x,
+                y: w.y - centre.y,
+            },
+            at: centre,
+            moved: false,
+        }
+    } else if let Some(edge) = closest_attr(&e, "data-edge") {
+        if let Ok(id) = edge.parse::<u32>() {
+            select(ctx, Selection::Edge(EdgeId(id)));
+        }
+        return;
+    } else {
+        Drag::Pan {
+            last: c,
+            moved: false,
+        }
+    };
+    ctx.ui.borrow_mut().drag = drag;
+}
+
+fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
+    let c = client(&e);
+    let drag = ctx.ui.borrow().drag.clone();
+    match drag {
+        Drag::Idle | Drag::Palette { .. } => {
+            // Hover: a dropped or expired message shows why.
+            let w = world(ctx, c);
+            let vp = viewport(ctx);
+            let label = {
+                let ui = ctx.ui.borrow();
+                ui.effects
+                    .hit(w, MESSAGE_HIT_PX / vp.scale, super::now_ms())
+                    .and_then(|fx| fx.label())
+            };
+            let changed = {
+                let mut ui = ctx.ui.borrow_mut();
+                let new = label.map(|l| (w, l));
+                let changed = new.as_ref().map(|t| &t.1) != ui.tip.as_ref().map(|t| &t.1);
+                ui.tip = new;
+                changed
+            };
+            if changed {
+                ctx.refresh.emit(());
+            }
+        }
+        Drag::Move {
+            name, grab, moved, ..
+        } => {
+            let w = world(ctx, c);
+            let at = snap(Point {
+                x: w.x - grab.x,
+                y: w.y - grab.y,
+            });
+            let moved = moved || {
+                let vp = viewport(ctx);
+                let start = ctx.ui.borrow().drag.clone();
+                match start {
+                    Drag::Move { at: a, .. } => {
+                        ((at.x - a.x).abs() + (at.y - a.y).abs()) * vp.scale > DRAG_THRESHOLD
+                    }
+                    _ => false,
+                }
+            };
+            if moved {
+                ctx.ui.borrow_mut().drag = Drag::Move {
+                    name,
+                    grab,
+                    at,
+                    moved,
+                };
+                ctx.refresh.emit(());
+            }
+        }
+        Drag::Pan { last, moved } => {
+            let (dx, dy) = (c.x - last.x, c.y - last.y);
+            let moved = moved || dx.abs() + dy.abs() > DRAG_THRESHOLD;
+            if moved {
+                {
+                    let mut ui = ctx.ui.borrow_mut();
+                    let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
+                    ui.viewport = Some(vp.pan(dx, dy));
+                    ui.drag = Drag::Pan { last: c, moved };
+                }
+                ctx.refresh.emit(());
+            }
+        }
+        Drag::Connect { from, over, .. } => {
+            let w = world(ctx, c);
+            let target = {
+                let session = ctx.session.borrow();
+                let scene = Scene::of(&session);
+                scene
+                    .node_at(w)
+                    .map(|n| session.timeline().sim().topology().node(n).name.clone())
+                    .filter(|n| *n != from)
+            };
+            let over = match (target, over) {
+                (Some(t), Some((o, why))) if t == o => Some((o, why)),
+                (Some(t), _) => {
+                    let why = ctx.session.borrow().connection_refusal(&from, &t);
+                    Some((t, why))
+                }
+                (None, _) => None,
+            };
+            let tip = over.as_ref().map(|(to, why)| match why {
+                Some(why) => format!("Can't connect: {why}"),
+                None => {
+                    let s = ctx.session.borrow();
+                    format!(
+                        "{from} {} {to}",
+                        s.connection_meaning(&from, to).unwrap_or("connects to")
+                    )
+                }
+            });
+            {
+                let mut ui = ctx.ui.borrow_mut();
+                ui.tip = tip.map(|t| (w, t));
+                ui.drag = Drag::Connect { from, at: w, over };
+            }
+            ctx.refresh.emit(());
+        }
+    }
+}
+
+fn on_pointer_up(ctx: &Ctx, _: PointerEvent) {
+    let drag = std::mem::take(&mut ctx.ui.borrow_mut().drag);
+    match drag {
+        Drag::Idle | Drag::Palette { .. } => {}
+        Drag::Move {
+            name, at, moved, ..
+        } => {
+            if moved {
+                let r = ctx
+                    .session
+                    .borrow_mut()
+                    .move_node(&name, Position { x: at.x, y: at.y });
+                report(ctx, r);
+            }
+            select(ctx, Selection::Node(name));
+        }
+        Drag::Pan { moved, .. } => {
+            if !moved {
+                select(ctx, Selection::None);
+            }
+        }
+        Drag::Connect { from, over, .. } => {
+            ctx.ui.borrow_mut().tip = None;
+            match over {
+                Some((to, None)) => begin_connect(ctx, &from, &to),
+                Some((_, Some(why))) => ctx.notify(format!("Can't connect: {why}"), true),
+                None => {}
+            }
+        }
+    }
+    ctx.refresh.emit(());
+}
+
+/// Connects `from` to `to`: a binding from a direct, topic or headers exchange first asks for
+/// its routing key or headers.
+pub fn begin_connect(ctx: &Ctx, from: &str, to: &str) {
+    let ty = ctx.session.borrow().binding_type(from);
+    match ty {
+        Some(t @ ("direct" | "topic" | "headers")) => {
+            let key = if t == "headers" {
+                String::new()
+            } else {
+                ctx.session.borrow().suggested_key(from, to)
+            };
+            ctx.ui.borrow_mut().bind = Some(BindDraft {
+                from: from.to_owned(),
+                to: to.to_owned(),
+                exchange_type: t,
+                key,
+                args: if t == "headers" {
+                    "x-match=all, type=report".into()
+                } else {
+                    String::new()
+                },
+                error: None,
+            });
+        }
+        _ => {
+            let r = ctx.session.borrow_mut().connect(EdgeSpec::new(from, to));
+            report(ctx, r);
+        }
+    }
+    ctx.refresh.emit(());
+}
+
+/// Parses `x-match=all, type=report` into binding arguments.
+pub fn parse_args(text: &str) -> Result<switchboard_core::Headers, String> {
+    let mut h = switchboard_core::Headers::new();
+    for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
+        let (k, v) = part
+            .split_once('=')
+            .ok_or_else(|| format!("{part:?} is not name=value"))?;
+        let v = v.trim();
+        let value: switchboard_core::HeaderValue = match v.parse::<i64>() {
+            Ok(n) => serde_json::from_value(serde_json::json!(n)),
+            Err(_) if v == "true" || v == "false" => {
+                serde_json::from_value(serde_json::json!(v == "true"))
+            }
+            Err(_) => serde_json::from_value(serde_json::json!(v)),
+        }
+        .map_err(|e| e.to_string())?;
+        h.insert(k.trim().to_owned(), value);
+    }
+    Ok(h)
+}
+
+fn submit_bind(ctx: &Ctx) {
+    let Some(draft) = ctx.ui.borrow().bind.clone() else {
+        return;
+    };
+    let mut spec = EdgeSpec::new(&draft.from, &draft.to);
+    spec.routing_key = draft.key.clone();
+    if draft.exchange_type == "headers" {
+        match parse_args(&draft.args) {
+            Ok(a) => spec.arguments = a,
+            Err(why) => {
+                if let Some(b) = &mut ctx.ui.borrow_mut().bind {
+                    b.error = Some(why);
+                }
+                ctx.refresh.emit(());
+                return;
+            }
+        }
+    }
+    let r = ctx.session.borrow_mut().connect(spec);
+    match r {
+        Ok(()) => ctx.ui.borrow_mut().bind = None,
+        Err(e) => {
+            if let Some(b) = &mut ctx.ui.borrow_mut().bind {
+                b.error = Some(e.to_string());
+            }
+        }
+    }
+    ctx.refresh.emit(());
+}
+
+/// Shows a refused edit.
+pub fn report(ctx: &Ctx, r: Result<(), EditError>) {
+    if let Err(e) = r {
+        ctx.notify(e.to_string(), true);
+    }
+}
+
+/// Selects a node or an edge.
+pub fn select(ctx: &Ctx, s: Selection) {
+    {
+        let mut ui = ctx.ui.borrow_mut();
+        if ui.selection != s {
+            ui.field_errors.clear();
+        }
+        ui.selection = s;
+    }
+    ctx.refresh.emit(());
+}
+
+/// Deletes the selected node or edge (Delete key, inspector button).
+pub fn delete_selection(ctx: &Ctx) {
+    let sel = ctx.ui.borrow().selection.clone();
+    let r = match &sel {
+        Selection::None => return,
+        Selection::Node(name) => ctx.session.borrow_mut().delete_node(name),
+        Selection::Edge(e) => ctx.session.borrow_mut().delete_edge(*e),
+    };
+    if r.is_ok() {
+        ctx.ui.borrow_mut().selection = Selection::None;
+    }
+    report(ctx, r);
+    ctx.refresh.emit(());
+}
+
+/// Moves the selected node by one grid step (five with Shift). Returns false if no node is
+/// selected.
+pub fn nudge_selection(ctx: &Ctx, key: &str, big: bool) -> bool {
+    let Selection::Node(name) = ctx.ui.borrow().selection.clone() else {
+        return false;
+    };
+    let at = {
+        let s = ctx.session.borrow();
+        let scene = Scene::of(&s);
+        s.timeline()
+            .sim()
+            .topology()
+            .node_id(&name)
+            .and_then(|n| scene.node(n))
+    };
+    let Some(at) = at else { return false };
+    let d = view::GRID * if big { 5.0 } else { 1.0 };
+    let (dx, dy) = match key {
+        "ArrowLeft" => (-d, 0.0),
+        "ArrowRight" => (d, 0.0),
+        "ArrowUp" => (0.0, -d),
+        _ => (0.0, d),
+    };
+    let r = ctx.session.borrow_mut().move_node(
+        &name,
+        Position {
+            x: at.x + dx,
+            y: at.y + dy,
+        },
+    );
+    report(ctx, r);
+    ctx.refresh.emit(());
+    true
+}
+
+fn on_wheel(ctx: &Ctx, e: WheelEvent) {
+    let c = client(&e);
+    let at = local(ctx, c);
+    let factor = libm_exp(-e.delta_y() * 0.0015);
+    {
+        let mut ui = ctx.ui.borrow_mut();
+        let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
+        ui.viewport = Some(vp.zoom_at(factor, at));
+    }
+    ctx.refresh.emit(());
+}
+
+fn libm_exp(x: f64) -> f64 {
+    // Display maths only (never simulation state), so the platform's exp is fine.
+    x.exp()
+}
+
+/// The stage: SVG topology, canvas of messages, and the overlays (tip, bind dialog, hint).
+pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
+    let session = ctx.session.borrow();
+    let ui = ctx.ui.borrow();
+    let mut scene = Scene::of(&session);
+    let topo = session.timeline().sim().topology();
+    // A node being dragged is drawn where the pointer has it.
+    if let Drag::Move {
+        name,
+        at,
+        moved: true,
+        ..
+    } = &ui.drag
+    {
+        if let Some(n) = topo.node_id(name) {
+            scene.nodes[n.index()] = Some(*at);
+            scene = Scene::build(topo, |nm| {
+                let id = topo.node_id(nm)?;
+                scene.nodes[id.index()]
+            });
+        }
+    }
+    let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
+    let metrics = session.timeline().sim().metrics();
+    let dlqs: Vec<usize> = session
+        .timeline()
+        .derived()
+        .counters
+        .dead_letter_arrivals
+        .keys()
+        .map(|n| n.index())
+        .collect();
+    let sel = &ui.selection;
+    let edges = topo.edges.iter().enumerate().filter_map(|(i, e)| {
+        let (a, b) = scene.edges.get(i).copied().flatten()?;
+        let id = EdgeId(i as u32);
+        let label = match &e.matcher {
+            Matcher::None => String::new(),
+            Matcher::Fanout => String::new(),
+            Matcher::Headers(_) => e
+                .arguments
+                .iter()
+                .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
+                .collect::<Vec<_>>()
+                .join(" "),
+            _ => {
+                if e.routing_key.is_empty() {
+                    "\"\"".into()
+                } else {
+                    e.routing_key.clone()
+                }
+            }
+        };
+        let kind = match (&topo.node(e.from).kind, &topo.node(e.to).kind) {
+            (NodeKind::Exchange(_), _) => "binding",
+            (NodeKind::Queue(_), _) => "consume",
+            _ => "publish",
+        };
+        let mid = Point {
+            x: (a.x + b.x) / 2.0,
+            y: (a.y + b.y) / 2.0 - 6.0,
+        };
+        let selected = *sel == Selection::Edge(id);
+        Some(html! {
+            <g key={i.to_string()} class={classes!("edge", kind, selected.then_some("selected"))} data-edge={i.to_string()}>
+                <line class="edge-hit" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} />
+                <line class="edge-line" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} marker-end="url(#arrow)" />
+                if !label.is_empty() {
+                    <text class="edge-label" x={mid.x.to_string()} y={mid.y.to_string()}>{ label }</text>
+                }
+            </g>
+        })
+    });
+    let nodes = topo.nodes.iter().enumerate().filter_map(|(i, n)| {
+        let c = scene.nodes.get(i).copied().flatten()?;
+        let m = metrics.nodes.get(i)?;
+        let selected = *sel == Selection::Node(n.name.clone());
+        let is_dlq = dlqs.contains(&i);
+        Some(node_html(ctx, n, m, c, selected, is_dlq))
+    });
+    let connecting = match &ui.drag {
+        Drag::Connect { from, at, over } => {
+            topo.node_id(from).and_then(|f| scene.node(f)).map(|a| {
+                let ok = over.as_ref().is_none_or(|(_, why)| why.is_none());
+                html! {
+                    <line class={classes!("rubber-band", (!ok).then_some("refused"))}
+                        x1={(a.x + NODE_HALF_W).to_string()} y1={a.y.to_string()}
+                        x2={at.x.to_string()} y2={at.y.to_string()} />
+                }
+            })
+        }
+        _ => None,
+    };
+    let tip = ui.tip.as_ref().map(|(w, text)| {
+        let s = vp.to_screen(*w);
+        let refused = text.starts_with("Can't");
+        html! {
+            <div id="cursor-tip" class={classes!("cursor-tip", refused.then_some("refused"))}
+                style={format!("left:{}px;top:{}px", s.x + 14.0, s.y + 14.0)} role="status">{ text.clone() }</div>
+        }
+    });
+    let bind = ui
+        .bind
+        .as_ref()
+        .map(|b| bind_dialog(ctx, b, &scene, topo, vp));
+    let empty = topo.nodes.iter().all(|n| n.removed);
+    let (down, mv, up) = {
+        let (a, b, c) = (ctx.clone(), ctx.clone(), ctx.clone());
+        (
+            Callback::from(move |e: PointerEvent| on_pointer_down(&a, e)),
+            Callback::from(move |e: PointerEvent| on_pointer_move(&b, e)),
+            Callback::from(move |e: PointerEvent| on_pointer_up(&c, e)),
+        )
+    };
+    let wheel = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: WheelEvent| on_wheel(&ctx, e))
+    };
+    let grid = view::GRID * vp.scale;
+    html! {
+        <section class="stage" ref={stage_ref.clone()} aria-label="Canvas"
+            style={format!("background-size:{grid}px {grid}px;background-position:{}px {}px", vp.dx, vp.dy)}
+            onpointerdown={down} onpointermove={mv} onpointerup={up} onwheel={wheel}>
+            <svg id="topology" class="topology" role="img" aria-label="Topology">
+                <defs>
+                    <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
+                        <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
+                    </marker>
+                </defs>
+                <g transform={vp.transform()}>
+                    { for edges }
+                    { for nodes }
+                    { for connecting }
+                </g>
+            </svg>
+            <canvas ref={canvas_ref.clone()} id="flights" class="flights" aria-hidden="true"></canvas>
+            if empty {
+                <div class="empty-hint">
+                    <p><strong>{ "Start from nothing." }</strong></p>
+                    <p>{ "Drag a Producer, an exchange, a Queue and a Consumer from the palette onto this canvas." }</p>
+                    <p>{ "Connect them by dragging from a node's ● handle to the next node, then press Play." }</p>
+                    <p>{ "Or open an example from the menu above." }</p>
+                </div>
+            }
+            { for tip }
+            { for bind }
+        </section>
+    }
+}
+
+fn node_html(
+    ctx: &Ctx,
+    n: &switchboard_core::topology::Node,
+    m: &NodeMetrics,
+    c: Point,
+    selected: bool,
+    is_dlq: bool,
+) -> Html {
+    let (x0, y0) = (c.x - NODE_HALF_W, c.y - NODE_HALF_H);
+    let (w, h) = (2.0 * NODE_HALF_W, 2.0 * NODE_HALF_H);
+    let kind = n.kind.name();
+    let mut classes = classes!(
+        "node",
+        kind,
+        selected.then_some("selected"),
+        is_dlq.then_some("dlq")
+    );
+    if !m.up {
+        classes.push("down");
+    }
+    let name = n.name.clone();
+    let onfocus = {
+        let (ctx, name) = (ctx.clone(), name.clone());
+        Callback::from(move |_: FocusEvent| {
+            if ctx.ui.borrow().selection != Selection::Node(name.clone()) {
+                select(&ctx, Selection::Node(name.clone()));
+            }
+        })
+    };
+    let (shape, subtitle, body) = match &n.kind {
+        NodeKind::Exchange(x) => {
+            let d = format!(
+                "M{} {} L{} {} L{} {} L{} {} L{} {} L{} {} Z",
+                x0 + 16.0,
+                y0,
+                x0 + w - 16.0,
+                y0,
+                x0 + w,
+                c.y,
+                x0 + w - 16.0,
+                y0 + h,
+                x0 + 16.0,
+                y0 + h,
+                x0,
+                c.y
+            );
+            (
+                html! { <path class="shape" d={d} /> },
+                format!("{} exchange", x.kind.as_str()),
+                html! {},
+            )
+        }
+        NodeKind::Queue(q) => {
+            let qm = m.queue.clone().unwrap_or(switchboard_core::QueueMetrics {
+                ready: 0,
+                ready_bytes: 0,
+                unacked: 0,
+                consumers: 0,
+            });
+            let (cells, _) = slots(qm.ready, qm.unacked, QUEUE_SLOTS);
+            let cw = (w - 16.0) / QUEUE_SLOTS as f64;
+            let ty = match q.arguments.queue_type {
+                switchboard_core::amqp::QueueType::Quorum => "quorum queue",
+                _ => "queue",
+            };
+            // The tube fills from its head (right, where consumers take from).
+            let body = html! {
+                <g class="tube" data-ready={qm.ready.to_string()} data-unacked={qm.unacked.to_string()}>
+                    <rect class="tube-outline" x={(x0 + 8.0).to_string()} y={(c.y + 2.0).to_string()} width={(w - 16.0).to_string()} height="14" rx="4" />
+                    { for cells.iter().enumerate().map(|(k, s)| {
+                        let cx = x0 + 8.0 + (QUEUE_SLOTS - 1 - k) as f64 * cw;
+                        let class = match s { Slot::Ready => "slot ready", Slot::Unacked => "slot unacked", Slot::Free => "slot free" };
+                        html! { <rect class={class} x={(cx + 1.0).to_string()} y={(c.y + 4.0).to_string()} width={(cw - 2.0).to_string()} height="10" rx="2" /> }
+                    }) }
+                    <text class="counts" x={c.x.to_string()} y={(c.y + 28.0).to_string()}>
+                        { format!("ready {} · unacked {}", qm.ready, qm.unacked) }
+                    </text>
+                </g>
+            };
+            (
+                html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
+                if is_dlq {
+                    format!("{ty} · dead letters")
+                } else {
+                    ty.to_owned()
+                },
+                body,
+            )
+        }
+        NodeKind::Consumer(cfg) => {
+            let cm = m.consumer.clone();
+            let (unacked, buffered, paused, progress) = match &cm {
+                Some(cm) => {
+                    let now = ctx.session.borrow().timeline().sim().now();
+                    let progress = cm.processing.map(|(_, start, end)| {
+                        if end.0 <= start.0 {
+                            1.0
+                        } else {
+                            ((now.0.saturating_sub(start.0)) as f64 / (end.0 - start.0) as f64)
+                                .clamp(0.0, 1.0)
+                        }
+                    });
+                    (cm.unacked, cm.buffered, cm.paused, progress)
+                }
+                None => (0, 0, false, None),
+            };
+            let window = if cfg.prefetch_count == 0 {
+                WINDOW_SLOTS
+            } else {
+                (cfg.prefetch_count as usize).min(WINDOW_SLOTS)
+            };
+            let in_progress = unacked.saturating_sub(buffered);
+            let (cells, _) = slots(buffered, in_progress, window);
+            let cw = ((w - 16.0) / WINDOW_SLOTS as f64).min(12.0);
+            let limit = if cfg.prefetch_count == 0 {
+                "∞".to_owned()
+            } else {
+                cfg.prefetch_count.to_string()
+            };
+            let body = html! {
+                <g class="window" data-unacked={unacked.to_string()} data-paused={paused.to_string()}>
+                    { for cells.iter().enumerate().map(|(k, s)| {
+                        let class = match s { Slot::Ready => "slot ready", Slot::Unacked => "slot unacked", Slot::Free => "slot free" };
+                        html! { <rect class={class} x={(x0 + 8.0 + k as f64 * cw).to_string()} y={(c.y + 2.0).to_string()} width={(cw - 2.0).to_string()} height="9" rx="2" /> }
+                    }) }
+                    <rect class="progress-track" x={(x0 + 8.0).to_string()} y={(c.y + 15.0).to_string()} width={(w - 16.0).to_string()} height="4" rx="2" />
+                    if let Some(p) = progress {
+                        <rect class="progress" x={(x0 + 8.0).to_string()} y={(c.y + 15.0).to_string()} width={((w - 16.0) * p).to_string()} height="4" rx="2" />
+                    }
+                    <text class="counts" x={c.x.to_string()} y={(c.y + 29.0).to_string()}>
+                        { format!("unacked {unacked}/{limit}{}", if paused { " · paused" } else { "" }) }
+                    </text>
+                </g>
+            };
+            (
+                html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
+                if m.up {
+                    "consumer".to_owned()
+                } else {
+                    "consumer · DOWN".to_owned()
+                },
+                body,
+            )
+        }
+        NodeKind::Producer(p) => (
+            html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
+            format!("producer · {}/s", p.rate_per_s),
+            html! {
+                <text class="counts" x={c.x.to_string()} y={(c.y + 22.0).to_string()}>
+                    { format!("{} published", m.stats.published) }
+                </text>
+            },
+        ),
+        _ => (
+            html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
+            kind.to_owned(),
+            html! {
+                <text class="counts" x={c.x.to_string()} y={(c.y + 22.0).to_string()}>
+                    { format!("{} held", m.held) }
+                </text>
+            },
+        ),
+    };
+    let can_send = !matches!(n.kind, NodeKind::Consumer(_) | NodeKind::Sink(_));
+    html! {
+        <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" {onfocus}
+            aria-label={format!("{kind} {name}")}>
+            { shape }
+            <text class="name" x={c.x.to_string()} y={(c.y - 16.0).to_string()}>{ name.clone() }</text>
+            <text class="kind" x={c.x.to_string()} y={(c.y - 3.0).to_string()}>{ subtitle }</text>
+            { body }
+            if can_send {
+                <circle class="port" data-port={name.clone()} cx={(x0 + w).to_string()} cy={c.y.to_string()} r="7">
+                    <title>{ "Drag to connect" }</title>
+                </circle>
+            }
+        </g>
+    }
+}
+
+fn bind_dialog(
+    ctx: &Ctx,
+    b: &BindDraft,
+    scene: &Scene,
+    topo: &switchboard_core::topology::Topology,
+    vp: Viewport,
+) -> Html {
+    let at = topo
+        .node_id(&b.to)
+        .and_then(|n| scene.node(n))
+        .map(|p| vp.to_screen(p))
+        .unwrap_or(Point { x: 40.0, y: 40.0 });
+    let on_key = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: InputEvent| {
+            let el: web_sys::HtmlInputElement = e.target_unchecked_into();
+            if let Some(b) = &mut ctx.ui.borrow_mut().bind {
+                b.key = el.value();
+            }
+        })
+    };
+    let on_args = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: InputEvent| {
+            let el: web_sys::HtmlInputElement = e.target_unchecked_into();
+            if let Some(b) = &mut ctx.ui.borrow_mut().bind {
+                b.args = el.value();
+            }
+        })
+    };
+    let on_submit = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: SubmitEvent| {
+            e.prevent_default();
+            submit_bind(&ctx);
+        })
+    };
+    let on_cancel = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            ctx.ui.borrow_mut().bind = None;
+            ctx.refresh.emit(());
+        })
+    };
+    // Keep pointer presses inside the dialog from starting a pan.
+    let stop = Callback::from(|e: PointerEvent| e.stop_propagation());
+    let headers = b.exchange_type == "headers";
+    let key_help = match b.exchange_type {
+        "topic" => "words separated by dots; * matches one word, # zero or more",
+        "direct" => "messages whose routing key equals this",
+        _ => "headers exchanges ignore the key",
+    };
+    html! {
+        <form id="bind-dialog" class="bind-dialog" onsubmit={on_submit} onpointerdown={stop}
+            style={format!("left:{}px;top:{}px", at.x - 120.0, at.y + NODE_HALF_H * vp.scale + 8.0)}
+            aria-label="New binding">
+            <h3>{ format!("Bind {} → {}", b.from, b.to) }</h3>
+            if !headers {
+                <label>{ "routing_key" }
+                    <input id="bind-key" value={b.key.clone()} oninput={on_key} autofocus=true aria-describedby="bind-key-help" />
+                </label>
+                <small id="bind-key-help">{ key_help }</small>
+            } else {
+                <label>{ "arguments" }
+                    <input id="bind-args" value={b.args.clone()} oninput={on_args} autofocus=true />
+                </label>
+                <small>{ "x-match=all or any, then name=value pairs, comma-separated" }</small>
+            }
+            if let Some(err) = &b.error {
+                <p class="field-error" role="alert">{ err.clone() }</p>
+            }
+            <div class="dialog-actions">
+                <button type="submit" data-action="bind">{ "Bind" }</button>
+                <button type="button" onclick={on_cancel}>{ "Cancel" }</button>
+            </div>
+        </form>
+    }
+}
