@@ -48,6 +48,8 @@ pub const PALETTE: &[(&str, &str, Option<&str>)] = &[
     ("Headers exchange", "exchange", Some("headers")),
     ("Queue", "queue", None),
     ("Consumer", "consumer", None),
+    ("Relay", "relay", None),
+    ("Sink", "sink", None),
 ];
 
 /// The editing session.
@@ -425,6 +427,8 @@ pub fn default_spec(
         "exchange" => serde_json::json!({ "type": exchange_type.unwrap_or("direct") }),
         "queue" => serde_json::json!({}),
         "consumer" => serde_json::json!({ "prefetch_count": 5, "processing": "300ms" }),
+        "relay" => serde_json::json!({ "delay": "100ms" }),
+        "sink" => serde_json::json!({}),
         other => {
             return Err(EditError::Missing(format!(
                 "the palette has no kind {other:?}"

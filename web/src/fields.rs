@@ -424,6 +424,8 @@ mod tests {
             ("exchange", Some("topic")),
             ("queue", None),
             ("consumer", None),
+            ("relay", None),
+            ("sink", None),
         ] {
             let spec = default_spec("n", kind, xt).unwrap();
             for field in node_fields(kind) {

@@ -26,6 +26,11 @@ pub const CHECKPOINT_EVERY: u64 = 10_000;
 /// Checkpoints kept before every other one is dropped (memory stays bounded; seeks then
 /// re-simulate up to twice as far).
 pub const MAX_CHECKPOINTS: usize = 256;
+/// The most live messages all checkpoints may hold together (each checkpoint copies every
+/// message in the run). Past it, checkpoints are thinned by halves: memory stays bounded and
+/// seeks re-simulate further. A checkpoint also waits at least 4 events per live message, so
+/// copying stays a small share of the work.
+pub const CHECKPOINT_MESSAGE_BUDGET: u64 = 1_000_000;
 /// Events the log drawer keeps (older ones are summarised by the counters).
 pub const LOG_CAPACITY: usize = 20_000;
 /// Simulated time between metric samples.
@@ -120,6 +125,8 @@ pub struct Sample {
 pub struct Checkpoint {
     sim: Sim,
     derived: Derived,
+    /// Live messages it holds a copy of.
+    live: u64,
 }
 
 /// Where a forward move stops.
@@ -319,27 +326,28 @@ impl Timeline {
     pub fn seek(&mut self, t: SimTime) -> Result<(), TimelineError> {
         let t = t.min(self.horizon.0);
         self.pause();
-        if t >= self.sim.now() {
-            return self.forward(Stop::Time(t), u64::MAX);
-        }
+        // The nearest checkpoint at or before the target, unless the current state is nearer:
+        // forward seeks jump too, so no seek re-simulates more than one checkpoint interval.
         let i = self
             .checkpoints
             .iter()
             .rposition(|c| c.sim.now() <= t)
             .unwrap_or(0);
-        self.restore(i);
+        if t < self.sim.now() || self.checkpoints[i].sim.steps() > self.sim.steps() {
+            self.restore(i);
+        }
         self.forward(Stop::Time(t), u64::MAX)
     }
 
     /// Goes to the state after exactly `steps` events (and the edits logged at that point).
     pub fn seek_steps(&mut self, steps: u64) -> Result<(), TimelineError> {
         let steps = steps.min(self.horizon.1);
-        if steps < self.sim.steps() {
-            let i = self
-                .checkpoints
-                .iter()
-                .rposition(|c| c.sim.steps() <= steps)
-                .unwrap_or(0);
+        let i = self
+            .checkpoints
+            .iter()
+            .rposition(|c| c.sim.steps() <= steps)
+            .unwrap_or(0);
+        if steps < self.sim.steps() || self.checkpoints[i].sim.steps() > self.sim.steps() {
             self.restore(i);
         }
         self.forward(Stop::Steps(steps), u64::MAX)
@@ -400,6 +408,7 @@ impl Timeline {
         Checkpoint {
             sim: self.sim.snapshot(),
             derived: self.derived.clone(),
+            live: self.sim.totals().live,
         }
     }
 
@@ -424,7 +433,8 @@ impl Timeline {
                     .next_event_time()
                     .map_or(self.next_sample, |at| at.min(self.next_sample)),
             };
-            let to_checkpoint = self.last_checkpoint_steps() + self.checkpoint_every;
+            let to_checkpoint = self.last_checkpoint_steps()
+                + self.checkpoint_every.max(4 * self.sim.totals().live);
             let cap = match stop {
                 Stop::Steps(n) => n - steps,
                 Stop::Time(_) => u64::MAX,
@@ -464,7 +474,11 @@ impl Timeline {
             return;
         }
         self.checkpoints.push(self.checkpoint());
-        if self.checkpoints.len() > MAX_CHECKPOINTS {
+        let held = |c: &[Checkpoint]| c.iter().map(|c| c.live).sum::<u64>();
+        while self.checkpoints.len() > 2
+            && (self.checkpoints.len() > MAX_CHECKPOINTS
+                || held(&self.checkpoints) > CHECKPOINT_MESSAGE_BUDGET)
+        {
             // Keep the start and every other one after it.
             let mut i = 0;
             self.checkpoints.retain(|_| {
@@ -805,7 +819,9 @@ mod tests {
         assert!(p.checkpoint_count() > 2);
         // Consecutive checkpoints are at most the (possibly doubled) interval apart.
         let steps: Vec<u64> = p.checkpoints.iter().map(|c| c.sim.steps()).collect();
-        assert!(steps.windows(2).all(|w| w[1] - w[0] <= p.checkpoint_every));
+        assert!(steps.windows(2).all(|w| w[1] > w[0]));
+        let held: u64 = p.checkpoints.iter().map(|c| c.live).sum();
+        assert!(held <= CHECKPOINT_MESSAGE_BUDGET);
     }
 
     /// The consumer-crash example played for `frames` frames, and its consumer's id.

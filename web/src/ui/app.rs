@@ -46,6 +46,24 @@ fn initial_scenario() -> (Scenario, Option<String>) {
     }
 }
 
+/// True if the page's query has `name` (as `name` or `name=…`).
+fn query_flag(name: &str) -> bool {
+    web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default()
+        .trim_start_matches('?')
+        .split('&')
+        .any(|kv| kv == name || kv.starts_with(&format!("{name}=")))
+}
+
+/// Exposes the frame work times as `window.switchboardFrameMs` for the browser benchmark.
+fn publish_frames(frames: &[f64]) {
+    if let Some(w) = web_sys::window() {
+        let arr = js_sys::Float64Array::from(frames);
+        let _ = js_sys::Reflect::set(&w, &"switchboardFrameMs".into(), &arr);
+    }
+}
+
 fn prefers_reduced_motion() -> bool {
     web_sys::window()
         .and_then(|w| {
@@ -107,7 +125,10 @@ pub fn app() -> Html {
         let (stage_ref, canvas_ref) = (stage_ref.clone(), canvas_ref.clone());
         let last_frame = use_mut_ref(|| None::<f64>);
         let last_refresh = use_mut_ref(|| 0.0f64);
+        let bench = use_mut_ref(|| query_flag("bench").then(Vec::<f64>::new));
         use_animation_frame(move |ts| {
+            let started = now_ms();
+            let first = last_frame.borrow().is_none();
             let dt = last_frame.borrow().map_or(0.0, |prev| ts - prev);
             *last_frame.borrow_mut() = Some(ts);
             let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts);
@@ -115,6 +136,19 @@ pub fn app() -> Html {
             if refresh_now || (due && ctx.session.borrow().timeline().is_running()) {
                 *last_refresh.borrow_mut() = ts;
                 ctx.refresh.emit(());
+            }
+            if first {
+                // The browser benchmark reads this: the editor is on screen.
+                if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+                    let _ = p.mark("switchboard-first-render");
+                }
+            }
+            if let Some(frames) = bench.borrow_mut().as_mut() {
+                // The browser benchmark reads each frame's work (simulate, draw, refresh).
+                frames.push(now_ms() - started);
+                if frames.len() % 30 == 0 {
+                    publish_frames(frames);
+                }
             }
         });
     }
@@ -222,6 +256,17 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
         ui.effects_seen = seen;
     }
     ui.effects.prune(ts);
+    if ui.focus_bind {
+        // A new binding dialog takes the focus, so the keyboard can answer it.
+        let input = web_sys::window()
+            .and_then(|w| w.document())
+            .and_then(|d| d.query_selector("#bind-key, #bind-args").ok().flatten())
+            .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+        if let Some(el) = input {
+            let _ = el.focus();
+            ui.focus_bind = false;
+        }
+    }
     if let Some(n) = &ui.notice {
         if ts - n.at > 6_000.0 && n.at > 0.0 {
             ui.notice = None;

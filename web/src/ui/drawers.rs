@@ -10,7 +10,11 @@ use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
 /// Rows the event log shows (the newest that match the filter).
-pub const LOG_ROWS: usize = 200;
+pub const LOG_ROWS: usize = 60;
+/// Events a filter looks through, newest first.
+pub const LOG_SCAN: usize = 5_000;
+/// How often the log is re-formatted while playing, ms.
+pub const LOG_REFRESH_MS: f64 = 500.0;
 
 /// The drawers.
 pub fn render(ctx: &Ctx) -> Html {
@@ -110,6 +114,49 @@ fn describe(v: &serde_json::Value) -> (String, String, Option<MessageId>) {
     (ty, parts.join(" "), message)
 }
 
+/// One formatted row of the event log.
+#[derive(Clone, Debug, PartialEq)]
+pub struct LogRow {
+    /// The event's ordinal in the run.
+    pub ordinal: u64,
+    /// When it happened.
+    pub at: switchboard_core::SimTime,
+    /// Its trace type.
+    pub ty: String,
+    /// Its fields.
+    pub text: String,
+    /// The message it is about.
+    pub message: Option<MessageId>,
+}
+
+/// The rows to show: the newest [`LOG_ROWS`] matching `filter` among the newest
+/// [`LOG_SCAN`] events. Formatting is the cost, so only what is scanned is formatted.
+pub fn log_rows(t: &crate::timeline::Timeline, filter: &str) -> Vec<LogRow> {
+    let topo = t.sim().topology();
+    let mut rows = Vec::new();
+    for entry in t.log().iter().rev().take(LOG_SCAN) {
+        let v = event_json(&entry.event, topo);
+        let (ty, text, message) = describe(&v);
+        if !filter.is_empty()
+            && !ty.to_lowercase().contains(filter)
+            && !text.to_lowercase().contains(filter)
+        {
+            continue;
+        }
+        rows.push(LogRow {
+            ordinal: entry.ordinal,
+            at: entry.event.at,
+            ty,
+            text,
+            message,
+        });
+        if rows.len() >= LOG_ROWS {
+            break;
+        }
+    }
+    rows
+}
+
 fn events(ctx: &Ctx) -> Html {
     let (filter, selected) = {
         let ui = ctx.ui.borrow();
@@ -117,22 +164,30 @@ fn events(ctx: &Ctx) -> Html {
     };
     let s = ctx.session.borrow();
     let t = s.timeline();
-    let topo = t.sim().topology();
-    let mut rows = Vec::new();
-    for entry in t.log().iter().rev() {
-        let v = event_json(&entry.event, topo);
-        let (ty, text, message) = describe(&v);
-        if !filter.is_empty()
-            && !ty.to_lowercase().contains(&filter)
-            && !text.to_lowercase().contains(&filter)
-        {
-            continue;
+    let seen = t.derived().events_seen;
+    // While playing, the log is re-formatted at most a few times a second: laying out a
+    // changing table every frame costs frames.
+    let now = super::now_ms();
+    let rows = {
+        let mut ui = ctx.ui.borrow_mut();
+        let fresh = ui.log_view.as_ref().is_some_and(|v| {
+            v.filter == filter
+                && v.seen <= seen
+                && (v.seen == seen || (t.is_running() && now - v.at_ms < LOG_REFRESH_MS))
+        });
+        if !fresh {
+            ui.log_view = Some(super::LogView {
+                at_ms: now,
+                filter: filter.clone(),
+                seen,
+                rows: log_rows(t, &filter),
+            });
         }
-        rows.push((entry.ordinal, entry.event.at, ty, text, message));
-        if rows.len() >= LOG_ROWS {
-            break;
-        }
-    }
+        ui.log_view
+            .as_ref()
+            .map(|v| v.rows.clone())
+            .unwrap_or_default()
+    };
     let on_filter = {
         let ctx = ctx.clone();
         Callback::from(move |e: InputEvent| {
@@ -150,7 +205,7 @@ fn events(ctx: &Ctx) -> Html {
             </div>
             <table class="log-table">
                 <tbody>
-                { for rows.into_iter().map(|(ordinal, at, ty, text, message)| {
+                { for rows.into_iter().map(|LogRow { ordinal, at, ty, text, message }| {
                     let onclick = {
                         let ctx = ctx.clone();
                         Callback::from(move |_: MouseEvent| {
@@ -170,7 +225,7 @@ fn events(ctx: &Ctx) -> Html {
                     };
                     let hl = message.is_some() && message == selected;
                     html! {
-                        <tr class={classes!("ev", ty.clone(), hl.then_some("highlight"))} data-ordinal={ordinal.to_string()}
+                        <tr key={ordinal.to_string()} class={classes!("ev", ty.clone(), hl.then_some("highlight"))} data-ordinal={ordinal.to_string()}
                             data-message={message.map(|m| m.0.to_string()).unwrap_or_default()} {onclick} {ondblclick}
                             title="Click to highlight its message; double-click to inspect it">
                             <td class="at">{ at.to_string() }</td>

@@ -107,6 +107,11 @@ pub const EXAMPLES: &[(&str, &str, &str)] = &[
         "Relay chain with a fan-out",
         include_str!("../../../docs/examples/relay-chain.json"),
     ),
+    (
+        "stress-50-nodes",
+        "Stress: 50 nodes, about 2,000 messages in flight",
+        include_str!("../../../docs/examples/stress-50-nodes.json"),
+    ),
 ];
 
 /// The document of the example called `name`.

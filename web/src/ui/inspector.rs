@@ -245,10 +245,12 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| delete_selection(&ctx))
     };
+    let connect = connect_to(ctx, &name);
     html! {
         <div class="panel" data-selected={name.clone()}>
             <h2><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
             { faults(ctx, spec) }
+            { connect }
             <div class="fields">
                 { id_input }
                 { for rows }
@@ -257,6 +259,59 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             <button class="danger" data-action="delete" onclick={on_delete} title="Delete (Delete key)">{ "Delete node" }</button>
         </div>
     }
+}
+
+/// Connecting from the keyboard: the nodes this one can connect to, and a button.
+fn connect_to(ctx: &Ctx, from: &str) -> Html {
+    let targets: Vec<(String, &'static str)> = {
+        let s = ctx.session.borrow();
+        s.doc()
+            .nodes
+            .iter()
+            .filter(|n| s.connection_refusal(from, &n.id).is_none())
+            .map(|n| {
+                (
+                    n.id.clone(),
+                    s.connection_meaning(from, &n.id).unwrap_or("connects to"),
+                )
+            })
+            .collect()
+    };
+    if targets.is_empty() {
+        return html! {};
+    }
+    let chosen = first_target(&targets);
+    let on_click = {
+        let ctx = ctx.clone();
+        let from = from.to_owned();
+        Callback::from(move |_: MouseEvent| {
+            let to = web_sys::window()
+                .and_then(|w| w.document())
+                .and_then(|d| d.get_element_by_id("connect-target"))
+                .and_then(|e| wasm_bindgen::JsCast::dyn_into::<HtmlSelectElement>(e).ok())
+                .map(|s| s.value());
+            if let Some(to) = to.filter(|t| !t.is_empty()) {
+                super::stage::begin_connect(&ctx, &from, &to);
+            }
+        })
+    };
+    html! {
+        <section class="connect" aria-label="Connect">
+            <h3>{ "Connect" }</h3>
+            <div class="connect-row">
+                <select id="connect-target" aria-label="Connect to">
+                    { for targets.iter().map(|(id, meaning)| html! {
+                        <option value={id.clone()} selected={*id == chosen}>{ format!("{meaning} {id}") }</option>
+                    }) }
+                </select>
+                <button data-action="connect" onclick={on_click}>{ "Connect" }</button>
+            </div>
+        </section>
+    }
+}
+
+fn first_target(targets: &[(String, &'static str)]) -> String {
+    targets.first().map(|t| t.0.clone()).unwrap_or_default()
 }
 
 fn scaled(d: &DurationDist, k: u64) -> DurationDist {

@@ -118,6 +118,19 @@ pub struct Notice {
     pub at: f64,
 }
 
+/// The event log's rows as last formatted.
+#[derive(Debug, Default)]
+pub struct LogView {
+    /// Wall-clock ms when formatted.
+    pub at_ms: f64,
+    /// The filter they match.
+    pub filter: String,
+    /// Events seen then.
+    pub seen: u64,
+    /// The rows.
+    pub rows: Vec<drawers::LogRow>,
+}
+
 /// Everything the page shows besides the session.
 #[derive(Debug, Default)]
 pub struct UiState {
@@ -133,6 +146,8 @@ pub struct UiState {
     pub drag: Drag,
     /// A binding being asked for.
     pub bind: Option<BindDraft>,
+    /// The binding dialog's input should take the focus on the next frame.
+    pub focus_bind: bool,
     /// The latest notice.
     pub notice: Option<Notice>,
     /// The open drawer.
@@ -141,6 +156,8 @@ pub struct UiState {
     pub drawer_open: bool,
     /// The event log's filter text.
     pub log_filter: String,
+    /// The event log's formatted rows, reused between refreshes.
+    pub log_view: Option<LogView>,
     /// Inspector fields whose text was refused: field key → (text, why).
     pub field_errors: BTreeMap<String, (String, String)>,
     /// Live visual effects.

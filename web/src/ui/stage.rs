@@ -299,6 +299,7 @@ pub fn begin_connect(ctx: &Ctx, from: &str, to: &str) {
             } else {
                 ctx.session.borrow().suggested_key(from, to)
             };
+            ctx.ui.borrow_mut().focus_bind = true;
             ctx.ui.borrow_mut().bind = Some(BindDraft {
                 from: from.to_owned(),
                 to: to.to_owned(),
