@@ -177,15 +177,19 @@ impl Session {
         Ok(())
     }
 
-    /// Replaces the whole document (a loaded example): a fresh run and an empty history.
+    /// Replaces the whole document (a loaded example) with a fresh run. The document it
+    /// replaces is one undo step away: loading never loses work.
     pub fn load(&mut self, scenario: &Scenario) -> Result<(), EditError> {
         let speed = self.timeline.speed();
+        let old = self.doc();
         self.timeline = Timeline::new(scenario).map_err(EditError::Invalid)?;
         self.timeline.set_speed(speed);
         self.base = scenario.clone();
         self.positions.clear();
         self.adopt_positions(scenario);
-        self.undo.clear();
+        if !old.nodes.is_empty() {
+            self.undo.push(old);
+        }
         self.redo.clear();
         Ok(())
     }
@@ -216,6 +220,8 @@ impl Session {
             .retain(|name, _| new.node_index(name).is_some());
         self.adopt_positions(new);
         self.base.actions = new.actions.clone();
+        self.base.name = new.name.clone();
+        self.base.description = new.description.clone();
         Ok(())
     }
 
@@ -692,6 +698,19 @@ mod tests {
         assert!(doc.node_index("orders").is_some());
         assert!(doc.edges.iter().any(|e| e.to == "orders"));
         assert!(doc.edges.iter().any(|e| e.from == "orders"));
+    }
+
+    #[test]
+    fn loading_an_example_can_be_undone() {
+        let mut s = built();
+        let mine = s.doc();
+        let other = Scenario::from_json(include_str!("../../docs/examples/hello.json")).unwrap();
+        s.load(&other).unwrap();
+        assert_eq!(s.doc().name, other.name);
+        assert!(s.undo().unwrap());
+        assert_eq!(s.doc().nodes, mine.nodes, "the work is back");
+        assert_eq!(s.doc().edges, mine.edges);
+        assert_eq!(s.doc().name, mine.name);
     }
 
     #[test]

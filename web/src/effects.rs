@@ -80,6 +80,29 @@ impl Effect {
         }
     }
 
+    /// Where the effect's dot is drawn at `now`: with reduced motion, it does not travel but
+    /// shows where it ends (a dead letter at its exchange, a dropped message at its node).
+    pub fn shown_at(&self, now: f64, reduced_motion: bool) -> Option<Point> {
+        if !reduced_motion {
+            return self.dot(now);
+        }
+        match &self.kind {
+            EffectKind::DeadLetter { to, .. } => Some(*to),
+            EffectKind::Fade { at, .. } => Some(*at),
+            EffectKind::Flash { .. } => None,
+        }
+    }
+
+    /// How opaque the effect is drawn at `now`: fading out over its life, or steady with
+    /// reduced motion.
+    pub fn alpha(&self, now: f64, reduced_motion: bool) -> f64 {
+        match (&self.kind, reduced_motion) {
+            (_, true) => 0.8,
+            (EffectKind::DeadLetter { .. }, false) => 1.0,
+            (_, false) => 1.0 - self.progress(now),
+        }
+    }
+
     /// The message it is about, if any.
     pub fn message(&self) -> Option<MessageId> {
         match self.kind {
@@ -282,6 +305,46 @@ mod tests {
         assert!(dl.label().unwrap().contains("dead-lettered"));
         assert_eq!(dl.progress(0.0), 0.0);
         assert_eq!(dl.progress(DEAD_LETTER_MS * 2.0), 1.0);
+    }
+
+    #[test]
+    fn reduced_motion_shows_effects_without_movement() {
+        let fx = Effect {
+            kind: EffectKind::DeadLetter {
+                message: MessageId(1),
+                from: Point { x: 0.0, y: 0.0 },
+                to: Point { x: 100.0, y: 0.0 },
+                reason: "rejected",
+            },
+            born: 0.0,
+            life: DEAD_LETTER_MS,
+        };
+        assert_eq!(fx.shown_at(0.0, false), Some(Point { x: 0.0, y: 0.0 }));
+        assert_ne!(
+            fx.shown_at(300.0, false),
+            fx.shown_at(600.0, false),
+            "it travels"
+        );
+        assert_eq!(fx.shown_at(0.0, true), Some(Point { x: 100.0, y: 0.0 }));
+        assert_eq!(
+            fx.shown_at(300.0, true),
+            fx.shown_at(600.0, true),
+            "it holds still"
+        );
+        let flash = Effect {
+            kind: EffectKind::Flash { edge: EdgeId(0) },
+            born: 0.0,
+            life: FLASH_MS,
+        };
+        assert!(
+            flash.alpha(100.0, false) > flash.alpha(300.0, false),
+            "it fades"
+        );
+        assert_eq!(
+            flash.alpha(100.0, true),
+            flash.alpha(300.0, true),
+            "it is steady"
+        );
     }
 
     #[test]

@@ -21,7 +21,7 @@ const EFFECT_EVENTS_PER_FRAME: usize = 300;
 const FIT_MAX_SCALE: f64 = 1.25;
 
 /// The scenario the page opens with: `?example=name`, else an empty canvas.
-fn initial_scenario() -> (Scenario, Option<String>) {
+fn initial_scenario() -> (Scenario, Option<String>, String) {
     let query = web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
@@ -32,15 +32,20 @@ fn initial_scenario() -> (Scenario, Option<String>) {
         .map(str::to_owned);
     let empty = || Scenario::from_json(examples::EMPTY).expect("the empty document is valid");
     match wanted {
-        None => (empty(), None),
+        None => (empty(), None, String::new()),
         Some(name) => match examples::get(&name).map(Scenario::from_json) {
-            Some(Ok(s)) => (s, None),
-            Some(Err(d)) => (empty(), Some(format!("example {name:?} is invalid: {d}"))),
+            Some(Ok(s)) => (s, None, name),
+            Some(Err(d)) => (
+                empty(),
+                Some(format!("example {name:?} is invalid: {d}")),
+                String::new(),
+            ),
             None => (
                 empty(),
                 Some(format!(
                     "there is no example {name:?}; starting with an empty canvas"
                 )),
+                String::new(),
             ),
         },
     }
@@ -84,6 +89,7 @@ pub fn app() -> Html {
         })
     });
     let ui = use_mut_ref(|| UiState {
+        example: init.2.clone(),
         drawer_open: true,
         reduced_motion: prefers_reduced_motion(),
         ..UiState::default()
@@ -286,6 +292,7 @@ fn header(ctx: &Ctx) -> Html {
         let s = ctx.session.borrow();
         (s.can_undo(), s.can_redo(), s.doc().name)
     };
+    let current = ctx.ui.borrow().example.clone();
     let on_example = {
         let ctx = ctx.clone();
         Callback::from(move |e: Event| {
@@ -298,6 +305,8 @@ fn header(ctx: &Ctx) -> Html {
             };
             if let Some(doc) = doc {
                 load_document(&ctx, doc);
+                ctx.ui.borrow_mut().example = name;
+                ctx.refresh.emit(());
             }
         })
     };
@@ -311,9 +320,9 @@ fn header(ctx: &Ctx) -> Html {
             <span class="scenario-name" title="The scenario">{ title }</span>
             <label class="examples">{ "Open " }
                 <select id="examples" onchange={on_example} aria-label="Open an example">
-                    <option value="" selected=true>{ "Empty canvas" }</option>
+                    <option value="" selected={current.is_empty()}>{ "Empty canvas" }</option>
                     { for examples::EXAMPLES.iter().map(|(name, title, _)| html! {
-                        <option value={*name}>{ *title }</option>
+                        <option value={*name} selected={current == *name}>{ *title }</option>
                     }) }
                 </select>
             </label>

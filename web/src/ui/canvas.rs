@@ -81,12 +81,7 @@ pub fn draw(
     for fx in &ui.effects.list {
         if let EffectKind::Flash { edge } = fx.kind {
             if let Some((a, b)) = scene.edge(edge) {
-                let fade = if ui.reduced_motion {
-                    0.0
-                } else {
-                    fx.progress(wall_ms)
-                };
-                ctx.set_global_alpha(1.0 - fade);
+                ctx.set_global_alpha(fx.alpha(wall_ms, ui.reduced_motion));
                 ctx.set_line_width(8.0 * vp.scale.max(0.5));
                 let (a, b) = (vp.to_screen(a), vp.to_screen(b));
                 ctx.begin_path();
@@ -168,21 +163,14 @@ pub fn draw(
     // Dead letters on their way to the dead-letter exchange; dropped messages fading out.
     ctx.set_font("12px system-ui, sans-serif");
     for fx in &ui.effects.list {
-        let p = if ui.reduced_motion {
-            match &fx.kind {
-                EffectKind::DeadLetter { to, .. } => Some(*to),
-                EffectKind::Fade { at, .. } => Some(*at),
-                EffectKind::Flash { .. } => None,
-            }
-        } else {
-            fx.dot(wall_ms)
+        let Some(p) = fx.shown_at(wall_ms, ui.reduced_motion) else {
+            continue;
         };
-        let Some(p) = p else { continue };
         let s = vp.to_screen(p);
-        let k = fx.progress(wall_ms);
+        let alpha = fx.alpha(wall_ms, ui.reduced_motion);
         match &fx.kind {
             EffectKind::DeadLetter { .. } => {
-                ctx.set_global_alpha(1.0);
+                ctx.set_global_alpha(alpha);
                 ctx.set_fill_style_str(col.dead);
                 ctx.begin_path();
                 ctx.arc(s.x, s.y, radius + 1.0, 0.0, std::f64::consts::TAU)
@@ -190,7 +178,7 @@ pub fn draw(
                 ctx.fill();
             }
             EffectKind::Fade { reason, .. } => {
-                ctx.set_global_alpha(if ui.reduced_motion { 0.8 } else { 1.0 - k });
+                ctx.set_global_alpha(alpha);
                 ctx.set_fill_style_str(col.normal);
                 ctx.begin_path();
                 ctx.arc(s.x, s.y - 24.0, radius, 0.0, std::f64::consts::TAU)
@@ -207,4 +195,6 @@ pub fn draw(
     let _ = canvas.set_attribute("data-redelivered", &redelivered.to_string());
     let _ = canvas.set_attribute("data-dead-lettered", &dead.to_string());
     let _ = canvas.set_attribute("data-effects", &ui.effects.list.len().to_string());
+    let motion = if ui.reduced_motion { "reduced" } else { "full" };
+    let _ = canvas.set_attribute("data-motion", motion);
 }

@@ -134,6 +134,8 @@ pub struct LogView {
 /// Everything the page shows besides the session.
 #[derive(Debug, Default)]
 pub struct UiState {
+    /// The example on the canvas (`""`: the empty canvas or the user's own work).
+    pub example: String,
     /// The selected node or edge.
     pub selection: Selection,
     /// The message open in the message inspector.

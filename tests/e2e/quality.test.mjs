@@ -1,0 +1,117 @@
+// Quality in Chromium: themes, reduced motion, legibility at 1280×720 with no layout jumps,
+// errors in the page, and no work lost when an example is opened.
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { serve, launch, newPage, screenshot } from "./harness.mjs";
+
+let server;
+let browser;
+before(async () => {
+  server = await serve();
+  browser = await launch();
+});
+after(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+const open = async (query = "", options = {}) => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, ...options });
+  const page = await ctx.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(e.message));
+  page.on("console", (m) => m.type() === "error" && page.problems.push(m.text()));
+  await page.goto(server.url + query);
+  await page.locator("#clock").waitFor({ timeout: 15000 });
+  return page;
+};
+
+const boxes = (page) =>
+  page.evaluate(() =>
+    Object.fromEntries(
+      [".app-header", ".palette", ".stage", ".inspector", ".runbar", "#scrubber", "#clock", ".drawers"].map((s) => {
+        const r = document.querySelector(s).getBoundingClientRect();
+        return [s, [r.x, r.y, r.width, r.height].map(Math.round).join(",")];
+      }),
+    ),
+  );
+
+test("every region fits 1280×720 and nothing jumps while it runs and is used", async () => {
+  const page = await open("?example=amqp-dead-letter");
+  const before = await boxes(page);
+  for (const [sel, box] of Object.entries(before)) {
+    const [x, y, w, h] = box.split(",").map(Number);
+    assert.ok(w > 0 && h > 0 && x >= 0 && y >= 0 && x + w <= 1280 && y + h <= 720, `${sel} is on screen: ${box}`);
+  }
+  await page.click('button[data-action="play"]');
+  await page.waitForTimeout(1500);
+  assert.deepEqual(await boxes(page), before, "playing moves nothing");
+  await page.locator('g.node[data-node="worker"]').click();
+  await page.click('button[data-fault="pause"]');
+  await page.locator("#notice").waitFor();
+  assert.deepEqual(await boxes(page), before, "selecting, a fault and a notice move nothing");
+  await page.locator("#tab-metrics").click();
+  await page.locator("#tab-dead").click();
+  assert.deepEqual(await boxes(page), before, "switching drawers moves nothing");
+  await screenshot(page, "quality-1280x720");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("light and dark themes: the system's by default, and a toggle", async () => {
+  const dark = await open("?example=hello", { colorScheme: "dark" });
+  const bg = (p) => p.evaluate(() => getComputedStyle(document.querySelector(".stage")).backgroundColor);
+  const darkBg = await bg(dark);
+  await screenshot(dark, "quality-dark");
+  const light = await open("?example=hello", { colorScheme: "light" });
+  const lightBg = await bg(light);
+  assert.notEqual(darkBg, lightBg, "the system scheme is followed");
+  await light.click('button[data-action="theme"]');
+  assert.equal(await light.locator(".app").getAttribute("data-theme"), "dark");
+  assert.equal(await bg(light), darkBg, "the toggle switches to the dark theme");
+  await light.click('button[data-action="theme"]');
+  assert.equal(await bg(light), lightBg, "and back");
+  await dark.context().close();
+  await light.context().close();
+});
+
+test("reduced motion: effects are shown without movement, and nothing breaks", async () => {
+  const page = await open("?example=amqp-dead-letter", { reducedMotion: "reduce" });
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => Number(document.querySelector("#flights").dataset.effects) > 0, null, {
+    timeout: 10000,
+  });
+  // Effects are drawn where they end, without travelling or fading (the drawing rule has
+  // native tests in web/src/effects.rs); the page reads the preference.
+  assert.equal(await page.locator("#flights").getAttribute("data-motion"), "reduced");
+  const normal = await open("?example=hello");
+  assert.equal(await normal.locator("#flights").getAttribute("data-motion"), "full");
+  await normal.context().close();
+  await screenshot(page, "quality-reduced-motion");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("a bad link says so in the page and opens an empty canvas", async () => {
+  const page = await open("?example=nope");
+  await page.locator("#notice").waitFor();
+  assert.match(await page.locator("#notice").textContent(), /there is no example "nope"/);
+  assert.equal(await page.locator("g.node").count(), 0);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("opening an example never loses work: undo brings it back", async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url);
+  await page.locator("#clock").waitFor();
+  await page.locator('.palette-item[data-kind="queue"]').click();
+  await page.locator('g.node[data-node="queue"]').waitFor();
+  await page.selectOption("#examples", "hello");
+  await page.locator('g.node[data-node="queue"]').waitFor({ state: "detached" });
+  assert.equal(await page.locator("#examples").inputValue(), "hello", "the menu shows what is open");
+  await page.click('button[data-action="undo"]');
+  await page.locator('g.node[data-node="queue"]').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
