@@ -85,6 +85,7 @@ test("reduced motion: effects are shown without movement, and nothing breaks", a
   // native tests in web/src/effects.rs); the page reads the preference.
   assert.equal(await page.locator("#flights").getAttribute("data-motion"), "reduced");
   const normal = await open("?example=hello");
+  await normal.waitForFunction(() => document.querySelector("#flights").dataset.motion);
   assert.equal(await normal.locator("#flights").getAttribute("data-motion"), "full");
   await normal.context().close();
   await screenshot(page, "quality-reduced-motion");
@@ -112,6 +113,54 @@ test("opening an example never loses work: undo brings it back", async () => {
   assert.equal(await page.locator("#examples").inputValue(), "hello", "the menu shows what is open");
   await page.click('button[data-action="undo"]');
   await page.locator('g.node[data-node="queue"]').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("editing works from the keyboard alone", async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url);
+  await page.locator("#clock").waitFor();
+  // Palette items are buttons: Enter adds the kind in the middle of the view.
+  for (const [kind, type] of [["producer", ""], ["exchange", "direct"], ["queue", ""]]) {
+    const sel = type ? `.palette-item[data-kind="${kind}"][data-type="${type}"]` : `.palette-item[data-kind="${kind}"]`;
+    await page.locator(sel).focus();
+    await page.keyboard.press("Enter");
+  }
+  assert.equal(await page.locator("g.node").count(), 3);
+  // A node takes the focus (Tab order) and is selected; arrows move it.
+  await page.locator('g.node[data-node="producer"]').focus();
+  await page.locator('#inspector [data-selected="producer"]').waitFor();
+  const before = await page.locator('g.node[data-node="producer"]').boundingBox();
+  await page.keyboard.press("Shift+ArrowLeft");
+  await page.keyboard.press("Shift+ArrowUp");
+  const after = await page.locator('g.node[data-node="producer"]').boundingBox();
+  assert.ok(after.x < before.x && after.y < before.y, "the arrows moved it");
+  // Connect from the inspector: producer → direct-x, then direct-x → queue with a key typed.
+  await page.locator("#connect-target").focus();
+  await page.locator("#connect-target").selectOption("direct-x");
+  await page.locator('button[data-action="connect"]').focus();
+  await page.keyboard.press("Enter");
+  await page.locator("g.edge.publish").waitFor();
+  await page.locator('g.node[data-node="direct-x"]').focus();
+  await page.locator("#connect-target").selectOption("queue");
+  await page.locator('button[data-action="connect"]').focus();
+  await page.keyboard.press("Enter");
+  await page.locator("#bind-key").waitFor();
+  await page.waitForFunction(() => document.activeElement?.id === "bind-key");
+  await page.keyboard.press("Control+a");
+  await page.keyboard.type("orders.eu");
+  await page.keyboard.press("Enter");
+  await page.locator("g.edge.binding").waitFor();
+  assert.equal(await page.locator("g.edge.binding .edge-label").textContent(), "orders.eu");
+  // Delete the queue with the Delete key, then take it back with Ctrl+Z.
+  await page.locator('g.node[data-node="queue"]').focus();
+  await page.keyboard.press("Delete");
+  await page.locator('g.node[data-node="queue"]').waitFor({ state: "detached" });
+  await page.keyboard.press("Control+z");
+  await page.locator('g.node[data-node="queue"]').waitFor();
+  assert.equal(await page.locator("g.edge.binding").count(), 1, "its binding came back too");
+  await screenshot(page, "quality-keyboard");
   assert.deepEqual(page.problems, []);
   await page.close();
 });

@@ -78,6 +78,8 @@ pub struct LogEntry {
 pub struct Counters {
     /// Messages published by producers.
     pub published: u64,
+    /// Messages routed into each queue (its publish rate, as the management UI counts it).
+    pub routed_in: BTreeMap<NodeId, u64>,
     /// Deliveries to consumers, per queue.
     pub delivered: BTreeMap<NodeId, u64>,
     /// Acks received, per queue.
@@ -112,12 +114,29 @@ pub struct Derived {
 pub struct Sample {
     /// When.
     pub at: SimTime,
-    /// Per queue: `(node, ready, unacked, delivered so far, acked so far)`.
-    pub queues: Vec<(NodeId, u64, u64, u64, u64)>,
+    /// Per live queue.
+    pub queues: Vec<QueueSample>,
     /// Per consumer: `(node, busy µs so far)`.
     pub consumers: Vec<(NodeId, u64)>,
     /// Messages published so far.
     pub published: u64,
+}
+
+/// One queue in a [`Sample`]: its depth now and its cumulative counters.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct QueueSample {
+    /// The queue.
+    pub node: NodeId,
+    /// Ready messages.
+    pub ready: u64,
+    /// Delivered, not yet acked.
+    pub unacked: u64,
+    /// Routed into it so far.
+    pub published: u64,
+    /// Delivered from it so far.
+    pub delivered: u64,
+    /// Acked so far.
+    pub acked: u64,
 }
 
 /// A saved point of the run.
@@ -507,13 +526,15 @@ impl Timeline {
             }
             let id = NodeId(i as u32);
             if let Some(q) = &n.queue {
-                queues.push((
-                    id,
-                    q.ready,
-                    q.unacked,
-                    c.delivered.get(&id).copied().unwrap_or(0),
-                    c.acked.get(&id).copied().unwrap_or(0),
-                ));
+                let count = |m: &BTreeMap<NodeId, u64>| m.get(&id).copied().unwrap_or(0);
+                queues.push(QueueSample {
+                    node: id,
+                    ready: q.ready,
+                    unacked: q.unacked,
+                    published: count(&c.routed_in),
+                    delivered: count(&c.delivered),
+                    acked: count(&c.acked),
+                });
             }
             if let Some(cm) = &n.consumer {
                 consumers.push((id, cm.busy_us));
@@ -610,6 +631,9 @@ impl Timeline {
                     d.pending_dlx.insert(*message);
                 }
                 EventKind::Routed { message, route, .. } => {
+                    for (q, _) in &route.targets {
+                        *d.counters.routed_in.entry(*q).or_default() += 1;
+                    }
                     if d.pending_dlx.remove(message) {
                         for (q, copy) in &route.targets {
                             *d.counters.dead_letter_arrivals.entry(*q).or_default() += 1;

@@ -3,7 +3,7 @@
 
 use super::stage::open_message;
 use super::{Ctx, Drawer};
-use crate::timeline::{Sample, SAMPLE_EVERY_US};
+use crate::timeline::{QueueSample, Sample, SAMPLE_EVERY_US};
 use switchboard_core::trace::event_json;
 use switchboard_core::{EventKind, MessageId};
 use web_sys::HtmlInputElement;
@@ -392,10 +392,10 @@ fn metrics(ctx: &Ctx) -> Html {
     let last = samples.last().expect("two or more");
     let rate_xs = &xs[1..];
     let published = rates(&samples, |s| s.published);
-    let delivered = rates(&samples, |s| s.queues.iter().map(|q| q.3).sum());
-    let acked = rates(&samples, |s| s.queues.iter().map(|q| q.4).sum());
+    let delivered = rates(&samples, |s| s.queues.iter().map(|q| q.delivered).sum());
+    let acked = rates(&samples, |s| s.queues.iter().map(|q| q.acked).sum());
     charts.push(chart(
-        "rates, messages/s".into(),
+        "all queues, messages/s".into(),
         rate_xs,
         &[
             ("publish", "publish", published),
@@ -404,24 +404,31 @@ fn metrics(ctx: &Ctx) -> Html {
         ],
     ));
     for q in &last.queues {
-        let id = q.0;
-        let series = |f: fn(&(switchboard_core::NodeId, u64, u64, u64, u64)) -> u64| -> Vec<f64> {
+        let id = q.node;
+        let of = |s: &Sample| s.queues.iter().find(|x| x.node == id).cloned();
+        let depth = |f: fn(&QueueSample) -> u64| -> Vec<f64> {
             samples
                 .iter()
-                .map(|s| {
-                    s.queues
-                        .iter()
-                        .find(|x| x.0 == id)
-                        .map_or(0.0, |x| f(x) as f64)
-                })
+                .map(|s| of(s).map_or(0.0, |x| f(&x) as f64))
                 .collect()
         };
+        let rate = |f: fn(&QueueSample) -> u64| rates(&samples, |s| of(s).map_or(0, |x| f(&x)));
+        let name = &topo.node(id).name;
         charts.push(chart(
-            format!("queue {}", topo.node(id).name),
+            format!("queue {name}, messages"),
             &xs,
             &[
-                ("ready", "ready", series(|x| x.1)),
-                ("unacked", "unacked", series(|x| x.2)),
+                ("ready", "ready", depth(|x| x.ready)),
+                ("unacked", "unacked", depth(|x| x.unacked)),
+            ],
+        ));
+        charts.push(chart(
+            format!("queue {name}, messages/s"),
+            rate_xs,
+            &[
+                ("publish", "publish", rate(|x| x.published)),
+                ("deliver", "deliver", rate(|x| x.delivered)),
+                ("ack", "ack", rate(|x| x.acked)),
             ],
         ));
     }
@@ -505,5 +512,50 @@ fn dead_letters(ctx: &Ctx) -> Html {
             }
             <ol class="recent">{ for recent }</ol>
         </div>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use switchboard_core::{Scenario, SimTime};
+
+    fn sample(at_ms: u64, published: u64) -> Sample {
+        Sample {
+            at: SimTime(at_ms * 1_000),
+            queues: Vec::new(),
+            consumers: Vec::new(),
+            published,
+        }
+    }
+
+    #[test]
+    fn rates_are_per_second_between_samples() {
+        let s = [sample(0, 0), sample(250, 10), sample(500, 30)];
+        let refs: Vec<&Sample> = s.iter().collect();
+        assert_eq!(rates(&refs, |s| s.published), [40.0, 80.0]);
+        assert!(rates(&refs[..1], |s| s.published).is_empty());
+    }
+
+    #[test]
+    fn the_log_shows_the_newest_rows_that_match() {
+        let s = Scenario::from_json(crate::ui::examples::get("amqp-dead-letter").unwrap()).unwrap();
+        let mut t = crate::timeline::Timeline::new(&s).unwrap();
+        t.play();
+        for _ in 0..200 {
+            t.tick(16.0);
+        }
+        let all = log_rows(&t, "");
+        assert_eq!(all.len(), LOG_ROWS.min(t.log().len()));
+        assert!(
+            all.windows(2).all(|w| w[0].ordinal > w[1].ordinal),
+            "newest first"
+        );
+        let dead = log_rows(&t, "dead_lettered");
+        assert!(!dead.is_empty());
+        assert!(dead
+            .iter()
+            .all(|r| r.ty == "dead_lettered" || r.text.contains("dead_lettered")));
+        assert!(dead[0].text.contains("x-death"), "{}", dead[0].text);
     }
 }
