@@ -30,7 +30,7 @@ fn main() {
     let mut slowest = 0.0f64;
     while t.sim().now() < end {
         let f = Instant::now();
-        t.tick(16.0);
+        t.tick(16.0).unwrap();
         slowest = slowest.max(f.elapsed().as_secs_f64() * 1e3);
         frames += 1;
     }

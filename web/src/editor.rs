@@ -61,6 +61,8 @@ pub struct Session {
     positions: BTreeMap<String, Position>,
     undo: Vec<Scenario>,
     redo: Vec<Scenario>,
+    /// Counts document changes (edits, undo, redo, loads, restarts).
+    revision: u64,
 }
 
 impl Session {
@@ -72,6 +74,7 @@ impl Session {
             positions: BTreeMap::new(),
             undo: Vec::new(),
             redo: Vec::new(),
+            revision: 0,
         };
         s.adopt_positions(scenario);
         Ok(s)
@@ -90,6 +93,16 @@ impl Session {
     /// Where a node is drawn, if it has been placed.
     pub fn position(&self, name: &str) -> Option<Position> {
         self.positions.get(name).copied()
+    }
+
+    /// A number that changes whenever the topology may have: a document change, a live edit,
+    /// or the run itself removing something (a scripted removal, an expired queue). Views
+    /// derived from the topology can be cached on it.
+    pub fn topology_version(&self) -> (u64, usize, usize, usize) {
+        let t = self.timeline.sim().topology();
+        let removed = t.nodes.iter().filter(|n| n.removed).count()
+            + t.edges.iter().filter(|e| e.removed).count();
+        (self.revision, t.nodes.len(), t.edges.len(), removed)
     }
 
     /// True if there is something to undo.
@@ -174,6 +187,7 @@ impl Session {
         let speed = self.timeline.speed();
         self.timeline = Timeline::new(&doc).map_err(EditError::Invalid)?;
         self.timeline.set_speed(speed);
+        self.revision += 1;
         Ok(())
     }
 
@@ -191,6 +205,7 @@ impl Session {
             self.undo.push(old);
         }
         self.redo.clear();
+        self.revision += 1;
         Ok(())
     }
 
@@ -222,6 +237,7 @@ impl Session {
         self.base.actions = new.actions.clone();
         self.base.name = new.name.clone();
         self.base.description = new.description.clone();
+        self.revision += 1;
         Ok(())
     }
 
@@ -569,7 +585,7 @@ mod tests {
         let t = s.timeline_mut();
         t.play();
         for _ in 0..200 {
-            t.tick(16.0);
+            t.tick(16.0).unwrap();
         }
         let acked: u64 = t.derived().counters.acked.values().sum();
         assert!(acked > 0, "messages reached the consumer and were acked");
@@ -614,7 +630,7 @@ mod tests {
         let mut s = built();
         s.timeline_mut().play();
         for _ in 0..60 {
-            s.timeline_mut().tick(16.0);
+            s.timeline_mut().tick(16.0).unwrap();
         }
         let c2 = s.add_node("consumer", None, at(600.0, 150.0)).unwrap();
         s.connect(EdgeSpec::new("queue", &c2)).unwrap();
@@ -636,7 +652,7 @@ mod tests {
         let mut s = built();
         s.timeline_mut().play();
         for _ in 0..30 {
-            s.timeline_mut().tick(16.0);
+            s.timeline_mut().tick(16.0).unwrap();
         }
         let doc = s.doc();
         let mut q = doc.nodes[doc.node_index("queue").unwrap()].clone();
@@ -674,7 +690,7 @@ mod tests {
     fn a_changed_consumer_is_configured_in_place() {
         let mut s = built();
         s.timeline_mut().play();
-        s.timeline_mut().tick(100.0);
+        s.timeline_mut().tick(100.0).unwrap();
         let doc = s.doc();
         let mut c = doc.nodes[doc.node_index("consumer").unwrap()].clone();
         if let NodeKind::Consumer(cc) = &mut c.kind {

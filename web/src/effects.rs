@@ -275,7 +275,7 @@ mod tests {
         session.timeline_mut().play();
         let mut seen = 0;
         for _ in 0..frames {
-            session.timeline_mut().tick(50.0);
+            session.timeline_mut().tick(50.0).unwrap();
             let scene = Scene::of(&session);
             let t = session.timeline();
             let new: Vec<Event> = t

@@ -107,7 +107,7 @@ mod tests {
         assert_eq!(scene.node_at(Point { x: 150.0, y: 0.0 }), None);
         // Once running, a deletion is a live removal: ids stay, places go.
         s.timeline_mut().play();
-        s.timeline_mut().tick(16.0);
+        s.timeline_mut().tick(16.0).unwrap();
         s.delete_node("consumer").unwrap();
         let scene = Scene::of(&s);
         assert_eq!(scene.node(NodeId(1)), None);

@@ -322,23 +322,23 @@ impl Timeline {
         self.seek_steps(steps - 1).is_ok()
     }
 
-    /// Advances by one animation frame of `wall_ms` milliseconds, if playing.
-    pub fn tick(&mut self, wall_ms: f64) {
+    /// Advances by one animation frame of `wall_ms` milliseconds, if playing. An error means
+    /// the logged run could not be reproduced (a bug); the timeline pauses.
+    pub fn tick(&mut self, wall_ms: f64) -> Result<(), TimelineError> {
         // NaN and non-positive frame times (clock hiccups) move nothing.
         if !self.running || wall_ms.is_nan() || wall_ms <= 0.0 {
-            return;
+            return Ok(());
         }
         let us = wall_ms.min(MAX_FRAME_MS) * 1_000.0 * self.speed + self.carry_us;
         let whole = us.floor();
         self.carry_us = us - whole;
         let target = SimTime(self.sim.now().0 + whole as u64);
         // A failure here is a determinism bug; stop rather than show a diverged run.
-        if self
-            .forward(Stop::Time(target), STEP_BUDGET_PER_FRAME)
-            .is_err()
-        {
+        let r = self.forward(Stop::Time(target), STEP_BUDGET_PER_FRAME);
+        if r.is_err() {
             self.pause();
         }
+        r
     }
 
     /// Goes to simulated time `t` (clamped to the run so far) and pauses there.
@@ -712,7 +712,7 @@ mod tests {
     #[test]
     fn paused_frames_do_not_move_time() {
         let mut p = Timeline::new(&hello()).unwrap();
-        p.tick(16.0);
+        p.tick(16.0).unwrap();
         assert_eq!(p.sim().now(), SimTime::ZERO);
     }
 
@@ -720,12 +720,12 @@ mod tests {
     fn frames_advance_by_wall_time_times_speed() {
         let mut p = Timeline::new(&hello()).unwrap();
         p.play();
-        p.tick(16.0);
+        p.tick(16.0).unwrap();
         assert_eq!(p.sim().now(), SimTime(16_000));
         p.set_speed(10.0);
-        p.tick(16.0);
+        p.tick(16.0).unwrap();
         assert_eq!(p.sim().now(), SimTime(176_000));
-        p.tick(10_000.0);
+        p.tick(10_000.0).unwrap();
         assert_eq!(
             p.sim().now(),
             SimTime(176_000 + 2_500_000),
@@ -739,7 +739,7 @@ mod tests {
         p.play();
         p.set_speed(0.1);
         for _ in 0..3 {
-            p.tick(16.6667);
+            p.tick(16.6667).unwrap();
         }
         // 3 × 1666.67 µs = 5000.01 µs, floored to 5000 only once, not three times.
         assert_eq!(p.sim().now(), SimTime(5_000));
@@ -767,7 +767,7 @@ mod tests {
         p.play();
         let mut seen = 0;
         for _ in 0..600 {
-            p.tick(16.0);
+            p.tick(16.0).unwrap();
             let now = p.sim().now();
             assert!(p
                 .flights()
@@ -785,7 +785,7 @@ mod tests {
         p.set_speed(5.0);
         let mut marks = Vec::new();
         for i in 0..400 {
-            p.tick(16.0);
+            p.tick(16.0).unwrap();
             if i % 50 == 7 {
                 marks.push((p.sim().now(), fingerprint(&p)));
             }
@@ -837,7 +837,7 @@ mod tests {
         p.play();
         p.set_speed(10.0);
         for _ in 0..60 {
-            p.tick(16.0);
+            p.tick(16.0).unwrap();
         }
         assert!(p.checkpoint_count() <= MAX_CHECKPOINTS);
         assert!(p.checkpoint_count() > 2);
@@ -853,7 +853,7 @@ mod tests {
         let mut p = Timeline::new(&example("amqp-consumer-crash")).unwrap();
         p.play();
         for _ in 0..frames {
-            p.tick(16.0);
+            p.tick(16.0).unwrap();
         }
         let consumer = p
             .sim()
@@ -880,7 +880,7 @@ mod tests {
         let (mut p, consumer) = played_with_consumer(40);
         p.apply(Command::Crash { node: consumer }).unwrap();
         for _ in 0..40 {
-            p.tick(16.0);
+            p.tick(16.0).unwrap();
         }
         let end = (p.sim().now(), fingerprint(&p));
         p.seek(SimTime::ZERO).unwrap();

@@ -213,8 +213,15 @@ pub fn app() -> Html {
 /// One animation frame. Returns true if the DOM should be refreshed now.
 fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64) -> bool {
     let mut session = ctx.session.borrow_mut();
-    session.timeline_mut().tick(dt);
+    let ticked = session.timeline_mut().tick(dt);
     let mut ui = ctx.ui.borrow_mut();
+    if let Err(e) = ticked {
+        ui.notice = Some(super::Notice {
+            text: format!("Paused: {e}"),
+            error: true,
+            at: ts,
+        });
+    }
     let mut refresh = false;
     if let Some(el) = stage_ref.cast::<HtmlElement>() {
         let r = el.get_bounding_client_rect();

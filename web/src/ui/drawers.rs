@@ -543,7 +543,7 @@ mod tests {
         let mut t = crate::timeline::Timeline::new(&s).unwrap();
         t.play();
         for _ in 0..200 {
-            t.tick(16.0);
+            t.tick(16.0).unwrap();
         }
         let all = log_rows(&t, "");
         assert_eq!(all.len(), LOG_ROWS.min(t.log().len()));

@@ -265,17 +265,33 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
 fn connect_to(ctx: &Ctx, from: &str) -> Html {
     let targets: Vec<(String, &'static str)> = {
         let s = ctx.session.borrow();
-        s.doc()
-            .nodes
-            .iter()
-            .filter(|n| s.connection_refusal(from, &n.id).is_none())
-            .map(|n| {
-                (
-                    n.id.clone(),
-                    s.connection_meaning(from, &n.id).unwrap_or("connects to"),
-                )
-            })
-            .collect()
+        let version = s.topology_version();
+        let mut ui = ctx.ui.borrow_mut();
+        let cached = ui
+            .connect_targets
+            .as_ref()
+            .filter(|c| c.from == from && c.version == version);
+        match cached {
+            Some(c) => c.targets.clone(),
+            None => {
+                let targets: Vec<(String, &'static str)> = s
+                    .doc()
+                    .nodes
+                    .iter()
+                    .filter(|n| s.connection_refusal(from, &n.id).is_none())
+                    .map(|n| {
+                        let meaning = s.connection_meaning(from, &n.id).unwrap_or("connects to");
+                        (n.id.clone(), meaning)
+                    })
+                    .collect();
+                ui.connect_targets = Some(super::ConnectTargets {
+                    from: from.to_owned(),
+                    version,
+                    targets: targets.clone(),
+                });
+                targets
+            }
+        }
     };
     if targets.is_empty() {
         return html! {};

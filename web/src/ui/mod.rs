@@ -118,6 +118,17 @@ pub struct Notice {
     pub at: f64,
 }
 
+/// Where a node can connect to, as last computed (each candidate is a validation).
+#[derive(Debug, Default)]
+pub struct ConnectTargets {
+    /// From this node.
+    pub from: String,
+    /// For this topology version.
+    pub version: (u64, usize, usize, usize),
+    /// `(node, what the connection means)`.
+    pub targets: Vec<(String, &'static str)>,
+}
+
 /// The event log's rows as last formatted.
 #[derive(Debug, Default)]
 pub struct LogView {
@@ -158,6 +169,8 @@ pub struct UiState {
     pub drawer_open: bool,
     /// The event log's filter text.
     pub log_filter: String,
+    /// The inspector's connection targets for a node, cached on the topology's version.
+    pub connect_targets: Option<ConnectTargets>,
     /// The event log's formatted rows, reused between refreshes.
     pub log_view: Option<LogView>,
     /// Inspector fields whose text was refused: field key → (text, why).
