@@ -35,6 +35,11 @@ const centre = async (locator) => {
 };
 const node = (name) => page.locator(`g.node[data-node="${name}"]`);
 
+/** Opens a drawer (a second click on an open drawer's tab would close it). */
+async function openDrawer(id) {
+  if ((await page.locator(id).getAttribute("aria-selected")) !== "true") await page.locator(id).click();
+}
+
 /** Drags a palette item onto the canvas at (x, y), with real pointer events. */
 async function dragFromPalette(kind, type, x, y) {
   const sel = type ? `.palette-item[data-kind="${kind}"][data-type="${type}"]` : `.palette-item[data-kind="${kind}"]`;
@@ -184,6 +189,19 @@ test("a newcomer builds, runs, breaks and rewinds a RabbitMQ topology", async (t
     await screenshot(page, "playground-05-running");
   });
 
+  await t.test("an inspector edit applies live, as a command at the current moment", async () => {
+    await node("consumer").click();
+    await setField("prefetch_count", "1");
+    await openDrawer("#tab-events");
+    await page.locator("#log-filter").fill("configured");
+    await page.locator(".log-table tr.ev.configured").first().waitFor({ timeout: 5000 });
+    assert.ok(Number(await page.locator(".log-table tr.ev.configured td.at").first().textContent().then(parseFloat)) > 0);
+    await page.locator("#log-filter").fill("");
+    await page.waitForFunction(() => Number(document.querySelector(".window").dataset.unacked) <= 1, null, { timeout: 10000 });
+    await setField("prefetch_count", "3");
+    await page.locator('g.node[data-node="consumer"]').click();
+  });
+
   await t.test("clicking a moving message pauses and opens it in the message inspector", async () => {
     // Find a dot: ask the page where the first message in flight is drawn.
     let hit = false;
@@ -224,14 +242,14 @@ test("a newcomer builds, runs, breaks and rewinds a RabbitMQ topology", async (t
     await page.click('button[data-fault="crash"]');
     assert.match(await page.locator("g.node.consumer").getAttribute("class"), /down/);
     await page.click('button[data-fault="restart"]');
-    await page.locator("#tab-events").click();
+    await openDrawer("#tab-events");
     await page.locator("#log-filter").fill("redelivered=true");
     await page.locator(".log-table tr.ev.delivered").first().waitFor({ timeout: 10000 });
     await page.locator(".log-table tr.ev.delivered").first().dblclick();
     await page.locator("#message-redelivered").waitFor();
     assert.equal(await page.locator("#message-redelivered").textContent(), "true");
     await screenshot(page, "playground-07-redelivered");
-    await page.locator("#tab-events").click();
+    await openDrawer("#tab-events");
     await page.locator("#log-filter").fill("");
   });
 
@@ -245,7 +263,7 @@ test("a newcomer builds, runs, breaks and rewinds a RabbitMQ topology", async (t
     assert.match(await page.locator("#dlq-alert").textContent(), /new dead-lettered message/);
     await page.waitForFunction(() => /dead letters/.test(document.querySelector('g.node[data-node="queue-2"]').textContent));
     await screenshot(page, "playground-08-dead-letter");
-    await page.locator("#tab-dead").click();
+    await openDrawer("#tab-dead");
     assert.match(await page.locator("#dead-letters").textContent(), /queue-2: 1 arrived/);
     assert.equal(await page.locator("#dlq-alert").count(), 0, "seen: the alert clears");
   });

@@ -164,3 +164,50 @@ test("editing works from the keyboard alone", async () => {
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("pan, zoom and fit the view; bind an exchange to an exchange", async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url + "?example=amqp-exchange-to-exchange");
+  await page.locator("#clock").waitFor();
+  const node = page.locator("g.node").first();
+  const a = await node.boundingBox();
+  // Wheel zooms about the pointer.
+  const stage = await page.locator(".stage").boundingBox();
+  await page.mouse.move(stage.x + stage.width / 2, stage.y + stage.height / 2);
+  await page.mouse.wheel(0, -400);
+  const b = await node.boundingBox();
+  assert.ok(b.width > a.width * 1.3, `zoomed in: ${a.width} → ${b.width}`);
+  // Dragging the background pans.
+  await page.mouse.move(stage.x + 10, stage.y + stage.height - 10);
+  await page.mouse.down();
+  await page.mouse.move(stage.x + 90, stage.y + stage.height - 50, { steps: 5 });
+  await page.mouse.up();
+  const c = await node.boundingBox();
+  assert.ok(Math.abs(c.x - b.x - 80) < 2 && Math.abs(c.y - b.y + 40) < 2, "panned by the drag");
+  // Fit brings it back.
+  await page.click('button[data-action="fit"]');
+  await page.waitForFunction((w) => document.querySelector("g.node").getBoundingClientRect().width < w, b.width);
+  const d = await node.boundingBox();
+  assert.ok(Math.abs(d.width - a.width) < 1 && Math.abs(d.x - a.x) < 1, "fit is the opening view");
+  // An exchange-to-exchange binding, by dragging between two exchanges.
+  await page.selectOption("#examples", "");
+  for (const [type, x] of [["topic", 320], ["fanout", 620]]) {
+    const item = await page.locator(`.palette-item[data-type="${type}"]`).boundingBox();
+    await page.mouse.move(item.x + 20, item.y + item.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(x, 200, { steps: 8 });
+    await page.mouse.up();
+  }
+  const port = await page.locator('circle[data-port="topic-x"]').boundingBox();
+  const target = await page.locator('g.node[data-node="fanout-x"]').boundingBox();
+  await page.mouse.move(port.x + port.width / 2, port.y + port.height / 2);
+  await page.mouse.down();
+  await page.mouse.move(target.x + target.width / 2, target.y + target.height / 2, { steps: 8 });
+  assert.match(await page.locator("#cursor-tip").textContent(), /topic-x binds an exchange \(e2e\) fanout-x/);
+  await page.mouse.up();
+  await page.locator("#bind-key").fill("audit.#");
+  await page.keyboard.press("Enter");
+  assert.equal(await page.locator("g.edge.binding .edge-label").textContent(), "audit.#");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
