@@ -105,6 +105,35 @@ impl Session {
         (self.revision, t.nodes.len(), t.edges.len(), removed)
     }
 
+    /// The undo and redo stacks (oldest first), for autosave.
+    pub fn history(&self) -> (&[Scenario], &[Scenario]) {
+        (&self.undo, &self.redo)
+    }
+
+    /// Restores saved work: the document with a fresh run, and its undo history.
+    pub fn restore(
+        &mut self,
+        doc: &Scenario,
+        undo: Vec<Scenario>,
+        redo: Vec<Scenario>,
+    ) -> Result<(), EditError> {
+        let speed = self.timeline.speed();
+        self.timeline = Timeline::new(doc).map_err(EditError::Invalid)?;
+        self.timeline.set_speed(speed);
+        self.base = doc.clone();
+        self.positions.clear();
+        self.adopt_positions(doc);
+        self.undo = undo;
+        self.redo = redo;
+        self.revision += 1;
+        Ok(())
+    }
+
+    /// How many document changes there have been (autosave saves when it moves).
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
     /// True if there is something to undo.
     pub fn can_undo(&self) -> bool {
         !self.undo.is_empty()

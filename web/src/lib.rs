@@ -7,6 +7,7 @@
 //! - [`timeline`]: the frame-by-frame driver with checkpoints for time travel;
 //! - [`scene`], [`view`], [`effects`], [`fields`]: layout, view maths, visual effects and the
 //!   inspector's field tables;
+//! - [`persist`]: the autosave format;
 //! - [`ui`]: the Yew component and the render functions of each page region.
 //!
 //! Everything but `ui` is plain Rust that native tests cover.
@@ -17,6 +18,7 @@ pub mod effects;
 pub mod fields;
 pub mod hooks;
 pub mod panic;
+pub mod persist;
 pub mod scene;
 pub mod timeline;
 pub mod ui;

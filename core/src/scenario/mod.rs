@@ -407,7 +407,14 @@ pub(crate) fn check_live(s: &Scenario) -> Result<(), Diagnostics> {
 impl Scenario {
     /// Parses and validates a document. On failure, every problem found is returned with its path.
     pub fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
-        parse::from_json(text)
+        parse::from_json(text, false)
+    }
+
+    /// Parses a document saved while it was being drawn: like [`Scenario::from_json`], but
+    /// validated by the live-edit rules ([`Scenario::check_draft`]), so a producer not yet
+    /// connected is accepted. The playground restores autosaved work with it.
+    pub fn from_json_draft(text: &str) -> Result<Scenario, Diagnostics> {
+        parse::from_json(text, true)
     }
 
     /// Validates a topology being drawn by the live-edit rules: like a document, except that a

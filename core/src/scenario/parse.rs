@@ -69,7 +69,7 @@ fn typed<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Diagnosti
     })
 }
 
-pub(super) fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
+pub(super) fn from_json(text: &str, live: bool) -> Result<Scenario, Diagnostics> {
     if text.len() > MAX_DOCUMENT_BYTES {
         return Err(Diagnostics::one(
             "(document)",
@@ -104,7 +104,7 @@ pub(super) fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
     let mut diags = Vec::new();
     let scenario = build(raw, &mut diags);
     if let Some(s) = &scenario {
-        validate(s, false, &mut diags);
+        validate(s, live, &mut diags);
     }
     match scenario {
         Some(s) if diags.is_empty() => Ok(s),

@@ -1,7 +1,7 @@
 //! The root component: owns the session and the UI state, runs the animation frame loop, and
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
-use super::{canvas, drawers, examples, inspector, palette, runbar, stage};
+use super::{canvas, drawers, examples, files, inspector, palette, runbar, stage};
 use super::{now_ms, Ctx, Drawer, Selection, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
@@ -19,6 +19,36 @@ const REFRESH_EVERY_MS: f64 = 100.0;
 const EFFECT_EVENTS_PER_FRAME: usize = 300;
 /// The largest zoom a fit chooses: small topologies are not blown up.
 const FIT_MAX_SCALE: f64 = 1.25;
+
+/// What the page opens with: `?example=name`; else the autosaved work (with its history);
+/// else an empty canvas. Also a problem to report, the example's name, and saved work that
+/// could not be restored.
+struct Init {
+    scenario: Scenario,
+    problem: Option<String>,
+    example: String,
+    saved: Option<crate::persist::Saved>,
+    recovery: Option<files::Recovery>,
+}
+
+fn initial() -> Init {
+    let (scenario, problem, example) = initial_scenario();
+    let mut init = Init {
+        scenario,
+        problem,
+        example,
+        saved: None,
+        recovery: None,
+    };
+    if !query_flag("example") {
+        match files::read_autosave() {
+            Some(Ok(saved)) => init.saved = Some(saved),
+            Some(Err(r)) => init.recovery = Some(r),
+            None => {}
+        }
+    }
+    init
+}
 
 /// The scenario the page opens with: `?example=name`, else an empty canvas.
 fn initial_scenario() -> (Scenario, Option<String>, String) {
@@ -82,14 +112,23 @@ fn prefers_reduced_motion() -> bool {
 /// The root component.
 #[function_component(App)]
 pub fn app() -> Html {
-    let init = use_memo((), |_| initial_scenario());
+    let init = use_memo((), |_| initial());
     let session = use_mut_ref(|| {
-        Session::new(&init.0).unwrap_or_else(|_| {
+        let mut s = Session::new(&init.scenario).unwrap_or_else(|_| {
             Session::new(&Scenario::from_json(examples::EMPTY).expect("valid")).expect("runs")
-        })
+        });
+        if let Some(saved) = &init.saved {
+            // A save that parses but cannot run leaves the empty canvas.
+            let _ = s.restore(&saved.doc, saved.undo.clone(), saved.redo.clone());
+        }
+        s
     });
     let ui = use_mut_ref(|| UiState {
-        example: init.2.clone(),
+        example: init
+            .saved
+            .as_ref()
+            .map_or(init.example.clone(), |s| s.example.clone()),
+        recovery: init.recovery.clone(),
         drawer_open: true,
         reduced_motion: prefers_reduced_motion(),
         ..UiState::default()
@@ -115,8 +154,20 @@ pub fn app() -> Html {
     {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {
-            if let Some(p) = init.1.clone() {
+            if let Some(p) = init.problem.clone() {
                 ctx.notify(p, true);
+                ctx.refresh.emit(());
+            }
+            if let Some(saved) = &init.saved {
+                let note = if saved.dropped > 0 {
+                    format!(
+                        "Restored your work; {} unreadable undo steps were left out",
+                        saved.dropped
+                    )
+                } else {
+                    "Restored your work from the last visit".to_owned()
+                };
+                ctx.notify(note, false);
                 ctx.refresh.emit(());
             }
         });
@@ -132,6 +183,8 @@ pub fn app() -> Html {
         let last_frame = use_mut_ref(|| None::<f64>);
         let last_refresh = use_mut_ref(|| 0.0f64);
         let bench = use_mut_ref(|| query_flag("bench").then(Vec::<f64>::new));
+        // The restored (or opened) state counts as saved.
+        let saved_revision = use_mut_ref(|| ctx.session.borrow().revision());
         use_animation_frame(move |ts| {
             let started = now_ms();
             let first = last_frame.borrow().is_none();
@@ -143,6 +196,7 @@ pub fn app() -> Html {
                 *last_refresh.borrow_mut() = ts;
                 ctx.refresh.emit(());
             }
+            files::autosave(&ctx, &mut saved_revision.borrow_mut());
             if first {
                 // The browser benchmark reads this: the editor is on screen.
                 if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
@@ -182,9 +236,9 @@ pub fn app() -> Html {
         });
     }
 
-    let (dark, notice) = {
+    let (dark, notice, recovery) = {
         let ui = ctx.ui.borrow();
-        (ui.dark, ui.notice.clone())
+        (ui.dark, ui.notice.clone(), ui.recovery.clone())
     };
     let theme = match dark {
         Some(true) => "dark",
@@ -194,6 +248,9 @@ pub fn app() -> Html {
     html! {
         <main class="app" data-theme={theme}>
             { header(&ctx) }
+            if let Some(r) = recovery {
+                { files::recovery_banner(&ctx, &r) }
+            }
             <div class="workspace">
                 { palette::render(&ctx) }
                 { stage::render(&ctx, &stage_ref, &canvas_ref) }
@@ -337,6 +394,9 @@ fn header(ctx: &Ctx) -> Html {
                 <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}>{ "Undo" }</button>
                 <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}>{ "Redo" }</button>
                 <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
+                <button data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export" }</button>
+                <button data-action="import" title="Open a scenario JSON file" onclick={act(pick_file)}>{ "Import" }</button>
+                <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
                 <button data-action="theme" title="Light or dark theme" onclick={act(toggle_theme)}>{ "Theme" }</button>
             </div>
         </header>
@@ -389,6 +449,16 @@ fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &st
         Err(e) => ctx.notify(format!("{what} refused: {e}"), true),
     }
     ctx.refresh.emit(());
+}
+
+fn pick_file(_: &Ctx) {
+    let input = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("import-file"))
+        .and_then(|e| e.dyn_into::<HtmlElement>().ok());
+    if let Some(i) = input {
+        i.click();
+    }
 }
 
 fn fit_view(ctx: &Ctx) {

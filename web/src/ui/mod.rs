@@ -6,6 +6,7 @@ pub mod app;
 pub mod canvas;
 pub mod drawers;
 pub mod examples;
+pub mod files;
 pub mod inspector;
 pub mod palette;
 pub mod runbar;
@@ -187,6 +188,8 @@ pub struct UiState {
     pub dark: Option<bool>,
     /// Reduced motion (from the system).
     pub reduced_motion: bool,
+    /// Saved work that could not be restored.
+    pub recovery: Option<files::Recovery>,
 }
 
 /// Shared handles every region's render function gets.
