@@ -115,3 +115,83 @@ test("export downloads a scenario the CLI runs; import opens it again", async ()
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+const snapshot = (page) =>
+  page.evaluate(() => ({
+    steps: document.querySelector("#clock").dataset.steps,
+    now: document.querySelector("#clock").dataset.nowUs,
+    tubes: [...document.querySelectorAll(".tube")].map((e) => `${e.dataset.ready}/${e.dataset.unacked}`).join(","),
+    windows: [...document.querySelectorAll(".window")].map((e) => e.dataset.unacked).join(","),
+    counts: [...document.querySelectorAll(".node .counts")].map((e) => e.textContent).join("|"),
+    nodes: [...document.querySelectorAll("g.node")].map((e) => e.dataset.node).join(","),
+  }));
+
+test("a share link replays the same run, faults included, event for event", async () => {
+  const a = await fresh();
+  await a.selectOption("#examples", "amqp-dead-letter");
+  await a.locator('g.node[data-node="worker"]').waitFor();
+  await a.click('button[data-action="play"]');
+  await a.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 400_000);
+  await a.locator('g.node[data-node="worker"]').click();
+  await a.click('button[data-fault="crash"]');
+  await a.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 900_000);
+  await a.click('button[data-fault="restart"]');
+  await a.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 2_000_000);
+  await a.click('button[data-action="pause"]');
+  const want = await snapshot(a);
+  await a.click('button[data-action="share"]');
+  const link = await a.locator("#share-link").inputValue();
+  assert.match(link, /#s=[A-Za-z0-9_-]+$/);
+  await screenshot(a, "share-dialog");
+
+  // In another browser context (another machine, as far as storage goes).
+  const b = await fresh();
+  await b.goto(link);
+  await b.locator('g.node[data-node="worker"]').waitFor();
+  assert.match(await b.locator("#notice").textContent(), /shared run/);
+  await b.selectOption("#speed", "10");
+  await b.click('button[data-action="play"]');
+  await b.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) >= t, Number(want.now));
+  await b.click('button[data-action="pause"]');
+  await b.evaluate((t) => {
+    const s = document.querySelector("#scrubber");
+    s.value = t;
+    s.dispatchEvent(new Event("input", { bubbles: true }));
+  }, want.now);
+  await b.waitForFunction((t) => document.querySelector("#clock").dataset.nowUs === t, want.now);
+  await b.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.deepEqual(await snapshot(b), want, "the same moment of the same run");
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context().close();
+  await b.context().close();
+});
+
+test("bad links and hostile names: a clear message, text not markup, no panic", async () => {
+  for (const [fragment, why] of [
+    ["#s=%%%", /not valid base64/],
+    ["#s=AAAAAAAA", /does not decompress/],
+    ["#x=1", /carries no scenario/],
+  ]) {
+    const page = await fresh();
+    await page.goto(server.url + "?" + fragment.length + fragment);
+    await page.locator("#notice").waitFor();
+    assert.match(await page.locator("#notice").textContent(), /This link cannot be opened/);
+    assert.match(await page.locator("#notice").textContent(), why);
+    assert.equal(await page.locator("#fatal-error").isHidden(), true);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  }
+  // A hostile node name arrives through a file (the same parser reads links).
+  const page = await fresh();
+  const hostile = '<img src=x onerror="window.pwned=1">';
+  const file = join(artifacts, "hostile.switchboard.json");
+  await writeFile(file, JSON.stringify({ version: 1, name: "<script>window.pwned=2</script>", nodes: [{ id: hostile, kind: "queue" }], edges: [] }));
+  await page.setInputFiles("#import-file", file);
+  await page.locator("g.node").waitFor();
+  assert.equal(await page.locator("g.node .name").textContent(), hostile, "shown as text");
+  assert.equal(await page.evaluate(() => document.querySelectorAll("img").length), 0);
+  assert.equal(await page.evaluate(() => window.pwned), undefined);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -20,7 +20,7 @@ use crate::timeline::{Timeline, TimelineError};
 use std::collections::BTreeMap;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec, Position};
 use switchboard_core::topology::Topology;
-use switchboard_core::{Command, Diagnostics, EdgeId, Scenario};
+use switchboard_core::{Command, Diagnostics, EdgeId, Edit, Scenario};
 
 /// The most undo steps kept.
 pub const UNDO_DEPTH: usize = 200;
@@ -108,6 +108,17 @@ impl Session {
     /// The undo and redo stacks (oldest first), for autosave.
     pub fn history(&self) -> (&[Scenario], &[Scenario]) {
         (&self.undo, &self.redo)
+    }
+
+    /// Opens a shared run: [`Session::load`], then the run's edit log to replay as it plays.
+    pub fn load_run(&mut self, scenario: &Scenario, edits: Vec<Edit>) -> Result<(), EditError> {
+        self.load(scenario)?;
+        let t = std::mem::replace(
+            &mut self.timeline,
+            Timeline::new(scenario).map_err(EditError::Invalid)?,
+        );
+        self.timeline = t.with_edits(edits);
+        Ok(())
     }
 
     /// Restores saved work: the document with a fresh run, and its undo history.

@@ -7,7 +7,7 @@
 //! - [`timeline`]: the frame-by-frame driver with checkpoints for time travel;
 //! - [`scene`], [`view`], [`effects`], [`fields`]: layout, view maths, visual effects and the
 //!   inspector's field tables;
-//! - [`persist`]: the autosave format;
+//! - [`persist`]: the autosave format; [`link`]: share links;
 //! - [`ui`]: the Yew component and the render functions of each page region.
 //!
 //! Everything but `ui` is plain Rust that native tests cover.
@@ -17,6 +17,7 @@ pub mod editor;
 pub mod effects;
 pub mod fields;
 pub mod hooks;
+pub mod link;
 pub mod panic;
 pub mod persist;
 pub mod scene;

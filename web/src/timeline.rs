@@ -216,6 +216,14 @@ impl Timeline {
         t
     }
 
+    /// Gives a fresh timeline an edit log to replay as it plays (a shared link's run): each
+    /// command is applied where it was first applied. If the log does not fit the run, playing
+    /// stops with an error that names the edit.
+    pub fn with_edits(mut self, edits: Vec<Edit>) -> Timeline {
+        self.edits = edits;
+        self
+    }
+
     /// Keeps a checkpoint every `events` events instead of [`CHECKPOINT_EVERY`] (tests use
     /// small intervals to exercise thinning cheaply).
     pub fn with_checkpoint_every(mut self, events: u64) -> Timeline {

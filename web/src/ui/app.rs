@@ -29,6 +29,7 @@ struct Init {
     example: String,
     saved: Option<crate::persist::Saved>,
     recovery: Option<files::Recovery>,
+    shared: Option<crate::link::Shared>,
 }
 
 fn initial() -> Init {
@@ -39,7 +40,17 @@ fn initial() -> Init {
         example,
         saved: None,
         recovery: None,
+        shared: None,
     };
+    let hash = web_sys::window()
+        .and_then(|w| w.location().hash().ok())
+        .unwrap_or_default();
+    if hash.len() > 1 {
+        match crate::link::decode(&hash) {
+            Ok(s) => init.shared = Some(s),
+            Err(why) => init.problem = Some(format!("This link cannot be opened: {why}")),
+        }
+    }
     if !query_flag("example") {
         match files::read_autosave() {
             Some(Ok(saved)) => init.saved = Some(saved),
@@ -121,13 +132,23 @@ pub fn app() -> Html {
             // A save that parses but cannot run leaves the empty canvas.
             let _ = s.restore(&saved.doc, saved.undo.clone(), saved.redo.clone());
         }
+        if let Some(shared) = &init.shared {
+            // Over the saved work, which stays one undo step away.
+            let _ = s.load_run(&shared.doc, shared.edits.clone());
+        }
         s
     });
     let ui = use_mut_ref(|| UiState {
-        example: init
-            .saved
+        example: match (&init.shared, &init.saved) {
+            (Some(_), _) => String::new(),
+            (None, Some(s)) => s.example.clone(),
+            (None, None) => init.example.clone(),
+        },
+        viewport: init
+            .shared
             .as_ref()
-            .map_or(init.example.clone(), |s| s.example.clone()),
+            .and_then(|s| s.view)
+            .map(|(dx, dy, scale)| crate::view::Viewport { scale, dx, dy }),
         recovery: init.recovery.clone(),
         drawer_open: true,
         reduced_motion: prefers_reduced_motion(),
@@ -158,7 +179,10 @@ pub fn app() -> Html {
                 ctx.notify(p, true);
                 ctx.refresh.emit(());
             }
-            if let Some(saved) = &init.saved {
+            if init.shared.is_some() {
+                ctx.notify("Opened a shared run: Play replays it as it was", false);
+                ctx.refresh.emit(());
+            } else if let Some(saved) = &init.saved {
                 let note = if saved.dropped > 0 {
                     format!(
                         "Restored your work; {} unreadable undo steps were left out",
@@ -213,6 +237,37 @@ pub fn app() -> Html {
         });
     }
 
+    // A link pasted into this tab changes only the fragment: open it as a shared run.
+    {
+        let ctx = ctx.clone();
+        use_effect_with((), move |_| {
+            let handler = Closure::<dyn Fn()>::new(move || {
+                let hash = web_sys::window()
+                    .and_then(|w| w.location().hash().ok())
+                    .unwrap_or_default();
+                if hash.len() > 1 {
+                    open_link(&ctx, &hash);
+                }
+            });
+            let w = web_sys::window();
+            if let Some(w) = &w {
+                let _ = w.add_event_listener_with_callback(
+                    "hashchange",
+                    handler.as_ref().unchecked_ref(),
+                );
+            }
+            move || {
+                if let Some(w) = w {
+                    let _ = w.remove_event_listener_with_callback(
+                        "hashchange",
+                        handler.as_ref().unchecked_ref(),
+                    );
+                }
+                drop(handler);
+            }
+        });
+    }
+
     // Keyboard shortcuts, wherever the focus is (except while typing in a field).
     {
         let ctx = ctx.clone();
@@ -236,9 +291,14 @@ pub fn app() -> Html {
         });
     }
 
-    let (dark, notice, recovery) = {
+    let (dark, notice, recovery, share) = {
         let ui = ctx.ui.borrow();
-        (ui.dark, ui.notice.clone(), ui.recovery.clone())
+        (
+            ui.dark,
+            ui.notice.clone(),
+            ui.recovery.clone(),
+            ui.share.clone(),
+        )
     };
     let theme = match dark {
         Some(true) => "dark",
@@ -250,6 +310,9 @@ pub fn app() -> Html {
             { header(&ctx) }
             if let Some(r) = recovery {
                 { files::recovery_banner(&ctx, &r) }
+            }
+            if let Some(link) = share {
+                { share_dialog(&ctx, link) }
             }
             <div class="workspace">
                 { palette::render(&ctx) }
@@ -264,6 +327,64 @@ pub fn app() -> Html {
                 { notice.map(|n| n.text).unwrap_or_default() }
             </div>
         </main>
+    }
+}
+
+fn share_dialog(ctx: &Ctx, link: String) -> Html {
+    let close = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            ctx.ui.borrow_mut().share = None;
+            ctx.refresh.emit(());
+        })
+    };
+    let copy = {
+        let (ctx, link) = (ctx.clone(), link.clone());
+        Callback::from(move |_: MouseEvent| {
+            // navigator.clipboard may be missing (insecure origin); the field is selectable.
+            let clipboard = web_sys::window()
+                .and_then(|w| js_sys::Reflect::get(&w, &"navigator".into()).ok())
+                .and_then(|n| js_sys::Reflect::get(&n, &"clipboard".into()).ok())
+                .filter(|c| !c.is_undefined());
+            let copied = clipboard
+                .and_then(|c| {
+                    let f = js_sys::Reflect::get(&c, &"writeText".into()).ok()?;
+                    let f: js_sys::Function = f.dyn_into().ok()?;
+                    let promise: js_sys::Promise =
+                        f.call1(&c, &link.clone().into()).ok()?.dyn_into().ok()?;
+                    // A refusal (no permission) must not surface as an unhandled rejection.
+                    let ignore = Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(|_| {});
+                    let _ = promise.catch(&ignore);
+                    ignore.forget();
+                    Some(())
+                })
+                .is_some();
+            ctx.notify(
+                if copied {
+                    "Link copied"
+                } else {
+                    "Copy the link from the field"
+                },
+                false,
+            );
+            ctx.refresh.emit(());
+        })
+    };
+    let select_all = Callback::from(|e: FocusEvent| {
+        let el: web_sys::HtmlInputElement = e.target_unchecked_into();
+        el.select();
+    });
+    html! {
+        <div id="share-dialog" class="share-dialog" role="dialog" aria-label="Share this run">
+            <h3>{ "Share this run" }</h3>
+            <p>{ "The link carries the whole scenario, its seed, every edit and fault, and the view. Opening it replays the run event for event. Nothing is uploaded." }</p>
+            <input id="share-link" readonly=true value={link.clone()} onfocus={select_all} aria-label="Link" />
+            <p class="muted">{ format!("{} characters", link.len()) }</p>
+            <div class="dialog-actions">
+                <button data-action="copy-link" onclick={copy}>{ "Copy" }</button>
+                <button data-action="close-share" onclick={close}>{ "Close" }</button>
+            </div>
+        </div>
     }
 }
 
@@ -394,6 +515,7 @@ fn header(ctx: &Ctx) -> Html {
                 <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}>{ "Undo" }</button>
                 <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}>{ "Redo" }</button>
                 <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
+                <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
                 <button data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export" }</button>
                 <button data-action="import" title="Open a scenario JSON file" onclick={act(pick_file)}>{ "Import" }</button>
                 <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
@@ -448,6 +570,51 @@ fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &st
         Ok(false) => ctx.notify(format!("{what}: nothing to {}", what.to_lowercase()), false),
         Err(e) => ctx.notify(format!("{what} refused: {e}"), true),
     }
+    ctx.refresh.emit(());
+}
+
+/// Opens a share link's run over the current work (which stays one undo step away).
+fn open_link(ctx: &Ctx, fragment: &str) {
+    match crate::link::decode(fragment) {
+        Ok(shared) => {
+            let r = ctx
+                .session
+                .borrow_mut()
+                .load_run(&shared.doc, shared.edits.clone());
+            match r {
+                Ok(()) => {
+                    {
+                        let mut ui = ctx.ui.borrow_mut();
+                        ui.example.clear();
+                        ui.selection = Selection::None;
+                        ui.share = None;
+                        ui.viewport = shared
+                            .view
+                            .map(|(dx, dy, scale)| Viewport { scale, dx, dy });
+                        ui.effects.clear();
+                        ui.effects_seen = 0;
+                    }
+                    ctx.notify("Opened a shared run: Play replays it as it was", false);
+                }
+                Err(e) => ctx.notify(format!("This link cannot be opened: {e}"), true),
+            }
+        }
+        Err(why) => ctx.notify(format!("This link cannot be opened: {why}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+fn open_share(ctx: &Ctx) {
+    let fragment = {
+        let s = ctx.session.borrow();
+        let view = ctx.ui.borrow().viewport.map(|v| (v.dx, v.dy, v.scale));
+        crate::link::encode(&s.doc(), s.timeline().edits(), view)
+    };
+    let base = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    let base = base.split('#').next().unwrap_or_default().to_owned();
+    ctx.ui.borrow_mut().share = Some(format!("{base}#{fragment}"));
     ctx.refresh.emit(());
 }
 

@@ -190,6 +190,8 @@ pub struct UiState {
     pub reduced_motion: bool,
     /// Saved work that could not be restored.
     pub recovery: Option<files::Recovery>,
+    /// The share dialog's link, while it is open.
+    pub share: Option<String>,
 }
 
 /// Shared handles every region's render function gets.
