@@ -191,7 +191,14 @@ test("a newcomer builds, runs, breaks and rewinds a RabbitMQ topology", async (t
 
   await t.test("an inspector edit applies live, as a command at the current moment", async () => {
     await node("consumer").click();
-    await setField("prefetch_count", "1");
+    // Typed slowly, across several re-renders of the playing page: nothing typed is lost.
+    const field = page.locator('#inspector [data-field="prefetch_count"]');
+    await field.click();
+    await field.press("Control+a");
+    await field.pressSequentially("10", { delay: 160 });
+    assert.equal(await field.inputValue(), "10", "the text survives the refreshes while playing");
+    await field.press("Backspace");
+    await field.press("Tab");
     await openDrawer("#tab-events");
     await page.locator("#log-filter").fill("configured");
     await page.locator(".log-table tr.ev.configured").first().waitFor({ timeout: 5000 });

@@ -7,7 +7,8 @@
 //! - [`timeline`]: the frame-by-frame driver with checkpoints for time travel;
 //! - [`scene`], [`view`], [`effects`], [`fields`]: layout, view maths, visual effects and the
 //!   inspector's field tables;
-//! - [`persist`]: the autosave format; [`link`]: share links;
+//! - [`persist`]: the autosave format; [`link`]: share links; [`embed`]: embed options and
+//!   the `postMessage` API;
 //! - [`ui`]: the Yew component and the render functions of each page region.
 //!
 //! Everything but `ui` is plain Rust that native tests cover.
@@ -15,6 +16,7 @@
 pub mod components;
 pub mod editor;
 pub mod effects;
+pub mod embed;
 pub mod fields;
 pub mod hooks;
 pub mod link;

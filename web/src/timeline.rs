@@ -366,6 +366,16 @@ impl Timeline {
         self.forward(Stop::Time(t), u64::MAX)
     }
 
+    /// Plays forward to simulated time `t` (beyond the run so far if need be) and pauses
+    /// there: where an embedded player starts.
+    pub fn run_to(&mut self, t: SimTime) -> Result<(), TimelineError> {
+        self.pause();
+        if t <= self.horizon.0 {
+            return self.seek(t);
+        }
+        self.forward(Stop::Time(t), u64::MAX)
+    }
+
     /// Goes to the state after exactly `steps` events (and the edits logged at that point).
     pub fn seek_steps(&mut self, steps: u64) -> Result<(), TimelineError> {
         let steps = steps.min(self.horizon.1);
@@ -869,6 +879,21 @@ mod tests {
             .node_id("flaky")
             .expect("the example's consumer");
         (p, consumer)
+    }
+
+    #[test]
+    fn run_to_goes_past_the_run_so_far() {
+        let mut p = Timeline::new(&busy()).unwrap();
+        p.run_to(SimTime(1_500_000)).unwrap();
+        assert_eq!(p.sim().now(), SimTime(1_500_000));
+        assert_eq!(p.horizon(), SimTime(1_500_000));
+        assert!(!p.is_running());
+        p.run_to(SimTime(500_000)).unwrap();
+        assert_eq!(
+            p.sim().now(),
+            SimTime(500_000),
+            "back within the run is a seek"
+        );
     }
 
     #[test]

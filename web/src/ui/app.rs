@@ -1,7 +1,7 @@
 //! The root component: owns the session and the UI state, runs the animation frame loop, and
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
-use super::{canvas, drawers, examples, files, inspector, palette, runbar, stage};
+use super::{canvas, drawers, embedded, examples, files, inspector, palette, runbar, stage};
 use super::{now_ms, Ctx, Drawer, Selection, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
@@ -30,6 +30,7 @@ struct Init {
     saved: Option<crate::persist::Saved>,
     recovery: Option<files::Recovery>,
     shared: Option<crate::link::Shared>,
+    embed: Option<crate::embed::EmbedOptions>,
 }
 
 fn initial() -> Init {
@@ -41,7 +42,19 @@ fn initial() -> Init {
         saved: None,
         recovery: None,
         shared: None,
+        embed: None,
     };
+    let search = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    match crate::embed::parse(&search) {
+        Some(Ok(o)) => init.embed = Some(o),
+        Some(Err(why)) => {
+            init.embed = Some(crate::embed::EmbedOptions::default());
+            init.problem = Some(format!("Embed option ignored: {why}"));
+        }
+        None => {}
+    }
     let hash = web_sys::window()
         .and_then(|w| w.location().hash().ok())
         .unwrap_or_default();
@@ -51,7 +64,8 @@ fn initial() -> Init {
             Err(why) => init.problem = Some(format!("This link cannot be opened: {why}")),
         }
     }
-    if !query_flag("example") {
+    // An embedded player shows what its URL says, never the reader's own saved work.
+    if !query_flag("example") && init.embed.is_none() {
         match files::read_autosave() {
             Some(Ok(saved)) => init.saved = Some(saved),
             Some(Err(r)) => init.recovery = Some(r),
@@ -150,7 +164,8 @@ pub fn app() -> Html {
             .and_then(|s| s.view)
             .map(|(dx, dy, scale)| crate::view::Viewport { scale, dx, dy }),
         recovery: init.recovery.clone(),
-        drawer_open: true,
+        embed: init.embed.clone(),
+        drawer_open: init.embed.is_none(),
         reduced_motion: prefers_reduced_motion(),
         ..UiState::default()
     });
@@ -179,7 +194,10 @@ pub fn app() -> Html {
                 ctx.notify(p, true);
                 ctx.refresh.emit(());
             }
-            if init.shared.is_some() {
+            if let Some(o) = &init.embed {
+                embedded::start(&ctx, o);
+                ctx.refresh.emit(());
+            } else if init.shared.is_some() {
                 ctx.notify("Opened a shared run: Play replays it as it was", false);
                 ctx.refresh.emit(());
             } else if let Some(saved) = &init.saved {
@@ -207,6 +225,7 @@ pub fn app() -> Html {
         let last_frame = use_mut_ref(|| None::<f64>);
         let last_refresh = use_mut_ref(|| 0.0f64);
         let bench = use_mut_ref(|| query_flag("bench").then(Vec::<f64>::new));
+        let time_throttle = use_memo((), |_| embedded::time_throttle());
         // The restored (or opened) state counts as saved.
         let saved_revision = use_mut_ref(|| ctx.session.borrow().revision());
         use_animation_frame(move |ts| {
@@ -220,7 +239,11 @@ pub fn app() -> Html {
                 *last_refresh.borrow_mut() = ts;
                 ctx.refresh.emit(());
             }
-            files::autosave(&ctx, &mut saved_revision.borrow_mut());
+            let embed = ctx.ui.borrow().embed.clone();
+            match &embed {
+                Some(o) => embedded::on_frame(&ctx, o, first, &time_throttle),
+                None => files::autosave(&ctx, &mut saved_revision.borrow_mut()),
+            }
             if first {
                 // The browser benchmark reads this: the editor is on screen.
                 if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
@@ -232,6 +255,20 @@ pub fn app() -> Html {
                 frames.push(now_ms() - started);
                 if frames.len() % 30 == 0 {
                     publish_frames(frames);
+                }
+            }
+        });
+    }
+
+    // An embedded player obeys its host page.
+    {
+        let ctx = ctx.clone();
+        use_effect_with((), move |_| {
+            let embedded = ctx.ui.borrow().embed.is_some();
+            let cleanup = embedded.then(|| embedded::listen(&ctx));
+            move || {
+                if let Some(c) = cleanup {
+                    c();
                 }
             }
         });
@@ -291,15 +328,41 @@ pub fn app() -> Html {
         });
     }
 
-    let (dark, notice, recovery, share) = {
+    let (dark, notice, recovery, share, embed, embed_dialog) = {
         let ui = ctx.ui.borrow();
         (
             ui.dark,
             ui.notice.clone(),
             ui.recovery.clone(),
             ui.share.clone(),
+            ui.embed.clone(),
+            ui.embed_dialog,
         )
     };
+    if let Some(o) = embed {
+        // The compact player: the stage, and what the options add to it.
+        let controls = o.controls == crate::embed::Controls::Full;
+        let theme = match dark {
+            Some(true) => "dark",
+            Some(false) => "light",
+            None => "system",
+        };
+        return html! {
+            <main class={classes!("app", "embed", o.editable.then_some("editable"))} data-theme={theme}>
+                <div class="workspace">
+                    if o.editable { { palette::render(&ctx) } }
+                    { stage::render(&ctx, &stage_ref, &canvas_ref) }
+                    if o.editable { { inspector::render(&ctx) } }
+                </div>
+                if controls { { runbar::render(&ctx) } }
+                { palette::ghost(&ctx) }
+                <div id="notice" class={classes!("notice", notice.as_ref().is_some_and(|n| n.error).then_some("error"))}
+                    role="status" aria-live="polite" hidden={notice.is_none()}>
+                    { notice.map(|n| n.text).unwrap_or_default() }
+                </div>
+            </main>
+        };
+    }
     let theme = match dark {
         Some(true) => "dark",
         Some(false) => "light",
@@ -313,6 +376,9 @@ pub fn app() -> Html {
             }
             if let Some(link) = share {
                 { share_dialog(&ctx, link) }
+            }
+            if embed_dialog {
+                { embedded::dialog(&ctx) }
             }
             <div class="workspace">
                 { palette::render(&ctx) }
@@ -516,6 +582,7 @@ fn header(ctx: &Ctx) -> Html {
                 <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}>{ "Redo" }</button>
                 <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
                 <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
+                <button data-action="embed" title="An iframe snippet for articles and docs" onclick={act(open_embed)}>{ "Embed" }</button>
                 <button data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export" }</button>
                 <button data-action="import" title="Open a scenario JSON file" onclick={act(pick_file)}>{ "Import" }</button>
                 <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
@@ -540,6 +607,7 @@ pub fn load_document(ctx: &Ctx, doc: &str) {
             ui.effects_seen = 0;
             ui.dead_seen = 0;
             ui.field_errors.clear();
+            ui.field_drafts.clear();
             ui.notice = None;
         }
         Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
@@ -564,6 +632,7 @@ fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &st
         Ok(true) => {
             let mut ui = ctx.ui.borrow_mut();
             ui.field_errors.clear();
+            ui.field_drafts.clear();
             // The selection may be gone.
             ui.selection = Selection::None;
         }
@@ -601,6 +670,11 @@ fn open_link(ctx: &Ctx, fragment: &str) {
         }
         Err(why) => ctx.notify(format!("This link cannot be opened: {why}"), true),
     }
+    ctx.refresh.emit(());
+}
+
+fn open_embed(ctx: &Ctx) {
+    ctx.ui.borrow_mut().embed_dialog = true;
     ctx.refresh.emit(());
 }
 
@@ -654,6 +728,14 @@ fn typing(e: &KeyboardEvent) -> bool {
 fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
     let key = e.key();
     let ctrl = e.ctrl_key() || e.meta_key();
+    let editing_key = ctrl
+        || matches!(
+            key.as_str(),
+            "Delete" | "Backspace" | "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown"
+        );
+    if ctx.read_only() && editing_key {
+        return;
+    }
     if ctrl && (key == "z" || key == "Z") {
         if typing(e) {
             return;

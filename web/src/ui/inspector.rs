@@ -70,11 +70,27 @@ fn field_key(target: &str, field: &str) -> String {
     format!("{target}:{field}")
 }
 
-/// One input for one field. `apply` gets the typed text and returns why it was refused.
+/// One input for one field. `apply` gets the committed text (on change).
+///
+/// Text fields are controlled by a draft: each keystroke is kept in the UI state, so the
+/// re-renders that happen while the run plays show what is being typed rather than resetting
+/// it to the setting's value.
 fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback<String>) -> Html {
-    let error = ctx.ui.borrow().field_errors.get(&key).cloned();
-    let shown = error.as_ref().map_or(current, |e| e.0.clone());
+    let (error, draft) = {
+        let ui = ctx.ui.borrow();
+        (
+            ui.field_errors.get(&key).cloned(),
+            ui.field_drafts.get(&key).cloned(),
+        )
+    };
+    let shown = draft.unwrap_or_else(|| error.as_ref().map_or(current, |e| e.0.clone()));
     let id = format!("f-{}", key.replace([':', ' ', '.'], "-"));
+    let keep_draft = {
+        let (ctx, key) = (ctx.clone(), key.clone());
+        move |text: String| {
+            ctx.ui.borrow_mut().field_drafts.insert(key.clone(), text);
+        }
+    };
     let control = match field.ty {
         FieldType::Bool => {
             let apply = apply.clone();
@@ -107,7 +123,11 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
                 let el: HtmlTextAreaElement = e.target_unchecked_into();
                 apply.emit(el.value());
             });
-            html! { <textarea id={id.clone()} data-field={field.name} rows="2" value={shown} {onchange} spellcheck="false" /> }
+            let oninput = Callback::from(move |e: InputEvent| {
+                let el: HtmlTextAreaElement = e.target_unchecked_into();
+                keep_draft(el.value());
+            });
+            html! { <textarea id={id.clone()} data-field={field.name} rows="2" value={shown} {oninput} {onchange} spellcheck="false" /> }
         }
         _ => {
             let apply = apply.clone();
@@ -115,12 +135,16 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
                 let el: HtmlInputElement = e.target_unchecked_into();
                 apply.emit(el.value());
             });
+            let oninput = Callback::from(move |e: InputEvent| {
+                let el: HtmlInputElement = e.target_unchecked_into();
+                keep_draft(el.value());
+            });
             let mode = if matches!(field.ty, FieldType::Int | FieldType::Float) {
                 "decimal"
             } else {
                 "text"
             };
-            html! { <input id={id.clone()} data-field={field.name} value={shown} inputmode={mode} {onchange} spellcheck="false" /> }
+            html! { <input id={id.clone()} data-field={field.name} value={shown} inputmode={mode} {oninput} {onchange} spellcheck="false" /> }
         }
     };
     html! {
@@ -139,6 +163,7 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
 fn settle_field(ctx: &Ctx, key: &str, text: &str, r: Result<(), String>) {
     {
         let mut ui = ctx.ui.borrow_mut();
+        ui.field_drafts.remove(key);
         match r {
             Ok(()) => {
                 ui.field_errors.remove(key);
@@ -219,10 +244,18 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
     });
     let advanced = {
         let key = field_key(&name, "config");
-        let error = ctx.ui.borrow().field_errors.get(&key).cloned();
-        let text = error
-            .as_ref()
-            .map_or_else(|| fields::config_json(spec), |e| e.0.clone());
+        let (error, draft) = {
+            let ui = ctx.ui.borrow();
+            (
+                ui.field_errors.get(&key).cloned(),
+                ui.field_drafts.get(&key).cloned(),
+            )
+        };
+        let text = draft.unwrap_or_else(|| {
+            error
+                .as_ref()
+                .map_or_else(|| fields::config_json(spec), |e| e.0.clone())
+        });
         let (ctx2, spec2, name2, key2) = (ctx.clone(), spec.clone(), name.clone(), key.clone());
         let onchange = Callback::from(move |e: Event| {
             let el: HtmlTextAreaElement = e.target_unchecked_into();
@@ -231,10 +264,20 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
                 fields::set_config_json(&spec2, &text).and_then(|new| set_spec(&ctx2, &name2, new));
             settle_field(&ctx2, &key2, &text, r);
         });
+        let oninput = {
+            let (ctx, key) = (ctx.clone(), key.clone());
+            Callback::from(move |e: InputEvent| {
+                let el: HtmlTextAreaElement = e.target_unchecked_into();
+                ctx.ui
+                    .borrow_mut()
+                    .field_drafts
+                    .insert(key.clone(), el.value());
+            })
+        };
         html! {
             <details class="advanced">
                 <summary>{ "All settings as JSON" }</summary>
-                <textarea id="config-json" rows="8" value={text} {onchange} spellcheck="false" />
+                <textarea id="config-json" rows="8" value={text} {oninput} {onchange} spellcheck="false" />
                 if let Some((_, why)) = error {
                     <p class="field-error" role="alert">{ why }</p>
                 }

@@ -5,6 +5,7 @@
 pub mod app;
 pub mod canvas;
 pub mod drawers;
+pub mod embedded;
 pub mod examples;
 pub mod files;
 pub mod inspector;
@@ -176,6 +177,8 @@ pub struct UiState {
     pub log_view: Option<LogView>,
     /// Inspector fields whose text was refused: field key → (text, why).
     pub field_errors: BTreeMap<String, (String, String)>,
+    /// Inspector fields being typed in: field key → text (not yet committed).
+    pub field_drafts: BTreeMap<String, String>,
     /// Live visual effects.
     pub effects: Effects,
     /// Events already turned into effects (by ordinal).
@@ -192,6 +195,12 @@ pub struct UiState {
     pub recovery: Option<files::Recovery>,
     /// The share dialog's link, while it is open.
     pub share: Option<String>,
+    /// The embed dialog is open.
+    pub embed_dialog: bool,
+    /// The options the embed dialog writes into its snippet.
+    pub embed_draft: crate::embed::EmbedOptions,
+    /// Embed mode's options, when the page is an embedded player.
+    pub embed: Option<crate::embed::EmbedOptions>,
 }
 
 /// Shared handles every region's render function gets.
@@ -206,6 +215,11 @@ pub struct Ctx {
 }
 
 impl Ctx {
+    /// True in a read-only embedded player: the topology can be watched, not changed.
+    pub fn read_only(&self) -> bool {
+        self.ui.borrow().embed.as_ref().is_some_and(|o| !o.editable)
+    }
+
     /// Shows a notice.
     pub fn notify(&self, text: impl Into<String>, error: bool) {
         self.ui.borrow_mut().notice = Some(Notice {

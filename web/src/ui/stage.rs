@@ -112,6 +112,14 @@ fn on_pointer_down(ctx: &Ctx, e: PointerEvent) {
             return;
         }
     }
+    if ctx.read_only() {
+        // A player: the view pans, messages open; nothing is edited.
+        ctx.ui.borrow_mut().drag = Drag::Pan {
+            last: c,
+            moved: false,
+        };
+        return;
+    }
     let drag = if let Some(from) = closest_attr(&e, "data-port") {
         Drag::Connect {
             from,
@@ -385,6 +393,7 @@ pub fn select(ctx: &Ctx, s: Selection) {
         let mut ui = ctx.ui.borrow_mut();
         if ui.selection != s {
             ui.field_errors.clear();
+            ui.field_drafts.clear();
         }
         ui.selection = s;
     }
@@ -771,7 +780,7 @@ fn node_html(
             },
         ),
     };
-    let can_send = !matches!(n.kind, NodeKind::Consumer(_) | NodeKind::Sink(_));
+    let can_send = !matches!(n.kind, NodeKind::Consumer(_) | NodeKind::Sink(_)) && !ctx.read_only();
     html! {
         <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" {onfocus}
             aria-label={format!("{kind} {name}")}>

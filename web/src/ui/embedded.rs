@@ -1,0 +1,282 @@
+//! The embedded player: its options applied, the `postMessage` listener for host commands,
+//! the events it posts back, and the Embed dialog that writes the iframe snippet.
+
+use super::{now_ms, Ctx};
+use crate::embed::{self, Controls, EmbedOptions, HostCommand};
+use serde_json::{json, Value};
+use std::cell::Cell;
+use std::rc::Rc;
+use switchboard_core::{Scenario, SimTime};
+use wasm_bindgen::closure::Closure;
+use wasm_bindgen::JsCast;
+use web_sys::MessageEvent;
+use yew::prelude::*;
+
+/// How often `time` events are posted while playing, ms.
+pub const TIME_EVERY_MS: f64 = 250.0;
+
+/// Applies the options once the scenario is loaded: speed, start, autoplay.
+pub fn start(ctx: &Ctx, o: &EmbedOptions) {
+    let r = {
+        let mut s = ctx.session.borrow_mut();
+        let t = s.timeline_mut();
+        t.set_speed(o.speed);
+        let r = t.run_to(o.start);
+        if o.autoplay {
+            t.play();
+        }
+        r
+    };
+    if let Err(e) = r {
+        post_error(ctx, &e.to_string());
+    }
+}
+
+/// Posts an event to the host page (the parent window), to the configured origin or any.
+pub fn post(ctx: &Ctx, event: Value) {
+    let Some(w) = web_sys::window() else { return };
+    let Ok(Some(parent)) = w.parent() else { return };
+    if parent == w {
+        return;
+    }
+    let target = ctx
+        .ui
+        .borrow()
+        .embed
+        .as_ref()
+        .and_then(|o| o.origin.clone())
+        .unwrap_or_else(|| "*".into());
+    if let Ok(v) = js_sys::JSON::parse(&event.to_string()) {
+        let _ = parent.post_message(&v, &target);
+    }
+}
+
+fn post_error(ctx: &Ctx, message: &str) {
+    post(ctx, embed::event("error", json!({ "message": message })));
+}
+
+fn clock(ctx: &Ctx) -> Value {
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    json!({
+        "now_us": t.sim().now().0,
+        "steps": t.sim().steps(),
+        "running": t.is_running(),
+        "horizon_us": t.horizon().0,
+    })
+}
+
+/// Per frame, for an embedded player: the end and loop, and `ready` and `time` events.
+pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>) {
+    if first {
+        post(ctx, embed::event("ready", clock(ctx)));
+    }
+    if let Some(end) = o.end {
+        let r = {
+            let mut s = ctx.session.borrow_mut();
+            let t = s.timeline_mut();
+            if t.sim().now() >= end && t.is_running() {
+                if o.looped {
+                    let r = t.seek(o.start);
+                    t.play();
+                    r
+                } else {
+                    t.seek(end)
+                }
+            } else {
+                Ok(())
+            }
+        };
+        if let Err(e) = r {
+            post_error(ctx, &e.to_string());
+        }
+    }
+    let running = ctx.session.borrow().timeline().is_running();
+    let now = now_ms();
+    if running && now - last_time.get() >= TIME_EVERY_MS {
+        last_time.set(now);
+        post(ctx, embed::event("time", clock(ctx)));
+    }
+}
+
+/// Obeys one host command; returns the event to post back, if any.
+fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
+    match command {
+        HostCommand::Play => ctx.session.borrow_mut().timeline_mut().play(),
+        HostCommand::Pause => ctx.session.borrow_mut().timeline_mut().pause(),
+        HostCommand::Step => {
+            ctx.session.borrow_mut().timeline_mut().step();
+            return Some(embed::event("step", clock(ctx)));
+        }
+        HostCommand::Seek(t) => {
+            let r = ctx.session.borrow_mut().timeline_mut().run_to(t);
+            if let Err(e) = r {
+                return Some(embed::event("error", json!({ "message": e.to_string() })));
+            }
+            return Some(embed::event("time", clock(ctx)));
+        }
+        HostCommand::Load(text) => {
+            let doc = match Scenario::from_json_draft(&text) {
+                Ok(d) => d,
+                Err(d) => {
+                    let list: Vec<String> =
+                        d.0.iter()
+                            .take(5)
+                            .map(|x| format!("{}: {}", x.path, x.message))
+                            .collect();
+                    return Some(embed::event(
+                        "error",
+                        json!({ "message": format!("the scenario cannot be loaded: {}", list.join("; ")) }),
+                    ));
+                }
+            };
+            let r = ctx.session.borrow_mut().load(&doc);
+            if let Err(e) = r {
+                return Some(embed::event("error", json!({ "message": e.to_string() })));
+            }
+            {
+                let mut ui = ctx.ui.borrow_mut();
+                ui.viewport = None;
+                ui.effects.clear();
+                ui.effects_seen = 0;
+            }
+            let o = ctx.ui.borrow().embed.clone().unwrap_or_default();
+            start(ctx, &o);
+            return Some(embed::event("ready", clock(ctx)));
+        }
+    }
+    None
+}
+
+/// Listens for host commands while mounted. Returns the cleanup.
+pub fn listen(ctx: &Ctx) -> impl FnOnce() {
+    let ctx = ctx.clone();
+    let handler = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+        let allowed = ctx
+            .ui
+            .borrow()
+            .embed
+            .as_ref()
+            .and_then(|o| o.origin.clone());
+        if allowed.as_ref().is_some_and(|o| *o != e.origin()) {
+            return; // Not from the configured host: ignored, unanswered.
+        }
+        // Anything structured-cloneable may arrive; only JSON-shaped data is read.
+        let text = js_sys::JSON::stringify(&e.data())
+            .ok()
+            .and_then(|s| s.as_string())
+            .unwrap_or_default();
+        let Ok(data) = serde_json::from_str::<Value>(&text) else {
+            return;
+        };
+        let reply = match embed::parse_command(&data) {
+            Ok(None) => return,
+            Ok(Some(c)) => obey(&ctx, c),
+            Err(why) => Some(embed::event("error", json!({ "message": why }))),
+        };
+        if let Some(r) = reply {
+            post(&ctx, r);
+        }
+        ctx.refresh.emit(());
+    });
+    let w = web_sys::window();
+    if let Some(w) = &w {
+        let _ = w.add_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
+    }
+    move || {
+        if let Some(w) = w {
+            let _ =
+                w.remove_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
+        }
+        drop(handler);
+    }
+}
+
+/// The Embed dialog: options, the iframe snippet and a plain link.
+pub fn dialog(ctx: &Ctx) -> Html {
+    let fragment = {
+        let s = ctx.session.borrow();
+        crate::link::encode(&s.doc(), s.timeline().edits(), None)
+    };
+    let (name, opts) = {
+        let s = ctx.session.borrow();
+        (s.doc().name, ctx.ui.borrow().embed_draft.clone())
+    };
+    let base = web_sys::window()
+        .and_then(|w| w.location().href().ok())
+        .unwrap_or_default();
+    let base = base.split(['?', '#']).next().unwrap_or_default().to_owned();
+    let mut query = vec!["embed=1".to_owned()];
+    if opts.autoplay {
+        query.push("autoplay=1".into());
+    }
+    if opts.editable {
+        query.push("editable=1".into());
+    }
+    if opts.controls == Controls::None {
+        query.push("controls=none".into());
+    }
+    if let Some(end) = opts.end {
+        query.push(format!("end={}ms", end.0 / 1000));
+        if opts.looped {
+            query.push("loop=1".into());
+        }
+    }
+    if opts.speed != 1.0 {
+        query.push(format!("speed={}", opts.speed));
+    }
+    let src = format!("{base}?{}#{fragment}", query.join("&"));
+    let title = name.replace(['"', '<', '>', '&'], " ");
+    let snippet = format!(
+        "<iframe src=\"{}\" title=\"Switchboard: {title}\" width=\"800\" height=\"450\" style=\"border:0\" loading=\"lazy\"></iframe>",
+        src.replace('&', "&amp;")
+    );
+    let toggle = |f: fn(&mut EmbedOptions)| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: Event| {
+            f(&mut ctx.ui.borrow_mut().embed_draft);
+            ctx.refresh.emit(());
+        })
+    };
+    let close = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            ctx.ui.borrow_mut().embed_dialog = false;
+            ctx.refresh.emit(());
+        })
+    };
+    let select_all = Callback::from(|e: FocusEvent| {
+        if let Some(t) = e
+            .target()
+            .and_then(|t| t.dyn_into::<web_sys::HtmlTextAreaElement>().ok())
+        {
+            t.select();
+        }
+    });
+    html! {
+        <div id="embed-dialog" class="share-dialog" role="dialog" aria-label="Embed this run">
+            <h3>{ "Embed this run" }</h3>
+            <div class="embed-options">
+                <label><input type="checkbox" id="embed-autoplay" checked={opts.autoplay} onchange={toggle(|o| o.autoplay = !o.autoplay)} />{ " autoplay" }</label>
+                <label><input type="checkbox" id="embed-editable" checked={opts.editable} onchange={toggle(|o| o.editable = !o.editable)} />{ " editable" }</label>
+                <label><input type="checkbox" id="embed-controls" checked={opts.controls == Controls::Full}
+                    onchange={toggle(|o| o.controls = if o.controls == Controls::Full { Controls::None } else { Controls::Full })} />{ " controls" }</label>
+                <label><input type="checkbox" id="embed-loop" checked={opts.looped}
+                    onchange={toggle(|o| { o.looped = !o.looped; o.end = o.looped.then_some(SimTime(10_000_000)); })} />{ " loop every 10 s" }</label>
+            </div>
+            <label for="embed-snippet">{ "HTML for your page" }</label>
+            <textarea id="embed-snippet" readonly=true rows="4" value={snippet} onfocus={select_all.clone()} />
+            <label for="embed-link">{ "Plain link" }</label>
+            <textarea id="embed-link" readonly=true rows="2" value={src} onfocus={select_all} />
+            <p class="muted">{ "The player obeys play, pause, step, seek and load from the host page through postMessage; see docs/embedding.md." }</p>
+            <div class="dialog-actions">
+                <button data-action="close-embed" onclick={close}>{ "Close" }</button>
+            </div>
+        </div>
+    }
+}
+
+/// Shared state for the frame loop's `time` throttle.
+pub fn time_throttle() -> Rc<Cell<f64>> {
+    Rc::new(Cell::new(0.0))
+}
