@@ -195,3 +195,46 @@ test("bad links and hostile names: a clear message, text not markup, no panic", 
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a RabbitMQ definitions.json imports, with what is not modelled reported, and exports", async () => {
+  const page = await fresh();
+  const defs = {
+    rabbit_version: "4.1.0",
+    users: [{ name: "guest" }],
+    policies: [{ name: "ttl", pattern: ".*" }],
+    queues: [
+      { name: "orders", vhost: "/", durable: true, auto_delete: false, arguments: { "x-queue-type": "quorum", "x-delivery-limit": 3, "x-dead-letter-exchange": "dlx" } },
+      { name: "orders.dlq", vhost: "/", durable: true, auto_delete: false, arguments: { "x-queue-mode": "lazy" } },
+    ],
+    exchanges: [
+      { name: "shop", vhost: "/", type: "topic", durable: true, auto_delete: false, internal: false, arguments: {} },
+      { name: "dlx", vhost: "/", type: "fanout", durable: true, auto_delete: false, internal: false, arguments: {} },
+    ],
+    bindings: [
+      { source: "shop", vhost: "/", destination: "orders", destination_type: "queue", routing_key: "order.#", arguments: {} },
+      { source: "dlx", vhost: "/", destination: "orders.dlq", destination_type: "queue", routing_key: "", arguments: {} },
+    ],
+  };
+  const file = join(artifacts, "definitions-in.json");
+  await writeFile(file, JSON.stringify(defs));
+  await page.setInputFiles("#import-file", file);
+  await page.locator('g.node[data-node="orders.dlq"]').waitFor();
+  const notice = await page.locator("#notice").textContent();
+  assert.match(notice, /4 exchanges and queues, 2 bindings/);
+  for (const part of ["users", "policies", "x-queue-mode"]) assert.ok(notice.includes(part), `${part} reported: ${notice}`);
+  assert.equal(await page.locator("g.edge.binding .edge-label").first().textContent(), "order.#");
+  await screenshot(page, "definitions-imported");
+  const [download] = await Promise.all([
+    page.waitForEvent("download"),
+    page.click('button[data-action="export-definitions"]'),
+  ]);
+  assert.equal(download.suggestedFilename(), "definitions.json");
+  const path = join(artifacts, "definitions-out.json");
+  await download.saveAs(path);
+  const out = JSON.parse(await readFile(path, "utf8"));
+  assert.deepEqual(out.queues.map((q) => q.name).sort(), ["orders", "orders.dlq"]);
+  assert.equal(out.queues.find((q) => q.name === "orders").arguments["x-delivery-limit"], 3);
+  assert.deepEqual(out.bindings.map((b) => `${b.source}->${b.destination}:${b.routing_key}`).sort(), ["dlx->orders.dlq:", "shop->orders:order.#"]);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -5,11 +5,13 @@
 //! - [`topic`] and [`headers`]: the matchers of topic and headers exchanges.
 //! - [`queue`]: a queue's message store, limits and TTL.
 //! - [`death`]: `x-death` and the dead-letter cycle rule.
+//! - [`definitions`]: import and export of the management plugin's `definitions.json`.
 //! - `broker` (private): the behaviour, as methods of [`crate::Sim`].
 
 mod broker;
 pub mod config;
 pub mod death;
+pub mod definitions;
 pub mod headers;
 pub mod queue;
 pub mod topic;

@@ -584,7 +584,8 @@ fn header(ctx: &Ctx) -> Html {
                 <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
                 <button data-action="embed" title="An iframe snippet for articles and docs" onclick={act(open_embed)}>{ "Embed" }</button>
                 <button data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export" }</button>
-                <button data-action="import" title="Open a scenario JSON file" onclick={act(pick_file)}>{ "Import" }</button>
+                <button data-action="export-definitions" title="The exchanges, queues and bindings as a RabbitMQ definitions.json (rabbitmqctl import_definitions)" onclick={act(files::export_definitions)}>{ "definitions.json" }</button>
+                <button data-action="import" title="Open a scenario file, or a RabbitMQ definitions.json" onclick={act(pick_file)}>{ "Import" }</button>
                 <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
                 <button data-action="theme" title="Light or dark theme" onclick={act(toggle_theme)}>{ "Theme" }</button>
             </div>

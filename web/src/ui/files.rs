@@ -116,8 +116,92 @@ pub fn export(ctx: &Ctx) {
     ctx.refresh.emit(());
 }
 
-/// Opens a scenario file's text: on the canvas if it is valid (undoable), else the problems.
+/// True if `text` looks like a RabbitMQ `definitions.json` rather than a scenario.
+fn is_definitions(text: &str) -> bool {
+    serde_json::from_str::<serde_json::Value>(text).is_ok_and(|v| {
+        v.get("nodes").is_none()
+            && ["queues", "exchanges", "bindings"]
+                .iter()
+                .any(|k| v.get(*k).is_some())
+    })
+}
+
+/// Opens a RabbitMQ `definitions.json`: its exchanges, queues and bindings on the canvas, and
+/// what it holds that is not modelled, in the notice.
+fn import_definitions(ctx: &Ctx, name: &str, text: &str) {
+    match switchboard_core::amqp::definitions::import(text) {
+        Ok(imported) => {
+            let s = &imported.scenario;
+            let r = ctx.session.borrow_mut().load(s);
+            if let Err(e) = r {
+                ctx.notify(format!("{name} cannot run: {e}"), true);
+                return;
+            }
+            {
+                let mut ui = ctx.ui.borrow_mut();
+                ui.example.clear();
+                ui.viewport = None;
+                ui.selection = super::Selection::None;
+            }
+            let left_out: Vec<String> = imported
+                .unsupported
+                .iter()
+                .map(|d| format!("{}: {}", d.path, d.message))
+                .collect();
+            let summary = format!(
+                "Imported {name}: {} exchanges and queues, {} bindings.",
+                s.nodes.len(),
+                s.edges.len()
+            );
+            if left_out.is_empty() {
+                ctx.notify(summary, false);
+            } else {
+                ctx.notify(
+                    format!("{summary} Not modelled, left out: {}", left_out.join("; ")),
+                    false,
+                );
+            }
+        }
+        Err(d) => {
+            let list: Vec<String> =
+                d.0.iter()
+                    .take(6)
+                    .map(|x| format!("{}: {}", x.path, x.message))
+                    .collect();
+            ctx.notify(
+                format!("{name} cannot be imported. {}", list.join("; ")),
+                true,
+            );
+        }
+    }
+}
+
+/// Downloads the broker objects as a `definitions.json` for `rabbitmqctl import_definitions`.
+pub fn export_definitions(ctx: &Ctx) {
+    let doc = ctx.session.borrow().doc();
+    let (text, left_out) = switchboard_core::amqp::definitions::export(&doc);
+    match download("definitions.json", "application/json", &text) {
+        Ok(()) if left_out.is_empty() => ctx.notify("Exported definitions.json", false),
+        Ok(()) => ctx.notify(
+            format!(
+                "Exported definitions.json. Not in it: {}",
+                left_out.join("; ")
+            ),
+            false,
+        ),
+        Err(e) => ctx.notify(format!("Export failed: {e}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+/// Opens a scenario file's text (or a RabbitMQ `definitions.json`): on the canvas if it is
+/// valid (undoable), else the problems.
 pub fn import_text(ctx: &Ctx, name: &str, text: &str) {
+    if is_definitions(text) {
+        import_definitions(ctx, name, text);
+        ctx.refresh.emit(());
+        return;
+    }
     match Scenario::from_json_draft(text) {
         Ok(s) => {
             let r = ctx.session.borrow_mut().load(&s);

@@ -1,0 +1,519 @@
+//! RabbitMQ management `definitions.json`: import a broker's exchanges, queues and bindings as
+//! a scenario, and export a scenario's broker objects as definitions that
+//! `rabbitmqctl import_definitions` accepts.
+//!
+//! Definitions describe a broker, not its clients: producers and consumers are neither read nor
+//! written. Everything a file holds that the model does not (users, policies, other virtual
+//! hosts, unmodelled arguments, exchange types from plugins) is reported, never silently
+//! dropped.
+
+use crate::message::Headers;
+use crate::scenario::{Diagnostic, Diagnostics, EdgeSpec, NodeKind, NodeSpec, Scenario};
+use serde_json::{json, Map, Value};
+
+/// The queue arguments the model reads (`docs/amqp.md`).
+const QUEUE_ARGS: &[&str] = &[
+    "x-queue-type",
+    "x-message-ttl",
+    "x-expires",
+    "x-max-length",
+    "x-max-length-bytes",
+    "x-overflow",
+    "x-dead-letter-exchange",
+    "x-dead-letter-routing-key",
+    "x-max-priority",
+    "x-delivery-limit",
+    "x-single-active-consumer",
+];
+
+/// The exchanges every virtual host has. Bindings may use them without declaring them.
+const PREDECLARED: &[(&str, &str)] = &[
+    ("amq.direct", "direct"),
+    ("amq.fanout", "fanout"),
+    ("amq.topic", "topic"),
+    ("amq.headers", "headers"),
+    ("amq.match", "headers"),
+];
+
+/// The result of an import: the scenario, and what in the file it leaves out.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Imported {
+    /// Exchanges, queues and bindings as a scenario (no producers or consumers).
+    pub scenario: Scenario,
+    /// Each part of the file that is not modelled, with its path.
+    pub unsupported: Vec<Diagnostic>,
+}
+
+fn text<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
+    v.get(key).and_then(Value::as_str)
+}
+
+/// Reads a `definitions.json`. Errors (not JSON, not definitions, a scenario the model cannot
+/// run) name what is wrong and where; parts that are valid RabbitMQ but not modelled are
+/// returned in [`Imported::unsupported`].
+pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
+    if text_in.len() > crate::scenario::MAX_DOCUMENT_BYTES {
+        return Err(Diagnostics::one(
+            "(document)",
+            format!(
+                "the file is {} bytes; the limit is {}",
+                text_in.len(),
+                crate::scenario::MAX_DOCUMENT_BYTES
+            ),
+        ));
+    }
+    let doc: Value = serde_json::from_str(text_in).map_err(|e| {
+        Diagnostics::one(
+            "(document)",
+            format!("not valid JSON at line {}, column {}", e.line(), e.column()),
+        )
+    })?;
+    let Some(top) = doc.as_object() else {
+        return Err(Diagnostics::one(
+            "(document)",
+            "expected a JSON object of definitions",
+        ));
+    };
+    if !["queues", "exchanges", "bindings"]
+        .iter()
+        .any(|k| top.contains_key(*k))
+    {
+        return Err(Diagnostics::one(
+            "(document)",
+            "not a RabbitMQ definitions file: it has no queues, exchanges or bindings",
+        ));
+    }
+    let mut unsupported = Vec::new();
+    let mut note = |path: String, message: String| unsupported.push(Diagnostic::new(path, message));
+    for (key, value) in top {
+        match key.as_str() {
+            "queues" | "exchanges" | "bindings" | "rabbit_version" | "rabbitmq_version"
+            | "product_name" | "product_version" => {}
+            "vhosts" => {
+                let others: Vec<&str> = value
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|v| text(v, "name"))
+                    .filter(|n| *n != "/")
+                    .collect();
+                if !others.is_empty() {
+                    note("vhosts".into(), format!("only the default virtual host \"/\" is modelled; {others:?} are left out"));
+                }
+            }
+            other => {
+                let empty = value.as_array().is_some_and(Vec::is_empty)
+                    || value.as_object().is_some_and(Map::is_empty);
+                if !empty {
+                    note(
+                        other.into(),
+                        format!("{other} are not modelled and are left out"),
+                    );
+                }
+            }
+        }
+    }
+    let in_default_vhost = |v: &Value| text(v, "vhost").is_none_or(|h| h == "/");
+    let mut nodes: Vec<NodeSpec> = Vec::new();
+    let mut diags = Vec::new();
+
+    for (i, x) in top
+        .get("exchanges")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("exchanges[{i}]");
+        let Some(name) = text(x, "name") else {
+            diags.push(Diagnostic::new(format!("{path}.name"), "missing"));
+            continue;
+        };
+        if !in_default_vhost(x) {
+            note(
+                path,
+                format!("exchange {name:?} is in another virtual host; left out"),
+            );
+            continue;
+        }
+        let ty = text(x, "type").unwrap_or("direct");
+        if !["direct", "fanout", "topic", "headers"].contains(&ty) {
+            note(
+                format!("{path}.type"),
+                format!("exchange type {ty:?} (a plugin) is not modelled; {name:?} is left out"),
+            );
+            continue;
+        }
+        if x.get("internal").and_then(Value::as_bool) == Some(true) {
+            note(
+                format!("{path}.internal"),
+                format!("{name:?} is internal: here clients could still publish to it"),
+            );
+        }
+        if x.get("auto_delete").and_then(Value::as_bool) == Some(true) {
+            note(
+                format!("{path}.auto_delete"),
+                format!("auto-delete exchanges are not modelled; {name:?} stays"),
+            );
+        }
+        let mut arguments = Map::new();
+        for (k, v) in x
+            .get("arguments")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if k == "alternate-exchange" {
+                arguments.insert(k.clone(), v.clone());
+            } else {
+                note(
+                    format!("{path}.arguments.{k}"),
+                    "not modelled; left out".into(),
+                );
+            }
+        }
+        match node_from(
+            name,
+            "exchange",
+            json!({ "type": ty, "arguments": arguments }),
+        ) {
+            Ok(n) => nodes.push(n),
+            Err(e) => diags.push(Diagnostic::new(path, e)),
+        }
+    }
+
+    for (i, q) in top
+        .get("queues")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("queues[{i}]");
+        let Some(name) = text(q, "name") else {
+            diags.push(Diagnostic::new(format!("{path}.name"), "missing"));
+            continue;
+        };
+        if !in_default_vhost(q) {
+            note(
+                path,
+                format!("queue {name:?} is in another virtual host; left out"),
+            );
+            continue;
+        }
+        let mut arguments = Map::new();
+        for (k, v) in q
+            .get("arguments")
+            .and_then(Value::as_object)
+            .into_iter()
+            .flatten()
+        {
+            if k == "x-queue-type" && v.as_str() == Some("stream") {
+                note(
+                    format!("{path}.arguments.x-queue-type"),
+                    format!("streams are not modelled; {name:?} becomes a classic queue"),
+                );
+            } else if QUEUE_ARGS.contains(&k.as_str()) {
+                arguments.insert(k.clone(), v.clone());
+            } else {
+                note(
+                    format!("{path}.arguments.{k}"),
+                    "not modelled; left out".into(),
+                );
+            }
+        }
+        let config = json!({
+            "durable": q.get("durable").and_then(Value::as_bool).unwrap_or(true),
+            "auto_delete": q.get("auto_delete").and_then(Value::as_bool).unwrap_or(false),
+            "arguments": arguments,
+        });
+        if nodes.iter().any(|n| n.id == name) {
+            diags.push(Diagnostic::new(
+                format!("{path}.name"),
+                format!("{name:?} names an exchange too; nodes need distinct names here"),
+            ));
+            continue;
+        }
+        match node_from(name, "queue", config) {
+            Ok(n) => nodes.push(n),
+            Err(e) => diags.push(Diagnostic::new(path, e)),
+        }
+    }
+
+    let mut edges = Vec::new();
+    for (i, b) in top
+        .get("bindings")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("bindings[{i}]");
+        if !in_default_vhost(b) {
+            note(path, "a binding in another virtual host; left out".into());
+            continue;
+        }
+        let (Some(source), Some(destination)) = (text(b, "source"), text(b, "destination")) else {
+            diags.push(Diagnostic::new(path, "needs a source and a destination"));
+            continue;
+        };
+        if source.is_empty() {
+            note(
+                path,
+                "bindings of the default exchange are implicit; left out".into(),
+            );
+            continue;
+        }
+        // Predeclared exchanges exist without being listed.
+        if nodes.iter().all(|n| n.id != source) {
+            if let Some((_, ty)) = PREDECLARED.iter().find(|(n, _)| *n == source) {
+                nodes.push(node_from(source, "exchange", json!({ "type": ty })).expect("valid"));
+            }
+        }
+        let mut e = EdgeSpec::new(source, destination);
+        e.routing_key = text(b, "routing_key").unwrap_or_default().to_owned();
+        if let Some(args) = b
+            .get("arguments")
+            .filter(|a| a.as_object().is_some_and(|o| !o.is_empty()))
+        {
+            match serde_json::from_value::<Headers>(args.clone()) {
+                Ok(h) => e.arguments = h,
+                Err(err) => {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.arguments"),
+                        err.to_string(),
+                    ));
+                    continue;
+                }
+            }
+        }
+        edges.push(e);
+    }
+    if !diags.is_empty() {
+        return Err(Diagnostics(diags));
+    }
+    let scenario = Scenario {
+        version: crate::scenario::FORMAT_VERSION,
+        name: "Imported RabbitMQ definitions".into(),
+        description: "Exchanges, queues and bindings from a definitions.json. Add producers and consumers to run traffic through them.".into(),
+        seed: 1,
+        nodes,
+        edges,
+        actions: Vec::new(),
+    };
+    // The model's own rules: a binding to a missing queue, a bad topic pattern, a bad x-match.
+    scenario.check_draft()?;
+    Ok(Imported {
+        scenario,
+        unsupported,
+    })
+}
+
+fn node_from(name: &str, kind: &str, config: Value) -> Result<NodeSpec, String> {
+    serde_json::from_value(json!({ "id": name, "kind": kind, "config": config }))
+        .map_err(|e| e.to_string())
+}
+
+/// The broker objects of a scenario as a `definitions.json` for `rabbitmqctl
+/// import_definitions`, and what could not be exported (clients, exclusive queues).
+pub fn export(s: &Scenario) -> (String, Vec<String>) {
+    let mut left_out = Vec::new();
+    let mut queues = Vec::new();
+    let mut exchanges = Vec::new();
+    let mut bindings = Vec::new();
+    for n in &s.nodes {
+        match &n.kind {
+            // Every virtual host has these already; redeclaring `amq.*` is refused.
+            NodeKind::Exchange(_) if PREDECLARED.iter().any(|(p, _)| *p == n.id) => {}
+            NodeKind::Exchange(x) => {
+                let mut arguments = Map::new();
+                if let Some(ae) = &x.arguments.alternate_exchange {
+                    arguments.insert("alternate-exchange".into(), json!(ae));
+                }
+                exchanges.push(json!({
+                    "name": n.id, "vhost": "/", "type": x.kind.as_str(),
+                    "durable": true, "auto_delete": false, "internal": false, "arguments": arguments,
+                }));
+            }
+            NodeKind::Queue(q) => {
+                if q.exclusive {
+                    left_out.push(format!(
+                        "queue {:?} is exclusive: only a connection can declare it",
+                        n.id
+                    ));
+                    continue;
+                }
+                let args = serde_json::to_value(&q.arguments).unwrap_or_else(|_| json!({}));
+                queues.push(json!({
+                    "name": n.id, "vhost": "/", "durable": q.durable, "auto_delete": q.auto_delete,
+                    "arguments": args,
+                }));
+            }
+            other => left_out.push(format!(
+                "{} {:?} is a client, not a broker object",
+                other.name(),
+                n.id
+            )),
+        }
+    }
+    let kind_of = |id: &str| s.node_index(id).map(|i| &s.nodes[i].kind);
+    for e in &s.edges {
+        let (Some(NodeKind::Exchange(_)), Some(to)) = (kind_of(&e.from), kind_of(&e.to)) else {
+            continue;
+        };
+        let destination_type = match to {
+            NodeKind::Queue(q) if !q.exclusive => "queue",
+            NodeKind::Exchange(_) => "exchange",
+            _ => continue,
+        };
+        bindings.push(json!({
+            "source": e.from, "vhost": "/", "destination": e.to, "destination_type": destination_type,
+            "routing_key": e.routing_key, "arguments": e.arguments,
+        }));
+    }
+    let doc = json!({
+        "vhosts": [{ "name": "/" }],
+        "queues": queues,
+        "exchanges": exchanges,
+        "bindings": bindings,
+    });
+    (
+        serde_json::to_string_pretty(&doc).expect("definitions serialise"),
+        left_out,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const DEFS: &str = r##"{
+      "rabbit_version": "4.1.0",
+      "users": [{"name": "guest"}],
+      "vhosts": [{"name": "/"}, {"name": "staging"}],
+      "policies": [{"name": "ha", "pattern": ".*"}],
+      "queues": [
+        {"name": "orders", "vhost": "/", "durable": true, "auto_delete": false,
+         "arguments": {"x-queue-type": "quorum", "x-delivery-limit": 3, "x-dead-letter-exchange": "dlx", "x-queue-leader-locator": "balanced"}},
+        {"name": "orders.dlq", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {}},
+        {"name": "reports", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {}},
+        {"name": "log", "vhost": "/", "durable": true, "auto_delete": false, "arguments": {"x-queue-type": "stream"}},
+        {"name": "elsewhere", "vhost": "staging", "durable": true, "auto_delete": false, "arguments": {}}
+      ],
+      "exchanges": [
+        {"name": "shop", "vhost": "/", "type": "topic", "durable": true, "auto_delete": false, "internal": false, "arguments": {}},
+        {"name": "dlx", "vhost": "/", "type": "fanout", "durable": true, "auto_delete": false, "internal": false, "arguments": {}},
+        {"name": "by-type", "vhost": "/", "type": "headers", "durable": true, "auto_delete": false, "internal": false, "arguments": {"alternate-exchange": "dlx"}},
+        {"name": "delayed", "vhost": "/", "type": "x-delayed-message", "durable": true, "auto_delete": false, "internal": false, "arguments": {}}
+      ],
+      "bindings": [
+        {"source": "shop", "vhost": "/", "destination": "orders", "destination_type": "queue", "routing_key": "order.*", "arguments": {}},
+        {"source": "shop", "vhost": "/", "destination": "by-type", "destination_type": "exchange", "routing_key": "#", "arguments": {}},
+        {"source": "by-type", "vhost": "/", "destination": "reports", "destination_type": "queue", "routing_key": "", "arguments": {"x-match": "all", "type": "report"}},
+        {"source": "dlx", "vhost": "/", "destination": "orders.dlq", "destination_type": "queue", "routing_key": "", "arguments": {}},
+        {"source": "amq.topic", "vhost": "/", "destination": "reports", "destination_type": "queue", "routing_key": "report.#", "arguments": {}}
+      ]
+    }"##;
+
+    #[test]
+    fn imports_exchanges_queues_and_bindings_and_reports_the_rest() {
+        let got = import(DEFS).unwrap();
+        let s = &got.scenario;
+        let ids: Vec<&str> = s.nodes.iter().map(|n| n.id.as_str()).collect();
+        assert_eq!(
+            ids,
+            [
+                "shop",
+                "dlx",
+                "by-type",
+                "orders",
+                "orders.dlq",
+                "reports",
+                "log",
+                "amq.topic"
+            ]
+        );
+        assert_eq!(s.edges.len(), 5);
+        let e2e = &s.edges[1];
+        assert_eq!(
+            (e2e.from.as_str(), e2e.to.as_str(), e2e.routing_key.as_str()),
+            ("shop", "by-type", "#")
+        );
+        assert_eq!(s.edges[2].arguments.len(), 2, "headers binding arguments");
+        match &s.nodes[3].kind {
+            NodeKind::Queue(q) => {
+                assert_eq!(q.arguments.delivery_limit, Some(3));
+                assert_eq!(q.arguments.dead_letter_exchange.as_deref(), Some("dlx"));
+            }
+            _ => panic!("orders is a queue"),
+        }
+        let report: Vec<String> = got
+            .unsupported
+            .iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        let all = report.join("\n");
+        for expected in [
+            "users",
+            "policies",
+            "vhosts",
+            "x-queue-leader-locator",
+            "streams",
+            "staging",
+            "x-delayed-message",
+        ] {
+            assert!(all.contains(expected), "{expected} is reported:\n{all}");
+        }
+    }
+
+    #[test]
+    fn export_then_import_gives_the_same_broker() {
+        let got = import(DEFS).unwrap();
+        let (text, left_out) = export(&got.scenario);
+        assert!(left_out.is_empty(), "{left_out:?}");
+        let again = import(&text).unwrap();
+        assert_eq!(again.scenario.nodes, got.scenario.nodes);
+        assert_eq!(again.scenario.edges, got.scenario.edges);
+        assert!(again.unsupported.is_empty(), "{:?}", again.unsupported);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["bindings"][1]["destination_type"], "exchange");
+        assert_eq!(v["queues"][0]["arguments"]["x-queue-type"], "quorum");
+    }
+
+    #[test]
+    fn clients_and_exclusive_queues_are_named_when_left_out() {
+        let s = Scenario::from_json(include_str!("../../../docs/examples/amqp-dead-letter.json"))
+            .unwrap();
+        let (text, left_out) = export(&s);
+        assert!(
+            left_out.iter().any(|l| l.contains("client")),
+            "{left_out:?}"
+        );
+        assert!(import(&text).is_ok());
+    }
+
+    #[test]
+    fn bad_files_say_what_is_wrong() {
+        for (t, why) in [
+            ("{", "not valid JSON"),
+            ("[]", "JSON object"),
+            (r#"{"users": []}"#, "not a RabbitMQ definitions file"),
+            (r#"{"queues": [{"vhost": "/"}]}"#, "queues[0].name"),
+            (
+                r#"{"queues": [{"name": "q", "arguments": {"x-max-length": "lots"}}]}"#,
+                "queues[0]",
+            ),
+            (
+                r#"{"queues": [], "bindings": [{"source": "x", "destination": "q"}]}"#,
+                "edges[0]",
+            ),
+            (
+                r#"{"exchanges": [{"name":"h","type":"headers"}], "queues":[{"name":"q"}], "bindings": [{"source": "h", "destination": "q", "arguments": {"x-match": "maybe"}}]}"#,
+                "x-match",
+            ),
+        ] {
+            let err = import(t).unwrap_err().to_string();
+            assert!(err.contains(why), "{t}: {err}");
+        }
+    }
+}
