@@ -50,6 +50,7 @@ pub mod command;
 pub mod dist;
 pub mod event;
 pub mod fixtures;
+pub mod fuzzing;
 pub mod id;
 pub mod inspect;
 pub mod ledger;
