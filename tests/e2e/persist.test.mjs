@@ -20,6 +20,12 @@ after(async () => {
   await server?.close();
 });
 
+/** Clicks an item of the File menu (opening the menu first). */
+async function fileMenu(page, action) {
+  if (!(await page.locator("#file-menu").evaluate((d) => d.open))) await page.click('summary[data-action="file-menu"]');
+  await page.click(`button[data-action="${action}"]`);
+}
+
 async function fresh() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
   const page = await ctx.newPage();
@@ -85,7 +91,7 @@ test("export downloads a scenario the CLI runs; import opens it again", async ()
   const page = await fresh();
   await page.selectOption("#examples", "amqp-dead-letter");
   await page.locator('g.node[data-node="orders.dlq"]').waitFor();
-  const [download] = await Promise.all([page.waitForEvent("download"), page.click('button[data-action="export"]')]);
+  const [download] = await Promise.all([page.waitForEvent("download"), fileMenu(page, "export")]);
   assert.match(download.suggestedFilename(), /\.switchboard\.json$/);
   const path = join(artifacts, download.suggestedFilename());
   await download.saveAs(path);
@@ -226,7 +232,7 @@ test("a RabbitMQ definitions.json imports, with what is not modelled reported, a
   await screenshot(page, "definitions-imported");
   const [download] = await Promise.all([
     page.waitForEvent("download"),
-    page.click('button[data-action="export-definitions"]'),
+    fileMenu(page, "export-definitions"),
   ]);
   assert.equal(download.suggestedFilename(), "definitions.json");
   const path = join(artifacts, "definitions-out.json");
@@ -235,6 +241,34 @@ test("a RabbitMQ definitions.json imports, with what is not modelled reported, a
   assert.deepEqual(out.queues.map((q) => q.name).sort(), ["orders", "orders.dlq"]);
   assert.equal(out.queues.find((q) => q.name === "orders").arguments["x-delivery-limit"], 3);
   assert.deepEqual(out.bindings.map((b) => `${b.source}->${b.destination}:${b.routing_key}`).sort(), ["dlx->orders.dlq:", "shop->orders:order.#"]);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
+test("pictures: the canvas as SVG and as PNG", async () => {
+  const page = await fresh();
+  await page.selectOption("#examples", "hello");
+  await page.locator('g.node[data-node="audit"]').waitFor();
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => Number(document.querySelector("#flights").dataset.inFlight) > 0, null, { timeout: 10000 });
+  await page.click('button[data-action="pause"]');
+  const [svgDownload] = await Promise.all([page.waitForEvent("download"), fileMenu(page, "export-svg")]);
+  assert.match(svgDownload.suggestedFilename(), /\.svg$/);
+  const svgPath = join(artifacts, "picture.svg");
+  await svgDownload.saveAs(svgPath);
+  const svg = await readFile(svgPath, "utf8");
+  assert.match(svg, /^<svg xmlns="http:\/\/www.w3.org\/2000\/svg"/);
+  assert.match(svg, /<style>[^<]*\.node/, "it carries the page's rules");
+  assert.match(svg, /--sink:/, "and the theme's values");
+  assert.ok(svg.includes(">audit<"), "the nodes are in it");
+  assert.match(svg, /<circle cx="[\d.]+" cy="[\d.]+" r="5"/, "and the messages in flight");
+  assert.equal(await page.locator("#file-menu").evaluate((d) => d.open), false, "the menu closed");
+  const [pngDownload] = await Promise.all([page.waitForEvent("download"), fileMenu(page, "export-png")]);
+  const pngPath = join(artifacts, "picture.png");
+  await pngDownload.saveAs(pngPath);
+  const png = await readFile(pngPath);
+  assert.deepEqual([...png.subarray(0, 8)], [137, 80, 78, 71, 13, 10, 26, 10], "a PNG");
+  assert.ok(png.length > 5000, `a real picture (${png.length} bytes)`);
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });

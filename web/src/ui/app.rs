@@ -583,9 +583,16 @@ fn header(ctx: &Ctx) -> Html {
                 <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
                 <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
                 <button data-action="embed" title="An iframe snippet for articles and docs" onclick={act(open_embed)}>{ "Embed" }</button>
-                <button data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export" }</button>
-                <button data-action="export-definitions" title="The exchanges, queues and bindings as a RabbitMQ definitions.json (rabbitmqctl import_definitions)" onclick={act(files::export_definitions)}>{ "definitions.json" }</button>
-                <button data-action="import" title="Open a scenario file, or a RabbitMQ definitions.json" onclick={act(pick_file)}>{ "Import" }</button>
+                <details class="file-menu" id="file-menu">
+                    <summary data-action="file-menu" title="Export and import">{ "File" }</summary>
+                    <div class="menu" role="menu" onclick={Callback::from(|e: MouseEvent| close_menu(&e))}>
+                        <button role="menuitem" data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export scenario (.json)" }</button>
+                        <button role="menuitem" data-action="import" title="Open a scenario file, or a RabbitMQ definitions.json" onclick={act(pick_file)}>{ "Import scenario or definitions.json…" }</button>
+                        <button role="menuitem" data-action="export-definitions" title="The exchanges, queues and bindings for rabbitmqctl import_definitions" onclick={act(files::export_definitions)}>{ "Export RabbitMQ definitions.json" }</button>
+                        <button role="menuitem" data-action="export-svg" title="A picture of the canvas" onclick={act(super::picture::export_svg)}>{ "Picture as SVG" }</button>
+                        <button role="menuitem" data-action="export-png" title="A picture of the canvas" onclick={act(super::picture::export_png)}>{ "Picture as PNG" }</button>
+                    </div>
+                </details>
                 <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
                 <button data-action="theme" title="Light or dark theme" onclick={act(toggle_theme)}>{ "Theme" }</button>
             </div>
@@ -672,6 +679,17 @@ fn open_link(ctx: &Ctx, fragment: &str) {
         Err(why) => ctx.notify(format!("This link cannot be opened: {why}"), true),
     }
     ctx.refresh.emit(());
+}
+
+/// Closes the menu a click came from (its `<details>`).
+fn close_menu(e: &MouseEvent) {
+    let details = e
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+        .and_then(|t| t.closest("details").ok().flatten());
+    if let Some(d) = details {
+        let _ = d.remove_attribute("open");
+    }
 }
 
 fn open_embed(ctx: &Ctx) {

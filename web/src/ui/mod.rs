@@ -10,6 +10,7 @@ pub mod examples;
 pub mod files;
 pub mod inspector;
 pub mod palette;
+pub mod picture;
 pub mod runbar;
 pub mod stage;
 
