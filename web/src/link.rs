@@ -144,6 +144,33 @@ fn path<E>(e: &serde_path_to_error::Error<E>) -> String {
     }
 }
 
+/// The link decoder on arbitrary input, for the fuzz target and its regression corpus: never
+/// a panic, and a link that decodes plays (a few bounded frames) and encodes again to a link
+/// that decodes to the same run.
+pub fn fuzz_decode(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let Ok(shared) = decode(text) else {
+        return;
+    };
+    let again = decode(&encode(&shared.doc, &shared.edits, shared.view))
+        .expect("a decoded link encodes to one that decodes");
+    assert_eq!(again.doc, shared.doc);
+    assert_eq!(again.edits, shared.edits);
+    let Ok(t) = crate::timeline::Timeline::new(&shared.doc) else {
+        return;
+    };
+    let mut t = t.with_edits(shared.edits);
+    t.play();
+    for _ in 0..5 {
+        // An edit log that does not fit the run is an error, not a panic.
+        if t.tick(16.0).is_err() {
+            break;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -285,32 +312,5 @@ mod tests {
         assert_eq!(decode(&f).unwrap().view, Some((1.0, 2.0, 20.0)));
         let f = raw(r#"{"link":1,"doc":{"version":1,"nodes":[],"edges":[]},"view":["a"]}"#);
         assert_eq!(decode(&f).unwrap().view, None);
-    }
-}
-
-/// The link decoder on arbitrary input, for the fuzz target and its regression corpus: never
-/// a panic, and a link that decodes plays (a few bounded frames) and encodes again to a link
-/// that decodes to the same run.
-pub fn fuzz_decode(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return;
-    };
-    let Ok(shared) = decode(text) else {
-        return;
-    };
-    let again = decode(&encode(&shared.doc, &shared.edits, shared.view))
-        .expect("a decoded link encodes to one that decodes");
-    assert_eq!(again.doc, shared.doc);
-    assert_eq!(again.edits, shared.edits);
-    let Ok(t) = crate::timeline::Timeline::new(&shared.doc) else {
-        return;
-    };
-    let mut t = t.with_edits(shared.edits);
-    t.play();
-    for _ in 0..5 {
-        // An edit log that does not fit the run is an error, not a panic.
-        if t.tick(16.0).is_err() {
-            break;
-        }
     }
 }
