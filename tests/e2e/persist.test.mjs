@@ -272,3 +272,22 @@ test("pictures: the canvas as SVG and as PNG", async () => {
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("a short WebM recording of the running view", async () => {
+  const page = await fresh();
+  await page.selectOption("#examples", "hello");
+  await page.locator('g.node[data-node="audit"]').waitFor();
+  const [download] = await Promise.all([
+    page.waitForEvent("download", { timeout: 20000 }),
+    fileMenu(page, "record"),
+  ]);
+  assert.match(download.suggestedFilename(), /\.webm$/);
+  const path = join(artifacts, "recording.webm");
+  await download.saveAs(path);
+  const webm = await readFile(path);
+  assert.deepEqual([...webm.subarray(0, 4)], [0x1a, 0x45, 0xdf, 0xa3], "an EBML (WebM) file");
+  assert.ok(webm.length > 2000, `it has frames (${webm.length} bytes)`);
+  assert.match(await page.locator("#notice").textContent(), /Saved the recording/);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

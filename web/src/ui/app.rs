@@ -234,6 +234,7 @@ pub fn app() -> Html {
             let dt = last_frame.borrow().map_or(0.0, |prev| ts - prev);
             *last_frame.borrow_mut() = Some(ts);
             let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts);
+            super::picture::record_frame(&ctx);
             let due = ts - *last_refresh.borrow() >= REFRESH_EVERY_MS;
             if refresh_now || (due && ctx.session.borrow().timeline().is_running()) {
                 *last_refresh.borrow_mut() = ts;
@@ -591,6 +592,7 @@ fn header(ctx: &Ctx) -> Html {
                         <button role="menuitem" data-action="export-definitions" title="The exchanges, queues and bindings for rabbitmqctl import_definitions" onclick={act(files::export_definitions)}>{ "Export RabbitMQ definitions.json" }</button>
                         <button role="menuitem" data-action="export-svg" title="A picture of the canvas" onclick={act(super::picture::export_svg)}>{ "Picture as SVG" }</button>
                         <button role="menuitem" data-action="export-png" title="A picture of the canvas" onclick={act(super::picture::export_png)}>{ "Picture as PNG" }</button>
+                        <button role="menuitem" data-action="record" title="A short animation of the running view, for slides and chat" onclick={act(super::picture::start_recording)}>{ "Record 5 s as WebM" }</button>
                     </div>
                 </details>
                 <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />

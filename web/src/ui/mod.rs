@@ -194,6 +194,8 @@ pub struct UiState {
     pub reduced_motion: bool,
     /// Saved work that could not be restored.
     pub recovery: Option<files::Recovery>,
+    /// A recording of the view in progress.
+    pub recording: Option<picture::Recording>,
     /// The share dialog's link, while it is open.
     pub share: Option<String>,
     /// The embed dialog is open.

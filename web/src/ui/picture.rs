@@ -246,3 +246,178 @@ pub fn export_png(ctx: &Ctx) {
     image.set_onerror(Some(onerror.unchecked_ref()));
     image.set_src(&url);
 }
+
+/// How long a recording lasts, wall-clock seconds.
+pub const RECORD_SECONDS: f64 = 5.0;
+/// How often the recording's topology picture is redrawn (the dots are drawn every frame).
+const RECORD_SVG_EVERY_MS: f64 = 200.0;
+
+/// A recording in progress: a canvas that composites the topology and the canvas layer every
+/// frame, and a `MediaRecorder` on its stream.
+#[derive(Debug)]
+pub struct Recording {
+    canvas: HtmlCanvasElement,
+    recorder: web_sys::MediaRecorder,
+    until_ms: f64,
+    svg: std::rc::Rc<std::cell::RefCell<Option<HtmlImageElement>>>,
+    svg_at: std::cell::Cell<f64>,
+}
+
+/// Starts a short WebM recording of the running view (it plays the run if paused).
+pub fn start_recording(ctx: &Ctx) {
+    let fail = |ctx: &Ctx, why: &str| {
+        ctx.notify(format!("Recording is not available here: {why}"), true);
+        ctx.refresh.emit(());
+    };
+    if ctx.ui.borrow().recording.is_some() {
+        return;
+    }
+    let Some(doc) = web_sys::window().and_then(|w| w.document()) else {
+        return;
+    };
+    let (w, h) = {
+        let ui = ctx.ui.borrow();
+        (ui.stage.0.max(1.0), ui.stage.1.max(1.0))
+    };
+    let Some(canvas) = doc
+        .create_element("canvas")
+        .ok()
+        .and_then(|c| c.dyn_into::<HtmlCanvasElement>().ok())
+    else {
+        return fail(ctx, "no canvas");
+    };
+    canvas.set_width(w as u32);
+    canvas.set_height(h as u32);
+    let Ok(stream) = canvas.capture_stream_with_frame_request_rate(30.0) else {
+        return fail(ctx, "the canvas cannot be captured");
+    };
+    let options = web_sys::MediaRecorderOptions::new();
+    let mime = [
+        "video/webm;codecs=vp9",
+        "video/webm;codecs=vp8",
+        "video/webm",
+    ]
+    .into_iter()
+    .find(|m| web_sys::MediaRecorder::is_type_supported(m))
+    .unwrap_or("video/webm");
+    options.set_mime_type(mime);
+    let Ok(recorder) =
+        web_sys::MediaRecorder::new_with_media_stream_and_media_recorder_options(&stream, &options)
+    else {
+        return fail(ctx, "no WebM encoder");
+    };
+    let chunks = std::rc::Rc::new(std::cell::RefCell::new(js_sys::Array::new()));
+    let on_data = {
+        let chunks = chunks.clone();
+        Closure::<dyn FnMut(web_sys::BlobEvent)>::new(move |e: web_sys::BlobEvent| {
+            if let Some(b) = e.data() {
+                chunks.borrow().push(&b);
+            }
+        })
+    };
+    recorder.set_ondataavailable(Some(on_data.as_ref().unchecked_ref()));
+    on_data.forget();
+    let on_stop = {
+        let ctx = ctx.clone();
+        let name = format!("{}.webm", stem(&ctx));
+        Closure::<dyn FnMut()>::new(move || {
+            let opts = web_sys::BlobPropertyBag::new();
+            opts.set_type("video/webm");
+            let saved = web_sys::Blob::new_with_blob_sequence_and_options(&chunks.borrow(), &opts)
+                .ok()
+                .and_then(|blob| {
+                    let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
+                    let a: web_sys::HtmlAnchorElement = web_sys::window()?
+                        .document()?
+                        .create_element("a")
+                        .ok()?
+                        .dyn_into()
+                        .ok()?;
+                    a.set_href(&url);
+                    a.set_download(&name);
+                    a.click();
+                    Some(())
+                });
+            ctx.notify(
+                if saved.is_some() {
+                    format!("Saved the recording as {name}")
+                } else {
+                    "The recording could not be saved".to_owned()
+                },
+                saved.is_none(),
+            );
+            ctx.refresh.emit(());
+        })
+    };
+    recorder.set_onstop(Some(on_stop.as_ref().unchecked_ref()));
+    on_stop.forget();
+    if recorder.start().is_err() {
+        return fail(ctx, "the recorder did not start");
+    }
+    ctx.session.borrow_mut().timeline_mut().play();
+    ctx.ui.borrow_mut().recording = Some(Recording {
+        canvas,
+        recorder,
+        until_ms: super::now_ms() + RECORD_SECONDS * 1000.0,
+        svg: Default::default(),
+        svg_at: std::cell::Cell::new(f64::NEG_INFINITY),
+    });
+    ctx.notify(format!("Recording {RECORD_SECONDS} s of the run…"), false);
+    ctx.refresh.emit(());
+}
+
+/// Per frame while recording: composite the picture, and stop when the time is up.
+pub fn record_frame(ctx: &Ctx) {
+    let now = super::now_ms();
+    let refresh_svg = {
+        let ui = ctx.ui.borrow();
+        let Some(rec) = &ui.recording else { return };
+        if now >= rec.until_ms {
+            let _ = rec.recorder.stop();
+            drop(ui);
+            ctx.ui.borrow_mut().recording = None;
+            return;
+        }
+        now - rec.svg_at.get() >= RECORD_SVG_EVERY_MS
+    };
+    if refresh_svg {
+        let svg = svg_text(ctx, false);
+        let ui = ctx.ui.borrow();
+        let Some(rec) = &ui.recording else { return };
+        rec.svg_at.set(now);
+        if let (Some(svg), Ok(image)) = (svg, HtmlImageElement::new()) {
+            let slot = rec.svg.clone();
+            let loaded = image.clone();
+            let onload = Closure::once_into_js(move || {
+                *slot.borrow_mut() = Some(loaded);
+            });
+            image.set_onload(Some(onload.unchecked_ref()));
+            image.set_src(&format!(
+                "data:image/svg+xml;charset=utf-8,{}",
+                js_sys::encode_uri_component(&svg)
+            ));
+        }
+    }
+    let ui = ctx.ui.borrow();
+    let Some(rec) = &ui.recording else { return };
+    let (w, h) = (rec.canvas.width() as f64, rec.canvas.height() as f64);
+    let Some(c2d) = rec
+        .canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+    else {
+        return;
+    };
+    if let Some(img) = rec.svg.borrow().as_ref() {
+        let _ = c2d.draw_image_with_html_image_element_and_dw_and_dh(img, 0.0, 0.0, w, h);
+    }
+    let flights = web_sys::window()
+        .and_then(|win| win.document())
+        .and_then(|d| d.get_element_by_id("flights"))
+        .and_then(|f| f.dyn_into::<HtmlCanvasElement>().ok());
+    if let Some(f) = flights {
+        let _ = c2d.draw_image_with_html_canvas_element_and_dw_and_dh(&f, 0.0, 0.0, w, h);
+    }
+}
