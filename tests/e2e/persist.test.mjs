@@ -291,3 +291,15 @@ test("a short WebM recording of the running view", async () => {
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("an oversized file is refused by size, and the work stays", async () => {
+  const page = await fresh();
+  await page.locator('.palette-item[data-kind="queue"]').click();
+  const big = join(artifacts, "oversized.switchboard.json");
+  await writeFile(big, JSON.stringify({ version: 1, description: "x".repeat(5 * 1024 * 1024), nodes: [], edges: [] }));
+  await page.setInputFiles("#import-file", big);
+  await page.waitForFunction(() => /bytes; a scenario is at most/.test(document.querySelector("#notice").textContent));
+  assert.equal(await page.locator('g.node[data-node="queue"]').count(), 1, "the work is untouched");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
