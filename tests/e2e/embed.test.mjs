@@ -121,3 +121,17 @@ test("commands from an origin other than the configured one are ignored", async 
     await p.close();
   }
 });
+
+test("start, speed and end options", async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url + "?embed=1&start=2s&speed=10&end=4s&example=hello");
+  await page.locator("#clock").waitFor();
+  await page.waitForFunction(() => document.querySelector("#clock").dataset.nowUs === "2000000");
+  assert.equal(await page.locator("#speed").inputValue(), "10");
+  await page.click('button[data-action="play"]');
+  // At 10× the two simulated seconds to `end` take about 0.2 s; then it pauses exactly there.
+  await page.waitForFunction(() => document.querySelector("#clock").dataset.nowUs === "4000000", null, { timeout: 10000 });
+  await page.locator('button[data-action="play"]').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
