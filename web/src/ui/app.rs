@@ -460,14 +460,15 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
     let mut session = ctx.session.borrow_mut();
     let ticked = session.timeline_mut().tick(dt);
     let mut ui = ctx.ui.borrow_mut();
+    let mut refresh = false;
     if let Err(e) = ticked {
         ui.notice = Some(super::Notice {
             text: format!("Paused: {e}"),
             error: true,
             at: ts,
         });
+        refresh = true;
     }
-    let mut refresh = false;
     if let Some(el) = stage_ref.cast::<HtmlElement>() {
         let r = el.get_bounding_client_rect();
         let stage = (r.width(), r.height(), r.left(), r.top());

@@ -44,6 +44,15 @@ fn dark(ui: &UiState) -> bool {
     })
 }
 
+/// The 2D context of a canvas.
+pub fn context_2d(canvas: &HtmlCanvasElement) -> Option<CanvasRenderingContext2d> {
+    canvas
+        .get_context("2d")
+        .ok()
+        .flatten()
+        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
+}
+
 /// Redraws `canvas`. Its backing store follows its CSS size and the device pixel ratio.
 pub fn draw(
     canvas: &HtmlCanvasElement,
@@ -60,12 +69,7 @@ pub fn draw(
         canvas.set_width(w);
         canvas.set_height(h);
     }
-    let Some(ctx) = canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Some(ctx) = context_2d(canvas) else {
         return;
     };
     let col = if dark(ui) { &DARK } else { &LIGHT };

@@ -79,16 +79,19 @@ pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>)
                 if o.looped {
                     let r = t.seek(o.start);
                     t.play();
-                    r
+                    r.map(|_| true)
                 } else {
-                    t.seek(end)
+                    t.seek(end).map(|_| true)
                 }
             } else {
-                Ok(())
+                Ok(false)
             }
         };
-        if let Err(e) = r {
-            post_error(ctx, &e.to_string());
+        match r {
+            Err(e) => post_error(ctx, &e.to_string()),
+            // The run bar shows the pause (refreshes otherwise only come while playing).
+            Ok(true) => ctx.refresh.emit(()),
+            Ok(false) => {}
         }
     }
     let running = ctx.session.borrow().timeline().is_running();
@@ -119,14 +122,9 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
             let doc = match Scenario::from_json_draft(&text) {
                 Ok(d) => d,
                 Err(d) => {
-                    let list: Vec<String> =
-                        d.0.iter()
-                            .take(5)
-                            .map(|x| format!("{}: {}", x.path, x.message))
-                            .collect();
                     return Some(embed::event(
                         "error",
-                        json!({ "message": format!("the scenario cannot be loaded: {}", list.join("; ")) }),
+                        json!({ "message": format!("the scenario cannot be loaded: {}", super::diagnostics_text(&d, 5)) }),
                     ));
                 }
             };

@@ -57,12 +57,18 @@ pub fn autosave(ctx: &Ctx, last: &mut u64) {
 
 /// Offers `text` as a file download.
 pub fn download(name: &str, mime: &str, text: &str) -> Result<(), String> {
-    let fail = |_| "the browser refused the download".to_owned();
     let parts = js_sys::Array::of1(&text.into());
     let opts = BlobPropertyBag::new();
     opts.set_type(mime);
-    let blob = Blob::new_with_str_sequence_and_options(&parts, &opts).map_err(fail)?;
-    let url = Url::create_object_url_with_blob(&blob).map_err(fail)?;
+    let blob = Blob::new_with_str_sequence_and_options(&parts, &opts)
+        .map_err(|_| "the browser refused the download".to_owned())?;
+    download_blob(name, &blob)
+}
+
+/// Offers a blob as a file download.
+pub fn download_blob(name: &str, blob: &Blob) -> Result<(), String> {
+    let fail = |_| "the browser refused the download".to_owned();
+    let url = Url::create_object_url_with_blob(blob).map_err(fail)?;
     let doc = web_sys::window()
         .and_then(|w| w.document())
         .ok_or("no document")?;
@@ -162,17 +168,13 @@ fn import_definitions(ctx: &Ctx, name: &str, text: &str) {
                 );
             }
         }
-        Err(d) => {
-            let list: Vec<String> =
-                d.0.iter()
-                    .take(6)
-                    .map(|x| format!("{}: {}", x.path, x.message))
-                    .collect();
-            ctx.notify(
-                format!("{name} cannot be imported. {}", list.join("; ")),
-                true,
-            );
-        }
+        Err(d) => ctx.notify(
+            format!(
+                "{name} cannot be imported. {}",
+                super::diagnostics_text(&d, 6)
+            ),
+            true,
+        ),
     }
 }
 
@@ -221,17 +223,13 @@ pub fn import_text(ctx: &Ctx, name: &str, text: &str) {
                 Err(e) => ctx.notify(format!("{name} cannot run: {e}"), true),
             }
         }
-        Err(d) => {
-            let list: Vec<String> =
-                d.0.iter()
-                    .take(6)
-                    .map(|x| format!("{}: {}", x.path, x.message))
-                    .collect();
-            ctx.notify(
-                format!("{name} cannot be opened. {}", list.join("; ")),
-                true,
-            );
-        }
+        Err(d) => ctx.notify(
+            format!(
+                "{name} cannot be opened. {}",
+                super::diagnostics_text(&d, 6)
+            ),
+            true,
+        ),
     }
     ctx.refresh.emit(());
 }

@@ -233,6 +233,15 @@ impl Ctx {
     }
 }
 
+/// The first `n` problems of `d`, each with its path, for a notice.
+pub fn diagnostics_text(d: &switchboard_core::Diagnostics, n: usize) -> String {
+    d.0.iter()
+        .take(n)
+        .map(|x| format!("{}: {}", x.path, x.message))
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 /// Wall-clock milliseconds (performance.now), or 0 outside a browser.
 pub fn now_ms() -> f64 {
     web_sys::window()

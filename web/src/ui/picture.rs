@@ -9,7 +9,7 @@ use crate::timeline::Tint;
 use crate::view::{position_at, Viewport};
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement, HtmlImageElement};
+use web_sys::{HtmlCanvasElement, HtmlImageElement};
 
 /// The selectors whose rules the picture carries (everything the topology is drawn with).
 const SVG_RULE_PREFIXES: &[&str] = &[
@@ -176,12 +176,7 @@ pub fn export_png(ctx: &Ctx) {
         let Some(canvas) = canvas else { return };
         canvas.set_width((w * dpr) as u32);
         canvas.set_height((h * dpr) as u32);
-        let Some(c2d) = canvas
-            .get_context("2d")
-            .ok()
-            .flatten()
-            .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
-        else {
+        let Some(c2d) = super::canvas::context_2d(&canvas) else {
             return;
         };
         let _ = c2d.draw_image_with_html_image_element_and_dw_and_dh(
@@ -211,21 +206,7 @@ pub fn export_png(ctx: &Ctx) {
                 ctx3.refresh.emit(());
                 return;
             };
-            let done = web_sys::Url::create_object_url_with_blob(&blob)
-                .ok()
-                .and_then(|url| {
-                    let a: web_sys::HtmlAnchorElement = web_sys::window()?
-                        .document()?
-                        .create_element("a")
-                        .ok()?
-                        .dyn_into()
-                        .ok()?;
-                    a.set_href(&url);
-                    a.set_download(&name);
-                    a.click();
-                    let _ = web_sys::Url::revoke_object_url(&url);
-                    Some(())
-                });
+            let done = super::files::download_blob(&name, &blob).ok();
             if done.is_some() {
                 ctx3.notify("Exported the picture as PNG", false);
             } else {
@@ -325,19 +306,7 @@ pub fn start_recording(ctx: &Ctx) {
             opts.set_type("video/webm");
             let saved = web_sys::Blob::new_with_blob_sequence_and_options(&chunks.borrow(), &opts)
                 .ok()
-                .and_then(|blob| {
-                    let url = web_sys::Url::create_object_url_with_blob(&blob).ok()?;
-                    let a: web_sys::HtmlAnchorElement = web_sys::window()?
-                        .document()?
-                        .create_element("a")
-                        .ok()?
-                        .dyn_into()
-                        .ok()?;
-                    a.set_href(&url);
-                    a.set_download(&name);
-                    a.click();
-                    Some(())
-                });
+                .and_then(|blob| super::files::download_blob(&name, &blob).ok());
             ctx.notify(
                 if saved.is_some() {
                     format!("Saved the recording as {name}")
@@ -401,13 +370,7 @@ pub fn record_frame(ctx: &Ctx) {
     let ui = ctx.ui.borrow();
     let Some(rec) = &ui.recording else { return };
     let (w, h) = (rec.canvas.width() as f64, rec.canvas.height() as f64);
-    let Some(c2d) = rec
-        .canvas
-        .get_context("2d")
-        .ok()
-        .flatten()
-        .and_then(|c| c.dyn_into::<CanvasRenderingContext2d>().ok())
-    else {
+    let Some(c2d) = super::canvas::context_2d(&rec.canvas) else {
         return;
     };
     if let Some(img) = rec.svg.borrow().as_ref() {
