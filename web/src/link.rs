@@ -111,13 +111,18 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
                     "the link carries {n} edits; at most {MAX_EDITS} are read"
                 ));
             }
-            serde_path_to_error::deserialize(e.clone()).map_err(|err| {
-                format!(
-                    "the link's edit log is malformed at edits{}: {}",
-                    path(&err),
-                    err.inner()
-                )
-            })?
+            // Item by item, so the error names the edit (a path-tracking deserializer would
+            // compile every command type again, and the page is weighed in bytes).
+            let items = e.as_array().ok_or("the link's edit log is not a list")?;
+            items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    serde_json::from_value::<Edit>(item.clone()).map_err(|err| {
+                        format!("the link's edit log is malformed at edits[{i}]: {err}")
+                    })
+                })
+                .collect::<Result<Vec<Edit>, String>>()?
         }
     };
     if edits
@@ -131,17 +136,6 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
         Some((f(0)?, f(1)?, f(2)?.clamp(0.05, 20.0)))
     });
     Ok(Shared { doc, edits, view })
-}
-
-fn path<E>(e: &serde_path_to_error::Error<E>) -> String {
-    let p = e.path().to_string();
-    if p == "." {
-        String::new()
-    } else if p.starts_with('[') {
-        p
-    } else {
-        format!(".{p}")
-    }
 }
 
 /// The link decoder on arbitrary input, for the fuzz target and its regression corpus: never
