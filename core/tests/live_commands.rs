@@ -494,9 +494,9 @@ fn configure_cannot_rename_or_change_a_kind() {
     );
 }
 
-#[test]
-fn a_relay_takes_its_new_delay_for_the_next_message() {
-    let mut r = Run::new(json!({
+/// A producer, a relay holding each message 10 ms, and a sink; 1 ms links.
+fn relay_run() -> Run {
+    Run::new(json!({
         "version": 1,
         "nodes": [
             {"id": "p", "kind": "producer"},
@@ -504,7 +504,12 @@ fn a_relay_takes_its_new_delay_for_the_next_message() {
             {"id": "s", "kind": "sink"}
         ],
         "edges": [{"from": "p", "to": "r", "latency": "1ms"}, {"from": "r", "to": "s", "latency": "1ms"}]
-    }));
+    }))
+}
+
+#[test]
+fn a_relay_takes_its_new_delay_for_the_next_message() {
+    let mut r = relay_run();
     r.publish("p", plain());
     r.to(5 * MS);
     r.configure(json!({"id": "r", "kind": "relay", "config": {"delay": "40ms"}}))
@@ -833,15 +838,7 @@ fn locate_finds_a_buffered_delivery_and_a_message_held_by_a_relay() {
     );
     assert_eq!(r.consumer("c").buffered, 1);
 
-    let mut r = Run::new(json!({
-        "version": 1,
-        "nodes": [
-            {"id": "p", "kind": "producer"},
-            {"id": "r", "kind": "relay", "config": {"delay": "10ms"}},
-            {"id": "s", "kind": "sink"}
-        ],
-        "edges": [{"from": "p", "to": "r", "latency": "1ms"}, {"from": "r", "to": "s", "latency": "1ms"}]
-    }));
+    let mut r = relay_run();
     r.publish("p", plain());
     r.to(5 * MS);
     let v = r.sim.locate(MessageId(1)).unwrap();

@@ -1,19 +1,10 @@
 // Embed mode in Chromium: the demo article page with two players (one autoplaying, one driven
 // by the host page's buttons through postMessage), the Embed dialog's snippet, and origins.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { serve, launch, newPage, screenshot } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, newPage, screenshot } from "./harness.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useServerAndBrowser();
 
 const count = (page, event) =>
   page.evaluate((e) => Number(document.getElementById("events").dataset[e] || 0), event);

@@ -5,6 +5,7 @@ import { readFile, mkdir } from "node:fs/promises";
 import { extname, join, normalize, dirname } from "node:path";
 import { fileURLToPath } from "node:url";
 import { chromium } from "playwright-core";
+import { before, after } from "node:test";
 
 const here = dirname(fileURLToPath(import.meta.url));
 export const root = join(here, "..", "..");
@@ -76,4 +77,21 @@ export async function newPage(browser, viewport = { width: 1280, height: 720 }) 
 export async function screenshot(page, name) {
   await mkdir(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, `${name}.png`) });
+}
+
+/** The server and browser of the current test file, set by `useServerAndBrowser()` (ES module
+ * bindings are live, so importers see them once the `before` hook has run). */
+export let server;
+export let browser;
+
+/** Serves dist/ and launches Chromium before the file's tests, and closes both after. */
+export function useServerAndBrowser() {
+  before(async () => {
+    server = await serve();
+    browser = await launch();
+  });
+  after(async () => {
+    await browser?.close();
+    await server?.close();
+  });
 }

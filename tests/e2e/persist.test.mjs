@@ -1,24 +1,15 @@
 // Autosave, recovery and files in Chromium: work survives a reload with its undo history;
 // corrupt or foreign stored data gives a recoverable message (and the data can be downloaded);
 // export downloads a scenario the CLI validates; import opens one, or says what is wrong.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile, access } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
-import { serve, launch, newPage, screenshot, artifacts, root } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, newPage, screenshot, artifacts, root } from "./harness.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useServerAndBrowser();
 
 /** Clicks an item of the File menu (opening the menu first). */
 async function fileMenu(page, action) {

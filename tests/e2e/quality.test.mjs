@@ -1,19 +1,10 @@
 // Quality in Chromium: themes, reduced motion, legibility at 1280×720 with no layout jumps,
 // errors in the page, and no work lost when an example is opened.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { serve, launch, newPage, screenshot } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, newPage, screenshot } from "./harness.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useServerAndBrowser();
 
 const open = async (query = "", options = {}) => {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, ...options });

@@ -1,19 +1,10 @@
 // The web skeleton in real Chromium: loads cleanly, play advances the clock, pause stops it,
 // step moves it by exactly one event, dots are drawn on the canvas, and errors reach the page.
-import { test, before, after } from "node:test";
+import { test } from "node:test";
 import assert from "node:assert/strict";
-import { serve, launch, newPage, screenshot } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, newPage, screenshot } from "./harness.mjs";
 
-let server;
-let browser;
-before(async () => {
-  server = await serve();
-  browser = await launch();
-});
-after(async () => {
-  await browser?.close();
-  await server?.close();
-});
+useServerAndBrowser();
 
 const clock = async (page) => {
   const el = page.locator("#clock");

@@ -16,11 +16,19 @@
 //! Undo and redo swap whole documents and go through the same path, so an undo while running is
 //! itself a live edit.
 
+use crate::scene::Scene;
 use crate::timeline::{Timeline, TimelineError};
+use std::cell::RefCell;
 use std::collections::BTreeMap;
+use std::rc::Rc;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec, Position};
 use switchboard_core::topology::Topology;
 use switchboard_core::{Command, Diagnostics, EdgeId, Edit, Scenario};
+
+/// Identifies a state of the drawn topology: the document revision, the topology's node and
+/// edge counts, and how many of them are removed. Views derived from the topology are cached
+/// on it.
+pub type TopologyVersion = (u64, usize, usize, usize);
 
 /// The most undo steps kept.
 pub const UNDO_DEPTH: usize = 200;
@@ -63,6 +71,8 @@ pub struct Session {
     redo: Vec<Scenario>,
     /// Counts document changes (edits, undo, redo, loads, restarts).
     revision: u64,
+    /// The scene for the topology version it was laid out for (see [`Session::scene`]).
+    scene: RefCell<Option<(TopologyVersion, Rc<Scene>)>>,
 }
 
 impl Session {
@@ -75,6 +85,7 @@ impl Session {
             undo: Vec::new(),
             redo: Vec::new(),
             revision: 0,
+            scene: RefCell::new(None),
         };
         s.adopt_positions(scenario);
         Ok(s)
@@ -98,7 +109,7 @@ impl Session {
     /// A number that changes whenever the topology may have: a document change, a live edit,
     /// or the run itself removing something (a scripted removal, an expired queue). Views
     /// derived from the topology can be cached on it.
-    pub fn topology_version(&self) -> (u64, usize, usize, usize) {
+    pub fn topology_version(&self) -> TopologyVersion {
         let t = self.timeline.sim().topology();
         let removed = t.nodes.iter().filter(|n| n.removed).count()
             + t.edges.iter().filter(|e| e.removed).count();
@@ -143,6 +154,21 @@ impl Session {
     /// How many document changes there have been (autosave saves when it moves).
     pub fn revision(&self) -> u64 {
         self.revision
+    }
+
+    /// Where everything is drawn. Laid out once per topology version, not per frame: the
+    /// frame loop, the SVG and hit tests all read this.
+    pub fn scene(&self) -> Rc<Scene> {
+        let version = self.topology_version();
+        let mut cache = self.scene.borrow_mut();
+        match &*cache {
+            Some((v, scene)) if *v == version => scene.clone(),
+            _ => {
+                let scene = Rc::new(Scene::of(self));
+                *cache = Some((version, scene.clone()));
+                scene
+            }
+        }
     }
 
     /// True if there is something to undo.

@@ -5,7 +5,6 @@ use super::{canvas, drawers, embedded, examples, files, inspector, palette, runb
 use super::{now_ms, Ctx, Drawer, Selection, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
-use crate::scene::Scene;
 use crate::view::{fit, Viewport};
 use switchboard_core::Scenario;
 use wasm_bindgen::closure::Closure;
@@ -279,30 +278,15 @@ pub fn app() -> Html {
     {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {
-            let handler = Closure::<dyn Fn()>::new(move || {
+            let window = web_sys::window().map(Into::into);
+            crate::hooks::listen(window, "hashchange", move |_| {
                 let hash = web_sys::window()
                     .and_then(|w| w.location().hash().ok())
                     .unwrap_or_default();
                 if hash.len() > 1 {
                     open_link(&ctx, &hash);
                 }
-            });
-            let w = web_sys::window();
-            if let Some(w) = &w {
-                let _ = w.add_event_listener_with_callback(
-                    "hashchange",
-                    handler.as_ref().unchecked_ref(),
-                );
-            }
-            move || {
-                if let Some(w) = w {
-                    let _ = w.remove_event_listener_with_callback(
-                        "hashchange",
-                        handler.as_ref().unchecked_ref(),
-                    );
-                }
-                drop(handler);
-            }
+            })
         });
     }
 
@@ -310,22 +294,12 @@ pub fn app() -> Html {
     {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {
-            let handler =
-                Closure::<dyn Fn(KeyboardEvent)>::new(move |e: KeyboardEvent| on_key(&ctx, &e));
-            let doc = web_sys::window().and_then(|w| w.document());
-            if let Some(d) = &doc {
-                let _ =
-                    d.add_event_listener_with_callback("keydown", handler.as_ref().unchecked_ref());
-            }
-            move || {
-                if let Some(d) = doc {
-                    let _ = d.remove_event_listener_with_callback(
-                        "keydown",
-                        handler.as_ref().unchecked_ref(),
-                    );
+            let document = web_sys::window().and_then(|w| w.document()).map(Into::into);
+            crate::hooks::listen(document, "keydown", move |e| {
+                if let Ok(e) = e.dyn_into::<KeyboardEvent>() {
+                    on_key(&ctx, &e);
                 }
-                drop(handler);
-            }
+            })
         });
     }
 
@@ -477,7 +451,7 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
             refresh = true;
         }
     }
-    let scene = Scene::of(&session);
+    let scene = session.scene();
     let empty = scene.nodes.iter().all(Option::is_none);
     if ui.viewport.is_none() && ui.stage.0 > 0.0 && empty {
         // An empty canvas is shown at one pixel per unit: what is dropped lands where it falls.

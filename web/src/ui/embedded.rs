@@ -7,7 +7,6 @@ use serde_json::{json, Value};
 use std::cell::Cell;
 use std::rc::Rc;
 use switchboard_core::{Scenario, SimTime};
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::MessageEvent;
 use yew::prelude::*;
@@ -149,7 +148,11 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
 /// Listens for host commands while mounted. Returns the cleanup.
 pub fn listen(ctx: &Ctx) -> impl FnOnce() {
     let ctx = ctx.clone();
-    let handler = Closure::<dyn Fn(MessageEvent)>::new(move |e: MessageEvent| {
+    let window = web_sys::window().map(Into::into);
+    crate::hooks::listen(window, "message", move |e| {
+        let Ok(e) = e.dyn_into::<MessageEvent>() else {
+            return;
+        };
         let allowed = ctx
             .ui
             .borrow()
@@ -176,18 +179,7 @@ pub fn listen(ctx: &Ctx) -> impl FnOnce() {
             post(&ctx, r);
         }
         ctx.refresh.emit(());
-    });
-    let w = web_sys::window();
-    if let Some(w) = &w {
-        let _ = w.add_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
-    }
-    move || {
-        if let Some(w) = w {
-            let _ =
-                w.remove_event_listener_with_callback("message", handler.as_ref().unchecked_ref());
-        }
-        drop(handler);
-    }
+    })
 }
 
 /// The Embed dialog: options, the iframe snippet and a plain link.

@@ -127,7 +127,7 @@ pub struct ConnectTargets {
     /// From this node.
     pub from: String,
     /// For this topology version.
-    pub version: (u64, usize, usize, usize),
+    pub version: crate::editor::TopologyVersion,
     /// `(node, what the connection means)`.
     pub targets: Vec<(String, &'static str)>,
 }

@@ -4,7 +4,6 @@
 
 use super::files::download;
 use super::Ctx;
-use crate::scene::Scene;
 use crate::timeline::Tint;
 use crate::view::{position_at, Viewport};
 use wasm_bindgen::closure::Closure;
@@ -97,7 +96,7 @@ pub fn svg_text(ctx: &Ctx, dots: bool) -> Option<String> {
     let mut circles = String::new();
     if dots {
         let s = ctx.session.borrow();
-        let scene = Scene::of(&s);
+        let scene = s.scene();
         let vp = ctx.ui.borrow().viewport.unwrap_or(Viewport::IDENTITY);
         let t = s.timeline();
         let now = t.sim().now();

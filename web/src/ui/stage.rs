@@ -53,7 +53,7 @@ fn closest_attr(e: &MouseEvent, attr: &str) -> Option<String> {
 /// The message drawn nearest to a client point, if one is close enough.
 fn message_at(ctx: &Ctx, c: Point) -> Option<switchboard_core::MessageId> {
     let session = ctx.session.borrow();
-    let scene = Scene::of(&session);
+    let scene = session.scene();
     let vp = viewport(ctx);
     let at = local(ctx, c);
     let t = session.timeline();
@@ -128,7 +128,7 @@ fn on_pointer_down(ctx: &Ctx, e: PointerEvent) {
         }
     } else if let Some(name) = closest_attr(&e, "data-node") {
         let session = ctx.session.borrow();
-        let scene = Scene::of(&session);
+        let scene = session.scene();
         let centre = session
             .timeline()
             .sim()
@@ -229,7 +229,7 @@ fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
             let w = world(ctx, c);
             let target = {
                 let session = ctx.session.borrow();
-                let scene = Scene::of(&session);
+                let scene = session.scene();
                 scene
                     .node_at(w)
                     .map(|n| session.timeline().sim().topology().node(n).name.clone())
@@ -423,7 +423,7 @@ pub fn nudge_selection(ctx: &Ctx, key: &str, big: bool) -> bool {
     };
     let at = {
         let s = ctx.session.borrow();
-        let scene = Scene::of(&s);
+        let scene = s.scene();
         s.timeline()
             .sim()
             .topology()
@@ -471,7 +471,7 @@ fn libm_exp(x: f64) -> f64 {
 pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
     let session = ctx.session.borrow();
     let ui = ctx.ui.borrow();
-    let mut scene = Scene::of(&session);
+    let mut scene = (*session.scene()).clone();
     let topo = session.timeline().sim().topology();
     // A node being dragged is drawn where the pointer has it.
     if let Drag::Move {
