@@ -211,6 +211,7 @@ impl Topology {
     pub fn to_scenario(&self, base: &Scenario) -> Scenario {
         Scenario {
             version: base.version,
+            view: base.view,
             name: base.name.clone(),
             description: base.description.clone(),
             seed: base.seed,

@@ -111,7 +111,8 @@ fn random_scenario(seed: u64) -> Scenario {
         actions.push(ActionSpec { at, action });
     }
     Scenario {
-        version: 1,
+        version: switchboard_core::scenario::FORMAT_VERSION,
+        view: None,
         name: format!("random {seed}"),
         description: String::new(),
         seed,

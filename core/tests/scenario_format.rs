@@ -1,4 +1,4 @@
-//! Scenario format v1: valid documents load, bad ones get diagnostics with paths.
+//! Scenario format: valid documents load (older versions through migrations), bad ones get diagnostics with paths.
 
 mod common;
 
@@ -33,7 +33,7 @@ const NODES: &str =
 const EDGES: &str = r#"[{"from":"p","to":"s"}]"#;
 
 fn doc(nodes: &str, edges: &str) -> String {
-    format!(r#"{{"version":1,"nodes":{nodes},"edges":{edges}}}"#)
+    format!(r#"{{"version":2,"nodes":{nodes},"edges":{edges}}}"#)
 }
 
 #[test]
@@ -56,12 +56,12 @@ fn every_documented_example_loads_and_round_trips() {
 
 #[test]
 fn unknown_version_is_named() {
-    let text = doc(NODES, EDGES).replace("\"version\":1", "\"version\":99");
+    let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":99");
     assert_diag(&text, "version", "unknown version 99");
-    let text = doc(NODES, EDGES).replace("\"version\":1", "\"version\":\"one\"");
+    let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":\"one\"");
     assert_diag(&text, "version", "expected an integer");
     assert_diag(r#"{"nodes":[]}"#, "version", "missing");
-    assert_eq!(FORMAT_VERSION, 1);
+    assert_eq!(FORMAT_VERSION, 2);
 }
 
 #[test]
@@ -93,7 +93,7 @@ fn unknown_node_kind_lists_the_known_ones() {
 fn unknown_fields_are_refused_not_ignored() {
     let nodes = r#"[{"id":"p","kind":"producer","config":{"rate_per_s":1,"rate":5}},{"id":"s","kind":"sink"}]"#;
     assert_diag(&doc(nodes, EDGES), "nodes[0].config.rate", "unknown field");
-    let text = doc(NODES, EDGES).replace("\"version\":1", "\"version\":1,\"nodez\":[]");
+    let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":2,\"nodez\":[]");
     assert_diag(&text, "nodez", "unknown field");
 }
 
@@ -106,8 +106,8 @@ fn dangling_references_are_named() {
         "{d:#?}"
     );
     let text = doc(NODES, EDGES).replace(
-        "\"version\":1",
-        r#""version":1,"actions":[{"at":"1s","do":"crash","node":"ghost"}]"#,
+        "\"version\":2",
+        r#""version":2,"actions":[{"at":"1s","do":"crash","node":"ghost"}]"#,
     );
     assert_diag(&text, "actions[0].node", "no node has id \"ghost\"");
 }
@@ -195,8 +195,8 @@ fn malformed_and_oversized_text_never_panics() {
 #[test]
 fn actions_are_checked_by_kind() {
     let text = doc(NODES, EDGES).replace(
-        "\"version\":1",
-        r#""version":1,"actions":[{"at":"1s","do":"publish","node":"s"},{"at":"1s","do":"explode","node":"p"},{"do":"crash","node":"p"}]"#,
+        "\"version\":2",
+        r#""version":2,"actions":[{"at":"1s","do":"publish","node":"s"},{"at":"1s","do":"explode","node":"p"},{"do":"crash","node":"p"}]"#,
     );
     let d = diags(&text);
     assert!(
@@ -211,8 +211,8 @@ fn actions_are_checked_by_kind() {
     );
     // actions[0] is only checked once the document's shape is right.
     let text = doc(NODES, EDGES).replace(
-        "\"version\":1",
-        r#""version":1,"actions":[{"at":"1s","do":"publish","node":"s"}]"#,
+        "\"version\":2",
+        r#""version":2,"actions":[{"at":"1s","do":"publish","node":"s"}]"#,
     );
     assert_diag(&text, "actions[0].node", "only a producer can publish");
 }
@@ -255,4 +255,72 @@ fn a_scenario_built_in_code_is_validated_too() {
     let err = Sim::new(&s).unwrap_err();
     assert_eq!(err.0[0].path, "nodes[1].config.delay");
     assert!(err.0[0].message.contains("greater than max"), "{err}");
+}
+
+/// Every example as it was written in format version 1 (frozen copies in
+/// `tests/fixtures/format-v1/`) still reads, migrated, as the same scenario as its current
+/// version, and runs to the same trace. Later format versions must keep this passing.
+#[test]
+fn version_1_documents_are_migrated_to_the_same_scenario_and_run() {
+    let dir = format!("{}/tests/fixtures/format-v1", env!("CARGO_MANIFEST_DIR"));
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    files.sort();
+    assert!(files.len() >= 20, "the frozen version-1 corpus is missing");
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(
+            v["version"],
+            1,
+            "{} is not a version-1 document",
+            path.display()
+        );
+        let old = Scenario::from_json(&text).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
+        let name = path.file_name().unwrap().to_str().unwrap();
+        let now = common::example(name);
+        assert_eq!(old.version, FORMAT_VERSION);
+        assert_eq!(
+            old, now,
+            "{name} reads differently from its current version"
+        );
+        let until = switchboard_core::SimTime::ZERO + switchboard_core::SimDuration::from_secs(5);
+        assert_eq!(
+            common::trace_hash(&old, old.seed, until),
+            common::trace_hash(&now, now.seed, until),
+            "{name}"
+        );
+    }
+}
+
+#[test]
+fn a_view_is_read_checked_and_written_back() {
+    let with =
+        |view: &str| format!(r#"{{"version":2,"nodes":{NODES},"edges":{EDGES},"view":{view}}}"#);
+    let s = Scenario::from_json(&with(r#"{"x":120.5,"y":-40,"zoom":1.5}"#)).unwrap();
+    let v = s.view.expect("the view is kept");
+    assert_eq!((v.x, v.y, v.zoom), (120.5, -40.0, 1.5));
+    let back = Scenario::from_json(&s.to_json_pretty()).unwrap();
+    assert_eq!(back, s);
+    assert_diag(
+        &with(r#"{"x":0,"y":0,"zoom":9}"#),
+        "view.zoom",
+        "from 0.2 to 4",
+    );
+    assert_diag(
+        &with(r#"{"x":2e6,"y":0,"zoom":1}"#),
+        "view",
+        "within ±1000000",
+    );
+    assert_diag(&with(r#"{"x":0,"y":0}"#), "view", "zoom");
+    assert_diag(
+        &with(r#"{"x":0,"y":0,"zoom":1,"scale":2}"#),
+        "view.scale",
+        "unknown field",
+    );
+    // A version-1 document cannot carry one: the field is newer than it.
+    let v1 = with(r#"{"x":0,"y":0,"zoom":1}"#).replace(r#""version":2"#, r#""version":1"#);
+    assert_diag(&v1, "view", "new in format version 2");
 }

@@ -87,8 +87,9 @@ test("export downloads a scenario the CLI runs; import opens it again", async ()
   const path = join(artifacts, download.suggestedFilename());
   await download.saveAs(path);
   const exported = JSON.parse(await readFile(path, "utf8"));
-  assert.equal(exported.version, 1);
+  assert.equal(exported.version, 2);
   assert.ok(exported.nodes.some((n) => n.id === "orders.dlq"));
+  assert.ok(exported.view && exported.view.zoom > 0, "the file keeps the view");
   // The same file in the CLI (built by the native tests before these run).
   const cli = join(root, "target", "debug", "switchboard");
   const haveCli = await access(cli).then(() => true, () => false);
@@ -162,6 +163,51 @@ test("a share link replays the same run, faults included, event for event", asyn
   assert.deepEqual(b.problems, []);
   await a.context().close();
   await b.context().close();
+});
+
+/** The world point at the middle of the stage, and the zoom, read off the SVG transform. */
+const centre = (page) =>
+  page.evaluate(() => {
+    const stage = document.querySelector("section.stage");
+    const t = document.querySelector("#topology > g").getAttribute("transform");
+    const [dx, dy, s] = t.match(/-?[\d.]+(e-?\d+)?/g).map(Number);
+    return { x: (stage.clientWidth / 2 - dx) / s, y: (stage.clientHeight / 2 - dy) / s, zoom: s };
+  });
+
+test("a link keeps its view: the same point in the middle, at the same zoom, on a smaller screen", async () => {
+  const a = await fresh();
+  await a.selectOption("#examples", "amqp-dead-letter");
+  await a.locator('g.node[data-node="worker"]').waitFor();
+  // Zoom in on the worker and pan a little, as a user framing a detail would.
+  const fitted = await centre(a);
+  const box = await a.locator('g.node[data-node="worker"]').boundingBox();
+  await a.mouse.move(box.x + box.width / 2, box.y + box.height / 2);
+  for (let i = 0; i < 3; i++) await a.mouse.wheel(0, -240);
+  await a.waitForFunction((z) => !document.querySelector("#topology > g").getAttribute("transform").endsWith(`scale(${z})`), fitted.zoom);
+  const want = await centre(a);
+  await a.click('button[data-action="share"]');
+  const link = await a.locator("#share-link").inputValue();
+
+  const ctx = await browser.newContext({ viewport: { width: 760, height: 560 } });
+  const b = await ctx.newPage();
+  b.problems = [];
+  b.on("pageerror", (e) => b.problems.push(e.message));
+  await b.goto(link);
+  await b.locator('g.node[data-node="worker"]').waitFor();
+  const got = await centre(b);
+  assert.ok(Math.abs(got.x - want.x) < 1 && Math.abs(got.y - want.y) < 1, `centre ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
+  assert.ok(Math.abs(got.zoom - want.zoom) < 0.002, `zoom ${got.zoom} vs ${want.zoom}`);
+  await screenshot(b, "link-view-small-screen");
+  // F fits the topology again.
+  await b.keyboard.press("f");
+  await b.waitForFunction((z) => {
+    const t = document.querySelector("#topology > g").getAttribute("transform");
+    return !t.endsWith(`scale(${z})`);
+  }, got.zoom);
+  assert.deepEqual(a.problems, []);
+  assert.deepEqual(b.problems, []);
+  await a.context().close();
+  await ctx.close();
 });
 
 test("bad links and hostile names: a clear message, text not markup, no panic", async () => {

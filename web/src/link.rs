@@ -2,9 +2,10 @@
 //! the URL fragment, so there is no server. No DOM here; native tests cover it.
 //!
 //! The fragment is `#s=` followed by URL-safe base64 (no padding) of raw DEFLATE of a compact
-//! JSON text: `{"link": 1, "doc": <scenario>, "edits": [<edit>…], "view": [dx, dy, scale]}`.
-//! The scenario carries its own format `version`, and the core's parser migrates older ones;
-//! `link` versions the envelope. Opening a link re-simulates the scenario with its seed and
+//! JSON text: `{"link": 2, "doc": <scenario>, "edits": [<edit>…]}`. The scenario carries its own
+//! format `version`, which the core's parser migrates, and the view (its `view` field); `link`
+//! versions the envelope. Link format 1 carried the view beside the document, in screen pixels
+//! (`"view": [dx, dy, scale]`); such links still open, at that view. Opening a link re-simulates the scenario with its seed and
 //! re-applies the edits where they were applied, so it plays event for event as it did.
 //!
 //! Links come from outside, so decoding checks everything and fails with a message that says
@@ -17,7 +18,7 @@ use switchboard_core::{Edit, Scenario};
 /// What precedes the payload in the fragment.
 pub const PREFIX: &str = "s=";
 /// The envelope version this build writes and reads.
-pub const LINK_FORMAT: u64 = 1;
+pub const LINK_FORMAT: u64 = 2;
 /// The longest fragment read, in characters.
 pub const MAX_LINK_CHARS: usize = 200_000;
 /// The most bytes a link inflates to (a scenario is at most 4 MB).
@@ -28,27 +29,19 @@ pub const MAX_EDITS: usize = 10_000;
 /// What a link carries.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Shared {
-    /// The scenario, with its seed.
+    /// The scenario, with its seed and view.
     pub doc: Scenario,
     /// The run's edit log.
     pub edits: Vec<Edit>,
-    /// The view: `(dx, dy, scale)`, if it was recorded.
-    pub view: Option<(f64, f64, f64)>,
+    /// A link-format-1 view, `(dx, dy, scale)` in screen pixels; newer links keep the view in
+    /// `doc.view`.
+    pub screen_view: Option<(f64, f64, f64)>,
 }
 
-/// The fragment (without `#`) for a run.
-pub fn encode(doc: &Scenario, edits: &[Edit], view: Option<(f64, f64, f64)>) -> String {
-    let round = |x: f64| (x * 10.0).round() / 10.0;
-    let view = view.map_or(String::new(), |(x, y, s)| {
-        format!(
-            ",\"view\":[{},{},{}]",
-            round(x),
-            round(y),
-            (s * 1000.0).round() / 1000.0
-        )
-    });
+/// The fragment (without `#`) for a run; the view travels in `doc.view`.
+pub fn encode(doc: &Scenario, edits: &[Edit]) -> String {
     let json = format!(
-        "{{\"link\":{LINK_FORMAT},\"doc\":{},\"edits\":{}{view}}}",
+        "{{\"link\":{LINK_FORMAT},\"doc\":{},\"edits\":{}}}",
         serde_json::to_string(doc).expect("a scenario always serialises"),
         serde_json::to_string(edits).expect("edits always serialise"),
     );
@@ -84,15 +77,15 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
     let text = std::str::from_utf8(&bytes).map_err(|_| "the link's content is not text")?;
     let v: Value = serde_json::from_str(text)
         .map_err(|e| format!("the link's content is not valid JSON ({e})"))?;
-    match v.get("link").and_then(Value::as_u64) {
-        Some(LINK_FORMAT) => {}
+    let format = match v.get("link").and_then(Value::as_u64) {
+        Some(n @ 1..=LINK_FORMAT) => n,
         Some(n) if n > LINK_FORMAT => {
             return Err(format!(
                 "the link was made by a newer Switchboard (link format {n}; this one reads {LINK_FORMAT})"
             ))
         }
         _ => return Err("the link's format is missing or unknown".into()),
-    }
+    };
     let doc_value = v.get("doc").ok_or("the link carries no scenario")?;
     let doc = Scenario::from_json_draft(&doc_value.to_string()).map_err(|d| {
         let list: Vec<String> =
@@ -131,11 +124,20 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
     {
         return Err("the link's edit log is out of order".into());
     }
-    let view = v.get("view").and_then(Value::as_array).and_then(|a| {
-        let f = |i: usize| a.get(i).and_then(Value::as_f64).filter(|x| x.is_finite());
-        Some((f(0)?, f(1)?, f(2)?.clamp(0.05, 20.0)))
-    });
-    Ok(Shared { doc, edits, view })
+    let screen_view = match (format, v.get("view")) {
+        (1, Some(view)) => view.as_array().and_then(|a| {
+            let f = |i: usize| a.get(i).and_then(Value::as_f64).filter(|x| x.is_finite());
+            let (lo, hi) = crate::view::ZOOM_LIMITS;
+            Some((f(0)?, f(1)?, f(2)?.clamp(lo, hi)))
+        }),
+        (_, Some(_)) => return Err("the link has a \"view\" beside its scenario; since link format 2 the view is the scenario's own \"view\" field".into()),
+        (_, None) => None,
+    };
+    Ok(Shared {
+        doc,
+        edits,
+        screen_view,
+    })
 }
 
 /// The link decoder on arbitrary input, for the fuzz target and its regression corpus: never
@@ -148,7 +150,7 @@ pub fn fuzz_decode(data: &[u8]) {
     let Ok(shared) = decode(text) else {
         return;
     };
-    let again = decode(&encode(&shared.doc, &shared.edits, shared.view))
+    let again = decode(&encode(&shared.doc, &shared.edits))
         .expect("a decoded link encodes to one that decodes");
     assert_eq!(again.doc, shared.doc);
     assert_eq!(again.edits, shared.edits);
@@ -169,6 +171,7 @@ pub fn fuzz_decode(data: &[u8]) {
 mod tests {
     use super::*;
     use crate::timeline::Timeline;
+    use switchboard_core::scenario::View;
     use switchboard_core::Command;
 
     fn example(name: &str) -> Scenario {
@@ -198,7 +201,7 @@ mod tests {
         edges.push(r#"{"from":"x-0","to":"audit","routing_key":"orders.*.0"}"#.into());
         edges.push(r#"{"from":"audit","to":"auditor"}"#.into());
         let text = format!(
-            r#"{{"version":1,"name":"Twenty nodes","description":"Four order services, their exchanges, queues and workers, with a dead-letter queue and an audit trail.","seed":42,"nodes":[{}],"edges":[{}]}}"#,
+            r#"{{"version":2,"name":"Twenty nodes","description":"Four order services, their exchanges, queues and workers, with a dead-letter queue and an audit trail.","seed":42,"nodes":[{}],"edges":[{}]}}"#,
             nodes.join(","),
             edges.join(",")
         );
@@ -209,8 +212,13 @@ mod tests {
 
     #[test]
     fn a_twenty_node_scenario_fits_in_2000_characters() {
-        let s = twenty_nodes();
-        let fragment = encode(&s, &[], Some((12.5, -40.0, 0.8)));
+        let mut s = twenty_nodes();
+        s.view = Some(View {
+            x: 480.5,
+            y: -40.0,
+            zoom: 0.8,
+        });
+        let fragment = encode(&s, &[]);
         let url = format!("https://switchboard.example/#{fragment}");
         assert!(url.len() <= 2000, "{} characters", url.len());
         assert_eq!(decode(&fragment).unwrap().doc, s);
@@ -233,7 +241,7 @@ mod tests {
         for _ in 0..60 {
             a.tick(16.0).unwrap();
         }
-        let fragment = encode(&s, a.edits(), None);
+        let fragment = encode(&s, a.edits());
         let shared = decode(&fragment).unwrap();
         assert_eq!(shared.edits, a.edits());
         let mut b = Timeline::new(&shared.doc)
@@ -251,7 +259,7 @@ mod tests {
 
     #[test]
     fn damaged_links_say_what_is_wrong() {
-        let good = encode(&example("hello"), &[], None);
+        let good = encode(&example("hello"), &[]);
         let cases: Vec<(String, &str)> = vec![
             ("".into(), "carries no scenario"),
             ("x=abc".into(), "carries no scenario"),
@@ -284,6 +292,14 @@ mod tests {
                 "edits[0]",
             ),
             (raw("not json"), "not valid JSON"),
+            (
+                raw(r#"{"link":2,"doc":{"version":2,"nodes":[]},"view":[1,2,3]}"#),
+                "beside its scenario",
+            ),
+            (
+                raw(r#"{"link":2,"doc":{"version":2,"nodes":[],"view":{"x":0,"y":0,"zoom":0}}}"#),
+                "doc.view.zoom",
+            ),
         ];
         for (fragment, why) in cases {
             let err = decode(&fragment).unwrap_err();
@@ -300,10 +316,29 @@ mod tests {
     }
 
     #[test]
+    fn a_format_1_link_opens_at_its_screen_view() {
+        // As the previous build wrote them: a version-1 scenario, the view beside it in pixels.
+        let old = raw(
+            r#"{"link":1,"doc":{"version":1,"seed":7,"nodes":[{"id":"p","kind":"producer","config":{"rate_per_s":2}},{"id":"s","kind":"sink"}],"edges":[{"from":"p","to":"s"}]},"edits":[],"view":[12.5,-40,0.8]}"#,
+        );
+        let shared = decode(&old).unwrap();
+        assert_eq!(shared.screen_view, Some((12.5, -40.0, 0.8)));
+        assert_eq!(
+            shared.doc.version,
+            switchboard_core::scenario::FORMAT_VERSION
+        );
+        assert_eq!((shared.doc.seed, shared.doc.view), (7, None));
+        // Written again, it is a current link with the same run.
+        let again = decode(&encode(&shared.doc, &shared.edits)).unwrap();
+        assert_eq!((again.doc, again.screen_view), (shared.doc, None));
+    }
+
+    #[test]
     fn hand_edited_views_are_tamed() {
         let f = raw(r#"{"link":1,"doc":{"version":1,"nodes":[],"edges":[]},"view":[1,2,1e9]}"#);
-        assert_eq!(decode(&f).unwrap().view, Some((1.0, 2.0, 20.0)));
+        let zoom_max = crate::view::ZOOM_LIMITS.1;
+        assert_eq!(decode(&f).unwrap().screen_view, Some((1.0, 2.0, zoom_max)));
         let f = raw(r#"{"link":1,"doc":{"version":1,"nodes":[],"edges":[]},"view":["a"]}"#);
-        assert_eq!(decode(&f).unwrap().view, None);
+        assert_eq!(decode(&f).unwrap().screen_view, None);
     }
 }

@@ -3,7 +3,7 @@
 //! Plain functions over plain data, so native tests cover them. The SVG and the canvas layer both
 //! place things through [`Viewport`], which is why dots stay on their edges at any size.
 
-use switchboard_core::scenario::Scenario;
+use switchboard_core::scenario::{Scenario, View};
 use switchboard_core::SimTime;
 
 /// Half the width of a node's box, in world units.
@@ -67,8 +67,8 @@ pub struct Viewport {
     pub dy: f64,
 }
 
-/// The closest the view zooms in and out.
-pub const ZOOM_LIMITS: (f64, f64) = (0.2, 4.0);
+/// The closest the view zooms in and out (the scenario format's limits for a saved view).
+pub const ZOOM_LIMITS: (f64, f64) = switchboard_core::scenario::View::ZOOM_LIMITS;
 /// Node positions snap to this grid, in world units.
 pub const GRID: f64 = 20.0;
 
@@ -113,6 +113,31 @@ impl Viewport {
             dx: self.dx + dx,
             dy: self.dy + dy,
             ..*self
+        }
+    }
+
+    /// The view that puts the document's saved `view` (centre and zoom) in the middle of a stage
+    /// `w` × `h` pixels, whatever its size.
+    pub fn centred_on(v: View, w: f64, h: f64) -> Viewport {
+        let scale = v.zoom.clamp(ZOOM_LIMITS.0, ZOOM_LIMITS.1);
+        Viewport {
+            scale,
+            dx: w / 2.0 - v.x * scale,
+            dy: h / 2.0 - v.y * scale,
+        }
+    }
+
+    /// This view as a document's `view` for a stage `w` × `h` pixels: the world point at its
+    /// centre and the zoom, rounded so links stay short (0.1 unit, 0.001 zoom).
+    pub fn saved(&self, w: f64, h: f64) -> View {
+        let c = self.to_world(Point {
+            x: w / 2.0,
+            y: h / 2.0,
+        });
+        View {
+            x: (c.x * 10.0).round() / 10.0,
+            y: (c.y * 10.0).round() / 10.0,
+            zoom: (self.scale * 1000.0).round() / 1000.0,
         }
     }
 
@@ -321,6 +346,39 @@ pub fn speed_label(speed: f64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_saved_view_frames_the_same_point_on_any_stage() {
+        // Panned and zoomed on a wide desktop stage...
+        let v = Viewport::IDENTITY
+            .pan(-300.0, 120.0)
+            .zoom_at(1.5, Point { x: 100.0, y: 50.0 });
+        let saved = v.saved(1600.0, 900.0);
+        let centre = v.to_world(Point { x: 800.0, y: 450.0 });
+        assert!((saved.x - centre.x).abs() <= 0.05 && (saved.y - centre.y).abs() <= 0.05);
+        assert_eq!(saved.zoom, 1.5);
+        // ...and opened in a small iframe: the same world point sits in its middle, same zoom.
+        let small = Viewport::centred_on(saved, 480.0, 320.0);
+        let mid = small.to_screen(Point {
+            x: saved.x,
+            y: saved.y,
+        });
+        assert_eq!(mid, Point { x: 240.0, y: 160.0 });
+        assert_eq!(small.scale, 1.5);
+        // A saved view reopened on the same stage is the view it was saved from (to rounding).
+        let again = Viewport::centred_on(saved, 1600.0, 900.0);
+        assert!((again.dx - v.dx).abs() < 0.2 && (again.dy - v.dy).abs() < 0.2);
+        // Zoom outside the playground's range is held to it.
+        let far = Viewport::centred_on(
+            View {
+                zoom: 50.0,
+                ..saved
+            },
+            100.0,
+            100.0,
+        );
+        assert_eq!(far.scale, ZOOM_LIMITS.1);
+    }
 
     #[test]
     fn fit_centres_and_keeps_aspect() {

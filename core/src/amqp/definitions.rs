@@ -300,6 +300,7 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         nodes,
         edges,
         actions: Vec::new(),
+        view: None,
     };
     // The model's own rules: a binding to a missing queue, a bad topic pattern, a bad x-match.
     scenario.check_draft()?;

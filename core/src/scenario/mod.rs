@@ -1,4 +1,4 @@
-//! Scenario format v1: the versioned JSON document that describes a run.
+//! Scenario format v2: the versioned JSON document that describes a run.
 //!
 //! A scenario holds the topology (`nodes`, `edges`), the workload (producer rates and message
 //! templates), scripted `actions` at exact times, and the `seed`. The format is documented in
@@ -6,6 +6,7 @@
 //! [`Diagnostics`] naming each problem's path.
 
 mod diagnostic;
+mod migrate;
 mod parse;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
@@ -16,8 +17,9 @@ use crate::message::{Headers, MessageTemplate};
 use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 
-/// The newest format version this build reads and the one it writes.
-pub const FORMAT_VERSION: u32 = 1;
+/// The newest format version this build reads and the one it writes. Older versions are
+/// migrated when read (see `migrate.rs` and `docs/scenario-format.md`).
+pub const FORMAT_VERSION: u32 = 2;
 
 /// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
 pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
@@ -45,6 +47,28 @@ pub struct Scenario {
     /// Scripted actions at exact times.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub actions: Vec<ActionSpec>,
+    /// Where the canvas looks when the document is opened; `None` fits the topology in view.
+    /// Presentation only: it never changes the run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub view: Option<View>,
+}
+
+/// The part of the canvas in view: its centre, in canvas units, and the zoom. It does not depend
+/// on the size of the window, so a link opened on another screen is framed on the same point.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct View {
+    /// The horizontal canvas coordinate at the centre of the view.
+    pub x: f64,
+    /// The vertical canvas coordinate at the centre of the view.
+    pub y: f64,
+    /// Screen pixels per canvas unit, within [`View::ZOOM_LIMITS`].
+    pub zoom: f64,
+}
+
+impl View {
+    /// The closest and farthest zoom a document may ask for (the playground's own limits).
+    pub const ZOOM_LIMITS: (f64, f64) = (0.2, 4.0);
 }
 
 /// One node: a unique `id`, its kind with that kind's configuration, and where it is drawn.

@@ -2,7 +2,7 @@
 //!
 //! Parsing runs in stages so that every error can name its path exactly:
 //! 1. the text is parsed as JSON (syntax errors carry line and column);
-//! 2. `version` is checked, and older versions would be migrated here;
+//! 2. `version` is checked, and older versions are migrated step by step (`migrate.rs`);
 //! 3. the document's shape is read with `serde_path_to_error`; each node's `config` and each
 //!    action are read separately, by kind, so their paths stay exact;
 //! 4. cross-references and ranges are validated, collecting every problem rather than the first.
@@ -39,6 +39,8 @@ struct RawScenario {
     edges: Vec<EdgeSpec>,
     #[serde(default)]
     actions: Vec<Map<String, Value>>,
+    #[serde(default)]
+    view: Option<View>,
 }
 
 fn default_seed() -> u64 {
@@ -91,7 +93,7 @@ pub(super) fn from_json(text: &str, live: bool) -> Result<Scenario, Diagnostics>
             ),
         )
     })?;
-    let value = check_version(value)?;
+    let value = super::migrate::to_current(value)?;
     let raw: RawScenario = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         let path = if path == "." {
@@ -118,42 +120,6 @@ fn strip_position(e: &serde_json::Error) -> String {
     match s.rfind(" at line ") {
         Some(i) => s[..i].to_owned(),
         None => s,
-    }
-}
-
-fn check_version(value: Value) -> Result<Value, Diagnostics> {
-    let Value::Object(map) = &value else {
-        return Err(Diagnostics::one(
-            "(document)",
-            "expected a JSON object with \"version\" and \"nodes\"",
-        ));
-    };
-    let version = match map.get("version") {
-        None => {
-            return Err(Diagnostics::one(
-                "version",
-                format!(
-                    "missing; this is a scenario format field, add \"version\": {FORMAT_VERSION}"
-                ),
-            ))
-        }
-        Some(Value::Number(n)) => n.as_u64(),
-        Some(_) => None,
-    };
-    match version {
-        Some(v) if v == u64::from(FORMAT_VERSION) => Ok(value),
-        Some(v) if v > u64::from(FORMAT_VERSION) => Err(Diagnostics::one(
-            "version",
-            format!("unknown version {v}: this build reads scenario format versions 1 to {FORMAT_VERSION}"),
-        )),
-        // Migrations from older versions go here, each a Value -> Value step.
-        _ => Err(Diagnostics::one(
-            "version",
-            format!(
-                "expected an integer from 1 to {FORMAT_VERSION}, got {}",
-                map.get("version").map(|v| v.to_string()).unwrap_or_default()
-            ),
-        )),
     }
 }
 
@@ -253,6 +219,7 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
         nodes,
         edges: raw.edges,
         actions,
+        view: raw.view,
     })
 }
 
@@ -280,6 +247,9 @@ fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
 }
 
 pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
+    if let Some(v) = s.view {
+        check_view(v, diags);
+    }
     let mut first_use: BTreeMap<&str, usize> = BTreeMap::new();
     for (i, n) in s.nodes.iter().enumerate() {
         let path = format!("nodes[{i}].id");
@@ -485,6 +455,19 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
             }
             _ => {}
         }
+    }
+}
+
+fn check_view(v: View, diags: &mut Vec<Diagnostic>) {
+    if !(v.x.abs() <= 1e6 && v.y.abs() <= 1e6) {
+        diags.push(Diagnostic::new("view", "x and y must be within ±1000000"));
+    }
+    let (lo, hi) = View::ZOOM_LIMITS;
+    if !(v.zoom >= lo && v.zoom <= hi) {
+        diags.push(Diagnostic::new(
+            "view.zoom",
+            format!("expected a number from {lo} to {hi}, got {}", v.zoom),
+        ));
     }
 }
 

@@ -160,8 +160,13 @@ pub fn app() -> Html {
         viewport: init
             .shared
             .as_ref()
-            .and_then(|s| s.view)
+            .and_then(|s| s.screen_view)
             .map(|(dx, dy, scale)| crate::view::Viewport { scale, dx, dy }),
+        wanted_view: match (&init.shared, &init.saved) {
+            (Some(s), _) => s.doc.view,
+            (None, Some(s)) => s.doc.view,
+            (None, None) => None,
+        },
         recovery: init.recovery.clone(),
         embed: init.embed.clone(),
         drawer_open: init.embed.is_none(),
@@ -453,6 +458,14 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
     }
     let scene = session.scene();
     let empty = scene.nodes.iter().all(Option::is_none);
+    if let Some(v) = ui
+        .wanted_view
+        .filter(|_| ui.viewport.is_none() && ui.stage.0 > 0.0)
+    {
+        ui.viewport = Some(Viewport::centred_on(v, ui.stage.0, ui.stage.1));
+        ui.wanted_view = None;
+        refresh = true;
+    }
     if ui.viewport.is_none() && ui.stage.0 > 0.0 && empty {
         // An empty canvas is shown at one pixel per unit: what is dropped lands where it falls.
         ui.viewport = Some(Viewport::IDENTITY);
@@ -581,13 +594,16 @@ fn header(ctx: &Ctx) -> Html {
 pub fn load_document(ctx: &Ctx, doc: &str) {
     let result = Scenario::from_json(doc)
         .map_err(|d| d.to_string())
-        .and_then(|s| ctx.session.borrow_mut().load(&s).map_err(|e| e.to_string()));
+        .and_then(|s| {
+            let r = ctx.session.borrow_mut().load(&s);
+            r.map(|()| s.view).map_err(|e| e.to_string())
+        });
     match result {
-        Ok(()) => {
+        Ok(doc_view) => {
             let mut ui = ctx.ui.borrow_mut();
             ui.selection = Selection::None;
             ui.message = None;
-            ui.viewport = None;
+            ui.reframe(doc_view);
             ui.effects.clear();
             ui.effects_seen = 0;
             ui.dead_seen = 0;
@@ -642,9 +658,11 @@ fn open_link(ctx: &Ctx, fragment: &str) {
                         ui.example.clear();
                         ui.selection = Selection::None;
                         ui.share = None;
-                        ui.viewport = shared
-                            .view
-                            .map(|(dx, dy, scale)| Viewport { scale, dx, dy });
+                        ui.reframe(shared.doc.view);
+                        ui.viewport =
+                            shared
+                                .screen_view
+                                .map(|(dx, dy, scale)| Viewport { scale, dx, dy });
                         ui.effects.clear();
                         ui.effects_seen = 0;
                     }
@@ -675,11 +693,10 @@ fn open_embed(ctx: &Ctx) {
 }
 
 fn open_share(ctx: &Ctx) {
-    let fragment = {
-        let s = ctx.session.borrow();
-        let view = ctx.ui.borrow().viewport.map(|v| (v.dx, v.dy, v.scale));
-        crate::link::encode(&s.doc(), s.timeline().edits(), view)
-    };
+    let fragment = crate::link::encode(
+        &ctx.doc_with_view(),
+        ctx.session.borrow().timeline().edits(),
+    );
     let base = web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
@@ -699,7 +716,7 @@ fn pick_file(_: &Ctx) {
 }
 
 fn fit_view(ctx: &Ctx) {
-    ctx.ui.borrow_mut().viewport = None;
+    ctx.ui.borrow_mut().reframe(None);
     ctx.refresh.emit(());
 }
 

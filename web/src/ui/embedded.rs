@@ -133,7 +133,7 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
             }
             {
                 let mut ui = ctx.ui.borrow_mut();
-                ui.viewport = None;
+                ui.reframe(doc.view);
                 ui.effects.clear();
                 ui.effects_seen = 0;
             }
@@ -186,7 +186,12 @@ pub fn listen(ctx: &Ctx) -> impl FnOnce() {
 pub fn dialog(ctx: &Ctx) -> Html {
     let fragment = {
         let s = ctx.session.borrow();
-        crate::link::encode(&s.doc(), s.timeline().edits(), None)
+        // A player frames its topology to fit its iframe, so the view is left out.
+        let doc = Scenario {
+            view: None,
+            ..s.doc()
+        };
+        crate::link::encode(&doc, s.timeline().edits())
     };
     let (name, opts) = {
         let s = ctx.session.borrow();

@@ -120,7 +120,7 @@ pub fn get(name: &str) -> Option<&'static str> {
 }
 
 /// An empty document: the canvas a newcomer starts from.
-pub const EMPTY: &str = r#"{"version":1,"name":"Untitled","seed":1,"nodes":[],"edges":[]}"#;
+pub const EMPTY: &str = r#"{"version":2,"name":"Untitled","seed":1,"nodes":[],"edges":[]}"#;
 
 #[cfg(test)]
 mod tests {

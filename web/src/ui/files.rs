@@ -43,7 +43,7 @@ pub fn autosave(ctx: &Ctx, last: &mut u64) {
         *last = s.revision();
         let (undo, redo) = s.history();
         let example = ctx.ui.borrow().example.clone();
-        persist::encode(&s.doc(), undo, redo, &example)
+        persist::encode(&ctx.doc_with_view(), undo, redo, &example)
     };
     let ok = storage().is_some_and(|st| st.set_item(persist::KEY, &text).is_ok());
     if !ok {
@@ -110,7 +110,7 @@ pub fn file_name(title: &str) -> String {
 
 /// Downloads the document on the canvas as a scenario file (the CLI runs it too).
 pub fn export(ctx: &Ctx) {
-    let doc = ctx.session.borrow().doc();
+    let doc = ctx.doc_with_view();
     match download(
         &file_name(&doc.name),
         "application/json",
@@ -146,7 +146,7 @@ fn import_definitions(ctx: &Ctx, name: &str, text: &str) {
             {
                 let mut ui = ctx.ui.borrow_mut();
                 ui.example.clear();
-                ui.viewport = None;
+                ui.reframe(s.view);
                 ui.selection = super::Selection::None;
             }
             let left_out: Vec<String> = imported
@@ -212,7 +212,7 @@ pub fn import_text(ctx: &Ctx, name: &str, text: &str) {
                     {
                         let mut ui = ctx.ui.borrow_mut();
                         ui.example.clear();
-                        ui.viewport = None;
+                        ui.reframe(s.view);
                         ui.selection = super::Selection::None;
                     }
                     ctx.notify(

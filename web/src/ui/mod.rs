@@ -20,6 +20,7 @@ use crate::view::{Point, Viewport};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use switchboard_core::scenario::{Scenario, View};
 use switchboard_core::{EdgeId, MessageId};
 use yew::Callback;
 
@@ -154,8 +155,10 @@ pub struct UiState {
     pub selection: Selection,
     /// The message open in the message inspector.
     pub message: Option<MessageId>,
-    /// The view; `None` fits the topology on the next frame.
+    /// The view; `None` frames the topology on the next frame (see `wanted_view`).
     pub viewport: Option<Viewport>,
+    /// The document's saved view, applied when the viewport is next framed; `None` fits.
+    pub wanted_view: Option<View>,
     /// The stage's size in CSS pixels and its client offset.
     pub stage: (f64, f64, f64, f64),
     /// The gesture in progress.
@@ -217,7 +220,29 @@ pub struct Ctx {
     pub refresh: Callback<()>,
 }
 
+impl UiState {
+    /// Frames a newly opened document: at its saved `view` if it has one, else fitted.
+    pub fn reframe(&mut self, view: Option<View>) {
+        self.viewport = None;
+        self.wanted_view = view;
+    }
+
+    /// The current view as a document's `view`, once the stage has a size.
+    pub fn saved_view(&self) -> Option<View> {
+        let (w, h) = (self.stage.0, self.stage.1);
+        self.viewport.filter(|_| w > 0.0).map(|v| v.saved(w, h))
+    }
+}
+
 impl Ctx {
+    /// The document on the canvas with the current view, as files, links and autosaves
+    /// write it.
+    pub fn doc_with_view(&self) -> Scenario {
+        let mut doc = self.session.borrow().doc();
+        doc.view = self.ui.borrow().saved_view();
+        doc
+    }
+
     /// True in a read-only embedded player: the topology can be watched, not changed.
     pub fn read_only(&self) -> bool {
         self.ui.borrow().embed.as_ref().is_some_and(|o| !o.editable)

@@ -1,0 +1,137 @@
+//! Migrations from older scenario format versions.
+//!
+//! A document says which `version` of the format it was written in. Older documents are brought
+//! up to [`FORMAT_VERSION`] one step at a time before they are read, so a file, link or autosave
+//! made by an older build keeps working in a newer one. Newer documents are refused with a
+//! message that says so, rather than read wrongly. Each step works on the JSON value, before
+//! the document's shape is checked, and fails with the path of anything the newer version cannot
+//! express.
+
+use super::{Diagnostic, Diagnostics, FORMAT_VERSION};
+use serde_json::{Map, Value};
+
+/// A document as a JSON object, between migration steps.
+type Doc = Map<String, Value>;
+
+/// One migration: a document of version `from` in, one of version `from + 1` out.
+struct Step {
+    from: u32,
+    run: fn(Doc) -> Result<Doc, Diagnostic>,
+}
+
+/// Every step, oldest first; `STEPS[i].from == i + 1`.
+const STEPS: &[Step] = &[Step {
+    from: 1,
+    run: v1_to_v2,
+}];
+
+/// Version 2 added the optional top-level `view` (the canvas centre and zoom), which share links
+/// had carried outside the document. A version-1 document has none, so it opens fitted to its
+/// topology, as it did.
+fn v1_to_v2(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    if doc.contains_key("view") {
+        return Err(Diagnostic::new(
+            "view",
+            "`view` is new in format version 2, but this document says \"version\": 1; \
+             change the version to 2",
+        ));
+    }
+    doc.insert("version".into(), Value::from(2));
+    Ok(doc)
+}
+
+/// Checks `version` and migrates an older document to [`FORMAT_VERSION`].
+pub(super) fn to_current(value: Value) -> Result<Value, Diagnostics> {
+    let Value::Object(mut doc) = value else {
+        return Err(Diagnostics::one(
+            "(document)",
+            "expected a JSON object with \"version\" and \"nodes\"",
+        ));
+    };
+    let version = match doc.get("version") {
+        None => {
+            return Err(Diagnostics::one(
+                "version",
+                format!(
+                    "missing; this is a scenario format field, add \"version\": {FORMAT_VERSION}"
+                ),
+            ))
+        }
+        Some(v) => v
+            .as_u64()
+            .filter(|v| (1..=u64::from(FORMAT_VERSION)).contains(v)),
+    };
+    let Some(version) = version else {
+        let got = &doc["version"];
+        if got.as_u64().is_some_and(|v| v > u64::from(FORMAT_VERSION)) {
+            return Err(Diagnostics::one(
+                "version",
+                format!(
+                    "unknown version {got}: this build reads scenario format versions 1 to \
+                     {FORMAT_VERSION}; the document was written by a newer Switchboard"
+                ),
+            ));
+        }
+        return Err(Diagnostics::one(
+            "version",
+            format!("expected an integer from 1 to {FORMAT_VERSION}, got {got}"),
+        ));
+    };
+    for step in &STEPS[version as usize - 1..] {
+        doc = (step.run)(doc).map_err(|d| {
+            Diagnostics::one(
+                d.path,
+                format!(
+                    "{} (while reading a version {} document)",
+                    d.message, step.from
+                ),
+            )
+        })?;
+    }
+    Ok(Value::Object(doc))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_steps_chain_from_version_1_to_the_current_one() {
+        for (i, step) in STEPS.iter().enumerate() {
+            assert_eq!(step.from as usize, i + 1, "step {i} is out of order");
+        }
+        assert_eq!(STEPS.len() as u32 + 1, FORMAT_VERSION);
+    }
+
+    #[test]
+    fn a_version_1_document_is_raised_to_the_current_version() {
+        let v1 = serde_json::json!({"version": 1, "nodes": []});
+        let now = to_current(v1).unwrap();
+        assert_eq!(now["version"], Value::from(FORMAT_VERSION));
+    }
+
+    #[test]
+    fn a_version_1_document_with_a_view_is_refused_with_the_path() {
+        let v1 =
+            serde_json::json!({"version": 1, "nodes": [], "view": {"x": 0, "y": 0, "zoom": 1}});
+        let e = to_current(v1).unwrap_err();
+        assert_eq!(e.0[0].path, "view");
+        assert!(e.0[0].message.contains("new in format version 2"), "{e}");
+        assert!(e.0[0].message.contains("version 1 document"), "{e}");
+    }
+
+    #[test]
+    fn versions_outside_the_range_are_refused() {
+        for (v, says) in [
+            (serde_json::json!(0), "expected an integer from 1"),
+            (serde_json::json!(1.5), "expected an integer from 1"),
+            (serde_json::json!("2"), "expected an integer from 1"),
+            (serde_json::json!(-1), "expected an integer from 1"),
+            (serde_json::json!(99), "written by a newer Switchboard"),
+        ] {
+            let e = to_current(serde_json::json!({"version": v, "nodes": []})).unwrap_err();
+            assert_eq!(e.0[0].path, "version");
+            assert!(e.0[0].message.contains(says), "{v}: {e}");
+        }
+    }
+}
