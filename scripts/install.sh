@@ -2,7 +2,8 @@
 # Installs whatever Switchboard needs that this machine lacks. Idempotent: a second run only checks.
 #
 #   scripts/install.sh build   toolchain to build and serve the playground
-#   scripts/install.sh test    the above, plus Chromium, ChromeDriver and the e2e test deps
+#   scripts/install.sh test    the above, plus Chromium, ChromeDriver, the e2e test deps and
+#                              RabbitMQ (for scripts/check-rabbitmq.sh)
 #
 # Toolchain facts verified on this kind of machine (Debian 12, rustup Rust 1.95, Node 20, root):
 # - trunk 0.22 needs rustc >= 1.96.1, so trunk is pinned to 0.21.14 (installed --locked, ~8 min).
@@ -11,6 +12,8 @@
 # - Debian's binaryen 108 cannot parse what rustc 1.95 emits; npm's binaryen@132 ships a working
 #   wasm-opt. Trunk.toml pins version_132 and `offline = true`, so trunk uses the tools on PATH.
 # - Debian's chromium + chromium-driver (156) work headless as root with --no-sandbox.
+# - Debian's rabbitmq-server is 3.10.8 (~25 s to install). Without systemd its packaged service
+#   is not started (policy-rc.d); scripts/check-rabbitmq.sh runs a broker of its own.
 set -euo pipefail
 
 TRUNK_VERSION=0.21.14
@@ -53,6 +56,12 @@ if [ "$mode" = test ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq
     apt-get install -y -qq chromium chromium-driver >/dev/null
+  fi
+  if [ ! -x /usr/lib/rabbitmq/bin/rabbitmq-server ]; then
+    say "installing Debian's rabbitmq-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-cache show rabbitmq-server >/dev/null 2>&1 || apt-get update -qq
+    apt-get install -y -qq rabbitmq-server >/dev/null
   fi
   if [ ! -d "$root/tests/e2e/node_modules/playwright-core" ]; then
     say "installing the end-to-end test dependencies (playwright-core, driving Debian's chromium)"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs whatever is missing (Chromium and ChromeDriver included), then runs every test:
-# native suites, the CLI, wasm tests in headless Chromium, and end-to-end tests of the built page.
+# Installs whatever is missing (Chromium, ChromeDriver and RabbitMQ included), then runs every
+# test: native suites, the CLI, our definitions.json against a real RabbitMQ, wasm tests in
+# headless Chromium, and end-to-end tests of the built page.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$root"
@@ -24,6 +25,9 @@ for f in hello.json relay-chain.json crash-restart.json amqp-dead-letter.json am
 done
 SWITCHBOARD_NATIVE_TRACE_HASHES=$(IFS=,; echo "${hashes[*]}")
 export SWITCHBOARD_NATIVE_TRACE_HASHES
+
+section "definitions.json against a real RabbitMQ"
+scripts/check-rabbitmq.sh
 
 section "wasm tests in headless Chromium"
 cargo test -p switchboard-core --target wasm32-unknown-unknown --test wasm_determinism

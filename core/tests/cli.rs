@@ -90,3 +90,147 @@ fn bad_arguments_are_refused() {
     let (ok, _, err) = run(&["run", &example("hello.json"), "--until", "5 parsecs"]);
     assert!(!ok && err.contains("unit"), "{err}");
 }
+
+/// A scratch directory for one test's files.
+fn scratch(test: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+fn run_stdin(args: &[&str], input: &str) -> (bool, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    let mut child = bin()
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("runs");
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(input.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+/// What `rabbitmqctl export_definitions -` printed on RabbitMQ 3.10.8 after importing a headers
+/// exchange, a classic priority queue and a quorum queue (password hash shortened, and the
+/// alternate exchange `ae` added so the file is complete).
+const BROKER_EXPORT: &str = r#"{"bindings":[{"arguments":{"a":1,"b":"s","c":true,"d":1.5,"x-match":"all"},"destination":"q2","destination_type":"queue","routing_key":"","source":"x","vhost":"/"}],"exchanges":[{"arguments":{"alternate-exchange":"ae"},"auto_delete":false,"durable":true,"name":"x","type":"headers","vhost":"/"},{"arguments":{},"auto_delete":false,"durable":true,"name":"ae","type":"fanout","vhost":"/"}],"global_parameters":[],"parameters":[],"permissions":[{"configure":".*","read":".*","user":"guest","vhost":"/","write":".*"}],"policies":[],"queues":[{"arguments":{"x-max-priority":5,"x-queue-type":"classic"},"auto_delete":false,"durable":true,"name":"q2","type":"classic","vhost":"/"},{"arguments":{"x-delivery-limit":3,"x-queue-type":"quorum"},"auto_delete":false,"durable":true,"name":"q1","type":"quorum","vhost":"/"}],"rabbit_version":"3.10.8","rabbitmq_version":"3.10.8","topic_permissions":[],"users":[{"hashing_algorithm":"rabbit_password_hashing_sha256","limits":{},"name":"guest","password_hash":"b3D1I8mb","tags":["administrator"]}],"vhosts":[{"limits":[],"metadata":{"description":"","tags":[]},"name":"/"}]}"#;
+
+#[test]
+fn export_definitions_prints_the_broker_objects_and_names_what_it_leaves_out() {
+    let f = example("amqp-dead-letter.json");
+    let (ok, out, err) = run(&["export-definitions", &f]);
+    assert!(ok, "{err}");
+    let defs: serde_json::Value = serde_json::from_str(&out).expect("stdout is JSON");
+    let names = |key: &str| -> Vec<String> {
+        defs[key]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|o| o["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert!(names("queues").contains(&"orders".to_owned()), "{out}");
+    assert!(!names("exchanges").is_empty(), "{out}");
+    assert!(!defs["bindings"].as_array().unwrap().is_empty(), "{out}");
+    assert!(
+        err.contains("left out: producer \"shop\" is a client"),
+        "{err}"
+    );
+    assert!(!out.contains("shop\""), "clients stay out of stdout: {out}");
+    let again = run(&["export-definitions", &f]);
+    assert_eq!(again.1, out, "byte-identical");
+}
+
+#[test]
+fn import_definitions_reads_a_broker_export_and_reports_the_rest() {
+    let (ok, out, err) = run_stdin(&["import-definitions", "-"], BROKER_EXPORT);
+    assert!(ok, "{err}");
+    let scenario: serde_json::Value = serde_json::from_str(&out).expect("stdout is JSON");
+    let ids: Vec<&str> = scenario["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids, ["x", "ae", "q2", "q1"]);
+    for part in ["users", "permissions"] {
+        assert!(err.contains(&format!("-: not imported: {part}: ")), "{err}");
+    }
+    assert!(!err.contains("password"), "{err}");
+    // The scenario is a valid document, and exports back to the same objects.
+    let dir = scratch("import");
+    let file = dir.join("imported.json");
+    std::fs::write(&file, &out).unwrap();
+    let (ok, _, err) = run(&["validate", file.to_str().unwrap()]);
+    assert!(ok, "{err}");
+    let (ok, defs, err) = run(&["export-definitions", file.to_str().unwrap()]);
+    assert!(ok && err.is_empty(), "{err}");
+    let defs: serde_json::Value = serde_json::from_str(&defs).unwrap();
+    let broker: serde_json::Value = serde_json::from_str(BROKER_EXPORT).unwrap();
+    assert_eq!(defs["bindings"], broker["bindings"]);
+    assert_eq!(
+        defs["queues"][1]["arguments"],
+        broker["queues"][1]["arguments"]
+    );
+    assert_eq!(
+        defs["exchanges"][0]["arguments"],
+        broker["exchanges"][0]["arguments"]
+    );
+}
+
+#[test]
+fn definitions_commands_refuse_bad_input_with_diagnostics() {
+    let dir = scratch("bad-defs");
+    for (name, text, why) in [
+        ("broken.json", "{\"queues\": [", "not valid JSON at line 1"),
+        (
+            "users.json",
+            r#"{"users": []}"#,
+            "not a RabbitMQ definitions file",
+        ),
+        (
+            "dangling.json",
+            r#"{"queues": [], "bindings": [{"source": "amq.direct", "destination": "gone", "destination_type": "queue"}]}"#,
+            "no node has id \"gone\"",
+        ),
+        ("binary.json", "\u{0}\u{1}", "not valid JSON"),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text).unwrap();
+        let (ok, out, err) = run(&["import-definitions", file.to_str().unwrap()]);
+        assert!(!ok, "{name} must fail");
+        assert!(out.is_empty(), "{name}: {out}");
+        assert!(err.contains(why), "{name}: {err}");
+        assert!(err.starts_with(file.to_str().unwrap()), "{name}: {err}");
+        assert!(!err.contains("panicked"), "{name}: {err}");
+    }
+    let latin1 = dir.join("latin1.json");
+    std::fs::write(&latin1, b"{\"queues\": [{\"name\": \"caf\xe9\"}]}").unwrap();
+    let (ok, _, err) = run(&["import-definitions", latin1.to_str().unwrap()]);
+    assert!(!ok && err.contains("cannot read"), "{err}");
+    let missing = dir.join("missing.json");
+    for cmd in ["import-definitions", "export-definitions"] {
+        let (ok, _, err) = run(&[cmd, missing.to_str().unwrap()]);
+        assert!(!ok && err.contains("cannot read"), "{cmd}: {err}");
+    }
+    // A definitions file is not a scenario, and the other way round.
+    let (ok, _, err) = run_stdin(&["export-definitions", "-"], BROKER_EXPORT);
+    assert!(!ok && err.contains("-: "), "{err}");
+    let (ok, _, err) = run(&["import-definitions", &example("hello.json")]);
+    assert!(
+        !ok && err.contains("not a RabbitMQ definitions file"),
+        "{err}"
+    );
+}

@@ -6,7 +6,7 @@
 //! struct. Hence `Vec<Box<Delivery>>` on purpose.
 #![allow(clippy::vec_box)]
 
-use super::config::{ConsumerConfig, Overflow, Settlement};
+use super::config::{ConsumerConfig, Overflow, Settlement, DEFAULT_DELIVERY_LIMIT};
 use super::death::{self, DeathReason};
 use super::queue::{Meta, QConsumer, QueueState, Stored};
 use crate::event::{EventKind, SettleMethod};
@@ -784,7 +784,12 @@ impl Sim {
             return;
         }
         let quorum = self.queue(q).is_quorum();
-        let limit = self.queue(q).config.arguments.delivery_limit.unwrap_or(20);
+        let limit = self
+            .queue(q)
+            .config
+            .arguments
+            .delivery_limit
+            .unwrap_or(DEFAULT_DELIVERY_LIMIT);
         for mut d in ds {
             let id = d.msg.id;
             if quorum {

@@ -101,6 +101,9 @@ impl Overflow {
     }
 }
 
+/// A quorum queue's `x-delivery-limit` when none is given: 20, as in RabbitMQ 4.0 and later.
+pub const DEFAULT_DELIVERY_LIMIT: i64 = 20;
+
 /// A queue's declaration arguments, under their RabbitMQ names.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -7,7 +7,8 @@
 //! hosts, unmodelled arguments, exchange types from plugins) is reported, never silently
 //! dropped.
 
-use crate::message::Headers;
+use super::config::{QueueType, DEFAULT_DELIVERY_LIMIT};
+use crate::message::{HeaderValue, Headers};
 use crate::scenario::{Diagnostic, Diagnostics, EdgeSpec, NodeKind, NodeSpec, Scenario};
 use serde_json::{json, Map, Value};
 
@@ -315,17 +316,58 @@ fn node_from(name: &str, kind: &str, config: Value) -> Result<NodeSpec, String> 
         .map_err(|e| e.to_string())
 }
 
+/// RabbitMQ reserves names beginning with `amq.`: clients may not declare such exchanges or
+/// queues, and `import_definitions` skips them (logging a warning, not failing).
+fn reserved(name: &str) -> bool {
+    name.starts_with("amq.")
+}
+
+/// Whether a value is, or holds, AMQP's void (`null` in JSON). `import_definitions` refuses a
+/// `null` argument (`null_not_allowed`), so a binding with one cannot be exported.
+fn has_void(v: &HeaderValue) -> bool {
+    match v {
+        HeaderValue::Void => true,
+        HeaderValue::Array(items) => items.iter().any(has_void),
+        HeaderValue::Table(t) => t.values().any(has_void),
+        _ => false,
+    }
+}
+
 /// The broker objects of a scenario as a `definitions.json` for `rabbitmqctl
-/// import_definitions`, and what could not be exported (clients, exclusive queues).
+/// import_definitions`, and what could not be exported: clients, exclusive queues, names
+/// RabbitMQ reserves (`amq.`, other than its predeclared exchanges, which every virtual host
+/// has already), and bindings whose arguments hold a `null`.
 pub fn export(s: &Scenario) -> (String, Vec<String>) {
     let mut left_out = Vec::new();
     let mut queues = Vec::new();
     let mut exchanges = Vec::new();
     let mut bindings = Vec::new();
+    // Nodes not written, whose bindings cannot be written either.
+    let mut skipped: Vec<&str> = Vec::new();
     for n in &s.nodes {
         match &n.kind {
-            // Every virtual host has these already; redeclaring `amq.*` is refused.
-            NodeKind::Exchange(_) if PREDECLARED.iter().any(|(p, _)| *p == n.id) => {}
+            // Every virtual host has these already, and the import skips `amq.*` names.
+            NodeKind::Exchange(x) if reserved(&n.id) => {
+                match PREDECLARED.iter().find(|(p, _)| *p == n.id) {
+                    Some((_, ty))
+                        if *ty == x.kind.as_str() && x.arguments == Default::default() => {}
+                    Some((_, ty)) => left_out.push(format!(
+                        "exchange {:?}: RabbitMQ predeclares it as a {ty} exchange without \
+                         arguments, so this {} exchange's settings are left out (its bindings \
+                         are written, to RabbitMQ's own)",
+                        n.id,
+                        x.kind.as_str()
+                    )),
+                    None => {
+                        skipped.push(&n.id);
+                        left_out.push(format!(
+                            "exchange {:?} and its bindings: RabbitMQ reserves names beginning \
+                             with \"amq.\"",
+                            n.id
+                        ));
+                    }
+                }
+            }
             NodeKind::Exchange(x) => {
                 let mut arguments = Map::new();
                 if let Some(ae) = &x.arguments.alternate_exchange {
@@ -344,7 +386,24 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
                     ));
                     continue;
                 }
-                let args = serde_json::to_value(&q.arguments).unwrap_or_else(|_| json!({}));
+                if reserved(&n.id) {
+                    skipped.push(&n.id);
+                    left_out.push(format!(
+                        "queue {:?} and its bindings: RabbitMQ reserves names beginning with \
+                         \"amq.\"",
+                        n.id
+                    ));
+                    continue;
+                }
+                let mut args = serde_json::to_value(&q.arguments).unwrap_or_else(|_| json!({}));
+                // RabbitMQ 4 limits a quorum queue's deliveries to 20 by default, as the model
+                // does; RabbitMQ 3.x has no limit by default. Written out, the queue behaves as
+                // simulated on either.
+                if q.arguments.queue_type == QueueType::Quorum
+                    && q.arguments.delivery_limit.is_none()
+                {
+                    args["x-delivery-limit"] = json!(DEFAULT_DELIVERY_LIMIT);
+                }
                 queues.push(json!({
                     "name": n.id, "vhost": "/", "durable": q.durable, "auto_delete": q.auto_delete,
                     "arguments": args,
@@ -367,6 +426,17 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             NodeKind::Exchange(_) => "exchange",
             _ => continue,
         };
+        if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
+            continue;
+        }
+        if let Some((key, _)) = e.arguments.iter().find(|(_, v)| has_void(v)) {
+            left_out.push(format!(
+                "binding {:?} → {:?}: its argument {key:?} is or holds null (AMQP void), which \
+                 import_definitions refuses",
+                e.from, e.to
+            ));
+            continue;
+        }
         bindings.push(json!({
             "source": e.from, "vhost": "/", "destination": e.to, "destination_type": destination_type,
             "routing_key": e.routing_key, "arguments": e.arguments,
@@ -516,5 +586,110 @@ mod tests {
             let err = import(t).unwrap_err().to_string();
             assert!(err.contains(why), "{t}: {err}");
         }
+    }
+
+    /// A scenario of the given nodes and edges (JSON arrays), checked as a draft.
+    fn scenario(nodes: &str, edges: &str) -> Scenario {
+        let s = Scenario::from_json(&format!(
+            r#"{{"version": 1, "name": "t", "nodes": {nodes}, "edges": {edges}}}"#
+        ))
+        .unwrap();
+        s.check_draft().unwrap();
+        s
+    }
+
+    #[test]
+    fn a_quorum_queue_gets_its_delivery_limit_written_out() {
+        // Without it, RabbitMQ 3.x would redeliver forever where the model (RabbitMQ 4)
+        // dead-letters after 20 failed deliveries.
+        let s = scenario(
+            r#"[{"id": "q4", "kind": "queue", "config": {"arguments": {"x-queue-type": "quorum"}}},
+                {"id": "none", "kind": "queue", "config": {"arguments": {"x-queue-type": "quorum", "x-delivery-limit": -1}}},
+                {"id": "c", "kind": "queue"}]"#,
+            "[]",
+        );
+        let (text, _) = export(&s);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let limit = |i: usize| v["queues"][i]["arguments"].get("x-delivery-limit").cloned();
+        assert_eq!(limit(0), Some(json!(20)));
+        assert_eq!(limit(1), Some(json!(-1)));
+        assert_eq!(limit(2), None, "classic queues have no delivery limit");
+    }
+
+    #[test]
+    fn a_binding_with_a_null_argument_is_left_out_as_rabbitmq_refuses_it() {
+        // RabbitMQ 3.10.8 refuses the whole import ({unhandled_type, nil}; `null_not_allowed`
+        // in rabbit_misc:type_val), after declaring whatever came before it.
+        let s = scenario(
+            r#"[{"id": "h", "kind": "exchange", "config": {"type": "headers"}},
+                {"id": "q", "kind": "queue"}, {"id": "r", "kind": "queue"}]"#,
+            r#"[{"from": "h", "to": "q", "arguments": {"x-match": "any", "present": null}},
+                {"from": "h", "to": "r", "arguments": {"x-match": "any", "list": [1, [null]]}},
+                {"from": "h", "to": "r", "arguments": {"x-match": "all", "v": 1.0}}]"#,
+        );
+        let (text, left_out) = export(&s);
+        assert!(!text.contains("null"), "{text}");
+        let v: Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["bindings"].as_array().unwrap().len(), 1, "{text}");
+        assert_eq!(v["bindings"][0]["arguments"]["v"], json!(1.0));
+        assert_eq!(left_out.len(), 2, "{left_out:?}");
+        assert!(left_out[0].contains("\"present\"") && left_out[0].contains("null"));
+        assert!(left_out[1].contains("\"list\""), "{left_out:?}");
+    }
+
+    #[test]
+    fn reserved_amq_names_are_left_out_and_said_so() {
+        // RabbitMQ 3.10.8 skips `amq.*` exchanges and queues in import_definitions (a warning in
+        // its log, success for rabbitmqctl), and then every binding that names them.
+        let s = scenario(
+            r#"[{"id": "amq.direct", "kind": "exchange", "config": {"type": "direct"}},
+                {"id": "amq.topic", "kind": "exchange", "config": {"type": "fanout"}},
+                {"id": "amq.mine", "kind": "exchange", "config": {"type": "fanout"}},
+                {"id": "x", "kind": "exchange", "config": {"type": "fanout"}},
+                {"id": "amq.q", "kind": "queue"}, {"id": "q", "kind": "queue"}]"#,
+            r#"[{"from": "amq.direct", "to": "q", "routing_key": "k"},
+                {"from": "amq.topic", "to": "q"},
+                {"from": "amq.mine", "to": "q"},
+                {"from": "x", "to": "amq.mine"},
+                {"from": "x", "to": "amq.q"},
+                {"from": "x", "to": "q"}]"#,
+        );
+        let (text, left_out) = export(&s);
+        let v: Value = serde_json::from_str(&text).unwrap();
+        let names = |k: &str| -> Vec<String> {
+            v[k].as_array()
+                .unwrap()
+                .iter()
+                .map(|o| o["name"].as_str().unwrap().to_owned())
+                .collect()
+        };
+        assert_eq!(names("exchanges"), ["x"]);
+        assert_eq!(names("queues"), ["q"]);
+        let bindings: Vec<(&str, &str)> = v["bindings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|b| {
+                (
+                    b["source"].as_str().unwrap(),
+                    b["destination"].as_str().unwrap(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            bindings,
+            [("amq.direct", "q"), ("amq.topic", "q"), ("x", "q")]
+        );
+        let all = left_out.join("\n");
+        assert_eq!(left_out.len(), 3, "{all}");
+        assert!(
+            all.contains("\"amq.topic\": RabbitMQ predeclares it as a topic exchange"),
+            "{all}"
+        );
+        assert!(
+            all.contains("exchange \"amq.mine\" and its bindings"),
+            "{all}"
+        );
+        assert!(all.contains("queue \"amq.q\" and its bindings"), "{all}");
     }
 }

@@ -19,7 +19,7 @@ pub mod topic;
 pub(crate) use broker::{AmqpNode, Delivery};
 pub use config::{
     ConsumeArguments, ConsumerConfig, ExchangeArguments, ExchangeConfig, ExchangeType, HeaderRule,
-    Overflow, QueueArguments, QueueConfig, QueueType, Settlement,
+    Overflow, QueueArguments, QueueConfig, QueueType, Settlement, DEFAULT_DELIVERY_LIMIT,
 };
 pub use death::{Death, DeathReason};
 pub use headers::XMatch;

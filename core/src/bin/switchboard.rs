@@ -3,14 +3,20 @@
 //! ```text
 //! switchboard validate FILE
 //! switchboard run FILE [--until 30s] [--seed N] [--trace ndjson]
+//! switchboard export-definitions FILE > definitions.json
+//! switchboard import-definitions definitions.json > scenario.json
 //! ```
 //!
-//! Output is byte-identical for the same file and seed.
+//! Output is byte-identical for the same file and seed. `FILE` may be `-` for standard input.
+//! The two definitions commands convert between a scenario and RabbitMQ's `definitions.json`
+//! (`rabbitmqctl export_definitions` / `import_definitions`); what the conversion leaves out
+//! goes to standard error, one line each, and does not make the command fail.
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use switchboard_core::amqp::definitions;
 use switchboard_core::trace::{self, TraceHash};
 use switchboard_core::{Scenario, Sim, SimDuration, SimTime};
 
@@ -46,6 +52,24 @@ enum Cmd {
         #[arg(long, value_enum)]
         trace: Option<TraceFormat>,
     },
+    /// Print a scenario's exchanges, queues and bindings as a RabbitMQ `definitions.json`.
+    ///
+    /// The output is for `rabbitmqctl import_definitions`. Each object left out (clients,
+    /// exclusive queues, names RabbitMQ reserves, bindings with a `null` argument) is named on
+    /// standard error.
+    ExportDefinitions {
+        /// The scenario file (JSON), or `-` for standard input.
+        file: PathBuf,
+    },
+    /// Print a RabbitMQ `definitions.json` as a scenario of its exchanges, queues and bindings.
+    ///
+    /// The input is what `rabbitmqctl export_definitions` writes. Each part the model leaves out
+    /// (users, policies, other virtual hosts, unmodelled arguments) is named with its path on
+    /// standard error; a file the model cannot represent exits non-zero with the problems.
+    ImportDefinitions {
+        /// The definitions file (JSON), or `-` for standard input.
+        file: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -58,17 +82,59 @@ fn parse_duration(s: &str) -> Result<SimDuration, String> {
     SimDuration::parse(s).map_err(|e| e.to_string())
 }
 
+/// Reads a file, or standard input for `-`.
+fn read_text(file: &Path) -> Result<String, String> {
+    let result = if file == Path::new("-") {
+        io::read_to_string(io::stdin())
+    } else {
+        std::fs::read_to_string(file)
+    };
+    result.map_err(|e| format!("{}: cannot read: {e}", file.display()))
+}
+
+/// Every diagnostic on its own line, prefixed with the file it is about.
+fn with_file(file: &Path, diags: &switchboard_core::Diagnostics) -> String {
+    diags
+        .0
+        .iter()
+        .map(|d| format!("{}: {d}", file.display()))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Reads and validates a scenario; the error names the file and every problem.
 fn load(file: &Path) -> Result<Scenario, String> {
-    let text = std::fs::read_to_string(file)
-        .map_err(|e| format!("{}: cannot read: {e}", file.display()))?;
-    Scenario::from_json(&text).map_err(|diags| {
-        diags
-            .0
-            .iter()
-            .map(|d| format!("{}: {d}", file.display()))
-            .collect::<Vec<_>>()
-            .join("\n")
-    })
+    let text = read_text(file)?;
+    Scenario::from_json(&text).map_err(|diags| with_file(file, &diags))
+}
+
+/// Writes `text` and a newline to standard output; a closed pipe is an error, not a panic.
+fn print_out(text: &str) -> Result<(), String> {
+    let mut out = io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.write_all(b"\n"))
+        .and_then(|()| out.flush())
+        .map_err(|e| format!("cannot write the output: {e}"))
+}
+
+/// `export-definitions`: the definitions on standard output, what is left out on standard error.
+fn export_definitions(file: &Path) -> Result<(), String> {
+    let scenario = load(file)?;
+    let (text, left_out) = definitions::export(&scenario);
+    for note in &left_out {
+        eprintln!("{}: left out: {note}", file.display());
+    }
+    print_out(&text)
+}
+
+/// `import-definitions`: the scenario on standard output, what is not imported on standard error.
+fn import_definitions(file: &Path) -> Result<(), String> {
+    let text = read_text(file)?;
+    let imported = definitions::import(&text).map_err(|diags| with_file(file, &diags))?;
+    for d in &imported.unsupported {
+        eprintln!("{}: not imported: {d}", file.display());
+    }
+    print_out(&imported.scenario.to_json_pretty())
 }
 
 fn main() -> ExitCode {
@@ -89,6 +155,8 @@ fn main() -> ExitCode {
             seed,
             trace,
         } => load(&file).and_then(|s| run(&s, until, seed, trace).map_err(|e| e.to_string())),
+        Cmd::ExportDefinitions { file } => export_definitions(&file),
+        Cmd::ImportDefinitions { file } => import_definitions(&file),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,0 +1,197 @@
+#!/usr/bin/env python3
+"""Compares a definitions.json written by `switchboard export-definitions` with a real broker.
+
+    compare-definitions.py broker OURS EXCHANGES QUEUES BINDINGS
+        OURS is our definitions.json; the others are `rabbitmqctl list_exchanges` (name type
+        durable auto_delete internal arguments), `list_queues` (name durable auto_delete
+        arguments) and `list_bindings` (source_name destination_name destination_kind
+        routing_key arguments), each with `--formatter json`. The broker must hold exactly our
+        exchanges, queues and bindings, argument types included (an integer must arrive as an
+        integer, 1.0 as a double), besides what every virtual host has (the default exchange,
+        `amq.*`, and the default exchange's binding to each queue). A queue with `x-expires`
+        may already be gone (RabbitMQ deletes an unused queue that soon), with its bindings;
+        that is printed as a note, not a difference.
+
+    compare-definitions.py roundtrip OURS AGAIN NOTES
+        AGAIN is the broker's `export_definitions`, read by `switchboard import-definitions` and
+        written back by `export-definitions`; NOTES is what import-definitions reported as not
+        imported. AGAIN must hold the same objects as OURS (less expired queues, as above), and no
+        note may be about them.
+
+Prints each difference and exits 1 if there is any; prints notes, prefixed "note: ", either
+way. Standard library only.
+"""
+
+import json
+import sys
+
+# What `rabbitmqctl list_*` names each AMQP field-table type (rabbit_misc / amqp table types).
+INT_TYPES = {"long", "signedint", "short", "byte", "unsignedbyte", "unsignedshort",
+             "unsignedint", "timestamp"}
+FLOAT_TYPES = {"double", "float"}
+
+
+class Pairs(dict):
+    """A JSON object that also keeps its members in order, repeated keys included."""
+
+    def __init__(self, pairs):
+        super().__init__(pairs)
+        self.pairs = pairs
+
+
+def load(path):
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    return json.loads(text, object_pairs_hook=Pairs) if text.strip() else []
+
+
+def typed(value):
+    """A JSON value with its kind made explicit, so that True != 1 and 1 != 1.0."""
+    if isinstance(value, bool):
+        return ("bool", value)
+    if isinstance(value, int):
+        return ("int", value)
+    if isinstance(value, float):
+        return ("float", value)
+    if isinstance(value, str):
+        return ("str", value)
+    if value is None:
+        return ("void", None)
+    if isinstance(value, list):
+        return ("array", tuple(typed(v) for v in value))
+    if isinstance(value, dict):
+        return ("table", our_args(value))
+    raise ValueError(f"unexpected JSON value {value!r}")
+
+
+def broker_typed(kind, value):
+    """One `[type, value]` of rabbitmqctl's JSON formatter, as `typed` would see our value."""
+    if kind == "bool":
+        return ("bool", value)
+    if kind in INT_TYPES:
+        return ("int", value)
+    if kind in FLOAT_TYPES:
+        return ("float", float(value))
+    if kind in ("longstr", "binary", "shortstr"):
+        return ("str", value)
+    if kind == "void":
+        return ("void", None)
+    if kind == "array":
+        # The JSON formatter writes an array as an object of type: value members, in order
+        # and with repeated keys ([1, 2] is {"long": 1, "long": 2}).
+        return ("array", tuple(broker_typed(k, v) for k, v in value.pairs))
+    if kind == "table":
+        return ("table", broker_args(value))
+    return ("unknown:" + str(kind), json.dumps(value))
+
+
+def broker_args(rows):
+    """rabbitmqctl lists arguments as `[[name, type, value], ...]`."""
+    return tuple(sorted((name, broker_typed(kind, value)) for name, kind, value in rows))
+
+
+def our_args(args):
+    return tuple(sorted((k, typed(v)) for k, v in (args or {}).items()))
+
+
+def is_default_exchange(name):
+    return name == "" or name.startswith("amq.")
+
+
+def expired(ours_x, ours_q, ours_b, theirs_q, notes):
+    """Drops from ours each queue with x-expires that the broker no longer has."""
+    gone = {name for name, (_, _, args) in ours_q.items()
+            if name not in theirs_q and any(k == "x-expires" for k, _ in args)}
+    for name in sorted(gone):
+        ttl = dict(ours_q[name][2])["x-expires"][1]
+        notes.append(f"queue {name!r} had expired (x-expires {ttl} ms), as RabbitMQ does")
+        del ours_q[name]
+    for key in [b for b in ours_b if b[2] == "queue" and b[1] in gone]:
+        del ours_b[key]
+
+
+def diff(what, ours, theirs, problems):
+    """Compares two {key: description} maps and records what differs."""
+    for key in sorted(set(ours) | set(theirs), key=repr):
+        if key not in theirs:
+            problems.append(f"{what} {key!r}: in our definitions, not on the broker")
+        elif key not in ours:
+            problems.append(f"{what} {key!r}: on the broker, not in our definitions")
+        elif ours[key] != theirs[key]:
+            problems.append(f"{what} {key!r}: ours {ours[key]!r}, broker {theirs[key]!r}")
+
+
+def multiset(items):
+    counts = {}
+    for item in items:
+        counts[item] = counts.get(item, 0) + 1
+    return counts
+
+
+def our_objects(defs):
+    exchanges = {x["name"]: (x["type"], x["durable"], x["auto_delete"], x.get("internal", False),
+                             our_args(x.get("arguments")))
+                 for x in defs.get("exchanges", [])}
+    queues = {q["name"]: (q["durable"], q["auto_delete"], our_args(q.get("arguments")))
+              for q in defs.get("queues", [])}
+    bindings = multiset((b["source"], b["destination"], b["destination_type"], b["routing_key"],
+                         our_args(b.get("arguments")))
+                        for b in defs.get("bindings", []))
+    return exchanges, queues, bindings
+
+
+def compare_broker(ours_path, exchanges_path, queues_path, bindings_path):
+    ours = load(ours_path)
+    for part in ("exchanges", "queues", "bindings"):
+        for obj in ours.get(part, []):
+            if obj.get("vhost", "/") != "/":
+                return [f"{part}: {obj!r} is not in the default virtual host"], []
+    our_x, our_q, our_b = our_objects(ours)
+    problems, notes = [], []
+    their_x = {x["name"]: (x["type"], x["durable"], x["auto_delete"], x["internal"],
+                           broker_args(x["arguments"]))
+               for x in load(exchanges_path) if not is_default_exchange(x["name"])}
+    diff("exchange", our_x, their_x, problems)
+    their_q = {q["name"]: (q["durable"], q["auto_delete"], broker_args(q["arguments"]))
+               for q in load(queues_path)}
+    expired(our_x, our_q, our_b, their_q, notes)
+    diff("queue", our_q, their_q, problems)
+    their_b = multiset((b["source_name"], b["destination_name"], b["destination_kind"],
+                        b["routing_key"], broker_args(b["arguments"]))
+                       for b in load(bindings_path) if b["source_name"] != "")
+    diff("binding", our_b, their_b, problems)
+    return problems, notes
+
+
+def compare_roundtrip(ours_path, again_path, notes_path):
+    problems, notes = [], []
+    ours, again = our_objects(load(ours_path)), our_objects(load(again_path))
+    expired(*ours, again[1], notes)
+    for what, a, b in zip(("exchange", "queue", "binding"), ours, again):
+        diff(what + " (after the round trip)", a, b, problems)
+    with open(notes_path, encoding="utf-8") as f:
+        for line in f:
+            # "FILE: not imported: PATH: MESSAGE"; notes about users or permissions are expected.
+            _, _, rest = line.partition(": not imported: ")
+            if rest.startswith(("queues", "exchanges", "bindings")):
+                problems.append(f"import-definitions left out one of ours: {rest.strip()}")
+    return problems, notes
+
+
+def main(argv):
+    if len(argv) == 6 and argv[1] == "broker":
+        problems, notes = compare_broker(*argv[2:])
+    elif len(argv) == 5 and argv[1] == "roundtrip":
+        problems, notes = compare_roundtrip(*argv[2:])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    for n in notes:
+        print("note: " + n)
+    for p in problems:
+        print(p)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
