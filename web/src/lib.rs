@@ -29,6 +29,15 @@ pub mod view;
 
 /// Mounts the app on `<body>`.
 pub fn start() {
+    mark("switchboard-start");
     panic::install();
     yew::Renderer::<ui::app::App>::new().render();
+}
+
+/// A `performance.mark`, which the browser benchmark reads to split the first render into its
+/// parts (download and compile before `switchboard-start`, then the app's own start).
+pub fn mark(name: &str) {
+    if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
+        let _ = p.mark(name);
+    }
 }

@@ -136,7 +136,10 @@ fn prefers_reduced_motion() -> bool {
 /// The root component.
 #[function_component(App)]
 pub fn app() -> Html {
-    let init = use_memo((), |_| initial());
+    let init = use_memo((), |_| {
+        crate::mark("switchboard-app");
+        initial()
+    });
     let session = use_mut_ref(|| {
         let mut s = Session::new(&init.scenario).unwrap_or_else(|_| {
             Session::new(&Scenario::from_json(examples::EMPTY).expect("valid")).expect("runs")
@@ -251,9 +254,7 @@ pub fn app() -> Html {
             }
             if first {
                 // The browser benchmark reads this: the editor is on screen.
-                if let Some(p) = web_sys::window().and_then(|w| w.performance()) {
-                    let _ = p.mark("switchboard-first-render");
-                }
+                crate::mark("switchboard-first-render");
             }
             if let Some(frames) = bench.borrow_mut().as_mut() {
                 // The browser benchmark reads each frame's work (simulate, draw, refresh).
