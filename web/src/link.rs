@@ -5,8 +5,9 @@
 //! JSON text: `{"link": 2, "doc": <scenario>, "edits": [<edit>…]}`. The scenario carries its own
 //! format `version`, which the core's parser migrates, and the view (its `view` field); `link`
 //! versions the envelope. Link format 1 carried the view beside the document, in screen pixels
-//! (`"view": [dx, dy, scale]`); such links still open, at that view. Opening a link re-simulates the scenario with its seed and
-//! re-applies the edits where they were applied, so it plays event for event as it did.
+//! (`"view": [dx, dy, scale]`); such links still open, at that view. Opening a link
+//! re-simulates the scenario with its seed and re-applies the edits where they were applied, so
+//! it plays event for event as it did.
 //!
 //! Links come from outside, so decoding checks everything and fails with a message that says
 //! what is wrong: never a panic, never a partial load.
@@ -130,7 +131,13 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
             let (lo, hi) = crate::view::ZOOM_LIMITS;
             Some((f(0)?, f(1)?, f(2)?.clamp(lo, hi)))
         }),
-        (_, Some(_)) => return Err("the link has a \"view\" beside its scenario; since link format 2 the view is the scenario's own \"view\" field".into()),
+        (_, Some(_)) => {
+            return Err(
+                "the link has a \"view\" beside its scenario; since link format 2 the \
+                        view is the scenario's own \"view\" field"
+                    .into(),
+            )
+        }
         (_, None) => None,
     };
     Ok(Shared {
