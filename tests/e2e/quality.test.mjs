@@ -202,3 +202,44 @@ test("pan, zoom and fit the view; bind an exchange to an exchange", async () => 
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("a fitted view follows the stage's size; a panned one keeps its centre", async () => {
+  const page = await open("?example=amqp-exchange-types");
+  await page.locator('g.node[data-node="eu-orders"]').waitFor();
+  // Every node inside the stage, within a pixel.
+  const allInside = () =>
+    page.evaluate(() => {
+      const st = document.querySelector("section.stage").getBoundingClientRect();
+      return [...document.querySelectorAll("g.node")].every((n) => {
+        const r = n.getBoundingClientRect();
+        return r.left >= st.left - 1 && r.right <= st.right + 1 && r.top >= st.top - 1 && r.bottom <= st.bottom + 1;
+      });
+    });
+  const transform = () => page.locator("#topology > g").getAttribute("transform");
+  assert.ok(await allInside(), "fitted at 1280×720");
+  const wide = await transform();
+  await page.setViewportSize({ width: 900, height: 640 });
+  await page.waitForFunction((t) => document.querySelector("#topology > g").getAttribute("transform") !== t, wide);
+  assert.ok(await allInside(), "refitted at 900×640");
+  // Panned by hand, the view is the user's: a resize keeps its centre and zoom.
+  const st = await page.locator("section.stage").boundingBox();
+  await page.mouse.move(st.x + 8, st.y + st.height - 8);
+  await page.mouse.down();
+  await page.mouse.move(st.x + 60, st.y + st.height - 40, { steps: 4 });
+  await page.mouse.up();
+  const panned = await transform();
+  assert.notEqual(panned, wide);
+  const centre = () =>
+    page.evaluate(() => {
+      const stage = document.querySelector("section.stage");
+      const [dx, dy, s] = document.querySelector("#topology > g").getAttribute("transform").match(/-?[\d.]+(e-?\d+)?/g).map(Number);
+      return { x: (stage.clientWidth / 2 - dx) / s, y: (stage.clientHeight / 2 - dy) / s, s };
+    });
+  const before = await centre();
+  await page.setViewportSize({ width: 1000, height: 680 });
+  await page.waitForFunction((t) => document.querySelector("#topology > g").getAttribute("transform") !== t, panned);
+  const after = await centre();
+  assert.ok(Math.abs(after.x - before.x) < 1 && Math.abs(after.y - before.y) < 1 && after.s === before.s, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

@@ -141,6 +141,12 @@ impl Viewport {
         }
     }
 
+    /// The same view on a stage resized from `was` to `now` (width, height): the world point
+    /// at the centre stays there, at the same zoom.
+    pub fn recentred(&self, was: (f64, f64), now: (f64, f64)) -> Viewport {
+        self.pan((now.0 - was.0) / 2.0, (now.1 - was.1) / 2.0)
+    }
+
     /// As an SVG `transform` attribute.
     pub fn transform(&self) -> String {
         format!("translate({} {}) scale({})", self.dx, self.dy, self.scale)
@@ -368,6 +374,11 @@ mod tests {
         // A saved view reopened on the same stage is the view it was saved from (to rounding).
         let again = Viewport::centred_on(saved, 1600.0, 900.0);
         assert!((again.dx - v.dx).abs() < 0.2 && (again.dy - v.dy).abs() < 0.2);
+        // Resizing the stage keeps the centre where it was.
+        let resized = again.recentred((1600.0, 900.0), (1000.0, 700.0));
+        let c = resized.to_world(Point { x: 500.0, y: 350.0 });
+        assert!((c.x - saved.x).abs() < 0.1 && (c.y - saved.y).abs() < 0.1);
+        assert_eq!(resized.scale, again.scale);
         // Zoom outside the playground's range is held to it.
         let far = Viewport::centred_on(
             View {

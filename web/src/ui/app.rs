@@ -453,6 +453,15 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
         let r = el.get_bounding_client_rect();
         let stage = (r.width(), r.height(), r.left(), r.top());
         if stage != ui.stage {
+            // When the stage changes size (an iframe laid out late, a window resized), a view
+            // fitted automatically is fitted again; any other keeps its centre and zoom.
+            let (was, now) = ((ui.stage.0, ui.stage.1), (stage.0, stage.1));
+            if was != now && was.0 > 0.0 {
+                ui.viewport = match ui.viewport {
+                    _ if ui.fitted => None,
+                    v => v.map(|v| v.recentred(was, now)),
+                };
+            }
             ui.stage = stage;
             refresh = true;
         }
@@ -465,11 +474,13 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
     {
         ui.viewport = Some(Viewport::centred_on(v, ui.stage.0, ui.stage.1));
         ui.wanted_view = None;
+        ui.fitted = false;
         refresh = true;
     }
     if ui.viewport.is_none() && ui.stage.0 > 0.0 && empty {
         // An empty canvas is shown at one pixel per unit: what is dropped lands where it falls.
         ui.viewport = Some(Viewport::IDENTITY);
+        ui.fitted = false;
         refresh = true;
     }
     if ui.viewport.is_none() && ui.stage.0 > 0.0 {
@@ -482,6 +493,7 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
             v = v.zoom_at(FIT_MAX_SCALE / v.scale, c);
         }
         ui.viewport = Some(v);
+        ui.fitted = true;
         refresh = true;
     }
     // New events become effects; after a seek back the log restarts below what was seen.

@@ -159,6 +159,9 @@ pub struct UiState {
     pub viewport: Option<Viewport>,
     /// The document's saved view, applied when the viewport is next framed; `None` fits.
     pub wanted_view: Option<View>,
+    /// The viewport is the automatic fit (not panned or zoomed since): it refits when the
+    /// stage changes size.
+    pub fitted: bool,
     /// The stage's size in CSS pixels and its client offset.
     pub stage: (f64, f64, f64, f64),
     /// The gesture in progress.

@@ -220,6 +220,7 @@ fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
                     let mut ui = ctx.ui.borrow_mut();
                     let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
                     ui.viewport = Some(vp.pan(dx, dy));
+                    ui.fitted = false;
                     ui.drag = Drag::Pan { last: c, moved };
                 }
                 ctx.refresh.emit(());
@@ -458,6 +459,7 @@ fn on_wheel(ctx: &Ctx, e: WheelEvent) {
         let mut ui = ctx.ui.borrow_mut();
         let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
         ui.viewport = Some(vp.zoom_at(factor, at));
+        ui.fitted = false;
     }
     ctx.refresh.emit(());
 }
