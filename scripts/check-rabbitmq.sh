@@ -14,8 +14,9 @@
 # same as an earlier one's (those without exchanges or queues) is not sent again.
 # Prints "N passed, M failed" last; exits 1 on a failure and keeps its files for a look.
 #
-# The broker runs as this user, listens on 127.0.0.1 only (AMQP, distribution and its own
-# epmd, on free ports), keeps its data in a temporary directory, and is stopped on exit.
+# The broker (scripts/rabbitmq/broker.sh) runs as this user, listens on 127.0.0.1 only (AMQP,
+# distribution and its own epmd, on free ports), keeps its data in a temporary directory, and is
+# stopped on exit.
 # Installs rabbitmq-server with apt if it is missing (needs root then). Needs python3.
 #
 #   scripts/check-rabbitmq.sh              every example
@@ -27,17 +28,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
 cd "$root"
 
 say() { printf '[check-rabbitmq] %s\n' "$*" >&2; }
-rmq_bin=/usr/lib/rabbitmq/bin
-
-if [ ! -x "$rmq_bin/rabbitmq-server" ]; then
-  say "installing Debian's rabbitmq-server"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-cache show rabbitmq-server >/dev/null 2>&1 || apt-get update -qq
-  # Without systemd, policy-rc.d refuses to start the packaged service: fine, we run our own.
-  apt-get install -y -qq rabbitmq-server >/dev/null
-fi
-# The tools under /usr/lib run as the calling user (those in /usr/sbin switch to `rabbitmq`).
-export PATH="$rmq_bin:$PATH"
+source scripts/rabbitmq/broker.sh
+broker_install
 
 cargo build -q -p switchboard-core --features cli
 switchboard="$root/target/debug/switchboard"
@@ -49,95 +41,7 @@ else
   examples=(docs/examples/*.json scripts/rabbitmq/every-argument.json)
 fi
 
-work=$(mktemp -d "${TMPDIR:-/tmp}/switchboard-rabbitmq.XXXXXX")
-broker_pid= # the rabbitmq-server shell script, parent of the Erlang VM
-epmd_pid=
-keep_work=
-
-alive() { for p in "$@"; do kill -0 "$p" 2>/dev/null && return 0; done; return 1; }
-
-stop_broker() {
-  if [ -n "$broker_pid" ] && alive "$broker_pid"; then
-    local vm
-    vm=$(pgrep -P "$broker_pid" || true)
-    # The script traps TERM and stops the node cleanly (rabbitmqctl stop).
-    kill -TERM "$broker_pid" 2>/dev/null || true
-    # shellcheck disable=SC2086 # $vm is zero or more pids
-    for _ in $(seq 150); do alive $vm "$broker_pid" || break; sleep 0.2; done
-    for p in $vm $broker_pid; do
-      if kill -0 "$p" 2>/dev/null; then
-        say "process $p did not stop; killing it"
-        kill -KILL "$p" 2>/dev/null || true
-      fi
-    done
-    wait "$broker_pid" 2>/dev/null || true
-  fi
-  broker_pid=
-  if [ -n "$epmd_pid" ]; then
-    kill "$epmd_pid" 2>/dev/null || true
-    wait "$epmd_pid" 2>/dev/null || true
-  fi
-  epmd_pid=
-}
-
-cleanup() {
-  stop_broker
-  if [ -n "$keep_work" ]; then
-    say "kept the broker's files and each example's output in $work"
-  else
-    rm -rf "$work"
-  fi
-}
-trap cleanup EXIT
-trap 'exit 130' INT
-trap 'exit 143' TERM
-
-# Three free loopback ports: AMQP, Erlang distribution, epmd.
-read -r amqp_port dist_port epmd_port < <(python3 -c '
-import socket
-socks = [socket.socket() for _ in range(3)]
-for s in socks:
-    s.bind(("127.0.0.1", 0))
-print(*(s.getsockname()[1] for s in socks))')
-
-# Busy-waiting schedulers only slow things down when several VMs share two cores.
-quiet_vm="+sbwt none +sbwtdcpu none +sbwtdio none"
-export HOME="$work/home" # the Erlang cookie goes here
-export RABBITMQ_CONF_ENV_FILE="$work/rabbitmq-env.conf"
-export RABBITMQ_CONFIG_FILE="$work/rabbitmq" # absent: defaults
-export RABBITMQ_ADVANCED_CONFIG_FILE="$work/advanced.config"
-export RABBITMQ_ENABLED_PLUGINS_FILE="$work/enabled_plugins"
-export RABBITMQ_MNESIA_BASE="$work/mnesia"
-export RABBITMQ_LOG_BASE="$work/log"
-export RABBITMQ_NODENAME=switchboard-check@localhost
-export RABBITMQ_NODE_IP_ADDRESS=127.0.0.1
-export RABBITMQ_NODE_PORT=$amqp_port
-export RABBITMQ_DIST_PORT=$dist_port
-export RABBITMQ_SERVER_ADDITIONAL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1}"
-export RABBITMQ_CTL_ERL_ARGS="-kernel inet_dist_use_interface {127,0,0,1} $quiet_vm"
-export RABBITMQ_CTL_DIST_PORT_MIN=0 RABBITMQ_CTL_DIST_PORT_MAX=0 # any free port
-export ERL_EPMD_ADDRESS=127.0.0.1
-export ERL_EPMD_PORT=$epmd_port
-mkdir -p "$HOME" "$RABBITMQ_LOG_BASE"
-: >"$RABBITMQ_CONF_ENV_FILE"
-echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
-
-started=$SECONDS
-version=$(dpkg-query -W -f '${Version}' rabbitmq-server 2>/dev/null || echo '?')
-say "starting RabbitMQ $version on 127.0.0.1:$amqp_port"
-# Our own epmd in the foreground of a background job, so that we know its pid to stop it.
-epmd -address 127.0.0.1 -port "$epmd_port" >"$work/epmd.log" 2>&1 &
-epmd_pid=$!
-rabbitmq-server >"$work/server.log" 2>&1 &
-broker_pid=$!
-if ! rabbitmqctl wait --pid "$broker_pid" --timeout 120 >"$work/wait.log" 2>&1; then
-  keep_work=1
-  cat "$work/wait.log" >&2
-  tail -n 30 "$work/server.log" >&2
-  say "the broker did not start"
-  exit 1
-fi
-say "broker up in $((SECONDS - started)) s"
+broker_session rabbitmq "the broker's files and each example's output"
 
 # Empties the broker by deleting the default virtual host: our definitions declare it again
 # (`"vhosts": [{"name": "/"}]`), so the next import also checks that part.
@@ -213,7 +117,7 @@ for f in "${examples[@]}"; do
   fi
 done
 
-stop_broker
+broker_stop
 say "done in $((SECONDS - started)) s"
 echo "$passed passed, $failed failed"
 [ "$failed" -eq 0 ]

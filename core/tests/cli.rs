@@ -31,9 +31,8 @@ fn validate_accepts_every_example() {
 
 #[test]
 fn validate_fails_with_paths_on_a_bad_document() {
-    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let bad = dir.join("bad.json");
+    let dir = scratch();
+    let bad = dir.path().join("bad.json");
     std::fs::write(
         &bad,
         r#"{"version":1,"nodes":[{"id":"p","kind":"producer","config":{"rate_per_s":-1}},{"id":"s","kind":"sink"}],
@@ -52,7 +51,7 @@ fn validate_fails_with_paths_on_a_bad_document() {
     );
     let (ok, _, err) = run(&["run", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("edges[0].to"), "{err}");
-    let (ok, _, err) = run(&["validate", dir.join("missing.json").to_str().unwrap()]);
+    let (ok, _, err) = run(&["validate", dir.path().join("missing.json").to_str().unwrap()]);
     assert!(!ok && err.contains("cannot read"), "{err}");
 }
 
@@ -91,11 +90,12 @@ fn bad_arguments_are_refused() {
     assert!(!ok && err.contains("unit"), "{err}");
 }
 
-/// A scratch directory for one test's files.
-fn scratch(test: &str) -> std::path::PathBuf {
-    let dir = std::env::temp_dir().join(format!("switchboard-cli-{}-{test}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+/// A scratch directory for one test's files, removed when it is dropped.
+fn scratch() -> tempfile::TempDir {
+    tempfile::Builder::new()
+        .prefix("switchboard-cli-")
+        .tempdir()
+        .unwrap()
 }
 
 fn run_stdin(args: &[&str], input: &str) -> (bool, String, String) {
@@ -170,8 +170,8 @@ fn import_definitions_reads_a_broker_export_and_reports_the_rest() {
     }
     assert!(!err.contains("password"), "{err}");
     // The scenario is a valid document, and exports back to the same objects.
-    let dir = scratch("import");
-    let file = dir.join("imported.json");
+    let dir = scratch();
+    let file = dir.path().join("imported.json");
     std::fs::write(&file, &out).unwrap();
     let (ok, _, err) = run(&["validate", file.to_str().unwrap()]);
     assert!(ok, "{err}");
@@ -192,7 +192,7 @@ fn import_definitions_reads_a_broker_export_and_reports_the_rest() {
 
 #[test]
 fn definitions_commands_refuse_bad_input_with_diagnostics() {
-    let dir = scratch("bad-defs");
+    let dir = scratch();
     for (name, text, why) in [
         ("broken.json", "{\"queues\": [", "not valid JSON at line 1"),
         (
@@ -207,7 +207,7 @@ fn definitions_commands_refuse_bad_input_with_diagnostics() {
         ),
         ("binary.json", "\u{0}\u{1}", "not valid JSON"),
     ] {
-        let file = dir.join(name);
+        let file = dir.path().join(name);
         std::fs::write(&file, text).unwrap();
         let (ok, out, err) = run(&["import-definitions", file.to_str().unwrap()]);
         assert!(!ok, "{name} must fail");
@@ -216,11 +216,11 @@ fn definitions_commands_refuse_bad_input_with_diagnostics() {
         assert!(err.starts_with(file.to_str().unwrap()), "{name}: {err}");
         assert!(!err.contains("panicked"), "{name}: {err}");
     }
-    let latin1 = dir.join("latin1.json");
+    let latin1 = dir.path().join("latin1.json");
     std::fs::write(&latin1, b"{\"queues\": [{\"name\": \"caf\xe9\"}]}").unwrap();
     let (ok, _, err) = run(&["import-definitions", latin1.to_str().unwrap()]);
     assert!(!ok && err.contains("cannot read"), "{err}");
-    let missing = dir.join("missing.json");
+    let missing = dir.path().join("missing.json");
     for cmd in ["import-definitions", "export-definitions"] {
         let (ok, _, err) = run(&[cmd, missing.to_str().unwrap()]);
         assert!(!ok && err.contains("cannot read"), "{cmd}: {err}");

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# Differential conformance: the same deterministic cases (scripts/rabbitmq/cases/*.json) run in
+# Switchboard and against a real broker (Debian's rabbitmq-server, 3.10), comparing what a
+# client observes: publisher confirms and returns, basic.get results (message, delivery tag,
+# redelivered, x-death), and each queue's contents at the end. See scripts/rabbitmq/conformance.py.
+#
+# Prints `ok NAME` or `DIFF NAME: ...` (with what each side did) per case, then
+# `N passed, M failed` last; exits 1 on a difference and keeps the scenarios, traces and
+# observations for a look.
+#
+# The broker is a throwaway one (scripts/rabbitmq/broker.sh): 127.0.0.1 only, free ports, a
+# temporary directory, stopped on exit. Installs rabbitmq-server with apt if it is missing (needs
+# root then), and pika (pinned) into a virtualenv under .tools/ if it is missing. Needs python3
+# with venv.
+#
+#   scripts/check-conformance.sh                    every case, strict
+#   scripts/check-conformance.sh --accept-known     a case whose only differences are those its
+#                                                   `known_before_4` lists passes on RabbitMQ 3.x
+#   scripts/check-conformance.sh --only NAME -v     one case, printing every observation
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/env.sh"
+cd "$root"
+
+say() { printf '[check-conformance] %s\n' "$*" >&2; }
+source scripts/rabbitmq/broker.sh
+broker_install
+
+pika_version=1.3.2
+venv="$root/.tools/conformance-venv"
+python="$venv/bin/python"
+if ! "$python" -c "import pika, sys; sys.exit(pika.__version__ != '$pika_version')" 2>/dev/null; then
+  say "installing pika $pika_version into $venv"
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    export DEBIAN_FRONTEND=noninteractive
+    apt-cache show python3-venv >/dev/null 2>&1 || apt-get update -qq
+    apt-get install -y -qq python3-venv >/dev/null
+  fi
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q --disable-pip-version-check "pika==$pika_version"
+fi
+
+cargo build -q -p switchboard-core --features cli
+switchboard="$root/target/debug/switchboard"
+
+broker_session conformance "the broker's files, and each case's scenario, trace and observations,"
+
+mkdir -p "$work/cases"
+status=0
+"$python" scripts/rabbitmq/conformance.py --port "$amqp_port" --switchboard "$switchboard" \
+  --work "$work/cases" "$@" || status=$?
+[ "$status" -eq 0 ] || keep_work=1
+
+broker_stop
+say "done in $((SECONDS - started)) s"
+exit "$status"
