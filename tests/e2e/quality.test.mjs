@@ -203,24 +203,25 @@ test("pan, zoom and fit the view; bind an exchange to an exchange", async () => 
   await page.close();
 });
 
+/** Every node inside the stage, within a pixel (run in the page; the layout may take a frame or
+ * two to settle, so wait for it). */
+const nodesInsideStage = () => {
+  const st = document.querySelector("section.stage").getBoundingClientRect();
+  return [...document.querySelectorAll("g.node")].every((n) => {
+    const r = n.getBoundingClientRect();
+    return r.left >= st.left - 1 && r.right <= st.right + 1 && r.top >= st.top - 1 && r.bottom <= st.bottom + 1;
+  });
+};
+
 test("a fitted view follows the stage's size; a panned one keeps its centre", async () => {
   const page = await open("?example=amqp-exchange-types");
   await page.locator('g.node[data-node="eu-orders"]').waitFor();
-  // Every node inside the stage, within a pixel.
-  const allInside = () =>
-    page.evaluate(() => {
-      const st = document.querySelector("section.stage").getBoundingClientRect();
-      return [...document.querySelectorAll("g.node")].every((n) => {
-        const r = n.getBoundingClientRect();
-        return r.left >= st.left - 1 && r.right <= st.right + 1 && r.top >= st.top - 1 && r.bottom <= st.bottom + 1;
-      });
-    });
   const transform = () => page.locator("#topology > g").getAttribute("transform");
-  assert.ok(await allInside(), "fitted at 1280×720");
+  await page.waitForFunction(nodesInsideStage, null, { timeout: 5000 });
   const wide = await transform();
   await page.setViewportSize({ width: 900, height: 640 });
   await page.waitForFunction((t) => document.querySelector("#topology > g").getAttribute("transform") !== t, wide);
-  assert.ok(await allInside(), "refitted at 900×640");
+  await page.waitForFunction(nodesInsideStage, null, { timeout: 5000 });
   // Panned by hand, the view is the user's: a resize keeps its centre and zoom.
   const st = await page.locator("section.stage").boundingBox();
   await page.mouse.move(st.x + 8, st.y + st.height - 8);
@@ -231,15 +232,49 @@ test("a fitted view follows the stage's size; a panned one keeps its centre", as
   assert.notEqual(panned, wide);
   const centre = () =>
     page.evaluate(() => {
-      const stage = document.querySelector("section.stage");
+      const stage = document.querySelector("section.stage").getBoundingClientRect();
       const [dx, dy, s] = document.querySelector("#topology > g").getAttribute("transform").match(/-?[\d.]+(e-?\d+)?/g).map(Number);
-      return { x: (stage.clientWidth / 2 - dx) / s, y: (stage.clientHeight / 2 - dy) / s, s };
+      return { x: (stage.width / 2 - dx) / s, y: (stage.height / 2 - dy) / s, s };
     });
   const before = await centre();
   await page.setViewportSize({ width: 1000, height: 680 });
   await page.waitForFunction((t) => document.querySelector("#topology > g").getAttribute("transform") !== t, panned);
   const after = await centre();
-  assert.ok(Math.abs(after.x - before.x) < 1 && Math.abs(after.y - before.y) < 1 && after.s === before.s, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
+  // Within half a pixel on screen, at the same zoom.
+  const off = Math.hypot(after.x - before.x, after.y - before.y) * before.s;
+  assert.ok(off < 0.5 && after.s === before.s, `${JSON.stringify(before)} → ${JSON.stringify(after)}`);
   assert.deepEqual(page.problems, []);
   await page.context().close();
+});
+
+test("narrow windows: nothing scrolls sideways, every control is on screen, the topology fits", async () => {
+  for (const [width, height] of [[800, 600], [600, 800]]) {
+    const page = await open("?example=amqp-dead-letter", { viewport: { width, height } });
+    await page.locator('g.node[data-node="worker"]').waitFor();
+    await page.waitForFunction(nodesInsideStage, null, { timeout: 5000 });
+    const report = await page.evaluate(() => {
+      const onScreen = (el) => {
+        const r = el.getBoundingClientRect();
+        return r.width > 0 && r.left >= 0 && r.right <= innerWidth + 0.5 && r.top >= 0 && r.bottom <= innerHeight + 0.5;
+      };
+      const st = document.querySelector("section.stage").getBoundingClientRect();
+      const controls = [...document.querySelectorAll(".app-header button, .app-header summary, .runbar button, #scrubber, #clock, .tab")];
+      return {
+        scrollWidth: document.documentElement.scrollWidth,
+        offScreen: controls.filter((c) => !onScreen(c)).map((c) => c.dataset.action || c.id || c.textContent.trim()),
+        stageOnScreen: st.left >= 0 && st.right <= innerWidth + 0.5 && st.width > 200 && st.height > 150,
+        nodesInStage: [...document.querySelectorAll("g.node")].every((n) => {
+          const r = n.getBoundingClientRect();
+          return r.left >= st.left - 1 && r.right <= st.right + 1 && r.top >= st.top - 1 && r.bottom <= st.bottom + 1;
+        }),
+      };
+    });
+    await screenshot(page, `quality-${width}x${height}`);
+    assert.equal(report.scrollWidth, width, `${width}×${height}: no sideways scrolling`);
+    assert.deepEqual(report.offScreen, [], `${width}×${height}: controls off screen`);
+    assert.ok(report.stageOnScreen, `${width}×${height}: the canvas is on screen and usable`);
+    assert.ok(report.nodesInStage, `${width}×${height}: the topology is fitted in the canvas`);
+    assert.deepEqual(page.problems, []);
+    await page.context().close();
+  }
 });
