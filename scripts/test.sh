@@ -10,6 +10,9 @@ export WASM_BINDGEN_TEST_TIMEOUT=120
 
 section() { printf '\n==== %s\n' "$*"; }
 
+section "formatting (cargo fmt --check)"
+cargo fmt --all -- --check
+
 section "native tests (core, CLI, web view-model)"
 cargo test --workspace --features switchboard-core/cli
 

@@ -766,26 +766,14 @@ fn check_seed(seed: u64) -> BTreeMap<String, u64> {
                 live_control(&mut sim, &mut controls, &mut doc);
                 sim.check_conservation()
                     .unwrap_or_else(|e| panic!("after a live control at {at}: {e}"));
-                let topo = sim.topology().clone();
-                let from = lines.len();
-                lines.extend(
-                    sim.drain_events()
-                        .map(|e| switchboard_core::trace::event_line(&e, &topo)),
-                );
-                note_active(&mut active, &lines[from..]);
+                drain_noting(&mut sim, &mut lines, &mut active);
             }
         }
         if k < slices {
             live_edit(&mut sim, &mut g, k, &mut doc);
             sim.check_conservation()
                 .unwrap_or_else(|e| panic!("after a live command at {t}: {e}"));
-            let topo = sim.topology().clone();
-            let from = lines.len();
-            lines.extend(
-                sim.drain_events()
-                    .map(|e| switchboard_core::trace::event_line(&e, &topo)),
-            );
-            note_active(&mut active, &lines[from..]);
+            drain_noting(&mut sim, &mut lines, &mut active);
         }
     }
     let t = sim.totals();
@@ -825,6 +813,17 @@ fn check_seed(seed: u64) -> BTreeMap<String, u64> {
             .or_default() += 1;
     }
     counts
+}
+
+/// Drains the run's new events into `lines`, noting consumer activations.
+fn drain_noting(sim: &mut Sim, lines: &mut Vec<String>, active: &mut BTreeMap<String, String>) {
+    let topo = sim.topology().clone();
+    let from = lines.len();
+    lines.extend(
+        sim.drain_events()
+            .map(|e| switchboard_core::trace::event_line(&e, &topo)),
+    );
+    note_active(active, &lines[from..]);
 }
 
 /// Records each queue's active consumer from `consumer_activated` lines.

@@ -51,7 +51,10 @@ fn validate_fails_with_paths_on_a_bad_document() {
     );
     let (ok, _, err) = run(&["run", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("edges[0].to"), "{err}");
-    let (ok, _, err) = run(&["validate", dir.path().join("missing.json").to_str().unwrap()]);
+    let (ok, _, err) = run(&[
+        "validate",
+        dir.path().join("missing.json").to_str().unwrap(),
+    ]);
     assert!(!ok && err.contains("cannot read"), "{err}");
 }
 

@@ -323,11 +323,7 @@ pub fn app() -> Html {
     if let Some(o) = embed {
         // The compact player: the stage, and what the options add to it.
         let controls = o.controls == crate::embed::Controls::Full;
-        let theme = match dark {
-            Some(true) => "dark",
-            Some(false) => "light",
-            None => "system",
-        };
+        let theme = theme_name(dark);
         return html! {
             <main class={classes!("app", "embed", o.editable.then_some("editable"))} data-theme={theme}>
                 <div class="workspace">
@@ -337,18 +333,11 @@ pub fn app() -> Html {
                 </div>
                 if controls { { runbar::render(&ctx) } }
                 { palette::ghost(&ctx) }
-                <div id="notice" class={classes!("notice", notice.as_ref().is_some_and(|n| n.error).then_some("error"))}
-                    role="status" aria-live="polite" hidden={notice.is_none()}>
-                    { notice.map(|n| n.text).unwrap_or_default() }
-                </div>
+                { notice_html(notice) }
             </main>
         };
     }
-    let theme = match dark {
-        Some(true) => "dark",
-        Some(false) => "light",
-        None => "system",
-    };
+    let theme = theme_name(dark);
     html! {
         <main class="app" data-theme={theme}>
             { header(&ctx) }
@@ -369,11 +358,27 @@ pub fn app() -> Html {
             { runbar::render(&ctx) }
             { drawers::render(&ctx) }
             { palette::ghost(&ctx) }
-            <div id="notice" class={classes!("notice", notice.as_ref().is_some_and(|n| n.error).then_some("error"))}
-                role="status" aria-live="polite" hidden={notice.is_none()}>
-                { notice.map(|n| n.text).unwrap_or_default() }
-            </div>
+            { notice_html(notice) }
         </main>
+    }
+}
+
+/// The `data-theme` value: the user's choice, or the system's.
+fn theme_name(dark: Option<bool>) -> &'static str {
+    match dark {
+        Some(true) => "dark",
+        Some(false) => "light",
+        None => "system",
+    }
+}
+
+/// The notice area: always in the page, so screen readers hear each new notice.
+fn notice_html(notice: Option<super::Notice>) -> Html {
+    html! {
+        <div id="notice" class={classes!("notice", notice.as_ref().is_some_and(|n| n.error).then_some("error"))}
+            role="status" aria-live="polite" hidden={notice.is_none()}>
+            { notice.map(|n| n.text).unwrap_or_default() }
+        </div>
     }
 }
 
