@@ -17,13 +17,28 @@ async function fileMenu(page, action) {
   await page.click(`button[data-action="${action}"]`);
 }
 
+/** The copy of unrestorable saved work that the page keeps in IndexedDB. */
+const rejectedCopy = (page) =>
+  page.evaluate(
+    () =>
+      new Promise((ok, fail) => {
+        const req = indexedDB.open("switchboard", 1);
+        req.onerror = () => fail(req.error);
+        req.onsuccess = () => {
+          const get = req.result.transaction("kv").objectStore("kv").get("autosave.rejected");
+          get.onsuccess = () => ok(get.result ?? null);
+          get.onerror = () => fail(get.error);
+        };
+      }),
+  );
+
 async function fresh() {
   const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, acceptDownloads: true });
   const page = await ctx.newPage();
   page.problems = [];
   page.on("pageerror", (e) => page.problems.push(e.message));
   await page.goto(server.url);
-  await page.locator("#clock").waitFor();
+  await page.locator("main.app[data-save=settled]").waitFor();
   return page;
 }
 
@@ -62,7 +77,10 @@ test("corrupt or foreign saved data: a message, an empty canvas, and the data ke
     await page.locator("#recovery").waitFor();
     assert.match(await page.locator("#recovery").textContent(), why);
     assert.equal(await page.locator("g.node").count(), 0, "an empty canvas, not a blank page");
-    assert.equal(await page.evaluate(() => localStorage.getItem("switchboard.autosave.rejected")), bad);
+    // Left by an earlier build in localStorage: copied aside into IndexedDB, then removed there.
+    assert.match(await page.locator("#recovery").textContent(), /A copy \(\d+ bytes\) is kept/);
+    assert.equal(await rejectedCopy(page), bad);
+    assert.equal(await page.evaluate(() => localStorage.getItem("switchboard.autosave")), null);
     const [download] = await Promise.all([
       page.waitForEvent("download"),
       page.click('button[data-action="download-rejected"]'),
@@ -232,7 +250,8 @@ test("bad links and hostile names: a clear message, text not markup, no panic", 
   await writeFile(file, JSON.stringify({ version: 1, name: "<script>window.pwned=2</script>", nodes: [{ id: hostile, kind: "queue" }], edges: [] }));
   await page.setInputFiles("#import-file", file);
   await page.locator("g.node").waitFor();
-  assert.equal(await page.locator("g.node .name").textContent(), hostile, "shown as text");
+  assert.equal(await page.locator("g.node > title").textContent(), hostile, "shown as text");
+  assert.equal(await page.locator("g.node .name").textContent(), hostile.slice(0, 15) + "…", "cut on the canvas");
   assert.equal(await page.evaluate(() => document.querySelectorAll("img").length), 0);
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   assert.deepEqual(page.problems, []);

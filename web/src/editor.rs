@@ -101,6 +101,11 @@ impl Session {
         &mut self.timeline
     }
 
+    /// What the scenario shows (its `description`), as the canvas caption shows it.
+    pub fn description(&self) -> &str {
+        &self.base.description
+    }
+
     /// Where a node is drawn, if it has been placed.
     pub fn position(&self, name: &str) -> Option<Position> {
         self.positions.get(name).copied()
@@ -151,6 +156,19 @@ impl Session {
         Ok(())
     }
 
+    /// Puts saved work under what is open now: its document becomes the next Undo, its own
+    /// history below that. A page opened on an example or a link over earlier work keeps that
+    /// work this way. The oldest steps go past [`UNDO_DEPTH`].
+    pub fn keep_beneath(&mut self, doc: &Scenario, undo: Vec<Scenario>) {
+        let mut below = undo;
+        below.push(doc.clone());
+        below.append(&mut self.undo);
+        let excess = below.len().saturating_sub(UNDO_DEPTH);
+        below.drain(..excess);
+        self.undo = below;
+        self.revision += 1;
+    }
+
     /// How many document changes there have been (autosave saves when it moves).
     pub fn revision(&self) -> u64 {
         self.revision
@@ -199,6 +217,34 @@ impl Session {
             .cloned()
             .collect();
         doc
+    }
+
+    /// The run as a link or an embed carries it: the document the run *started* from, and the
+    /// whole edit log. Replaying the log over that document reproduces the run event for event.
+    ///
+    /// Positions are presentation, not part of the run, so they are brought up to date: every
+    /// node of the starting document, and every node a logged `add_node` or `configure` names,
+    /// is placed where the canvas shows it now. The name, description and view are the current ones.
+    pub fn shared_run(&self) -> (Scenario, Vec<Edit>) {
+        let sim = self.timeline.sim();
+        let mut doc = sim.scenario().clone();
+        doc.name = self.base.name.clone();
+        doc.description = self.base.description.clone();
+        doc.seed = sim.seed();
+        for n in &mut doc.nodes {
+            if let Some(p) = self.positions.get(&n.id) {
+                n.position = Some(*p);
+            }
+        }
+        let mut edits = self.timeline.edits().to_vec();
+        for e in &mut edits {
+            if let Command::AddNode { spec } | Command::Configure { spec, .. } = &mut e.command {
+                if let Some(p) = self.positions.get(&spec.id) {
+                    spec.position = Some(*p);
+                }
+            }
+        }
+        (doc, edits)
     }
 
     /// Applies an edit to the document: `f` changes a copy, the core validates it, and the
@@ -297,8 +343,9 @@ impl Session {
                 self.timeline.apply_all(commands)?;
             }
         }
-        self.positions
-            .retain(|name, _| new.node_index(name).is_some());
+        // The new document says where each node is, including nowhere yet (the automatic
+        // layout): undoing the first move of a node that had no position puts it back there.
+        self.positions.clear();
         self.adopt_positions(new);
         self.base.actions = new.actions.clone();
         self.base.name = new.name.clone();
@@ -793,6 +840,78 @@ mod tests {
         assert_eq!(s.doc().nodes, mine.nodes, "the work is back");
         assert_eq!(s.doc().edges, mine.edges);
         assert_eq!(s.doc().name, mine.name);
+    }
+
+    #[test]
+    fn undoing_the_first_move_of_an_unplaced_node_puts_it_back() {
+        // relay-chain.json places none of its nodes: the automatic layout does.
+        let doc =
+            Scenario::from_json(include_str!("../../docs/examples/relay-chain.json")).unwrap();
+        assert!(doc.nodes.iter().all(|n| n.position.is_none()));
+        let mut s = Session::new(&doc).unwrap();
+        let name = doc.nodes[0].id.clone();
+        s.move_node(&name, at(500.0, 500.0)).unwrap();
+        assert_eq!(s.position(&name), Some(at(500.0, 500.0)));
+        assert!(s.undo().unwrap());
+        assert_eq!(s.position(&name), None, "back to the automatic layout");
+        assert_eq!(s.doc().nodes[0].position, None);
+        assert!(s.redo().unwrap());
+        assert_eq!(s.position(&name), Some(at(500.0, 500.0)));
+    }
+
+    #[test]
+    fn saved_work_kept_beneath_is_the_next_undo() {
+        let s = built();
+        let mine = s.doc();
+        let (history, _) = s.history();
+        let history = history.to_vec();
+        let other = Scenario::from_json(include_str!("../../docs/examples/hello.json")).unwrap();
+        let mut opened = Session::new(&other).unwrap();
+        opened.keep_beneath(&mine, history.clone());
+        assert!(opened.undo().unwrap());
+        assert_eq!(
+            opened.doc().nodes,
+            mine.nodes,
+            "the saved work is one undo away"
+        );
+        assert!(opened.undo().unwrap());
+        assert_eq!(
+            opened.doc().nodes,
+            history.last().unwrap().nodes,
+            "and its history below"
+        );
+        assert!(opened.redo().unwrap() && opened.redo().unwrap());
+        assert_eq!(opened.doc().name, other.name);
+    }
+
+    #[test]
+    fn a_shared_run_starts_from_the_document_the_run_started_from() {
+        let mut s = built();
+        let start = s.doc();
+        s.timeline_mut().play();
+        for _ in 0..20 {
+            s.timeline_mut().tick(16.0).unwrap();
+        }
+        let doc = s.doc();
+        let mut p = doc.nodes[doc.node_index("producer").unwrap()].clone();
+        if let NodeKind::Producer(c) = &mut p.kind {
+            c.rate_per_s = 40.0;
+        }
+        s.set_node("producer", p).unwrap();
+        s.move_node("queue", at(410.0, 90.0)).unwrap();
+        let (shared, edits) = s.shared_run();
+        assert_eq!(edits, s.timeline().edits(), "the whole edit log");
+        let i = shared.node_index("producer").unwrap();
+        assert_eq!(
+            shared.nodes[i].kind, start.nodes[i].kind,
+            "not the edited producer"
+        );
+        let q = shared.node_index("queue").unwrap();
+        assert_eq!(
+            shared.nodes[q].position,
+            Some(at(410.0, 90.0)),
+            "nodes where they are now"
+        );
     }
 
     #[test]

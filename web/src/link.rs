@@ -148,8 +148,9 @@ pub fn decode(fragment: &str) -> Result<Shared, String> {
 }
 
 /// The link decoder on arbitrary input, for the fuzz target and its regression corpus: never
-/// a panic, and a link that decodes plays (a few bounded frames) and encodes again to a link
-/// that decodes to the same run.
+/// a panic; a link that decodes encodes again to a link that decodes to the same run; and a
+/// link opened in the editor, played a few bounded frames, shares again as the same run (the
+/// document it started from and its edits, whatever the edits changed on the canvas).
 pub fn fuzz_decode(data: &[u8]) {
     let Ok(text) = std::str::from_utf8(data) else {
         return;
@@ -161,10 +162,14 @@ pub fn fuzz_decode(data: &[u8]) {
         .expect("a decoded link encodes to one that decodes");
     assert_eq!(again.doc, shared.doc);
     assert_eq!(again.edits, shared.edits);
-    let Ok(t) = crate::timeline::Timeline::new(&shared.doc) else {
+    let empty = Scenario::from_json(crate::ui::examples::EMPTY).expect("the empty document");
+    let Ok(mut session) = crate::editor::Session::new(&empty) else {
         return;
     };
-    let mut t = t.with_edits(shared.edits);
+    if session.load_run(&shared.doc, shared.edits.clone()).is_err() {
+        return;
+    }
+    let t = session.timeline_mut();
     t.play();
     for _ in 0..5 {
         // An edit log that does not fit the run is an error, not a panic.
@@ -172,6 +177,25 @@ pub fn fuzz_decode(data: &[u8]) {
             break;
         }
     }
+    // Shared again, it is the same run: positions aside (they are brought up to date).
+    let (doc, edits) = session.shared_run();
+    let unplaced = |mut d: Scenario| {
+        d.nodes.iter_mut().for_each(|n| n.position = None);
+        d
+    };
+    assert_eq!(unplaced(doc), unplaced(shared.doc.clone()));
+    let unplaced_edits = |es: &[Edit]| -> Vec<Edit> {
+        let mut es = es.to_vec();
+        for e in &mut es {
+            if let switchboard_core::Command::AddNode { spec }
+            | switchboard_core::Command::Configure { spec, .. } = &mut e.command
+            {
+                spec.position = None;
+            }
+        }
+        es
+    };
+    assert_eq!(unplaced_edits(&edits), unplaced_edits(&shared.edits));
 }
 
 #[cfg(test)]

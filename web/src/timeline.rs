@@ -37,6 +37,10 @@ pub const LOG_CAPACITY: usize = 20_000;
 pub const SAMPLE_EVERY_US: u64 = 250_000;
 /// Samples kept for the charts (a minute of simulated time).
 pub const SAMPLES_KEPT: usize = 240;
+/// The most events one long piece of work (a seek, a run to a moment) may process. Past it
+/// the work stops where it got to and says so: a heavy scenario asked to run for an hour
+/// would otherwise keep the page busy for minutes.
+pub const WORK_STEP_BUDGET: u64 = 50_000_000;
 
 /// How a message in flight is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -166,6 +170,43 @@ pub enum TimelineError {
     /// The logged run could not be reproduced (a bug: the run is deterministic).
     #[error("the run could not be reproduced: {0}")]
     Replay(String),
+    /// Long work needed more than [`WORK_STEP_BUDGET`] events; it stopped where it got to.
+    #[error(
+        "getting to {target} needs more than {budget} events (the step budget); it stopped at {reached}"
+    )]
+    TooLong {
+        /// Where it was going.
+        target: SimTime,
+        /// Where it stopped.
+        reached: SimTime,
+        /// The budget.
+        budget: u64,
+    },
+}
+
+/// Long work under way: going to a moment of the run, a slice at a time (see
+/// [`Timeline::begin_seek`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Work {
+    /// The moment being gone to.
+    pub target: SimTime,
+    /// Where the run is now.
+    pub now: SimTime,
+    /// Where it started from.
+    pub from: SimTime,
+    /// Events processed for it so far.
+    pub steps: u64,
+}
+
+impl Work {
+    /// How far along it is, from 0 to 1 (by simulated time).
+    pub fn fraction(&self) -> f64 {
+        let span = self.target.0.saturating_sub(self.from.0);
+        if span == 0 {
+            return 1.0;
+        }
+        (self.now.0.saturating_sub(self.from.0) as f64 / span as f64).clamp(0.0, 1.0)
+    }
 }
 
 /// Drives a simulation for display, with checkpoints for time travel.
@@ -186,6 +227,10 @@ pub struct Timeline {
     speed: f64,
     /// Fractional microseconds carried between frames, so slow speeds stay exact over time.
     carry_us: f64,
+    /// Long work under way, done a slice at a time by [`Timeline::work`].
+    work: Option<Work>,
+    /// The most events one piece of long work may process ([`WORK_STEP_BUDGET`]).
+    work_budget: u64,
 }
 
 impl Timeline {
@@ -209,6 +254,8 @@ impl Timeline {
             running: false,
             speed: 1.0,
             carry_us: 0.0,
+            work: None,
+            work_budget: WORK_STEP_BUDGET,
         };
         t.absorb();
         t.take_sample();
@@ -228,6 +275,12 @@ impl Timeline {
     /// small intervals to exercise thinning cheaply).
     pub fn with_checkpoint_every(mut self, events: u64) -> Timeline {
         self.checkpoint_every = events.max(1);
+        self
+    }
+
+    /// Bounds long work by `events` instead of [`WORK_STEP_BUDGET`] (tests use a small one).
+    pub fn with_work_step_budget(mut self, events: u64) -> Timeline {
+        self.work_budget = events.max(1);
         self
     }
 
@@ -292,15 +345,18 @@ impl Timeline {
         self.checkpoints.len()
     }
 
-    /// Starts playing.
+    /// Starts playing (from where the run is: long work under way is cancelled).
     pub fn play(&mut self) {
+        self.work = None;
         self.running = true;
     }
 
-    /// Stops playing; the clock stays where it is.
+    /// Stops playing; the clock stays where it is. Long work under way stops too (the run
+    /// stays where it had got to).
     pub fn pause(&mut self) {
         self.running = false;
         self.carry_us = 0.0;
+        self.work = None;
     }
 
     /// Sets the speed, clamped to 0.1×–100×.
@@ -346,11 +402,35 @@ impl Timeline {
         if r.is_err() {
             self.pause();
         }
-        r
+        r.map(|_| ())
     }
 
-    /// Goes to simulated time `t` (clamped to the run so far) and pauses there.
+    /// Goes to simulated time `t` (clamped to the run so far) and pauses there, all at once.
+    /// A page uses [`Timeline::begin_seek`] and [`Timeline::work`] instead, so that a far seek
+    /// cannot freeze it.
     pub fn seek(&mut self, t: SimTime) -> Result<(), TimelineError> {
+        self.begin_seek(t);
+        self.finish_work()
+    }
+
+    /// Plays forward to simulated time `t` (beyond the run so far if need be) and pauses
+    /// there, all at once: see [`Timeline::begin_run_to`].
+    pub fn run_to(&mut self, t: SimTime) -> Result<(), TimelineError> {
+        self.begin_run_to(t);
+        self.finish_work()
+    }
+
+    fn finish_work(&mut self) -> Result<(), TimelineError> {
+        while self.work.is_some() {
+            self.work(u64::MAX)?;
+        }
+        Ok(())
+    }
+
+    /// Starts going to simulated time `t` (clamped to the run so far), paused: the nearest
+    /// checkpoint is restored now, and [`Timeline::work`] re-simulates the rest a slice at a
+    /// time. Replaces any long work under way.
+    pub fn begin_seek(&mut self, t: SimTime) {
         let t = t.min(self.horizon.0);
         self.pause();
         // The nearest checkpoint at or before the target, unless the current state is nearer:
@@ -363,17 +443,70 @@ impl Timeline {
         if t < self.sim.now() || self.checkpoints[i].sim.steps() > self.sim.steps() {
             self.restore(i);
         }
-        self.forward(Stop::Time(t), u64::MAX)
+        self.start_work(t);
     }
 
-    /// Plays forward to simulated time `t` (beyond the run so far if need be) and pauses
-    /// there: where an embedded player starts.
-    pub fn run_to(&mut self, t: SimTime) -> Result<(), TimelineError> {
-        self.pause();
+    /// Starts going to simulated time `t`, beyond the run so far if need be (where an
+    /// embedded player starts), paused; [`Timeline::work`] does it a slice at a time.
+    pub fn begin_run_to(&mut self, t: SimTime) {
         if t <= self.horizon.0 {
-            return self.seek(t);
+            self.begin_seek(t);
+        } else {
+            self.pause();
+            self.start_work(t);
         }
-        self.forward(Stop::Time(t), u64::MAX)
+    }
+
+    fn start_work(&mut self, target: SimTime) {
+        self.work = Some(Work {
+            target,
+            now: self.sim.now(),
+            from: self.sim.now(),
+            steps: 0,
+        });
+    }
+
+    /// The long work under way, if any.
+    pub fn pending_work(&self) -> Option<Work> {
+        self.work
+    }
+
+    /// Stops the long work under way, if any. The run stays where the work had got to: a
+    /// consistent moment of it, paused (as if it had been sought to).
+    pub fn cancel_work(&mut self) -> Option<Work> {
+        self.work.take()
+    }
+
+    /// Does up to `budget` events of the long work under way. Returns what is left (`None`
+    /// once it is done). Past [`WORK_STEP_BUDGET`] events in all, the work stops where it got
+    /// to (paused there, a consistent moment of the run) and the error says so.
+    pub fn work(&mut self, budget: u64) -> Result<Option<Work>, TimelineError> {
+        let Some(mut w) = self.work else {
+            return Ok(None);
+        };
+        let left = self.work_budget.saturating_sub(w.steps);
+        if left == 0 {
+            self.work = None;
+            return Err(TimelineError::TooLong {
+                target: w.target,
+                reached: self.sim.now(),
+                budget: self.work_budget,
+            });
+        }
+        let before = self.sim.steps();
+        let r = self.forward(Stop::Time(w.target), budget.min(left));
+        w.steps += self.sim.steps().saturating_sub(before);
+        w.now = self.sim.now();
+        match r {
+            Err(e) => {
+                self.work = None;
+                Err(e)
+            }
+            Ok(reached) => {
+                self.work = (!reached).then_some(w);
+                Ok(self.work)
+            }
+        }
     }
 
     /// Goes to the state after exactly `steps` events (and the edits logged at that point).
@@ -387,7 +520,7 @@ impl Timeline {
         if steps < self.sim.steps() || self.checkpoints[i].sim.steps() > self.sim.steps() {
             self.restore(i);
         }
-        self.forward(Stop::Steps(steps), u64::MAX)
+        self.forward(Stop::Steps(steps), u64::MAX).map(|_| ())
     }
 
     /// Applies a command now. If the run is not at its head, this forks it: the logged future
@@ -399,6 +532,7 @@ impl Timeline {
     /// Applies commands now, all or none: if one is refused, the state is as before. If the
     /// run is not at its head, this forks it: the logged future is discarded.
     pub fn apply_all(&mut self, commands: Vec<Command>) -> Result<(), TimelineError> {
+        self.work = None;
         let before = self.sim.clone();
         for c in commands {
             if let Err(e) = self.sim.apply(c) {
@@ -450,15 +584,15 @@ impl Timeline {
     }
 
     /// Moves forward to `stop`, replaying logged edits, sampling metrics on the way, and
-    /// keeping checkpoints. At most `budget` events.
-    fn forward(&mut self, stop: Stop, budget: u64) -> Result<(), TimelineError> {
+    /// keeping checkpoints. At most `budget` events. Returns whether `stop` was reached.
+    fn forward(&mut self, stop: Stop, budget: u64) -> Result<bool, TimelineError> {
         let mut left = budget;
         loop {
             let steps = self.sim.steps();
             if let Stop::Steps(n) = stop {
                 let stuck = self.sim.next_event_time().is_none() && self.pending_edits().is_empty();
                 if steps >= n || stuck {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             // Samples land on fixed simulated instants, so a replay takes the same samples.
@@ -493,11 +627,11 @@ impl Timeline {
             self.extend_horizon();
             if let Stop::Time(t) = stop {
                 if advance.reached && self.sim.now() >= t {
-                    return Ok(());
+                    return Ok(true);
                 }
             }
             if left == 0 {
-                return Ok(());
+                return Ok(false);
             }
         }
     }
@@ -725,6 +859,74 @@ mod tests {
             t.derived().flights,
             t.derived().counters,
         )
+    }
+
+    #[test]
+    fn a_seek_done_in_slices_reaches_the_same_state_as_at_once() {
+        let mut whole = Timeline::new(&busy()).unwrap();
+        whole.run_to(SimTime(3_000_000)).unwrap();
+        let mut sliced = Timeline::new(&busy()).unwrap();
+        sliced.begin_run_to(SimTime(3_000_000));
+        let mut slices = 0;
+        let mut last = 0.0;
+        while let Some(w) = sliced.work(97).unwrap() {
+            assert!(w.fraction() >= last, "progress only grows");
+            assert!(!sliced.is_running(), "paused while it works");
+            last = w.fraction();
+            slices += 1;
+        }
+        assert!(slices > 5, "it took several slices ({slices})");
+        assert_eq!(fingerprint(&sliced), fingerprint(&whole));
+        // Back again, in slices: a restored checkpoint, then re-simulation.
+        whole.seek(SimTime(1_234_567)).unwrap();
+        sliced.begin_seek(SimTime(1_234_567));
+        while sliced.work(50).unwrap().is_some() {}
+        assert_eq!(fingerprint(&sliced), fingerprint(&whole));
+    }
+
+    #[test]
+    fn cancelled_work_leaves_a_consistent_moment_and_the_next_command_wins() {
+        let mut t = Timeline::new(&busy()).unwrap();
+        t.begin_run_to(SimTime(5_000_000));
+        t.work(500).unwrap();
+        let w = t.cancel_work().expect("it was under way");
+        assert!(w.now < w.target);
+        assert!(t.pending_work().is_none());
+        t.sim().check_conservation().unwrap();
+        // Where it stopped is a moment of the same run.
+        let here = t.sim().now();
+        let mut other = Timeline::new(&busy()).unwrap();
+        other.run_to(here).unwrap();
+        assert_eq!(other.sim().metrics(), t.sim().metrics());
+        // A new seek replaces the one under way; play cancels.
+        t.begin_run_to(SimTime(4_000_000));
+        t.begin_seek(SimTime(1_000));
+        while t.work(1000).unwrap().is_some() {}
+        assert_eq!(t.sim().now(), SimTime(1_000));
+        t.begin_run_to(SimTime(4_000_000));
+        t.play();
+        assert!(t.pending_work().is_none());
+    }
+
+    #[test]
+    fn long_work_is_bounded_by_its_step_budget() {
+        let mut t = Timeline::new(&busy()).unwrap().with_work_step_budget(2_000);
+        t.begin_run_to(SimTime(3_600_000_000));
+        let err = loop {
+            match t.work(300) {
+                Ok(Some(_)) => {}
+                Ok(None) => panic!("an hour of this run is more than 2,000 events"),
+                Err(e) => break e,
+            }
+        };
+        assert!(
+            matches!(err, TimelineError::TooLong { budget: 2_000, .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("2000 events"), "{err}");
+        assert!(t.pending_work().is_none(), "it stopped");
+        assert!(t.sim().steps() >= 2_000 && t.sim().steps() < 2_400);
+        t.sim().check_conservation().unwrap();
     }
 
     #[test]

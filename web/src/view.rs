@@ -344,6 +344,20 @@ pub fn position_at(
     })
 }
 
+/// The most characters of a node's name drawn on the canvas (a 13 px bold label in a node 140
+/// units wide); longer names are cut with an ellipsis there and shown whole on hover and in
+/// the inspector.
+pub const NAME_CHARS: usize = 16;
+
+/// A node's name as the canvas draws it: whole if it fits in [`NAME_CHARS`], else cut.
+pub fn short_name(name: &str) -> std::borrow::Cow<'_, str> {
+    if name.chars().count() <= NAME_CHARS {
+        return name.into();
+    }
+    let head: String = name.chars().take(NAME_CHARS - 1).collect();
+    format!("{head}…").into()
+}
+
 /// The label for a speed: `0.25×`, `1×`, `100×`.
 pub fn speed_label(speed: f64) -> String {
     format!("{speed}×")
@@ -351,6 +365,22 @@ pub fn speed_label(speed: f64) -> String {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn long_names_are_cut_on_the_canvas_only_when_too_long() {
+        assert_eq!(super::short_name("orders.dlq"), "orders.dlq");
+        let sixteen = "abcdefghijklmnop";
+        assert_eq!(super::short_name(sixteen), sixteen);
+        let long = "payments.settlement.retry.queue";
+        let cut = super::short_name(long);
+        assert_eq!(cut.chars().count(), super::NAME_CHARS);
+        assert!(cut.ends_with('…') && long.starts_with(cut.trim_end_matches('…')));
+        // Characters, not bytes: no panic inside a multi-byte character.
+        assert_eq!(
+            super::short_name(&"é".repeat(40)).chars().count(),
+            super::NAME_CHARS
+        );
+    }
+
     use super::*;
 
     #[test]

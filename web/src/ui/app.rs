@@ -19,15 +19,14 @@ const EFFECT_EVENTS_PER_FRAME: usize = 300;
 /// The largest zoom a fit chooses: small topologies are not blown up.
 const FIT_MAX_SCALE: f64 = 1.25;
 
-/// What the page opens with: `?example=name`; else the autosaved work (with its history);
-/// else an empty canvas. Also a problem to report, the example's name, and saved work that
-/// could not be restored.
+/// What the page opens with: a share link, else `?example=name`, else an empty canvas. Saved
+/// work is read after the page starts (`files::restore_saved_work`): it replaces the empty
+/// canvas, or goes one Undo below what the URL opened. Also a problem to report, the example's
+/// name, and the embed options.
 struct Init {
     scenario: Scenario,
     problem: Option<String>,
     example: String,
-    saved: Option<crate::persist::Saved>,
-    recovery: Option<files::Recovery>,
     shared: Option<crate::link::Shared>,
     embed: Option<crate::embed::EmbedOptions>,
 }
@@ -38,8 +37,6 @@ fn initial() -> Init {
         scenario,
         problem,
         example,
-        saved: None,
-        recovery: None,
         shared: None,
         embed: None,
     };
@@ -59,16 +56,16 @@ fn initial() -> Init {
         .unwrap_or_default();
     if hash.len() > 1 {
         match crate::link::decode(&hash) {
-            Ok(s) => init.shared = Some(s),
+            Ok(s) => match switchboard_core::Sim::draft(&s.doc) {
+                Ok(_) => init.shared = Some(s),
+                Err(d) => {
+                    init.problem = Some(format!(
+                        "This link cannot be opened: its scenario cannot run: {}",
+                        super::diagnostics_text(&d, 5)
+                    ))
+                }
+            },
             Err(why) => init.problem = Some(format!("This link cannot be opened: {why}")),
-        }
-    }
-    // An embedded player shows what its URL says, never the reader's own saved work.
-    if !query_flag("example") && init.embed.is_none() {
-        match files::read_autosave() {
-            Some(Ok(saved)) => init.saved = Some(saved),
-            Some(Err(r)) => init.recovery = Some(r),
-            None => {}
         }
     }
     init
@@ -144,33 +141,31 @@ pub fn app() -> Html {
         let mut s = Session::new(&init.scenario).unwrap_or_else(|_| {
             Session::new(&Scenario::from_json(examples::EMPTY).expect("valid")).expect("runs")
         });
-        if let Some(saved) = &init.saved {
-            // A save that parses but cannot run leaves the empty canvas.
-            let _ = s.restore(&saved.doc, saved.undo.clone(), saved.redo.clone());
-        }
         if let Some(shared) = &init.shared {
-            // Over the saved work, which stays one undo step away.
+            // Checked in `initial`: it runs.
             let _ = s.load_run(&shared.doc, shared.edits.clone());
         }
         s
     });
     let ui = use_mut_ref(|| UiState {
-        example: match (&init.shared, &init.saved) {
-            (Some(_), _) => String::new(),
-            (None, Some(s)) => s.example.clone(),
-            (None, None) => init.example.clone(),
+        example: match &init.shared {
+            Some(_) => String::new(),
+            None => init.example.clone(),
         },
         viewport: init
             .shared
             .as_ref()
             .and_then(|s| s.screen_view)
             .map(|(dx, dy, scale)| crate::view::Viewport { scale, dx, dy }),
-        wanted_view: match (&init.shared, &init.saved) {
-            (Some(s), _) => s.doc.view,
-            (None, Some(s)) => s.doc.view,
-            (None, None) => None,
+        wanted_view: match &init.shared {
+            Some(s) => s.doc.view,
+            None => init.scenario.view,
         },
-        recovery: init.recovery.clone(),
+        save: if init.embed.is_some() {
+            files::SaveState::Off
+        } else {
+            files::SaveState::Reading
+        },
         embed: init.embed.clone(),
         drawer_open: init.embed.is_none(),
         reduced_motion: prefers_reduced_motion(),
@@ -202,22 +197,16 @@ pub fn app() -> Html {
                 ctx.refresh.emit(());
             }
             if let Some(o) = &init.embed {
+                // An embedded player shows what its URL says, never the reader's saved work.
                 embedded::start(&ctx, o);
                 ctx.refresh.emit(());
-            } else if init.shared.is_some() {
-                ctx.notify("Opened a shared run: Play replays it as it was", false);
-                ctx.refresh.emit(());
-            } else if let Some(saved) = &init.saved {
-                let note = if saved.dropped > 0 {
-                    format!(
-                        "Restored your work; {} unreadable undo steps were left out",
-                        saved.dropped
-                    )
-                } else {
-                    "Restored your work from the last visit".to_owned()
-                };
-                ctx.notify(note, false);
-                ctx.refresh.emit(());
+            } else {
+                if init.shared.is_some() {
+                    ctx.notify("Opened a shared run: Play replays it as it was", false);
+                    ctx.refresh.emit(());
+                }
+                let opened = init.shared.is_some() || !init.example.is_empty();
+                files::restore_saved_work(&ctx, opened);
             }
         });
     }
@@ -240,7 +229,9 @@ pub fn app() -> Html {
             let first = last_frame.borrow().is_none();
             let dt = last_frame.borrow().map_or(0.0, |prev| ts - prev);
             *last_frame.borrow_mut() = Some(ts);
-            let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts);
+            // Long work (a far seek) gets a slice of every frame, so the page never freezes.
+            let worked = runbar::work_slice(&ctx).map(|slice| report_work(&ctx, slice));
+            let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts) || worked.is_some();
             super::picture::record_frame(&ctx);
             let due = ts - *last_refresh.borrow() >= REFRESH_EVERY_MS;
             if refresh_now || (due && ctx.session.borrow().timeline().is_running()) {
@@ -309,7 +300,7 @@ pub fn app() -> Html {
         });
     }
 
-    let (dark, notice, recovery, share, embed, embed_dialog) = {
+    let (dark, notice, recovery, share, embed, embed_dialog, save) = {
         let ui = ctx.ui.borrow();
         (
             ui.dark,
@@ -318,6 +309,7 @@ pub fn app() -> Html {
             ui.share.clone(),
             ui.embed.clone(),
             ui.embed_dialog,
+            ui.save,
         )
     };
     if let Some(o) = embed {
@@ -339,7 +331,7 @@ pub fn app() -> Html {
     }
     let theme = theme_name(dark);
     html! {
-        <main class="app" data-theme={theme}>
+        <main class="app" data-theme={theme} data-save={save.name()}>
             { header(&ctx) }
             if let Some(r) = recovery {
                 { files::recovery_banner(&ctx, &r) }
@@ -360,6 +352,23 @@ pub fn app() -> Html {
             { palette::ghost(&ctx) }
             { notice_html(notice) }
         </main>
+    }
+}
+
+/// Reports a slice of long work to whoever asked for it: the host page of an embedded player
+/// (progress, the answer, or an error), or the editor (an error as a notice).
+fn report_work(ctx: &Ctx, slice: runbar::Slice) {
+    let owner = ctx.ui.borrow().work_owner;
+    match owner {
+        Some(super::WorkOwner::Host(command)) => embedded::on_work(ctx, command, &slice),
+        Some(super::WorkOwner::Scrub) | None => {
+            if let runbar::Slice::Failed(e) = &slice {
+                ctx.notify(format!("Stopped: {e}"), true);
+            }
+        }
+    }
+    if !matches!(slice, runbar::Slice::Progress(_)) {
+        ctx.ui.borrow_mut().work_owner = None;
     }
 }
 
@@ -550,21 +559,28 @@ fn header(ctx: &Ctx) -> Html {
         let s = ctx.session.borrow();
         (s.can_undo(), s.can_redo(), s.doc().name)
     };
-    let current = ctx.ui.borrow().example.clone();
+    let (current, recent) = {
+        let ui = ctx.ui.borrow();
+        let recent: Vec<(usize, String)> = ui
+            .recent
+            .iter()
+            .enumerate()
+            .map(|(i, r)| (i, recent_label(r)))
+            .collect();
+        (ui.example.clone(), recent)
+    };
     let on_example = {
         let ctx = ctx.clone();
         Callback::from(move |e: Event| {
             let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            let name = select.value();
-            let doc = if name.is_empty() {
-                Some(examples::EMPTY)
-            } else {
-                examples::get(&name)
-            };
-            if let Some(doc) = doc {
-                load_document(&ctx, doc);
-                ctx.ui.borrow_mut().example = name;
-                ctx.refresh.emit(());
+            let value = select.value();
+            match value.strip_prefix("recent:") {
+                Some(i) => {
+                    if let Ok(i) = i.parse() {
+                        open_recent(&ctx, i);
+                    }
+                }
+                None => open_example(&ctx, &value),
             }
         })
     };
@@ -582,6 +598,13 @@ fn header(ctx: &Ctx) -> Html {
                     { for examples::EXAMPLES.iter().map(|(name, title, _)| html! {
                         <option value={*name} selected={current == *name}>{ *title }</option>
                     }) }
+                    if !recent.is_empty() {
+                        <optgroup label="Recent work (replaced by opening something else)">
+                            { for recent.into_iter().map(|(i, label)| html! {
+                                <option value={format!("recent:{i}")} selected=false>{ label }</option>
+                            }) }
+                        </optgroup>
+                    }
                 </select>
             </label>
             <div class="header-actions">
@@ -608,30 +631,66 @@ fn header(ctx: &Ctx) -> Html {
     }
 }
 
-/// Replaces the document with `doc` (an example or the empty canvas).
-pub fn load_document(ctx: &Ctx, doc: &str) {
-    let result = Scenario::from_json(doc)
+/// Replaces the document with the example `name` (`""`: the empty canvas); the work it
+/// replaces is kept.
+pub fn open_example(ctx: &Ctx, name: &str) {
+    let text = if name.is_empty() {
+        Some(examples::EMPTY)
+    } else {
+        examples::get(name)
+    };
+    let Some(text) = text else {
+        ctx.notify(format!("There is no example {name:?}"), true);
+        ctx.refresh.emit(());
+        return;
+    };
+    let result = Scenario::from_json(text)
         .map_err(|d| d.to_string())
-        .and_then(|s| {
-            let r = ctx.session.borrow_mut().load(&s);
-            r.map(|()| s.view).map_err(|e| e.to_string())
-        });
+        .and_then(|s| super::open::open(ctx, &s, super::open::Source::Example(name.to_owned())));
     match result {
-        Ok(doc_view) => {
-            let mut ui = ctx.ui.borrow_mut();
-            ui.selection = Selection::None;
-            ui.message = None;
-            ui.reframe(doc_view);
-            ui.effects.clear();
-            ui.effects_seen = 0;
-            ui.dead_seen = 0;
-            ui.field_errors.clear();
-            ui.field_drafts.clear();
-            ui.notice = None;
-        }
+        Ok(true) => ctx.notify(
+            format!("Opened the example.{}", super::open::kept_note(true)),
+            false,
+        ),
+        Ok(false) => ctx.ui.borrow_mut().notice = None,
         Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
     }
     ctx.refresh.emit(());
+}
+
+/// Opens the recent document at `index` (newest first); the work it replaces is kept too.
+fn open_recent(ctx: &Ctx, index: usize) {
+    let Some(r) = ctx.ui.borrow().recent.get(index).cloned() else {
+        return;
+    };
+    match super::open::open(ctx, &r.doc, super::open::Source::Recent) {
+        Ok(had_work) => ctx.notify(
+            format!(
+                "Opened {:?} from recent work.{}",
+                r.doc.name,
+                super::open::kept_note(had_work)
+            ),
+            false,
+        ),
+        Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+/// A recent document in the Open menu: its name, its size and when it was replaced.
+fn recent_label(r: &crate::persist::Recent) -> String {
+    let date = js_sys::Date::new(&r.at_ms.into());
+    let name = if r.doc.name.is_empty() {
+        "Untitled"
+    } else {
+        r.doc.name.as_str()
+    };
+    format!(
+        "{name} ({} nodes), {:02}:{:02}",
+        r.doc.nodes.len(),
+        date.get_hours(),
+        date.get_minutes()
+    )
 }
 
 /// Undo, reporting a refusal.
@@ -665,27 +724,18 @@ fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &st
 fn open_link(ctx: &Ctx, fragment: &str) {
     match crate::link::decode(fragment) {
         Ok(shared) => {
-            let r = ctx
-                .session
-                .borrow_mut()
-                .load_run(&shared.doc, shared.edits.clone());
-            match r {
-                Ok(()) => {
-                    {
-                        let mut ui = ctx.ui.borrow_mut();
-                        ui.example.clear();
-                        ui.selection = Selection::None;
-                        ui.share = None;
-                        ui.reframe(shared.doc.view);
-                        ui.viewport =
-                            shared
-                                .screen_view
-                                .map(|(dx, dy, scale)| Viewport { scale, dx, dy });
-                        ui.effects.clear();
-                        ui.effects_seen = 0;
-                    }
-                    ctx.notify("Opened a shared run: Play replays it as it was", false);
-                }
+            let source = super::open::Source::Link {
+                edits: shared.edits,
+                screen_view: shared.screen_view,
+            };
+            match super::open::open(ctx, &shared.doc, source) {
+                Ok(had_work) => ctx.notify(
+                    format!(
+                        "Opened a shared run: Play replays it as it was.{}",
+                        super::open::kept_note(had_work)
+                    ),
+                    false,
+                ),
                 Err(e) => ctx.notify(format!("This link cannot be opened: {e}"), true),
             }
         }
@@ -711,10 +761,9 @@ fn open_embed(ctx: &Ctx) {
 }
 
 fn open_share(ctx: &Ctx) {
-    let fragment = crate::link::encode(
-        &ctx.doc_with_view(),
-        ctx.session.borrow().timeline().edits(),
-    );
+    let (mut doc, edits) = ctx.session.borrow().shared_run();
+    doc.view = ctx.ui.borrow().saved_view();
+    let fragment = crate::link::encode(&doc, &edits);
     let base = web_sys::window()
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
@@ -806,6 +855,10 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
             stage::delete_selection(ctx);
         }
         "Escape" => {
+            // First, long work under way stops where it got to.
+            if runbar::cancel_work(ctx) {
+                return;
+            }
             {
                 let mut ui = ctx.ui.borrow_mut();
                 ui.selection = Selection::None;

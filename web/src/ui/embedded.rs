@@ -1,7 +1,8 @@
 //! The embedded player: its options applied, the `postMessage` listener for host commands,
 //! the events it posts back, and the Embed dialog that writes the iframe snippet.
 
-use super::{now_ms, Ctx};
+use super::runbar::Slice;
+use super::{now_ms, Ctx, WorkOwner};
 use crate::embed::{self, Controls, EmbedOptions, HostCommand};
 use serde_json::{json, Value};
 use std::cell::Cell;
@@ -14,20 +15,19 @@ use yew::prelude::*;
 /// How often `time` events are posted while playing, ms.
 pub const TIME_EVERY_MS: f64 = 250.0;
 
-/// Applies the options once the scenario is loaded: speed, start, autoplay.
+/// Applies the options once the scenario is loaded: speed, start, autoplay. Nothing is
+/// processed here: with `start`, the player runs there a slice per frame (reporting
+/// `progress`), and `ready` comes when it is there; otherwise `ready` describes time zero
+/// before any event.
 pub fn start(ctx: &Ctx, o: &EmbedOptions) {
-    let r = {
-        let mut s = ctx.session.borrow_mut();
-        let t = s.timeline_mut();
-        t.set_speed(o.speed);
-        let r = t.run_to(o.start);
-        if o.autoplay {
-            t.play();
-        }
-        r
-    };
-    if let Err(e) = r {
-        post_error(ctx, &e.to_string());
+    let mut s = ctx.session.borrow_mut();
+    let t = s.timeline_mut();
+    t.set_speed(o.speed);
+    if o.start > SimTime::ZERO {
+        t.begin_run_to(o.start);
+        ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host("start"));
+    } else if o.autoplay {
+        t.play();
     }
 }
 
@@ -65,9 +65,69 @@ fn clock(ctx: &Ctx) -> Value {
     })
 }
 
+/// How often `progress` events are posted during long work, ms.
+pub const PROGRESS_EVERY_MS: f64 = 250.0;
+
+/// Reports a slice of long work the host asked for: `progress` now and then, then the answer
+/// (`time` for a seek, `ready` for a load or the start), or an `error` that says why it stopped.
+pub fn on_work(ctx: &Ctx, command: &'static str, slice: &Slice) {
+    match slice {
+        Slice::Progress(w) => {
+            let now = now_ms();
+            if now - ctx.ui.borrow().work_posted_ms < PROGRESS_EVERY_MS {
+                return;
+            }
+            ctx.ui.borrow_mut().work_posted_ms = now;
+            post(
+                ctx,
+                embed::event(
+                    "progress",
+                    json!({
+                        "command": command, "now_us": w.now.0, "target_us": w.target.0,
+                        "steps": w.steps, "fraction": w.fraction(),
+                    }),
+                ),
+            );
+        }
+        Slice::Done => {
+            if command == "seek" {
+                post(ctx, embed::event("time", clock(ctx)));
+                return;
+            }
+            let autoplay = ctx.ui.borrow().embed.as_ref().is_some_and(|o| o.autoplay);
+            if autoplay {
+                ctx.session.borrow_mut().timeline_mut().play();
+            }
+            post(ctx, embed::event("ready", clock(ctx)));
+        }
+        Slice::Failed(why) => post(
+            ctx,
+            embed::event("error", json!({ "message": why, "command": command })),
+        ),
+    }
+}
+
+/// Stops the host's long work under way, if any, and says so with a `cancelled` event: the
+/// player stays paused where the work had got to.
+fn cancel_host_work(ctx: &Ctx) {
+    let owner = ctx.ui.borrow().work_owner;
+    let Some(WorkOwner::Host(command)) = owner else {
+        return;
+    };
+    let cancelled = ctx.session.borrow_mut().timeline_mut().cancel_work();
+    ctx.ui.borrow_mut().work_owner = None;
+    if let Some(w) = cancelled {
+        let mut fields = clock(ctx);
+        fields["command"] = json!(command);
+        fields["target_us"] = json!(w.target.0);
+        post(ctx, embed::event("cancelled", fields));
+    }
+}
+
 /// Per frame, for an embedded player: the end and loop, and `ready` and `time` events.
 pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>) {
-    if first {
+    let starting = ctx.ui.borrow().work_owner.is_some();
+    if first && !starting {
         post(ctx, embed::event("ready", clock(ctx)));
     }
     if let Some(end) = o.end {
@@ -101,8 +161,10 @@ pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>)
     }
 }
 
-/// Obeys one host command; returns the event to post back, if any.
+/// Obeys one host command; returns the event to post back, if any. A command that arrives
+/// while a long one (a far seek, a load's start) is under way cancels it first.
 fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
+    cancel_host_work(ctx);
     match command {
         HostCommand::Play => ctx.session.borrow_mut().timeline_mut().play(),
         HostCommand::Pause => ctx.session.borrow_mut().timeline_mut().pause(),
@@ -111,11 +173,15 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
             return Some(embed::event("step", clock(ctx)));
         }
         HostCommand::Seek(t) => {
-            let r = ctx.session.borrow_mut().timeline_mut().run_to(t);
-            if let Err(e) = r {
-                return Some(embed::event("error", json!({ "message": e.to_string() })));
+            ctx.session.borrow_mut().timeline_mut().begin_run_to(t);
+            ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host("seek"));
+            // A near seek is done at once; a far one goes on a slice per frame.
+            if let Some(slice) = super::runbar::work_slice(ctx) {
+                on_work(ctx, "seek", &slice);
+                if !matches!(slice, Slice::Progress(_)) {
+                    ctx.ui.borrow_mut().work_owner = None;
+                }
             }
-            return Some(embed::event("time", clock(ctx)));
         }
         HostCommand::Load(text) => {
             let doc = match Scenario::from_json_draft(&text) {
@@ -127,18 +193,16 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
                     ));
                 }
             };
-            let r = ctx.session.borrow_mut().load(&doc);
-            if let Err(e) = r {
-                return Some(embed::event("error", json!({ "message": e.to_string() })));
-            }
-            {
-                let mut ui = ctx.ui.borrow_mut();
-                ui.reframe(doc.view);
-                ui.effects.clear();
-                ui.effects_seen = 0;
+            if let Err(e) = super::open::open(ctx, &doc, super::open::Source::Host) {
+                return Some(embed::event("error", json!({ "message": e })));
             }
             let o = ctx.ui.borrow().embed.clone().unwrap_or_default();
             start(ctx, &o);
+            if ctx.ui.borrow().work_owner.is_some() {
+                // `ready` once the player has run to `start`.
+                ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host("load"));
+                return None;
+            }
             return Some(embed::event("ready", clock(ctx)));
         }
     }
@@ -185,13 +249,10 @@ pub fn listen(ctx: &Ctx) -> impl FnOnce() {
 /// The Embed dialog: options, the iframe snippet and a plain link.
 pub fn dialog(ctx: &Ctx) -> Html {
     let fragment = {
-        let s = ctx.session.borrow();
+        let (mut doc, edits) = ctx.session.borrow().shared_run();
         // A player frames its topology to fit its iframe, so the view is left out.
-        let doc = Scenario {
-            view: None,
-            ..s.doc()
-        };
-        crate::link::encode(&doc, s.timeline().edits())
+        doc.view = None;
+        crate::link::encode(&doc, &edits)
     };
     let (name, opts) = {
         let s = ctx.session.borrow();

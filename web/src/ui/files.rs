@@ -1,40 +1,194 @@
-//! Files and storage: download the scenario, import one, and the autosave in `localStorage`.
+//! Files and storage: download the scenario, import one, the autosave and the recent
+//! documents (kept in IndexedDB by `storage.rs`), and saved work that could not be restored.
 
-use super::{now_ms, Ctx, Notice};
+use super::{now_ms, storage, Ctx, Notice};
 use crate::persist;
 use switchboard_core::Scenario;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
-use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, Storage, Url};
+use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, Url};
 use yew::prelude::*;
 
-/// Saved work that could not be restored: why, and the text, kept for download.
+/// Where restoring saved work stands. Autosave writes wait until it is settled, so the first
+/// frames of a page cannot overwrite work that has not been read yet.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum SaveState {
+    /// The saved work is being read.
+    #[default]
+    Reading,
+    /// Read (or there was none): every change is saved.
+    Settled,
+    /// Saved work that could not be restored could not be copied aside either, so it stays
+    /// where it is and nothing overwrites it until it is downloaded or dismissed.
+    Held,
+    /// Nothing is read or written: an embedded player.
+    Off,
+}
+
+impl SaveState {
+    /// Its name, as the page's `data-save` attribute shows it (tests wait on it).
+    pub fn name(self) -> &'static str {
+        match self {
+            SaveState::Reading => "reading",
+            SaveState::Settled => "settled",
+            SaveState::Held => "held",
+            SaveState::Off => "off",
+        }
+    }
+}
+
+/// Saved work that could not be restored: why, the text, and whether a copy is kept.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Recovery {
     /// What is wrong with it.
     pub why: String,
     /// The stored text.
     pub raw: String,
+    /// `Ok`: a copy is kept in the browser's storage until dismissed; `Err`: it could not be
+    /// copied (why), so it stays where it was and autosave is held.
+    pub kept: Result<(), String>,
 }
 
-fn storage() -> Option<Storage> {
-    web_sys::window()?.local_storage().ok()?
+/// Reads the saved work and the recent documents, once, when the page starts (not in an
+/// embedded player). `opened` is true if the page opened something of its own (an example, a
+/// link): the saved work then goes one Undo below it instead of replacing it.
+///
+/// The work has two copies, IndexedDB's and the `localStorage` mirror (the only one earlier
+/// builds wrote); the newer that reads is restored. If neither reads, the text is copied aside
+/// before anything may overwrite it.
+pub fn restore_saved_work(ctx: &Ctx, opened: bool) {
+    let ctx = ctx.clone();
+    let start_revision = ctx.session.borrow().revision();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Ok(Some(text)) = storage::get(storage::RECENT).await {
+            ctx.ui.borrow_mut().recent = persist::decode_recent(&text);
+        }
+        let stored = storage::get(storage::AUTOSAVE).await;
+        let mirror = storage::mirror();
+        let stored = match stored {
+            Ok(s) => s,
+            Err(e) if mirror.is_none() => {
+                // Nothing to restore from, and nowhere safe to save to: say so, write nothing.
+                ctx.notify(
+                    format!("Saved work could not be read: {e}. New work is not autosaved; export it to keep it."),
+                    true,
+                );
+                ctx.ui.borrow_mut().save = SaveState::Held;
+                ctx.refresh.emit(());
+                return;
+            }
+            Err(_) => None,
+        };
+        let copies: Vec<&str> = stored
+            .iter()
+            .chain(mirror.iter())
+            .map(String::as_str)
+            .collect();
+        match persist::choose(&copies) {
+            None => {}
+            Some(Ok((saved, _))) => {
+                let beneath = opened || ctx.session.borrow().revision() != start_revision;
+                adopt(&ctx, saved, beneath);
+            }
+            Some(Err((why, i))) => {
+                let raw = copies[i].to_owned();
+                let kept = storage::put(storage::REJECTED, &raw).await;
+                if kept.is_ok() && stored.is_none() {
+                    // It was only in the mirror; the copy aside now holds it.
+                    storage::forget_mirror();
+                }
+                let mut ui = ctx.ui.borrow_mut();
+                ui.save = if kept.is_ok() {
+                    SaveState::Settled
+                } else {
+                    SaveState::Held
+                };
+                ui.recovery = Some(Recovery { why, raw, kept });
+                drop(ui);
+                ctx.refresh.emit(());
+                return;
+            }
+        }
+        ctx.ui.borrow_mut().save = SaveState::Settled;
+        ctx.refresh.emit(());
+    });
 }
 
-/// Reads the autosave: `None` if there is none; otherwise the work, or why it cannot be used
-/// (the text is then also kept under [`persist::REJECTED_KEY`]).
-pub fn read_autosave() -> Option<Result<persist::Saved, Recovery>> {
-    let store = storage()?;
-    let raw = store.get_item(persist::KEY).ok()??;
-    Some(persist::decode(&raw).map_err(|why| {
-        let _ = store.set_item(persist::REJECTED_KEY, &raw);
-        Recovery { why, raw }
-    }))
+/// Restored work: on the canvas, or (if the page opened something else) one Undo below it.
+fn adopt(ctx: &Ctx, saved: persist::Saved, beneath: bool) {
+    let dropped = if saved.dropped > 0 {
+        format!("; {} unreadable undo steps were left out", saved.dropped)
+    } else {
+        String::new()
+    };
+    if beneath {
+        ctx.session
+            .borrow_mut()
+            .keep_beneath(&saved.doc, saved.undo.clone());
+        remember(ctx, saved.doc.clone());
+        let opened = ctx.session.borrow().doc().name;
+        ctx.notify(
+            format!(
+                "Opened {opened:?}. Your earlier work is kept: Undo goes back to it (it is also under Open → Recent work){dropped}"
+            ),
+            false,
+        );
+        return;
+    }
+    let r = ctx
+        .session
+        .borrow_mut()
+        .restore(&saved.doc, saved.undo, saved.redo);
+    match r {
+        Ok(()) => {
+            ctx.ui
+                .borrow_mut()
+                .opened(&saved.example, saved.doc.view, None);
+            ctx.notify(
+                format!("Restored your work from the last visit{dropped}"),
+                false,
+            );
+        }
+        Err(e) => {
+            // It parses but cannot run: kept among the recent documents, not lost.
+            remember(ctx, saved.doc);
+            ctx.notify(
+                format!("Your saved work cannot run here ({e}); it is under Open → Recent work"),
+                true,
+            );
+        }
+    }
 }
 
-/// Saves the session if it changed since the last save. A full or unavailable storage is
-/// reported once, as a notice.
+/// Keeps a document that something else replaced among the recent documents.
+pub fn remember(ctx: &Ctx, doc: Scenario) {
+    let text = {
+        let mut ui = ctx.ui.borrow_mut();
+        if ui.save == SaveState::Off {
+            return;
+        }
+        persist::remember(&mut ui.recent, doc, js_sys::Date::now());
+        persist::encode_recent(&ui.recent)
+    };
+    let ctx = ctx.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        if let Err(e) = storage::put(storage::RECENT, &text).await {
+            ctx.notify(
+                format!("The recent documents could not be saved: {e}"),
+                true,
+            );
+            ctx.refresh.emit(());
+        }
+    });
+}
+
+/// Saves the session if it changed since the last save, once saved work has been read: at
+/// once into the `localStorage` mirror (while it fits), and into IndexedDB. A failure is
+/// reported as a notice.
 pub fn autosave(ctx: &Ctx, last: &mut u64) {
+    if ctx.ui.borrow().save != SaveState::Settled {
+        return;
+    }
     let text = {
         let s = ctx.session.borrow();
         if s.revision() == *last {
@@ -43,16 +197,28 @@ pub fn autosave(ctx: &Ctx, last: &mut u64) {
         *last = s.revision();
         let (undo, redo) = s.history();
         let example = ctx.ui.borrow().example.clone();
-        persist::encode(&ctx.doc_with_view(), undo, redo, &example)
+        persist::encode(
+            &ctx.doc_with_view(),
+            undo,
+            redo,
+            &example,
+            js_sys::Date::now(),
+        )
     };
-    let ok = storage().is_some_and(|st| st.set_item(persist::KEY, &text).is_ok());
-    if !ok {
-        ctx.ui.borrow_mut().notice = Some(Notice {
-            text: "Autosave failed: the browser's storage is full or unavailable. Export your work to keep it.".into(),
-            error: true,
-            at: now_ms(),
-        });
-    }
+    let mirrored = storage::write_mirror(&text);
+    let ctx = ctx.clone();
+    // Writes commit in the order they are made: IndexedDB orders read-write transactions on
+    // one store by creation. While the mirror holds the work, a failure here loses nothing.
+    wasm_bindgen_futures::spawn_local(async move {
+        if let (Err(e), false) = (storage::put(storage::AUTOSAVE, &text).await, mirrored) {
+            ctx.ui.borrow_mut().notice = Some(Notice {
+                text: format!("Autosave failed: {e}. Export your work to keep it."),
+                error: true,
+                at: now_ms(),
+            });
+            ctx.refresh.emit(());
+        }
+    });
 }
 
 /// Offers `text` as a file download.
@@ -138,26 +304,23 @@ fn import_definitions(ctx: &Ctx, name: &str, text: &str) {
     match switchboard_core::amqp::definitions::import(text) {
         Ok(imported) => {
             let s = &imported.scenario;
-            let r = ctx.session.borrow_mut().load(s);
-            if let Err(e) = r {
-                ctx.notify(format!("{name} cannot run: {e}"), true);
-                return;
-            }
-            {
-                let mut ui = ctx.ui.borrow_mut();
-                ui.example.clear();
-                ui.reframe(s.view);
-                ui.selection = super::Selection::None;
-            }
+            let had_work = match super::open::open(ctx, s, super::open::Source::File(name.into())) {
+                Ok(had_work) => had_work,
+                Err(e) => {
+                    ctx.notify(format!("{name} cannot run: {e}"), true);
+                    return;
+                }
+            };
             let left_out: Vec<String> = imported
                 .unsupported
                 .iter()
                 .map(|d| format!("{}: {}", d.path, d.message))
                 .collect();
             let summary = format!(
-                "Imported {name}: {} exchanges and queues, {} bindings.",
+                "Imported {name}: {} exchanges and queues, {} bindings.{}",
                 s.nodes.len(),
-                s.edges.len()
+                s.edges.len(),
+                super::open::kept_note(had_work)
             );
             if left_out.is_empty() {
                 ctx.notify(summary, false);
@@ -205,24 +368,13 @@ pub fn import_text(ctx: &Ctx, name: &str, text: &str) {
         return;
     }
     match Scenario::from_json_draft(text) {
-        Ok(s) => {
-            let r = ctx.session.borrow_mut().load(&s);
-            match r {
-                Ok(()) => {
-                    {
-                        let mut ui = ctx.ui.borrow_mut();
-                        ui.example.clear();
-                        ui.reframe(s.view);
-                        ui.selection = super::Selection::None;
-                    }
-                    ctx.notify(
-                        format!("Opened {name} (Undo goes back to what was here)"),
-                        false,
-                    );
-                }
-                Err(e) => ctx.notify(format!("{name} cannot run: {e}"), true),
-            }
-        }
+        Ok(s) => match super::open::open(ctx, &s, super::open::Source::File(name.to_owned())) {
+            Ok(had_work) => ctx.notify(
+                format!("Opened {name}.{}", super::open::kept_note(had_work)),
+                false,
+            ),
+            Err(e) => ctx.notify(format!("{name} cannot run: {e}"), true),
+        },
         Err(d) => ctx.notify(
             format!(
                 "{name} cannot be opened. {}",
@@ -275,33 +427,59 @@ pub fn on_file_chosen(ctx: &Ctx) -> Callback<Event> {
     })
 }
 
-/// The banner shown when saved work could not be restored.
+/// The banner shown when saved work could not be restored. It says exactly where the work
+/// is: copied aside (until dismissed), or left in place with autosave held.
 pub fn recovery_banner(ctx: &Ctx, r: &Recovery) -> Html {
     let download_it = {
         let raw = r.raw.clone();
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
-            if let Err(e) = download(
+            match download(
                 "switchboard-unrestored-autosave.json",
                 "application/json",
                 &raw,
             ) {
-                ctx.notify(format!("Download failed: {e}"), true);
-                ctx.refresh.emit(());
+                Ok(()) => {
+                    // Downloaded: it is the user's now; autosave may go on.
+                    let mut ui = ctx.ui.borrow_mut();
+                    if ui.save == SaveState::Held {
+                        ui.save = SaveState::Settled;
+                    }
+                }
+                Err(e) => ctx.notify(format!("Download failed: {e}"), true),
             }
+            ctx.refresh.emit(());
         })
     };
     let dismiss = {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
-            ctx.ui.borrow_mut().recovery = None;
+            {
+                let mut ui = ctx.ui.borrow_mut();
+                ui.recovery = None;
+                if ui.save == SaveState::Held {
+                    ui.save = SaveState::Settled;
+                }
+            }
+            wasm_bindgen_futures::spawn_local(async {
+                let _ = storage::delete(storage::REJECTED).await;
+            });
             ctx.refresh.emit(());
         })
     };
+    let where_it_is = match &r.kept {
+        Ok(()) => format!(
+            ". A copy ({} bytes) is kept in this browser's storage until you dismiss this; download it to look at it or fix it.",
+            r.raw.len()
+        ),
+        Err(e) => format!(
+            ". It could not be copied aside ({e}), so it stays where it was, and your new work is not autosaved until you download it or dismiss this."
+        ),
+    };
     html! {
-        <div id="recovery" class="recovery" role="alert">
+        <div id="recovery" class="recovery" role="alert" data-kept={r.kept.is_ok().to_string()}>
             <strong>{ "Your saved work could not be restored: " }</strong>{ r.why.clone() }
-            { ". It is kept; download it to look at it or fix it. You start with an empty canvas." }
+            { where_it_is }
             <button data-action="download-rejected" onclick={download_it}>{ "Download it" }</button>
             <button data-action="dismiss-recovery" onclick={dismiss}>{ "Dismiss" }</button>
         </div>

@@ -9,10 +9,12 @@ pub mod embedded;
 pub mod examples;
 pub mod files;
 pub mod inspector;
+pub mod open;
 pub mod palette;
 pub mod picture;
 pub mod runbar;
 pub mod stage;
+pub mod storage;
 
 use crate::editor::Session;
 use crate::effects::Effects;
@@ -111,6 +113,16 @@ pub enum Drawer {
     DeadLetters,
 }
 
+/// Who asked for the long work under way (a seek done a slice per frame), so its end, its
+/// progress and its cancellation are reported to them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WorkOwner {
+    /// The editor's scrubber.
+    Scrub,
+    /// The page embedding the player: `seek`, `load`, or the `start` option.
+    Host(&'static str),
+}
+
 /// A message to the user: an edit refused, a fault applied.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Notice {
@@ -200,6 +212,10 @@ pub struct UiState {
     pub reduced_motion: bool,
     /// Saved work that could not be restored.
     pub recovery: Option<files::Recovery>,
+    /// Where restoring saved work stands; autosave writes only once it is settled.
+    pub save: files::SaveState,
+    /// Documents that opening something else replaced, newest first.
+    pub recent: Vec<crate::persist::Recent>,
     /// A recording of the view in progress.
     pub recording: Option<picture::Recording>,
     /// The share dialog's link, while it is open.
@@ -210,6 +226,10 @@ pub struct UiState {
     pub embed_draft: crate::embed::EmbedOptions,
     /// Embed mode's options, when the page is an embedded player.
     pub embed: Option<crate::embed::EmbedOptions>,
+    /// Who asked for the long work under way, if any.
+    pub work_owner: Option<WorkOwner>,
+    /// Wall-clock ms when progress was last posted to the host page.
+    pub work_posted_ms: f64,
 }
 
 /// Shared handles every region's render function gets.
@@ -224,6 +244,30 @@ pub struct Ctx {
 }
 
 impl UiState {
+    /// A new document is on the canvas (an example, a file, a link, recent or saved work).
+    /// Everything that belonged to the previous one is cleared here, whatever opened it, so
+    /// the ways of opening cannot drift apart. `example` names the built-in example (`""`:
+    /// none); `view` is the document's saved view, `screen_view` a link-format-1 view.
+    pub fn opened(&mut self, example: &str, view: Option<View>, screen_view: Option<Viewport>) {
+        self.example = example.to_owned();
+        self.selection = Selection::None;
+        self.message = None;
+        self.drag = Drag::Idle;
+        self.bind = None;
+        self.focus_bind = false;
+        self.connect_targets = None;
+        self.log_view = None;
+        self.field_errors.clear();
+        self.field_drafts.clear();
+        self.effects.clear();
+        self.effects_seen = 0;
+        self.dead_seen = 0;
+        self.tip = None;
+        self.share = None;
+        self.reframe(view);
+        self.viewport = screen_view;
+    }
+
     /// Frames a newly opened document: at its saved `view` if it has one, else fitted.
     pub fn reframe(&mut self, view: Option<View>) {
         self.viewport = None;

@@ -2,6 +2,7 @@
 //! and the simulated clock.
 
 use super::Ctx;
+use crate::timeline::Work;
 use crate::view::{speed_label, SPEEDS};
 use switchboard_core::SimTime;
 use web_sys::{HtmlInputElement, HtmlSelectElement};
@@ -40,13 +41,59 @@ fn restart(ctx: &Ctx) {
     ctx.refresh.emit(());
 }
 
-/// Seeks to a simulated time.
+/// Starts going to a simulated time (the scrubber). The frames do it a slice at a time
+/// ([`work_slice`]), so a far seek never freezes the page; the run bar shows its progress.
 pub fn seek(ctx: &Ctx, t: SimTime) {
-    let r = ctx.session.borrow_mut().timeline_mut().seek(t);
-    if let Err(e) = r {
-        ctx.notify(e.to_string(), true);
-    }
+    ctx.session.borrow_mut().timeline_mut().begin_seek(t);
+    ctx.ui.borrow_mut().work_owner = Some(super::WorkOwner::Scrub);
     ctx.refresh.emit(());
+}
+
+/// Stops the long work under way (Escape, the Cancel button); the run stays where it got to.
+pub fn cancel_work(ctx: &Ctx) -> bool {
+    let cancelled = ctx
+        .session
+        .borrow_mut()
+        .timeline_mut()
+        .cancel_work()
+        .is_some();
+    if cancelled {
+        ctx.notify("Stopped; the run is where it had got to", false);
+        ctx.refresh.emit(());
+    }
+    cancelled
+}
+
+/// Events per slice of long work; slices run until the frame's time for work is used.
+const SLICE_STEPS: u64 = 20_000;
+/// Milliseconds of each frame given to long work.
+pub const WORK_MS_PER_FRAME: f64 = 12.0;
+
+/// What one frame's slice of long work came to.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Slice {
+    /// More to do.
+    Progress(Work),
+    /// Done.
+    Done,
+    /// It stopped: the run could not be reproduced, or the step budget ran out.
+    Failed(String),
+}
+
+/// Does the long work under way for at most [`WORK_MS_PER_FRAME`], if there is any.
+pub fn work_slice(ctx: &Ctx) -> Option<Slice> {
+    let mut s = ctx.session.borrow_mut();
+    let t = s.timeline_mut();
+    t.pending_work()?;
+    let deadline = super::now_ms() + WORK_MS_PER_FRAME;
+    loop {
+        match t.work(SLICE_STEPS) {
+            Ok(None) => return Some(Slice::Done),
+            Ok(Some(w)) if super::now_ms() >= deadline => return Some(Slice::Progress(w)),
+            Ok(Some(_)) => {}
+            Err(e) => return Some(Slice::Failed(e.to_string())),
+        }
+    }
 }
 
 /// The run bar.
@@ -57,6 +104,7 @@ pub fn render(ctx: &Ctx) -> Html {
     let next = t.sim().next_event_time();
     let horizon = t.horizon();
     let forked_future = !t.at_head();
+    let work = t.pending_work();
     let click = |f: fn(&Ctx)| {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| f(&ctx))
@@ -114,6 +162,12 @@ pub fn render(ctx: &Ctx) -> Html {
             <span class="steps" title={next.map(|t| format!("next event at {t}")).unwrap_or_else(|| "nothing scheduled".into())}>
                 { format!("{steps} steps") }
             </span>
+            if let Some(w) = work {
+                <span id="work" class="work" role="status" data-fraction={format!("{:.3}", w.fraction())}>
+                    { format!("Going to {}… {:.0}% ({} events)", w.target, w.fraction() * 100.0, w.steps) }
+                    <button data-action="cancel-work" title="Stop here (Esc)" onclick={click(|c| { cancel_work(c); })}>{ "Cancel" }</button>
+                </span>
+            }
         </div>
     }
 }

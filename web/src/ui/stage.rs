@@ -575,6 +575,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         .as_ref()
         .map(|b| bind_dialog(ctx, b, &scene, topo, vp));
     let empty = topo.nodes.iter().all(|n| n.removed);
+    let description = session.description().to_owned();
     let (down, mv, up) = {
         let (a, b, c) = (ctx.clone(), ctx.clone(), ctx.clone());
         (
@@ -605,6 +606,9 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
                 </g>
             </svg>
             <canvas ref={canvas_ref.clone()} id="flights" class="flights" aria-hidden="true"></canvas>
+            if !description.is_empty() {
+                <p id="scenario-description" class="scenario-description" title={description.clone()}>{ description }</p>
+            }
             if empty {
                 <div class="empty-hint">
                     <p><strong>{ "Start from nothing." }</strong></p>
@@ -786,8 +790,9 @@ fn node_html(
     html! {
         <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" {onfocus}
             aria-label={format!("{kind} {name}")}>
+            <title>{ name.clone() }</title>
             { shape }
-            <text class="name" x={c.x.to_string()} y={(c.y - 16.0).to_string()}>{ name.clone() }</text>
+            <text class="name" x={c.x.to_string()} y={(c.y - 16.0).to_string()}>{ view::short_name(&name).into_owned() }</text>
             <text class="kind" x={c.x.to_string()} y={(c.y - 3.0).to_string()}>{ subtitle }</text>
             { body }
             if can_send {
