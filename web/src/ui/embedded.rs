@@ -50,10 +50,6 @@ pub fn post(ctx: &Ctx, event: Value) {
     }
 }
 
-fn post_error(ctx: &Ctx, message: &str) {
-    post(ctx, embed::event("error", json!({ "message": message })));
-}
-
 fn clock(ctx: &Ctx) -> Value {
     let s = ctx.session.borrow();
     let t = s.timeline();
@@ -68,8 +64,9 @@ fn clock(ctx: &Ctx) -> Value {
 /// How often `progress` events are posted during long work, ms.
 pub const PROGRESS_EVERY_MS: f64 = 250.0;
 
-/// Reports a slice of long work the host asked for: `progress` now and then, then the answer
-/// (`time` for a seek, `ready` for a load or the start), or an `error` that says why it stopped.
+/// Reports a slice of long work the host (or an option) asked for: `progress` now and then,
+/// then the answer (`time` for a seek or on reaching `end`, `ready` for a load or the start;
+/// with `loop`, playing again from `start`), or an `error` that says why it stopped.
 pub fn on_work(ctx: &Ctx, command: &'static str, slice: &Slice) {
     match slice {
         Slice::Progress(w) => {
@@ -90,9 +87,16 @@ pub fn on_work(ctx: &Ctx, command: &'static str, slice: &Slice) {
             );
         }
         Slice::Done => {
-            if command == "seek" {
-                post(ctx, embed::event("time", clock(ctx)));
-                return;
+            match command {
+                "seek" | "end" => {
+                    post(ctx, embed::event("time", clock(ctx)));
+                    return;
+                }
+                "loop" => {
+                    ctx.session.borrow_mut().timeline_mut().play();
+                    return;
+                }
+                _ => {}
             }
             let autoplay = ctx.ui.borrow().embed.as_ref().is_some_and(|o| o.autoplay);
             if autoplay {
@@ -116,7 +120,8 @@ fn cancel_host_work(ctx: &Ctx) {
     };
     let cancelled = ctx.session.borrow_mut().timeline_mut().cancel_work();
     ctx.ui.borrow_mut().work_owner = None;
-    if let Some(w) = cancelled {
+    // The player's own work (back to `end`, or round to `start`) is not the host's to hear of.
+    if let (Some(w), "seek" | "load" | "start") = (cancelled, command) {
         let mut fields = clock(ctx);
         fields["command"] = json!(command);
         fields["target_us"] = json!(w.target.0);
@@ -131,26 +136,22 @@ pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>)
         post(ctx, embed::event("ready", clock(ctx)));
     }
     if let Some(end) = o.end {
-        let r = {
-            let mut s = ctx.session.borrow_mut();
-            let t = s.timeline_mut();
-            if t.sim().now() >= end && t.is_running() {
-                if o.looped {
-                    let r = t.seek(o.start);
-                    t.play();
-                    r.map(|_| true)
-                } else {
-                    t.seek(end).map(|_| true)
-                }
-            } else {
-                Ok(false)
-            }
+        let reached = {
+            let t = ctx.session.borrow();
+            t.timeline().sim().now() >= end && t.timeline().is_running()
         };
-        match r {
-            Err(e) => post_error(ctx, &e.to_string()),
+        if reached {
+            // Back to the end exactly (or, looping, to the start), a slice per frame like any
+            // seek: with a large backlog even a short way back re-simulates a lot.
+            let (to, owner) = if o.looped {
+                (o.start, "loop")
+            } else {
+                (end, "end")
+            };
+            ctx.session.borrow_mut().timeline_mut().begin_seek(to);
+            ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host(owner));
             // The run bar shows the pause (refreshes otherwise only come while playing).
-            Ok(true) => ctx.refresh.emit(()),
-            Ok(false) => {}
+            ctx.refresh.emit(());
         }
     }
     let running = ctx.session.borrow().timeline().is_running();
