@@ -40,6 +40,7 @@
 //! - [`inspect`]: one message looked up for an inspector ([`Sim::locate`]).
 //! - [`trace`]: NDJSON output and the trace hash.
 //! - [`fixtures`]: scenario builders for benchmarks and tests.
+//! - [`examples`]: the built-in example scenarios of `docs/examples/`.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -49,6 +50,7 @@ pub mod amqp;
 pub mod command;
 pub mod dist;
 pub mod event;
+pub mod examples;
 pub mod fixtures;
 pub mod fuzzing;
 pub mod id;

@@ -22,10 +22,43 @@ fn run(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn validate_accepts_every_example() {
-    for f in ["hello.json", "relay-chain.json", "crash-restart.json"] {
-        let (ok, out, err) = run(&["validate", &example(f)]);
+    for (name, _) in switchboard_core::examples::EXAMPLES {
+        let f = format!("{name}.json");
+        let (ok, out, err) = run(&["validate", &example(&f)]);
         assert!(ok, "{f}: {err}");
         assert!(out.contains(": ok ("), "{out}");
+    }
+}
+
+/// The CLI's `trace_hash` for every example equals the recorded golden one.
+#[test]
+fn run_prints_the_golden_trace_hash_of_every_example() {
+    let golden = include_str!("golden/trace-hashes.txt");
+    for line in golden
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+    {
+        let parts: Vec<&str> = line.split_whitespace().collect();
+        let [file, until, want] = parts[..] else {
+            panic!("golden line {line:?}");
+        };
+        let (ok, out, err) = run(&["run", &example(file), "--until", until]);
+        assert!(ok, "{file}: {err}");
+        let summary: serde_json::Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(summary["trace_hash"], want, "{file}");
+        // `--trace` prints the lines the hash is made of.
+        let (ok, lines, _) = run(&["run", &example(file), "--until", until, "--trace", "ndjson"]);
+        assert!(ok);
+        let mut h = switchboard_core::trace::TraceHash::default();
+        for l in lines.lines() {
+            h.write(l.as_bytes());
+            h.write(b"\n");
+        }
+        assert_eq!(
+            h.to_string(),
+            want,
+            "{file}: the printed trace hashes to it"
+        );
     }
 }
 

@@ -252,7 +252,7 @@ fn check_seed(seed: u64) {
             .iter()
             .filter(|e| !e.0.starts_with("stress"))
             .collect();
-        let (_, _, text) = **pick(&mut rng, &small);
+        let (_, text) = **pick(&mut rng, &small);
         Session::new(&Scenario::from_json(text).unwrap()).unwrap()
     };
     s.timeline_mut().set_speed(4.0);

@@ -595,8 +595,8 @@ fn header(ctx: &Ctx) -> Html {
             <label class="examples">{ "Open " }
                 <select id="examples" onchange={on_example} aria-label="Open an example">
                     <option value="" selected={current.is_empty()}>{ "Empty canvas" }</option>
-                    { for examples::EXAMPLES.iter().map(|(name, title, _)| html! {
-                        <option value={*name} selected={current == *name}>{ *title }</option>
+                    { for examples::titles().iter().map(|(name, title)| html! {
+                        <option value={*name} selected={current == *name}>{ title.clone() }</option>
                     }) }
                     if !recent.is_empty() {
                         <optgroup label="Recent work (replaced by opening something else)">

@@ -1,122 +1,31 @@
-//! The built-in examples, by name: the documents in `docs/examples/`, compiled in.
+//! The built-in examples: the documents of `docs/examples/`, as the core compiles them in
+//! (`switchboard_core::examples`), with the titles the Open menu shows.
 
-/// `(name, title, document)` for each example; `?example=name` opens one.
-pub const EXAMPLES: &[(&str, &str, &str)] = &[
-    (
-        "amqp-alternate-exchange",
-        "AMQP: alternate exchange",
-        include_str!("../../../docs/examples/amqp-alternate-exchange.json"),
-    ),
-    (
-        "amqp-consumer-crash",
-        "AMQP: consumer crash and redelivery",
-        include_str!("../../../docs/examples/amqp-consumer-crash.json"),
-    ),
-    (
-        "amqp-consumer-priority",
-        "AMQP: consumer priority",
-        include_str!("../../../docs/examples/amqp-consumer-priority.json"),
-    ),
-    (
-        "amqp-dead-letter",
-        "AMQP: dead-lettering a poison message",
-        include_str!("../../../docs/examples/amqp-dead-letter.json"),
-    ),
-    (
-        "amqp-dead-letter-cycle",
-        "AMQP: dead-letter cycles",
-        include_str!("../../../docs/examples/amqp-dead-letter-cycle.json"),
-    ),
-    (
-        "amqp-exchange-to-exchange",
-        "AMQP: exchange-to-exchange bindings",
-        include_str!("../../../docs/examples/amqp-exchange-to-exchange.json"),
-    ),
-    (
-        "amqp-exchange-types",
-        "AMQP: direct, fanout, topic and headers exchanges",
-        include_str!("../../../docs/examples/amqp-exchange-types.json"),
-    ),
-    (
-        "amqp-live-edit",
-        "AMQP: live edits of queues and bindings",
-        include_str!("../../../docs/examples/amqp-live-edit.json"),
-    ),
-    (
-        "amqp-mandatory-return",
-        "AMQP: mandatory and basic.return",
-        include_str!("../../../docs/examples/amqp-mandatory-return.json"),
-    ),
-    (
-        "amqp-max-length",
-        "AMQP: max-length, drop-head vs reject-publish",
-        include_str!("../../../docs/examples/amqp-max-length.json"),
-    ),
-    (
-        "amqp-prefetch-round-robin",
-        "AMQP: prefetch and round-robin among competing consumers",
-        include_str!("../../../docs/examples/amqp-prefetch-round-robin.json"),
-    ),
-    (
-        "amqp-priority-queue",
-        "AMQP: classic priority queue",
-        include_str!("../../../docs/examples/amqp-priority-queue.json"),
-    ),
-    (
-        "amqp-publisher-confirms",
-        "AMQP: publisher confirms and a reject-publish nack",
-        include_str!("../../../docs/examples/amqp-publisher-confirms.json"),
-    ),
-    (
-        "amqp-queue-deletion",
-        "AMQP: auto-delete, x-expires and exclusive queues",
-        include_str!("../../../docs/examples/amqp-queue-deletion.json"),
-    ),
-    (
-        "amqp-quorum-delivery-limit",
-        "AMQP: quorum queue delivery limit",
-        include_str!("../../../docs/examples/amqp-quorum-delivery-limit.json"),
-    ),
-    (
-        "amqp-single-active-consumer",
-        "AMQP: single active consumer failover",
-        include_str!("../../../docs/examples/amqp-single-active-consumer.json"),
-    ),
-    (
-        "amqp-ttl",
-        "AMQP: per-queue and per-message TTL",
-        include_str!("../../../docs/examples/amqp-ttl.json"),
-    ),
-    (
-        "amqp-ttl-expired-delivery",
-        "AMQP: an expired message can still be delivered",
-        include_str!("../../../docs/examples/amqp-ttl-expired-delivery.json"),
-    ),
-    (
-        "crash-restart",
-        "A relay crashes and restarts",
-        include_str!("../../../docs/examples/crash-restart.json"),
-    ),
-    (
-        "hello",
-        "Hello, switchboard",
-        include_str!("../../../docs/examples/hello.json"),
-    ),
-    (
-        "relay-chain",
-        "Relay chain with a fan-out",
-        include_str!("../../../docs/examples/relay-chain.json"),
-    ),
-    (
-        "stress-50-nodes",
-        "Stress: 50 nodes, about 2,000 messages in flight",
-        include_str!("../../../docs/examples/stress-50-nodes.json"),
-    ),
-];
+use std::sync::OnceLock;
 
-/// The document of the example called `name`.
-pub fn get(name: &str) -> Option<&'static str> {
-    EXAMPLES.iter().find(|e| e.0 == name).map(|e| e.2)
+pub use switchboard_core::examples::{get, EXAMPLES};
+
+/// `(name, title)` of every example, in name order: the title is the scenario's own `name`.
+pub fn titles() -> &'static [(&'static str, String)] {
+    static TITLES: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
+    TITLES.get_or_init(|| {
+        #[derive(serde::Deserialize)]
+        struct Named {
+            #[serde(default)]
+            name: String,
+        }
+        EXAMPLES
+            .iter()
+            .map(|(name, text)| {
+                let title = serde_json::from_str::<Named>(text)
+                    .ok()
+                    .map(|n| n.name)
+                    .filter(|t| !t.is_empty())
+                    .unwrap_or_else(|| (*name).to_owned());
+                (*name, title)
+            })
+            .collect()
+    })
 }
 
 /// An empty document: the canvas a newcomer starts from.
@@ -128,11 +37,13 @@ mod tests {
     use switchboard_core::Scenario;
 
     #[test]
-    fn every_example_loads_in_the_editor() {
+    fn every_example_loads_in_the_editor_under_its_title() {
         assert!(EXAMPLES.len() >= 20);
-        for (name, _, doc) in EXAMPLES {
+        for (name, doc) in EXAMPLES {
             let s = Scenario::from_json(doc).unwrap_or_else(|d| panic!("{name}: {d}"));
             crate::editor::Session::new(&s).unwrap_or_else(|d| panic!("{name}: {d}"));
+            let title = &titles().iter().find(|t| t.0 == *name).unwrap().1;
+            assert_eq!(*title, s.name, "{name}");
         }
         assert!(Scenario::from_json(EMPTY).unwrap().nodes.is_empty());
         assert!(get("hello").is_some() && get("nope").is_none());
