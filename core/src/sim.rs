@@ -464,6 +464,12 @@ impl Sim {
         &self.topo
     }
 
+    /// The topology being simulated, shared: a handle that outlives a borrow of the `Sim` (to
+    /// read names while draining events). Live edits copy it on write, so it stays as it was.
+    pub fn topology_shared(&self) -> Arc<Topology> {
+        Arc::clone(&self.topo)
+    }
+
     /// The scenario being simulated.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario

@@ -4,6 +4,7 @@
 //! hash natively and in wasm. It is FNV-1a over the exact NDJSON bytes, so any difference in any
 //! event (time, order, id, reason) changes it.
 
+use crate::amqp::AmqpEvent;
 use crate::event::{Event, EventKind};
 use crate::topology::Topology;
 use serde_json::{json, Map, Value};
@@ -55,53 +56,47 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
         &EventKind::Restarted { node }
         | &EventKind::Removed { node }
         | &EventKind::Configured { node }
-        | &EventKind::ConsumerPaused { node }
-        | &EventKind::ConsumerResumed { node } => {
+        | &EventKind::Amqp(AmqpEvent::ConsumerPaused { node })
+        | &EventKind::Amqp(AmqpEvent::ConsumerResumed { node }) => {
             json!({ "node": name(node) })
         }
-        EventKind::Routed {
+        EventKind::Amqp(AmqpEvent::Routed {
             message,
             exchange,
             route,
-        } => json!({
+        }) => json!({
             "message": message.0, "exchange": exchange_name(*exchange), "path": names(&route.path),
             "queues": route.targets.iter().map(|(q, _)| name(*q)).collect::<Vec<_>>(),
             "copies": route.targets.iter().map(|(_, c)| c.0).collect::<Vec<_>>(),
         }),
-        EventKind::Returned {
-            message,
-            node,
-            exchange,
-            routing_key,
-        } => json!({
-            "message": message.0, "node": name(*node), "exchange": exchange_name(*exchange),
-            "routing_key": routing_key, "reply_code": 312, "reply_text": "NO_ROUTE",
+        EventKind::Amqp(AmqpEvent::Returned { message, node, to }) => json!({
+            "message": message.0, "node": name(*node), "exchange": exchange_name(to.exchange),
+            "routing_key": to.routing_key, "reply_code": 312, "reply_text": "NO_ROUTE",
         }),
-        &EventKind::Confirmed {
+        &EventKind::Amqp(AmqpEvent::Confirmed {
             node,
             seq,
             message,
             ack: _,
-        } => json!({ "node": name(node), "seq": seq, "message": message.0 }),
-        &EventKind::Enqueued {
+        }) => json!({ "node": name(node), "seq": seq, "message": message.0 }),
+        &EventKind::Amqp(AmqpEvent::Enqueued {
             message,
             queue,
             ready,
-        } => json!({ "message": message.0, "queue": name(queue), "ready": ready }),
-        &EventKind::Delivered {
+        }) => json!({ "message": message.0, "queue": name(queue), "ready": ready }),
+        &EventKind::Amqp(AmqpEvent::Delivered {
             message,
-            queue,
-            consumer,
             edge,
             tag,
             redelivered,
             arrive,
-        } => json!({
-            "message": message.0, "queue": name(queue), "consumer": name(consumer),
+        }) => json!({
+            "message": message.0, "queue": name(topo.edge(edge).from),
+            "consumer": name(topo.edge(edge).to),
             "edge": edge.0, "delivery_tag": tag, "redelivered": redelivered,
             "depart_us": e.at.0, "arrive_us": arrive.0,
         }),
-        &EventKind::Settled {
+        &EventKind::Amqp(AmqpEvent::Settled {
             message,
             queue,
             consumer,
@@ -109,12 +104,12 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
             method,
             requeue,
             multiple,
-        } => {
+        }) => {
             let mut v = json!({
                 "message": message.0, "queue": name(queue), "consumer": name(consumer),
                 "delivery_tag": tag,
             });
-            if method != crate::event::SettleMethod::Ack {
+            if method != crate::amqp::SettleMethod::Ack {
                 v["requeue"] = json!(requeue);
             }
             if multiple {
@@ -122,28 +117,29 @@ pub fn event_json(e: &Event, topo: &Topology) -> Value {
             }
             v
         }
-        &EventKind::Requeued { message, queue } | &EventKind::Expired { message, queue } => {
+        &EventKind::Amqp(AmqpEvent::Requeued { message, queue })
+        | &EventKind::Amqp(AmqpEvent::Expired { message, queue }) => {
             json!({ "message": message.0, "queue": name(queue) })
         }
-        EventKind::DeadLettered {
+        EventKind::Amqp(AmqpEvent::DeadLettered {
             message,
             queue,
             reason,
             detail,
-        } => json!({
+        }) => json!({
             "message": message.0, "queue": name(*queue), "reason": reason.as_str(),
             "exchange": detail.exchange, "routing_keys": detail.routing_keys,
             "x-death": detail.x_death.iter().map(|d| serde_json::to_value(d.to_table()).expect("a table serialises")).collect::<Vec<_>>(),
         }),
-        &EventKind::QueueDeleted {
+        &EventKind::Amqp(AmqpEvent::QueueDeleted {
             queue,
             why,
             dropped,
-        } => json!({ "queue": name(queue), "why": why, "dropped": dropped }),
-        &EventKind::ConsumerActivated { queue, consumer } => {
+        }) => json!({ "queue": name(queue), "why": why, "dropped": dropped }),
+        &EventKind::Amqp(AmqpEvent::ConsumerActivated { queue, consumer }) => {
             json!({ "queue": name(queue), "consumer": name(consumer) })
         }
-        EventKind::ChannelError { node, code, text } => {
+        EventKind::Amqp(AmqpEvent::ChannelError { node, code, text }) => {
             json!({ "node": name(*node), "code": code, "text": text })
         }
     };

@@ -5,6 +5,7 @@
 
 use crate::scene::Scene;
 use crate::view::Point;
+use switchboard_core::amqp::AmqpEvent;
 use switchboard_core::topology::Topology;
 use switchboard_core::{EdgeId, Event, EventKind, MessageId};
 
@@ -145,11 +146,11 @@ impl Effects {
     ) {
         for e in events {
             match &e.kind {
-                EventKind::Routed {
+                EventKind::Amqp(AmqpEvent::Routed {
                     exchange: Some(x),
                     route,
                     ..
-                } => {
+                }) => {
                     let hops: Vec<_> = std::iter::once(*x)
                         .chain(route.path.iter().copied())
                         .collect();
@@ -164,12 +165,12 @@ impl Effects {
                         }
                     }
                 }
-                EventKind::DeadLettered {
+                EventKind::Amqp(AmqpEvent::DeadLettered {
                     message,
                     queue,
                     reason,
                     detail,
-                } => {
+                }) => {
                     let target = topo
                         .node_id(&detail.exchange)
                         .or_else(|| {

@@ -12,6 +12,7 @@
 //! forks the run: the future after that point is discarded.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use switchboard_core::amqp::AmqpEvent;
 use switchboard_core::{
     Command, CommandError, EdgeId, Edit, Event, EventKind, MessageId, NodeId, Scenario, Sim,
     SimTime,
@@ -712,6 +713,7 @@ impl Timeline {
         let now = self.sim.now();
         let d = &mut self.derived;
         d.flights.retain(|f| f.arrive >= now);
+        let topo = self.sim.topology_shared();
         for e in self.sim.drain_events() {
             match &e.kind {
                 EventKind::Sent {
@@ -737,15 +739,15 @@ impl Timeline {
                     }
                 }
                 EventKind::Published { .. } => d.counters.published += 1,
-                EventKind::Delivered {
+                EventKind::Amqp(AmqpEvent::Delivered {
                     message,
-                    queue,
                     edge,
                     redelivered,
                     arrive,
                     ..
-                } => {
-                    *d.counters.delivered.entry(*queue).or_default() += 1;
+                }) => {
+                    let queue = topo.edge(*edge).from;
+                    *d.counters.delivered.entry(queue).or_default() += 1;
                     if *redelivered {
                         d.counters.redelivered += 1;
                     }
@@ -766,23 +768,23 @@ impl Timeline {
                         });
                     }
                 }
-                EventKind::Settled {
+                EventKind::Amqp(AmqpEvent::Settled {
                     message,
                     queue,
                     method,
                     ..
-                } => {
-                    if *method == switchboard_core::event::SettleMethod::Ack {
+                }) => {
+                    if *method == switchboard_core::amqp::SettleMethod::Ack {
                         *d.counters.acked.entry(*queue).or_default() += 1;
                         d.dead.remove(message);
                     }
                 }
-                EventKind::DeadLettered { message, .. } => {
+                EventKind::Amqp(AmqpEvent::DeadLettered { message, .. }) => {
                     d.counters.dead_lettered += 1;
                     d.dead.insert(*message);
                     d.pending_dlx.insert(*message);
                 }
-                EventKind::Routed { message, route, .. } => {
+                EventKind::Amqp(AmqpEvent::Routed { message, route, .. }) => {
                     for (q, _) in &route.targets {
                         *d.counters.routed_in.entry(*q).or_default() += 1;
                     }

@@ -8,8 +8,9 @@
 
 use super::config::{ConsumerConfig, Overflow, Settlement, DEFAULT_DELIVERY_LIMIT};
 use super::death::{self, DeathReason};
+use super::event::{AmqpEvent, SettleMethod};
 use super::queue::{Meta, QConsumer, QueueState, Stored};
-use crate::event::{EventKind, SettleMethod};
+use crate::event::EventKind;
 use crate::id::{EdgeId, NodeId};
 use crate::ledger::{DropReason, Fate};
 use crate::message::{Envelope, HeaderValue};
@@ -247,12 +248,14 @@ impl Sim {
             let mandatory = flags.is_some_and(|f| f.mandatory);
             if mandatory {
                 let publisher = flags.expect("mandatory").publisher;
-                self.emit(EventKind::Returned {
+                self.emit(EventKind::Amqp(AmqpEvent::Returned {
                     message: id,
                     node: publisher,
-                    exchange,
-                    routing_key: msg.routing_key.as_str().into(),
-                });
+                    to: Box::new(super::event::PublishedTo {
+                        exchange,
+                        routing_key: msg.routing_key.clone(),
+                    }),
+                }));
             }
             let reason = if mandatory {
                 DropReason::Returned
@@ -266,12 +269,12 @@ impl Sim {
         };
         if let Some(f) = flags {
             if let Some(seq) = f.confirm_seq {
-                self.emit(EventKind::Confirmed {
+                self.emit(EventKind::Amqp(AmqpEvent::Confirmed {
                     node: f.publisher,
                     seq,
                     message: id,
                     ack,
-                });
+                }));
             }
         }
     }
@@ -384,11 +387,11 @@ impl Sim {
             let mut targets = Vec::with_capacity(queues.len());
             targets.push((queues[0], msg.id));
             targets.extend(msgs.iter().map(|(i, m)| (queues[*i], m.id)));
-            self.emit(EventKind::Routed {
+            self.emit(EventKind::Amqp(AmqpEvent::Routed {
                 message: msg.id,
                 exchange,
-                route: Box::new(crate::event::Route { path, targets }),
-            });
+                route: Box::new(super::event::Route { path, targets }),
+            }));
         }
         if let Some(x) = exchange {
             self.nodes[x.index()].stats.sent += queues.len() as u64;
@@ -438,10 +441,10 @@ impl Sim {
             && qs.config.arguments.dead_letter_exchange.is_none()
         {
             // TTL 0 and nobody to take it: discarded at once (no basic.return).
-            self.emit(EventKind::Expired {
+            self.emit(EventKind::Amqp(AmqpEvent::Expired {
                 message: stored.msg.id,
                 queue: q,
-            });
+            }));
             self.drop_message(stored.msg.id, q, DropReason::Expired);
             return true;
         }
@@ -451,11 +454,11 @@ impl Sim {
         let qs = self.queue_mut(q);
         qs.insert(stored);
         let ready = qs.len() as u32;
-        self.emit(EventKind::Enqueued {
+        self.emit(EventKind::Amqp(AmqpEvent::Enqueued {
             message: id,
             queue: q,
             ready,
-        });
+        }));
         let dropped = self.drop_head_while_over(q);
         let len = self.queue(q).len();
         // deliver_or_enqueue/3 checks expiry (and arms the TTL timer) only when the head may
@@ -511,10 +514,10 @@ impl Sim {
     fn drop_expired(&mut self, q: NodeId) {
         let now = self.now;
         for s in self.queue_mut(q).take_expired(now) {
-            self.emit(EventKind::Expired {
+            self.emit(EventKind::Amqp(AmqpEvent::Expired {
                 message: s.msg.id,
                 queue: q,
-            });
+            }));
             self.dead_letter(q, s.msg, DeathReason::Expired);
         }
         if !self.queue(q).deleted {
@@ -676,15 +679,13 @@ impl Sim {
         let id = s.msg.id;
         self.ledger.set(id, Fate::InTransit { edge });
         self.nodes[q.index()].stats.sent += 1;
-        self.emit(EventKind::Delivered {
+        self.emit(EventKind::Amqp(AmqpEvent::Delivered {
             message: id,
-            queue: q,
-            consumer: node,
             edge,
             tag,
             redelivered,
             arrive,
-        });
+        }));
         self.agenda.push(
             arrive,
             Due::Deliver {
@@ -742,16 +743,16 @@ impl Sim {
             msg.bcc.clear();
         }
         if self.recording {
-            self.emit(EventKind::DeadLettered {
+            self.emit(EventKind::Amqp(AmqpEvent::DeadLettered {
                 message: msg.id,
                 queue: q,
                 reason,
-                detail: Box::new(crate::event::DeadLetter {
+                detail: Box::new(super::event::DeadLetter {
                     exchange: dlx.clone(),
                     routing_keys: death::recorded_keys(&msg),
                     x_death: msg.deaths.clone(),
                 }),
-            });
+            }));
         }
         let (mut queues, path) = self.route(target, &msg);
         let before = queues.len();
@@ -803,10 +804,10 @@ impl Sim {
                     continue;
                 }
                 self.ledger.set(id, Fate::Held { node: q });
-                self.emit(EventKind::Requeued {
+                self.emit(EventKind::Amqp(AmqpEvent::Requeued {
                     message: id,
                     queue: q,
-                });
+                }));
                 let qs = self.queue_mut(q);
                 if limit < 0 && !failed {
                     // rabbit_fifo with no delivery limit turns a requeueing nack into a
@@ -825,10 +826,10 @@ impl Sim {
                 }
             } else {
                 self.ledger.set(id, Fate::Held { node: q });
-                self.emit(EventKind::Requeued {
+                self.emit(EventKind::Amqp(AmqpEvent::Requeued {
                     message: id,
                     queue: q,
-                });
+                }));
                 self.queue_mut(q).insert(Stored {
                     msg: d.msg,
                     meta: d.meta,
@@ -855,11 +856,11 @@ impl Sim {
         qs.consumers.clear();
         qs.active = None;
         let gone = qs.drain();
-        self.emit(EventKind::QueueDeleted {
+        self.emit(EventKind::Amqp(AmqpEvent::QueueDeleted {
             queue: q,
             why,
             dropped: gone.len() as u32,
-        });
+        }));
         for s in gone {
             self.drop_message(s.msg.id, q, DropReason::QueueDeleted);
         }
@@ -936,10 +937,10 @@ impl Sim {
             activated = Some(node);
         }
         if let Some(c) = activated {
-            self.emit(EventKind::ConsumerActivated {
+            self.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
                 queue: q,
                 consumer: c,
-            });
+            }));
         }
         self.maybe_hand_over(q);
         self.run_queue(q);
@@ -959,10 +960,10 @@ impl Sim {
         if drained {
             let qs = self.queue_mut(q);
             qs.active = Some(next);
-            self.emit(EventKind::ConsumerActivated {
+            self.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
                 queue: q,
                 consumer: next,
-            });
+            }));
         }
     }
 
@@ -988,10 +989,10 @@ impl Sim {
             activated = qs.active;
         }
         if let Some(c) = activated {
-            self.emit(EventKind::ConsumerActivated {
+            self.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
                 queue: q,
                 consumer: c,
-            });
+            }));
         }
         let qs = self.queue(q);
         let exclusive_owner_gone = channel_closed && qs.config.exclusive;
@@ -1152,7 +1153,7 @@ impl Sim {
         let mut back: Vec<(NodeId, Vec<Box<Delivery>>)> = Vec::new();
         for d in ds {
             self.release_unacked(node, &d);
-            self.emit(EventKind::Settled {
+            self.emit(EventKind::Amqp(AmqpEvent::Settled {
                 message: d.msg.id,
                 queue: d.queue,
                 consumer: node,
@@ -1160,7 +1161,7 @@ impl Sim {
                 method,
                 requeue,
                 multiple,
-            });
+            }));
             let q = d.queue;
             if method == SettleMethod::Ack {
                 self.ledger.set(d.msg.id, Fate::Consumed { node });
@@ -1420,11 +1421,11 @@ impl Sim {
                 "PRECONDITION_FAILED - unknown delivery tag {}",
                 tag.unwrap_or(0)
             );
-            self.emit(EventKind::ChannelError {
+            self.emit(EventKind::Amqp(AmqpEvent::ChannelError {
                 node,
                 code: 406,
                 text: text.into(),
-            });
+            }));
             self.crash(node);
             return;
         }
@@ -1459,13 +1460,13 @@ impl Sim {
     /// no new one. The broker does not know: deliveries keep coming, bounded by prefetch.
     pub(crate) fn amqp_pause(&mut self, node: NodeId) {
         self.channel_mut(node).paused = true;
-        self.emit(EventKind::ConsumerPaused { node });
+        self.emit(EventKind::Amqp(AmqpEvent::ConsumerPaused { node }));
     }
 
     /// The consumer's application runs again and takes its next buffered delivery at once.
     pub(crate) fn amqp_resume(&mut self, node: NodeId) {
         self.channel_mut(node).paused = false;
-        self.emit(EventKind::ConsumerResumed { node });
+        self.emit(EventKind::Amqp(AmqpEvent::ConsumerResumed { node }));
         if self.channel(node).current.is_none() {
             self.start_next(node);
         }

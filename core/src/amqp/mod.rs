@@ -5,6 +5,7 @@
 //! - [`topic`] and [`headers`]: the matchers of topic and headers exchanges.
 //! - [`queue`]: a queue's message store, limits and TTL.
 //! - [`death`]: `x-death` and the dead-letter cycle rule.
+//! - [`event`]: the model's events ([`AmqpEvent`]).
 //! - [`definitions`]: import and export of the management plugin's `definitions.json`.
 //! - `broker` (private): the behaviour, as methods of [`crate::Sim`].
 
@@ -12,6 +13,7 @@ mod broker;
 pub mod config;
 pub mod death;
 pub mod definitions;
+pub mod event;
 pub mod headers;
 pub mod queue;
 pub mod topic;
@@ -22,5 +24,6 @@ pub use config::{
     Overflow, QueueArguments, QueueConfig, QueueType, Settlement, DEFAULT_DELIVERY_LIMIT,
 };
 pub use death::{Death, DeathReason};
+pub use event::{AmqpEvent, DeadLetter, PublishedTo, Route, SettleMethod};
 pub use headers::XMatch;
 pub use topic::TopicPattern;

@@ -4,6 +4,7 @@
 use super::stage::open_message;
 use super::{Ctx, Drawer};
 use crate::timeline::{QueueSample, Sample, SAMPLE_EVERY_US};
+use switchboard_core::amqp::AmqpEvent;
 use switchboard_core::trace::event_json;
 use switchboard_core::{EventKind, MessageId};
 use web_sys::HtmlInputElement;
@@ -256,7 +257,7 @@ fn message(ctx: &Ctx) -> Html {
         let v = event_json(&entry.event, topo);
         let (ty, text, m) = describe(&v);
         if m == Some(id) {
-            if let EventKind::Delivered { redelivered: r, .. } = entry.event.kind {
+            if let EventKind::Amqp(AmqpEvent::Delivered { redelivered: r, .. }) = entry.event.kind {
                 redelivered = Some(r);
             }
             path.push((entry.event.at, ty, text));
@@ -484,7 +485,7 @@ fn dead_letters(ctx: &Ctx) -> Html {
         .iter()
         .rev()
         .filter_map(|e| match &e.event.kind {
-            EventKind::DeadLettered { message, queue, reason, detail } => {
+            EventKind::Amqp(AmqpEvent::DeadLettered { message, queue, reason, detail }) => {
                 let m = *message;
                 let onclick = {
                     let ctx = ctx.clone();
