@@ -111,30 +111,16 @@ pub enum CommandError {
     /// The node id is not in the topology.
     #[error("there is no node {0:?}")]
     UnknownNode(NodeId),
-    /// Only producers publish.
-    #[error("{name:?} is a {kind}; only a producer can publish")]
-    NotAProducer {
-        /// The node's name.
-        name: String,
-        /// Its kind.
-        kind: &'static str,
-    },
+    /// The node's kind does not take this action: only a producer publishes, only a consumer
+    /// settles or is paused, the broker's exchanges and queues do not crash. Says which.
+    #[error("{0}")]
+    NotAllowed(String),
     /// The node was removed.
     #[error("node {0:?} was removed")]
     Removed(NodeId),
     /// The edge id is not in the topology, or was removed.
     #[error("there is no live edge {0:?}")]
     UnknownEdge(EdgeId),
-    /// Only consumers settle deliveries, or are paused and resumed.
-    #[error("{name:?} is a {kind}; only a consumer {action}")]
-    NotAConsumer {
-        /// The node's name.
-        name: String,
-        /// Its kind.
-        kind: &'static str,
-        /// What was asked of it: "settles deliveries", "can be paused", "can be resumed".
-        action: &'static str,
-    },
     /// The edit would make the topology invalid.
     #[error("{0}")]
     Invalid(String),

@@ -33,6 +33,15 @@ pub enum DurationDist {
 }
 
 impl DurationDist {
+    /// True if a draw can be exactly zero.
+    pub fn can_be_zero(&self) -> bool {
+        match *self {
+            DurationDist::Constant { value } => value == SimDuration::ZERO,
+            DurationDist::Uniform { min, .. } => min == SimDuration::ZERO,
+            DurationDist::Exponential { mean } => mean == SimDuration::ZERO,
+        }
+    }
+
     /// A constant distribution.
     pub fn constant(d: SimDuration) -> Self {
         DurationDist::Constant { value: d }

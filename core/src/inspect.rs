@@ -1,14 +1,15 @@
 //! Looking up one message for an inspector: where it is now, and what it carries.
 //!
-//! [`Sim::locate`] searches the places [`Sim::check_conservation`] scans: the agenda (messages on
-//! an edge, held by a relay, on their way to or back from a consumer), queues' stores and
-//! consumers' buffers. It costs time in proportion to the state, so call it on a click, not on
-//! every frame.
+//! [`Sim::locate`] searches the same places [`Sim::check_conservation`] scans (the kernel's and
+//! every model's, as `Sim::for_each_place` lists them): messages on an edge, held by a relay, on
+//! their way to or back from a consumer, in queues' stores and consumers' buffers. It costs time
+//! in proportion to the state, so call it on a click, not on every frame.
 
-use crate::amqp::{Delivery, Settlement};
+use crate::amqp::{Delivery, PlaceDetail as AmqpPlace, Settlement};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::message::Envelope;
-use crate::sim::{Due, Sim};
+use crate::model::{Place, PlaceDetail};
+use crate::sim::Sim;
 use crate::time::SimTime;
 use serde::Serialize;
 
@@ -103,20 +104,76 @@ impl DeliveryView {
 }
 
 impl MessageView {
-    fn delivered(
-        d: &Delivery,
-        consumer: NodeId,
-        location: MessageLocation,
-        settlement: Option<Settlement>,
-        until: Option<SimTime>,
-    ) -> MessageView {
-        MessageView {
-            envelope: (*d.msg).clone(),
+    /// The view of a message at `place`.
+    fn at(place: &Place<'_>) -> MessageView {
+        let plain = |location| MessageView {
+            envelope: place.msg.clone(),
+            location,
+            redelivered: None,
+            delivery: None,
+            position: None,
+            until: place.until,
+        };
+        let delivered = |d: &Delivery, consumer, location, settlement| MessageView {
+            envelope: place.msg.clone(),
             location,
             redelivered: Some(d.redelivered),
             delivery: Some(DeliveryView::of(d, consumer, settlement)),
             position: None,
-            until,
+            until: place.until,
+        };
+        match place.detail {
+            PlaceDetail::Wire { edge, arrive } => plain(MessageLocation::OnEdge { edge, arrive }),
+            PlaceDetail::Node { node } => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Amqp(AmqpPlace::Delivering {
+                consumer,
+                d,
+                arrive,
+            }) => delivered(
+                d,
+                consumer,
+                MessageLocation::OnEdge {
+                    edge: d.edge,
+                    arrive,
+                },
+                None,
+            ),
+            PlaceDetail::Amqp(AmqpPlace::Settling {
+                consumer,
+                d,
+                how,
+                arrive,
+            }) => delivered(
+                d,
+                consumer,
+                MessageLocation::OnEdge {
+                    edge: d.edge,
+                    arrive,
+                },
+                Some(how),
+            ),
+            PlaceDetail::Amqp(AmqpPlace::InQueue {
+                queue,
+                position,
+                redelivered,
+            }) => MessageView {
+                redelivered: Some(redelivered),
+                position: Some(position),
+                ..plain(MessageLocation::InQueue { queue, ready: true })
+            },
+            PlaceDetail::Amqp(AmqpPlace::AtConsumer {
+                consumer,
+                d,
+                processing,
+            }) => delivered(
+                d,
+                consumer,
+                MessageLocation::AtConsumer {
+                    consumer,
+                    processing,
+                },
+                None,
+            ),
         }
     }
 }
@@ -128,113 +185,15 @@ impl Sim {
     /// Takes time in proportion to the state (every agenda entry, queue and consumer buffer):
     /// meant for a click in an inspector, not for every frame.
     pub fn locate(&self, id: MessageId) -> Option<MessageView> {
-        if self.ledger.fate(id).is_none_or(|f| f.is_terminal()) {
+        if self.fate(id).is_none_or(|f| f.is_terminal()) {
             return None;
         }
-        for e in self.agenda.iter_unordered() {
-            let found = match &e.due {
-                Due::Arrive { edge, msg } if msg.id == id => Some(MessageView {
-                    envelope: (**msg).clone(),
-                    location: MessageLocation::OnEdge {
-                        edge: *edge,
-                        arrive: e.at,
-                    },
-                    redelivered: None,
-                    delivery: None,
-                    position: None,
-                    until: Some(e.at),
-                }),
-                Due::Release { node, msg } if msg.id == id => Some(MessageView {
-                    envelope: (**msg).clone(),
-                    location: MessageLocation::AtNode { node: *node },
-                    redelivered: None,
-                    delivery: None,
-                    position: None,
-                    until: Some(e.at),
-                }),
-                Due::Deliver { consumer, d } if d.msg.id == id => Some(MessageView::delivered(
-                    d,
-                    *consumer,
-                    MessageLocation::OnEdge {
-                        edge: d.edge,
-                        arrive: e.at,
-                    },
-                    None,
-                    Some(e.at),
-                )),
-                Due::Settle { consumer, batch } => {
-                    batch.batch().find(|d| d.msg.id == id).map(|d| {
-                        MessageView::delivered(
-                            d,
-                            *consumer,
-                            MessageLocation::OnEdge {
-                                edge: d.edge,
-                                arrive: e.at,
-                            },
-                            Some(batch.how),
-                            Some(e.at),
-                        )
-                    })
-                }
-                _ => None,
-            };
-            if found.is_some() {
-                return found;
+        let mut found = None;
+        self.for_each_place(&mut |p| {
+            if found.is_none() && p.msg.id == id {
+                found = Some(MessageView::at(&p));
             }
-        }
-        for (i, state) in self.nodes.iter().enumerate() {
-            let node = NodeId(i as u32);
-            match &state.amqp {
-                crate::amqp::AmqpNode::Queue(q) => {
-                    let quorum = q.is_quorum();
-                    if let Some((pos, s)) = q.iter().enumerate().find(|(_, s)| s.msg.id == id) {
-                        return Some(MessageView {
-                            envelope: (*s.msg).clone(),
-                            location: MessageLocation::InQueue {
-                                queue: node,
-                                ready: true,
-                            },
-                            // As `send_delivery` will compute it.
-                            redelivered: Some(if quorum {
-                                s.meta.acquired > 0
-                            } else {
-                                s.meta.delivered
-                            }),
-                            delivery: None,
-                            position: Some(pos as u64),
-                            until: None,
-                        });
-                    }
-                }
-                crate::amqp::AmqpNode::Consumer(ch) => {
-                    if let Some(d) = ch.current.as_ref().filter(|d| d.msg.id == id) {
-                        return Some(MessageView::delivered(
-                            d,
-                            node,
-                            MessageLocation::AtConsumer {
-                                consumer: node,
-                                processing: true,
-                            },
-                            None,
-                            Some(ch.finishes),
-                        ));
-                    }
-                    if let Some(d) = ch.buffer.iter().find(|d| d.msg.id == id) {
-                        return Some(MessageView::delivered(
-                            d,
-                            node,
-                            MessageLocation::AtConsumer {
-                                consumer: node,
-                                processing: false,
-                            },
-                            None,
-                            None,
-                        ));
-                    }
-                }
-                _ => {}
-            }
-        }
-        None
+        });
+        found
     }
 }

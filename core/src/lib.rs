@@ -35,8 +35,10 @@
 //! - [`message`]: the shared envelope.
 //! - [`ledger`]: every message's fate, and the conservation check's bookkeeping.
 //! - [`scenario`]: the versioned document format and its diagnostics.
+//! - `kernel` (private): the shared state and the kinds of no paradigm (producers, relays,
+//!   sinks); [`model`]: the seam where each paradigm plugs in, and the rules written once.
 //! - [`amqp`]: the RabbitMQ model: exchanges, queues, consumers, dead-lettering.
-//! - [`sim`]: the state machine ([`Sim`]).
+//! - [`sim`]: the state machine ([`Sim`]), driving the kernel and the models.
 //! - [`inspect`]: one message looked up for an inspector ([`Sim::locate`]).
 //! - [`trace`]: NDJSON output and the trace hash.
 //! - [`fixtures`]: scenario builders for benchmarks and tests.
@@ -55,8 +57,10 @@ pub mod fixtures;
 pub mod fuzzing;
 pub mod id;
 pub mod inspect;
+mod kernel;
 pub mod ledger;
 pub mod message;
+pub mod model;
 pub mod rng;
 pub mod scenario;
 pub mod sim;
@@ -64,6 +68,7 @@ pub mod time;
 pub mod topology;
 pub mod trace;
 
+pub use amqp::{ConsumerMetrics, QueueMetrics};
 pub use command::{Command, CommandError, Edit};
 pub use event::{Event, EventKind};
 pub use id::{EdgeId, MessageId, NodeId};
@@ -72,7 +77,6 @@ pub use ledger::{DropReason, Fate, FateTotals};
 pub use message::{Envelope, HeaderValue, Headers, MessageTemplate};
 pub use scenario::{Diagnostic, Diagnostics, Scenario};
 pub use sim::{
-    Advance, ConservationError, ConsumerMetrics, Metrics, NodeMetrics, QueueMetrics, ReplayError,
-    Sim,
+    Advance, ConservationError, Metrics, ModelMetrics, NodeMetrics, NodeStats, ReplayError, Sim,
 };
 pub use time::{SimDuration, SimTime};

@@ -3,10 +3,10 @@
 //! Live edits add nodes and edges at the end and mark removed ones instead of deleting them, so
 //! ids stay valid for the whole run: events and the ledger refer to them.
 
-use crate::amqp::{ExchangeType, TopicPattern, XMatch};
 use crate::dist::DurationDist;
 use crate::id::{EdgeId, NodeId};
 use crate::message::Headers;
+use crate::model::{edge_rule, EdgeKind};
 use crate::scenario::{EdgeSpec, NodeKind, NodeSpec, Position, Scenario};
 use std::collections::BTreeMap;
 
@@ -27,21 +27,6 @@ pub struct Node {
     pub removed: bool,
 }
 
-/// How a binding decides whether a message goes its way.
-#[derive(Clone, Debug)]
-pub enum Matcher {
-    /// Not a binding.
-    None,
-    /// Direct: the binding key equals a routing key.
-    Direct,
-    /// Fanout: always.
-    Fanout,
-    /// Topic: the compiled pattern.
-    Topic(TopicPattern),
-    /// Headers: the `x-match` mode over the binding's arguments.
-    Headers(XMatch),
-}
-
 /// An edge as the simulator sees it.
 #[derive(Clone, Debug)]
 pub struct Edge {
@@ -55,8 +40,8 @@ pub struct Edge {
     pub routing_key: String,
     /// A binding's arguments.
     pub arguments: Headers,
-    /// A binding's matcher, compiled once.
-    pub matcher: Matcher,
+    /// What the edge is, from the kinds at its ends: decided once, when it is added.
+    pub kind: EdgeKind,
     /// Removed by a live edit.
     pub removed: bool,
 }
@@ -107,19 +92,8 @@ impl Topology {
     pub(crate) fn add_edge(&mut self, e: &EdgeSpec) -> Option<EdgeId> {
         let from = self.node_id(&e.from)?;
         let to = self.node_id(&e.to)?;
-        let matcher = match &self.node(from).kind {
-            NodeKind::Exchange(x) => match x.kind {
-                ExchangeType::Direct => Matcher::Direct,
-                ExchangeType::Fanout => Matcher::Fanout,
-                ExchangeType::Topic => {
-                    Matcher::Topic(TopicPattern::new(&e.routing_key).expect("validated binding"))
-                }
-                ExchangeType::Headers => {
-                    Matcher::Headers(XMatch::of(&e.arguments).expect("validated binding"))
-                }
-            },
-            _ => Matcher::None,
-        };
+        let kind = edge_rule(&self.node(from).kind, &self.node(to).kind)
+            .expect("validated: the kinds at its ends may be connected");
         let id = EdgeId(self.edges.len() as u32);
         self.edges.push(Edge {
             from,
@@ -127,7 +101,7 @@ impl Topology {
             latency: e.latency_or_default(),
             routing_key: e.routing_key.clone(),
             arguments: e.arguments.clone(),
-            matcher,
+            kind,
             removed: false,
         });
         self.nodes[from.index()].out.push(id);
@@ -156,10 +130,7 @@ impl Topology {
     /// because they publish by the queue's name through the default exchange.
     pub(crate) fn remove_node_keeping_publishers(&mut self, id: NodeId) {
         self.remove_node_keeping(id, |t, e| {
-            matches!(
-                t.node(t.edge(e).from).kind,
-                NodeKind::Producer(_) | NodeKind::Relay(_)
-            )
+            t.edge(e).kind == EdgeKind::Amqp(crate::amqp::EdgeKind::PublishDefault)
         });
     }
 
@@ -232,10 +203,7 @@ impl Topology {
                 .map(|e| EdgeSpec {
                     from: self.node(e.from).name.clone(),
                     to: self.node(e.to).name.clone(),
-                    latency: match e.matcher {
-                        Matcher::None => Some(e.latency.clone()),
-                        _ => None,
-                    },
+                    latency: e.kind.has_latency().then(|| e.latency.clone()),
                     routing_key: e.routing_key.clone(),
                     arguments: e.arguments.clone(),
                 })

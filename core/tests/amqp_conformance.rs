@@ -1430,7 +1430,7 @@ mod live {
         sim.check_conservation().unwrap();
         let q = id(&sim, "q");
         let m = sim.metrics();
-        let qm = m.nodes[q.index()].queue.clone().unwrap();
+        let qm = m.nodes[q.index()].queue().cloned().unwrap();
         assert_eq!((qm.ready, qm.unacked, qm.consumers), (2, 0, 0));
         sim.apply(Command::RemoveNode { node: q }).unwrap();
         sim.advance_to(at(150));
@@ -1516,7 +1516,7 @@ mod live {
                 multiple: false,
             })
             .unwrap_err();
-        assert!(matches!(err, CommandError::NotAConsumer { .. }));
+        assert!(matches!(err, CommandError::NotAllowed(_)));
         let q = id(&sim, "q");
         assert!(
             sim.apply(Command::Crash { node: q }).is_err(),

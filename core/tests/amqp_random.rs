@@ -32,6 +32,7 @@ mod common;
 use common::{of_type, run_checked};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
+use switchboard_core::amqp::AmqpKind;
 use switchboard_core::amqp::Settlement;
 use switchboard_core::rng::SimRng;
 use switchboard_core::scenario::{EdgeSpec, NodeSpec};
@@ -847,7 +848,8 @@ fn no_stall(sim: &Sim, active: &BTreeMap<String, String>) -> Result<(), String> 
     let topo = sim.topology();
     let metrics = sim.metrics();
     for (i, n) in topo.nodes.iter().enumerate() {
-        let (NodeKind::Queue(cfg), Some(m)) = (&n.kind, &metrics.nodes[i].queue) else {
+        let (NodeKind::Amqp(AmqpKind::Queue(cfg)), Some(m)) = (&n.kind, metrics.nodes[i].queue())
+        else {
             continue;
         };
         let sac = cfg.arguments.single_active_consumer;
@@ -857,7 +859,7 @@ fn no_stall(sim: &Sim, active: &BTreeMap<String, String>) -> Result<(), String> 
         }
         for &e in &n.out {
             let c = topo.edge(e).to;
-            let NodeKind::Consumer(cc) = &topo.node(c).kind else {
+            let NodeKind::Amqp(AmqpKind::Consumer(cc)) = &topo.node(c).kind else {
                 continue;
             };
             if sac && active.get(&n.name) != Some(&topo.node(c).name) {
@@ -911,7 +913,7 @@ fn live_edit(sim: &mut Sim, g: &mut Gen, k: u64, doc: &mut Value) {
         .iter()
         .filter(|c| {
             !matches!(&topo.node(c.0).kind,
-                switchboard_core::scenario::NodeKind::Consumer(cfg) if cfg.auto_ack)
+                switchboard_core::scenario::NodeKind::Amqp(AmqpKind::Consumer(cfg)) if cfg.auto_ack)
         })
         .cloned()
         .collect();
@@ -1040,7 +1042,7 @@ fn live_control(sim: &mut Sim, g: &mut Gen, doc: &mut Value) {
     match want {
         "consumer" => {
             let m = sim.metrics().nodes[node.index()].clone();
-            let paused = m.consumer.expect("consumer metrics").paused;
+            let paused = m.consumer().expect("consumer metrics").paused;
             let (cmd, ok) = if g.p(0.5) {
                 (Command::Pause { node }, m.up && !paused)
             } else {
@@ -1088,10 +1090,10 @@ fn live_control(sim: &mut Sim, g: &mut Gen, doc: &mut Value) {
                 .expect("a redeclaration with the same settings is accepted");
             let mut changed = spec;
             match &mut changed.kind {
-                NodeKind::Queue(q) => {
+                NodeKind::Amqp(AmqpKind::Queue(q)) => {
                     q.arguments.message_ttl = Some(q.arguments.message_ttl.map_or(1, |t| t + 1))
                 }
-                NodeKind::Exchange(x) => {
+                NodeKind::Amqp(AmqpKind::Exchange(x)) => {
                     x.kind = if x.kind == switchboard_core::amqp::ExchangeType::Fanout {
                         switchboard_core::amqp::ExchangeType::Topic
                     } else {
@@ -1119,7 +1121,7 @@ fn consumers_agree(sim: &Sim) -> Result<(), String> {
     use switchboard_core::scenario::NodeKind;
     let now = sim.now();
     for (n, m) in sim.topology().nodes.iter().zip(sim.metrics().nodes) {
-        let (NodeKind::Consumer(cfg), Some(c)) = (&n.kind, &m.consumer) else {
+        let (NodeKind::Amqp(AmqpKind::Consumer(cfg)), Some(c)) = (&n.kind, m.consumer()) else {
             continue;
         };
         let processing = u64::from(c.processing.is_some());
@@ -1145,7 +1147,9 @@ fn topo_kind(sim: &Sim, name: &str) -> Option<String> {
     let topo = sim.topology();
     let id = topo.node_id(name)?;
     match &topo.node(id).kind {
-        switchboard_core::scenario::NodeKind::Exchange(x) => Some(x.kind.as_str().to_owned()),
+        switchboard_core::scenario::NodeKind::Amqp(AmqpKind::Exchange(x)) => {
+            Some(x.kind.as_str().to_owned())
+        }
         _ => None,
     }
 }

@@ -89,15 +89,14 @@ impl Run {
     fn consumer(&self, name: &str) -> ConsumerMetrics {
         let m = self.sim.metrics();
         m.nodes[self.id(name).index()]
-            .consumer
-            .clone()
+            .consumer()
+            .cloned()
             .expect("a consumer has consumer metrics")
     }
 
     fn ready(&self, queue: &str) -> u64 {
         self.sim.metrics().nodes[self.id(queue).index()]
-            .queue
-            .as_ref()
+            .queue()
             .expect("a queue")
             .ready
     }
@@ -560,7 +559,7 @@ fn a_paused_consumer_finishes_its_message_buffers_up_to_prefetch_and_resumes() {
     let p = r.id("p");
     assert!(matches!(
         r.apply(Command::Pause { node: p }),
-        Err(CommandError::NotAConsumer { .. })
+        Err(CommandError::NotAllowed(_))
     ));
 
     r.apply(Command::Resume { node: c }).unwrap();

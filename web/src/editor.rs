@@ -21,6 +21,7 @@ use crate::timeline::{Timeline, TimelineError};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
+use switchboard_core::amqp::AmqpKind;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec, Position};
 use switchboard_core::topology::Topology;
 use switchboard_core::{Command, Diagnostics, EdgeId, Edit, Scenario};
@@ -412,13 +413,21 @@ impl Session {
         let doc = self.doc();
         let kind = |n: &str| doc.node_index(n).map(|i| &doc.nodes[i].kind);
         Some(match (kind(from)?, kind(to)?) {
-            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Exchange(_)) => "publishes to",
-            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Queue(_)) => {
+            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(AmqpKind::Exchange(_))) => {
+                "publishes to"
+            }
+            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(AmqpKind::Queue(_))) => {
                 "publishes to (through the default exchange)"
             }
-            (NodeKind::Exchange(_), NodeKind::Queue(_)) => "binds a queue",
-            (NodeKind::Exchange(_), NodeKind::Exchange(_)) => "binds an exchange (e2e)",
-            (NodeKind::Queue(_), NodeKind::Consumer(_)) => "consumes from",
+            (NodeKind::Amqp(AmqpKind::Exchange(_)), NodeKind::Amqp(AmqpKind::Queue(_))) => {
+                "binds a queue"
+            }
+            (NodeKind::Amqp(AmqpKind::Exchange(_)), NodeKind::Amqp(AmqpKind::Exchange(_))) => {
+                "binds an exchange (e2e)"
+            }
+            (NodeKind::Amqp(AmqpKind::Queue(_)), NodeKind::Amqp(AmqpKind::Consumer(_))) => {
+                "consumes from"
+            }
             _ => "sends to",
         })
     }
@@ -428,7 +437,7 @@ impl Session {
     pub fn binding_type(&self, from: &str) -> Option<&'static str> {
         let doc = self.doc();
         match &doc.nodes[doc.node_index(from)?].kind {
-            NodeKind::Exchange(x) => Some(x.kind.as_str()),
+            NodeKind::Amqp(AmqpKind::Exchange(x)) => Some(x.kind.as_str()),
             _ => None,
         }
     }
@@ -594,7 +603,7 @@ pub fn diff(live: &Scenario, new: &Scenario, topo: &Topology) -> Vec<Command> {
             (NodeKind::Producer(_), NodeKind::Producer(_))
             | (NodeKind::Relay(_), NodeKind::Relay(_))
             | (NodeKind::Sink(_), NodeKind::Sink(_)) => true,
-            (NodeKind::Consumer(a), NodeKind::Consumer(b)) => {
+            (NodeKind::Amqp(AmqpKind::Consumer(a)), NodeKind::Amqp(AmqpKind::Consumer(b))) => {
                 a.auto_ack == b.auto_ack && a.arguments == b.arguments
             }
             _ => false,
@@ -769,7 +778,7 @@ mod tests {
         }
         let doc = s.doc();
         let mut q = doc.nodes[doc.node_index("queue").unwrap()].clone();
-        if let NodeKind::Queue(c) = &mut q.kind {
+        if let NodeKind::Amqp(AmqpKind::Queue(c)) = &mut q.kind {
             c.arguments.message_ttl = Some(1000);
         }
         s.set_node("queue", q).unwrap();
@@ -806,7 +815,7 @@ mod tests {
         s.timeline_mut().tick(100.0).unwrap();
         let doc = s.doc();
         let mut c = doc.nodes[doc.node_index("consumer").unwrap()].clone();
-        if let NodeKind::Consumer(cc) = &mut c.kind {
+        if let NodeKind::Amqp(AmqpKind::Consumer(cc)) = &mut c.kind {
             cc.prefetch_count = 1;
         }
         s.set_node("consumer", c).unwrap();
@@ -929,7 +938,7 @@ mod tests {
         let mut s = built();
         let before = s.doc();
         let mut q = before.nodes[before.node_index("queue").unwrap()].clone();
-        if let NodeKind::Queue(c) = &mut q.kind {
+        if let NodeKind::Amqp(AmqpKind::Queue(c)) = &mut q.kind {
             c.arguments.delivery_limit = Some(3); // quorum only
         }
         let err = s.set_node("queue", q).unwrap_err();

@@ -678,7 +678,7 @@ impl Timeline {
                 continue;
             }
             let id = NodeId(i as u32);
-            if let Some(q) = &n.queue {
+            if let Some(q) = n.queue() {
                 let count = |m: &BTreeMap<NodeId, u64>| m.get(&id).copied().unwrap_or(0);
                 queues.push(QueueSample {
                     node: id,
@@ -689,7 +689,7 @@ impl Timeline {
                     acked: count(&c.acked),
                 });
             }
-            if let Some(cm) = &n.consumer {
+            if let Some(cm) = n.consumer() {
                 consumers.push((id, cm.busy_us));
             }
         }

@@ -1,5 +1,6 @@
-//! The broker's behaviour, as methods of [`Sim`]: publishing and routing, queues, consumers and
-//! settlement. Each function names the RabbitMQ function it follows.
+//! The broker's behaviour, as methods of the model ([`AmqpModel`]) acting through the kernel
+//! (`k`): publishing and routing, queues, consumers and settlement. Each function names the
+//! RabbitMQ function it follows.
 //!
 //! A delivery is boxed once when it leaves its queue and keeps that box until it is settled:
 //! agenda entries, consumer buffers and settlement batches move pointers, never the 72-byte
@@ -9,15 +10,18 @@
 use super::config::{ConsumerConfig, Overflow, Settlement, DEFAULT_DELIVERY_LIMIT};
 use super::death::{self, DeathReason};
 use super::event::{AmqpEvent, SettleMethod};
+use super::kind::{AmqpKind, EdgeKind};
+use super::model::{AmqpModel, Due, Matcher};
 use super::queue::{Meta, QConsumer, QueueState, Stored};
 use crate::event::EventKind;
 use crate::id::{EdgeId, NodeId};
+use crate::kernel::{self, Kernel};
 use crate::ledger::{DropReason, Fate};
 use crate::message::{Envelope, HeaderValue};
+use crate::model::ModelDue;
 use crate::scenario::NodeKind;
-use crate::sim::{Due, Sim};
 use crate::time::{SimDuration, SimTime};
-use crate::topology::Matcher;
+use crate::topology::Topology;
 use std::collections::{BTreeSet, VecDeque};
 
 /// Per-node AMQP state.
@@ -137,13 +141,55 @@ impl ConsumerState {
 }
 
 impl AmqpNode {
-    /// The initial state for a node of `kind`.
+    /// The initial state for a node of `kind`: a producer's publishing channel, a queue's
+    /// store, a consumer's channel; nothing for the others.
     pub(crate) fn for_kind(kind: &NodeKind) -> AmqpNode {
         match kind {
             NodeKind::Producer(_) => AmqpNode::Producer { next_seq: 1 },
-            NodeKind::Queue(q) => AmqpNode::Queue(Box::new(QueueState::new(q.clone()))),
-            NodeKind::Consumer(_) => AmqpNode::Consumer(Box::new(ConsumerState::new())),
-            _ => AmqpNode::None,
+            NodeKind::Amqp(AmqpKind::Queue(q)) => {
+                AmqpNode::Queue(Box::new(QueueState::new(q.clone())))
+            }
+            NodeKind::Amqp(AmqpKind::Consumer(_)) => {
+                AmqpNode::Consumer(Box::new(ConsumerState::new()))
+            }
+            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(AmqpKind::Exchange(_)) => {
+                AmqpNode::None
+            }
+        }
+    }
+}
+
+/// The model's own entry, if `d` is one.
+pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
+    match d {
+        kernel::Due::Model(ModelDue::Amqp(d)) => Some(d),
+        kernel::Due::Emit { .. } | kernel::Due::Arrive { .. } | kernel::Due::Release { .. } => None,
+    }
+}
+
+/// The model's own entry, if `d` is one, taken out of it.
+fn into_amqp_due(d: kernel::Due) -> Option<Due> {
+    match d {
+        kernel::Due::Model(ModelDue::Amqp(d)) => Some(d),
+        kernel::Due::Emit { .. } | kernel::Due::Arrive { .. } | kernel::Due::Release { .. } => None,
+    }
+}
+
+/// Schedules an entry of this model on the kernel's agenda.
+#[inline]
+fn schedule(k: &mut Kernel, at: SimTime, due: Due) {
+    k.schedule(at, ModelDue::Amqp(due));
+}
+
+/// The settings of consumer `c`.
+pub(crate) fn consumer_config(topo: &Topology, c: NodeId) -> &ConsumerConfig {
+    match &topo.node(c).kind {
+        NodeKind::Amqp(AmqpKind::Consumer(cfg)) => cfg,
+        NodeKind::Producer(_)
+        | NodeKind::Relay(_)
+        | NodeKind::Sink(_)
+        | NodeKind::Amqp(AmqpKind::Exchange(_) | AmqpKind::Queue(_)) => {
+            unreachable!("not a consumer")
         }
     }
 }
@@ -166,89 +212,99 @@ impl DeathReason {
     }
 }
 
-impl Sim {
+impl AmqpModel {
     // ----- state access -----
 
     pub(crate) fn queue(&self, q: NodeId) -> &QueueState {
-        match &self.nodes[q.index()].amqp {
+        match &self.nodes[q.index()] {
             AmqpNode::Queue(s) => s,
-            _ => unreachable!("not a queue"),
+            AmqpNode::None | AmqpNode::Producer { .. } | AmqpNode::Consumer(_) => {
+                unreachable!("not a queue")
+            }
         }
     }
 
     pub(crate) fn queue_mut(&mut self, q: NodeId) -> &mut QueueState {
-        match &mut self.nodes[q.index()].amqp {
+        match &mut self.nodes[q.index()] {
             AmqpNode::Queue(s) => s,
-            _ => unreachable!("not a queue"),
+            AmqpNode::None | AmqpNode::Producer { .. } | AmqpNode::Consumer(_) => {
+                unreachable!("not a queue")
+            }
         }
     }
 
     pub(crate) fn channel(&self, c: NodeId) -> &ConsumerState {
-        match &self.nodes[c.index()].amqp {
+        match &self.nodes[c.index()] {
             AmqpNode::Consumer(s) => s,
-            _ => unreachable!("not a consumer"),
+            AmqpNode::None | AmqpNode::Producer { .. } | AmqpNode::Queue(_) => {
+                unreachable!("not a consumer")
+            }
         }
     }
 
     pub(crate) fn channel_mut(&mut self, c: NodeId) -> &mut ConsumerState {
-        match &mut self.nodes[c.index()].amqp {
+        match &mut self.nodes[c.index()] {
             AmqpNode::Consumer(s) => s,
-            _ => unreachable!("not a consumer"),
-        }
-    }
-
-    fn consumer_config(&self, c: NodeId) -> &ConsumerConfig {
-        match &self.topo.node(c).kind {
-            NodeKind::Consumer(cfg) => cfg,
-            _ => unreachable!("not a consumer"),
+            AmqpNode::None | AmqpNode::Producer { .. } | AmqpNode::Queue(_) => {
+                unreachable!("not a consumer")
+            }
         }
     }
 
     fn is_live_queue(&self, n: NodeId) -> bool {
-        matches!(&self.nodes[n.index()].amqp, AmqpNode::Queue(q) if !q.deleted)
+        matches!(&self.nodes[n.index()], AmqpNode::Queue(q) if !q.deleted)
     }
 
-    fn live_exchange(&self, name: &str) -> Option<NodeId> {
-        self.topo
+    fn live_exchange(k: &Kernel, name: &str) -> Option<NodeId> {
+        k.topo
             .node_id(name)
-            .filter(|&n| matches!(self.topo.node(n).kind, NodeKind::Exchange(_)))
+            .filter(|&n| matches!(k.topo.node(n).kind, NodeKind::Amqp(AmqpKind::Exchange(_))))
     }
 
     // ----- publishing and routing (rabbit_exchange:route/3, rabbit_channel) -----
 
     /// A message published along `edge` reached the broker: `edge.to` is an exchange, or a
     /// queue reached through the default exchange.
-    pub(crate) fn amqp_publish_arrive(&mut self, edge: EdgeId, mut msg: Box<Envelope>) {
-        let to = self.topo.edge(edge).to;
+    pub(crate) fn publish_arrive(
+        &mut self,
+        k: &mut Kernel,
+        edge: EdgeId,
+        kind: EdgeKind,
+        mut msg: Box<Envelope>,
+    ) {
+        let to = k.topo.edge(edge).to;
         let flags = msg.publish.take();
         if msg.headers.contains_key("BCC") {
             death::take_bcc(&mut msg);
         }
-        let node = self.topo.node(to);
-        let exchange = match node.kind {
-            NodeKind::Exchange(_) => {
+        let node = k.topo.node(to);
+        let exchange = match kind {
+            EdgeKind::Publish => {
                 if node.removed {
-                    self.drop_message(msg.id, to, DropReason::ExchangeNotFound);
+                    k.drop_message(msg.id, to, DropReason::ExchangeNotFound);
                     return;
                 }
                 msg.exchange = Some(to);
                 Some(to)
             }
-            _ => {
+            EdgeKind::PublishDefault => {
                 // The default exchange, with the queue's name as the routing key.
                 msg.exchange = None;
                 msg.routing_key.clone_from(&node.name);
                 None
             }
+            EdgeKind::Binding | EdgeKind::ExchangeBinding | EdgeKind::Consume => {
+                unreachable!("only publishes arrive at the broker")
+            }
         };
         let target = exchange.map_or(Target::Default, Target::Exchange);
-        let (queues, path) = self.route(target, &msg);
+        let (queues, path) = self.route(k, target, &msg);
         let id = msg.id;
         let ack = if queues.is_empty() {
             let mandatory = flags.is_some_and(|f| f.mandatory);
             if mandatory {
                 let publisher = flags.expect("mandatory").publisher;
-                self.emit(EventKind::Amqp(AmqpEvent::Returned {
+                k.emit(EventKind::Amqp(AmqpEvent::Returned {
                     message: id,
                     node: publisher,
                     to: Box::new(super::event::PublishedTo {
@@ -262,14 +318,14 @@ impl Sim {
             } else {
                 DropReason::Unroutable
             };
-            self.drop_message(id, to, reason);
+            k.drop_message(id, to, reason);
             true
         } else {
-            self.deliver_routed(msg, exchange, path, queues)
+            self.deliver_routed(k, msg, exchange, path, queues)
         };
         if let Some(f) = flags {
             if let Some(seq) = f.confirm_seq {
-                self.emit(EventKind::Amqp(AmqpEvent::Confirmed {
+                k.emit(EventKind::Amqp(AmqpEvent::Confirmed {
                     node: f.publisher,
                     seq,
                     message: id,
@@ -281,7 +337,7 @@ impl Sim {
 
     /// The queues a message reaches from `target`, each once in node order, and the further
     /// exchanges visited (`route1/4`'s worklist, with alternate exchanges and cycle cutting).
-    fn route(&self, target: Target, msg: &Envelope) -> (Vec<NodeId>, Vec<NodeId>) {
+    fn route(&self, k: &Kernel, target: Target, msg: &Envelope) -> (Vec<NodeId>, Vec<NodeId>) {
         // The routing key, plus CC and BCC values when there are any (rarely): no allocation
         // in the common case.
         let one = [msg.routing_key.as_str()];
@@ -295,8 +351,8 @@ impl Sim {
         let mut dests: Vec<NodeId> = Vec::new();
         let first = match target {
             Target::Default => {
-                for k in keys {
-                    if let Some(q) = self.topo.node_id(k).filter(|&q| self.is_live_queue(q)) {
+                for key in keys {
+                    if let Some(q) = k.topo.node_id(key).filter(|&q| self.is_live_queue(q)) {
                         dests.push(q);
                     }
                 }
@@ -313,19 +369,19 @@ impl Sim {
             let x = work[i];
             i += 1;
             let mut routed_somewhere = false;
-            for &e in &self.topo.node(x).out {
-                let edge = self.topo.edge(e);
-                let hit = match &edge.matcher {
-                    Matcher::None => false,
-                    Matcher::Fanout => true,
-                    Matcher::Direct => keys.contains(&edge.routing_key.as_str()),
-                    Matcher::Topic(p) => split
+            for &e in &k.topo.node(x).out {
+                let edge = k.topo.edge(e);
+                let hit = match &self.matchers[e.index()] {
+                    None => false,
+                    Some(Matcher::Fanout) => true,
+                    Some(Matcher::Direct) => keys.contains(&edge.routing_key.as_str()),
+                    Some(Matcher::Topic(p)) => split
                         .get_or_insert_with(|| {
-                            keys.iter().map(|k| super::topic::words(k)).collect()
+                            keys.iter().map(|key| super::topic::words(key)).collect()
                         })
                         .iter()
                         .any(|w| p.matches_words(w)),
-                    Matcher::Headers(mode) => {
+                    Some(Matcher::Headers(mode)) => {
                         super::headers::matches(*mode, &edge.arguments, &msg.headers)
                     }
                 };
@@ -334,23 +390,29 @@ impl Sim {
                 }
                 routed_somewhere = true;
                 let to = edge.to;
-                match self.topo.node(to).kind {
-                    NodeKind::Exchange(_) => {
+                match k.topo.node(to).kind {
+                    NodeKind::Amqp(AmqpKind::Exchange(_)) => {
                         if !work.contains(&to) {
                             work.push(to);
                         }
                     }
-                    _ => {
+                    NodeKind::Amqp(AmqpKind::Queue(_)) => {
                         if self.is_live_queue(to) {
                             dests.push(to);
                         }
                     }
+                    NodeKind::Producer(_)
+                    | NodeKind::Relay(_)
+                    | NodeKind::Sink(_)
+                    | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
+                        unreachable!("validated: a binding ends at an exchange or a queue")
+                    }
                 }
             }
             if !routed_somewhere {
-                if let NodeKind::Exchange(cfg) = &self.topo.node(x).kind {
+                if let NodeKind::Amqp(AmqpKind::Exchange(cfg)) = &k.topo.node(x).kind {
                     if let Some(ae) = cfg.arguments.alternate_exchange.as_deref() {
-                        if let Some(ae) = self.live_exchange(ae) {
+                        if let Some(ae) = Self::live_exchange(k, ae) {
                             if !work.contains(&ae) {
                                 work.push(ae);
                             }
@@ -369,6 +431,7 @@ impl Sim {
     /// every queue accepted it (the publisher-confirm outcome).
     fn deliver_routed(
         &mut self,
+        k: &mut Kernel,
         msg: Box<Envelope>,
         exchange: Option<NodeId>,
         path: Vec<NodeId>,
@@ -376,29 +439,29 @@ impl Sim {
     ) -> bool {
         let mut msgs = Vec::with_capacity(queues.len());
         for (i, &q) in queues.iter().enumerate().skip(1) {
-            let id = self.ledger.next_id();
-            self.ledger.create(id, Fate::Held { node: q });
+            let id = k.ledger.next_id();
+            k.ledger.create(id, Fate::Held { node: q });
             let mut copy = msg.clone();
             copy.id = id;
             copy.causation_id = Some(msg.id);
             msgs.push((i, copy));
         }
-        if self.recording {
+        if k.recording {
             let mut targets = Vec::with_capacity(queues.len());
             targets.push((queues[0], msg.id));
             targets.extend(msgs.iter().map(|(i, m)| (queues[*i], m.id)));
-            self.emit(EventKind::Amqp(AmqpEvent::Routed {
+            k.emit(EventKind::Amqp(AmqpEvent::Routed {
                 message: msg.id,
                 exchange,
                 route: Box::new(super::event::Route { path, targets }),
             }));
         }
         if let Some(x) = exchange {
-            self.nodes[x.index()].stats.sent += queues.len() as u64;
+            k.nodes[x.index()].stats.sent += queues.len() as u64;
         }
-        let mut all = self.offer(queues[0], msg);
+        let mut all = self.offer(k, queues[0], msg);
         for (i, m) in msgs {
-            all &= self.offer(queues[i], m);
+            all &= self.offer(k, queues[i], m);
         }
         all
     }
@@ -407,8 +470,8 @@ impl Sim {
 
     /// `maybe_deliver_or_enqueue/3`: a routed message reaches queue `q`. False if the queue
     /// refused it (`reject-publish`).
-    fn offer(&mut self, q: NodeId, msg: Box<Envelope>) -> bool {
-        self.nodes[q.index()].stats.received += 1;
+    fn offer(&mut self, k: &mut Kernel, q: NodeId, msg: Box<Envelope>) -> bool {
+        k.nodes[q.index()].stats.received += 1;
         let qs = self.queue(q);
         let overflow = qs.config.arguments.overflow;
         // Quorum queues enqueue first and then block publishers once over the limit
@@ -422,18 +485,18 @@ impl Sim {
             if overflow == Overflow::RejectPublishDlx
                 && qs.config.arguments.dead_letter_exchange.is_some()
             {
-                self.dead_letter(q, msg, DeathReason::Maxlen);
+                self.dead_letter(k, q, msg, DeathReason::Maxlen);
             } else {
-                self.drop_message(msg.id, q, DropReason::RejectPublish);
+                k.drop_message(msg.id, q, DropReason::RejectPublish);
             }
             return false;
         }
-        let now = self.now;
+        let now = k.now;
         let meta = self.queue_mut(q).fresh_meta(&msg, now);
         let stored = Stored { msg, meta };
         // attempt_delivery: a consumer that can take it gets it straight away.
-        if let Some(ci) = self.pick_consumer(q) {
-            self.send_delivery(q, ci, stored);
+        if let Some(ci) = self.pick_consumer(k, q) {
+            self.send_delivery(k, q, ci, stored);
             return true;
         }
         let qs = self.queue(q);
@@ -441,25 +504,25 @@ impl Sim {
             && qs.config.arguments.dead_letter_exchange.is_none()
         {
             // TTL 0 and nobody to take it: discarded at once (no basic.return).
-            self.emit(EventKind::Amqp(AmqpEvent::Expired {
+            k.emit(EventKind::Amqp(AmqpEvent::Expired {
                 message: stored.msg.id,
                 queue: q,
             }));
-            self.drop_message(stored.msg.id, q, DropReason::Expired);
+            k.drop_message(stored.msg.id, q, DropReason::Expired);
             return true;
         }
         let id = stored.msg.id;
         let has_expiry = stored.meta.expiry.is_some();
-        self.ledger.set(id, Fate::Held { node: q });
+        k.ledger.set(id, Fate::Held { node: q });
         let qs = self.queue_mut(q);
         qs.insert(stored);
         let ready = qs.len() as u32;
-        self.emit(EventKind::Amqp(AmqpEvent::Enqueued {
+        k.emit(EventKind::Amqp(AmqpEvent::Enqueued {
             message: id,
             queue: q,
             ready,
         }));
-        let dropped = self.drop_head_while_over(q);
+        let dropped = self.drop_head_while_over(k, q);
         let len = self.queue(q).len();
         // deliver_or_enqueue/3 checks expiry (and arms the TTL timer) only when the head may
         // have changed: a newer high-priority head gets no timer until the next fetch.
@@ -468,7 +531,7 @@ impl Sim {
             (false, false, _) | (true, true, false)
         );
         if check || self.queue(q).is_quorum() {
-            self.drop_expired(q);
+            self.drop_expired(k, q);
         }
         self.evaluate_limit(q);
         true
@@ -495,7 +558,7 @@ impl Sim {
 
     /// `maybe_drop_head/2`: with `drop-head`, drops (or dead-letters) from the head while the
     /// queue is over a limit. True if anything was dropped.
-    fn drop_head_while_over(&mut self, q: NodeId) -> bool {
+    fn drop_head_while_over(&mut self, k: &mut Kernel, q: NodeId) -> bool {
         let mut dropped = false;
         while self.queue(q).config.arguments.overflow == Overflow::DropHead
             && self.queue(q).over_limit()
@@ -504,50 +567,50 @@ impl Sim {
                 break;
             };
             dropped = true;
-            self.dead_letter(q, s.msg, DeathReason::Maxlen);
+            self.dead_letter(k, q, s.msg, DeathReason::Maxlen);
         }
         dropped
     }
 
     /// `drop_expired_msgs/1`: expired messages at the head are dead-lettered or dropped, then
     /// the TTL timer is armed for the new head (`ensure_ttl_timer/2`).
-    fn drop_expired(&mut self, q: NodeId) {
-        let now = self.now;
+    fn drop_expired(&mut self, k: &mut Kernel, q: NodeId) {
+        let now = k.now;
         for s in self.queue_mut(q).take_expired(now) {
-            self.emit(EventKind::Amqp(AmqpEvent::Expired {
+            k.emit(EventKind::Amqp(AmqpEvent::Expired {
                 message: s.msg.id,
                 queue: q,
             }));
-            self.dead_letter(q, s.msg, DeathReason::Expired);
+            self.dead_letter(k, q, s.msg, DeathReason::Expired);
         }
         if !self.queue(q).deleted {
-            self.arm_ttl(q);
+            self.arm_ttl(k, q);
         }
     }
 
     /// Arms the TTL timer for the next head expiry, if it is earlier than the armed one.
-    fn arm_ttl(&mut self, q: NodeId) {
+    fn arm_ttl(&mut self, k: &mut Kernel, q: NodeId) {
         let qs = self.queue(q);
         if let Some(t) = qs.next_head_expiry() {
-            let t = t.max(self.now);
+            let t = t.max(k.now);
             if qs.ttl_timer.is_none_or(|armed| t < armed) {
                 self.queue_mut(q).ttl_timer = Some(t);
-                self.agenda.push(t, Due::QueueTimer { queue: q });
+                schedule(k, t, Due::QueueTimer { queue: q });
             }
         }
     }
 
     /// The TTL timer fired.
-    pub(crate) fn amqp_queue_timer(&mut self, q: NodeId) {
-        if self.queue(q).deleted || self.queue(q).ttl_timer != Some(self.now) {
+    pub(crate) fn queue_timer(&mut self, k: &mut Kernel, q: NodeId) {
+        if self.queue(q).deleted || self.queue(q).ttl_timer != Some(k.now) {
             return; // superseded
         }
         self.queue_mut(q).ttl_timer = None;
-        self.drop_expired(q);
+        self.drop_expired(k, q);
     }
 
     /// `run_message_queue/2`: delivers ready messages while some consumer can take one.
-    fn run_queue(&mut self, q: NodeId) {
+    fn run_queue(&mut self, k: &mut Kernel, q: NodeId) {
         loop {
             if self.queue(q).deleted {
                 return;
@@ -555,20 +618,20 @@ impl Sim {
             let quorum = self.queue(q).is_quorum();
             if quorum {
                 // rabbit_fifo drops expired heads before it checks a message out.
-                self.drop_expired(q);
+                self.drop_expired(k, q);
             }
             if self.queue(q).is_empty() {
                 break;
             }
-            let Some(ci) = self.pick_consumer(q) else {
+            let Some(ci) = self.pick_consumer(k, q) else {
                 break;
             };
             let s = self.queue_mut(q).pop_head().expect("not empty");
-            self.send_delivery(q, ci, s);
+            self.send_delivery(k, q, ci, s);
             if !quorum {
                 // fetch/2 fetches first and drops expired messages after (DOC≠CODE: an
                 // expired head can be delivered).
-                self.drop_expired(q);
+                self.drop_expired(k, q);
             }
         }
         self.evaluate_limit(q);
@@ -576,9 +639,9 @@ impl Sim {
 
     /// Whether consumer `ci` of queue `q` can take a delivery now. Records a global-prefetch
     /// block on the channel so that the queue is told when it clears.
-    fn can_accept(&mut self, q: NodeId, ci: usize) -> bool {
+    fn can_accept(&mut self, k: &mut Kernel, q: NodeId, ci: usize) -> bool {
         let c = &self.queue(q).consumers[ci];
-        if !self.nodes[c.node.index()].up {
+        if !k.nodes[c.node.index()].up {
             return false;
         }
         if c.auto_ack {
@@ -588,7 +651,7 @@ impl Sim {
         if prefetch > 0 && unacked >= u32::from(prefetch) {
             return false;
         }
-        let global = self.consumer_config(node).global_prefetch_count;
+        let global = consumer_config(&k.topo, node).global_prefetch_count;
         let ch = self.channel_mut(node);
         if global > 0 && ch.unacked >= u32::from(global) {
             ch.suspended.insert(q);
@@ -599,7 +662,7 @@ impl Sim {
 
     /// `rabbit_queue_consumers:deliver/5`: the consumer to deliver to, if any can take a
     /// message. Consumers that cannot are marked blocked and leave the rotation until unblocked.
-    fn pick_consumer(&mut self, q: NodeId) -> Option<usize> {
+    fn pick_consumer(&mut self, k: &mut Kernel, q: NodeId) -> Option<usize> {
         let qs = self.queue(q);
         if qs.config.arguments.single_active_consumer {
             if qs.sac_successor().is_some() {
@@ -610,7 +673,7 @@ impl Sim {
             if qs.consumers[ci].blocked.is_some() {
                 return None;
             }
-            if self.can_accept(q, ci) {
+            if self.can_accept(k, q, ci) {
                 return Some(ci);
             }
             let qs = self.queue_mut(q);
@@ -627,7 +690,7 @@ impl Sim {
                 .filter(|(_, c)| c.blocked.is_none())
                 .max_by(|(_, a), (_, b)| a.priority.cmp(&b.priority).then(b.pos.cmp(&a.pos)))
                 .map(|(i, _)| i)?;
-            let ok = self.can_accept(q, head);
+            let ok = self.can_accept(k, q, head);
             let qs = self.queue_mut(q);
             let pos = qs.next_pos;
             qs.next_pos += 1;
@@ -640,7 +703,7 @@ impl Sim {
     }
 
     /// Sends a ready message to consumer `ci` of queue `q`.
-    fn send_delivery(&mut self, q: NodeId, ci: usize, mut s: Stored) {
+    fn send_delivery(&mut self, k: &mut Kernel, q: NodeId, ci: usize, mut s: Stored) {
         let qs = self.queue_mut(q);
         let quorum = qs.is_quorum();
         let c = &mut qs.consumers[ci];
@@ -675,18 +738,19 @@ impl Sim {
         if !auto_ack {
             ch.unacked += 1;
         }
-        let arrive = self.now + self.topo.edge(edge).latency.sample(&mut self.rng);
+        let arrive = k.now + k.topo.edge(edge).latency.sample(&mut k.rng);
         let id = s.msg.id;
-        self.ledger.set(id, Fate::InTransit { edge });
-        self.nodes[q.index()].stats.sent += 1;
-        self.emit(EventKind::Amqp(AmqpEvent::Delivered {
+        k.ledger.set(id, Fate::InTransit { edge });
+        k.nodes[q.index()].stats.sent += 1;
+        k.emit(EventKind::Amqp(AmqpEvent::Delivered {
             message: id,
             edge,
             tag,
             redelivered,
             arrive,
         }));
-        self.agenda.push(
+        schedule(
+            k,
             arrive,
             Due::Deliver {
                 consumer: node,
@@ -708,10 +772,16 @@ impl Sim {
 
     /// `rabbit_dead_letter:publish/5`: dead-letters `msg` from `q`, or drops it if the queue
     /// has no dead-letter exchange.
-    fn dead_letter(&mut self, q: NodeId, mut msg: Box<Envelope>, reason: DeathReason) {
+    fn dead_letter(
+        &mut self,
+        k: &mut Kernel,
+        q: NodeId,
+        mut msg: Box<Envelope>,
+        reason: DeathReason,
+    ) {
         let args = &self.queue(q).config.arguments;
         let Some(dlx) = args.dead_letter_exchange.clone() else {
-            self.drop_message(msg.id, q, reason.drop_reason());
+            k.drop_message(msg.id, q, reason.drop_reason());
             return;
         };
         let dlrk = args.dead_letter_routing_key.clone();
@@ -720,19 +790,19 @@ impl Sim {
         let target = if dlx.is_empty() {
             Target::Default
         } else {
-            match self.live_exchange(&dlx) {
+            match Self::live_exchange(k, &dlx) {
                 Some(x) => Target::Exchange(x),
                 None => {
-                    self.drop_message(msg.id, q, DropReason::DeadLetterUnroutable);
+                    k.drop_message(msg.id, q, DropReason::DeadLetterUnroutable);
                     return;
                 }
             }
         };
-        let qname = self.topo.node(q).name.clone();
+        let qname = k.topo.node(q).name.clone();
         let from_exchange = msg
             .exchange
-            .map_or(String::new(), |x| self.topo.node(x).name.clone());
-        death::record(&mut msg, &qname, reason, self.now, &from_exchange);
+            .map_or(String::new(), |x| k.topo.node(x).name.clone());
+        death::record(&mut msg, &qname, reason, k.now, &from_exchange);
         msg.expiration_ms = None;
         msg.headers.remove("x-acquired-count");
         msg.headers.remove("x-delivery-count");
@@ -742,8 +812,8 @@ impl Sim {
             msg.keys_replaced = true;
             msg.bcc.clear();
         }
-        if self.recording {
-            self.emit(EventKind::Amqp(AmqpEvent::DeadLettered {
+        if k.recording {
+            k.emit(EventKind::Amqp(AmqpEvent::DeadLettered {
                 message: msg.id,
                 queue: q,
                 reason,
@@ -754,16 +824,16 @@ impl Sim {
                 }),
             }));
         }
-        let (mut queues, path) = self.route(target, &msg);
+        let (mut queues, path) = self.route(k, target, &msg);
         let before = queues.len();
-        queues.retain(|&t| !death::is_cycle(&msg.deaths, reason, &self.topo.node(t).name));
+        queues.retain(|&t| !death::is_cycle(&msg.deaths, reason, &k.topo.node(t).name));
         if queues.is_empty() {
             let why = if before > 0 {
                 DropReason::DeadLetterCycle
             } else {
                 DropReason::DeadLetterUnroutable
             };
-            self.drop_message(msg.id, q, why);
+            k.drop_message(msg.id, q, why);
             return;
         }
         let exchange = match target {
@@ -771,16 +841,19 @@ impl Sim {
             Target::Exchange(x) => Some(x),
         };
         msg.exchange = exchange;
-        self.deliver_routed(msg, exchange, path, queues);
+        for &dlq in &queues {
+            self.queue_mut(dlq).dead_lettered_in += 1;
+        }
+        self.deliver_routed(k, msg, exchange, path, queues);
     }
 
     /// Puts settled-with-requeue (or orphaned) deliveries back in `q`: classic queues at their
     /// original positions, quorum queues at the back of the returns queue after the delivery
     /// limit check. `failed` marks a failed delivery (reject, or a consumer that went away).
-    fn requeue(&mut self, q: NodeId, ds: Vec<Box<Delivery>>, failed: bool) {
+    fn requeue(&mut self, k: &mut Kernel, q: NodeId, ds: Vec<Box<Delivery>>, failed: bool) {
         if self.queue(q).deleted {
             for d in ds {
-                self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
+                k.drop_message(d.msg.id, q, DropReason::QueueDeleted);
             }
             return;
         }
@@ -800,11 +873,11 @@ impl Sim {
                 }
                 if limit >= 0 && i64::from(d.meta.failed) > limit {
                     let d = *d;
-                    self.dead_letter(q, d.msg, DeathReason::DeliveryLimit);
+                    self.dead_letter(k, q, d.msg, DeathReason::DeliveryLimit);
                     continue;
                 }
-                self.ledger.set(id, Fate::Held { node: q });
-                self.emit(EventKind::Amqp(AmqpEvent::Requeued {
+                k.ledger.set(id, Fate::Held { node: q });
+                k.emit(EventKind::Amqp(AmqpEvent::Requeued {
                     message: id,
                     queue: q,
                 }));
@@ -825,8 +898,8 @@ impl Sim {
                     });
                 }
             } else {
-                self.ledger.set(id, Fate::Held { node: q });
-                self.emit(EventKind::Amqp(AmqpEvent::Requeued {
+                k.ledger.set(id, Fate::Held { node: q });
+                k.emit(EventKind::Amqp(AmqpEvent::Requeued {
                     message: id,
                     queue: q,
                 }));
@@ -838,16 +911,16 @@ impl Sim {
         }
         // Limits apply again after returns (classic maybe_drop_head; rabbit_fifo
         // evaluate_limit, which takes from the returns queue first).
-        self.drop_head_while_over(q);
+        self.drop_head_while_over(k, q);
         if !quorum {
-            self.drop_expired(q);
+            self.drop_expired(k, q);
         }
-        self.run_queue(q);
+        self.run_queue(k, q);
     }
 
     /// Deletes queue `q`: its ready messages are dropped (never dead-lettered), its consumers
     /// cancelled, its bindings removed.
-    pub(crate) fn delete_queue(&mut self, q: NodeId, why: &'static str) {
+    pub(crate) fn delete_queue(&mut self, k: &mut Kernel, q: NodeId, why: &'static str) {
         if self.queue(q).deleted {
             return;
         }
@@ -856,58 +929,58 @@ impl Sim {
         qs.consumers.clear();
         qs.active = None;
         let gone = qs.drain();
-        self.emit(EventKind::Amqp(AmqpEvent::QueueDeleted {
+        k.emit(EventKind::Amqp(AmqpEvent::QueueDeleted {
             queue: q,
             why,
             dropped: gone.len() as u32,
         }));
         for s in gone {
-            self.drop_message(s.msg.id, q, DropReason::QueueDeleted);
+            k.drop_message(s.msg.id, q, DropReason::QueueDeleted);
         }
-        if !self.topo.node(q).removed {
+        if !k.topo.node(q).removed {
             // Bindings and consumers go; publishers keep publishing by the queue's name
             // through the default exchange, which now routes nowhere (or to a queue declared
             // again under that name).
-            std::sync::Arc::make_mut(&mut self.topo).remove_node_keeping_publishers(q);
+            std::sync::Arc::make_mut(&mut k.topo).remove_node_keeping_publishers(q);
         }
     }
 
     /// Arms (or re-arms) the `x-expires` timer of an unused queue.
-    fn arm_expires(&mut self, q: NodeId) {
+    fn arm_expires(&mut self, k: &mut Kernel, q: NodeId) {
         let qs = self.queue_mut(q);
         qs.expires_epoch += 1;
         if let Some(ms) = qs.config.arguments.expires {
             if qs.consumers.is_empty() {
                 let epoch = qs.expires_epoch;
-                let at = self.now + SimDuration(ms.saturating_mul(1000));
-                self.agenda.push(at, Due::QueueExpires { queue: q, epoch });
+                let at = k.now + SimDuration(ms.saturating_mul(1000));
+                schedule(k, at, Due::QueueExpires { queue: q, epoch });
             }
         }
     }
 
     /// The `x-expires` timer fired.
-    pub(crate) fn amqp_queue_expires(&mut self, q: NodeId, epoch: u32) {
+    pub(crate) fn queue_expires(&mut self, k: &mut Kernel, q: NodeId, epoch: u32) {
         let qs = self.queue(q);
         if !qs.deleted && qs.expires_epoch == epoch && qs.consumers.is_empty() {
-            self.delete_queue(q, "x-expires");
+            self.delete_queue(k, q, "x-expires");
         }
     }
 
     /// Sets up a new queue node's timers.
-    pub(crate) fn amqp_queue_declared(&mut self, q: NodeId) {
-        self.arm_expires(q);
+    pub(crate) fn queue_declared(&mut self, k: &mut Kernel, q: NodeId) {
+        self.arm_expires(k, q);
     }
 
     // ----- consumers (rabbit_queue_consumers) -----
 
     /// `basic.consume` along a queue → consumer edge.
-    pub(crate) fn register_consumer(&mut self, edge: EdgeId) {
-        let e = self.topo.edge(edge);
+    pub(crate) fn register_consumer(&mut self, k: &mut Kernel, edge: EdgeId) {
+        let e = k.topo.edge(edge);
         let (q, node) = (e.from, e.to);
-        if !self.nodes[node.index()].up || !self.is_live_queue(q) {
+        if !k.nodes[node.index()].up || !self.is_live_queue(q) {
             return;
         }
-        let cfg = self.consumer_config(node);
+        let cfg = consumer_config(&k.topo, node);
         let (priority, prefetch, auto_ack) =
             (cfg.arguments.priority, cfg.prefetch_count, cfg.auto_ack);
         let qs = self.queue_mut(q);
@@ -937,18 +1010,18 @@ impl Sim {
             activated = Some(node);
         }
         if let Some(c) = activated {
-            self.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
+            k.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
                 queue: q,
                 consumer: c,
             }));
         }
-        self.maybe_hand_over(q);
-        self.run_queue(q);
+        self.maybe_hand_over(k, q);
+        self.run_queue(k, q);
     }
 
     /// Quorum single active consumer: once the active consumer has no unacked messages, a
     /// waiting higher-priority consumer takes over.
-    fn maybe_hand_over(&mut self, q: NodeId) {
+    fn maybe_hand_over(&mut self, k: &mut Kernel, q: NodeId) {
         let qs = self.queue(q);
         let Some(next) = qs.sac_successor() else {
             return;
@@ -960,7 +1033,7 @@ impl Sim {
         if drained {
             let qs = self.queue_mut(q);
             qs.active = Some(next);
-            self.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
+            k.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
                 queue: q,
                 consumer: next,
             }));
@@ -969,7 +1042,13 @@ impl Sim {
 
     /// Removes `node`'s consumer from `q` (`basic.cancel`, or its channel closed). Returns true
     /// if the queue was deleted as a result (auto-delete, exclusive owner gone).
-    fn cancel_consumer(&mut self, q: NodeId, node: NodeId, channel_closed: bool) -> bool {
+    fn cancel_consumer(
+        &mut self,
+        k: &mut Kernel,
+        q: NodeId,
+        node: NodeId,
+        channel_closed: bool,
+    ) -> bool {
         if !self.is_live_queue(q) {
             return false;
         }
@@ -989,7 +1068,7 @@ impl Sim {
             activated = qs.active;
         }
         if let Some(c) = activated {
-            self.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
+            k.emit(EventKind::Amqp(AmqpEvent::ConsumerActivated {
                 queue: q,
                 consumer: c,
             }));
@@ -998,31 +1077,31 @@ impl Sim {
         let exclusive_owner_gone = channel_closed && qs.config.exclusive;
         if qs.consumers.is_empty() {
             if exclusive_owner_gone {
-                self.delete_queue(q, "exclusive");
+                self.delete_queue(k, q, "exclusive");
                 return true;
             }
             if qs.config.auto_delete && qs.had_consumer {
-                self.delete_queue(q, "auto_delete");
+                self.delete_queue(k, q, "auto_delete");
                 return true;
             }
-            self.arm_expires(q);
+            self.arm_expires(k, q);
         }
         false
     }
 
     /// A delivery reached its consumer.
-    pub(crate) fn amqp_delivery_arrive(&mut self, node: NodeId, d: Box<Delivery>) {
-        self.ledger.set(d.msg.id, Fate::Held { node });
-        self.nodes[node.index()].stats.received += 1;
+    pub(crate) fn delivery_arrive(&mut self, k: &mut Kernel, node: NodeId, d: Box<Delivery>) {
+        k.ledger.set(d.msg.id, Fate::Held { node });
+        k.nodes[node.index()].stats.received += 1;
         let ch = self.channel_mut(node);
         ch.buffer.push_back(d);
         if ch.current.is_none() {
-            self.start_next(node);
+            self.start_next(k, node);
         }
     }
 
     /// The consumer starts processing its next delivery, if it has one and is not paused.
-    fn start_next(&mut self, node: NodeId) {
+    fn start_next(&mut self, k: &mut Kernel, node: NodeId) {
         let ch = self.channel_mut(node);
         if ch.paused {
             return;
@@ -1030,55 +1109,55 @@ impl Sim {
         let Some(d) = ch.buffer.pop_front() else {
             return;
         };
-        let NodeKind::Consumer(cfg) = &self.topo.node(node).kind else {
+        let NodeKind::Amqp(AmqpKind::Consumer(cfg)) = &k.topo.node(node).kind else {
             unreachable!("not a consumer")
         };
-        let until = self.now + cfg.processing.sample(&mut self.rng);
-        self.emit(EventKind::Received {
+        let until = k.now + cfg.processing.sample(&mut k.rng);
+        k.emit(EventKind::Received {
             message: d.msg.id,
             node,
             until,
         });
-        let now = self.now;
+        let now = k.now;
         let ch = self.channel_mut(node);
         ch.current = Some(d);
         ch.started = now;
         ch.finishes = until;
-        self.agenda.push(until, Due::Finish { consumer: node });
+        schedule(k, until, Due::Finish { consumer: node });
     }
 
     /// The consumer finished processing: it settles the message as its behaviour says.
-    pub(crate) fn amqp_finish(&mut self, node: NodeId) {
+    pub(crate) fn finish(&mut self, k: &mut Kernel, node: NodeId) {
         let ch = self.channel_mut(node);
         ch.processed += 1;
         let processed = ch.processed;
-        if self.consumer_config(node).crash_after == Some(processed) {
-            self.crash(node);
+        if consumer_config(&k.topo, node).crash_after == Some(processed) {
+            self.crash_consumer(k, node);
             return;
         }
-        let now = self.now;
+        let now = k.now;
         let d = self
             .channel_mut(node)
             .take_current(now)
             .expect("processing");
         if d.auto_ack {
-            self.ledger.set(d.msg.id, Fate::Consumed { node });
-            self.nodes[node.index()].stats.consumed += 1;
-            self.emit(EventKind::Consumed {
+            k.ledger.set(d.msg.id, Fate::Consumed { node });
+            k.nodes[node.index()].stats.consumed += 1;
+            k.emit(EventKind::Consumed {
                 message: d.msg.id,
                 node,
             });
         } else {
-            let how = self.decide(node, &d.msg);
-            self.send_settlement(node, how, false, vec![d]);
+            let how = self.decide(k, node, &d.msg);
+            self.send_settlement(k, node, how, false, vec![d]);
         }
-        self.start_next(node);
+        self.start_next(k, node);
     }
 
     /// The consumer's behaviour: a poison message always fails; then header rules, then the
     /// failure probability.
-    fn decide(&mut self, node: NodeId, msg: &Envelope) -> Settlement {
-        let cfg = self.consumer_config(node);
+    fn decide(&mut self, k: &mut Kernel, node: NodeId, msg: &Envelope) -> Settlement {
+        let cfg = consumer_config(&k.topo, node);
         if msg.poison {
             return cfg.on_failure;
         }
@@ -1093,7 +1172,7 @@ impl Sim {
             }
         }
         let (p, on_failure) = (cfg.fail_probability, cfg.on_failure);
-        if p > 0.0 && self.rng.chance(p) {
+        if p > 0.0 && k.rng.chance(p) {
             on_failure
         } else {
             Settlement::Ack
@@ -1103,6 +1182,7 @@ impl Sim {
     /// Sends a settlement to the broker; it takes effect after the consume edge's latency.
     fn send_settlement(
         &mut self,
+        k: &mut Kernel,
         node: NodeId,
         how: Settlement,
         multiple: bool,
@@ -1112,12 +1192,13 @@ impl Sim {
         let Some(mut first) = ds.next() else {
             return;
         };
-        let at = self.now + self.topo.edge(first.edge).latency.sample(&mut self.rng);
+        let at = k.now + k.topo.edge(first.edge).latency.sample(&mut k.rng);
         let rest: Vec<Box<Delivery>> = ds.collect();
         first.how = how;
         first.multiple = multiple;
         first.more = (!rest.is_empty()).then(|| Box::new(rest));
-        self.agenda.push(
+        schedule(
+            k,
             at,
             Due::Settle {
                 consumer: node,
@@ -1127,8 +1208,9 @@ impl Sim {
     }
 
     /// The broker receives a settlement (`rabbit_amqqueue_process` ack / reject handling).
-    pub(crate) fn amqp_settle_arrive(
+    pub(crate) fn settle_arrive(
         &mut self,
+        k: &mut Kernel,
         node: NodeId,
         how: Settlement,
         multiple: bool,
@@ -1153,7 +1235,7 @@ impl Sim {
         let mut back: Vec<(NodeId, Vec<Box<Delivery>>)> = Vec::new();
         for d in ds {
             self.release_unacked(node, &d);
-            self.emit(EventKind::Amqp(AmqpEvent::Settled {
+            k.emit(EventKind::Amqp(AmqpEvent::Settled {
                 message: d.msg.id,
                 queue: d.queue,
                 consumer: node,
@@ -1164,43 +1246,43 @@ impl Sim {
             }));
             let q = d.queue;
             if method == SettleMethod::Ack {
-                self.ledger.set(d.msg.id, Fate::Consumed { node });
-                self.nodes[node.index()].stats.consumed += 1;
+                k.ledger.set(d.msg.id, Fate::Consumed { node });
+                k.nodes[node.index()].stats.consumed += 1;
             } else if !self.is_live_queue(q) {
-                self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
+                k.drop_message(d.msg.id, q, DropReason::QueueDeleted);
             } else if requeue {
                 match back.iter_mut().find(|(bq, _)| *bq == q) {
                     Some((_, v)) => v.push(d),
                     None => back.push((q, vec![d])),
                 }
             } else {
-                self.dead_letter(q, d.msg, DeathReason::Rejected);
+                self.dead_letter(k, q, d.msg, DeathReason::Rejected);
             }
         }
         for (q, v) in back {
-            self.requeue(q, v, failed);
+            self.requeue(k, q, v, failed);
         }
         // The queues whose consumer on this channel may now take more: those the settled
         // deliveries came from (per-consumer prefetch), then those held back by the channel's
         // global prefetch.
         if let Some(q) = single_queue {
-            self.unblock(q, node);
+            self.unblock(k, q, node);
         } else {
             for q in settled_queues {
-                self.unblock(q, node);
+                self.unblock(k, q, node);
             }
         }
-        self.notify_suspended(node);
+        self.notify_suspended(k, node);
     }
 
     /// Live queues `node` consumes from, in node order.
-    fn queues_consumed_by(&self, node: NodeId) -> Vec<NodeId> {
-        let mut qs: Vec<NodeId> = self
+    fn queues_consumed_by(&self, k: &Kernel, node: NodeId) -> Vec<NodeId> {
+        let mut qs: Vec<NodeId> = k
             .topo
             .node(node)
             .inc
             .iter()
-            .map(|&e| self.topo.edge(e).from)
+            .map(|&e| k.topo.edge(e).from)
             .filter(|&q| self.is_live_queue(q))
             .collect();
         qs.sort_unstable();
@@ -1215,7 +1297,7 @@ impl Sim {
         let ch = self.channel_mut(node);
         ch.unacked -= 1;
         ch.over_global = ch.over_global.min(ch.unacked);
-        if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()].amqp {
+        if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()] {
             qs.unacked -= 1;
             if let Some(c) = qs.consumers.iter_mut().find(|c| c.edge == d.edge) {
                 c.unacked -= 1;
@@ -1226,22 +1308,22 @@ impl Sim {
 
     /// `possibly_unblock`: a blocked consumer that can take more rejoins the rotation at the
     /// tail of its priority level, and the queue delivers.
-    fn unblock(&mut self, q: NodeId, node: NodeId) {
+    fn unblock(&mut self, k: &mut Kernel, q: NodeId, node: NodeId) {
         if !self.is_live_queue(q) {
             return;
         }
-        self.maybe_hand_over(q);
+        self.maybe_hand_over(k, q);
         let qs = self.queue(q);
         let Some(ci) = qs.consumers.iter().position(|c| c.node == node) else {
             return;
         };
         if qs.consumers[ci].blocked.is_none() {
-            self.run_queue(q);
+            self.run_queue(k, q);
             return;
         }
         let c = &qs.consumers[ci];
         let per_consumer_room = c.auto_ack || c.prefetch == 0 || c.unacked < u32::from(c.prefetch);
-        let global = self.consumer_config(node).global_prefetch_count;
+        let global = consumer_config(&k.topo, node).global_prefetch_count;
         let channel_room = global == 0 || self.channel(node).unacked < u32::from(global);
         if per_consumer_room && channel_room {
             let qs = self.queue_mut(q);
@@ -1249,13 +1331,13 @@ impl Sim {
             qs.consumers[ci].pos = qs.next_pos;
             qs.next_pos += 1;
         }
-        self.run_queue(q);
+        self.run_queue(k, q);
     }
 
     /// `rabbit_limiter:notify_queues/1`: when the channel's global prefetch has room again, the
     /// queues it held back are told, starting at a random one, as RabbitMQ does.
-    fn notify_suspended(&mut self, node: NodeId) {
-        let global = self.consumer_config(node).global_prefetch_count;
+    fn notify_suspended(&mut self, k: &mut Kernel, node: NodeId) {
+        let global = consumer_config(&k.topo, node).global_prefetch_count;
         if global == 0 || self.channel(node).unacked >= u32::from(global) {
             return;
         }
@@ -1266,34 +1348,30 @@ impl Sim {
         if n == 0 {
             return;
         }
-        let k = if n == 1 {
+        let first = if n == 1 {
             0
         } else {
-            self.rng.range_inclusive(1, n as u64) as usize % n
+            k.rng.range_inclusive(1, n as u64) as usize % n
         };
         for i in 0..n {
-            self.unblock(list[(k + i) % n], node);
+            self.unblock(k, list[(first + i) % n], node);
         }
     }
 
     /// Everything on `node`'s channel that is unacked (or, for auto-ack, not yet processed), in
     /// delivery-tag order, taken out of the agenda and the consumer.
-    fn take_channel_deliveries(&mut self, node: NodeId) -> Vec<Box<Delivery>> {
+    fn take_channel_deliveries(&mut self, k: &mut Kernel, node: NodeId) -> Vec<Box<Delivery>> {
         let mut out: Vec<Box<Delivery>> = Vec::new();
-        self.agenda.remove_where(
-            |d| match d {
-                Due::Deliver { consumer, .. }
-                | Due::Finish { consumer }
-                | Due::Settle { consumer, .. } => *consumer == node,
-                _ => false,
-            },
-            |e| match e.due {
-                Due::Deliver { d, .. } => out.push(d),
-                Due::Settle { batch, .. } => out.extend(Delivery::unpack(batch).2),
-                _ => {}
+        k.agenda.remove_where(
+            |d| amqp_due(d).is_some_and(|d| d.consumer() == Some(node)),
+            |e| match into_amqp_due(e.due) {
+                Some(Due::Deliver { d, .. }) => out.push(d),
+                Some(Due::Settle { batch, .. }) => out.extend(Delivery::unpack(batch).2),
+                Some(Due::Finish { .. } | Due::QueueTimer { .. } | Due::QueueExpires { .. })
+                | None => {}
             },
         );
-        let now = self.now;
+        let now = k.now;
         let ch = self.channel_mut(node);
         out.extend(ch.take_current(now));
         out.extend(ch.buffer.drain(..));
@@ -1304,22 +1382,28 @@ impl Sim {
     /// A consumer's connection closed (crash or removal): its consumers are cancelled, and its
     /// unacked deliveries go back to their queues (`handle_ch_down/2`); auto-ack deliveries it
     /// had not processed are lost. Returns how many were lost.
-    pub(crate) fn close_consumer_connection(&mut self, node: NodeId) -> Vec<Box<Delivery>> {
+    pub(crate) fn close_consumer_connection(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+    ) -> Vec<Box<Delivery>> {
         // Settlements already on the wire reach the broker before it sees the connection
         // close (TCP delivers what was sent before the FIN).
-        let mut sent: Vec<(SimTime, u64, Due)> = Vec::new();
-        self.agenda.remove_where(
-            |d| matches!(d, Due::Settle { consumer, .. } if *consumer == node),
-            |e| sent.push((e.at, e.seq, e.due)),
+        let mut sent: Vec<(SimTime, u64, Box<Delivery>)> = Vec::new();
+        k.agenda.remove_where(
+            |d| matches!(amqp_due(d), Some(Due::Settle { consumer, .. }) if *consumer == node),
+            |e| {
+                if let Some(Due::Settle { batch, .. }) = into_amqp_due(e.due) {
+                    sent.push((e.at, e.seq, batch));
+                }
+            },
         );
         sent.sort_by_key(|(at, seq, _)| (*at, *seq));
-        for (_, _, due) in sent {
-            if let Due::Settle { batch, .. } = due {
-                let (how, multiple, ds) = Delivery::unpack(batch);
-                self.amqp_settle_arrive(node, how, multiple, ds);
-            }
+        for (_, _, batch) in sent {
+            let (how, multiple, ds) = Delivery::unpack(batch);
+            self.settle_arrive(k, node, how, multiple, ds);
         }
-        let ds = self.take_channel_deliveries(node);
+        let ds = self.take_channel_deliveries(k, node);
         let ch = self.channel_mut(node);
         ch.next_tag = 1;
         ch.unacked = 0;
@@ -1331,14 +1415,14 @@ impl Sim {
     }
 
     /// Finishes closing a connection with the deliveries `close_consumer_connection` took.
-    pub(crate) fn requeue_closed(&mut self, node: NodeId, ds: Vec<Box<Delivery>>) {
+    pub(crate) fn requeue_closed(&mut self, k: &mut Kernel, node: NodeId, ds: Vec<Box<Delivery>>) {
         let mut by_queue: Vec<(NodeId, Vec<Box<Delivery>>)> = Vec::new();
         for d in ds {
             if d.auto_ack {
-                self.drop_message(d.msg.id, node, DropReason::LostInCrash);
+                k.drop_message(d.msg.id, node, DropReason::LostInCrash);
                 continue;
             }
-            if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()].amqp {
+            if let AmqpNode::Queue(qs) = &mut self.nodes[d.queue.index()] {
                 qs.unacked -= 1;
                 if let Some(c) = qs.consumers.iter_mut().find(|c| c.edge == d.edge) {
                     c.unacked -= 1;
@@ -1350,7 +1434,7 @@ impl Sim {
                 None => by_queue.push((d.queue, vec![d])),
             }
         }
-        let mut queues: Vec<NodeId> = self.queues_consumed_by(node);
+        let mut queues: Vec<NodeId> = self.queues_consumed_by(k, node);
         for (q, _) in &by_queue {
             if !queues.contains(q) {
                 queues.push(*q);
@@ -1358,7 +1442,7 @@ impl Sim {
         }
         queues.sort_unstable();
         for q in queues {
-            let deleted = self.cancel_consumer(q, node, true);
+            let deleted = self.cancel_consumer(k, q, node, true);
             let ds = by_queue
                 .iter_mut()
                 .find(|(bq, _)| *bq == q)
@@ -1366,48 +1450,52 @@ impl Sim {
                 .unwrap_or_default();
             if deleted || !self.is_live_queue(q) {
                 for d in ds {
-                    self.drop_message(d.msg.id, q, DropReason::QueueDeleted);
+                    k.drop_message(d.msg.id, q, DropReason::QueueDeleted);
                 }
             } else if ds.is_empty() {
-                self.run_queue(q);
+                self.run_queue(k, q);
             } else {
-                self.requeue(q, ds, true);
+                self.requeue(k, q, ds, true);
             }
         }
     }
 
     /// A consumer came back: it consumes again from each of its queues, on a fresh channel.
-    pub(crate) fn reopen_consumer(&mut self, node: NodeId) {
-        let edges: Vec<EdgeId> = self.topo.node(node).inc.clone();
+    pub(crate) fn reopen_consumer(&mut self, k: &mut Kernel, node: NodeId) {
+        let edges: Vec<EdgeId> = k.topo.node(node).inc.clone();
         for e in edges {
-            self.register_consumer(e);
+            self.register_consumer(k, e);
         }
     }
 
     /// `basic.cancel` for the consumer on `edge` (the edge is being removed).
-    pub(crate) fn cancel_on_edge(&mut self, edge: EdgeId) {
-        let e = self.topo.edge(edge);
+    pub(crate) fn cancel_on_edge(&mut self, k: &mut Kernel, edge: EdgeId) {
+        let e = k.topo.edge(edge);
         let (q, node) = (e.from, e.to);
-        if matches!(self.topo.node(q).kind, NodeKind::Queue(_))
-            && matches!(self.topo.node(node).kind, NodeKind::Consumer(_))
-            && !self.cancel_consumer(q, node, false)
+        if matches!(k.topo.node(q).kind, NodeKind::Amqp(AmqpKind::Queue(_)))
+            && matches!(
+                k.topo.node(node).kind,
+                NodeKind::Amqp(AmqpKind::Consumer(_))
+            )
+            && !self.cancel_consumer(k, q, node, false)
             && self.is_live_queue(q)
         {
             // A single-active-consumer queue may have a new active consumer to serve.
-            self.run_queue(q);
+            self.run_queue(k, q);
         }
     }
 
     /// A scripted or commanded `basic.ack` / `basic.nack` / `basic.reject` from a consumer.
     /// An unknown tag is a channel error (406), which closes the channel.
-    pub(crate) fn amqp_client_settle(
+    pub(crate) fn client_settle(
         &mut self,
+        k: &mut Kernel,
         node: NodeId,
         how: Settlement,
         tag: Option<u64>,
         multiple: bool,
     ) {
-        if !self.nodes[node.index()].up {
+        if !k.nodes[node.index()].up {
             return;
         }
         let ch = self.channel(node);
@@ -1421,18 +1509,18 @@ impl Sim {
                 "PRECONDITION_FAILED - unknown delivery tag {}",
                 tag.unwrap_or(0)
             );
-            self.emit(EventKind::Amqp(AmqpEvent::ChannelError {
+            k.emit(EventKind::Amqp(AmqpEvent::ChannelError {
                 node,
                 code: 406,
                 text: text.into(),
             }));
-            self.crash(node);
+            self.crash_consumer(k, node);
             return;
         }
         let known = |d: &Delivery| {
             all || Some(d.tag) == tag || (multiple && tag.is_some_and(|t| d.tag <= t))
         };
-        let now = self.now;
+        let now = k.now;
         let ch = self.channel_mut(node);
         let mut ds = Vec::new();
         let was_current = ch.current.as_ref().is_some_and(|d| known(d));
@@ -1445,30 +1533,30 @@ impl Sim {
         ds.extend(hit);
         ds.sort_by_key(|d| d.tag);
         if was_current {
-            self.agenda.remove_where(
-                |d| matches!(d, Due::Finish { consumer } if *consumer == node),
+            k.agenda.remove_where(
+                |d| matches!(amqp_due(d), Some(Due::Finish { consumer }) if *consumer == node),
                 drop,
             );
         }
-        self.send_settlement(node, how, multiple, ds);
+        self.send_settlement(k, node, how, multiple, ds);
         if was_current {
-            self.start_next(node);
+            self.start_next(k, node);
         }
     }
 
     /// The consumer's application stalls: it finishes the delivery it is processing but starts
     /// no new one. The broker does not know: deliveries keep coming, bounded by prefetch.
-    pub(crate) fn amqp_pause(&mut self, node: NodeId) {
+    pub(crate) fn pause(&mut self, k: &mut Kernel, node: NodeId) {
         self.channel_mut(node).paused = true;
-        self.emit(EventKind::Amqp(AmqpEvent::ConsumerPaused { node }));
+        k.emit(EventKind::Amqp(AmqpEvent::ConsumerPaused { node }));
     }
 
     /// The consumer's application runs again and takes its next buffered delivery at once.
-    pub(crate) fn amqp_resume(&mut self, node: NodeId) {
+    pub(crate) fn resume(&mut self, k: &mut Kernel, node: NodeId) {
         self.channel_mut(node).paused = false;
-        self.emit(EventKind::Amqp(AmqpEvent::ConsumerResumed { node }));
+        k.emit(EventKind::Amqp(AmqpEvent::ConsumerResumed { node }));
         if self.channel(node).current.is_none() {
-            self.start_next(node);
+            self.start_next(k, node);
         }
     }
 
@@ -1477,9 +1565,14 @@ impl Sim {
     /// so a lowered limit may leave the consumer over it until it settles; a raised one lets
     /// its queues fill the window at once. The behaviour settings (`processing`, `when_header`,
     /// `fail_probability`, `on_failure`, `crash_after`) are read when they are next used.
-    pub(crate) fn amqp_consumer_reconfigured(&mut self, node: NodeId, old: &ConsumerConfig) {
+    pub(crate) fn consumer_reconfigured(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+        old: &ConsumerConfig,
+    ) {
         let (prefetch, global) = {
-            let c = self.consumer_config(node);
+            let c = consumer_config(&k.topo, node);
             (c.prefetch_count, c.global_prefetch_count)
         };
         // Whether a limit grew: 0 is unlimited.
@@ -1491,7 +1584,7 @@ impl Sim {
                 0
             }
         };
-        let queues = self.queues_consumed_by(node);
+        let queues = self.queues_consumed_by(k, node);
         for &q in &queues {
             for c in self
                 .queue_mut(q)
@@ -1505,41 +1598,36 @@ impl Sim {
         }
         let ch = self.channel_mut(node);
         ch.over_global = over(ch.unacked, global);
-        let up = self.nodes[node.index()].up;
+        let up = k.nodes[node.index()].up;
         if up && (grew(old.prefetch_count, prefetch) || grew(old.global_prefetch_count, global)) {
             for q in queues {
-                self.unblock(q, node);
+                self.unblock(k, q, node);
             }
-            self.notify_suspended(node);
-        }
-    }
-
-    /// Sets up a new node's AMQP state and registers consumers on edges into it.
-    pub(crate) fn amqp_node_added(&mut self, node: NodeId) {
-        self.nodes[node.index()].amqp = AmqpNode::for_kind(&self.topo.node(node).kind);
-        if matches!(self.topo.node(node).kind, NodeKind::Queue(_)) {
-            self.amqp_queue_declared(node);
+            self.notify_suspended(k, node);
         }
     }
 
     /// The publish sequence number for the producer's next message, if it uses confirms.
-    pub(crate) fn next_confirm_seq(&mut self, producer: NodeId) -> Option<u64> {
-        let confirms =
-            matches!(&self.topo.node(producer).kind, NodeKind::Producer(p) if p.publisher_confirms);
-        match &mut self.nodes[producer.index()].amqp {
+    pub(crate) fn next_confirm_seq(&mut self, k: &Kernel, producer: NodeId) -> Option<u64> {
+        let confirms = k.producer(producer).publisher_confirms;
+        match &mut self.nodes[producer.index()] {
             AmqpNode::Producer { next_seq } if confirms => {
                 let s = *next_seq;
                 *next_seq += 1;
                 Some(s)
             }
-            _ => None,
+            AmqpNode::Producer { .. }
+            | AmqpNode::None
+            | AmqpNode::Queue(_)
+            | AmqpNode::Consumer(_) => None,
         }
     }
 
     /// Checks the broker's counters against where deliveries physically are: per queue, per
     /// consumer and per channel, and that no consumer is over its prefetch.
-    pub(crate) fn check_amqp_counters(
+    pub(crate) fn check_counters(
         &self,
+        k: &Kernel,
         deliveries: &[(NodeId, &Delivery)],
     ) -> Result<(), String> {
         let n = self.nodes.len();
@@ -1555,8 +1643,8 @@ impl Sim {
             *per_edge.entry(d.edge).or_default() += 1;
         }
         for (i, state) in self.nodes.iter().enumerate() {
-            let name = &self.topo.nodes[i].name;
-            match &state.amqp {
+            let name = &k.topo.nodes[i].name;
+            match state {
                 AmqpNode::Queue(qs) => {
                     if qs.unacked != per_queue[i] {
                         return Err(format!(
@@ -1569,7 +1657,7 @@ impl Sim {
                         if c.unacked != out {
                             return Err(format!(
                                 "consumer {:?} on {name:?} counts {} unacked, but {out} are out",
-                                self.topo.node(c.node).name,
+                                k.topo.node(c.node).name,
                                 c.unacked
                             ));
                         }
@@ -1577,7 +1665,7 @@ impl Sim {
                         {
                             return Err(format!(
                                 "consumer {:?} on {name:?} has {} unacked, over its prefetch of {}",
-                                self.topo.node(c.node).name,
+                                k.topo.node(c.node).name,
                                 c.unacked,
                                 c.prefetch
                             ));
@@ -1591,7 +1679,7 @@ impl Sim {
                             ch.unacked, per_channel[i]
                         ));
                     }
-                    if let NodeKind::Consumer(cfg) = &self.topo.nodes[i].kind {
+                    if let NodeKind::Amqp(AmqpKind::Consumer(cfg)) = &k.topo.nodes[i].kind {
                         let g = cfg.global_prefetch_count;
                         if g > 0 && ch.unacked > u32::from(g).max(ch.over_global) {
                             return Err(format!(
@@ -1601,7 +1689,7 @@ impl Sim {
                         }
                     }
                 }
-                _ => {}
+                AmqpNode::None | AmqpNode::Producer { .. } => {}
             }
         }
         Ok(())

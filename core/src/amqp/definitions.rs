@@ -8,6 +8,7 @@
 //! dropped.
 
 use super::config::{QueueType, DEFAULT_DELIVERY_LIMIT};
+use super::kind::AmqpKind;
 use crate::message::{HeaderValue, Headers};
 use crate::scenario::{Diagnostic, Diagnostics, EdgeSpec, NodeKind, NodeSpec, Scenario};
 use serde_json::{json, Map, Value};
@@ -347,7 +348,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
     for n in &s.nodes {
         match &n.kind {
             // Every virtual host has these already, and the import skips `amq.*` names.
-            NodeKind::Exchange(x) if reserved(&n.id) => {
+            NodeKind::Amqp(AmqpKind::Exchange(x)) if reserved(&n.id) => {
                 match PREDECLARED.iter().find(|(p, _)| *p == n.id) {
                     Some((_, ty))
                         if *ty == x.kind.as_str() && x.arguments == Default::default() => {}
@@ -368,7 +369,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
                     }
                 }
             }
-            NodeKind::Exchange(x) => {
+            NodeKind::Amqp(AmqpKind::Exchange(x)) => {
                 let mut arguments = Map::new();
                 if let Some(ae) = &x.arguments.alternate_exchange {
                     arguments.insert("alternate-exchange".into(), json!(ae));
@@ -378,7 +379,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
                     "durable": true, "auto_delete": false, "internal": false, "arguments": arguments,
                 }));
             }
-            NodeKind::Queue(q) => {
+            NodeKind::Amqp(AmqpKind::Queue(q)) => {
                 if q.exclusive {
                     left_out.push(format!(
                         "queue {:?} is exclusive: only a connection can declare it",
@@ -418,12 +419,14 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
     }
     let kind_of = |id: &str| s.node_index(id).map(|i| &s.nodes[i].kind);
     for e in &s.edges {
-        let (Some(NodeKind::Exchange(_)), Some(to)) = (kind_of(&e.from), kind_of(&e.to)) else {
+        let (Some(NodeKind::Amqp(AmqpKind::Exchange(_))), Some(to)) =
+            (kind_of(&e.from), kind_of(&e.to))
+        else {
             continue;
         };
         let destination_type = match to {
-            NodeKind::Queue(q) if !q.exclusive => "queue",
-            NodeKind::Exchange(_) => "exchange",
+            NodeKind::Amqp(AmqpKind::Queue(q)) if !q.exclusive => "queue",
+            NodeKind::Amqp(AmqpKind::Exchange(_)) => "exchange",
             _ => continue,
         };
         if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
@@ -512,7 +515,7 @@ mod tests {
         );
         assert_eq!(s.edges[2].arguments.len(), 2, "headers binding arguments");
         match &s.nodes[3].kind {
-            NodeKind::Queue(q) => {
+            NodeKind::Amqp(AmqpKind::Queue(q)) => {
                 assert_eq!(q.arguments.delivery_limit, Some(3));
                 assert_eq!(q.arguments.dead_letter_exchange.as_deref(), Some("dlx"));
             }

@@ -1,13 +1,16 @@
 //! The RabbitMQ (AMQP 0-9-1) model: exchanges, bindings, queues and consumers, rule for rule as
 //! `SEMANTICS.md` §1 sets them out. See `docs/amqp.md` for what is modelled and what is not.
 //!
-//! - [`config`]: the scenario settings, under RabbitMQ's names.
+//! - [`kind`]: the model's node kinds ([`AmqpKind`]), and [`config`]: their settings, under
+//!   RabbitMQ's names.
 //! - [`topic`] and [`headers`]: the matchers of topic and headers exchanges.
 //! - [`queue`]: a queue's message store, limits and TTL.
 //! - [`death`]: `x-death` and the dead-letter cycle rule.
 //! - [`event`]: the model's events ([`AmqpEvent`]).
 //! - [`definitions`]: import and export of the management plugin's `definitions.json`.
-//! - `broker` (private): the behaviour, as methods of [`crate::Sim`].
+//! - `model` (private): the model's state, agenda entries and hooks ([`crate::model`]).
+//! - `rules` (crate): its rules: edges, actions, live reconfigure, validation.
+//! - `broker` (private): the behaviour, as methods of the model acting through the kernel.
 
 mod broker;
 pub mod config;
@@ -15,10 +18,13 @@ pub mod death;
 pub mod definitions;
 pub mod event;
 pub mod headers;
+pub mod kind;
+mod model;
 pub mod queue;
+pub(crate) mod rules;
 pub mod topic;
 
-pub(crate) use broker::{AmqpNode, Delivery};
+pub(crate) use broker::Delivery;
 pub use config::{
     ConsumeArguments, ConsumerConfig, ExchangeArguments, ExchangeConfig, ExchangeType, HeaderRule,
     Overflow, QueueArguments, QueueConfig, QueueType, Settlement, DEFAULT_DELIVERY_LIMIT,
@@ -26,4 +32,7 @@ pub use config::{
 pub use death::{Death, DeathReason};
 pub use event::{AmqpEvent, DeadLetter, PublishedTo, Route, SettleMethod};
 pub use headers::XMatch;
+pub use kind::{AmqpKind, EdgeKind};
+pub(crate) use model::{places_in_due, AmqpModel, Due, PlaceDetail};
+pub use model::{AmqpMetrics, ConsumerMetrics, QueueMetrics};
 pub use topic::TopicPattern;

@@ -92,6 +92,9 @@ pub struct QueueState {
     pub unacked: u64,
     /// Quorum `reject-publish`: publishers are blocked until the queue is back under 80%.
     pub publishers_blocked: bool,
+    /// Messages that reached this queue by being dead-lettered (they carry `x-death`), so
+    /// far: what arrived in it as a dead-letter queue.
+    pub dead_lettered_in: u64,
 }
 
 impl QueueState {
@@ -109,6 +112,7 @@ impl QueueState {
             next_pos: 0,
             active: None,
             had_consumer: false,
+            dead_lettered_in: 0,
             ttl_timer: None,
             expires_epoch: 0,
             unacked: 0,

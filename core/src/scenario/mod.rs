@@ -11,7 +11,7 @@ mod parse;
 
 pub use diagnostic::{Diagnostic, Diagnostics};
 
-use crate::amqp::{ConsumerConfig, ExchangeConfig, QueueConfig, Settlement};
+use crate::amqp::{AmqpKind, Settlement};
 use crate::dist::DurationDist;
 use crate::message::{Headers, MessageTemplate};
 use crate::time::{SimDuration, SimTime};
@@ -94,9 +94,13 @@ pub struct Position {
     pub y: f64,
 }
 
-/// The kinds of node, each with its configuration.
-#[derive(Clone, Debug, PartialEq, Serialize)]
-#[serde(tag = "kind", content = "config", rename_all = "snake_case")]
+/// The kinds of node, each with its configuration. The kernel's own kinds (producers, relays,
+/// sinks) are variants here; each model's kinds are one variant wrapping that model's enum, so
+/// a kind is added in its model's module and a model is added here once (the compiler then
+/// points at every dispatch that must learn it).
+///
+/// Written in documents as `"kind"` (the kind's name) and `"config"` (its settings).
+#[derive(Clone, Debug, PartialEq)]
 pub enum NodeKind {
     /// Publishes messages at a rate, and on scripted `publish` actions.
     Producer(ProducerConfig),
@@ -104,12 +108,17 @@ pub enum NodeKind {
     Relay(RelayConfig),
     /// Consumes every message that reaches it.
     Sink(SinkConfig),
-    /// An AMQP exchange: routes what is published to it along its bindings.
-    Exchange(ExchangeConfig),
-    /// An AMQP queue: holds messages until a consumer takes them.
-    Queue(QueueConfig),
-    /// An AMQP client consuming from queues on one channel, settling each delivery.
-    Consumer(ConsumerConfig),
+    /// A node of the RabbitMQ model: an exchange, a queue or a consumer.
+    Amqp(AmqpKind),
+}
+
+/// Which model a node kind belongs to: the kernel's own kinds, or one paradigm's.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ModelId {
+    /// Producers, relays and sinks: no paradigm.
+    Kernel,
+    /// RabbitMQ (`crate::amqp`).
+    Amqp,
 }
 
 impl NodeKind {
@@ -119,15 +128,40 @@ impl NodeKind {
             NodeKind::Producer(_) => "producer",
             NodeKind::Relay(_) => "relay",
             NodeKind::Sink(_) => "sink",
-            NodeKind::Exchange(_) => "exchange",
-            NodeKind::Queue(_) => "queue",
-            NodeKind::Consumer(_) => "consumer",
+            NodeKind::Amqp(k) => k.name(),
         }
     }
 
-    /// Every kind name, for error messages and palettes.
-    pub const NAMES: &'static [&'static str] =
-        &["producer", "relay", "sink", "exchange", "queue", "consumer"];
+    /// The model the kind belongs to.
+    pub fn model(&self) -> ModelId {
+        match self {
+            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => ModelId::Kernel,
+            NodeKind::Amqp(_) => ModelId::Amqp,
+        }
+    }
+
+    /// The kernel's own kind names.
+    pub const KERNEL_NAMES: &'static [&'static str] = &["producer", "relay", "sink"];
+
+    /// Every kind name, for error messages and palettes: the kernel's, then each model's.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        Self::KERNEL_NAMES.iter().chain(AmqpKind::NAMES).copied()
+    }
+}
+
+impl Serialize for NodeKind {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = s.serialize_map(Some(2))?;
+        map.serialize_entry("kind", self.name())?;
+        match self {
+            NodeKind::Producer(c) => map.serialize_entry("config", c)?,
+            NodeKind::Relay(c) => map.serialize_entry("config", c)?,
+            NodeKind::Sink(c) => map.serialize_entry("config", c)?,
+            NodeKind::Amqp(k) => k.serialize_config(&mut map)?,
+        }
+        map.end()
+    }
 }
 
 /// How a producer spaces its messages.
@@ -403,7 +437,7 @@ impl Action {
     }
 }
 
-pub(crate) use parse::inequivalent;
+pub(crate) use parse::{check_dist, check_plain_edge_fields, typed};
 
 /// Validates a scenario built in code (documents are validated by [`Scenario::from_json`]).
 pub(crate) fn check(s: &Scenario) -> Result<(), Diagnostics> {

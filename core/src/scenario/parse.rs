@@ -8,7 +8,6 @@
 //! 4. cross-references and ranges are validated, collecting every problem rather than the first.
 
 use super::*;
-use crate::amqp::Settlement;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
 use std::collections::BTreeMap;
@@ -59,7 +58,7 @@ struct RawNode {
 }
 
 /// Deserialises `value` as `T`, reporting errors under `prefix`.
-fn typed<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Diagnostic> {
+pub(crate) fn typed<T: DeserializeOwned>(value: Value, prefix: &str) -> Result<T, Diagnostic> {
     serde_path_to_error::deserialize(value).map_err(|e| {
         let inner = e.path().to_string();
         let path = if inner == "." {
@@ -143,16 +142,19 @@ fn node_kind(kind: &str, config: Value, prefix: &str) -> Result<NodeKind, Diagno
         "producer" => typed(config, prefix).map(NodeKind::Producer),
         "relay" => typed(config, prefix).map(NodeKind::Relay),
         "sink" => typed(config, prefix).map(NodeKind::Sink),
-        "exchange" => typed(config, prefix).map(NodeKind::Exchange),
-        "queue" => typed(config, prefix).map(NodeKind::Queue),
-        "consumer" => typed(config, prefix).map(NodeKind::Consumer),
-        other => Err(Diagnostic::new(
-            format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
-            format!(
-                "unknown node kind {other:?}; expected one of {}",
-                NodeKind::NAMES.join(", ")
-            ),
-        )),
+        other => {
+            // Each model reads its own kinds.
+            if let Some(k) = crate::amqp::AmqpKind::parse(other, config, prefix) {
+                return k.map(NodeKind::Amqp);
+            }
+            Err(Diagnostic::new(
+                format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
+                format!(
+                    "unknown node kind {other:?}; expected one of {}",
+                    NodeKind::names().collect::<Vec<_>>().join(", ")
+                ),
+            ))
+        }
     }
 }
 
@@ -223,7 +225,7 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
     })
 }
 
-fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
     if let DurationDist::Uniform { min, max } = *d {
         if min > max {
             diags.push(Diagnostic::new(
@@ -299,7 +301,11 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         let (Some(from), Some(to)) = (from, to) else {
             continue;
         };
-        let binding = matches!(from, NodeKind::Exchange(_));
+        let rule = crate::model::edge_rule(from, to);
+        let binding = match rule {
+            Ok(crate::model::EdgeKind::Amqp(k)) => k.is_binding(),
+            Ok(crate::model::EdgeKind::Hop) | Err(_) => false,
+        };
         if e.from == e.to && !binding {
             diags.push(Diagnostic::new(
                 format!("edges[{i}]"),
@@ -331,8 +337,8 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 ),
             ));
         }
-        if let Err(why) = edge_rule(from, to) {
-            diags.push(Diagnostic::new(
+        match rule {
+            Err(why) => diags.push(Diagnostic::new(
                 format!("edges[{i}]"),
                 format!(
                     "{:?} ({}) to {:?} ({}): {why}",
@@ -341,14 +347,14 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                     e.to,
                     to.name()
                 ),
-            ));
-        } else {
-            check_edge_fields(e, from, to, &format!("edges[{i}]"), diags);
+            )),
+            Ok(kind) => check_edge_fields(e, kind, from, &format!("edges[{i}]"), diags),
         }
         outgoing[first_use[e.from.as_str()]] += 1;
     }
     check_zero_time_loops(s, &first_use, diags);
-    check_exclusive_owners(s, diags);
+    // Each model's checks across nodes.
+    crate::amqp::rules::check_topology(s, &kind_of, diags);
     for (i, n) in s.nodes.iter().enumerate() {
         let needs_out = matches!(n.kind, NodeKind::Producer(_) | NodeKind::Relay(_));
         if !live && needs_out && outgoing[i] == 0 && first_use.get(n.id.as_str()) == Some(&i) {
@@ -383,77 +389,41 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         }
         let kind = kind_of(a.action.nodes()[0]);
         let path = format!("actions[{i}].node");
-        match (&a.action, kind) {
-            (_, None) => {}
-            (Action::Publish { message, .. }, Some(k)) => {
-                if !matches!(k, NodeKind::Producer(_)) {
-                    diags.push(Diagnostic::new(
-                        path,
-                        format!(
-                            "{:?} is a {}; only a producer can publish",
-                            a.action.nodes()[0],
-                            k.name()
-                        ),
-                    ));
-                }
+        let name = a.action.nodes()[0];
+        let asks = match &a.action {
+            Action::Publish { message, .. } => {
                 check_template(message, &format!("actions[{i}].message"), diags);
+                Some(crate::model::Action::Publish)
             }
-            (Action::Crash { node } | Action::Restart { node }, Some(k))
-                if matches!(k, NodeKind::Exchange(_) | NodeKind::Queue(_)) =>
-            {
-                diags.push(Diagnostic::new(
-                    path,
-                    format!(
-                        "{node:?} is {} {}, part of the broker, which is not simulated as crashing; \
-                         use remove_node to delete it",
-                        if matches!(k, NodeKind::Exchange(_)) { "an" } else { "a" },
-                        k.name()
-                    ),
-                ));
+            Action::Crash { .. } => Some(crate::model::Action::Crash),
+            Action::Restart { .. } => Some(crate::model::Action::Restart),
+            Action::Ack { .. } | Action::Nack { .. } | Action::Reject { .. } => {
+                Some(crate::model::Action::Settle)
             }
-            (
-                Action::Ack { node, .. } | Action::Nack { node, .. } | Action::Reject { node, .. },
-                Some(k),
-            ) => {
-                if !matches!(k, NodeKind::Consumer(_)) {
-                    diags.push(Diagnostic::new(
-                        path,
-                        format!(
-                            "{node:?} is a {}; only a consumer settles deliveries",
-                            k.name()
-                        ),
-                    ));
-                } else if matches!(k, NodeKind::Consumer(c) if c.auto_ack) {
-                    diags.push(Diagnostic::new(
-                        path,
-                        format!("{node:?} uses auto_ack, so it has no deliveries to settle"),
-                    ));
+            Action::Pause { .. } => Some(crate::model::Action::Pause),
+            Action::Resume { .. } => Some(crate::model::Action::Resume),
+            Action::Configure { node } => {
+                if kind.is_some() {
+                    check_configure_action(s, i, a.at, node, &kind_of, diags);
                 }
+                None
             }
-            (Action::Pause { node } | Action::Resume { node }, Some(k))
-                if !matches!(k, NodeKind::Consumer(_)) =>
-            {
-                diags.push(Diagnostic::new(
-                    path,
-                    format!(
-                        "{node:?} is a {}; only a consumer can be paused and resumed",
-                        k.name()
-                    ),
-                ));
-            }
-            (Action::Configure { node }, Some(_)) => {
-                check_configure_action(s, i, a.at, node, diags);
-            }
-            (Action::AddEdge { edge }, _) => {
+            Action::AddEdge { edge } => {
                 if let (Some(from), Some(to)) = (kind_of(&edge.from), kind_of(&edge.to)) {
                     let p = format!("actions[{i}].edge");
-                    match edge_rule(from, to) {
+                    match crate::model::edge_rule(from, to) {
                         Err(why) => diags.push(Diagnostic::new(p, why)),
-                        Ok(()) => check_edge_fields(edge, from, to, &p, diags),
+                        Ok(k) => check_edge_fields(edge, k, from, &p, diags),
                     }
                 }
+                None
             }
-            _ => {}
+            Action::RemoveNode { .. } | Action::RemoveEdge { .. } => None,
+        };
+        if let (Some(asks), Some(kind)) = (asks, kind) {
+            if let Err(why) = crate::model::action_rule(name, kind, asks) {
+                diags.push(Diagnostic::new(path, why));
+            }
         }
     }
 }
@@ -501,135 +471,49 @@ fn check_node(n: &NodeSpec, path: &str, diags: &mut Vec<Diagnostic>) {
             check_template(&p.message, &format!("{path}.config.message"), diags);
         }
         NodeKind::Relay(r) => check_dist(&r.delay, format!("{path}.config.delay"), diags),
-        NodeKind::Sink(_) | NodeKind::Exchange(_) => {}
-        NodeKind::Queue(q) => check_queue(q, &format!("{path}.config"), diags),
-        NodeKind::Consumer(c) => check_consumer(c, &format!("{path}.config"), diags),
+        NodeKind::Sink(_) => {}
+        NodeKind::Amqp(k) => crate::amqp::rules::check_kind(k, &format!("{path}.config"), diags),
     }
 }
 
 /// Checks a scripted `configure` (action `i`) against the document's node of that name.
-fn check_configure_action(
-    s: &Scenario,
+fn check_configure_action<'a>(
+    s: &'a Scenario,
     i: usize,
     at: SimTime,
     spec: &NodeSpec,
+    kind_of: &dyn Fn(&str) -> Option<&'a NodeKind>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let path = format!("actions[{i}].node");
-    let Some(current) = s.nodes.iter().find(|n| n.id == spec.id) else {
+    let Some(current) = kind_of(&spec.id) else {
         return; // reported as an unknown id
     };
-    if current.kind.name() != spec.kind.name() {
-        diags.push(Diagnostic::new(
-            format!("{path}.kind"),
-            format!(
-                "{:?} is a {}; configure keeps a node's kind (remove the node and add a new one \
-                 to change it)",
-                spec.id,
-                current.kind.name()
-            ),
-        ));
+    if current.name() != spec.kind.name() {
+        if let Err(crate::model::Reconfigure::OtherKind(why)) =
+            crate::model::reconfigure_rule(&spec.id, current, &spec.kind, false)
+        {
+            diags.push(Diagnostic::new(format!("{path}.kind"), why));
+        }
         return;
     }
     check_node(spec, &path, diags);
-    let consume_edges = || {
-        s.edges.iter().enumerate().filter(|(_, e)| {
-            e.to == spec.id
-                && matches!(
-                    s.nodes.iter().find(|n| n.id == e.from).map(|n| &n.kind),
-                    Some(NodeKind::Queue(_))
-                )
-        })
+    let bound = match spec.kind.model() {
+        ModelId::Kernel => false,
+        ModelId::Amqp => crate::amqp::rules::consumes(s, &spec.id, at, kind_of),
     };
-    match (&current.kind, &spec.kind) {
-        (NodeKind::Exchange(_) | NodeKind::Queue(_), _) if current.kind != spec.kind => {
-            diags.push(Diagnostic::new(
-                format!("{path}.config"),
-                inequivalent(&spec.id, &current.kind, &spec.kind),
-            ));
+    match crate::model::reconfigure_rule(&spec.id, current, &spec.kind, bound) {
+        Ok(()) => {}
+        Err(
+            crate::model::Reconfigure::OtherKind(why) | crate::model::Reconfigure::Redeclare(why),
+        ) => {
+            diags.push(Diagnostic::new(format!("{path}.config"), why));
         }
-        (NodeKind::Consumer(old), NodeKind::Consumer(new)) => {
-            let cancelled_before = s.actions.iter().any(|b| {
-                b.at <= at && matches!(&b.action, Action::RemoveEdge { to, .. } if *to == spec.id)
-            });
-            if (old.auto_ack != new.auto_ack || old.arguments != new.arguments)
-                && consume_edges().next().is_some()
-                && !cancelled_before
-            {
-                diags.push(Diagnostic::new(
-                    format!("{path}.config"),
-                    format!(
-                        "{:?}: changing auto_ack or arguments (x-priority) needs a new \
-                         basic.consume: remove the consume edge and add it again (configure the \
-                         consumer while it has no consume edge)",
-                        spec.id
-                    ),
-                ));
-            }
-            for (j, e) in consume_edges() {
-                let Some(NodeKind::Queue(q)) =
-                    s.nodes.iter().find(|n| n.id == e.from).map(|n| &n.kind)
-                else {
-                    continue;
-                };
-                for (_, why) in consume_edge_problems(e, q, new) {
-                    diags.push(Diagnostic::new(
-                        format!("{path}.config"),
-                        format!("with edges[{j}]: {why}"),
-                    ));
-                }
-            }
-        }
-        _ => {}
     }
-}
-
-/// RabbitMQ's answer to redeclaring an exchange or a queue with other settings: 406
-/// PRECONDITION_FAILED, naming the first setting that differs.
-pub(crate) fn inequivalent(name: &str, old: &NodeKind, new: &NodeKind) -> String {
-    // Each setting as (name, value): top-level fields, and each declaration argument.
-    fn settings(kind: &NodeKind) -> BTreeMap<String, Value> {
-        let config = match kind {
-            NodeKind::Exchange(x) => serde_json::to_value(x),
-            NodeKind::Queue(q) => serde_json::to_value(q),
-            _ => unreachable!("only exchanges and queues are declared"),
-        }
-        .expect("a config serialises");
-        let mut out = BTreeMap::new();
-        if let Value::Object(map) = config {
-            for (k, v) in map {
-                match (k.as_str(), v) {
-                    ("arguments", Value::Object(args)) => out.extend(args),
-                    (_, v) => {
-                        out.insert(k, v);
-                    }
-                }
-            }
-        }
-        out
+    match spec.kind.model() {
+        ModelId::Kernel => {}
+        ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, &path, diags),
     }
-    let (a, b) = (settings(old), settings(new));
-    let what = old.name();
-    let first = a
-        .keys()
-        .chain(b.keys())
-        .filter(|k| a.get(*k) != b.get(*k))
-        .min_by_key(|k| (k.starts_with("x-") || k.contains('-'), k.as_str()));
-    let show = |v: Option<&Value>| v.map_or("none".to_owned(), Value::to_string);
-    let detail = match first {
-        Some(k) => format!(
-            "inequivalent arg '{k}' for {what} '{name}': received {} but current is {}",
-            show(b.get(k)),
-            show(a.get(k))
-        ),
-        None => format!("inequivalent settings for {what} '{name}'"),
-    };
-    format!(
-        "406 PRECONDITION_FAILED - {detail}. RabbitMQ refuses to redeclare {} {what} with other \
-         settings: delete it (remove_node) and declare it again (add_node); only its position \
-         can change in place",
-        if what == "exchange" { "an" } else { "a" }
-    )
 }
 
 fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
@@ -641,74 +525,37 @@ fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
     }
 }
 
-/// Which node kinds an edge may connect, and what it then means.
-pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<(), &'static str> {
-    use NodeKind::*;
-    match (from, to) {
-        (Sink(_), _) => Err("a sink sends nothing"),
-        (Consumer(_), _) => Err("a consumer sends nothing; it settles what it consumes"),
-        (_, Producer(_)) => Err("a producer receives nothing"),
-        (Exchange(_), Exchange(_) | Queue(_)) => Ok(()),
-        (Exchange(_), _) => Err("an exchange routes only to queues and exchanges (bindings)"),
-        (Queue(_), Consumer(_)) => Ok(()),
-        (Queue(_), _) => Err("a queue delivers only to consumers"),
-        (_, Consumer(_)) => Err("a consumer consumes only from queues"),
-        (Producer(_) | Relay(_), Relay(_) | Sink(_) | Exchange(_) | Queue(_)) => Ok(()),
-    }
-}
-
-/// Binding fields belong on bindings, latency everywhere else.
+/// The fields of an edge of `kind`, checked by the model the edge belongs to.
 fn check_edge_fields(
     e: &EdgeSpec,
+    kind: crate::model::EdgeKind,
     from: &NodeKind,
-    to: &NodeKind,
     path: &str,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let _ = to;
-    if let NodeKind::Exchange(x) = from {
-        if e.latency.is_some() {
-            diags.push(Diagnostic::new(
-                format!("{path}.latency"),
-                "a binding routes inside the broker, instantly; latency does not apply",
-            ));
+    match kind {
+        crate::model::EdgeKind::Hop => check_plain_edge_fields(e, path, diags),
+        crate::model::EdgeKind::Amqp(k) => {
+            crate::amqp::rules::check_edge_fields(e, k, from, path, diags)
         }
-        if e.routing_key.len() > 255 {
-            diags.push(Diagnostic::new(
-                format!("{path}.routing_key"),
-                format!(
-                    "{} bytes; a binding key is a shortstr, at most 255 bytes",
-                    e.routing_key.len()
-                ),
-            ));
-        }
-        match x.kind {
-            crate::amqp::ExchangeType::Topic => {
-                if let Err(why) = crate::amqp::TopicPattern::new(&e.routing_key) {
-                    diags.push(Diagnostic::new(format!("{path}.routing_key"), why));
-                }
-            }
-            crate::amqp::ExchangeType::Headers => {
-                if let Err(why) = crate::amqp::XMatch::of(&e.arguments) {
-                    diags.push(Diagnostic::new(format!("{path}.arguments.x-match"), why));
-                }
-            }
-            _ => {}
-        }
-    } else {
-        if !e.routing_key.is_empty() {
-            diags.push(Diagnostic::new(
-                format!("{path}.routing_key"),
-                "only a binding (an edge from an exchange) has a routing key; set a producer's \
-                 routing key in its message",
-            ));
-        }
-        if !e.arguments.is_empty() {
-            diags.push(Diagnostic::new(
-                format!("{path}.arguments"),
-                "only a binding (an edge from an exchange) has arguments",
-            ));
-        }
+    }
+}
+
+/// An edge that carries messages over the network has a latency, and no routing key or
+/// arguments (those are a binding's).
+pub(crate) fn check_plain_edge_fields(e: &EdgeSpec, path: &str, diags: &mut Vec<Diagnostic>) {
+    if !e.routing_key.is_empty() {
+        diags.push(Diagnostic::new(
+            format!("{path}.routing_key"),
+            "only a binding (an edge from an exchange) has a routing key; set a producer's \
+             routing key in its message",
+        ));
+    }
+    if !e.arguments.is_empty() {
+        diags.push(Diagnostic::new(
+            format!("{path}.arguments"),
+            "only a binding (an edge from an exchange) has arguments",
+        ));
     }
 }
 
@@ -744,185 +591,6 @@ fn check_template(m: &MessageTemplate, path: &str, diags: &mut Vec<Diagnostic>) 
     }
 }
 
-const MAX_TTL_MS: u64 = u32::MAX as u64;
-
-fn check_queue(q: &crate::amqp::QueueConfig, path: &str, diags: &mut Vec<Diagnostic>) {
-    use crate::amqp::{Overflow, QueueType};
-    let a = &q.arguments;
-    let args = format!("{path}.arguments");
-    let quorum = a.queue_type == QueueType::Quorum;
-    for (name, v) in [("x-message-ttl", a.message_ttl), ("x-expires", a.expires)] {
-        if v.is_some_and(|v| v > MAX_TTL_MS) {
-            diags.push(Diagnostic::new(
-                format!("{args}.{name}"),
-                format!("out of range: at most {MAX_TTL_MS} ms"),
-            ));
-        }
-    }
-    if a.expires == Some(0) {
-        diags.push(Diagnostic::new(
-            format!("{args}.x-expires"),
-            "406 PRECONDITION_FAILED: x-expires must be greater than 0",
-        ));
-    }
-    if let Some(p) = a.max_priority {
-        if quorum {
-            diags.push(Diagnostic::new(
-                format!("{args}.x-max-priority"),
-                "quorum queues do not take x-max-priority: they always have 32 priority levels \
-                 (a message without a priority counts as 4)",
-            ));
-        } else if !(0..=255).contains(&p) {
-            diags.push(Diagnostic::new(
-                format!("{args}.x-max-priority"),
-                format!("406 PRECONDITION_FAILED: {p} is out of range 0 to 255"),
-            ));
-        }
-    }
-    if let Some(l) = a.delivery_limit {
-        if !quorum {
-            diags.push(Diagnostic::new(
-                format!("{args}.x-delivery-limit"),
-                "x-delivery-limit applies to quorum queues only",
-            ));
-        } else if l < -1 {
-            diags.push(Diagnostic::new(
-                format!("{args}.x-delivery-limit"),
-                format!("{l}: expected -1 (no limit) or a limit of 0 or more"),
-            ));
-        }
-    }
-    if quorum && a.overflow == Overflow::RejectPublishDlx {
-        diags.push(Diagnostic::new(
-            format!("{args}.x-overflow"),
-            "quorum queues do not support reject-publish-dlx; use reject-publish or drop-head",
-        ));
-    }
-    if quorum && q.exclusive {
-        diags.push(Diagnostic::new(
-            format!("{path}.exclusive"),
-            "exclusive queues are always classic; a quorum queue cannot be exclusive",
-        ));
-    }
-    if quorum && q.auto_delete {
-        diags.push(Diagnostic::new(
-            format!("{path}.auto_delete"),
-            "406 PRECONDITION_FAILED: quorum queues cannot be auto-delete",
-        ));
-    }
-    if quorum && !q.durable {
-        diags.push(Diagnostic::new(
-            format!("{path}.durable"),
-            "quorum queues are always durable",
-        ));
-    }
-    if a.dead_letter_routing_key
-        .as_ref()
-        .is_some_and(|k| k.len() > 255)
-    {
-        diags.push(Diagnostic::new(
-            format!("{args}.x-dead-letter-routing-key"),
-            "a routing key is a shortstr, at most 255 bytes",
-        ));
-    }
-}
-
-fn check_consumer(c: &crate::amqp::ConsumerConfig, path: &str, diags: &mut Vec<Diagnostic>) {
-    check_dist(&c.processing, format!("{path}.processing"), diags);
-    if !(0.0..=1.0).contains(&c.fail_probability) {
-        diags.push(Diagnostic::new(
-            format!("{path}.fail_probability"),
-            format!(
-                "expected a probability from 0 to 1, got {}",
-                c.fail_probability
-            ),
-        ));
-    }
-    if c.auto_ack {
-        let settles = !c.when_header.is_empty() || c.fail_probability > 0.0;
-        if settles {
-            diags.push(Diagnostic::new(
-                format!("{path}.auto_ack"),
-                "an auto_ack consumer cannot reject or nack: the broker forgot each message when \
-                 it sent it; remove when_header and fail_probability, or turn auto_ack off",
-            ));
-        }
-    }
-    if c.crash_after == Some(0) {
-        diags.push(Diagnostic::new(
-            format!("{path}.crash_after"),
-            "expected 1 or more (the consumer crashes on finishing that many messages)",
-        ));
-    }
-}
-
-/// An exclusive queue belongs to one connection: a second consumer node is refused, as
-/// RabbitMQ refuses it with 405 RESOURCE_LOCKED. Quorum queues refuse global QoS consumers.
-fn check_exclusive_owners(s: &Scenario, diags: &mut Vec<Diagnostic>) {
-    let mut owner: BTreeMap<&str, &str> = BTreeMap::new();
-    let kind = |id: &str| s.nodes.iter().find(|n| n.id == id).map(|n| &n.kind);
-    for (i, e) in s.edges.iter().enumerate() {
-        let (Some(NodeKind::Queue(q)), Some(NodeKind::Consumer(c))) = (kind(&e.from), kind(&e.to))
-        else {
-            continue;
-        };
-        if q.exclusive {
-            match owner.get(e.from.as_str()) {
-                Some(first) if *first != e.to => diags.push(Diagnostic::new(
-                    format!("edges[{i}]"),
-                    format!(
-                        "405 RESOURCE_LOCKED: {:?} is exclusive to {first:?}'s connection",
-                        e.from
-                    ),
-                )),
-                _ => {
-                    owner.insert(&e.from, &e.to);
-                }
-            }
-        }
-        for (field, why) in consume_edge_problems(e, q, c) {
-            diags.push(Diagnostic::new(format!("edges[{i}]{field}"), why));
-        }
-    }
-}
-
-/// What is wrong with consumer `c` consuming from queue `q` along `e`, as `(path suffix under
-/// the edge, reason)`.
-fn consume_edge_problems(
-    e: &EdgeSpec,
-    q: &crate::amqp::QueueConfig,
-    c: &crate::amqp::ConsumerConfig,
-) -> Vec<(&'static str, String)> {
-    let mut out = Vec::new();
-    // `on_failure` counts even without `fail_probability`: a poison message is settled with
-    // it whatever the other rules say.
-    let settles_back = !c.auto_ack
-        && (c.when_header.iter().any(|r| r.then != Settlement::Ack)
-            || c.on_failure != Settlement::Ack);
-    if settles_back && can_be_zero(&c.processing) && e.latency.as_ref().is_some_and(can_be_zero) {
-        out.push((
-            ".latency",
-            format!(
-                "{:?} can process in 0 time over a 0 latency edge and send messages back \
-                 (nack, reject): a message could loop forever without time passing; give the \
-                 processing time or the latency a minimum above 0",
-                e.to
-            ),
-        ));
-    }
-    if q.arguments.queue_type == crate::amqp::QueueType::Quorum && c.global_prefetch_count > 0 {
-        out.push((
-            "",
-            format!(
-                "{:?} uses global_prefetch_count, and quorum queue {:?} refuses consumers on a \
-                 channel with global QoS",
-                e.to, e.from
-            ),
-        ));
-    }
-    out
-}
-
 fn check_body(bytes: u32, path: String, diags: &mut Vec<Diagnostic>) {
     if bytes > MAX_BODY_BYTES {
         diags.push(Diagnostic::new(
@@ -932,20 +600,11 @@ fn check_body(bytes: u32, path: String, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-/// True if a draw from `d` can be exactly zero.
-fn can_be_zero(d: &DurationDist) -> bool {
-    match *d {
-        DurationDist::Constant { value } => value == SimDuration::ZERO,
-        DurationDist::Uniform { min, .. } => min == SimDuration::ZERO,
-        DurationDist::Exponential { mean } => mean == SimDuration::ZERO,
-    }
-}
-
 /// Refuses loops of relays in which every hold and every latency can be zero: a message could
 /// circle forever at one instant, and simulated time would never move again.
 fn check_zero_time_loops(s: &Scenario, ids: &BTreeMap<&str, usize>, diags: &mut Vec<Diagnostic>) {
     let instant =
-        |i: usize| matches!(&s.nodes[i].kind, NodeKind::Relay(r) if can_be_zero(&r.delay));
+        |i: usize| matches!(&s.nodes[i].kind, NodeKind::Relay(r) if r.delay.can_be_zero());
     // Edges of the zero-time subgraph: (edge index, from, to).
     let zero_edges: Vec<(usize, usize, usize)> = s
         .edges
@@ -953,8 +612,11 @@ fn check_zero_time_loops(s: &Scenario, ids: &BTreeMap<&str, usize>, diags: &mut 
         .enumerate()
         .filter_map(|(k, e)| {
             let (a, b) = (*ids.get(e.from.as_str())?, *ids.get(e.to.as_str())?);
-            (a != b && instant(a) && instant(b) && e.latency.as_ref().is_some_and(can_be_zero))
-                .then_some((k, a, b))
+            (a != b
+                && instant(a)
+                && instant(b)
+                && e.latency.as_ref().is_some_and(DurationDist::can_be_zero))
+            .then_some((k, a, b))
         })
         .collect();
     // Kahn's algorithm: peel nodes with no incoming zero-time edge; what remains lies on or

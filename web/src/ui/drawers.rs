@@ -473,7 +473,7 @@ fn dead_letters(ctx: &Ctx) -> Html {
         .dead_letter_arrivals
         .iter()
         .map(|(q, n)| {
-            let ready = m.nodes[q.index()].queue.as_ref().map_or(0, |x| x.ready);
+            let ready = m.nodes[q.index()].queue().map_or(0, |x| x.ready);
             html! {
                 <li data-dlq={topo.node(*q).name.clone()}><strong>{ topo.node(*q).name.clone() }</strong>
                     { format!(": {n} arrived, {ready} waiting") }</li>

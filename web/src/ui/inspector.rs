@@ -4,6 +4,7 @@
 use super::stage::{delete_selection, report};
 use super::{Ctx, Selection};
 use crate::fields::{self, Field, FieldType};
+use switchboard_core::amqp::AmqpKind;
 use switchboard_core::dist::DurationDist;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec};
 use switchboard_core::{Command, NodeId, SimDuration};
@@ -404,7 +405,7 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
         };
         let m = sim.metrics();
         let nm = &m.nodes[node.index()];
-        (node, nm.up, nm.consumer.as_ref().is_some_and(|c| c.paused))
+        (node, nm.up, nm.consumer().is_some_and(|c| c.paused))
     };
     let cmd = |label: &'static str,
                action: &'static str,
@@ -437,7 +438,7 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
         }
     };
     let buttons = match &spec.kind {
-        NodeKind::Consumer(c) => {
+        NodeKind::Amqp(AmqpKind::Consumer(c)) => {
             let pause = if paused {
                 cmd(
                     "Resume",
@@ -456,7 +457,7 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
                 )
             };
             let mut slow = spec.clone();
-            if let NodeKind::Consumer(sc) = &mut slow.kind {
+            if let NodeKind::Amqp(AmqpKind::Consumer(sc)) = &mut slow.kind {
                 sc.processing = scaled(&c.processing, 10);
             }
             let slow_btn = {

@@ -5,8 +5,8 @@ use super::{BindDraft, Ctx, Drag, Drawer, Selection};
 use crate::editor::EditError;
 use crate::scene::Scene;
 use crate::view::{self, slots, snap, Point, Slot, Viewport, NODE_HALF_H, NODE_HALF_W};
+use switchboard_core::amqp::AmqpKind;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, Position};
-use switchboard_core::topology::Matcher;
 use switchboard_core::{EdgeId, NodeMetrics};
 use wasm_bindgen::JsCast;
 use web_sys::Element;
@@ -505,28 +505,8 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
     let edges = topo.edges.iter().enumerate().filter_map(|(i, e)| {
         let (a, b) = scene.edges.get(i).copied().flatten()?;
         let id = EdgeId(i as u32);
-        let label = match &e.matcher {
-            Matcher::None => String::new(),
-            Matcher::Fanout => String::new(),
-            Matcher::Headers(_) => e
-                .arguments
-                .iter()
-                .map(|(k, v)| format!("{k}={}", serde_json::to_string(v).unwrap_or_default()))
-                .collect::<Vec<_>>()
-                .join(" "),
-            _ => {
-                if e.routing_key.is_empty() {
-                    "\"\"".into()
-                } else {
-                    e.routing_key.clone()
-                }
-            }
-        };
-        let kind = match (&topo.node(e.from).kind, &topo.node(e.to).kind) {
-            (NodeKind::Exchange(_), _) => "binding",
-            (NodeKind::Queue(_), _) => "consume",
-            _ => "publish",
-        };
+        let label = switchboard_core::model::edge_label(topo, id);
+        let kind = e.kind.class();
         let mid = Point {
             x: (a.x + b.x) / 2.0,
             y: (a.y + b.y) / 2.0 - 6.0,
@@ -653,7 +633,7 @@ fn node_html(
         })
     };
     let (shape, subtitle, body) = match &n.kind {
-        NodeKind::Exchange(x) => {
+        NodeKind::Amqp(AmqpKind::Exchange(x)) => {
             let d = format!(
                 "M{} {} L{} {} L{} {} L{} {} L{} {} L{} {} Z",
                 x0 + 16.0,
@@ -675,13 +655,17 @@ fn node_html(
                 html! {},
             )
         }
-        NodeKind::Queue(q) => {
-            let qm = m.queue.clone().unwrap_or(switchboard_core::QueueMetrics {
-                ready: 0,
-                ready_bytes: 0,
-                unacked: 0,
-                consumers: 0,
-            });
+        NodeKind::Amqp(AmqpKind::Queue(q)) => {
+            let qm = m
+                .queue()
+                .cloned()
+                .unwrap_or(switchboard_core::QueueMetrics {
+                    ready: 0,
+                    ready_bytes: 0,
+                    unacked: 0,
+                    consumers: 0,
+                    dead_lettered_in: 0,
+                });
             let (cells, _) = slots(qm.ready, qm.unacked, QUEUE_SLOTS);
             let cw = (w - 16.0) / QUEUE_SLOTS as f64;
             let ty = match q.arguments.queue_type {
@@ -712,8 +696,8 @@ fn node_html(
                 body,
             )
         }
-        NodeKind::Consumer(cfg) => {
-            let cm = m.consumer.clone();
+        NodeKind::Amqp(AmqpKind::Consumer(cfg)) => {
+            let cm = m.consumer().cloned();
             let (unacked, buffered, paused, progress) = match &cm {
                 Some(cm) => {
                     let now = ctx.session.borrow().timeline().sim().now();
@@ -786,7 +770,10 @@ fn node_html(
             },
         ),
     };
-    let can_send = !matches!(n.kind, NodeKind::Consumer(_) | NodeKind::Sink(_)) && !ctx.read_only();
+    let can_send = !matches!(
+        n.kind,
+        NodeKind::Amqp(AmqpKind::Consumer(_)) | NodeKind::Sink(_)
+    ) && !ctx.read_only();
     html! {
         <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" {onfocus}
             aria-label={format!("{kind} {name}")}>

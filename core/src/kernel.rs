@@ -1,0 +1,360 @@
+//! The kernel: what every model shares, and the kinds that belong to no paradigm.
+//!
+//! [`Kernel`] holds the clock, the agenda, the RNG, the fate ledger, the topology, the event
+//! stream, and every node's liveness and counters. Models ([`crate::model`]) keep their own
+//! state beside it and act through it: they schedule on its agenda, draw from its RNG, move
+//! messages in its ledger and emit into its event stream, so ordering and randomness stay one
+//! stream for the whole run.
+//!
+//! The kernel's own kinds are producers (messages at a rate), relays (hold, then forward) and
+//! sinks (consume). They name no paradigm: a producer that publishes into an exchange is a
+//! producer; what the exchange does is the AMQP model's business.
+
+use crate::agenda::Agenda;
+use crate::event::{Event, EventKind};
+use crate::id::{EdgeId, MessageId, NodeId};
+use crate::ledger::{DropReason, Fate, FateLedger};
+use crate::message::Envelope;
+use crate::model::{Action, EdgeKind, ModelDue};
+use crate::rng::SimRng;
+use crate::scenario::{Arrival, NodeKind, ProducerConfig};
+use crate::time::{SimDuration, SimTime};
+use crate::topology::Topology;
+use serde::Serialize;
+use std::sync::Arc;
+
+/// Something due at a moment of simulated time. Messages live inside these while they travel
+/// or wait, so the agenda is where the conservation check finds them.
+#[derive(Clone, Debug)]
+pub(crate) enum Due {
+    /// A producer's next rate-driven publish.
+    Emit { node: NodeId },
+    /// A message reaches the end of an edge.
+    Arrive { edge: EdgeId, msg: Box<Envelope> },
+    /// A relay finishes holding a message.
+    Release { node: NodeId, msg: Box<Envelope> },
+    /// A model's own entry: its timers, and the messages they carry.
+    Model(ModelDue),
+}
+
+impl Due {
+    /// The kernel node that owns this entry: a crash of that node removes it.
+    fn owner(&self) -> Option<NodeId> {
+        match self {
+            Due::Emit { node } | Due::Release { node, .. } => Some(*node),
+            Due::Arrive { .. } | Due::Model(_) => None,
+        }
+    }
+}
+
+/// Counters for one node.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct NodeStats {
+    /// Messages this node published.
+    pub published: u64,
+    /// Messages that reached this node.
+    pub received: u64,
+    /// Messages this node sent along an edge.
+    pub sent: u64,
+    /// Messages this node consumed.
+    pub consumed: u64,
+    /// Messages dropped at this node.
+    pub dropped: u64,
+    /// Times this node crashed.
+    pub crashes: u64,
+}
+
+/// What the kernel keeps for every node, whatever its model.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeState {
+    pub up: bool,
+    /// Round-robin cursor over the node's outgoing edges.
+    next_out: usize,
+    /// Rate-driven messages published so far (for `limit`).
+    emitted: u64,
+    pub stats: NodeStats,
+}
+
+/// The shared state of a run. See the module docs.
+#[derive(Clone, Debug)]
+pub(crate) struct Kernel {
+    pub topo: Arc<Topology>,
+    pub now: SimTime,
+    pub rng: SimRng,
+    pub agenda: Agenda<Due>,
+    /// False while replaying: events are not kept, so a long replay stays small.
+    pub recording: bool,
+    pub nodes: Vec<NodeState>,
+    pub ledger: FateLedger,
+    pub events: Vec<Event>,
+}
+
+/// The gap before a producer's next rate-driven message.
+fn gap(p: &ProducerConfig, rng: &mut SimRng) -> SimDuration {
+    let mean_us = 1_000_000.0 / p.rate_per_s;
+    let us = match p.arrival {
+        Arrival::Constant => mean_us,
+        Arrival::Poisson => rng.exponential(mean_us),
+    };
+    // At least 1 µs, so a producer always moves time forward.
+    SimDuration((libm::round(us) as u64).max(1))
+}
+
+/// Which kernel kinds an edge may connect (both ends are kernel kinds): every such edge is a
+/// hop, except into a producer or out of a sink.
+pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
+    match (from, to) {
+        (NodeKind::Sink(_), _) => Err("a sink sends nothing"),
+        (_, NodeKind::Producer(_)) => Err("a producer receives nothing"),
+        (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Relay(_) | NodeKind::Sink(_)) => {
+            Ok(EdgeKind::Hop)
+        }
+        (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(_))
+        | (NodeKind::Amqp(_), _) => {
+            unreachable!("an edge with a model's kind at an end is the model's to judge")
+        }
+    }
+}
+
+/// Which actions the kernel's kinds take: a producer publishes, and every kernel node can crash
+/// and restart. Settling and pausing are a model's (a consumer's).
+pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), String> {
+    let is_producer = matches!(kind, NodeKind::Producer(_));
+    match action {
+        Action::Publish if is_producer => Ok(()),
+        Action::Crash | Action::Restart => Ok(()),
+        Action::Publish => Err(not_a(name, kind, "producer", "can publish")),
+        Action::Settle => Err(not_a(name, kind, "consumer", "settles deliveries")),
+        Action::Pause | Action::Resume => {
+            Err(not_a(name, kind, "consumer", "can be paused and resumed"))
+        }
+    }
+}
+
+/// `"name" is a relay; only a producer can publish`.
+pub(crate) fn not_a(name: &str, kind: &NodeKind, only: &str, does: &str) -> String {
+    format!("{name:?} is a {}; only a {only} {does}", kind.name())
+}
+
+impl Kernel {
+    /// The shared state for a new run of `topo` with `seed`. Every node starts up.
+    pub fn new(topo: Topology, seed: u64) -> Kernel {
+        Kernel {
+            nodes: topo
+                .nodes
+                .iter()
+                .map(|_| NodeState {
+                    up: true,
+                    ..NodeState::default()
+                })
+                .collect(),
+            topo: Arc::new(topo),
+            now: SimTime::ZERO,
+            rng: SimRng::new(seed),
+            agenda: Agenda::default(),
+            recording: true,
+            ledger: FateLedger::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Adds a node to the topology (a live edit); it starts up.
+    pub fn add_node(&mut self, spec: &crate::scenario::NodeSpec) -> NodeId {
+        let node = Arc::make_mut(&mut self.topo).add_node(spec);
+        self.nodes.push(NodeState {
+            up: true,
+            ..NodeState::default()
+        });
+        node
+    }
+
+    /// Reports `kind` as happening now (unless replaying without recording).
+    #[inline]
+    pub fn emit(&mut self, kind: EventKind) {
+        if self.recording {
+            self.events.push(Event { at: self.now, kind });
+        }
+    }
+
+    /// Schedules a model's entry at `at`.
+    #[inline]
+    pub fn schedule(&mut self, at: SimTime, due: ModelDue) {
+        self.agenda.push(at, Due::Model(due));
+    }
+
+    /// Whether `node` is up.
+    #[inline]
+    pub fn up(&self, node: NodeId) -> bool {
+        self.nodes[node.index()].up
+    }
+
+    /// Ends message `id` at `node`, dropped for `reason`.
+    pub fn drop_message(&mut self, id: MessageId, node: NodeId, reason: DropReason) {
+        self.ledger.set(id, Fate::Dropped { node, reason });
+        self.nodes[node.index()].stats.dropped += 1;
+        self.emit(EventKind::Dropped {
+            message: id,
+            node,
+            reason,
+        });
+    }
+
+    /// Marks `node` down and counts the crash; false if it was down already.
+    pub fn mark_down(&mut self, node: NodeId) -> bool {
+        let n = &mut self.nodes[node.index()];
+        if !n.up {
+            return false;
+        }
+        n.up = false;
+        n.stats.crashes += 1;
+        true
+    }
+
+    /// A kernel node crashes: the entries it owns go (its next publish, the messages it
+    /// holds), and what it held is lost.
+    pub fn crash(&mut self, node: NodeId) {
+        if !self.mark_down(node) {
+            return;
+        }
+        let mut lost = Vec::new();
+        self.agenda.remove_where(
+            |d| d.owner() == Some(node),
+            |e| {
+                if let Due::Release { msg, .. } = e.due {
+                    lost.push(msg.id);
+                }
+            },
+        );
+        self.emit(EventKind::Crashed {
+            node,
+            lost: lost.len() as u32,
+        });
+        for id in lost {
+            self.drop_message(id, node, DropReason::LostInCrash);
+        }
+    }
+
+    /// Sends `msg` from `node` along its next outgoing edge, in turn; with none, it is dropped
+    /// (`no_route`).
+    pub fn forward(&mut self, node: NodeId, msg: Box<Envelope>) {
+        let out = &self.topo.node(node).out;
+        if out.is_empty() {
+            self.drop_message(msg.id, node, DropReason::NoRoute);
+            return;
+        }
+        let state = &mut self.nodes[node.index()];
+        let edge = out[state.next_out % out.len()];
+        state.next_out = (state.next_out + 1) % out.len();
+        state.stats.sent += 1;
+        let e = self.topo.edge(edge);
+        let (to, arrive) = (e.to, self.now + e.latency.sample(&mut self.rng));
+        self.ledger.set(msg.id, Fate::InTransit { edge });
+        self.emit(EventKind::Sent {
+            message: msg.id,
+            edge,
+            from: node,
+            to,
+            depart: self.now,
+            arrive,
+        });
+        self.agenda.push(arrive, Due::Arrive { edge, msg });
+    }
+
+    /// A message reached a kernel node along a hop: a relay holds it, a sink consumes it, a
+    /// node that is down (or gone) drops it.
+    pub fn arrive_at_hop(&mut self, node: NodeId, msg: Box<Envelope>) {
+        if !self.nodes[node.index()].up || self.topo.node(node).removed {
+            self.drop_message(msg.id, node, DropReason::NodeDown);
+            return;
+        }
+        match &self.topo.node(node).kind {
+            NodeKind::Relay(r) => {
+                let until = self.now + r.delay.sample(&mut self.rng);
+                self.ledger.set(msg.id, Fate::Held { node });
+                self.emit(EventKind::Received {
+                    message: msg.id,
+                    node,
+                    until,
+                });
+                self.agenda.push(until, Due::Release { node, msg });
+            }
+            NodeKind::Sink(_) => {
+                self.ledger.set(msg.id, Fate::Consumed { node });
+                self.nodes[node.index()].stats.consumed += 1;
+                self.emit(EventKind::Consumed {
+                    message: msg.id,
+                    node,
+                });
+            }
+            NodeKind::Producer(_) | NodeKind::Amqp(_) => {
+                unreachable!(
+                    "validated: no hop ends at a {}",
+                    self.topo.node(node).kind.name()
+                )
+            }
+        }
+    }
+
+    /// The producer `node`'s settings.
+    pub fn producer(&self, node: NodeId) -> &ProducerConfig {
+        match &self.topo.node(node).kind {
+            NodeKind::Producer(p) => p,
+            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {
+                unreachable!("not a producer")
+            }
+        }
+    }
+
+    /// Schedules the producer's next rate-driven message: if it was not `publishing` yet
+    /// (declared, or waiting for its `start`), at its `start` or now, whichever is later, and
+    /// at once for a constant rate; if it was (restarted or reconfigured after its start), one
+    /// gap from now.
+    pub fn schedule_producer(&mut self, node: NodeId, publishing: bool) {
+        let start = SimTime::ZERO + self.producer(node).start;
+        if publishing {
+            let now = self.now;
+            self.schedule_emit(node, now, false);
+        } else {
+            let constant = self.producer(node).arrival == Arrival::Constant;
+            self.schedule_emit(node, start.max(self.now), constant);
+        }
+    }
+
+    /// Schedules the producer's next rate-driven message, unless it is idle or spent its limit.
+    fn schedule_emit(&mut self, node: NodeId, earliest: SimTime, immediately: bool) {
+        let NodeKind::Producer(p) = &self.topo.node(node).kind else {
+            unreachable!("not a producer")
+        };
+        if p.rate_per_s <= 0.0
+            || p.limit
+                .is_some_and(|l| self.nodes[node.index()].emitted >= l)
+        {
+            return;
+        }
+        let at = if immediately {
+            earliest
+        } else {
+            earliest + gap(p, &mut self.rng)
+        };
+        self.agenda.push(at, Due::Emit { node });
+    }
+
+    /// A producer's rate-driven publish is due: it counts towards its `limit`, and the next is
+    /// scheduled after the caller has published this one ([`Kernel::schedule_next_emit`]).
+    pub fn count_emit(&mut self, node: NodeId) {
+        self.nodes[node.index()].emitted += 1;
+    }
+
+    /// Schedules the producer's next rate-driven publish, one gap from now.
+    pub fn schedule_next_emit(&mut self, node: NodeId) {
+        let now = self.now;
+        self.schedule_emit(node, now, false);
+    }
+
+    /// A producer's rate-driven publishes stop: its scheduled one is taken back (its settings
+    /// change, and [`Kernel::schedule_producer`] schedules anew).
+    pub fn cancel_emit(&mut self, node: NodeId) {
+        self.agenda
+            .remove_where(|d| matches!(d, Due::Emit { node: n } if *n == node), drop);
+    }
+}

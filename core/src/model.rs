@@ -1,0 +1,289 @@
+//! The seam between the kernel and the paradigms.
+//!
+//! The kernel ([`crate::kernel`]) knows time, the agenda, the RNG, the ledger, the topology,
+//! the event stream, and its own node kinds (producers, relays, sinks). Each paradigm is a
+//! *model* beside it, with its own node kinds, state, timers, rules and events: RabbitMQ
+//! ([`crate::amqp`]) today; BullMQ jobs, Kafka logs and HTTP calls are to come, each as another
+//! variant of the closed enums below.
+//!
+//! # Why closed enums
+//!
+//! Every hook is one `match` over [`ModelId`] (or over a node's kind, an edge's kind or an
+//! agenda entry), with no wildcard arms, in the manner of smoltcp's sockets: adding a model
+//! makes the compiler list every place that must learn it, and adding a kind to a model only
+//! touches that model's module. Static dispatch keeps the hot path free of virtual calls;
+//! snapshots (`Sim: Clone`) clone plain data; and determinism needs closed, ordered sets, not
+//! open registries. The hooks:
+//!
+//! | hook | here | used by |
+//! |---|---|---|
+//! | what an edge between two kinds means ([`edge_rule`], [`EdgeKind`]) | computed once per edge | topology, validation, the page |
+//! | which kinds take which actions ([`action_rule`]) | one rule | commands, scripted actions |
+//! | what a live reconfigure takes ([`reconfigure_rule`]) | one rule | commands, scripted actions, the editor |
+//! | a model's state, timers ([`ModelDue`]), arrivals, crash and restart, add and remove | [`Models`] | the `Sim` |
+//! | where a model's messages rest ([`Place`]) | [`Models::places`] | conservation check, inspector |
+//! | its counters' self-check, its metrics | [`Models`] | conservation check, metrics |
+
+use crate::amqp::{self, AmqpModel};
+use crate::id::{EdgeId, NodeId};
+use crate::kernel::Kernel;
+use crate::ledger::Fate;
+use crate::message::Envelope;
+use crate::scenario::{ModelId, NodeKind};
+use crate::time::SimTime;
+
+/// What an edge means, decided once from the kinds at its ends ([`edge_rule`]) and kept on
+/// the topology's edge.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// A plain hop between kernel nodes: messages leave `from` and arrive at `to` after the
+    /// edge's latency.
+    Hop,
+    /// An edge of the RabbitMQ model: a publish, a binding, a `basic.consume`.
+    Amqp(amqp::EdgeKind),
+}
+
+impl EdgeKind {
+    /// What the edge means, in a few words, for the page's hints.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            EdgeKind::Hop => "sends to",
+            EdgeKind::Amqp(k) => k.meaning(),
+        }
+    }
+
+    /// A short class name for the edge, for drawing: `hop`, `publish`, `binding`, `consume`.
+    pub fn class(self) -> &'static str {
+        match self {
+            EdgeKind::Hop => "hop",
+            EdgeKind::Amqp(k) => k.class(),
+        }
+    }
+
+    /// True if messages cross the edge with its latency (false: the edge is inside a broker,
+    /// like a binding, and takes no time).
+    pub fn has_latency(self) -> bool {
+        match self {
+            EdgeKind::Hop => true,
+            EdgeKind::Amqp(k) => k.has_latency(),
+        }
+    }
+}
+
+/// What an edge carries that matters to it, as a short label for the canvas: a binding's
+/// routing key (or, for a headers exchange, its arguments; nothing for a fanout), nothing for
+/// other edges.
+pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
+    match topo.edge(edge).kind {
+        EdgeKind::Hop => String::new(),
+        EdgeKind::Amqp(_) => amqp::rules::edge_label(topo, edge),
+    }
+}
+
+/// Which node kinds an edge may connect, and what it then means; or, in words, why not. The
+/// kernel decides between its own kinds; an edge with a model's kind at either end is that
+/// model's to decide.
+pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
+    match (from.model(), to.model()) {
+        (ModelId::Kernel, ModelId::Kernel) => crate::kernel::edge_rule(from, to),
+        (ModelId::Amqp, _) | (_, ModelId::Amqp) => {
+            amqp::rules::edge_rule(from, to).map(EdgeKind::Amqp)
+        }
+    }
+}
+
+/// Something a command or a scripted action asks of one node.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Publish a message now.
+    Publish,
+    /// Crash now.
+    Crash,
+    /// Come back up.
+    Restart,
+    /// Settle a delivery (`basic.ack`, `basic.nack`, `basic.reject`).
+    Settle,
+    /// Stall the application (`pause`).
+    Pause,
+    /// Run the stalled application again (`resume`).
+    Resume,
+}
+
+/// Whether a node named `name` of `kind` takes `action`; if not, why, in words that name it.
+/// Commands and scripted actions both ask this one rule.
+pub fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), String> {
+    match kind.model() {
+        ModelId::Kernel => crate::kernel::action_rule(name, kind, action),
+        ModelId::Amqp => amqp::rules::action_rule(name, kind, action),
+    }
+}
+
+/// Why a live node cannot take new settings in place.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Reconfigure {
+    /// The new settings are of another kind: that is a new node (remove it, add another).
+    OtherKind(String),
+    /// The real system cannot change this in place: the node must be deleted and declared
+    /// again (a queue's arguments, RabbitMQ's 406), or its subscription renewed. Says why.
+    Redeclare(String),
+}
+
+/// Whether the live node `name` can go from `old` to `new` settings in place. `bound` is true
+/// if it has the edges that would have to be made again (a consumer's `basic.consume`). The
+/// `Sim` refuses what this refuses; the editor turns a [`Reconfigure::Redeclare`] into a
+/// deletion and a declaration.
+pub fn reconfigure_rule(
+    name: &str,
+    old: &NodeKind,
+    new: &NodeKind,
+    bound: bool,
+) -> Result<(), Reconfigure> {
+    if old.name() != new.name() {
+        return Err(Reconfigure::OtherKind(format!(
+            "configure cannot turn {} {name:?} into a {}: configure keeps a node's kind (remove \
+             the node and add a new one)",
+            old.name(),
+            new.name()
+        )));
+    }
+    match old.model() {
+        ModelId::Kernel => Ok(()),
+        ModelId::Amqp => amqp::rules::reconfigure_rule(name, old, new, bound),
+    }
+}
+
+/// A model's entry in the agenda: its own timers and the messages they carry.
+#[derive(Clone, Debug)]
+pub(crate) enum ModelDue {
+    /// The RabbitMQ model's.
+    Amqp(amqp::Due),
+}
+
+/// Where a live message rests. The conservation check compares [`Place::fate`] with the
+/// ledger; the inspector shows the rest.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Place<'a> {
+    /// The message.
+    pub msg: &'a Envelope,
+    /// Where the ledger must say it is.
+    pub fate: Fate,
+    /// When it next moves by itself, if it does.
+    pub until: Option<SimTime>,
+    /// What kind of place it is.
+    pub detail: PlaceDetail<'a>,
+}
+
+/// The kind of place a message rests in.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum PlaceDetail<'a> {
+    /// On an edge, arriving at `arrive`: a hop or a publish.
+    Wire {
+        /// The edge.
+        edge: EdgeId,
+        /// When it gets there.
+        arrive: SimTime,
+    },
+    /// Held by a kernel node (a relay).
+    Node {
+        /// The node.
+        node: NodeId,
+    },
+    /// Somewhere in the RabbitMQ model.
+    Amqp(amqp::PlaceDetail<'a>),
+}
+
+/// Every model's state, side by side.
+#[derive(Clone, Debug)]
+pub(crate) struct Models {
+    /// RabbitMQ.
+    pub amqp: AmqpModel,
+}
+
+impl Models {
+    /// The models' state for a topology about to start: nothing declared yet.
+    pub fn new() -> Models {
+        Models {
+            amqp: AmqpModel::default(),
+        }
+    }
+
+    /// A node was added to the topology (or the run starts with it): every model learns of it,
+    /// since a model may keep state for another's node (the AMQP channel of a producer).
+    pub fn node_added(&mut self, k: &mut Kernel, node: NodeId) {
+        self.amqp.node_added(k, node);
+    }
+
+    /// An edge was added (or the run starts with it): the model of its kind takes it up.
+    pub fn edge_added(&mut self, k: &mut Kernel, edge: EdgeId) {
+        match k.topo.edge(edge).kind {
+            EdgeKind::Hop => {}
+            EdgeKind::Amqp(_) => self.amqp.edge_added(k, edge),
+        }
+    }
+
+    /// An edge is about to be removed by a live edit.
+    pub fn edge_removing(&mut self, k: &mut Kernel, edge: EdgeId) {
+        match k.topo.edge(edge).kind {
+            EdgeKind::Hop => {}
+            EdgeKind::Amqp(_) => self.amqp.edge_removing(k, edge),
+        }
+    }
+
+    /// A message reached the end of `edge`, of a model's kind `kind`.
+    #[inline]
+    pub fn arrive(&mut self, k: &mut Kernel, edge: EdgeId, kind: EdgeKind, msg: Box<Envelope>) {
+        match kind {
+            EdgeKind::Hop => unreachable!("the kernel takes hops"),
+            EdgeKind::Amqp(kind) => self.amqp.publish_arrive(k, edge, kind, msg),
+        }
+    }
+
+    /// A model's timer is due.
+    #[inline]
+    pub fn timer(&mut self, k: &mut Kernel, due: ModelDue) {
+        match due {
+            ModelDue::Amqp(d) => self.amqp.timer(k, d),
+        }
+    }
+
+    /// A producer made a message: models mark it as their protocol requires (AMQP's publish
+    /// flags: `mandatory`, the confirm sequence number).
+    pub fn on_publish(&mut self, k: &Kernel, producer: NodeId, msg: &mut Envelope) {
+        self.amqp.on_publish(k, producer, msg);
+    }
+
+    /// A producer's channel starts again (it restarted, or its publish options changed).
+    pub fn publisher_reset(&mut self, producer: NodeId) {
+        self.amqp.publisher_reset(producer);
+    }
+
+    /// Every live message the models hold in their own state, where it rests.
+    pub fn places<'a>(&'a self, _k: &'a Kernel, f: &mut dyn FnMut(Place<'a>)) {
+        self.amqp.places(f);
+    }
+
+    /// Each model's counters against where its messages are (`places`: every live message's
+    /// place, as [`crate::Sim::check_conservation`] found them).
+    pub fn check_counters(&self, k: &Kernel, places: &[Place<'_>]) -> Result<(), String> {
+        let deliveries: Vec<(NodeId, &amqp::Delivery)> = places
+            .iter()
+            .filter_map(|p| match p.detail {
+                PlaceDetail::Amqp(d) => d.delivery(),
+                PlaceDetail::Wire { .. } | PlaceDetail::Node { .. } => None,
+            })
+            .collect();
+        self.amqp.check_counters(k, &deliveries)
+    }
+
+    /// The live messages a model's agenda entry carries, where they rest.
+    pub fn places_in_due<'a>(
+        &'a self,
+        at: SimTime,
+        due: &'a ModelDue,
+        f: &mut dyn FnMut(Place<'a>),
+    ) {
+        match due {
+            ModelDue::Amqp(d) => amqp::places_in_due(at, d, f),
+        }
+    }
+}
