@@ -13,6 +13,9 @@ section() { printf '\n==== %s\n' "$*"; }
 section "formatting (cargo fmt --check)"
 cargo fmt --all -- --check
 
+section "lints (cargo clippy, warnings are errors; core denies wildcard arms over enums)"
+cargo clippy --workspace --all-targets -- -D warnings
+
 section "native tests (core, CLI, web view-model)"
 cargo test --workspace --features switchboard-core/cli
 

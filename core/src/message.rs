@@ -28,6 +28,34 @@ pub enum HeaderValue {
     Table(BTreeMap<String, HeaderValue>),
 }
 
+impl HeaderValue {
+    /// The string, if it is one.
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            HeaderValue::Str(s) => Some(s),
+            HeaderValue::Void
+            | HeaderValue::Bool(_)
+            | HeaderValue::Int(_)
+            | HeaderValue::Float(_)
+            | HeaderValue::Array(_)
+            | HeaderValue::Table(_) => None,
+        }
+    }
+
+    /// The string, if it is one, taken out.
+    pub fn into_string(self) -> Option<String> {
+        match self {
+            HeaderValue::Str(s) => Some(s),
+            HeaderValue::Void
+            | HeaderValue::Bool(_)
+            | HeaderValue::Int(_)
+            | HeaderValue::Float(_)
+            | HeaderValue::Array(_)
+            | HeaderValue::Table(_) => None,
+        }
+    }
+}
+
 /// Message headers, ordered by key so that iteration and serialisation are deterministic.
 pub type Headers = BTreeMap<String, HeaderValue>;
 

@@ -998,7 +998,7 @@ mod tests {
         let mut sim = running_sim();
         let copy = sim.k.agenda.iter_unordered().find_map(|e| match &e.due {
             Due::Arrive { edge, msg } => Some((e.at, *edge, msg.clone())),
-            _ => None,
+            Due::Emit { .. } | Due::Release { .. } | Due::Model(_) => None,
         });
         let (at, edge, msg) = copy.unwrap();
         sim.k.agenda.push(at, Due::Arrive { edge, msg });

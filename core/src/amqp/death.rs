@@ -112,10 +112,7 @@ fn cc(headers: &Headers) -> impl Iterator<Item = &str> {
         Some(HeaderValue::Array(items)) => items,
         _ => &[],
     };
-    items.iter().filter_map(|v| match v {
-        HeaderValue::Str(s) => Some(s.as_str()),
-        _ => None,
-    })
+    items.iter().filter_map(HeaderValue::as_str)
 }
 
 /// Takes the `BCC` header off a message entering the broker, keeping its values as routing keys
@@ -124,10 +121,7 @@ pub fn take_bcc(msg: &mut Envelope) {
     if let Some(HeaderValue::Array(items)) = msg.headers.remove("BCC") {
         msg.bcc = items
             .into_iter()
-            .filter_map(|v| match v {
-                HeaderValue::Str(s) => Some(s),
-                _ => None,
-            })
+            .filter_map(HeaderValue::into_string)
             .collect();
     }
 }

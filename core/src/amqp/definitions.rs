@@ -330,7 +330,10 @@ fn has_void(v: &HeaderValue) -> bool {
         HeaderValue::Void => true,
         HeaderValue::Array(items) => items.iter().any(has_void),
         HeaderValue::Table(t) => t.values().any(has_void),
-        _ => false,
+        HeaderValue::Bool(_)
+        | HeaderValue::Int(_)
+        | HeaderValue::Float(_)
+        | HeaderValue::Str(_) => false,
     }
 }
 
@@ -410,7 +413,10 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
                     "arguments": args,
                 }));
             }
-            other => left_out.push(format!(
+            other @ (NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
                 "{} {:?} is a client, not a broker object",
                 other.name(),
                 n.id
@@ -427,7 +433,10 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
         let destination_type = match to {
             NodeKind::Amqp(AmqpKind::Queue(q)) if !q.exclusive => "queue",
             NodeKind::Amqp(AmqpKind::Exchange(_)) => "exchange",
-            _ => continue,
+            NodeKind::Amqp(AmqpKind::Queue(_) | AmqpKind::Consumer(_))
+            | NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_) => continue,
         };
         if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
             continue;
@@ -514,13 +523,11 @@ mod tests {
             ("shop", "by-type", "#")
         );
         assert_eq!(s.edges[2].arguments.len(), 2, "headers binding arguments");
-        match &s.nodes[3].kind {
-            NodeKind::Amqp(AmqpKind::Queue(q)) => {
-                assert_eq!(q.arguments.delivery_limit, Some(3));
-                assert_eq!(q.arguments.dead_letter_exchange.as_deref(), Some("dlx"));
-            }
-            _ => panic!("orders is a queue"),
-        }
+        let NodeKind::Amqp(AmqpKind::Queue(q)) = &s.nodes[3].kind else {
+            panic!("orders is a queue, not {}", s.nodes[3].kind.name());
+        };
+        assert_eq!(q.arguments.delivery_limit, Some(3));
+        assert_eq!(q.arguments.dead_letter_exchange.as_deref(), Some("dlx"));
         let report: Vec<String> = got
             .unsupported
             .iter()

@@ -38,6 +38,8 @@ impl XMatch {
 ///
 /// A `null` (void) argument matches when the header is present, whatever its value; any other
 /// argument matches when the header has exactly that value and type (`1` is not `1.0`).
+// A matcher over header values: any value other than `void` compares by equality.
+#[allow(clippy::wildcard_enum_match_arm)]
 pub fn matches(mode: XMatch, arguments: &Headers, headers: &Headers) -> bool {
     let with_x = matches!(mode, XMatch::AllWithX | XMatch::AnyWithX);
     let mut considered = arguments.iter().filter(|(k, _)| {

@@ -231,7 +231,15 @@ impl Action {
                 delivery_tag,
                 requeue,
             } => Some((node, Settlement::Reject { requeue }, delivery_tag, false)),
-            _ => None,
+            Action::Publish { .. }
+            | Action::Crash { .. }
+            | Action::Restart { .. }
+            | Action::RemoveNode { .. }
+            | Action::AddEdge { .. }
+            | Action::RemoveEdge { .. }
+            | Action::Pause { .. }
+            | Action::Resume { .. }
+            | Action::Configure { .. } => None,
         }
     }
 }

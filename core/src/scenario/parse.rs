@@ -521,7 +521,15 @@ fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
         Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
         Action::Configure { node } => vec![("node.id", &node.id)],
         Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],
-        other => vec![("node", other.nodes()[0])],
+        Action::Publish { node, .. }
+        | Action::Crash { node }
+        | Action::Restart { node }
+        | Action::Ack { node, .. }
+        | Action::Nack { node, .. }
+        | Action::Reject { node, .. }
+        | Action::RemoveNode { node }
+        | Action::Pause { node }
+        | Action::Resume { node } => vec![("node", node)],
     }
 }
 
