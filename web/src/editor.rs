@@ -21,7 +21,6 @@ use crate::timeline::{Timeline, TimelineError};
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::rc::Rc;
-use switchboard_core::amqp::AmqpKind;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec, Position};
 use switchboard_core::topology::Topology;
 use switchboard_core::{Command, Diagnostics, EdgeId, Edit, Scenario};
@@ -47,19 +46,6 @@ pub enum EditError {
     #[error("{0}")]
     Missing(String),
 }
-
-/// The node kinds offered by the palette: `(label, kind, exchange type)`.
-pub const PALETTE: &[(&str, &str, Option<&str>)] = &[
-    ("Producer", "producer", None),
-    ("Direct exchange", "exchange", Some("direct")),
-    ("Fanout exchange", "exchange", Some("fanout")),
-    ("Topic exchange", "exchange", Some("topic")),
-    ("Headers exchange", "exchange", Some("headers")),
-    ("Queue", "queue", None),
-    ("Consumer", "consumer", None),
-    ("Relay", "relay", None),
-    ("Sink", "sink", None),
-];
 
 /// The editing session.
 pub struct Session {
@@ -357,21 +343,19 @@ impl Session {
 
     // ----- edits -----
 
-    /// Adds a node of a palette kind at `at`, with a fresh name. Returns the name.
+    /// Adds a node of a palette kind (and variant: an exchange's type) at `at`, with a fresh
+    /// name. Returns the name.
     pub fn add_node(
         &mut self,
         kind: &str,
-        exchange_type: Option<&str>,
+        variant: Option<&str>,
         at: Position,
     ) -> Result<String, EditError> {
-        let doc = self.doc();
-        let stem = match (kind, exchange_type) {
-            ("exchange", Some(t)) => format!("{t}-x"),
-            (k, _) => k.to_owned(),
-        };
-        let name = fresh_name(&doc, &stem);
-        let spec = default_spec(&name, kind, exchange_type)?;
-        let mut spec = spec;
+        let item = crate::models::palette_item(kind, variant)
+            .ok_or_else(|| EditError::Missing(format!("the palette has no kind {kind:?}")))?;
+        let name = fresh_name(&self.doc(), item.stem);
+        let mut spec = crate::models::default_spec(&name, item)
+            .map_err(|e| EditError::Invalid(Diagnostics::one("config", e)))?;
         spec.position = Some(at);
         self.edit(|d| d.nodes.push(spec))?;
         Ok(name)
@@ -408,38 +392,21 @@ impl Session {
         (!mine.is_empty()).then(|| mine.join("; "))
     }
 
-    /// What a connection from `from` to `to` means, for the hint at the cursor.
+    /// What a connection from `from` to `to` means, for the hint at the cursor: the core's
+    /// own rule (`None` if either is unknown or the connection is refused).
     pub fn connection_meaning(&self, from: &str, to: &str) -> Option<&'static str> {
         let doc = self.doc();
         let kind = |n: &str| doc.node_index(n).map(|i| &doc.nodes[i].kind);
-        Some(match (kind(from)?, kind(to)?) {
-            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(AmqpKind::Exchange(_))) => {
-                "publishes to"
-            }
-            (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(AmqpKind::Queue(_))) => {
-                "publishes to (through the default exchange)"
-            }
-            (NodeKind::Amqp(AmqpKind::Exchange(_)), NodeKind::Amqp(AmqpKind::Queue(_))) => {
-                "binds a queue"
-            }
-            (NodeKind::Amqp(AmqpKind::Exchange(_)), NodeKind::Amqp(AmqpKind::Exchange(_))) => {
-                "binds an exchange (e2e)"
-            }
-            (NodeKind::Amqp(AmqpKind::Queue(_)), NodeKind::Amqp(AmqpKind::Consumer(_))) => {
-                "consumes from"
-            }
-            _ => "sends to",
-        })
+        switchboard_core::model::edge_rule(kind(from)?, kind(to)?)
+            .ok()
+            .map(switchboard_core::model::EdgeKind::meaning)
     }
 
-    /// True if connecting `from` to `to` makes a binding that needs a key or arguments asked
-    /// for: an exchange of type direct, topic or headers.
+    /// Whether connecting from `from` asks for a binding's routing key or arguments: the
+    /// exchange type, for the dialog.
     pub fn binding_type(&self, from: &str) -> Option<&'static str> {
         let doc = self.doc();
-        match &doc.nodes[doc.node_index(from)?].kind {
-            NodeKind::Amqp(AmqpKind::Exchange(x)) => Some(x.kind.as_str()),
-            _ => None,
-        }
+        crate::models::binding_asks(&doc.nodes[doc.node_index(from)?].kind)
     }
 
     /// A routing key to offer when binding from the exchange `from`: the key the producers
@@ -560,34 +527,11 @@ pub fn fresh_name(doc: &Scenario, stem: &str) -> String {
         .expect("some suffix is free")
 }
 
-/// The spec a palette kind starts with: settings chosen so the first run shows something.
-pub fn default_spec(
-    name: &str,
-    kind: &str,
-    exchange_type: Option<&str>,
-) -> Result<NodeSpec, EditError> {
-    let config = match kind {
-        "producer" => serde_json::json!({ "rate_per_s": 2, "message": { "routing_key": "task" } }),
-        "exchange" => serde_json::json!({ "type": exchange_type.unwrap_or("direct") }),
-        "queue" => serde_json::json!({}),
-        "consumer" => serde_json::json!({ "prefetch_count": 5, "processing": "300ms" }),
-        "relay" => serde_json::json!({ "delay": "100ms" }),
-        "sink" => serde_json::json!({}),
-        other => {
-            return Err(EditError::Missing(format!(
-                "the palette has no kind {other:?}"
-            )))
-        }
-    };
-    let v = serde_json::json!({ "id": name, "kind": kind, "config": config });
-    serde_json::from_value(v)
-        .map_err(|e| EditError::Invalid(Diagnostics::one("config", e.to_string())))
-}
-
 /// The live commands that turn the topology `live` into `new`. Nodes are matched by name;
-/// edges by their ends and fields. A changed producer, consumer, relay or sink is configured
-/// in place; a changed queue or exchange (or a consumer's `auto_ack` or `x-priority`, which
-/// need a new `basic.consume`) is deleted and declared again with its edges.
+/// edges by their ends and fields. A changed node is configured in place where the core's
+/// rule allows (`model::reconfigure_rule`), and otherwise deleted and declared again with its
+/// edges (a queue's or an exchange's settings, a consumer's `auto_ack` or `x-priority` while it
+/// consumes).
 pub fn diff(live: &Scenario, new: &Scenario, topo: &Topology) -> Vec<Command> {
     let spec_of = |s: &Scenario, name: &str| s.node_index(name).map(|i| s.nodes[i].clone());
     let mut recreate = Vec::new();
@@ -599,15 +543,13 @@ pub fn diff(live: &Scenario, new: &Scenario, topo: &Topology) -> Vec<Command> {
         if m.kind == n.kind {
             continue;
         }
-        let in_place = match (&n.kind, &m.kind) {
-            (NodeKind::Producer(_), NodeKind::Producer(_))
-            | (NodeKind::Relay(_), NodeKind::Relay(_))
-            | (NodeKind::Sink(_), NodeKind::Sink(_)) => true,
-            (NodeKind::Amqp(AmqpKind::Consumer(a)), NodeKind::Amqp(AmqpKind::Consumer(b))) => {
-                a.auto_ack == b.auto_ack && a.arguments == b.arguments
-            }
-            _ => false,
-        };
+        // The core's rule: in place, or deleted and declared again (a queue's arguments, a
+        // consumer's `auto_ack` while it consumes).
+        let bound = topo
+            .node_id(&n.id)
+            .is_some_and(|id| !topo.node(id).inc.is_empty());
+        let in_place =
+            switchboard_core::model::reconfigure_rule(&n.id, &n.kind, &m.kind, bound).is_ok();
         if in_place {
             configure.push(m);
         } else {
@@ -668,6 +610,7 @@ fn same_edge(a: &EdgeSpec, b: &EdgeSpec) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use switchboard_core::amqp::AmqpKind;
     use switchboard_core::SimTime;
 
     fn empty() -> Scenario {

@@ -151,17 +151,10 @@ impl Effects {
                     route,
                     ..
                 }) => {
-                    let hops: Vec<_> = std::iter::once(*x)
-                        .chain(route.path.iter().copied())
-                        .collect();
-                    for &hop in &hops {
-                        for &edge in &topo.node(hop).out {
-                            let to = topo.edge(edge).to;
-                            let hit = route.targets.iter().any(|(q, _)| *q == to)
-                                || route.path.contains(&to);
-                            if hit && scene.edge(edge).is_some() {
-                                self.push(EffectKind::Flash { edge }, now, FLASH_MS);
-                            }
+                    // The bindings it went through, as the core reports them.
+                    for edge in route.bindings(topo, *x) {
+                        if scene.edge(edge).is_some() {
+                            self.push(EffectKind::Flash { edge }, now, FLASH_MS);
                         }
                     }
                 }
@@ -171,13 +164,7 @@ impl Effects {
                     reason,
                     detail,
                 }) => {
-                    let target = topo
-                        .node_id(&detail.exchange)
-                        .or_else(|| {
-                            // The default exchange routes to the queue its key names.
-                            detail.routing_keys.first().and_then(|k| topo.node_id(k))
-                        })
-                        .and_then(|n| scene.node(n));
+                    let target = detail.target(topo).and_then(|n| scene.node(n));
                     if let (Some(from), Some(to)) = (scene.node(*queue), target) {
                         self.push(
                             EffectKind::DeadLetter {

@@ -36,7 +36,7 @@ pub struct Field {
     pub help: &'static str,
 }
 
-const fn f(
+pub(crate) const fn f(
     name: &'static str,
     path: &'static [&'static str],
     ty: FieldType,
@@ -51,247 +51,6 @@ const fn f(
 }
 
 use FieldType::*;
-
-/// A producer's settings.
-pub const PRODUCER: &[Field] = &[
-    f("rate_per_s", &["rate_per_s"], Float, "messages per second"),
-    f(
-        "arrival",
-        &["arrival"],
-        Choice(&["constant", "poisson"]),
-        "evenly spaced, or random gaps",
-    ),
-    f(
-        "limit",
-        &["limit"],
-        Int,
-        "stop after this many (empty: never)",
-    ),
-    f("start", &["start"], Duration, "when the first message goes"),
-    f(
-        "routing_key",
-        &["message", "routing_key"],
-        Text,
-        "the key each message is published with",
-    ),
-    f(
-        "headers",
-        &["message", "headers"],
-        Json,
-        "application headers, as a JSON object",
-    ),
-    f("body_bytes", &["message", "body_bytes"], Int, "body size"),
-    f(
-        "expiration",
-        &["message", "expiration"],
-        Text,
-        "per-message TTL in ms (a string)",
-    ),
-    f(
-        "priority",
-        &["message", "priority"],
-        Int,
-        "message priority (0–255)",
-    ),
-    f(
-        "mandatory",
-        &["mandatory"],
-        Bool,
-        "return unroutable messages (basic.return)",
-    ),
-    f(
-        "publisher_confirms",
-        &["publisher_confirms"],
-        Bool,
-        "confirm.select: the broker acks each publish",
-    ),
-];
-
-/// An exchange's settings.
-pub const EXCHANGE: &[Field] = &[
-    f(
-        "type",
-        &["type"],
-        Choice(&["direct", "fanout", "topic", "headers"]),
-        "how it routes",
-    ),
-    f(
-        "alternate-exchange",
-        &["arguments", "alternate-exchange"],
-        Text,
-        "where unroutable messages go",
-    ),
-];
-
-/// A queue's settings.
-pub const QUEUE: &[Field] = &[
-    f(
-        "x-queue-type",
-        &["arguments", "x-queue-type"],
-        Choice(&["classic", "quorum"]),
-        "classic or quorum",
-    ),
-    f("durable", &["durable"], Bool, "survives a broker restart"),
-    f(
-        "exclusive",
-        &["exclusive"],
-        Bool,
-        "owned by its one consumer's connection",
-    ),
-    f(
-        "auto_delete",
-        &["auto_delete"],
-        Bool,
-        "deleted when its last consumer leaves",
-    ),
-    f(
-        "x-message-ttl",
-        &["arguments", "x-message-ttl"],
-        Int,
-        "ms a message may wait",
-    ),
-    f(
-        "x-expires",
-        &["arguments", "x-expires"],
-        Int,
-        "ms unused before the queue is deleted",
-    ),
-    f(
-        "x-max-length",
-        &["arguments", "x-max-length"],
-        Int,
-        "most ready messages",
-    ),
-    f(
-        "x-max-length-bytes",
-        &["arguments", "x-max-length-bytes"],
-        Int,
-        "most ready body bytes",
-    ),
-    f(
-        "x-overflow",
-        &["arguments", "x-overflow"],
-        Choice(&["drop-head", "reject-publish", "reject-publish-dlx"]),
-        "what a full queue does",
-    ),
-    f(
-        "x-dead-letter-exchange",
-        &["arguments", "x-dead-letter-exchange"],
-        Text,
-        "where dead letters are published",
-    ),
-    f(
-        "x-dead-letter-routing-key",
-        &["arguments", "x-dead-letter-routing-key"],
-        Text,
-        "their new routing key",
-    ),
-    f(
-        "x-max-priority",
-        &["arguments", "x-max-priority"],
-        Int,
-        "classic: highest priority",
-    ),
-    f(
-        "x-delivery-limit",
-        &["arguments", "x-delivery-limit"],
-        Int,
-        "quorum: failed deliveries before dead-lettering",
-    ),
-    f(
-        "x-single-active-consumer",
-        &["arguments", "x-single-active-consumer"],
-        Bool,
-        "one consumer at a time",
-    ),
-];
-
-/// A consumer's settings.
-pub const CONSUMER: &[Field] = &[
-    f(
-        "prefetch_count",
-        &["prefetch_count"],
-        Int,
-        "basic.qos: unacked per consumer (0: unlimited)",
-    ),
-    f(
-        "global_prefetch_count",
-        &["global_prefetch_count"],
-        Int,
-        "basic.qos global: unacked per channel",
-    ),
-    f("auto_ack", &["auto_ack"], Bool, "no_ack: forgotten as sent"),
-    f(
-        "x-priority",
-        &["arguments", "x-priority"],
-        Int,
-        "consumer priority",
-    ),
-    f(
-        "processing",
-        &["processing"],
-        Duration,
-        "time to process one message",
-    ),
-    f(
-        "fail_probability",
-        &["fail_probability"],
-        Float,
-        "chance a message fails (0–1)",
-    ),
-    f(
-        "on_failure",
-        &["on_failure"],
-        Json,
-        "how a failure is settled",
-    ),
-    f(
-        "crash_after",
-        &["crash_after"],
-        Int,
-        "crash on finishing the Nth message",
-    ),
-    f(
-        "when_header",
-        &["when_header"],
-        Json,
-        "settle messages with these headers so",
-    ),
-];
-
-/// A relay's settings.
-pub const RELAY: &[Field] = &[f(
-    "delay",
-    &["delay"],
-    Duration,
-    "time held before forwarding",
-)];
-
-/// An edge's settings, by what the edge is.
-pub const BINDING: &[Field] = &[
-    f("routing_key", &["routing_key"], Text, "the binding key"),
-    f(
-        "arguments",
-        &["arguments"],
-        Json,
-        "binding arguments (headers: x-match and values)",
-    ),
-];
-
-/// A publish or consume edge's settings.
-pub const WIRE: &[Field] = &[f("latency", &["latency"], Duration, "time on the wire")];
-
-/// The fields of a node kind.
-pub fn node_fields(kind: &str) -> &'static [Field] {
-    match kind {
-        "producer" => PRODUCER,
-        "exchange" => EXCHANGE,
-        "queue" => QUEUE,
-        "consumer" => CONSUMER,
-        "relay" => RELAY,
-        _ => &[],
-    }
-}
 
 /// The field's current value as the text the input shows.
 pub fn read(root: &Value, field: &Field) -> String {
@@ -415,20 +174,19 @@ pub fn set_config_json(spec: &NodeSpec, text: &str) -> Result<NodeSpec, String> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::editor::default_spec;
+    use crate::models::amqp::{BINDING, CONSUMER, QUEUE};
+    use crate::models::kernel::WIRE;
+
+    fn default_spec(name: &str, kind: &str, variant: Option<&str>) -> Result<NodeSpec, String> {
+        crate::models::default_spec(name, crate::models::palette_item(kind, variant).unwrap())
+    }
 
     #[test]
-    fn every_field_round_trips_its_own_value_on_every_kind() {
-        for (kind, xt) in [
-            ("producer", None),
-            ("exchange", Some("topic")),
-            ("queue", None),
-            ("consumer", None),
-            ("relay", None),
-            ("sink", None),
-        ] {
-            let spec = default_spec("n", kind, xt).unwrap();
-            for field in node_fields(kind) {
+    fn every_field_round_trips_its_own_value_on_every_palette_kind() {
+        for item in crate::models::palette() {
+            let kind = item.label;
+            let spec = crate::models::default_spec("n", item).unwrap();
+            for field in crate::models::fields(&spec.kind) {
                 let text = node_field(&spec, field);
                 let back = set_node_field(&spec, field, &text)
                     .unwrap_or_else(|e| panic!("{kind}.{}: {e}", field.name));

@@ -5,8 +5,10 @@
 //!
 //! - [`editor`]: the document, undo and redo, and how edits reach the running simulation;
 //! - [`timeline`]: the frame-by-frame driver with checkpoints for time travel;
+//! - [`models`]: what the page needs of each model (palette, settings, fields, drawing,
+//!   faults), one entry per model;
 //! - [`scene`], [`view`], [`effects`], [`fields`]: layout, view maths, visual effects and the
-//!   inspector's field tables;
+//!   inspector's field machinery;
 //! - [`persist`]: the autosave format; [`link`]: share links; [`embed`]: embed options and
 //!   the `postMessage` API;
 //! - [`ui`]: the Yew component and the render functions of each page region.
@@ -20,6 +22,7 @@ pub mod embed;
 pub mod fields;
 pub mod hooks;
 pub mod link;
+pub mod models;
 pub mod panic;
 pub mod persist;
 pub mod scene;

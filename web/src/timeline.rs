@@ -93,8 +93,6 @@ pub struct Counters {
     pub redelivered: u64,
     /// Messages dead-lettered (each `dead_lettered` event).
     pub dead_lettered: u64,
-    /// Dead-lettered messages that reached a queue, per queue (the dead-letter queues).
-    pub dead_letter_arrivals: BTreeMap<NodeId, u64>,
     /// Messages dropped or expired.
     pub dropped: u64,
 }
@@ -106,8 +104,6 @@ pub struct Derived {
     pub flights: Vec<Flight>,
     /// Messages that have been dead-lettered and are still alive (drawn tinted).
     pub dead: BTreeSet<MessageId>,
-    /// Dead-lettered messages whose next routing lands in a dead-letter queue.
-    pending_dlx: BTreeSet<MessageId>,
     /// Counters.
     pub counters: Counters,
     /// Events seen since the start of the run.
@@ -782,15 +778,14 @@ impl Timeline {
                 EventKind::Amqp(AmqpEvent::DeadLettered { message, .. }) => {
                     d.counters.dead_lettered += 1;
                     d.dead.insert(*message);
-                    d.pending_dlx.insert(*message);
                 }
-                EventKind::Amqp(AmqpEvent::Routed { message, route, .. }) => {
+                EventKind::Amqp(AmqpEvent::Routed { route, .. }) => {
                     for (q, _) in &route.targets {
                         *d.counters.routed_in.entry(*q).or_default() += 1;
                     }
-                    if d.pending_dlx.remove(message) {
-                        for (q, copy) in &route.targets {
-                            *d.counters.dead_letter_arrivals.entry(*q).or_default() += 1;
+                    if route.dead_letter {
+                        // Copies of a dead letter are dead letters too (drawn tinted).
+                        for (_, copy) in &route.targets {
                             d.dead.insert(*copy);
                         }
                     }
@@ -798,7 +793,6 @@ impl Timeline {
                 EventKind::Dropped { message, .. } => {
                     d.counters.dropped += 1;
                     d.dead.remove(message);
-                    d.pending_dlx.remove(message);
                 }
                 EventKind::Consumed { message, .. } => {
                     d.dead.remove(message);

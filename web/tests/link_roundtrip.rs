@@ -15,9 +15,10 @@ use switchboard_core::rng::SimRng;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, Position};
 use switchboard_core::trace::TraceHash;
 use switchboard_core::{Command, HeaderValue, Scenario, SimTime};
-use switchboard_web::editor::{Session, PALETTE};
+use switchboard_web::editor::Session;
 use switchboard_web::fields::{self, FieldType};
 use switchboard_web::link;
+use switchboard_web::models::{self, PaletteItem};
 use switchboard_web::timeline::Timeline;
 use switchboard_web::ui::examples::EXAMPLES;
 
@@ -62,6 +63,10 @@ fn field_text(rng: &mut SimRng, ty: FieldType, name: &str) -> String {
         }
         .to_string(),
     }
+}
+
+fn palette() -> Vec<PaletteItem> {
+    models::palette().copied().collect()
 }
 
 fn random_position(rng: &mut SimRng) -> Position {
@@ -121,14 +126,15 @@ fn random_topology(rng: &mut SimRng) -> Session {
         s.add_node(kind, ty, random_position(rng)).unwrap();
     }
     for _ in 0..rng.range_inclusive(0, 5) {
-        let &(_, kind, ty) = pick(rng, PALETTE);
-        s.add_node(kind, ty, random_position(rng)).unwrap();
+        let item = *pick(rng, &palette());
+        s.add_node(item.kind, item.variant, random_position(rng))
+            .unwrap();
     }
     for _ in 0..rng.range_inclusive(4, 16) {
         random_connection(rng, &mut s);
     }
     // Busier than the palette's default of 2 a second, so the edits land among traffic.
-    let rate = fields::PRODUCER
+    let rate = models::kernel::PRODUCER
         .iter()
         .find(|f| f.name == "rate_per_s")
         .unwrap();
@@ -151,7 +157,7 @@ fn random_edit(rng: &mut SimRng, s: &mut Session) {
             let name = pick(rng, &names).clone();
             let doc = s.doc();
             let spec = doc.nodes[doc.node_index(&name).unwrap()].clone();
-            let table = fields::node_fields(spec.kind.name());
+            let table = models::fields(&spec.kind);
             if table.is_empty() {
                 return;
             }
@@ -162,8 +168,8 @@ fn random_edit(rng: &mut SimRng, s: &mut Session) {
             }
         }
         4 => {
-            let &(_, kind, ty) = pick(rng, PALETTE);
-            let _ = s.add_node(kind, ty, random_position(rng));
+            let item = *pick(rng, &palette());
+            let _ = s.add_node(item.kind, item.variant, random_position(rng));
         }
         5 if !names.is_empty() => {
             let _ = s.delete_node(pick(rng, &names).as_str());

@@ -321,7 +321,7 @@ impl AmqpModel {
             k.drop_message(id, to, reason);
             true
         } else {
-            self.deliver_routed(k, msg, exchange, path, queues)
+            self.deliver_routed(k, msg, exchange, path, queues, false)
         };
         if let Some(f) = flags {
             if let Some(seq) = f.confirm_seq {
@@ -428,7 +428,8 @@ impl AmqpModel {
     }
 
     /// Gives the message to each queue: the first gets it, the others copies. Returns true if
-    /// every queue accepted it (the publisher-confirm outcome).
+    /// every queue accepted it (the publisher-confirm outcome). `dead_letter`: the message is
+    /// being dead-lettered (the routing says so, for those who show dead letters).
     fn deliver_routed(
         &mut self,
         k: &mut Kernel,
@@ -436,6 +437,7 @@ impl AmqpModel {
         exchange: Option<NodeId>,
         path: Vec<NodeId>,
         queues: Vec<NodeId>,
+        dead_letter: bool,
     ) -> bool {
         let mut msgs = Vec::with_capacity(queues.len());
         for (i, &q) in queues.iter().enumerate().skip(1) {
@@ -453,7 +455,11 @@ impl AmqpModel {
             k.emit(EventKind::Amqp(AmqpEvent::Routed {
                 message: msg.id,
                 exchange,
-                route: Box::new(super::event::Route { path, targets }),
+                route: Box::new(super::event::Route {
+                    path,
+                    targets,
+                    dead_letter,
+                }),
             }));
         }
         if let Some(x) = exchange {
@@ -844,7 +850,7 @@ impl AmqpModel {
         for &dlq in &queues {
             self.queue_mut(dlq).dead_lettered_in += 1;
         }
-        self.deliver_routed(k, msg, exchange, path, queues);
+        self.deliver_routed(k, msg, exchange, path, queues, true);
     }
 
     /// Puts settled-with-requeue (or orphaned) deliveries back in `q`: classic queues at their

@@ -4,6 +4,7 @@
 use super::{Death, DeathReason};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::time::SimTime;
+use crate::topology::Topology;
 
 /// What the RabbitMQ model did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -152,6 +153,39 @@ pub struct Route {
     /// Each queue, once, in node order, with the message it got: the first gets the message
     /// itself, the others copies with their own ids.
     pub targets: Vec<(NodeId, MessageId)>,
+    /// A dead-lettered message's republishing (to its dead-letter exchange), not a publish.
+    /// (Not part of the trace line: the `dead_lettered` event before it says so there.)
+    pub dead_letter: bool,
+}
+
+impl Route {
+    /// The bindings this routing went through, from `exchange` (where it was published) and
+    /// the exchanges of `path`: each binding of a visited exchange whose destination was
+    /// reached. (A destination bound twice reached through either binding shows both.)
+    pub fn bindings(&self, topo: &Topology, exchange: NodeId) -> Vec<EdgeId> {
+        let mut out = Vec::new();
+        for hop in std::iter::once(exchange).chain(self.path.iter().copied()) {
+            for &edge in &topo.node(hop).out {
+                let to = topo.edge(edge).to;
+                if self.targets.iter().any(|(q, _)| *q == to) || self.path.contains(&to) {
+                    out.push(edge);
+                }
+            }
+        }
+        out
+    }
+}
+
+impl DeadLetter {
+    /// Where the message is republished: its dead-letter exchange, or, for the default
+    /// exchange, the queue its routing key names; `None` if that is not a live node.
+    pub fn target(&self, topo: &Topology) -> Option<NodeId> {
+        if self.exchange.is_empty() {
+            self.routing_keys.first().and_then(|k| topo.node_id(k))
+        } else {
+            topo.node_id(&self.exchange)
+        }
+    }
 }
 
 /// Where a message was published: the exchange and the routing key.

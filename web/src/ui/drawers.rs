@@ -469,14 +469,15 @@ fn dead_letters(ctx: &Ctx) -> Html {
     let topo = sim.topology();
     let c = &t.derived().counters;
     let m = sim.metrics();
-    let queues: Vec<Html> = c
-        .dead_letter_arrivals
+    // The queues dead letters have reached, as the core counts them.
+    let queues: Vec<Html> = m
+        .nodes
         .iter()
-        .map(|(q, n)| {
-            let ready = m.nodes[q.index()].queue().map_or(0, |x| x.ready);
+        .filter_map(|n| Some((n, n.queue().filter(|q| q.dead_lettered_in > 0)?)))
+        .map(|(n, q)| {
             html! {
-                <li data-dlq={topo.node(*q).name.clone()}><strong>{ topo.node(*q).name.clone() }</strong>
-                    { format!(": {n} arrived, {ready} waiting") }</li>
+                <li data-dlq={n.name.clone()}><strong>{ n.name.clone() }</strong>
+                    { format!(": {} arrived, {} waiting", q.dead_lettered_in, q.ready) }</li>
             }
         })
         .collect();

@@ -4,15 +4,11 @@
 use super::stage::{delete_selection, report};
 use super::{Ctx, Selection};
 use crate::fields::{self, Field, FieldType};
-use switchboard_core::amqp::AmqpKind;
-use switchboard_core::dist::DurationDist;
+use crate::models::{Fault, FLOOD};
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec};
-use switchboard_core::{Command, NodeId, SimDuration};
+use switchboard_core::{Command, NodeId};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
-
-/// Messages a flood publishes at once.
-pub const FLOOD: usize = 100;
 
 /// The inspector panel.
 pub fn render(ctx: &Ctx) -> Html {
@@ -227,7 +223,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             }),
         )
     };
-    let rows = fields::node_fields(kind).iter().map(|field| {
+    let rows = crate::models::fields(&spec.kind).iter().map(|field| {
         let key = field_key(&name, field.name);
         let (ctx2, spec2, name2, key2, field2) =
             (ctx.clone(), spec.clone(), name.clone(), key.clone(), *field);
@@ -374,18 +370,6 @@ fn first_target(targets: &[(String, &'static str)]) -> String {
     targets.first().map(|t| t.0.clone()).unwrap_or_default()
 }
 
-fn scaled(d: &DurationDist, k: u64) -> DurationDist {
-    let s = |x: SimDuration| SimDuration(x.0.saturating_mul(k).max(1));
-    match d {
-        DurationDist::Constant { value } => DurationDist::Constant { value: s(*value) },
-        DurationDist::Uniform { min, max } => DurationDist::Uniform {
-            min: s(*min),
-            max: s(*max),
-        },
-        DurationDist::Exponential { mean } => DurationDist::Exponential { mean: s(*mean) },
-    }
-}
-
 fn run_command(ctx: &Ctx, commands: Vec<Command>, done: &str) {
     let r = ctx.session.borrow_mut().timeline_mut().apply_all(commands);
     match r {
@@ -437,62 +421,62 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
             )
         }
     };
-    let buttons = match &spec.kind {
-        NodeKind::Amqp(AmqpKind::Consumer(c)) => {
-            let pause = if paused {
-                cmd(
-                    "Resume",
-                    "resume",
-                    vec![Command::Resume { node }],
-                    format!("{name} resumed"),
-                    "Start processing again",
-                )
+    let faults = crate::models::faults(&spec.kind);
+    if faults.is_empty() {
+        return html! {};
+    }
+    let buttons = faults.iter().map(|fault| match fault {
+        Fault::CrashRestart => crash_restart(node),
+        Fault::PauseResume if paused => cmd(
+            "Resume",
+            "resume",
+            vec![Command::Resume { node }],
+            format!("{name} resumed"),
+            "Start processing again",
+        ),
+        Fault::PauseResume => cmd(
+            "Pause",
+            "pause",
+            vec![Command::Pause { node }],
+            format!("{name} paused"),
+            "Stall the application: deliveries pile up in its prefetch window",
+        ),
+        Fault::Slow => {
+            let Some(slow) = crate::models::slowed(spec) else {
+                return html! {};
+            };
+            let ctx = ctx.clone();
+            let name = name.clone();
+            let onclick = Callback::from(move |_: MouseEvent| {
+                let r = ctx.session.borrow_mut().set_node(&name, slow.clone());
+                report(&ctx, r.clone());
+                if r.is_ok() {
+                    ctx.notify(format!("{name} is 10× slower (undo to restore)"), false);
+                }
+                ctx.refresh.emit(());
+            });
+            html! { <button data-fault="slow" {onclick} title="Processing takes ten times as long">{ "Slow ×10" }</button> }
+        }
+        Fault::Flood | Fault::Poison => {
+            let NodeKind::Producer(p) = &spec.kind else {
+                return html! {};
+            };
+            if *fault == Fault::Flood {
+                let flood: Vec<Command> = (0..FLOOD)
+                    .map(|_| Command::Publish {
+                        node,
+                        message: p.message.clone(),
+                    })
+                    .collect();
+                cmd("Flood ×100", "flood", flood, format!("{name} published {FLOOD} messages at once"), "Publish a burst of 100 messages now")
             } else {
-                cmd(
-                    "Pause",
-                    "pause",
-                    vec![Command::Pause { node }],
-                    format!("{name} paused"),
-                    "Stall the application: deliveries pile up in its prefetch window",
-                )
-            };
-            let mut slow = spec.clone();
-            if let NodeKind::Amqp(AmqpKind::Consumer(sc)) = &mut slow.kind {
-                sc.processing = scaled(&c.processing, 10);
+                let mut poison = p.message.clone();
+                poison.poison = true;
+                cmd("Poison message", "poison", vec![Command::Publish { node, message: poison }], format!("{name} sent a poison message"), "Publish one message that every consumer fails to process")
             }
-            let slow_btn = {
-                let ctx = ctx.clone();
-                let name = name.clone();
-                let onclick = Callback::from(move |_: MouseEvent| {
-                    let r = ctx.session.borrow_mut().set_node(&name, slow.clone());
-                    report(&ctx, r.clone());
-                    if r.is_ok() {
-                        ctx.notify(format!("{name} is 10× slower (undo to restore)"), false);
-                    }
-                    ctx.refresh.emit(());
-                });
-                html! { <button data-fault="slow" {onclick} title="Processing takes ten times as long">{ "Slow ×10" }</button> }
-            };
-            html! { <>{ crash_restart(node) }{ pause }{ slow_btn }</> }
         }
-        NodeKind::Producer(p) => {
-            let flood: Vec<Command> = (0..FLOOD)
-                .map(|_| Command::Publish {
-                    node,
-                    message: p.message.clone(),
-                })
-                .collect();
-            let mut poison = p.message.clone();
-            poison.poison = true;
-            html! { <>
-                { cmd("Flood ×100", "flood", flood, format!("{name} published {FLOOD} messages at once"), "Publish a burst of 100 messages now") }
-                { cmd("Poison message", "poison", vec![Command::Publish { node, message: poison }], format!("{name} sent a poison message"), "Publish one message that every consumer fails to process") }
-                { crash_restart(node) }
-            </> }
-        }
-        NodeKind::Relay(_) | NodeKind::Sink(_) => crash_restart(node),
-        _ => return html! {},
-    };
+    });
+    let buttons: Html = buttons.collect();
     html! {
         <section class="faults" aria-label="Faults">
             <h3>{ "Break it" }</h3>
@@ -502,17 +486,17 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
 }
 
 fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html {
-    let meaning = ctx
+    // What the edge is, as the core decided it when it was added.
+    let kind = ctx
         .session
         .borrow()
-        .connection_meaning(&spec.from, &spec.to)
-        .unwrap_or("connects to");
-    let is_binding = ctx.session.borrow().binding_type(&spec.from).is_some();
-    let table = if is_binding {
-        fields::BINDING
-    } else {
-        fields::WIRE
-    };
+        .timeline()
+        .sim()
+        .topology()
+        .edge(id)
+        .kind;
+    let meaning = kind.meaning();
+    let table = crate::models::edge_fields(kind);
     let target = format!("edge{}", id.0);
     let rows = table.iter().map(|field| {
         let key = field_key(&target, field.name);
@@ -551,7 +535,7 @@ fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html 
     };
     html! {
         <div class="panel" data-selected-edge={id.0.to_string()}>
-            <h2><span class="kind-badge edge">{ if is_binding { "binding" } else { "connection" } }</span></h2>
+            <h2><span class="kind-badge edge">{ if kind.class() == "binding" { "binding" } else { "connection" } }</span></h2>
             <p class="meaning"><code>{ spec.from.clone() }</code>{ format!(" {meaning} ") }<code>{ spec.to.clone() }</code></p>
             <div class="fields">{ for rows }</div>
             <button class="danger" data-action="delete" onclick={on_delete}>{ "Delete connection" }</button>

@@ -2,7 +2,6 @@
 //! centre of the view instead, so the keyboard builds topologies too.
 
 use super::{Ctx, Drag, Selection};
-use crate::editor::PALETTE;
 use crate::view::{snap, Point, Viewport};
 use switchboard_core::scenario::Position;
 use wasm_bindgen::JsCast;
@@ -60,7 +59,7 @@ pub fn render(ctx: &Ctx) -> Html {
         <nav class="palette" aria-label="Palette">
             <h2>{ "Add" }</h2>
             <p class="palette-help">{ "Drag onto the canvas, or click." }</p>
-            { for PALETTE.iter().map(|&(label, kind, xt)| item(ctx, label, kind, xt)) }
+            { for crate::models::palette().map(|p| item(ctx, p.label, p.kind, p.variant)) }
         </nav>
     }
 }

@@ -3,19 +3,15 @@
 
 use super::{BindDraft, Ctx, Drag, Drawer, Selection};
 use crate::editor::EditError;
+use crate::models::Shape;
 use crate::scene::Scene;
-use crate::view::{self, slots, snap, Point, Slot, Viewport, NODE_HALF_H, NODE_HALF_W};
-use switchboard_core::amqp::AmqpKind;
-use switchboard_core::scenario::{EdgeSpec, NodeKind, Position};
+use crate::view::{self, snap, Point, Viewport, NODE_HALF_H, NODE_HALF_W};
+use switchboard_core::scenario::{EdgeSpec, Position};
 use switchboard_core::{EdgeId, NodeMetrics};
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 use yew::prelude::*;
 
-/// Slots drawn in a queue's tube.
-pub const QUEUE_SLOTS: usize = 12;
-/// Prefetch slots drawn in a consumer.
-pub const WINDOW_SLOTS: usize = 10;
 /// Pointer travel (px) before a press becomes a drag.
 const DRAG_THRESHOLD: f64 = 4.0;
 /// Hit radius for clicking a message, in screen pixels.
@@ -493,13 +489,13 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
     }
     let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
     let metrics = session.timeline().sim().metrics();
-    let dlqs: Vec<usize> = session
-        .timeline()
-        .derived()
-        .counters
-        .dead_letter_arrivals
-        .keys()
-        .map(|n| n.index())
+    // Queues that dead-lettered messages have reached, as the core counts them.
+    let dlqs: Vec<usize> = metrics
+        .nodes
+        .iter()
+        .enumerate()
+        .filter(|(_, m)| m.queue().is_some_and(|q| q.dead_lettered_in > 0))
+        .map(|(i, _)| i)
         .collect();
     let sel = &ui.selection;
     let edges = topo.edges.iter().enumerate().filter_map(|(i, e)| {
@@ -632,8 +628,10 @@ fn node_html(
             }
         })
     };
-    let (shape, subtitle, body) = match &n.kind {
-        NodeKind::Amqp(AmqpKind::Exchange(x)) => {
+    let now = ctx.session.borrow().timeline().sim().now();
+    let face = crate::models::face(&n.kind, m, (c.x, c.y), now, is_dlq);
+    let shape = match face.shape {
+        Shape::Hexagon => {
             let d = format!(
                 "M{} {} L{} {} L{} {} L{} {} L{} {} L{} {} Z",
                 x0 + 16.0,
@@ -649,131 +647,14 @@ fn node_html(
                 x0,
                 c.y
             );
-            (
-                html! { <path class="shape" d={d} /> },
-                format!("{} exchange", x.kind.as_str()),
-                html! {},
-            )
+            html! { <path class="shape" d={d} /> }
         }
-        NodeKind::Amqp(AmqpKind::Queue(q)) => {
-            let qm = m
-                .queue()
-                .cloned()
-                .unwrap_or(switchboard_core::QueueMetrics {
-                    ready: 0,
-                    ready_bytes: 0,
-                    unacked: 0,
-                    consumers: 0,
-                    dead_lettered_in: 0,
-                });
-            let (cells, _) = slots(qm.ready, qm.unacked, QUEUE_SLOTS);
-            let cw = (w - 16.0) / QUEUE_SLOTS as f64;
-            let ty = match q.arguments.queue_type {
-                switchboard_core::amqp::QueueType::Quorum => "quorum queue",
-                _ => "queue",
-            };
-            // The tube fills from its head (right, where consumers take from).
-            let body = html! {
-                <g class="tube" data-ready={qm.ready.to_string()} data-unacked={qm.unacked.to_string()}>
-                    <rect class="tube-outline" x={(x0 + 8.0).to_string()} y={(c.y + 2.0).to_string()} width={(w - 16.0).to_string()} height="14" rx="4" />
-                    { for cells.iter().enumerate().map(|(k, s)| {
-                        let cx = x0 + 8.0 + (QUEUE_SLOTS - 1 - k) as f64 * cw;
-                        let class = match s { Slot::Ready => "slot ready", Slot::Unacked => "slot unacked", Slot::Free => "slot free" };
-                        html! { <rect class={class} x={(cx + 1.0).to_string()} y={(c.y + 4.0).to_string()} width={(cw - 2.0).to_string()} height="10" rx="2" /> }
-                    }) }
-                    <text class="counts" x={c.x.to_string()} y={(c.y + 28.0).to_string()}>
-                        { format!("ready {} · unacked {}", qm.ready, qm.unacked) }
-                    </text>
-                </g>
-            };
-            (
-                html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
-                if is_dlq {
-                    format!("{ty} · dead letters")
-                } else {
-                    ty.to_owned()
-                },
-                body,
-            )
+        Shape::Box => {
+            html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> }
         }
-        NodeKind::Amqp(AmqpKind::Consumer(cfg)) => {
-            let cm = m.consumer().cloned();
-            let (unacked, buffered, paused, progress) = match &cm {
-                Some(cm) => {
-                    let now = ctx.session.borrow().timeline().sim().now();
-                    let progress = cm.processing.map(|(_, start, end)| {
-                        if end.0 <= start.0 {
-                            1.0
-                        } else {
-                            ((now.0.saturating_sub(start.0)) as f64 / (end.0 - start.0) as f64)
-                                .clamp(0.0, 1.0)
-                        }
-                    });
-                    (cm.unacked, cm.buffered, cm.paused, progress)
-                }
-                None => (0, 0, false, None),
-            };
-            let window = if cfg.prefetch_count == 0 {
-                WINDOW_SLOTS
-            } else {
-                (cfg.prefetch_count as usize).min(WINDOW_SLOTS)
-            };
-            let in_progress = unacked.saturating_sub(buffered);
-            let (cells, _) = slots(buffered, in_progress, window);
-            let cw = ((w - 16.0) / WINDOW_SLOTS as f64).min(12.0);
-            let limit = if cfg.prefetch_count == 0 {
-                "∞".to_owned()
-            } else {
-                cfg.prefetch_count.to_string()
-            };
-            let body = html! {
-                <g class="window" data-unacked={unacked.to_string()} data-paused={paused.to_string()}>
-                    { for cells.iter().enumerate().map(|(k, s)| {
-                        let class = match s { Slot::Ready => "slot ready", Slot::Unacked => "slot unacked", Slot::Free => "slot free" };
-                        html! { <rect class={class} x={(x0 + 8.0 + k as f64 * cw).to_string()} y={(c.y + 2.0).to_string()} width={(cw - 2.0).to_string()} height="9" rx="2" /> }
-                    }) }
-                    <rect class="progress-track" x={(x0 + 8.0).to_string()} y={(c.y + 15.0).to_string()} width={(w - 16.0).to_string()} height="4" rx="2" />
-                    if let Some(p) = progress {
-                        <rect class="progress" x={(x0 + 8.0).to_string()} y={(c.y + 15.0).to_string()} width={((w - 16.0) * p).to_string()} height="4" rx="2" />
-                    }
-                    <text class="counts" x={c.x.to_string()} y={(c.y + 29.0).to_string()}>
-                        { format!("unacked {unacked}/{limit}{}", if paused { " · paused" } else { "" }) }
-                    </text>
-                </g>
-            };
-            (
-                html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
-                if m.up {
-                    "consumer".to_owned()
-                } else {
-                    "consumer · DOWN".to_owned()
-                },
-                body,
-            )
-        }
-        NodeKind::Producer(p) => (
-            html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
-            format!("producer · {}/s", p.rate_per_s),
-            html! {
-                <text class="counts" x={c.x.to_string()} y={(c.y + 22.0).to_string()}>
-                    { format!("{} published", m.stats.published) }
-                </text>
-            },
-        ),
-        _ => (
-            html! { <rect class="shape" x={x0.to_string()} y={y0.to_string()} width={w.to_string()} height={h.to_string()} rx="10" /> },
-            kind.to_owned(),
-            html! {
-                <text class="counts" x={c.x.to_string()} y={(c.y + 22.0).to_string()}>
-                    { format!("{} held", m.held) }
-                </text>
-            },
-        ),
     };
-    let can_send = !matches!(
-        n.kind,
-        NodeKind::Amqp(AmqpKind::Consumer(_)) | NodeKind::Sink(_)
-    ) && !ctx.read_only();
+    let (subtitle, body) = (face.subtitle, face.body);
+    let can_send = crate::models::sends(&n.kind) && !ctx.read_only();
     html! {
         <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" {onfocus}
             aria-label={format!("{kind} {name}")}>

@@ -1,0 +1,162 @@
+//! What the page needs of each model, one entry per model: its palette items, the settings a
+//! new node starts with, the inspector's fields, how its nodes are drawn, which faults they
+//! take, and what connecting from them asks for. The kernel's kinds are `kernel`, RabbitMQ's
+//! `amqp`.
+//!
+//! Every function here dispatches with one exhaustive `match` on the core's kinds (no wildcard
+//! arms), so a kind or a model added in the core makes the compiler point here. What an edge
+//! means, which edges are allowed and what a live edit takes are the core's rules, asked from
+//! it (`switchboard_core::model`), never worked out again here.
+
+// A kind or a model added in the core must make the compiler point here.
+#![deny(clippy::wildcard_enum_match_arm)]
+
+pub mod amqp;
+pub mod kernel;
+
+use crate::fields::Field;
+use switchboard_core::dist::DurationDist;
+use switchboard_core::model::EdgeKind;
+use switchboard_core::scenario::{NodeKind, NodeSpec};
+use switchboard_core::{NodeMetrics, SimDuration, SimTime};
+use yew::Html;
+
+/// A kind the palette offers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PaletteItem {
+    /// What the palette says.
+    pub label: &'static str,
+    /// The kind's name in documents.
+    pub kind: &'static str,
+    /// A variant of the kind (an exchange's type), if the palette offers several.
+    pub variant: Option<&'static str>,
+    /// The stem of a new node's name (`producer`, `topic-x`…).
+    pub stem: &'static str,
+}
+
+/// Every palette item: the kernel's, then each model's.
+pub fn palette() -> impl Iterator<Item = &'static PaletteItem> {
+    kernel::PALETTE.iter().chain(amqp::PALETTE)
+}
+
+/// The palette item of `kind` (and `variant`), if there is one.
+pub fn palette_item(kind: &str, variant: Option<&str>) -> Option<&'static PaletteItem> {
+    palette().find(|p| p.kind == kind && (p.variant == variant || variant.is_none()))
+}
+
+/// A new node of a palette item named `name`, with the settings it starts with: chosen so the
+/// first run shows something. Read by the core's parser like any document.
+pub fn default_spec(name: &str, item: &PaletteItem) -> Result<NodeSpec, String> {
+    let config = kernel::default_config(item)
+        .or_else(|| amqp::default_config(item))
+        .ok_or_else(|| format!("the palette has no kind {:?}", item.kind))?;
+    let v = serde_json::json!({ "id": name, "kind": item.kind, "config": config });
+    serde_json::from_value(v).map_err(|e| e.to_string())
+}
+
+/// The inspector's fields of a node kind.
+pub fn fields(kind: &NodeKind) -> &'static [Field] {
+    match kind {
+        NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::fields(kind),
+        NodeKind::Amqp(k) => amqp::fields(k),
+    }
+}
+
+/// The inspector's fields of an edge of this kind.
+pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
+    match kind {
+        EdgeKind::Hop => kernel::WIRE,
+        EdgeKind::Amqp(k) => amqp::edge_fields(k),
+    }
+}
+
+/// A fault the inspector offers. Each is a command (or a change of settings), in the edit log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Fault {
+    /// Crash while up; restart while down.
+    CrashRestart,
+    /// Pause the application while it runs; resume it while paused.
+    PauseResume,
+    /// Ten times slower (new settings, undoable).
+    Slow,
+    /// Publish a burst of [`FLOOD`] messages now.
+    Flood,
+    /// Publish one message every consumer fails.
+    Poison,
+}
+
+/// Messages the Flood fault publishes at once.
+pub const FLOOD: usize = 100;
+
+/// The faults a node kind takes, in the order the inspector shows them.
+pub fn faults(kind: &NodeKind) -> &'static [Fault] {
+    match kind {
+        NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::faults(kind),
+        NodeKind::Amqp(k) => amqp::faults(k),
+    }
+}
+
+/// `spec` ten times slower, for the Slow fault (`None`: the kind has nothing to slow).
+pub fn slowed(spec: &NodeSpec) -> Option<NodeSpec> {
+    match &spec.kind {
+        NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
+        NodeKind::Amqp(k) => amqp::slowed(spec, k),
+    }
+}
+
+/// Whether a node of this kind sends messages on (and so has a connection handle).
+pub fn sends(kind: &NodeKind) -> bool {
+    match kind {
+        NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::sends(kind),
+        NodeKind::Amqp(k) => amqp::sends(k),
+    }
+}
+
+/// Connecting from a node of this kind asks for a binding's key or arguments: the exchange
+/// type, for the dialog; `None` if it asks nothing.
+pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
+    match kind {
+        NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
+        NodeKind::Amqp(k) => amqp::binding_asks(k),
+    }
+}
+
+/// The outline a node is drawn with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Shape {
+    /// A rounded box.
+    Box,
+    /// A router's hexagon (an exchange).
+    Hexagon,
+}
+
+/// How a node is drawn: its outline, the line under its name, and what it shows inside.
+pub struct Face {
+    /// The outline.
+    pub shape: Shape,
+    /// Under the name: the kind, and what matters of its state.
+    pub subtitle: String,
+    /// Inside: slots, counters, progress.
+    pub body: Html,
+}
+
+/// How a node of this kind is drawn, centred at `c`, with its metrics `m`.
+pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dlq: bool) -> Face {
+    match kind {
+        NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::face(kind, m, c),
+        NodeKind::Amqp(k) => amqp::face(k, m, c, now, is_dlq),
+    }
+}
+
+/// `d` `k` times longer.
+pub(crate) fn scaled(d: &DurationDist, k: u64) -> DurationDist {
+    let x = |v: SimDuration| SimDuration(v.0.saturating_mul(k).max(1));
+    match *d {
+        DurationDist::Constant { value } => DurationDist::Constant { value: x(value) },
+        DurationDist::Uniform { min, max } => DurationDist::Uniform {
+            min: x(min),
+            max: x(max),
+        },
+        DurationDist::Exponential { mean } => DurationDist::Exponential { mean: x(mean) },
+    }
+}
