@@ -135,6 +135,77 @@ pub struct Effects {
     pub list: Vec<Effect>,
 }
 
+/// The effects of `events`, which happened just now (`now`, wall-clock ms): what they explain
+/// on the canvas. Pure: the UI state takes them in its reducer.
+pub fn of_events<'a>(
+    events: impl IntoIterator<Item = &'a Event>,
+    scene: &Scene,
+    topo: &Topology,
+    now: f64,
+) -> Vec<Effect> {
+    let mut out = Vec::new();
+    let mut push = |kind, life| {
+        out.push(Effect {
+            kind,
+            born: now,
+            life,
+        })
+    };
+    for e in events {
+        match &e.kind {
+            EventKind::Amqp(AmqpEvent::Routed {
+                exchange: Some(x),
+                route,
+                ..
+            }) => {
+                // The bindings it went through, as the core reports them.
+                for edge in route.bindings(topo, *x) {
+                    if scene.edge(edge).is_some() {
+                        push(EffectKind::Flash { edge }, FLASH_MS);
+                    }
+                }
+            }
+            EventKind::Amqp(AmqpEvent::DeadLettered {
+                message,
+                queue,
+                reason,
+                detail,
+            }) => {
+                let target = detail.target(topo).and_then(|n| scene.node(n));
+                if let (Some(from), Some(to)) = (scene.node(*queue), target) {
+                    push(
+                        EffectKind::DeadLetter {
+                            message: *message,
+                            from,
+                            to,
+                            reason: reason.as_str(),
+                        },
+                        DEAD_LETTER_MS,
+                    );
+                }
+            }
+            EventKind::Dropped {
+                message,
+                node,
+                reason,
+            } => {
+                if let Some(at) = scene.node(*node) {
+                    push(
+                        EffectKind::Fade {
+                            message: *message,
+                            at,
+                            reason: reason.as_str(),
+                        },
+                        FADE_MS,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
 impl Effects {
     /// Adds the effects of `events`, which happened just now (`now`, wall-clock ms).
     pub fn add_events<'a>(
@@ -144,79 +215,25 @@ impl Effects {
         topo: &Topology,
         now: f64,
     ) {
-        for e in events {
-            match &e.kind {
-                EventKind::Amqp(AmqpEvent::Routed {
-                    exchange: Some(x),
-                    route,
-                    ..
-                }) => {
-                    // The bindings it went through, as the core reports them.
-                    for edge in route.bindings(topo, *x) {
-                        if scene.edge(edge).is_some() {
-                            self.push(EffectKind::Flash { edge }, now, FLASH_MS);
-                        }
-                    }
-                }
-                EventKind::Amqp(AmqpEvent::DeadLettered {
-                    message,
-                    queue,
-                    reason,
-                    detail,
-                }) => {
-                    let target = detail.target(topo).and_then(|n| scene.node(n));
-                    if let (Some(from), Some(to)) = (scene.node(*queue), target) {
-                        self.push(
-                            EffectKind::DeadLetter {
-                                message: *message,
-                                from,
-                                to,
-                                reason: reason.as_str(),
-                            },
-                            now,
-                            DEAD_LETTER_MS,
-                        );
-                    }
-                }
-                EventKind::Dropped {
-                    message,
-                    node,
-                    reason,
-                } => {
-                    if let Some(at) = scene.node(*node) {
-                        self.push(
-                            EffectKind::Fade {
-                                message: *message,
-                                at,
-                                reason: reason.as_str(),
-                            },
-                            now,
-                            FADE_MS,
-                        );
-                    }
-                }
-                _ => {}
-            }
+        for e in of_events(events, scene, topo, now) {
+            self.push_effect(e);
         }
     }
 
-    fn push(&mut self, kind: EffectKind, now: f64, life: f64) {
-        // One flash per edge at a time: a busy binding stays lit rather than stacking.
-        if let EffectKind::Flash { edge } = kind {
+    /// Adds one effect: one flash per edge at a time (a busy binding stays lit rather than
+    /// stacking), and at most [`MAX_EFFECTS`] (the newest win).
+    pub fn push_effect(&mut self, effect: Effect) {
+        if let EffectKind::Flash { edge } = effect.kind {
             if let Some(f) = self
                 .list
                 .iter_mut()
                 .find(|f| f.kind == EffectKind::Flash { edge })
             {
-                f.born = now;
+                f.born = effect.born;
                 return;
             }
         }
-        self.list.push(Effect {
-            kind,
-            born: now,
-            life,
-        });
+        self.list.push(effect);
         if self.list.len() > MAX_EFFECTS {
             let extra = self.list.len() - MAX_EFFECTS;
             self.list.drain(..extra);

@@ -2,10 +2,10 @@
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
 use super::{canvas, drawers, embedded, examples, files, inspector, palette, runbar, stage};
-use super::{now_ms, Ctx, Drawer, Selection, UiState};
+use super::{now_ms, Ctx, Drawer, UiAction, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
-use crate::view::{fit, Viewport};
+use crate::view::Viewport;
 use switchboard_core::Scenario;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
@@ -16,8 +16,6 @@ use yew::prelude::*;
 const REFRESH_EVERY_MS: f64 = 100.0;
 /// The most new events turned into effects per frame (the newest).
 const EFFECT_EVENTS_PER_FRAME: usize = 300;
-/// The largest zoom a fit chooses: small topologies are not blown up.
-const FIT_MAX_SCALE: f64 = 1.25;
 
 /// What the page opens with: a share link, else `?example=name`, else an empty canvas. Saved
 /// work is read after the page starts (`files::restore_saved_work`): it replaces the empty
@@ -184,9 +182,11 @@ pub fn app() -> Html {
             rev.set(n);
         })
     };
+    let caches = use_mut_ref(super::Caches::default);
     let ctx = Ctx {
         session,
         ui,
+        caches,
         refresh,
     };
     {
@@ -368,7 +368,7 @@ fn report_work(ctx: &Ctx, slice: runbar::Slice) {
         }
     }
     if !matches!(slice, runbar::Slice::Progress(_)) {
-        ctx.ui.borrow_mut().work_owner = None;
+        ctx.dispatch(UiAction::Work(None));
     }
 }
 
@@ -395,7 +395,7 @@ fn share_dialog(ctx: &Ctx, link: String) -> Html {
     let close = {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
-            ctx.ui.borrow_mut().share = None;
+            ctx.dispatch(UiAction::Share(None));
             ctx.refresh.emit(());
         })
     };
@@ -453,83 +453,40 @@ fn share_dialog(ctx: &Ctx, link: String) -> Html {
 fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64) -> bool {
     let mut session = ctx.session.borrow_mut();
     let ticked = session.timeline_mut().tick(dt);
-    let mut ui = ctx.ui.borrow_mut();
-    let mut refresh = false;
-    if let Err(e) = ticked {
-        ui.notice = Some(super::Notice {
-            text: format!("Paused: {e}"),
-            error: true,
-            at: ts,
+    let stage = stage_ref
+        .cast::<HtmlElement>()
+        .map_or(ctx.ui.borrow().stage, |el| {
+            let r = el.get_bounding_client_rect();
+            (r.width(), r.height(), r.left(), r.top())
         });
-        refresh = true;
-    }
-    if let Some(el) = stage_ref.cast::<HtmlElement>() {
-        let r = el.get_bounding_client_rect();
-        let stage = (r.width(), r.height(), r.left(), r.top());
-        if stage != ui.stage {
-            // When the stage changes size (an iframe laid out late, a window resized), a view
-            // fitted automatically is fitted again; any other keeps its centre and zoom.
-            let (was, now) = ((ui.stage.0, ui.stage.1), (stage.0, stage.1));
-            if was != now && was.0 > 0.0 {
-                ui.viewport = match ui.viewport {
-                    _ if ui.fitted => None,
-                    v => v.map(|v| v.recentred(was, now)),
-                };
-            }
-            ui.stage = stage;
-            refresh = true;
-        }
-    }
     let scene = session.scene();
-    let empty = scene.nodes.iter().all(Option::is_none);
-    if let Some(v) = ui
-        .wanted_view
-        .filter(|_| ui.viewport.is_none() && ui.stage.0 > 0.0)
-    {
-        ui.viewport = Some(Viewport::centred_on(v, ui.stage.0, ui.stage.1));
-        ui.wanted_view = None;
-        ui.fitted = false;
-        refresh = true;
-    }
-    if ui.viewport.is_none() && ui.stage.0 > 0.0 && empty {
-        // An empty canvas is shown at one pixel per unit: what is dropped lands where it falls.
-        ui.viewport = Some(Viewport::IDENTITY);
-        ui.fitted = false;
-        refresh = true;
-    }
-    if ui.viewport.is_none() && ui.stage.0 > 0.0 {
-        let mut v = fit(scene.bounds, ui.stage.0, ui.stage.1);
-        if v.scale > FIT_MAX_SCALE {
-            let c = crate::view::Point {
-                x: ui.stage.0 / 2.0,
-                y: ui.stage.1 / 2.0,
-            };
-            v = v.zoom_at(FIT_MAX_SCALE / v.scale, c);
-        }
-        ui.viewport = Some(v);
-        ui.fitted = true;
-        refresh = true;
-    }
-    // New events become effects; after a seek back the log restarts below what was seen.
+    // The newest events become effects (not while paused with reduced motion: a still page
+    // stays still).
     let t = session.timeline();
     let seen = t.derived().events_seen;
-    if seen < ui.effects_seen {
-        ui.effects.clear();
-        ui.effects_seen = seen;
-    }
-    if seen > ui.effects_seen {
-        let new = (seen - ui.effects_seen).min(EFFECT_EVENTS_PER_FRAME as u64) as usize;
+    let (effects_seen, reduced_motion) = {
+        let ui = ctx.ui.borrow();
+        (ui.effects_seen, ui.reduced_motion)
+    };
+    let effects = if seen > effects_seen && (!reduced_motion || t.is_running() || dt == 0.0) {
+        let new = (seen - effects_seen).min(EFFECT_EVENTS_PER_FRAME as u64) as usize;
         let log = t.log();
         let start = log.len().saturating_sub(new);
         let events = log.range(start..).map(|e| &e.event);
-        if !ui.reduced_motion || t.is_running() || dt == 0.0 {
-            let topo = t.sim().topology();
-            ui.effects.add_events(events, &scene, topo, ts);
-        }
-        ui.effects_seen = seen;
-    }
-    ui.effects.prune(ts);
-    if ui.focus_bind {
+        crate::effects::of_events(events, &scene, t.sim().topology(), ts)
+    } else {
+        Vec::new()
+    };
+    let refresh = ctx.dispatch(UiAction::Frame(super::state::Frame {
+        now: ts,
+        stage,
+        bounds: scene.bounds,
+        empty: scene.nodes.iter().all(Option::is_none),
+        events_seen: seen,
+        effects,
+        replay_failed: ticked.err().map(|e| e.to_string()),
+    }));
+    if ctx.ui.borrow().focus_bind {
         // A new binding dialog takes the focus, so the keyboard can answer it.
         let input = web_sys::window()
             .and_then(|w| w.document())
@@ -537,20 +494,14 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
             .and_then(|e| e.dyn_into::<HtmlElement>().ok());
         if let Some(el) = input {
             let _ = el.focus();
-            ui.focus_bind = false;
-        }
-    }
-    if let Some(n) = &ui.notice {
-        if ts - n.at > 6_000.0 && n.at > 0.0 {
-            ui.notice = None;
-            refresh = true;
+            ctx.dispatch(UiAction::BindingFocused);
         }
     }
     if let Some(c) = canvas_ref.cast::<HtmlCanvasElement>() {
+        let ui = ctx.ui.borrow();
         let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
         canvas::draw(&c, &session, &ui, &scene, vp, ts);
     }
-    let _ = now_ms;
     refresh
 }
 
@@ -652,7 +603,9 @@ pub fn open_example(ctx: &Ctx, name: &str) {
             format!("Opened the example.{}", super::open::kept_note(true)),
             false,
         ),
-        Ok(false) => ctx.ui.borrow_mut().notice = None,
+        Ok(false) => {
+            ctx.dispatch(UiAction::ClearNotice);
+        }
         Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
     }
     ctx.refresh.emit(());
@@ -708,11 +661,7 @@ pub fn redo(ctx: &Ctx) {
 fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &str) {
     match r {
         Ok(true) => {
-            let mut ui = ctx.ui.borrow_mut();
-            ui.field_errors.clear();
-            ui.field_drafts.clear();
-            // The selection may be gone.
-            ui.selection = Selection::None;
+            ctx.dispatch(UiAction::HistoryMoved);
         }
         Ok(false) => ctx.notify(format!("{what}: nothing to {}", what.to_lowercase()), false),
         Err(e) => ctx.notify(format!("{what} refused: {e}"), true),
@@ -756,7 +705,7 @@ fn close_menu(e: &MouseEvent) {
 }
 
 fn open_embed(ctx: &Ctx) {
-    ctx.ui.borrow_mut().embed_dialog = true;
+    ctx.dispatch(UiAction::EmbedDialog(true));
     ctx.refresh.emit(());
 }
 
@@ -768,7 +717,7 @@ fn open_share(ctx: &Ctx) {
         .and_then(|w| w.location().href().ok())
         .unwrap_or_default();
     let base = base.split('#').next().unwrap_or_default().to_owned();
-    ctx.ui.borrow_mut().share = Some(format!("{base}#{fragment}"));
+    ctx.dispatch(UiAction::Share(Some(format!("{base}#{fragment}"))));
     ctx.refresh.emit(());
 }
 
@@ -783,17 +732,17 @@ fn pick_file(_: &Ctx) {
 }
 
 fn fit_view(ctx: &Ctx) {
-    ctx.ui.borrow_mut().reframe(None);
+    ctx.dispatch(UiAction::Fit);
     ctx.refresh.emit(());
 }
 
 fn toggle_theme(ctx: &Ctx) {
     {
-        let mut ui = ctx.ui.borrow_mut();
         let system_dark = web_sys::window()
             .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
             .is_some_and(|m| m.matches());
-        ui.dark = Some(!ui.dark.unwrap_or(system_dark));
+        let dark = ctx.ui.borrow().dark;
+        ctx.dispatch(UiAction::Theme(Some(!dark.unwrap_or(system_dark))));
     }
     ctx.refresh.emit(());
 }
@@ -859,13 +808,7 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
             if runbar::cancel_work(ctx) {
                 return;
             }
-            {
-                let mut ui = ctx.ui.borrow_mut();
-                ui.selection = Selection::None;
-                ui.bind = None;
-                ui.drag = super::Drag::Idle;
-                ui.tip = None;
-            }
+            ctx.dispatch(UiAction::Escape);
             ctx.refresh.emit(());
         }
         "f" | "F" => fit_view(ctx),
@@ -875,7 +818,7 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
             }
         }
         "l" | "L" => {
-            ctx.ui.borrow_mut().drawer = Drawer::Events;
+            ctx.dispatch(UiAction::ShowDrawer(Drawer::Events));
             ctx.refresh.emit(());
         }
         _ => {}

@@ -2,7 +2,7 @@
 //! dead-letter panel with its alert badge.
 
 use super::stage::open_message;
-use super::{Ctx, Drawer};
+use super::{Ctx, Drawer, UiAction};
 use crate::timeline::{QueueSample, Sample, SAMPLE_EVERY_US};
 use switchboard_core::amqp::AmqpEvent;
 use switchboard_core::trace::event_json;
@@ -26,27 +26,15 @@ pub fn render(ctx: &Ctx) -> Html {
         .derived()
         .counters
         .dead_lettered;
+    ctx.dispatch(UiAction::DeadLettersCounted(dead));
     let (drawer, open, dead_seen) = {
-        let mut ui = ctx.ui.borrow_mut();
-        // With the dead-letter drawer open, everything there has been seen. After a seek back
-        // or a restart, the count can also go down.
-        if (ui.drawer == Drawer::DeadLetters && ui.drawer_open) || dead < ui.dead_seen {
-            ui.dead_seen = dead;
-        }
+        let ui = ctx.ui.borrow();
         (ui.drawer, ui.drawer_open, ui.dead_seen)
     };
     let tab = |d: Drawer, label: &'static str, id: &'static str, badge: Option<Html>| {
         let ctx = ctx.clone();
         let onclick = Callback::from(move |_: MouseEvent| {
-            {
-                let mut ui = ctx.ui.borrow_mut();
-                if ui.drawer == d {
-                    ui.drawer_open = !ui.drawer_open;
-                } else {
-                    ui.drawer = d;
-                    ui.drawer_open = true;
-                }
-            }
+            ctx.dispatch(UiAction::ToggleDrawer(d));
             ctx.refresh.emit(());
         });
         html! {
@@ -170,21 +158,22 @@ fn events(ctx: &Ctx) -> Html {
     // changing table every frame costs frames.
     let now = super::now_ms();
     let rows = {
-        let mut ui = ctx.ui.borrow_mut();
-        let fresh = ui.log_view.as_ref().is_some_and(|v| {
+        let mut caches = ctx.caches.borrow_mut();
+        let fresh = caches.log_view.as_ref().is_some_and(|v| {
             v.filter == filter
                 && v.seen <= seen
                 && (v.seen == seen || (t.is_running() && now - v.at_ms < LOG_REFRESH_MS))
         });
         if !fresh {
-            ui.log_view = Some(super::LogView {
+            caches.log_view = Some(super::LogView {
                 at_ms: now,
                 filter: filter.clone(),
                 seen,
                 rows: log_rows(t, &filter),
             });
         }
-        ui.log_view
+        caches
+            .log_view
             .as_ref()
             .map(|v| v.rows.clone())
             .unwrap_or_default()
@@ -193,7 +182,7 @@ fn events(ctx: &Ctx) -> Html {
         let ctx = ctx.clone();
         Callback::from(move |e: InputEvent| {
             let el: HtmlInputElement = e.target_unchecked_into();
-            ctx.ui.borrow_mut().log_filter = el.value();
+            ctx.dispatch(UiAction::LogFilter(el.value()));
             ctx.refresh.emit(());
         })
     };
@@ -211,7 +200,7 @@ fn events(ctx: &Ctx) -> Html {
                         let ctx = ctx.clone();
                         Callback::from(move |_: MouseEvent| {
                             if let Some(m) = message {
-                                ctx.ui.borrow_mut().message = Some(m);
+                                ctx.dispatch(UiAction::ShowMessage(m));
                                 ctx.refresh.emit(());
                             }
                         })

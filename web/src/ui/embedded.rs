@@ -2,7 +2,7 @@
 //! the events it posts back, and the Embed dialog that writes the iframe snippet.
 
 use super::runbar::Slice;
-use super::{now_ms, Ctx, WorkOwner};
+use super::{now_ms, Ctx, UiAction, WorkOwner};
 use crate::embed::{self, Controls, EmbedOptions, HostCommand};
 use serde_json::{json, Value};
 use std::cell::Cell;
@@ -25,7 +25,7 @@ pub fn start(ctx: &Ctx, o: &EmbedOptions) {
     t.set_speed(o.speed);
     if o.start > SimTime::ZERO {
         t.begin_run_to(o.start);
-        ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host("start"));
+        ctx.dispatch(UiAction::Work(Some(WorkOwner::Host("start"))));
     } else if o.autoplay {
         t.play();
     }
@@ -74,7 +74,7 @@ pub fn on_work(ctx: &Ctx, command: &'static str, slice: &Slice) {
             if now - ctx.ui.borrow().work_posted_ms < PROGRESS_EVERY_MS {
                 return;
             }
-            ctx.ui.borrow_mut().work_posted_ms = now;
+            ctx.dispatch(UiAction::WorkPosted(now));
             post(
                 ctx,
                 embed::event(
@@ -119,7 +119,7 @@ fn cancel_host_work(ctx: &Ctx) {
         return;
     };
     let cancelled = ctx.session.borrow_mut().timeline_mut().cancel_work();
-    ctx.ui.borrow_mut().work_owner = None;
+    ctx.dispatch(UiAction::Work(None));
     // The player's own work (back to `end`, or round to `start`) is not the host's to hear of.
     if let (Some(w), "seek" | "load" | "start") = (cancelled, command) {
         let mut fields = clock(ctx);
@@ -149,7 +149,7 @@ pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>)
                 (end, "end")
             };
             ctx.session.borrow_mut().timeline_mut().begin_seek(to);
-            ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host(owner));
+            ctx.dispatch(UiAction::Work(Some(WorkOwner::Host(owner))));
             // The run bar shows the pause (refreshes otherwise only come while playing).
             ctx.refresh.emit(());
         }
@@ -175,12 +175,12 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
         }
         HostCommand::Seek(t) => {
             ctx.session.borrow_mut().timeline_mut().begin_run_to(t);
-            ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host("seek"));
+            ctx.dispatch(UiAction::Work(Some(WorkOwner::Host("seek"))));
             // A near seek is done at once; a far one goes on a slice per frame.
             if let Some(slice) = super::runbar::work_slice(ctx) {
                 on_work(ctx, "seek", &slice);
                 if !matches!(slice, Slice::Progress(_)) {
-                    ctx.ui.borrow_mut().work_owner = None;
+                    ctx.dispatch(UiAction::Work(None));
                 }
             }
         }
@@ -201,7 +201,7 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
             start(ctx, &o);
             if ctx.ui.borrow().work_owner.is_some() {
                 // `ready` once the player has run to `start`.
-                ctx.ui.borrow_mut().work_owner = Some(WorkOwner::Host("load"));
+                ctx.dispatch(UiAction::Work(Some(WorkOwner::Host("load"))));
                 return None;
             }
             return Some(embed::event("ready", clock(ctx)));
@@ -291,14 +291,16 @@ pub fn dialog(ctx: &Ctx) -> Html {
     let toggle = |f: fn(&mut EmbedOptions)| {
         let ctx = ctx.clone();
         Callback::from(move |_: Event| {
-            f(&mut ctx.ui.borrow_mut().embed_draft);
+            let mut draft = ctx.ui.borrow().embed_draft.clone();
+            f(&mut draft);
+            ctx.dispatch(UiAction::EmbedDraft(draft));
             ctx.refresh.emit(());
         })
     };
     let close = {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
-            ctx.ui.borrow_mut().embed_dialog = false;
+            ctx.dispatch(UiAction::EmbedDialog(false));
             ctx.refresh.emit(());
         })
     };

@@ -1,7 +1,7 @@
 //! Files and storage: download the scenario, import one, the autosave and the recent
 //! documents (kept in IndexedDB by `storage.rs`), and saved work that could not be restored.
 
-use super::{now_ms, storage, Ctx, Notice};
+use super::{storage, Ctx, UiAction};
 use crate::persist;
 use switchboard_core::Scenario;
 use wasm_bindgen::closure::Closure;
@@ -61,7 +61,7 @@ pub fn restore_saved_work(ctx: &Ctx, opened: bool) {
     let start_revision = ctx.session.borrow().revision();
     wasm_bindgen_futures::spawn_local(async move {
         if let Ok(Some(text)) = storage::get(storage::RECENT).await {
-            ctx.ui.borrow_mut().recent = persist::decode_recent(&text);
+            ctx.dispatch(UiAction::Recent(persist::decode_recent(&text)));
         }
         let stored = storage::get(storage::AUTOSAVE).await;
         let mirror = storage::mirror();
@@ -73,7 +73,7 @@ pub fn restore_saved_work(ctx: &Ctx, opened: bool) {
                     format!("Saved work could not be read: {e}. New work is not autosaved; export it to keep it."),
                     true,
                 );
-                ctx.ui.borrow_mut().save = SaveState::Held;
+                ctx.dispatch(UiAction::Save(SaveState::Held));
                 ctx.refresh.emit(());
                 return;
             }
@@ -97,19 +97,12 @@ pub fn restore_saved_work(ctx: &Ctx, opened: bool) {
                     // It was only in the mirror; the copy aside now holds it.
                     storage::forget_mirror();
                 }
-                let mut ui = ctx.ui.borrow_mut();
-                ui.save = if kept.is_ok() {
-                    SaveState::Settled
-                } else {
-                    SaveState::Held
-                };
-                ui.recovery = Some(Recovery { why, raw, kept });
-                drop(ui);
+                ctx.dispatch(UiAction::Recovery(Recovery { why, raw, kept }));
                 ctx.refresh.emit(());
                 return;
             }
         }
-        ctx.ui.borrow_mut().save = SaveState::Settled;
+        ctx.dispatch(UiAction::Save(SaveState::Settled));
         ctx.refresh.emit(());
     });
 }
@@ -141,9 +134,11 @@ fn adopt(ctx: &Ctx, saved: persist::Saved, beneath: bool) {
         .restore(&saved.doc, saved.undo, saved.redo);
     match r {
         Ok(()) => {
-            ctx.ui
-                .borrow_mut()
-                .opened(&saved.example, saved.doc.view, None);
+            ctx.dispatch(UiAction::Opened {
+                example: saved.example.clone(),
+                view: saved.doc.view,
+                screen_view: None,
+            });
             ctx.notify(
                 format!("Restored your work from the last visit{dropped}"),
                 false,
@@ -162,14 +157,11 @@ fn adopt(ctx: &Ctx, saved: persist::Saved, beneath: bool) {
 
 /// Keeps a document that something else replaced among the recent documents.
 pub fn remember(ctx: &Ctx, doc: Scenario) {
-    let text = {
-        let mut ui = ctx.ui.borrow_mut();
-        if ui.save == SaveState::Off {
-            return;
-        }
-        persist::remember(&mut ui.recent, doc, js_sys::Date::now());
-        persist::encode_recent(&ui.recent)
-    };
+    if ctx.ui.borrow().save == SaveState::Off {
+        return;
+    }
+    ctx.dispatch(UiAction::Remembered(doc, js_sys::Date::now()));
+    let text = persist::encode_recent(&ctx.ui.borrow().recent);
     let ctx = ctx.clone();
     wasm_bindgen_futures::spawn_local(async move {
         if let Err(e) = storage::put(storage::RECENT, &text).await {
@@ -211,11 +203,10 @@ pub fn autosave(ctx: &Ctx, last: &mut u64) {
     // one store by creation. While the mirror holds the work, a failure here loses nothing.
     wasm_bindgen_futures::spawn_local(async move {
         if let (Err(e), false) = (storage::put(storage::AUTOSAVE, &text).await, mirrored) {
-            ctx.ui.borrow_mut().notice = Some(Notice {
-                text: format!("Autosave failed: {e}. Export your work to keep it."),
-                error: true,
-                at: now_ms(),
-            });
+            ctx.notify(
+                format!("Autosave failed: {e}. Export your work to keep it."),
+                true,
+            );
             ctx.refresh.emit(());
         }
     });
@@ -441,10 +432,7 @@ pub fn recovery_banner(ctx: &Ctx, r: &Recovery) -> Html {
             ) {
                 Ok(()) => {
                     // Downloaded: it is the user's now; autosave may go on.
-                    let mut ui = ctx.ui.borrow_mut();
-                    if ui.save == SaveState::Held {
-                        ui.save = SaveState::Settled;
-                    }
+                    ctx.dispatch(UiAction::RecoveryDownloaded);
                 }
                 Err(e) => ctx.notify(format!("Download failed: {e}"), true),
             }
@@ -454,13 +442,7 @@ pub fn recovery_banner(ctx: &Ctx, r: &Recovery) -> Html {
     let dismiss = {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
-            {
-                let mut ui = ctx.ui.borrow_mut();
-                ui.recovery = None;
-                if ui.save == SaveState::Held {
-                    ui.save = SaveState::Settled;
-                }
-            }
+            ctx.dispatch(UiAction::RecoveryDismissed);
             wasm_bindgen_futures::spawn_local(async {
                 let _ = storage::delete(storage::REJECTED).await;
             });

@@ -2,7 +2,7 @@
 //! inline by the core's own rules, and the faults that can be injected into it.
 
 use super::stage::{delete_selection, report};
-use super::{Ctx, Selection};
+use super::{Ctx, Selection, UiAction};
 use crate::fields::{self, Field, FieldType};
 use crate::models::{Fault, FLOOD};
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec};
@@ -85,7 +85,10 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
     let keep_draft = {
         let (ctx, key) = (ctx.clone(), key.clone());
         move |text: String| {
-            ctx.ui.borrow_mut().field_drafts.insert(key.clone(), text);
+            ctx.dispatch(UiAction::FieldDraft {
+                key: key.clone(),
+                text,
+            });
         }
     };
     let control = match field.ty {
@@ -158,19 +161,10 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
 
 /// Records a field's outcome: clears its error, or keeps the text with the reason.
 fn settle_field(ctx: &Ctx, key: &str, text: &str, r: Result<(), String>) {
-    {
-        let mut ui = ctx.ui.borrow_mut();
-        ui.field_drafts.remove(key);
-        match r {
-            Ok(()) => {
-                ui.field_errors.remove(key);
-            }
-            Err(why) => {
-                ui.field_errors
-                    .insert(key.to_owned(), (text.to_owned(), why));
-            }
-        }
-    }
+    ctx.dispatch(UiAction::FieldSettled {
+        key: key.to_owned(),
+        result: r.map_err(|why| (text.to_owned(), why)),
+    });
     ctx.refresh.emit(());
 }
 
@@ -186,7 +180,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             .set_node(name, new)
             .map_err(|e| e.to_string());
         if r.is_ok() && renamed {
-            ctx.ui.borrow_mut().selection = Selection::Node(new_name);
+            ctx.dispatch(UiAction::Renamed(new_name));
         }
         r
     };
@@ -306,8 +300,8 @@ fn connect_to(ctx: &Ctx, from: &str) -> Html {
     let targets: Vec<(String, &'static str)> = {
         let s = ctx.session.borrow();
         let version = s.topology_version();
-        let mut ui = ctx.ui.borrow_mut();
-        let cached = ui
+        let mut caches = ctx.caches.borrow_mut();
+        let cached = caches
             .connect_targets
             .as_ref()
             .filter(|c| c.from == from && c.version == version);
@@ -324,7 +318,7 @@ fn connect_to(ctx: &Ctx, from: &str) -> Html {
                         (n.id.clone(), meaning)
                     })
                     .collect();
-                ui.connect_targets = Some(super::ConnectTargets {
+                caches.connect_targets = Some(super::ConnectTargets {
                     from: from.to_owned(),
                     version,
                     targets: targets.clone(),
@@ -518,7 +512,8 @@ fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html 
                             let new_id = i.and_then(|i| s.edge_id(i));
                             drop(s);
                             if let Some(e) = new_id {
-                                ctx2.ui.borrow_mut().selection = Selection::Edge(e);
+                                // The same edge, replaced: its field drafts stay settled.
+                                ctx2.dispatch(UiAction::Select(Selection::Edge(e)));
                             }
                             Ok(())
                         }

@@ -3,7 +3,7 @@
 //! previous document ([`super::UiState::opened`]), and the work it replaces is kept, one Undo
 //! away and among the recent documents.
 
-use super::{files, Ctx};
+use super::{files, Ctx, UiAction};
 use switchboard_core::{Edit, Scenario};
 
 /// What is being opened, for the page's state and its notice.
@@ -45,7 +45,11 @@ pub fn open(ctx: &Ctx, doc: &Scenario, source: Source) -> Result<bool, String> {
         ),
         Source::File(_) | Source::Recent | Source::Host => ("", None),
     };
-    ctx.ui.borrow_mut().opened(example, doc.view, screen_view);
+    ctx.dispatch(UiAction::Opened {
+        example: example.to_owned(),
+        view: doc.view,
+        screen_view,
+    });
     let had_work = !replaced.nodes.is_empty();
     // An embedded player keeps nothing of the reader's: no recent documents there.
     if had_work && ctx.ui.borrow().embed.is_none() {

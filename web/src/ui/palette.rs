@@ -1,7 +1,7 @@
 //! The palette: node kinds to drag onto the canvas. A click (or Enter) adds the kind at the
 //! centre of the view instead, so the keyboard builds topologies too.
 
-use super::{Ctx, Drag, Selection};
+use super::{Ctx, Drag, Selection, UiAction};
 use crate::view::{snap, Point, Viewport};
 use switchboard_core::scenario::Position;
 use wasm_bindgen::JsCast;
@@ -14,7 +14,9 @@ fn add_at(ctx: &Ctx, kind: &str, xt: Option<&str>, world: Point) {
         .borrow_mut()
         .add_node(kind, xt, Position { x: p.x, y: p.y });
     match r {
-        Ok(name) => ctx.ui.borrow_mut().selection = Selection::Node(name),
+        Ok(name) => {
+            ctx.dispatch(UiAction::Select(Selection::Node(name)));
+        }
         Err(e) => ctx.notify(e.to_string(), true),
     }
     ctx.refresh.emit(());
@@ -90,7 +92,7 @@ fn item(ctx: &Ctx, label: &'static str, kind: &'static str, xt: Option<&'static 
             {
                 let _ = el.set_pointer_capture(e.pointer_id());
             }
-            ctx.ui.borrow_mut().drag = dragging(kind, xt, &e);
+            ctx.dispatch(UiAction::Drag(dragging(kind, xt, &e)));
         })
     };
     let mv = {
@@ -98,7 +100,7 @@ fn item(ctx: &Ctx, label: &'static str, kind: &'static str, xt: Option<&'static 
         Callback::from(move |e: PointerEvent| {
             let moving = matches!(ctx.ui.borrow().drag, Drag::Palette { .. });
             if moving {
-                ctx.ui.borrow_mut().drag = dragging(kind, xt, &e);
+                ctx.dispatch(UiAction::Drag(dragging(kind, xt, &e)));
                 ctx.refresh.emit(());
             }
         })
@@ -106,7 +108,8 @@ fn item(ctx: &Ctx, label: &'static str, kind: &'static str, xt: Option<&'static 
     let up = {
         let ctx = ctx.clone();
         Callback::from(move |e: PointerEvent| {
-            let drag = std::mem::take(&mut ctx.ui.borrow_mut().drag);
+            let drag = ctx.ui.borrow().drag.clone();
+            ctx.dispatch(UiAction::Drag(Drag::Idle));
             let Drag::Palette { .. } = drag else { return };
             let c = Point {
                 x: e.client_x() as f64,

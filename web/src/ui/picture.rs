@@ -3,7 +3,7 @@
 //! rasterised, with the canvas layer's dots and effects drawn over it).
 
 use super::files::download;
-use super::Ctx;
+use super::{Ctx, UiAction};
 use crate::timeline::Tint;
 use crate::view::{position_at, Viewport};
 use wasm_bindgen::closure::Closure;
@@ -323,13 +323,13 @@ pub fn start_recording(ctx: &Ctx) {
         return fail(ctx, "the recorder did not start");
     }
     ctx.session.borrow_mut().timeline_mut().play();
-    ctx.ui.borrow_mut().recording = Some(Recording {
+    ctx.dispatch(UiAction::Recording(Some(Recording {
         canvas,
         recorder,
         until_ms: super::now_ms() + RECORD_SECONDS * 1000.0,
         svg: Default::default(),
         svg_at: std::cell::Cell::new(f64::NEG_INFINITY),
-    });
+    })));
     ctx.notify(format!("Recording {RECORD_SECONDS} s of the run…"), false);
     ctx.refresh.emit(());
 }
@@ -343,7 +343,7 @@ pub fn record_frame(ctx: &Ctx) {
         if now >= rec.until_ms {
             let _ = rec.recorder.stop();
             drop(ui);
-            ctx.ui.borrow_mut().recording = None;
+            ctx.dispatch(UiAction::Recording(None));
             return;
         }
         now - rec.svg_at.get() >= RECORD_SVG_EVERY_MS

@@ -37,7 +37,7 @@ pub fn step_back(ctx: &Ctx) {
 fn restart(ctx: &Ctx) {
     let r = ctx.session.borrow_mut().restart();
     super::stage::report(ctx, r);
-    ctx.ui.borrow_mut().dead_seen = 0;
+    ctx.dispatch(super::UiAction::Restarted);
     ctx.refresh.emit(());
 }
 
@@ -45,7 +45,7 @@ fn restart(ctx: &Ctx) {
 /// ([`work_slice`]), so a far seek never freezes the page; the run bar shows its progress.
 pub fn seek(ctx: &Ctx, t: SimTime) {
     ctx.session.borrow_mut().timeline_mut().begin_seek(t);
-    ctx.ui.borrow_mut().work_owner = Some(super::WorkOwner::Scrub);
+    ctx.dispatch(super::UiAction::Work(Some(super::WorkOwner::Scrub)));
     ctx.refresh.emit(());
 }
 

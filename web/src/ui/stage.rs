@@ -1,7 +1,7 @@
 //! The stage: the topology as SVG under a canvas of moving messages, and every pointer gesture
 //! on it: select, move, pan, zoom, connect, click a message.
 
-use super::{BindDraft, Ctx, Drag, Drawer, Selection};
+use super::{BindDraft, Ctx, Drag, Selection, UiAction};
 use crate::editor::EditError;
 use crate::models::Shape;
 use crate::scene::Scene;
@@ -78,12 +78,7 @@ fn message_at(ctx: &Ctx, c: Point) -> Option<switchboard_core::MessageId> {
 /// Opens a message in the message inspector and pauses the run.
 pub fn open_message(ctx: &Ctx, m: switchboard_core::MessageId) {
     ctx.session.borrow_mut().timeline_mut().pause();
-    {
-        let mut ui = ctx.ui.borrow_mut();
-        ui.message = Some(m);
-        ui.drawer = Drawer::Message;
-        ui.drawer_open = true;
-    }
+    ctx.dispatch(UiAction::OpenMessage(m));
     ctx.refresh.emit(());
 }
 
@@ -110,10 +105,10 @@ fn on_pointer_down(ctx: &Ctx, e: PointerEvent) {
     }
     if ctx.read_only() {
         // A player: the view pans, messages open; nothing is edited.
-        ctx.ui.borrow_mut().drag = Drag::Pan {
+        ctx.dispatch(UiAction::Drag(Drag::Pan {
             last: c,
             moved: false,
-        };
+        }));
         return;
     }
     let drag = if let Some(from) = closest_attr(&e, "data-port") {
@@ -152,7 +147,7 @@ fn on_pointer_down(ctx: &Ctx, e: PointerEvent) {
             moved: false,
         }
     };
-    ctx.ui.borrow_mut().drag = drag;
+    ctx.dispatch(UiAction::Drag(drag));
 }
 
 fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
@@ -169,14 +164,7 @@ fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
                     .hit(w, MESSAGE_HIT_PX / vp.scale, super::now_ms())
                     .and_then(|fx| fx.label())
             };
-            let changed = {
-                let mut ui = ctx.ui.borrow_mut();
-                let new = label.map(|l| (w, l));
-                let changed = new.as_ref().map(|t| &t.1) != ui.tip.as_ref().map(|t| &t.1);
-                ui.tip = new;
-                changed
-            };
-            if changed {
+            if ctx.dispatch(UiAction::Tip(label.map(|l| (w, l)))) {
                 ctx.refresh.emit(());
             }
         }
@@ -199,12 +187,12 @@ fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
                 }
             };
             if moved {
-                ctx.ui.borrow_mut().drag = Drag::Move {
+                ctx.dispatch(UiAction::Drag(Drag::Move {
                     name,
                     grab,
                     at,
                     moved,
-                };
+                }));
                 ctx.refresh.emit(());
             }
         }
@@ -212,13 +200,8 @@ fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
             let (dx, dy) = (c.x - last.x, c.y - last.y);
             let moved = moved || dx.abs() + dy.abs() > DRAG_THRESHOLD;
             if moved {
-                {
-                    let mut ui = ctx.ui.borrow_mut();
-                    let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
-                    ui.viewport = Some(vp.pan(dx, dy));
-                    ui.fitted = false;
-                    ui.drag = Drag::Pan { last: c, moved };
-                }
+                ctx.dispatch(UiAction::Pan { dx, dy });
+                ctx.dispatch(UiAction::Drag(Drag::Pan { last: c, moved }));
                 ctx.refresh.emit(());
             }
         }
@@ -250,18 +233,16 @@ fn on_pointer_move(ctx: &Ctx, e: PointerEvent) {
                     )
                 }
             });
-            {
-                let mut ui = ctx.ui.borrow_mut();
-                ui.tip = tip.map(|t| (w, t));
-                ui.drag = Drag::Connect { from, at: w, over };
-            }
+            ctx.dispatch(UiAction::Tip(tip.map(|t| (w, t))));
+            ctx.dispatch(UiAction::Drag(Drag::Connect { from, at: w, over }));
             ctx.refresh.emit(());
         }
     }
 }
 
 fn on_pointer_up(ctx: &Ctx, _: PointerEvent) {
-    let drag = std::mem::take(&mut ctx.ui.borrow_mut().drag);
+    let drag = ctx.ui.borrow().drag.clone();
+    ctx.dispatch(UiAction::Drag(Drag::Idle));
     match drag {
         Drag::Idle | Drag::Palette { .. } => {}
         Drag::Move {
@@ -282,7 +263,7 @@ fn on_pointer_up(ctx: &Ctx, _: PointerEvent) {
             }
         }
         Drag::Connect { from, over, .. } => {
-            ctx.ui.borrow_mut().tip = None;
+            ctx.dispatch(UiAction::Tip(None));
             match over {
                 Some((to, None)) => begin_connect(ctx, &from, &to),
                 Some((_, Some(why))) => ctx.notify(format!("Can't connect: {why}"), true),
@@ -304,8 +285,7 @@ pub fn begin_connect(ctx: &Ctx, from: &str, to: &str) {
             } else {
                 ctx.session.borrow().suggested_key(from, to)
             };
-            ctx.ui.borrow_mut().focus_bind = true;
-            ctx.ui.borrow_mut().bind = Some(BindDraft {
+            ctx.dispatch(UiAction::AskBinding(BindDraft {
                 from: from.to_owned(),
                 to: to.to_owned(),
                 exchange_type: t,
@@ -316,7 +296,7 @@ pub fn begin_connect(ctx: &Ctx, from: &str, to: &str) {
                     String::new()
                 },
                 error: None,
-            });
+            }));
         }
         _ => {
             let r = ctx.session.borrow_mut().connect(EdgeSpec::new(from, to));
@@ -357,9 +337,7 @@ fn submit_bind(ctx: &Ctx) {
         match parse_args(&draft.args) {
             Ok(a) => spec.arguments = a,
             Err(why) => {
-                if let Some(b) = &mut ctx.ui.borrow_mut().bind {
-                    b.error = Some(why);
-                }
+                ctx.dispatch(UiAction::BindingRefused(why));
                 ctx.refresh.emit(());
                 return;
             }
@@ -367,11 +345,11 @@ fn submit_bind(ctx: &Ctx) {
     }
     let r = ctx.session.borrow_mut().connect(spec);
     match r {
-        Ok(()) => ctx.ui.borrow_mut().bind = None,
+        Ok(()) => {
+            ctx.dispatch(UiAction::CloseBinding);
+        }
         Err(e) => {
-            if let Some(b) = &mut ctx.ui.borrow_mut().bind {
-                b.error = Some(e.to_string());
-            }
+            ctx.dispatch(UiAction::BindingRefused(e.to_string()));
         }
     }
     ctx.refresh.emit(());
@@ -386,14 +364,7 @@ pub fn report(ctx: &Ctx, r: Result<(), EditError>) {
 
 /// Selects a node or an edge.
 pub fn select(ctx: &Ctx, s: Selection) {
-    {
-        let mut ui = ctx.ui.borrow_mut();
-        if ui.selection != s {
-            ui.field_errors.clear();
-            ui.field_drafts.clear();
-        }
-        ui.selection = s;
-    }
+    ctx.dispatch(UiAction::Select(s));
     ctx.refresh.emit(());
 }
 
@@ -406,7 +377,7 @@ pub fn delete_selection(ctx: &Ctx) {
         Selection::Edge(e) => ctx.session.borrow_mut().delete_edge(*e),
     };
     if r.is_ok() {
-        ctx.ui.borrow_mut().selection = Selection::None;
+        ctx.dispatch(UiAction::Select(Selection::None));
     }
     report(ctx, r);
     ctx.refresh.emit(());
@@ -451,12 +422,7 @@ fn on_wheel(ctx: &Ctx, e: WheelEvent) {
     let c = client(&e);
     let at = local(ctx, c);
     let factor = libm_exp(-e.delta_y() * 0.0015);
-    {
-        let mut ui = ctx.ui.borrow_mut();
-        let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
-        ui.viewport = Some(vp.zoom_at(factor, at));
-        ui.fitted = false;
-    }
+    ctx.dispatch(UiAction::Zoom { factor, at });
     ctx.refresh.emit(());
 }
 
@@ -688,18 +654,20 @@ fn bind_dialog(
         let ctx = ctx.clone();
         Callback::from(move |e: InputEvent| {
             let el: web_sys::HtmlInputElement = e.target_unchecked_into();
-            if let Some(b) = &mut ctx.ui.borrow_mut().bind {
-                b.key = el.value();
-            }
+            ctx.dispatch(UiAction::EditBinding {
+                key: Some(el.value()),
+                args: None,
+            });
         })
     };
     let on_args = {
         let ctx = ctx.clone();
         Callback::from(move |e: InputEvent| {
             let el: web_sys::HtmlInputElement = e.target_unchecked_into();
-            if let Some(b) = &mut ctx.ui.borrow_mut().bind {
-                b.args = el.value();
-            }
+            ctx.dispatch(UiAction::EditBinding {
+                key: None,
+                args: Some(el.value()),
+            });
         })
     };
     let on_submit = {
@@ -712,7 +680,7 @@ fn bind_dialog(
     let on_cancel = {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| {
-            ctx.ui.borrow_mut().bind = None;
+            ctx.dispatch(UiAction::CloseBinding);
             ctx.refresh.emit(());
         })
     };
