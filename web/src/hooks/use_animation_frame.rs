@@ -1,12 +1,14 @@
 //! A `requestAnimationFrame` loop for the lifetime of a component.
 
-use std::cell::{Cell, RefCell};
+use gloo::render::{request_animation_frame, AnimationFrame};
+use std::cell::RefCell;
 use std::rc::Rc;
-use wasm_bindgen::closure::Closure;
-use wasm_bindgen::JsCast;
 use yew::prelude::*;
 
-type FrameClosure = Rc<RefCell<Option<Closure<dyn FnMut(f64)>>>>;
+/// The pending frame request; dropping it cancels it.
+type Pending = Rc<RefCell<Option<AnimationFrame>>>;
+/// The latest frame callback the component gave.
+type OnFrame = Rc<RefCell<Option<Rc<dyn Fn(f64)>>>>;
 
 /// Calls `on_frame(timestamp_ms)` once per animation frame while the component is mounted.
 /// The latest `on_frame` passed is the one called.
@@ -15,33 +17,27 @@ pub fn use_animation_frame<F: Fn(f64) + 'static>(on_frame: F) {
     let callback = use_mut_ref(|| None::<Rc<dyn Fn(f64)>>);
     *callback.borrow_mut() = Some(Rc::new(on_frame));
     use_effect_with((), move |_| {
-        let closure: FrameClosure = Rc::new(RefCell::new(None));
-        let request_id = Rc::new(Cell::new(0));
-        let (again, id) = (closure.clone(), request_id.clone());
-        *closure.borrow_mut() = Some(Closure::new(move |ts: f64| {
-            // Clone out of the cell first: the callback may re-render and replace it.
-            let cb = callback.borrow().clone();
-            if let Some(cb) = cb {
-                cb(ts);
-            }
-            request(&again, &id);
-        }));
-        request(&closure, &request_id);
+        let pending: Pending = Rc::new(RefCell::new(None));
+        request(&pending, callback);
         move || {
-            if let Some(w) = web_sys::window() {
-                let _ = w.cancel_animation_frame(request_id.get());
-            }
-            // Dropping the closure breaks the Rc cycle through `again`.
-            closure.borrow_mut().take();
+            // Dropping the request cancels it and ends the loop.
+            pending.borrow_mut().take();
         }
     });
 }
 
-fn request(closure: &FrameClosure, id: &Cell<i32>) {
-    let Some(w) = web_sys::window() else { return };
-    if let Some(c) = closure.borrow().as_ref() {
-        if let Ok(n) = w.request_animation_frame(c.as_ref().unchecked_ref()) {
-            id.set(n);
+fn request(pending: &Pending, callback: OnFrame) {
+    let again = Rc::downgrade(pending);
+    let frame = request_animation_frame(move |ts| {
+        // Clone out of the cell first: the callback may re-render and replace it.
+        let cb = callback.borrow().clone();
+        if let Some(cb) = cb {
+            cb(ts);
         }
-    }
+        // Unmounted meanwhile: the loop ends.
+        if let Some(pending) = again.upgrade() {
+            request(&pending, callback);
+        }
+    });
+    *pending.borrow_mut() = Some(frame);
 }

@@ -7,7 +7,6 @@ use crate::editor::Session;
 use crate::hooks::use_animation_frame;
 use crate::view::Viewport;
 use switchboard_core::Scenario;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{HtmlCanvasElement, HtmlElement};
 use yew::prelude::*;
@@ -414,9 +413,9 @@ fn share_dialog(ctx: &Ctx, link: String) -> Html {
                     let promise: js_sys::Promise =
                         f.call1(&c, &link.clone().into()).ok()?.dyn_into().ok()?;
                     // A refusal (no permission) must not surface as an unhandled rejection.
-                    let ignore = Closure::<dyn FnMut(wasm_bindgen::JsValue)>::new(|_| {});
-                    let _ = promise.catch(&ignore);
-                    ignore.forget();
+                    wasm_bindgen_futures::spawn_local(async move {
+                        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
+                    });
                     Some(())
                 })
                 .is_some();

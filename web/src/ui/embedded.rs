@@ -45,7 +45,9 @@ pub fn post(ctx: &Ctx, event: Value) {
         .as_ref()
         .and_then(|o| o.origin.clone())
         .unwrap_or_else(|| "*".into());
-    if let Ok(v) = js_sys::JSON::parse(&event.to_string()) {
+    // Plain objects, as JSON would give (not JS Maps).
+    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
+    if let Ok(v) = serde::Serialize::serialize(&event, &serializer) {
         let _ = parent.post_message(&v, &target);
     }
 }
@@ -228,11 +230,7 @@ pub fn listen(ctx: &Ctx) -> impl FnOnce() {
             return; // Not from the configured host: ignored, unanswered.
         }
         // Anything structured-cloneable may arrive; only JSON-shaped data is read.
-        let text = js_sys::JSON::stringify(&e.data())
-            .ok()
-            .and_then(|s| s.as_string())
-            .unwrap_or_default();
-        let Ok(data) = serde_json::from_str::<Value>(&text) else {
+        let Ok(data) = serde_wasm_bindgen::from_value::<Value>(e.data()) else {
             return;
         };
         let reply = match embed::parse_command(&data) {

@@ -4,7 +4,6 @@
 use super::{storage, Ctx, UiAction};
 use crate::persist;
 use switchboard_core::Scenario;
-use wasm_bindgen::closure::Closure;
 use wasm_bindgen::JsCast;
 use web_sys::{Blob, BlobPropertyBag, HtmlAnchorElement, HtmlInputElement, Url};
 use yew::prelude::*;
@@ -399,22 +398,16 @@ pub fn on_file_chosen(ctx: &Ctx) -> Callback<Event> {
             ctx.refresh.emit(());
             return;
         }
-        let Ok(reader) = web_sys::FileReader::new() else {
-            return;
-        };
-        let (ctx2, reader2) = (ctx.clone(), reader.clone());
-        let onload = Closure::once_into_js(move || {
-            let text = reader2.result().ok().and_then(|v| v.as_string());
-            match text {
-                Some(t) => import_text(&ctx2, &name, &t),
-                None => {
-                    ctx2.notify(format!("{name} could not be read as text"), true);
-                    ctx2.refresh.emit(());
+        let ctx = ctx.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            match gloo::file::futures::read_as_text(&gloo::file::File::from(file)).await {
+                Ok(t) => import_text(&ctx, &name, &t),
+                Err(e) => {
+                    ctx.notify(format!("{name} could not be read as text: {e}"), true);
+                    ctx.refresh.emit(());
                 }
             }
         });
-        reader.set_onload(Some(onload.unchecked_ref()));
-        let _ = reader.read_as_text(&file);
     })
 }
 

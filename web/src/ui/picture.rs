@@ -6,6 +6,7 @@ use super::files::download;
 use super::{Ctx, UiAction};
 use crate::timeline::Tint;
 use crate::view::{position_at, Viewport};
+use gloo::events::EventListener;
 use wasm_bindgen::closure::Closure;
 use wasm_bindgen::{JsCast, JsValue};
 use web_sys::{HtmlCanvasElement, HtmlImageElement};
@@ -167,7 +168,7 @@ pub fn export_png(ctx: &Ctx) {
         js_sys::encode_uri_component(&svg)
     );
     let (ctx2, image2) = (ctx.clone(), image.clone());
-    let onload = Closure::once_into_js(move || {
+    let onload = move |_: &web_sys::Event| {
         let canvas: Option<HtmlCanvasElement> = doc
             .create_element("canvas")
             .ok()
@@ -214,16 +215,17 @@ pub fn export_png(ctx: &Ctx) {
             ctx3.refresh.emit(());
         });
         let _ = canvas.to_blob(on_blob.unchecked_ref());
-    });
+    };
     let onerror = {
         let ctx = ctx.clone();
-        Closure::once_into_js(move || {
+        move |_: &web_sys::Event| {
             ctx.notify("Export failed: the picture could not be drawn", true);
             ctx.refresh.emit(());
-        })
+        }
     };
-    image.set_onload(Some(onload.unchecked_ref()));
-    image.set_onerror(Some(onerror.unchecked_ref()));
+    // Each fires once; the image keeps no reference to them, so they live until then.
+    EventListener::once(&image, "load", onload).forget();
+    EventListener::once(&image, "error", onerror).forget();
     image.set_src(&url);
 }
 
@@ -287,20 +289,19 @@ pub fn start_recording(ctx: &Ctx) {
         return fail(ctx, "no WebM encoder");
     };
     let chunks = std::rc::Rc::new(std::cell::RefCell::new(js_sys::Array::new()));
-    let on_data = {
+    {
         let chunks = chunks.clone();
-        Closure::<dyn FnMut(web_sys::BlobEvent)>::new(move |e: web_sys::BlobEvent| {
-            if let Some(b) = e.data() {
+        EventListener::new(&recorder, "dataavailable", move |e| {
+            if let Some(b) = e.dyn_ref::<web_sys::BlobEvent>().and_then(|e| e.data()) {
                 chunks.borrow().push(&b);
             }
         })
-    };
-    recorder.set_ondataavailable(Some(on_data.as_ref().unchecked_ref()));
-    on_data.forget();
-    let on_stop = {
+        .forget();
+    }
+    {
         let ctx = ctx.clone();
         let name = format!("{}.webm", stem(&ctx));
-        Closure::<dyn FnMut()>::new(move || {
+        EventListener::once(&recorder, "stop", move |_| {
             let opts = web_sys::BlobPropertyBag::new();
             opts.set_type("video/webm");
             let saved = web_sys::Blob::new_with_blob_sequence_and_options(&chunks.borrow(), &opts)
@@ -316,9 +317,8 @@ pub fn start_recording(ctx: &Ctx) {
             );
             ctx.refresh.emit(());
         })
-    };
-    recorder.set_onstop(Some(on_stop.as_ref().unchecked_ref()));
-    on_stop.forget();
+        .forget();
+    }
     if recorder.start().is_err() {
         return fail(ctx, "the recorder did not start");
     }
@@ -356,10 +356,10 @@ pub fn record_frame(ctx: &Ctx) {
         if let (Some(svg), Ok(image)) = (svg, HtmlImageElement::new()) {
             let slot = rec.svg.clone();
             let loaded = image.clone();
-            let onload = Closure::once_into_js(move || {
+            EventListener::once(&image, "load", move |_| {
                 *slot.borrow_mut() = Some(loaded);
-            });
-            image.set_onload(Some(onload.unchecked_ref()));
+            })
+            .forget();
             image.set_src(&format!(
                 "data:image/svg+xml;charset=utf-8,{}",
                 js_sys::encode_uri_component(&svg)

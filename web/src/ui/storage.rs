@@ -95,19 +95,34 @@ pub async fn delete(key: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// The browser's `localStorage` (the text is stored as it is, not JSON-encoded: earlier
+/// builds wrote the mirror's key that way).
+fn local() -> web_sys::Storage {
+    use gloo::storage::Storage;
+    gloo::storage::LocalStorage::raw()
+}
+
+/// Whether the page may use `localStorage` at all (it may be disabled).
+fn has_local() -> bool {
+    web_sys::window().is_some_and(|w| w.local_storage().ok().flatten().is_some())
+}
+
 /// The autosave's `localStorage` mirror, if there is one.
 pub fn mirror() -> Option<String> {
-    let store = web_sys::window()?.local_storage().ok()??;
-    store.get_item(MIRROR_KEY).ok()?
+    if !has_local() {
+        return None;
+    }
+    local().get_item(MIRROR_KEY).ok()?
 }
 
 /// Writes the mirror at once; returns whether it was written. If it does not fit (about 5 MB
 /// per origin), the mirror is removed instead, so an older copy cannot pass for the newest;
 /// IndexedDB holds the work.
 pub fn write_mirror(text: &str) -> bool {
-    let Some(store) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) else {
+    if !has_local() {
         return false;
-    };
+    }
+    let store = local();
     if store.set_item(MIRROR_KEY, text).is_ok() {
         return true;
     }
@@ -117,7 +132,7 @@ pub fn write_mirror(text: &str) -> bool {
 
 /// Removes the mirror (its text was kept aside as unrestorable, or moved into IndexedDB).
 pub fn forget_mirror() {
-    if let Some(store) = web_sys::window().and_then(|w| w.local_storage().ok().flatten()) {
-        let _ = store.remove_item(MIRROR_KEY);
+    if has_local() {
+        let _ = local().remove_item(MIRROR_KEY);
     }
 }
