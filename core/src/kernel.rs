@@ -33,6 +33,14 @@ pub(crate) enum Due {
     Arrive { edge: EdgeId, msg: Box<Envelope> },
     /// A relay finishes holding a message.
     Release { node: NodeId, msg: Box<Envelope> },
+    /// A caller's deadline for the reply correlated with `correlation` ([`Kernel::await_reply`]).
+    // No model makes blocking calls yet: the request-response model will be the first (the
+    // kernel's tests exercise the facility until then).
+    #[cfg_attr(not(test), allow(dead_code))]
+    Deadline {
+        caller: NodeId,
+        correlation: MessageId,
+    },
     /// A model's own entry: its timers, and the messages they carry.
     Model(ModelDue),
 }
@@ -42,6 +50,8 @@ impl Due {
     fn owner(&self) -> Option<NodeId> {
         match self {
             Due::Emit { node } | Due::Release { node, .. } => Some(*node),
+            // A caller that crashes stops waiting (`Kernel::crash` forgets its calls).
+            Due::Deadline { caller, .. } => Some(*caller),
             Due::Arrive { .. } | Due::Model(_) => None,
         }
     }
@@ -75,6 +85,16 @@ pub(crate) struct NodeState {
     pub stats: NodeStats,
 }
 
+/// What became of a reply a caller awaited ([`Kernel::reply_arrived`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
+pub(crate) enum Reply {
+    /// In time: the caller was waiting, and is not any more.
+    InTime,
+    /// Too late (its deadline passed), or not awaited at all: the caller has moved on.
+    Unawaited,
+}
+
 /// The shared state of a run. See the module docs.
 #[derive(Clone, Debug)]
 pub(crate) struct Kernel {
@@ -87,6 +107,10 @@ pub(crate) struct Kernel {
     pub nodes: Vec<NodeState>,
     pub ledger: FateLedger,
     pub events: Vec<Event>,
+    /// Callers blocked on a correlated reply, and their deadlines: a request-response call is a
+    /// kernel concept (a model sends the request, and its caller waits here), not a special
+    /// case of one paradigm. By `(caller, correlation)`, ordered.
+    pub calls: std::collections::BTreeMap<(NodeId, MessageId), SimTime>,
 }
 
 /// The gap before a producer's next rate-driven message.
@@ -155,7 +179,48 @@ impl Kernel {
             recording: true,
             ledger: FateLedger::default(),
             events: Vec::new(),
+            calls: std::collections::BTreeMap::new(),
         }
+    }
+
+    /// `caller` now waits for the reply correlated with `correlation`, until `deadline`. If
+    /// no reply arrives by then, the agenda's `Deadline` entry tells the caller's model
+    /// ([`crate::model::Models::deadline_passed`]).
+    #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
+    pub fn await_reply(&mut self, caller: NodeId, correlation: MessageId, deadline: SimTime) {
+        self.calls.insert((caller, correlation), deadline);
+        self.agenda.push(
+            deadline,
+            Due::Deadline {
+                caller,
+                correlation,
+            },
+        );
+    }
+
+    /// The reply correlated with `correlation` reached `caller`: in time (it stops waiting),
+    /// or unawaited (too late, or never asked for).
+    #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
+    pub fn reply_arrived(&mut self, caller: NodeId, correlation: MessageId) -> Reply {
+        match self.calls.remove(&(caller, correlation)) {
+            Some(_) => Reply::InTime,
+            None => Reply::Unawaited,
+        }
+    }
+
+    /// A `Deadline` entry is due: true if the caller was still waiting (it waits no more, and
+    /// its model times the call out), false if the reply came in time.
+    pub fn deadline_passed(&mut self, caller: NodeId, correlation: MessageId) -> bool {
+        self.calls.remove(&(caller, correlation)).is_some()
+    }
+
+    /// How many replies `caller` is waiting for.
+    #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
+    pub fn awaiting(&self, caller: NodeId) -> usize {
+        self.calls
+            .range((caller, MessageId(0))..)
+            .take_while(|((c, _), _)| *c == caller)
+            .count()
     }
 
     /// Adds a node to the topology (a live edit); it starts up.
@@ -219,12 +284,13 @@ impl Kernel {
         let mut lost = Vec::new();
         self.agenda.remove_where(
             |d| d.owner() == Some(node),
-            |e| {
-                if let Due::Release { msg, .. } = e.due {
-                    lost.push(msg.id);
-                }
+            |e| match e.due {
+                Due::Release { msg, .. } => lost.push(msg.id),
+                Due::Emit { .. } | Due::Arrive { .. } | Due::Deadline { .. } | Due::Model(_) => {}
             },
         );
+        // A crashed caller waits for nothing: replies that come later are unawaited.
+        self.calls.retain(|(caller, _), _| *caller != node);
         self.emit(EventKind::Crashed {
             node,
             lost: lost.len() as u32,
@@ -356,5 +422,82 @@ impl Kernel {
     pub fn cancel_emit(&mut self, node: NodeId) {
         self.agenda
             .remove_where(|d| matches!(d, Due::Emit { node: n } if *n == node), drop);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::scenario::Scenario;
+
+    fn kernel() -> Kernel {
+        let s = Scenario::from_json(
+            r#"{"version":2,"nodes":[{"id":"client","kind":"relay"},{"id":"s","kind":"sink"}],
+               "edges":[{"from":"client","to":"s"}]}"#,
+        )
+        .unwrap();
+        Kernel::new(Topology::from_scenario(&s), 1)
+    }
+
+    fn next_deadline(k: &mut Kernel) -> Option<(SimTime, NodeId, MessageId)> {
+        let e = k.agenda.pop()?;
+        match e.due {
+            Due::Deadline {
+                caller,
+                correlation,
+            } => Some((e.at, caller, correlation)),
+            Due::Emit { .. } | Due::Arrive { .. } | Due::Release { .. } | Due::Model(_) => None,
+        }
+    }
+
+    #[test]
+    fn a_reply_in_time_ends_the_wait_and_its_deadline_then_passes_unnoticed() {
+        let mut k = kernel();
+        let (caller, call) = (NodeId(0), MessageId(7));
+        k.await_reply(caller, call, SimTime(500));
+        assert_eq!(k.awaiting(caller), 1);
+        assert_eq!(k.reply_arrived(caller, call), Reply::InTime);
+        assert_eq!(k.awaiting(caller), 0);
+        let (at, c, m) = next_deadline(&mut k).expect("the deadline is still scheduled");
+        assert_eq!((at, c, m), (SimTime(500), caller, call));
+        assert!(!k.deadline_passed(c, m), "answered: no timeout");
+        assert_eq!(
+            k.reply_arrived(caller, call),
+            Reply::Unawaited,
+            "a duplicate reply"
+        );
+    }
+
+    #[test]
+    fn a_deadline_with_no_reply_times_the_call_out_and_a_late_reply_is_unawaited() {
+        let mut k = kernel();
+        let caller = NodeId(0);
+        k.await_reply(caller, MessageId(1), SimTime(300));
+        k.await_reply(caller, MessageId(2), SimTime(100));
+        assert_eq!(k.awaiting(caller), 2);
+        let (at, c, m) = next_deadline(&mut k).unwrap();
+        assert_eq!(
+            (at, m),
+            (SimTime(100), MessageId(2)),
+            "the earlier deadline first"
+        );
+        assert!(k.deadline_passed(c, m), "no reply: timed out");
+        assert_eq!(
+            k.reply_arrived(caller, MessageId(2)),
+            Reply::Unawaited,
+            "too late"
+        );
+        assert_eq!(k.reply_arrived(caller, MessageId(1)), Reply::InTime);
+    }
+
+    #[test]
+    fn a_crashed_caller_waits_for_nothing() {
+        let mut k = kernel();
+        let caller = NodeId(0);
+        k.await_reply(caller, MessageId(1), SimTime(300));
+        k.crash(caller);
+        assert_eq!(k.awaiting(caller), 0);
+        assert!(next_deadline(&mut k).is_none(), "its deadline went with it");
+        assert_eq!(k.reply_arrived(caller, MessageId(1)), Reply::Unawaited);
     }
 }

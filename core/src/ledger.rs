@@ -44,6 +44,9 @@ pub enum DropReason {
     DeadLetterUnroutable,
     /// Its queue was deleted.
     QueueDeleted,
+    /// It was kept to be read many times (a log record, a finished job kept for a while) and
+    /// its retention ended: it aged out of what is kept.
+    RetentionEnded,
 }
 
 impl DropReason {
@@ -64,6 +67,7 @@ impl DropReason {
             DropReason::DeadLetterCycle => "dead_letter_cycle",
             DropReason::DeadLetterUnroutable => "dead_letter_unroutable",
             DropReason::QueueDeleted => "queue_deleted",
+            DropReason::RetentionEnded => "retention_ended",
         }
     }
 }
@@ -80,6 +84,14 @@ pub enum Fate {
     /// Held by a node (being processed, or waiting to be forwarded).
     Held {
         /// The node.
+        node: NodeId,
+    },
+    /// Kept at a node to be read many times rather than handed on once: a log record that
+    /// several consumer groups read, a finished job kept for its retention. Live until its
+    /// retention ends ([`DropReason::RetentionEnded`]), so conservation holds for logs and jobs
+    /// as for queues; the retention bounds how many such messages a run keeps.
+    Retained {
+        /// The node that keeps it.
         node: NodeId,
     },
     /// Ended: consumed by a node.
@@ -183,7 +195,7 @@ impl FateLedger {
                 self.live -= 1;
                 *self.dropped.entry(reason).or_default() += 1;
             }
-            Fate::InTransit { .. } | Fate::Held { .. } => {}
+            Fate::InTransit { .. } | Fate::Held { .. } | Fate::Retained { .. } => {}
         }
         if fate.is_terminal() {
             while self.window.front().is_some_and(|f| f.is_terminal()) {
@@ -252,6 +264,31 @@ mod tests {
             l.live().map(|(id, _)| id).collect::<Vec<_>>(),
             [MessageId(3)]
         );
+    }
+
+    #[test]
+    fn a_retained_message_is_live_until_its_retention_ends() {
+        let mut l = FateLedger::default();
+        l.create(MessageId(1), E);
+        // Appended to a log: kept for many readers, still alive.
+        l.set(MessageId(1), Fate::Retained { node: NodeId(3) });
+        assert!(!Fate::Retained { node: NodeId(3) }.is_terminal());
+        assert_eq!(l.totals().live, 1);
+        assert_eq!(
+            l.live().collect::<Vec<_>>(),
+            [(MessageId(1), Fate::Retained { node: NodeId(3) })]
+        );
+        l.set(
+            MessageId(1),
+            Fate::Dropped {
+                node: NodeId(3),
+                reason: DropReason::RetentionEnded,
+            },
+        );
+        let t = l.totals();
+        assert_eq!((t.live, t.dropped_total()), (0, 1));
+        assert_eq!(l.window_len(), 0, "folded away once its retention ended");
+        assert_eq!(DropReason::RetentionEnded.as_str(), "retention_ended");
     }
 
     #[test]

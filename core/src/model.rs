@@ -246,6 +246,22 @@ impl Models {
         }
     }
 
+    /// `caller`'s deadline for the reply correlated with `correlation` passed with no reply
+    /// ([`Kernel::await_reply`]): its model times the call out. Neither the kernel's kinds nor
+    /// RabbitMQ's clients make blocking calls; the request-response model's clients and
+    /// services will.
+    pub fn deadline_passed(
+        &mut self,
+        k: &mut Kernel,
+        caller: NodeId,
+        correlation: crate::MessageId,
+    ) {
+        let _ = correlation;
+        match k.topo.node(caller).kind.model() {
+            ModelId::Kernel | ModelId::Amqp => {}
+        }
+    }
+
     /// A producer made a message: models mark it as their protocol requires (AMQP's publish
     /// flags: `mandatory`, the confirm sequence number).
     pub fn on_publish(&mut self, k: &Kernel, producer: NodeId, msg: &mut Envelope) {

@@ -412,7 +412,7 @@ impl Sim {
                     until: Some(e.at),
                     detail: PlaceDetail::Node { node: *node },
                 }),
-                Due::Emit { .. } => {}
+                Due::Emit { .. } | Due::Deadline { .. } => {}
                 Due::Model(d) => self.models.places_in_due(e.at, d, f),
             }
         }
@@ -733,6 +733,15 @@ impl Sim {
                 }
             }
             Due::Release { node, msg } => self.k.forward(node, msg),
+            Due::Deadline {
+                caller,
+                correlation,
+            } => {
+                if self.k.deadline_passed(caller, correlation) {
+                    self.models
+                        .deadline_passed(&mut self.k, caller, correlation);
+                }
+            }
             Due::Model(d) => self.models.timer(&mut self.k, d),
         }
     }
@@ -998,7 +1007,7 @@ mod tests {
         let mut sim = running_sim();
         let copy = sim.k.agenda.iter_unordered().find_map(|e| match &e.due {
             Due::Arrive { edge, msg } => Some((e.at, *edge, msg.clone())),
-            Due::Emit { .. } | Due::Release { .. } | Due::Model(_) => None,
+            Due::Emit { .. } | Due::Release { .. } | Due::Deadline { .. } | Due::Model(_) => None,
         });
         let (at, edge, msg) = copy.unwrap();
         sim.k.agenda.push(at, Due::Arrive { edge, msg });

@@ -163,7 +163,10 @@ impl AmqpNode {
 pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
     match d {
         kernel::Due::Model(ModelDue::Amqp(d)) => Some(d),
-        kernel::Due::Emit { .. } | kernel::Due::Arrive { .. } | kernel::Due::Release { .. } => None,
+        kernel::Due::Emit { .. }
+        | kernel::Due::Arrive { .. }
+        | kernel::Due::Release { .. }
+        | kernel::Due::Deadline { .. } => None,
     }
 }
 
@@ -171,7 +174,10 @@ pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
 fn into_amqp_due(d: kernel::Due) -> Option<Due> {
     match d {
         kernel::Due::Model(ModelDue::Amqp(d)) => Some(d),
-        kernel::Due::Emit { .. } | kernel::Due::Arrive { .. } | kernel::Due::Release { .. } => None,
+        kernel::Due::Emit { .. }
+        | kernel::Due::Arrive { .. }
+        | kernel::Due::Release { .. }
+        | kernel::Due::Deadline { .. } => None,
     }
 }
 
