@@ -83,6 +83,14 @@ print(*(s.getsockname()[1] for s in socks))')
   export ERL_EPMD_ADDRESS=127.0.0.1
   export ERL_EPMD_PORT=$epmd_port
   mkdir -p "$HOME" "$RABBITMQ_LOG_BASE"
+  # The cookie is written before either VM starts: if it is missing, the broker and rabbitmqctl
+  # each make one at the same moment, and the loser is refused ("Invalid challenge reply") until
+  # the wait times out.
+  if [ ! -e "$HOME/.erlang.cookie" ]; then
+    (umask 077 && python3 -c 'import secrets; print(secrets.token_hex(16).upper(), end="")' \
+      >"$HOME/.erlang.cookie")
+    chmod 400 "$HOME/.erlang.cookie"
+  fi
   : >"$RABBITMQ_CONF_ENV_FILE"
   echo '[].' >"$RABBITMQ_ENABLED_PLUGINS_FILE"
 
