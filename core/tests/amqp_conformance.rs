@@ -1,5 +1,5 @@
-//! The RabbitMQ conformance cases of SEMANTICS.md §1, one named test each (`ct_rmq_*`), and
-//! tests of the other rules of §1 (routing, TTL, limits, dead-lettering, dispatch, acks).
+//! RabbitMQ's rules as named cases, one test each (`ct_rmq_*`), and tests of the other rules
+//! `docs/amqp.md` sets out (routing, TTL, limits, dead-lettering, dispatch, acks).
 //!
 //! Each test builds a small scenario, runs it with the conservation check after every event,
 //! and asserts on the NDJSON trace: what a user would see.

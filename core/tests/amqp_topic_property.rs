@@ -1,4 +1,4 @@
-//! Topic-exchange matching against the reference definition of SEMANTICS.md §1.3.
+//! Topic-exchange matching against the reference definition in `docs/amqp.md` ("Exchanges").
 //!
 //! `TopicPattern` matches iteratively, with backtracking to the last `#`. Here it is compared
 //! with the plain recursive `m(i, j)` of §1.3 over keys built from a small alphabet, so empty

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
 """Differential conformance: the same deterministic cases in Switchboard and on a real RabbitMQ.
 
-Each case (scripts/rabbitmq/cases/*.json, a list of cases per file) is a topology and a list of
-steps:
+The cases are the AMQP model's conformance file, conformance/amqp.json at the repository root:
+{"model": "amqp", "about": ..., "observed_with": ..., "cases": [...]}. Each case is a topology
+and a list of steps, and what the broker was observed to do:
 
-  {"name": ..., "about": ..., "exchanges": [{"name", "type", "arguments"}],
+  {"name": ..., "group": ..., "about": ..., "exchanges": [{"name", "type", "arguments"}],
    "queues": [{"name", "arguments"}], "bindings": [{"from", "to", "routing_key", "arguments"}],
    "steps": [{"publish": EXCHANGE ("" = default), "routing_key", "headers", "priority",
               "body_bytes", "expiration", "mandatory"},
              {"get": QUEUE}, {"ack": LABEL}, {"nack": LABEL, "requeue": B}, {"reject": LABEL, "requeue": B}],
-   "known_before_4": {"note": ..., "keys": [observation keys RabbitMQ 3.x gives differently]}}
+   "known_before_4": {"note": ..., "keys": [observation keys RabbitMQ 3.x gives differently],
+                      "observed": [[key, value] as RabbitMQ 3.x gave them]},
+   "observed": [[key, value], ...]}
+
+`observed` is what the broker gave (written by --record), except that for the keys of
+`known_before_4` it is what RabbitMQ 4 does, the model's version (the simulator's value, as the
+note explains). core/tests/conformance.rs runs every case natively in `cargo test` and compares
+the simulator with `observed`, without a broker.
 
 Publishes are labelled m1, m2, … in order (a `label` header carries it on the broker). Both sides run them and record what a client can observe, as (key, value) pairs:
 
@@ -35,13 +43,17 @@ step each queue is declared passively, twice, from the client channel, which ret
 every queue has handled what that channel sent it (and what it dead-lettered onward): no sleeps.
 
 Prints `ok NAME` or `DIFF NAME: ...` (each differing observation with what each side did) per
-case, then `N passed, M failed`; exits 1 on any difference.
+case, then `N passed, M failed`; exits 1 on any difference. A case whose recorded `observed` is
+not what the broker gives now (or that has none) fails too, as `STALE NAME`, unless --record.
 
-  conformance.py --port P --switchboard BIN [--only NAME]... [--work DIR] [CASEFILE...]
+  conformance.py --port P --switchboard BIN [--only NAME]... [--work DIR] [--record] [FILE]
+
+--record writes the broker's observations into FILE as each case's `observed` (and, on a 3.x
+broker, `known_before_4.observed`), then compares as usual. FILE is conformance/amqp.json by
+default.
 """
 
 import argparse
-import glob
 import json
 import os
 import subprocess
@@ -49,6 +61,7 @@ import sys
 
 STEP_US = 100_000
 HERE = os.path.dirname(os.path.abspath(__file__))
+CASES = os.path.join(os.path.dirname(os.path.dirname(HERE)), "conformance", "amqp.json")
 CLIENT = "client"
 
 
@@ -56,18 +69,47 @@ CLIENT = "client"
 # Cases
 
 
-def load_cases(files):
-    cases = []
-    for f in files:
-        with open(f) as fh:
-            for c in json.load(fh):
-                c["_file"] = os.path.basename(f)
-                cases.append(c)
-    names = [c["name"] for c in cases]
+def load_file(path):
+    """The conformance file: {"model": "amqp", "about", "cases": [...]}."""
+    with open(path) as fh:
+        doc = json.load(fh)
+    if not isinstance(doc, dict) or doc.get("model") != "amqp" or not isinstance(doc.get("cases"), list):
+        sys.exit(f"{path}: not the AMQP model's conformance file ({{\"model\": \"amqp\", \"cases\": [...]}})")
+    names = [c["name"] for c in doc["cases"]]
     dup = {n for n in names if names.count(n) > 1}
     if dup:
-        sys.exit(f"duplicate case names: {sorted(dup)}")
-    return cases
+        sys.exit(f"{path}: duplicate case names: {sorted(dup)}")
+    return doc
+
+
+WIDTH = 100
+
+
+def to_text(v, indent=0, room=WIDTH):
+    """JSON text for the conformance file: two-space indentation, and anything that fits in
+    `room` characters (or is a [key, value] observation) on one line."""
+    flat = json.dumps(v, ensure_ascii=False)
+    pair = isinstance(v, list) and len(v) == 2 and not any(isinstance(x, (dict, list)) for x in v)
+    if not isinstance(v, (dict, list)) or not v or pair or len(flat) <= room:
+        return flat
+    inner = indent + 2
+    pad = " " * inner
+    if isinstance(v, list):
+        items = [pad + to_text(x, inner, WIDTH - inner - 1) for x in v]
+    else:
+        items = []
+        for k, x in v.items():
+            key = json.dumps(k, ensure_ascii=False) + ": "
+            items.append(pad + key + to_text(x, inner, WIDTH - inner - len(key) - 1))
+    close = "]" if isinstance(v, list) else "}"
+    return ("[" if isinstance(v, list) else "{") + "\n" + ",\n".join(items) + "\n" + " " * indent + close
+
+
+def write_file(path, doc):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as fh:
+        fh.write(to_text(doc) + "\n")
+    os.replace(tmp, path)
 
 
 def publishes(case):
@@ -460,22 +502,72 @@ def broker_version(pika, port):
         conn.close()
 
 
+def major(version):
+    head = version.split(".")[0]
+    return int(head) if head.isdigit() else None
+
+
 def known_difference(case, version, diffs_keys):
     """A case's `known_before_4` names the observations that RabbitMQ 3.x is known to give
     differently from the 4.x rules the model follows. Returns its note if every difference is
     one of those and the broker is 3.x, else None."""
     known = case.get("known_before_4")
-    if not known or not version.split(".")[0].isdigit() or int(version.split(".")[0]) >= 4:
+    if not known or major(version) is None or major(version) >= 4:
         return None
     return known["note"] if set(diffs_keys) <= set(known["keys"]) else None
 
 
-def compare(ours, theirs):
+def to_record(case, version, ours, theirs):
+    """What --record writes: (`observed`, the 3.x values of `known_before_4`'s keys or None).
+    `observed` is the broker's observations, except that on a 3.x broker the keys of
+    `known_before_4` take the simulator's values (RabbitMQ 4's, the model's version): a key only
+    the broker gave is left out, one only the simulator gave is put after the key before it."""
+    known = case.get("known_before_4")
+    if not known or major(version) is None or major(version) >= 4:
+        return [list(o) for o in theirs], None
+    keys = set(known["keys"])
+    o = dict(ours)
+    observed = [[k, o[k] if k in keys else v] for k, v in theirs if k not in keys or k in o]
+    have = {k for k, _ in observed}
+    for n, (k, v) in enumerate(ours):
+        if k in keys and k not in have:
+            before = [pk for pk, _ in ours[:n] if pk in have]
+            at = next(i for i, (pk, _) in enumerate(observed) if pk == before[-1]) + 1 if before else 0
+            observed.insert(at, [k, v])
+            have.add(k)
+    return observed, [[k, v] for k, v in theirs if k in keys]
+
+
+def record(case, observed, old_3x):
+    """Puts `observed` (and the 3.x values) into the case, after its steps' fields."""
+    if old_3x is not None:
+        case["known_before_4"]["observed"] = old_3x
+    case.pop("observed", None)
+    case["observed"] = observed
+
+
+def stale(case, observed, old_3x):
+    """Why the case's recorded observations are not what --record would write now, or None."""
+    if case.get("observed") is None:
+        return "no recorded observations"
+    if case["observed"] != observed:
+        return "recorded observations differ from the broker's: " + "; ".join(
+            d for _, d in compare_with(case["observed"], observed, "recorded", "rabbitmq"))
+    if old_3x is not None and case["known_before_4"].get("observed") != old_3x:
+        return "known_before_4.observed differs from the broker's"
+    return None
+
+
+def compare_with(ours, theirs, our_side, their_side):
     """Differences as lines: each key whose values differ, with what each side did."""
     o, t = dict(ours), dict(theirs)
     keys = [k for k, _ in theirs] + [k for k, _ in ours if k not in t]
-    return [(k, f"{k}: rabbitmq: {t.get(k, '(nothing)')} | switchboard: {o.get(k, '(nothing)')}")
+    return [(k, f"{k}: {their_side}: {t.get(k, '(nothing)')} | {our_side}: {o.get(k, '(nothing)')}")
             for k in keys if o.get(k) != t.get(k)]
+
+
+def compare(ours, theirs):
+    return compare_with(ours, theirs, "switchboard", "rabbitmq")
 
 
 def main():
@@ -488,22 +580,27 @@ def main():
     ap.add_argument("--accept-known", action="store_true",
                     help="count a case as ok when its only differences are the ones its "
                          "known_before_4 lists and the broker is RabbitMQ 3.x")
-    ap.add_argument("files", nargs="*")
+    ap.add_argument("--record", action="store_true",
+                    help="write the broker's observations into the file as each case's observed")
+    ap.add_argument("file", nargs="?", default=CASES, help="the conformance file (conformance/amqp.json)")
     args = ap.parse_args()
     import pika  # the venv's, pinned by check-conformance.sh
     import pika.data
 
     encode_doubles(pika)
 
-    files = args.files or sorted(glob.glob(os.path.join(HERE, "cases", "*.json")))
-    cases = load_cases(files)
+    doc = load_file(args.file)
+    cases = doc["cases"]
     if args.only:
+        unknown = set(args.only) - {c["name"] for c in cases}
+        if unknown:
+            sys.exit(f"no such case: {sorted(unknown)}")
         cases = [c for c in cases if c["name"] in args.only]
     work = args.work or os.path.join(os.environ.get("TMPDIR", "/tmp"), "switchboard-conformance")
     os.makedirs(work, exist_ok=True)
     version = broker_version(pika, args.port)
     print(f"RabbitMQ {version} on port {args.port}; {len(cases)} cases", file=sys.stderr)
-    passed = failed = 0
+    passed = failed = recorded = 0
     for case in cases:
         name = case["name"]
         try:
@@ -522,23 +619,36 @@ def main():
             for side, obs in (("rabbitmq", theirs), ("switchboard", ours)):
                 for k, v in obs:
                     fh.write(f"{side}\t{k}\t{v}\n")
+        observed, old_3x = to_record(case, version, ours, theirs)
+        if args.record:
+            record(case, observed, old_3x)
+            recorded += 1
+        why_stale = stale(case, observed, old_3x)
         diffs = compare(ours, theirs)
         note = known_difference(case, version, [k for k, _ in diffs]) if diffs else None
         if diffs and note and args.accept_known:
-            passed += 1
             print(f"ok   {name} (known RabbitMQ {version} vs 4.x difference: {note})")
         elif diffs:
-            failed += 1
             print(f"DIFF {name}: {len(diffs)} observation(s) differ"
                   + (f" (known RabbitMQ {version} vs 4.x difference: {note})" if note else ""))
             for _, d in diffs:
                 print(f"     {d}")
         else:
-            passed += 1
             print(f"ok   {name}")
+        if why_stale:
+            print(f"STALE {name}: {why_stale}; record them with scripts/check-conformance.sh --record")
+        if (diffs and not (note and args.accept_known)) or why_stale:
+            failed += 1
+        else:
+            passed += 1
         if args.verbose:
             for k, v in theirs:
                 print(f"     {k}: {v}")
+    if args.record:
+        doc["observed_with"] = (f"RabbitMQ {version} (pika {pika.__version__}); the keys of a case's "
+                                "known_before_4 as RabbitMQ 4 gives them (the model's version)")
+        write_file(args.file, doc)
+        print(f"recorded {recorded} case(s) in {args.file}", file=sys.stderr)
     print(f"{passed} passed, {failed} failed")
     return 1 if failed else 0
 

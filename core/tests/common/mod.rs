@@ -1,5 +1,10 @@
-//! Shared harness for the core's behaviour tests.
+//! Shared harness for the core's behaviour tests: what every model's tests use (running with
+//! the conservation check after every event, randomized sweeps that name the failing seed), and
+//! one module per model with its builders, its reference checks and its conformance translator
+//! (`amqp`). A new model adds `common/<model>.rs` and declares it here.
 #![allow(dead_code)]
+
+pub mod amqp;
 
 use switchboard_core::trace::event_line;
 use switchboard_core::{Scenario, Sim, SimTime};
