@@ -5,9 +5,46 @@
 //! `cargo build --release -p switchboard-core --example workload`, then
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/workload relays`
 //! (or `amqp`, or `stress`).
+//!
+//! `stress30` is the engine alone on what `switchboard run docs/examples/stress-50-nodes.json
+//! --until 30s` does: the same scenario, 30 simulated seconds in the CLI's bounded batches,
+//! draining each batch as the CLI does, hashing nothing. `stress30-hash` adds the trace hash
+//! (streamed, as the CLI computes it); the CLI's own cost on top is reading the file and the
+//! summary. docs/performance.md compares them.
 
 use switchboard_core::fixtures::{amqp_pipeline, relay_chain, run_one_second_in_frames};
+use switchboard_core::trace::TraceHash;
 use switchboard_core::{Scenario, Sim, SimTime};
+
+/// The stress example to 30 s as `switchboard run` advances it (bounded batches of steps, the
+/// events of each drained into one reused buffer), hashing the trace or not.
+fn stress_30s_as_the_cli(hash: bool) -> u64 {
+    let text = switchboard_core::examples::get("stress-50-nodes").expect("an example");
+    let s = Scenario::from_json(text).expect("valid");
+    let mut sim = Sim::new(&s).expect("runs");
+    let end = SimTime(30_000_000);
+    let mut h = TraceHash::default();
+    let mut batch = Vec::new();
+    let mut events = 0u64;
+    loop {
+        let adv = sim.advance_to_bounded(end, 100_000);
+        batch.clear();
+        batch.extend(sim.drain_events());
+        events += batch.len() as u64;
+        if hash {
+            batch.iter().for_each(|e| h.add(e, sim.topology()));
+        }
+        if adv.reached {
+            break;
+        }
+    }
+    if hash {
+        println!("{events} events, trace hash {h}");
+    } else {
+        println!("{events} events");
+    }
+    sim.steps()
+}
 
 fn main() {
     let which = std::env::args().nth(1).unwrap_or_else(|| "relays".into());
@@ -25,7 +62,12 @@ fn main() {
             sim.drain_events().count();
             sim.steps()
         }
-        other => panic!("unknown workload {other:?}: relays, amqp or stress"),
+        // The 50-node stress example, thirty simulated seconds, as the CLI runs it.
+        "stress30" => stress_30s_as_the_cli(false),
+        "stress30-hash" => stress_30s_as_the_cli(true),
+        other => {
+            panic!("unknown workload {other:?}: relays, amqp, stress, stress30 or stress30-hash")
+        }
     };
     println!("{which}: {steps} steps");
 }

@@ -185,18 +185,27 @@ fn run(
     // Validation refuses zero-time loops; this guards against anything else that stalls time.
     const MAX_STEPS_AT_ONE_INSTANT: u64 = 50_000_000;
     let mut stalled = 0u64;
+    let mut batch = Vec::new();
+    // With `--trace`, each line is written once into this buffer, then hashed and printed.
+    let mut line = Vec::with_capacity(256);
     loop {
         let before = sim.now();
         let adv = sim.advance_to_bounded(end, BATCH_STEPS);
-        let batch: Vec<_> = sim.drain_events().collect();
-        for e in &batch {
-            let line = trace::event_line(e, sim.topology());
-            hash.write(line.as_bytes());
-            hash.write(b"\n");
-            events += 1;
-            if format.is_some() {
-                out.write_all(line.as_bytes())?;
-                out.write_all(b"\n")?;
+        batch.clear();
+        batch.extend(sim.drain_events());
+        events += batch.len() as u64;
+        let topo = sim.topology();
+        match format {
+            // Only the hash: each line is streamed into it, never built.
+            None => batch.iter().for_each(|e| hash.add(e, topo)),
+            Some(TraceFormat::Ndjson) => {
+                for e in &batch {
+                    line.clear();
+                    trace::write_event(e, topo, &mut line)?;
+                    line.push(b'\n');
+                    hash.write(&line);
+                    out.write_all(&line)?;
+                }
             }
         }
         if adv.reached {
