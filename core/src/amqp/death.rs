@@ -1,4 +1,4 @@
-//! Dead-letter history: the `x-death` header and the dead-letter cycle rule (SEMANTICS.md §1.8).
+//! Dead-letter history: the `x-death` header and the dead-letter cycle rule (`docs/amqp.md`, "Dead-lettering").
 
 use crate::message::{Envelope, HeaderValue, Headers};
 use crate::time::SimTime;

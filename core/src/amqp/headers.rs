@@ -1,4 +1,4 @@
-//! Headers exchange matching, as RabbitMQ 4.3.5 does it (SEMANTICS.md §1.4).
+//! Headers exchange matching, as RabbitMQ 4.3.5 does it (`docs/amqp.md`, "Exchanges").
 
 use crate::message::{HeaderValue, Headers};
 

@@ -1,5 +1,5 @@
 //! The RabbitMQ (AMQP 0-9-1) model: exchanges, bindings, queues and consumers, rule for rule as
-//! `SEMANTICS.md` §1 sets them out. See `docs/amqp.md` for what is modelled and what is not.
+//! RabbitMQ's source code has them. See `docs/amqp.md` for what is modelled and what is not.
 //!
 //! - [`kind`]: the model's node kinds ([`AmqpKind`]), and [`config`]: their settings, under
 //!   RabbitMQ's names.
@@ -11,6 +11,7 @@
 //! - `model` (private): the model's state, agenda entries and hooks ([`crate::model`]).
 //! - `rules` (crate): its rules: edges, actions, live reconfigure, validation.
 //! - `broker` (private): the behaviour, as methods of the model acting through the kernel.
+//! - `trace` (crate): its events' fields on trace lines ([`crate::trace::write_event`]).
 
 mod broker;
 pub mod config;
@@ -23,6 +24,7 @@ mod model;
 pub mod queue;
 pub(crate) mod rules;
 pub mod topic;
+pub(crate) mod trace;
 
 pub(crate) use broker::Delivery;
 pub use config::{

@@ -1,6 +1,5 @@
 //! A queue's message store: ready messages in delivery order, with the per-message state a
-//! requeue needs, and the counters that length limits read (SEMANTICS.md §1.6, §1.7, §1.10,
-//! §1.11).
+//! requeue needs, and the counters that length limits read (`docs/amqp.md`, "Queues").
 //!
 //! Classic queues keep ready messages ordered by `(priority level, enqueue sequence)`: the head
 //! is the oldest message of the highest non-empty level (strict priority), and a requeued message

@@ -1,4 +1,4 @@
-//! Topic exchange matching, exactly as RabbitMQ 4.3.5 does it (SEMANTICS.md §1.3).
+//! Topic exchange matching, exactly as RabbitMQ 4.3.5 does it (`docs/amqp.md`, "Exchanges").
 //!
 //! Keys split on every `.`, keeping empty words; the empty key has zero words. `*` matches
 //! exactly one (possibly empty) word, `#` zero or more, and both are special only as whole
