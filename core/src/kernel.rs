@@ -10,7 +10,7 @@
 //! sinks (consume). They name no paradigm: a producer that publishes into an exchange is a
 //! producer; what the exchange does is the AMQP model's business.
 
-use crate::agenda::Agenda;
+use crate::agenda::{Agenda, Entry};
 use crate::event::{Event, EventKind};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::ledger::{DropReason, Fate, FateLedger};
@@ -25,33 +25,37 @@ use std::sync::Arc;
 
 /// Something due at a moment of simulated time. Messages live inside these while they travel
 /// or wait, so the agenda is where the conservation check finds them.
+///
+/// The node or edge a kernel entry is about is the entry's `on` ([`Entry::on`], read with
+/// [`Kernel::node_of`] and [`Kernel::edge_of`]), not a field here: that keeps every kernel
+/// variant within 8 bytes, so a model's 16-byte entry nests in [`Due::Model`] without making
+/// `Due` bigger (the compiler stores the outer variant in the model entry's tag), and an
+/// agenda entry stays 32 bytes (`docs/performance.md`, "The paradigm seam"). A model's entries
+/// carry their own ids and leave `on` at 0.
 #[derive(Clone, Debug)]
 pub(crate) enum Due {
-    /// A producer's next rate-driven publish.
-    Emit { node: NodeId },
-    /// A message reaches the end of an edge.
-    Arrive { edge: EdgeId, msg: Box<Envelope> },
-    /// A relay finishes holding a message.
-    Release { node: NodeId, msg: Box<Envelope> },
-    /// A caller's deadline for the reply correlated with `correlation` ([`Kernel::await_reply`]).
+    /// A producer's next rate-driven publish; `on` is the producer.
+    Emit,
+    /// A message reaches the end of an edge; `on` is the edge.
+    Arrive { msg: Box<Envelope> },
+    /// A relay finishes holding a message; `on` is the relay.
+    Release { msg: Box<Envelope> },
+    /// A caller's deadline for the reply correlated with `correlation` ([`Kernel::await_reply`]);
+    /// `on` is the caller.
     // No model makes blocking calls yet: the request-response model will be the first (the
     // kernel's tests exercise the facility until then).
     #[cfg_attr(not(test), allow(dead_code))]
-    Deadline {
-        caller: NodeId,
-        correlation: MessageId,
-    },
+    Deadline { correlation: MessageId },
     /// A model's own entry: its timers, and the messages they carry.
     Model(ModelDue),
 }
 
 impl Due {
-    /// The kernel node that owns this entry: a crash of that node removes it.
-    fn owner(&self) -> Option<NodeId> {
-        match self {
-            Due::Emit { node } | Due::Release { node, .. } => Some(*node),
+    /// The kernel node that owns the entry `e`: a crash of that node removes it.
+    fn owner(e: &Entry<Due>) -> Option<NodeId> {
+        match e.due {
             // A caller that crashes stops waiting (`Kernel::crash` forgets its calls).
-            Due::Deadline { caller, .. } => Some(*caller),
+            Due::Emit | Due::Release { .. } | Due::Deadline { .. } => Some(Kernel::node_of(e)),
             Due::Arrive { .. } | Due::Model(_) => None,
         }
     }
@@ -189,13 +193,8 @@ impl Kernel {
     #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
     pub fn await_reply(&mut self, caller: NodeId, correlation: MessageId, deadline: SimTime) {
         self.calls.insert((caller, correlation), deadline);
-        self.agenda.push(
-            deadline,
-            Due::Deadline {
-                caller,
-                correlation,
-            },
-        );
+        self.agenda
+            .push(deadline, caller.0, Due::Deadline { correlation });
     }
 
     /// The reply correlated with `correlation` reached `caller`: in time (it stops waiting),
@@ -244,7 +243,19 @@ impl Kernel {
     /// Schedules a model's entry at `at`.
     #[inline]
     pub fn schedule(&mut self, at: SimTime, due: ModelDue) {
-        self.agenda.push(at, Due::Model(due));
+        self.agenda.push(at, 0, Due::Model(due));
+    }
+
+    /// The node a kernel entry is about (an `Emit`, a `Release`, a `Deadline`).
+    #[inline]
+    pub fn node_of(e: &Entry<Due>) -> NodeId {
+        NodeId(e.on)
+    }
+
+    /// The edge a kernel entry is about (an `Arrive`).
+    #[inline]
+    pub fn edge_of(e: &Entry<Due>) -> EdgeId {
+        EdgeId(e.on)
     }
 
     /// Whether `node` is up.
@@ -283,10 +294,10 @@ impl Kernel {
         }
         let mut lost = Vec::new();
         self.agenda.remove_where(
-            |d| d.owner() == Some(node),
+            |e| Due::owner(e) == Some(node),
             |e| match e.due {
-                Due::Release { msg, .. } => lost.push(msg.id),
-                Due::Emit { .. } | Due::Arrive { .. } | Due::Deadline { .. } | Due::Model(_) => {}
+                Due::Release { msg } => lost.push(msg.id),
+                Due::Emit | Due::Arrive { .. } | Due::Deadline { .. } | Due::Model(_) => {}
             },
         );
         // A crashed caller waits for nothing: replies that come later are unawaited.
@@ -323,7 +334,7 @@ impl Kernel {
             depart: self.now,
             arrive,
         });
-        self.agenda.push(arrive, Due::Arrive { edge, msg });
+        self.agenda.push(arrive, edge.0, Due::Arrive { msg });
     }
 
     /// A message reached a kernel node along a hop: a relay holds it, a sink consumes it, a
@@ -342,7 +353,7 @@ impl Kernel {
                     node,
                     until,
                 });
-                self.agenda.push(until, Due::Release { node, msg });
+                self.agenda.push(until, node.0, Due::Release { msg });
             }
             NodeKind::Sink(_) => {
                 self.ledger.set(msg.id, Fate::Consumed { node });
@@ -402,7 +413,7 @@ impl Kernel {
         } else {
             earliest + gap(p, &mut self.rng)
         };
-        self.agenda.push(at, Due::Emit { node });
+        self.agenda.push(at, node.0, Due::Emit);
     }
 
     /// A producer's rate-driven publish is due: it counts towards its `limit`, and the next is
@@ -420,8 +431,10 @@ impl Kernel {
     /// A producer's rate-driven publishes stop: its scheduled one is taken back (its settings
     /// change, and [`Kernel::schedule_producer`] schedules anew).
     pub fn cancel_emit(&mut self, node: NodeId) {
-        self.agenda
-            .remove_where(|d| matches!(d, Due::Emit { node: n } if *n == node), drop);
+        self.agenda.remove_where(
+            |e| matches!(e.due, Due::Emit) && Kernel::node_of(e) == node,
+            drop,
+        );
     }
 }
 
@@ -442,11 +455,8 @@ mod tests {
     fn next_deadline(k: &mut Kernel) -> Option<(SimTime, NodeId, MessageId)> {
         let e = k.agenda.pop()?;
         match e.due {
-            Due::Deadline {
-                caller,
-                correlation,
-            } => Some((e.at, caller, correlation)),
-            Due::Emit { .. } | Due::Arrive { .. } | Due::Release { .. } | Due::Model(_) => None,
+            Due::Deadline { correlation } => Some((e.at, Kernel::node_of(&e), correlation)),
+            Due::Emit | Due::Arrive { .. } | Due::Release { .. } | Due::Model(_) => None,
         }
     }
 

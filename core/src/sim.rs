@@ -4,6 +4,7 @@
 //! ([`crate::model`]), runs scripts and the edit log, and dispatches each agenda entry, command
 //! and hook to the kernel or to the model it belongs to. It holds no paradigm's rules itself.
 
+use crate::agenda::Entry;
 use crate::amqp::{AmqpMetrics, ConsumerMetrics, QueueMetrics};
 use crate::command::{Command, CommandError, Edit};
 use crate::event::{Event, EventKind};
@@ -397,22 +398,25 @@ impl Sim {
     pub(crate) fn for_each_place<'a>(&'a self, f: &mut dyn FnMut(Place<'a>)) {
         for e in self.k.agenda.iter_unordered() {
             match &e.due {
-                Due::Arrive { edge, msg } => f(Place {
-                    msg,
-                    fate: Fate::InTransit { edge: *edge },
-                    until: Some(e.at),
-                    detail: PlaceDetail::Wire {
-                        edge: *edge,
-                        arrive: e.at,
-                    },
-                }),
-                Due::Release { node, msg } => f(Place {
-                    msg,
-                    fate: Fate::Held { node: *node },
-                    until: Some(e.at),
-                    detail: PlaceDetail::Node { node: *node },
-                }),
-                Due::Emit { .. } | Due::Deadline { .. } => {}
+                Due::Arrive { msg } => {
+                    let edge = Kernel::edge_of(e);
+                    f(Place {
+                        msg,
+                        fate: Fate::InTransit { edge },
+                        until: Some(e.at),
+                        detail: PlaceDetail::Wire { edge, arrive: e.at },
+                    })
+                }
+                Due::Release { msg } => {
+                    let node = Kernel::node_of(e);
+                    f(Place {
+                        msg,
+                        fate: Fate::Held { node },
+                        until: Some(e.at),
+                        detail: PlaceDetail::Node { node },
+                    })
+                }
+                Due::Emit | Due::Deadline { .. } => {}
                 Due::Model(d) => self.models.places_in_due(e.at, d, f),
             }
         }
@@ -584,7 +588,7 @@ impl Sim {
             }
             _ => {
                 let entry = self.k.agenda.pop().expect("peeked");
-                self.handle(entry.due);
+                self.handle(entry);
             }
         }
         Some(self.k.now)
@@ -713,15 +717,19 @@ impl Sim {
 
     // ----- internals -----
 
-    fn handle(&mut self, due: Due) {
-        match due {
-            Due::Emit { node } => {
+    fn handle(&mut self, entry: Entry<Due>) {
+        // The node or edge a kernel entry is about (see `Due`).
+        let on = entry.on;
+        match entry.due {
+            Due::Emit => {
+                let node = NodeId(on);
                 self.k.count_emit(node);
                 let template = self.k.producer(node).message.clone();
                 self.publish(node, &template);
                 self.k.schedule_next_emit(node);
             }
-            Due::Arrive { edge, mut msg } => {
+            Due::Arrive { mut msg } => {
+                let edge = EdgeId(on);
                 msg.hops += 1;
                 msg.arrived_at = self.k.now;
                 let e = self.k.topo.edge(edge);
@@ -732,11 +740,9 @@ impl Sim {
                     model::EdgeKind::Amqp(_) => self.models.arrive(&mut self.k, edge, kind, msg),
                 }
             }
-            Due::Release { node, msg } => self.k.forward(node, msg),
-            Due::Deadline {
-                caller,
-                correlation,
-            } => {
+            Due::Release { msg } => self.k.forward(NodeId(on), msg),
+            Due::Deadline { correlation } => {
+                let caller = NodeId(on);
                 if self.k.deadline_passed(caller, correlation) {
                     self.models
                         .deadline_passed(&mut self.k, caller, correlation);
@@ -956,10 +962,11 @@ mod tests {
     #[test]
     fn agenda_entries_and_events_stay_small() {
         // The heap moves entries and the page drains events every frame: their size is
-        // throughput (docs/performance.md). Grow them only on purpose. An entry is 24 bytes
-        // since the paradigm seam: a model's entries nest in one variant, and the niche of
-        // their tag cannot hold the kernel's (measured: +0.2% instructions, docs/performance.md).
-        assert_eq!(std::mem::size_of::<Due>(), 24);
+        // throughput (docs/performance.md). Grow them only on purpose. A model's entries nest
+        // in one variant, whose tag holds the kernel's variants too only while each of those
+        // fits in 8 bytes (see `Due`): at 24 bytes the kernel benchmarks ran 4-5% slower.
+        assert_eq!(std::mem::size_of::<Due>(), 16);
+        assert_eq!(std::mem::size_of::<crate::agenda::Entry<Due>>(), 32);
         assert_eq!(std::mem::size_of::<Event>(), 48);
     }
 
@@ -989,7 +996,7 @@ mod tests {
         let mut gone = None;
         sim.k.agenda.remove_where(
             |d| {
-                matches!(d, Due::Arrive { .. }) && gone.is_none() && {
+                matches!(d.due, Due::Arrive { .. }) && gone.is_none() && {
                     gone = Some(());
                     true
                 }
@@ -1006,11 +1013,11 @@ mod tests {
     fn the_check_catches_a_message_in_two_places() {
         let mut sim = running_sim();
         let copy = sim.k.agenda.iter_unordered().find_map(|e| match &e.due {
-            Due::Arrive { edge, msg } => Some((e.at, *edge, msg.clone())),
-            Due::Emit { .. } | Due::Release { .. } | Due::Deadline { .. } | Due::Model(_) => None,
+            Due::Arrive { msg } => Some((e.at, e.on, msg.clone())),
+            Due::Emit | Due::Release { .. } | Due::Deadline { .. } | Due::Model(_) => None,
         });
         let (at, edge, msg) = copy.unwrap();
-        sim.k.agenda.push(at, Due::Arrive { edge, msg });
+        sim.k.agenda.push(at, edge, Due::Arrive { msg });
         assert!(matches!(
             sim.check_conservation(),
             Err(ConservationError::Duplicated(_))

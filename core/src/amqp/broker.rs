@@ -163,7 +163,7 @@ impl AmqpNode {
 pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
     match d {
         kernel::Due::Model(ModelDue::Amqp(d)) => Some(d),
-        kernel::Due::Emit { .. }
+        kernel::Due::Emit
         | kernel::Due::Arrive { .. }
         | kernel::Due::Release { .. }
         | kernel::Due::Deadline { .. } => None,
@@ -174,7 +174,7 @@ pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
 fn into_amqp_due(d: kernel::Due) -> Option<Due> {
     match d {
         kernel::Due::Model(ModelDue::Amqp(d)) => Some(d),
-        kernel::Due::Emit { .. }
+        kernel::Due::Emit
         | kernel::Due::Arrive { .. }
         | kernel::Due::Release { .. }
         | kernel::Due::Deadline { .. } => None,
@@ -1375,7 +1375,7 @@ impl AmqpModel {
     fn take_channel_deliveries(&mut self, k: &mut Kernel, node: NodeId) -> Vec<Box<Delivery>> {
         let mut out: Vec<Box<Delivery>> = Vec::new();
         k.agenda.remove_where(
-            |d| amqp_due(d).is_some_and(|d| d.consumer() == Some(node)),
+            |e| amqp_due(&e.due).is_some_and(|d| d.consumer() == Some(node)),
             |e| match into_amqp_due(e.due) {
                 Some(Due::Deliver { d, .. }) => out.push(d),
                 Some(Due::Settle { batch, .. }) => out.extend(Delivery::unpack(batch).2),
@@ -1401,9 +1401,9 @@ impl AmqpModel {
     ) -> Vec<Box<Delivery>> {
         // Settlements already on the wire reach the broker before it sees the connection
         // close (TCP delivers what was sent before the FIN).
-        let mut sent: Vec<(SimTime, u64, Box<Delivery>)> = Vec::new();
+        let mut sent: Vec<(SimTime, u32, Box<Delivery>)> = Vec::new();
         k.agenda.remove_where(
-            |d| matches!(amqp_due(d), Some(Due::Settle { consumer, .. }) if *consumer == node),
+            |e| matches!(amqp_due(&e.due), Some(Due::Settle { consumer, .. }) if *consumer == node),
             |e| {
                 if let Some(Due::Settle { batch, .. }) = into_amqp_due(e.due) {
                     sent.push((e.at, e.seq, batch));
@@ -1546,7 +1546,7 @@ impl AmqpModel {
         ds.sort_by_key(|d| d.tag);
         if was_current {
             k.agenda.remove_where(
-                |d| matches!(amqp_due(d), Some(Due::Finish { consumer }) if *consumer == node),
+                |e| matches!(amqp_due(&e.due), Some(Due::Finish { consumer }) if *consumer == node),
                 drop,
             );
         }
