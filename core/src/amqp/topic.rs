@@ -13,7 +13,19 @@ pub fn words(key: &str) -> Vec<&str> {
     if key.is_empty() {
         Vec::new()
     } else {
-        key.split('.').collect()
+        // By bytes (a `.` is one byte in UTF-8, so every cut is at a character boundary): for
+        // keys of a few short words, `split('.')`'s searcher cost several times the split
+        // itself (3% of the AMQP benchmark's instructions).
+        let mut out = Vec::with_capacity(4);
+        let mut start = 0;
+        for (i, b) in key.bytes().enumerate() {
+            if b == b'.' {
+                out.push(&key[start..i]);
+                start = i + 1;
+            }
+        }
+        out.push(&key[start..]);
+        out
     }
 }
 
