@@ -7,77 +7,28 @@
 use crate::event::{Event, EventKind};
 use crate::id::{EdgeId, NodeId};
 use crate::topology::Topology;
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 use std::fmt;
 use std::io::{self, Write};
 
 /// One event as a JSON object, with node names instead of ids: `at_us` and `type` first, then
-/// the event's own fields.
+/// the event's own fields. It is [`write_event`]'s line, read back, so the trace, the CLI and
+/// the page's event log cannot disagree.
 pub fn event_json(e: &Event, topo: &Topology) -> Value {
-    let name = |n: NodeId| topo.node(n).name.as_str();
-    let fields = match &e.kind {
-        &EventKind::Published {
-            node,
-            message,
-            correlation,
-        } => {
-            json!({ "node": name(node), "message": message.0, "correlation": correlation.0 })
-        }
-        &EventKind::Sent {
-            message,
-            edge,
-            from,
-            to,
-            depart,
-            arrive,
-        } => json!({
-            "message": message.0, "edge": edge.0, "from": name(from), "to": name(to),
-            "depart_us": depart.0, "arrive_us": arrive.0,
-        }),
-        &EventKind::Received {
-            message,
-            node,
-            until,
-        } => {
-            json!({ "message": message.0, "node": name(node), "until_us": until.0 })
-        }
-        &EventKind::Consumed { message, node } => {
-            json!({ "message": message.0, "node": name(node) })
-        }
-        &EventKind::Dropped {
-            message,
-            node,
-            reason,
-        } => {
-            json!({ "message": message.0, "node": name(node), "reason": reason.as_str() })
-        }
-        &EventKind::Crashed { node, lost } => json!({ "node": name(node), "lost": lost }),
-        &EventKind::Restarted { node }
-        | &EventKind::Removed { node }
-        | &EventKind::Configured { node } => json!({ "node": name(node) }),
-        EventKind::Amqp(a) => crate::amqp::trace::fields_json(a, e.at, topo),
-    };
-    let mut obj = Map::new();
-    obj.insert("at_us".into(), json!(e.at.0));
-    obj.insert("type".into(), json!(e.kind.name()));
-    if let Value::Object(rest) = fields {
-        obj.extend(rest);
-    }
-    Value::Object(obj)
+    serde_json::from_str(&event_line(e, topo)).expect("write_event writes a JSON object")
 }
 
-/// One event as a single NDJSON line, without the newline: the bytes [`write_event`] writes,
-/// which are those of `event_json(e, topo).to_string()`.
+/// One event as a single NDJSON line, without the newline: the bytes [`write_event`] writes.
 pub fn event_line(e: &Event, topo: &Topology) -> String {
     let mut line = Vec::with_capacity(160);
     write_event(e, topo, &mut line).expect("writing to a Vec does not fail");
     String::from_utf8(line).expect("JSON text is UTF-8")
 }
 
-/// Writes one event's NDJSON line, without the newline, straight into `out`: exactly the bytes
-/// of `event_json(e, topo).to_string()` (keys in the same order, compact, strings escaped by
-/// `serde_json`), built without a `serde_json::Value` and, for all but the rare events with
-/// `x-death` tables, without allocating. The CLI prints and hashes traces through it.
+/// Writes one event's NDJSON line, without the newline, straight into `out`: compact JSON as
+/// `serde_json` writes it (strings escaped by `serde_json` itself), built without a
+/// `serde_json::Value` and, for all but the rare events with `x-death` tables, without
+/// allocating. The CLI prints and hashes traces through it; [`event_json`] reads it back.
 pub fn write_event<W: Write + ?Sized>(e: &Event, topo: &Topology, out: &mut W) -> io::Result<()> {
     out.write_all(b"{\"at_us\":")?;
     write_u64(out, e.at.0)?;
@@ -333,6 +284,7 @@ impl fmt::Display for TraceHash {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::Map;
 
     #[test]
     fn fnv1a_matches_the_published_test_vectors() {
@@ -347,10 +299,30 @@ mod tests {
         assert_eq!(h("foobar"), 0x85944171f73967e8);
     }
 
-    /// The writer's bytes are `event_json`'s, event for event, over every built-in example
-    /// run to 30 s; and the hash streamed through `add` is the hash of those lines.
+    /// One line, checked: it is a JSON object that `serde_json` writes back byte for byte
+    /// (so numbers and escapes are exactly its own), `at_us` and `type` first.
+    fn check_line(e: &Event, topo: &Topology) -> Map<String, Value> {
+        let mut line = Vec::new();
+        write_event(e, topo, &mut line).expect("a Vec takes it");
+        let text = String::from_utf8(line).expect("UTF-8");
+        let v: Value = serde_json::from_str(&text)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {text}, from {e:?}"));
+        assert_eq!(v.to_string(), text, "serde_json writes it otherwise: {e:?}");
+        let Value::Object(obj) = v else {
+            panic!("not an object: {text}")
+        };
+        let keys: Vec<&str> = obj.keys().take(2).map(String::as_str).collect();
+        assert_eq!(keys, ["at_us", "type"], "{text}");
+        assert_eq!(obj["at_us"], e.at.0, "{text}");
+        assert_eq!(obj["type"], e.kind.name(), "{text}");
+        assert_eq!(event_line(e, topo), text);
+        obj
+    }
+
+    /// Every event of every built-in example run to 30 s makes a good line; its nodes are named
+    /// as the topology names them; and the hash streamed through `add` is the hash of the lines.
     #[test]
-    fn the_writer_writes_exactly_what_event_json_serialises() {
+    fn every_line_is_json_and_the_streamed_hash_is_the_lines_hash() {
         let until = crate::SimTime(30_000_000);
         let mut checked = std::collections::BTreeMap::<&'static str, u64>::new();
         for &(name, text) in crate::examples::EXAMPLES {
@@ -363,25 +335,20 @@ mod tests {
             let topo = sim.topology();
             let mut streamed = TraceHash::default();
             let mut from_text = TraceHash::default();
-            let mut line = Vec::new();
             for e in &events {
-                let expected = event_json(e, topo).to_string();
-                line.clear();
-                write_event(e, topo, &mut line).expect("a Vec takes it");
-                assert_eq!(
-                    std::str::from_utf8(&line).expect("UTF-8"),
-                    expected,
-                    "example {name}, event {e:?}"
-                );
-                assert_eq!(event_line(e, topo), expected);
+                let obj = check_line(e, topo);
+                if let EventKind::Published { node, .. } | EventKind::Consumed { node, .. } = e.kind
+                {
+                    assert_eq!(obj["node"], topo.node(node).name.as_str());
+                }
                 streamed.add(e, topo);
-                from_text.write(expected.as_bytes());
+                from_text.write(event_line(e, topo).as_bytes());
                 from_text.write(b"\n");
                 *checked.entry(e.kind.name()).or_default() += 1;
             }
             assert_eq!(streamed, from_text, "example {name}: trace hash");
         }
-        // The examples between them show these kinds of event; each was compared above.
+        // The examples between them show these kinds of event; each was checked above.
         for kind in [
             "published",
             "sent",
@@ -405,7 +372,7 @@ mod tests {
     /// or passes through (non-ASCII), on every kind of event: the examples' events with every
     /// node renamed and every string in them replaced, and the kinds the examples lack.
     #[test]
-    fn strings_are_escaped_as_serde_json_escapes_them() {
+    fn strings_are_escaped_as_serde_json_escapes_them_and_read_back_the_same() {
         use crate::amqp::{AmqpEvent, PublishedTo, SettleMethod};
         use crate::id::MessageId;
         use crate::ledger::DropReason;
@@ -419,14 +386,42 @@ mod tests {
             "",
         ];
         let tricky = |i: usize| TRICKY[i % TRICKY.len()];
+        // Every node field reads back as its node's name, and the free texts as written.
         let check = |e: &Event, topo: &Topology| {
-            let mut line = Vec::new();
-            write_event(e, topo, &mut line).expect("a Vec takes it");
-            assert_eq!(
-                String::from_utf8(line).expect("UTF-8"),
-                event_json(e, topo).to_string(),
-                "event {e:?}"
-            );
+            let obj = check_line(e, topo);
+            let name = |n: NodeId| topo.node(n).name.as_str();
+            match &e.kind {
+                EventKind::Published { node, .. }
+                | EventKind::Received { node, .. }
+                | EventKind::Consumed { node, .. }
+                | EventKind::Dropped { node, .. }
+                | EventKind::Crashed { node, .. }
+                | EventKind::Restarted { node }
+                | EventKind::Removed { node }
+                | EventKind::Configured { node } => assert_eq!(obj["node"], name(*node)),
+                EventKind::Sent { from, to, .. } => {
+                    assert_eq!(obj["from"], name(*from));
+                    assert_eq!(obj["to"], name(*to));
+                }
+                EventKind::Amqp(AmqpEvent::ChannelError { node, text, .. }) => {
+                    assert_eq!(obj["node"], name(*node));
+                    assert_eq!(obj["text"], &**text);
+                }
+                EventKind::Amqp(AmqpEvent::Returned { to, .. }) => {
+                    assert_eq!(obj["routing_key"], to.routing_key.as_str());
+                }
+                EventKind::Amqp(AmqpEvent::Settled {
+                    queue, consumer, ..
+                })
+                | EventKind::Amqp(AmqpEvent::ConsumerActivated { queue, consumer }) => {
+                    assert_eq!(obj["queue"], name(*queue));
+                    assert_eq!(obj["consumer"], name(*consumer));
+                }
+                EventKind::Amqp(AmqpEvent::DeadLettered { detail, .. }) => {
+                    assert_eq!(obj["exchange"], detail.exchange.as_str());
+                }
+                EventKind::Amqp(_) => {}
+            }
         };
         for &(name, text) in crate::examples::EXAMPLES {
             let scenario = crate::Scenario::from_json(text).expect("valid");

@@ -1,110 +1,12 @@
 //! The RabbitMQ model's events as trace fields: what follows `at_us` and `type` on each
 //! [`AmqpEvent`]'s NDJSON line, with node names instead of ids, written straight into a sink
-//! ([`write_fields`], for [`crate::trace::write_event`]) or as a JSON object ([`fields_json`],
-//! for [`crate::trace::event_json`]). The two give the same bytes, key for key (the tests in
-//! `trace.rs` compare them).
+//! ([`write_fields`], for [`crate::trace::write_event`]).
 
 use super::{AmqpEvent, SettleMethod};
 use crate::id::NodeId;
 use crate::time::SimTime;
-use crate::topology::Topology;
 use crate::trace::Fields;
-use serde_json::{json, Value};
 use std::io::{self, Write};
-
-/// The fields of `e`, which happened at `at`, as a JSON object: what
-/// [`crate::trace::event_json`] puts after `at_us` and `type`.
-pub(crate) fn fields_json(e: &AmqpEvent, at: SimTime, topo: &Topology) -> Value {
-    let name = |n: NodeId| topo.node(n).name.as_str();
-    let names = |ns: &[NodeId]| ns.iter().map(|&n| name(n)).collect::<Vec<_>>();
-    let exchange_name = |x: Option<NodeId>| x.map_or("", name);
-    match e {
-        AmqpEvent::Routed {
-            message,
-            exchange,
-            route,
-        } => json!({
-            "message": message.0, "exchange": exchange_name(*exchange), "path": names(&route.path),
-            "queues": route.targets.iter().map(|(q, _)| name(*q)).collect::<Vec<_>>(),
-            "copies": route.targets.iter().map(|(_, c)| c.0).collect::<Vec<_>>(),
-        }),
-        AmqpEvent::Returned { message, node, to } => json!({
-            "message": message.0, "node": name(*node), "exchange": exchange_name(to.exchange),
-            "routing_key": to.routing_key, "reply_code": 312, "reply_text": "NO_ROUTE",
-        }),
-        &AmqpEvent::Confirmed {
-            node,
-            seq,
-            message,
-            ack: _,
-        } => json!({ "node": name(node), "seq": seq, "message": message.0 }),
-        &AmqpEvent::Enqueued {
-            message,
-            queue,
-            ready,
-        } => json!({ "message": message.0, "queue": name(queue), "ready": ready }),
-        &AmqpEvent::Delivered {
-            message,
-            edge,
-            tag,
-            redelivered,
-            arrive,
-        } => json!({
-            "message": message.0, "queue": name(topo.edge(edge).from),
-            "consumer": name(topo.edge(edge).to),
-            "edge": edge.0, "delivery_tag": tag, "redelivered": redelivered,
-            "depart_us": at.0, "arrive_us": arrive.0,
-        }),
-        &AmqpEvent::Settled {
-            message,
-            queue,
-            consumer,
-            tag,
-            method,
-            requeue,
-            multiple,
-        } => {
-            let mut v = json!({
-                "message": message.0, "queue": name(queue), "consumer": name(consumer),
-                "delivery_tag": tag,
-            });
-            if method != SettleMethod::Ack {
-                v["requeue"] = json!(requeue);
-            }
-            if multiple {
-                v["multiple"] = json!(true);
-            }
-            v
-        }
-        &AmqpEvent::Requeued { message, queue } | &AmqpEvent::Expired { message, queue } => {
-            json!({ "message": message.0, "queue": name(queue) })
-        }
-        AmqpEvent::DeadLettered {
-            message,
-            queue,
-            reason,
-            detail,
-        } => json!({
-            "message": message.0, "queue": name(*queue), "reason": reason.as_str(),
-            "exchange": detail.exchange, "routing_keys": detail.routing_keys,
-            "x-death": detail.x_death.iter().map(|d| serde_json::to_value(d.to_table()).expect("a table serialises")).collect::<Vec<_>>(),
-        }),
-        &AmqpEvent::QueueDeleted {
-            queue,
-            why,
-            dropped,
-        } => json!({ "queue": name(queue), "why": why, "dropped": dropped }),
-        &AmqpEvent::ConsumerActivated { queue, consumer } => {
-            json!({ "queue": name(queue), "consumer": name(consumer) })
-        }
-        AmqpEvent::ChannelError { node, code, text } => {
-            json!({ "node": name(*node), "code": code, "text": text })
-        }
-        &AmqpEvent::ConsumerPaused { node } | &AmqpEvent::ConsumerResumed { node } => {
-            json!({ "node": name(node) })
-        }
-    }
-}
 
 /// Writes the fields of `e`, which happened at `at`, each as `,"key":value`.
 pub(crate) fn write_fields<W: Write + ?Sized>(
