@@ -79,6 +79,18 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`) });
 }
 
+/** Moves the playground's scrubber to `us` (microseconds, as text), as a drag would, and
+ * resolves once the clock shows it and two frames have drawn it. */
+export async function scrubTo(page, us) {
+  await page.evaluate((t) => {
+    const s = document.querySelector("#scrubber");
+    s.value = t;
+    s.dispatchEvent(new Event("input", { bubbles: true }));
+  }, us);
+  await page.waitForFunction((t) => document.querySelector("#clock").dataset.nowUs === t, us);
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+}
+
 /** The server and browser of the current test file, set by `useServerAndBrowser()` (ES module
  * bindings are live, so importers see them once the `before` hook has run). */
 export let server;

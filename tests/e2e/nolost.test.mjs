@@ -7,7 +7,7 @@ import { test } from "node:test";
 import assert from "node:assert/strict";
 import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { server, browser, useServerAndBrowser, screenshot, artifacts, root } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, screenshot, artifacts, root, scrubTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -135,13 +135,7 @@ test("a link shared after live inspector edits and a fault replays the same run"
   await b.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) >= t, Number(want.now), { timeout: 20000 });
   await b.click('button[data-action="pause"]');
   assert.doesNotMatch(await notice(b), /could not be reproduced/);
-  await b.evaluate((t) => {
-    const s = document.querySelector("#scrubber");
-    s.value = t;
-    s.dispatchEvent(new Event("input", { bubbles: true }));
-  }, want.now);
-  await b.waitForFunction((t) => document.querySelector("#clock").dataset.nowUs === t, want.now);
-  await b.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await scrubTo(b, want.now);
   assert.deepEqual(await snapshot(b), want, "the same moment of the same run");
   assert.match(want.kinds, /producer · 12\/s/, "the edit is part of the run");
   assert.match(want.kinds, /consumer · DOWN/, "and so is the fault");

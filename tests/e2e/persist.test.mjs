@@ -7,7 +7,7 @@ import { readFile, writeFile, access } from "node:fs/promises";
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { join } from "node:path";
-import { server, browser, useServerAndBrowser, newPage, screenshot, artifacts, root } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, newPage, screenshot, artifacts, root, scrubTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -169,13 +169,7 @@ test("a share link replays the same run, faults included, event for event", asyn
   await b.click('button[data-action="play"]');
   await b.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) >= t, Number(want.now));
   await b.click('button[data-action="pause"]');
-  await b.evaluate((t) => {
-    const s = document.querySelector("#scrubber");
-    s.value = t;
-    s.dispatchEvent(new Event("input", { bubbles: true }));
-  }, want.now);
-  await b.waitForFunction((t) => document.querySelector("#clock").dataset.nowUs === t, want.now);
-  await b.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  await scrubTo(b, want.now);
   assert.deepEqual(await snapshot(b), want, "the same moment of the same run");
   assert.deepEqual(a.problems, []);
   assert.deepEqual(b.problems, []);

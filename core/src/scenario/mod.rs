@@ -428,6 +428,12 @@ pub enum Action {
 impl Action {
     /// The nodes the action refers to.
     pub fn nodes(&self) -> Vec<&str> {
+        self.node_fields().into_iter().map(|(_, n)| n).collect()
+    }
+
+    /// The nodes the action refers to, each with its field's path in the action (for
+    /// diagnostics).
+    pub(crate) fn node_fields(&self) -> Vec<(&'static str, &str)> {
         match self {
             Action::Publish { node, .. }
             | Action::Crash { node }
@@ -437,10 +443,10 @@ impl Action {
             | Action::Reject { node, .. }
             | Action::RemoveNode { node }
             | Action::Pause { node }
-            | Action::Resume { node } => vec![node],
-            Action::Configure { node } => vec![&node.id],
-            Action::AddEdge { edge } => vec![&edge.from, &edge.to],
-            Action::RemoveEdge { from, to, .. } => vec![from, to],
+            | Action::Resume { node } => vec![("node", node)],
+            Action::Configure { node } => vec![("node.id", &node.id)],
+            Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
+            Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],
         }
     }
 }

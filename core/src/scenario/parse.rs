@@ -379,7 +379,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 ),
             ));
         }
-        for (field, node) in action_fields(&a.action) {
+        for (field, node) in a.action.node_fields() {
             if kind_of(node).is_none() {
                 diags.push(Diagnostic::new(
                     format!("actions[{i}].{field}"),
@@ -513,23 +513,6 @@ fn check_configure_action<'a>(
     match spec.kind.model() {
         ModelId::Kernel => {}
         ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, &path, diags),
-    }
-}
-
-fn action_fields(a: &Action) -> Vec<(&'static str, &str)> {
-    match a {
-        Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
-        Action::Configure { node } => vec![("node.id", &node.id)],
-        Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],
-        Action::Publish { node, .. }
-        | Action::Crash { node }
-        | Action::Restart { node }
-        | Action::Ack { node, .. }
-        | Action::Nack { node, .. }
-        | Action::Reject { node, .. }
-        | Action::RemoveNode { node }
-        | Action::Pause { node }
-        | Action::Resume { node } => vec![("node", node)],
     }
 }
 

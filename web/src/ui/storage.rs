@@ -59,16 +59,33 @@ pub async fn get(key: &str) -> Result<Option<String>, String> {
 
 /// Stores `text` under `key`; resolves once the write is committed.
 pub async fn put(key: &str, text: &str) -> Result<(), String> {
+    write(key, Some(text)).await
+}
+
+/// Removes `key`; resolves once committed.
+pub async fn delete(key: &str) -> Result<(), String> {
+    write(key, None).await
+}
+
+/// Stores `text` under `key` (or, with `None`, removes `key`) in one read-write transaction,
+/// and says whether the browser committed it.
+async fn write(key: &str, text: Option<&str>) -> Result<(), String> {
     let db = open().await?;
     let tx = db
         .transaction(&[STORE], TransactionMode::ReadWrite)
         .map_err(why)?;
     let store = tx.object_store(STORE).map_err(why)?;
-    store
-        .put(&JsValue::from_str(text), Some(&JsValue::from_str(key)))
-        .map_err(why)?
-        .await
-        .map_err(why)?;
+    let key = JsValue::from_str(key);
+    match text {
+        Some(text) => {
+            store
+                .put(&JsValue::from_str(text), Some(&key))
+                .map_err(why)?
+                .await
+                .map_err(why)?;
+        }
+        None => store.delete(key).map_err(why)?.await.map_err(why)?,
+    }
     let done = tx.commit().map_err(why)?.await.map_err(why)?;
     db.close();
     if done.is_committed() {
@@ -76,23 +93,6 @@ pub async fn put(key: &str, text: &str) -> Result<(), String> {
     } else {
         Err("the browser's storage did not keep it".into())
     }
-}
-
-/// Removes `key`; resolves once committed.
-pub async fn delete(key: &str) -> Result<(), String> {
-    let db = open().await?;
-    let tx = db
-        .transaction(&[STORE], TransactionMode::ReadWrite)
-        .map_err(why)?;
-    let store = tx.object_store(STORE).map_err(why)?;
-    store
-        .delete(JsValue::from_str(key))
-        .map_err(why)?
-        .await
-        .map_err(why)?;
-    tx.commit().map_err(why)?.await.map_err(why)?;
-    db.close();
-    Ok(())
 }
 
 /// The browser's `localStorage` (the text is stored as it is, not JSON-encoded: earlier
