@@ -107,3 +107,27 @@ export function useServerAndBrowser() {
     await server?.close();
   });
 }
+
+const AXE_SOURCE = new URL("./node_modules/axe-core/axe.min.js", import.meta.url);
+
+/** Runs axe-core (pinned in package.json) on the page as it is now, over WCAG 2.0 and 2.1 A
+ * and AA and axe's best practices, and resolves to its violations as short lines (rule,
+ * impact, the first targets and what axe says is wrong), empty when there are none. */
+export async function axe(page) {
+  if (!(await page.evaluate(() => typeof window.axe === "object"))) {
+    await page.addScriptTag({ path: fileURLToPath(AXE_SOURCE) });
+  }
+  const violations = await page.evaluate(async () => {
+    const r = await window.axe.run(document, {
+      runOnly: { type: "tag", values: ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"] },
+      resultTypes: ["violations"],
+    });
+    return r.violations.map((v) => ({
+      id: v.id,
+      impact: v.impact,
+      nodes: v.nodes.slice(0, 4).map((n) => `${n.target.join(" ")}: ${n.failureSummary.replace(/\s+/g, " ").slice(0, 240)}`),
+      count: v.nodes.length,
+    }));
+  });
+  return violations.map((v) => `${v.id} (${v.impact}, ${v.count}): ${v.nodes.join(" | ")}`);
+}

@@ -96,8 +96,8 @@ const snapshot = (page) =>
     steps: document.querySelector("#clock").dataset.steps,
     now: document.querySelector("#clock").dataset.nowUs,
     tubes: [...document.querySelectorAll(".tube")].map((e) => `${e.dataset.ready}/${e.dataset.unacked}`).join(","),
-    counts: [...document.querySelectorAll(".node .counts")].map((e) => e.textContent).join("|"),
-    kinds: [...document.querySelectorAll(".node .kind")].map((e) => e.textContent).join("|"),
+    counts: [...document.querySelectorAll(".node-face .counts")].map((e) => e.textContent).join("|"),
+    kinds: [...document.querySelectorAll(".node-face .kind")].map((e) => e.textContent).join("|"),
     nodes: [...document.querySelectorAll("g.node")].map((e) => e.dataset.node).join(","),
   }));
 
@@ -117,7 +117,7 @@ test("a link shared after live inspector edits and a fault replays the same run"
   await a.locator('g.node[data-node="shop"]').click();
   await setField(a, "routing_key", "order.rush");
   await setField(a, "rate_per_s", "12");
-  await a.waitForFunction(() => /producer · 12\/s/.test(document.querySelector('g.node[data-node="shop"] .kind').textContent));
+  await a.waitForFunction(() => /producer · 12\/s/.test(document.querySelector('g.node-face[data-face="shop"] .kind').textContent));
   await a.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 900_000);
   await a.locator('g.node[data-node="worker"]').click();
   await a.click('button[data-fault="crash"]');
@@ -390,11 +390,11 @@ test("small promises: undoing a first move, import notices, the description, lon
   assert.match(await notice(page), /Opened long-names/);
   assert.doesNotMatch(await notice(page), /Undo/);
   // Long names are cut on the canvas, whole on hover and in the inspector.
-  const label = await page.locator(`g.node[data-node="${long}"] .name`).textContent();
+  const label = await page.locator(`g.node-face[data-face="${long}"] .name`).textContent();
   assert.ok(label.length < long.length && label.endsWith("…"), label);
-  assert.equal(await page.locator(`g.node[data-node="${long}"] > title`).textContent(), long);
-  const a = await page.locator(`g.node[data-node="${long}"] .name`).boundingBox();
-  const b = await page.locator('g.node[data-node="settlement-consumer-number-two"] .name').boundingBox();
+  assert.equal(await page.locator(`g.node-face[data-face="${long}"] > title`).textContent(), long);
+  const a = await page.locator(`g.node-face[data-face="${long}"] .name`).boundingBox();
+  const b = await page.locator('g.node-face[data-face="settlement-consumer-number-two"] .name').boundingBox();
   assert.ok(a.x + a.width < b.x, `the names do not overlap (${a.x + a.width} vs ${b.x})`);
   await page.locator(`g.node[data-node="${long}"]`).click();
   assert.equal(await page.locator('#inspector [data-field="id"]').inputValue(), long);

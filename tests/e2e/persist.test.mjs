@@ -138,7 +138,7 @@ const snapshot = (page) =>
     now: document.querySelector("#clock").dataset.nowUs,
     tubes: [...document.querySelectorAll(".tube")].map((e) => `${e.dataset.ready}/${e.dataset.unacked}`).join(","),
     windows: [...document.querySelectorAll(".window")].map((e) => e.dataset.unacked).join(","),
-    counts: [...document.querySelectorAll(".node .counts")].map((e) => e.textContent).join("|"),
+    counts: [...document.querySelectorAll(".node-face .counts")].map((e) => e.textContent).join("|"),
     nodes: [...document.querySelectorAll("g.node")].map((e) => e.dataset.node).join(","),
   }));
 
@@ -244,8 +244,8 @@ test("bad links and hostile names: a clear message, text not markup, no panic", 
   await writeFile(file, JSON.stringify({ version: 1, name: "<script>window.pwned=2</script>", nodes: [{ id: hostile, kind: "queue" }], edges: [] }));
   await page.setInputFiles("#import-file", file);
   await page.locator("g.node").waitFor();
-  assert.equal(await page.locator("g.node > title").textContent(), hostile, "shown as text");
-  assert.equal(await page.locator("g.node .name").textContent(), hostile.slice(0, 15) + "…", "cut on the canvas");
+  assert.equal(await page.locator("g.node-face > title").textContent(), hostile, "shown as text");
+  assert.equal(await page.locator("g.node-face .name").textContent(), hostile.slice(0, 15) + "…", "cut on the canvas");
   assert.equal(await page.evaluate(() => document.querySelectorAll("img").length), 0);
   assert.equal(await page.evaluate(() => window.pwned), undefined);
   assert.deepEqual(page.problems, []);

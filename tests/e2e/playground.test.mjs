@@ -84,7 +84,7 @@ async function state() {
       tubes: attrs(".tube", ["data-ready", "data-unacked"]),
       windows: attrs(".window", ["data-unacked", "data-paused"]),
       inFlight: q("#flights").dataset.inFlight,
-      counts: [...document.querySelectorAll(".node .counts")].map((e) => e.textContent).join("|"),
+      counts: [...document.querySelectorAll(".node-face .counts")].map((e) => e.textContent).join("|"),
       dlq: q("#dlq-badge")?.dataset.count ?? "0",
     };
   });

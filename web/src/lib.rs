@@ -16,6 +16,7 @@
 //! Everything but `ui` is plain Rust that native tests cover.
 
 pub mod components;
+pub mod describe;
 pub mod editor;
 pub mod effects;
 pub mod embed;

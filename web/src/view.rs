@@ -344,6 +344,33 @@ pub fn position_at(
     })
 }
 
+/// Where a message is drawn with reduced motion: it does not glide, it stands at one of
+/// [`MOTION_STEPS`] places along its edge (the middle of the stretch it is on), so it moves
+/// in a few discrete steps while the run plays and not at all while it is paused.
+pub fn position_stepped(
+    a: Point,
+    b: Point,
+    depart: SimTime,
+    arrive: SimTime,
+    now: SimTime,
+) -> Option<Point> {
+    let p = position_at(a, b, depart, arrive, now)?;
+    let len = ((b.x - a.x).powi(2) + (b.y - a.y).powi(2)).sqrt();
+    if len == 0.0 {
+        return Some(p);
+    }
+    let f = ((p.x - a.x) * (b.x - a.x) + (p.y - a.y) * (b.y - a.y)) / (len * len);
+    let k = (f * MOTION_STEPS as f64).floor().clamp(0.0, MOTION_STEPS as f64 - 1.0);
+    let f = (k + 0.5) / MOTION_STEPS as f64;
+    Some(Point {
+        x: a.x + (b.x - a.x) * f,
+        y: a.y + (b.y - a.y) * f,
+    })
+}
+
+/// The places along an edge a message stands at with reduced motion.
+pub const MOTION_STEPS: u32 = 3;
+
 /// The most characters of a node's name drawn on the canvas (a 13 px bold label in a node 140
 /// units wide); longer names are cut with an ellipsis there and shown whole on hover and in
 /// the inspector.
@@ -593,5 +620,19 @@ mod tests {
         assert_eq!(SPEEDS.last(), Some(&100.0));
         assert!(SPEEDS.windows(2).all(|w| w[0] < w[1]));
         assert_eq!(speed_label(0.25), "0.25×");
+    }
+
+    #[test]
+    fn with_reduced_motion_a_message_stands_at_one_of_three_places() {
+        let (a, b) = (Point { x: 0.0, y: 0.0 }, Point { x: 300.0, y: 0.0 });
+        let at = |us: u64| {
+            position_stepped(a, b, SimTime(0), SimTime(3_000), SimTime(us)).map(|p| p.x)
+        };
+        assert_eq!(at(0), Some(50.0));
+        assert_eq!(at(999), Some(50.0));
+        assert_eq!(at(1_000), Some(150.0));
+        assert_eq!(at(2_500), Some(250.0));
+        assert_eq!(at(3_000), Some(250.0), "arriving: still on the last stretch");
+        assert_eq!(at(3_001), None, "arrived: gone from the edge");
     }
 }

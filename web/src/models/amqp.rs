@@ -296,6 +296,7 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
             shape: Shape::Hexagon,
             subtitle: format!("{} exchange", x.kind.as_str()),
             body: html! {},
+            status: String::new(),
         },
         AmqpKind::Queue(q) => {
             let (ready, unacked) = m.queue().map_or((0, 0), |q| (q.ready, q.unacked));
@@ -326,6 +327,7 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
                     ty.to_owned()
                 },
                 body,
+                status: format!("{ready} ready, {unacked} unacked"),
             }
         }
         AmqpKind::Consumer(cfg) => {
@@ -375,8 +377,40 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
                     "consumer · DOWN".to_owned()
                 },
                 body,
+                status: format!(
+                    "{unacked} unacked of {}{}",
+                    if cfg.prefetch_count == 0 {
+                        "no prefetch limit".to_owned()
+                    } else {
+                        format!("prefetch {}", cfg.prefetch_count)
+                    },
+                    if paused { ", paused" } else { "" }
+                ),
             }
         }
+    }
+}
+
+/// How an AMQP edge reads from each end (see [`super::edge_phrases`]).
+pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
+    match kind {
+        EdgeKind::Publish => ("publishes to", "receives publishes from"),
+        EdgeKind::PublishDefault => (
+            "publishes through the default exchange to",
+            "receives publishes from",
+        ),
+        EdgeKind::Binding => ("routes to queue", "bound to exchange"),
+        EdgeKind::ExchangeBinding => ("routes to exchange", "bound to exchange"),
+        EdgeKind::Consume => ("consumed by", "consumes from"),
+    }
+}
+
+/// What an AMQP edge is called.
+pub fn edge_noun(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Publish | EdgeKind::PublishDefault => "publish link",
+        EdgeKind::Binding | EdgeKind::ExchangeBinding => "binding",
+        EdgeKind::Consume => "consumer link",
     }
 }
 

@@ -144,11 +144,13 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             shape: Shape::Box,
             subtitle: format!("producer · {}/s", p.rate_per_s),
             body: counts(format!("{} published", m.stats.published)),
+            status: format!("{} published", m.stats.published),
         },
         NodeKind::Relay(_) | NodeKind::Sink(_) => Face {
             shape: Shape::Box,
             subtitle: kind.name().to_owned(),
             body: counts(format!("{} held", m.held)),
+            status: format!("{} held", m.held),
         },
         NodeKind::Amqp(_) => unreachable!("a model's kind"),
     }

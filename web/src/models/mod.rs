@@ -138,6 +138,9 @@ pub struct Face {
     pub subtitle: String,
     /// Inside: slots, counters, progress.
     pub body: Html,
+    /// What the body shows, as words for a screen reader and the text view (`12 ready, 3
+    /// unacked`).
+    pub status: String,
 }
 
 /// How a node of this kind is drawn, centred at `c`, with its metrics `m`.
@@ -158,5 +161,23 @@ pub(crate) fn scaled(d: &DurationDist, k: u64) -> DurationDist {
             max: x(max),
         },
         DurationDist::Exponential { mean } => DurationDist::Exponential { mean: x(mean) },
+    }
+}
+
+/// How an edge of this kind reads from each end, for screen readers and the text view:
+/// `(what its source does, what its target does)`, each followed by the other end's name
+/// ("publishes to" orders-x; "receives from" shop).
+pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
+    match kind {
+        EdgeKind::Hop => ("sends to", "receives from"),
+        EdgeKind::Amqp(k) => amqp::edge_phrases(k),
+    }
+}
+
+/// What an edge of this kind is called, as a noun (`binding`, `consumer link`).
+pub fn edge_noun(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Hop => "wire",
+        EdgeKind::Amqp(k) => amqp::edge_noun(k),
     }
 }

@@ -1,7 +1,9 @@
 //! The root component: owns the session and the UI state, runs the animation frame loop, and
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
-use super::{canvas, drawers, embedded, examples, files, inspector, palette, runbar, stage};
+use super::{
+    canvas, drawers, embedded, examples, files, focus, inspector, palette, runbar, stage,
+};
 use super::{now_ms, Ctx, Drawer, UiAction, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
@@ -15,6 +17,9 @@ use yew::prelude::*;
 const REFRESH_EVERY_MS: f64 = 100.0;
 /// The most new events turned into effects per frame (the newest).
 const EFFECT_EVENTS_PER_FRAME: usize = 300;
+/// More new events than this in one frame is a jump (a seek, a run to a moment), not news for
+/// the live region.
+const HAPPENINGS_SCAN: u64 = 5_000;
 
 /// What the page opens with: a share link, else `?example=name`, else an empty canvas. Saved
 /// work is read after the page starts (`files::restore_saved_work`): it replaces the empty
@@ -286,7 +291,39 @@ pub fn app() -> Html {
         });
     }
 
-    // Keyboard shortcuts, wherever the focus is (except while typing in a field).
+    // After every render: modal dialogs, focus requests, and focus that fell to the body.
+    let keeper = use_mut_ref(focus::Keeper::default);
+    {
+        let (ctx, keeper) = (ctx.clone(), keeper.clone());
+        use_effect(move || {
+            focus::after_render(&ctx, &keeper);
+        });
+    }
+    {
+        let keeper = keeper.clone();
+        use_effect_with((), move |_| {
+            let document = web_sys::window().and_then(|w| w.document()).map(Into::into);
+            crate::hooks::listen(document, "focusin", move |e| focus::remember(&keeper, &e))
+        });
+    }
+    // Reduced motion can change while the page is open.
+    {
+        let ctx = ctx.clone();
+        use_effect_with((), move |_| {
+            let query = web_sys::window().and_then(|w| {
+                w.match_media("(prefers-reduced-motion: reduce)")
+                    .ok()
+                    .flatten()
+            });
+            crate::hooks::listen(query.map(Into::into), "change", move |_| {
+                ctx.dispatch(UiAction::ReducedMotion(prefers_reduced_motion()));
+                ctx.refresh.emit(());
+            })
+        });
+    }
+
+    // Keyboard shortcuts: single keys only where the canvas or the run bar has the focus
+    // (WCAG 2.1.4); Ctrl+Z and Ctrl+Y anywhere but in a field.
     {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {
@@ -299,7 +336,7 @@ pub fn app() -> Html {
         });
     }
 
-    let (dark, notice, recovery, share, embed, embed_dialog, save) = {
+    let (dark, notice, recovery, share, embed, embed_dialog, save, said) = {
         let ui = ctx.ui.borrow();
         (
             ui.dark,
@@ -309,6 +346,7 @@ pub fn app() -> Html {
             ui.embed.clone(),
             ui.embed_dialog,
             ui.save,
+            ui.announcer.said.clone(),
         )
     };
     if let Some(o) = embed {
@@ -322,9 +360,9 @@ pub fn app() -> Html {
                     { stage::render(&ctx, &stage_ref, &canvas_ref) }
                     if o.editable { { inspector::render(&ctx) } }
                 </div>
-                if controls { { runbar::render(&ctx) } }
+                if controls { { runbar::render(&ctx) } } else { { runbar::player_toggle(&ctx) } }
                 { palette::ghost(&ctx) }
-                { notice_html(notice) }
+                { notice_html(notice, said.clone()) }
             </main>
         };
     }
@@ -349,7 +387,7 @@ pub fn app() -> Html {
             { runbar::render(&ctx) }
             { drawers::render(&ctx) }
             { palette::ghost(&ctx) }
-            { notice_html(notice) }
+            { notice_html(notice, said.clone()) }
         </main>
     }
 }
@@ -380,13 +418,17 @@ fn theme_name(dark: Option<bool>) -> &'static str {
     }
 }
 
-/// The notice area: always in the page, so screen readers hear each new notice.
-fn notice_html(notice: Option<super::Notice>) -> Html {
+/// The notice area, and the page's one live region: screen readers hear each notice there,
+/// with what the user did and what happened (see [`super::state::Announcer`]).
+fn notice_html(notice: Option<super::Notice>, said: String) -> Html {
     html! {
+        <>
         <div id="notice" class={classes!("notice", notice.as_ref().is_some_and(|n| n.error).then_some("error"))}
-            role="status" aria-live="polite" hidden={notice.is_none()}>
+            hidden={notice.is_none()}>
             { notice.map(|n| n.text).unwrap_or_default() }
         </div>
+        <div id="announcer" class="visually-hidden" role="status" aria-live="polite" aria-atomic="true">{ said }</div>
+        </>
     }
 }
 
@@ -434,9 +476,17 @@ fn share_dialog(ctx: &Ctx, link: String) -> Html {
         let el: web_sys::HtmlInputElement = e.target_unchecked_into();
         el.select();
     });
+    let cancel = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: Event| {
+            e.prevent_default();
+            ctx.dispatch(UiAction::Share(None));
+            ctx.refresh.emit(());
+        })
+    };
     html! {
-        <div id="share-dialog" class="share-dialog" role="dialog" aria-label="Share this run">
-            <h3>{ "Share this run" }</h3>
+        <dialog id="share-dialog" class="modal share-dialog" aria-labelledby="share-title" oncancel={cancel}>
+            <h2 id="share-title">{ "Share this run" }</h2>
             <p>{ "The link carries the whole scenario, its seed, every edit and fault, and the view. Opening it replays the run event for event. Nothing is uploaded." }</p>
             <input id="share-link" readonly=true value={link.clone()} onfocus={select_all} aria-label="Link" />
             <p class="muted">{ format!("{} characters", link.len()) }</p>
@@ -444,7 +494,7 @@ fn share_dialog(ctx: &Ctx, link: String) -> Html {
                 <button data-action="copy-link" onclick={copy}>{ "Copy" }</button>
                 <button data-action="close-share" onclick={close}>{ "Close" }</button>
             </div>
-        </div>
+        </dialog>
     }
 }
 
@@ -476,6 +526,19 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
     } else {
         Vec::new()
     };
+    // What happened, for the live region: only as the run plays or steps (a seek's jump is
+    // not news), and only since the last frame.
+    if seen > effects_seen
+        && seen - effects_seen <= HAPPENINGS_SCAN
+        && t.pending_work().is_none()
+    {
+        let log = t.log();
+        let start = log.len().saturating_sub((seen - effects_seen) as usize);
+        let events = log.range(start..).map(|e| &e.event);
+        for said in crate::describe::happenings(events, t.sim().topology()) {
+            ctx.announce(said);
+        }
+    }
     let refresh = ctx.dispatch(UiAction::Frame(super::state::Frame {
         now: ts,
         stage,
@@ -563,17 +626,7 @@ fn header(ctx: &Ctx) -> Html {
                 <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
                 <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
                 <button data-action="embed" title="An iframe snippet for articles and docs" onclick={act(open_embed)}>{ "Embed" }</button>
-                <details class="file-menu" id="file-menu">
-                    <summary data-action="file-menu" title="Export and import">{ "File" }</summary>
-                    <div class="menu" role="menu" onclick={Callback::from(|e: MouseEvent| close_menu(&e))}>
-                        <button role="menuitem" data-action="export" title="Download the scenario as a JSON file (the CLI runs it too)" onclick={act(files::export)}>{ "Export scenario (.json)" }</button>
-                        <button role="menuitem" data-action="import" title="Open a scenario file, or a RabbitMQ definitions.json" onclick={act(pick_file)}>{ "Import scenario or definitions.json…" }</button>
-                        <button role="menuitem" data-action="export-definitions" title="The exchanges, queues and bindings for rabbitmqctl import_definitions" onclick={act(files::export_definitions)}>{ "Export RabbitMQ definitions.json" }</button>
-                        <button role="menuitem" data-action="export-svg" title="A picture of the canvas" onclick={act(super::picture::export_svg)}>{ "Picture as SVG" }</button>
-                        <button role="menuitem" data-action="export-png" title="A picture of the canvas" onclick={act(super::picture::export_png)}>{ "Picture as PNG" }</button>
-                        <button role="menuitem" data-action="record" title="A short animation of the running view, for slides and chat" onclick={act(super::picture::start_recording)}>{ "Record 5 s as WebM" }</button>
-                    </div>
-                </details>
+                { file_menu(ctx) }
                 <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
                 <button data-action="theme" title="Light or dark theme" onclick={act(toggle_theme)}>{ "Theme" }</button>
             </div>
@@ -661,6 +714,7 @@ fn after_history(ctx: &Ctx, r: Result<bool, crate::editor::EditError>, what: &st
     match r {
         Ok(true) => {
             ctx.dispatch(UiAction::HistoryMoved);
+            ctx.announce(if what == "Undo" { "Undone" } else { "Redone" });
         }
         Ok(false) => ctx.notify(format!("{what}: nothing to {}", what.to_lowercase()), false),
         Err(e) => ctx.notify(format!("{what} refused: {e}"), true),
@@ -692,14 +746,127 @@ fn open_link(ctx: &Ctx, fragment: &str) {
     ctx.refresh.emit(());
 }
 
-/// Closes the menu a click came from (its `<details>`).
-fn close_menu(e: &MouseEvent) {
-    let details = e
-        .target()
-        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-        .and_then(|t| t.closest("details").ok().flatten());
-    if let Some(d) = details {
-        let _ = d.remove_attribute("open");
+/// A menu item: its `data-action`, its label, its title, and what it does.
+type MenuItem = (&'static str, &'static str, &'static str, fn(&Ctx));
+
+/// The File menu, as the ARIA menu button pattern has it: the button opens the menu with the
+/// focus on its first item (Enter, Space, Arrow Down; Arrow Up: the last); arrows, Home and
+/// End move between items; Escape closes it and gives the focus back to the button; Tab, or
+/// the focus leaving, closes it.
+fn file_menu(ctx: &Ctx) -> Html {
+    let open = ctx.ui.borrow().menu_open;
+    let items: [MenuItem; 6] = [
+        ("export", "Export scenario (.json)", "Download the scenario as a JSON file (the CLI runs it too)", files::export),
+        ("import", "Import scenario or definitions.json…", "Open a scenario file, or a RabbitMQ definitions.json", pick_file),
+        ("export-definitions", "Export RabbitMQ definitions.json", "The exchanges, queues and bindings for rabbitmqctl import_definitions", files::export_definitions),
+        ("export-svg", "Picture as SVG", "A picture of the canvas", super::picture::export_svg),
+        ("export-png", "Picture as PNG", "A picture of the canvas", super::picture::export_png),
+        ("record", "Record 5 s as WebM", "A short animation of the running view, for slides and chat", super::picture::start_recording),
+    ];
+    let set_open = |ctx: &Ctx, open: bool, focus: Option<&str>| {
+        ctx.dispatch(UiAction::Menu(open));
+        if let Some(f) = focus {
+            ctx.focus(super::Focus::Css(f.to_owned()));
+        }
+        ctx.refresh.emit(());
+    };
+    let on_button = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| {
+            let open = !ctx.ui.borrow().menu_open;
+            set_open(&ctx, open, open.then_some("#file-menu [role=menuitem]"));
+        })
+    };
+    let on_button_key = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
+            "ArrowDown" => {
+                e.prevent_default();
+                set_open(&ctx, true, Some("#file-menu [role=menuitem]"));
+            }
+            "ArrowUp" => {
+                e.prevent_default();
+                set_open(&ctx, true, Some("#file-menu [role=menuitem]:last-child"));
+            }
+            _ => {}
+        })
+    };
+    let on_menu_key = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            let Some(item) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+                return;
+            };
+            let sibling = |next: bool| {
+                let s = if next {
+                    item.next_element_sibling()
+                } else {
+                    item.previous_element_sibling()
+                };
+                s.or_else(|| {
+                    let menu = item.parent_element()?;
+                    if next {
+                        menu.first_element_child()
+                    } else {
+                        menu.last_element_child()
+                    }
+                })
+            };
+            let to = match e.key().as_str() {
+                "ArrowDown" => sibling(true),
+                "ArrowUp" => sibling(false),
+                "Home" => item.parent_element().and_then(|m| m.first_element_child()),
+                "End" => item.parent_element().and_then(|m| m.last_element_child()),
+                "Escape" => {
+                    e.prevent_default();
+                    e.stop_propagation();
+                    set_open(&ctx, false, Some("#file-menu-button"));
+                    return;
+                }
+                "Tab" => {
+                    set_open(&ctx, false, None);
+                    return;
+                }
+                _ => return,
+            };
+            e.prevent_default();
+            if let Some(to) = to {
+                super::focus::focus_element(&to);
+            }
+        })
+    };
+    // The focus leaving the menu (a click elsewhere, Shift+Tab) closes it.
+    let on_focus_out = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: FocusEvent| {
+            let inside = e
+                .related_target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+                .is_some_and(|t| t.closest("#file-menu").ok().flatten().is_some());
+            if !inside && ctx.ui.borrow().menu_open {
+                ctx.dispatch(UiAction::Menu(false));
+                ctx.refresh.emit(());
+            }
+        })
+    };
+    html! {
+        <div class="file-menu" id="file-menu" onfocusout={on_focus_out}>
+            <button id="file-menu-button" data-action="file-menu" title="Export and import"
+                aria-haspopup="menu" aria-expanded={open.to_string()} aria-controls="file-menu-items"
+                onclick={on_button} onkeydown={on_button_key}>{ "File" }</button>
+            <div class="menu" id="file-menu-items" role="menu" aria-labelledby="file-menu-button" hidden={!open} onkeydown={on_menu_key}>
+                { for items.iter().map(|&(action, label, title, f)| {
+                    let ctx = ctx.clone();
+                    let onclick = Callback::from(move |_: MouseEvent| {
+                        ctx.dispatch(UiAction::Menu(false));
+                        ctx.focus(super::Focus::Css("#file-menu-button".into()));
+                        f(&ctx);
+                        ctx.refresh.emit(());
+                    });
+                    html! { <button role="menuitem" tabindex="-1" data-action={action} {title} {onclick}>{ label }</button> }
+                }) }
+            </div>
+        </div>
     }
 }
 
@@ -752,14 +919,51 @@ fn typing(e: &KeyboardEvent) -> bool {
         .is_some_and(|el| matches!(el.tag_name().as_str(), "INPUT" | "TEXTAREA" | "SELECT"))
 }
 
+/// Where a key was pressed: single-key shortcuts act only on the canvas and the run bar.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Scope {
+    /// The canvas, a node or an edge on it.
+    Canvas,
+    /// The run bar.
+    Runbar,
+    /// The inspector.
+    Inspector,
+    /// A modal dialog: it handles its own keys.
+    Dialog,
+    /// Anywhere else (the header, the drawers, nothing).
+    Elsewhere,
+}
+
+fn scope(e: &KeyboardEvent) -> Scope {
+    let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+        return Scope::Elsewhere;
+    };
+    let within = |sel: &str| el.closest(sel).ok().flatten().is_some();
+    if within("dialog") {
+        Scope::Dialog
+    } else if within("#stage") {
+        Scope::Canvas
+    } else if within(".runbar") {
+        Scope::Runbar
+    } else if within("#inspector") {
+        Scope::Inspector
+    } else {
+        Scope::Elsewhere
+    }
+}
+
 #[allow(clippy::collapsible_match)]
 fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
     let key = e.key();
     let ctrl = e.ctrl_key() || e.meta_key();
+    let scope = scope(e);
+    if scope == Scope::Dialog {
+        return;
+    }
     let editing_key = ctrl
         || matches!(
             key.as_str(),
-            "Delete" | "Backspace" | "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown"
+            "Delete" | "Backspace" | "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" | "i" | "I"
         );
     if ctx.read_only() && editing_key {
         return;
@@ -781,7 +985,32 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
         redo(ctx);
         return;
     }
-    if typing(e) || ctrl || e.alt_key() {
+    if key == "Escape" {
+        // First, long work under way stops where it got to.
+        if runbar::cancel_work(ctx) {
+            return;
+        }
+        match scope {
+            // From the inspector, back to what it shows on the canvas.
+            Scope::Inspector => {
+                let to = match ctx.ui.borrow().selection.clone() {
+                    super::Selection::Node(n) => super::Focus::Node(n),
+                    super::Selection::Edge(e) => super::Focus::Edge(e),
+                    super::Selection::None => super::Focus::Stage,
+                };
+                ctx.dispatch(UiAction::FocusOn(to));
+            }
+            Scope::Canvas => {
+                ctx.dispatch(UiAction::Escape);
+            }
+            Scope::Runbar | Scope::Elsewhere | Scope::Dialog => {
+                ctx.dispatch(UiAction::Menu(false));
+            }
+        }
+        ctx.refresh.emit(());
+        return;
+    }
+    if typing(e) || ctrl || e.alt_key() || !matches!(scope, Scope::Canvas | Scope::Runbar) {
         return;
     }
     match key.as_str() {
@@ -798,27 +1027,27 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
         }
         "." => runbar::step(ctx),
         "," => runbar::step_back(ctx),
-        "Delete" | "Backspace" => {
+        "f" | "F" => fit_view(ctx),
+        "l" | "L" => {
+            ctx.dispatch(UiAction::ShowDrawer(Drawer::Events));
+            ctx.refresh.emit(());
+        }
+        "Delete" | "Backspace" if scope == Scope::Canvas => {
             e.prevent_default();
             stage::delete_selection(ctx);
         }
-        "Escape" => {
-            // First, long work under way stops where it got to.
-            if runbar::cancel_work(ctx) {
-                return;
-            }
-            ctx.dispatch(UiAction::Escape);
-            ctx.refresh.emit(());
-        }
-        "f" | "F" => fit_view(ctx),
-        "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" => {
+        "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" if scope == Scope::Canvas => {
             if stage::nudge_selection(ctx, &key, e.shift_key()) {
                 e.prevent_default();
             }
         }
-        "l" | "L" => {
-            ctx.dispatch(UiAction::ShowDrawer(Drawer::Events));
-            ctx.refresh.emit(());
+        "i" | "I" if scope == Scope::Canvas => {
+            let selected = ctx.ui.borrow().selection != super::Selection::None;
+            if selected {
+                e.prevent_default();
+                ctx.dispatch(UiAction::FocusOn(super::Focus::Inspector));
+                ctx.refresh.emit(());
+            }
         }
         _ => {}
     }

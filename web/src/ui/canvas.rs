@@ -6,7 +6,7 @@ use crate::editor::Session;
 use crate::effects::EffectKind;
 use crate::scene::Scene;
 use crate::timeline::Tint;
-use crate::view::{position_at, Viewport};
+use crate::view::{position_at, position_stepped, Viewport};
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -78,6 +78,12 @@ pub fn draw(
     let t = session.timeline();
     let now = t.sim().now();
     let radius = (5.0 * vp.scale).clamp(2.5, 7.0);
+    // With reduced motion, messages stand at a few places along their edges, not gliding.
+    let position_at = if ui.reduced_motion {
+        position_stepped
+    } else {
+        position_at
+    };
 
     // Bindings that just matched.
     ctx.set_line_cap("round");

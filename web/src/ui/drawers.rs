@@ -31,15 +31,43 @@ pub fn render(ctx: &Ctx) -> Html {
         let ui = ctx.ui.borrow();
         (ui.drawer, ui.drawer_open, ui.dead_seen)
     };
+    // The tabs pattern: one tab in the Tab order (the current one), arrows move between
+    // tabs and show each, Home and End go to the ends; clicking the open tab closes the area.
+    const TABS: [(Drawer, &str, &str); 5] = [
+        (Drawer::Events, "Event log", "tab-events"),
+        (Drawer::Message, "Message", "tab-message"),
+        (Drawer::Metrics, "Metrics", "tab-metrics"),
+        (Drawer::DeadLetters, "Dead letters", "tab-dead"),
+        (Drawer::Text, "As text", "tab-text"),
+    ];
+    let on_tab_key = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            let at = TABS.iter().position(|t| t.0 == ctx.ui.borrow().drawer).unwrap_or(0);
+            let to = match e.key().as_str() {
+                "ArrowRight" => (at + 1) % TABS.len(),
+                "ArrowLeft" => (at + TABS.len() - 1) % TABS.len(),
+                "Home" => 0,
+                "End" => TABS.len() - 1,
+                _ => return,
+            };
+            e.prevent_default();
+            ctx.dispatch(UiAction::ShowDrawer(TABS[to].0));
+            ctx.focus(super::Focus::Css(format!("#{}", TABS[to].2)));
+            ctx.refresh.emit(());
+        })
+    };
     let tab = |d: Drawer, label: &'static str, id: &'static str, badge: Option<Html>| {
         let ctx = ctx.clone();
         let onclick = Callback::from(move |_: MouseEvent| {
             ctx.dispatch(UiAction::ToggleDrawer(d));
             ctx.refresh.emit(());
         });
+        let shown = drawer == d && open;
         html! {
-            <button role="tab" id={id} class={classes!("tab", (drawer == d && open).then_some("active"))}
-                aria-selected={(drawer == d && open).to_string()} {onclick}>
+            <button role="tab" id={id} class={classes!("tab", shown.then_some("active"))}
+                aria-selected={shown.to_string()} aria-controls="drawer-panel"
+                tabindex={if drawer == d { "0" } else { "-1" }} {onclick}>
                 { label }{ for badge }
             </button>
         }
@@ -48,7 +76,9 @@ pub fn render(ctx: &Ctx) -> Html {
     let badge = (dead > 0).then(|| {
         html! {
             <span id="dlq-badge" class={classes!("badge", alert.then_some("alert"))} data-count={dead.to_string()}
-                title="Messages dead-lettered so far">{ dead }</span>
+                title="Messages dead-lettered so far">
+                <span class="visually-hidden">{ ", " }</span>{ dead }<span class="visually-hidden">{ " so far" }</span>
+            </span>
         }
     });
     let body = if !open {
@@ -59,28 +89,30 @@ pub fn render(ctx: &Ctx) -> Html {
             Drawer::Message => message(ctx),
             Drawer::Metrics => metrics(ctx),
             Drawer::DeadLetters => dead_letters(ctx),
+            Drawer::Text => super::text_view::render(ctx),
         }
     };
+    let labelled_by = TABS.iter().find(|t| t.0 == drawer).map_or("tab-events", |t| t.2);
     html! {
         <section class={classes!("drawers", open.then_some("open"))} aria-label="Drawers">
-            <div class="tabs" role="tablist">
-                { tab(Drawer::Events, "Event log", "tab-events", None) }
-                { tab(Drawer::Message, "Message", "tab-message", None) }
-                { tab(Drawer::Metrics, "Metrics", "tab-metrics", None) }
-                { tab(Drawer::DeadLetters, "Dead letters", "tab-dead", badge) }
+            <div class="tab-row">
+                <div class="tabs" role="tablist" aria-label="Drawers" onkeydown={on_tab_key}>
+                    { for TABS.iter().map(|&(d, label, id)| tab(d, label, id, (d == Drawer::DeadLetters).then(|| badge.clone()).flatten())) }
+                </div>
                 if alert {
-                    <span id="dlq-alert" class="dlq-alert" role="alert">
+                    <span id="dlq-alert" class="dlq-alert">
                         { format!("{} new dead-lettered message{}", dead - dead_seen, if dead - dead_seen == 1 { "" } else { "s" }) }
                     </span>
                 }
             </div>
-            <div class="drawer-body">{ body }</div>
+            <div class="drawer-body" id="drawer-panel" role="tabpanel" aria-labelledby={labelled_by}
+                tabindex="0" hidden={!open}>{ body }</div>
         </section>
     }
 }
 
 /// An event's row text: its type and its fields.
-fn describe(v: &serde_json::Value) -> (String, String, Option<MessageId>) {
+pub fn describe(v: &serde_json::Value) -> (String, String, Option<MessageId>) {
     let ty = v
         .get("type")
         .and_then(|t| t.as_str())
@@ -194,6 +226,9 @@ fn events(ctx: &Ctx) -> Html {
                 <span class="muted">{ format!("{} events so far; newest first", t.derived().events_seen) }</span>
             </div>
             <table class="log-table">
+                <caption class="visually-hidden">{ "Events, newest first" }</caption>
+                <colgroup><col class="at" /><col class="ty" /><col class="open" /><col class="text" /></colgroup>
+                <thead class="visually-hidden"><tr><th scope="col">{ "time" }</th><th scope="col">{ "event" }</th><th scope="col">{ "message" }</th><th scope="col">{ "details" }</th></tr></thead>
                 <tbody>
                 { for rows.into_iter().map(|LogRow { ordinal, at, ty, text, message }| {
                     let onclick = {
@@ -214,12 +249,24 @@ fn events(ctx: &Ctx) -> Html {
                         })
                     };
                     let hl = message.is_some() && message == selected;
+                    let inspect = message.map(|m| {
+                        let ctx = ctx.clone();
+                        let onclick = Callback::from(move |e: MouseEvent| {
+                            e.stop_propagation();
+                            open_message(&ctx, m);
+                        });
+                        html! {
+                            <button class="inspect" data-inspect={m.0.to_string()} {onclick}
+                                aria-label={format!("Inspect message {} ({ty} at {at})", m.0)}>{ format!("#{}", m.0) }</button>
+                        }
+                    });
                     html! {
                         <tr key={ordinal.to_string()} class={classes!("ev", ty.clone(), hl.then_some("highlight"))} data-ordinal={ordinal.to_string()}
                             data-message={message.map(|m| m.0.to_string()).unwrap_or_default()} {onclick} {ondblclick}
                             title="Click to highlight its message; double-click to inspect it">
                             <td class="at">{ at.to_string() }</td>
                             <td class="ty">{ ty }</td>
+                            <td class="open">{ for inspect }</td>
                             <td class="text">{ text }</td>
                         </tr>
                     }
@@ -333,17 +380,26 @@ fn chart(title: String, samples: &[f64], series: &[(&str, &str, Vec<f64>)]) -> H
             .collect::<Vec<_>>()
             .join(" ")
     };
+    let name = format!(
+        "{title}: {}; largest {}",
+        series
+            .iter()
+            .map(|(name, _, vals)| format!("{name} now {}", trim(vals.last().copied().unwrap_or(0.0))))
+            .collect::<Vec<_>>()
+            .join(", "),
+        trim(max)
+    );
     html! {
         <figure class="chart">
             <figcaption>{ title }<span class="muted">{ format!(" max {}", trim(max)) }</span></figcaption>
-            <svg viewBox={format!("0 0 {w} {h}")} preserveAspectRatio="none" role="img">
+            <svg viewBox={format!("0 0 {w} {h}")} preserveAspectRatio="none" role="img" aria-label={name}>
                 { for series.iter().map(|(name, class, vals)| html! {
                     <polyline class={classes!("series", class.to_string())} points={line(vals)}><title>{ name.to_string() }</title></polyline>
                 }) }
             </svg>
             <div class="legend">
                 { for series.iter().map(|(name, class, vals)| html! {
-                    <span class={classes!("key", class.to_string())}>{ format!("{name} {}", trim(vals.last().copied().unwrap_or(0.0))) }</span>
+                    <span class={classes!("key", class.to_string())}><span class="swatch-line" aria-hidden="true"></span>{ format!("{name} {}", trim(vals.last().copied().unwrap_or(0.0))) }</span>
                 }) }
             </div>
         </figure>
@@ -482,9 +538,11 @@ fn dead_letters(ctx: &Ctx) -> Html {
                     Callback::from(move |_: MouseEvent| open_message(&ctx, m))
                 };
                 Some(html! {
-                    <li class="dead-row" {onclick}>
-                        <span class="at">{ e.event.at.to_string() }</span>
-                        { format!(" message {} from {} ({}) → exchange {:?}", m.0, topo.node(*queue).name, reason.as_str(), detail.exchange) }
+                    <li>
+                        <button class="dead-row" data-inspect={m.0.to_string()} {onclick} title="Inspect this message">
+                            <span class="at">{ e.event.at.to_string() }</span>
+                            { format!(" message {} from {} ({}) → exchange {:?}", m.0, topo.node(*queue).name, reason.as_str(), detail.exchange) }
+                        </button>
                     </li>
                 })
             }

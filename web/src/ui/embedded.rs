@@ -26,9 +26,15 @@ pub fn start(ctx: &Ctx, o: &EmbedOptions) {
     if o.start > SimTime::ZERO {
         t.begin_run_to(o.start);
         ctx.dispatch(UiAction::Work(Some(WorkOwner::Host("start"))));
-    } else if o.autoplay {
+    } else if autoplays(ctx, o) {
         t.play();
     }
+}
+
+/// Whether the player starts by itself: `autoplay`, unless the reader asked for reduced
+/// motion (then nothing moves until they press Play).
+pub fn autoplays(ctx: &Ctx, o: &EmbedOptions) -> bool {
+    o.autoplay && !ctx.ui.borrow().reduced_motion
 }
 
 /// Posts an event to the host page (the parent window), to the configured origin or any.
@@ -100,7 +106,12 @@ pub fn on_work(ctx: &Ctx, command: &'static str, slice: &Slice) {
                 }
                 _ => {}
             }
-            let autoplay = ctx.ui.borrow().embed.as_ref().is_some_and(|o| o.autoplay);
+            let autoplay = ctx
+                .ui
+                .borrow()
+                .embed
+                .clone()
+                .is_some_and(|o| autoplays(ctx, &o));
             if autoplay {
                 ctx.session.borrow_mut().timeline_mut().play();
             }
@@ -302,6 +313,15 @@ pub fn dialog(ctx: &Ctx) -> Html {
             ctx.refresh.emit(());
         })
     };
+    let cancel = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: Event| {
+            // Escape: the state closes it (the browser would, behind the page's back).
+            e.prevent_default();
+            ctx.dispatch(UiAction::EmbedDialog(false));
+            ctx.refresh.emit(());
+        })
+    };
     let select_all = Callback::from(|e: FocusEvent| {
         if let Some(t) = e
             .target()
@@ -311,8 +331,8 @@ pub fn dialog(ctx: &Ctx) -> Html {
         }
     });
     html! {
-        <div id="embed-dialog" class="share-dialog" role="dialog" aria-label="Embed this run">
-            <h3>{ "Embed this run" }</h3>
+        <dialog id="embed-dialog" class="modal share-dialog" aria-labelledby="embed-title" oncancel={cancel}>
+            <h2 id="embed-title">{ "Embed this run" }</h2>
             <div class="embed-options">
                 <label><input type="checkbox" id="embed-autoplay" checked={opts.autoplay} onchange={toggle(|o| o.autoplay = !o.autoplay)} />{ " autoplay" }</label>
                 <label><input type="checkbox" id="embed-editable" checked={opts.editable} onchange={toggle(|o| o.editable = !o.editable)} />{ " editable" }</label>
@@ -329,7 +349,7 @@ pub fn dialog(ctx: &Ctx) -> Html {
             <div class="dialog-actions">
                 <button data-action="close-embed" onclick={close}>{ "Close" }</button>
             </div>
-        </div>
+        </dialog>
     }
 }
 

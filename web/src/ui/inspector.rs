@@ -6,7 +6,7 @@ use super::{Ctx, Selection, UiAction};
 use crate::fields::{self, Field, FieldType};
 use crate::models::{Fault, FLOOD};
 use switchboard_core::scenario::{EdgeSpec, NodeKind, NodeSpec};
-use switchboard_core::{Command, NodeId};
+use switchboard_core::{Command, EdgeId, NodeId};
 use web_sys::{HtmlInputElement, HtmlSelectElement, HtmlTextAreaElement};
 use yew::prelude::*;
 
@@ -34,7 +34,8 @@ pub fn render(ctx: &Ctx) -> Html {
             }
         }
     };
-    html! { <aside id="inspector" class="inspector" aria-label="Inspector">{ body }</aside> }
+    // It scrolls, so it takes the focus (the keyboard scrolls it even when it shows no control).
+    html! { <aside id="inspector" class="inspector" aria-label="Inspector" tabindex="0">{ body }</aside> }
 }
 
 fn overview() -> Html {
@@ -50,14 +51,19 @@ fn overview() -> Html {
                 <li>{ "Select the consumer and crash it: watch its messages come back redelivered." }</li>
             </ol>
             <h3>{ "Keys" }</h3>
+            <p class="muted">{ "Single keys work when the canvas or the run bar has the focus, so they never get in the way elsewhere." }</p>
             <dl class="keys">
                 <dt>{ "Space" }</dt><dd>{ "play / pause" }</dd>
                 <dt>{ ". ," }</dt><dd>{ "step forward / back one event" }</dd>
                 <dt>{ "Delete" }</dt><dd>{ "delete the selection" }</dd>
                 <dt>{ "Ctrl+Z, Ctrl+Shift+Z" }</dt><dd>{ "undo, redo" }</dd>
+                <dt>{ "Tab" }</dt><dd>{ "the next node or connection" }</dd>
+                <dt>{ "Enter, Space" }</dt><dd>{ "select it (on a node or connection)" }</dd>
+                <dt>{ "Escape" }</dt><dd>{ "clear the selection; from here, back to the canvas" }</dd>
                 <dt>{ "Arrows" }</dt><dd>{ "move the selected node" }</dd>
-                <dt>{ "Tab" }</dt><dd>{ "select the next node" }</dd>
+                <dt>{ "I" }</dt><dd>{ "from the canvas to the selection's settings here" }</dd>
                 <dt>{ "F" }</dt><dd>{ "fit the view" }</dd>
+                <dt>{ "L" }</dt><dd>{ "show the event log" }</dd>
             </dl>
         </div>
     }
@@ -82,6 +88,12 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
     };
     let shown = draft.unwrap_or_else(|| error.as_ref().map_or(current, |e| e.0.clone()));
     let id = format!("f-{}", key.replace([':', ' ', '.'], "-"));
+    let described = if error.is_some() {
+        format!("{id}-error {id}-help")
+    } else {
+        format!("{id}-help")
+    };
+    let invalid = error.is_some().then_some("true");
     let keep_draft = {
         let (ctx, key) = (ctx.clone(), key.clone());
         move |text: String| {
@@ -98,7 +110,7 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
                 let el: HtmlInputElement = e.target_unchecked_into();
                 apply.emit(el.checked().to_string());
             });
-            html! { <input id={id.clone()} type="checkbox" data-field={field.name} checked={shown == "true"} {onchange} /> }
+            html! { <input id={id.clone()} type="checkbox" data-field={field.name} checked={shown == "true"} {onchange} aria-describedby={described.clone()} aria-invalid={invalid} /> }
         }
         FieldType::Choice(options) => {
             let apply = apply.clone();
@@ -112,7 +124,7 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
                 shown
             };
             html! {
-                <select id={id.clone()} data-field={field.name} {onchange}>
+                <select id={id.clone()} data-field={field.name} {onchange} aria-describedby={described.clone()} aria-invalid={invalid}>
                     { for options.iter().map(|o| html! { <option value={*o} selected={shown == *o}>{ *o }</option> }) }
                 </select>
             }
@@ -127,7 +139,7 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
                 let el: HtmlTextAreaElement = e.target_unchecked_into();
                 keep_draft(el.value());
             });
-            html! { <textarea id={id.clone()} data-field={field.name} rows="2" value={shown} {oninput} {onchange} spellcheck="false" /> }
+            html! { <textarea id={id.clone()} data-field={field.name} rows="2" value={shown} {oninput} {onchange} spellcheck="false" aria-describedby={described.clone()} aria-invalid={invalid} /> }
         }
         _ => {
             let apply = apply.clone();
@@ -144,23 +156,28 @@ fn input(ctx: &Ctx, key: String, field: &Field, current: String, apply: Callback
             } else {
                 "text"
             };
-            html! { <input id={id.clone()} data-field={field.name} value={shown} inputmode={mode} {oninput} {onchange} spellcheck="false" /> }
+            html! { <input id={id.clone()} data-field={field.name} value={shown} inputmode={mode} {oninput} {onchange} spellcheck="false" aria-describedby={described.clone()} aria-invalid={invalid} /> }
         }
     };
     html! {
         <div class={classes!("field", error.is_some().then_some("invalid"))}>
             <label for={id.clone()}><code>{ field.name }</code></label>
             { control }
-            <small class="help">{ field.help }</small>
+            <small class="help" id={format!("{id}-help")}>{ field.help }</small>
             if let Some((_, why)) = error {
-                <p class="field-error" role="alert">{ why }</p>
+                <p class="field-error" id={format!("{id}-error")}>{ why }</p>
             }
         </div>
     }
 }
 
-/// Records a field's outcome: clears its error, or keeps the text with the reason.
+/// Records a field's outcome: clears its error, or keeps the text with the reason (and says
+/// it through the live region).
 fn settle_field(ctx: &Ctx, key: &str, text: &str, r: Result<(), String>) {
+    if let Err(why) = &r {
+        let field = key.rsplit(':').next().unwrap_or(key);
+        ctx.announce(format!("{field} not changed: {why}"));
+    }
     ctx.dispatch(UiAction::FieldSettled {
         key: key.to_owned(),
         result: r.map_err(|why| (text.to_owned(), why)),
@@ -259,18 +276,20 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             let (ctx, key) = (ctx.clone(), key.clone());
             Callback::from(move |e: InputEvent| {
                 let el: HtmlTextAreaElement = e.target_unchecked_into();
-                ctx.ui
-                    .borrow_mut()
-                    .field_drafts
-                    .insert(key.clone(), el.value());
+                ctx.dispatch(UiAction::FieldDraft {
+                    key: key.clone(),
+                    text: el.value(),
+                });
             })
         };
         html! {
             <details class="advanced">
                 <summary>{ "All settings as JSON" }</summary>
-                <textarea id="config-json" rows="8" value={text} {oninput} {onchange} spellcheck="false" />
+                <textarea id="config-json" rows="8" value={text} {oninput} {onchange} spellcheck="false"
+                    aria-label="All settings as JSON" aria-invalid={error.is_some().then_some("true")}
+                    aria-describedby={error.is_some().then_some("config-json-error")} />
                 if let Some((_, why)) = error {
-                    <p class="field-error" role="alert">{ why }</p>
+                    <p class="field-error" id="config-json-error">{ why }</p>
                 }
             </details>
         }
@@ -280,10 +299,13 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
         Callback::from(move |_: MouseEvent| delete_selection(&ctx))
     };
     let connect = connect_to(ctx, &name);
+    let links = connections(ctx, &name);
     html! {
         <div class="panel" data-selected={name.clone()}>
             <h2><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
+            <p class="keys-hint muted">{ "Escape goes back to the canvas." }</p>
             { faults(ctx, spec) }
+            { links }
             { connect }
             <div class="fields">
                 { id_input }
@@ -292,6 +314,59 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             { advanced }
             <button class="danger" data-action="delete" onclick={on_delete} title="Delete (Delete key)">{ "Delete node" }</button>
         </div>
+    }
+}
+
+/// Selects `s` and keeps the focus in the inspector (on its new panel).
+fn select_here(ctx: &Ctx, s: Selection) {
+    ctx.dispatch(UiAction::FocusOn(super::Focus::Inspector));
+    super::stage::select(ctx, s);
+}
+
+/// A node's connections, each a button that selects it: how the keyboard reaches an edge's
+/// settings from a node.
+fn connections(ctx: &Ctx, name: &str) -> Html {
+    let items: Vec<(EdgeId, String)> = {
+        let s = ctx.session.borrow();
+        let topo = s.timeline().sim().topology();
+        let Some(id) = topo.node_id(name) else {
+            return html! {};
+        };
+        let n = topo.node(id);
+        n.out
+            .iter()
+            .chain(&n.inc)
+            .filter(|e| !topo.edge(**e).removed)
+            .map(|&e| {
+                let edge = topo.edge(e);
+                let (out, inc) = crate::models::edge_phrases(edge.kind);
+                let mut text = if edge.from == id {
+                    format!("{out} {}", topo.node(edge.to).name)
+                } else {
+                    format!("{inc} {}", topo.node(edge.from).name)
+                };
+                let label = switchboard_core::model::edge_label(topo, e);
+                if !label.is_empty() {
+                    text.push_str(&format!(" ({label})"));
+                }
+                (e, text)
+            })
+            .collect()
+    };
+    if items.is_empty() {
+        return html! {};
+    }
+    html! {
+        <section class="links-section" aria-labelledby="connections-title">
+            <h3 id="connections-title">{ "Connections" }</h3>
+            <ul class="links">
+                { for items.into_iter().map(|(e, text)| {
+                    let ctx = ctx.clone();
+                    let onclick = Callback::from(move |_: MouseEvent| select_here(&ctx, Selection::Edge(e)));
+                    html! { <li><button class="linkish" data-select-edge={e.0.to_string()} {onclick} title="Select this connection">{ text }</button></li> }
+                }) }
+            </ul>
+        </section>
     }
 }
 
@@ -479,6 +554,17 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
     }
 }
 
+/// One end of an edge in its panel: a button that selects that node.
+fn end_button(ctx: &Ctx, name: &str) -> Html {
+    let onclick = {
+        let (ctx, name) = (ctx.clone(), name.to_owned());
+        Callback::from(move |_: MouseEvent| select_here(&ctx, Selection::Node(name.clone())))
+    };
+    html! {
+        <button class="linkish" data-select-node={name.to_owned()} {onclick} title={format!("Select {name}")}><code>{ name.to_owned() }</code></button>
+    }
+}
+
 fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html {
     // What the edge is, as the core decided it when it was added.
     let kind = ctx
@@ -531,7 +617,8 @@ fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html 
     html! {
         <div class="panel" data-selected-edge={id.0.to_string()}>
             <h2><span class="kind-badge edge">{ if kind.class() == "binding" { "binding" } else { "connection" } }</span></h2>
-            <p class="meaning"><code>{ spec.from.clone() }</code>{ format!(" {meaning} ") }<code>{ spec.to.clone() }</code></p>
+            <p class="meaning">{ end_button(ctx, &spec.from) }{ format!(" {meaning} ") }{ end_button(ctx, &spec.to) }</p>
+            <p class="keys-hint muted">{ "Escape goes back to the canvas." }</p>
             <div class="fields">{ for rows }</div>
             <button class="danger" data-action="delete" onclick={on_delete}>{ "Delete connection" }</button>
         </div>

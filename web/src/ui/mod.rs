@@ -9,6 +9,7 @@ pub mod drawers;
 pub mod embedded;
 pub mod examples;
 pub mod files;
+pub mod focus;
 pub mod inspector;
 pub mod open;
 pub mod palette;
@@ -17,6 +18,7 @@ pub mod runbar;
 pub mod stage;
 pub mod state;
 pub mod storage;
+pub mod text_view;
 
 use crate::editor::Session;
 use std::cell::RefCell;
@@ -25,8 +27,8 @@ use switchboard_core::scenario::Scenario;
 use yew::Callback;
 
 pub use state::{
-    BindDraft, Caches, ConnectTargets, Drag, Drawer, LogView, Notice, Selection, UiAction, UiState,
-    WorkOwner,
+    BindDraft, Caches, ConnectTargets, Drag, Drawer, Focus, LogView, Notice, Selection, UiAction,
+    UiState, WorkOwner,
 };
 
 /// Shared handles every region's render function gets.
@@ -60,6 +62,17 @@ impl Ctx {
     /// anything changed. Does not re-render: call `refresh` after the borrows have ended.
     pub fn dispatch(&self, action: UiAction) -> bool {
         self.ui.borrow_mut().reduce(action)
+    }
+
+    /// Says `text` through the page's one polite live region (rate-limited: see
+    /// [`state::Announcer`]).
+    pub fn announce(&self, text: impl Into<String>) {
+        self.dispatch(UiAction::Announce(text.into()));
+    }
+
+    /// Moves the focus there after the next render.
+    pub fn focus(&self, f: Focus) {
+        self.dispatch(UiAction::FocusOn(f));
     }
 
     /// Shows a notice.

@@ -15,6 +15,10 @@ fn add_at(ctx: &Ctx, kind: &str, xt: Option<&str>, world: Point) {
         .add_node(kind, xt, Position { x: p.x, y: p.y });
     match r {
         Ok(name) => {
+            let label = xt.map_or(kind.to_owned(), |t| format!("{t} exchange"));
+            ctx.announce(format!(
+                "Added {label} {name}, selected; it is on the canvas, after the palette"
+            ));
             ctx.dispatch(UiAction::Select(Selection::Node(name)));
         }
         Err(e) => ctx.notify(e.to_string(), true),

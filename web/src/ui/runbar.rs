@@ -10,34 +10,59 @@ use yew::prelude::*;
 
 /// Play or pause.
 pub fn toggle(ctx: &Ctx) {
-    {
+    let said = {
         let mut s = ctx.session.borrow_mut();
         let t = s.timeline_mut();
         if t.is_running() {
-            t.pause()
+            t.pause();
+            format!("Paused at {}", t.sim().now())
         } else {
-            t.play()
+            t.play();
+            "Playing".to_owned()
         }
-    }
+    };
+    ctx.announce(said);
     ctx.refresh.emit(());
+}
+
+/// What the newest event was, in words: its time, its type and its fields.
+fn newest_event(ctx: &Ctx) -> Option<String> {
+    let s = ctx.session.borrow();
+    let t = s.timeline();
+    let entry = t.log().back()?;
+    let line = switchboard_core::trace::event_json(&entry.event, t.sim().topology());
+    let (ty, text, _) = super::drawers::describe(&line);
+    Some(format!("{}: {} {}", entry.event.at, ty.replace('_', " "), text))
 }
 
 /// One event forward.
 pub fn step(ctx: &Ctx) {
-    ctx.session.borrow_mut().timeline_mut().step();
+    let stepped = ctx.session.borrow_mut().timeline_mut().step();
+    let said = if stepped {
+        newest_event(ctx).unwrap_or_else(|| "Stepped".into())
+    } else {
+        "Nothing more happens: the run has ended".into()
+    };
+    ctx.announce(said);
     ctx.refresh.emit(());
 }
 
 /// One event back.
 pub fn step_back(ctx: &Ctx) {
     ctx.session.borrow_mut().timeline_mut().step_back();
+    let now = ctx.session.borrow().timeline().sim().now();
+    ctx.announce(format!("Back one event, to {now}"));
     ctx.refresh.emit(());
 }
 
 fn restart(ctx: &Ctx) {
     let r = ctx.session.borrow_mut().restart();
+    let ok = r.is_ok();
     super::stage::report(ctx, r);
     ctx.dispatch(super::UiAction::Restarted);
+    if ok {
+        ctx.announce("Restarted from time zero");
+    }
     ctx.refresh.emit(());
 }
 
@@ -93,6 +118,26 @@ pub fn work_slice(ctx: &Ctx) -> Option<Slice> {
             Ok(Some(_)) => {}
             Err(e) => return Some(Slice::Failed(e.to_string())),
         }
+    }
+}
+
+/// A player without controls (the host page drives it) still has one button: anything that
+/// moves can be paused (WCAG 2.2.2). Small, in the corner, and in the Tab order.
+pub fn player_toggle(ctx: &Ctx) -> Html {
+    let running = ctx.session.borrow().timeline().is_running();
+    let onclick = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| toggle(&ctx))
+    };
+    let (label, d) = if running {
+        ("Pause", "M4 3h3v10H4zM9 3h3v10H9z")
+    } else {
+        ("Play", "M4 2.5v11l9-5.5z")
+    };
+    html! {
+        <button class="player-toggle" data-action="player-toggle" aria-label={label} title={label} {onclick}>
+            <svg class="icon" viewBox="0 0 16 16" aria-hidden="true"><path d={d} /></svg>
+        </button>
     }
 }
 
@@ -153,17 +198,17 @@ pub fn render(ctx: &Ctx) -> Html {
             <input id="scrubber" class="scrubber" type="range" min="0" max={horizon.0.to_string()} step="any"
                 value={now.0.to_string()} oninput={on_scrub} aria-label="Time travel: the run so far"
                 title={if forked_future { "Replaying the run's logged future; an edit here forks it" } else { "Drag back to travel in time" }} />
-            <output id="clock" class="clock" aria-label="Simulated time"
+            <span id="clock" class="clock" role="timer" title="Simulated time"
                 data-now-us={now.0.to_string()} data-steps={steps.to_string()}
                 data-next-us={next.map(|t| t.0.to_string()).unwrap_or_default()}
                 data-horizon-us={horizon.0.to_string()}>
                 { now.to_string() }
-            </output>
+            </span>
             <span class="steps" title={next.map(|t| format!("next event at {t}")).unwrap_or_else(|| "nothing scheduled".into())}>
                 { format!("{steps} steps") }
             </span>
             if let Some(w) = work {
-                <span id="work" class="work" role="status" data-fraction={format!("{:.3}", w.fraction())}>
+                <span id="work" class="work" data-fraction={format!("{:.3}", w.fraction())}>
                     { format!("Going to {}… {:.0}% ({} events)", w.target, w.fraction() * 100.0, w.steps) }
                     <button data-action="cancel-work" title="Stop here (Esc)" onclick={click(|c| { cancel_work(c); })}>{ "Cancel" }</button>
                 </span>

@@ -7,7 +7,7 @@ use crate::models::Shape;
 use crate::scene::Scene;
 use crate::view::{self, snap, Point, Viewport, NODE_HALF_H, NODE_HALF_W};
 use switchboard_core::scenario::{EdgeSpec, Position};
-use switchboard_core::{EdgeId, NodeMetrics};
+use switchboard_core::{EdgeId, NodeId, NodeMetrics};
 use wasm_bindgen::JsCast;
 use web_sys::Element;
 use yew::prelude::*;
@@ -54,6 +54,12 @@ fn message_at(ctx: &Ctx, c: Point) -> Option<switchboard_core::MessageId> {
     let at = local(ctx, c);
     let t = session.timeline();
     let now = t.sim().now();
+    // Where the canvas draws them (see `canvas::draw`).
+    let place = if ctx.ui.borrow().reduced_motion {
+        view::position_stepped
+    } else {
+        view::position_at
+    };
     let flights: Vec<(switchboard_core::MessageId, Point)> = t
         .flights()
         .iter()
@@ -61,7 +67,7 @@ fn message_at(ctx: &Ctx, c: Point) -> Option<switchboard_core::MessageId> {
             let (a, b) = scene.edge(f.edge)?;
             Some((
                 f.message,
-                vp.to_screen(view::position_at(a, b, f.depart, f.arrive, now)?),
+                vp.to_screen(place(a, b, f.depart, f.arrive, now)?),
             ))
         })
         .collect();
@@ -300,10 +306,22 @@ pub fn begin_connect(ctx: &Ctx, from: &str, to: &str) {
         }
         _ => {
             let r = ctx.session.borrow_mut().connect(EdgeSpec::new(from, to));
+            if r.is_ok() {
+                announce_connected(ctx, from, to);
+            }
             report(ctx, r);
         }
     }
     ctx.refresh.emit(());
+}
+
+fn announce_connected(ctx: &Ctx, from: &str, to: &str) {
+    let meaning = ctx
+        .session
+        .borrow()
+        .connection_meaning(from, to)
+        .unwrap_or("connects to");
+    ctx.announce(format!("Connected: {from} {meaning} {to}"));
 }
 
 /// Parses `x-match=all, type=report` into binding arguments.
@@ -337,6 +355,7 @@ fn submit_bind(ctx: &Ctx) {
         match parse_args(&draft.args) {
             Ok(a) => spec.arguments = a,
             Err(why) => {
+                ctx.announce(format!("Not bound: {why}"));
                 ctx.dispatch(UiAction::BindingRefused(why));
                 ctx.refresh.emit(());
                 return;
@@ -347,8 +366,15 @@ fn submit_bind(ctx: &Ctx) {
     match r {
         Ok(()) => {
             ctx.dispatch(UiAction::CloseBinding);
+            let key = if draft.exchange_type == "headers" {
+                format!("arguments {}", draft.args)
+            } else {
+                format!("routing key {:?}", draft.key)
+            };
+            ctx.announce(format!("Bound {} to {}, {key}", draft.from, draft.to));
         }
         Err(e) => {
+            ctx.announce(format!("Not bound: {e}"));
             ctx.dispatch(UiAction::BindingRefused(e.to_string()));
         }
     }
@@ -371,13 +397,27 @@ pub fn select(ctx: &Ctx, s: Selection) {
 /// Deletes the selected node or edge (Delete key, inspector button).
 pub fn delete_selection(ctx: &Ctx) {
     let sel = ctx.ui.borrow().selection.clone();
-    let r = match &sel {
+    let (r, what) = match &sel {
         Selection::None => return,
-        Selection::Node(name) => ctx.session.borrow_mut().delete_node(name),
-        Selection::Edge(e) => ctx.session.borrow_mut().delete_edge(*e),
+        Selection::Node(name) => (
+            ctx.session.borrow_mut().delete_node(name),
+            format!("Deleted {name}"),
+        ),
+        Selection::Edge(e) => {
+            let what = {
+                let s = ctx.session.borrow();
+                format!(
+                    "Deleted the {}",
+                    crate::describe::edge_name(s.timeline().sim().topology(), *e)
+                )
+            };
+            (ctx.session.borrow_mut().delete_edge(*e), what)
+        }
     };
     if r.is_ok() {
         ctx.dispatch(UiAction::Select(Selection::None));
+        ctx.dispatch(UiAction::FocusOn(super::Focus::Stage));
+        ctx.announce(format!("{what}. Ctrl+Z undoes it"));
     }
     report(ctx, r);
     ctx.refresh.emit(());
@@ -475,7 +515,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         };
         let selected = *sel == Selection::Edge(id);
         Some(html! {
-            <g key={i.to_string()} class={classes!("edge", kind, selected.then_some("selected"))} data-edge={i.to_string()}>
+            <g key={i.to_string()} class={classes!("edge", kind, selected.then_some("selected"))} data-edge={i.to_string()} aria-hidden="true">
                 <line class="edge-hit" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} />
                 <line class="edge-line" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} marker-end="url(#arrow)" />
                 if !label.is_empty() {
@@ -484,12 +524,19 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
             </g>
         })
     });
+    // Each node, then its outgoing edges: the order Tab takes them in. An edge's focus target
+    // is drawn over the nodes but takes no pointer events (the line under it does).
     let nodes = topo.nodes.iter().enumerate().filter_map(|(i, n)| {
         let c = scene.nodes.get(i).copied().flatten()?;
         let m = metrics.nodes.get(i)?;
         let selected = *sel == Selection::Node(n.name.clone());
         let is_dlq = dlqs.contains(&i);
-        Some(node_html(ctx, n, m, c, selected, is_dlq))
+        let node = node_html(ctx, topo, NodeId(i as u32), m, c, selected, is_dlq);
+        let outgoing = n.out.iter().filter_map(|&e| {
+            let (a, b) = scene.edges.get(e.index()).copied().flatten()?;
+            (!topo.edge(e).removed).then(|| edge_focus_html(ctx, topo, e, a, b, *sel == Selection::Edge(e)))
+        });
+        Some(html! { <>{ node }{ for outgoing }</> })
     });
     let connecting = match &ui.drag {
         Drag::Connect { from, at, over } => {
@@ -531,11 +578,25 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         Callback::from(move |e: WheelEvent| on_wheel(&ctx, e))
     };
     let grid = view::GRID * vp.scale;
+    let live_nodes = topo.nodes.iter().filter(|n| !n.removed).count();
+    let live_edges = topo.edges.iter().filter(|e| !e.removed).count();
+    let summary = format!(
+        "Topology: {live_nodes} node{}, {live_edges} connection{}",
+        if live_nodes == 1 { "" } else { "s" },
+        if live_edges == 1 { "" } else { "s" }
+    );
+    let canvas_help = if ctx.read_only() {
+        "Tab reaches each node and connection. Space plays or pauses; period and comma step."
+    } else {
+        "Tab reaches each node and connection; Enter or Space selects it, Escape clears the selection. Arrow keys move the selected node, I goes to its settings and Escape comes back, Delete removes it. On the canvas, Space plays or pauses."
+    };
     html! {
-        <section class="stage" ref={stage_ref.clone()} aria-label="Canvas"
+        <section class="stage" ref={stage_ref.clone()} aria-label="Canvas" tabindex="0" id="stage"
+            aria-describedby="canvas-help"
             style={format!("background-size:{grid}px {grid}px;background-position:{}px {}px", vp.dx, vp.dy)}
             onpointerdown={down} onpointermove={mv} onpointerup={up} onwheel={wheel}>
-            <svg id="topology" class="topology" role="img" aria-label="Topology">
+            <p id="canvas-help" class="visually-hidden">{ canvas_help }</p>
+            <svg id="topology" class="topology" role="group" aria-label={summary}>
                 <defs>
                     <marker id="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse">
                         <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
@@ -556,6 +617,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
                     <p><strong>{ "Start from nothing." }</strong></p>
                     <p>{ "Drag a Producer, an exchange, a Queue and a Consumer from the palette onto this canvas." }</p>
                     <p>{ "Connect them by dragging from a node's ● handle to the next node, then press Play." }</p>
+                    <p>{ "From the keyboard: each palette button adds its kind in the middle, and the inspector's Connect joins the selected node to another." }</p>
                     <p>{ "Or open an example from the menu above." }</p>
                 </div>
             }
@@ -565,14 +627,66 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
     }
 }
 
+/// Enter or Space on a node or an edge selects it (a second time, or Escape, clears it).
+fn select_key(ctx: &Ctx, s: Selection) -> Callback<KeyboardEvent> {
+    let ctx = ctx.clone();
+    Callback::from(move |e: KeyboardEvent| {
+        if e.ctrl_key() || e.meta_key() || e.alt_key() {
+            return;
+        }
+        if e.key() == "Enter" || e.key() == " " {
+            e.prevent_default();
+            // The page's shortcuts must not also see it (Space plays elsewhere on the canvas).
+            e.stop_propagation();
+            let again = ctx.ui.borrow().selection == s;
+            select(&ctx, if again { Selection::None } else { s.clone() });
+        }
+    })
+}
+
+/// A node or edge that took the focus is panned into view.
+fn reveal_on_focus(ctx: &Ctx, at: Point, half: (f64, f64)) -> Callback<FocusEvent> {
+    let ctx = ctx.clone();
+    Callback::from(move |_: FocusEvent| {
+        if ctx.dispatch(UiAction::Reveal { at, half }) {
+            ctx.refresh.emit(());
+        }
+    })
+}
+
+fn edge_focus_html(
+    ctx: &Ctx,
+    topo: &switchboard_core::topology::Topology,
+    id: EdgeId,
+    a: Point,
+    b: Point,
+    selected: bool,
+) -> Html {
+    let mid = Point {
+        x: (a.x + b.x) / 2.0,
+        y: (a.y + b.y) / 2.0,
+    };
+    let half = ((a.x - b.x).abs() / 2.0, (a.y - b.y).abs() / 2.0);
+    html! {
+        <line key={format!("edge-focus-{}", id.0)} class={classes!("edge-focus", selected.then_some("selected"))}
+            data-edge-focus={id.0.to_string()} tabindex="0" role="button" aria-roledescription="connection"
+            aria-label={crate::describe::edge_name(topo, id)} aria-pressed={selected.to_string()}
+            aria-describedby="canvas-help"
+            x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()}
+            onkeydown={select_key(ctx, Selection::Edge(id))} onfocus={reveal_on_focus(ctx, mid, half)} />
+    }
+}
+
 fn node_html(
     ctx: &Ctx,
-    n: &switchboard_core::topology::Node,
+    topo: &switchboard_core::topology::Topology,
+    id: NodeId,
     m: &NodeMetrics,
     c: Point,
     selected: bool,
     is_dlq: bool,
 ) -> Html {
+    let n = topo.node(id);
     let (x0, y0) = (c.x - NODE_HALF_W, c.y - NODE_HALF_H);
     let (w, h) = (2.0 * NODE_HALF_W, 2.0 * NODE_HALF_H);
     let kind = n.kind.name();
@@ -586,16 +700,9 @@ fn node_html(
         classes.push("down");
     }
     let name = n.name.clone();
-    let onfocus = {
-        let (ctx, name) = (ctx.clone(), name.clone());
-        Callback::from(move |_: FocusEvent| {
-            if ctx.ui.borrow().selection != Selection::Node(name.clone()) {
-                select(&ctx, Selection::Node(name.clone()));
-            }
-        })
-    };
     let now = ctx.session.borrow().timeline().sim().now();
     let face = crate::models::face(&n.kind, m, (c.x, c.y), now, is_dlq);
+    let label = crate::describe::node_name(topo, id, &face.subtitle, &face.status, m.up);
     let shape = match face.shape {
         Shape::Hexagon => {
             let d = format!(
@@ -621,20 +728,29 @@ fn node_html(
     };
     let (subtitle, body) = (face.subtitle, face.body);
     let can_send = crate::models::sends(&n.kind) && !ctx.read_only();
+    // The focusable node holds its outline and handle; what its face says (name, kind,
+    // counters) is drawn over it, hidden from screen readers, which hear it all in the node's
+    // name instead (so that name is the node's only text).
+    let face_classes = classes!("node-face", kind, (!m.up).then_some("down"));
     html! {
-        <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" {onfocus}
-            aria-label={format!("{kind} {name}")}>
-            <title>{ name.clone() }</title>
+        <>
+        <g key={name.clone()} class={classes} data-node={name.clone()} tabindex="0" role="button"
+            aria-roledescription="node" aria-label={label} aria-pressed={selected.to_string()}
+            aria-describedby="canvas-help"
+            onkeydown={select_key(ctx, Selection::Node(name.clone()))}
+            onfocus={reveal_on_focus(ctx, c, (NODE_HALF_W, NODE_HALF_H))}>
             { shape }
+            if can_send {
+                <circle class="port" data-port={name.clone()} cx={(x0 + w).to_string()} cy={c.y.to_string()} r="7" aria-hidden="true" />
+            }
+        </g>
+        <g key={format!("face-{name}")} class={face_classes} data-face={name.clone()} aria-hidden="true">
+            <title>{ name.clone() }</title>
             <text class="name" x={c.x.to_string()} y={(c.y - 16.0).to_string()}>{ view::short_name(&name).into_owned() }</text>
             <text class="kind" x={c.x.to_string()} y={(c.y - 3.0).to_string()}>{ subtitle }</text>
             { body }
-            if can_send {
-                <circle class="port" data-port={name.clone()} cx={(x0 + w).to_string()} cy={c.y.to_string()} r="7">
-                    <title>{ "Drag to connect" }</title>
-                </circle>
-            }
         </g>
+        </>
     }
 }
 
@@ -684,6 +800,14 @@ fn bind_dialog(
             ctx.refresh.emit(());
         })
     };
+    let on_escape = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: Event| {
+            e.prevent_default();
+            ctx.dispatch(UiAction::CloseBinding);
+            ctx.refresh.emit(());
+        })
+    };
     // Keep pointer presses inside the dialog from starting a pan.
     let stop = Callback::from(|e: PointerEvent| e.stop_propagation());
     let headers = b.exchange_type == "headers";
@@ -692,29 +816,40 @@ fn bind_dialog(
         "direct" => "messages whose routing key equals this",
         _ => "headers exchanges ignore the key",
     };
+    // A modal dialog in the top layer: placed in client coordinates, under the target node.
+    let (sx, sy) = {
+        let ui = ctx.ui.borrow();
+        (ui.stage.2, ui.stage.3)
+    };
     html! {
-        <form id="bind-dialog" class="bind-dialog" onsubmit={on_submit} onpointerdown={stop}
-            style={format!("left:{}px;top:{}px", at.x - 120.0, at.y + NODE_HALF_H * vp.scale + 8.0)}
-            aria-label="New binding">
-            <h3>{ format!("Bind {} → {}", b.from, b.to) }</h3>
+        <dialog id="bind-dialog" class="modal bind-dialog" aria-labelledby="bind-title" oncancel={on_escape}
+            onpointerdown={stop}
+            style={format!("left:{}px;top:{}px", (sx + at.x - 130.0).max(4.0), sy + at.y + NODE_HALF_H * vp.scale + 8.0)}>
+        <form onsubmit={on_submit}>
+            <h2 id="bind-title">{ format!("Bind {} → {}", b.from, b.to) }</h2>
             if !headers {
                 <label>{ "routing_key" }
-                    <input id="bind-key" value={b.key.clone()} oninput={on_key} autofocus=true aria-describedby="bind-key-help" />
+                    <input id="bind-key" value={b.key.clone()} oninput={on_key} autofocus=true
+                        aria-invalid={b.error.is_some().then_some("true")}
+                        aria-describedby={if b.error.is_some() { "bind-error bind-key-help" } else { "bind-key-help" }} />
                 </label>
                 <small id="bind-key-help">{ key_help }</small>
             } else {
                 <label>{ "arguments" }
-                    <input id="bind-args" value={b.args.clone()} oninput={on_args} autofocus=true />
+                    <input id="bind-args" value={b.args.clone()} oninput={on_args} autofocus=true
+                        aria-invalid={b.error.is_some().then_some("true")}
+                        aria-describedby={if b.error.is_some() { "bind-error bind-args-help" } else { "bind-args-help" }} />
                 </label>
-                <small>{ "x-match=all or any, then name=value pairs, comma-separated" }</small>
+                <small id="bind-args-help">{ "x-match=all or any, then name=value pairs, comma-separated" }</small>
             }
             if let Some(err) = &b.error {
-                <p class="field-error" role="alert">{ err.clone() }</p>
+                <p class="field-error" id="bind-error">{ err.clone() }</p>
             }
             <div class="dialog-actions">
                 <button type="submit" data-action="bind">{ "Bind" }</button>
                 <button type="button" onclick={on_cancel}>{ "Cancel" }</button>
             </div>
         </form>
+        </dialog>
     }
 }
