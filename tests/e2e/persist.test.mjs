@@ -13,7 +13,7 @@ useServerAndBrowser();
 
 /** Clicks an item of the File menu (opening the menu first). */
 async function fileMenu(page, action) {
-  if (!(await page.locator("#file-menu").evaluate((d) => d.open))) await page.click('summary[data-action="file-menu"]');
+  if ((await page.locator("#file-menu-button").getAttribute("aria-expanded")) !== "true") await page.click("#file-menu-button");
   await page.click(`button[data-action="${action}"]`);
 }
 
@@ -210,7 +210,8 @@ test("a link keeps its view: the same point in the middle, at the same zoom, on 
   assert.ok(Math.abs(got.x - want.x) < 1 && Math.abs(got.y - want.y) < 1, `centre ${JSON.stringify(got)} vs ${JSON.stringify(want)}`);
   assert.ok(Math.abs(got.zoom - want.zoom) < 0.002, `zoom ${got.zoom} vs ${want.zoom}`);
   await screenshot(b, "link-view-small-screen");
-  // F fits the topology again.
+  // F fits the topology again (a single-key shortcut: on the canvas).
+  await b.locator("#stage").focus();
   await b.keyboard.press("f");
   await b.waitForFunction((z) => {
     const t = document.querySelector("#topology > g").getAttribute("transform");
@@ -312,7 +313,7 @@ test("pictures: the canvas as SVG and as PNG", async () => {
   assert.match(svg, /--sink:/, "and the theme's values");
   assert.ok(svg.includes(">audit<"), "the nodes are in it");
   assert.match(svg, /<circle cx="[\d.]+" cy="[\d.]+" r="5"/, "and the messages in flight");
-  assert.equal(await page.locator("#file-menu").evaluate((d) => d.open), false, "the menu closed");
+  assert.equal(await page.locator("#file-menu-button").getAttribute("aria-expanded"), "false", "the menu closed");
   const [pngDownload] = await Promise.all([page.waitForEvent("download"), fileMenu(page, "export-png")]);
   const pngPath = join(artifacts, "picture.png");
   await pngDownload.saveAs(pngPath);

@@ -268,7 +268,7 @@ test("a newcomer builds, runs, breaks and rewinds a RabbitMQ topology", async (t
     await page.locator("#dlq-badge").waitFor({ timeout: 15000 });
     assert.ok(Number(await page.locator("#dlq-badge").getAttribute("data-count")) >= 1);
     assert.match(await page.locator("#dlq-alert").textContent(), /new dead-lettered message/);
-    await page.waitForFunction(() => /dead letters/.test(document.querySelector('g.node[data-node="queue-2"]').textContent));
+    await page.waitForFunction(() => /dead letters/.test(document.querySelector('g.node-face[data-face="queue-2"]').textContent));
     await screenshot(page, "playground-08-dead-letter");
     await openDrawer("#tab-dead");
     assert.match(await page.locator("#dead-letters").textContent(), /queue-2: 1 arrived/);

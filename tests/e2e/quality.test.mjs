@@ -119,8 +119,9 @@ test("editing works from the keyboard alone", async () => {
     await page.keyboard.press("Enter");
   }
   assert.equal(await page.locator("g.node").count(), 3);
-  // A node takes the focus (Tab order) and is selected; arrows move it.
+  // A node takes the focus (Tab order); Enter selects it; arrows move it.
   await page.locator('g.node[data-node="producer"]').focus();
+  await page.keyboard.press("Enter");
   await page.locator('#inspector [data-selected="producer"]').waitFor();
   const before = await page.locator('g.node[data-node="producer"]').boundingBox();
   await page.keyboard.press("Shift+ArrowLeft");
@@ -134,6 +135,7 @@ test("editing works from the keyboard alone", async () => {
   await page.keyboard.press("Enter");
   await page.locator("g.edge.publish").waitFor();
   await page.locator('g.node[data-node="direct-x"]').focus();
+  await page.keyboard.press("Enter");
   await page.locator("#connect-target").selectOption("queue");
   await page.locator('button[data-action="connect"]').focus();
   await page.keyboard.press("Enter");
@@ -146,6 +148,7 @@ test("editing works from the keyboard alone", async () => {
   assert.equal(await page.locator("g.edge.binding .edge-label").textContent(), "orders.eu");
   // Delete the queue with the Delete key, then take it back with Ctrl+Z.
   await page.locator('g.node[data-node="queue"]').focus();
+  await page.keyboard.press("Enter");
   await page.keyboard.press("Delete");
   await page.locator('g.node[data-node="queue"]').waitFor({ state: "detached" });
   await page.keyboard.press("Control+z");
@@ -258,7 +261,7 @@ test("narrow windows: nothing scrolls sideways, every control is on screen, the 
         return r.width > 0 && r.left >= 0 && r.right <= innerWidth + 0.5 && r.top >= 0 && r.bottom <= innerHeight + 0.5;
       };
       const st = document.querySelector("section.stage").getBoundingClientRect();
-      const controls = [...document.querySelectorAll(".app-header button, .app-header summary, .runbar button, #scrubber, #clock, .tab")];
+      const controls = [...document.querySelectorAll(".app-header button:not([role=menuitem]), .runbar button, #scrubber, #clock, .tab")];
       return {
         scrollWidth: document.documentElement.scrollWidth,
         offScreen: controls.filter((c) => !onScreen(c)).map((c) => c.dataset.action || c.id || c.textContent.trim()),

@@ -37,7 +37,10 @@ pub fn node_name(topo: &Topology, node: NodeId, subtitle: &str, status: &str, up
     let kind = parts.next().unwrap_or_default();
     let mut s = format!("{kind} {name}");
     let mut down = false;
-    for p in parts.chain(std::iter::once(status)).filter(|p| !p.is_empty()) {
+    for p in parts
+        .chain(std::iter::once(status))
+        .filter(|p| !p.is_empty())
+    {
         down |= p == "DOWN";
         s.push_str(", ");
         s.push_str(&p.to_lowercase());
@@ -96,7 +99,10 @@ pub fn happenings<'a>(
                 "{} crashed{}",
                 topo.node(*node).name,
                 if *lost > 0 {
-                    format!(", losing {lost} message{}", if *lost == 1 { "" } else { "s" })
+                    format!(
+                        ", losing {lost} message{}",
+                        if *lost == 1 { "" } else { "s" }
+                    )
                 } else {
                     String::new()
                 }
@@ -141,7 +147,10 @@ mod tests {
         let t = topo("amqp-dead-letter");
         let q = t.node_id("orders").unwrap();
         let name = node_name(&t, q, "queue", "12 ready, 3 unacked", true);
-        assert!(name.starts_with("queue orders, 12 ready, 3 unacked; "), "{name}");
+        assert!(
+            name.starts_with("queue orders, 12 ready, 3 unacked; "),
+            "{name}"
+        );
         assert!(name.contains("bound to exchange orders-x"), "{name}");
         assert!(name.contains("consumed by worker"), "{name}");
         let c = t.node_id("worker").unwrap();
@@ -156,11 +165,21 @@ mod tests {
             .map(|i| edge_name(&t, EdgeId(i as u32)))
             .collect();
         assert!(
-            names.iter().any(|n| n.starts_with("binding from orders-x to orders, routing key ")),
+            names
+                .iter()
+                .any(|n| n.starts_with("binding from orders-x to orders, routing key ")),
             "{names:?}"
         );
-        assert!(names.iter().any(|n| n.starts_with("publish link from ")), "{names:?}");
-        assert!(names.iter().any(|n| n == "consumer link from orders to worker"), "{names:?}");
+        assert!(
+            names.iter().any(|n| n.starts_with("publish link from ")),
+            "{names:?}"
+        );
+        assert!(
+            names
+                .iter()
+                .any(|n| n == "consumer link from orders to worker"),
+            "{names:?}"
+        );
     }
 
     #[test]

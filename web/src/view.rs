@@ -360,7 +360,9 @@ pub fn position_stepped(
         return Some(p);
     }
     let f = ((p.x - a.x) * (b.x - a.x) + (p.y - a.y) * (b.y - a.y)) / (len * len);
-    let k = (f * MOTION_STEPS as f64).floor().clamp(0.0, MOTION_STEPS as f64 - 1.0);
+    let k = (f * MOTION_STEPS as f64)
+        .floor()
+        .clamp(0.0, MOTION_STEPS as f64 - 1.0);
     let f = (k + 0.5) / MOTION_STEPS as f64;
     Some(Point {
         x: a.x + (b.x - a.x) * f,
@@ -625,14 +627,17 @@ mod tests {
     #[test]
     fn with_reduced_motion_a_message_stands_at_one_of_three_places() {
         let (a, b) = (Point { x: 0.0, y: 0.0 }, Point { x: 300.0, y: 0.0 });
-        let at = |us: u64| {
-            position_stepped(a, b, SimTime(0), SimTime(3_000), SimTime(us)).map(|p| p.x)
-        };
+        let at =
+            |us: u64| position_stepped(a, b, SimTime(0), SimTime(3_000), SimTime(us)).map(|p| p.x);
         assert_eq!(at(0), Some(50.0));
         assert_eq!(at(999), Some(50.0));
         assert_eq!(at(1_000), Some(150.0));
         assert_eq!(at(2_500), Some(250.0));
-        assert_eq!(at(3_000), Some(250.0), "arriving: still on the last stretch");
+        assert_eq!(
+            at(3_000),
+            Some(250.0),
+            "arriving: still on the last stretch"
+        );
         assert_eq!(at(3_001), None, "arrived: gone from the edge");
     }
 }

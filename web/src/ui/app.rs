@@ -1,9 +1,7 @@
 //! The root component: owns the session and the UI state, runs the animation frame loop, and
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
-use super::{
-    canvas, drawers, embedded, examples, files, focus, inspector, palette, runbar, stage,
-};
+use super::{canvas, drawers, embedded, examples, files, focus, inspector, palette, runbar, stage};
 use super::{now_ms, Ctx, Drawer, UiAction, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
@@ -355,6 +353,7 @@ pub fn app() -> Html {
         let theme = theme_name(dark);
         return html! {
             <main class={classes!("app", "embed", o.editable.then_some("editable"))} data-theme={theme}>
+                <h1 class="visually-hidden">{ format!("Switchboard player: {}", ctx.session.borrow().doc().name) }</h1>
                 <div class="workspace">
                     if o.editable { { palette::render(&ctx) } }
                     { stage::render(&ctx, &stage_ref, &canvas_ref) }
@@ -528,10 +527,7 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
     };
     // What happened, for the live region: only as the run plays or steps (a seek's jump is
     // not news), and only since the last frame.
-    if seen > effects_seen
-        && seen - effects_seen <= HAPPENINGS_SCAN
-        && t.pending_work().is_none()
-    {
+    if seen > effects_seen && seen - effects_seen <= HAPPENINGS_SCAN && t.pending_work().is_none() {
         let log = t.log();
         let start = log.len().saturating_sub((seen - effects_seen) as usize);
         let events = log.range(start..).map(|e| &e.event);
@@ -621,8 +617,10 @@ fn header(ctx: &Ctx) -> Html {
                 </select>
             </label>
             <div class="header-actions">
-                <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}>{ "Undo" }</button>
-                <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}>{ "Redo" }</button>
+                <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}
+                    data-focus-fallback="[data-action=redo]:not(:disabled)">{ "Undo" }</button>
+                <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}
+                    data-focus-fallback="[data-action=undo]:not(:disabled)">{ "Redo" }</button>
                 <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
                 <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
                 <button data-action="embed" title="An iframe snippet for articles and docs" onclick={act(open_embed)}>{ "Embed" }</button>
@@ -756,12 +754,42 @@ type MenuItem = (&'static str, &'static str, &'static str, fn(&Ctx));
 fn file_menu(ctx: &Ctx) -> Html {
     let open = ctx.ui.borrow().menu_open;
     let items: [MenuItem; 6] = [
-        ("export", "Export scenario (.json)", "Download the scenario as a JSON file (the CLI runs it too)", files::export),
-        ("import", "Import scenario or definitions.json…", "Open a scenario file, or a RabbitMQ definitions.json", pick_file),
-        ("export-definitions", "Export RabbitMQ definitions.json", "The exchanges, queues and bindings for rabbitmqctl import_definitions", files::export_definitions),
-        ("export-svg", "Picture as SVG", "A picture of the canvas", super::picture::export_svg),
-        ("export-png", "Picture as PNG", "A picture of the canvas", super::picture::export_png),
-        ("record", "Record 5 s as WebM", "A short animation of the running view, for slides and chat", super::picture::start_recording),
+        (
+            "export",
+            "Export scenario (.json)",
+            "Download the scenario as a JSON file (the CLI runs it too)",
+            files::export,
+        ),
+        (
+            "import",
+            "Import scenario or definitions.json…",
+            "Open a scenario file, or a RabbitMQ definitions.json",
+            pick_file,
+        ),
+        (
+            "export-definitions",
+            "Export RabbitMQ definitions.json",
+            "The exchanges, queues and bindings for rabbitmqctl import_definitions",
+            files::export_definitions,
+        ),
+        (
+            "export-svg",
+            "Picture as SVG",
+            "A picture of the canvas",
+            super::picture::export_svg,
+        ),
+        (
+            "export-png",
+            "Picture as PNG",
+            "A picture of the canvas",
+            super::picture::export_png,
+        ),
+        (
+            "record",
+            "Record 5 s as WebM",
+            "A short animation of the running view, for slides and chat",
+            super::picture::start_recording,
+        ),
     ];
     let set_open = |ctx: &Ctx, open: bool, focus: Option<&str>| {
         ctx.dispatch(UiAction::Menu(open));
@@ -794,7 +822,10 @@ fn file_menu(ctx: &Ctx) -> Html {
     let on_menu_key = {
         let ctx = ctx.clone();
         Callback::from(move |e: KeyboardEvent| {
-            let Some(item) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+            let Some(item) = e
+                .target()
+                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+            else {
                 return;
             };
             let sibling = |next: bool| {
@@ -935,7 +966,10 @@ enum Scope {
 }
 
 fn scope(e: &KeyboardEvent) -> Scope {
-    let Some(el) = e.target().and_then(|t| t.dyn_into::<web_sys::Element>().ok()) else {
+    let Some(el) = e
+        .target()
+        .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
+    else {
         return Scope::Elsewhere;
     };
     let within = |sel: &str| el.closest(sel).ok().flatten().is_some();
@@ -963,7 +997,14 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
     let editing_key = ctrl
         || matches!(
             key.as_str(),
-            "Delete" | "Backspace" | "ArrowLeft" | "ArrowRight" | "ArrowUp" | "ArrowDown" | "i" | "I"
+            "Delete"
+                | "Backspace"
+                | "ArrowLeft"
+                | "ArrowRight"
+                | "ArrowUp"
+                | "ArrowDown"
+                | "i"
+                | "I"
         );
     if ctx.read_only() && editing_key {
         return;

@@ -43,7 +43,10 @@ pub fn render(ctx: &Ctx) -> Html {
     let on_tab_key = {
         let ctx = ctx.clone();
         Callback::from(move |e: KeyboardEvent| {
-            let at = TABS.iter().position(|t| t.0 == ctx.ui.borrow().drawer).unwrap_or(0);
+            let at = TABS
+                .iter()
+                .position(|t| t.0 == ctx.ui.borrow().drawer)
+                .unwrap_or(0);
             let to = match e.key().as_str() {
                 "ArrowRight" => (at + 1) % TABS.len(),
                 "ArrowLeft" => (at + TABS.len() - 1) % TABS.len(),
@@ -92,7 +95,10 @@ pub fn render(ctx: &Ctx) -> Html {
             Drawer::Text => super::text_view::render(ctx),
         }
     };
-    let labelled_by = TABS.iter().find(|t| t.0 == drawer).map_or("tab-events", |t| t.2);
+    let labelled_by = TABS
+        .iter()
+        .find(|t| t.0 == drawer)
+        .map_or("tab-events", |t| t.2);
     html! {
         <section class={classes!("drawers", open.then_some("open"))} aria-label="Drawers">
             <div class="tab-row">
@@ -384,7 +390,10 @@ fn chart(title: String, samples: &[f64], series: &[(&str, &str, Vec<f64>)]) -> H
         "{title}: {}; largest {}",
         series
             .iter()
-            .map(|(name, _, vals)| format!("{name} now {}", trim(vals.last().copied().unwrap_or(0.0))))
+            .map(|(name, _, vals)| format!(
+                "{name} now {}",
+                trim(vals.last().copied().unwrap_or(0.0))
+            ))
             .collect::<Vec<_>>()
             .join(", "),
         trim(max)

@@ -47,7 +47,9 @@ pub fn selector(f: &Focus) -> String {
         Focus::Node(name) => format!("g.node[data-node=\"{}\"]", css_escape(name)),
         Focus::Edge(e) => format!("[data-edge-focus=\"{}\"]", e.0),
         Focus::Stage => "#stage".into(),
-        Focus::Inspector => "#inspector .panel :is(button, input, select, textarea, summary):not(:disabled)".into(),
+        Focus::Inspector => {
+            "#inspector .panel :is(button, input, select, textarea, summary):not(:disabled)".into()
+        }
         Focus::Css(s) => s.clone(),
     }
 }
@@ -67,7 +69,9 @@ fn fallback(ctx: &Ctx) -> Focus {
 }
 
 fn lost(el: &Element) -> bool {
-    !el.is_connected() || el.matches(":disabled").unwrap_or(false) || el.closest("[hidden]").ok().flatten().is_some()
+    !el.is_connected()
+        || el.matches(":disabled").unwrap_or(false)
+        || el.closest("[hidden]").ok().flatten().is_some()
 }
 
 fn focus_is_on_body(d: &Document) -> bool {
@@ -101,7 +105,10 @@ fn keep(ctx: &Ctx, d: &Document, k: &mut Keeper) {
     // New dialogs open modally, remembering their opener.
     if let Ok(list) = d.query_selector_all("dialog.modal:not([open])") {
         for i in 0..list.length() {
-            let Some(el) = list.get(i).and_then(|n| n.dyn_into::<web_sys::HtmlDialogElement>().ok()) else {
+            let Some(el) = list
+                .get(i)
+                .and_then(|n| n.dyn_into::<web_sys::HtmlDialogElement>().ok())
+            else {
                 continue;
             };
             let opener = d.active_element().filter(|a| a.tag_name() != "BODY");
@@ -129,7 +136,13 @@ fn keep(ctx: &Ctx, d: &Document, k: &mut Keeper) {
         return;
     }
     // Focus that fell to the body because what had it went away.
-    let fell = focus_is_on_body(d) && k.last.as_ref().is_some_and(lost);
+    // Or that is about to (a focused button just disabled: the browser moves its focus to the
+    // body at its next update, after this render).
+    let disabled = d.active_element().filter(lost);
+    if let Some(el) = &disabled {
+        k.last = Some(el.clone());
+    }
+    let fell = disabled.is_some() || (focus_is_on_body(d) && k.last.as_ref().is_some_and(lost));
     if fell {
         let named = k
             .last

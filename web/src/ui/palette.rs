@@ -16,9 +16,7 @@ fn add_at(ctx: &Ctx, kind: &str, xt: Option<&str>, world: Point) {
     match r {
         Ok(name) => {
             let label = xt.map_or(kind.to_owned(), |t| format!("{t} exchange"));
-            ctx.announce(format!(
-                "Added {label} {name}, selected; it is on the canvas, after the palette"
-            ));
+            ctx.announce(format!("Added {label} {name}, selected"));
             ctx.dispatch(UiAction::Select(Selection::Node(name)));
         }
         Err(e) => ctx.notify(e.to_string(), true),

@@ -32,7 +32,12 @@ fn newest_event(ctx: &Ctx) -> Option<String> {
     let entry = t.log().back()?;
     let line = switchboard_core::trace::event_json(&entry.event, t.sim().topology());
     let (ty, text, _) = super::drawers::describe(&line);
-    Some(format!("{}: {} {}", entry.event.at, ty.replace('_', " "), text))
+    Some(format!(
+        "{}: {} {}",
+        entry.event.at,
+        ty.replace('_', " "),
+        text
+    ))
 }
 
 /// One event forward.

@@ -534,7 +534,8 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         let node = node_html(ctx, topo, NodeId(i as u32), m, c, selected, is_dlq);
         let outgoing = n.out.iter().filter_map(|&e| {
             let (a, b) = scene.edges.get(e.index()).copied().flatten()?;
-            (!topo.edge(e).removed).then(|| edge_focus_html(ctx, topo, e, a, b, *sel == Selection::Edge(e)))
+            (!topo.edge(e).removed)
+                .then(|| edge_focus_html(ctx, topo, e, a, b, *sel == Selection::Edge(e)))
         });
         Some(html! { <>{ node }{ for outgoing }</> })
     });

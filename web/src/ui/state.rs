@@ -18,7 +18,7 @@ pub const NOTICE_MS: f64 = 6_000.0;
 /// The live region says something at most this often (wall-clock ms); what comes between is
 /// said together.
 pub const ANNOUNCE_EVERY_MS: f64 = 1_500.0;
-/// At most this many things are said at once; the rest are counted.
+/// At most this many things are said at once (the newest); older ones are counted.
 pub const ANNOUNCE_AT_ONCE: usize = 3;
 /// A node or an edge stays this far (screen px) inside the stage when it takes the focus.
 pub const REVEAL_MARGIN: f64 = 24.0;
@@ -60,10 +60,12 @@ impl Announcer {
         if self.pending.is_empty() || (self.count > 0 && now - self.at < ANNOUNCE_EVERY_MS) {
             return false;
         }
+        // The newest are said (what the user just did matters most); older ones are counted.
         let n = self.pending.len();
-        let mut text = self.pending[..n.min(ANNOUNCE_AT_ONCE)].join(". ");
-        if n > ANNOUNCE_AT_ONCE {
-            text.push_str(&format!(". And {} more", n - ANNOUNCE_AT_ONCE));
+        let skipped = n.saturating_sub(ANNOUNCE_AT_ONCE);
+        let mut text = self.pending[skipped..].join(". ");
+        if skipped > 0 {
+            text = format!("{skipped} earlier not said. {text}");
         }
         self.pending.clear();
         // The same words twice are still said: a trailing space makes them new to the page.
@@ -738,7 +740,10 @@ impl UiState {
             return false;
         };
         let c = vp.to_screen(at);
-        let (hx, hy) = (half.0 * vp.scale + REVEAL_MARGIN, half.1 * vp.scale + REVEAL_MARGIN);
+        let (hx, hy) = (
+            half.0 * vp.scale + REVEAL_MARGIN,
+            half.1 * vp.scale + REVEAL_MARGIN,
+        );
         // Each axis: move the box in from whichever side it sticks out of (centre it if it
         // is wider than the stage).
         let shift = |c: f64, half: f64, size: f64| -> f64 {
@@ -953,6 +958,73 @@ mod tests {
             SaveState::Settled,
             "a kept copy lets autosave go on"
         );
+    }
+
+    #[test]
+    fn the_live_region_speaks_at_most_every_interval_newest_first_and_repeats_itself() {
+        let mut a = Announcer::default();
+        assert!(!a.flush(0.0), "nothing to say");
+        a.pending.push("Playing".into());
+        assert!(a.flush(100.0));
+        assert_eq!((a.said.as_str(), a.count), ("Playing", 1));
+        for s in ["one", "two", "three", "four", "five"] {
+            a.pending.push(s.into());
+        }
+        assert!(!a.flush(100.0 + ANNOUNCE_EVERY_MS - 1.0), "too soon");
+        assert!(a.flush(100.0 + ANNOUNCE_EVERY_MS));
+        assert_eq!(a.said, "2 earlier not said. three. four. five");
+        // The same words again are still news to a screen reader.
+        a.pending
+            .push("2 earlier not said. three. four. five".into());
+        assert!(a.flush(100.0 + 2.0 * ANNOUNCE_EVERY_MS));
+        assert_ne!(a.said, "2 earlier not said. three. four. five");
+        assert_eq!(a.said.trim_end(), "2 earlier not said. three. four. five");
+    }
+
+    #[test]
+    fn a_focused_node_off_screen_is_panned_into_view_and_one_on_screen_is_not() {
+        let mut ui = UiState {
+            stage: (800.0, 600.0, 0.0, 0.0),
+            viewport: Some(Viewport::IDENTITY),
+            ..UiState::default()
+        };
+        let half = (70.0, 30.0);
+        assert!(!ui.reduce(UiAction::Reveal {
+            at: Point { x: 400.0, y: 300.0 },
+            half
+        }));
+        assert_eq!(ui.viewport, Some(Viewport::IDENTITY));
+        assert!(ui.reduce(UiAction::Reveal {
+            at: Point {
+                x: 1000.0,
+                y: 300.0
+            },
+            half
+        }));
+        let vp = ui.viewport.unwrap();
+        let s = vp.to_screen(Point {
+            x: 1000.0,
+            y: 300.0,
+        });
+        assert_eq!(
+            s.x,
+            800.0 - 70.0 - REVEAL_MARGIN,
+            "just inside the right edge"
+        );
+        assert_eq!(s.y, 300.0, "the other axis does not move");
+        assert!(!ui.fitted);
+        assert!(ui.reduce(UiAction::Reveal {
+            at: Point {
+                x: 1000.0,
+                y: -500.0
+            },
+            half
+        }));
+        let s = ui.viewport.unwrap().to_screen(Point {
+            x: 1000.0,
+            y: -500.0,
+        });
+        assert_eq!(s.y, 30.0 + REVEAL_MARGIN, "just inside the top");
     }
 
     /// Every change to the UI state goes through `reduce`: no region borrows it mutably
