@@ -12,6 +12,9 @@
 # - Debian's binaryen 108 cannot parse what rustc 1.95 emits; npm's binaryen@132 ships a working
 #   wasm-opt. Trunk.toml pins version_132 and `offline = true`, so trunk uses the tools on PATH.
 # - Debian's chromium + chromium-driver (156) work headless as root with --no-sandbox.
+# - The e2e tests' npm packages are exact versions in tests/e2e/package.json and its lock file:
+#   playwright-core 1.65.1 (drives Debian's chromium, downloads no browser) and axe-core 4.14.1
+#   (the accessibility checks); `npm ci` reinstalls them when the lock file changes.
 # - Debian's rabbitmq-server is 3.10.8 (~25 s to install). Without systemd its packaged service
 #   is not started (policy-rc.d); scripts/check-rabbitmq.sh runs a broker of its own.
 set -euo pipefail
@@ -72,9 +75,13 @@ if [ "$mode" = test ]; then
     apt-cache show rabbitmq-server >/dev/null 2>&1 || apt-get update -qq
     apt-get install -y -qq rabbitmq-server >/dev/null
   fi
-  if [ ! -d "$root/tests/e2e/node_modules/playwright-core" ]; then
-    say "installing the end-to-end test dependencies (playwright-core, driving Debian's chromium)"
-    ( cd "$root/tests/e2e" && npm ci --no-audit --no-fund )
+  # npm ci again whenever the lock file is newer than what was installed from it (a dependency
+  # added or bumped), not only when node_modules is missing.
+  e2e="$root/tests/e2e"
+  if [ ! -f "$e2e/node_modules/.package-lock.json" ] || [ "$e2e/package-lock.json" -nt "$e2e/node_modules/.package-lock.json" ] \
+     || [ ! -d "$e2e/node_modules/playwright-core" ] || [ ! -d "$e2e/node_modules/axe-core" ]; then
+    say "installing the end-to-end test dependencies (playwright-core driving Debian's chromium, axe-core)"
+    ( cd "$e2e" && npm ci --no-audit --no-fund )
   fi
 fi
 say "toolchain ready"
