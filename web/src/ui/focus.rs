@@ -47,9 +47,9 @@ pub fn selector(f: &Focus) -> String {
         Focus::Node(name) => format!("g.node[data-node=\"{}\"]", css_escape(name)),
         Focus::Edge(e) => format!("[data-edge-focus=\"{}\"]", e.0),
         Focus::Stage => "#stage".into(),
-        Focus::Inspector => {
-            "#inspector .panel :is(button, input, select, textarea, summary):not(:disabled)".into()
-        }
+        // Its heading: a screen reader reads what is selected, and Tab goes on to the controls
+        // (none of which is pressed by accident).
+        Focus::Inspector => "#inspector .panel > h2".into(),
         Focus::Css(s) => s.clone(),
     }
 }

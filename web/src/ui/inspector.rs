@@ -302,7 +302,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
     let links = connections(ctx, &name);
     html! {
         <div class="panel" data-selected={name.clone()}>
-            <h2><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
+            <h2 tabindex="-1"><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
             <p class="keys-hint muted">{ "Escape goes back to the canvas." }</p>
             { faults(ctx, spec) }
             { links }
@@ -616,7 +616,7 @@ fn edge_panel(ctx: &Ctx, id: switchboard_core::EdgeId, spec: &EdgeSpec) -> Html 
     };
     html! {
         <div class="panel" data-selected-edge={id.0.to_string()}>
-            <h2><span class="kind-badge edge">{ if kind.class() == "binding" { "binding" } else { "connection" } }</span></h2>
+            <h2 tabindex="-1"><span class="kind-badge edge">{ if kind.class() == "binding" { "binding" } else { "connection" } }</span></h2>
             <p class="meaning">{ end_button(ctx, &spec.from) }{ format!(" {meaning} ") }{ end_button(ctx, &spec.to) }</p>
             <p class="keys-hint muted">{ "Escape goes back to the canvas." }</p>
             <div class="fields">{ for rows }</div>

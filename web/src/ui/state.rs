@@ -33,7 +33,7 @@ pub enum Focus {
     Edge(EdgeId),
     /// The canvas itself.
     Stage,
-    /// The inspector's first control.
+    /// The inspector's heading (what is selected), before its controls.
     Inspector,
     /// The element a CSS selector finds (a button that opened a dialog, say).
     Css(String),
