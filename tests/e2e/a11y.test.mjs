@@ -264,6 +264,44 @@ test("the focus never falls to the page: undo to the end, a focused node off scr
   await zoomed.context().close();
 });
 
+test("the File menu and the drawer tabs follow the ARIA patterns", async () => {
+  const page = await open("?example=hello");
+  const focused = () => page.evaluate(() => document.activeElement.id || document.activeElement.dataset.action);
+  // Menu button: Arrow Down opens on the first item, arrows wrap, End, Escape back to the button.
+  await page.locator("#file-menu-button").focus();
+  await page.keyboard.press("ArrowDown");
+  await page.locator("#file-menu-items").waitFor();
+  assert.equal(await page.locator("#file-menu-button").getAttribute("aria-expanded"), "true");
+  assert.equal(await focused(), "export");
+  await page.keyboard.press("ArrowUp");
+  assert.equal(await focused(), "record", "Arrow Up from the first item wraps to the last");
+  await page.keyboard.press("Home");
+  assert.equal(await focused(), "export");
+  await page.keyboard.press("End");
+  assert.equal(await focused(), "record");
+  await page.keyboard.press("Escape");
+  await page.locator("#file-menu-items").waitFor({ state: "hidden" });
+  assert.equal(await focused(), "file-menu-button");
+  // Tabs: one in the Tab order; arrows move and show; End and Home.
+  assert.deepEqual(
+    await page.locator('[role="tab"]').evaluateAll((ts) => ts.map((t) => t.tabIndex)),
+    [0, -1, -1, -1, -1],
+  );
+  await page.locator("#tab-events").focus();
+  await page.keyboard.press("ArrowRight");
+  await page.locator('#tab-message[aria-selected="true"]').waitFor();
+  assert.equal(await focused(), "tab-message");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("ArrowLeft");
+  await page.locator('#tab-text[aria-selected="true"]').waitFor();
+  assert.equal(await focused(), "tab-text", "Arrow Left from the first tab wraps to the last");
+  assert.equal(await page.locator("#drawer-panel").getAttribute("aria-labelledby"), "tab-text");
+  await page.keyboard.press("Home");
+  await page.locator('#tab-events[aria-selected="true"]').waitFor();
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});
+
 test("single-key shortcuts act only on the canvas and the run bar", async () => {
   const page = await open("?example=hello");
   await page.locator("#examples").focus();
