@@ -74,3 +74,43 @@ pub fn amqp_pipeline(rate_per_s: u32) -> Scenario {
     );
     Scenario::from_json(&doc).expect("a valid pipeline")
 }
+
+/// A topology grown to about `nodes` nodes, as a user growing a scenario would: chains of
+/// producer → direct exchange → queue → consumer (each producer at `rate_per_s / chains`
+/// messages per second, so the total rate stays `rate_per_s` whatever the size), laid out on a
+/// grid. The scaling benchmark's workload (`core/examples/scaling.rs`).
+pub fn grown(nodes: usize, rate_per_s: f64) -> Scenario {
+    let chains = (nodes / 4).max(1);
+    let rate = rate_per_s / chains as f64;
+    let mut n = Vec::with_capacity(chains * 4);
+    let mut e = Vec::with_capacity(chains * 3);
+    for c in 0..chains {
+        let (x, y) = ((c % 50) as f64 * 800.0, (c / 50) as f64 * 120.0);
+        n.push(format!(
+            r#"{{"id":"p{c}","kind":"producer","position":{{"x":{x},"y":{y}}},"config":{{"rate_per_s":{rate},"arrival":"poisson","message":{{"routing_key":"k{c}"}}}}}}"#
+        ));
+        n.push(format!(
+            r#"{{"id":"x{c}","kind":"exchange","position":{{"x":{},"y":{y}}},"config":{{"type":"direct"}}}}"#,
+            x + 200.0
+        ));
+        n.push(format!(
+            r#"{{"id":"q{c}","kind":"queue","position":{{"x":{},"y":{y}}}}}"#,
+            x + 400.0
+        ));
+        n.push(format!(
+            r#"{{"id":"c{c}","kind":"consumer","position":{{"x":{},"y":{y}}},"config":{{"prefetch_count":10,"processing":{{"dist":"exponential","mean":"20us"}}}}}}"#,
+            x + 600.0
+        ));
+        e.push(format!(r#"{{"from":"p{c}","to":"x{c}","latency":"1ms"}}"#));
+        e.push(format!(
+            r#"{{"from":"x{c}","to":"q{c}","routing_key":"k{c}"}}"#
+        ));
+        e.push(format!(r#"{{"from":"q{c}","to":"c{c}","latency":"1ms"}}"#));
+    }
+    let doc = format!(
+        r#"{{"version":2,"name":"grown to {nodes} nodes","seed":1,"nodes":[{}],"edges":[{}]}}"#,
+        n.join(","),
+        e.join(",")
+    );
+    Scenario::from_json(&doc).expect("a valid grown topology")
+}

@@ -5,8 +5,12 @@
 //! simulation's actual state by [`crate::Sim::check_conservation`], which tests call after every
 //! event: a message the ledger thinks is somewhere must be found there, exactly once.
 //!
-//! Memory stays bounded: ended messages are folded into counters once every older message has
-//! ended too, so the ledger holds only the window from the oldest live message onwards.
+//! Memory stays bounded by what is alive: ended messages are folded into counters once every
+//! older message has ended too, so the dense window runs from the oldest live message onwards;
+//! and when that window has become mostly ended messages behind a few long-lived ones (a
+//! message parked in a queue nobody consumes), those few move to a sparse map of their own and
+//! the window starts afresh. Per-node counts of held messages are kept as fates change, so
+//! reading them costs the same at the first message and the ten-millionth.
 
 use crate::id::{EdgeId, MessageId, NodeId};
 use serde::{Deserialize, Serialize};
@@ -135,16 +139,27 @@ impl FateTotals {
     }
 }
 
+/// The window is compacted (its live messages moved to the sparse map) once it is longer than
+/// this and at most a quarter of it is alive.
+pub const COMPACT_AT: usize = 4_096;
+
 /// The ledger of fates. See the module docs.
 #[derive(Clone, Debug, Default)]
 pub struct FateLedger {
     /// Id of `window[0]`.
     base: u64,
+    /// Fates of the messages from `base` on, dense.
     window: VecDeque<Fate>,
+    /// Live messages in `window`.
+    window_live: usize,
+    /// Live messages older than `base`, moved out of a mostly-ended window.
+    sparse: BTreeMap<u64, Fate>,
     created: u64,
     live: u64,
     consumed: u64,
     dropped: BTreeMap<DropReason, u64>,
+    /// Messages held by each node (by node index), kept as fates change.
+    held: Vec<u64>,
 }
 
 impl FateLedger {
@@ -161,14 +176,18 @@ impl FateLedger {
             self.base = id.0;
         }
         self.window.push_back(fate);
+        self.window_live += 1;
         self.created += 1;
         self.live += 1;
+        self.count_held(None, fate);
     }
 
     /// The current fate of `id`, or `None` if it ended and was folded into the totals.
     pub fn fate(&self, id: MessageId) -> Option<Fate> {
-        let off = id.0.checked_sub(self.base)?;
-        self.window.get(usize::try_from(off).ok()?).copied()
+        match id.0.checked_sub(self.base) {
+            Some(off) => self.window.get(usize::try_from(off).ok()?).copied(),
+            None => self.sparse.get(&id.0).copied(),
+        }
     }
 
     /// Moves a live message to its next fate.
@@ -177,15 +196,22 @@ impl FateLedger {
     /// pass would let a message be in two places or end twice.
     #[inline]
     pub fn set(&mut self, id: MessageId, fate: Fate) {
-        let off =
-            id.0.checked_sub(self.base)
-                .expect("message older than the ledger window") as usize;
-        let slot = self.window.get_mut(off).expect("unknown message id");
+        let in_window = id.0 >= self.base;
+        let slot = if in_window {
+            let off = (id.0 - self.base) as usize;
+            self.window.get_mut(off).expect("unknown message id")
+        } else {
+            self.sparse
+                .get_mut(&id.0)
+                .unwrap_or_else(|| panic!("{id} already ended, cannot become {fate:?}"))
+        };
+        let old = *slot;
         assert!(
-            !slot.is_terminal(),
-            "{id} already ended as {slot:?}, cannot become {fate:?}"
+            !old.is_terminal(),
+            "{id} already ended as {old:?}, cannot become {fate:?}"
         );
         *slot = fate;
+        self.count_held(Some(old), fate);
         match fate {
             Fate::Consumed { .. } => {
                 self.live -= 1;
@@ -198,20 +224,64 @@ impl FateLedger {
             Fate::InTransit { .. } | Fate::Held { .. } | Fate::Retained { .. } => {}
         }
         if fate.is_terminal() {
+            if !in_window {
+                self.sparse.remove(&id.0);
+                return;
+            }
+            self.window_live -= 1;
             while self.window.front().is_some_and(|f| f.is_terminal()) {
                 self.window.pop_front();
                 self.base += 1;
             }
+            if self.window.len() > COMPACT_AT && self.window_live * 4 <= self.window.len() {
+                self.compact();
+            }
         }
+    }
+
+    /// Moves the window's live messages to the sparse map and empties it: the ended messages
+    /// among them are forgotten (they are in the totals). Amortized O(1) per ended message:
+    /// it runs only when at least three quarters of the window have ended.
+    fn compact(&mut self) {
+        for (i, f) in self.window.drain(..).enumerate() {
+            if !f.is_terminal() {
+                self.sparse.insert(self.base + i as u64, f);
+            }
+        }
+        self.window_live = 0;
+        self.base = self.created + 1;
+    }
+
+    /// Keeps the per-node held counts as a message goes from `old` (none: it is new) to `new`.
+    #[inline]
+    fn count_held(&mut self, old: Option<Fate>, new: Fate) {
+        if let Some(Fate::Held { node }) = old {
+            self.held[node.index()] -= 1;
+        }
+        if let Fate::Held { node } = new {
+            let i = node.index();
+            if i >= self.held.len() {
+                self.held.resize(i + 1, 0);
+            }
+            self.held[i] += 1;
+        }
+    }
+
+    /// How many messages `node` holds right now ([`Fate::Held`] there).
+    pub fn held(&self, node: NodeId) -> u64 {
+        self.held.get(node.index()).copied().unwrap_or(0)
     }
 
     /// Every live message and where it is, in id order.
     pub fn live(&self) -> impl Iterator<Item = (MessageId, Fate)> + '_ {
-        self.window
+        let old = self.sparse.iter().map(|(&id, &f)| (MessageId(id), f));
+        let recent = self
+            .window
             .iter()
             .enumerate()
             .filter(|(_, f)| !f.is_terminal())
-            .map(move |(i, f)| (MessageId(self.base + i as u64), *f))
+            .map(move |(i, f)| (MessageId(self.base + i as u64), *f));
+        old.chain(recent)
     }
 
     /// The totals so far.
@@ -224,9 +294,10 @@ impl FateLedger {
         }
     }
 
-    /// How many fates the ledger holds in memory (for the memory budget).
+    /// How many fates the ledger holds in memory (for the memory budget): the window and the
+    /// sparse map.
     pub fn window_len(&self) -> usize {
-        self.window.len()
+        self.window.len() + self.sparse.len()
     }
 }
 
@@ -306,5 +377,94 @@ mod tests {
     fn ids_are_dense() {
         let mut l = FateLedger::default();
         l.create(MessageId(2), E);
+    }
+
+    #[test]
+    fn a_parked_message_does_not_keep_every_later_one_in_memory() {
+        let mut l = FateLedger::default();
+        let parked = MessageId(1);
+        l.create(parked, Fate::Held { node: NodeId(2) });
+        let mut most = 0;
+        for i in 2..=1_000_000u64 {
+            l.create(MessageId(i), E);
+            l.set(MessageId(i), DONE);
+            most = most.max(l.window_len());
+        }
+        assert!(most <= COMPACT_AT + 1, "the window stayed bounded ({most})");
+        assert_eq!(l.fate(parked), Some(Fate::Held { node: NodeId(2) }));
+        assert_eq!(l.held(NodeId(2)), 1);
+        assert_eq!(
+            l.live().collect::<Vec<_>>(),
+            [(parked, Fate::Held { node: NodeId(2) })]
+        );
+        l.set(parked, DONE);
+        assert_eq!(
+            (l.window_len(), l.held(NodeId(2)), l.totals().live),
+            (0, 0, 0)
+        );
+        assert_eq!(l.fate(parked), None);
+    }
+
+    proptest::proptest! {
+        /// Against a ledger that keeps every fate forever: the same fates, live list, totals
+        /// and held counts after any sequence of creations and moves.
+        #[test]
+        fn the_ledger_agrees_with_one_that_forgets_nothing(
+            ops in proptest::collection::vec((0u8..6, 0u32..4, proptest::num::u16::ANY), 1..20_000)
+        ) {
+            let mut l = FateLedger::default();
+            let mut all: Vec<Fate> = Vec::new();
+            let mut live_ids: Vec<u64> = Vec::new();
+            for (op, node, pick) in ops {
+                let node = NodeId(node);
+                let fate = match op {
+                    0 | 1 => Fate::Held { node },
+                    2 => Fate::InTransit { edge: EdgeId(node.0) },
+                    3 => Fate::Retained { node },
+                    4 => Fate::Consumed { node },
+                    _ => Fate::Dropped { node, reason: DropReason::Expired },
+                };
+                // Create a message now and then, or when nothing is alive; else move one.
+                if live_ids.is_empty() || (pick % 3 == 0 && !fate.is_terminal()) {
+                    let first = if fate.is_terminal() { Fate::Held { node } } else { fate };
+                    let id = l.next_id();
+                    l.create(id, first);
+                    all.push(first);
+                    live_ids.push(id.0);
+                } else {
+                    // Mostly the newest, sometimes the oldest: leaves long-lived stragglers.
+                    let at = if pick % 7 == 0 { 0 } else { live_ids.len() - 1 - (pick as usize % live_ids.len().min(4)) };
+                    let id = live_ids[at];
+                    l.set(MessageId(id), fate);
+                    all[id as usize - 1] = fate;
+                    if fate.is_terminal() {
+                        live_ids.remove(at);
+                    }
+                }
+            }
+            let want: Vec<(MessageId, Fate)> = all
+                .iter()
+                .enumerate()
+                .filter(|(_, f)| !f.is_terminal())
+                .map(|(i, f)| (MessageId(i as u64 + 1), *f))
+                .collect();
+            proptest::prop_assert_eq!(l.live().collect::<Vec<_>>(), want.clone());
+            for (i, f) in all.iter().enumerate() {
+                let got = l.fate(MessageId(i as u64 + 1));
+                if f.is_terminal() {
+                    proptest::prop_assert!(got.is_none() || got == Some(*f));
+                } else {
+                    proptest::prop_assert_eq!(got, Some(*f));
+                }
+            }
+            for n in 0..4 {
+                let held = all.iter().filter(|f| **f == Fate::Held { node: NodeId(n) }).count() as u64;
+                proptest::prop_assert_eq!(l.held(NodeId(n)), held);
+            }
+            let t = l.totals();
+            proptest::prop_assert_eq!(t.created, all.len() as u64);
+            proptest::prop_assert_eq!(t.live, want.len() as u64);
+            proptest::prop_assert!(l.window_len() <= (want.len() * 4).max(COMPACT_AT) + want.len() + 1);
+        }
     }
 }

@@ -209,6 +209,12 @@ impl Sim {
         Ok(Sim::build(scenario, seed))
     }
 
+    /// A simulation of a scenario already validated (see [`crate::scenario::Validated`]), with
+    /// `seed`: it is not validated again.
+    pub fn from_validated(scenario: &crate::scenario::Validated, seed: u64) -> Sim {
+        Sim::build(scenario.scenario(), seed)
+    }
+
     /// A simulation of a topology still being drawn: validated by the live-edit rules, under
     /// which a producer or relay may lack outgoing edges for now (its messages go nowhere and
     /// are dropped as `no_route`). The editor runs what is on the canvas with this.
@@ -352,12 +358,9 @@ impl Sim {
 
     /// A summary of the run so far.
     pub fn metrics(&self) -> Metrics {
-        let mut held = vec![0u64; self.k.nodes.len()];
-        for (_, fate) in self.k.ledger.live() {
-            if let Fate::Held { node } = fate {
-                held[node.index()] += 1;
-            }
-        }
+        // Counted by the ledger as fates change: the same cost at any point of any run.
+        let ledger = &self.k.ledger;
+        let held = (0..self.k.nodes.len()).map(|i| ledger.held(NodeId(i as u32)));
         Metrics {
             now: self.k.now,
             steps: self.steps,
@@ -381,6 +384,13 @@ impl Sim {
                 })
                 .collect(),
         }
+    }
+
+    /// How many message fates the ledger keeps in memory: bounded by the messages alive (and a
+    /// window of at most [`crate::ledger::COMPACT_AT`] or four times the recent live ones), not
+    /// by how many there have been. For memory tests and the scaling benchmark.
+    pub fn ledger_len(&self) -> usize {
+        self.k.ledger.window_len()
     }
 
     fn model_metrics(&self, node: NodeId) -> Option<ModelMetrics> {

@@ -17,6 +17,7 @@ use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use switchboard_core::amqp::definitions;
+use switchboard_core::scenario::Validated;
 use switchboard_core::trace::{self, TraceHash};
 use switchboard_core::{Scenario, Sim, SimDuration, SimTime};
 
@@ -103,9 +104,9 @@ fn with_file(file: &Path, diags: &switchboard_core::Diagnostics) -> String {
 }
 
 /// Reads and validates a scenario; the error names the file and every problem.
-fn load(file: &Path) -> Result<Scenario, String> {
+fn load(file: &Path) -> Result<Validated, String> {
     let text = read_text(file)?;
-    Scenario::from_json(&text).map_err(|diags| with_file(file, &diags))
+    Scenario::from_json_validated(&text).map_err(|diags| with_file(file, &diags))
 }
 
 /// Writes `text` and a newline to standard output; a closed pipe is an error, not a panic.
@@ -168,13 +169,14 @@ fn main() -> ExitCode {
 }
 
 fn run(
-    scenario: &Scenario,
+    scenario: &Validated,
     until: SimDuration,
     seed: Option<u64>,
     format: Option<TraceFormat>,
 ) -> io::Result<()> {
     let seed = seed.unwrap_or(scenario.seed);
-    let mut sim = Sim::with_seed(scenario, seed).map_err(|d| io::Error::other(d.to_string()))?;
+    // Validated once, when it was read.
+    let mut sim = Sim::from_validated(scenario, seed);
     let end = SimTime::ZERO + until;
     let stdout = io::stdout();
     let mut out = BufWriter::new(stdout.lock());

@@ -476,10 +476,42 @@ pub(crate) fn check_live(s: &Scenario) -> Result<(), Diagnostics> {
     }
 }
 
+/// A scenario that has passed validation and cannot have changed since: only
+/// [`Scenario::from_json_validated`] makes one, and it gives out only shared references, so
+/// [`crate::Sim::from_validated`] builds from it without validating a second time (a large
+/// document's validation is most of its startup).
+#[derive(Clone, Debug)]
+pub struct Validated(Scenario);
+
+impl Validated {
+    /// The scenario.
+    pub fn scenario(&self) -> &Scenario {
+        &self.0
+    }
+
+    /// The scenario, to change (it is then a plain scenario again, to be validated again).
+    pub fn into_inner(self) -> Scenario {
+        self.0
+    }
+}
+
+impl std::ops::Deref for Validated {
+    type Target = Scenario;
+    fn deref(&self) -> &Scenario {
+        &self.0
+    }
+}
+
 impl Scenario {
     /// Parses and validates a document. On failure, every problem found is returned with its path.
     pub fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
         parse::from_json(text, false)
+    }
+
+    /// Parses and validates a document, keeping the proof that it was validated (see
+    /// [`Validated`]).
+    pub fn from_json_validated(text: &str) -> Result<Validated, Diagnostics> {
+        parse::from_json(text, false).map(Validated)
     }
 
     /// Parses a document saved while it was being drawn: like [`Scenario::from_json`], but

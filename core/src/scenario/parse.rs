@@ -10,7 +10,7 @@
 use super::*;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use std::collections::BTreeMap;
+use std::collections::HashMap;
 
 /// Limits on the size of a topology: a bound on everything.
 const MAX_NODES: usize = 10_000;
@@ -252,7 +252,9 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     if let Some(v) = s.view {
         check_view(v, diags);
     }
-    let mut first_use: BTreeMap<&str, usize> = BTreeMap::new();
+    // Nodes indexed by id once: every edge and action looks its ends up here. A hash map, for
+    // lookups only (nothing iterates it), so order cannot leak into the diagnostics.
+    let mut first_use: HashMap<&str, usize> = HashMap::with_capacity(s.nodes.len());
     for (i, n) in s.nodes.iter().enumerate() {
         let path = format!("nodes[{i}].id");
         if n.id.is_empty() {
@@ -279,7 +281,8 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     let mut outgoing = vec![0usize; s.nodes.len()];
     // Bindings are identified by (source, destination, key, arguments), as in RabbitMQ; other
     // edges by their ends.
-    let mut seen_edges: BTreeMap<(&str, &str, &str, String), usize> = BTreeMap::new();
+    let mut seen_edges: HashMap<(&str, &str, &str, String), usize> =
+        HashMap::with_capacity(s.edges.len());
     for (i, e) in s.edges.iter().enumerate() {
         if let Some(l) = &e.latency {
             check_dist(l, format!("edges[{i}].latency"), diags);
@@ -593,7 +596,7 @@ fn check_body(bytes: u32, path: String, diags: &mut Vec<Diagnostic>) {
 
 /// Refuses loops of relays in which every hold and every latency can be zero: a message could
 /// circle forever at one instant, and simulated time would never move again.
-fn check_zero_time_loops(s: &Scenario, ids: &BTreeMap<&str, usize>, diags: &mut Vec<Diagnostic>) {
+fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut Vec<Diagnostic>) {
     let instant =
         |i: usize| matches!(&s.nodes[i].kind, NodeKind::Relay(r) if r.delay.can_be_zero());
     // Edges of the zero-time subgraph: (edge index, from, to).

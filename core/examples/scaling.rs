@@ -1,0 +1,286 @@
+//! Scaling curves: what a run costs as a user grows the work. Five sweeps, each printed as a
+//! Markdown table for `docs/performance.md`:
+//!
+//! - **topology size**, 8 to 10,000 nodes (`fixtures::grown`, the same total rate): startup
+//!   (`Sim::new`, validation included) and cost per event;
+//! - **message rate**, 1 k to 300 k messages/s: cost per event;
+//! - **backlog**, a queue nobody consumes filling to 1 M messages: cost per event as it grows,
+//!   and bytes per queued message;
+//! - **simulated duration**, to 600 s at 5 k messages/s with one message parked in a queue
+//!   nobody consumes: heap in use, the ledger's size, and what `metrics()` costs;
+//! - **bindings**, a topic and a direct exchange with 10 to 10,000 bindings of which one
+//!   matches: cost per publish.
+//!
+//! Memory is counted by a counting allocator (bytes in use and the peak), not read from the
+//! OS. Times are wall-clock medians of several runs; the machine is noisy, so compare within
+//! one run. `cargo run --release -p switchboard-core --example scaling [sweep…]`.
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
+use std::time::Instant;
+use switchboard_core::fixtures::grown;
+use switchboard_core::{Scenario, Sim, SimTime};
+
+/// The system allocator, counting bytes in use and their peak.
+struct Counting;
+static IN_USE: AtomicUsize = AtomicUsize::new(0);
+static PEAK: AtomicUsize = AtomicUsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        let p = unsafe { System.alloc(l) };
+        if !p.is_null() {
+            let now = IN_USE.fetch_add(l.size(), Relaxed) + l.size();
+            PEAK.fetch_max(now, Relaxed);
+        }
+        p
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        unsafe { System.dealloc(p, l) };
+        IN_USE.fetch_sub(l.size(), Relaxed);
+    }
+}
+
+#[global_allocator]
+static ALLOC: Counting = Counting;
+
+fn mb(bytes: usize) -> f64 {
+    bytes as f64 / 1e6
+}
+
+/// The median of `runs` timings of `f`, in seconds.
+fn median(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
+    let mut v: Vec<f64> = (0..runs).map(|_| f()).collect();
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// Nanoseconds per event over `sim_s` simulated seconds of `s` (after one warm-up second).
+fn ns_per_event(s: &Scenario, sim_s: u64) -> f64 {
+    let mut sim = Sim::new(s).expect("valid");
+    sim.advance_to(SimTime(1_000_000));
+    sim.drain_events().for_each(drop);
+    let (steps, t) = (sim.steps(), Instant::now());
+    // In 16 ms slices, drained after each, as the page's frames do.
+    for i in 0..sim_s * 1_000 / 16 {
+        sim.advance_to(SimTime(1_000_000 + (i + 1) * 16_000));
+        sim.drain_events().for_each(drop);
+    }
+    t.elapsed().as_secs_f64() * 1e9 / (sim.steps() - steps).max(1) as f64
+}
+
+fn topology_size() {
+    println!("\n| nodes | edges | startup (Sim::new) | per node | cost per event |\n|---|---|---|---|---|");
+    for n in [8usize, 80, 800, 2_000, 4_000, 10_000] {
+        let s = grown(n, 10_000.0);
+        let startup = median(5, || {
+            let t = Instant::now();
+            let sim = Sim::new(&s).expect("valid");
+            let e = t.elapsed().as_secs_f64();
+            drop(sim);
+            e
+        });
+        let per_event = median(3, || ns_per_event(&s, 2));
+        println!(
+            "| {} | {} | {:.2} ms | {:.2} µs | {per_event:.0} ns |",
+            s.nodes.len(),
+            s.edges.len(),
+            startup * 1e3,
+            startup * 1e6 / s.nodes.len() as f64
+        );
+    }
+}
+
+fn message_rate() {
+    println!("\n| messages/s (80 nodes) | cost per event |\n|---|---|");
+    for rate in [1_000.0, 10_000.0, 100_000.0, 300_000.0] {
+        let s = grown(80, rate);
+        let secs = if rate > 50_000.0 { 1 } else { 4 };
+        println!(
+            "| {rate:.0} | {:.0} ns |",
+            median(3, || ns_per_event(&s, secs))
+        );
+    }
+}
+
+/// A producer at `rate` publishing to a queue nobody consumes.
+fn backlog_scenario(rate: u32) -> Scenario {
+    Scenario::from_json(&format!(
+        r#"{{"version":2,"name":"backlog","seed":1,
+        "nodes":[{{"id":"p","kind":"producer","config":{{"rate_per_s":{rate},"message":{{"body_bytes":100}}}}}},
+                 {{"id":"q","kind":"queue"}}],
+        "edges":[{{"from":"p","to":"q","latency":"1ms"}}]}}"#
+    ))
+    .expect("valid")
+}
+
+fn backlog() {
+    println!(
+        "\nsize_of: Envelope {} bytes (boxed in a queue), Fate {} bytes",
+        std::mem::size_of::<switchboard_core::Envelope>(),
+        std::mem::size_of::<switchboard_core::Fate>()
+    );
+    println!("\n| backlog (messages queued) | cost per event since the last row | heap in use | bytes per queued message |\n|---|---|---|---|");
+    let s = backlog_scenario(100_000);
+    let before = IN_USE.load(Relaxed);
+    let mut sim = Sim::new(&s).expect("valid");
+    let base = IN_USE.load(Relaxed) - before;
+    let mut t_prev = 0u64;
+    for target in [10_000u64, 100_000, 1_000_000] {
+        let (steps, t) = (sim.steps(), Instant::now());
+        let until = target * 10 + 1_000; // µs at 100 k/s, plus the first hop
+        while sim.now().0 < until {
+            let next = (sim.now().0 + 100_000).min(until);
+            sim.advance_to(SimTime(next));
+            sim.drain_events().for_each(drop);
+        }
+        let ns = t.elapsed().as_secs_f64() * 1e9 / (sim.steps() - steps).max(1) as f64;
+        let queued = sim.metrics().nodes[1].queue().map_or(0, |q| q.ready);
+        let heap = IN_USE.load(Relaxed) - before - base;
+        println!(
+            "| {queued} | {ns:.0} ns | {:.1} MB | {:.0} |",
+            mb(heap),
+            heap as f64 / queued.max(1) as f64
+        );
+        t_prev = target;
+    }
+    let _ = t_prev;
+}
+
+fn duration() {
+    println!("\n| simulated time (5 k/s, one message parked) | messages so far | heap in use | fates in the ledger | metrics() |\n|---|---|---|---|---|");
+    let s = parked_scenario();
+    let before = IN_USE.load(Relaxed);
+    let mut sim = Sim::new(&s).expect("valid");
+    for at in [1u64, 60, 300, 600] {
+        while sim.now().0 < at * 1_000_000 {
+            let next = (sim.now().0 + 100_000).min(at * 1_000_000);
+            sim.advance_to(SimTime(next));
+            sim.drain_events().for_each(drop);
+        }
+        let m = median(21, || {
+            let t = Instant::now();
+            let m = sim.metrics();
+            let e = t.elapsed().as_secs_f64();
+            drop(m);
+            e
+        });
+        println!(
+            "| {at} s | {} | {:.2} MB | {} | {:.1} µs |",
+            sim.metrics().messages.created,
+            mb(IN_USE.load(Relaxed) - before),
+            sim.ledger_len(),
+            m * 1e6
+        );
+    }
+}
+
+/// 5,000 messages a second through an exchange to a consumed queue, and one message parked in
+/// a queue nobody consumes (the dead-letter example's `orders.dlq`).
+fn parked_scenario() -> Scenario {
+    Scenario::from_json(
+        r#"{"version":2,"name":"parked","seed":7,
+        "nodes":[
+          {"id":"p","kind":"producer","config":{"rate_per_s":5000,"arrival":"poisson","message":{"routing_key":"work"}}},
+          {"id":"x","kind":"exchange","config":{"type":"direct"}},
+          {"id":"work","kind":"queue"},
+          {"id":"parked","kind":"queue"},
+          {"id":"worker","kind":"consumer","config":{"prefetch_count":50,"processing":"50us"}},
+          {"id":"once","kind":"producer","config":{"rate_per_s":0}}
+        ],
+        "edges":[
+          {"from":"p","to":"x","latency":"1ms"},
+          {"from":"x","to":"work","routing_key":"work"},
+          {"from":"x","to":"parked","routing_key":"parked"},
+          {"from":"work","to":"worker","latency":"1ms"},
+          {"from":"once","to":"x","latency":"1ms"}
+        ],
+        "actions":[{"at":"10ms","do":"publish","node":"once","message":{"routing_key":"parked"}}]}"#,
+    )
+    .expect("valid")
+}
+
+/// A producer publishing `key` at 50 k/s to one exchange of `ty` with `n` bindings to `n`
+/// queues (each consumed), of which exactly one matches `key`.
+fn bindings_scenario(ty: &str, n: usize) -> Scenario {
+    let mut nodes = vec![
+        format!(
+            r#"{{"id":"p","kind":"producer","config":{{"rate_per_s":50000,"message":{{"routing_key":"orders.eu.created"}}}}}}"#
+        ),
+        format!(r#"{{"id":"x","kind":"exchange","config":{{"type":"{ty}"}}}}"#),
+        r#"{"id":"c","kind":"consumer","config":{"prefetch_count":1000,"processing":"1us"}}"#
+            .into(),
+    ];
+    let mut edges = vec![r#"{"from":"p","to":"x","latency":"10us"}"#.to_string()];
+    for i in 0..n {
+        nodes.push(format!(r#"{{"id":"q{i}","kind":"queue"}}"#));
+        let key = match (ty, i) {
+            ("topic", 0) => "orders.*.created".to_owned(),
+            ("topic", _) => format!("orders.r{i}.#"),
+            (_, 0) => "orders.eu.created".to_owned(),
+            _ => format!("orders.r{i}.created"),
+        };
+        edges.push(format!(
+            r#"{{"from":"x","to":"q{i}","routing_key":"{key}"}}"#
+        ));
+    }
+    edges.push(r#"{"from":"q0","to":"c","latency":"10us"}"#.into());
+    Scenario::from_json(&format!(
+        r#"{{"version":2,"name":"bindings","seed":1,"nodes":[{}],"edges":[{}]}}"#,
+        nodes.join(","),
+        edges.join(",")
+    ))
+    .expect("valid")
+}
+
+fn bindings() {
+    println!("\n| bindings (one matches) | topic: ns per publish | direct: ns per publish |\n|---|---|---|");
+    for n in [10usize, 100, 1_000, 10_000] {
+        let per_publish = |ty: &str| {
+            let s = bindings_scenario(ty, n);
+            median(5, || {
+                let mut sim = Sim::new(&s).expect("valid");
+                sim.advance_to(SimTime(200_000));
+                sim.drain_events().for_each(drop);
+                let (published, t) = (sim.metrics().messages.created, Instant::now());
+                sim.advance_to(SimTime(1_200_000));
+                sim.drain_events().for_each(drop);
+                let e = t.elapsed().as_secs_f64();
+                e * 1e9 / (sim.metrics().messages.created - published).max(1) as f64
+            })
+        };
+        println!(
+            "| {n} | {:.0} | {:.0} |",
+            per_publish("topic"),
+            per_publish("direct")
+        );
+    }
+}
+
+fn main() {
+    if let Some(n) = std::env::var("PROFILE_NODES")
+        .ok()
+        .and_then(|n| n.parse().ok())
+    {
+        println!("{:.0} ns", ns_per_event(&grown(n, 10_000.0), 4));
+        return;
+    }
+    let all = ["size", "rate", "backlog", "duration", "bindings"];
+    let wanted: Vec<String> = std::env::args().skip(1).collect();
+    for sweep in all {
+        if !wanted.is_empty() && !wanted.iter().any(|w| w == sweep) {
+            continue;
+        }
+        match sweep {
+            "size" => topology_size(),
+            "rate" => message_rate(),
+            "backlog" => backlog(),
+            "duration" => duration(),
+            _ => bindings(),
+        }
+    }
+    println!(
+        "\npeak heap over the whole run: {:.1} MB",
+        mb(PEAK.load(Relaxed))
+    );
+}
