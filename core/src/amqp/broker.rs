@@ -13,6 +13,8 @@ use super::event::{AmqpEvent, SettleMethod};
 use super::kind::{AmqpKind, EdgeKind};
 use super::model::{AmqpModel, Due, Matcher};
 use super::queue::{Meta, QConsumer, QueueState, Stored};
+use super::route_index::Lookup;
+use super::topic;
 use crate::event::EventKind;
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::{self, Kernel};
@@ -368,52 +370,54 @@ impl AmqpModel {
             }
             Target::Exchange(x) => x,
         };
-        let mut split: Option<Vec<Vec<&str>>> = None; // words of each key, split once
+        // The words of each key, split once, when a topic binding first needs them.
+        let split_keys =
+            || -> Vec<Vec<&str>> { keys.iter().map(|key| topic::words(key)).collect() };
+        let mut split: Option<Vec<Vec<&str>>> = None;
+        let mut hits: Vec<EdgeId> = Vec::new(); // an indexed exchange's matching bindings
         let mut work = vec![first];
         let mut i = 0;
         while i < work.len() {
             let x = work[i];
             i += 1;
             let mut routed_somewhere = false;
-            for &e in &k.topo.node(x).out {
-                let edge = k.topo.edge(e);
-                let hit = match &self.matchers[e.index()] {
-                    None => false,
-                    Some(Matcher::Fanout) => true,
-                    Some(Matcher::Direct) => keys.contains(&edge.routing_key.as_str()),
-                    Some(Matcher::Topic(p)) => split
-                        .get_or_insert_with(|| {
-                            keys.iter().map(|key| super::topic::words(key)).collect()
-                        })
-                        .iter()
-                        .any(|w| p.matches_words(w)),
-                    Some(Matcher::Headers(mode)) => {
-                        super::headers::matches(*mode, &edge.arguments, &msg.headers)
+            hits.clear();
+            match self.routes.lookup(x) {
+                Lookup::Direct(bindings) => bindings.matching(keys, &mut hits),
+                Lookup::Topic(trie) => {
+                    trie.matching(split.get_or_insert_with(split_keys), &mut hits)
+                }
+                Lookup::Scan => {
+                    for &e in &k.topo.node(x).out {
+                        let edge = k.topo.edge(e);
+                        let hit = match &self.matchers[e.index()] {
+                            None => false,
+                            Some(Matcher::Fanout) => true,
+                            Some(Matcher::Direct) => keys.contains(&edge.routing_key.as_str()),
+                            Some(Matcher::Topic(p)) => split
+                                .get_or_insert_with(split_keys)
+                                .iter()
+                                .any(|w| p.matches_words(w)),
+                            Some(Matcher::Headers(mode)) => {
+                                super::headers::matches(*mode, &edge.arguments, &msg.headers)
+                            }
+                        };
+                        if hit {
+                            routed_somewhere = true;
+                            self.follow_binding(k, edge.to, &mut work, &mut dests);
+                        }
                     }
-                };
-                if !hit {
+                }
+            }
+            // The index's hits come in the order of `out` (edge id order), as the scan's do.
+            for &e in &hits {
+                let edge = k.topo.edge(e);
+                if edge.removed {
+                    // Never: removals unbind first (`check_counters` checks the index).
                     continue;
                 }
                 routed_somewhere = true;
-                let to = edge.to;
-                match k.topo.node(to).kind {
-                    NodeKind::Amqp(AmqpKind::Exchange(_)) => {
-                        if !work.contains(&to) {
-                            work.push(to);
-                        }
-                    }
-                    NodeKind::Amqp(AmqpKind::Queue(_)) => {
-                        if self.is_live_queue(to) {
-                            dests.push(to);
-                        }
-                    }
-                    NodeKind::Producer(_)
-                    | NodeKind::Relay(_)
-                    | NodeKind::Sink(_)
-                    | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
-                        unreachable!("validated: a binding ends at an exchange or a queue")
-                    }
-                }
+                self.follow_binding(k, edge.to, &mut work, &mut dests);
             }
             if !routed_somewhere {
                 if let NodeKind::Amqp(AmqpKind::Exchange(cfg)) = &k.topo.node(x).kind {
@@ -431,6 +435,35 @@ impl AmqpModel {
         dests.dedup();
         work.remove(0);
         (dests, work)
+    }
+
+    /// A binding to `to` matched the message being routed: an exchange joins the worklist
+    /// (once), a live queue the destinations.
+    fn follow_binding(
+        &self,
+        k: &Kernel,
+        to: NodeId,
+        work: &mut Vec<NodeId>,
+        dests: &mut Vec<NodeId>,
+    ) {
+        match k.topo.node(to).kind {
+            NodeKind::Amqp(AmqpKind::Exchange(_)) => {
+                if !work.contains(&to) {
+                    work.push(to);
+                }
+            }
+            NodeKind::Amqp(AmqpKind::Queue(_)) => {
+                if self.is_live_queue(to) {
+                    dests.push(to);
+                }
+            }
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
+                unreachable!("validated: a binding ends at an exchange or a queue")
+            }
+        }
     }
 
     /// Gives the message to each queue: the first gets it, the others copies. Returns true if
@@ -953,6 +986,7 @@ impl AmqpModel {
             // Bindings and consumers go; publishers keep publishing by the queue's name
             // through the default exchange, which now routes nowhere (or to a queue declared
             // again under that name).
+            self.unbind_all_at(k, q);
             std::sync::Arc::make_mut(&mut k.topo).remove_node_keeping_publishers(q);
         }
     }
@@ -1636,12 +1670,14 @@ impl AmqpModel {
     }
 
     /// Checks the broker's counters against where deliveries physically are: per queue, per
-    /// consumer and per channel, and that no consumer is over its prefetch.
+    /// consumer and per channel, and that no consumer is over its prefetch; and the route
+    /// index against the bindings.
     pub(crate) fn check_counters(
         &self,
         k: &Kernel,
         deliveries: &[(NodeId, &Delivery)],
     ) -> Result<(), String> {
+        self.routes.check(&k.topo, &self.matchers)?;
         let n = self.nodes.len();
         let mut per_queue = vec![0u64; n];
         let mut per_channel = vec![0u32; n];

@@ -9,6 +9,7 @@
 //! - [`event`]: the model's events ([`AmqpEvent`]).
 //! - [`definitions`]: import and export of the management plugin's `definitions.json`.
 //! - `model` (private): the model's state, agenda entries and hooks ([`crate::model`]).
+//! - `route_index` (private): each exchange's bindings indexed by what they match.
 //! - `rules` (crate): its rules: edges, actions, live reconfigure, validation.
 //! - `broker` (private): the behaviour, as methods of the model acting through the kernel.
 //! - `trace` (crate): its events' fields on trace lines ([`crate::trace::write_event`]).
@@ -22,6 +23,7 @@ pub mod headers;
 pub mod kind;
 mod model;
 pub mod queue;
+mod route_index;
 pub(crate) mod rules;
 pub mod topic;
 pub(crate) mod trace;

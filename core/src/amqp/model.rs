@@ -6,6 +6,7 @@ use super::broker::{AmqpNode, Delivery};
 use super::config::{ConsumerConfig, Settlement};
 use super::headers::XMatch;
 use super::kind::{AmqpKind, EdgeKind};
+use super::route_index::RouteIndex;
 use super::topic::TopicPattern;
 use super::ExchangeType;
 use crate::id::{EdgeId, NodeId};
@@ -62,13 +63,17 @@ pub(crate) enum Matcher {
 }
 
 /// The RabbitMQ model's state: per node (a queue's store, a consumer's channel, a producer's
-/// publishing channel) and per edge (a binding's compiled matcher).
+/// publishing channel), per edge (a binding's compiled matcher) and per exchange (its bindings
+/// indexed for routing).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct AmqpModel {
     /// By node id.
     pub(crate) nodes: Vec<AmqpNode>,
     /// By edge id: the matcher of each binding (`None` for other edges).
     pub(crate) matchers: Vec<Option<Matcher>>,
+    /// Each exchange's live bindings, indexed by what they match: kept in step with the
+    /// bindings as they are added and removed.
+    pub(crate) routes: RouteIndex,
 }
 
 /// Where a message of this model rests.
@@ -222,7 +227,7 @@ impl AmqpModel {
                 let NodeKind::Amqp(AmqpKind::Exchange(x)) = &k.topo.node(e.from).kind else {
                     unreachable!("a binding starts at an exchange")
                 };
-                self.matchers[i] = Some(match x.kind {
+                let matcher = match x.kind {
                     ExchangeType::Direct => Matcher::Direct,
                     ExchangeType::Fanout => Matcher::Fanout,
                     ExchangeType::Topic => Matcher::Topic(
@@ -231,7 +236,9 @@ impl AmqpModel {
                     ExchangeType::Headers => {
                         Matcher::Headers(XMatch::of(&e.arguments).expect("validated binding"))
                     }
-                });
+                };
+                self.routes.bind(e.from, edge, &e.routing_key, &matcher);
+                self.matchers[i] = Some(matcher);
             }
             crate::model::EdgeKind::Amqp(EdgeKind::Consume) => self.register_consumer(k, edge),
             crate::model::EdgeKind::Amqp(EdgeKind::Publish | EdgeKind::PublishDefault)
@@ -239,9 +246,28 @@ impl AmqpModel {
         }
     }
 
-    /// An edge of this model is about to be removed: a `basic.consume` is cancelled.
+    /// An edge of this model is about to be removed: a binding leaves its exchange's index, a
+    /// `basic.consume` is cancelled.
     pub(crate) fn edge_removing(&mut self, k: &mut Kernel, edge: EdgeId) {
+        self.unbind(k, edge);
         self.cancel_on_edge(k, edge);
+    }
+
+    /// Binding `edge` (if it is one) leaves its exchange's index: it is about to be removed.
+    fn unbind(&mut self, k: &Kernel, edge: EdgeId) {
+        if let Some(Some(matcher)) = self.matchers.get(edge.index()) {
+            let e = k.topo.edge(edge);
+            self.routes.unbind(e.from, edge, &e.routing_key, matcher);
+        }
+    }
+
+    /// The bindings from and to `node` leave their exchanges' indexes: the node (an exchange or
+    /// a queue) is about to be removed, and its edges with it.
+    pub(crate) fn unbind_all_at(&mut self, k: &Kernel, node: NodeId) {
+        let n = k.topo.node(node);
+        for &edge in n.out.iter().chain(&n.inc) {
+            self.unbind(k, edge);
+        }
     }
 
     /// An entry of this model is due.
@@ -332,7 +358,7 @@ impl AmqpModel {
     pub(crate) fn remove(&mut self, k: &mut Kernel, node: NodeId, kind: &AmqpKind) {
         match kind {
             AmqpKind::Queue(_) => self.delete_queue(k, node, "deleted"),
-            AmqpKind::Exchange(_) => {}
+            AmqpKind::Exchange(_) => self.unbind_all_at(k, node),
             AmqpKind::Consumer(_) => self.crash_consumer(k, node),
         }
     }

@@ -35,10 +35,14 @@ pub struct TopicPattern {
     words: Vec<Word>,
 }
 
+/// One word of a binding key.
 #[derive(Clone, Debug, PartialEq, Eq)]
-enum Word {
+pub(crate) enum Word {
+    /// `*`: exactly one word.
     Star,
+    /// `#`: zero or more words.
     Hash,
+    /// Any other word, matched exactly.
     Lit(String),
 }
 
@@ -61,6 +65,11 @@ impl TopicPattern {
             ));
         }
         Ok(TopicPattern { words })
+    }
+
+    /// The binding key's words, in order.
+    pub(crate) fn pattern_words(&self) -> &[Word] {
+        &self.words
     }
 
     /// True if the routing key, already split with [`words`], matches.
