@@ -14,6 +14,8 @@
 //! Memory is counted by a counting allocator (bytes in use and the peak), not read from the
 //! OS. Times are wall-clock medians of several runs; the machine is noisy, so compare within
 //! one run. `cargo run --release -p switchboard-core --example scaling [sweep…]`.
+//! `PROFILE_NODES=n` runs only the cost-per-event measurement at `n` nodes (for a profiler:
+//! `valgrind --tool=callgrind`, `perf record`).
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
