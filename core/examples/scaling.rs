@@ -14,8 +14,8 @@
 //! Memory is counted by a counting allocator (bytes in use and the peak), not read from the
 //! OS. Times are wall-clock medians of several runs; the machine is noisy, so compare within
 //! one run. `cargo run --release -p switchboard-core --example scaling [sweep…]`.
-//! `PROFILE_NODES=n` runs only the cost-per-event measurement at `n` nodes (for a profiler:
-//! `valgrind --tool=callgrind`, `perf record`).
+//! For a profiler (`valgrind --tool=callgrind`, `perf record`): `PROFILE_NODES=n` runs only the
+//! cost-per-event measurement at `n` nodes, `PROFILE_STARTUP=n` only five `Sim::new` of `n`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -264,6 +264,16 @@ fn bindings() {
 }
 
 fn main() {
+    if let Some(n) = std::env::var("PROFILE_STARTUP")
+        .ok()
+        .and_then(|n| n.parse::<usize>().ok())
+    {
+        let s = grown(n, 10_000.0);
+        for _ in 0..5 {
+            drop(Sim::new(&s).expect("valid"));
+        }
+        return;
+    }
     if let Some(n) = std::env::var("PROFILE_NODES")
         .ok()
         .and_then(|n| n.parse().ok())
