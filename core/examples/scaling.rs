@@ -20,7 +20,7 @@
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 use std::time::Instant;
-use switchboard_core::fixtures::grown;
+use switchboard_core::fixtures::{grown, parked_and_busy};
 use switchboard_core::{Scenario, Sim, SimTime};
 
 /// The system allocator, counting bytes in use and their peak.
@@ -151,7 +151,7 @@ fn backlog() {
 
 fn duration() {
     println!("\n| simulated time (5 k/s, one message parked) | messages so far | heap in use | fates in the ledger | metrics() |\n|---|---|---|---|---|");
-    let s = parked_scenario();
+    let s = parked_and_busy();
     let before = IN_USE.load(Relaxed);
     let mut sim = Sim::new(&s).expect("valid");
     for at in [1u64, 60, 300, 600] {
@@ -175,31 +175,6 @@ fn duration() {
             m * 1e6
         );
     }
-}
-
-/// 5,000 messages a second through an exchange to a consumed queue, and one message parked in
-/// a queue nobody consumes (the dead-letter example's `orders.dlq`).
-fn parked_scenario() -> Scenario {
-    Scenario::from_json(
-        r#"{"version":2,"name":"parked","seed":7,
-        "nodes":[
-          {"id":"p","kind":"producer","config":{"rate_per_s":5000,"arrival":"poisson","message":{"routing_key":"work"}}},
-          {"id":"x","kind":"exchange","config":{"type":"direct"}},
-          {"id":"work","kind":"queue"},
-          {"id":"parked","kind":"queue"},
-          {"id":"worker","kind":"consumer","config":{"prefetch_count":50,"processing":"50us"}},
-          {"id":"once","kind":"producer","config":{"rate_per_s":0}}
-        ],
-        "edges":[
-          {"from":"p","to":"x","latency":"1ms"},
-          {"from":"x","to":"work","routing_key":"work"},
-          {"from":"x","to":"parked","routing_key":"parked"},
-          {"from":"work","to":"worker","latency":"1ms"},
-          {"from":"once","to":"x","latency":"1ms"}
-        ],
-        "actions":[{"at":"10ms","do":"publish","node":"once","message":{"routing_key":"parked"}}]}"#,
-    )
-    .expect("valid")
 }
 
 /// A producer publishing at 50 k/s to one exchange of `ty` with `n` bindings (to up to 1,000

@@ -114,3 +114,30 @@ pub fn grown(nodes: usize, rate_per_s: f64) -> Scenario {
     );
     Scenario::from_json(&doc).expect("a valid grown topology")
 }
+
+/// 5,000 messages a second through exchange `x` to queue `work`, consumed by `worker`, and one
+/// message published at 10 ms to queue `parked`, which nobody consumes (as `orders.dlq` holds
+/// one in the dead-letter example). The flat-memory test's and the scaling benchmark's
+/// workload.
+pub fn parked_and_busy() -> Scenario {
+    Scenario::from_json(
+        r#"{"version":2,"name":"parked","seed":7,
+        "nodes":[
+          {"id":"p","kind":"producer","config":{"rate_per_s":5000,"arrival":"poisson","message":{"routing_key":"work"}}},
+          {"id":"x","kind":"exchange","config":{"type":"direct"}},
+          {"id":"work","kind":"queue"},
+          {"id":"parked","kind":"queue"},
+          {"id":"worker","kind":"consumer","config":{"prefetch_count":50,"processing":"50us"}},
+          {"id":"once","kind":"producer","config":{"rate_per_s":0,"message":{"routing_key":"parked"}}}
+        ],
+        "edges":[
+          {"from":"p","to":"x","latency":"1ms"},
+          {"from":"x","to":"work","routing_key":"work"},
+          {"from":"x","to":"parked","routing_key":"parked"},
+          {"from":"work","to":"worker","latency":"1ms"},
+          {"from":"once","to":"x","latency":"1ms"}
+        ],
+        "actions":[{"at":"10ms","do":"publish","node":"once","message":{"routing_key":"parked"}}]}"#,
+    )
+    .expect("valid")
+}

@@ -2,32 +2,8 @@
 //! make the ledger keep every later message, and the per-node counts `metrics()` reports are
 //! kept as fates change (they agree with the queues' own counts at every point).
 
-use switchboard_core::{Scenario, Sim, SimTime};
-
-/// 5,000 messages a second through x → work → worker, and one message parked in `parked`
-/// (no consumer) at 10 ms.
-fn parked_and_busy() -> Scenario {
-    Scenario::from_json(
-        r#"{"version":2,"name":"parked","seed":7,
-        "nodes":[
-          {"id":"p","kind":"producer","config":{"rate_per_s":5000,"arrival":"poisson","message":{"routing_key":"work"}}},
-          {"id":"x","kind":"exchange","config":{"type":"direct"}},
-          {"id":"work","kind":"queue"},
-          {"id":"parked","kind":"queue"},
-          {"id":"worker","kind":"consumer","config":{"prefetch_count":50,"processing":"50us"}},
-          {"id":"once","kind":"producer","config":{"rate_per_s":0,"message":{"routing_key":"parked"}}}
-        ],
-        "edges":[
-          {"from":"p","to":"x","latency":"1ms"},
-          {"from":"x","to":"work","routing_key":"work"},
-          {"from":"x","to":"parked","routing_key":"parked"},
-          {"from":"work","to":"worker","latency":"1ms"},
-          {"from":"once","to":"x","latency":"1ms"}
-        ],
-        "actions":[{"at":"10ms","do":"publish","node":"once","message":{"routing_key":"parked"}}]}"#,
-    )
-    .expect("valid")
-}
+use switchboard_core::fixtures::parked_and_busy;
+use switchboard_core::{Sim, SimTime};
 
 #[test]
 fn a_parked_message_keeps_memory_flat_and_held_counts_agree_with_the_queues() {

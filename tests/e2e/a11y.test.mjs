@@ -5,20 +5,11 @@
 // 200 % zoom and at 320 px wide the page scrolls and the canvas keeps a usable size.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { server, browser, useServerAndBrowser, axe, screenshot } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, openInContext, axe, screenshot } from "./harness.mjs";
 
 useServerAndBrowser();
 
-const open = async (query = "", options = {}) => {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, ...options });
-  const page = await ctx.newPage();
-  page.problems = [];
-  page.on("pageerror", (e) => page.problems.push(e.message));
-  page.on("console", (m) => m.type() === "error" && page.problems.push(m.text()));
-  await page.goto(server.url + query);
-  await page.locator("#stage").waitFor({ timeout: 15000 });
-  return page;
-};
+const open = (query = "", options = {}) => openInContext(query, options, "#stage");
 
 /** Asserts axe finds nothing, naming the state. */
 const clean = async (page, state) => assert.deepEqual(await axe(page), [], `axe in ${state}`);

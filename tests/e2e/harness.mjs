@@ -74,6 +74,19 @@ export async function newPage(browser, viewport = { width: 1280, height: 720 }) 
   return page;
 }
 
+/** A page in a context of its own (`options`: viewport, colorScheme, reducedMotion…) at
+ * `query`, recording errors into `page.problems`; resolves once `ready` is in the page. */
+export async function openInContext(query = "", options = {}, ready = "#clock") {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, ...options });
+  const page = await ctx.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(e.message));
+  page.on("console", (m) => m.type() === "error" && page.problems.push(m.text()));
+  await page.goto(server.url + query);
+  await page.locator(ready).waitFor({ timeout: 15000 });
+  return page;
+}
+
 export async function screenshot(page, name) {
   await mkdir(artifacts, { recursive: true });
   await page.screenshot({ path: join(artifacts, `${name}.png`) });

@@ -2,20 +2,11 @@
 // errors in the page, and no work lost when an example is opened.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { server, browser, useServerAndBrowser, newPage, screenshot } from "./harness.mjs";
+import { server, browser, useServerAndBrowser, openInContext, newPage, screenshot } from "./harness.mjs";
 
 useServerAndBrowser();
 
-const open = async (query = "", options = {}) => {
-  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 }, ...options });
-  const page = await ctx.newPage();
-  page.problems = [];
-  page.on("pageerror", (e) => page.problems.push(e.message));
-  page.on("console", (m) => m.type() === "error" && page.problems.push(m.text()));
-  await page.goto(server.url + query);
-  await page.locator("#clock").waitFor({ timeout: 15000 });
-  return page;
-};
+const open = (query = "", options = {}) => openInContext(query, options, "#clock");
 
 const boxes = (page) =>
   page.evaluate(() =>

@@ -6,47 +6,66 @@ use switchboard_core::model::edge_label;
 use switchboard_core::topology::Topology;
 use switchboard_core::{EdgeId, NodeId};
 
+/// One live connection of a node, as that node sees it.
+pub struct Link {
+    /// The edge.
+    pub edge: EdgeId,
+    /// What the node does along it, with the other end ("publishes to orders-x").
+    pub phrase: String,
+    /// What the edge carries (a binding's key or arguments), or nothing.
+    pub label: String,
+}
+
+impl Link {
+    /// The phrase with the label after it in brackets, if there is one.
+    pub fn text(&self) -> String {
+        if self.label.is_empty() {
+            self.phrase.clone()
+        } else {
+            format!("{} ({})", self.phrase, self.label)
+        }
+    }
+}
+
+/// A node's live connections, outgoing first, each in the order it was added.
+pub fn links(topo: &Topology, node: NodeId) -> Vec<Link> {
+    let n = topo.node(node);
+    n.out
+        .iter()
+        .chain(&n.inc)
+        .filter(|&&e| !topo.edge(e).removed)
+        .map(|&e| {
+            let edge = topo.edge(e);
+            let (out, inc) = crate::models::edge_phrases(edge.kind);
+            let phrase = if edge.from == node {
+                format!("{out} {}", topo.node(edge.to).name)
+            } else {
+                format!("{inc} {}", topo.node(edge.from).name)
+            };
+            Link {
+                edge: e,
+                phrase,
+                label: edge_label(topo, e),
+            }
+        })
+        .collect()
+}
+
 /// What a node does with each of its live connections, in words ("publishes to orders-x",
 /// "consumed by worker"), outgoing first, each in the order it was added.
 pub fn connections(topo: &Topology, node: NodeId) -> Vec<String> {
-    let n = topo.node(node);
-    let out = n.out.iter().filter_map(|&e| {
-        let edge = topo.edge(e);
-        (!edge.removed).then(|| {
-            let (says, _) = crate::models::edge_phrases(edge.kind);
-            format!("{says} {}", topo.node(edge.to).name)
-        })
-    });
-    let inc = n.inc.iter().filter_map(|&e| {
-        let edge = topo.edge(e);
-        (!edge.removed).then(|| {
-            let (_, says) = crate::models::edge_phrases(edge.kind);
-            format!("{says} {}", topo.node(edge.from).name)
-        })
-    });
-    out.chain(inc).collect()
+    links(topo, node).into_iter().map(|l| l.phrase).collect()
 }
 
 /// A node's accessible name: its kind and name, its state in words, and its connections
 /// ("queue orders, 12 ready, 3 unacked; bound to exchange orders-x; consumed by worker").
 /// `subtitle` and `status` are what its face shows (`crate::models::face`).
 pub fn node_name(topo: &Topology, node: NodeId, subtitle: &str, status: &str, up: bool) -> String {
-    let name = &topo.node(node).name;
-    // The subtitle is the kind, then its state: "consumer · DOWN", "queue · dead letters".
-    let mut parts = subtitle.split(" · ");
-    let kind = parts.next().unwrap_or_default();
-    let mut s = format!("{kind} {name}");
-    let mut down = false;
-    for p in parts
-        .chain(std::iter::once(status))
-        .filter(|p| !p.is_empty())
-    {
-        down |= p == "DOWN";
+    let (kind, state) = kind_and_state(subtitle, status, up);
+    let mut s = format!("{kind} {}", topo.node(node).name);
+    if !state.is_empty() {
         s.push_str(", ");
-        s.push_str(&p.to_lowercase());
-    }
-    if !up && !down {
-        s.push_str(", down");
+        s.push_str(&state);
     }
     let links = connections(topo, node);
     if links.is_empty() {
@@ -57,6 +76,22 @@ pub fn node_name(topo: &Topology, node: NodeId, subtitle: &str, status: &str, up
         s.push_str(&l);
     }
     s
+}
+
+/// A node's kind and its state in words, from what its face shows: the subtitle is the kind,
+/// then its state ("consumer · DOWN", "queue · dead letters"), and `status` the body's counts.
+pub fn kind_and_state<'a>(subtitle: &'a str, status: &'a str, up: bool) -> (&'a str, String) {
+    let mut parts = subtitle.split(" · ");
+    let kind = parts.next().unwrap_or_default();
+    let mut state: Vec<String> = parts
+        .chain(std::iter::once(status))
+        .filter(|p| !p.is_empty())
+        .map(str::to_lowercase)
+        .collect();
+    if !up && !state.iter().any(|p| p == "down") {
+        state.push("down".into());
+    }
+    (kind, state.join(", "))
 }
 
 /// An edge's accessible name: what it is, its ends and what it carries ("binding from

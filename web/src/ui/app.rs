@@ -1034,11 +1034,7 @@ fn on_key(ctx: &Ctx, e: &KeyboardEvent) {
         match scope {
             // From the inspector, back to what it shows on the canvas.
             Scope::Inspector => {
-                let to = match ctx.ui.borrow().selection.clone() {
-                    super::Selection::Node(n) => super::Focus::Node(n),
-                    super::Selection::Edge(e) => super::Focus::Edge(e),
-                    super::Selection::None => super::Focus::Stage,
-                };
+                let to = super::Focus::of(&ctx.ui.borrow().selection);
                 ctx.dispatch(UiAction::FocusOn(to));
             }
             Scope::Canvas => {

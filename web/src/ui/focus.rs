@@ -5,7 +5,7 @@
 //! is put somewhere sensible: the dialog's opener, the element the lost one names in
 //! `data-focus-fallback`, the selection, or the canvas.
 
-use super::{Ctx, Focus, Selection, UiAction};
+use super::{Ctx, Focus, UiAction};
 use std::cell::RefCell;
 use wasm_bindgen::JsCast;
 use web_sys::{Document, Element};
@@ -61,11 +61,7 @@ fn css_escape(s: &str) -> String {
 
 /// The focus that a lost focus falls back to: the selection, else the canvas.
 fn fallback(ctx: &Ctx) -> Focus {
-    match ctx.ui.borrow().selection.clone() {
-        Selection::Node(n) => Focus::Node(n),
-        Selection::Edge(e) => Focus::Edge(e),
-        Selection::None => Focus::Stage,
-    }
+    Focus::of(&ctx.ui.borrow().selection)
 }
 
 fn lost(el: &Element) -> bool {

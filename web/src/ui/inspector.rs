@@ -332,25 +332,9 @@ fn connections(ctx: &Ctx, name: &str) -> Html {
         let Some(id) = topo.node_id(name) else {
             return html! {};
         };
-        let n = topo.node(id);
-        n.out
-            .iter()
-            .chain(&n.inc)
-            .filter(|e| !topo.edge(**e).removed)
-            .map(|&e| {
-                let edge = topo.edge(e);
-                let (out, inc) = crate::models::edge_phrases(edge.kind);
-                let mut text = if edge.from == id {
-                    format!("{out} {}", topo.node(edge.to).name)
-                } else {
-                    format!("{inc} {}", topo.node(edge.from).name)
-                };
-                let label = switchboard_core::model::edge_label(topo, e);
-                if !label.is_empty() {
-                    text.push_str(&format!(" ({label})"));
-                }
-                (e, text)
-            })
+        crate::describe::links(topo, id)
+            .into_iter()
+            .map(|l| (l.edge, l.text()))
             .collect()
     };
     if items.is_empty() {

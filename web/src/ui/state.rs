@@ -39,6 +39,17 @@ pub enum Focus {
     Css(String),
 }
 
+impl Focus {
+    /// Where the focus goes for a selection: the selected node or edge, else the canvas.
+    pub fn of(s: &Selection) -> Focus {
+        match s {
+            Selection::Node(n) => Focus::Node(n.clone()),
+            Selection::Edge(e) => Focus::Edge(*e),
+            Selection::None => Focus::Stage,
+        }
+    }
+}
+
 /// The one polite live region: what the user did and what happened, said at most every
 /// [`ANNOUNCE_EVERY_MS`], with what came in between said together.
 #[derive(Clone, Debug, Default, PartialEq)]

@@ -13,12 +13,7 @@ use yew::prelude::*;
 pub const FLIGHTS_LISTED: usize = 20;
 
 fn select_and_focus(ctx: &Ctx, s: Selection) {
-    let f = match &s {
-        Selection::Node(n) => Focus::Node(n.clone()),
-        Selection::Edge(e) => Focus::Edge(*e),
-        Selection::None => Focus::Stage,
-    };
-    ctx.dispatch(UiAction::FocusOn(f));
+    ctx.dispatch(UiAction::FocusOn(Focus::of(&s)));
     select(ctx, s);
 }
 
@@ -34,32 +29,15 @@ pub fn render(ctx: &Ctx) -> Html {
         let id = NodeId(i as u32);
         let m = &metrics.nodes[i];
         let face = crate::models::face(&n.kind, m, (0.0, 0.0), now, false);
-        let state = {
-            let mut parts: Vec<String> = face.subtitle.split(" · ").skip(1).map(str::to_lowercase).collect();
-            if !face.status.is_empty() {
-                parts.push(face.status.clone());
-            }
-            if !m.up && !parts.iter().any(|p| p == "down") {
-                parts.push("down".into());
-            }
-            parts.join(", ")
-        };
-        let kind = face.subtitle.split(" · ").next().unwrap_or_default().to_owned();
+        let (kind, state) = describe::kind_and_state(&face.subtitle, &face.status, m.up);
+        let kind = kind.to_owned();
         let name = n.name.clone();
         let on_node = {
             let (ctx, name) = (ctx.clone(), name.clone());
             Callback::from(move |_: MouseEvent| select_and_focus(&ctx, Selection::Node(name.clone())))
         };
-        let links = n.out.iter().chain(&n.inc).filter(|e| !topo.edge(**e).removed).map(|&e| {
-            let edge = topo.edge(e);
-            let (out, inc) = crate::models::edge_phrases(edge.kind);
-            let text = if edge.from == id {
-                format!("{out} {}", topo.node(edge.to).name)
-            } else {
-                format!("{inc} {}", topo.node(edge.from).name)
-            };
-            let label = switchboard_core::model::edge_label(topo, e);
-            let text = if label.is_empty() { text } else { format!("{text} ({label})") };
+        let links = describe::links(topo, id).into_iter().map(|l| {
+            let (e, text) = (l.edge, l.text());
             let ctx = ctx.clone();
             let onclick = Callback::from(move |_: MouseEvent| select_and_focus(&ctx, Selection::Edge(e)));
             html! { <li><button class="linkish" data-text-edge={e.0.to_string()} {onclick}
