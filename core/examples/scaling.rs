@@ -72,7 +72,7 @@ fn ns_per_event(s: &Scenario, sim_s: u64) -> f64 {
 }
 
 fn topology_size() {
-    println!("\n| nodes | edges | startup (Sim::new) | per node | cost per event |\n|---|---|---|---|---|");
+    println!("\n| nodes | edges | startup (Sim::new) | per node | validation alone | build alone | cost per event |\n|---|---|---|---|---|---|---|");
     for n in [8usize, 80, 800, 2_000, 4_000, 10_000] {
         let s = grown(n, 10_000.0);
         let startup = median(5, || {
@@ -82,13 +82,30 @@ fn topology_size() {
             drop(sim);
             e
         });
+        // Built from a document already validated, as `switchboard run` does after parsing.
+        let validated = Scenario::from_json_validated(&s.to_json_pretty()).expect("valid");
+        let build = median(5, || {
+            let t = Instant::now();
+            let sim = Sim::from_validated(&validated, s.seed);
+            let e = t.elapsed().as_secs_f64();
+            drop(sim);
+            e
+        });
+        // Validation alone, as the page runs it on every edit (`check_draft`).
+        let validate = median(5, || {
+            let t = Instant::now();
+            s.check_draft().expect("valid");
+            t.elapsed().as_secs_f64()
+        });
         let per_event = median(3, || ns_per_event(&s, 2));
         println!(
-            "| {} | {} | {:.2} ms | {:.2} µs | {per_event:.0} ns |",
+            "| {} | {} | {:.2} ms | {:.2} µs | {:.2} ms | {:.2} ms | {per_event:.0} ns |",
             s.nodes.len(),
             s.edges.len(),
             startup * 1e3,
-            startup * 1e6 / s.nodes.len() as f64
+            startup * 1e6 / s.nodes.len() as f64,
+            validate * 1e3,
+            build * 1e3
         );
     }
 }

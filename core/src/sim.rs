@@ -206,13 +206,13 @@ impl Sim {
     /// A simulation of `scenario` with another seed.
     pub fn with_seed(scenario: &Scenario, seed: u64) -> Result<Sim, Diagnostics> {
         crate::scenario::check(scenario)?;
-        Ok(Sim::build(scenario, seed))
+        Ok(Sim::build(Arc::new(scenario.clone()), seed))
     }
 
     /// A simulation of a scenario already validated (see [`crate::scenario::Validated`]), with
-    /// `seed`: it is not validated again.
+    /// `seed`: it is not validated again, nor copied.
     pub fn from_validated(scenario: &crate::scenario::Validated, seed: u64) -> Sim {
-        Sim::build(scenario.scenario(), seed)
+        Sim::build(scenario.shared(), seed)
     }
 
     /// A simulation of a topology still being drawn: validated by the live-edit rules, under
@@ -220,14 +220,14 @@ impl Sim {
     /// are dropped as `no_route`). The editor runs what is on the canvas with this.
     pub fn draft(scenario: &Scenario) -> Result<Sim, Diagnostics> {
         crate::scenario::check_live(scenario)?;
-        Ok(Sim::build(scenario, scenario.seed))
+        Ok(Sim::build(Arc::new(scenario.clone()), scenario.seed))
     }
 
-    fn build(scenario: &Scenario, seed: u64) -> Sim {
+    fn build(scenario: Arc<Scenario>, seed: u64) -> Sim {
         let mut sim = Sim {
-            k: Kernel::new(Topology::from_scenario(scenario), seed),
+            k: Kernel::new(Topology::from_scenario(&scenario), seed),
             models: Models::new(),
-            scenario: Arc::new(scenario.clone()),
+            scenario: Arc::clone(&scenario),
             seed,
             scripts: {
                 let mut v: Vec<(SimTime, usize)> = scenario

@@ -8,7 +8,7 @@ use crate::id::{EdgeId, NodeId};
 use crate::message::Headers;
 use crate::model::{edge_rule, EdgeKind};
 use crate::scenario::{EdgeSpec, NodeKind, NodeSpec, Position, Scenario};
-use std::collections::BTreeMap;
+use rustc_hash::FxHashMap;
 
 /// A node as the simulator sees it.
 #[derive(Clone, Debug)]
@@ -53,7 +53,8 @@ pub struct Topology {
     pub nodes: Vec<Node>,
     /// By [`EdgeId`].
     pub edges: Vec<Edge>,
-    by_name: BTreeMap<String, NodeId>,
+    /// Live nodes by name: for lookups only (nothing iterates it).
+    by_name: FxHashMap<String, NodeId>,
 }
 
 impl Topology {
@@ -62,7 +63,7 @@ impl Topology {
         let mut t = Topology {
             nodes: Vec::with_capacity(s.nodes.len()),
             edges: Vec::with_capacity(s.edges.len()),
-            by_name: BTreeMap::new(),
+            by_name: FxHashMap::with_capacity_and_hasher(s.nodes.len(), Default::default()),
         };
         for n in &s.nodes {
             t.add_node(n);

@@ -9,7 +9,7 @@ use super::{ExchangeType, TopicPattern, XMatch};
 use crate::dist::DurationDist;
 use crate::kernel::not_a;
 use crate::model::{Action, Reconfigure};
-use crate::scenario::{Diagnostic, EdgeSpec, NodeKind, Scenario};
+use crate::scenario::{Diagnostic, EdgeSpec, NodeKind, Path, Scenario};
 use serde_json::Value;
 use std::collections::BTreeMap;
 
@@ -140,7 +140,7 @@ pub(crate) fn reconfigure_rule(
 }
 
 /// The checks of one node's settings, under `path` (`nodes[3].config`).
-pub(crate) fn check_kind(kind: &AmqpKind, path: &str, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_kind(kind: &AmqpKind, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     match kind {
         AmqpKind::Exchange(_) => {}
         AmqpKind::Queue(q) => check_queue(q, path, diags),
@@ -153,7 +153,7 @@ pub(crate) fn check_edge_fields(
     e: &EdgeSpec,
     kind: EdgeKind,
     from: &NodeKind,
-    path: &str,
+    path: Path<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
     if !kind.is_binding() {
@@ -209,7 +209,7 @@ pub(crate) fn check_configure_action<'a>(
     s: &'a Scenario,
     spec: &crate::scenario::NodeSpec,
     kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
-    path: &str,
+    path: Path<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
     let NodeKind::Amqp(AmqpKind::Consumer(new)) = &spec.kind else {
@@ -296,9 +296,9 @@ pub(crate) fn inequivalent(name: &str, old: &AmqpKind, new: &AmqpKind) -> String
 
 const MAX_TTL_MS: u64 = u32::MAX as u64;
 
-fn check_queue(q: &QueueConfig, path: &str, diags: &mut Vec<Diagnostic>) {
+fn check_queue(q: &QueueConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     let a = &q.arguments;
-    let args = format!("{path}.arguments");
+    let args = path.at("arguments");
     let quorum = a.queue_type == QueueType::Quorum;
     for (name, v) in [("x-message-ttl", a.message_ttl), ("x-expires", a.expires)] {
         if v.is_some_and(|v| v > MAX_TTL_MS) {
@@ -376,8 +376,8 @@ fn check_queue(q: &QueueConfig, path: &str, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_consumer(c: &ConsumerConfig, path: &str, diags: &mut Vec<Diagnostic>) {
-    crate::scenario::check_dist(&c.processing, format!("{path}.processing"), diags);
+fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    crate::scenario::check_dist(&c.processing, path.at("processing"), diags);
     if !(0.0..=1.0).contains(&c.fail_probability) {
         diags.push(Diagnostic::new(
             format!("{path}.fail_probability"),

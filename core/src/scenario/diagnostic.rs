@@ -51,3 +51,54 @@ impl Diagnostics {
         Diagnostics(vec![Diagnostic::new(path, message)])
     }
 }
+
+/// A place in a document, spelled out only when a diagnostic names it: checking a valid
+/// document (nearly every check passes) formats no paths, which keeps validation linear and
+/// cheap at the document limits.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum Path<'a> {
+    /// An element of a top-level list: `nodes[3]`.
+    Item(&'static str, usize),
+    /// A field under another place: `nodes[3].config`.
+    Field(&'a Path<'a>, &'a str),
+}
+
+impl<'a> Path<'a> {
+    /// The field `name` under this place.
+    pub(crate) fn at(&'a self, name: &'a str) -> Path<'a> {
+        Path::Field(self, name)
+    }
+}
+
+impl fmt::Display for Path<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Path::Item(list, i) => write!(f, "{list}[{i}]"),
+            Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+        }
+    }
+}
+
+impl From<Path<'_>> for String {
+    fn from(p: Path<'_>) -> String {
+        p.to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_path_is_spelled_as_the_document_nests() {
+        let node = Path::Item("nodes", 3);
+        let config = node.at("config");
+        assert_eq!(
+            config.at("arguments").to_string(),
+            "nodes[3].config.arguments"
+        );
+        assert_eq!(String::from(Path::Item("edges", 0)), "edges[0]");
+        let d = Diagnostic::new(node.at("id"), "must not be empty");
+        assert_eq!(d.to_string(), "nodes[3].id: must not be empty");
+    }
+}

@@ -9,6 +9,7 @@ mod diagnostic;
 mod migrate;
 mod parse;
 
+pub(crate) use diagnostic::Path;
 pub use diagnostic::{Diagnostic, Diagnostics};
 
 use crate::amqp::{AmqpKind, Settlement};
@@ -478,10 +479,10 @@ pub(crate) fn check_live(s: &Scenario) -> Result<(), Diagnostics> {
 
 /// A scenario that has passed validation and cannot have changed since: only
 /// [`Scenario::from_json_validated`] makes one, and it gives out only shared references, so
-/// [`crate::Sim::from_validated`] builds from it without validating a second time (a large
-/// document's validation is most of its startup).
+/// [`crate::Sim::from_validated`] builds from it without validating it a second time or
+/// copying it (the simulation shares it).
 #[derive(Clone, Debug)]
-pub struct Validated(Scenario);
+pub struct Validated(std::sync::Arc<Scenario>);
 
 impl Validated {
     /// The scenario.
@@ -491,7 +492,12 @@ impl Validated {
 
     /// The scenario, to change (it is then a plain scenario again, to be validated again).
     pub fn into_inner(self) -> Scenario {
-        self.0
+        std::sync::Arc::unwrap_or_clone(self.0)
+    }
+
+    /// The scenario, shared.
+    pub(crate) fn shared(&self) -> std::sync::Arc<Scenario> {
+        std::sync::Arc::clone(&self.0)
     }
 }
 
@@ -511,7 +517,7 @@ impl Scenario {
     /// Parses and validates a document, keeping the proof that it was validated (see
     /// [`Validated`]).
     pub fn from_json_validated(text: &str) -> Result<Validated, Diagnostics> {
-        parse::from_json(text, false).map(Validated)
+        parse::from_json(text, false).map(|s| Validated(std::sync::Arc::new(s)))
     }
 
     /// Parses a document saved while it was being drawn: like [`Scenario::from_json`], but

@@ -8,9 +8,9 @@
 //! 4. cross-references and ranges are validated, collecting every problem rather than the first.
 
 use super::*;
+use rustc_hash::FxHashMap as HashMap;
 use serde::de::DeserializeOwned;
 use serde_json::{Map, Value};
-use std::collections::HashMap;
 
 /// Limits on the size of a topology: a bound on everything.
 const MAX_NODES: usize = 10_000;
@@ -225,7 +225,7 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
     })
 }
 
-pub(crate) fn check_dist(d: &DurationDist, path: String, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_dist(d: &DurationDist, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     if let DurationDist::Uniform { min, max } = *d {
         if min > max {
             diags.push(Diagnostic::new(
@@ -254,9 +254,11 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     }
     // Nodes indexed by id once: every edge and action looks its ends up here. A hash map, for
     // lookups only (nothing iterates it), so order cannot leak into the diagnostics.
-    let mut first_use: HashMap<&str, usize> = HashMap::with_capacity(s.nodes.len());
+    let mut first_use: HashMap<&str, usize> =
+        HashMap::with_capacity_and_hasher(s.nodes.len(), Default::default());
     for (i, n) in s.nodes.iter().enumerate() {
-        let path = format!("nodes[{i}].id");
+        let node = Path::Item("nodes", i);
+        let path = node.at("id");
         if n.id.is_empty() {
             diags.push(Diagnostic::new(path, "must not be empty"));
         } else if n.id.chars().count() > MAX_ID_CHARS {
@@ -274,7 +276,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         } else {
             first_use.insert(&n.id, i);
         }
-        check_node(n, &format!("nodes[{i}]"), diags);
+        check_node(n, node, diags);
     }
 
     let kind_of = |id: &str| first_use.get(id).map(|&i| &s.nodes[i].kind);
@@ -282,10 +284,11 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     // Bindings are identified by (source, destination, key, arguments), as in RabbitMQ; other
     // edges by their ends.
     let mut seen_edges: HashMap<(&str, &str, &str, String), usize> =
-        HashMap::with_capacity(s.edges.len());
+        HashMap::with_capacity_and_hasher(s.edges.len(), Default::default());
     for (i, e) in s.edges.iter().enumerate() {
+        let edge = Path::Item("edges", i);
         if let Some(l) = &e.latency {
-            check_dist(l, format!("edges[{i}].latency"), diags);
+            check_dist(l, edge.at("latency"), diags);
         }
         let from = kind_of(&e.from);
         let to = kind_of(&e.to);
@@ -321,7 +324,13 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 e.from.as_str(),
                 e.to.as_str(),
                 e.routing_key.as_str(),
-                serde_json::to_string(&e.arguments).unwrap_or_default(),
+                // Serialised only when there are any: no two bindings without arguments differ
+                // there, and no arguments serialise to "".
+                if e.arguments.is_empty() {
+                    String::new()
+                } else {
+                    serde_json::to_string(&e.arguments).unwrap_or_default()
+                },
             )
         } else {
             (e.from.as_str(), e.to.as_str(), "", String::new())
@@ -351,7 +360,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                     to.name()
                 ),
             )),
-            Ok(kind) => check_edge_fields(e, kind, from, &format!("edges[{i}]"), diags),
+            Ok(kind) => check_edge_fields(e, kind, from, edge, diags),
         }
         outgoing[first_use[e.from.as_str()]] += 1;
     }
@@ -391,11 +400,12 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
             }
         }
         let kind = kind_of(a.action.nodes()[0]);
-        let path = format!("actions[{i}].node");
+        let action = Path::Item("actions", i);
+        let path = action.at("node");
         let name = a.action.nodes()[0];
         let asks = match &a.action {
             Action::Publish { message, .. } => {
-                check_template(message, &format!("actions[{i}].message"), diags);
+                check_template(message, action.at("message"), diags);
                 Some(crate::model::Action::Publish)
             }
             Action::Crash { .. } => Some(crate::model::Action::Crash),
@@ -413,10 +423,10 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
             }
             Action::AddEdge { edge } => {
                 if let (Some(from), Some(to)) = (kind_of(&edge.from), kind_of(&edge.to)) {
-                    let p = format!("actions[{i}].edge");
+                    let p = action.at("edge");
                     match crate::model::edge_rule(from, to) {
                         Err(why) => diags.push(Diagnostic::new(p, why)),
-                        Ok(k) => check_edge_fields(edge, k, from, &p, diags),
+                        Ok(k) => check_edge_fields(edge, k, from, p, diags),
                     }
                 }
                 None
@@ -445,7 +455,7 @@ fn check_view(v: View, diags: &mut Vec<Diagnostic>) {
 }
 
 /// The checks of one node's own settings (position and config), under `path` (`nodes[3]`).
-fn check_node(n: &NodeSpec, path: &str, diags: &mut Vec<Diagnostic>) {
+fn check_node(n: &NodeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     if let Some(p) = n.position {
         if !(p.x.abs() <= 1e6 && p.y.abs() <= 1e6) {
             diags.push(Diagnostic::new(
@@ -471,11 +481,11 @@ fn check_node(n: &NodeSpec, path: &str, diags: &mut Vec<Diagnostic>) {
                     format!("{} is out of range: at most {MAX_ACTION_TIME}", p.start),
                 ));
             }
-            check_template(&p.message, &format!("{path}.config.message"), diags);
+            check_template(&p.message, path.at("config").at("message"), diags);
         }
-        NodeKind::Relay(r) => check_dist(&r.delay, format!("{path}.config.delay"), diags),
+        NodeKind::Relay(r) => check_dist(&r.delay, path.at("config").at("delay"), diags),
         NodeKind::Sink(_) => {}
-        NodeKind::Amqp(k) => crate::amqp::rules::check_kind(k, &format!("{path}.config"), diags),
+        NodeKind::Amqp(k) => crate::amqp::rules::check_kind(k, path.at("config"), diags),
     }
 }
 
@@ -488,7 +498,8 @@ fn check_configure_action<'a>(
     kind_of: &dyn Fn(&str) -> Option<&'a NodeKind>,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let path = format!("actions[{i}].node");
+    let action = Path::Item("actions", i);
+    let path = action.at("node");
     let Some(current) = kind_of(&spec.id) else {
         return; // reported as an unknown id
     };
@@ -500,7 +511,7 @@ fn check_configure_action<'a>(
         }
         return;
     }
-    check_node(spec, &path, diags);
+    check_node(spec, path, diags);
     let bound = match spec.kind.model() {
         ModelId::Kernel => false,
         ModelId::Amqp => crate::amqp::rules::consumes(s, &spec.id, at, kind_of),
@@ -515,7 +526,7 @@ fn check_configure_action<'a>(
     }
     match spec.kind.model() {
         ModelId::Kernel => {}
-        ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, &path, diags),
+        ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, path, diags),
     }
 }
 
@@ -524,7 +535,7 @@ fn check_edge_fields(
     e: &EdgeSpec,
     kind: crate::model::EdgeKind,
     from: &NodeKind,
-    path: &str,
+    path: Path<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
     match kind {
@@ -537,7 +548,7 @@ fn check_edge_fields(
 
 /// An edge that carries messages over the network has a latency, and no routing key or
 /// arguments (those are a binding's).
-pub(crate) fn check_plain_edge_fields(e: &EdgeSpec, path: &str, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_plain_edge_fields(e: &EdgeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     if !e.routing_key.is_empty() {
         diags.push(Diagnostic::new(
             format!("{path}.routing_key"),
@@ -553,8 +564,8 @@ pub(crate) fn check_plain_edge_fields(e: &EdgeSpec, path: &str, diags: &mut Vec<
     }
 }
 
-fn check_template(m: &MessageTemplate, path: &str, diags: &mut Vec<Diagnostic>) {
-    check_body(m.body_bytes, format!("{path}.body_bytes"), diags);
+fn check_template(m: &MessageTemplate, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    check_body(m.body_bytes, path.at("body_bytes"), diags);
     if let Err(why) = m.expiration_ms() {
         diags.push(Diagnostic::new(format!("{path}.expiration"), why));
     }
@@ -585,7 +596,7 @@ fn check_template(m: &MessageTemplate, path: &str, diags: &mut Vec<Diagnostic>) 
     }
 }
 
-fn check_body(bytes: u32, path: String, diags: &mut Vec<Diagnostic>) {
+fn check_body(bytes: u32, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     if bytes > MAX_BODY_BYTES {
         diags.push(Diagnostic::new(
             path,
