@@ -321,6 +321,56 @@ fn e2e_bindings_give_each_queue_one_copy_and_cycles_are_cut() {
 }
 
 #[test]
+fn an_internal_exchange_takes_no_client_publishes_but_routes_what_exchanges_give_it() {
+    // A publish edge to an internal exchange is refused, as RabbitMQ refuses basic.publish to
+    // one (403 ACCESS_REFUSED).
+    let internal =
+        json!({"id": "fan", "kind": "exchange", "config": {"type": "fanout", "internal": true}});
+    let refused = doc(
+        json!([producer("p"), internal.clone(), queue("q", json!({}))]),
+        json!([edge("p", "fan"), bind("fan", "q", "")]),
+        json!([]),
+    );
+    let err = Scenario::from_json(&refused.to_string())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("edges[0]") && err.contains("403 ACCESS_REFUSED"),
+        "{err}"
+    );
+    // Through an exchange-to-exchange binding, and as an alternate exchange, it routes.
+    let nodes = json!([
+        producer("p"),
+        {"id": "in", "kind": "exchange", "config": {"type": "direct", "arguments": {"alternate-exchange": "fan"}}},
+        internal,
+        queue("q", json!({})),
+        queue("r", json!({}))
+    ]);
+    let edges = json!([
+        edge("p", "in"),
+        bind("in", "r", "k"),
+        bind("in", "fan", "e2e"),
+        bind("fan", "q", "")
+    ]);
+    let trace = run(
+        doc(
+            nodes,
+            edges,
+            json!([
+                publish(10, "p", json!({"routing_key": "e2e"})),
+                publish(20, "p", json!({"routing_key": "nothing"}))
+            ]),
+        ),
+        50,
+    );
+    let routed = of(&trace, "routed");
+    assert_eq!(names(&routed[0]["queues"]), ["q"]);
+    assert_eq!(names(&routed[0]["path"]), ["fan"]);
+    assert_eq!(names(&routed[1]["queues"]), ["q"]);
+    assert_eq!(names(&routed[1]["path"]), ["fan"]);
+}
+
+#[test]
 fn an_alternate_exchange_applies_per_exchange_only_when_its_own_bindings_give_nothing() {
     // x has an E2E binding to y (which routes nowhere for "k") and an AE: x's own result is
     // not empty, so x's AE is not used; y's AE is.

@@ -45,6 +45,11 @@ pub struct ExchangeConfig {
     /// Declaration arguments.
     #[serde(default, skip_serializing_if = "ExchangeArguments::is_empty")]
     pub arguments: ExchangeArguments,
+    /// Internal: clients cannot publish to it (RabbitMQ refuses with 403 ACCESS_REFUSED); it
+    /// receives messages only through exchange-to-exchange bindings, as an alternate exchange,
+    /// or as a dead-letter exchange.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub internal: bool,
 }
 
 /// An exchange's declaration arguments.

@@ -117,6 +117,10 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
     }
     let in_default_vhost = |v: &Value| text(v, "vhost").is_none_or(|h| h == "/");
     let mut nodes: Vec<NodeSpec> = Vec::new();
+    // Where each node and edge of the scenario comes from in the file, so that what the
+    // model's rules say of them names the file's paths (`bindings[6].destination`).
+    let mut node_origin: Vec<String> = Vec::new();
+    let mut edge_origin: Vec<String> = Vec::new();
     let mut diags = Vec::new();
 
     for (i, x) in top
@@ -146,12 +150,7 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
             );
             continue;
         }
-        if x.get("internal").and_then(Value::as_bool) == Some(true) {
-            note(
-                format!("{path}.internal"),
-                format!("{name:?} is internal: here clients could still publish to it"),
-            );
-        }
+        let internal = x.get("internal").and_then(Value::as_bool) == Some(true);
         if x.get("auto_delete").and_then(Value::as_bool) == Some(true) {
             note(
                 format!("{path}.auto_delete"),
@@ -177,9 +176,12 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         match node_from(
             name,
             "exchange",
-            json!({ "type": ty, "arguments": arguments }),
+            json!({ "type": ty, "arguments": arguments, "internal": internal }),
         ) {
-            Ok(n) => nodes.push(n),
+            Ok(n) => {
+                nodes.push(n);
+                node_origin.push(path);
+            }
             Err(e) => diags.push(Diagnostic::new(path, e)),
         }
     }
@@ -237,7 +239,10 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
             continue;
         }
         match node_from(name, "queue", config) {
-            Ok(n) => nodes.push(n),
+            Ok(n) => {
+                nodes.push(n);
+                node_origin.push(path);
+            }
             Err(e) => diags.push(Diagnostic::new(path, e)),
         }
     }
@@ -266,10 +271,30 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
             );
             continue;
         }
+        // An end the file does not declare, and RabbitMQ does not predeclare: RabbitMQ's import
+        // skips such a binding (its export leaves internal exchanges out but keeps the
+        // bindings to them), and so does this one.
+        let predeclared = |end: &str| PREDECLARED.iter().find(|(n, _)| *n == end);
+        let missing = [("source", source), ("destination", destination)]
+            .into_iter()
+            .find(|(_, end)| nodes.iter().all(|n| n.id != *end) && predeclared(end).is_none());
+        if let Some((field, end)) = missing {
+            note(
+                format!("{path}.{field}"),
+                format!(
+                    "no exchange or queue {end:?} in the file (RabbitMQ's export leaves internal \
+                     exchanges out); the binding is left out, as RabbitMQ's import skips it"
+                ),
+            );
+            continue;
+        }
         // Predeclared exchanges exist without being listed.
-        if nodes.iter().all(|n| n.id != source) {
-            if let Some((_, ty)) = PREDECLARED.iter().find(|(n, _)| *n == source) {
-                nodes.push(node_from(source, "exchange", json!({ "type": ty })).expect("valid"));
+        for end in [source, destination] {
+            if nodes.iter().all(|n| n.id != end) {
+                if let Some((_, ty)) = predeclared(end) {
+                    nodes.push(node_from(end, "exchange", json!({ "type": ty })).expect("valid"));
+                    node_origin.push(format!("{path} (RabbitMQ's predeclared {end:?})"));
+                }
             }
         }
         let mut e = EdgeSpec::new(source, destination);
@@ -289,7 +314,19 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
                 }
             }
         }
+        // Declaring a binding that exists is a no-op in RabbitMQ: one is kept.
+        if let Some(j) = edges.iter().position(|d: &EdgeSpec| {
+            (&d.from, &d.to, &d.routing_key, &d.arguments)
+                == (&e.from, &e.to, &e.routing_key, &e.arguments)
+        }) {
+            note(
+                path,
+                format!("the same binding as {}; RabbitMQ keeps one", edge_origin[j]),
+            );
+            continue;
+        }
         edges.push(e);
+        edge_origin.push(path);
     }
     if !diags.is_empty() {
         return Err(Diagnostics(diags));
@@ -304,12 +341,81 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         actions: Vec::new(),
         view: None,
     };
-    // The model's own rules: a binding to a missing queue, a bad topic pattern, a bad x-match.
-    scenario.check_draft()?;
+    // The model's own rules (a bad topic pattern, a bad x-match, settings that do not go
+    // together), said of the file's paths.
+    scenario.check_draft().map_err(|d| {
+        Diagnostics(
+            d.0.into_iter()
+                .map(|d| in_file_terms(d, &node_origin, &edge_origin))
+                .collect(),
+        )
+    })?;
     Ok(Imported {
         scenario,
         unsupported,
     })
+}
+
+/// A diagnostic about the imported scenario (`nodes[3].config.arguments.x-max-priority`,
+/// `edges[6].to`) said of the file it came from (`queues[1].arguments.x-max-priority`,
+/// `bindings[6].destination`): a node's settings sit under `config` in a scenario and at the
+/// top of an object in definitions, and a binding's ends are `source` and `destination`.
+fn in_file_terms(d: Diagnostic, nodes: &[String], edges: &[String]) -> Diagnostic {
+    let indexed = |path: &str, list: &str| -> Option<(usize, String)> {
+        let rest = path.strip_prefix(list)?.strip_prefix('[')?;
+        let (i, rest) = rest.split_once(']')?;
+        Some((i.parse().ok()?, rest.to_owned()))
+    };
+    let path = if let Some((i, rest)) = indexed(&d.path, "nodes") {
+        let rest = match rest.as_str() {
+            ".id" => ".name".to_owned(),
+            _ => rest
+                .strip_prefix(".config")
+                .map_or(rest.clone(), str::to_owned),
+        };
+        nodes.get(i).map(|origin| format!("{origin}{rest}"))
+    } else if let Some((i, rest)) = indexed(&d.path, "edges") {
+        let rest = match rest.as_str() {
+            ".from" => ".source",
+            ".to" => ".destination",
+            other => other,
+        };
+        edges.get(i).map(|origin| format!("{origin}{rest}"))
+    } else {
+        None
+    };
+    // Messages may point at another node or edge too ("first used by nodes[2]").
+    let mut message = d.message;
+    for (list, origins) in [("nodes[", nodes), ("edges[", edges)] {
+        let mut out = String::with_capacity(message.len());
+        let mut rest = message.as_str();
+        while let Some(at) = rest.find(list) {
+            let after = &rest[at + list.len()..];
+            let digits = after.bytes().take_while(u8::is_ascii_digit).count();
+            let origin = after[..digits]
+                .parse::<usize>()
+                .ok()
+                .filter(|_| after[digits..].starts_with(']'))
+                .and_then(|i| origins.get(i));
+            out.push_str(&rest[..at]);
+            match origin {
+                Some(o) => {
+                    out.push_str(o);
+                    rest = &after[digits + 1..];
+                }
+                None => {
+                    out.push_str(list);
+                    rest = after;
+                }
+            }
+        }
+        out.push_str(rest);
+        message = out;
+    }
+    Diagnostic {
+        path: path.unwrap_or(d.path),
+        message,
+    }
 }
 
 fn node_from(name: &str, kind: &str, config: Value) -> Result<NodeSpec, String> {
@@ -379,7 +485,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
                 }
                 exchanges.push(json!({
                     "name": n.id, "vhost": "/", "type": x.kind.as_str(),
-                    "durable": true, "auto_delete": false, "internal": false, "arguments": arguments,
+                    "durable": true, "auto_delete": false, "internal": x.internal, "arguments": arguments,
                 }));
             }
             NodeKind::Amqp(AmqpKind::Queue(q)) => {
@@ -585,10 +691,6 @@ mod tests {
                 "queues[0]",
             ),
             (
-                r#"{"queues": [], "bindings": [{"source": "x", "destination": "q"}]}"#,
-                "edges[0]",
-            ),
-            (
                 r#"{"exchanges": [{"name":"h","type":"headers"}], "queues":[{"name":"q"}], "bindings": [{"source": "h", "destination": "q", "arguments": {"x-match": "maybe"}}]}"#,
                 "x-match",
             ),
@@ -701,5 +803,97 @@ mod tests {
             "{all}"
         );
         assert!(all.contains("queue \"amq.q\" and its bindings"), "{all}");
+    }
+
+    /// A definitions file from the given exchanges, queues and bindings (JSON array bodies).
+    fn defs(exchanges: &str, queues: &str, bindings: &str) -> String {
+        format!(r#"{{"exchanges": [{exchanges}], "queues": [{queues}], "bindings": [{bindings}]}}"#)
+    }
+
+    fn paths(ds: &[Diagnostic]) -> Vec<&str> {
+        ds.iter().map(|d| d.path.as_str()).collect()
+    }
+
+    #[test]
+    fn an_internal_exchange_is_read_and_written_as_internal() {
+        let text = defs(
+            r#"{"name": "in", "type": "topic"}, {"name": "fan", "type": "fanout", "internal": true}"#,
+            r#"{"name": "q"}"#,
+            r#"{"source": "in", "destination": "fan", "destination_type": "exchange", "routing_key": "a.#"},
+               {"source": "fan", "destination": "q", "destination_type": "queue", "routing_key": ""}"#,
+        );
+        let got = import(&text).unwrap();
+        assert!(got.unsupported.is_empty(), "{:?}", got.unsupported);
+        let NodeKind::Amqp(AmqpKind::Exchange(fan)) = &got.scenario.nodes[1].kind else {
+            panic!("fan is an exchange");
+        };
+        assert!(fan.internal);
+        let (out, left_out) = export(&got.scenario);
+        assert!(left_out.is_empty(), "{left_out:?}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["exchanges"][0]["internal"], false);
+        assert_eq!(v["exchanges"][1]["internal"], true);
+    }
+
+    #[test]
+    fn a_binding_to_an_exchange_the_file_leaves_out_is_skipped_and_named() {
+        // RabbitMQ's export leaves internal exchanges out and keeps the bindings to them.
+        let text = defs(
+            r#"{"name": "in", "type": "topic"}"#,
+            r#"{"name": "q"}"#,
+            r#"{"source": "in", "destination": "q", "destination_type": "queue", "routing_key": "a.*"},
+               {"source": "in", "destination": "fan", "destination_type": "exchange", "routing_key": "a.#"},
+               {"source": "gone", "destination": "q", "destination_type": "queue", "routing_key": ""}"#,
+        );
+        let got = import(&text).unwrap();
+        assert_eq!(got.scenario.edges.len(), 1);
+        assert_eq!(
+            paths(&got.unsupported),
+            ["bindings[1].destination", "bindings[2].source"]
+        );
+        assert!(got.unsupported[0].message.contains("\"fan\""));
+    }
+
+    #[test]
+    fn the_same_binding_twice_is_kept_once_and_named() {
+        let b = r#"{"source": "in", "destination": "q", "destination_type": "queue", "routing_key": "k"}"#;
+        let text = defs(
+            r#"{"name": "in", "type": "direct"}"#,
+            r#"{"name": "q"}"#,
+            &format!("{b}, {b}"),
+        );
+        let got = import(&text).unwrap();
+        assert_eq!(got.scenario.edges.len(), 1);
+        assert_eq!(paths(&got.unsupported), ["bindings[1]"]);
+        assert!(
+            got.unsupported[0].message.contains("bindings[0]"),
+            "{}",
+            got.unsupported[0].message
+        );
+    }
+
+    #[test]
+    fn what_the_model_refuses_is_said_of_the_file() {
+        // A headers binding with a bad x-match, an out-of-range priority, and a duplicate name:
+        // every path and every cross-reference is the file's, never the scenario's.
+        let text = defs(
+            r#"{"name": "h", "type": "headers"}, {"name": "h", "type": "fanout"}"#,
+            r#"{"name": "q", "arguments": {"x-max-priority": 300}}"#,
+            r#"{"source": "h", "destination": "q", "destination_type": "queue", "routing_key": "",
+                "arguments": {"x-match": "some"}}"#,
+        );
+        let err = import(&text).unwrap_err();
+        let all = err.to_string();
+        assert!(
+            !all.contains("nodes[") && !all.contains("edges[") && !all.contains(".config"),
+            "{all}"
+        );
+        for expected in [
+            "exchanges[1].name: duplicate id \"h\" (first used by exchanges[0])",
+            "queues[0].arguments.x-max-priority: ",
+            "bindings[0].arguments.x-match: ",
+        ] {
+            assert!(all.contains(expected), "{expected:?} in:\n{all}");
+        }
     }
 }

@@ -31,6 +31,10 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             Err("a queue delivers only to consumers")
         }
         (Producer(_) | Relay(_), Amqp(Consumer(_))) => Err("a consumer consumes only from queues"),
+        (Producer(_) | Relay(_), Amqp(Exchange(x))) if x.internal => Err(
+            "403 ACCESS_REFUSED: cannot publish to an internal exchange; it takes messages only \
+             from other exchanges (bindings, alternate and dead-letter exchanges)",
+        ),
         (Producer(_) | Relay(_), Amqp(Exchange(_))) => Ok(EdgeKind::Publish),
         (Producer(_) | Relay(_), Amqp(Queue(_))) => Ok(EdgeKind::PublishDefault),
         (Producer(_) | Relay(_), Relay(_) | Sink(_)) => {

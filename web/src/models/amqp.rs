@@ -78,6 +78,12 @@ pub const EXCHANGE: &[Field] = &[
         Text,
         "where unroutable messages go",
     ),
+    f(
+        "internal",
+        &["internal"],
+        Bool,
+        "takes messages only from other exchanges, never from clients",
+    ),
 ];
 
 /// A queue's settings.
