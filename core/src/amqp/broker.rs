@@ -518,7 +518,7 @@ impl AmqpModel {
     fn offer(&mut self, k: &mut Kernel, q: NodeId, msg: Box<Envelope>) -> bool {
         k.nodes[q.index()].stats.received += 1;
         let qs = self.queue(q);
-        let overflow = qs.config.arguments.overflow;
+        let overflow = qs.config.arguments.overflow();
         // Quorum queues enqueue first and then block publishers once over the limit
         // (rabbit_fifo evaluate_limit): the publish that crosses it is accepted.
         let refused = if qs.is_quorum() {
@@ -587,7 +587,7 @@ impl AmqpModel {
     /// bytes are back at or below 80% of the limits.
     fn evaluate_limit(&mut self, q: NodeId) {
         let qs = self.queue_mut(q);
-        if !qs.is_quorum() || qs.config.arguments.overflow != Overflow::RejectPublish {
+        if !qs.is_quorum() || qs.config.arguments.overflow() != Overflow::RejectPublish {
             return;
         }
         let a = &qs.config.arguments;
@@ -605,7 +605,7 @@ impl AmqpModel {
     /// queue is over a limit. True if anything was dropped.
     fn drop_head_while_over(&mut self, k: &mut Kernel, q: NodeId) -> bool {
         let mut dropped = false;
-        while self.queue(q).config.arguments.overflow == Overflow::DropHead
+        while self.queue(q).config.arguments.overflow() == Overflow::DropHead
             && self.queue(q).over_limit()
         {
             let Some(s) = self.queue_mut(q).pop_head() else {

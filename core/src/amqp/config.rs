@@ -140,9 +140,10 @@ pub struct QueueArguments {
         skip_serializing_if = "Option::is_none"
     )]
     pub max_length_bytes: Option<u64>,
-    /// What happens when a limit would be exceeded.
-    #[serde(rename = "x-overflow", default, skip_serializing_if = "is_default")]
-    pub overflow: Overflow,
+    /// What happens when a limit would be exceeded; `None` (not given) behaves as
+    /// `drop-head` but, unlike an explicit value, gives way to a policy's.
+    #[serde(rename = "x-overflow", default, skip_serializing_if = "Option::is_none")]
+    pub overflow: Option<Overflow>,
     /// Where dead-lettered messages are published (`""` is the default exchange).
     #[serde(
         rename = "x-dead-letter-exchange",
@@ -178,6 +179,13 @@ pub struct QueueArguments {
         skip_serializing_if = "is_default"
     )]
     pub single_active_consumer: bool,
+}
+
+impl QueueArguments {
+    /// What happens when a limit would be exceeded: `x-overflow`, or `drop-head`.
+    pub fn overflow(&self) -> Overflow {
+        self.overflow.unwrap_or_default()
+    }
 }
 
 fn is_default<T: Default + PartialEq>(v: &T) -> bool {

@@ -21,6 +21,8 @@ pub mod definitions;
 pub mod event;
 pub mod headers;
 pub mod kind;
+pub mod pattern;
+pub mod policy;
 mod model;
 pub mod queue;
 mod route_index;

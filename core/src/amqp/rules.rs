@@ -345,7 +345,7 @@ fn check_queue(q: &QueueConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
             ));
         }
     }
-    if quorum && a.overflow == Overflow::RejectPublishDlx {
+    if quorum && a.overflow() == Overflow::RejectPublishDlx {
         diags.push(Diagnostic::new(
             format!("{args}.x-overflow"),
             "quorum queues do not support reject-publish-dlx; use reject-publish or drop-head",
