@@ -62,6 +62,23 @@ pub enum Command {
         /// Any live edge.
         edge: EdgeId,
     },
+    /// Sets a RabbitMQ policy (`operator`: an operator policy), replacing the one of that name:
+    /// it applies to the exchanges and queues it matches at once.
+    SetPolicy {
+        /// The policy.
+        policy: crate::amqp::policy::Policy,
+        /// An operator policy.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        operator: bool,
+    },
+    /// Removes the policy (`operator`: the operator policy) of that name.
+    ClearPolicy {
+        /// Its name.
+        name: String,
+        /// An operator policy.
+        #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+        operator: bool,
+    },
     /// Changes a live node's settings in place (`docs/amqp.md#configuring-a-live-node`).
     ///
     /// `spec.id` must be the node's name and `spec.kind` its kind: renaming or changing the kind

@@ -243,6 +243,9 @@ impl Sim {
             steps: 0,
             edit_log: Vec::new(),
         };
+        // Policies first: each exchange and queue is declared under the ones that match it.
+        sim.models.amqp.policies =
+            crate::amqp::policy::PolicySet::new(&scenario.policies, &scenario.operator_policies);
         // Nodes in document order, then edges (a `basic.consume` for each consume edge).
         for i in 0..sim.k.topo.nodes.len() {
             sim.node_started(NodeId(i as u32));
@@ -338,6 +341,30 @@ impl Sim {
     /// The scenario being simulated.
     pub fn scenario(&self) -> &Scenario {
         &self.scenario
+    }
+
+    /// The live topology and policies as a document (the starting document's name,
+    /// description and seed; no actions), for validating live edits.
+    pub fn live_document(&self) -> Scenario {
+        let mut doc = self.k.topo.to_scenario(&self.scenario);
+        doc.policies = self.models.amqp.policies_in_force(false);
+        doc.operator_policies = self.models.amqp.policies_in_force(true);
+        doc
+    }
+
+    /// The RabbitMQ policies (`operator`: operator policies) in force now.
+    pub fn policies(&self, operator: bool) -> Vec<crate::amqp::policy::Policy> {
+        self.models.amqp.policies_in_force(operator)
+    }
+
+    /// For an exchange or a queue: the policy and operator policy that apply to it now, and
+    /// each of its settings that an argument or a policy sets, with where it comes from.
+    /// `None` for other nodes.
+    pub fn effective_settings(
+        &self,
+        node: NodeId,
+    ) -> Option<(crate::amqp::PolicyNames, Vec<crate::amqp::policy::Setting>)> {
+        self.models.amqp.effective_settings(&self.k, node)
     }
 
     /// Every command applied so far, with when it was applied.
@@ -513,6 +540,22 @@ impl Sim {
             model::action_rule(&n.name, &n.kind, action).map_err(CommandError::NotAllowed)
         };
         match command {
+            Command::SetPolicy { policy, operator } => {
+                let mut diags = Vec::new();
+                let path = crate::scenario::Path::Item("policy", 0);
+                crate::amqp::policy::check_policy(policy, *operator, path, &mut diags);
+                if !diags.is_empty() {
+                    return Err(CommandError::Invalid(Diagnostics(diags).to_string()));
+                }
+            }
+            Command::ClearPolicy { name, operator } => {
+                if !self.models.amqp.has_policy(*operator, name) {
+                    return Err(CommandError::Invalid(format!(
+                        "no {}policy named {name:?} (RabbitMQ: Parameter does not exist)",
+                        if *operator { "operator " } else { "" }
+                    )));
+                }
+            }
             Command::Publish { node, message } => {
                 live_node(*node)?;
                 if message.body_bytes > crate::scenario::MAX_BODY_BYTES {
@@ -552,13 +595,13 @@ impl Sim {
                 }
             }
             Command::AddNode { spec } => {
-                let mut doc = topo.to_scenario(&self.scenario);
+                let mut doc = self.live_document();
                 doc.nodes.push(spec.clone());
                 crate::scenario::check_live(&doc)
                     .map_err(|d| CommandError::Invalid(d.to_string()))?;
             }
             Command::AddEdge { spec } => {
-                let mut doc = topo.to_scenario(&self.scenario);
+                let mut doc = self.live_document();
                 doc.edges.push(spec.clone());
                 crate::scenario::check_live(&doc)
                     .map_err(|d| CommandError::Invalid(d.to_string()))?;
@@ -764,6 +807,26 @@ impl Sim {
 
     fn run_script(&mut self, index: usize) {
         let action = self.scenario.actions[index].action.clone();
+        // A policy action names no node.
+        let command = if let Action::SetPolicy { policy, operator } = &action {
+            Some(Command::SetPolicy {
+                policy: policy.clone(),
+                operator: *operator,
+            })
+        } else if let Action::ClearPolicy { name, operator } = &action {
+            Some(Command::ClearPolicy {
+                name: name.clone(),
+                operator: *operator,
+            })
+        } else {
+            None
+        };
+        if let Some(command) = command {
+            if self.check_command(&command).is_ok() {
+                self.execute(command);
+            }
+            return;
+        }
         let Some(node) = self.k.topo.node_id(action.nodes()[0]) else {
             return; // the node was removed by an earlier edit: nothing to act on
         };
@@ -785,6 +848,9 @@ impl Sim {
             Action::Resume { .. } => Command::Resume { node },
             Action::Configure { node: spec } => Command::Configure { node, spec },
             Action::AddEdge { edge } => Command::AddEdge { spec: edge },
+            Action::SetPolicy { .. } | Action::ClearPolicy { .. } => {
+                unreachable!("taken above: a policy action names no node")
+            }
             Action::RemoveEdge {
                 to, routing_key, ..
             } => {
@@ -808,6 +874,17 @@ impl Sim {
 
     fn execute(&mut self, command: Command) {
         match command {
+            Command::SetPolicy { policy, operator } => {
+                let name = policy.name.clone();
+                self.models
+                    .amqp
+                    .set_policy(&mut self.k, operator, &name, Some(&policy));
+            }
+            Command::ClearPolicy { name, operator } => {
+                self.models
+                    .amqp
+                    .set_policy(&mut self.k, operator, &name, None)
+            }
             Command::Publish { node, message } => self.publish(node, &message),
             Command::Crash { node } => self.crash(node),
             Command::Restart { node } => self.restart(node),
@@ -859,7 +936,7 @@ impl Sim {
                 return Err(CommandError::Invalid(why))
             }
         }
-        let mut doc = self.k.topo.to_scenario(&self.scenario);
+        let mut doc = self.live_document();
         let slot = doc
             .nodes
             .iter_mut()

@@ -210,6 +210,8 @@ impl Topology {
                 })
                 .collect(),
             actions: Vec::new(),
+            policies: base.policies.clone(),
+            operator_policies: base.operator_policies.clone(),
         }
     }
 }

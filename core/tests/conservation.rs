@@ -119,6 +119,8 @@ fn random_scenario(seed: u64) -> Scenario {
         nodes,
         edges,
         actions,
+        policies: Vec::new(),
+        operator_policies: Vec::new(),
     }
 }
 

@@ -14,8 +14,25 @@ use switchboard_core::amqp::pattern::Pattern;
 /// One item: a literal, a dot, a class or a Perl class.
 fn atom() -> impl Strategy<Value = String> {
     prop::sample::select(vec![
-        "a", "b", "c", "1", "\\.", "-", "_", ".", "\\d", "\\w", "\\s", "\\D", "\\W", "[ab]",
-        "[^a]", "[a-c1]", "[.-]", "[[:alpha:]]", "\\b",
+        "a",
+        "b",
+        "c",
+        "1",
+        "\\.",
+        "-",
+        "_",
+        ".",
+        "\\d",
+        "\\w",
+        "\\s",
+        "\\D",
+        "\\W",
+        "[ab]",
+        "[^a]",
+        "[a-c1]",
+        "[.-]",
+        "[[:alpha:]]",
+        "\\b",
     ])
     .prop_map(str::to_owned)
 }
@@ -28,13 +45,8 @@ fn quantifier() -> impl Strategy<Value = &'static str> {
 
 /// A pattern of sequences, groups, alternations and lookarounds, a few levels deep.
 fn pattern() -> impl Strategy<Value = String> {
-    let leaf = (atom(), quantifier()).prop_map(|(a, q)| {
-        if a == "\\b" {
-            a
-        } else {
-            format!("{a}{q}")
-        }
-    });
+    let leaf =
+        (atom(), quantifier()).prop_map(|(a, q)| if a == "\\b" { a } else { format!("{a}{q}") });
     let tree = leaf.prop_recursive(3, 24, 4, |inner| {
         prop_oneof![
             prop::collection::vec(inner.clone(), 1..4).prop_map(|v| v.concat()),
@@ -49,20 +61,14 @@ fn pattern() -> impl Strategy<Value = String> {
             }),
         ]
     });
-    (
-        any::<bool>(),
-        any::<bool>(),
-        any::<bool>(),
-        tree,
-    )
-        .prop_map(|(caseless, start, end, t)| {
-            format!(
-                "{}{}{t}{}",
-                if caseless { "(?i)" } else { "" },
-                if start { "^" } else { "" },
-                if end { "$" } else { "" }
-            )
-        })
+    (any::<bool>(), any::<bool>(), any::<bool>(), tree).prop_map(|(caseless, start, end, t)| {
+        format!(
+            "{}{}{t}{}",
+            if caseless { "(?i)" } else { "" },
+            if start { "^" } else { "" },
+            if end { "$" } else { "" }
+        )
+    })
 }
 
 fn name() -> impl Strategy<Value = String> {

@@ -61,7 +61,7 @@ fn unknown_version_is_named() {
     let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":\"one\"");
     assert_diag(&text, "version", "expected an integer");
     assert_diag(r#"{"nodes":[]}"#, "version", "missing");
-    assert_eq!(FORMAT_VERSION, 2);
+    assert_eq!(FORMAT_VERSION, 3);
 }
 
 #[test]
@@ -323,4 +323,112 @@ fn a_view_is_read_checked_and_written_back() {
     // A version-1 document cannot carry one: the field is newer than it.
     let v1 = with(r#"{"x":0,"y":0,"zoom":1}"#).replace(r#""version":2"#, r#""version":1"#);
     assert_diag(&v1, "view", "new in format version 2");
+}
+
+#[test]
+fn version_2_documents_take_no_policies_and_migrate_to_version_3() {
+    // A version-2 document is read as it was, and comes out as version 3.
+    let s = Scenario::from_json(&doc(NODES, EDGES)).expect("a v2 document");
+    assert_eq!(s.version, 3);
+    assert!(s.policies.is_empty());
+    // Policies are newer than version 2: said so, with the place.
+    let policy = r#"{"name":"ttl","pattern":".*","definition":{"message-ttl":1000}}"#;
+    let with_policies = doc(NODES, EDGES).replace(
+        r#""version":2"#,
+        &format!(r#""version":2,"policies":[{policy}]"#),
+    );
+    assert_diag(&with_policies, "policies", "new in format version 3");
+    let with_action = doc(NODES, EDGES).replace(
+        r#""version":2"#,
+        &format!(r#""version":2,"actions":[{{"at":"1s","do":"set_policy","policy":{policy}}}]"#),
+    );
+    assert_diag(&with_action, "actions[0].do", "new in format version 3");
+    // As version 3, both are read.
+    let v3 = with_policies.replace(r#""version":2"#, r#""version":3"#);
+    let s = Scenario::from_json(&v3).expect("a v3 document with a policy");
+    assert_eq!(s.policies[0].name, "ttl");
+    assert_eq!(s.policies[0].definition.message_ttl, Some(1000));
+}
+
+#[test]
+fn bad_policies_are_named_with_their_paths() {
+    let with = |policies: &str, actions: &str| {
+        format!(
+            r#"{{"version":3,"nodes":{NODES},"edges":{EDGES},"policies":{policies},"actions":{actions}}}"#
+        )
+    };
+    let p = |name: &str, pattern: &str, def: &str| {
+        format!(r#"{{"name":"{name}","pattern":"{pattern}","definition":{def}}}"#)
+    };
+    assert_diag(
+        &with(&format!("[{}]", p("a", "(", r#"{"max-length":1}"#)), "[]"),
+        "policies[0].pattern",
+        "missing )",
+    );
+    assert_diag(
+        &with(&format!("[{}]", p("a", ".*", "{}")), "[]"),
+        "policies[0].definition",
+        "no policy provided",
+    );
+    assert_diag(
+        &with(&format!("[{}]", p("a", ".*", r#"{"ha-mode":"all"}"#)), "[]"),
+        "policies[0].definition.ha-mode",
+        "unknown field `ha-mode`",
+    );
+    assert_diag(
+        &with(&format!("[{}]", p("a", ".*", r#"{"expires":0}"#)), "[]"),
+        "policies[0].definition.expires",
+        "0 is not a valid queue expiry",
+    );
+    assert_diag(
+        &with(
+            &format!(
+                "[{},{}]",
+                p("a", ".*", r#"{"max-length":1}"#),
+                p("a", "x", r#"{"max-length":2}"#)
+            ),
+            "[]",
+        ),
+        "policies[1].name",
+        "duplicate name",
+    );
+    assert_diag(
+        &with(
+            &format!(r#"[{}]"#, p("a", ".*", r#"{"max-length":1}"#))
+                .replace(r#""pattern""#, r#""apply-to":"topics","pattern""#),
+            "[]",
+        ),
+        "policies[0].apply-to",
+        "unknown variant",
+    );
+    // An operator policy may set only limits.
+    let op = format!(
+        r#"{{"version":3,"nodes":{NODES},"edges":{EDGES},"operator_policies":[{}]}}"#,
+        p("op", ".*", r#"{"dead-letter-exchange":"dlx"}"#)
+    );
+    assert_diag(
+        &op,
+        "operator_policies[0].definition.dead-letter-exchange",
+        "not an operator policy key",
+    );
+    // A scripted clear of a policy that does not exist by then.
+    assert_diag(
+        &with(
+            "[]",
+            r#"[{"at":"1s","do":"clear_policy","name":"nope"},
+               {"at":"2s","do":"set_policy","policy":{"name":"late","pattern":"","definition":{"max-length":1}}},
+               {"at":"1s","do":"clear_policy","name":"late"}]"#,
+        ),
+        "actions[0].name",
+        "no policy named \"nope\"",
+    );
+    assert_diag(
+        &with(
+            "[]",
+            r#"[{"at":"2s","do":"set_policy","policy":{"name":"late","pattern":"","definition":{"max-length":1}}},
+               {"at":"1s","do":"clear_policy","name":"late"}]"#,
+        ),
+        "actions[1].name",
+        "by then",
+    );
 }

@@ -421,7 +421,13 @@ impl AmqpModel {
             }
             if !routed_somewhere {
                 if let NodeKind::Amqp(AmqpKind::Exchange(cfg)) = &k.topo.node(x).kind {
-                    if let Some(ae) = cfg.arguments.alternate_exchange.as_deref() {
+                    // The argument wins over a policy's (rabbit_policy:get_arg/3).
+                    let ae = cfg.arguments.alternate_exchange.as_deref().or_else(|| {
+                        (!self.policy_ae.is_empty())
+                            .then(|| self.policy_ae.get(&x).map(String::as_str))
+                            .flatten()
+                    });
+                    if let Some(ae) = ae {
                         if let Some(ae) = Self::live_exchange(k, ae) {
                             if !work.contains(&ae) {
                                 work.push(ae);
@@ -585,7 +591,7 @@ impl AmqpModel {
     /// Quorum `reject-publish` (`rabbit_fifo:evaluate_limit/…`): over the limit, publishers are
     /// blocked (their next publishes are nacked); they are unblocked once the ready messages and
     /// bytes are back at or below 80% of the limits.
-    fn evaluate_limit(&mut self, q: NodeId) {
+    pub(crate) fn evaluate_limit(&mut self, q: NodeId) {
         let qs = self.queue_mut(q);
         if !qs.is_quorum() || qs.config.arguments.overflow() != Overflow::RejectPublish {
             return;
@@ -603,7 +609,7 @@ impl AmqpModel {
 
     /// `maybe_drop_head/2`: with `drop-head`, drops (or dead-letters) from the head while the
     /// queue is over a limit. True if anything was dropped.
-    fn drop_head_while_over(&mut self, k: &mut Kernel, q: NodeId) -> bool {
+    pub(crate) fn drop_head_while_over(&mut self, k: &mut Kernel, q: NodeId) -> bool {
         let mut dropped = false;
         while self.queue(q).config.arguments.overflow() == Overflow::DropHead
             && self.queue(q).over_limit()
@@ -619,7 +625,7 @@ impl AmqpModel {
 
     /// `drop_expired_msgs/1`: expired messages at the head are dead-lettered or dropped, then
     /// the TTL timer is armed for the new head (`ensure_ttl_timer/2`).
-    fn drop_expired(&mut self, k: &mut Kernel, q: NodeId) {
+    pub(crate) fn drop_expired(&mut self, k: &mut Kernel, q: NodeId) {
         let now = k.now;
         for s in self.queue_mut(q).take_expired(now) {
             k.emit(EventKind::Amqp(AmqpEvent::Expired {
@@ -991,14 +997,21 @@ impl AmqpModel {
         }
     }
 
-    /// Arms (or re-arms) the `x-expires` timer of an unused queue.
-    fn arm_expires(&mut self, k: &mut Kernel, q: NodeId) {
+    /// Arms (or re-arms) the `x-expires` timer of an unused queue, counting from now.
+    pub(crate) fn arm_expires(&mut self, k: &mut Kernel, q: NodeId) {
+        self.queue_mut(q).idle_since = k.now;
+        self.arm_expires_from_idle(k, q);
+    }
+
+    /// Arms (or re-arms) the `x-expires` timer of an unused queue, counting from when it
+    /// became unused (a quorum queue keeps that moment when a policy changes its `expires`).
+    pub(crate) fn arm_expires_from_idle(&mut self, k: &mut Kernel, q: NodeId) {
         let qs = self.queue_mut(q);
         qs.expires_epoch += 1;
         if let Some(ms) = qs.config.arguments.expires {
             if qs.consumers.is_empty() {
                 let epoch = qs.expires_epoch;
-                let at = k.now + SimDuration(ms.saturating_mul(1000));
+                let at = (qs.idle_since + SimDuration(ms.saturating_mul(1000))).max(k.now);
                 schedule(k, at, Due::QueueExpires { queue: q, epoch });
             }
         }

@@ -142,7 +142,11 @@ pub struct QueueArguments {
     pub max_length_bytes: Option<u64>,
     /// What happens when a limit would be exceeded; `None` (not given) behaves as
     /// `drop-head` but, unlike an explicit value, gives way to a policy's.
-    #[serde(rename = "x-overflow", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "x-overflow",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub overflow: Option<Overflow>,
     /// Where dead-lettered messages are published (`""` is the default exchange).
     #[serde(

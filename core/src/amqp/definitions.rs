@@ -340,6 +340,8 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         edges,
         actions: Vec::new(),
         view: None,
+        policies: Vec::new(),
+        operator_policies: Vec::new(),
     };
     // The model's own rules (a bad topic pattern, a bad x-match, settings that do not go
     // together), said of the file's paths.

@@ -131,6 +131,15 @@ pub enum AmqpEvent {
         /// The reply text.
         text: Box<str>,
     },
+    /// The policy or operator policy that applies to an exchange or a queue changed: at its
+    /// declaration, or when a policy was set or cleared. Its settings are the ones
+    /// `Sim::effective_settings` reports from now on.
+    PolicyApplied {
+        /// The exchange or queue.
+        node: NodeId,
+        /// The policies that apply now.
+        names: Box<PolicyNames>,
+    },
     /// A consumer's application stalled (a `pause` command): it finishes the delivery it is
     /// processing but starts no new one. Deliveries keep arriving in its buffer.
     ConsumerPaused {
@@ -247,6 +256,7 @@ impl AmqpEvent {
             AmqpEvent::QueueDeleted { .. } => "queue_deleted",
             AmqpEvent::ConsumerActivated { .. } => "consumer_activated",
             AmqpEvent::ChannelError { .. } => "channel_error",
+            AmqpEvent::PolicyApplied { .. } => "policy_applied",
             AmqpEvent::ConsumerPaused { .. } => "paused",
             AmqpEvent::ConsumerResumed { .. } => "resumed",
         }
@@ -267,8 +277,18 @@ impl AmqpEvent {
             AmqpEvent::QueueDeleted { .. }
             | AmqpEvent::ConsumerActivated { .. }
             | AmqpEvent::ChannelError { .. }
+            | AmqpEvent::PolicyApplied { .. }
             | AmqpEvent::ConsumerPaused { .. }
             | AmqpEvent::ConsumerResumed { .. } => None,
         }
     }
+}
+
+/// The policy and operator policy that apply to an object, by name (`None`: none).
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct PolicyNames {
+    /// The policy.
+    pub policy: Option<String>,
+    /// The operator policy.
+    pub operator_policy: Option<String>,
 }

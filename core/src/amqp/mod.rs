@@ -21,9 +21,10 @@ pub mod definitions;
 pub mod event;
 pub mod headers;
 pub mod kind;
+mod model;
 pub mod pattern;
 pub mod policy;
-mod model;
+mod policy_apply;
 pub mod queue;
 mod route_index;
 pub(crate) mod rules;
@@ -36,7 +37,7 @@ pub use config::{
     Overflow, QueueArguments, QueueConfig, QueueType, Settlement, DEFAULT_DELIVERY_LIMIT,
 };
 pub use death::{Death, DeathReason};
-pub use event::{AmqpEvent, DeadLetter, PublishedTo, Route, SettleMethod};
+pub use event::{AmqpEvent, DeadLetter, PolicyNames, PublishedTo, Route, SettleMethod};
 pub use headers::XMatch;
 pub use kind::{AmqpKind, EdgeKind};
 pub(crate) use model::{places_in_due, AmqpModel, Due, PlaceDetail};

@@ -17,6 +17,7 @@ use crate::model::{Place, PlaceDetail as AnyPlace};
 use crate::scenario::NodeKind;
 use crate::time::SimTime;
 use serde::Serialize;
+use std::collections::BTreeMap;
 
 /// The model's entries in the kernel's agenda.
 #[derive(Clone, Debug)]
@@ -74,6 +75,12 @@ pub(crate) struct AmqpModel {
     /// Each exchange's live bindings, indexed by what they match: kept in step with the
     /// bindings as they are added and removed.
     pub(crate) routes: RouteIndex,
+    /// The policies and operator policies in force.
+    pub(crate) policies: super::policy::PolicySet,
+    /// The policy and operator policy applying to each exchange and queue that has one.
+    pub(crate) applied: BTreeMap<NodeId, super::policy::Applied>,
+    /// Exchanges whose alternate exchange comes from a policy (not an argument): which.
+    pub(crate) policy_ae: BTreeMap<NodeId, String>,
 }
 
 /// Where a message of this model rests.
@@ -209,8 +216,16 @@ impl AmqpModel {
             self.nodes.resize_with(i + 1, AmqpNode::default);
         }
         self.nodes[i] = AmqpNode::for_kind(&k.topo.node(node).kind);
-        if matches!(k.topo.node(node).kind, NodeKind::Amqp(AmqpKind::Queue(_))) {
-            self.queue_declared(k, node);
+        match k.topo.node(node).kind {
+            NodeKind::Amqp(AmqpKind::Queue(_)) => {
+                self.policies_at_declare(k, node);
+                self.queue_declared(k, node);
+            }
+            NodeKind::Amqp(AmqpKind::Exchange(_)) => self.policies_at_declare(k, node),
+            NodeKind::Amqp(AmqpKind::Consumer(_))
+            | NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_) => {}
         }
     }
 

@@ -112,11 +112,7 @@ enum Node {
         kind: Greed,
     },
     /// A lookaround: `ahead` or behind, positive or `negate`d.
-    Look {
-        ahead: bool,
-        negate: bool,
-        alt: Alt,
-    },
+    Look { ahead: bool, negate: bool, alt: Alt },
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -334,9 +330,7 @@ impl Parser<'_> {
     fn atom(&mut self, flags: &mut Flags) -> Result<Option<Node>, String> {
         let b = self.p[self.i];
         self.i += 1;
-        let set = |s: Set, f: &Flags| {
-            Node::Bytes(if f.caseless { s.caseless() } else { s })
-        };
+        let set = |s: Set, f: &Flags| Node::Bytes(if f.caseless { s.caseless() } else { s });
         Ok(Some(match b {
             b'.' => Node::Bytes(if flags.dotall {
                 Set::of(|_| true)
@@ -414,7 +408,11 @@ impl Parser<'_> {
                             return self.err("(?P is supported only as (?P<name>...)");
                         }
                     }
-                    let close = if self.peek() == Some(b'\'') { b'\'' } else { b'>' };
+                    let close = if self.peek() == Some(b'\'') {
+                        b'\''
+                    } else {
+                        b'>'
+                    };
                     self.i += 1;
                     let start = self.i;
                     while self.peek().is_some_and(is_word) {
@@ -445,7 +443,9 @@ impl Parser<'_> {
                                 self.i += 1;
                                 break;
                             }
-                            Some(b'>') => return self.err("atomic groups (?>...) are not supported"),
+                            Some(b'>') => {
+                                return self.err("atomic groups (?>...) are not supported")
+                            }
                             Some(b'(') => return self.err("conditional groups are not supported"),
                             Some(b'R' | b'0'..=b'9' | b'&' | b'+') => {
                                 return self.err("recursion is not supported")
@@ -605,8 +605,8 @@ impl Parser<'_> {
             b'z' if !in_class => Ok(Escaped::Node(Node::EndText)),
             b'Z' if !in_class => Ok(Escaped::Node(Node::End { multiline: false })),
             b'0'..=b'9' => self.err("backreferences and octal escapes are not supported"),
-            b'p' | b'P' | b'X' | b'R' | b'h' | b'H' | b'V' | b'N' | b'K' | b'G' | b'Q'
-            | b'E' | b'g' | b'k' | b'c' | b'o' | b'u' | b'U' | b'L' | b'l' | b'C' => {
+            b'p' | b'P' | b'X' | b'R' | b'h' | b'H' | b'V' | b'N' | b'K' | b'G' | b'Q' | b'E'
+            | b'g' | b'k' | b'c' | b'o' | b'u' | b'U' | b'L' | b'l' | b'C' => {
                 self.i -= 1;
                 self.err(&format!("\\{} is not supported", b as char))
             }
@@ -757,7 +757,9 @@ mod tests {
     use super::*;
 
     fn m(p: &str, s: &str) -> bool {
-        Pattern::new(p).unwrap_or_else(|e| panic!("{p}: {e}")).is_match(s)
+        Pattern::new(p)
+            .unwrap_or_else(|e| panic!("{p}: {e}"))
+            .is_match(s)
     }
 
     #[test]
@@ -775,7 +777,10 @@ mod tests {
         assert!(m("^[a-z_]+(-dlq)?$", "orders-dlq"));
         assert!(m("^a{2,3}$", "aaa"));
         assert!(!m("^a{2,3}$", "aaaa"));
-        assert!(m("^a{,3}$", "a{,3}"), "a brace that is not a quantifier is literal");
+        assert!(
+            m("^a{,3}$", "a{,3}"),
+            "a brace that is not a quantifier is literal"
+        );
         assert!(m("(?<=\\.)dlq$", "orders.dlq"));
         assert!(!m("(?<!\\.)dlq$", "orders.dlq"));
         assert!(m("\\bdlq\\b", "orders dlq"));

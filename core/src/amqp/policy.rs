@@ -86,13 +86,21 @@ pub struct Policy {
 #[serde(deny_unknown_fields)]
 pub struct PolicyDefinition {
     /// Queues: per-queue message TTL in milliseconds.
-    #[serde(rename = "message-ttl", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "message-ttl",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub message_ttl: Option<u64>,
     /// Queues: deleted after being unused this many milliseconds (1 or more).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires: Option<u64>,
     /// Queues: the most ready messages.
-    #[serde(rename = "max-length", default, skip_serializing_if = "Option::is_none")]
+    #[serde(
+        rename = "max-length",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
     pub max_length: Option<u64>,
     /// Queues: the most ready body bytes.
     #[serde(
@@ -145,7 +153,10 @@ impl PolicyDefinition {
             ("max-length-bytes", d.max_length_bytes.is_some()),
             ("overflow", d.overflow.is_some()),
             ("dead-letter-exchange", d.dead_letter_exchange.is_some()),
-            ("dead-letter-routing-key", d.dead_letter_routing_key.is_some()),
+            (
+                "dead-letter-routing-key",
+                d.dead_letter_routing_key.is_some(),
+            ),
             ("delivery-limit", d.delivery_limit.is_some()),
             ("alternate-exchange", d.alternate_exchange.is_some()),
         ]
@@ -169,7 +180,12 @@ pub const OPERATOR_KEYS: &[&str] = &[
 pub const MAX_PATTERN_BYTES: usize = 1024;
 
 /// The checks of one policy (`operator`: an operator policy) at `path`.
-pub(crate) fn check_policy(p: &Policy, operator: bool, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+pub(crate) fn check_policy(
+    p: &Policy,
+    operator: bool,
+    path: Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
     if p.name.is_empty() {
         diags.push(Diagnostic::new(path.at("name"), "must not be empty"));
     }
@@ -220,8 +236,7 @@ pub(crate) fn check_policy(p: &Policy, operator: bool, path: Path<'_>, diags: &m
             "0 is not a valid queue expiry: expected 1 ms or more",
         ));
     }
-    if d
-        .dead_letter_routing_key
+    if d.dead_letter_routing_key
         .as_ref()
         .is_some_and(|k| k.len() > 255)
     {

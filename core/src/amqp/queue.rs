@@ -70,6 +70,8 @@ pub struct QueueState {
     pub config: QueueConfig,
     /// Deleted: it routes and holds nothing more.
     pub deleted: bool,
+    /// Since when it has had no consumer (for `x-expires`).
+    pub idle_since: SimTime,
     main: BTreeMap<(Reverse<u8>, u64), Stored>,
     returns: VecDeque<Stored>,
     bytes: u64,
@@ -102,6 +104,7 @@ impl QueueState {
         QueueState {
             config,
             deleted: false,
+            idle_since: SimTime::ZERO,
             main: BTreeMap::new(),
             returns: VecDeque::new(),
             bytes: 0,

@@ -482,3 +482,52 @@ fn consume_edge_problems(
     }
     out
 }
+
+/// The document's policies and operator policies, and the scripted changes to them: each valid
+/// (`policy::check_policy`), names unique in each list, and a `clear_policy` only of a policy
+/// that exists by then (RabbitMQ: "Parameter does not exist").
+pub(crate) fn check_policies(s: &Scenario, diags: &mut Vec<Diagnostic>) {
+    use super::policy::check_policy;
+    use crate::scenario::Action;
+    let mut live: [BTreeMap<&str, ()>; 2] = Default::default();
+    for (operator, list, field) in [
+        (false, &s.policies, "policies"),
+        (true, &s.operator_policies, "operator_policies"),
+    ] {
+        for (i, p) in list.iter().enumerate() {
+            let path = Path::Item(field, i);
+            check_policy(p, operator, path, diags);
+            if live[usize::from(operator)].insert(&p.name, ()).is_some() {
+                diags.push(Diagnostic::new(
+                    path.at("name"),
+                    format!(
+                        "duplicate name {:?}: each {} needs its own",
+                        p.name,
+                        &field[..field.len() - 3]
+                    ),
+                ));
+            }
+        }
+    }
+    // In the order a run applies them: by time, then document order.
+    let mut order: Vec<usize> = (0..s.actions.len()).collect();
+    order.sort_by_key(|&i| (s.actions[i].at, i));
+    for i in order {
+        let path = Path::Item("actions", i);
+        if let Action::SetPolicy { policy, operator } = &s.actions[i].action {
+            check_policy(policy, *operator, path.at("policy"), diags);
+            live[usize::from(*operator)].insert(&policy.name, ());
+        } else if let Action::ClearPolicy { name, operator } = &s.actions[i].action {
+            if live[usize::from(*operator)].remove(name.as_str()).is_none() {
+                diags.push(Diagnostic::new(
+                    path.at("name"),
+                    format!(
+                        "no {}policy named {name:?} by then (RabbitMQ: Parameter does not \
+                         exist)",
+                        if *operator { "operator " } else { "" }
+                    ),
+                ));
+            }
+        }
+    }
+}

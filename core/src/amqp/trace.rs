@@ -119,6 +119,11 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             f.str("why", why)?;
             f.u64("dropped", dropped.into())
         }
+        AmqpEvent::PolicyApplied { node, names } => {
+            f.node("node", *node)?;
+            f.value("policy", &names.policy)?;
+            f.value("operator_policy", &names.operator_policy)
+        }
         &AmqpEvent::ConsumerActivated { queue, consumer } => {
             f.node("queue", queue)?;
             f.node("consumer", consumer)

@@ -20,10 +20,16 @@ struct Step {
 }
 
 /// Every step, oldest first; `STEPS[i].from == i + 1`.
-const STEPS: &[Step] = &[Step {
-    from: 1,
-    run: v1_to_v2,
-}];
+const STEPS: &[Step] = &[
+    Step {
+        from: 1,
+        run: v1_to_v2,
+    },
+    Step {
+        from: 2,
+        run: v2_to_v3,
+    },
+];
 
 /// Version 2 added the optional top-level `view` (the canvas centre and zoom), which share links
 /// had carried outside the document. A version-1 document has none, so it opens fitted to its
@@ -37,6 +43,33 @@ fn v1_to_v2(mut doc: Doc) -> Result<Doc, Diagnostic> {
         ));
     }
     doc.insert("version".into(), Value::from(2));
+    Ok(doc)
+}
+
+/// Version 3 added RabbitMQ policies: the top-level `policies` and `operator_policies`, and the
+/// `set_policy` and `clear_policy` actions. A version-2 document has none, so it runs as it did.
+fn v2_to_v3(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let new = |path: String, what: &str| {
+        Diagnostic::new(
+            path,
+            format!(
+                "{what} is new in format version 3, but this document says \"version\": 2; \
+                 change the version to 3"
+            ),
+        )
+    };
+    for key in ["policies", "operator_policies"] {
+        if doc.contains_key(key) {
+            return Err(new(key.into(), &format!("`{key}`")));
+        }
+    }
+    let actions = doc.get("actions").and_then(Value::as_array);
+    for (i, a) in actions.into_iter().flatten().enumerate() {
+        if let Some(d @ ("set_policy" | "clear_policy")) = a.get("do").and_then(Value::as_str) {
+            return Err(new(format!("actions[{i}].do"), &format!("`{d}`")));
+        }
+    }
+    doc.insert("version".into(), Value::from(3));
     Ok(doc)
 }
 

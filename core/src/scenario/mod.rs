@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 
 /// The newest format version this build reads and the one it writes. Older versions are
 /// migrated when read (see `migrate.rs` and `docs/scenario-format.md`).
-pub const FORMAT_VERSION: u32 = 2;
+pub const FORMAT_VERSION: u32 = 3;
 
 /// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
 pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
@@ -52,6 +52,13 @@ pub struct Scenario {
     /// Presentation only: it never changes the run.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub view: Option<View>,
+    /// RabbitMQ policies: settings applied to exchanges and queues by name
+    /// (`docs/amqp.md`, "Policies").
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub policies: Vec<crate::amqp::policy::Policy>,
+    /// RabbitMQ operator policies: limits an operator imposes over the policies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub operator_policies: Vec<crate::amqp::policy::Policy>,
 }
 
 /// The part of the canvas in view: its centre, in canvas units, and the zoom. It does not depend
@@ -240,7 +247,9 @@ impl Action {
             | Action::RemoveEdge { .. }
             | Action::Pause { .. }
             | Action::Resume { .. }
-            | Action::Configure { .. } => None,
+            | Action::Configure { .. }
+            | Action::SetPolicy { .. }
+            | Action::ClearPolicy { .. } => None,
         }
     }
 }
@@ -424,6 +433,25 @@ pub enum Action {
         /// The node as in `nodes`, with its new `config`: same `id`, same `kind`.
         node: NodeSpec,
     },
+    /// Sets a policy (`rabbitmqctl set_policy`), or with `operator` an operator policy
+    /// (`set_operator_policy`): a new name adds one, a known name replaces it. It applies to
+    /// the exchanges and queues it matches at once.
+    SetPolicy {
+        /// The policy, as in `policies`.
+        policy: crate::amqp::policy::Policy,
+        /// An operator policy.
+        #[serde(default, skip_serializing_if = "is_false")]
+        operator: bool,
+    },
+    /// Removes the policy (or with `operator`, the operator policy) of that name
+    /// (`rabbitmqctl clear_policy`).
+    ClearPolicy {
+        /// Its name.
+        name: String,
+        /// An operator policy.
+        #[serde(default, skip_serializing_if = "is_false")]
+        operator: bool,
+    },
 }
 
 impl Action {
@@ -448,6 +476,7 @@ impl Action {
             Action::Configure { node } => vec![("node.id", &node.id)],
             Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
             Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],
+            Action::SetPolicy { .. } | Action::ClearPolicy { .. } => Vec::new(),
         }
     }
 }

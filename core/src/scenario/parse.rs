@@ -40,6 +40,10 @@ struct RawScenario {
     actions: Vec<Map<String, Value>>,
     #[serde(default)]
     view: Option<View>,
+    #[serde(default)]
+    policies: Vec<crate::amqp::policy::Policy>,
+    #[serde(default)]
+    operator_policies: Vec<crate::amqp::policy::Policy>,
 }
 
 fn default_seed() -> u64 {
@@ -222,6 +226,8 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
         edges: raw.edges,
         actions,
         view: raw.view,
+        policies: raw.policies,
+        operator_policies: raw.operator_policies,
     })
 }
 
@@ -365,6 +371,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         outgoing[first_use[e.from.as_str()]] += 1;
     }
     check_zero_time_loops(s, &first_use, diags);
+    crate::amqp::rules::check_policies(s, diags);
     // Each model's checks across nodes.
     crate::amqp::rules::check_topology(s, &kind_of, diags);
     for (i, n) in s.nodes.iter().enumerate() {
@@ -399,10 +406,10 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 ));
             }
         }
-        let kind = kind_of(a.action.nodes()[0]);
+        let name = a.action.nodes().first().copied().unwrap_or_default();
+        let kind = kind_of(name);
         let action = Path::Item("actions", i);
         let path = action.at("node");
-        let name = a.action.nodes()[0];
         let asks = match &a.action {
             Action::Publish { message, .. } => {
                 check_template(message, action.at("message"), diags);
@@ -432,6 +439,8 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 None
             }
             Action::RemoveNode { .. } | Action::RemoveEdge { .. } => None,
+            // Checked with the document's policies (`rules::check_policies`).
+            Action::SetPolicy { .. } | Action::ClearPolicy { .. } => None,
         };
         if let (Some(asks), Some(kind)) = (asks, kind) {
             if let Err(why) = crate::model::action_rule(name, kind, asks) {
