@@ -38,7 +38,7 @@ compare=(python3 "$root/scripts/rabbitmq/compare-definitions.py")
 if [ ${#files[@]} -gt 0 ]; then
   examples=("${files[@]}")
 else
-  examples=(docs/examples/*.json scripts/rabbitmq/every-argument.json)
+  examples=(docs/examples/*.json scripts/rabbitmq/every-argument.json scripts/rabbitmq/policies.json)
 fi
 
 broker_session rabbitmq "the broker's files and each example's output"
@@ -65,11 +65,21 @@ check_one() {
   rabbitmqctl list_queues -q --formatter json name durable auto_delete arguments >"$d/queues.json" 2>>"$d/list.log" & pids+=($!)
   rabbitmqctl list_bindings -q --formatter json source_name destination_name destination_kind routing_key arguments >"$d/bindings.json" 2>>"$d/list.log" & pids+=($!)
   rabbitmqctl export_definitions -q "$d/broker.json" >>"$d/list.log" 2>&1 & pids+=($!)
+  rabbitmqctl list_policies -q --formatter json >"$d/policies.json" 2>>"$d/list.log" & pids+=($!)
+  rabbitmqctl list_operator_policies -q --formatter json >"$d/op-policies.json" 2>>"$d/list.log" & pids+=($!)
+  rabbitmqctl list_queues -q --formatter json name policy >"$d/applied-q.json" 2>>"$d/list.log" & pids+=($!)
+  rabbitmqctl list_exchanges -q --formatter json name policy >"$d/applied-x.json" 2>>"$d/list.log" & pids+=($!)
   for p in "${pids[@]}"; do wait "$p" || failed=1; done
   if [ -n "$failed" ]; then
     echo "rabbitmqctl list_* or export_definitions failed:"; cat "$d/list.log"; return 1
   fi
   "${compare[@]}" broker "$d/ours.json" "$d/exchanges.json" "$d/queues.json" "$d/bindings.json" >"$d/compare.txt" ||
+    { grep -v '^note: ' "$d/compare.txt"; return 1; }
+  if ! "$switchboard" run "$f" --until 0s --trace ndjson >"$d/simulated.ndjson" 2>"$d/run.log"; then
+    echo "switchboard run failed:"; cat "$d/run.log"; return 1
+  fi
+  "${compare[@]}" policies "$d/ours.json" "$d/policies.json" "$d/op-policies.json" \
+    "$d/applied-q.json" "$d/applied-x.json" "$d/simulated.ndjson" >>"$d/compare.txt" ||
     { grep -v '^note: ' "$d/compare.txt"; return 1; }
   if ! "$switchboard" import-definitions "$d/broker.json" >"$d/scenario.json" 2>"$d/not-imported.txt"; then
     echo "import-definitions refused the broker's export:"; cat "$d/not-imported.txt"; return 1

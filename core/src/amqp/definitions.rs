@@ -89,8 +89,23 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
     let mut note = |path: String, message: String| unsupported.push(Diagnostic::new(path, message));
     for (key, value) in top {
         match key.as_str() {
-            "queues" | "exchanges" | "bindings" | "rabbit_version" | "rabbitmq_version"
-            | "product_name" | "product_version" => {}
+            "queues" | "exchanges" | "bindings" | "policies" | "rabbit_version"
+            | "rabbitmq_version" | "product_name" | "product_version" => {}
+            "parameters" => {
+                // Operator policies are parameters of the component "operator_policy"; the
+                // others (federation upstreams, shovels…) are not modelled.
+                for (i, p) in value.as_array().into_iter().flatten().enumerate() {
+                    if text(p, "component") != Some("operator_policy") {
+                        note(
+                            format!("parameters[{i}]"),
+                            format!(
+                                "{:?} parameters are not modelled and are left out",
+                                text(p, "component").unwrap_or("?")
+                            ),
+                        );
+                    }
+                }
+            }
             "vhosts" => {
                 let others: Vec<&str> = value
                     .as_array()
@@ -328,6 +343,55 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         edges.push(e);
         edge_origin.push(path);
     }
+    // Policies, then operator policies (parameters of the component "operator_policy").
+    let mut policies = Vec::new();
+    let mut policy_origin: Vec<String> = Vec::new();
+    for (i, p) in top
+        .get("policies")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+    {
+        let path = format!("policies[{i}]");
+        if !in_default_vhost(p) {
+            note(path, "a policy in another virtual host; left out".into());
+            continue;
+        }
+        if let Some(policy) = import_policy(p, &path, &path, false, &mut note, &mut diags) {
+            policies.push(policy);
+            policy_origin.push(path);
+        }
+    }
+    let mut operator_policies = Vec::new();
+    let mut operator_origin: Vec<String> = Vec::new();
+    for (i, p) in top
+        .get("parameters")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .enumerate()
+        .filter(|(_, p)| text(p, "component") == Some("operator_policy"))
+    {
+        let path = format!("parameters[{i}]");
+        if !in_default_vhost(p) {
+            note(
+                path,
+                "an operator policy in another virtual host; left out".into(),
+            );
+            continue;
+        }
+        // The name is the parameter's; the policy is its value.
+        let mut v = p.get("value").cloned().unwrap_or(Value::Null);
+        if let (Some(o), Some(name)) = (v.as_object_mut(), p.get("name")) {
+            o.insert("name".into(), name.clone());
+        }
+        let value_path = format!("{path}.value");
+        if let Some(policy) = import_policy(&v, &path, &value_path, true, &mut note, &mut diags) {
+            operator_policies.push(policy);
+            operator_origin.push(path);
+        }
+    }
     if !diags.is_empty() {
         return Err(Diagnostics(diags));
     }
@@ -340,15 +404,23 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         edges,
         actions: Vec::new(),
         view: None,
-        policies: Vec::new(),
-        operator_policies: Vec::new(),
+        policies,
+        operator_policies,
     };
     // The model's own rules (a bad topic pattern, a bad x-match, settings that do not go
     // together), said of the file's paths.
     scenario.check_draft().map_err(|d| {
         Diagnostics(
             d.0.into_iter()
-                .map(|d| in_file_terms(d, &node_origin, &edge_origin))
+                .map(|d| {
+                    in_file_terms(
+                        d,
+                        &node_origin,
+                        &edge_origin,
+                        &policy_origin,
+                        &operator_origin,
+                    )
+                })
                 .collect(),
         )
     })?;
@@ -362,7 +434,13 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
 /// `edges[6].to`) said of the file it came from (`queues[1].arguments.x-max-priority`,
 /// `bindings[6].destination`): a node's settings sit under `config` in a scenario and at the
 /// top of an object in definitions, and a binding's ends are `source` and `destination`.
-fn in_file_terms(d: Diagnostic, nodes: &[String], edges: &[String]) -> Diagnostic {
+fn in_file_terms(
+    d: Diagnostic,
+    nodes: &[String],
+    edges: &[String],
+    policies: &[String],
+    operator_policies: &[String],
+) -> Diagnostic {
     let indexed = |path: &str, list: &str| -> Option<(usize, String)> {
         let rest = path.strip_prefix(list)?.strip_prefix('[')?;
         let (i, rest) = rest.split_once(']')?;
@@ -383,12 +461,28 @@ fn in_file_terms(d: Diagnostic, nodes: &[String], edges: &[String]) -> Diagnosti
             other => other,
         };
         edges.get(i).map(|origin| format!("{origin}{rest}"))
+    } else if let Some((i, rest)) = indexed(&d.path, "policies") {
+        policies.get(i).map(|origin| format!("{origin}{rest}"))
+    } else if let Some((i, rest)) = indexed(&d.path, "operator_policies") {
+        // A parameter's name is its own; the rest of the policy is its value.
+        let rest = match rest.as_str() {
+            ".name" => rest,
+            _ => format!(".value{rest}"),
+        };
+        operator_policies
+            .get(i)
+            .map(|origin| format!("{origin}{rest}"))
     } else {
         None
     };
     // Messages may point at another node or edge too ("first used by nodes[2]").
     let mut message = d.message;
-    for (list, origins) in [("nodes[", nodes), ("edges[", edges)] {
+    for (list, origins) in [
+        ("nodes[", nodes),
+        ("edges[", edges),
+        ("operator_policies[", operator_policies),
+        ("policies[", policies),
+    ] {
         let mut out = String::with_capacity(message.len());
         let mut rest = message.as_str();
         while let Some(at) = rest.find(list) {
@@ -417,6 +511,136 @@ fn in_file_terms(d: Diagnostic, nodes: &[String], edges: &[String]) -> Diagnosti
     Diagnostic {
         path: path.unwrap_or(d.path),
         message,
+    }
+}
+
+/// RabbitMQ's policy keys that the model does not have, each with the queue types a policy
+/// that sets it skips as a whole (RabbitMQ 4's `unsupported_policies`; streams are not
+/// modelled).
+const UNMODELLED_POLICY_KEYS: &[(&str, &[&str])] = &[
+    ("ha-mode", &["quorum"]),
+    ("ha-params", &["quorum"]),
+    ("ha-sync-mode", &["quorum"]),
+    ("ha-sync-batch-size", &[]),
+    ("ha-promote-on-shutdown", &["quorum"]),
+    ("ha-promote-on-failure", &["quorum"]),
+    ("queue-mode", &["quorum"]),
+    ("queue-version", &[]),
+    ("queue-master-locator", &["quorum"]),
+    ("queue-leader-locator", &[]),
+    ("max-age", &["classic", "quorum"]),
+    ("stream-max-segment-size-bytes", &["classic", "quorum"]),
+    ("stream-filter-size-bytes", &[]),
+    ("initial-cluster-size", &["classic", "quorum"]),
+    ("max-in-memory-length", &["classic"]),
+    ("max-in-memory-bytes", &["classic"]),
+    ("dead-letter-strategy", &["classic"]),
+    ("consumer-timeout", &[]),
+    ("consumer-disconnected-timeout", &[]),
+    ("target-group-size", &["classic"]),
+    ("delayed-retry-type", &[]),
+    ("delayed-retry-min", &[]),
+    ("delayed-retry-max", &[]),
+    ("federation-upstream", &[]),
+    ("federation-upstream-set", &[]),
+    ("federation-upstream-pattern", &[]),
+];
+
+/// One policy of a definitions file (`v`: its fields; `path`: where it is, `fields`: where its
+/// fields are, which differ for an operator policy, a parameter whose `value` holds them). Keys
+/// the model does not have are named and left out; a policy left with none is left out.
+fn import_policy(
+    v: &Value,
+    path: &str,
+    fields: &str,
+    operator: bool,
+    note: &mut impl FnMut(String, String),
+    diags: &mut Vec<Diagnostic>,
+) -> Option<super::policy::Policy> {
+    let Some(o) = v.as_object() else {
+        diags.push(Diagnostic::new(fields, "expected an object"));
+        return None;
+    };
+    let mut policy = Map::new();
+    for (k, val) in o {
+        match k.as_str() {
+            "name" | "pattern" | "apply-to" | "priority" => {
+                policy.insert(k.clone(), val.clone());
+            }
+            "vhost" | "definition" => {}
+            other => note(
+                format!("{fields}.{other}"),
+                "not a policy field; left out".into(),
+            ),
+        }
+    }
+    let mut definition = Map::new();
+    for (k, val) in v
+        .get("definition")
+        .and_then(Value::as_object)
+        .into_iter()
+        .flatten()
+    {
+        let modelled = super::policy::PolicyDefinition::KEYS.contains(&k.as_str());
+        if modelled && operator && !super::policy::OPERATOR_KEYS.contains(&k.as_str()) {
+            note(
+                format!("{fields}.definition.{k}"),
+                "not an operator policy key (RabbitMQ refuses such a file); left out".into(),
+            );
+            continue;
+        }
+        if modelled {
+            definition.insert(k.clone(), val.clone());
+            continue;
+        }
+        let skips = UNMODELLED_POLICY_KEYS
+            .iter()
+            .find(|(key, _)| key == k)
+            .map(|(_, types)| *types);
+        let why = match skips {
+            Some([]) => "not modelled; left out".to_owned(),
+            Some(types) => format!(
+                "not modelled; left out. In RabbitMQ this key also keeps the whole policy off \
+                 {} queues; here the policy applies to them",
+                types.join(" and ")
+            ),
+            None => "not a RabbitMQ policy key the model knows; left out".to_owned(),
+        };
+        note(format!("{fields}.definition.{k}"), why);
+    }
+    if definition.is_empty() {
+        note(
+            path.to_owned(),
+            "none of its keys is modelled, so the policy is left out".into(),
+        );
+        return None;
+    }
+    policy.insert("definition".into(), Value::Object(definition));
+    match serde_path_to_error::deserialize::<_, super::policy::Policy>(Value::Object(policy)) {
+        Ok(p) => {
+            // The model's checks (the pattern, the values), said of the file's places.
+            let mut found = Vec::new();
+            let here = crate::scenario::Path::Item("policy", 0);
+            super::policy::check_policy(&p, operator, here, &mut found);
+            let ok = found.is_empty();
+            diags.extend(found.into_iter().map(|d| Diagnostic {
+                path: d.path.replacen("policy[0]", fields, 1),
+                message: d.message,
+            }));
+            ok.then_some(p)
+        }
+        Err(e) => {
+            let at = e.path().to_string();
+            diags.push(Diagnostic::new(
+                if at == "." {
+                    fields.to_owned()
+                } else {
+                    format!("{fields}.{at}")
+                },
+                e.into_inner().to_string(),
+            ));
+            None
+        }
     }
 }
 
@@ -562,11 +786,38 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             "routing_key": e.routing_key, "arguments": e.arguments,
         }));
     }
+    // Policies as `rabbitmqctl export_definitions` writes them; operator policies as the
+    // parameters (component "operator_policy") they are in RabbitMQ.
+    let policies: Vec<Value> = s
+        .policies
+        .iter()
+        .map(|p| {
+            json!({
+                "vhost": "/", "name": p.name, "pattern": p.pattern, "apply-to": p.apply_to,
+                "priority": p.priority, "definition": p.definition,
+            })
+        })
+        .collect();
+    let parameters: Vec<Value> = s
+        .operator_policies
+        .iter()
+        .map(|p| {
+            json!({
+                "vhost": "/", "component": "operator_policy", "name": p.name,
+                "value": {
+                    "pattern": p.pattern, "apply-to": p.apply_to, "priority": p.priority,
+                    "definition": p.definition,
+                },
+            })
+        })
+        .collect();
     let doc = json!({
         "vhosts": [{ "name": "/" }],
         "queues": queues,
         "exchanges": exchanges,
         "bindings": bindings,
+        "policies": policies,
+        "parameters": parameters,
     });
     (
         serde_json::to_string_pretty(&doc).expect("definitions serialise"),
@@ -896,6 +1147,82 @@ mod tests {
             "bindings[0].arguments.x-match: ",
         ] {
             assert!(all.contains(expected), "{expected:?} in:\n{all}");
+        }
+    }
+    #[test]
+    fn policies_and_operator_policies_are_read_and_written() {
+        let text = r##"{
+          "queues": [{"name": "orders", "vhost": "/"}],
+          "policies": [
+            {"vhost": "/", "name": "dlx", "pattern": "^(?!amq\\.).*", "apply-to": "queues",
+             "priority": 1, "definition": {"dead-letter-exchange": "dlx", "message-ttl": 60000,
+             "ha-mode": "all", "queue-mode": "lazy"}},
+            {"vhost": "/", "name": "only-ha", "pattern": ".*", "definition": {"ha-mode": "all"}},
+            {"vhost": "other", "name": "elsewhere", "pattern": ".*", "definition": {"max-length": 1}}
+          ],
+          "parameters": [
+            {"vhost": "/", "component": "operator_policy", "name": "cap",
+             "value": {"pattern": ".*", "apply-to": "queues", "priority": 0,
+                       "definition": {"max-length": 1000, "dead-letter-exchange": "x"}}},
+            {"vhost": "/", "component": "federation-upstream", "name": "up", "value": {}}
+          ]
+        }"##;
+        let got = import(text).unwrap();
+        let s = &got.scenario;
+        assert_eq!(s.policies.len(), 1);
+        assert_eq!(s.policies[0].name, "dlx");
+        assert_eq!(s.policies[0].definition.message_ttl, Some(60000));
+        assert_eq!(s.operator_policies.len(), 1);
+        assert_eq!(s.operator_policies[0].name, "cap");
+        assert_eq!(s.operator_policies[0].definition.max_length, Some(1000));
+        let report: Vec<String> = got
+            .unsupported
+            .iter()
+            .map(|d| format!("{}: {}", d.path, d.message))
+            .collect();
+        let all = report.join("\n");
+        for expected in [
+            "policies[0].definition.ha-mode: not modelled; left out. In RabbitMQ this key also keeps the whole policy off quorum queues",
+            "policies[0].definition.queue-mode: not modelled",
+            "policies[1]: none of its keys is modelled",
+            "policies[2]: a policy in another virtual host",
+            "parameters[0].value.definition.dead-letter-exchange: not an operator policy key",
+            "parameters[1]: \"federation-upstream\" parameters are not modelled",
+        ] {
+            assert!(all.contains(expected), "{expected:?} in:\n{all}");
+        }
+        // Written back as RabbitMQ writes them, and read again the same.
+        let (out, left_out) = export(s);
+        assert!(left_out.is_empty(), "{left_out:?}");
+        let v: Value = serde_json::from_str(&out).unwrap();
+        assert_eq!(v["policies"][0]["apply-to"], "queues");
+        assert_eq!(v["policies"][0]["definition"]["message-ttl"], 60000);
+        assert_eq!(v["parameters"][0]["component"], "operator_policy");
+        assert_eq!(
+            v["parameters"][0]["value"]["definition"]["max-length"],
+            1000
+        );
+        let again = import(&out).unwrap();
+        assert_eq!(again.scenario.policies, s.policies);
+        assert_eq!(again.scenario.operator_policies, s.operator_policies);
+        assert!(again.unsupported.is_empty(), "{:?}", again.unsupported);
+    }
+
+    #[test]
+    fn a_bad_policy_is_named_in_the_file() {
+        let text = r#"{"queues": [{"name": "q"}],
+          "policies": [{"name": "ok", "pattern": ".*", "definition": {"max-length": 1}},
+                       {"name": "bad", "pattern": "(", "definition": {"max-length": 1}},
+                       {"name": "typed", "pattern": ".*", "definition": {"max-length": "ten"}}],
+          "parameters": [{"component": "operator_policy", "name": "op",
+                          "value": {"pattern": "[", "definition": {"max-length": 1}}}]}"#;
+        let err = import(text).unwrap_err().to_string();
+        for expected in [
+            "policies[2].definition.max-length: invalid type",
+            "policies[1].pattern: not a valid regular expression",
+            "parameters[0].value.pattern: not a valid regular expression",
+        ] {
+            assert!(err.contains(expected), "{expected:?} in:\n{err}");
         }
     }
 }

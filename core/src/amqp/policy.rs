@@ -143,6 +143,19 @@ pub struct PolicyDefinition {
 }
 
 impl PolicyDefinition {
+    /// Every key the model has, in RabbitMQ's names.
+    pub const KEYS: &'static [&'static str] = &[
+        "message-ttl",
+        "expires",
+        "max-length",
+        "max-length-bytes",
+        "overflow",
+        "dead-letter-exchange",
+        "dead-letter-routing-key",
+        "delivery-limit",
+        "alternate-exchange",
+    ];
+
     /// The keys it sets, in RabbitMQ's names.
     pub fn keys(&self) -> Vec<&'static str> {
         let d = self;
