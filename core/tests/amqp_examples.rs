@@ -21,6 +21,7 @@ const COVERED: &[&str] = &[
     "amqp-live-edit.json",
     "amqp-mandatory-return.json",
     "amqp-max-length.json",
+    "amqp-policies.json",
     "amqp-prefetch-round-robin.json",
     "amqp-priority-queue.json",
     "amqp-publisher-confirms.json",
@@ -276,6 +277,40 @@ fn ttl_takes_the_smaller_value_and_expires_only_at_the_head() {
         dropped.len(),
         4,
         "no dead-letter exchange: expired means dropped"
+    );
+}
+
+#[test]
+fn a_policy_shortens_the_ttl_of_messages_enqueued_after_it() {
+    let t = run("amqp-policies.json");
+    let applied: Vec<u64> = t.of("policy_applied").iter().map(|e| at(e)).collect();
+    assert_eq!(
+        applied,
+        [0, 1_500_000],
+        "at declaration, and when the policy is set again"
+    );
+    let dead = t.of_where("dead_lettered", "reason", "expired");
+    // None before the worker resumes at 3 s: the expired messages wait behind messages
+    // enqueued with the 30 s TTL. Then all at once, when those have left the head.
+    assert!(!dead.is_empty());
+    let first = at(dead[0]);
+    assert!(first > 3_000_000, "{first}");
+    assert!(dead.iter().all(|e| at(e) == first), "a burst");
+    // Each was enqueued after the policy changed at 1.5 s (a 1 s TTL).
+    let enqueued_at = |m: u64| {
+        t.of("enqueued")
+            .iter()
+            .find(|e| msg(e) == m && e["queue"] == "orders")
+            .map(|e| at(e))
+            .unwrap()
+    };
+    assert!(dead.iter().all(|e| enqueued_at(msg(e)) >= 1_500_000));
+    assert_eq!(
+        t.of("enqueued")
+            .iter()
+            .filter(|e| e["queue"] == "orders.dlq")
+            .count(),
+        dead.len()
     );
 }
 
