@@ -286,9 +286,9 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
             );
             continue;
         }
-        // An end the file does not declare, and RabbitMQ does not predeclare: RabbitMQ's import
-        // skips such a binding (its export leaves internal exchanges out but keeps the
-        // bindings to them), and so does this one.
+        // An end the file does not declare, and RabbitMQ does not predeclare: RabbitMQ 3's
+        // import skips such a binding (its export leaves internal exchanges out but keeps the
+        // bindings to them), and so does this one; RabbitMQ 4's refuses the whole file.
         let predeclared = |end: &str| PREDECLARED.iter().find(|(n, _)| *n == end);
         let missing = [("source", source), ("destination", destination)]
             .into_iter()
@@ -298,7 +298,8 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
                 format!("{path}.{field}"),
                 format!(
                     "no exchange or queue {end:?} in the file (RabbitMQ's export leaves internal \
-                     exchanges out); the binding is left out, as RabbitMQ's import skips it"
+                     exchanges out); the binding is left out, as RabbitMQ 3's import skips it \
+                     (RabbitMQ 4 refuses the whole file)"
                 ),
             );
             continue;
