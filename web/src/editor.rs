@@ -189,7 +189,7 @@ impl Session {
     /// The document as the canvas shows it now: the live topology, with positions.
     pub fn doc(&self) -> Scenario {
         let sim = self.timeline.sim();
-        let mut doc = sim.topology().to_scenario(&self.base);
+        let mut doc = live(sim, &self.base);
         for n in &mut doc.nodes {
             if let Some(p) = self.positions.get(&n.id) {
                 n.position = Some(*p);
@@ -324,7 +324,7 @@ impl Session {
             self.timeline.set_speed(speed);
         } else {
             let sim = self.timeline.sim();
-            let live = sim.topology().to_scenario(&self.base);
+            let live = live(sim, &self.base);
             let commands = diff(&live, new, sim.topology());
             if !commands.is_empty() {
                 self.timeline.apply_all(commands)?;
@@ -506,6 +506,15 @@ impl Session {
     }
 }
 
+/// The live topology and the policies in force, as a document with `base`'s name, description
+/// and view.
+fn live(sim: &switchboard_core::Sim, base: &Scenario) -> Scenario {
+    let mut doc = sim.topology().to_scenario(base);
+    doc.policies = sim.policies(false);
+    doc.operator_policies = sim.policies(true);
+    doc
+}
+
 /// The ids of the live edges, in the order [`Topology::to_scenario`] lists them.
 pub fn live_edge_ids(t: &Topology) -> Vec<EdgeId> {
     t.edges
@@ -592,6 +601,24 @@ pub fn diff(live: &Scenario, new: &Scenario, topo: &Topology) -> Vec<Command> {
     }
     for e in wanted.into_iter().flatten() {
         commands.push(Command::AddEdge { spec: e.clone() });
+    }
+    // Policies by name: cleared, then set (new or changed), as `rabbitmqctl` would.
+    for (operator, was, now) in [
+        (false, &live.policies, &new.policies),
+        (true, &live.operator_policies, &new.operator_policies),
+    ] {
+        for p in was.iter().filter(|p| now.iter().all(|q| q.name != p.name)) {
+            commands.push(Command::ClearPolicy {
+                name: p.name.clone(),
+                operator,
+            });
+        }
+        for p in now.iter().filter(|p| !was.contains(p)) {
+            commands.push(Command::SetPolicy {
+                policy: p.clone(),
+                operator,
+            });
+        }
     }
     commands
 }
@@ -766,6 +793,36 @@ mod tests {
             s.timeline().edits().last().unwrap().command,
             Command::Configure { .. }
         ));
+    }
+
+    #[test]
+    fn policies_edited_while_playing_are_set_and_cleared_live() {
+        let mut s = built();
+        s.timeline_mut().play();
+        s.timeline_mut().tick(100.0).unwrap();
+        let policy: switchboard_core::amqp::policy::Policy = serde_json::from_value(
+            serde_json::json!({"name": "cap", "pattern": "^queue$", "definition": {"max-length": 1}}),
+        )
+        .unwrap();
+        s.edit(|d| d.policies.push(policy.clone())).unwrap();
+        assert!(matches!(
+            &s.timeline().edits().last().unwrap().command,
+            Command::SetPolicy { policy: p, operator: false } if p.name == "cap"
+        ));
+        assert_eq!(
+            s.doc().policies,
+            [policy],
+            "the document shows the policy in force"
+        );
+        let q = s.timeline().sim().topology().node_id("queue").unwrap();
+        let applied = s.timeline().sim().effective_settings(q).unwrap().0;
+        assert_eq!(applied.policy.as_deref(), Some("cap"));
+        s.edit(|d| d.policies.clear()).unwrap();
+        assert!(matches!(
+            &s.timeline().edits().last().unwrap().command,
+            Command::ClearPolicy { name, operator: false } if name == "cap"
+        ));
+        assert!(s.doc().policies.is_empty());
     }
 
     #[test]

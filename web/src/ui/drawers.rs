@@ -33,12 +33,13 @@ pub fn render(ctx: &Ctx) -> Html {
     };
     // The tabs pattern: one tab in the Tab order (the current one), arrows move between
     // tabs and show each, Home and End go to the ends; clicking the open tab closes the area.
-    const TABS: [(Drawer, &str, &str); 5] = [
+    const TABS: [(Drawer, &str, &str); 6] = [
         (Drawer::Events, "Event log", "tab-events"),
         (Drawer::Message, "Message", "tab-message"),
         (Drawer::Metrics, "Metrics", "tab-metrics"),
         (Drawer::DeadLetters, "Dead letters", "tab-dead"),
         (Drawer::Text, "As text", "tab-text"),
+        (Drawer::Policies, "Policies", "tab-policies"),
     ];
     let on_tab_key = {
         let ctx = ctx.clone();
@@ -93,6 +94,7 @@ pub fn render(ctx: &Ctx) -> Html {
             Drawer::Metrics => metrics(ctx),
             Drawer::DeadLetters => dead_letters(ctx),
             Drawer::Text => super::text_view::render(ctx),
+            Drawer::Policies => super::policies::render(ctx),
         }
     };
     let labelled_by = TABS

@@ -300,6 +300,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
     };
     let connect = connect_to(ctx, &name);
     let links = connections(ctx, &name);
+    let in_force = in_force(ctx, &name);
     html! {
         <div class="panel" data-selected={name.clone()}>
             <h2 tabindex="-1"><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
@@ -307,6 +308,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             { faults(ctx, spec) }
             { links }
             { connect }
+            { in_force }
             <div class="fields">
                 { id_input }
                 { for rows }
@@ -314,6 +316,58 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             { advanced }
             <button class="danger" data-action="delete" onclick={on_delete} title="Delete (Delete key)">{ "Delete node" }</button>
         </div>
+    }
+}
+
+/// An exchange's or a queue's settings as they apply now: the policy and operator policy that
+/// match it, and each setting with its value and where it comes from (its own argument, the
+/// policy, the operator policy). Nothing for other nodes, or when nothing is set.
+fn in_force(ctx: &Ctx, name: &str) -> Html {
+    let found = {
+        let s = ctx.session.borrow();
+        let sim = s.timeline().sim();
+        sim.topology()
+            .node_id(name)
+            .and_then(|id| sim.effective_settings(id))
+    };
+    let Some((names, settings)) = found else {
+        return html! {};
+    };
+    let policy_line = match (&names.policy, &names.operator_policy) {
+        (None, None) => "No policy applies.".to_owned(),
+        (Some(p), None) => format!("Policy {p:?} applies."),
+        (None, Some(o)) => format!("Operator policy {o:?} applies."),
+        (Some(p), Some(o)) => format!("Policy {p:?} and operator policy {o:?} apply."),
+    };
+    let source = |s: &switchboard_core::amqp::policy::Setting| match s.source {
+        switchboard_core::amqp::policy::Source::Argument => "argument".to_owned(),
+        switchboard_core::amqp::policy::Source::Policy => {
+            format!("policy {}", names.policy.clone().unwrap_or_default())
+        }
+        switchboard_core::amqp::policy::Source::OperatorPolicy => format!(
+            "operator policy {}",
+            names.operator_policy.clone().unwrap_or_default()
+        ),
+    };
+    html! {
+        <section class="in-force" aria-labelledby="in-force-title" data-in-force={name.to_owned()}>
+            <h3 id="in-force-title">{ "In force" }</h3>
+            <p class="muted">{ policy_line }</p>
+            if !settings.is_empty() {
+                <table class="settings">
+                    <thead><tr><th scope="col">{ "setting" }</th><th scope="col">{ "value" }</th><th scope="col">{ "from" }</th></tr></thead>
+                    <tbody>
+                        { for settings.iter().map(|s| html! {
+                            <tr data-setting={s.key}>
+                                <th scope="row">{ s.key }</th>
+                                <td>{ s.value.clone() }</td>
+                                <td>{ source(s) }{ s.note.map(|n| html! { <span class="muted">{ format!(" ({n})") }</span> }) }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            }
+        </section>
     }
 }
 

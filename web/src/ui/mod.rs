@@ -14,6 +14,7 @@ pub mod inspector;
 pub mod open;
 pub mod palette;
 pub mod picture;
+pub mod policies;
 pub mod runbar;
 pub mod stage;
 pub mod state;

@@ -178,6 +178,8 @@ pub enum Drawer {
     /// The topology and the run as text: tables a screen reader can read, and a summary
     /// anyone can.
     Text,
+    /// RabbitMQ policies and operator policies.
+    Policies,
 }
 
 /// Who asked for the long work under way (a seek done a slice per frame), so its end, its
