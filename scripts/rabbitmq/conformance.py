@@ -6,6 +6,7 @@ The cases are the AMQP model's conformance file, conformance/amqp.json at the re
 and a list of steps, and what the broker was observed to do:
 
   {"name": ..., "group": ..., "about": ..., "exchanges": [{"name", "type", "arguments"}],
+   "policies": [{"name", "pattern", "apply-to", "priority", "definition"}], "operator_policies": [...],
    "queues": [{"name", "arguments"}], "bindings": [{"from", "to", "routing_key", "arguments"}],
    "steps": [{"publish": EXCHANGE ("" = default), "routing_key", "headers", "priority",
               "body_bytes", "expiration", "mandatory"},
@@ -29,7 +30,7 @@ Publishes are labelled m1, m2, … in order (a `label` header carries it on the 
   ack / nack / reject LABEL   settle the delivery of LABEL on the client channel
   (end)        every queue drained in order: label, redelivered, x-death as above
 
-Switchboard: the case becomes a scenario (format 2) with scripted actions 100 ms apart. A publish
+Switchboard: the case becomes a scenario (format 3, with the case's policies) with scripted actions 100 ms apart. A publish
 goes from a producer with publisher_confirms (one per exchange and mandatory flag) over a 1 ms
 edge; `get Q` is a `basic.consume` of the consumer "client" (prefetch 1, processing 1h, so it
 never settles on its own) added at the step and cancelled 2 ms later, which takes exactly the
@@ -38,7 +39,8 @@ ack/nack/reject by delivery tag; the end drain is one unlimited-prefetch consume
 after the last step. Outcomes come from `switchboard run --trace ndjson` (published, routed,
 returned, confirmed, publish_nacked, delivered, dead_lettered).
 
-RabbitMQ: the topology is declared with pika; publishes wait for their confirm; after every other
+RabbitMQ: policies are set with rabbitmqctl first (and cleared after the case); the topology is
+declared with pika; publishes wait for their confirm; after every other
 step each queue is declared passively, twice, from the client channel, which returns only once
 every queue has handled what that channel sent it (and what it dead-lettered onward): no sleeps.
 
@@ -220,7 +222,11 @@ def scenario(case):
         nodes.append({"id": f"drain[{q}]", "kind": "consumer", "config": {"prefetch_count": 0, "processing": "1h"}})
         actions.append({"at": f"{end}us", "do": "add_edge",
                         "edge": {"from": q, "to": f"drain[{q}]", "latency": "1ms"}})
-    doc = {"version": 2, "name": case["name"], "nodes": nodes, "edges": edges, "actions": actions}
+    doc = {"version": 3, "name": case["name"], "nodes": nodes, "edges": edges, "actions": actions}
+    # Policies and operator policies, as the broker has them before the case declares anything.
+    for key in ("policies", "operator_policies"):
+        if case.get(key):
+            doc[key] = case[key]
     return doc, None, end + STEP_US
 
 
@@ -387,8 +393,30 @@ def run_rabbitmq(pika, port, case):
                 cleanup.queue_delete(q["name"])
             for x in case.get("exchanges", []):
                 cleanup.exchange_delete(x["name"])
+            clear_policies(case)
         finally:
             conn.close()
+
+
+def ctl(command, policy=None, name=None):
+    """rabbitmqctl set_policy / set_operator_policy POLICY, or clear_* NAME (the environment is
+    the throwaway broker's, from scripts/rabbitmq/broker.sh)."""
+    if policy is None:
+        args = [command, name]
+    else:
+        args = [command, "--apply-to", policy.get("apply-to", "all"), "--priority",
+                str(policy.get("priority", 0)), policy["name"], policy["pattern"],
+                json.dumps(policy["definition"])]
+    r = subprocess.run(["rabbitmqctl", "-q"] + args, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {r.stdout}{r.stderr}")
+
+
+def clear_policies(case):
+    for p in case.get("policies", []):
+        ctl("clear_policy", name=p["name"])
+    for p in case.get("operator_policies", []):
+        ctl("clear_operator_policy", name=p["name"])
 
 
 def _run_rabbitmq(pika, conn, case):
@@ -396,6 +424,12 @@ def _run_rabbitmq(pika, conn, case):
     queues = [q["name"] for q in case.get("queues", [])]
     for q in queues:
         setup.queue_delete(q)
+    # Policies are set with rabbitmqctl (AMQP has no command for them), before the declarations,
+    # so each queue is declared under them; they are cleared when the case ends.
+    for p in case.get("policies", []):
+        ctl("set_policy", p)
+    for p in case.get("operator_policies", []):
+        ctl("set_operator_policy", p)
     for x in case.get("exchanges", []):
         setup.exchange_delete(x["name"])
     for x in case.get("exchanges", []):

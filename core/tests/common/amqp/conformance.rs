@@ -381,8 +381,14 @@ fn scenario(case: &Value) -> (Value, BTreeMap<usize, String>, u64) {
         actions.push(json!({"at": format!("{end}us"), "do": "add_edge",
                             "edge": {"from": q, "to": drain, "latency": "1ms"}}));
     }
-    let doc = json!({"version": 2, "name": case["name"], "nodes": nodes, "edges": edges,
+    let mut doc = json!({"version": 3, "name": case["name"], "nodes": nodes, "edges": edges,
                      "actions": actions});
+    // Policies and operator policies, as the case sets them on the broker before declaring.
+    for key in ["policies", "operator_policies"] {
+        if let Some(p) = case.get(key) {
+            doc[key] = p.clone();
+        }
+    }
     (doc, settles, end + STEP_US)
 }
 
