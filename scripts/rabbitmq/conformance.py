@@ -10,7 +10,8 @@ and a list of steps, and what the broker was observed to do:
    "queues": [{"name", "arguments"}], "bindings": [{"from", "to", "routing_key", "arguments"}],
    "steps": [{"publish": EXCHANGE ("" = default), "routing_key", "headers", "priority",
               "body_bytes", "expiration", "mandatory"},
-             {"get": QUEUE}, {"ack": LABEL}, {"nack": LABEL, "requeue": B}, {"reject": LABEL, "requeue": B}],
+             {"get": QUEUE}, {"ack": LABEL}, {"nack": LABEL, "requeue": B}, {"reject": LABEL, "requeue": B},
+             {"set_policy": POLICY, "operator": B}, {"clear_policy": NAME, "operator": B}],
    "known_before_4": {"note": ..., "keys": [observation keys RabbitMQ 3.x gives differently],
                       "observed": [[key, value] as RabbitMQ 3.x gave them]},
    "observed": [[key, value], ...]}
@@ -124,6 +125,10 @@ def publishes(case):
 
 
 def step_key(i, step):
+    if "set_policy" in step:
+        return f"step {i + 1} set_policy {step['set_policy']['name']}"
+    if "clear_policy" in step:
+        return f"step {i + 1} clear_policy {step['clear_policy']}"
     for verb in ("publish", "get", "ack", "nack", "reject"):
         if verb in step:
             return f"step {i + 1} {verb} {step[verb] or '(default)'}"
@@ -206,6 +211,12 @@ def scenario(case):
         if "publish" in step:
             actions.append({"at": f"{at}us", "do": "publish", "node": producer_id(step),
                             "message": message_template(labels[i], step)})
+        elif "set_policy" in step:
+            actions.append({"at": f"{at}us", "do": "set_policy", "policy": step["set_policy"],
+                            "operator": bool(step.get("operator"))})
+        elif "clear_policy" in step:
+            actions.append({"at": f"{at}us", "do": "clear_policy", "name": step["clear_policy"],
+                            "operator": bool(step.get("operator"))})
         elif "get" in step:
             actions.append({"at": f"{at}us", "do": "add_edge",
                             "edge": {"from": step["get"], "to": CLIENT, "latency": "1ms"}})
@@ -321,6 +332,8 @@ def observe_switchboard(case, events):
         if "publish" in step:
             label = labels[pub_steps.index(i)]
             obs.append((key, f"{label}: " + ", ".join(outcome.get(label, []) or ["no confirm"])))
+        elif "set_policy" in step or "clear_policy" in step:
+            continue  # nothing a client sees; its effects show in the queues
         elif "get" in step:
             got = by_step.get(i, [])
             obs.append((key, "; ".join(got) if got else "empty"))
@@ -413,10 +426,17 @@ def ctl(command, policy=None, name=None):
 
 
 def clear_policies(case):
-    for p in case.get("policies", []):
-        ctl("clear_policy", name=p["name"])
-    for p in case.get("operator_policies", []):
-        ctl("clear_operator_policy", name=p["name"])
+    """Clears every policy the case set, at the start or in a step (one already cleared by a
+    step is not an error)."""
+    names = {(False, p["name"]) for p in case.get("policies", [])}
+    names |= {(True, p["name"]) for p in case.get("operator_policies", [])}
+    names |= {(bool(s.get("operator")), s["set_policy"]["name"])
+              for s in case["steps"] if "set_policy" in s}
+    for operator, name in sorted(names):
+        try:
+            ctl("clear_operator_policy" if operator else "clear_policy", name=name)
+        except RuntimeError:
+            pass
 
 
 def _run_rabbitmq(pika, conn, case):
@@ -461,6 +481,15 @@ def _run_rabbitmq(pika, conn, case):
     for i, step in enumerate(case["steps"]):
         key = step_key(i, step)
         client = chan["client"]
+        if "set_policy" in step:
+            ctl("set_operator_policy" if step.get("operator") else "set_policy", step["set_policy"])
+            barrier()
+            continue
+        if "clear_policy" in step:
+            ctl("clear_operator_policy" if step.get("operator") else "clear_policy",
+                name=step["clear_policy"])
+            barrier()
+            continue
         if "publish" in step:
             label = labels[i]
             headers = dict(step.get("headers", {}))

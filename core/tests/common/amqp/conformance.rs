@@ -131,6 +131,12 @@ fn verb(step: &Value) -> &'static str {
 
 /// An observation's key for step `i`: `step 3 get q`, `step 1 publish (default)`.
 fn step_key(i: usize, step: &Value) -> String {
+    if let Some(p) = step.get("set_policy") {
+        return format!("step {} set_policy {}", i + 1, str_of(p, "name"));
+    }
+    if let Some(name) = step.get("clear_policy") {
+        return format!("step {} clear_policy {}", i + 1, py_str(name));
+    }
     for v in ["publish", "get", "ack", "nack", "reject"] {
         if let Some(x) = step.get(v) {
             let what = if truthy(Some(x)) {
@@ -355,6 +361,16 @@ fn scenario(case: &Value) -> (Value, BTreeMap<usize, String>, u64) {
             actions.push(json!({"at": format!("{at}us"), "do": "publish",
                                 "node": producer_id(step),
                                 "message": message_template(labels[&i], step)}));
+        } else if let Some(p) = step.get("set_policy") {
+            actions.push(
+                json!({"at": format!("{at}us"), "do": "set_policy", "policy": p,
+                                "operator": truthy(step.get("operator"))}),
+            );
+        } else if let Some(name) = step.get("clear_policy") {
+            actions.push(
+                json!({"at": format!("{at}us"), "do": "clear_policy", "name": name,
+                                "operator": truthy(step.get("operator"))}),
+            );
         } else if let Some(q) = step.get("get") {
             actions.push(json!({"at": format!("{at}us"), "do": "add_edge",
                                 "edge": {"from": q, "to": CLIENT, "latency": "1ms"}}));
@@ -524,6 +540,8 @@ fn observe_trace(case: &Value, events: &[Value]) -> (Vec<Observation>, Vec<(u64,
             let out = outcome.get(label).filter(|o| !o.is_empty());
             let out = out.map_or("no confirm".to_owned(), |o| o.join(", "));
             obs.push((key, format!("{label}: {out}")));
+        } else if step.get("set_policy").is_some() || step.get("clear_policy").is_some() {
+            // Nothing a client sees; its effects show in the queues.
         } else if step.get("get").is_some() {
             let got = if here.is_empty() {
                 "empty".to_owned()
