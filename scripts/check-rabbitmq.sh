@@ -127,6 +127,41 @@ for f in "${examples[@]}"; do
   fi
 done
 
+# A topology built on the broker itself, as a user's would be, exported by RabbitMQ and
+# imported here (only when no files were named).
+check_broker_built() {
+  local d=$1
+  rabbitmqctl import_definitions "$root/scripts/rabbitmq/broker-built.json" >"$d/import.log" 2>&1 ||
+    { echo "the broker refused broker-built.json:"; cat "$d/import.log"; return 1; }
+  rabbitmqctl export_definitions -q "$d/exported.json" >"$d/list.log" 2>&1 &&
+    rabbitmqctl list_queues -q --formatter json name policy type >"$d/applied-q.json" 2>>"$d/list.log" &&
+    rabbitmqctl list_exchanges -q --formatter json name policy >"$d/applied-x.json" 2>>"$d/list.log" ||
+    { echo "rabbitmqctl failed:"; cat "$d/list.log"; return 1; }
+  "$switchboard" import-definitions "$d/exported.json" >"$d/scenario.json" 2>"$d/not-imported.txt" ||
+    { echo "import-definitions refused the broker's export:"; cat "$d/not-imported.txt"; return 1; }
+  "$switchboard" run "$d/scenario.json" --until 0s --trace ndjson >"$d/simulated.ndjson" 2>"$d/run.log" ||
+    { echo "switchboard run failed:"; cat "$d/run.log"; return 1; }
+  "${compare[@]}" brokerbuilt "$d/exported.json" "$d/scenario.json" "$d/not-imported.txt" \
+    "$d/applied-q.json" "$d/applied-x.json" "$d/simulated.ndjson" >"$d/compare.txt" ||
+    { grep -v '^note: ' "$d/compare.txt"; return 1; }
+}
+if [ ${#files[@]} -eq 0 ]; then
+  d="$work/broker-built"
+  mkdir -p "$d"
+  if [ -n "$dirty" ] && ! reset_out=$(reset_broker); then
+    echo "FAIL broker-built.json: could not empty the broker: $reset_out"
+    failed=$((failed + 1)); keep_work=1
+  elif out=$(check_broker_built "$d" 2>&1); then
+    echo "ok   broker-built.json (built on the broker, exported by it, imported here)"
+    sed -n 's/^note: //p' "$d/compare.txt" | sed 's/^/     note: /'
+    passed=$((passed + 1))
+  else
+    echo "FAIL broker-built.json:"
+    printf '%s\n' "$out" | sed 's/^/     /'
+    failed=$((failed + 1)); keep_work=1
+  fi
+fi
+
 broker_stop
 say "done in $((SECONDS - started)) s"
 echo "$passed passed, $failed failed"
