@@ -29,19 +29,7 @@ say() { printf '[check-conformance] %s\n' "$*" >&2; }
 source scripts/rabbitmq/broker.sh
 broker_install
 
-pika_version=1.3.2
-venv="$root/.tools/conformance-venv"
-python="$venv/bin/python"
-if ! "$python" -c "import pika, sys; sys.exit(pika.__version__ != '$pika_version')" 2>/dev/null; then
-  say "installing pika $pika_version into $venv"
-  if ! python3 -c 'import ensurepip' 2>/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-cache show python3-venv >/dev/null 2>&1 || apt-get update -qq
-    apt-get install -y -qq python3-venv >/dev/null
-  fi
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "pika==$pika_version"
-fi
+pika_install
 
 cargo build -q -p switchboard-core --features cli
 switchboard="${CARGO_TARGET_DIR:-$root/target}/debug/switchboard"

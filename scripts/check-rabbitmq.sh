@@ -30,6 +30,7 @@ cd "$root"
 say() { printf '[check-rabbitmq] %s\n' "$*" >&2; }
 source scripts/rabbitmq/broker.sh
 broker_install
+pika_install
 
 cargo build -q -p switchboard-core --features cli
 switchboard="$root/target/debug/switchboard"
@@ -144,6 +145,15 @@ check_broker_built() {
   "${compare[@]}" brokerbuilt "$d/exported.json" "$d/scenario.json" "$d/not-imported.txt" \
     "$d/applied-q.json" "$d/applied-x.json" "$d/simulated.ndjson" >"$d/compare.txt" ||
     { grep -v '^note: ' "$d/compare.txt"; return 1; }
+  # Its behaviour: publishes through the imported topology, in the simulator and on the broker
+  # (routing, the alternate exchange from a policy, length limits and dead-lettering).
+  python3 scripts/rabbitmq/broker-built-case.py "$d/scenario.json" "$d/exported.json" \
+    scripts/rabbitmq/broker-built.steps.json >"$d/case.json" || return 1
+  mkdir -p "$d/case"
+  "$python" scripts/rabbitmq/conformance.py --port "$amqp_port" --switchboard "$switchboard" \
+    --work "$d/case" --record -v "$d/case.json" >"$d/behaviour.txt" 2>&1 ||
+    { cat "$d/behaviour.txt"; return 1; }
+  sed -n 's/^     \(end .*\)/note: behaviour: \1/p' "$d/behaviour.txt" >>"$d/compare.txt"
 }
 if [ ${#files[@]} -eq 0 ]; then
   d="$work/broker-built"
