@@ -343,3 +343,51 @@ fn a_policy_pattern_with_lookahead_leaves_amq_names_alone() {
     assert!(settings(&sim, "amq.gen-1").is_empty());
     assert_eq!(settings(&sim, "jobs")[0].1, "1");
 }
+
+#[test]
+fn a_refused_policy_change_changes_nothing_and_loses_no_message() {
+    let (nodes, edges) = queue_with_dlq(json!({"x-dead-letter-exchange": "dlx"}));
+    let s = doc(
+        nodes,
+        edges,
+        json!([policy("cap", "^q$", 0, json!({"max-length": 3}))]),
+        json!([publish(1), publish(2)]),
+    );
+    let mut sim = Sim::new(&s).unwrap();
+    trace(&mut sim, 50);
+    let before = (sim.metrics(), sim.policies(false), settings(&sim, "q"));
+    let bad: switchboard_core::amqp::policy::Policy = serde_json::from_value(
+        json!({"name": "cap", "pattern": "(", "definition": {"max-length": 0}}),
+    )
+    .unwrap();
+    let err = sim
+        .apply(Command::SetPolicy {
+            policy: bad,
+            operator: false,
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("pattern"), "{err}");
+    let op: switchboard_core::amqp::policy::Policy = serde_json::from_value(
+        json!({"name": "op", "pattern": ".*", "definition": {"dead-letter-exchange": "dlx"}}),
+    )
+    .unwrap();
+    let err = sim
+        .apply(Command::SetPolicy {
+            policy: op,
+            operator: true,
+        })
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("not an operator policy key"),
+        "{err}"
+    );
+    assert!(sim.edit_log().is_empty(), "refused commands are not logged");
+    let after = (sim.metrics(), sim.policies(false), settings(&sim, "q"));
+    assert_eq!(format!("{before:?}"), format!("{after:?}"));
+    sim.check_conservation().expect("conserved");
+    let t = trace(&mut sim, 500);
+    assert!(
+        of(&t, "dead_lettered").is_empty(),
+        "the two messages stay queued"
+    );
+}
