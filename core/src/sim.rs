@@ -787,7 +787,11 @@ impl Sim {
                 msg.arrived_at = self.k.now;
                 let e = self.k.topo.edge(edge);
                 let (node, kind) = (e.to, e.kind);
-                self.k.nodes[node.index()].stats.received += 1;
+                // A queue counts what it receives when it takes it (`offer`), which a publish
+                // through the default exchange reaches without passing an exchange.
+                if kind != model::EdgeKind::Amqp(crate::amqp::EdgeKind::PublishDefault) {
+                    self.k.nodes[node.index()].stats.received += 1;
+                }
                 match kind {
                     model::EdgeKind::Hop => self.k.arrive_at_hop(node, msg),
                     model::EdgeKind::Amqp(_) => self.models.arrive(&mut self.k, edge, kind, msg),

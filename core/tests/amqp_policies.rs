@@ -391,3 +391,24 @@ fn a_refused_policy_change_changes_nothing_and_loses_no_message() {
         "the two messages stay queued"
     );
 }
+
+#[test]
+fn a_queue_published_to_directly_counts_each_message_received_once() {
+    let (nodes, edges) = queue_with_dlq(json!({}));
+    let s = doc(
+        nodes,
+        edges,
+        json!([]),
+        json!([publish(1), publish(2), publish(3)]),
+    );
+    let mut sim = Sim::new(&s).unwrap();
+    trace(&mut sim, 100);
+    let m = sim.metrics();
+    let q = sim.topology().node_id("q").unwrap();
+    assert_eq!(
+        m.nodes[q.index()].stats.received,
+        3,
+        "{:?}",
+        m.nodes[q.index()]
+    );
+}

@@ -72,3 +72,21 @@ test("policies are listed, set and cleared, and the inspector says where each se
   assert.deepEqual(page.problems, []);
   await page.context().close();
 });
+
+test("an exchange made internal takes no publishes: the producer can no longer connect to it", async () => {
+  const page = await open("?example=amqp-policies");
+  const targets = async () => {
+    await page.locator('g.node[data-node="shop"]').click();
+    await page.locator("#connect-target").waitFor();
+    return page.locator("#connect-target option").evaluateAll((os) => os.map((o) => o.value));
+  };
+  assert.ok((await targets()).includes("dlx"), "a producer may publish to an exchange");
+  await page.locator('g.node[data-node="dlx"]').click();
+  await page.locator('#inspector [data-selected="dlx"] input[data-field="internal"]').check();
+  await page.waitForFunction(() => document.querySelector('#inspector input[data-field="internal"]')?.checked);
+  assert.ok(!(await targets()).includes("dlx"), "not to an internal one (403 ACCESS_REFUSED)");
+  assert.match(await page.locator('g.node-face[data-face="dlx"]').textContent(), /internal fanout exchange/);
+  await screenshot(page, "internal-exchange");
+  assert.deepEqual(page.problems, []);
+  await page.context().close();
+});

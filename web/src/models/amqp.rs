@@ -300,7 +300,11 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
     match kind {
         AmqpKind::Exchange(x) => Face {
             shape: Shape::Hexagon,
-            subtitle: format!("{} exchange", x.kind.as_str()),
+            subtitle: format!(
+                "{}{} exchange",
+                if x.internal { "internal " } else { "" },
+                x.kind.as_str()
+            ),
             body: html! {},
             status: String::new(),
         },
