@@ -346,7 +346,13 @@ impl Sim {
     /// The live topology and policies as a document (the starting document's name,
     /// description and seed; no actions), for validating live edits.
     pub fn live_document(&self) -> Scenario {
-        let mut doc = self.k.topo.to_scenario(&self.scenario);
+        self.live_document_on(&self.scenario)
+    }
+
+    /// The live topology and policies as a document with `base`'s name, description, view and
+    /// seed (the editor's, which may have changed since the run started).
+    pub fn live_document_on(&self, base: &Scenario) -> Scenario {
+        let mut doc = self.k.topo.to_scenario(base);
         doc.policies = self.models.amqp.policies_in_force(false);
         doc.operator_policies = self.models.amqp.policies_in_force(true);
         doc

@@ -189,7 +189,7 @@ impl Session {
     /// The document as the canvas shows it now: the live topology, with positions.
     pub fn doc(&self) -> Scenario {
         let sim = self.timeline.sim();
-        let mut doc = live(sim, &self.base);
+        let mut doc = sim.live_document_on(&self.base);
         for n in &mut doc.nodes {
             if let Some(p) = self.positions.get(&n.id) {
                 n.position = Some(*p);
@@ -324,7 +324,7 @@ impl Session {
             self.timeline.set_speed(speed);
         } else {
             let sim = self.timeline.sim();
-            let live = live(sim, &self.base);
+            let live = sim.live_document_on(&self.base);
             let commands = diff(&live, new, sim.topology());
             if !commands.is_empty() {
                 self.timeline.apply_all(commands)?;
@@ -504,15 +504,6 @@ impl Session {
             .ok_or_else(|| EditError::Missing("that connection is gone".into()))?;
         self.edit(|d| d.edges[i] = spec)
     }
-}
-
-/// The live topology and the policies in force, as a document with `base`'s name, description
-/// and view.
-fn live(sim: &switchboard_core::Sim, base: &Scenario) -> Scenario {
-    let mut doc = sim.topology().to_scenario(base);
-    doc.policies = sim.policies(false);
-    doc.operator_policies = sim.policies(true);
-    doc
 }
 
 /// The ids of the live edges, in the order [`Topology::to_scenario`] lists them.

@@ -422,11 +422,11 @@ impl AmqpModel {
             if !routed_somewhere {
                 if let NodeKind::Amqp(AmqpKind::Exchange(cfg)) = &k.topo.node(x).kind {
                     // The argument wins over a policy's (rabbit_policy:get_arg/3).
-                    let ae = cfg.arguments.alternate_exchange.as_deref().or_else(|| {
-                        (!self.policy_ae.is_empty())
-                            .then(|| self.policy_ae.get(&x).map(String::as_str))
-                            .flatten()
-                    });
+                    let ae = cfg
+                        .arguments
+                        .alternate_exchange
+                        .as_deref()
+                        .or_else(|| self.policy_ae.get(&x).map(String::as_str));
                     if let Some(ae) = ae {
                         if let Some(ae) = Self::live_exchange(k, ae) {
                             if !work.contains(&ae) {

@@ -292,3 +292,13 @@ pub struct PolicyNames {
     /// The operator policy.
     pub operator_policy: Option<String>,
 }
+
+impl PolicyNames {
+    /// The names of what applies.
+    pub(crate) fn of(applied: &super::policy::Applied) -> PolicyNames {
+        PolicyNames {
+            policy: applied.policy.as_ref().map(|p| p.name.clone()),
+            operator_policy: applied.operator_policy.as_ref().map(|p| p.name.clone()),
+        }
+    }
+}

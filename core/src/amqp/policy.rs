@@ -156,26 +156,14 @@ impl PolicyDefinition {
         "alternate-exchange",
     ];
 
-    /// The keys it sets, in RabbitMQ's names.
+    /// The keys it sets, in RabbitMQ's names (those of [`Self::KEYS`] its JSON form has).
     pub fn keys(&self) -> Vec<&'static str> {
-        let d = self;
-        [
-            ("message-ttl", d.message_ttl.is_some()),
-            ("expires", d.expires.is_some()),
-            ("max-length", d.max_length.is_some()),
-            ("max-length-bytes", d.max_length_bytes.is_some()),
-            ("overflow", d.overflow.is_some()),
-            ("dead-letter-exchange", d.dead_letter_exchange.is_some()),
-            (
-                "dead-letter-routing-key",
-                d.dead_letter_routing_key.is_some(),
-            ),
-            ("delivery-limit", d.delivery_limit.is_some()),
-            ("alternate-exchange", d.alternate_exchange.is_some()),
-        ]
-        .into_iter()
-        .filter_map(|(k, set)| set.then_some(k))
-        .collect()
+        let json = serde_json::to_value(self).unwrap_or_default();
+        Self::KEYS
+            .iter()
+            .copied()
+            .filter(|k| json.get(k).is_some())
+            .collect()
     }
 }
 
@@ -291,14 +279,7 @@ pub(crate) struct PolicySet {
 impl PolicySet {
     /// Compiles validated policies.
     pub(crate) fn new(user: &[Policy], operator: &[Policy]) -> PolicySet {
-        let compiled = |ps: &[Policy]| {
-            ps.iter()
-                .map(|p| Compiled {
-                    policy: p.clone(),
-                    regex: compile(&p.pattern).expect("a validated pattern"),
-                })
-                .collect()
-        };
+        let compiled = |ps: &[Policy]| ps.iter().map(Compiled::of).collect();
         PolicySet {
             user: compiled(user),
             operator: compiled(operator),
@@ -526,35 +507,23 @@ pub fn effective_queue(declared: &QueueConfig, applied: &Applied) -> (QueueConfi
     let mut c = declared.clone();
     let a = &declared.arguments;
     let quorum = a.queue_type == QueueType::Quorum;
-    let min = |x: u64, y: u64| x.min(y);
-    c.arguments.message_ttl = resolve(
-        "message-ttl",
-        a.message_ttl,
-        merge(applied, |d| d.message_ttl, min),
-        wins::lower,
-        &mut out,
-    );
-    c.arguments.expires = resolve(
-        "expires",
-        a.expires,
-        merge(applied, |d| d.expires, min),
-        wins::lower,
-        &mut out,
-    );
-    c.arguments.max_length = resolve(
-        "max-length",
-        a.max_length,
-        merge(applied, |d| d.max_length, min),
-        wins::lower,
-        &mut out,
-    );
-    c.arguments.max_length_bytes = resolve(
-        "max-length-bytes",
-        a.max_length_bytes,
-        merge(applied, |d| d.max_length_bytes, min),
-        wins::lower,
-        &mut out,
-    );
+    // The limits and TTLs: the lower of policy and operator policy, then of that and the
+    // argument.
+    let mut lower = |key, arg, get: fn(&PolicyDefinition) -> Option<u64>| {
+        resolve(
+            key,
+            arg,
+            merge(applied, get, u64::min),
+            wins::lower,
+            &mut out,
+        )
+    };
+    c.arguments.message_ttl = lower("message-ttl", a.message_ttl, |d| d.message_ttl);
+    c.arguments.expires = lower("expires", a.expires, |d| d.expires);
+    c.arguments.max_length = lower("max-length", a.max_length, |d| d.max_length);
+    c.arguments.max_length_bytes = lower("max-length-bytes", a.max_length_bytes, |d| {
+        d.max_length_bytes
+    });
     let overflow = resolve(
         "overflow",
         a.overflow,

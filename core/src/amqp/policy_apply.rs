@@ -84,10 +84,7 @@ impl AmqpModel {
 
     /// Keeps what applies to `node` and says so (a `policy_applied` event).
     fn record(&mut self, k: &mut Kernel, node: NodeId, applied: Applied) {
-        let names = PolicyNames {
-            policy: applied.policy.as_ref().map(|p| p.name.clone()),
-            operator_policy: applied.operator_policy.as_ref().map(|p| p.name.clone()),
-        };
+        let names = PolicyNames::of(&applied);
         if applied.is_none() {
             self.applied.remove(&node);
         } else {
@@ -171,10 +168,7 @@ impl AmqpModel {
         node: NodeId,
     ) -> Option<(PolicyNames, Vec<Setting>)> {
         let applied = self.applied.get(&node).cloned().unwrap_or_default();
-        let names = PolicyNames {
-            policy: applied.policy.as_ref().map(|p| p.name.clone()),
-            operator_policy: applied.operator_policy.as_ref().map(|p| p.name.clone()),
-        };
+        let names = PolicyNames::of(&applied);
         let settings = match &k.topo.node(node).kind {
             NodeKind::Amqp(AmqpKind::Queue(declared)) => effective_queue(declared, &applied).1,
             NodeKind::Amqp(AmqpKind::Exchange(declared)) => {

@@ -538,6 +538,17 @@ impl std::ops::Deref for Validated {
 }
 
 impl Scenario {
+    /// The policies (`operator`: the operator policies), to change.
+    pub fn policies_mut(&mut self, operator: bool) -> &mut Vec<crate::amqp::policy::Policy> {
+        if operator {
+            &mut self.operator_policies
+        } else {
+            &mut self.policies
+        }
+    }
+}
+
+impl Scenario {
     /// Parses and validates a document. On failure, every problem found is returned with its path.
     pub fn from_json(text: &str) -> Result<Scenario, Diagnostics> {
         parse::from_json(text, false)

@@ -30,11 +30,7 @@ fn set(ctx: &Ctx, text: &str, operator: bool) -> Result<(), String> {
     ctx.session
         .borrow_mut()
         .edit(|d| {
-            let list = if operator {
-                &mut d.operator_policies
-            } else {
-                &mut d.policies
-            };
+            let list = d.policies_mut(operator);
             match list.iter_mut().find(|p| p.name == name) {
                 Some(p) => *p = policy,
                 None => list.push(policy),
@@ -46,14 +42,7 @@ fn set(ctx: &Ctx, text: &str, operator: bool) -> Result<(), String> {
 fn clear(ctx: &Ctx, name: &str, operator: bool) -> Result<(), String> {
     ctx.session
         .borrow_mut()
-        .edit(|d| {
-            let list = if operator {
-                &mut d.operator_policies
-            } else {
-                &mut d.policies
-            };
-            list.retain(|p| p.name != name);
-        })
+        .edit(|d| d.policies_mut(operator).retain(|p| p.name != name))
         .map_err(|e| e.to_string())
 }
 
@@ -128,7 +117,11 @@ fn rows(ctx: &Ctx, list: &[Policy], operator: bool) -> Html {
 
 /// The drawer's content.
 pub fn render(ctx: &Ctx) -> Html {
-    let doc = ctx.session.borrow().doc();
+    let (policies, operator_policies) = {
+        let s = ctx.session.borrow();
+        let sim = s.timeline().sim();
+        (sim.policies(false), sim.policies(true))
+    };
     let (error, draft, operator) = {
         let ui = ctx.ui.borrow();
         (
@@ -196,9 +189,9 @@ pub fn render(ctx: &Ctx) -> Html {
                 if playing { { " The run is under way: a change applies to the running broker now." } }
             </p>
             <h3 id="policies-title">{ "Policies" }</h3>
-            { rows(ctx, &doc.policies, false) }
+            { rows(ctx, &policies, false) }
             <h3 id="operator-policies-title">{ "Operator policies" }</h3>
-            { rows(ctx, &doc.operator_policies, true) }
+            { rows(ctx, &operator_policies, true) }
             <h3 id="policy-form-title">{ "Set a policy" }</h3>
             <textarea id="policy-json" rows="7" value={text} {oninput} spellcheck="false"
                 aria-labelledby="policy-form-title" aria-describedby={error.as_ref().map(|_| "policy-json-error")}
