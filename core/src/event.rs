@@ -4,6 +4,7 @@
 //! ([`EventKind::Amqp`]).
 
 use crate::amqp::AmqpEvent;
+use crate::http::HttpEvent;
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::ledger::DropReason;
 use crate::time::SimTime;
@@ -94,6 +95,8 @@ pub enum EventKind {
     },
     /// Something the RabbitMQ model did (`crate::amqp::AmqpEvent`).
     Amqp(AmqpEvent),
+    /// Something the request-response model did (`crate::http::HttpEvent`).
+    Http(HttpEvent),
 }
 
 impl From<AmqpEvent> for EventKind {
@@ -116,6 +119,7 @@ impl EventKind {
             EventKind::Removed { .. } => "removed",
             EventKind::Configured { .. } => "configured",
             EventKind::Amqp(e) => e.name(),
+            EventKind::Http(e) => e.name(),
         }
     }
 
@@ -132,6 +136,7 @@ impl EventKind {
             | EventKind::Removed { .. }
             | EventKind::Configured { .. } => None,
             EventKind::Amqp(ref e) => e.message(),
+            EventKind::Http(ref e) => e.message(),
         }
     }
 }

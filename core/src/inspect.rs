@@ -125,6 +125,11 @@ impl MessageView {
         match place.detail {
             PlaceDetail::Wire { edge, arrive } => plain(MessageLocation::OnEdge { edge, arrive }),
             PlaceDetail::Node { node } => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Http(
+                crate::http::PlaceDetail::Request { client: node }
+                | crate::http::PlaceDetail::Queued { service: node }
+                | crate::http::PlaceDetail::Serving { service: node },
+            ) => plain(MessageLocation::AtNode { node }),
             PlaceDetail::Amqp(AmqpPlace::Delivering {
                 consumer,
                 d,

@@ -42,9 +42,6 @@ pub(crate) enum Due {
     Release { msg: Box<Envelope> },
     /// A caller's deadline for the reply correlated with `correlation` ([`Kernel::await_reply`]);
     /// `on` is the caller.
-    // No model makes blocking calls yet: the request-response model will be the first (the
-    // kernel's tests exercise the facility until then).
-    #[cfg_attr(not(test), allow(dead_code))]
     Deadline { correlation: MessageId },
     /// A model's own entry: its timers, and the messages they carry.
     Model(ModelDue),
@@ -91,7 +88,6 @@ pub(crate) struct NodeState {
 
 /// What became of a reply a caller awaited ([`Kernel::reply_arrived`]).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-#[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
 pub(crate) enum Reply {
     /// In time: the caller was waiting, and is not any more.
     InTime,
@@ -137,8 +133,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Relay(_) | NodeKind::Sink(_)) => {
             Ok(EdgeKind::Hop)
         }
-        (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(_))
-        | (NodeKind::Amqp(_), _) => {
+        (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(_) | NodeKind::Http(_))
+        | (NodeKind::Amqp(_) | NodeKind::Http(_), _) => {
             unreachable!("an edge with a model's kind at an end is the model's to judge")
         }
     }
@@ -190,7 +186,6 @@ impl Kernel {
     /// `caller` now waits for the reply correlated with `correlation`, until `deadline`. If
     /// no reply arrives by then, the agenda's `Deadline` entry tells the caller's model
     /// ([`crate::model::Models::deadline_passed`]).
-    #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
     pub fn await_reply(&mut self, caller: NodeId, correlation: MessageId, deadline: SimTime) {
         self.calls.insert((caller, correlation), deadline);
         self.agenda
@@ -199,7 +194,6 @@ impl Kernel {
 
     /// The reply correlated with `correlation` reached `caller`: in time (it stops waiting),
     /// or unawaited (too late, or never asked for).
-    #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
     pub fn reply_arrived(&mut self, caller: NodeId, correlation: MessageId) -> Reply {
         match self.calls.remove(&(caller, correlation)) {
             Some(_) => Reply::InTime,
@@ -214,7 +208,7 @@ impl Kernel {
     }
 
     /// How many replies `caller` is waiting for.
-    #[cfg_attr(not(test), allow(dead_code))] // see `Due::Deadline`
+    #[cfg_attr(not(test), allow(dead_code))] // only the tests ask
     pub fn awaiting(&self, caller: NodeId) -> usize {
         self.calls
             .range((caller, MessageId(0))..)
@@ -301,7 +295,7 @@ impl Kernel {
             },
         );
         // A crashed caller waits for nothing: replies that come later are unawaited.
-        self.calls.retain(|(caller, _), _| *caller != node);
+        self.forget_calls(node);
         self.emit(EventKind::Crashed {
             node,
             lost: lost.len() as u32,
@@ -309,6 +303,28 @@ impl Kernel {
         for id in lost {
             self.drop_message(id, node, DropReason::LostInCrash);
         }
+    }
+
+    /// Sends `msg` from `from` along `edge` to `to` (the edge's far end, or, for a response
+    /// going back, its near end): it travels for the edge's latency.
+    pub fn send_on(&mut self, edge: EdgeId, from: NodeId, to: NodeId, msg: Box<Envelope>) {
+        self.nodes[from.index()].stats.sent += 1;
+        let arrive = self.now + self.topo.edge(edge).latency.sample(&mut self.rng);
+        self.ledger.set(msg.id, Fate::InTransit { edge });
+        self.emit(EventKind::Sent {
+            message: msg.id,
+            edge,
+            from,
+            to,
+            depart: self.now,
+            arrive,
+        });
+        self.agenda.push(arrive, edge.0, Due::Arrive { msg });
+    }
+
+    /// `caller` waits for no reply any more (it crashed, or was removed).
+    pub fn forget_calls(&mut self, caller: NodeId) {
+        self.calls.retain(|(c, _), _| *c != caller);
     }
 
     /// Sends `msg` from `node` along its next outgoing edge, in turn; with none, it is dropped
@@ -322,19 +338,8 @@ impl Kernel {
         let state = &mut self.nodes[node.index()];
         let edge = out[state.next_out % out.len()];
         state.next_out = (state.next_out + 1) % out.len();
-        state.stats.sent += 1;
-        let e = self.topo.edge(edge);
-        let (to, arrive) = (e.to, self.now + e.latency.sample(&mut self.rng));
-        self.ledger.set(msg.id, Fate::InTransit { edge });
-        self.emit(EventKind::Sent {
-            message: msg.id,
-            edge,
-            from: node,
-            to,
-            depart: self.now,
-            arrive,
-        });
-        self.agenda.push(arrive, edge.0, Due::Arrive { msg });
+        let to = self.topo.edge(edge).to;
+        self.send_on(edge, node, to, msg);
     }
 
     /// A message reached a kernel node along a hop: a relay holds it, a sink consumes it, a
@@ -363,7 +368,7 @@ impl Kernel {
                     node,
                 });
             }
-            NodeKind::Producer(_) | NodeKind::Amqp(_) => {
+            NodeKind::Producer(_) | NodeKind::Amqp(_) | NodeKind::Http(_) => {
                 unreachable!(
                     "validated: no hop ends at a {}",
                     self.topo.node(node).kind.name()
@@ -376,7 +381,7 @@ impl Kernel {
     pub fn producer(&self, node: NodeId) -> &ProducerConfig {
         match &self.topo.node(node).kind {
             NodeKind::Producer(p) => p,
-            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {
+            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) | NodeKind::Http(_) => {
                 unreachable!("not a producer")
             }
         }

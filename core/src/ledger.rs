@@ -51,6 +51,14 @@ pub enum DropReason {
     /// It was kept to be read many times (a log record, a finished job kept for a while) and
     /// its retention ended: it aged out of what is kept.
     RetentionEnded,
+    /// A response that reached its caller after the caller had given up on it (timed out, or
+    /// crashed and came back): the callee's work was wasted.
+    #[serde(rename = "late_response")]
+    Late,
+    /// A client's request that failed: every attempt failed or was refused.
+    RequestFailed,
+    /// A client's request whose deadline passed before it succeeded.
+    DeadlineExceeded,
 }
 
 impl DropReason {
@@ -72,6 +80,9 @@ impl DropReason {
             DropReason::DeadLetterUnroutable => "dead_letter_unroutable",
             DropReason::QueueDeleted => "queue_deleted",
             DropReason::RetentionEnded => "retention_ended",
+            DropReason::Late => "late_response",
+            DropReason::RequestFailed => "request_failed",
+            DropReason::DeadlineExceeded => "deadline_exceeded",
         }
     }
 }

@@ -59,6 +59,7 @@ pub mod event;
 pub mod examples;
 pub mod fixtures;
 pub mod fuzzing;
+pub mod http;
 pub mod id;
 pub mod inspect;
 mod kernel;

@@ -3,8 +3,8 @@
 //! The kernel ([`crate::kernel`]) knows time, the agenda, the RNG, the ledger, the topology,
 //! the event stream, and its own node kinds (producers, relays, sinks). Each paradigm is a
 //! *model* beside it, with its own node kinds, state, timers, rules and events: RabbitMQ
-//! ([`crate::amqp`]) today; BullMQ jobs, Kafka logs and HTTP calls are to come, each as another
-//! variant of the closed enums below.
+//! ([`crate::amqp`]) and request-response over HTTP ([`crate::http`]) today; BullMQ jobs and
+//! Kafka logs are to come, each as another variant of the closed enums below.
 //!
 //! # Why closed enums
 //!
@@ -25,6 +25,7 @@
 //! | its counters' self-check, its metrics | [`Models`] | conservation check, metrics |
 
 use crate::amqp::{self, AmqpModel};
+use crate::http::{self, HttpModel};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::ledger::Fate;
@@ -41,6 +42,8 @@ pub enum EdgeKind {
     Hop,
     /// An edge of the RabbitMQ model: a publish, a binding, a `basic.consume`.
     Amqp(amqp::EdgeKind),
+    /// An edge of the request-response model: a call, or a load balancer's upstream.
+    Http(http::EdgeKind),
 }
 
 impl EdgeKind {
@@ -49,6 +52,7 @@ impl EdgeKind {
         match self {
             EdgeKind::Hop => "sends to",
             EdgeKind::Amqp(k) => k.meaning(),
+            EdgeKind::Http(k) => k.meaning(),
         }
     }
 
@@ -57,6 +61,7 @@ impl EdgeKind {
         match self {
             EdgeKind::Hop => "hop",
             EdgeKind::Amqp(k) => k.class(),
+            EdgeKind::Http(k) => k.class(),
         }
     }
 
@@ -64,7 +69,7 @@ impl EdgeKind {
     /// like a binding, and takes no time).
     pub fn has_latency(self) -> bool {
         match self {
-            EdgeKind::Hop => true,
+            EdgeKind::Hop | EdgeKind::Http(_) => true,
             EdgeKind::Amqp(k) => k.has_latency(),
         }
     }
@@ -75,7 +80,7 @@ impl EdgeKind {
 /// other edges.
 pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
     match topo.edge(edge).kind {
-        EdgeKind::Hop => String::new(),
+        EdgeKind::Hop | EdgeKind::Http(_) => String::new(),
         EdgeKind::Amqp(_) => amqp::rules::edge_label(topo, edge),
     }
 }
@@ -86,6 +91,10 @@ pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
 pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
     match (from.model(), to.model()) {
         (ModelId::Kernel, ModelId::Kernel) => crate::kernel::edge_rule(from, to),
+        // Request-response nodes judge every edge at them, to any other model too.
+        (ModelId::Http, _) | (_, ModelId::Http) => {
+            http::rules::edge_rule(from, to).map(EdgeKind::Http)
+        }
         (ModelId::Amqp, _) | (_, ModelId::Amqp) => {
             amqp::rules::edge_rule(from, to).map(EdgeKind::Amqp)
         }
@@ -115,6 +124,7 @@ pub fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), St
     match kind.model() {
         ModelId::Kernel => crate::kernel::action_rule(name, kind, action),
         ModelId::Amqp => amqp::rules::action_rule(name, kind, action),
+        ModelId::Http => http::rules::action_rule(name, kind, action),
     }
 }
 
@@ -147,7 +157,8 @@ pub fn reconfigure_rule(
         )));
     }
     match old.model() {
-        ModelId::Kernel => Ok(()),
+        // Clients, services and load balancers take new settings in place.
+        ModelId::Kernel | ModelId::Http => Ok(()),
         ModelId::Amqp => amqp::rules::reconfigure_rule(name, old, new, bound),
     }
 }
@@ -157,6 +168,8 @@ pub fn reconfigure_rule(
 pub(crate) enum ModelDue {
     /// The RabbitMQ model's.
     Amqp(amqp::Due),
+    /// The request-response model's.
+    Http(http::Due),
 }
 
 /// Where a live message rests. The conservation check compares [`Place::fate`] with the
@@ -190,6 +203,8 @@ pub(crate) enum PlaceDetail<'a> {
     },
     /// Somewhere in the RabbitMQ model.
     Amqp(amqp::PlaceDetail<'a>),
+    /// Somewhere in the request-response model.
+    Http(http::PlaceDetail),
 }
 
 /// Every model's state, side by side.
@@ -197,6 +212,8 @@ pub(crate) enum PlaceDetail<'a> {
 pub(crate) struct Models {
     /// RabbitMQ.
     pub amqp: AmqpModel,
+    /// Request-response.
+    pub http: HttpModel,
 }
 
 impl Models {
@@ -204,6 +221,7 @@ impl Models {
     pub fn new() -> Models {
         Models {
             amqp: AmqpModel::default(),
+            http: HttpModel::default(),
         }
     }
 
@@ -211,6 +229,7 @@ impl Models {
     /// since a model may keep state for another's node (the AMQP channel of a producer).
     pub fn node_added(&mut self, k: &mut Kernel, node: NodeId) {
         self.amqp.node_added(k, node);
+        self.http.node_added(k, node);
     }
 
     /// An edge was added (or the run starts with it): the model of its kind takes it up.
@@ -218,6 +237,7 @@ impl Models {
         match k.topo.edge(edge).kind {
             EdgeKind::Hop => {}
             EdgeKind::Amqp(_) => self.amqp.edge_added(k, edge),
+            EdgeKind::Http(_) => self.http.edge_added(k, edge),
         }
     }
 
@@ -226,6 +246,7 @@ impl Models {
         match k.topo.edge(edge).kind {
             EdgeKind::Hop => {}
             EdgeKind::Amqp(_) => self.amqp.edge_removing(k, edge),
+            EdgeKind::Http(_) => self.http.edge_removing(k, edge),
         }
     }
 
@@ -235,6 +256,7 @@ impl Models {
         match kind {
             EdgeKind::Hop => unreachable!("the kernel takes hops"),
             EdgeKind::Amqp(kind) => self.amqp.publish_arrive(k, edge, kind, msg),
+            EdgeKind::Http(_) => self.http.arrive(k, edge, msg),
         }
     }
 
@@ -243,22 +265,22 @@ impl Models {
     pub fn timer(&mut self, k: &mut Kernel, due: ModelDue) {
         match due {
             ModelDue::Amqp(d) => self.amqp.timer(k, d),
+            ModelDue::Http(d) => self.http.timer(k, d),
         }
     }
 
     /// `caller`'s deadline for the reply correlated with `correlation` passed with no reply
-    /// ([`Kernel::await_reply`]): its model times the call out. Neither the kernel's kinds nor
-    /// RabbitMQ's clients make blocking calls; the request-response model's clients and
-    /// services will.
+    /// ([`Kernel::await_reply`]): its model times the call out. Only the request-response
+    /// model's clients and services make blocking calls (`correlation` is the attempt).
     pub fn deadline_passed(
         &mut self,
         k: &mut Kernel,
         caller: NodeId,
         correlation: crate::MessageId,
     ) {
-        let _ = correlation;
         match k.topo.node(caller).kind.model() {
             ModelId::Kernel | ModelId::Amqp => {}
+            ModelId::Http => self.http.timed_out(k, caller, correlation),
         }
     }
 
@@ -276,6 +298,7 @@ impl Models {
     /// Every live message the models hold in their own state, where it rests.
     pub fn places<'a>(&'a self, _k: &'a Kernel, f: &mut dyn FnMut(Place<'a>)) {
         self.amqp.places(f);
+        self.http.places(f);
     }
 
     /// Each model's counters against where its messages are (`places`: every live message's
@@ -285,10 +308,11 @@ impl Models {
             .iter()
             .filter_map(|p| match p.detail {
                 PlaceDetail::Amqp(d) => d.delivery(),
-                PlaceDetail::Wire { .. } | PlaceDetail::Node { .. } => None,
+                PlaceDetail::Wire { .. } | PlaceDetail::Node { .. } | PlaceDetail::Http(_) => None,
             })
             .collect();
-        self.amqp.check_counters(k, &deliveries)
+        self.amqp.check_counters(k, &deliveries)?;
+        self.http.check_counters(k)
     }
 
     /// The live messages a model's agenda entry carries, where they rest.
@@ -300,6 +324,8 @@ impl Models {
     ) {
         match due {
             ModelDue::Amqp(d) => amqp::places_in_due(at, d, f),
+            // The model's entries carry no message: its messages rest in its own state.
+            ModelDue::Http(_) => {}
         }
     }
 }

@@ -48,6 +48,8 @@ pub struct NodeMetrics {
 pub enum ModelMetrics {
     /// The RabbitMQ model's: a queue's or a consumer's.
     Amqp(AmqpMetrics),
+    /// The request-response model's: a client's, a service's or a load balancer's.
+    Http(crate::http::HttpMetrics),
 }
 
 impl NodeMetrics {
@@ -55,7 +57,9 @@ impl NodeMetrics {
     pub fn queue(&self) -> Option<&QueueMetrics> {
         match &self.detail {
             Some(ModelMetrics::Amqp(AmqpMetrics::Queue(q))) => Some(q),
-            Some(ModelMetrics::Amqp(AmqpMetrics::Consumer(_))) | None => None,
+            Some(ModelMetrics::Amqp(AmqpMetrics::Consumer(_)) | ModelMetrics::Http(_)) | None => {
+                None
+            }
         }
     }
 
@@ -63,7 +67,15 @@ impl NodeMetrics {
     pub fn consumer(&self) -> Option<&ConsumerMetrics> {
         match &self.detail {
             Some(ModelMetrics::Amqp(AmqpMetrics::Consumer(c))) => Some(c),
-            Some(ModelMetrics::Amqp(AmqpMetrics::Queue(_))) | None => None,
+            Some(ModelMetrics::Amqp(AmqpMetrics::Queue(_)) | ModelMetrics::Http(_)) | None => None,
+        }
+    }
+
+    /// For a client, a service or a load balancer: its request-response metrics.
+    pub fn http(&self) -> Option<&crate::http::HttpMetrics> {
+        match &self.detail {
+            Some(ModelMetrics::Http(h)) => Some(h),
+            Some(ModelMetrics::Amqp(_)) | None => None,
         }
     }
 }
@@ -262,7 +274,8 @@ impl Sim {
         self.models.node_added(&mut self.k, node);
         match &self.k.topo.node(node).kind {
             NodeKind::Producer(_) => self.k.schedule_producer(node, false),
-            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {}
+            // A client's requests are the model's to schedule (`node_added`).
+            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) | NodeKind::Http(_) => {}
         }
     }
 
@@ -433,6 +446,12 @@ impl Sim {
             .amqp
             .metrics(&self.k, node)
             .map(ModelMetrics::Amqp)
+            .or_else(|| {
+                self.models
+                    .http
+                    .metrics(&self.k, node)
+                    .map(ModelMetrics::Http)
+            })
     }
 
     /// Every live message, where it rests: in the agenda (on an edge, held by a relay, a
@@ -793,14 +812,22 @@ impl Sim {
                 msg.arrived_at = self.k.now;
                 let e = self.k.topo.edge(edge);
                 let (node, kind) = (e.to, e.kind);
-                // A queue counts what it receives when it takes it (`offer`), which a publish
-                // through the default exchange reaches without passing an exchange.
-                if kind != model::EdgeKind::Amqp(crate::amqp::EdgeKind::PublishDefault) {
-                    self.k.nodes[node.index()].stats.received += 1;
-                }
                 match kind {
-                    model::EdgeKind::Hop => self.k.arrive_at_hop(node, msg),
-                    model::EdgeKind::Amqp(_) => self.models.arrive(&mut self.k, edge, kind, msg),
+                    model::EdgeKind::Hop => {
+                        self.k.nodes[node.index()].stats.received += 1;
+                        self.k.arrive_at_hop(node, msg)
+                    }
+                    model::EdgeKind::Amqp(a) => {
+                        // A queue counts what it receives when it takes it (`offer`), which a
+                        // publish through the default exchange reaches without passing an
+                        // exchange.
+                        if a != crate::amqp::EdgeKind::PublishDefault {
+                            self.k.nodes[node.index()].stats.received += 1;
+                        }
+                        self.models.arrive(&mut self.k, edge, kind, msg)
+                    }
+                    // Requests and responses go both ways: the model counts where they arrive.
+                    model::EdgeKind::Http(_) => self.models.arrive(&mut self.k, edge, kind, msg),
                 }
             }
             Due::Release { msg } => self.k.forward(NodeId(on), msg),
@@ -973,6 +1000,7 @@ impl Sim {
             // settings.
             NodeKind::Relay(_) | NodeKind::Sink(_) => {}
             NodeKind::Amqp(old) => self.models.amqp.configured(&mut self.k, node, &old),
+            NodeKind::Http(old) => self.models.http.configured(&mut self.k, node, &old),
         }
     }
 
@@ -998,6 +1026,7 @@ impl Sim {
             // Its connection closes: the same as a crash, for good.
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => self.k.crash(node),
             NodeKind::Amqp(k) => self.models.amqp.remove(&mut self.k, node, k),
+            NodeKind::Http(_) => self.models.http.remove(&mut self.k, node),
         }
         if !self.k.topo.node(node).removed {
             Arc::make_mut(&mut self.k.topo).remove_node(node);
@@ -1006,6 +1035,11 @@ impl Sim {
     }
 
     fn publish(&mut self, node: NodeId, template: &MessageTemplate) {
+        if let NodeKind::Http(_) = self.k.topo.node(node).kind {
+            // A client's scripted request.
+            self.models.http.begin_request(&mut self.k, node, None);
+            return;
+        }
         let id = self.k.ledger.next_id();
         let mut msg = Box::new(Envelope::from_template(id, template, self.k.now));
         self.models.on_publish(&self.k, node, &mut msg);
@@ -1028,6 +1062,7 @@ impl Sim {
         match &kind {
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => self.k.crash(node),
             NodeKind::Amqp(k) => self.models.amqp.crash(&mut self.k, node, k),
+            NodeKind::Http(_) => self.models.http.crash(&mut self.k, node),
         }
     }
 
@@ -1048,6 +1083,7 @@ impl Sim {
             }
             NodeKind::Relay(_) | NodeKind::Sink(_) => {}
             NodeKind::Amqp(k) => self.models.amqp.restart(&mut self.k, node, k),
+            NodeKind::Http(_) => self.models.http.restart(&mut self.k, node),
         }
     }
 }

@@ -45,6 +45,11 @@ impl SimDuration {
     pub const fn from_ms(ms: u64) -> Self {
         SimDuration(ms * 1_000)
     }
+    /// True for no time at all.
+    pub const fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+
     /// A duration of `s` seconds.
     pub const fn from_secs(s: u64) -> Self {
         SimDuration(s * 1_000_000)

@@ -42,6 +42,8 @@ pub struct Edge {
     pub arguments: Headers,
     /// What the edge is, from the kinds at its ends: decided once, when it is added.
     pub kind: EdgeKind,
+    /// A call edge's policies, if it has any.
+    pub resilience: Option<std::sync::Arc<crate::http::Resilience>>,
     /// Removed by a live edit.
     pub removed: bool,
 }
@@ -103,6 +105,7 @@ impl Topology {
             routing_key: e.routing_key.clone(),
             arguments: e.arguments.clone(),
             kind,
+            resilience: e.resilience.clone().map(std::sync::Arc::new),
             removed: false,
         });
         self.nodes[from.index()].out.push(id);
@@ -207,6 +210,7 @@ impl Topology {
                     latency: e.kind.has_latency().then(|| e.latency.clone()),
                     routing_key: e.routing_key.clone(),
                     arguments: e.arguments.clone(),
+                    resilience: e.resilience.as_deref().cloned(),
                 })
                 .collect(),
             actions: Vec::new(),

@@ -90,6 +90,7 @@ pub fn write_event<W: Write + ?Sized>(e: &Event, topo: &Topology, out: &mut W) -
         | EventKind::Removed { node }
         | EventKind::Configured { node } => f.node("node", node)?,
         EventKind::Amqp(ref a) => crate::amqp::trace::write_fields(a, e.at, &mut f)?,
+        EventKind::Http(ref h) => crate::http::trace::write_fields(h, &mut f)?,
     }
     f.out.write_all(b"}")
 }
@@ -421,6 +422,20 @@ mod tests {
                     assert_eq!(obj["exchange"], detail.exchange.as_str());
                 }
                 EventKind::Amqp(_) => {}
+                EventKind::Http(
+                    crate::http::HttpEvent::Request { client, .. }
+                    | crate::http::HttpEvent::RequestEnded { client, .. },
+                ) => assert_eq!(obj["client"], name(*client)),
+                EventKind::Http(
+                    crate::http::HttpEvent::Queued { node, .. }
+                    | crate::http::HttpEvent::Started { node, .. }
+                    | crate::http::HttpEvent::Responded { node, .. },
+                ) => assert_eq!(obj["node"], name(*node)),
+                EventKind::Http(crate::http::HttpEvent::Health { node, upstream, .. }) => {
+                    assert_eq!(obj["node"], name(*node));
+                    assert_eq!(obj["upstream"], name(*upstream));
+                }
+                EventKind::Http(_) => {}
             }
         };
         for &(name, text) in crate::examples::EXAMPLES {

@@ -154,9 +154,10 @@ impl AmqpNode {
             NodeKind::Amqp(AmqpKind::Consumer(_)) => {
                 AmqpNode::Consumer(Box::new(ConsumerState::new()))
             }
-            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(AmqpKind::Exchange(_)) => {
-                AmqpNode::None
-            }
+            NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Http(_)
+            | NodeKind::Amqp(AmqpKind::Exchange(_)) => AmqpNode::None,
         }
     }
 }
@@ -168,7 +169,8 @@ pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
         kernel::Due::Emit
         | kernel::Due::Arrive { .. }
         | kernel::Due::Release { .. }
-        | kernel::Due::Deadline { .. } => None,
+        | kernel::Due::Deadline { .. }
+        | kernel::Due::Model(ModelDue::Http(_)) => None,
     }
 }
 
@@ -179,7 +181,8 @@ fn into_amqp_due(d: kernel::Due) -> Option<Due> {
         kernel::Due::Emit
         | kernel::Due::Arrive { .. }
         | kernel::Due::Release { .. }
-        | kernel::Due::Deadline { .. } => None,
+        | kernel::Due::Deadline { .. }
+        | kernel::Due::Model(ModelDue::Http(_)) => None,
     }
 }
 
@@ -196,6 +199,7 @@ pub(crate) fn consumer_config(topo: &Topology, c: NodeId) -> &ConsumerConfig {
         NodeKind::Producer(_)
         | NodeKind::Relay(_)
         | NodeKind::Sink(_)
+        | NodeKind::Http(_)
         | NodeKind::Amqp(AmqpKind::Exchange(_) | AmqpKind::Queue(_)) => {
             unreachable!("not a consumer")
         }
@@ -466,6 +470,7 @@ impl AmqpModel {
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
+            | NodeKind::Http(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
                 unreachable!("validated: a binding ends at an exchange or a queue")
             }

@@ -749,6 +749,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             other @ (NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
+            | NodeKind::Http(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
                 "{} {:?} is a client, not a broker object",
                 other.name(),
@@ -769,7 +770,8 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             NodeKind::Amqp(AmqpKind::Queue(_) | AmqpKind::Consumer(_))
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
-            | NodeKind::Sink(_) => continue,
+            | NodeKind::Sink(_)
+            | NodeKind::Http(_) => continue,
         };
         if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
             continue;

@@ -225,7 +225,8 @@ impl AmqpModel {
             NodeKind::Amqp(AmqpKind::Consumer(_))
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
-            | NodeKind::Sink(_) => {}
+            | NodeKind::Sink(_)
+            | NodeKind::Http(_) => {}
         }
     }
 
@@ -257,7 +258,8 @@ impl AmqpModel {
             }
             crate::model::EdgeKind::Amqp(EdgeKind::Consume) => self.register_consumer(k, edge),
             crate::model::EdgeKind::Amqp(EdgeKind::Publish | EdgeKind::PublishDefault)
-            | crate::model::EdgeKind::Hop => {}
+            | crate::model::EdgeKind::Hop
+            | crate::model::EdgeKind::Http(_) => {}
         }
     }
 

@@ -50,7 +50,8 @@ impl AmqpModel {
                 NodeKind::Amqp(AmqpKind::Consumer(_))
                 | NodeKind::Producer(_)
                 | NodeKind::Relay(_)
-                | NodeKind::Sink(_) => {}
+                | NodeKind::Sink(_)
+                | NodeKind::Http(_) => {}
             }
         }
     }
@@ -78,7 +79,8 @@ impl AmqpModel {
             NodeKind::Amqp(AmqpKind::Consumer(_))
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
-            | NodeKind::Sink(_) => {}
+            | NodeKind::Sink(_)
+            | NodeKind::Http(_) => {}
         }
     }
 
@@ -177,7 +179,8 @@ impl AmqpModel {
             NodeKind::Amqp(AmqpKind::Consumer(_))
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
-            | NodeKind::Sink(_) => return None,
+            | NodeKind::Sink(_)
+            | NodeKind::Http(_) => return None,
         };
         Some((names, settings))
     }

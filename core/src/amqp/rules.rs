@@ -40,6 +40,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Producer(_) | Relay(_), Relay(_) | Sink(_)) => {
             unreachable!("an edge between kernel kinds is the kernel's to judge")
         }
+        (NodeKind::Http(_), _) | (_, NodeKind::Http(_)) => {
+            unreachable!("an edge at a request-response node is that model's to judge")
+        }
     }
 }
 

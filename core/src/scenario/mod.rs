@@ -7,13 +7,14 @@
 
 mod diagnostic;
 mod migrate;
-mod parse;
+pub(crate) mod parse;
 
 pub(crate) use diagnostic::Path;
 pub use diagnostic::{Diagnostic, Diagnostics};
 
 use crate::amqp::{AmqpKind, Settlement};
 use crate::dist::DurationDist;
+use crate::http::HttpKind;
 use crate::message::{Headers, MessageTemplate};
 use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -118,6 +119,8 @@ pub enum NodeKind {
     Sink(SinkConfig),
     /// A node of the RabbitMQ model: an exchange, a queue or a consumer.
     Amqp(AmqpKind),
+    /// A node of the request-response model: a client, a service or a load balancer.
+    Http(HttpKind),
 }
 
 /// Which model a node kind belongs to: the kernel's own kinds, or one paradigm's.
@@ -127,6 +130,8 @@ pub enum ModelId {
     Kernel,
     /// RabbitMQ (`crate::amqp`).
     Amqp,
+    /// Request-response over HTTP (`crate::http`).
+    Http,
 }
 
 impl NodeKind {
@@ -137,6 +142,7 @@ impl NodeKind {
             NodeKind::Relay(_) => "relay",
             NodeKind::Sink(_) => "sink",
             NodeKind::Amqp(k) => k.name(),
+            NodeKind::Http(k) => k.name(),
         }
     }
 
@@ -145,6 +151,7 @@ impl NodeKind {
         match self {
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => ModelId::Kernel,
             NodeKind::Amqp(_) => ModelId::Amqp,
+            NodeKind::Http(_) => ModelId::Http,
         }
     }
 
@@ -153,7 +160,11 @@ impl NodeKind {
 
     /// Every kind name, for error messages and palettes: the kernel's, then each model's.
     pub fn names() -> impl Iterator<Item = &'static str> {
-        Self::KERNEL_NAMES.iter().chain(AmqpKind::NAMES).copied()
+        Self::KERNEL_NAMES
+            .iter()
+            .chain(AmqpKind::NAMES)
+            .chain(HttpKind::NAMES)
+            .copied()
     }
 }
 
@@ -167,6 +178,7 @@ impl Serialize for NodeKind {
             NodeKind::Relay(c) => map.serialize_entry("config", c)?,
             NodeKind::Sink(c) => map.serialize_entry("config", c)?,
             NodeKind::Amqp(k) => k.serialize_config(&mut map)?,
+            NodeKind::Http(k) => k.serialize_config(&mut map)?,
         }
         map.end()
     }
@@ -299,6 +311,10 @@ pub struct EdgeSpec {
     /// A binding's arguments (headers exchanges match on them).
     #[serde(default, skip_serializing_if = "Headers::is_empty")]
     pub arguments: Headers,
+    /// A call edge's policies: timeout, retry, circuit breaker, bulkhead, retry budget,
+    /// adaptive throttling (`docs/http.md`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resilience: Option<crate::http::Resilience>,
 }
 
 /// The latency of an edge that does not set one.
@@ -313,6 +329,7 @@ impl EdgeSpec {
             latency: None,
             routing_key: String::new(),
             arguments: Headers::new(),
+            resilience: None,
         }
     }
 

@@ -17,10 +17,10 @@ const MAX_NODES: usize = 10_000;
 const MAX_EDGES: usize = 100_000;
 const MAX_ACTIONS: usize = 100_000;
 const MAX_ID_CHARS: usize = 64;
-const MAX_RATE_PER_S: f64 = 1_000_000.0;
+pub(crate) const MAX_RATE_PER_S: f64 = 1_000_000.0;
 
-const MAX_DELAY: SimDuration = SimDuration::from_secs(3_600);
-const MAX_ACTION_TIME: SimDuration = SimDuration::from_secs(24 * 3_600);
+pub(crate) const MAX_DELAY: SimDuration = SimDuration::from_secs(3_600);
+pub(crate) const MAX_ACTION_TIME: SimDuration = SimDuration::from_secs(24 * 3_600);
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -148,8 +148,12 @@ fn node_kind(kind: &str, config: Value, prefix: &str) -> Result<NodeKind, Diagno
         "sink" => typed(config, prefix).map(NodeKind::Sink),
         other => {
             // Each model reads its own kinds.
-            if let Some(k) = crate::amqp::AmqpKind::parse(other, config, prefix) {
-                return k.map(NodeKind::Amqp);
+            if crate::amqp::AmqpKind::NAMES.contains(&other) {
+                if let Some(k) = crate::amqp::AmqpKind::parse(other, config, prefix) {
+                    return k.map(NodeKind::Amqp);
+                }
+            } else if let Some(k) = crate::http::HttpKind::parse(other, config, prefix) {
+                return k.map(NodeKind::Http);
             }
             Err(Diagnostic::new(
                 format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
@@ -316,7 +320,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         let rule = crate::model::edge_rule(from, to);
         let binding = match rule {
             Ok(crate::model::EdgeKind::Amqp(k)) => k.is_binding(),
-            Ok(crate::model::EdgeKind::Hop) | Err(_) => false,
+            Ok(crate::model::EdgeKind::Hop | crate::model::EdgeKind::Http(_)) | Err(_) => false,
         };
         if e.from == e.to && !binding {
             diags.push(Diagnostic::new(
@@ -374,8 +378,14 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     crate::amqp::rules::check_policies(s, diags);
     // Each model's checks across nodes.
     crate::amqp::rules::check_topology(s, &kind_of, diags);
+    crate::http::rules::check_topology(s, &kind_of, diags);
     for (i, n) in s.nodes.iter().enumerate() {
-        let needs_out = matches!(n.kind, NodeKind::Producer(_) | NodeKind::Relay(_));
+        let needs_out = matches!(
+            n.kind,
+            NodeKind::Producer(_)
+                | NodeKind::Relay(_)
+                | NodeKind::Http(crate::http::HttpKind::Client(_))
+        );
         if !live && needs_out && outgoing[i] == 0 && first_use.get(n.id.as_str()) == Some(&i) {
             diags.push(Diagnostic::new(
                 format!("nodes[{i}]"),
@@ -495,6 +505,7 @@ fn check_node(n: &NodeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
         NodeKind::Relay(r) => check_dist(&r.delay, path.at("config").at("delay"), diags),
         NodeKind::Sink(_) => {}
         NodeKind::Amqp(k) => crate::amqp::rules::check_kind(k, path.at("config"), diags),
+        NodeKind::Http(k) => crate::http::rules::check_kind(k, path.at("config"), diags),
     }
 }
 
@@ -522,7 +533,7 @@ fn check_configure_action<'a>(
     }
     check_node(spec, path, diags);
     let bound = match spec.kind.model() {
-        ModelId::Kernel => false,
+        ModelId::Kernel | ModelId::Http => false,
         ModelId::Amqp => crate::amqp::rules::consumes(s, &spec.id, at, kind_of),
     };
     match crate::model::reconfigure_rule(&spec.id, current, &spec.kind, bound) {
@@ -534,7 +545,7 @@ fn check_configure_action<'a>(
         }
     }
     match spec.kind.model() {
-        ModelId::Kernel => {}
+        ModelId::Kernel | ModelId::Http => {}
         ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, path, diags),
     }
 }
@@ -547,11 +558,18 @@ fn check_edge_fields(
     path: Path<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    if e.resilience.is_some() && !matches!(kind, crate::model::EdgeKind::Http(_)) {
+        diags.push(Diagnostic::new(
+            format!("{path}.resilience"),
+            "only a call (an edge from a client or a service) has resilience policies",
+        ));
+    }
     match kind {
         crate::model::EdgeKind::Hop => check_plain_edge_fields(e, path, diags),
         crate::model::EdgeKind::Amqp(k) => {
             crate::amqp::rules::check_edge_fields(e, k, from, path, diags)
         }
+        crate::model::EdgeKind::Http(k) => crate::http::rules::check_edge_fields(e, k, path, diags),
     }
 }
 

@@ -12,6 +12,7 @@
 #![deny(clippy::wildcard_enum_match_arm)]
 
 pub mod amqp;
+pub mod http;
 pub mod kernel;
 
 use crate::fields::Field;
@@ -36,7 +37,10 @@ pub struct PaletteItem {
 
 /// Every palette item: the kernel's, then each model's.
 pub fn palette() -> impl Iterator<Item = &'static PaletteItem> {
-    kernel::PALETTE.iter().chain(amqp::PALETTE)
+    kernel::PALETTE
+        .iter()
+        .chain(amqp::PALETTE)
+        .chain(http::PALETTE)
 }
 
 /// The palette item of `kind` (and `variant`), if there is one.
@@ -49,6 +53,7 @@ pub fn palette_item(kind: &str, variant: Option<&str>) -> Option<&'static Palett
 pub fn default_spec(name: &str, item: &PaletteItem) -> Result<NodeSpec, String> {
     let config = kernel::default_config(item)
         .or_else(|| amqp::default_config(item))
+        .or_else(|| http::default_config(item))
         .ok_or_else(|| format!("the palette has no kind {:?}", item.kind))?;
     let v = serde_json::json!({ "id": name, "kind": item.kind, "config": config });
     serde_json::from_value(v).map_err(|e| e.to_string())
@@ -59,6 +64,7 @@ pub fn fields(kind: &NodeKind) -> &'static [Field] {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::fields(kind),
         NodeKind::Amqp(k) => amqp::fields(k),
+        NodeKind::Http(k) => http::fields(k),
     }
 }
 
@@ -67,6 +73,7 @@ pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
     match kind {
         EdgeKind::Hop => kernel::WIRE,
         EdgeKind::Amqp(k) => amqp::edge_fields(k),
+        EdgeKind::Http(k) => http::edge_fields(k),
     }
 }
 
@@ -93,6 +100,7 @@ pub fn faults(kind: &NodeKind) -> &'static [Fault] {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::faults(kind),
         NodeKind::Amqp(k) => amqp::faults(k),
+        NodeKind::Http(k) => http::faults(k),
     }
 }
 
@@ -101,6 +109,7 @@ pub fn slowed(spec: &NodeSpec) -> Option<NodeSpec> {
     match &spec.kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
         NodeKind::Amqp(k) => amqp::slowed(spec, k),
+        NodeKind::Http(k) => http::slowed(spec, k),
     }
 }
 
@@ -109,6 +118,7 @@ pub fn sends(kind: &NodeKind) -> bool {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::sends(kind),
         NodeKind::Amqp(k) => amqp::sends(k),
+        NodeKind::Http(k) => http::sends(k),
     }
 }
 
@@ -118,6 +128,7 @@ pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
         NodeKind::Amqp(k) => amqp::binding_asks(k),
+        NodeKind::Http(_) => None,
     }
 }
 
@@ -148,6 +159,7 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::face(kind, m, c),
         NodeKind::Amqp(k) => amqp::face(k, m, c, now, is_dlq),
+        NodeKind::Http(k) => http::face(k, m, c, now),
     }
 }
 
@@ -171,6 +183,7 @@ pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
     match kind {
         EdgeKind::Hop => ("sends to", "receives from"),
         EdgeKind::Amqp(k) => amqp::edge_phrases(k),
+        EdgeKind::Http(k) => http::edge_phrases(k),
     }
 }
 
@@ -179,5 +192,6 @@ pub fn edge_noun(kind: EdgeKind) -> &'static str {
     match kind {
         EdgeKind::Hop => "wire",
         EdgeKind::Amqp(k) => amqp::edge_noun(k),
+        EdgeKind::Http(k) => http::edge_noun(k),
     }
 }

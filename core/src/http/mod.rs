@@ -1,0 +1,42 @@
+//! The request-response model: clients, services and load balancers calling one another over
+//! HTTP, with resilience4j's timeouts, retries, circuit breakers and bulkheads on each call
+//! edge, plus a retry budget and client-side adaptive throttling. See `docs/http.md` for what
+//! is modelled and what is not.
+//!
+//! - [`kind`]: the model's node kinds ([`HttpKind`]) and edge kinds, with their settings.
+//! - [`policy`]: the call edge's policies ([`Resilience`]), under resilience4j's names.
+//! - [`breaker`]: resilience4j's circuit breaker, as a pure state machine.
+//! - [`backoff`]: the wait before each retry (resilience4j's interval functions, AWS's jitters).
+//! - [`window`]: counts and latencies over a sliding window of seconds.
+//! - [`event`]: the model's events ([`HttpEvent`]).
+//! - `model` (private): its state, agenda entries, places and metrics; `caller` the calling
+//!   side (requests, calls, attempts through the policies), `server` the serving side
+//!   (services' workers, accept queues and handlers; load balancers).
+//! - `rules` (crate): its rules: edges, actions, validation, the call graph.
+
+pub mod backoff;
+pub mod breaker;
+mod caller;
+pub mod event;
+pub mod kind;
+mod model;
+pub mod policy;
+pub(crate) mod rules;
+mod server;
+mod slab;
+pub(crate) mod trace;
+pub mod window;
+
+pub use breaker::BreakerState;
+pub use event::{HttpEvent, Refusal, Status};
+pub use kind::{
+    Algorithm, ClientConfig, EdgeKind, HandlerStep, HealthCheck, HttpKind, LoadBalancerConfig,
+    ServiceConfig,
+};
+pub use model::{
+    BalancerMetrics, CallStats, ClientMetrics, ClientStats, EdgeMetrics, HttpMetrics,
+    ServiceMetrics, ServiceStats, UpstreamMetrics, MAX_USERS, METRICS_WINDOW_S,
+};
+pub(crate) use model::{Due, HttpModel, PlaceDetail};
+pub use policy::Resilience;
+pub use slab::Key;
