@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod amqp;
+pub mod http;
 
 use switchboard_core::trace::event_line;
 use switchboard_core::{Scenario, Sim, SimTime};
