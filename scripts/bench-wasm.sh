@@ -7,4 +7,4 @@ cd "$root"
 scripts/install.sh test
 export WASM_BINDGEN_TEST_TIMEOUT=600
 cargo test --release -p switchboard-core --target wasm32-unknown-unknown --test wasm_bench -- --nocapture 2>&1 \
-  | grep -E 'kernel_chain|test result'
+  | grep -E 'kernel_chain|http_metastable|test result'

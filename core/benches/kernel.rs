@@ -1,5 +1,6 @@
 //! Kernel throughput: simulated events per second on a chain of N forwarding relays, and
-//! messages per second through an AMQP pipeline.
+//! messages per second through an AMQP pipeline, and steps per second of the request-response
+//! model on Stability Sim's reference workload.
 //!
 //! `cargo bench -p switchboard-core --bench kernel`. Each iteration simulates one second of a
 //! producer feeding a chain of relays into a sink, draining events as the web app and the CLI do
@@ -8,7 +9,9 @@
 //! `scripts/bench-wasm.sh`.
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
-use switchboard_core::fixtures::{amqp_pipeline, relay_chain, run_one_second_in_frames};
+use switchboard_core::fixtures::{
+    amqp_pipeline, http_metastable, relay_chain, run_in_frames, run_one_second_in_frames,
+};
 
 fn kernel_throughput(c: &mut Criterion) {
     let mut g = c.benchmark_group("kernel_chain");
@@ -54,5 +57,19 @@ fn amqp_throughput(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, kernel_throughput, amqp_throughput);
+/// The request-response model on Stability Sim's reference workload
+/// (`docs/examples/http-metastable-retry.json`): a whole simulated minute per iteration,
+/// metastable failure included. Throughput is agenda steps (entries taken and handled).
+fn http_throughput(c: &mut Criterion) {
+    let mut g = c.benchmark_group("http_metastable");
+    g.sample_size(20);
+    let s = http_metastable();
+    let steps = run_in_frames(&s, 60);
+    eprintln!("http_metastable: {steps} steps per simulated minute");
+    g.throughput(Throughput::Elements(steps));
+    g.bench_function("60s", |b| b.iter(|| run_in_frames(&s, 60)));
+    g.finish();
+}
+
+criterion_group!(benches, kernel_throughput, amqp_throughput, http_throughput);
 criterion_main!(benches);

@@ -141,3 +141,27 @@ pub fn parked_and_busy() -> Scenario {
     )
     .expect("valid")
 }
+
+/// The request-response benchmark's workload: `docs/examples/http-metastable-retry.json`,
+/// Stability Sim's reference workload (a Poisson client at 70/s, a 1 s timeout and 3 immediate
+/// retries, round robin over two services of 5 workers, one crashing from 5 s to 10 s).
+pub fn http_metastable() -> Scenario {
+    Scenario::from_json(crate::examples::get("http-metastable-retry").expect("an example"))
+        .expect("valid")
+}
+
+/// Runs `scenario` for `seconds` simulated seconds in 16 ms slices, draining events after each
+/// slice as the page does per frame. Returns the steps (agenda entries handled).
+pub fn run_in_frames(scenario: &Scenario, seconds: u64) -> u64 {
+    let mut sim = crate::Sim::new(scenario).expect("valid");
+    let mut drained = 0usize;
+    let end = seconds * 1_000_000;
+    let mut t = 0;
+    while t < end {
+        t = (t + 16_000).min(end);
+        sim.advance_to(crate::SimTime(t));
+        drained += sim.drain_events().len();
+    }
+    std::hint::black_box(drained);
+    sim.steps()
+}

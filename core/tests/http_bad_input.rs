@@ -4,7 +4,7 @@ use serde_json::{json, Value};
 use switchboard_core::Scenario;
 
 fn base() -> Value {
-    json!({"version": 3, "seed": 1,
+    json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {"rate_per_s": 1}},
                   {"id": "a", "kind": "service", "config": {}},
                   {"id": "b", "kind": "service", "config": {}}],
@@ -187,7 +187,7 @@ fn policies_on_an_edge_that_makes_no_call() {
         "edges[2].resilience",
         "put the policies on the call into it",
     );
-    let doc = json!({"version": 3, "nodes": [{"id": "p", "kind": "producer"}, {"id": "s", "kind": "sink"}],
+    let doc = json!({"version": 4, "nodes": [{"id": "p", "kind": "producer"}, {"id": "s", "kind": "sink"}],
                      "edges": [{"from": "p", "to": "s", "resilience": {}}]});
     refused(doc, "edges[0].resilience", "only a call");
 }
@@ -254,7 +254,7 @@ fn runaway_amplification_is_bounded_by_the_step_budget_and_says_so() {
         edges.push(json!({"from": prev, "to": id, "resilience": {"retry": {"maxAttempts": 10, "waitDuration": "0ms"}}}));
         prev = id;
     }
-    let doc = json!({"version": 3, "nodes": nodes, "edges": edges});
+    let doc = json!({"version": 4, "nodes": nodes, "edges": edges});
     let s = Scenario::from_json(&doc.to_string()).unwrap();
     let mut sim = switchboard_core::Sim::new(&s).unwrap();
     let advance = sim.advance_to_bounded(switchboard_core::SimTime(60_000_000), 200_000);

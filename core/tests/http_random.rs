@@ -154,7 +154,7 @@ fn build(seed: u64) -> Value {
         actions.push(json!({"at": ms(&mut rng, 0, 8000), "do": "crash", "node": "client"}));
         actions.push(json!({"at": ms(&mut rng, 0, 9000), "do": "restart", "node": "client"}));
     }
-    json!({"version": 3, "seed": seed, "nodes": nodes, "edges": edges, "actions": actions})
+    json!({"version": 4, "seed": seed, "nodes": nodes, "edges": edges, "actions": actions})
 }
 
 #[test]

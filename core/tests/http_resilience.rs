@@ -31,7 +31,7 @@ fn chain(layers: usize, policy: Value) -> Value {
     }
     nodes.push(json!({"id": "bottom", "kind": "service", "config": {"concurrency": 1000, "service_time": "1ms", "error_rate": 1}}));
     edges.push(json!({"from": prev, "to": "bottom", "latency": "1ms", "resilience": policy}));
-    json!({"version": 3, "seed": 1, "nodes": nodes, "edges": edges,
+    json!({"version": 4, "seed": 1, "nodes": nodes, "edges": edges,
            "actions": [{"at": "0s", "do": "publish", "node": "client"}]})
 }
 
@@ -88,7 +88,7 @@ fn retrying_at_one_layer_only_sends_its_attempts_alone() {
 #[test]
 fn expected_attempts_at_one_layer_follow_the_geometric_sum() {
     // E[a] = (1 − p^a) / (1 − p) attempts per call, with p the chance an attempt fails.
-    let doc = json!({"version": 3, "seed": 3, "nodes": [
+    let doc = json!({"version": 4, "seed": 3, "nodes": [
         {"id": "client", "kind": "client", "config": {"rate_per_s": 200, "limit": 4000}},
         {"id": "svc", "kind": "service", "config": {"concurrency": 1000, "service_time": "1ms", "error_rate": 0.5}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms",
@@ -137,7 +137,7 @@ fn breaker_run(heal: &str, requests_at: &[f64]) -> (Vec<switchboard_core::Event>
         .map(|t| json!({"at": format!("{}ms", (t * 1000.0) as u64), "do": "publish", "node": "client"}))
         .collect();
     actions.push(json!({"at": heal, "do": "configure", "node": svc(0.0)}));
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {}}, svc(1.0)],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms", "resilience": {"circuitBreaker": {
             "slidingWindowSize": 10, "minimumNumberOfCalls": 10, "failureRateThreshold": 50,
@@ -205,7 +205,7 @@ fn a_failed_half_open_trial_opens_the_breaker_again() {
 
 /// client → svc (slow) with a bulkhead of 2 slots; five requests at once.
 fn bulkhead(max_wait: &str) -> (Vec<switchboard_core::Event>, Sim) {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {}},
                   {"id": "svc", "kind": "service", "config": {"concurrency": 10, "service_time": "100ms"}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms", "resilience": {
@@ -254,7 +254,7 @@ fn a_bulkhead_wait_lets_a_call_take_a_freed_slot_or_gives_up() {
 
 #[test]
 fn a_timed_out_attempt_leaves_its_work_wasted_and_its_response_late() {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {}},
                   {"id": "svc", "kind": "service", "config": {"service_time": "300ms"}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms",
@@ -285,7 +285,7 @@ fn a_timed_out_attempt_leaves_its_work_wasted_and_its_response_late() {
 
 #[test]
 fn a_client_deadline_ends_the_request_and_no_retry_follows() {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {"deadline": "250ms"}},
                   {"id": "svc", "kind": "service", "config": {"service_time": "100ms", "error_rate": 1}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms",
@@ -306,7 +306,7 @@ fn a_client_deadline_ends_the_request_and_no_retry_follows() {
 
 #[test]
 fn a_retry_budget_caps_retries_at_its_ratio_of_calls() {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {"rate_per_s": 100, "arrival": "constant", "limit": 500}},
                   {"id": "svc", "kind": "service", "config": {"concurrency": 100, "service_time": "1ms", "error_rate": 1}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms", "resilience": {
@@ -329,7 +329,7 @@ fn a_retry_budget_caps_retries_at_its_ratio_of_calls() {
 
 #[test]
 fn adaptive_throttling_refuses_most_attempts_to_a_callee_that_accepts_none() {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {"rate_per_s": 100, "arrival": "constant"}},
                   {"id": "svc", "kind": "service", "config": {"concurrency": 100, "service_time": "1ms", "error_rate": 1}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms",
@@ -349,7 +349,7 @@ fn adaptive_throttling_refuses_most_attempts_to_a_callee_that_accepts_none() {
 #[test]
 fn round_robin_alternates_and_least_outstanding_prefers_the_idle_instance() {
     let lb = |algorithm: &str| {
-        json!({"version": 3, "seed": 1,
+        json!({"version": 4, "seed": 1,
             "nodes": [{"id": "client", "kind": "client", "config": {"rate_per_s": 100, "arrival": "constant", "limit": 100}},
                       {"id": "lb", "kind": "load_balancer", "config": {"algorithm": algorithm}},
                       {"id": "slow", "kind": "service", "config": {"concurrency": 1000, "service_time": "500ms"}},
@@ -371,7 +371,7 @@ fn round_robin_alternates_and_least_outstanding_prefers_the_idle_instance() {
 
 #[test]
 fn health_checks_take_a_crashed_instance_out_and_put_it_back() {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {"rate_per_s": 50, "arrival": "constant"}},
                   {"id": "lb", "kind": "load_balancer", "config": {"health_check": {"interval": "500ms", "unhealthy_threshold": 2, "healthy_threshold": 3}}},
                   {"id": "a", "kind": "service", "config": {}},
@@ -408,7 +408,7 @@ fn health_checks_take_a_crashed_instance_out_and_put_it_back() {
 
 #[test]
 fn a_crashed_service_resets_what_it_held_and_refuses_what_comes() {
-    let doc = json!({"version": 3, "seed": 1,
+    let doc = json!({"version": 4, "seed": 1,
         "nodes": [{"id": "client", "kind": "client", "config": {}},
                   {"id": "svc", "kind": "service", "config": {"concurrency": 1, "accept_queue": 5, "service_time": "1s"}}],
         "edges": [{"from": "client", "to": "svc", "latency": "1ms"}],
@@ -435,7 +435,7 @@ fn a_crashed_service_resets_what_it_held_and_refuses_what_comes() {
 
 #[test]
 fn a_live_slowdown_and_a_live_edit_keep_every_message_accounted_for() {
-    let doc = json!({"version": 3, "seed": 9,
+    let doc = json!({"version": 4, "seed": 9,
         "nodes": [{"id": "client", "kind": "client", "config": {"users": 20, "think_time": {"dist": "exponential", "mean": "50ms"}}},
                   {"id": "api", "kind": "service", "config": {"concurrency": 4}},
                   {"id": "db", "kind": "service", "config": {"concurrency": 2}}],

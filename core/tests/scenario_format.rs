@@ -61,7 +61,7 @@ fn unknown_version_is_named() {
     let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":\"one\"");
     assert_diag(&text, "version", "expected an integer");
     assert_diag(r#"{"nodes":[]}"#, "version", "missing");
-    assert_eq!(FORMAT_VERSION, 3);
+    assert_eq!(FORMAT_VERSION, 4);
 }
 
 #[test]
@@ -326,10 +326,10 @@ fn a_view_is_read_checked_and_written_back() {
 }
 
 #[test]
-fn version_2_documents_take_no_policies_and_migrate_to_version_3() {
-    // A version-2 document is read as it was, and comes out as version 3.
+fn version_2_documents_take_no_policies_and_migrate_to_the_current_version() {
+    // A version-2 document is read as it was, and comes out as the current version.
     let s = Scenario::from_json(&doc(NODES, EDGES)).expect("a v2 document");
-    assert_eq!(s.version, 3);
+    assert_eq!(s.version, FORMAT_VERSION);
     assert!(s.policies.is_empty());
     // Policies are newer than version 2: said so, with the place.
     let policy = r#"{"name":"ttl","pattern":".*","definition":{"message-ttl":1000}}"#;

@@ -286,7 +286,9 @@ pub(crate) struct HttpModel {
     pub calls: Slab<Call>,
     pub jobs: Slab<Job>,
     pub requests: Slab<Request>,
-    pub flights: BTreeMap<MessageId, Flight>,
+    /// Attempts in flight, by message. A hash map: looked up by id, and only ever iterated
+    /// where order cannot matter (counting, marking every one of a caller's).
+    pub flights: rustc_hash::FxHashMap<MessageId, Flight>,
 }
 
 /// Where a message of this model rests, for the conservation check and the inspector.

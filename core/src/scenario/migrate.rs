@@ -29,6 +29,10 @@ const STEPS: &[Step] = &[
         from: 2,
         run: v2_to_v3,
     },
+    Step {
+        from: 3,
+        run: v3_to_v4,
+    },
 ];
 
 /// Version 2 added the optional top-level `view` (the canvas centre and zoom), which share links
@@ -70,6 +74,37 @@ fn v2_to_v3(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
     }
     doc.insert("version".into(), Value::from(3));
+    Ok(doc)
+}
+
+/// Version 4 added the request-response model: the node kinds `client`, `service` and
+/// `load_balancer`, and an edge's `resilience` policies. A version-3 document has none, so it
+/// runs as it did.
+fn v3_to_v4(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let new = |path: String, what: &str| {
+        Diagnostic::new(
+            path,
+            format!(
+                "{what} is new in format version 4, but this document says \"version\": 3; \
+                 change the version to 4"
+            ),
+        )
+    };
+    let nodes = doc.get("nodes").and_then(Value::as_array);
+    for (i, n) in nodes.into_iter().flatten().enumerate() {
+        if let Some(k @ ("client" | "service" | "load_balancer")) =
+            n.get("kind").and_then(Value::as_str)
+        {
+            return Err(new(format!("nodes[{i}].kind"), &format!("the kind `{k}`")));
+        }
+    }
+    let edges = doc.get("edges").and_then(Value::as_array);
+    for (i, e) in edges.into_iter().flatten().enumerate() {
+        if e.get("resilience").is_some() {
+            return Err(new(format!("edges[{i}].resilience"), "`resilience`"));
+        }
+    }
+    doc.insert("version".into(), Value::from(4));
     Ok(doc)
 }
 
@@ -151,6 +186,18 @@ mod tests {
         assert_eq!(e.0[0].path, "view");
         assert!(e.0[0].message.contains("new in format version 2"), "{e}");
         assert!(e.0[0].message.contains("version 1 document"), "{e}");
+    }
+
+    #[test]
+    fn a_version_3_document_with_a_client_or_policies_is_refused_with_the_path() {
+        let v3 = serde_json::json!({"version": 3, "nodes": [{"id": "c", "kind": "client"}]});
+        let e = to_current(v3).unwrap_err();
+        assert_eq!(e.0[0].path, "nodes[0].kind");
+        assert!(e.0[0].message.contains("new in format version 4"), "{e}");
+        let v3 = serde_json::json!({"version": 3, "nodes": [],
+            "edges": [{"from": "a", "to": "b", "resilience": {}}]});
+        let e = to_current(v3).unwrap_err();
+        assert_eq!(e.0[0].path, "edges[0].resilience");
     }
 
     #[test]

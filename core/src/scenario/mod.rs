@@ -1,4 +1,4 @@
-//! Scenario format v2: the versioned JSON document that describes a run.
+//! The scenario format: the versioned JSON document that describes a run.
 //!
 //! A scenario holds the topology (`nodes`, `edges`), the workload (producer rates and message
 //! templates), scripted `actions` at exact times, and the `seed`. The format is documented in
@@ -21,7 +21,7 @@ use serde::{Deserialize, Serialize};
 
 /// The newest format version this build reads and the one it writes. Older versions are
 /// migrated when read (see `migrate.rs` and `docs/scenario-format.md`).
-pub const FORMAT_VERSION: u32 = 3;
+pub const FORMAT_VERSION: u32 = 4;
 
 /// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
 pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
