@@ -55,6 +55,13 @@ fn three_layers_of_four_attempts_send_64_to_the_bottom() {
     assert_eq!(arrived(&sim, "l1"), 4);
     assert_eq!(arrived(&sim, "l2"), 16);
     assert_eq!(arrived(&sim, "bottom"), 64);
+    // The bottom shows its load as a multiple of the offered load.
+    let m = sim.metrics();
+    let bottom = m.nodes.iter().find(|n| n.name == "bottom").unwrap();
+    let Some(HttpMetrics::Service(b)) = bottom.http() else {
+        panic!()
+    };
+    assert_eq!(b.load_multiple, 64.0);
     let reqs = requests(&sim, &events, "client");
     assert_eq!(
         reqs.values().map(|r| r.1).collect::<Vec<_>>(),

@@ -6,6 +6,7 @@
 use crate::scene::Scene;
 use crate::view::Point;
 use switchboard_core::amqp::AmqpEvent;
+use switchboard_core::http::HttpEvent;
 use switchboard_core::topology::Topology;
 use switchboard_core::{EdgeId, Event, EventKind, MessageId};
 
@@ -46,6 +47,15 @@ pub enum EffectKind {
         /// Why, as the trace names it.
         reason: &'static str,
     },
+    /// A call's attempt that failed at its caller without a message ending there: refused
+    /// before it left (`breaker_open`, `bulkhead_full`, `throttled`), or given up on
+    /// (`timed_out`). It fades with its reason at the caller's end of the call edge.
+    Notice {
+        /// Where: a little along the call edge from the caller.
+        at: Point,
+        /// Why, as the trace names it.
+        reason: &'static str,
+    },
 }
 
 /// One effect and when it started.
@@ -73,7 +83,7 @@ impl Effect {
                 x: from.x + (to.x - from.x) * t,
                 y: from.y + (to.y - from.y) * t,
             }),
-            EffectKind::Fade { at, .. } => Some(Point {
+            EffectKind::Fade { at, .. } | EffectKind::Notice { at, .. } => Some(Point {
                 x: at.x,
                 y: at.y - 20.0 * t,
             }),
@@ -89,7 +99,7 @@ impl Effect {
         }
         match &self.kind {
             EffectKind::DeadLetter { to, .. } => Some(*to),
-            EffectKind::Fade { at, .. } => Some(*at),
+            EffectKind::Fade { at, .. } | EffectKind::Notice { at, .. } => Some(*at),
             EffectKind::Flash { .. } => None,
         }
     }
@@ -110,7 +120,7 @@ impl Effect {
             EffectKind::DeadLetter { message, .. } | EffectKind::Fade { message, .. } => {
                 Some(message)
             }
-            EffectKind::Flash { .. } => None,
+            EffectKind::Flash { .. } | EffectKind::Notice { .. } => None,
         }
     }
 
@@ -123,6 +133,7 @@ impl Effect {
             EffectKind::Fade {
                 message, reason, ..
             } => Some(format!("message {} dropped: {reason}", message.0)),
+            EffectKind::Notice { reason, .. } => Some(format!("an attempt failed: {reason}")),
             EffectKind::Flash { .. } => None,
         }
     }
@@ -184,6 +195,28 @@ pub fn of_events<'a>(
                     );
                 }
             }
+            EventKind::Http(HttpEvent::Refused { edge, reason, .. }) => {
+                if let Some(at) = near_caller(scene, *edge) {
+                    push(
+                        EffectKind::Notice {
+                            at,
+                            reason: reason.as_str(),
+                        },
+                        FADE_MS,
+                    );
+                }
+            }
+            EventKind::Http(HttpEvent::TimedOut { edge, .. }) => {
+                if let Some(at) = near_caller(scene, *edge) {
+                    push(
+                        EffectKind::Notice {
+                            at,
+                            reason: "timed_out",
+                        },
+                        FADE_MS,
+                    );
+                }
+            }
             EventKind::Dropped {
                 message,
                 node,
@@ -206,6 +239,15 @@ pub fn of_events<'a>(
     out
 }
 
+/// A point a fifth of the way along call edge `edge` from its caller.
+fn near_caller(scene: &Scene, edge: EdgeId) -> Option<Point> {
+    let (a, b) = scene.edge(edge)?;
+    Some(Point {
+        x: a.x + (b.x - a.x) * 0.2,
+        y: a.y + (b.y - a.y) * 0.2,
+    })
+}
+
 impl Effects {
     /// Adds the effects of `events`, which happened just now (`now`, wall-clock ms).
     pub fn add_events<'a>(
@@ -223,6 +265,17 @@ impl Effects {
     /// Adds one effect: one flash per edge at a time (a busy binding stays lit rather than
     /// stacking), and at most [`MAX_EFFECTS`] (the newest win).
     pub fn push_effect(&mut self, effect: Effect) {
+        // A notice already showing at that place for that reason is renewed, not stacked.
+        if let EffectKind::Notice { at, reason } = effect.kind {
+            if let Some(f) = self
+                .list
+                .iter_mut()
+                .find(|f| f.kind == EffectKind::Notice { at, reason })
+            {
+                f.born = effect.born;
+                return;
+            }
+        }
         if let EffectKind::Flash { edge } = effect.kind {
             if let Some(f) = self
                 .list

@@ -13,6 +13,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use switchboard_core::amqp::AmqpEvent;
+use switchboard_core::http::HttpMetrics;
 use switchboard_core::{
     Command, CommandError, EdgeId, Edit, Event, EventKind, MessageId, NodeId, Scenario, Sim,
     SimTime,
@@ -121,6 +122,40 @@ pub struct Sample {
     pub consumers: Vec<(NodeId, u64)>,
     /// Messages published so far.
     pub published: u64,
+    /// Per client: its cumulative request counters.
+    pub clients: Vec<ClientSample>,
+    /// Per service: its state now and its cumulative counters.
+    pub services: Vec<ServiceSample>,
+}
+
+/// One client in a [`Sample`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ClientSample {
+    /// The client.
+    pub node: NodeId,
+    /// Requests begun so far.
+    pub requests: u64,
+    /// Requests that succeeded so far.
+    pub succeeded: u64,
+    /// Requests that failed so far.
+    pub failed: u64,
+}
+
+/// One service in a [`Sample`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServiceSample {
+    /// The service.
+    pub node: NodeId,
+    /// Requests in its accept queue now.
+    pub queued: u64,
+    /// Busy workers now.
+    pub busy: u64,
+    /// Requests that arrived so far.
+    pub arrived: u64,
+    /// Responses sent so far.
+    pub responses: u64,
+    /// Successful responses that reached a waiting caller so far.
+    pub good: u64,
 }
 
 /// One queue in a [`Sample`]: its depth now and its cumulative counters.
@@ -669,6 +704,8 @@ impl Timeline {
         let c = &self.derived.counters;
         let mut queues = Vec::new();
         let mut consumers = Vec::new();
+        let mut clients = Vec::new();
+        let mut services = Vec::new();
         for (i, n) in m.nodes.iter().enumerate() {
             if n.removed {
                 continue;
@@ -688,6 +725,23 @@ impl Timeline {
             if let Some(cm) = n.consumer() {
                 consumers.push((id, cm.busy_us));
             }
+            match n.http() {
+                Some(HttpMetrics::Client(c)) => clients.push(ClientSample {
+                    node: id,
+                    requests: c.stats.requests,
+                    succeeded: c.stats.succeeded,
+                    failed: c.stats.failed,
+                }),
+                Some(HttpMetrics::Service(s)) => services.push(ServiceSample {
+                    node: id,
+                    queued: u64::from(s.queued),
+                    busy: u64::from(s.busy),
+                    arrived: s.stats.arrived,
+                    responses: s.stats.responses,
+                    good: s.stats.good,
+                }),
+                Some(HttpMetrics::Balancer(_)) | None => {}
+            }
         }
         let now = self.sim.now();
         self.samples.push_back(Sample {
@@ -695,6 +749,8 @@ impl Timeline {
             queues,
             consumers,
             published: c.published,
+            clients,
+            services,
         });
         while self.samples.len() > SAMPLES_KEPT {
             self.samples.pop_front();

@@ -351,6 +351,10 @@ pub struct ServiceMetrics {
     pub goodput_per_s: f64,
     /// Latency percentiles (p50, p95, p99), from arrival to response, over the window, µs.
     pub latency_us: Option<[u64; 3]>,
+    /// Its load as a multiple of the offered load: requests that arrived here for each request
+    /// the clients began (retries at every layer above multiply it; §4.4's worst case is the
+    /// product of their attempts).
+    pub load_multiple: f64,
     /// Its call edges.
     pub calls: Vec<EdgeMetrics>,
 }
@@ -774,6 +778,23 @@ impl HttpModel {
                     throughput_per_s: throughput,
                     goodput_per_s: goodput,
                     latency_us: s.latency.percentiles(now, [50.0, 95.0, 99.0]),
+                    load_multiple: {
+                        let offered: u64 = self
+                            .nodes
+                            .iter()
+                            .map(|n| match n {
+                                NodeState::Client(c) => c.stats.requests,
+                                NodeState::None
+                                | NodeState::Service(_)
+                                | NodeState::Balancer(_) => 0,
+                            })
+                            .sum();
+                        if offered == 0 {
+                            0.0
+                        } else {
+                            s.stats.arrived as f64 / offered as f64
+                        }
+                    },
                     calls: self.edge_metrics(k, node),
                 }))
             }

@@ -223,6 +223,63 @@ pub fn sends(kind: &HttpKind) -> bool {
     }
 }
 
+/// What a call edge shows on the canvas: its attempts per call and timeouts, its breaker's
+/// badge, its bulkhead's slots.
+#[derive(Clone, Debug, PartialEq)]
+pub struct CallStats {
+    /// Attempts per call so far.
+    pub attempts_per_call: f64,
+    /// `1.5× per call`.
+    pub text: String,
+    /// `3 timeouts · 2 refused · bulkhead 2 +1`, or empty.
+    pub detail: String,
+    /// The breaker's badge, when it is not closed.
+    pub breaker: Option<String>,
+}
+
+/// The stats of call edge `edge` from `caller`, from the run's metrics (`None`: not a call
+/// edge, or no call yet).
+pub fn call_stats(
+    metrics: &switchboard_core::Metrics,
+    caller: switchboard_core::NodeId,
+    edge: switchboard_core::EdgeId,
+    now: SimTime,
+) -> Option<CallStats> {
+    let calls = match metrics.nodes.get(caller.index())?.http()? {
+        HttpMetrics::Client(c) => &c.calls,
+        HttpMetrics::Service(s) => &s.calls,
+        HttpMetrics::Balancer(_) => return None,
+    };
+    let e = calls.iter().find(|e| e.edge == edge)?;
+    if e.stats.calls == 0 && e.breaker.is_none() {
+        return None;
+    }
+    let text = format!("{:.1}× per call", e.attempts_per_call);
+    let mut detail = Vec::new();
+    if e.stats.timeouts > 0 {
+        detail.push(format!("{} timeouts", e.stats.timeouts));
+    }
+    let refused = e.stats.refused_breaker + e.stats.refused_bulkhead + e.stats.refused_throttled;
+    if refused > 0 {
+        detail.push(format!("{refused} refused"));
+    }
+    if let Some((used, waiting)) = e.bulkhead {
+        detail.push(if waiting > 0 {
+            format!("bulkhead {used} +{waiting}")
+        } else {
+            format!("bulkhead {used}")
+        });
+    }
+    Some(CallStats {
+        attempts_per_call: e.attempts_per_call,
+        text,
+        detail: detail.join(" · "),
+        breaker: e
+            .breaker
+            .and_then(|b| breaker_badge(b, e.breaker_until, now)),
+    })
+}
+
 /// A breaker's state as a short badge: `OPEN 4.2s`, `HALF_OPEN`, nothing while closed.
 pub fn breaker_badge(state: BreakerState, until: Option<SimTime>, now: SimTime) -> Option<String> {
     match state {
@@ -298,12 +355,15 @@ pub fn face(kind: &HttpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime) -> Fa
                     }) }
                     <text class="counts" x={cx.to_string()} y={(cy + 28.0).to_string()}>
                         { format!("busy {}/{} · queued {}", sm.busy, cfg.concurrency, sm.queued) }
+                        if sm.load_multiple >= 1.05 {
+                            <tspan class="load-multiple">{ format!(" · {:.1}× load", sm.load_multiple) }</tspan>
+                        }
                     </text>
                 </g>
             };
             let status = format!(
-                "{} of {} workers busy, {} queued, {} errors",
-                sm.busy, cfg.concurrency, sm.queued, sm.stats.errors
+                "{} of {} workers busy, {} queued, {} errors, load {:.1} times the offered load",
+                sm.busy, cfg.concurrency, sm.queued, sm.stats.errors, sm.load_multiple
             );
             Face {
                 shape: Shape::Box,
@@ -322,10 +382,13 @@ pub fn face(kind: &HttpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime) -> Fa
             let healthy = bm.upstreams.iter().filter(|u| u.healthy).count();
             Face {
                 shape: Shape::Box,
-                subtitle: format!(
-                    "load balancer · {}",
-                    cfg.algorithm.as_str().replace('_', " ")
-                ),
+                subtitle: match cfg.algorithm {
+                    switchboard_core::http::Algorithm::RoundRobin => "round robin".into(),
+                    switchboard_core::http::Algorithm::Random => "random".into(),
+                    switchboard_core::http::Algorithm::LeastOutstandingRequests => {
+                        "least outstanding".into()
+                    }
+                },
                 body: counts(format!("{healthy}/{} healthy", bm.upstreams.len())),
                 status: format!("{healthy} of {} upstreams healthy", bm.upstreams.len()),
             }

@@ -6,7 +6,7 @@ use crate::editor::Session;
 use crate::effects::EffectKind;
 use crate::scene::Scene;
 use crate::timeline::Tint;
-use crate::view::{position_at, position_stepped, Viewport};
+use crate::view::{position_at, position_stepped, Point, Viewport};
 use wasm_bindgen::JsCast;
 use web_sys::{CanvasRenderingContext2d, HtmlCanvasElement};
 
@@ -172,6 +172,16 @@ pub fn draw(
 
     // Dead letters on their way to the dead-letter exchange; dropped messages fading out.
     ctx.set_font("12px system-ui, sans-serif");
+    // One label per place and reason: a busy node's drops share theirs rather than pile up.
+    let mut labelled: Vec<(i64, i64, &str)> = Vec::new();
+    let mut first_label = |p: Point, reason: &'static str| {
+        let key = (p.x.round() as i64, p.y.round() as i64, reason);
+        let first = !labelled.contains(&key);
+        if first {
+            labelled.push(key);
+        }
+        first
+    };
     for fx in &ui.effects.list {
         let Some(p) = fx.shown_at(wall_ms, ui.reduced_motion) else {
             continue;
@@ -187,15 +197,22 @@ pub fn draw(
                     .ok();
                 ctx.fill();
             }
-            EffectKind::Fade { reason, .. } => {
+            EffectKind::Fade { reason, at, .. } => {
                 ctx.set_global_alpha(alpha);
                 ctx.set_fill_style_str(col.normal);
                 ctx.begin_path();
                 ctx.arc(s.x, s.y - 24.0, radius, 0.0, std::f64::consts::TAU)
                     .ok();
                 ctx.fill();
+                if first_label(*at, reason) {
+                    ctx.set_fill_style_str(col.text);
+                    ctx.fill_text(reason, s.x + radius + 4.0, s.y - 20.0).ok();
+                }
+            }
+            EffectKind::Notice { reason, .. } => {
+                ctx.set_global_alpha(alpha);
                 ctx.set_fill_style_str(col.text);
-                ctx.fill_text(reason, s.x + radius + 4.0, s.y - 20.0).ok();
+                ctx.fill_text(reason, s.x + 4.0, s.y - 6.0).ok();
             }
             EffectKind::Flash { .. } => {}
         }

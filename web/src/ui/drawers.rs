@@ -451,15 +451,17 @@ fn metrics(ctx: &Ctx) -> Html {
     let published = rates(&samples, |s| s.published);
     let delivered = rates(&samples, |s| s.queues.iter().map(|q| q.delivered).sum());
     let acked = rates(&samples, |s| s.queues.iter().map(|q| q.acked).sum());
-    charts.push(chart(
-        "all queues, messages/s".into(),
-        rate_xs,
-        &[
-            ("publish", "publish", published),
-            ("deliver", "deliver", delivered),
-            ("ack", "ack", acked),
-        ],
-    ));
+    if !last.queues.is_empty() || last.services.is_empty() {
+        charts.push(chart(
+            "all queues, messages/s".into(),
+            rate_xs,
+            &[
+                ("publish", "publish", published),
+                ("deliver", "deliver", delivered),
+                ("ack", "ack", acked),
+            ],
+        ));
+    }
     for q in &last.queues {
         let id = q.node;
         let of = |s: &Sample| s.queues.iter().find(|x| x.node == id).cloned();
@@ -503,6 +505,53 @@ fn metrics(ctx: &Ctx) -> Html {
             )
         })
         .collect();
+    for c in &last.clients {
+        let id = c.node;
+        let of = |s: &Sample| s.clients.iter().find(|x| x.node == id).cloned();
+        let rate = |f: fn(&crate::timeline::ClientSample) -> u64| {
+            rates(&samples, |s| of(s).map_or(0, |x| f(&x)))
+        };
+        charts.push(chart(
+            format!("client {}, requests/s", topo.node(id).name),
+            rate_xs,
+            &[
+                ("offered", "publish", rate(|x| x.requests)),
+                ("succeeded", "ack", rate(|x| x.succeeded)),
+                ("failed", "fail", rate(|x| x.failed)),
+            ],
+        ));
+    }
+    for sv in &last.services {
+        let id = sv.node;
+        let of = |s: &Sample| s.services.iter().find(|x| x.node == id).cloned();
+        let rate = |f: fn(&crate::timeline::ServiceSample) -> u64| {
+            rates(&samples, |s| of(s).map_or(0, |x| f(&x)))
+        };
+        let now = |f: fn(&crate::timeline::ServiceSample) -> u64| -> Vec<f64> {
+            samples
+                .iter()
+                .map(|s| of(s).map_or(0.0, |x| f(&x) as f64))
+                .collect()
+        };
+        let name = &topo.node(id).name;
+        charts.push(chart(
+            format!("service {name}, requests/s"),
+            rate_xs,
+            &[
+                ("arrived", "publish", rate(|x| x.arrived)),
+                ("throughput", "deliver", rate(|x| x.responses)),
+                ("goodput", "ack", rate(|x| x.good)),
+            ],
+        ));
+        charts.push(chart(
+            format!("service {name}, requests held"),
+            &xs,
+            &[
+                ("queued", "ready", now(|x| x.queued)),
+                ("busy workers", "unacked", now(|x| x.busy)),
+            ],
+        ));
+    }
     if !consumers.is_empty() {
         let series: Vec<(&str, &str, Vec<f64>)> = consumers
             .iter()
@@ -586,6 +635,8 @@ mod tests {
             queues: Vec::new(),
             consumers: Vec::new(),
             published,
+            clients: Vec::new(),
+            services: Vec::new(),
         }
     }
 

@@ -42,7 +42,7 @@ fn overview() -> Html {
     html! {
         <div class="overview">
             <h2>{ "Inspector" }</h2>
-            <p>{ "Select a node or a connection to see and change its settings, under the names RabbitMQ uses." }</p>
+            <p>{ "Select a node or a connection to see and change its settings, under the names the real systems use (RabbitMQ, resilience4j)." }</p>
             <h3>{ "Build" }</h3>
             <ol>
                 <li>{ "Drag a Producer, an exchange, a Queue and a Consumer from the palette." }</li>

@@ -495,6 +495,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
     }
     let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
     let metrics = session.timeline().sim().metrics();
+    let now = session.timeline().sim().now();
     // Queues that dead-lettered messages have reached, as the core counts them.
     let dlqs: Vec<usize> = metrics
         .nodes
@@ -514,12 +515,26 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
             y: (a.y + b.y) / 2.0 - 6.0,
         };
         let selected = *sel == Selection::Edge(id);
+        // A call edge shows what its calls are doing: attempts per call, timeouts, the
+        // breaker's state with its countdown, the bulkhead's slots.
+        let stats = crate::models::http::call_stats(&metrics, e.from, id, now);
         Some(html! {
             <g key={i.to_string()} class={classes!("edge", kind, selected.then_some("selected"))} data-edge={i.to_string()} aria-hidden="true">
                 <line class="edge-hit" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} />
                 <line class="edge-line" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} marker-end="url(#arrow)" />
                 if !label.is_empty() {
                     <text class="edge-label" x={mid.x.to_string()} y={mid.y.to_string()}>{ label }</text>
+                }
+                if let Some(s) = stats {
+                    <text class="call-stats" x={mid.x.to_string()} y={(mid.y + 22.0).to_string()} data-attempts-per-call={format!("{:.2}", s.attempts_per_call)} data-breaker={s.breaker.clone().unwrap_or_default()}>
+                        { s.text.clone() }
+                        if let Some(b) = &s.breaker {
+                            <tspan class={if b.starts_with("OPEN") { "breaker-open" } else { "breaker-half" }}>{ format!(" · {b}") }</tspan>
+                        }
+                        if !s.detail.is_empty() {
+                            <tspan x={mid.x.to_string()} dy="12">{ s.detail.clone() }</tspan>
+                        }
+                    </text>
                 }
             </g>
         })
