@@ -620,6 +620,8 @@ fn same_edge(a: &EdgeSpec, b: &EdgeSpec) -> bool {
         && a.to == b.to
         && a.routing_key == b.routing_key
         && a.arguments == b.arguments
+        // New policies on a call edge make a new edge (a fresh breaker, an empty bulkhead).
+        && a.resilience == b.resilience
         && (a.latency == b.latency
             || a.latency.clone().unwrap_or_else(|| b.latency_or_default())
                 == b.latency.clone().unwrap_or_else(|| a.latency_or_default()))

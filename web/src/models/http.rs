@@ -323,10 +323,8 @@ pub fn face(kind: &HttpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime) -> Fa
             let badge = breaker(&cm.calls);
             Face {
                 shape: Shape::Box,
-                subtitle: match &badge {
-                    Some(b) => format!("{load} · breaker {b}"),
-                    None => load,
-                },
+                // The edge shows the breaker's badge; the name says it too (below).
+                subtitle: load,
                 body: counts(format!(
                     "ok {} · failed {} · {:.0}/s good",
                     cm.stats.succeeded, cm.stats.failed, cm.goodput_per_s
@@ -367,10 +365,7 @@ pub fn face(kind: &HttpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime) -> Fa
             );
             Face {
                 shape: Shape::Box,
-                subtitle: match &badge {
-                    Some(b) => format!("service · breaker {b}"),
-                    None => "service".into(),
-                },
+                subtitle: "service".into(),
                 body,
                 status: match badge {
                     Some(b) => format!("{status}; breaker {b}"),
