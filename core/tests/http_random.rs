@@ -86,7 +86,7 @@ fn build(seed: u64) -> Value {
     } else {
         json!({"users": rng.range_inclusive(1, 8), "think_time": ms(&mut rng, 0, 100)})
     };
-    nodes.push(json!({"id": "client", "kind": "client", "config": client}));
+    nodes.push(json!({"id": "client", "kind": "client", "config": client.clone()}));
     for i in 0..n {
         nodes.push(json!({"id": format!("s{i}"), "kind": "service", "config": service(&mut rng)}));
     }
@@ -149,6 +149,16 @@ fn build(seed: u64) -> Value {
     }
     if rng.chance(0.2) {
         actions.push(json!({"at": ms(&mut rng, 0, 8000), "do": "remove_node", "node": format!("s{}", n - 1)}));
+    }
+    if rng.chance(0.3) {
+        // The client's load changes: another rate, or more or fewer users.
+        let mut cfg = client.clone();
+        if cfg.get("users").is_some() {
+            cfg["users"] = json!(rng.range_inclusive(1, 8));
+        } else {
+            cfg["rate_per_s"] = json!(rng.range_inclusive(5, 60));
+        }
+        actions.push(json!({"at": ms(&mut rng, 0, 8000), "do": "configure", "node": {"id": "client", "kind": "client", "config": cfg}}));
     }
     if rng.chance(0.2) {
         actions.push(json!({"at": ms(&mut rng, 0, 8000), "do": "crash", "node": "client"}));

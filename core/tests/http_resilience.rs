@@ -473,3 +473,36 @@ fn a_live_slowdown_and_a_live_edit_keep_every_message_accounted_for() {
     );
     assert!(t.created > 100);
 }
+
+#[test]
+fn a_closed_loop_client_never_has_more_requests_going_than_users() {
+    // Reconfigured and crashed mid-request: each user starts afresh, and the requests begun
+    // before do not bring a second copy of their user back when they end.
+    let client = |think: &str| json!({"id": "client", "kind": "client", "config": {"users": 3, "think_time": think}});
+    let doc = json!({"version": 4, "seed": 1,
+        "nodes": [client("50ms"),
+                  {"id": "svc", "kind": "service", "config": {"concurrency": 10, "service_time": "300ms"}}],
+        "edges": [{"from": "client", "to": "svc", "latency": "1ms"}],
+        "actions": [{"at": "1010ms", "do": "configure", "node": client("20ms")},
+                    {"at": "2500ms", "do": "crash", "node": "client"},
+                    {"at": "2600ms", "do": "restart", "node": "client"},
+                    {"at": "3310ms", "do": "configure", "node": client("10ms")}]});
+    let (events, _) = run(&s(doc), secs(6.0), true);
+    let mut going = 0i64;
+    let mut most = 0i64;
+    for e in &events {
+        match &e.kind {
+            switchboard_core::EventKind::Http(HttpEvent::Request { .. }) => going += 1,
+            switchboard_core::EventKind::Http(HttpEvent::RequestEnded { .. }) => going -= 1,
+            switchboard_core::EventKind::Dropped {
+                reason: DropReason::LostInCrash,
+                ..
+            } => going -= 1,
+            _ => {}
+        }
+        most = most.max(going);
+    }
+    assert_eq!(most, 3, "three users, three requests at most");
+    let begun = http(&events).filter(|(_, e)| e.name() == "request").count();
+    assert!(begun > 30, "the users kept going: {begun} requests");
+}

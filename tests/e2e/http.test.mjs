@@ -162,6 +162,7 @@ test("the metastable example: goodput collapses after the crash and the bottom's
   const titles = await page.locator("#charts figcaption").allTextContents();
   assert.ok(titles.some((t) => /client client, requests\/s/.test(t)), titles.join(" | "));
   assert.ok(titles.some((t) => /service b, requests held/.test(t)), titles.join(" | "));
+  assert.ok(titles.some((t) => /service b, latency ms/.test(t)), titles.join(" | "));
   await screenshot(page, "http-05-metastable");
   assert.deepEqual(page.problems, []);
 });

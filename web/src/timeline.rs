@@ -156,6 +156,8 @@ pub struct ServiceSample {
     pub responses: u64,
     /// Successful responses that reached a waiting caller so far.
     pub good: u64,
+    /// Latency percentiles (p50, p95, p99) over the last 10 s, µs (zeros with no response).
+    pub latency_us: [u64; 3],
 }
 
 /// One queue in a [`Sample`]: its depth now and its cumulative counters.
@@ -739,6 +741,7 @@ impl Timeline {
                     arrived: s.stats.arrived,
                     responses: s.stats.responses,
                     good: s.stats.good,
+                    latency_us: s.latency_us.unwrap_or_default(),
                 }),
                 Some(HttpMetrics::Balancer(_)) | None => {}
             }

@@ -41,7 +41,7 @@ impl HttpModel {
 
     /// An open-loop client's request is due.
     pub(crate) fn emit_due(&mut self, k: &mut Kernel, node: NodeId, epoch: u32) {
-        if !k.up(node) || self.client(node).epoch != epoch {
+        if !k.up(node) || self.client(node).emit_epoch != epoch {
             return;
         }
         let c = Self::client_config(k, node);
@@ -85,12 +85,14 @@ impl HttpModel {
             return;
         }
         let deadline = c.deadline.map(|d| k.now + d);
+        let epoch = self.client(client).epoch;
         let key = self.requests.insert(Request {
             client,
             msg,
             started: k.now,
             deadline,
             user,
+            epoch,
         });
         if let Some(at) = deadline {
             k.schedule(at, ModelDue::Http(Due::Deadline { request: key }));
@@ -140,7 +142,7 @@ impl HttpModel {
         if ok {
             c.recent.add(now, 1, 1);
         }
-        if let Some(user) = r.user {
+        if let Some(user) = r.user.filter(|_| r.epoch == c.epoch) {
             let epoch = c.epoch;
             let cfg = Self::client_config(k, client);
             let at = k.now + cfg.think_time.sample(&mut k.rng);
@@ -176,9 +178,14 @@ impl HttpModel {
         };
         c.abandoned = true;
         if c.waiting {
-            // Out of the bulkhead's queue: nothing of it is in flight.
+            // Out of the bulkhead's queue: nothing of it is in flight, and the breaker's
+            // permission it holds is released (a half-open breaker gets its permit back).
             let edge = c.edge;
-            self.edge_state(edge).bulkhead_waiting.retain(|&w| w != key);
+            let es = self.edge_state(edge);
+            es.bulkhead_waiting.retain(|&w| w != key);
+            if let Some(b) = es.breaker.as_mut() {
+                b.release();
+            }
             self.calls.remove(key);
         } else if !self.flights.values().any(|f| f.call == key && f.awaited) {
             // Between attempts: the retry timer will find nothing.

@@ -110,6 +110,9 @@ pub(crate) struct Request {
     pub started: SimTime,
     pub deadline: Option<SimTime>,
     pub user: Option<u32>,
+    /// The client's epoch when it began: a user's next request follows only if the client
+    /// has not been restarted or reconfigured since (which starts its users afresh).
+    pub epoch: u32,
 }
 
 /// A request a service holds: waiting in its accept queue, or with a worker.
@@ -250,7 +253,10 @@ pub(crate) enum NodeState {
 /// A client's state.
 #[derive(Clone, Debug)]
 pub(crate) struct ClientState {
+    /// Bumped when the client crashes: its users' timers and requests of before are stale.
     pub epoch: u32,
+    /// Bumped when it crashes or its settings change: its rate's timer is stale.
+    pub emit_epoch: u32,
     pub emitted: u64,
     pub stats: ClientStats,
     pub latency: LatencyWindow,
@@ -435,6 +441,7 @@ impl HttpModel {
         self.nodes[i] = match kind {
             HttpKind::Client(_) => NodeState::Client(Box::new(ClientState {
                 epoch: 0,
+                emit_epoch: 0,
                 emitted: 0,
                 stats: ClientStats::default(),
                 latency: LatencyWindow::new(METRICS_WINDOW_S),
@@ -561,6 +568,7 @@ impl HttpModel {
         match &mut self.nodes[node.index()] {
             NodeState::Client(c) => {
                 c.epoch = c.epoch.wrapping_add(1);
+                c.emit_epoch = c.emit_epoch.wrapping_add(1);
                 let lost = self.requests.keys_where(|r| r.client == node);
                 for key in lost {
                     let r = self.requests.remove(key).expect("listed");
@@ -598,27 +606,8 @@ impl HttpModel {
         };
         match kind {
             HttpKind::Client(c) => {
-                let epoch = self.client(node).epoch;
-                let start = SimTime::ZERO + c.start;
-                let from = start.max(k.now);
-                let publishing = again && k.now >= start;
-                if c.rate_per_s > 0.0 {
-                    let at = if c.arrival == crate::scenario::Arrival::Constant && !publishing {
-                        from
-                    } else {
-                        from + gap(c.rate_per_s, c.arrival, &mut k.rng)
-                    };
-                    self.schedule_emit(k, node, epoch, at, &c);
-                }
-                for user in 0..c.users {
-                    k.schedule(
-                        from,
-                        crate::model::ModelDue::Http(Due::User {
-                            node,
-                            slot: Due::user_slot(user, epoch),
-                        }),
-                    );
-                }
+                self.schedule_rate(k, node, &c, again);
+                self.start_users(k, node, &c, 0);
             }
             HttpKind::Service(_) => {}
             HttpKind::LoadBalancer(lb) => {
@@ -637,14 +626,66 @@ impl HttpModel {
         }
     }
 
+    /// An open-loop client's next request, at its rate (`again`: it was publishing already,
+    /// so one gap from now).
+    fn schedule_rate(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+        c: &super::kind::ClientConfig,
+        again: bool,
+    ) {
+        if c.rate_per_s <= 0.0 {
+            return;
+        }
+        let epoch = self.client(node).emit_epoch;
+        let start = SimTime::ZERO + c.start;
+        let from = start.max(k.now);
+        let publishing = again && k.now >= start;
+        let at = if c.arrival == crate::scenario::Arrival::Constant && !publishing {
+            from
+        } else {
+            from + gap(c.rate_per_s, c.arrival, &mut k.rng)
+        };
+        self.schedule_emit(k, node, epoch, at, c);
+    }
+
+    /// A closed-loop client's users from `first` on begin their first request (at its start,
+    /// or now).
+    fn start_users(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+        c: &super::kind::ClientConfig,
+        first: u32,
+    ) {
+        let epoch = self.client(node).epoch;
+        let from = (SimTime::ZERO + c.start).max(k.now);
+        for user in first..c.users {
+            k.schedule(
+                from,
+                crate::model::ModelDue::Http(Due::User {
+                    node,
+                    slot: Due::user_slot(user, epoch),
+                }),
+            );
+        }
+    }
+
     /// The node's settings changed in place from `old`.
     pub fn configured(&mut self, k: &mut Kernel, node: NodeId, old: &HttpKind) {
         match old {
-            HttpKind::Client(_) => {
+            HttpKind::Client(old) => {
+                // The rate starts again from now; the users carry on (each takes the new think
+                // time after its request), more users start, and fewer stop after theirs.
                 let c = self.client(node);
-                c.epoch = c.epoch.wrapping_add(1);
+                c.emit_epoch = c.emit_epoch.wrapping_add(1);
+                let Some(HttpKind::Client(new)) = Self::kind(k, node).cloned() else {
+                    unreachable!("configure keeps a node's kind")
+                };
                 if k.up(node) {
-                    self.started(k, node, true);
+                    self.schedule_rate(k, node, &new, true);
+                    self.start_users(k, node, &new, old.users);
                 }
             }
             HttpKind::Service(_) => {

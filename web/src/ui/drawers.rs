@@ -543,6 +543,21 @@ fn metrics(ctx: &Ctx) -> Html {
                 ("goodput", "ack", rate(|x| x.good)),
             ],
         ));
+        let latency = |i: usize| -> Vec<f64> {
+            samples
+                .iter()
+                .map(|s| of(s).map_or(0.0, |x| x.latency_us[i] as f64 / 1000.0))
+                .collect()
+        };
+        charts.push(chart(
+            format!("service {name}, latency ms (last 10 s)"),
+            &xs,
+            &[
+                ("p50", "ack", latency(0)),
+                ("p95", "ready", latency(1)),
+                ("p99", "fail", latency(2)),
+            ],
+        ));
         charts.push(chart(
             format!("service {name}, requests held"),
             &xs,
