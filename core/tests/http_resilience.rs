@@ -62,6 +62,18 @@ fn three_layers_of_four_attempts_send_64_to_the_bottom() {
         panic!()
     };
     assert_eq!(b.load_multiple, 64.0);
+    let l2 = m.nodes.iter().find(|n| n.name == "l2").unwrap();
+    let Some(HttpMetrics::Service(l2)) = l2.http() else {
+        panic!()
+    };
+    assert_eq!(
+        l2.calls[0].attempts_per_call, 4.0,
+        "each call of l2's makes 4 attempts"
+    );
+    assert_eq!(
+        l2.calls[0].attempts_per_request, 64.0,
+        "and each request 64 there"
+    );
     let reqs = requests(&sim, &events, "client");
     assert_eq!(
         reqs.values().map(|r| r.1).collect::<Vec<_>>(),

@@ -78,7 +78,7 @@ test("build a chain, slow its bottom, watch the timeouts climb, and fix it with 
   await play(5);
   await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 3e6, null, { timeout: 20000 });
   await pause();
-  assert.match(await stats(0), /1\.0× per call/);
+  assert.match(await stats(0), /1\.0× per request/);
   assert.doesNotMatch((await stats(0)) + (await stats(1)), /timeouts/, "healthy: no timeouts yet");
 
   // Slow the bottom service tenfold: its callers' timeouts come first, then the client's.

@@ -395,6 +395,9 @@ pub struct EdgeMetrics {
     pub stats: CallStats,
     /// Attempts per call so far (1 with no retries).
     pub attempts_per_call: f64,
+    /// Attempts over this edge per request the clients began: the amplification every layer
+    /// above and this edge's retries add up to (64 at the bottom of three layers of four).
+    pub attempts_per_request: f64,
     /// The circuit breaker's state, if it has one.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub breaker: Option<BreakerState>,
@@ -819,23 +822,7 @@ impl HttpModel {
                     throughput_per_s: throughput,
                     goodput_per_s: goodput,
                     latency_us: s.latency.percentiles(now, [50.0, 95.0, 99.0]),
-                    load_multiple: {
-                        let offered: u64 = self
-                            .nodes
-                            .iter()
-                            .map(|n| match n {
-                                NodeState::Client(c) => c.stats.requests,
-                                NodeState::None
-                                | NodeState::Service(_)
-                                | NodeState::Balancer(_) => 0,
-                            })
-                            .sum();
-                        if offered == 0 {
-                            0.0
-                        } else {
-                            s.stats.arrived as f64 / offered as f64
-                        }
-                    },
+                    load_multiple: per(s.stats.arrived, self.offered()),
                     calls: self.edge_metrics(k, node),
                 }))
             }
@@ -860,7 +847,19 @@ impl HttpModel {
         }
     }
 
+    /// Requests the clients have begun.
+    fn offered(&self) -> u64 {
+        self.nodes
+            .iter()
+            .map(|n| match n {
+                NodeState::Client(c) => c.stats.requests,
+                NodeState::None | NodeState::Service(_) | NodeState::Balancer(_) => 0,
+            })
+            .sum()
+    }
+
     fn edge_metrics(&self, k: &Kernel, node: NodeId) -> Vec<EdgeMetrics> {
+        let offered = self.offered();
         k.topo
             .node(node)
             .out
@@ -872,11 +871,8 @@ impl HttpModel {
                     edge: e,
                     to: k.topo.edge(e).to,
                     stats: s.stats.clone(),
-                    attempts_per_call: if s.stats.calls == 0 {
-                        0.0
-                    } else {
-                        s.stats.attempts as f64 / s.stats.calls as f64
-                    },
+                    attempts_per_call: per(s.stats.attempts, s.stats.calls),
+                    attempts_per_request: per(s.stats.attempts, offered),
                     breaker: s.breaker.as_ref().map(Breaker::state),
                     breaker_until: s.breaker.as_ref().and_then(Breaker::open_until),
                     bulkhead: r
@@ -885,6 +881,15 @@ impl HttpModel {
                 })
             })
             .collect()
+    }
+}
+
+/// `a / b`, or 0 when `b` is.
+fn per(a: u64, b: u64) -> f64 {
+    if b == 0 {
+        0.0
+    } else {
+        a as f64 / b as f64
     }
 }
 

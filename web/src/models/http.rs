@@ -229,7 +229,7 @@ pub fn sends(kind: &HttpKind) -> bool {
 pub struct CallStats {
     /// Attempts per call so far.
     pub attempts_per_call: f64,
-    /// `1.5× per call`.
+    /// `1.5× per request`: attempts over the edge per request the clients began.
     pub text: String,
     /// `3 timeouts · 2 refused · bulkhead 2 +1`, or empty.
     pub detail: String,
@@ -254,7 +254,7 @@ pub fn call_stats(
     if e.stats.calls == 0 && e.breaker.is_none() {
         return None;
     }
-    let text = format!("{:.1}× per call", e.attempts_per_call);
+    let text = format!("{:.1}× per request", e.attempts_per_request);
     let mut detail = Vec::new();
     if e.stats.timeouts > 0 {
         detail.push(format!("{} timeouts", e.stats.timeouts));
