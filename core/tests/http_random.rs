@@ -173,6 +173,10 @@ fn random_topologies_conserve_every_message_after_every_event() {
         let doc = build(seed);
         let s = switchboard_core::Scenario::from_json(&doc.to_string())
             .unwrap_or_else(|d| panic!("generated an invalid document: {d}\n{doc}"));
+        // Every setting written back reads back the same.
+        let again = switchboard_core::Scenario::from_json(&s.to_json_pretty())
+            .unwrap_or_else(|d| panic!("the canonical form does not parse: {d}"));
+        assert_eq!(again, s, "the canonical form round-trips");
         let mut sim = Sim::new(&s).unwrap();
         common::run_checked(&mut sim, SimTime(10_000_000), 2_000_000);
         // Same scenario, same seed: the same run.
