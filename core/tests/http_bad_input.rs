@@ -262,3 +262,32 @@ fn runaway_amplification_is_bounded_by_the_step_budget_and_says_so() {
     assert_eq!(advance.steps, 200_000);
     sim.check_conservation().expect("still conserved");
 }
+
+#[test]
+fn a_user_who_never_thinks_still_lets_time_pass() {
+    // A closed-loop user with no think time whose requests fail at once (the only service is
+    // down, and a breaker opens on the call) would loop without time passing; each turn takes
+    // at least 1 µs, so a bounded advance moves the clock on.
+    let doc = json!({"version": 4, "seed": 1,
+        "nodes": [{"id": "c", "kind": "client", "config": {"users": 2, "think_time": "0ms"}},
+                  {"id": "s", "kind": "service", "config": {}}],
+        "edges": [{"from": "c", "to": "s", "latency": "0ms", "resilience": {"circuitBreaker": {
+            "slidingWindowSize": 2, "minimumNumberOfCalls": 2, "waitDurationInOpenState": "10s"}}}],
+        "actions": [{"at": "0s", "do": "crash", "node": "s"}]});
+    let s = Scenario::from_json(&doc.to_string()).unwrap();
+    let mut sim = switchboard_core::Sim::new(&s).unwrap();
+    let mut last = sim.now();
+    for _ in 0..5 {
+        let advance = sim.advance_to_bounded(switchboard_core::SimTime(60_000_000), 20_000);
+        assert!(!advance.reached, "a runaway, stopped by the budget");
+        assert!(
+            sim.now() > last,
+            "time moves on: {} after {}",
+            sim.now(),
+            last
+        );
+        last = sim.now();
+        let _ = sim.drain_events().count();
+    }
+    sim.check_conservation().expect("conserved");
+}

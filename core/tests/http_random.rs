@@ -84,7 +84,11 @@ fn build(seed: u64) -> Value {
     let client = if rng.chance(0.5) {
         json!({"rate_per_s": rng.range_inclusive(5, 60), "deadline": ms(&mut rng, 100, 2000)})
     } else {
-        json!({"users": rng.range_inclusive(1, 8), "think_time": ms(&mut rng, 0, 100)})
+        // Users think at least 1 ms: with no thinking, users whose requests an open breaker
+        // refuses at once loop a million times a simulated second each (time moves, 1 µs a
+        // turn, as `a_user_who_never_thinks_still_lets_time_pass` checks, but no step budget
+        // a sweep can afford covers it).
+        json!({"users": rng.range_inclusive(1, 8), "think_time": ms(&mut rng, 1, 100)})
     };
     nodes.push(json!({"id": "client", "kind": "client", "config": client.clone()}));
     for i in 0..n {
@@ -171,6 +175,9 @@ fn build(seed: u64) -> Value {
 fn random_topologies_conserve_every_message_after_every_event() {
     let steps = common::sweep("http_random", 60, |seed| {
         let doc = build(seed);
+        if std::env::var("SWITCHBOARD_DUMP").is_ok() {
+            eprintln!("{doc}");
+        }
         let s = switchboard_core::Scenario::from_json(&doc.to_string())
             .unwrap_or_else(|d| panic!("generated an invalid document: {d}\n{doc}"));
         // Every setting written back reads back the same.

@@ -145,7 +145,10 @@ impl HttpModel {
         if let Some(user) = r.user.filter(|_| r.epoch == c.epoch) {
             let epoch = c.epoch;
             let cfg = Self::client_config(k, client);
-            let at = k.now + cfg.think_time.sample(&mut k.rng);
+            // At least 1 µs: a user whose requests fail at once (an open breaker, no route)
+            // and who does not think would otherwise loop without time passing.
+            let think = cfg.think_time.sample(&mut k.rng).max(SimDuration(1));
+            let at = k.now + think;
             if user < cfg.users {
                 k.schedule(
                     at,
