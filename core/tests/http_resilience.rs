@@ -518,3 +518,108 @@ fn a_closed_loop_client_never_has_more_requests_going_than_users() {
     let begun = http(&events).filter(|(_, e)| e.name() == "request").count();
     assert!(begun > 30, "the users kept going: {begun} requests");
 }
+
+#[test]
+fn an_earlier_bulkhead_wait_does_not_cut_a_later_one_short() {
+    // One slot, waits of up to 2 s, one retry: B waits from 0 to 0.8 s, fails at 1.6 s,
+    // retries at 1.7 s and waits again while A holds the slot until 2.4 s. Its first wait's
+    // timer (due at 2 s) must not refuse its second wait.
+    let doc = json!({"version": 4, "seed": 1,
+        "nodes": [{"id": "client", "kind": "client", "config": {}},
+                  {"id": "svc", "kind": "service", "config": {"concurrency": 10, "service_time": "800ms", "error_rate": 1}}],
+        "edges": [{"from": "client", "to": "svc", "latency": "1ms", "resilience": {
+            "bulkhead": {"maxConcurrentCalls": 1, "maxWaitDuration": "2s"},
+            "retry": {"maxAttempts": 2, "waitDuration": "100ms"}}}],
+        "actions": [{"at": "0s", "do": "publish", "node": "client"},
+                    {"at": "0s", "do": "publish", "node": "client"}]});
+    let (events, sim) = run(&s(doc), secs(6.0), true);
+    let refused = http(&events)
+        .filter(|(_, e)| {
+            matches!(
+                e,
+                HttpEvent::Refused {
+                    reason: Refusal::Bulkhead,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(refused, 0, "every wait got its slot in time");
+    assert_eq!(arrived(&sim, "svc"), 4, "two attempts of each call");
+}
+
+#[test]
+fn users_removed_and_added_back_within_one_think_do_not_double() {
+    let client = |users: u32| json!({"id": "client", "kind": "client", "config": {"users": users, "think_time": "500ms"}});
+    let doc = json!({"version": 4, "seed": 1,
+        "nodes": [client(4), {"id": "svc", "kind": "service", "config": {"concurrency": 10, "service_time": "100ms"}}],
+        "edges": [{"from": "client", "to": "svc", "latency": "1ms"}],
+        "actions": [{"at": "200ms", "do": "configure", "node": client(2)},
+                    {"at": "300ms", "do": "configure", "node": client(4)},
+                    {"at": "3s", "do": "configure", "node": client(1)}]});
+    let (events, _) = run(&s(doc), secs(6.0), true);
+    let (mut going, mut most, mut after) = (0i64, 0i64, 0i64);
+    for e in &events {
+        match &e.kind {
+            switchboard_core::EventKind::Http(HttpEvent::Request { .. }) => going += 1,
+            switchboard_core::EventKind::Http(HttpEvent::RequestEnded { .. }) => going -= 1,
+            _ => {}
+        }
+        most = most.max(going);
+        if e.at >= secs(4.0) {
+            after = after.max(going);
+        }
+    }
+    assert_eq!(most, 4, "never more requests going than users");
+    assert_eq!(
+        after, 1,
+        "down to one user: the others stopped after their request"
+    );
+    let late = http(&events)
+        .filter(|(at, e)| e.name() == "request" && *at >= secs(4.0))
+        .count();
+    assert!(late <= 4, "one user, one request every 600 ms: {late}");
+}
+
+#[test]
+fn a_call_waiting_in_the_bulkhead_is_slow_to_the_breaker() {
+    // The breaker times a call from when it let it through, the bulkhead's wait included:
+    // five calls through one slot wait 0, 60, 120… ms, so most are slower than 100 ms.
+    let doc = json!({"version": 4, "seed": 1,
+        "nodes": [{"id": "client", "kind": "client", "config": {}},
+                  {"id": "svc", "kind": "service", "config": {"concurrency": 10, "service_time": "60ms"}}],
+        "edges": [{"from": "client", "to": "svc", "latency": "0ms", "resilience": {
+            "bulkhead": {"maxConcurrentCalls": 1, "maxWaitDuration": "1s"},
+            "circuitBreaker": {"slidingWindowSize": 4, "minimumNumberOfCalls": 4,
+                               "slowCallRateThreshold": 50, "slowCallDurationThreshold": "100ms"}}}],
+        "actions": (0..5).map(|_| json!({"at": "0s", "do": "publish", "node": "client"})).collect::<Vec<_>>()});
+    let (events, _) = run(&s(doc), secs(2.0), true);
+    let states: Vec<&str> = http(&events)
+        .filter_map(|(_, e)| match e {
+            HttpEvent::Breaker { state, .. } => Some(state.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(states, ["OPEN"], "3 of the first 4 calls were slow");
+}
+
+#[test]
+fn a_caller_crashing_after_its_call_edge_was_removed_gives_its_slot_back() {
+    let doc = json!({"version": 4, "seed": 1,
+        "nodes": [{"id": "client", "kind": "client", "config": {}},
+                  {"id": "svc", "kind": "service", "config": {"service_time": "500ms"}}],
+        "edges": [{"from": "client", "to": "svc", "latency": "1ms",
+                   "resilience": {"bulkhead": {"maxConcurrentCalls": 2}}}],
+        "actions": [{"at": "0s", "do": "publish", "node": "client"}]});
+    let scenario = s(doc);
+    let mut sim = Sim::new(&scenario).unwrap();
+    common::run_checked(&mut sim, secs(0.1), 100_000);
+    let edge = switchboard_core::EdgeId(0);
+    sim.apply(Command::RemoveEdge { edge }).unwrap();
+    common::run_checked(&mut sim, secs(0.2), 100_000);
+    let client = sim.topology().node_id("client").unwrap();
+    sim.apply(Command::Crash { node: client }).unwrap();
+    sim.check_conservation()
+        .expect("the slot went back with the crash");
+    common::run_checked(&mut sim, secs(2.0), 100_000);
+}

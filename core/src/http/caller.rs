@@ -183,15 +183,18 @@ impl HttpModel {
         if c.waiting {
             // Out of the bulkhead's queue: nothing of it is in flight, and the breaker's
             // permission it holds is released (a half-open breaker gets its permit back).
-            let edge = c.edge;
+            let (edge, permitted) = (c.edge, c.permitted_at.is_some());
             let es = self.edge_state(edge);
             es.bulkhead_waiting.retain(|&w| w != key);
-            if let Some(b) = es.breaker.as_mut() {
+            if let Some(b) = es.breaker.as_mut().filter(|_| permitted) {
                 b.release();
             }
+            es.stats.failed_calls += 1;
             self.calls.remove(key);
         } else if !self.flights.values().any(|f| f.call == key && f.awaited) {
             // Between attempts: the retry timer will find nothing.
+            let edge = c.edge;
+            self.edge_state(edge).stats.failed_calls += 1;
             self.calls.remove(key);
         }
     }
@@ -233,6 +236,8 @@ impl HttpModel {
             attempts: 0,
             backoff: backoff::BackoffState::default(),
             waiting: false,
+            wait_until: SimTime::ZERO,
+            permitted_at: None,
             abandoned: false,
         });
         let now = k.now;
@@ -272,12 +277,12 @@ impl HttpModel {
             w.add(now, 0, 1);
             let p = ((requests as f64 - t.k * accepts as f64) / (requests as f64 + 1.0)).max(0.0);
             if p > 0.0 && k.rng.chance(p) {
-                self.refuse(k, key, Refusal::Throttled, false);
+                self.refuse(k, key, Refusal::Throttled, None);
                 return;
             }
         }
         // The circuit breaker.
-        let mut permitted = false;
+        let mut permitted = None;
         if let Some(b) = self.edge_state(edge).breaker.as_mut() {
             let mut changed = false;
             let ok = b.try_acquire(now, &mut changed);
@@ -285,10 +290,10 @@ impl HttpModel {
                 self.breaker_changed(k, edge);
             }
             if !ok {
-                self.refuse(k, key, Refusal::Breaker, false);
+                self.refuse(k, key, Refusal::Breaker, None);
                 return;
             }
-            permitted = true;
+            permitted = Some(now);
         }
         // The bulkhead.
         let mut slot = false;
@@ -299,7 +304,10 @@ impl HttpModel {
                 slot = true;
             } else if !bh.max_wait_duration.is_zero() {
                 es.bulkhead_waiting.push_back(key);
-                self.calls.get_mut(key).expect("live").waiting = true;
+                let c = self.calls.get_mut(key).expect("live");
+                c.waiting = true;
+                c.wait_until = now + bh.max_wait_duration;
+                c.permitted_at = permitted;
                 k.schedule(
                     now + bh.max_wait_duration,
                     ModelDue::Http(Due::BulkheadWait { call: key }),
@@ -313,9 +321,9 @@ impl HttpModel {
         self.send_attempt(k, key, slot, permitted);
     }
 
-    /// An attempt is refused before it leaves; `record`: the breaker permitted it, and counts
-    /// the refusal (a bulkhead's) as a failure.
-    fn refuse(&mut self, k: &mut Kernel, key: Key, reason: Refusal, record: bool) {
+    /// An attempt is refused before it leaves; `permitted_at`: the breaker let it through then,
+    /// and counts the refusal (a bulkhead's) as a failure of that duration.
+    fn refuse(&mut self, k: &mut Kernel, key: Key, reason: Refusal, permitted_at: Option<SimTime>) {
         let c = self.calls.get(key).expect("a live call");
         let (edge, correlation) = (c.edge, c.correlation);
         Self::emit(
@@ -333,14 +341,21 @@ impl HttpModel {
             Refusal::Throttled => es.stats.refused_throttled += 1,
             Refusal::NoRoute => {}
         }
-        if record {
-            self.record_outcome(k, edge, SimDuration::ZERO, false);
+        if let Some(t) = permitted_at {
+            let d = k.now.saturating_since(t);
+            self.record_outcome(k, edge, d, false);
         }
         self.attempt_failed(k, key);
     }
 
     /// An attempt leaves its caller.
-    fn send_attempt(&mut self, k: &mut Kernel, key: Key, slot: bool, permitted: bool) {
+    fn send_attempt(
+        &mut self,
+        k: &mut Kernel,
+        key: Key,
+        slot: bool,
+        permitted_at: Option<SimTime>,
+    ) {
         let c = self.calls.get(key).expect("a live call");
         let (caller, edge, parent, n) = (c.caller, c.edge, c.parent, c.attempts);
         let id = k.ledger.next_id();
@@ -371,7 +386,7 @@ impl HttpModel {
                 sent_at: k.now,
                 awaited: true,
                 slot,
-                permitted,
+                permitted_at,
             },
         );
         if let Some(t) = k
@@ -450,8 +465,9 @@ impl HttpModel {
         if f.slot {
             self.release_slot(k, edge);
         }
-        if f.permitted {
-            self.record_outcome(k, edge, latency, ok);
+        if let Some(t) = f.permitted_at {
+            let d = k.now.saturating_since(t);
+            self.record_outcome(k, edge, d, ok);
         }
         let now = k.now;
         let es = self.edge_state(edge);
@@ -486,22 +502,16 @@ impl HttpModel {
         };
         debug_assert_eq!(f.caller, caller);
         f.awaited = false;
-        let (edge, slot, permitted, call) = (f.hops[0], f.slot, f.permitted, f.call);
+        let (edge, slot, permitted_at, call) = (f.hops[0], f.slot, f.permitted_at, f.call);
         f.slot = false;
         Self::emit(k, HttpEvent::TimedOut { message: id, edge });
         self.edge_state(edge).stats.timeouts += 1;
         if slot {
             self.release_slot(k, edge);
         }
-        if permitted {
-            let t = k
-                .topo
-                .edge(edge)
-                .resilience
-                .as_deref()
-                .and_then(|r| r.time_limiter.as_ref())
-                .map_or(SimDuration::ZERO, |t| t.timeout_duration);
-            self.record_outcome(k, edge, t, false);
+        if let Some(t) = permitted_at {
+            let d = k.now.saturating_since(t);
+            self.record_outcome(k, edge, d, false);
         }
         if self.calls.get(call).is_some() {
             self.attempt_failed(k, call);
@@ -544,12 +554,15 @@ impl HttpModel {
     /// A bulkhead slot of `edge` is free: the first waiting call takes it.
     fn release_slot(&mut self, k: &mut Kernel, edge: EdgeId) {
         self.edge_state(edge).bulkhead_in_use -= 1;
+        if k.topo.edge(edge).removed {
+            return; // its waiting calls give up when their waits end
+        }
         while let Some(key) = self.edge_state(edge).bulkhead_waiting.pop_front() {
             if let Some(c) = self.calls.get_mut(key) {
                 c.waiting = false;
-                let permitted = self.edge_state(edge).breaker.is_some();
+                let permitted_at = c.permitted_at;
                 self.edge_state(edge).bulkhead_in_use += 1;
-                self.send_attempt(k, key, true, permitted);
+                self.send_attempt(k, key, true, permitted_at);
                 return;
             }
         }
@@ -558,14 +571,14 @@ impl HttpModel {
     /// A call's wait for a bulkhead slot is over: if it still waits, it is refused.
     pub(crate) fn bulkhead_wait_over(&mut self, k: &mut Kernel, key: Key) {
         let Some(c) = self.calls.get(key) else { return };
-        if !c.waiting {
+        // A timer of an earlier wait of the same call does nothing.
+        if !c.waiting || k.now < c.wait_until {
             return;
         }
-        let edge = c.edge;
+        let (edge, permitted_at) = (c.edge, c.permitted_at);
         self.edge_state(edge).bulkhead_waiting.retain(|&w| w != key);
         self.calls.get_mut(key).expect("live").waiting = false;
-        let permitted = self.edge_state(edge).breaker.is_some();
-        self.refuse(k, key, Refusal::Bulkhead, permitted);
+        self.refuse(k, key, Refusal::Bulkhead, permitted_at);
     }
 
     /// An attempt of `key` failed: retry it, if the policy allows and the budget has room, or
@@ -656,7 +669,13 @@ impl HttpModel {
         for f in self.flights.values_mut() {
             if f.caller == node {
                 f.awaited = false;
-                f.slot = false;
+                if f.slot {
+                    // Given back on its own edge, which may have been removed since.
+                    f.slot = false;
+                    if let Some(Some(es)) = self.edges.get_mut(f.hops[0].index()) {
+                        es.bulkhead_in_use -= 1;
+                    }
+                }
             }
         }
         k.forget_calls(node);

@@ -77,6 +77,11 @@ pub(crate) struct Call {
     pub backoff: super::backoff::BackoffState,
     /// Waiting for a bulkhead slot.
     pub waiting: bool,
+    /// When the current wait for a bulkhead slot ends (a timer of an earlier wait does nothing).
+    pub wait_until: SimTime,
+    /// When the circuit breaker let the current attempt through (`None`: no breaker): the
+    /// duration it records runs from then.
+    pub permitted_at: Option<SimTime>,
     /// Its origin gave up on it: no more attempts.
     pub abandoned: bool,
 }
@@ -98,8 +103,9 @@ pub(crate) struct Flight {
     pub awaited: bool,
     /// It holds a bulkhead slot on the call edge.
     pub slot: bool,
-    /// It holds a circuit breaker permission: its outcome is recorded.
-    pub permitted: bool,
+    /// When the circuit breaker let it through, if the edge has one: its outcome is recorded,
+    /// with the time since.
+    pub permitted_at: Option<SimTime>,
 }
 
 /// A client's request while it lives.
@@ -257,6 +263,8 @@ pub(crate) struct ClientState {
     pub epoch: u32,
     /// Bumped when it crashes or its settings change: its rate's timer is stale.
     pub emit_epoch: u32,
+    /// Per user: whether its loop is going (a request, or a think before the next).
+    pub running: Vec<bool>,
     pub emitted: u64,
     pub stats: ClientStats,
     pub latency: LatencyWindow,
@@ -445,6 +453,7 @@ impl HttpModel {
             HttpKind::Client(_) => NodeState::Client(Box::new(ClientState {
                 epoch: 0,
                 emit_epoch: 0,
+                running: Vec::new(),
                 emitted: 0,
                 stats: ClientStats::default(),
                 latency: LatencyWindow::new(METRICS_WINDOW_S),
@@ -572,6 +581,7 @@ impl HttpModel {
             NodeState::Client(c) => {
                 c.epoch = c.epoch.wrapping_add(1);
                 c.emit_epoch = c.emit_epoch.wrapping_add(1);
+                c.running.clear();
                 let lost = self.requests.keys_where(|r| r.client == node);
                 for key in lost {
                     let r = self.requests.remove(key).expect("listed");
@@ -610,7 +620,7 @@ impl HttpModel {
         match kind {
             HttpKind::Client(c) => {
                 self.schedule_rate(k, node, &c, again);
-                self.start_users(k, node, &c, 0);
+                self.start_users(k, node, &c);
             }
             HttpKind::Service(_) => {}
             HttpKind::LoadBalancer(lb) => {
@@ -653,18 +663,22 @@ impl HttpModel {
         self.schedule_emit(k, node, epoch, at, c);
     }
 
-    /// A closed-loop client's users from `first` on begin their first request (at its start,
-    /// or now).
-    fn start_users(
-        &mut self,
-        k: &mut Kernel,
-        node: NodeId,
-        c: &super::kind::ClientConfig,
-        first: u32,
-    ) {
-        let epoch = self.client(node).epoch;
+    /// A closed-loop client's users that are not going begin their first request (at its
+    /// start, or now).
+    fn start_users(&mut self, k: &mut Kernel, node: NodeId, c: &super::kind::ClientConfig) {
+        let state = self.client(node);
+        let epoch = state.epoch;
+        if state.running.len() < c.users as usize {
+            state.running.resize(c.users as usize, false);
+        }
+        let idle: Vec<u32> = (0..c.users)
+            .filter(|&u| !state.running[u as usize])
+            .collect();
+        for &u in &idle {
+            state.running[u as usize] = true;
+        }
         let from = (SimTime::ZERO + c.start).max(k.now);
-        for user in first..c.users {
+        for user in idle {
             k.schedule(
                 from,
                 crate::model::ModelDue::Http(Due::User {
@@ -678,7 +692,7 @@ impl HttpModel {
     /// The node's settings changed in place from `old`.
     pub fn configured(&mut self, k: &mut Kernel, node: NodeId, old: &HttpKind) {
         match old {
-            HttpKind::Client(old) => {
+            HttpKind::Client(_) => {
                 // The rate starts again from now; the users carry on (each takes the new think
                 // time after its request), more users start, and fewer stop after theirs.
                 let c = self.client(node);
@@ -688,7 +702,7 @@ impl HttpModel {
                 };
                 if k.up(node) {
                     self.schedule_rate(k, node, &new, true);
-                    self.start_users(k, node, &new, old.users);
+                    self.start_users(k, node, &new);
                 }
             }
             HttpKind::Service(_) => {
