@@ -50,6 +50,7 @@ fn overview() -> Html {
                 <li>{ "Press Play. Click a moving message to inspect it." }</li>
                 <li>{ "Select the consumer and crash it: watch its messages come back redelivered." }</li>
             </ol>
+            <p class="muted">{ "Or calls: a Client, a Service calling another Service; give each call a timeLimiter, slow the last service, and watch the timeouts climb the chain." }</p>
             <h3>{ "Keys" }</h3>
             <p class="muted">{ "Single keys work when the canvas or the run bar has the focus, so they never get in the way elsewhere." }</p>
             <dl class="keys">
