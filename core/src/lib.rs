@@ -64,6 +64,7 @@ pub mod id;
 pub mod inspect;
 mod kernel;
 pub mod ledger;
+pub mod log;
 pub mod message;
 pub mod model;
 pub mod rng;
