@@ -144,3 +144,34 @@ export async function axe(page) {
   });
   return violations.map((v) => `${v.id} (${v.impact}, ${v.count}): ${v.nodes.join(" | ")}`);
 }
+
+/** The centre of `locator`'s box on screen (it must be on screen). */
+export async function centreOf(locator) {
+  const b = await locator.boundingBox();
+  if (!b) throw new Error("the element is not on screen");
+  return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
+}
+
+/** Drags a palette item of `kind` (and exchange `type`) onto the canvas at (x, y), with real
+ * pointer events. */
+export async function dragFromPalette(page, kind, type, x, y) {
+  const sel = type ? `.palette-item[data-kind="${kind}"][data-type="${type}"]` : `.palette-item[data-kind="${kind}"]`;
+  const from = await centreOf(page.locator(sel));
+  await page.mouse.move(from.x, from.y);
+  await page.mouse.down();
+  await page.mouse.move(x, y, { steps: 12 });
+  await page.mouse.up();
+}
+
+/** Drags from node `from`'s connection handle to node `to`; resolves to what the cursor's tip
+ * said just before the drop. */
+export async function connectNodes(page, from, to) {
+  const a = await centreOf(page.locator(`circle[data-port="${from}"]`));
+  const b = await centreOf(page.locator(`g.node[data-node="${to}"]`));
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(b.x, b.y, { steps: 12 });
+  const tip = await page.locator("#cursor-tip").textContent();
+  await page.mouse.up();
+  return tip;
+}

@@ -4,36 +4,17 @@
 // well again. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, openInContext, axe, screenshot } from "./harness.mjs";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes } from "./harness.mjs";
 
 useServerAndBrowser();
-
-const centre = async (locator) => {
-  const b = await locator.boundingBox();
-  assert.ok(b, "the element is on screen");
-  return { x: b.x + b.width / 2, y: b.y + b.height / 2 };
-};
 
 test("build a chain, slow its bottom, watch the timeouts climb, and fix it with a breaker", async () => {
   const page = await openInContext("", {}, "#stage");
   const node = (name) => page.locator(`g.node[data-node="${name}"]`);
   const nowUs = async () => Number(await page.locator("#clock").getAttribute("data-now-us"));
 
-  async function drag(kind, x, y) {
-    const from = await centre(page.locator(`.palette-item[data-kind="${kind}"]`));
-    await page.mouse.move(from.x, from.y);
-    await page.mouse.down();
-    await page.mouse.move(x, y, { steps: 12 });
-    await page.mouse.up();
-  }
-  async function connect(from, to) {
-    const a = await centre(page.locator(`circle[data-port="${from}"]`));
-    const b = await centre(node(to));
-    await page.mouse.move(a.x, a.y);
-    await page.mouse.down();
-    await page.mouse.move(b.x, b.y, { steps: 12 });
-    await page.mouse.up();
-  }
+  const drag = (kind, x, y) => dragFromPalette(page, kind, "", x, y);
+  const connect = (from, to) => connectNodes(page, from, to);
   async function selectNode(name) {
     const c = await centre(node(name));
     await page.mouse.click(c.x, c.y - 20);

@@ -3,7 +3,7 @@
 // run it, break it, undo, and travel in time. Each step leaves a screenshot in artifacts/.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { serve, launch, newPage, screenshot } from "./harness.mjs";
+import { serve, launch, newPage, screenshot, dragFromPalette as dragPalette, connectNodes } from "./harness.mjs";
 
 let server;
 let browser;
@@ -40,27 +40,8 @@ async function openDrawer(id) {
   if ((await page.locator(id).getAttribute("aria-selected")) !== "true") await page.locator(id).click();
 }
 
-/** Drags a palette item onto the canvas at (x, y), with real pointer events. */
-async function dragFromPalette(kind, type, x, y) {
-  const sel = type ? `.palette-item[data-kind="${kind}"][data-type="${type}"]` : `.palette-item[data-kind="${kind}"]`;
-  const from = await centre(page.locator(sel));
-  await page.mouse.move(from.x, from.y);
-  await page.mouse.down();
-  await page.mouse.move(x, y, { steps: 12 });
-  await page.mouse.up();
-}
-
-/** Drags from a node's connection handle to another node. */
-async function connect(from, to) {
-  const a = await centre(page.locator(`circle[data-port="${from}"]`));
-  const b = await centre(node(to));
-  await page.mouse.move(a.x, a.y);
-  await page.mouse.down();
-  await page.mouse.move(b.x, b.y, { steps: 12 });
-  const tip = await page.locator("#cursor-tip").textContent();
-  await page.mouse.up();
-  return tip;
-}
+const dragFromPalette = (kind, type, x, y) => dragPalette(page, kind, type, x, y);
+const connect = (from, to) => connectNodes(page, from, to);
 
 /** Sets an inspector field of the selected node and commits it (change event). */
 async function setField(name, value) {

@@ -35,16 +35,24 @@ const STEPS: &[Step] = &[
     },
 ];
 
+/// `what`, at `path`, is newer than the document's version: it says so, and what to change.
+fn newer(path: impl Into<String>, what: &str, version: u32) -> Diagnostic {
+    Diagnostic::new(
+        path.into(),
+        format!(
+            "{what} is new in format version {version}, but this document says \"version\": {}; \
+             change the version to {version}",
+            version - 1
+        ),
+    )
+}
+
 /// Version 2 added the optional top-level `view` (the canvas centre and zoom), which share links
 /// had carried outside the document. A version-1 document has none, so it opens fitted to its
 /// topology, as it did.
 fn v1_to_v2(mut doc: Doc) -> Result<Doc, Diagnostic> {
     if doc.contains_key("view") {
-        return Err(Diagnostic::new(
-            "view",
-            "`view` is new in format version 2, but this document says \"version\": 1; \
-             change the version to 2",
-        ));
+        return Err(newer("view", "`view`", 2));
     }
     doc.insert("version".into(), Value::from(2));
     Ok(doc)
@@ -53,15 +61,7 @@ fn v1_to_v2(mut doc: Doc) -> Result<Doc, Diagnostic> {
 /// Version 3 added RabbitMQ policies: the top-level `policies` and `operator_policies`, and the
 /// `set_policy` and `clear_policy` actions. A version-2 document has none, so it runs as it did.
 fn v2_to_v3(mut doc: Doc) -> Result<Doc, Diagnostic> {
-    let new = |path: String, what: &str| {
-        Diagnostic::new(
-            path,
-            format!(
-                "{what} is new in format version 3, but this document says \"version\": 2; \
-                 change the version to 3"
-            ),
-        )
-    };
+    let new = |path: String, what: &str| newer(path, what, 3);
     for key in ["policies", "operator_policies"] {
         if doc.contains_key(key) {
             return Err(new(key.into(), &format!("`{key}`")));
@@ -81,15 +81,7 @@ fn v2_to_v3(mut doc: Doc) -> Result<Doc, Diagnostic> {
 /// `load_balancer`, and an edge's `resilience` policies. A version-3 document has none, so it
 /// runs as it did.
 fn v3_to_v4(mut doc: Doc) -> Result<Doc, Diagnostic> {
-    let new = |path: String, what: &str| {
-        Diagnostic::new(
-            path,
-            format!(
-                "{what} is new in format version 4, but this document says \"version\": 3; \
-                 change the version to 4"
-            ),
-        )
-    };
+    let new = |path: String, what: &str| newer(path, what, 4);
     let nodes = doc.get("nodes").and_then(Value::as_array);
     for (i, n) in nodes.into_iter().flatten().enumerate() {
         if let Some(k @ ("client" | "service" | "load_balancer")) =
