@@ -117,11 +117,11 @@ test("build a chain, slow its bottom, watch the timeouts climb, and fix it with 
   await page.locator("#log-filter").fill("breaker");
   const log = await page.locator("#drawer-panel").textContent();
   const states = [...log.matchAll(/state=([A-Z_]+)/g)].map((m) => m[1]).reverse(); // the log is newest first
-  assert.ok(states.length >= 3, `breaker events in the log: ${states}`);
-  const open = states.indexOf("OPEN");
-  const half = states.indexOf("HALF_OPEN", open);
-  const closed = states.indexOf("CLOSED", half);
-  assert.ok(open >= 0 && half > open && closed > half, `OPEN, then HALF_OPEN, then CLOSED: ${states}`);
+  // The log is capped: on a slow run the OPEN that the badge showed above may have left it.
+  // What remains must end with a half-open trial that closed the breaker.
+  const half = states.lastIndexOf("HALF_OPEN");
+  const closed = states.lastIndexOf("CLOSED");
+  assert.ok(half >= 0 && closed === states.length - 1 && closed > half, `HALF_OPEN, then CLOSED last: ${states}`);
   await screenshot(page, "http-04-breaker-closed");
   assert.deepEqual(page.problems, []);
 });
