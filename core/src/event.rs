@@ -6,6 +6,7 @@
 use crate::amqp::AmqpEvent;
 use crate::http::HttpEvent;
 use crate::id::{EdgeId, MessageId, NodeId};
+use crate::kafka::KafkaEvent;
 use crate::ledger::DropReason;
 use crate::time::SimTime;
 
@@ -97,6 +98,8 @@ pub enum EventKind {
     Amqp(AmqpEvent),
     /// Something the request-response model did (`crate::http::HttpEvent`).
     Http(HttpEvent),
+    /// Something the Kafka model did (`crate::kafka::KafkaEvent`).
+    Kafka(KafkaEvent),
 }
 
 impl From<AmqpEvent> for EventKind {
@@ -120,6 +123,7 @@ impl EventKind {
             EventKind::Configured { .. } => "configured",
             EventKind::Amqp(e) => e.name(),
             EventKind::Http(e) => e.name(),
+            EventKind::Kafka(e) => e.name(),
         }
     }
 
@@ -137,6 +141,7 @@ impl EventKind {
             | EventKind::Configured { .. } => None,
             EventKind::Amqp(ref e) => e.message(),
             EventKind::Http(ref e) => e.message(),
+            EventKind::Kafka(ref e) => e.message(),
         }
     }
 }

@@ -130,6 +130,17 @@ impl MessageView {
                 | crate::http::PlaceDetail::Queued { service: node }
                 | crate::http::PlaceDetail::Serving { service: node },
             ) => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Kafka(
+                crate::kafka::PlaceDetail::Accumulator { producer: node }
+                | crate::kafka::PlaceDetail::Log { tp: (node, _) },
+            ) => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Kafka(crate::kafka::PlaceDetail::Request {
+                edge: Some(edge),
+                arrive,
+            }) => plain(MessageLocation::OnEdge { edge, arrive }),
+            PlaceDetail::Kafka(crate::kafka::PlaceDetail::Request { edge: None, .. }) => {
+                unreachable!("a request on the wire has its edge")
+            }
             PlaceDetail::Amqp(AmqpPlace::Delivering {
                 consumer,
                 d,

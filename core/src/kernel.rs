@@ -133,8 +133,11 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Relay(_) | NodeKind::Sink(_)) => {
             Ok(EdgeKind::Hop)
         }
-        (NodeKind::Producer(_) | NodeKind::Relay(_), NodeKind::Amqp(_) | NodeKind::Http(_))
-        | (NodeKind::Amqp(_) | NodeKind::Http(_), _) => {
+        (
+            NodeKind::Producer(_) | NodeKind::Relay(_),
+            NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_),
+        )
+        | (NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_), _) => {
             unreachable!("an edge with a model's kind at an end is the model's to judge")
         }
     }
@@ -368,7 +371,7 @@ impl Kernel {
                     node,
                 });
             }
-            NodeKind::Producer(_) | NodeKind::Amqp(_) | NodeKind::Http(_) => {
+            NodeKind::Producer(_) | NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) => {
                 unreachable!(
                     "validated: no hop ends at a {}",
                     self.topo.node(node).kind.name()
@@ -381,7 +384,11 @@ impl Kernel {
     pub fn producer(&self, node: NodeId) -> &ProducerConfig {
         match &self.topo.node(node).kind {
             NodeKind::Producer(p) => p,
-            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) | NodeKind::Http(_) => {
+            NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_) => {
                 unreachable!("not a producer")
             }
         }

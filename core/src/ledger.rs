@@ -59,6 +59,17 @@ pub enum DropReason {
     RequestFailed,
     /// A client's request whose deadline passed before it succeeded.
     DeadlineExceeded,
+    /// The broker refused the record (Kafka: a record without a key on a compacted topic; an
+    /// out-of-order sequence).
+    InvalidRecord,
+    /// An idempotent producer's retry of records the log already has: acknowledged, not
+    /// appended again.
+    Deduplicated,
+    /// The log cleaner removed it: a later record has its key (or it was a tombstone past its
+    /// delete horizon).
+    Compacted,
+    /// Its topic was deleted.
+    TopicDeleted,
 }
 
 impl DropReason {
@@ -83,6 +94,10 @@ impl DropReason {
             DropReason::Late => "late_response",
             DropReason::RequestFailed => "request_failed",
             DropReason::DeadlineExceeded => "deadline_exceeded",
+            DropReason::InvalidRecord => "invalid_record",
+            DropReason::Deduplicated => "deduplicated",
+            DropReason::Compacted => "compacted",
+            DropReason::TopicDeleted => "topic_deleted",
         }
     }
 }

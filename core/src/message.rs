@@ -82,6 +82,16 @@ pub struct MessageTemplate {
     /// property: a marker of the simulated application's data.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub poison: bool,
+    /// Kafka: the record's key; absent, a null key (the sticky partitioner places it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Kafka: the partition to send the record to, whatever its key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// Kafka: a tombstone, a record with a key and a null value (compaction then removes the
+    /// key).
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tombstone: bool,
 }
 
 impl MessageTemplate {

@@ -3,8 +3,9 @@
 //! The kernel ([`crate::kernel`]) knows time, the agenda, the RNG, the ledger, the topology,
 //! the event stream, and its own node kinds (producers, relays, sinks). Each paradigm is a
 //! *model* beside it, with its own node kinds, state, timers, rules and events: RabbitMQ
-//! ([`crate::amqp`]) and request-response over HTTP ([`crate::http`]) today; BullMQ jobs and
-//! Kafka logs are to come, each as another variant of the closed enums below.
+//! ([`crate::amqp`]), request-response over HTTP ([`crate::http`]) and Kafka's logs
+//! ([`crate::kafka`]) today; BullMQ jobs are to come, as another variant of the closed enums
+//! below.
 //!
 //! # Why closed enums
 //!
@@ -27,6 +28,7 @@
 use crate::amqp::{self, AmqpModel};
 use crate::http::{self, HttpModel};
 use crate::id::{EdgeId, NodeId};
+use crate::kafka::{self, KafkaModel};
 use crate::kernel::Kernel;
 use crate::ledger::Fate;
 use crate::message::Envelope;
@@ -44,6 +46,8 @@ pub enum EdgeKind {
     Amqp(amqp::EdgeKind),
     /// An edge of the request-response model: a call, or a load balancer's upstream.
     Http(http::EdgeKind),
+    /// An edge of the Kafka model: a produce, a subscription.
+    Kafka(kafka::EdgeKind),
 }
 
 impl EdgeKind {
@@ -53,6 +57,7 @@ impl EdgeKind {
             EdgeKind::Hop => "sends to",
             EdgeKind::Amqp(k) => k.meaning(),
             EdgeKind::Http(k) => k.meaning(),
+            EdgeKind::Kafka(k) => k.meaning(),
         }
     }
 
@@ -62,6 +67,7 @@ impl EdgeKind {
             EdgeKind::Hop => "hop",
             EdgeKind::Amqp(k) => k.class(),
             EdgeKind::Http(k) => k.class(),
+            EdgeKind::Kafka(k) => k.class(),
         }
     }
 
@@ -69,7 +75,7 @@ impl EdgeKind {
     /// like a binding, and takes no time).
     pub fn has_latency(self) -> bool {
         match self {
-            EdgeKind::Hop | EdgeKind::Http(_) => true,
+            EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) => true,
             EdgeKind::Amqp(k) => k.has_latency(),
         }
     }
@@ -80,7 +86,7 @@ impl EdgeKind {
 /// other edges.
 pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
     match topo.edge(edge).kind {
-        EdgeKind::Hop | EdgeKind::Http(_) => String::new(),
+        EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) => String::new(),
         EdgeKind::Amqp(_) => amqp::rules::edge_label(topo, edge),
     }
 }
@@ -94,6 +100,10 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
         // Request-response nodes judge every edge at them, to any other model too.
         (ModelId::Http, _) | (_, ModelId::Http) => {
             http::rules::edge_rule(from, to).map(EdgeKind::Http)
+        }
+        // Kafka nodes judge every edge at them, to any other model too.
+        (ModelId::Kafka, _) | (_, ModelId::Kafka) => {
+            kafka::rules::edge_rule(from, to).map(EdgeKind::Kafka)
         }
         (ModelId::Amqp, _) | (_, ModelId::Amqp) => {
             amqp::rules::edge_rule(from, to).map(EdgeKind::Amqp)
@@ -125,6 +135,7 @@ pub fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), St
         ModelId::Kernel => crate::kernel::action_rule(name, kind, action),
         ModelId::Amqp => amqp::rules::action_rule(name, kind, action),
         ModelId::Http => http::rules::action_rule(name, kind, action),
+        ModelId::Kafka => kafka::rules::action_rule(name, kind, action),
     }
 }
 
@@ -136,6 +147,9 @@ pub enum Reconfigure {
     /// The real system cannot change this in place: the node must be deleted and declared
     /// again (a queue's arguments, RabbitMQ's 406), or its subscription renewed. Says why.
     Redeclare(String),
+    /// The real system refuses the change outright, and deleting the node to make it would
+    /// lose what it holds (a topic's partitions never shrink). Says why, in its words.
+    Refused(String),
 }
 
 /// Whether the live node `name` can go from `old` to `new` settings in place. `bound` is true
@@ -160,6 +174,7 @@ pub fn reconfigure_rule(
         // Clients, services and load balancers take new settings in place.
         ModelId::Kernel | ModelId::Http => Ok(()),
         ModelId::Amqp => amqp::rules::reconfigure_rule(name, old, new, bound),
+        ModelId::Kafka => kafka::rules::reconfigure_rule(name, old, new),
     }
 }
 
@@ -170,6 +185,8 @@ pub(crate) enum ModelDue {
     Amqp(amqp::Due),
     /// The request-response model's.
     Http(http::Due),
+    /// The Kafka model's.
+    Kafka(kafka::Due),
 }
 
 /// Where a live message rests. The conservation check compares [`Place::fate`] with the
@@ -205,6 +222,8 @@ pub(crate) enum PlaceDetail<'a> {
     Amqp(amqp::PlaceDetail<'a>),
     /// Somewhere in the request-response model.
     Http(http::PlaceDetail),
+    /// Somewhere in the Kafka model.
+    Kafka(kafka::PlaceDetail),
 }
 
 /// Every model's state, side by side.
@@ -214,6 +233,8 @@ pub(crate) struct Models {
     pub amqp: AmqpModel,
     /// Request-response.
     pub http: HttpModel,
+    /// Kafka.
+    pub kafka: KafkaModel,
 }
 
 impl Models {
@@ -222,6 +243,7 @@ impl Models {
         Models {
             amqp: AmqpModel::default(),
             http: HttpModel::default(),
+            kafka: KafkaModel::default(),
         }
     }
 
@@ -230,6 +252,7 @@ impl Models {
     pub fn node_added(&mut self, k: &mut Kernel, node: NodeId) {
         self.amqp.node_added(k, node);
         self.http.node_added(k, node);
+        self.kafka.node_added(k, node);
     }
 
     /// An edge was added (or the run starts with it): the model of its kind takes it up.
@@ -238,6 +261,7 @@ impl Models {
             EdgeKind::Hop => {}
             EdgeKind::Amqp(_) => self.amqp.edge_added(k, edge),
             EdgeKind::Http(_) => self.http.edge_added(k, edge),
+            EdgeKind::Kafka(_) => self.kafka.edge_added(k, edge),
         }
     }
 
@@ -247,6 +271,7 @@ impl Models {
             EdgeKind::Hop => {}
             EdgeKind::Amqp(_) => self.amqp.edge_removing(k, edge),
             EdgeKind::Http(_) => self.http.edge_removing(k, edge),
+            EdgeKind::Kafka(_) => self.kafka.edge_removing(k, edge),
         }
     }
 
@@ -257,6 +282,7 @@ impl Models {
             EdgeKind::Hop => unreachable!("the kernel takes hops"),
             EdgeKind::Amqp(kind) => self.amqp.publish_arrive(k, edge, kind, msg),
             EdgeKind::Http(_) => self.http.arrive(k, edge, msg),
+            EdgeKind::Kafka(_) => unreachable!("Kafka requests travel in the model's own entries"),
         }
     }
 
@@ -266,6 +292,7 @@ impl Models {
         match due {
             ModelDue::Amqp(d) => self.amqp.timer(k, d),
             ModelDue::Http(d) => self.http.timer(k, d),
+            ModelDue::Kafka(d) => self.kafka.timer(k, d),
         }
     }
 
@@ -279,7 +306,7 @@ impl Models {
         correlation: crate::MessageId,
     ) {
         match k.topo.node(caller).kind.model() {
-            ModelId::Kernel | ModelId::Amqp => {}
+            ModelId::Kernel | ModelId::Amqp | ModelId::Kafka => {}
             ModelId::Http => self.http.timed_out(k, caller, correlation),
         }
     }
@@ -299,6 +326,7 @@ impl Models {
     pub fn places<'a>(&'a self, _k: &'a Kernel, f: &mut dyn FnMut(Place<'a>)) {
         self.amqp.places(f);
         self.http.places(f);
+        self.kafka.places(f);
     }
 
     /// Each model's counters against where its messages are (`places`: every live message's
@@ -308,11 +336,15 @@ impl Models {
             .iter()
             .filter_map(|p| match p.detail {
                 PlaceDetail::Amqp(d) => d.delivery(),
-                PlaceDetail::Wire { .. } | PlaceDetail::Node { .. } | PlaceDetail::Http(_) => None,
+                PlaceDetail::Wire { .. }
+                | PlaceDetail::Node { .. }
+                | PlaceDetail::Http(_)
+                | PlaceDetail::Kafka(_) => None,
             })
             .collect();
         self.amqp.check_counters(k, &deliveries)?;
-        self.http.check_counters(k)
+        self.http.check_counters(k)?;
+        self.kafka.check_counters(k)
     }
 
     /// The live messages a model's agenda entry carries, where they rest.
@@ -324,8 +356,8 @@ impl Models {
     ) {
         match due {
             ModelDue::Amqp(d) => amqp::places_in_due(at, d, f),
-            // The model's entries carry no message: its messages rest in its own state.
-            ModelDue::Http(_) => {}
+            // The models' entries carry no message: their messages rest in their own state.
+            ModelDue::Http(_) | ModelDue::Kafka(_) => {}
         }
     }
 }

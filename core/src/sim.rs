@@ -14,7 +14,7 @@ use crate::kernel::{Due, Kernel};
 use crate::ledger::{DropReason, Fate, FateTotals};
 use crate::message::{Envelope, MessageTemplate};
 use crate::model::{self, Models, Place, PlaceDetail, Reconfigure};
-use crate::scenario::{Action, Diagnostics, NodeKind, NodeSpec, Scenario};
+use crate::scenario::{Action, Diagnostics, ModelId, NodeKind, NodeSpec, Scenario};
 use crate::time::SimTime;
 use crate::topology::Topology;
 use serde::Serialize;
@@ -50,6 +50,8 @@ pub enum ModelMetrics {
     Amqp(AmqpMetrics),
     /// The request-response model's: a client's, a service's or a load balancer's.
     Http(crate::http::HttpMetrics),
+    /// The Kafka model's: a topic's, a producer's or a consumer's.
+    Kafka(crate::kafka::KafkaMetrics),
 }
 
 impl NodeMetrics {
@@ -57,9 +59,12 @@ impl NodeMetrics {
     pub fn queue(&self) -> Option<&QueueMetrics> {
         match &self.detail {
             Some(ModelMetrics::Amqp(AmqpMetrics::Queue(q))) => Some(q),
-            Some(ModelMetrics::Amqp(AmqpMetrics::Consumer(_)) | ModelMetrics::Http(_)) | None => {
-                None
-            }
+            Some(
+                ModelMetrics::Amqp(AmqpMetrics::Consumer(_))
+                | ModelMetrics::Http(_)
+                | ModelMetrics::Kafka(_),
+            )
+            | None => None,
         }
     }
 
@@ -67,7 +72,12 @@ impl NodeMetrics {
     pub fn consumer(&self) -> Option<&ConsumerMetrics> {
         match &self.detail {
             Some(ModelMetrics::Amqp(AmqpMetrics::Consumer(c))) => Some(c),
-            Some(ModelMetrics::Amqp(AmqpMetrics::Queue(_)) | ModelMetrics::Http(_)) | None => None,
+            Some(
+                ModelMetrics::Amqp(AmqpMetrics::Queue(_))
+                | ModelMetrics::Http(_)
+                | ModelMetrics::Kafka(_),
+            )
+            | None => None,
         }
     }
 
@@ -75,7 +85,15 @@ impl NodeMetrics {
     pub fn http(&self) -> Option<&crate::http::HttpMetrics> {
         match &self.detail {
             Some(ModelMetrics::Http(h)) => Some(h),
-            Some(ModelMetrics::Amqp(_)) | None => None,
+            Some(ModelMetrics::Amqp(_) | ModelMetrics::Kafka(_)) | None => None,
+        }
+    }
+
+    /// For a topic, a Kafka producer or a Kafka consumer: its Kafka metrics.
+    pub fn kafka(&self) -> Option<&crate::kafka::KafkaMetrics> {
+        match &self.detail {
+            Some(ModelMetrics::Kafka(x)) => Some(x),
+            Some(ModelMetrics::Amqp(_) | ModelMetrics::Http(_)) | None => None,
         }
     }
 }
@@ -275,7 +293,11 @@ impl Sim {
         match &self.k.topo.node(node).kind {
             NodeKind::Producer(_) => self.k.schedule_producer(node, false),
             // A client's requests are the model's to schedule (`node_added`).
-            NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) | NodeKind::Http(_) => {}
+            NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_) => {}
         }
     }
 
@@ -452,6 +474,12 @@ impl Sim {
                     .metrics(&self.k, node)
                     .map(ModelMetrics::Http)
             })
+            .or_else(|| {
+                self.models
+                    .kafka
+                    .metrics(&self.k, node)
+                    .map(ModelMetrics::Kafka)
+            })
     }
 
     /// Every live message, where it rests: in the agenda (on an edge, held by a relay, a
@@ -602,10 +630,13 @@ impl Sim {
                     model::Action::Resume
                 };
                 may(*node, action)?;
-                self.models
-                    .amqp
-                    .check_pause(&self.k, *node, pause)
-                    .map_err(CommandError::Invalid)?;
+                match self.k.topo.node(*node).kind.model() {
+                    ModelId::Kafka => self.models.kafka.check_pause(&self.k, *node, pause),
+                    ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
+                        self.models.amqp.check_pause(&self.k, *node, pause)
+                    }
+                }
+                .map_err(CommandError::Invalid)?;
             }
             Command::Configure { node, spec } => {
                 live_node(*node)?;
@@ -828,6 +859,9 @@ impl Sim {
                     }
                     // Requests and responses go both ways: the model counts where they arrive.
                     model::EdgeKind::Http(_) => self.models.arrive(&mut self.k, edge, kind, msg),
+                    model::EdgeKind::Kafka(_) => {
+                        unreachable!("Kafka requests travel in the model's own entries")
+                    }
                 }
             }
             Due::Release { msg } => self.k.forward(NodeId(on), msg),
@@ -950,8 +984,18 @@ impl Sim {
             }
             Command::RemoveNode { node } => self.remove_node(node),
             Command::Configure { node, spec } => self.configure(node, spec),
-            Command::Pause { node } => self.models.amqp.pause(&mut self.k, node),
-            Command::Resume { node } => self.models.amqp.resume(&mut self.k, node),
+            Command::Pause { node } => match self.k.topo.node(node).kind.model() {
+                ModelId::Kafka => self.models.kafka.pause(node),
+                ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
+                    self.models.amqp.pause(&mut self.k, node)
+                }
+            },
+            Command::Resume { node } => match self.k.topo.node(node).kind.model() {
+                ModelId::Kafka => self.models.kafka.resume(&mut self.k, node),
+                ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
+                    self.models.amqp.resume(&mut self.k, node)
+                }
+            },
         }
     }
 
@@ -969,9 +1013,11 @@ impl Sim {
         let bound = !n.inc.is_empty();
         match model::reconfigure_rule(&n.name, &n.kind, &spec.kind, bound) {
             Ok(()) => {}
-            Err(Reconfigure::OtherKind(why) | Reconfigure::Redeclare(why)) => {
-                return Err(CommandError::Invalid(why))
-            }
+            Err(
+                Reconfigure::OtherKind(why)
+                | Reconfigure::Redeclare(why)
+                | Reconfigure::Refused(why),
+            ) => return Err(CommandError::Invalid(why)),
         }
         let mut doc = self.live_document();
         let slot = doc
@@ -1001,6 +1047,7 @@ impl Sim {
             NodeKind::Relay(_) | NodeKind::Sink(_) => {}
             NodeKind::Amqp(old) => self.models.amqp.configured(&mut self.k, node, &old),
             NodeKind::Http(old) => self.models.http.configured(&mut self.k, node, &old),
+            NodeKind::Kafka(old) => self.models.kafka.configured(&mut self.k, node, &old),
         }
     }
 
@@ -1027,6 +1074,7 @@ impl Sim {
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => self.k.crash(node),
             NodeKind::Amqp(k) => self.models.amqp.remove(&mut self.k, node, k),
             NodeKind::Http(_) => self.models.http.remove(&mut self.k, node),
+            NodeKind::Kafka(_) => self.models.kafka.remove(&mut self.k, node),
         }
         if !self.k.topo.node(node).removed {
             Arc::make_mut(&mut self.k.topo).remove_node(node);
@@ -1035,10 +1083,18 @@ impl Sim {
     }
 
     fn publish(&mut self, node: NodeId, template: &MessageTemplate) {
-        if let NodeKind::Http(_) = self.k.topo.node(node).kind {
-            // A client's scripted request.
-            self.models.http.begin_request(&mut self.k, node, None);
-            return;
+        match self.k.topo.node(node).kind {
+            NodeKind::Http(_) => {
+                // A client's scripted request.
+                self.models.http.begin_request(&mut self.k, node, None);
+                return;
+            }
+            NodeKind::Kafka(_) => {
+                // A Kafka producer's scripted record.
+                self.models.kafka.publish(&mut self.k, node, template);
+                return;
+            }
+            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {}
         }
         let id = self.k.ledger.next_id();
         let mut msg = Box::new(Envelope::from_template(id, template, self.k.now));
@@ -1063,6 +1119,7 @@ impl Sim {
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => self.k.crash(node),
             NodeKind::Amqp(k) => self.models.amqp.crash(&mut self.k, node, k),
             NodeKind::Http(_) => self.models.http.crash(&mut self.k, node),
+            NodeKind::Kafka(_) => self.models.kafka.crash(&mut self.k, node),
         }
     }
 
@@ -1084,6 +1141,7 @@ impl Sim {
             NodeKind::Relay(_) | NodeKind::Sink(_) => {}
             NodeKind::Amqp(k) => self.models.amqp.restart(&mut self.k, node, k),
             NodeKind::Http(_) => self.models.http.restart(&mut self.k, node),
+            NodeKind::Kafka(_) => self.models.kafka.restart(&mut self.k, node),
         }
     }
 }

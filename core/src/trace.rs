@@ -91,6 +91,7 @@ pub fn write_event<W: Write + ?Sized>(e: &Event, topo: &Topology, out: &mut W) -
         | EventKind::Configured { node } => f.node("node", node)?,
         EventKind::Amqp(ref a) => crate::amqp::trace::write_fields(a, e.at, &mut f)?,
         EventKind::Http(ref h) => crate::http::trace::write_fields(h, &mut f)?,
+        EventKind::Kafka(ref x) => crate::kafka::trace::write_fields(x, &mut f)?,
     }
     f.out.write_all(b"}")
 }
@@ -132,6 +133,17 @@ impl<W: Write + ?Sized> Fields<'_, W> {
     pub(crate) fn node(&mut self, key: &str, n: NodeId) -> io::Result<()> {
         let name = self.topo.node(n).name.as_str();
         self.str(key, name)
+    }
+
+    /// The topology the names come from.
+    pub(crate) fn topo(&self) -> &Topology {
+        self.topo
+    }
+
+    /// `null`.
+    pub(crate) fn null(&mut self, key: &str) -> io::Result<()> {
+        self.key(key)?;
+        self.out.write_all(b"null")
     }
 
     /// An edge's ends.
@@ -436,6 +448,12 @@ mod tests {
                     assert_eq!(obj["upstream"], name(*upstream));
                 }
                 EventKind::Http(_) => {}
+                EventKind::Kafka(ref x) => {
+                    if let Some(n) = x.nodes()[0] {
+                        let named = obj.values().any(|v| v == name(n));
+                        assert!(named, "{obj:?}");
+                    }
+                }
             }
         };
         for &(name, text) in crate::examples::EXAMPLES {

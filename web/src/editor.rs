@@ -548,8 +548,13 @@ pub fn diff(live: &Scenario, new: &Scenario, topo: &Topology) -> Vec<Command> {
         let bound = topo
             .node_id(&n.id)
             .is_some_and(|id| !topo.node(id).inc.is_empty());
-        let in_place =
-            switchboard_core::model::reconfigure_rule(&n.id, &n.kind, &m.kind, bound).is_ok();
+        use switchboard_core::model::Reconfigure;
+        // A change the real system refuses (a topic's partitions lowered) goes as a configure,
+        // which the core refuses with the reason: deleting the node would lose what it holds.
+        let in_place = matches!(
+            switchboard_core::model::reconfigure_rule(&n.id, &n.kind, &m.kind, bound),
+            Ok(()) | Err(Reconfigure::Refused(_))
+        );
         if in_place {
             configure.push(m);
         } else {

@@ -157,6 +157,7 @@ impl AmqpNode {
             NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
             | NodeKind::Amqp(AmqpKind::Exchange(_)) => AmqpNode::None,
         }
     }
@@ -170,7 +171,8 @@ pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
         | kernel::Due::Arrive { .. }
         | kernel::Due::Release { .. }
         | kernel::Due::Deadline { .. }
-        | kernel::Due::Model(ModelDue::Http(_)) => None,
+        | kernel::Due::Model(ModelDue::Http(_))
+        | kernel::Due::Model(ModelDue::Kafka(_)) => None,
     }
 }
 
@@ -182,7 +184,8 @@ fn into_amqp_due(d: kernel::Due) -> Option<Due> {
         | kernel::Due::Arrive { .. }
         | kernel::Due::Release { .. }
         | kernel::Due::Deadline { .. }
-        | kernel::Due::Model(ModelDue::Http(_)) => None,
+        | kernel::Due::Model(ModelDue::Http(_))
+        | kernel::Due::Model(ModelDue::Kafka(_)) => None,
     }
 }
 
@@ -200,6 +203,7 @@ pub(crate) fn consumer_config(topo: &Topology, c: NodeId) -> &ConsumerConfig {
         | NodeKind::Relay(_)
         | NodeKind::Sink(_)
         | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
         | NodeKind::Amqp(AmqpKind::Exchange(_) | AmqpKind::Queue(_)) => {
             unreachable!("not a consumer")
         }
@@ -471,6 +475,7 @@ impl AmqpModel {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
                 unreachable!("validated: a binding ends at an exchange or a queue")
             }

@@ -750,6 +750,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
                 "{} {:?} is a client, not a broker object",
                 other.name(),
@@ -771,7 +772,8 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
-            | NodeKind::Http(_) => continue,
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_) => continue,
         };
         if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
             continue;

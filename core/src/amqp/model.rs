@@ -226,7 +226,8 @@ impl AmqpModel {
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
-            | NodeKind::Http(_) => {}
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_) => {}
         }
     }
 
@@ -259,7 +260,8 @@ impl AmqpModel {
             crate::model::EdgeKind::Amqp(EdgeKind::Consume) => self.register_consumer(k, edge),
             crate::model::EdgeKind::Amqp(EdgeKind::Publish | EdgeKind::PublishDefault)
             | crate::model::EdgeKind::Hop
-            | crate::model::EdgeKind::Http(_) => {}
+            | crate::model::EdgeKind::Http(_)
+            | crate::model::EdgeKind::Kafka(_) => {}
         }
     }
 

@@ -51,7 +51,8 @@ impl AmqpModel {
                 | NodeKind::Producer(_)
                 | NodeKind::Relay(_)
                 | NodeKind::Sink(_)
-                | NodeKind::Http(_) => {}
+                | NodeKind::Http(_)
+                | NodeKind::Kafka(_) => {}
             }
         }
     }
@@ -80,7 +81,8 @@ impl AmqpModel {
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
-            | NodeKind::Http(_) => {}
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_) => {}
         }
     }
 
@@ -180,7 +182,8 @@ impl AmqpModel {
             | NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
-            | NodeKind::Http(_) => return None,
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_) => return None,
         };
         Some((names, settings))
     }

@@ -43,6 +43,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Http(_), _) | (_, NodeKind::Http(_)) => {
             unreachable!("an edge at a request-response node is that model's to judge")
         }
+        (NodeKind::Kafka(_), _) | (_, NodeKind::Kafka(_)) => {
+            unreachable!("an edge at a Kafka node is that model's to judge")
+        }
     }
 }
 

@@ -23,7 +23,7 @@ mod model;
 pub mod policy;
 pub(crate) mod rules;
 mod server;
-mod slab;
+pub(crate) mod slab;
 pub(crate) mod trace;
 pub mod window;
 
@@ -33,10 +33,10 @@ pub use kind::{
     Algorithm, ClientConfig, EdgeKind, HandlerStep, HealthCheck, HttpKind, LoadBalancerConfig,
     ServiceConfig,
 };
+pub(crate) use model::{gap, Due, HttpModel, PlaceDetail};
 pub use model::{
     BalancerMetrics, CallStats, ClientMetrics, ClientStats, EdgeMetrics, HttpMetrics,
     ServiceMetrics, ServiceStats, UpstreamMetrics, MAX_USERS, METRICS_WINDOW_S,
 };
-pub(crate) use model::{Due, HttpModel, PlaceDetail};
 pub use policy::Resilience;
 pub use slab::Key;

@@ -434,9 +434,11 @@ impl HttpModel {
     pub(crate) fn kind(k: &Kernel, node: NodeId) -> Option<&HttpKind> {
         match &k.topo.node(node).kind {
             NodeKind::Http(h) => Some(h),
-            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {
-                None
-            }
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Kafka(_) => None,
         }
     }
 

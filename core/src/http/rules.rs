@@ -27,18 +27,34 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Http(LoadBalancer(_)), Http(Service(_) | LoadBalancer(_))) => Ok(EdgeKind::Upstream),
         (
             Http(_),
-            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_),
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Kafka(_),
         )
         | (
-            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_),
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Kafka(_),
             Http(_),
         ) => Err(
             "clients, services and load balancers connect only to one another (a service that \
              publishes to a queue is still to come)",
         ),
         (
-            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_),
-            NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_),
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Kafka(_),
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Kafka(_),
         ) => unreachable!("an edge with none of this model's kinds is not its to judge"),
     }
 }

@@ -15,6 +15,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 use crate::amqp::{AmqpKind, Settlement};
 use crate::dist::DurationDist;
 use crate::http::HttpKind;
+use crate::kafka::KafkaKind;
 use crate::message::{Headers, MessageTemplate};
 use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
@@ -121,6 +122,8 @@ pub enum NodeKind {
     Amqp(AmqpKind),
     /// A node of the request-response model: a client, a service or a load balancer.
     Http(HttpKind),
+    /// A node of the Kafka model: a topic, a producer or a consumer.
+    Kafka(KafkaKind),
 }
 
 /// Which model a node kind belongs to: the kernel's own kinds, or one paradigm's.
@@ -132,6 +135,8 @@ pub enum ModelId {
     Amqp,
     /// Request-response over HTTP (`crate::http`).
     Http,
+    /// Kafka (`crate::kafka`).
+    Kafka,
 }
 
 impl NodeKind {
@@ -143,6 +148,7 @@ impl NodeKind {
             NodeKind::Sink(_) => "sink",
             NodeKind::Amqp(k) => k.name(),
             NodeKind::Http(k) => k.name(),
+            NodeKind::Kafka(k) => k.name(),
         }
     }
 
@@ -152,6 +158,7 @@ impl NodeKind {
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => ModelId::Kernel,
             NodeKind::Amqp(_) => ModelId::Amqp,
             NodeKind::Http(_) => ModelId::Http,
+            NodeKind::Kafka(_) => ModelId::Kafka,
         }
     }
 
@@ -164,6 +171,7 @@ impl NodeKind {
             .iter()
             .chain(AmqpKind::NAMES)
             .chain(HttpKind::NAMES)
+            .chain(KafkaKind::NAMES)
             .copied()
     }
 }
@@ -179,6 +187,7 @@ impl Serialize for NodeKind {
             NodeKind::Sink(c) => map.serialize_entry("config", c)?,
             NodeKind::Amqp(k) => k.serialize_config(&mut map)?,
             NodeKind::Http(k) => k.serialize_config(&mut map)?,
+            NodeKind::Kafka(k) => k.serialize_config(&mut map)?,
         }
         map.end()
     }

@@ -152,8 +152,12 @@ fn node_kind(kind: &str, config: Value, prefix: &str) -> Result<NodeKind, Diagno
                 if let Some(k) = crate::amqp::AmqpKind::parse(other, config, prefix) {
                     return k.map(NodeKind::Amqp);
                 }
-            } else if let Some(k) = crate::http::HttpKind::parse(other, config, prefix) {
-                return k.map(NodeKind::Http);
+            } else if crate::http::HttpKind::NAMES.contains(&other) {
+                if let Some(k) = crate::http::HttpKind::parse(other, config, prefix) {
+                    return k.map(NodeKind::Http);
+                }
+            } else if let Some(k) = crate::kafka::KafkaKind::parse(other, config, prefix) {
+                return k.map(NodeKind::Kafka);
             }
             Err(Diagnostic::new(
                 format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
@@ -320,7 +324,12 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         let rule = crate::model::edge_rule(from, to);
         let binding = match rule {
             Ok(crate::model::EdgeKind::Amqp(k)) => k.is_binding(),
-            Ok(crate::model::EdgeKind::Hop | crate::model::EdgeKind::Http(_)) | Err(_) => false,
+            Ok(
+                crate::model::EdgeKind::Hop
+                | crate::model::EdgeKind::Http(_)
+                | crate::model::EdgeKind::Kafka(_),
+            )
+            | Err(_) => false,
         };
         if e.from == e.to && !binding {
             diags.push(Diagnostic::new(
@@ -379,6 +388,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     // Each model's checks across nodes.
     crate::amqp::rules::check_topology(s, &kind_of, diags);
     crate::http::rules::check_topology(s, &kind_of, diags);
+    crate::kafka::rules::check_topology(s, &kind_of, diags);
     for (i, n) in s.nodes.iter().enumerate() {
         let needs_out = matches!(
             n.kind,
@@ -506,6 +516,7 @@ fn check_node(n: &NodeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
         NodeKind::Sink(_) => {}
         NodeKind::Amqp(k) => crate::amqp::rules::check_kind(k, path.at("config"), diags),
         NodeKind::Http(k) => crate::http::rules::check_kind(k, path.at("config"), diags),
+        NodeKind::Kafka(k) => crate::kafka::rules::check_kind(k, path.at("config"), diags),
     }
 }
 
@@ -533,19 +544,21 @@ fn check_configure_action<'a>(
     }
     check_node(spec, path, diags);
     let bound = match spec.kind.model() {
-        ModelId::Kernel | ModelId::Http => false,
+        ModelId::Kernel | ModelId::Http | ModelId::Kafka => false,
         ModelId::Amqp => crate::amqp::rules::consumes(s, &spec.id, at, kind_of),
     };
     match crate::model::reconfigure_rule(&spec.id, current, &spec.kind, bound) {
         Ok(()) => {}
         Err(
-            crate::model::Reconfigure::OtherKind(why) | crate::model::Reconfigure::Redeclare(why),
+            crate::model::Reconfigure::OtherKind(why)
+            | crate::model::Reconfigure::Redeclare(why)
+            | crate::model::Reconfigure::Refused(why),
         ) => {
             diags.push(Diagnostic::new(format!("{path}.config"), why));
         }
     }
     match spec.kind.model() {
-        ModelId::Kernel | ModelId::Http => {}
+        ModelId::Kernel | ModelId::Http | ModelId::Kafka => {}
         ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, path, diags),
     }
 }
@@ -570,6 +583,7 @@ fn check_edge_fields(
             crate::amqp::rules::check_edge_fields(e, k, from, path, diags)
         }
         crate::model::EdgeKind::Http(k) => crate::http::rules::check_edge_fields(e, k, path, diags),
+        crate::model::EdgeKind::Kafka(_) => crate::kafka::rules::check_edge_fields(e, path, diags),
     }
 }
 

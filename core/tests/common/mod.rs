@@ -6,6 +6,7 @@
 
 pub mod amqp;
 pub mod http;
+pub mod kafka;
 
 use switchboard_core::trace::event_line;
 use switchboard_core::{Scenario, Sim, SimTime};

@@ -1,7 +1,7 @@
 //! What the page needs of each model, one entry per model: its palette items, the settings a
 //! new node starts with, the inspector's fields, how its nodes are drawn, which faults they
 //! take, and what connecting from them asks for. The kernel's kinds are `kernel`, RabbitMQ's
-//! `amqp`.
+//! `amqp`, request-response's `http`, Kafka's `kafka`.
 //!
 //! Every function here dispatches with one exhaustive `match` on the core's kinds (no wildcard
 //! arms), so a kind or a model added in the core makes the compiler point here. What an edge
@@ -13,6 +13,7 @@
 
 pub mod amqp;
 pub mod http;
+pub mod kafka;
 pub mod kernel;
 
 use crate::fields::Field;
@@ -41,6 +42,7 @@ pub fn palette() -> impl Iterator<Item = &'static PaletteItem> {
         .iter()
         .chain(amqp::PALETTE)
         .chain(http::PALETTE)
+        .chain(kafka::PALETTE)
 }
 
 /// The palette item of `kind` (and `variant`), if there is one.
@@ -54,6 +56,7 @@ pub fn default_spec(name: &str, item: &PaletteItem) -> Result<NodeSpec, String> 
     let config = kernel::default_config(item)
         .or_else(|| amqp::default_config(item))
         .or_else(|| http::default_config(item))
+        .or_else(|| kafka::default_config(item))
         .ok_or_else(|| format!("the palette has no kind {:?}", item.kind))?;
     let v = serde_json::json!({ "id": name, "kind": item.kind, "config": config });
     serde_json::from_value(v).map_err(|e| e.to_string())
@@ -65,6 +68,7 @@ pub fn fields(kind: &NodeKind) -> &'static [Field] {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::fields(kind),
         NodeKind::Amqp(k) => amqp::fields(k),
         NodeKind::Http(k) => http::fields(k),
+        NodeKind::Kafka(k) => kafka::fields(k),
     }
 }
 
@@ -74,6 +78,7 @@ pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
         EdgeKind::Hop => kernel::WIRE,
         EdgeKind::Amqp(k) => amqp::edge_fields(k),
         EdgeKind::Http(k) => http::edge_fields(k),
+        EdgeKind::Kafka(k) => kafka::edge_fields(k),
     }
 }
 
@@ -101,6 +106,7 @@ pub fn faults(kind: &NodeKind) -> &'static [Fault] {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::faults(kind),
         NodeKind::Amqp(k) => amqp::faults(k),
         NodeKind::Http(k) => http::faults(k),
+        NodeKind::Kafka(k) => kafka::faults(k),
     }
 }
 
@@ -110,6 +116,7 @@ pub fn slowed(spec: &NodeSpec) -> Option<NodeSpec> {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
         NodeKind::Amqp(k) => amqp::slowed(spec, k),
         NodeKind::Http(k) => http::slowed(spec, k),
+        NodeKind::Kafka(k) => kafka::slowed(spec, k),
     }
 }
 
@@ -119,6 +126,7 @@ pub fn sends(kind: &NodeKind) -> bool {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::sends(kind),
         NodeKind::Amqp(k) => amqp::sends(k),
         NodeKind::Http(k) => http::sends(k),
+        NodeKind::Kafka(k) => kafka::sends(k),
     }
 }
 
@@ -128,7 +136,7 @@ pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
         NodeKind::Amqp(k) => amqp::binding_asks(k),
-        NodeKind::Http(_) => None,
+        NodeKind::Http(_) | NodeKind::Kafka(_) => None,
     }
 }
 
@@ -160,6 +168,7 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => kernel::face(kind, m, c),
         NodeKind::Amqp(k) => amqp::face(k, m, c, now, is_dlq),
         NodeKind::Http(k) => http::face(k, m, c, now),
+        NodeKind::Kafka(k) => kafka::face(k, m, c),
     }
 }
 
@@ -184,6 +193,7 @@ pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
         EdgeKind::Hop => ("sends to", "receives from"),
         EdgeKind::Amqp(k) => amqp::edge_phrases(k),
         EdgeKind::Http(k) => http::edge_phrases(k),
+        EdgeKind::Kafka(k) => kafka::edge_phrases(k),
     }
 }
 
@@ -193,5 +203,6 @@ pub fn edge_noun(kind: EdgeKind) -> &'static str {
         EdgeKind::Hop => "wire",
         EdgeKind::Amqp(k) => amqp::edge_noun(k),
         EdgeKind::Http(k) => http::edge_noun(k),
+        EdgeKind::Kafka(k) => kafka::edge_noun(k),
     }
 }
