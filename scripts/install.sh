@@ -15,6 +15,9 @@
 # - The e2e tests' npm packages are exact versions in tests/e2e/package.json and its lock file:
 #   playwright-core 1.65.1 (drives Debian's chromium, downloads no browser) and axe-core 4.14.1
 #   (the accessibility checks); `npm ci` reinstalls them when the lock file changes.
+# - kafka-python 3.0.12 (pip, pinned) goes into .tools/kafka-venv, installed by
+#   scripts/check-kafka.sh on first use: the Kafka model's partitioner and assignors are checked
+#   against its own (pure functions; no Kafka broker is needed for them).
 # - Debian's rabbitmq-server is 3.10.8 (~25 s to install). Without systemd its packaged service
 #   is not started (policy-rc.d); scripts/check-rabbitmq.sh runs a broker of its own.
 set -euo pipefail

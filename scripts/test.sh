@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Installs whatever is missing (Chromium, ChromeDriver and RabbitMQ included), then runs every
+# Installs whatever is missing (Chromium, ChromeDriver, RabbitMQ and kafka-python included), then runs every
 # test: native suites (the conformance cases of conformance/*.json against their recorded
-# observations among them), the CLI, our definitions.json and the conformance cases
+# observations among them), the CLI, the Kafka partitioner and assignors against kafka-python, our
+# definitions.json and the conformance cases
 # (conformance/amqp.json) against a real RabbitMQ, wasm tests in headless Chromium, and
 # end-to-end tests of the built page.
 set -euo pipefail
@@ -26,6 +27,9 @@ cargo build -q -p switchboard-core --features cli
 
 section "definitions.json against a real RabbitMQ"
 scripts/check-rabbitmq.sh
+
+section "Kafka: the partitioner and the range and round-robin assignors against kafka-python"
+scripts/check-kafka.sh
 
 section "conformance: the same cases in the simulator and in a real RabbitMQ"
 # The cases are conformance/amqp.json; a case whose recorded observations (which the native
