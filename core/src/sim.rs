@@ -618,6 +618,21 @@ impl Sim {
                     return Err(CommandError::Invalid(format!("expiration: {why}")));
                 }
                 may(*node, model::Action::Publish)?;
+                let kafka = self.k.topo.node(*node).kind.model() == ModelId::Kafka;
+                let record =
+                    message.key.is_some() || message.partition.is_some() || message.tombstone;
+                if record && !kafka {
+                    return Err(CommandError::Invalid(
+                        "key, partition and tombstone are a Kafka record's fields: only a \
+                         kafka_producer's records take them"
+                            .into(),
+                    ));
+                }
+                if message.tombstone && message.key.is_none() {
+                    return Err(CommandError::Invalid(
+                        "a tombstone is a key with a null value: give it a key".into(),
+                    ));
+                }
             }
             Command::Crash { node } => may(*node, model::Action::Crash)?,
             Command::Restart { node } => may(*node, model::Action::Restart)?,

@@ -495,6 +495,11 @@ impl KafkaModel {
         let interval = SimDuration::from_ms(cfg.max_poll_interval_ms);
         let st = self.consumer(c);
         st.poll_timer = None;
+        if st.work.is_empty() && !st.paused {
+            // The application is inside `poll()` (joining, or waiting for records), which
+            // keeps the poll timer fresh: only time spent outside it counts.
+            st.last_poll = k.now;
+        }
         let deadline = st.last_poll + interval;
         if k.now < deadline || st.stopped {
             if !st.stopped {

@@ -415,7 +415,7 @@ impl PartitionLog {
         self.clean_offset = to;
         self.resize_segments();
         Some(Cleaned {
-            from,
+            from: self.log_start.min(from),
             to,
             removed,
             tombstones_removed,

@@ -496,6 +496,31 @@ impl KafkaModel {
                     },
                 );
             }
+            Outcome::Refused(ProduceError::OutOfOrderSequence)
+                if b.attempt <= Self::producer_config(k, node).retries =>
+            {
+                // An earlier batch of the partition failed and gave back its sequence
+                // numbers after this one was sent: send it again, renumbered
+                // (`TransactionManager.canRetry`).
+                let backoff = SimDuration::from_ms(Self::producer_config(k, node).retry_backoff_ms);
+                self.producer(node).stats.retries += 1;
+                emit(
+                    k,
+                    KafkaEvent::Retrying {
+                        producer: node,
+                        tp,
+                        attempt: b.attempt + 1,
+                    },
+                );
+                let key = self.batches.insert(Batch {
+                    counted: false,
+                    in_flight: false,
+                    answered: None,
+                    timeout_at: None,
+                    ..b
+                });
+                schedule(k, k.now + backoff, Due::Resend(key));
+            }
             Outcome::Refused(reason) => {
                 self.producer(node).stats.failed += 1;
                 emit(
@@ -507,6 +532,26 @@ impl KafkaModel {
                         reason,
                     },
                 );
+                if b.pid != 0 {
+                    // A batch that failed for good gives its sequence numbers back: the
+                    // partition's later batches are renumbered
+                    // (`TransactionManager.adjustSequencesDueToFailedBatch`).
+                    let p = self.producer(node);
+                    if let Some(next) = p.seq.get_mut(&tp) {
+                        *next = next.wrapping_sub(records);
+                    }
+                    let later = self.batches.keys_where(|o| {
+                        o.producer == node
+                            && o.epoch == b.epoch
+                            && (o.topic, o.partition) == tp
+                            && o.attempt > 0
+                            && o.first_seq > b.first_seq
+                    });
+                    for o in later {
+                        let o = self.batches.get_mut(o).expect("listed");
+                        o.first_seq = o.first_seq.wrapping_sub(records);
+                    }
+                }
             }
         }
         self.drain(k, node);

@@ -433,6 +433,8 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
         let asks = match &a.action {
             Action::Publish { message, .. } => {
                 check_template(message, action.at("message"), diags);
+                let kafka = matches!(kind, Some(NodeKind::Kafka(_)));
+                check_record_fields(message, kafka, action.at("message"), diags);
                 Some(crate::model::Action::Publish)
             }
             Action::Crash { .. } => Some(crate::model::Action::Crash),
@@ -511,6 +513,7 @@ fn check_node(n: &NodeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
                 ));
             }
             check_template(&p.message, path.at("config").at("message"), diags);
+            check_record_fields(&p.message, false, path.at("config").at("message"), diags);
         }
         NodeKind::Relay(r) => check_dist(&r.delay, path.at("config").at("delay"), diags),
         NodeKind::Sink(_) => {}
@@ -601,6 +604,47 @@ pub(crate) fn check_plain_edge_fields(e: &EdgeSpec, path: Path<'_>, diags: &mut 
         diags.push(Diagnostic::new(
             format!("{path}.arguments"),
             "only a binding (an edge from an exchange) has arguments",
+        ));
+    }
+}
+
+/// A Kafka record's fields (`key`, `partition`, `tombstone`) are for a `kafka_producer`'s
+/// records only; a tombstone needs a key.
+fn check_record_fields(
+    m: &MessageTemplate,
+    kafka: bool,
+    path: Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let set = [
+        ("key", m.key.is_some()),
+        ("partition", m.partition.is_some()),
+        ("tombstone", m.tombstone),
+    ];
+    if !kafka {
+        for (name, on) in set {
+            if on {
+                diags.push(Diagnostic::new(
+                    path.at(name),
+                    "a Kafka record's field: only a kafka_producer's records take it",
+                ));
+            }
+        }
+    } else if m.tombstone && m.key.is_none() {
+        diags.push(Diagnostic::new(
+            path.at("tombstone"),
+            "a tombstone is a key with a null value: give it a key",
+        ));
+    }
+    if m.partition
+        .is_some_and(|p| p >= crate::kafka::MAX_PARTITIONS)
+    {
+        diags.push(Diagnostic::new(
+            path.at("partition"),
+            format!(
+                "a topic has at most {} partitions",
+                crate::kafka::MAX_PARTITIONS
+            ),
         ));
     }
 }
