@@ -7,7 +7,7 @@ use switchboard_core::scenario::NodeSpec;
 use switchboard_core::{Scenario, Sim, SimTime};
 
 fn base() -> Value {
-    json!({"version": 4, "seed": 1,
+    json!({"version": 5, "seed": 1,
         "nodes": [{"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 1, "keys": ["a"]}},
                   {"id": "t", "kind": "topic", "config": {"partitions": 3}},
                   {"id": "c", "kind": "kafka_consumer", "config": {"group.id": "g"}},
@@ -233,4 +233,17 @@ fn live_commands_refused_with_kafkas_reason_lose_nothing() {
     .unwrap();
     assert!(sim.apply(Command::Configure { node: c, spec }).is_err());
     sim.check_conservation().expect("conserved");
+}
+
+#[test]
+fn a_version_4_document_with_kafka_is_refused_at_the_place() {
+    let mut doc = base();
+    doc["version"] = json!(4);
+    refused(doc, "nodes[0].kind", "new in format version 5");
+    let mut doc = json!({"version": 4, "nodes": [{"id": "p", "kind": "producer"}, {"id": "s", "kind": "sink"}],
+        "edges": [{"from": "p", "to": "s"}],
+        "actions": [{"at": "1s", "do": "publish", "node": "p", "message": {"key": "a"}}]});
+    refused(doc.clone(), "actions[0].message.key", "new in format version 5");
+    doc["actions"] = json!([]);
+    Scenario::from_json(&doc.to_string()).expect("a version-4 document without Kafka still reads");
 }

@@ -71,7 +71,7 @@ fn ct_kafka_part_1_keys_land_where_kafka_puts_them() {
             "config": {"rate_per_s": 100, "arrival": "constant", "limit": 6, "keys": keys}}));
         edges.push(json!({"from": format!("p{n}"), "to": format!("t{n}")}));
     }
-    let (lines, _) = trace(json!({"version": 4, "nodes": nodes, "edges": edges}), 5.0);
+    let (lines, _) = trace(json!({"version": 5, "nodes": nodes, "edges": edges}), 5.0);
     let appended = of(&lines, "appended");
     assert_eq!(appended.len(), 24);
     for a in appended {
@@ -92,7 +92,7 @@ fn ct_kafka_part_1_keys_land_where_kafka_puts_them() {
 #[test]
 fn null_keys_stick_until_a_batch_is_full_and_explicit_partitions_win() {
     let (lines, _) = trace(
-        json!({"version": 4, "seed": 3, "nodes": [
+        json!({"version": 5, "seed": 3, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 1000, "arrival": "constant",
                 "limit": 400, "value_bytes": 100, "batch.size": 1000}},
             {"id": "q", "kind": "kafka_producer", "config": {"rate_per_s": 10, "limit": 5,
@@ -129,7 +129,7 @@ fn null_keys_stick_until_a_batch_is_full_and_explicit_partitions_win() {
 }
 
 fn lost_ack_doc(idempotent: bool) -> Value {
-    json!({"version": 4, "seed": 5, "nodes": [
+    json!({"version": 5, "seed": 5, "nodes": [
         {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 2, "arrival": "constant",
             "limit": 40, "keys": ["k"], "ack_loss": 0.5, "request.timeout.ms": 1000,
             "enable.idempotence": idempotent, "max.in.flight.requests.per.connection": 1}},
@@ -160,7 +160,7 @@ fn a_retry_after_a_lost_ack_duplicates_unless_the_producer_is_idempotent() {
 /// again, and the broker takes them as new.
 #[test]
 fn a_restarted_idempotent_producer_has_a_new_producer_id() {
-    let doc = json!({"version": 4, "nodes": [
+    let doc = json!({"version": 5, "nodes": [
         {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 10, "arrival": "constant", "keys": ["k"]}},
         {"id": "t", "kind": "topic"}],
       "edges": [{"from": "p", "to": "t", "latency": "5ms"}],
@@ -190,7 +190,7 @@ fn a_restarted_idempotent_producer_has_a_new_producer_id() {
 fn the_initial_rebalance_waits_for_more_members() {
     let c = |delay: u64| json!({"group.id": "g", "group.initial.rebalance.delay.ms": delay, "auto.offset.reset": "earliest"});
     let (lines, _) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "t", "kind": "topic", "config": {"partitions": 4}},
             consumer("a", c(3000)), consumer("b", c(3000))],
           "edges": [{"from": "t", "to": "a", "latency": "10ms"}, {"from": "t", "to": "b", "latency": "10ms"}]}),
@@ -226,7 +226,7 @@ fn ct_kafka_range_1_and_rr_1_through_the_group_protocol() {
     ] {
         let cfg = json!({"group.id": "g", "partition.assignment.strategy": [strategy]});
         let (lines, _) = trace(
-            json!({"version": 4, "nodes": [
+            json!({"version": 5, "nodes": [
                 {"id": "t0", "kind": "topic", "config": {"partitions": 3}},
                 {"id": "t1", "kind": "topic", "config": {"partitions": 3}},
                 consumer("C0", cfg.clone()), consumer("C1", cfg)],
@@ -248,7 +248,7 @@ fn a_crashed_member_is_removed_after_its_session_timeout_and_its_partitions_move
     let cfg = json!({"group.id": "g", "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
         "auto.offset.reset": "earliest", "processing_time": "5ms"});
     let (lines, sim) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 50, "keys": {"random": 20}}},
             {"id": "t", "kind": "topic", "config": {"partitions": 4}},
             consumer("a", cfg.clone()), consumer("b", cfg)],
@@ -299,7 +299,7 @@ fn cooperative_sticky_moves_partitions_in_a_second_round() {
     let mut late = cfg.clone();
     late["group.initial.rebalance.delay.ms"] = json!(0);
     let (lines, _) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 50, "keys": {"random": 50}}},
             {"id": "t", "kind": "topic", "config": {"partitions": 4}},
             consumer("a", cfg.clone()), consumer("b", cfg)],
@@ -341,7 +341,7 @@ fn a_commit_after_the_poll_interval_fails_and_the_member_rejoins() {
     let cfg = json!({"group.id": "g", "max.poll.interval.ms": 5000, "auto.offset.reset": "earliest",
         "enable.auto.commit": false, "processing_time": "10ms", "max.poll.records": 10});
     let (lines, _) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 20, "keys": ["x", "y"]}},
             {"id": "t", "kind": "topic", "config": {"partitions": 2}},
             consumer("a", cfg.clone()), consumer("b", cfg)],
@@ -375,7 +375,7 @@ fn crash_doc(commit: &str) -> Value {
     let cfg = json!({"group.id": "g", "auto.offset.reset": "earliest", "enable.auto.commit": false,
         "commit": commit, "commit_every": 50, "processing_time": "20ms", "max.poll.records": 100,
         "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000});
-    json!({"version": 4, "nodes": [
+    json!({"version": 5, "nodes": [
         {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 200, "limit": 400, "keys": ["k"]}},
         {"id": "t", "kind": "topic", "config": {"partitions": 1}},
         consumer("a", cfg.clone()), consumer("b", cfg)],
@@ -423,7 +423,7 @@ fn a_static_member_comes_back_without_a_rebalance() {
             cfg["group.instance.id"] = json!("b-1");
         }
         let (lines, _) = trace(
-            json!({"version": 4, "nodes": [
+            json!({"version": 5, "nodes": [
                 {"id": "t", "kind": "topic", "config": {"partitions": 4}},
                 consumer("a", a), consumer("b", cfg)],
               "edges": [{"from": "t", "to": "a"}, {"from": "t", "to": "b"}],
@@ -452,7 +452,7 @@ fn groups_read_independently_and_order_holds_within_a_partition() {
     let slow =
         json!({"group.id": "slow", "auto.offset.reset": "earliest", "processing_time": "30ms"});
     let (lines, sim) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 40, "limit": 300, "keys": {"random": 30}}},
             {"id": "t", "kind": "topic", "config": {"partitions": 3}},
             consumer("f", fast), consumer("s", slow)],
@@ -495,7 +495,7 @@ fn groups_read_independently_and_order_holds_within_a_partition() {
 #[test]
 fn retention_moves_the_log_start_and_a_consumer_behind_it_is_reset() {
     let (lines, sim) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 100, "keys": ["k"], "value_bytes": 100}},
             {"id": "t", "kind": "topic", "config": {"partitions": 1, "segment.bytes": 1000,
                 "retention.bytes": 3000, "log.retention.check.interval.ms": 1000}},
@@ -538,7 +538,7 @@ fn retention_moves_the_log_start_and_a_consumer_behind_it_is_reset() {
 #[test]
 fn compaction_keeps_the_latest_per_key_and_refuses_keyless_records() {
     let (lines, sim) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"value_bytes": 10}},
             {"id": "t", "kind": "topic", "config": {"partitions": 1, "cleanup.policy": "compact",
                 "segment.ms": 1000, "log.cleaner.backoff.ms": 1000, "delete.retention.ms": 5000}}],
@@ -590,7 +590,7 @@ fn compaction_keeps_the_latest_per_key_and_refuses_keyless_records() {
 #[test]
 fn offset_reset_none_stops_the_consumer_and_latest_skips_the_past() {
     let (lines, _) = trace(
-        json!({"version": 4, "nodes": [
+        json!({"version": 5, "nodes": [
             {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 10, "keys": ["a"]}},
             {"id": "t", "kind": "topic"},
             consumer("n", json!({"group.id": "none", "auto.offset.reset": "none"})),
@@ -615,7 +615,7 @@ fn offset_reset_none_stops_the_consumer_and_latest_skips_the_past() {
 /// and the log is untouched.
 #[test]
 fn partitions_grow_live_and_never_shrink() {
-    let doc = json!({"version": 4, "nodes": [
+    let doc = json!({"version": 5, "nodes": [
         {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 20, "keys": {"random": 10}}},
         {"id": "t", "kind": "topic", "config": {"partitions": 2}},
         consumer("c", json!({"group.id": "g", "auto.offset.reset": "earliest"}))],

@@ -89,7 +89,7 @@ for t in range(max(1, cases // 10)):
         for k in keys
     ]
 
-events = run({"version": 4, "nodes": nodes, "edges": edges})
+events = run({"version": 5, "nodes": nodes, "edges": edges})
 got = {}
 for e in events:
     if e["type"] == "appended":
@@ -174,7 +174,7 @@ for start in range(0, cases, CHUNK):
             nodes.append({"id": f"g{g}/{mid}", "kind": "kafka_consumer", "config": config})
             for t in subs:
                 edges.append({"from": t, "to": f"g{g}/{mid}"})
-    events = run({"version": 4, "nodes": nodes, "edges": edges})
+    events = run({"version": 5, "nodes": nodes, "edges": edges})
     first = {}
     for e in events:
         if e["type"] == "rebalance_completed" and e["group"] not in first:

@@ -33,6 +33,10 @@ const STEPS: &[Step] = &[
         from: 3,
         run: v3_to_v4,
     },
+    Step {
+        from: 4,
+        run: v4_to_v5,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -97,6 +101,34 @@ fn v3_to_v4(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
     }
     doc.insert("version".into(), Value::from(4));
+    Ok(doc)
+}
+
+/// Version 5 added the Kafka model: the node kinds `topic`, `kafka_producer` and
+/// `kafka_consumer`, and a record's `key`, `partition` and `tombstone` in a `publish` action's
+/// message. A version-4 document has none, so it runs as it did.
+fn v4_to_v5(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let new = |path: String, what: &str| newer(path, what, 5);
+    let nodes = doc.get("nodes").and_then(Value::as_array);
+    for (i, n) in nodes.into_iter().flatten().enumerate() {
+        if let Some(k @ ("topic" | "kafka_producer" | "kafka_consumer")) =
+            n.get("kind").and_then(Value::as_str)
+        {
+            return Err(new(format!("nodes[{i}].kind"), &format!("the kind `{k}`")));
+        }
+    }
+    let actions = doc.get("actions").and_then(Value::as_array);
+    for (i, a) in actions.into_iter().flatten().enumerate() {
+        for field in ["key", "partition", "tombstone"] {
+            if a.get("message").and_then(|m| m.get(field)).is_some() {
+                return Err(new(
+                    format!("actions[{i}].message.{field}"),
+                    &format!("a message's `{field}`"),
+                ));
+            }
+        }
+    }
+    doc.insert("version".into(), Value::from(5));
     Ok(doc)
 }
 

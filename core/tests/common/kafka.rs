@@ -254,7 +254,7 @@ pub fn random(seed: u64, safe: bool) -> Shape {
             .unwrap_or(0)
     });
     Shape {
-        doc: json!({"version": 4, "nodes": nodes, "edges": edges, "actions": actions}),
+        doc: json!({"version": 5, "nodes": nodes, "edges": edges, "actions": actions}),
         at_least_once,
         produce_until_s,
     }
