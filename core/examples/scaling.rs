@@ -194,6 +194,48 @@ fn duration() {
     }
 }
 
+/// The Kafka pipeline (`fixtures::kafka_pipeline`): records appended and processed per
+/// wall-clock second, natively on one core, and the heap as retention starts deleting.
+fn kafka() {
+    use switchboard_core::fixtures::kafka_pipeline;
+    println!("\n| simulated time (400 k records/s) | appended | processed | wall time | records/s appended and processed | heap in use | records in the log |\n|---|---|---|---|---|---|---|");
+    let s = kafka_pipeline(400_000);
+    let before = IN_USE.load(Relaxed);
+    let mut sim = Sim::new(&s).expect("valid");
+    let (mut appended, mut processed) = (0u64, 0u64);
+    let mut wall = 0.0;
+    for at in [1u64, 2, 4, 6, 8, 10] {
+        let t = Instant::now();
+        while sim.now().0 < at * 1_000_000 {
+            let next = (sim.now().0 + 16_000).min(at * 1_000_000);
+            sim.advance_to(SimTime(next));
+            for e in sim.drain_events() {
+                match e.kind {
+                    switchboard_core::EventKind::Kafka(
+                        switchboard_core::kafka::KafkaEvent::Appended(_),
+                    ) => appended += 1,
+                    switchboard_core::EventKind::Kafka(
+                        switchboard_core::kafka::KafkaEvent::Processed { .. },
+                    ) => processed += 1,
+                    _ => {}
+                }
+            }
+        }
+        wall += t.elapsed().as_secs_f64();
+        let records: u64 = match sim.metrics().nodes[1].kafka() {
+            Some(switchboard_core::kafka::KafkaMetrics::Topic(t)) => {
+                t.partitions.iter().map(|p| p.records).sum()
+            }
+            _ => 0,
+        };
+        println!(
+            "| {at} s | {appended} | {processed} | {wall:.2} s | {:.2} M | {:.0} MB | {records} |",
+            (appended.min(processed)) as f64 / wall / 1e6,
+            mb(IN_USE.load(Relaxed) - before),
+        );
+    }
+}
+
 /// A producer publishing at 50 k/s to one exchange of `ty` with `n` bindings (to up to 1,000
 /// queues), of which exactly one matches; the queue it reaches is consumed.
 fn bindings_scenario(ty: &str, n: usize) -> Scenario {
@@ -273,7 +315,7 @@ fn main() {
         println!("{:.0} ns", ns_per_event(&grown(n, 10_000.0), 4));
         return;
     }
-    let all = ["size", "rate", "backlog", "duration", "bindings"];
+    let all = ["size", "rate", "backlog", "duration", "bindings", "kafka"];
     let wanted: Vec<String> = std::env::args().skip(1).collect();
     for sweep in all {
         if !wanted.is_empty() && !wanted.iter().any(|w| w == sweep) {
@@ -284,6 +326,7 @@ fn main() {
             "rate" => message_rate(),
             "backlog" => backlog(),
             "duration" => duration(),
+            "kafka" => kafka(),
             _ => bindings(),
         }
     }

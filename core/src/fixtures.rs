@@ -165,3 +165,34 @@ pub fn run_in_frames(scenario: &Scenario, seconds: u64) -> u64 {
     std::hint::black_box(drained);
     sim.steps()
 }
+
+/// The Kafka pipeline benchmark's workload: a producer of keyed 1 KB records (10,000 keys) at
+/// `rate_per_s`, a topic of 12 partitions keeping 100 MB each (`retention.bytes`, in 10 MB
+/// segments, checked every second), and a group of 4 consumers polling up to 500 records,
+/// processing each in 1 µs and committing every 100 records. Links are 100 µs.
+pub fn kafka_pipeline(rate_per_s: u32) -> Scenario {
+    let consumer = r#"{"group.id":"pipeline","auto.offset.reset":"earliest","max.poll.records":500,
+        "enable.auto.commit":false,"commit_every":100,"processing_time":"1us",
+        "group.initial.rebalance.delay.ms":0}"#;
+    let doc = format!(
+        r#"{{"version":5,"name":"kafka pipeline","seed":1,
+        "nodes":[
+          {{"id":"p","kind":"kafka_producer","config":{{"rate_per_s":{rate_per_s},
+            "keys":{{"random":10000}},"value_bytes":1000}}}},
+          {{"id":"t","kind":"topic","config":{{"partitions":12,"retention.bytes":100000000,
+            "segment.bytes":10000000,"log.retention.check.interval.ms":1000}}}},
+          {{"id":"c1","kind":"kafka_consumer","config":{consumer}}},
+          {{"id":"c2","kind":"kafka_consumer","config":{consumer}}},
+          {{"id":"c3","kind":"kafka_consumer","config":{consumer}}},
+          {{"id":"c4","kind":"kafka_consumer","config":{consumer}}}
+        ],
+        "edges":[
+          {{"from":"p","to":"t","latency":"100us"}},
+          {{"from":"t","to":"c1","latency":"100us"}},
+          {{"from":"t","to":"c2","latency":"100us"}},
+          {{"from":"t","to":"c3","latency":"100us"}},
+          {{"from":"t","to":"c4","latency":"100us"}}
+        ]}}"#
+    );
+    Scenario::from_json(&doc).expect("a valid pipeline")
+}

@@ -243,7 +243,11 @@ fn a_version_4_document_with_kafka_is_refused_at_the_place() {
     let mut doc = json!({"version": 4, "nodes": [{"id": "p", "kind": "producer"}, {"id": "s", "kind": "sink"}],
         "edges": [{"from": "p", "to": "s"}],
         "actions": [{"at": "1s", "do": "publish", "node": "p", "message": {"key": "a"}}]});
-    refused(doc.clone(), "actions[0].message.key", "new in format version 5");
+    refused(
+        doc.clone(),
+        "actions[0].message.key",
+        "new in format version 5",
+    );
     doc["actions"] = json!([]);
     Scenario::from_json(&doc.to_string()).expect("a version-4 document without Kafka still reads");
 }

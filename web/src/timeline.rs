@@ -794,6 +794,27 @@ impl Timeline {
                     }
                 }
                 EventKind::Published { .. } => d.counters.published += 1,
+                EventKind::Kafka(switchboard_core::kafka::KafkaEvent::BatchSent {
+                    producer,
+                    tp,
+                    travel_us,
+                    first,
+                    ..
+                }) => {
+                    // A batch flies as one dot, named by its first record.
+                    let arrive = SimTime(e.at.0 + u64::from(*travel_us));
+                    if let Some(edge) = topo.edge_between(*producer, tp.0, None) {
+                        if arrive >= now {
+                            d.flights.push(Flight {
+                                message: *first,
+                                edge,
+                                depart: e.at,
+                                arrive,
+                                tint: Tint::Normal,
+                            });
+                        }
+                    }
+                }
                 EventKind::Amqp(AmqpEvent::Delivered {
                     message,
                     edge,

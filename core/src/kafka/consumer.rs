@@ -231,9 +231,7 @@ impl KafkaModel {
                 return false;
             };
             match self.consumer_ref(c).and_then(|s| s.positions.get(&tp)) {
-                Some(&pos) => {
-                    pos < log.log_start || pos > log.end || log.index_from(pos) < log.records.len()
-                }
+                Some(&pos) => pos < log.log_start || pos > log.end || log.has_from(pos),
                 None => true,
             }
         });
@@ -276,7 +274,9 @@ impl KafkaModel {
         let n = owned.len();
         let start = st.rr;
         let max = cfg.max_poll_records.max(1) as usize;
-        let mut got = Vec::new();
+        // The application's record buffer is reused from poll to poll.
+        let mut got = std::mem::take(&mut self.consumer(c).work);
+        got.clear();
         for j in 0..n {
             if got.len() >= max {
                 break;
@@ -286,14 +286,14 @@ impl KafkaModel {
                 return; // `auto.offset.reset=none`: stopped
             };
             let Some(log) = self.log(tp) else { continue };
-            let from = log.index_from(pos);
-            let take: Vec<(u64, crate::id::MessageId)> = log
-                .records
-                .range(from..)
-                .take(max - got.len())
-                .map(|r| (r.offset, r.msg.id))
-                .collect();
-            let (Some(&(first, _)), Some(&(last, _))) = (take.first(), take.last()) else {
+            let before = got.len();
+            got.extend(
+                log.records_from(pos)
+                    .take(max - before)
+                    .map(|r| (tp, r.offset, r.msg.id)),
+            );
+            let taken = got.len() - before;
+            let (Some(&(_, first, _)), Some(&(_, last, _))) = (got.get(before), got.back()) else {
                 continue;
             };
             emit(
@@ -303,19 +303,19 @@ impl KafkaModel {
                     tp,
                     from: first,
                     span: u32::try_from(last - first).unwrap_or(u32::MAX),
-                    records: take.len() as u32,
+                    records: taken as u32,
                 },
             );
             let st = self.consumer(c);
             st.positions.insert(tp, last + 1);
-            st.stats.fetched += take.len() as u64;
-            got.extend(take.into_iter().map(|(o, m)| (tp, o, m)));
+            st.stats.fetched += taken as u64;
         }
         let st = self.consumer(c);
         if n > 0 {
             st.rr = (start + 1) % n;
         }
         if got.is_empty() {
+            self.consumer(c).work = got;
             self.poll(k, c);
             return;
         }
@@ -330,7 +330,7 @@ impl KafkaModel {
             }
             self.commit(k, c, offsets);
         }
-        self.consumer(c).work = got.into();
+        self.consumer(c).work = got;
         self.process_next(k, c);
     }
 
@@ -394,7 +394,11 @@ impl KafkaModel {
 
     /// The application finished a record.
     fn processed(&mut self, k: &mut Kernel, c: NodeId) {
-        let cfg = Self::consumer_config(k, c).clone();
+        let cfg = Self::consumer_config(k, c);
+        let (manual_after, commit_every) = (
+            !cfg.enable_auto_commit && cfg.commit == CommitMode::AfterProcessing,
+            cfg.commit_every,
+        );
         let st = self.consumer(c);
         if st.process_at != Some(k.now) {
             return;
@@ -416,11 +420,10 @@ impl KafkaModel {
                 message,
             },
         );
-        let manual_after = !cfg.enable_auto_commit && cfg.commit == CommitMode::AfterProcessing;
         let st = self.consumer(c);
         let batch_done = st.work.is_empty();
-        let due = if cfg.commit_every > 0 {
-            st.done_since_commit >= cfg.commit_every
+        let due = if commit_every > 0 {
+            st.done_since_commit >= commit_every
         } else {
             batch_done
         };

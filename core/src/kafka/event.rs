@@ -3,7 +3,6 @@
 
 use super::kind::Assignor;
 use crate::id::{MessageId, NodeId};
-use crate::time::SimTime;
 use std::sync::Arc;
 
 /// A topic's partition: the topic node and the partition number.
@@ -218,7 +217,7 @@ pub struct Completed {
 /// Something the Kafka model did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KafkaEvent {
-    /// A producer sent a batch to a partition.
+    /// A producer sent a batch to a partition (a retry follows its `Retrying`).
     BatchSent {
         /// The producer.
         producer: NodeId,
@@ -226,10 +225,10 @@ pub enum KafkaEvent {
         tp: Tp,
         /// How many records.
         records: u32,
-        /// 1 for the first send, 2 for the first retry…
-        attempt: u32,
-        /// When it reaches the broker.
-        arrive: SimTime,
+        /// Its time on the wire, in microseconds: it reaches the broker then.
+        travel_us: u32,
+        /// The message of its first record.
+        first: MessageId,
     },
     /// A record was appended.
     Appended(Box<Appended>),

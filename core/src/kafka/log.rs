@@ -31,19 +31,21 @@ pub struct Record {
     pub timestamp: SimTime,
     /// For a tombstone the cleaner has seen: when it may be removed.
     pub horizon: Option<SimTime>,
-    /// The message.
-    pub msg: Box<Envelope>,
+    /// The message, stored in the log itself: a record's memory is the log's, so a deleted
+    /// segment frees no message one by one.
+    pub msg: Envelope,
 }
 
-/// A segment: the records from `base` up to the next segment's base.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// A segment: the records from `base` up to the next segment's base, stored in the segment
+/// (so deleting a segment frees its records at once, as Kafka deletes a segment's file).
+#[derive(Clone, Debug, Default)]
 pub struct Segment {
     /// Its base offset.
     pub base: u64,
     /// The bytes of its records.
     pub bytes: u64,
-    /// How many records it holds.
-    pub records: u64,
+    /// Its records, by offset (compaction leaves gaps).
+    pub records: Vec<Record>,
     /// The timestamp of its first record (what `segment.ms` counts from).
     pub first_ts: Option<SimTime>,
     /// Its largest record timestamp (what `retention.ms` compares).
@@ -54,10 +56,7 @@ impl Segment {
     fn new(base: u64) -> Segment {
         Segment {
             base,
-            bytes: 0,
-            records: 0,
-            first_ts: None,
-            max_ts: SimTime::ZERO,
+            ..Segment::default()
         }
     }
 }
@@ -127,8 +126,6 @@ pub enum Sequence {
 /// A partition's log.
 #[derive(Clone, Debug, Default)]
 pub struct PartitionLog {
-    /// Its records, by offset.
-    pub records: VecDeque<Record>,
     /// Its segments, oldest first; the last is the active one.
     pub segments: VecDeque<Segment>,
     /// The log start offset.
@@ -139,6 +136,8 @@ pub struct PartitionLog {
     pub clean_offset: u64,
     /// Idempotent producers' last batches, by producer id.
     pub producers: BTreeMap<u64, ProducerEntry>,
+    /// How many records it holds.
+    len: usize,
 }
 
 /// How many batches per producer the broker remembers (`ProducerStateEntry.NUM_BATCHES_TO_RETAIN`).
@@ -156,6 +155,56 @@ impl PartitionLog {
     /// The partition's size in bytes.
     pub fn size(&self) -> u64 {
         self.segments.iter().map(|s| s.bytes).sum()
+    }
+
+    /// How many records it holds.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// True if it holds no record.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Every record, by offset.
+    pub fn records(&self) -> impl Iterator<Item = &Record> {
+        self.segments.iter().flat_map(|s| s.records.iter())
+    }
+
+    /// The records at or after `offset`, by offset.
+    pub fn records_from(&self, offset: u64) -> impl Iterator<Item = &Record> {
+        // The segment holding `offset`: the last whose base is at or below it.
+        let i = self
+            .segments
+            .partition_point(|s| s.base <= offset)
+            .saturating_sub(1);
+        let first = &self.segments[i];
+        let j = first.records.partition_point(|r| r.offset < offset);
+        first.records[j..]
+            .iter()
+            .chain(self.segments.range(i + 1..).flat_map(|s| s.records.iter()))
+    }
+
+    /// True if a record at or after `offset` exists.
+    pub fn has_from(&self, offset: u64) -> bool {
+        self.records_from(offset).next().is_some()
+    }
+
+    /// The newest `n` records, oldest first.
+    pub fn tail(&self, n: usize) -> Vec<&Record> {
+        let mut out: Vec<&Record> = Vec::with_capacity(n);
+        for s in self.segments.iter().rev() {
+            for r in s.records.iter().rev() {
+                if out.len() == n {
+                    out.reverse();
+                    return out;
+                }
+                out.push(r);
+            }
+        }
+        out.reverse();
+        out
     }
 
     /// Checks an idempotent batch's sequence numbers against what the log has seen of
@@ -197,11 +246,10 @@ impl PartitionLog {
     pub fn maybe_roll(&mut self, bytes: u64, now: SimTime, cfg: &TopicConfig) -> Option<u64> {
         let active = self.segments.back().expect("a log has an active segment");
         let full = active.bytes > cfg.segment_bytes.saturating_sub(bytes);
-        let old = active.records > 0
-            && active
-                .first_ts
-                .is_some_and(|t| now.saturating_since(t) > SimDuration::from_ms(cfg.segment_ms));
-        if active.records > 0 && (full || old) {
+        let old = active
+            .first_ts
+            .is_some_and(|t| now.saturating_since(t) > SimDuration::from_ms(cfg.segment_ms));
+        if !active.records.is_empty() && (full || old) {
             self.roll();
             Some(self.end)
         } else {
@@ -211,6 +259,10 @@ impl PartitionLog {
 
     /// Starts a new active segment at the log end offset.
     pub fn roll(&mut self) {
+        // The segment being closed keeps only the room it uses.
+        if let Some(active) = self.segments.back_mut() {
+            active.records.shrink_to_fit();
+        }
         self.segments.push_back(Segment::new(self.end));
     }
 
@@ -221,16 +273,16 @@ impl PartitionLog {
         tombstone: bool,
         bytes: u32,
         timestamp: SimTime,
-        msg: Box<Envelope>,
+        msg: Envelope,
     ) -> u64 {
         let offset = self.end;
         self.end += 1;
+        self.len += 1;
         let seg = self.segments.back_mut().expect("an active segment");
         seg.bytes += u64::from(bytes);
-        seg.records += 1;
         seg.first_ts.get_or_insert(timestamp);
         seg.max_ts = seg.max_ts.max(timestamp);
-        self.records.push_back(Record {
+        seg.records.push(Record {
             offset,
             key,
             tombstone,
@@ -242,11 +294,6 @@ impl PartitionLog {
         offset
     }
 
-    /// The index in `records` of the first record at or after `offset`.
-    pub fn index_from(&self, offset: u64) -> usize {
-        self.records.partition_point(|r| r.offset < offset)
-    }
-
     /// Deletes the segments that `retention.ms`, then `retention.bytes`, say are past
     /// retention, oldest first, stopping at the first that is not
     /// (`UnifiedLog.deleteOldSegments`). If every segment goes, a new active segment is rolled
@@ -255,7 +302,7 @@ impl PartitionLog {
         let mut out = Vec::new();
         if cfg.retention_ms >= 0 {
             let limit = SimDuration::from_ms(cfg.retention_ms as u64);
-            let n = self.deletable(|s, _| now.saturating_since(s.max_ts) > limit);
+            let n = self.deletable(|s| now.saturating_since(s.max_ts) > limit);
             self.delete_front(n, RetentionCause::Time, &mut out);
         }
         if cfg.retention_bytes >= 0 {
@@ -263,7 +310,7 @@ impl PartitionLog {
             let retention = cfg.retention_bytes as u64;
             if size >= retention {
                 let mut diff = size - retention;
-                let n = self.deletable(|s, _| {
+                let n = self.deletable(|s| {
                     if diff >= s.bytes {
                         diff -= s.bytes;
                         true
@@ -279,15 +326,14 @@ impl PartitionLog {
 
     /// How many segments from the front `pred` finds deletable (`UnifiedLog.deletableSegments`:
     /// an empty active segment is never deleted).
-    fn deletable(&self, mut pred: impl FnMut(&Segment, bool) -> bool) -> usize {
+    fn deletable(&self, mut pred: impl FnMut(&Segment) -> bool) -> usize {
         let last = self.segments.len() - 1;
         let mut n = 0;
         for (i, s) in self.segments.iter().enumerate() {
-            let active = i == last;
-            if active && s.records == 0 && s.bytes == 0 {
+            if i == last && s.records.is_empty() && s.bytes == 0 {
                 break;
             }
-            if !pred(s, active) {
+            if !pred(s) {
                 break;
             }
             n += 1;
@@ -304,14 +350,10 @@ impl PartitionLog {
         }
         for _ in 0..n {
             let seg = self.segments.pop_front().expect("counted");
-            let upper = self.segments.front().map_or(self.end, |s| s.base);
-            let mut messages = Vec::new();
-            while self.records.front().is_some_and(|r| r.offset < upper) {
-                messages.push(self.records.pop_front().expect("checked").msg.id);
-            }
+            self.len -= seg.records.len();
             out.push(Deleted {
                 base: seg.base,
-                messages,
+                messages: seg.records.iter().map(|r| r.msg.id).collect(),
                 cause,
             });
         }
@@ -330,14 +372,14 @@ impl PartitionLog {
         }
         self.segments
             .iter()
-            .find(|s| s.records > 0 && now.saturating_since(s.max_ts) < lag)
+            .find(|s| !s.records.is_empty() && now.saturating_since(s.max_ts) < lag)
             .map_or(active, |s| s.base.min(active))
     }
 
     /// The dirty ratio: dirty bytes over cleanable bytes, below the first uncleanable offset.
     pub fn dirty_ratio(&self, uncleanable: u64) -> f64 {
         let (mut clean, mut dirty) = (0u64, 0u64);
-        for r in self.records.iter().take_while(|r| r.offset < uncleanable) {
+        for r in self.records().take_while(|r| r.offset < uncleanable) {
             if r.offset < self.clean_offset {
                 clean += u64::from(r.bytes);
             } else {
@@ -361,25 +403,16 @@ impl PartitionLog {
         let from = self.clean_offset.max(self.log_start);
         let ratio = self.dirty_ratio(to);
         let expired_tombstone = self
-            .records
-            .iter()
+            .records()
             .take_while(|r| r.offset < to)
             .any(|r| r.tombstone && r.horizon.is_some_and(|h| now >= h));
-        let has_dirty = to > from
-            && self
-                .records
-                .iter()
-                .any(|r| r.offset >= from && r.offset < to);
+        let has_dirty = to > from && self.records().any(|r| r.offset >= from && r.offset < to);
         if !((has_dirty && ratio >= cfg.min_cleanable_dirty_ratio) || expired_tombstone) {
             return None;
         }
         // The offset map: each key's latest offset in the dirty range.
         let mut latest: BTreeMap<KeyId, u64> = BTreeMap::new();
-        for r in self
-            .records
-            .iter()
-            .filter(|r| r.offset >= from && r.offset < to)
-        {
+        for r in self.records().filter(|r| r.offset >= from && r.offset < to) {
             if let Some(k) = r.key {
                 latest.insert(k, r.offset);
             }
@@ -387,57 +420,46 @@ impl PartitionLog {
         let horizon = now + SimDuration::from_ms(cfg.delete_retention_ms);
         let mut removed = Vec::new();
         let mut tombstones_removed = 0;
-        let mut kept = VecDeque::with_capacity(self.records.len());
-        for mut r in std::mem::take(&mut self.records) {
-            if r.offset >= to {
-                kept.push_back(r);
-                continue;
+        for seg in self.segments.iter_mut() {
+            if seg.base >= to {
+                break;
             }
-            let keep = match r.key {
-                // A record without a key cannot be compacted: the cleaner drops it.
-                None => false,
-                Some(k) => latest.get(&k).is_none_or(|&o| r.offset >= o),
-            };
-            let past_horizon = r.tombstone && r.horizon.is_some_and(|h| now >= h);
-            if keep && !past_horizon {
-                if r.tombstone && r.horizon.is_none() {
-                    r.horizon = Some(horizon);
+            let before = seg.records.len();
+            seg.records.retain_mut(|r| {
+                if r.offset >= to {
+                    return true;
                 }
-                kept.push_back(r);
-            } else {
-                if past_horizon {
-                    tombstones_removed += 1;
+                let keep = match r.key {
+                    // A record without a key cannot be compacted: the cleaner drops it.
+                    None => false,
+                    Some(k) => latest.get(&k).is_none_or(|&o| r.offset >= o),
+                };
+                let past_horizon = r.tombstone && r.horizon.is_some_and(|h| now >= h);
+                if keep && !past_horizon {
+                    if r.tombstone && r.horizon.is_none() {
+                        r.horizon = Some(horizon);
+                    }
+                    true
+                } else {
+                    if past_horizon {
+                        tombstones_removed += 1;
+                    }
+                    removed.push(r.msg.id);
+                    false
                 }
-                removed.push(r.msg.id);
+            });
+            if seg.records.len() != before {
+                seg.bytes = seg.records.iter().map(|r| u64::from(r.bytes)).sum();
             }
         }
-        self.records = kept;
+        self.len -= removed.len();
         self.clean_offset = to;
-        self.resize_segments();
         Some(Cleaned {
             from: self.log_start.min(from),
             to,
             removed,
             tombstones_removed,
         })
-    }
-
-    /// Recounts each segment's bytes and records after records were removed from inside it.
-    fn resize_segments(&mut self) {
-        let mut i = 0;
-        let n = self.segments.len();
-        for s in self.segments.iter_mut() {
-            s.bytes = 0;
-            s.records = 0;
-        }
-        for r in &self.records {
-            while i + 1 < n && r.offset >= self.segments[i + 1].base {
-                i += 1;
-            }
-            let s = &mut self.segments[i];
-            s.bytes += u64::from(r.bytes);
-            s.records += 1;
-        }
     }
 }
 
@@ -446,12 +468,8 @@ mod tests {
     use super::*;
     use crate::message::MessageTemplate;
 
-    fn msg(id: u64) -> Box<Envelope> {
-        Box::new(Envelope::from_template(
-            MessageId(id),
-            &MessageTemplate::default(),
-            SimTime::ZERO,
-        ))
+    fn msg(id: u64) -> Envelope {
+        Envelope::from_template(MessageId(id), &MessageTemplate::default(), SimTime::ZERO)
     }
 
     fn cfg() -> TopicConfig {
@@ -459,8 +477,7 @@ mod tests {
     }
 
     fn keys(log: &PartitionLog) -> Vec<(u64, Option<u32>, bool)> {
-        log.records
-            .iter()
+        log.records()
             .map(|r| (r.offset, r.key.map(|k| k.0), r.tombstone))
             .collect()
     }
@@ -506,7 +523,7 @@ mod tests {
             log.append(Some(KeyId(1)), false, 10, SimTime::ZERO, msg(i));
         }
         assert_eq!(log.clean(SimTime(1_000_000), &c), None);
-        assert_eq!(log.records.len(), 4);
+        assert_eq!(log.len(), 4);
     }
 
     #[test]
@@ -526,7 +543,7 @@ mod tests {
         let r = log.clean(SimTime(12_000_000), &c).expect("dirty");
         assert_eq!((r.from, r.to), (0, 1));
         assert!(r.removed.is_empty());
-        assert_eq!(log.records.len(), 3);
+        assert_eq!(log.len(), 3);
     }
 
     #[test]

@@ -154,6 +154,10 @@ pub(crate) struct ProducerState {
     pub emitted: u64,
     /// The next key of a `Cycle`.
     pub cursor: u64,
+    /// Its `Cycle` keys, interned.
+    pub cycle: Vec<KeyId>,
+    /// Its `Random` keys, interned as first drawn.
+    pub random: Vec<Option<KeyId>>,
     /// The producer id (`enable.idempotence`): new for every incarnation.
     pub pid: u64,
     /// Each partition's next sequence number.
@@ -640,6 +644,9 @@ impl KafkaModel {
             KafkaKind::Producer(_) => {
                 let p = self.producer(node);
                 p.emit_epoch = p.emit_epoch.wrapping_add(1);
+                // The keys may have changed.
+                p.cycle.clear();
+                p.random.clear();
                 if k.up(node) {
                     self.schedule_emit(k, node, true);
                 }
@@ -665,7 +672,7 @@ impl KafkaModel {
             let NodeState::Topic(t) = n else { continue };
             let node = NodeId(i as u32);
             for (p, log) in t.partitions.iter().enumerate() {
-                for r in &log.records {
+                for r in log.records() {
                     f(Place {
                         msg: &r.msg,
                         fate: Fate::Retained { node },
@@ -713,18 +720,18 @@ impl KafkaModel {
                 NodeState::Topic(t) => {
                     let name = &k.topo.node(NodeId(i as u32)).name;
                     for (p, log) in t.partitions.iter().enumerate() {
-                        let bytes: u64 = log.records.iter().map(|r| u64::from(r.bytes)).sum();
-                        let count: u64 = log.segments.iter().map(|s| s.records).sum();
-                        if bytes != log.size() || count != log.records.len() as u64 {
+                        let bytes: u64 = log.records().map(|r| u64::from(r.bytes)).sum();
+                        let count = log.records().count();
+                        if bytes != log.size() || count != log.len() {
                             return Err(format!(
                                 "{name}-{p}: segments count {count} records of {} bytes, the log \
                                  holds {} of {bytes}",
                                 log.size(),
-                                log.records.len()
+                                log.len()
                             ));
                         }
                         let mut last = None;
-                        for r in &log.records {
+                        for r in log.records() {
                             if r.offset < log.log_start
                                 || r.offset >= log.end
                                 || last.is_some_and(|l| r.offset <= l)
@@ -923,13 +930,12 @@ impl KafkaModel {
                         partition: p as u32,
                         log_start: log.log_start,
                         end: log.end,
-                        records: log.records.len() as u64,
+                        records: log.len() as u64,
                         bytes: log.size(),
                         segments: log.segments.len() as u32,
                         tail: log
-                            .records
-                            .iter()
-                            .skip(log.records.len().saturating_sub(TAIL))
+                            .tail(TAIL)
+                            .into_iter()
                             .map(|r| RecordMetrics {
                                 offset: r.offset,
                                 key: r.key.map(|k| self.keys[k.0 as usize].to_string()),

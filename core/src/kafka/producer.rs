@@ -7,6 +7,7 @@
 
 use super::event::{KafkaEvent, Partitioner, ProduceError};
 use super::kind::{Acks, Keys};
+use super::log::KeyId;
 use super::model::{emit, schedule, Batch, Due, KafkaModel, Pending};
 use super::partitioner::partition_for_key;
 use crate::event::EventKind;
@@ -21,7 +22,7 @@ use crate::time::{SimDuration, SimTime};
 
 /// What a record is made of, before it has a partition.
 pub(crate) struct NewRecord {
-    pub key: Option<String>,
+    pub key: Option<KeyId>,
     pub partition: Option<u32>,
     pub tombstone: bool,
     pub value_bytes: u32,
@@ -75,39 +76,67 @@ impl KafkaModel {
         if !k.up(node) || self.producer(node).emit_epoch != epoch {
             return;
         }
-        let c = Self::producer_config(k, node).clone();
+        let c = Self::producer_config(k, node);
         if c.limit.is_some_and(|l| self.producer(node).emitted >= l) {
             return;
         }
-        self.producer(node).emitted += 1;
-        let key = match &c.keys {
-            None => None,
-            Some(Keys::Cycle(list)) if list.is_empty() => None,
-            Some(Keys::Cycle(list)) => {
-                let p = self.producer(node);
-                let key = list[(p.cursor % list.len() as u64) as usize].clone();
-                p.cursor += 1;
-                Some(key)
-            }
-            Some(Keys::Random { random }) => {
-                let i = k
-                    .rng
-                    .range_inclusive(0, u64::from(random.saturating_sub(1)));
-                Some(format!("key-{i}"))
-            }
+        let (partition, value_bytes) = (c.partition, c.value_bytes);
+        let headers = if c.headers.is_empty() {
+            Headers::new()
+        } else {
+            c.headers.clone()
         };
+        self.producer(node).emitted += 1;
+        let key = self.next_key(k, node);
         self.produce(
             k,
             node,
             NewRecord {
                 key,
-                partition: c.partition,
+                partition,
                 tombstone: false,
-                value_bytes: c.value_bytes,
-                headers: c.headers.clone(),
+                value_bytes,
+                headers,
             },
         );
         self.schedule_emit(k, node, true);
+    }
+
+    /// The key of the producer's next rate-driven record: the next of its list, or one drawn
+    /// from `key-0` … `key-{n-1}`; interned once per producer and key, not per record.
+    fn next_key(&mut self, k: &mut Kernel, node: NodeId) -> Option<KeyId> {
+        let keys = match &Self::producer_config(k, node).keys {
+            None => return None,
+            Some(Keys::Cycle(list)) if list.is_empty() => return None,
+            Some(keys) => keys,
+        };
+        match keys {
+            Keys::Cycle(list) => {
+                if self.producer(node).cycle.len() != list.len() {
+                    let list = list.clone();
+                    let ids: Vec<KeyId> = list.iter().map(|s| self.intern(s)).collect();
+                    self.producer(node).cycle = ids;
+                }
+                let p = self.producer(node);
+                let key = p.cycle[(p.cursor % p.cycle.len() as u64) as usize];
+                p.cursor += 1;
+                Some(key)
+            }
+            Keys::Random { random } => {
+                let n = (*random).max(1) as usize;
+                let i = k.rng.range_inclusive(0, n as u64 - 1) as usize;
+                let p = self.producer(node);
+                if p.random.len() != n {
+                    p.random = vec![None; n];
+                }
+                if let Some(key) = p.random[i] {
+                    return Some(key);
+                }
+                let key = self.intern(&format!("key-{i}"));
+                self.producer(node).random[i] = Some(key);
+                Some(key)
+            }
+        }
     }
 
     /// A scripted `publish` to a producer: the template's `key`, `partition`, `tombstone`,
@@ -120,11 +149,12 @@ impl KafkaModel {
             c.value_bytes
         };
         let partition = t.partition.or(c.partition);
+        let key = t.key.as_deref().map(|s| self.intern(s));
         self.produce(
             k,
             node,
             NewRecord {
-                key: t.key.clone(),
+                key,
                 partition,
                 tombstone: t.tombstone,
                 value_bytes,
@@ -137,7 +167,10 @@ impl KafkaModel {
     pub(crate) fn produce(&mut self, k: &mut Kernel, node: NodeId, r: NewRecord) {
         let id = k.ledger.next_id();
         let template = MessageTemplate {
-            routing_key: r.key.clone().unwrap_or_default(),
+            routing_key: r
+                .key
+                .map(|key| self.keys[key.0 as usize].to_string())
+                .unwrap_or_default(),
             headers: r.headers.clone(),
             body_bytes: if r.tombstone { 0 } else { r.value_bytes },
             ..MessageTemplate::default()
@@ -162,17 +195,19 @@ impl KafkaModel {
         let partitions = self
             .topic_ref(topic)
             .map_or(0, |t| t.partitions.len() as u32);
-        let key_bytes = r.key.as_ref().map_or(0, |s| s.len() as u32);
+        let key_bytes = r
+            .key
+            .map_or(0, |key| self.keys[key.0 as usize].len() as u32);
         let header_bytes: u32 = r
             .headers
             .iter()
             .map(|(name, v)| name.len() as u32 + header_len(v))
             .sum();
         let bytes = key_bytes + template.body_bytes + header_bytes;
-        let (partition, why) = match (r.partition, &r.key) {
+        let (partition, why) = match (r.partition, r.key) {
             (Some(p), _) => (p, Partitioner::Explicit),
             (None, Some(key)) => (
-                partition_for_key(key.as_bytes(), partitions),
+                partition_for_key(self.keys[key.0 as usize].as_bytes(), partitions),
                 Partitioner::Key,
             ),
             (None, None) => (
@@ -195,7 +230,7 @@ impl KafkaModel {
             k.drop_message(id, node, DropReason::NoRoute);
             return;
         }
-        let key = r.key.as_deref().map(|s| self.intern(s));
+        let key = r.key;
         let pending = Pending {
             msg: id,
             correlation: id,
@@ -390,10 +425,11 @@ impl KafkaModel {
         b.edge = Some(edge);
         b.arrive = arrive;
         b.timeout_at = counted.then(|| k.now + SimDuration::from_ms(c.request_timeout_ms));
-        let (attempt, records) = (b.attempt, b.records.len() as u32);
+        let records = b.records.len() as u32;
         for m in &b.msgs {
             k.ledger.set(m.id, Fate::InTransit { edge });
         }
+        let first = b.msgs.first().map_or(MessageId(0), |m| m.id);
         k.nodes[node.index()].stats.sent += u64::from(records);
         emit(
             k,
@@ -401,8 +437,8 @@ impl KafkaModel {
                 producer: node,
                 tp: (topic, partition),
                 records,
-                attempt,
-                arrive,
+                travel_us: u32::try_from(arrive.0 - k.now.0).unwrap_or(u32::MAX),
+                first,
             },
         );
         schedule(k, arrive, Due::Arrive(key));
@@ -421,12 +457,14 @@ impl KafkaModel {
         b.in_flight = false;
         let (node, topic, partition, attempt) = (b.producer, b.topic, b.partition, b.attempt);
         let msgs = std::mem::take(&mut b.msgs);
-        let records = b.records.clone();
+        // Lent to the broker and given back: a retry needs them.
+        let records = std::mem::take(&mut b.records);
         let (pid, first_seq) = (b.pid, b.first_seq);
-        let outcome = self.append_batch(k, node, topic, partition, pid, first_seq, records, msgs);
+        let outcome = self.append_batch(k, node, topic, partition, pid, first_seq, &records, msgs);
         let c = Self::producer_config(k, node);
         let (acks, ack_loss) = (c.acks, c.ack_loss);
         let b = self.batches.get_mut(key).expect("still here");
+        b.records = records;
         b.answered = Some((attempt, outcome));
         if acks == Acks::Zero {
             self.batches.remove(key);

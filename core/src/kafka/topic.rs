@@ -5,7 +5,7 @@
 use super::event::{Appended, KafkaEvent, ProduceError, Tp};
 use super::kind::TopicConfig;
 use super::log::{PartitionLog, Sequence};
-use super::model::{emit, schedule, Client, Due, KafkaModel, Pending};
+use super::model::{emit, schedule, Client, Due, KafkaModel, NodeState, Pending};
 use super::producer::Outcome;
 use crate::id::NodeId;
 use crate::kernel::Kernel;
@@ -24,7 +24,7 @@ impl KafkaModel {
         partition: u32,
         pid: u64,
         first_seq: u32,
-        records: Vec<Pending>,
+        records: &[Pending],
         msgs: Vec<Box<Envelope>>,
     ) -> Outcome {
         let tp = (topic, partition);
@@ -95,23 +95,24 @@ impl KafkaModel {
         if pid != 0 {
             log.record_batch(pid, first_seq, last_seq, base);
         }
-        let mut appended = Vec::with_capacity(records.len());
-        for (r, msg) in records.into_iter().zip(msgs) {
-            let id = msg.id;
-            let offset = log.append(r.key, r.tombstone, r.bytes, r.timestamp, msg);
-            appended.push((r, id, offset));
-        }
         k.nodes[topic.index()].stats.received += u64::from(n);
-        for (r, id, offset) in appended {
+        // The log and the key table are borrowed side by side.
+        let keys = &self.keys;
+        let NodeState::Topic(t) = &mut self.nodes[topic.index()] else {
+            unreachable!("a live topic")
+        };
+        let log = &mut t.partitions[partition as usize];
+        for (r, msg) in records.iter().zip(msgs) {
+            let id = msg.id;
+            let offset = log.append(r.key, r.tombstone, r.bytes, r.timestamp, *msg);
             k.ledger.set(id, Fate::Retained { node: topic });
-            let key = r.key.map(|key| self.keys[key.0 as usize].clone());
             emit(
                 k,
                 KafkaEvent::Appended(Box::new(Appended {
                     tp,
                     offset,
                     message: id,
-                    key,
+                    key: r.key.map(|key| keys[key.0 as usize].clone()),
                     tombstone: r.tombstone,
                     partitioner: r.partitioner,
                     producer,
@@ -243,11 +244,7 @@ impl KafkaModel {
         t.epoch = t.epoch.wrapping_add(1);
         let mut gone = Vec::new();
         for log in &mut t.partitions {
-            gone.extend(
-                std::mem::take(&mut log.records)
-                    .into_iter()
-                    .map(|r| r.msg.id),
-            );
+            gone.extend(log.records().map(|r| r.msg.id));
             *log = PartitionLog::new();
         }
         t.partitions.clear();

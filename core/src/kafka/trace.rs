@@ -45,14 +45,14 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             producer,
             tp: t,
             records,
-            attempt,
-            arrive,
+            travel_us,
+            first,
         } => {
             f.node("producer", producer)?;
             tp(f, t)?;
             f.u64("records", records.into())?;
-            f.u64("attempt", attempt.into())?;
-            f.u64("arrive_us", arrive.0)
+            f.u64("travel_us", travel_us.into())?;
+            f.u64("first", first.0)
         }
         KafkaEvent::Appended(ref a) => {
             tp(f, a.tp)?;
