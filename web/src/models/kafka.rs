@@ -512,9 +512,9 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                     <text class="counts" x={cx.to_string()} y={(cy + 14.0).to_string()}>
                         { if parts.is_empty() { "no partitions".to_owned() } else { parts.join(" ") } }
                     </text>
-                    <rect class="lag-bar-bg" x={(x0 + 8.0).to_string()} y={(cy + 20.0).to_string()} width={bar_w.to_string()} height="4" />
-                    <rect class="lag-bar" x={(x0 + 8.0).to_string()} y={(cy + 20.0).to_string()} width={fill.to_string()} height="4" />
-                    <text class="counts" x={cx.to_string()} y={(cy + 30.0).to_string()}>{ format!("lag {lag}") }</text>
+                    <rect class="lag-bar-bg" x={(x0 + 8.0).to_string()} y={(cy + 17.0).to_string()} width={bar_w.to_string()} height="3" />
+                    <rect class="lag-bar" x={(x0 + 8.0).to_string()} y={(cy + 17.0).to_string()} width={fill.to_string()} height="3" />
+                    <text class="counts" x={cx.to_string()} y={(cy + 29.0).to_string()}>{ format!("lag {lag}") }</text>
                 </g>
             };
             Face {

@@ -51,6 +51,7 @@ fn overview() -> Html {
                 <li>{ "Select the consumer and crash it: watch its messages come back redelivered." }</li>
             </ol>
             <p class="muted">{ "Or calls: a Client, a Service calling another Service; give each call a timeLimiter, slow the last service, and watch the timeouts climb the chain." }</p>
+            <p class="muted">{ "Or a stream: a Kafka producer, a Topic and two Kafka consumers of one group.id; each takes some partitions. Crash one and watch its partitions move to the other once its session times out, and its lag grow and drain." }</p>
             <h3>{ "Keys" }</h3>
             <p class="muted">{ "Single keys work when the canvas or the run bar has the focus, so they never get in the way elsewhere." }</p>
             <dl class="keys">
