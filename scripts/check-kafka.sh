@@ -16,17 +16,8 @@ say() { printf '[check-kafka] %s\n' "$*" >&2; }
 
 KAFKA_PYTHON_VERSION=3.0.12
 venv="$root/.tools/kafka-venv"
+venv_install "$venv" kafka-python "$KAFKA_PYTHON_VERSION" kafka
 python="$venv/bin/python"
-if ! "$python" -c "import kafka, sys; sys.exit(kafka.__version__ != '$KAFKA_PYTHON_VERSION')" 2>/dev/null; then
-  say "installing kafka-python $KAFKA_PYTHON_VERSION into $venv"
-  if ! python3 -c 'import ensurepip' 2>/dev/null; then
-    export DEBIAN_FRONTEND=noninteractive
-    apt-cache show python3-venv >/dev/null 2>&1 || apt-get update -qq
-    apt-get install -y -qq python3-venv >/dev/null
-  fi
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install -q --disable-pip-version-check "kafka-python==$KAFKA_PYTHON_VERSION"
-fi
 
 cargo build -q -p switchboard-core --features cli
 seeds=("$@")

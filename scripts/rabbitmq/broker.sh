@@ -137,18 +137,7 @@ _broker_session_end() {
 # pika, pinned, in a virtualenv under .tools/ (the conformance cases' AMQP client); sets
 # $python to its interpreter.
 pika_install() {
-  local pika_version=1.3.2
-  local venv="$root/.tools/conformance-venv"
-  python="$venv/bin/python"
-  if ! "$python" -c "import pika, sys; sys.exit(pika.__version__ != '$pika_version')" 2>/dev/null; then
-    say "installing pika $pika_version into $venv"
-    if ! python3 -c 'import ensurepip' 2>/dev/null; then
-      export DEBIAN_FRONTEND=noninteractive
-      apt-cache show python3-venv >/dev/null 2>&1 || apt-get update -qq
-      apt-get install -y -qq python3-venv >/dev/null
-    fi
-    python3 -m venv "$venv"
-    "$venv/bin/pip" install -q --disable-pip-version-check "pika==$pika_version"
-  fi
+  python="$root/.tools/conformance-venv/bin/python"
+  venv_install "$root/.tools/conformance-venv" pika 1.3.2 pika
 }
 

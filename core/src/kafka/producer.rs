@@ -560,16 +560,7 @@ impl KafkaModel {
                 schedule(k, k.now + backoff, Due::Resend(key));
             }
             Outcome::Refused(reason) => {
-                self.producer(node).stats.failed += 1;
-                emit(
-                    k,
-                    KafkaEvent::ProduceFailed {
-                        producer: node,
-                        tp,
-                        records,
-                        reason,
-                    },
-                );
+                self.batch_failed(k, node, tp, records, reason);
                 if b.pid != 0 {
                     // A batch that failed for good gives its sequence numbers back: the
                     // partition's later batches are renumbered
@@ -593,6 +584,27 @@ impl KafkaModel {
             }
         }
         self.drain(k, node);
+    }
+
+    /// A batch failed for good: counted, and said.
+    fn batch_failed(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+        tp: (NodeId, u32),
+        records: u32,
+        reason: ProduceError,
+    ) {
+        self.producer(node).stats.failed += 1;
+        emit(
+            k,
+            KafkaEvent::ProduceFailed {
+                producer: node,
+                tp,
+                records,
+                reason,
+            },
+        );
     }
 
     /// `request.timeout.ms` passed with no response: retry after `retry.backoff.ms`, unless
@@ -631,16 +643,7 @@ impl KafkaModel {
         };
         if let Some(reason) = why {
             self.batches.remove(key);
-            self.producer(node).stats.failed += 1;
-            emit(
-                k,
-                KafkaEvent::ProduceFailed {
-                    producer: node,
-                    tp,
-                    records,
-                    reason,
-                },
-            );
+            self.batch_failed(k, node, tp, records, reason);
         } else {
             self.producer(node).stats.retries += 1;
             emit(

@@ -3,28 +3,11 @@
 
 use std::collections::BTreeMap;
 use switchboard_core::http::HttpEvent;
-use switchboard_core::{Event, EventKind, MessageId, Scenario, Sim, SimTime};
+use switchboard_core::{Event, EventKind, MessageId, Sim, SimTime};
 
-/// Runs `s` to `until` (checking conservation after every event when `checked`), returning
-/// every event and the simulation.
-pub fn run(s: &Scenario, until: SimTime, checked: bool) -> (Vec<Event>, Sim) {
-    let mut sim = Sim::new(s).expect("valid");
-    let mut events = Vec::new();
-    if checked {
-        sim.check_conservation().expect("conserved at start");
-        while sim.next_event_time().is_some_and(|t| t <= until) {
-            assert!(sim.steps() < 50_000_000, "step budget exhausted");
-            sim.step();
-            if let Err(e) = sim.check_conservation() {
-                panic!("after step {} at {}: {e}", sim.steps(), sim.now());
-            }
-            events.extend(sim.drain_events());
-        }
-    }
-    sim.advance_to(until);
-    events.extend(sim.drain_events());
-    (events, sim)
-}
+// Each test crate uses some of the shared helpers, not all.
+#[allow(unused_imports)]
+pub use super::run_events as run;
 
 /// The model's events, with their times.
 pub fn http(events: &[Event]) -> impl Iterator<Item = (SimTime, &HttpEvent)> {

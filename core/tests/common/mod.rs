@@ -44,6 +44,31 @@ pub fn run_checked(sim: &mut Sim, until: SimTime, max_steps: u64) -> Vec<String>
     lines
 }
 
+/// Runs `s` to `until` (checking conservation after every event when `checked`), returning
+/// every event and the simulation. Bounded by 50 M steps.
+pub fn run_events(
+    s: &Scenario,
+    until: SimTime,
+    checked: bool,
+) -> (Vec<switchboard_core::Event>, Sim) {
+    let mut sim = Sim::new(s).expect("valid");
+    let mut events = Vec::new();
+    if checked {
+        sim.check_conservation().expect("conserved at start");
+        while sim.next_event_time().is_some_and(|t| t <= until) {
+            assert!(sim.steps() < 50_000_000, "step budget exhausted");
+            sim.step();
+            if let Err(e) = sim.check_conservation() {
+                panic!("after step {} at {}: {e}", sim.steps(), sim.now());
+            }
+            events.extend(sim.drain_events());
+        }
+    }
+    sim.advance_to(until);
+    events.extend(sim.drain_events());
+    (events, sim)
+}
+
 /// The trace hash of a whole run to `until`, advancing in one call.
 pub fn trace_hash(scenario: &Scenario, seed: u64, until: SimTime) -> String {
     switchboard_core::trace::hash_of_run(scenario, seed, until)
