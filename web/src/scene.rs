@@ -2,7 +2,7 @@
 //! The SVG layer and the canvas layer both read it, so dots stay on their edges.
 
 use crate::editor::Session;
-use crate::view::{bounds_of, edge_segment, layout, Bounds, Point};
+use crate::view::{bounds_of_boxes, edge_segment_sized, layout, Bounds, Point};
 use switchboard_core::topology::Topology;
 use switchboard_core::{EdgeId, NodeId};
 
@@ -11,6 +11,9 @@ use switchboard_core::{EdgeId, NodeId};
 pub struct Scene {
     /// Node centres by node id; `None` for removed nodes.
     pub nodes: Vec<Option<Point>>,
+    /// Node half widths and half heights by node id (most nodes have the standard size; a
+    /// topic grows with its partitions).
+    pub sizes: Vec<(f64, f64)>,
     /// Edge segments (border to border) by edge id; `None` for removed edges.
     pub edges: Vec<Option<(Point, Point)>>,
     /// The box around the live nodes.
@@ -41,6 +44,11 @@ impl Scene {
             .iter()
             .map(|n| if n.removed { None } else { place(&n.name) })
             .collect();
+        let sizes: Vec<(f64, f64)> = topo
+            .nodes
+            .iter()
+            .map(|n| crate::models::half_size(&n.kind))
+            .collect();
         let edges = topo
             .edges
             .iter()
@@ -50,13 +58,23 @@ impl Scene {
                 }
                 let a = nodes[e.from.index()]?;
                 let b = nodes[e.to.index()]?;
-                Some(edge_segment(a, b))
+                Some(edge_segment_sized(
+                    a,
+                    sizes[e.from.index()],
+                    b,
+                    sizes[e.to.index()],
+                ))
             })
             .collect();
-        let live: Vec<Point> = nodes.iter().flatten().copied().collect();
-        let bounds = bounds_of(&live, 60.0);
+        let live: Vec<(Point, (f64, f64))> = nodes
+            .iter()
+            .zip(&sizes)
+            .filter_map(|(p, s)| p.map(|p| (p, *s)))
+            .collect();
+        let bounds = bounds_of_boxes(&live, 60.0);
         Scene {
             nodes,
+            sizes,
             edges,
             bounds,
         }
@@ -72,13 +90,20 @@ impl Scene {
         self.edges.get(id.index()).copied().flatten()
     }
 
+    /// A node's half width and half height.
+    pub fn half(&self, id: NodeId) -> (f64, f64) {
+        self.sizes
+            .get(id.index())
+            .copied()
+            .unwrap_or((crate::view::NODE_HALF_W, crate::view::NODE_HALF_H))
+    }
+
     /// The live node whose box contains the world point `p`.
     pub fn node_at(&self, p: Point) -> Option<NodeId> {
-        use crate::view::{NODE_HALF_H, NODE_HALF_W};
         self.nodes.iter().enumerate().rev().find_map(|(i, c)| {
             let c = (*c)?;
-            ((p.x - c.x).abs() <= NODE_HALF_W && (p.y - c.y).abs() <= NODE_HALF_H)
-                .then_some(NodeId(i as u32))
+            let (hw, hh) = self.half(NodeId(i as u32));
+            ((p.x - c.x).abs() <= hw && (p.y - c.y).abs() <= hh).then_some(NodeId(i as u32))
         })
     }
 }
@@ -89,6 +114,33 @@ mod tests {
     use crate::editor::Session;
     use switchboard_core::scenario::{EdgeSpec, Position};
     use switchboard_core::Scenario;
+
+    #[test]
+    fn a_topic_is_a_larger_box_that_grows_with_its_partitions() {
+        let doc = r#"{"version":5,"nodes":[
+            {"id":"t","kind":"topic","config":{"partitions":6},"position":{"x":0,"y":0}},
+            {"id":"c","kind":"kafka_consumer","position":{"x":400,"y":0}}],
+            "edges":[{"from":"t","to":"c"}]}"#;
+        let s = Session::new(&Scenario::from_json(doc).unwrap()).unwrap();
+        let scene = Scene::of(&s);
+        let (hw, hh) = scene.half(NodeId(0));
+        assert!(hw > crate::view::NODE_HALF_W && hh > crate::view::NODE_HALF_H);
+        assert_eq!(
+            scene.half(NodeId(1)),
+            (crate::view::NODE_HALF_W, crate::view::NODE_HALF_H)
+        );
+        // Inside the topic's box but outside a standard one: still the topic.
+        assert_eq!(
+            scene.node_at(Point {
+                x: hw - 2.0,
+                y: hh - 2.0
+            }),
+            Some(NodeId(0))
+        );
+        // Its edge starts at its own border.
+        let (a, b) = scene.edge(EdgeId(0)).unwrap();
+        assert_eq!((a.x, b.x), (hw, 400.0 - crate::view::NODE_HALF_W));
+    }
 
     #[test]
     fn removed_nodes_and_their_edges_have_no_place() {

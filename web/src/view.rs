@@ -262,19 +262,30 @@ pub fn layout(s: &Scenario) -> Vec<Point> {
         .collect()
 }
 
-/// The box around every node, with `pad` world units of margin.
+/// The box around every node (each of the standard size), with `pad` world units of margin.
 pub fn bounds_of(points: &[Point], pad: f64) -> Bounds {
+    let boxes: Vec<(Point, (f64, f64))> = points
+        .iter()
+        .map(|&p| (p, (NODE_HALF_W, NODE_HALF_H)))
+        .collect();
+    bounds_of_boxes(&boxes, pad)
+}
+
+/// The box around every node, each a centre and its half width and half height, with `pad`
+/// world units of margin.
+pub fn bounds_of_boxes(boxes: &[(Point, (f64, f64))], pad: f64) -> Bounds {
+    let points: Vec<Point> = boxes.iter().map(|b| b.0).collect();
     let mut b = Bounds {
         min_x: f64::MAX,
         min_y: f64::MAX,
         max_x: f64::MIN,
         max_y: f64::MIN,
     };
-    for p in points {
-        b.min_x = b.min_x.min(p.x - NODE_HALF_W);
-        b.max_x = b.max_x.max(p.x + NODE_HALF_W);
-        b.min_y = b.min_y.min(p.y - NODE_HALF_H);
-        b.max_y = b.max_y.max(p.y + NODE_HALF_H);
+    for &(p, (hw, hh)) in boxes {
+        b.min_x = b.min_x.min(p.x - hw);
+        b.max_x = b.max_x.max(p.x + hw);
+        b.min_y = b.min_y.min(p.y - hh);
+        b.max_y = b.max_y.max(p.y + hh);
     }
     if points.is_empty() {
         b = Bounds {
@@ -295,19 +306,30 @@ pub fn bounds_of(points: &[Point], pad: f64) -> Bounds {
 /// The segment an edge is drawn along: from the border of the `from` box to the border of the
 /// `to` box, on the line between their centres.
 pub fn edge_segment(from: Point, to: Point) -> (Point, Point) {
-    let clip = |c: Point, toward: Point| {
+    let half = (NODE_HALF_W, NODE_HALF_H);
+    edge_segment_sized(from, half, to, half)
+}
+
+/// [`edge_segment`] between boxes of the given half sizes.
+pub fn edge_segment_sized(
+    from: Point,
+    from_half: (f64, f64),
+    to: Point,
+    to_half: (f64, f64),
+) -> (Point, Point) {
+    let clip = |c: Point, toward: Point, (hw, hh): (f64, f64)| {
         let (vx, vy) = (toward.x - c.x, toward.y - c.y);
         if vx == 0.0 && vy == 0.0 {
             return c;
         }
         // Scale the direction so it just reaches the box border.
         let tx = if vx != 0.0 {
-            NODE_HALF_W / vx.abs()
+            hw / vx.abs()
         } else {
             f64::INFINITY
         };
         let ty = if vy != 0.0 {
-            NODE_HALF_H / vy.abs()
+            hh / vy.abs()
         } else {
             f64::INFINITY
         };
@@ -317,7 +339,7 @@ pub fn edge_segment(from: Point, to: Point) -> (Point, Point) {
             y: c.y + vy * t,
         }
     };
-    (clip(from, to), clip(to, from))
+    (clip(from, to, from_half), clip(to, from, to_half))
 }
 
 /// Where a message that departs `a` at `depart` and arrives at `b` at `arrive` is at `now`, or

@@ -11,10 +11,33 @@ use switchboard_core::NodeMetrics;
 use yew::prelude::*;
 
 /// Partitions drawn as rows inside a topic (more are summed up in words).
-pub const ROWS: usize = 4;
+pub const ROWS: usize = 6;
 
 /// Offset cells drawn per partition: the newest records.
-pub const CELLS: usize = 12;
+pub const CELLS: usize = 16;
+
+/// A topic's half width on the canvas (wider than other nodes: it draws its logs).
+const TOPIC_HALF_W: f64 = 100.0;
+
+/// The height of one partition's row of cells.
+const ROW_H: f64 = 9.0;
+
+/// Where the rows begin, below the name and the subtitle.
+const ROWS_TOP: f64 = 36.0;
+
+/// A node's half width and half height: a topic grows with its partitions (up to [`ROWS`]).
+pub fn half_size(kind: &KafkaKind) -> (f64, f64) {
+    match kind {
+        KafkaKind::Topic(t) => {
+            let rows = (t.partitions as usize).clamp(1, ROWS) as f64;
+            (
+                TOPIC_HALF_W,
+                (NODE_HALF_H).max((ROWS_TOP + rows * ROW_H + 6.0) / 2.0),
+            )
+        }
+        KafkaKind::Producer(_) | KafkaKind::Consumer(_) => (NODE_HALF_W, NODE_HALF_H),
+    }
+}
 
 /// The model's palette items.
 pub const PALETTE: &[PaletteItem] = &[
@@ -371,12 +394,12 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
     };
     match (kind, m.kafka()) {
         (KafkaKind::Topic(cfg), Some(KafkaMetrics::Topic(t))) => {
-            let rows = t.partitions.len().min(ROWS);
-            let top = cy - 2.0;
-            let bottom = cy + NODE_HALF_H - 4.0;
-            let row_h = ((bottom - top) / rows.max(1) as f64).min(8.0);
+            let (hw, hh) = half_size(kind);
+            let x0 = cx - hw;
+            let top = cy - hh + ROWS_TOP;
+            let row_h = ROW_H;
             let label_w = 12.0;
-            let w = 2.0 * NODE_HALF_W - 16.0 - label_w;
+            let w = 2.0 * hw - 16.0 - label_w;
             let cw = w / CELLS as f64;
             let body = html! {
                 <g class="partitions">

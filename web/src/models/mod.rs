@@ -140,6 +140,20 @@ pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
     }
 }
 
+/// A node's half width and half height on the canvas: the standard box, or (a topic) one
+/// that grows with what it draws.
+pub fn half_size(kind: &NodeKind) -> (f64, f64) {
+    use crate::view::{NODE_HALF_H, NODE_HALF_W};
+    match kind {
+        NodeKind::Kafka(k) => kafka::half_size(k),
+        NodeKind::Producer(_)
+        | NodeKind::Relay(_)
+        | NodeKind::Sink(_)
+        | NodeKind::Amqp(_)
+        | NodeKind::Http(_) => (NODE_HALF_W, NODE_HALF_H),
+    }
+}
+
 /// The outline a node is drawn with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Shape {

@@ -5,7 +5,7 @@ use super::{BindDraft, Ctx, Drag, Selection, UiAction};
 use crate::editor::EditError;
 use crate::models::Shape;
 use crate::scene::Scene;
-use crate::view::{self, snap, Point, Viewport, NODE_HALF_H, NODE_HALF_W};
+use crate::view::{self, snap, Point, Viewport, NODE_HALF_H};
 use switchboard_core::scenario::{EdgeSpec, Position};
 use switchboard_core::{EdgeId, NodeId, NodeMetrics};
 use wasm_bindgen::JsCast;
@@ -546,7 +546,8 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         let m = metrics.nodes.get(i)?;
         let selected = *sel == Selection::Node(n.name.clone());
         let is_dlq = dlqs.contains(&i);
-        let node = node_html(ctx, topo, NodeId(i as u32), m, c, selected, is_dlq);
+        let half = scene.half(NodeId(i as u32));
+        let node = node_html(ctx, topo, NodeId(i as u32), m, (c, half), selected, is_dlq);
         let outgoing = n.out.iter().filter_map(|&e| {
             let (a, b) = scene.edges.get(e.index()).copied().flatten()?;
             (!topo.edge(e).removed)
@@ -555,16 +556,17 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         Some(html! { <>{ node }{ for outgoing }</> })
     });
     let connecting = match &ui.drag {
-        Drag::Connect { from, at, over } => {
-            topo.node_id(from).and_then(|f| scene.node(f)).map(|a| {
+        Drag::Connect { from, at, over } => topo
+            .node_id(from)
+            .and_then(|f| scene.node(f).map(|a| (a, scene.half(f))))
+            .map(|(a, half)| {
                 let ok = over.as_ref().is_none_or(|(_, why)| why.is_none());
                 html! {
                     <line class={classes!("rubber-band", (!ok).then_some("refused"))}
-                        x1={(a.x + NODE_HALF_W).to_string()} y1={a.y.to_string()}
+                        x1={(a.x + half.0).to_string()} y1={a.y.to_string()}
                         x2={at.x.to_string()} y2={at.y.to_string()} />
                 }
-            })
-        }
+            }),
         _ => None,
     };
     let tip = ui.tip.as_ref().map(|(w, text)| {
@@ -698,13 +700,13 @@ fn node_html(
     topo: &switchboard_core::topology::Topology,
     id: NodeId,
     m: &NodeMetrics,
-    c: Point,
+    (c, half): (Point, (f64, f64)),
     selected: bool,
     is_dlq: bool,
 ) -> Html {
     let n = topo.node(id);
-    let (x0, y0) = (c.x - NODE_HALF_W, c.y - NODE_HALF_H);
-    let (w, h) = (2.0 * NODE_HALF_W, 2.0 * NODE_HALF_H);
+    let (x0, y0) = (c.x - half.0, c.y - half.1);
+    let (w, h) = (2.0 * half.0, 2.0 * half.1);
     let kind = n.kind.name();
     let mut classes = classes!(
         "node",
@@ -754,7 +756,7 @@ fn node_html(
             aria-roledescription="node" aria-label={label} aria-pressed={selected.to_string()}
             aria-describedby="canvas-help"
             onkeydown={select_key(ctx, Selection::Node(name.clone()))}
-            onfocus={reveal_on_focus(ctx, c, (NODE_HALF_W, NODE_HALF_H))}>
+            onfocus={reveal_on_focus(ctx, c, half)}>
             { shape }
             if can_send {
                 <circle class="port" data-port={name.clone()} cx={(x0 + w).to_string()} cy={c.y.to_string()} r="7" aria-hidden="true" />
@@ -762,8 +764,8 @@ fn node_html(
         </g>
         <g key={format!("face-{name}")} class={face_classes} data-face={name.clone()} aria-hidden="true">
             <title>{ name.clone() }</title>
-            <text class="name" x={c.x.to_string()} y={(c.y - 16.0).to_string()}>{ view::short_name(&name).into_owned() }</text>
-            <text class="kind" x={c.x.to_string()} y={(c.y - 3.0).to_string()}>{ subtitle }</text>
+            <text class="name" x={c.x.to_string()} y={(y0 + 16.0).to_string()}>{ view::short_name(&name).into_owned() }</text>
+            <text class="kind" x={c.x.to_string()} y={(y0 + 29.0).to_string()}>{ subtitle }</text>
             { body }
         </g>
         </>
