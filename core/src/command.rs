@@ -105,6 +105,19 @@ pub enum Command {
         /// A paused consumer.
         node: NodeId,
     },
+    /// A Kafka consumer moves its position on the partitions it owns (all, a topic's, or one).
+    Seek {
+        /// A Kafka consumer.
+        node: NodeId,
+        /// Only this topic's partitions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<NodeId>,
+        /// Only this partition (with `topic`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<u32>,
+        /// Where to.
+        to: crate::kafka::SeekTo,
+    },
 }
 
 /// One entry of the edit log: a command, and exactly when it was applied.

@@ -155,6 +155,7 @@ pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result
         Action::Pause | Action::Resume => {
             Err(not_a(name, kind, "consumer", "can be paused and resumed"))
         }
+        Action::Seek => Err(not_a(name, kind, "kafka_consumer", "seeks")),
     }
 }
 

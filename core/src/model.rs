@@ -126,6 +126,8 @@ pub enum Action {
     Pause,
     /// Run the stalled application again (`resume`).
     Resume,
+    /// Move a Kafka consumer's position (`seek`).
+    Seek,
 }
 
 /// Whether a node named `name` of `kind` takes `action`; if not, why, in words that name it.

@@ -653,6 +653,19 @@ impl Sim {
                 }
                 .map_err(CommandError::Invalid)?;
             }
+            Command::Seek {
+                node,
+                topic,
+                partition,
+                ..
+            } => {
+                live_node(*node)?;
+                may(*node, model::Action::Seek)?;
+                self.models
+                    .kafka
+                    .check_seek(&self.k, *node, *topic, *partition)
+                    .map_err(CommandError::Invalid)?;
+            }
             Command::Configure { node, spec } => {
                 live_node(*node)?;
                 self.check_configure(*node, spec)?;
@@ -932,6 +945,26 @@ impl Sim {
             Action::RemoveNode { .. } => Command::RemoveNode { node },
             Action::Pause { .. } => Command::Pause { node },
             Action::Resume { .. } => Command::Resume { node },
+            Action::Seek {
+                topic,
+                partition,
+                to,
+                ..
+            } => {
+                let topic = match topic {
+                    Some(t) => match self.k.topo.node_id(&t) {
+                        Some(t) => Some(t),
+                        None => return,
+                    },
+                    None => None,
+                };
+                Command::Seek {
+                    node,
+                    topic,
+                    partition,
+                    to,
+                }
+            }
             Action::Configure { node: spec } => Command::Configure { node, spec },
             Action::AddEdge { edge } => Command::AddEdge { spec: edge },
             Action::SetPolicy { .. } | Action::ClearPolicy { .. } => {
@@ -1011,6 +1044,15 @@ impl Sim {
                     self.models.amqp.resume(&mut self.k, node)
                 }
             },
+            Command::Seek {
+                node,
+                topic,
+                partition,
+                to,
+            } => self
+                .models
+                .kafka
+                .seek(&mut self.k, node, topic, partition, to),
         }
     }
 

@@ -663,3 +663,55 @@ fn partitions_grow_live_and_never_shrink() {
     let last = of(&lines, "rebalance_completed").last().copied().unwrap();
     assert_eq!(names(&last["assignment"]["c"]).len(), 4);
 }
+
+/// `seek` to the beginning replays a partition from its log start; a seek to a partition the
+/// consumer does not own is refused (`IllegalStateException`).
+#[test]
+fn seek_to_the_beginning_replays_and_a_seek_elsewhere_is_refused() {
+    let (lines, _) = trace(
+        json!({"version": 5, "nodes": [
+            {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 20, "limit": 100, "keys": ["a"]}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 1}},
+            consumer("c", json!({"group.id": "g", "auto.offset.reset": "earliest", "processing_time": "1ms"}))],
+          "edges": [{"from": "p", "to": "t"}, {"from": "t", "to": "c"}],
+          "actions": [{"at": "20s", "do": "seek", "node": "c", "to": "beginning"}]}),
+        40.0,
+    );
+    let seek = of(&lines, "offset_reset")
+        .into_iter()
+        .find(|r| r["cause"] == "seek")
+        .expect("the seek");
+    assert_eq!(seek["from"], 100);
+    assert_eq!(seek["to"], 0);
+    let mut count: BTreeMap<u64, u32> = BTreeMap::new();
+    for p in of(&lines, "processed") {
+        *count.entry(p["offset"].as_u64().unwrap()).or_default() += 1;
+    }
+    assert_eq!(count.len(), 100);
+    assert!(
+        count.values().all(|&n| n == 2),
+        "every record processed again"
+    );
+
+    let doc = json!({"version": 5, "nodes": [
+        {"id": "t", "kind": "topic", "config": {"partitions": 2}},
+        {"id": "u", "kind": "topic"},
+        consumer("c", json!({"group.id": "g"}))],
+      "edges": [{"from": "t", "to": "c"}]});
+    let s = Scenario::from_json(&doc.to_string()).unwrap();
+    let mut sim = Sim::new(&s).unwrap();
+    sim.advance_to(secs(10.0));
+    let (c, u) = (
+        sim.topology().node_id("c").unwrap(),
+        sim.topology().node_id("u").unwrap(),
+    );
+    let err = sim
+        .apply(Command::Seek {
+            node: c,
+            topic: Some(u),
+            partition: None,
+            to: switchboard_core::kafka::SeekTo::Offset(0),
+        })
+        .unwrap_err();
+    assert!(err.to_string().contains("No current assignment"), "{err}");
+}

@@ -95,6 +95,14 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   await page.locator("#log-filter").fill("member_removed");
   assert.match(await page.locator("#drawer-panel").textContent(), /reason=session_timeout/);
   await screenshot(page, "kafka-04-drained");
+  // Replay: the survivor seeks to the beginning of its partitions and reads them again.
+  await selectNode("kafka-consumer");
+  await page.click('button[data-fault="replay"]');
+  await runTo(crashedAt / 1e6 + 42, 2);
+  await page.locator("#log-filter").fill("offset_reset");
+  const resets = await page.locator("#drawer-panel").textContent();
+  assert.match(resets, /to=0 cause=seek/, "a seek to offset 0");
+  assert.ok((await lagOf("kafka-consumer")) >= 0);
   assert.deepEqual(page.problems, []);
 });
 

@@ -822,3 +822,93 @@ impl KafkaModel {
         }
     }
 }
+
+impl KafkaModel {
+    /// The partitions a seek of `c` names: those it owns, of `topic` if given, `partition` if
+    /// given.
+    fn seek_targets(&self, c: NodeId, topic: Option<NodeId>, partition: Option<u32>) -> Vec<Tp> {
+        self.consumer_ref(c)
+            .map(|st| {
+                st.owned
+                    .iter()
+                    .filter(|tp| topic.is_none_or(|t| t == tp.0))
+                    .filter(|tp| partition.is_none_or(|p| p == tp.1))
+                    .copied()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Why `c` cannot seek there now, if it cannot: a consumer seeks only in partitions it
+    /// owns (`IllegalStateException: No current assignment for partition`).
+    pub(crate) fn check_seek(
+        &self,
+        k: &Kernel,
+        c: NodeId,
+        topic: Option<NodeId>,
+        partition: Option<u32>,
+    ) -> Result<(), String> {
+        if !k.up(c) {
+            return Err(format!(
+                "{:?} is down; restart it first",
+                k.topo.node(c).name
+            ));
+        }
+        if self.seek_targets(c, topic, partition).is_empty() {
+            let what = match (topic, partition) {
+                (Some(t), Some(p)) => format!("partition {}-{p}", k.topo.node(t).name),
+                (Some(t), None) => format!("any partition of {}", k.topo.node(t).name),
+                (None, _) => "any partition".to_owned(),
+            };
+            return Err(format!(
+                "IllegalStateException: No current assignment for {what}: {:?} can seek only \
+                 in the partitions it owns",
+                k.topo.node(c).name
+            ));
+        }
+        Ok(())
+    }
+
+    /// `seek`, `seekToBeginning`, `seekToEnd`: the next fetch of each named partition starts
+    /// there. Records already returned by a poll are still processed.
+    pub(crate) fn seek(
+        &mut self,
+        k: &mut Kernel,
+        c: NodeId,
+        topic: Option<NodeId>,
+        partition: Option<u32>,
+        to: super::kind::SeekTo,
+    ) {
+        use super::kind::{SeekEdge, SeekTo};
+        for tp in self.seek_targets(c, topic, partition) {
+            let (start, end) = self.log(tp).map_or((0, 0), |l| (l.log_start, l.end));
+            let offset = match to {
+                SeekTo::Offset(o) => o,
+                SeekTo::Edge(SeekEdge::Beginning) => start,
+                SeekTo::Edge(SeekEdge::End) => end,
+            };
+            let st = self.consumer(c);
+            let from = st
+                .positions
+                .insert(tp, offset)
+                .unwrap_or(super::event::NO_OFFSET);
+            emit(
+                k,
+                KafkaEvent::OffsetReset {
+                    consumer: c,
+                    tp,
+                    from,
+                    to: offset,
+                    cause: ResetCause::Seek,
+                },
+            );
+        }
+        // A consumer waiting in a long poll fetches from its new position at once.
+        let st = self.consumer(c);
+        if st.wait_until.is_some() {
+            st.wait_until = None;
+            st.fetching = false;
+            self.poll(k, c);
+        }
+    }
+}

@@ -483,6 +483,26 @@ pub enum OffsetReset {
     None,
 }
 
+/// Where a `seek` moves a consumer's position.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum SeekTo {
+    /// This offset (`seek`).
+    Offset(u64),
+    /// The log start or the log end (`seekToBeginning`, `seekToEnd`).
+    Edge(SeekEdge),
+}
+
+/// The ends of a log a consumer can seek to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SeekEdge {
+    /// The log start offset.
+    Beginning,
+    /// The log end offset.
+    End,
+}
+
 /// When a consumer with `enable.auto.commit=false` commits, against its processing.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -16,7 +16,7 @@ pub mod partitioner;
 
 pub use kind::{
     Acks, Assignor, CleanupPolicy, CommitMode, ConsumerConfig, EdgeKind, KafkaKind, Keys,
-    OffsetReset, ProducerConfig, TopicConfig,
+    OffsetReset, ProducerConfig, SeekEdge, SeekTo, TopicConfig,
 };
 mod consumer;
 pub mod event;

@@ -58,7 +58,10 @@ pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result
             "topic {name:?} lives on the broker, and broker failures (leaders, replicas, ISR) \
              are not modelled; crash a producer or a consumer"
         )),
-        (Action::Pause | Action::Resume, KafkaKind::Consumer(_)) => Ok(()),
+        (Action::Pause | Action::Resume | Action::Seek, KafkaKind::Consumer(_)) => Ok(()),
+        (Action::Seek, KafkaKind::Topic(_) | KafkaKind::Producer(_)) => {
+            Err(not_a(name, kind, "kafka_consumer", "seeks"))
+        }
         (Action::Pause | Action::Resume, KafkaKind::Topic(_) | KafkaKind::Producer(_)) => {
             Err(not_a(name, kind, "consumer", "can be paused and resumed"))
         }

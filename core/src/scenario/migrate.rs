@@ -119,6 +119,9 @@ fn v4_to_v5(mut doc: Doc) -> Result<Doc, Diagnostic> {
     }
     let actions = doc.get("actions").and_then(Value::as_array);
     for (i, a) in actions.into_iter().flatten().enumerate() {
+        if a.get("do").and_then(Value::as_str) == Some("seek") {
+            return Err(new(format!("actions[{i}].do"), "`seek`"));
+        }
         for field in ["key", "partition", "tombstone"] {
             if a.get("message").and_then(|m| m.get(field)).is_some() {
                 return Err(new(

@@ -268,6 +268,7 @@ impl Action {
             | Action::RemoveEdge { .. }
             | Action::Pause { .. }
             | Action::Resume { .. }
+            | Action::Seek { .. }
             | Action::Configure { .. }
             | Action::SetPolicy { .. }
             | Action::ClearPolicy { .. } => None,
@@ -453,6 +454,20 @@ pub enum Action {
         /// A consumer's id.
         node: String,
     },
+    /// The Kafka consumer `node` moves its position (`seek`, `seekToBeginning`, `seekToEnd`)
+    /// on the partitions it owns: all of them, a topic's, or one.
+    Seek {
+        /// A Kafka consumer's id.
+        node: String,
+        /// Only this topic's partitions.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        topic: Option<String>,
+        /// Only this partition (with `topic`).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        partition: Option<u32>,
+        /// An offset, `"beginning"` or `"end"`.
+        to: crate::kafka::SeekTo,
+    },
     /// Changes the settings of the node named by `node.id` in place (a producer's rate, a
     /// consumer's prefetch…), as the `configure` command does.
     Configure {
@@ -499,6 +514,14 @@ impl Action {
             | Action::RemoveNode { node }
             | Action::Pause { node }
             | Action::Resume { node } => vec![("node", node)],
+            Action::Seek {
+                node, topic: None, ..
+            } => vec![("node", node)],
+            Action::Seek {
+                node,
+                topic: Some(topic),
+                ..
+            } => vec![("node", node), ("topic", topic)],
             Action::Configure { node } => vec![("node.id", &node.id)],
             Action::AddEdge { edge } => vec![("edge.from", &edge.from), ("edge.to", &edge.to)],
             Action::RemoveEdge { from, to, .. } => vec![("from", from), ("to", to)],

@@ -444,6 +444,17 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
             }
             Action::Pause { .. } => Some(crate::model::Action::Pause),
             Action::Resume { .. } => Some(crate::model::Action::Resume),
+            Action::Seek {
+                topic, partition, ..
+            } => {
+                if partition.is_some() && topic.is_none() {
+                    diags.push(Diagnostic::new(
+                        action.at("partition"),
+                        "a partition is a topic's: name the topic too",
+                    ));
+                }
+                Some(crate::model::Action::Seek)
+            }
             Action::Configure { node } => {
                 if kind.is_some() {
                     check_configure_action(s, i, a.at, node, &kind_of, diags);

@@ -338,7 +338,12 @@ pub fn faults(kind: &KafkaKind) -> &'static [Fault] {
     match kind {
         KafkaKind::Topic(_) => &[],
         KafkaKind::Producer(_) => &[Fault::Flood, Fault::CrashRestart],
-        KafkaKind::Consumer(_) => &[Fault::CrashRestart, Fault::PauseResume, Fault::Slow],
+        KafkaKind::Consumer(_) => &[
+            Fault::CrashRestart,
+            Fault::PauseResume,
+            Fault::Slow,
+            Fault::Replay,
+        ],
     }
 }
 

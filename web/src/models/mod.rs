@@ -95,6 +95,8 @@ pub enum Fault {
     Flood,
     /// Publish one message every consumer fails.
     Poison,
+    /// Seek to the beginning of every partition it owns (a Kafka consumer): replay.
+    Replay,
 }
 
 /// Messages the Flood fault publishes at once.

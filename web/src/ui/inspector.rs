@@ -498,7 +498,15 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
         };
         let m = sim.metrics();
         let nm = &m.nodes[node.index()];
-        (node, nm.up, nm.consumer().is_some_and(|c| c.paused))
+        let kafka_paused = matches!(
+            nm.kafka(),
+            Some(switchboard_core::kafka::KafkaMetrics::Consumer(c)) if c.paused
+        );
+        (
+            node,
+            nm.up,
+            nm.consumer().is_some_and(|c| c.paused) || kafka_paused,
+        )
     };
     let cmd = |label: &'static str,
                action: &'static str,
@@ -565,6 +573,27 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
                 ctx.refresh.emit(());
             });
             html! { <button data-fault="slow" {onclick} title="Processing takes ten times as long">{ "Slow ×10" }</button> }
+        }
+        Fault::Replay => cmd(
+            "Replay from 0",
+            "replay",
+            vec![Command::Seek {
+                node,
+                topic: None,
+                partition: None,
+                to: switchboard_core::kafka::SeekTo::Edge(switchboard_core::kafka::SeekEdge::Beginning),
+            }],
+            format!("{name} seeks to the beginning of its partitions"),
+            "Seek to the log start of every partition it owns: it reads them again",
+        ),
+        Fault::Flood if matches!(spec.kind, NodeKind::Kafka(_)) => {
+            let flood: Vec<Command> = (0..FLOOD)
+                .map(|_| Command::Publish {
+                    node,
+                    message: switchboard_core::message::MessageTemplate::default(),
+                })
+                .collect();
+            cmd("Flood ×100", "flood", flood, format!("{name} produced {FLOOD} records at once"), "Produce a burst of 100 records (null keys) now")
         }
         Fault::Flood | Fault::Poison => {
             let NodeKind::Producer(p) = &spec.kind else {
