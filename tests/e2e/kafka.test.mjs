@@ -71,6 +71,16 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   assert.ok(Object.keys(where).length >= 3, `several keys: ${JSON.stringify(Object.keys(where))}`);
   for (const [k, ps] of Object.entries(where)) assert.equal(ps.size, 1, `key ${k} in one partition: ${[...ps]}`);
   await page.locator("#log-filter").fill("");
+  // A topic's partitions only grow: lowering them is refused with Kafka's reason, and the log
+  // stays as it was.
+  await selectNode("topic");
+  const partitions = page.locator('#inspector [data-field="partitions"]');
+  await partitions.click();
+  await partitions.fill("2");
+  await partitions.press("Tab");
+  await page.locator("#inspector").getByText(/InvalidPartitionsException/).waitFor();
+  assert.equal(await page.locator('g.node-face[data-face="topic"] g.partition').count(), 3, "still three partitions");
+  await page.keyboard.press("Escape");
   await screenshot(page, "kafka-02-consuming");
   assert.deepEqual(await axe(page), [], "axe with the Kafka nodes");
 
