@@ -60,6 +60,9 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   // Records land by key: each partition's cells carry their key's colour class.
   const cells = await page.locator("g.partition rect.cell").evaluateAll((els) => els.map((e) => e.getAttribute("class")));
   assert.ok(cells.length > 5 && cells.every((c) => /\bk[0-7]\b/.test(c)), `keyed cells: ${cells.slice(0, 5)}`);
+  // Each partition shows where the group has committed, and where its reader fetches next.
+  assert.ok((await page.locator('g.node-face[data-face="topic"] line.cursor').count()) >= 1, "committed offsets drawn");
+  assert.ok((await page.locator('g.node-face[data-face="topic"] path.position').count()) >= 1, "positions drawn");
   // A key is in one partition only: the log's keys, per partition, from the event log.
   if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
   await page.locator("#log-filter").fill("appended");

@@ -834,6 +834,8 @@ pub struct GroupLag {
     pub lag: Option<u64>,
     /// The consumer that owns it now, if one does.
     pub owner: Option<String>,
+    /// That consumer's position on it (the next offset it fetches), once it has one.
+    pub position: Option<u64>,
 }
 
 /// A topic's metrics.
@@ -958,13 +960,19 @@ impl KafkaModel {
                             .assignment
                             .iter()
                             .find(|(_, list)| list.contains(&tp))
-                            .map(|(c, _)| k.topo.node(*c).name.clone());
+                            .map(|(c, _)| *c);
+                        let position = owner.and_then(|c| {
+                            self.consumer_ref(c)
+                                .filter(|st| st.owned.contains(&tp) && k.up(c))
+                                .and_then(|st| st.positions.get(&tp).copied())
+                        });
                         groups.push(GroupLag {
                             group: g.name.to_string(),
                             partition: p as u32,
                             committed,
                             lag: committed.map(|c| log.end.saturating_sub(c)),
-                            owner,
+                            owner: owner.map(|c| k.topo.node(c).name.clone()),
+                            position,
                         });
                     }
                 }

@@ -420,6 +420,10 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                             .filter(|g| g.partition == p.partition)
                             .filter_map(|g| g.committed.map(|o| (o, g.group.clone())))
                             .collect();
+                        let positions: Vec<(u64, String)> = t.groups.iter()
+                            .filter(|g| g.partition == p.partition)
+                            .filter_map(|g| g.position.map(|o| (o, g.group.clone())))
+                            .collect();
                         html! {
                             <g class="partition" data-partition={p.partition.to_string()}
                                data-log-start={p.log_start.to_string()} data-end={p.end.to_string()}>
@@ -441,7 +445,12 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                                 }) }
                                 { for cursors.iter().filter(|(o, _)| *o >= base && *o <= p.end).map(|(o, g)| {
                                     let x = lx + (CELLS as u64 - (p.end - o)) as f64 * cw;
-                                    html! { <line class="cursor" data-group={g.clone()} x1={x.to_string()} x2={x.to_string()} y1={(y - 1.0).to_string()} y2={(y + row_h).to_string()} /> }
+                                    html! { <line class="cursor" data-group={g.clone()} data-committed={o.to_string()} x1={x.to_string()} x2={x.to_string()} y1={(y - 1.0).to_string()} y2={(y + row_h).to_string()} /> }
+                                }) }
+                                // Where each group's reader will fetch next: a tick above the row.
+                                { for positions.iter().filter(|(o, _)| *o >= base && *o <= p.end).map(|(o, g)| {
+                                    let x = lx + (CELLS as u64 - (p.end - o)) as f64 * cw;
+                                    html! { <path class="position" data-group={g.clone()} data-position={o.to_string()} d={format!("M{} {} l-2 -3 h4 z", x, y - 0.5)} /> }
                                 }) }
                             </g>
                         }
