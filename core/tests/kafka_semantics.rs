@@ -489,10 +489,17 @@ fn groups_read_independently_and_order_holds_within_a_partition() {
         assert_eq!(g.lag, g.committed.map(|c| end - c));
         // The reader's position is at or past what its group committed, and within the log.
         if let (Some(p), Some(c)) = (g.position, g.committed) {
-            assert!(c <= p && p <= end, "{}: committed {c}, position {p}, end {end}", g.group);
+            assert!(
+                c <= p && p <= end,
+                "{}: committed {c}, position {p}, end {end}",
+                g.group
+            );
         }
     }
-    assert!(t.groups.iter().all(|g| g.position.is_some()), "every partition has a reader");
+    assert!(
+        t.groups.iter().all(|g| g.position.is_some()),
+        "every partition has a reader"
+    );
 }
 
 /// Retention deletes whole segments, oldest first, and moves the log start; a consumer whose
