@@ -118,6 +118,12 @@ pub enum Command {
         /// Where to.
         to: crate::kafka::SeekTo,
     },
+    /// The broker's response to the Kafka producer's next produce request is lost, so it
+    /// retries that batch after `request.timeout.ms` (a duplicate unless it is idempotent).
+    LoseAck {
+        /// A Kafka producer.
+        node: NodeId,
+    },
 }
 
 /// One entry of the edit log: a command, and exactly when it was applied.

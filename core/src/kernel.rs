@@ -156,6 +156,7 @@ pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result
             Err(not_a(name, kind, "consumer", "can be paused and resumed"))
         }
         Action::Seek => Err(not_a(name, kind, "kafka_consumer", "seeks")),
+        Action::LoseAck => Err(not_a(name, kind, "kafka_producer", "loses acks")),
     }
 }
 

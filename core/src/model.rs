@@ -128,6 +128,8 @@ pub enum Action {
     Resume,
     /// Move a Kafka consumer's position (`seek`).
     Seek,
+    /// Lose the response to a Kafka producer's next produce request (`lose_ack`).
+    LoseAck,
 }
 
 /// Whether a node named `name` of `kind` takes `action`; if not, why, in words that name it.

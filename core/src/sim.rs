@@ -666,6 +666,12 @@ impl Sim {
                     .check_seek(&self.k, *node, *topic, *partition)
                     .map_err(CommandError::Invalid)?;
             }
+            Command::LoseAck { node } => {
+                live_node(*node)?;
+                may(*node, model::Action::LoseAck)?;
+                crate::kafka::KafkaModel::check_lose_ack(&self.k, *node)
+                    .map_err(CommandError::Invalid)?;
+            }
             Command::Configure { node, spec } => {
                 live_node(*node)?;
                 self.check_configure(*node, spec)?;
@@ -965,6 +971,7 @@ impl Sim {
                     to,
                 }
             }
+            Action::LoseAck { .. } => Command::LoseAck { node },
             Action::Configure { node: spec } => Command::Configure { node, spec },
             Action::AddEdge { edge } => Command::AddEdge { spec: edge },
             Action::SetPolicy { .. } | Action::ClearPolicy { .. } => {
@@ -1053,6 +1060,7 @@ impl Sim {
                 .models
                 .kafka
                 .seek(&mut self.k, node, topic, partition, to),
+            Command::LoseAck { node } => self.models.kafka.lose_next_ack(node),
         }
     }
 

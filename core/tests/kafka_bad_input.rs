@@ -207,6 +207,26 @@ fn actions_kafka_nodes_do_not_take() {
     let mut doc = base();
     doc["actions"] = json!([{"at": "1s", "do": "ack", "node": "c"}]);
     refused(doc, "actions[0].node", "commits offsets");
+    let mut doc = base();
+    doc["actions"] = json!([{"at": "1s", "do": "lose_ack", "node": "c"}]);
+    refused(doc, "actions[0].node", "only a kafka_producer loses acks");
+}
+
+/// Only a Kafka producer that waits for responses has one to lose; a refused command changes
+/// nothing.
+#[test]
+fn lose_ack_is_refused_where_there_is_no_response() {
+    let s = Scenario::from_json(&with(0, "acks", json!("0")).to_string()).unwrap();
+    let mut sim = Sim::new(&s).unwrap();
+    sim.advance_to(SimTime(2_000_000));
+    let p = sim.topology().node_id("p").unwrap();
+    let err = sim.apply(Command::LoseAck { node: p }).unwrap_err();
+    assert!(err.to_string().contains("acks=0"), "{err}");
+    let c = sim.topology().node_id("c").unwrap();
+    let err = sim.apply(Command::LoseAck { node: c }).unwrap_err();
+    assert!(err.to_string().contains("only a kafka_producer"), "{err}");
+    assert!(sim.edit_log().is_empty(), "refused commands are not logged");
+    sim.check_conservation().expect("conserved");
 }
 
 #[test]

@@ -156,6 +156,54 @@ fn a_retry_after_a_lost_ack_duplicates_unless_the_producer_is_idempotent() {
     assert!(!of(&idem, "deduplicated").is_empty());
 }
 
+/// The `lose_ack` action loses exactly one response: the producer retries that batch after
+/// `request.timeout.ms`, so the log has its records twice, unless the producer is idempotent,
+/// when the broker answers the retry from its sequence numbers and appends nothing.
+#[test]
+fn one_lost_ack_duplicates_one_batch_unless_the_producer_is_idempotent() {
+    let doc = |idempotent: bool| {
+        json!({"version": 5, "seed": 3, "nodes": [
+            {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 2, "arrival": "constant",
+                "limit": 10, "keys": ["k"], "request.timeout.ms": 1000,
+                "enable.idempotence": idempotent, "max.in.flight.requests.per.connection": 1}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 1}}],
+          "edges": [{"from": "p", "to": "t", "latency": "10ms"}],
+          "actions": [{"at": "2100ms", "do": "lose_ack", "node": "p"}]})
+    };
+    let (plain, sim) = trace(doc(false), 20.0);
+    assert_eq!(of(&plain, "ack_lost").len(), 1);
+    let retry = of(&plain, "produce_retrying");
+    assert_eq!(retry.len(), 1, "one retry");
+    let appended = of(&plain, "appended");
+    assert_eq!(appended.len(), 11, "one record twice: {appended:?}");
+    // The retry's record is a copy of the first (its causation), kept at a second offset.
+    let copies: Vec<(u64, u64)> = appended
+        .iter()
+        .filter_map(|a| {
+            let id = switchboard_core::MessageId(a["message"].as_u64().unwrap());
+            let cause = sim.locate(id).expect("retained").envelope.causation_id?;
+            Some((cause.0, a["offset"].as_u64().unwrap()))
+        })
+        .collect();
+    assert_eq!(copies.len(), 1, "one copy: {copies:?}");
+    let first = appended
+        .iter()
+        .find(|a| a["message"].as_u64() == Some(copies[0].0))
+        .expect("the original is in the log too");
+    assert!(first["offset"].as_u64().unwrap() < copies[0].1);
+    // The retry waits out request.timeout.ms after the lost response's request.
+    let lost = at_s(of(&plain, "ack_lost")[0]);
+    assert!(
+        (at_s(retry[0]) - lost - 1.0).abs() < 0.05,
+        "{lost} -> {}",
+        at_s(retry[0])
+    );
+    let (idem, _) = trace(doc(true), 20.0);
+    assert_eq!(of(&idem, "ack_lost").len(), 1);
+    assert_eq!(of(&idem, "appended").len(), 10, "each record once");
+    assert_eq!(of(&idem, "deduplicated").len(), 1);
+}
+
 /// An idempotent producer that restarts gets a new producer id: its sequence numbers start
 /// again, and the broker takes them as new.
 #[test]

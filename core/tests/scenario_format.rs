@@ -54,6 +54,36 @@ fn every_documented_example_loads_and_round_trips() {
     assert!(n >= 3, "expected the documented examples, found {n}");
 }
 
+/// Every whole scenario document quoted in the docs (a ```json block with `version` and
+/// `nodes`) loads as it is written: a reader who copies one gets a running scenario.
+#[test]
+fn every_scenario_quoted_in_the_docs_loads() {
+    let dir = format!("{}/../docs", env!("CARGO_MANIFEST_DIR"));
+    let mut n = 0;
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "md"))
+        .collect();
+    files.push(format!("{}/../README.md", env!("CARGO_MANIFEST_DIR")).into());
+    for path in files {
+        let text = std::fs::read_to_string(&path).unwrap();
+        for (i, block) in text.split("```json\n").skip(1).enumerate() {
+            let block = block.split("\n```").next().unwrap();
+            let Ok(v) = serde_json::from_str::<serde_json::Value>(block) else {
+                continue; // a fragment, not a document
+            };
+            if v.get("version").is_none() || v.get("nodes").is_none() {
+                continue;
+            }
+            Scenario::from_json(block)
+                .unwrap_or_else(|d| panic!("{} json block {i}:\n{d}", path.display()));
+            n += 1;
+        }
+    }
+    assert!(n >= 3, "expected scenario documents in the docs, found {n}");
+}
+
 #[test]
 fn unknown_version_is_named() {
     let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":99");

@@ -107,6 +107,7 @@ pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result
         }
         (_, Action::Publish) => Err(not_a(name, kind, "producer", "can publish")),
         (_, Action::Seek) => Err(not_a(name, kind, "kafka_consumer", "seeks")),
+        (_, Action::LoseAck) => Err(not_a(name, kind, "kafka_producer", "loses acks")),
         (AmqpKind::Exchange(_) | AmqpKind::Queue(_), Action::Settle) => {
             Err(not_a(name, kind, "consumer", "settles deliveries"))
         }

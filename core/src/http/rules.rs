@@ -74,6 +74,7 @@ pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result
         )),
         (Action::Settle, _) => Err(not_a(name, kind, "consumer", "settles deliveries")),
         (Action::Seek, _) => Err(not_a(name, kind, "kafka_consumer", "seeks")),
+        (Action::LoseAck, _) => Err(not_a(name, kind, "kafka_producer", "loses acks")),
         (Action::Pause | Action::Resume, _) => {
             Err(not_a(name, kind, "consumer", "can be paused and resumed"))
         }

@@ -172,6 +172,9 @@ pub(crate) struct ProducerState {
     pub link: SimTime,
     /// And the last response.
     pub back: SimTime,
+    /// Responses still to lose (the `lose_ack` command), one per request that reaches the
+    /// broker next.
+    pub lose_next: u32,
     pub stats: ProducerStats,
 }
 

@@ -470,7 +470,13 @@ impl KafkaModel {
             self.batches.remove(key);
             return;
         }
-        if ack_loss > 0.0 && k.rng.chance(ack_loss) {
+        let forced = {
+            let p = self.producer(node);
+            let forced = p.lose_next > 0;
+            p.lose_next = p.lose_next.saturating_sub(1);
+            forced
+        };
+        if forced || (ack_loss > 0.0 && k.rng.chance(ack_loss)) {
             self.producer(node).stats.acks_lost += 1;
             let records = self.batches.get(key).map_or(0, |b| b.records.len() as u32);
             emit(
@@ -703,6 +709,24 @@ impl KafkaModel {
         self.drain(k, node);
     }
 
+    /// Why `node` has no response to lose, if it has none: with `acks=0` the broker sends none.
+    pub(crate) fn check_lose_ack(k: &Kernel, node: NodeId) -> Result<(), String> {
+        if Self::producer_config(k, node).acks == Acks::Zero {
+            return Err(format!(
+                "{:?} uses acks=0: the broker sends it no response to lose",
+                k.topo.node(node).name
+            ));
+        }
+        Ok(())
+    }
+
+    /// The `lose_ack` command: the response to the next produce request that reaches the
+    /// broker from `node` is lost (the append stands).
+    pub(crate) fn lose_next_ack(&mut self, node: NodeId) {
+        let p = self.producer(node);
+        p.lose_next = p.lose_next.saturating_add(1);
+    }
+
     /// The producer crashed: what its accumulator held is lost; requests in flight still
     /// reach the broker, but their responses find a new incarnation. Returns the lost messages.
     pub(crate) fn producer_crashed(&mut self, _k: &mut Kernel, node: NodeId) -> Vec<MessageId> {
@@ -710,6 +734,7 @@ impl KafkaModel {
         p.epoch = p.epoch.wrapping_add(1);
         p.emit_epoch = p.emit_epoch.wrapping_add(1);
         p.in_flight = 0;
+        p.lose_next = 0;
         let open = std::mem::take(&mut p.open);
         let mut lost = Vec::new();
         for b in open {

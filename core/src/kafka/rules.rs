@@ -62,6 +62,10 @@ pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result
         (Action::Seek, KafkaKind::Topic(_) | KafkaKind::Producer(_)) => {
             Err(not_a(name, kind, "kafka_consumer", "seeks"))
         }
+        (Action::LoseAck, KafkaKind::Producer(_)) => Ok(()),
+        (Action::LoseAck, KafkaKind::Topic(_) | KafkaKind::Consumer(_)) => {
+            Err(not_a(name, kind, "kafka_producer", "loses acks"))
+        }
         (Action::Pause | Action::Resume, KafkaKind::Topic(_) | KafkaKind::Producer(_)) => {
             Err(not_a(name, kind, "consumer", "can be paused and resumed"))
         }

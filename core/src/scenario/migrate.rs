@@ -105,8 +105,8 @@ fn v3_to_v4(mut doc: Doc) -> Result<Doc, Diagnostic> {
 }
 
 /// Version 5 added the Kafka model: the node kinds `topic`, `kafka_producer` and
-/// `kafka_consumer`, and a record's `key`, `partition` and `tombstone` in a `publish` action's
-/// message. A version-4 document has none, so it runs as it did.
+/// `kafka_consumer`, a record's `key`, `partition` and `tombstone` in a `publish` action's
+/// message, and the actions `seek` and `lose_ack`. A version-4 document has none, so it runs as it did.
 fn v4_to_v5(mut doc: Doc) -> Result<Doc, Diagnostic> {
     let new = |path: String, what: &str| newer(path, what, 5);
     let nodes = doc.get("nodes").and_then(Value::as_array);
@@ -119,8 +119,8 @@ fn v4_to_v5(mut doc: Doc) -> Result<Doc, Diagnostic> {
     }
     let actions = doc.get("actions").and_then(Value::as_array);
     for (i, a) in actions.into_iter().flatten().enumerate() {
-        if a.get("do").and_then(Value::as_str) == Some("seek") {
-            return Err(new(format!("actions[{i}].do"), "`seek`"));
+        if let Some(d @ ("seek" | "lose_ack")) = a.get("do").and_then(Value::as_str) {
+            return Err(new(format!("actions[{i}].do"), &format!("`{d}`")));
         }
         for field in ["key", "partition", "tombstone"] {
             if a.get("message").and_then(|m| m.get(field)).is_some() {

@@ -269,6 +269,7 @@ impl Action {
             | Action::Pause { .. }
             | Action::Resume { .. }
             | Action::Seek { .. }
+            | Action::LoseAck { .. }
             | Action::Configure { .. }
             | Action::SetPolicy { .. }
             | Action::ClearPolicy { .. } => None,
@@ -468,6 +469,13 @@ pub enum Action {
         /// An offset, `"beginning"` or `"end"`.
         to: crate::kafka::SeekTo,
     },
+    /// The broker's response to the Kafka producer `node`'s next produce request is lost
+    /// (as if the connection dropped after the append), so the producer retries that batch
+    /// after `request.timeout.ms`: a duplicate unless it is idempotent.
+    LoseAck {
+        /// A Kafka producer's id.
+        node: String,
+    },
     /// Changes the settings of the node named by `node.id` in place (a producer's rate, a
     /// consumer's prefetch…), as the `configure` command does.
     Configure {
@@ -513,7 +521,8 @@ impl Action {
             | Action::Reject { node, .. }
             | Action::RemoveNode { node }
             | Action::Pause { node }
-            | Action::Resume { node } => vec![("node", node)],
+            | Action::Resume { node }
+            | Action::LoseAck { node } => vec![("node", node)],
             Action::Seek {
                 node, topic: None, ..
             } => vec![("node", node)],

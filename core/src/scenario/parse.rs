@@ -455,6 +455,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 }
                 Some(crate::model::Action::Seek)
             }
+            Action::LoseAck { .. } => Some(crate::model::Action::LoseAck),
             Action::Configure { node } => {
                 if kind.is_some() {
                     check_configure_action(s, i, a.at, node, &kind_of, diags);

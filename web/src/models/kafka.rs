@@ -332,12 +332,13 @@ pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
     }
 }
 
-/// The faults one of the model's kinds takes: a producer crashes and floods; a consumer
+/// The faults one of the model's kinds takes: a producer loses an acknowledgement, floods
+/// and crashes; a consumer
 /// crashes, pauses and slows down; the broker (a topic) does not fail here.
 pub fn faults(kind: &KafkaKind) -> &'static [Fault] {
     match kind {
         KafkaKind::Topic(_) => &[],
-        KafkaKind::Producer(_) => &[Fault::Flood, Fault::CrashRestart],
+        KafkaKind::Producer(_) => &[Fault::LoseAck, Fault::Flood, Fault::CrashRestart],
         KafkaKind::Consumer(_) => &[
             Fault::CrashRestart,
             Fault::PauseResume,

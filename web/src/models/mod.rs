@@ -97,6 +97,9 @@ pub enum Fault {
     Poison,
     /// Seek to the beginning of every partition it owns (a Kafka consumer): replay.
     Replay,
+    /// Lose the broker's response to the next produce request (a Kafka producer): its retry
+    /// can duplicate a record.
+    LoseAck,
 }
 
 /// Messages the Flood fault publishes at once.

@@ -586,6 +586,13 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
             format!("{name} seeks to the beginning of its partitions"),
             "Seek to the log start of every partition it owns: it reads them again",
         ),
+        Fault::LoseAck => cmd(
+            "Lose next ack",
+            "lose-ack",
+            vec![Command::LoseAck { node }],
+            format!("{name} will lose the broker's next response"),
+            "The broker appends the next batch but its response is lost: the producer retries after request.timeout.ms, a duplicate unless enable.idempotence is on",
+        ),
         Fault::Flood if matches!(spec.kind, NodeKind::Kafka(_)) => {
             let flood: Vec<Command> = (0..FLOOD)
                 .map(|_| Command::Publish {
