@@ -204,6 +204,66 @@ fn one_lost_ack_duplicates_one_batch_unless_the_producer_is_idempotent() {
     assert_eq!(of(&idem, "deduplicated").len(), 1);
 }
 
+/// Responses keep their order on a connection, so after a lost one none gets through: the
+/// producer goes on sending until `max.in.flight.requests.per.connection` requests wait, and
+/// when the first times out the client reconnects and retries every waiting batch in sequence
+/// order. An idempotent producer's retries are all answered from the broker's memory of its
+/// last five batches; a plain producer appends each again.
+#[test]
+fn a_lost_response_breaks_the_connection_and_every_waiting_batch_is_retried() {
+    let doc = |idempotent: bool| {
+        json!({"version": 5, "seed": 4, "nodes": [
+            {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 10, "arrival": "constant",
+                "keys": ["a", "b", "c"], "request.timeout.ms": 2000,
+                "enable.idempotence": idempotent, "max.in.flight.requests.per.connection": 5}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 3}}],
+          "edges": [{"from": "p", "to": "t", "latency": "10ms"}],
+          "actions": [{"at": "1s", "do": "lose_ack", "node": "p"}]})
+    };
+    let (idem, _) = trace(doc(true), 6.0);
+    let lost = of(&idem, "ack_lost");
+    assert_eq!(
+        lost.len(),
+        5,
+        "the lost one and the four sent after it: {lost:?}"
+    );
+    let retries = of(&idem, "produce_retrying");
+    assert_eq!(retries.len(), 5);
+    assert!(
+        retries.iter().all(|r| at_s(r) == at_s(retries[0])),
+        "one reconnect"
+    );
+    assert!((at_s(retries[0]) - at_s(lost[0]) - 2.0).abs() < 0.05);
+    assert_eq!(
+        of(&idem, "deduplicated").len(),
+        5,
+        "every retry answered from memory"
+    );
+    assert!(of(&idem, "produce_refused").is_empty(), "no sequence gaps");
+    assert!(of(&idem, "produce_failed").is_empty());
+    // Nothing is appended while the connection is down and five requests wait.
+    let stalled = of(&idem, "appended")
+        .iter()
+        .filter(|a| at_s(a) > at_s(lost[4]) + 0.02 && at_s(a) < at_s(retries[0]))
+        .count();
+    assert_eq!(stalled, 0);
+    let (plain, _) = trace(doc(false), 6.0);
+    assert_eq!(of(&plain, "ack_lost").len(), 5);
+    let appended = of(&plain, "appended").len();
+    let (idem_appended, lost_records): (usize, u64) = (
+        of(&idem, "appended").len(),
+        of(&plain, "ack_lost")
+            .iter()
+            .map(|l| l["records"].as_u64().unwrap())
+            .sum(),
+    );
+    assert_eq!(
+        appended as u64,
+        idem_appended as u64 + lost_records,
+        "each unacknowledged record appended twice"
+    );
+}
+
 /// An idempotent producer that restarts gets a new producer id: its sequence numbers start
 /// again, and the broker takes them as new.
 #[test]

@@ -175,6 +175,9 @@ pub(crate) struct ProducerState {
     /// Responses still to lose (the `lose_ack` command), one per request that reaches the
     /// broker next.
     pub lose_next: u32,
+    /// A response was lost: the connection is broken (responses keep their order, so none
+    /// after it gets through either) until a request times out and the client reconnects.
+    pub broken: bool,
     pub stats: ProducerStats,
 }
 

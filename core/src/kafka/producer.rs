@@ -470,14 +470,16 @@ impl KafkaModel {
             self.batches.remove(key);
             return;
         }
-        let forced = {
+        let (forced, broken) = {
             let p = self.producer(node);
             let forced = p.lose_next > 0;
             p.lose_next = p.lose_next.saturating_sub(1);
-            forced
+            (forced, p.broken)
         };
-        if forced || (ack_loss > 0.0 && k.rng.chance(ack_loss)) {
-            self.producer(node).stats.acks_lost += 1;
+        if broken || forced || (ack_loss > 0.0 && k.rng.chance(ack_loss)) {
+            let p = self.producer(node);
+            p.stats.acks_lost += 1;
+            p.broken = true;
             let records = self.batches.get(key).map_or(0, |b| b.records.len() as u32);
             emit(
                 k,
@@ -614,7 +616,9 @@ impl KafkaModel {
     }
 
     /// `request.timeout.ms` passed with no response: retry after `retry.backoff.ms`, unless
-    /// `retries` or `delivery.timeout.ms` say the batch has failed.
+    /// `retries` or `delivery.timeout.ms` say the batch has failed. The client then closes the
+    /// connection (`NetworkClient` disconnects on a request timeout), so every other request
+    /// waiting on it fails too and is retried, in sequence order, on a new connection.
     pub(crate) fn request_timed_out(&mut self, k: &mut Kernel, key: Key) {
         let Some(b) = self.batches.get_mut(key) else {
             return;
@@ -622,13 +626,38 @@ impl KafkaModel {
         if b.timeout_at != Some(k.now) {
             return;
         }
-        b.timeout_at = None;
         let node = b.producer;
         if b.epoch != self.producer(node).epoch || !k.up(node) {
             self.batches.remove(key);
             return;
         }
-        let b = self.batches.get_mut(key).expect("here");
+        let epoch = self.producer(node).epoch;
+        let mut waiting = self
+            .batches
+            .keys_where(|o| o.producer == node && o.timeout_at.is_some() && o.epoch == epoch);
+        // This one first, then the others by partition and sequence.
+        waiting.sort_by_key(|&o| {
+            let o = self.batches.get(o).expect("listed");
+            (
+                o.timeout_at != Some(k.now),
+                o.topic,
+                o.partition,
+                o.first_seq,
+            )
+        });
+        self.producer(node).broken = false;
+        for o in waiting {
+            self.attempt_failed(k, o);
+        }
+        self.drain(k, node);
+    }
+
+    /// The current attempt of batch `key` failed without an answer: retry it after
+    /// `retry.backoff.ms`, unless `retries` or `delivery.timeout.ms` say it has failed.
+    fn attempt_failed(&mut self, k: &mut Kernel, key: Key) {
+        let b = self.batches.get_mut(key).expect("listed");
+        b.timeout_at = None;
+        let node = b.producer;
         b.counted = false;
         let (tp, attempt, created, records) = (
             (b.topic, b.partition),
@@ -662,7 +691,6 @@ impl KafkaModel {
             );
             schedule(k, k.now + backoff, Due::Resend(key));
         }
-        self.drain(k, node);
     }
 
     /// The retry goes to the front of the queue: its records again, as new messages (the
@@ -705,7 +733,21 @@ impl KafkaModel {
         let b = self.batches.get_mut(key).expect("here");
         b.msgs = msgs;
         b.answered = None;
-        self.producer(node).open.insert(0, key);
+        let (tp, seq) = ((b.topic, b.partition), b.first_seq);
+        // Ahead of new batches, behind retries of the same partition with lower sequence
+        // numbers (`RecordAccumulator.reenqueue` inserts in sequence order).
+        let open = std::mem::take(&mut self.producer(node).open);
+        let at = open
+            .iter()
+            .position(|&o| {
+                self.batches.get(o).is_none_or(|o| {
+                    o.attempt == 0 || ((o.topic, o.partition) == tp && o.first_seq > seq)
+                })
+            })
+            .unwrap_or(open.len());
+        let p = self.producer(node);
+        p.open = open;
+        p.open.insert(at, key);
         self.drain(k, node);
     }
 
@@ -735,6 +777,7 @@ impl KafkaModel {
         p.emit_epoch = p.emit_epoch.wrapping_add(1);
         p.in_flight = 0;
         p.lose_next = 0;
+        p.broken = false;
         let open = std::mem::take(&mut p.open);
         let mut lost = Vec::new();
         for b in open {
