@@ -63,6 +63,21 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   // Each partition shows where the group has committed, and where its reader fetches next.
   assert.ok((await page.locator('g.node-face[data-face="topic"] line.cursor').count()) >= 1, "committed offsets drawn");
   assert.ok((await page.locator('g.node-face[data-face="topic"] path.position').count()) >= 1, "positions drawn");
+  // Each log's ends: the high watermark with its offset, and the log start (or a mark that
+  // older records are off to the left).
+  const rows = await page.locator('g.node-face[data-face="topic"] g.partition').evaluateAll((gs) =>
+    gs.map((g) => ({
+      end: g.dataset.end,
+      shown: g.querySelector("text.end-offset")?.textContent,
+      hw: !!g.querySelector("line.hw"),
+      start: !!g.querySelector("line.log-start, text.older"),
+      title: g.querySelector("title")?.textContent,
+    })));
+  assert.equal(rows.length, 3);
+  for (const r of rows) {
+    assert.ok(r.hw && r.start && r.shown === r.end, `marks: ${JSON.stringify(r)}`);
+    assert.match(r.title, /log start offset \d+, high watermark \d+/);
+  }
   // A key is in one partition only: the log's keys, per partition, from the event log.
   if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
   await page.locator("#log-filter").fill("appended");
@@ -94,6 +109,12 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   const gone = await partitionsOf("kafka-consumer-2");
   await runTo(crashedAt / 1e6 + 5, 5);
   assert.equal((await partitionsOf("kafka-consumer")).length, a.length, "nothing moves before the session timeout");
+  // At the session timeout the partitions visibly travel: chips along the subscriptions.
+  await runTo(crashedAt / 1e6 + 9.5, 5);
+  await play(1);
+  await page.waitForFunction(() => Number(document.querySelector("canvas#flights").dataset.partitionsMoving) > 0, null, { timeout: 15000 });
+  await screenshot(page, "kafka-03a-partitions-moving");
+  await pause();
   await runTo(crashedAt / 1e6 + 14, 5);
   const after = await partitionsOf("kafka-consumer");
   assert.deepEqual(after.sort(), ["topic-0", "topic-1", "topic-2"], `the survivor owns everything: ${after} (took ${gone})`);
@@ -116,6 +137,15 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   const resets = await page.locator("#drawer-panel").textContent();
   assert.match(resets, /to=0 cause=seek/, "a seek to offset 0");
   assert.ok((await lagOf("kafka-consumer")) >= 0);
+  // Lose the producer's next acknowledgement: it retries after request.timeout.ms (30 s), and
+  // the broker, knowing the idempotent producer's sequence numbers, appends nothing twice.
+  await selectNode("kafka-producer");
+  await page.click('button[data-fault="lose-ack"]');
+  await runTo(crashedAt / 1e6 + 76, 10);
+  await page.locator("#log-filter").fill("ack_lost");
+  assert.match(await page.locator("#drawer-panel").textContent(), /producer=kafka-producer topic=topic/);
+  await page.locator("#log-filter").fill("deduplicated");
+  assert.match(await page.locator("#drawer-panel").textContent(), /producer=kafka-producer/, "the retry was deduplicated");
   assert.deepEqual(page.problems, []);
 });
 

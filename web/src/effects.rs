@@ -7,6 +7,7 @@ use crate::scene::Scene;
 use crate::view::Point;
 use switchboard_core::amqp::AmqpEvent;
 use switchboard_core::http::HttpEvent;
+use switchboard_core::kafka::KafkaEvent;
 use switchboard_core::topology::Topology;
 use switchboard_core::{EdgeId, Event, EventKind, MessageId};
 
@@ -16,6 +17,12 @@ pub const FLASH_MS: f64 = 450.0;
 pub const DEAD_LETTER_MS: f64 = 900.0;
 /// How long a dropped message takes to fade out.
 pub const FADE_MS: f64 = 1_600.0;
+/// How long a partition takes to change hands in a rebalance.
+pub const PARTITION_MS: f64 = 1_200.0;
+/// How far apart the partitions of one rebalance set off, one behind the other.
+pub const PARTITION_GAP_MS: f64 = 300.0;
+/// How long a note on a partition's log (a deleted segment, a compaction) stays.
+pub const LOG_NOTE_MS: f64 = 2_400.0;
 /// The most effects alive at once; at high speeds the newest win.
 pub const MAX_EFFECTS: usize = 400;
 
@@ -56,6 +63,27 @@ pub enum EffectKind {
         /// Why, as the trace names it.
         reason: &'static str,
     },
+    /// A partition changing hands in a rebalance: a chip named after it travels along the
+    /// subscription from the member that gave it up to the topic (revoked), or from the topic
+    /// to the member that gained it (assigned).
+    Partition {
+        /// Where it leaves.
+        from: Point,
+        /// Where it goes.
+        to: Point,
+        /// `orders-2`, and the generation it is assigned in.
+        label: String,
+        /// Assigned (true) or revoked (false).
+        assigned: bool,
+    },
+    /// What retention or the cleaner did to a partition's log, in words beside its row:
+    /// `segment deleted (retention.ms) · log start 120`, `compacted: 12 removed`.
+    LogNote {
+        /// The left end of the partition's row.
+        at: Point,
+        /// The words.
+        text: String,
+    },
 }
 
 /// One effect and when it started.
@@ -77,6 +105,9 @@ impl Effect {
 
     /// Where the effect's dot is at `now`, if it has one.
     pub fn dot(&self, now: f64) -> Option<Point> {
+        if now < self.born {
+            return None; // one of a train that has not set off
+        }
         let t = self.progress(now);
         match &self.kind {
             EffectKind::DeadLetter { from, to, .. } => Some(Point {
@@ -86,6 +117,18 @@ impl Effect {
             EffectKind::Fade { at, .. } | EffectKind::Notice { at, .. } => Some(Point {
                 x: at.x,
                 y: at.y - 20.0 * t,
+            }),
+            EffectKind::Partition { from, to, .. } => {
+                // Eased, so the chip visibly leaves and arrives.
+                let e = t * t * (3.0 - 2.0 * t);
+                Some(Point {
+                    x: from.x + (to.x - from.x) * e,
+                    y: from.y + (to.y - from.y) * e,
+                })
+            }
+            EffectKind::LogNote { at, .. } => Some(Point {
+                x: at.x - 14.0 * t,
+                y: at.y,
             }),
             EffectKind::Flash { .. } => None,
         }
@@ -98,8 +141,10 @@ impl Effect {
             return self.dot(now);
         }
         match &self.kind {
-            EffectKind::DeadLetter { to, .. } => Some(*to),
-            EffectKind::Fade { at, .. } | EffectKind::Notice { at, .. } => Some(*at),
+            EffectKind::DeadLetter { to, .. } | EffectKind::Partition { to, .. } => Some(*to),
+            EffectKind::Fade { at, .. }
+            | EffectKind::Notice { at, .. }
+            | EffectKind::LogNote { at, .. } => Some(*at),
             EffectKind::Flash { .. } => None,
         }
     }
@@ -110,6 +155,8 @@ impl Effect {
         match (&self.kind, reduced_motion) {
             (_, true) => 0.8,
             (EffectKind::DeadLetter { .. }, false) => 1.0,
+            // A chip stays solid while it travels, and fades only at the end.
+            (EffectKind::Partition { .. }, false) => ((1.0 - self.progress(now)) * 4.0).min(1.0),
             (_, false) => 1.0 - self.progress(now),
         }
     }
@@ -120,7 +167,10 @@ impl Effect {
             EffectKind::DeadLetter { message, .. } | EffectKind::Fade { message, .. } => {
                 Some(message)
             }
-            EffectKind::Flash { .. } | EffectKind::Notice { .. } => None,
+            EffectKind::Flash { .. }
+            | EffectKind::Notice { .. }
+            | EffectKind::Partition { .. }
+            | EffectKind::LogNote { .. } => None,
         }
     }
 
@@ -134,6 +184,14 @@ impl Effect {
                 message, reason, ..
             } => Some(format!("message {} dropped: {reason}", message.0)),
             EffectKind::Notice { reason, .. } => Some(format!("an attempt failed: {reason}")),
+            EffectKind::Partition {
+                label, assigned, ..
+            } => Some(if *assigned {
+                format!("partition {label} assigned")
+            } else {
+                format!("partition {label} revoked")
+            }),
+            EffectKind::LogNote { text, .. } => Some(text.clone()),
             EffectKind::Flash { .. } => None,
         }
     }
@@ -155,10 +213,11 @@ pub fn of_events<'a>(
     now: f64,
 ) -> Vec<Effect> {
     let mut out = Vec::new();
-    let mut push = |kind, life| {
+    // `delay`: a later start, so that several partitions of one rebalance travel as a train.
+    let mut push = |kind, life, delay: f64| {
         out.push(Effect {
             kind,
-            born: now,
+            born: now + delay,
             life,
         })
     };
@@ -172,7 +231,7 @@ pub fn of_events<'a>(
                 // The bindings it went through, as the core reports them.
                 for edge in route.bindings(topo, *x) {
                     if scene.edge(edge).is_some() {
-                        push(EffectKind::Flash { edge }, FLASH_MS);
+                        push(EffectKind::Flash { edge }, FLASH_MS, 0.0);
                     }
                 }
             }
@@ -192,6 +251,7 @@ pub fn of_events<'a>(
                             reason: reason.as_str(),
                         },
                         DEAD_LETTER_MS,
+                        0.0,
                     );
                 }
             }
@@ -203,6 +263,7 @@ pub fn of_events<'a>(
                             reason: reason.as_str(),
                         },
                         FADE_MS,
+                        0.0,
                     );
                 }
             }
@@ -214,6 +275,83 @@ pub fn of_events<'a>(
                             reason: "timed_out",
                         },
                         FADE_MS,
+                        0.0,
+                    );
+                }
+            }
+            EventKind::Kafka(KafkaEvent::Revoked {
+                consumer,
+                partitions,
+            }) => {
+                for (i, tp) in partitions.iter().enumerate() {
+                    if let Some((topic_end, member_end)) =
+                        subscription(scene, topo, tp.0, *consumer)
+                    {
+                        push(
+                            EffectKind::Partition {
+                                from: member_end,
+                                to: topic_end,
+                                label: format!("{}-{}", topo.node(tp.0).name, tp.1),
+                                assigned: false,
+                            },
+                            PARTITION_MS,
+                            i as f64 * PARTITION_GAP_MS,
+                        );
+                    }
+                }
+            }
+            EventKind::Kafka(KafkaEvent::Assigned {
+                consumer,
+                partitions,
+                ..
+            }) => {
+                for (i, tp) in partitions.iter().enumerate() {
+                    if let Some((topic_end, member_end)) =
+                        subscription(scene, topo, tp.0, *consumer)
+                    {
+                        push(
+                            EffectKind::Partition {
+                                from: topic_end,
+                                to: member_end,
+                                label: format!("{}-{}", topo.node(tp.0).name, tp.1),
+                                assigned: true,
+                            },
+                            PARTITION_MS,
+                            i as f64 * PARTITION_GAP_MS,
+                        );
+                    }
+                }
+            }
+            EventKind::Kafka(KafkaEvent::SegmentDeleted {
+                tp,
+                records,
+                log_start,
+                cause,
+                ..
+            }) => {
+                if let Some(at) = crate::models::kafka::row_start(scene, topo, tp.0, tp.1) {
+                    push(
+                        EffectKind::LogNote {
+                            at,
+                            text: format!(
+                                "−{records} ({}) · log start {log_start}",
+                                cause.as_str()
+                            ),
+                        },
+                        LOG_NOTE_MS,
+                        0.0,
+                    );
+                }
+            }
+            EventKind::Kafka(KafkaEvent::Compacted { tp, removed, .. }) if *removed > 0 => {
+                if let Some(at) = crate::models::kafka::row_start(scene, topo, tp.0, tp.1) {
+                    push(
+                        EffectKind::LogNote {
+                            at,
+                            text: format!("compacted: −{removed}"),
+                        },
+                        LOG_NOTE_MS,
+                        0.0,
                     );
                 }
             }
@@ -230,6 +368,7 @@ pub fn of_events<'a>(
                             reason: reason.as_str(),
                         },
                         FADE_MS,
+                        0.0,
                     );
                 }
             }
@@ -237,6 +376,17 @@ pub fn of_events<'a>(
         }
     }
     out
+}
+
+/// The two ends of the subscription from `topic` to `consumer`, as drawn: the topic's end
+/// first.
+fn subscription(
+    scene: &Scene,
+    topo: &Topology,
+    topic: switchboard_core::NodeId,
+    consumer: switchboard_core::NodeId,
+) -> Option<(Point, Point)> {
+    scene.edge(topo.edge_between(topic, consumer, None)?)
 }
 
 /// A point a fifth of the way along call edge `edge` from its caller.
@@ -273,6 +423,19 @@ impl Effects {
                 .find(|f| f.kind == EffectKind::Notice { at, reason })
             {
                 f.born = effect.born;
+                return;
+            }
+        }
+        // A partition's newest log note replaces the one before (retention can delete several
+        // segments in a row).
+        if let EffectKind::LogNote { at, .. } = &effect.kind {
+            let at = *at;
+            if let Some(f) = self
+                .list
+                .iter_mut()
+                .find(|f| matches!(&f.kind, EffectKind::LogNote { at: a, .. } if *a == at))
+            {
+                *f = effect;
                 return;
             }
         }
@@ -402,6 +565,60 @@ mod tests {
             flash.alpha(100.0, true),
             flash.alpha(300.0, true),
             "it is steady"
+        );
+    }
+
+    #[test]
+    fn a_rebalance_sends_partitions_to_their_members_one_behind_the_other() {
+        let (fx, session) = run_collecting("kafka-consumer-group-rebalance", 200);
+        let scene = Scene::of(&session);
+        let topo = session.timeline().sim().topology();
+        let topic = topo.node_id("invoices").unwrap();
+        let chips: Vec<&Effect> = fx
+            .list
+            .iter()
+            .filter(|e| matches!(e.kind, EffectKind::Partition { assigned: true, .. }))
+            .collect();
+        // Six partitions handed out to the group's first generation.
+        assert_eq!(chips.len(), 6, "{chips:?}");
+        let centre = scene.node(topic).unwrap();
+        for c in &chips {
+            let EffectKind::Partition {
+                from, to, label, ..
+            } = &c.kind
+            else {
+                unreachable!()
+            };
+            assert!(label.starts_with("invoices-"), "{label}");
+            // From the topic's side of a subscription towards a member.
+            assert!(from.x > centre.x && to.x > from.x, "{from:?} -> {to:?}");
+            assert_ne!(c.dot(c.born + 100.0), c.dot(c.born + 600.0), "it travels");
+            assert_eq!(c.dot(c.born - 1.0), None, "not before it sets off");
+            assert!(c.label().unwrap().ends_with("assigned"));
+        }
+        // Each member's partitions leave one after another.
+        let mut borns: Vec<f64> = chips.iter().map(|c| c.born).collect();
+        borns.sort_by(f64::total_cmp);
+        borns.dedup();
+        assert!(borns.contains(&PARTITION_GAP_MS), "{borns:?}");
+    }
+
+    #[test]
+    fn retention_notes_the_new_log_start_beside_the_partition() {
+        let (fx, _) = run_collecting("kafka-retention", 400);
+        let notes: Vec<&str> = fx
+            .list
+            .iter()
+            .filter_map(|e| match &e.kind {
+                EffectKind::LogNote { text, .. } => Some(text.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert!(
+            notes
+                .iter()
+                .any(|t| t.contains("log start") && t.contains("retention.")),
+            "{notes:?}"
         );
     }
 

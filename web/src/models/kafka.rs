@@ -17,13 +17,40 @@ pub const ROWS: usize = 6;
 pub const CELLS: usize = 16;
 
 /// A topic's half width on the canvas (wider than other nodes: it draws its logs).
-const TOPIC_HALF_W: f64 = 100.0;
+const TOPIC_HALF_W: f64 = 115.0;
 
 /// The height of one partition's row of cells.
 const ROW_H: f64 = 9.0;
 
 /// Where the rows begin, below the name and the subtitle.
 const ROWS_TOP: f64 = 36.0;
+
+/// Room left of a row's cells for its partition number.
+const LABEL_W: f64 = 12.0;
+
+/// Room right of a row's cells for its log end offset (the high watermark).
+const END_W: f64 = 30.0;
+
+/// Where partition `partition`'s row of topic `topic` is on the canvas: at the topic's left
+/// edge, mid-row, for effects that explain what happened to that log (written leftwards from
+/// there, outside the box). A partition beyond the drawn rows answers with the last row.
+pub fn row_start(
+    scene: &crate::scene::Scene,
+    topo: &switchboard_core::topology::Topology,
+    topic: switchboard_core::NodeId,
+    partition: u32,
+) -> Option<crate::view::Point> {
+    let c = scene.node(topic)?;
+    let NodeKind::Kafka(kind @ KafkaKind::Topic(_)) = &topo.node(topic).kind else {
+        return None;
+    };
+    let (hw, hh) = half_size(kind);
+    let row = (partition as usize).min(ROWS - 1) as f64;
+    Some(crate::view::Point {
+        x: c.x - hw,
+        y: c.y - hh + ROWS_TOP + row * ROW_H + ROW_H / 2.0,
+    })
+}
 
 /// A node's half width and half height: a topic grows with its partitions (up to [`ROWS`]).
 pub fn half_size(kind: &KafkaKind) -> (f64, f64) {
@@ -404,8 +431,8 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             let x0 = cx - hw;
             let top = cy - hh + ROWS_TOP;
             let row_h = ROW_H;
-            let label_w = 12.0;
-            let w = 2.0 * hw - 16.0 - label_w;
+            let label_w = LABEL_W;
+            let w = 2.0 * hw - 16.0 - label_w - END_W;
             let cw = w / CELLS as f64;
             let body = html! {
                 <g class="partitions">
@@ -413,9 +440,9 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                         let y = top + i as f64 * row_h;
                         let lx = x0 + 8.0 + label_w;
                         let shown: Vec<_> = p.tail.iter().skip(p.tail.len().saturating_sub(CELLS)).collect();
-                        let first = shown.first().map_or(p.end, |r| r.offset);
-                        // Offsets are dense: a compacted gap is an empty cell.
-                        let span = p.end.saturating_sub(first).min(CELLS as u64);
+                        // The newest offsets back to the log start. Offsets are dense: a
+                        // compacted gap is an empty cell.
+                        let span = p.end.saturating_sub(p.log_start).min(CELLS as u64);
                         let base = p.end - span;
                         let cursors: Vec<(u64, String)> = t.groups.iter()
                             .filter(|g| g.partition == p.partition)
@@ -425,10 +452,22 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                             .filter(|g| g.partition == p.partition)
                             .filter_map(|g| g.position.map(|o| (o, g.group.clone())))
                             .collect();
+                        // The log's two ends: where it starts (when the window reaches back
+                        // that far; otherwise older records are off to the left) and the high
+                        // watermark, the next offset to be written.
+                        let end_x = lx + CELLS as f64 * cw;
+                        let start_x = (base <= p.log_start).then(|| end_x - (p.end - p.log_start) as f64 * cw);
                         html! {
                             <g class="partition" data-partition={p.partition.to_string()}
                                data-log-start={p.log_start.to_string()} data-end={p.end.to_string()}>
+                                <title>{ format!("partition {}: log start offset {}, high watermark {}", p.partition, p.log_start, p.end) }</title>
                                 <text class="partition-label" x={(x0 + 8.0).to_string()} y={(y + row_h - 1.0).to_string()}>{ p.partition.to_string() }</text>
+                                { match start_x {
+                                    Some(x) => html! { <line class="log-start" x1={x.to_string()} x2={x.to_string()} y1={(y - 0.5).to_string()} y2={(y + row_h - 0.5).to_string()} /> },
+                                    None => html! { <text class="older" x={(lx - 1.0).to_string()} y={(y + row_h - 1.5).to_string()}>{ "‹" }</text> },
+                                } }
+                                <line class="hw" x1={end_x.to_string()} x2={end_x.to_string()} y1={(y - 0.5).to_string()} y2={(y + row_h - 0.5).to_string()} />
+                                <text class="end-offset" x={(end_x + 2.5).to_string()} y={(y + row_h - 1.5).to_string()}>{ p.end.to_string() }</text>
                                 { for (0..span).map(|j| {
                                     let off = base + j;
                                     let x = lx + (CELLS as u64 - span + j) as f64 * cw;
@@ -475,7 +514,7 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                 t.partitions
                     .iter()
                     .map(|p| format!(
-                        "partition {} offsets {} to {}",
+                        "partition {} log start {}, high watermark {}",
                         p.partition, p.log_start, p.end
                     ))
                     .collect::<Vec<_>>()
@@ -489,14 +528,16 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             let more = t.partitions.len().saturating_sub(ROWS);
             Face {
                 shape: Shape::Box,
-                subtitle: if more > 0 {
-                    format!(
-                        "topic · {} partitions (+{more} not drawn)",
-                        t.partitions.len()
-                    )
-                } else {
-                    format!("topic · {} partitions", t.partitions.len())
-                },
+                subtitle: format!(
+                    "topic · {} partition{}{}",
+                    t.partitions.len(),
+                    if t.partitions.len() == 1 { "" } else { "s" },
+                    if more > 0 {
+                        format!(" (+{more} not drawn)")
+                    } else {
+                        String::new()
+                    }
+                ),
                 body,
                 status,
             }
@@ -544,11 +585,25 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             };
             let bar_w = 2.0 * NODE_HALF_W - 16.0;
             let fill = (lag as f64 / 100.0).min(1.0) * bar_w;
+            // While its group rebalances, a member without partitions reads nothing: an eager
+            // rebalance stops the whole group (a cooperative one keeps what is not moving).
+            let rebalancing = !cm.stopped
+                && !matches!(
+                    (cm.joining, cm.group_state),
+                    (Joining::Joined, GroupState::Stable)
+                )
+                && cm.joining != Joining::Unjoined;
+            let parts_text = match (parts.is_empty(), rebalancing) {
+                (true, true) => "⏸ waiting for its assignment".to_owned(),
+                (true, false) => "no partitions".to_owned(),
+                (false, _) => parts.join(" "),
+            };
             let body = html! {
-                <g class="consumer-state" data-generation={cm.group_generation.to_string()} data-lag={lag.to_string()}
-                   data-partitions={parts.join(",")}>
+                <g class={classes!("consumer-state", rebalancing.then_some("rebalancing"))}
+                   data-generation={cm.group_generation.to_string()} data-lag={lag.to_string()}
+                   data-partitions={parts.join(",")} data-rebalancing={rebalancing.to_string()}>
                     <text class="counts" x={cx.to_string()} y={(cy + 14.0).to_string()}>
-                        { if parts.is_empty() { "no partitions".to_owned() } else { parts.join(" ") } }
+                        { parts_text }
                     </text>
                     <rect class="lag-bar-bg" x={(x0 + 8.0).to_string()} y={(cy + 17.0).to_string()} width={bar_w.to_string()} height="3" />
                     <rect class="lag-bar" x={(x0 + 8.0).to_string()} y={(cy + 17.0).to_string()} width={fill.to_string()} height="3" />

@@ -17,6 +17,9 @@ struct Colours {
     flash: &'static str,
     text: &'static str,
     ring: &'static str,
+    /// A partition chip's text on its filled face, and its face when outlined.
+    chip_text: &'static str,
+    chip_back: &'static str,
 }
 
 const LIGHT: Colours = Colours {
@@ -26,6 +29,8 @@ const LIGHT: Colours = Colours {
     flash: "rgba(37, 99, 235, 0.55)",
     text: "#1d2430",
     ring: "#1d2430",
+    chip_text: "#1d2430",
+    chip_back: "#ffffff",
 };
 const DARK: Colours = Colours {
     normal: "#fbbf24",
@@ -34,6 +39,8 @@ const DARK: Colours = Colours {
     flash: "rgba(96, 165, 250, 0.6)",
     text: "#e6e9ee",
     ring: "#ffffff",
+    chip_text: "#1d2430",
+    chip_back: "#1d2430",
 };
 
 fn dark(ui: &UiState) -> bool {
@@ -214,6 +221,48 @@ pub fn draw(
                 ctx.set_fill_style_str(col.text);
                 ctx.fill_text(reason, s.x + 4.0, s.y - 6.0).ok();
             }
+            EffectKind::Partition {
+                label, assigned, ..
+            } => {
+                // A chip with the partition's name: filled when it arrives at a member,
+                // outlined when it goes back to the topic.
+                ctx.set_global_alpha(alpha);
+                ctx.set_font("11px system-ui, sans-serif");
+                // The partition's number on the chip (the topic is where it comes from or
+                // goes); about 6 px a character at 11 px.
+                let short = match label.rsplit_once('-') {
+                    Some((_, n)) => format!("p{n}"),
+                    None => label.clone(),
+                };
+                let label = &short;
+                let w = label.chars().count() as f64 * 6.2 + 10.0;
+                let (x, y, h) = (s.x - w / 2.0, s.y - 8.0, 16.0);
+                ctx.begin_path();
+                ctx.rect(x, y, w, h);
+                if *assigned {
+                    ctx.set_fill_style_str(col.normal);
+                    ctx.fill();
+                    ctx.set_fill_style_str(col.chip_text);
+                } else {
+                    ctx.set_fill_style_str(col.chip_back);
+                    ctx.fill();
+                    ctx.set_stroke_style_str(col.normal);
+                    ctx.set_line_width(1.5);
+                    ctx.stroke();
+                    ctx.set_fill_style_str(col.text);
+                }
+                ctx.fill_text(label, x + 5.0, y + 12.0).ok();
+                ctx.set_font("12px system-ui, sans-serif");
+            }
+            EffectKind::LogNote { text, .. } => {
+                ctx.set_global_alpha(alpha);
+                ctx.set_font("10px system-ui, sans-serif");
+                ctx.set_fill_style_str(col.text);
+                ctx.set_text_align("right");
+                ctx.fill_text(text, s.x - 4.0, s.y + 3.0).ok();
+                ctx.set_text_align("left");
+                ctx.set_font("12px system-ui, sans-serif");
+            }
             EffectKind::Flash { .. } => {}
         }
     }
@@ -222,6 +271,13 @@ pub fn draw(
     let _ = canvas.set_attribute("data-redelivered", &redelivered.to_string());
     let _ = canvas.set_attribute("data-dead-lettered", &dead.to_string());
     let _ = canvas.set_attribute("data-effects", &ui.effects.list.len().to_string());
+    let moving = ui
+        .effects
+        .list
+        .iter()
+        .filter(|e| matches!(e.kind, EffectKind::Partition { .. }))
+        .count();
+    let _ = canvas.set_attribute("data-partitions-moving", &moving.to_string());
     let motion = if ui.reduced_motion { "reduced" } else { "full" };
     let _ = canvas.set_attribute("data-motion", motion);
 }
