@@ -24,7 +24,7 @@ bullmq_install() {
     cp "$src/package.json" "$src/package-lock.json" "$bullmq_node/"
     # --ignore-scripts: the only install script is msgpackr-extract's optional native build
     # check; its prebuilt binary comes as a package of its own, and msgpackr works without it.
-    ( cd "$bullmq_node" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error ) ||
+    ( cd "$bullmq_node" && npm ci --no-audit --no-fund --ignore-scripts --loglevel=error >&2 ) ||
       { say "npm ci failed"; return 1; }
     cp "$src/package-lock.json" "$stamp"
   fi

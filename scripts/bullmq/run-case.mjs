@@ -44,6 +44,12 @@
 //     "firstActiveMs": [[0, 60], [0, 60], [480, 620], …]  [min, max] of each job's first "active",
 //                                          sorted, relative to the earliest one
 //     "final": {"b": "completed"}          a job's final state (completed | failed)
+//     "failedReason": {"b": "…"}           the failedReason of a job's QueueEvents 'failed'
+//     "counts": {"queue:drained": 1}       how many events of a source ("queue", "worker"…) and name
+//     "ids": {"a": "1"}                    the id a job got
+//     "addErrors": {"bad": "Priority should be between 0 and 2097151"}   queue.add() threw this
+//     "errors": ["Missing lock"]           worker/queue 'error' events are allowed if each message
+//                                          contains one of these (otherwise any error fails the case)
 //   }
 // }
 import { createRequire } from 'node:module';
@@ -87,11 +93,14 @@ let seq = 0;
 const nameOf = new Map(); // job id -> job name
 const finished = new Map(); // job id -> 'completed' | 'failed' (from QueueEvents)
 const errors = [];
+const addErrors = {}; // job name -> message queue.add() threw
 
 function record(src, event, ms, fields) {
-  const e = { t: rel(ms), src, event, ...fields };
+  // "t" is set once t0 is known (an event may come before the first add: a worker's 'drained').
+  const e = { t: null, src, event, ...fields };
   if (e.id !== undefined && nameOf.has(e.id)) e.name = nameOf.get(e.id);
   Object.defineProperty(e, 'seq', { value: seq++, enumerable: false });
+  Object.defineProperty(e, 'ms', { value: ms, enumerable: false });
   events.push(e);
 }
 
@@ -115,6 +124,8 @@ queueEvents.emit = (event, ...args) => {
     const { jobId, ...rest } = event === 'drained' ? {} : args[0] ?? {};
     const fields = jobId === undefined ? { ...rest } : { id: jobId, ...rest };
     if ('attemptsMade' in fields) fields.attemptsMade = Number(fields.attemptsMade);
+    // A 'delayed' event's "delay" is the epoch ms the job is due, not a duration.
+    if (event === 'delayed' && Number.isFinite(fields.delay)) fields.dueT = rel(fields.delay);
     record('queue', event, ms, fields);
     if (event === 'completed') finished.set(jobId, 'completed');
     if (event === 'failed') finished.set(jobId, 'failed');
@@ -198,10 +209,12 @@ try {
       job = await queue.add(j.name, { ...(j.data ?? {}), __case_index: index }, j.opts ?? {});
     } catch (err) {
       record('client', 'add-error', Date.now(), { name: j.name, error: err.message });
+      addErrors[j.name] = err.message;
       added.push(undefined);
       continue;
     }
-    nameOf.set(job.id, j.name);
+    // An add that returns an existing job (same custom jobId: 'duplicated') keeps the first name.
+    if (!nameOf.has(job.id)) nameOf.set(job.id, j.name);
     added.push(job.id);
   }
   await Promise.all(timers);
@@ -224,7 +237,11 @@ try {
 }
 
 // The names of events recorded before an id's name was known (QueueEvents can come first).
-for (const e of events) if (e.id !== undefined && !e.name && nameOf.has(e.id)) e.name = nameOf.get(e.id);
+if (t0 === null) t0 = events.length > 0 ? Math.min(...events.map(e => e.ms)) : 0;
+for (const e of events) {
+  if (e.id !== undefined && !e.name && nameOf.has(e.id)) e.name = nameOf.get(e.id);
+  e.t = e.ms - t0;
+}
 events.sort((a, b) => a.t - b.t || a.seq - b.seq);
 for (const e of events) process.stdout.write(`${JSON.stringify(e)}\n`);
 
@@ -254,7 +271,26 @@ function check(name, ok, detail) {
 }
 const within = (v, [lo, hi]) => typeof v === 'number' && v >= lo && v <= hi;
 const same = (a, b) => JSON.stringify(a) === JSON.stringify(b);
-if (errors.length > 0) check('no errors', false, { errors });
+const allowed = expect.errors ?? [];
+const unexpected = errors.filter(e => !allowed.some(a => e.includes(a)));
+if (unexpected.length > 0) check('no errors', false, { errors: unexpected });
+if (allowed.length > 0) check('errors', unexpected.length === 0, { want: allowed, got: errors });
+for (const [name, want] of Object.entries(expect.addErrors ?? {})) {
+  check(`addError ${name}`, addErrors[name] === want, { want, got: addErrors[name] ?? null });
+}
+for (const [key, want] of Object.entries(expect.counts ?? {})) {
+  const [src, event] = key.split(':');
+  const got = events.filter(e => e.src === src && e.event === event).length;
+  check(`count ${key}`, got === want, { want, got });
+}
+for (const [name, want] of Object.entries(expect.ids ?? {})) {
+  check(`id ${name}`, jobs[name]?.id === want, { want, got: jobs[name]?.id ?? null });
+}
+for (const [name, want] of Object.entries(expect.failedReason ?? {})) {
+  const id = jobs[name]?.id;
+  const got = events.find(e => e.src === 'queue' && e.event === 'failed' && e.id === id)?.failedReason ?? null;
+  check(`failedReason ${name}`, got === want, { want, got });
+}
 if (expect.order) check('order', same(order, expect.order), { want: expect.order, got: order });
 for (const [name, want] of Object.entries(expect.queueEvents ?? {})) {
   const id = jobs[name]?.id;
