@@ -168,6 +168,30 @@ pub struct Envelope {
 }
 
 impl Envelope {
+    /// A message with no key, headers or body, made at `now`, starting its own causal chain:
+    /// the fields a model sets are filled in with `..Envelope::new(id, now)`.
+    pub fn new(id: MessageId, now: SimTime) -> Self {
+        Envelope {
+            id,
+            correlation_id: id,
+            causation_id: None,
+            routing_key: String::new(),
+            headers: Headers::default(),
+            body_bytes: 0,
+            created_at: now,
+            arrived_at: now,
+            hops: 0,
+            expiration_ms: None,
+            priority: None,
+            exchange: None,
+            deaths: Vec::new(),
+            publish: None,
+            bcc: Vec::new(),
+            keys_replaced: false,
+            poison: false,
+        }
+    }
+
     /// A fresh message made from `template` at `now`, starting its own causal chain.
     pub fn from_template(id: MessageId, template: &MessageTemplate, now: SimTime) -> Self {
         Envelope {

@@ -258,12 +258,21 @@ impl PartitionLog {
     }
 
     /// Starts a new active segment at the log end offset.
+    ///
+    /// The new segment reserves room for as many records as the last one held (and a little
+    /// more): segments roll at the same size, so it rarely grows by copying itself, which for
+    /// megabytes of records costs more than everything else an append does.
     pub fn roll(&mut self) {
-        // The segment being closed keeps only the room it uses.
+        let mut next = Segment::new(self.end);
         if let Some(active) = self.segments.back_mut() {
-            active.records.shrink_to_fit();
+            let n = active.records.len();
+            // The segment being closed keeps only the room it uses, unless that is most of it.
+            if active.records.capacity() > n + n / 4 {
+                active.records.shrink_to_fit();
+            }
+            next.records.reserve_exact(n + n / 16 + 1);
         }
-        self.segments.push_back(Segment::new(self.end));
+        self.segments.push_back(next);
     }
 
     /// Appends a record at the log end offset; returns its offset.

@@ -122,7 +122,7 @@ pub(crate) struct Batch {
     /// The messages, while they are with the producer or on the wire. Boxed, as the kernel
     /// and the ledger pass messages: moving a box moves 8 bytes, not an envelope.
     #[allow(clippy::vec_box)]
-    pub msgs: Vec<Box<Envelope>>,
+    pub msgs: Vec<Envelope>,
     pub bytes: u32,
     pub created: SimTime,
     /// Closed to new records (full, lingered, or sent).

@@ -166,16 +166,17 @@ impl KafkaModel {
     /// `KafkaProducer.send`: the record gets its partition and joins that partition's batch.
     pub(crate) fn produce(&mut self, k: &mut Kernel, node: NodeId, r: NewRecord) {
         let id = k.ledger.next_id();
-        let template = MessageTemplate {
+        let body_bytes = if r.tombstone { 0 } else { r.value_bytes };
+        // The envelope is made directly (a template would copy the key and headers twice).
+        let msg = Envelope {
             routing_key: r
                 .key
                 .map(|key| self.keys[key.0 as usize].to_string())
                 .unwrap_or_default(),
             headers: r.headers.clone(),
-            body_bytes: if r.tombstone { 0 } else { r.value_bytes },
-            ..MessageTemplate::default()
+            body_bytes,
+            ..Envelope::new(id, k.now)
         };
-        let msg = Box::new(Envelope::from_template(id, &template, k.now));
         k.ledger.create(id, Fate::Held { node });
         k.nodes[node.index()].stats.published += 1;
         k.emit(EventKind::Published {
@@ -203,7 +204,7 @@ impl KafkaModel {
             .iter()
             .map(|(name, v)| name.len() as u32 + header_len(v))
             .sum();
-        let bytes = key_bytes + template.body_bytes + header_bytes;
+        let bytes = key_bytes + body_bytes + header_bytes;
         let (partition, why) = match (r.partition, r.key) {
             (Some(p), _) => (p, Partitioner::Explicit),
             (None, Some(key)) => (
@@ -239,7 +240,7 @@ impl KafkaModel {
             bytes,
             timestamp: k.now,
             headers: r.headers,
-            value_bytes: template.body_bytes,
+            value_bytes: body_bytes,
             partitioner: why,
         };
         self.accumulate(k, node, topic, partition, pending, msg);
@@ -283,7 +284,7 @@ impl KafkaModel {
         topic: NodeId,
         partition: u32,
         r: Pending,
-        msg: Box<Envelope>,
+        msg: Envelope,
     ) {
         let c = Self::producer_config(k, node);
         let (batch_size, linger) = (c.batch_size, c.linger_ms);
@@ -728,7 +729,7 @@ impl KafkaModel {
             msg.correlation_id = r.correlation;
             msg.causation_id = Some(r.msg);
             k.ledger.create(id, Fate::Held { node });
-            msgs.push(Box::new(msg));
+            msgs.push(msg);
         }
         let b = self.batches.get_mut(key).expect("here");
         b.msgs = msgs;

@@ -25,7 +25,7 @@ impl KafkaModel {
         pid: u64,
         first_seq: u32,
         records: &[Pending],
-        msgs: Vec<Box<Envelope>>,
+        msgs: Vec<Envelope>,
     ) -> Outcome {
         let tp = (topic, partition);
         let n = records.len() as u32;
@@ -40,7 +40,7 @@ impl KafkaModel {
             return Outcome::Refused(ProduceError::UnknownTopicOrPartition);
         }
         let cfg = Self::topic_config(k, topic).clone();
-        let refuse = |k: &mut Kernel, msgs: Vec<Box<Envelope>>, reason: ProduceError| {
+        let refuse = |k: &mut Kernel, msgs: Vec<Envelope>, reason: ProduceError| {
             emit(
                 k,
                 KafkaEvent::Refused {
@@ -104,7 +104,7 @@ impl KafkaModel {
         let log = &mut t.partitions[partition as usize];
         for (r, msg) in records.iter().zip(msgs) {
             let id = msg.id;
-            let offset = log.append(r.key, r.tombstone, r.bytes, r.timestamp, *msg);
+            let offset = log.append(r.key, r.tombstone, r.bytes, r.timestamp, msg);
             k.ledger.set(id, Fate::Retained { node: topic });
             emit(
                 k,
