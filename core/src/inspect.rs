@@ -89,6 +89,27 @@ pub struct MessageView {
     /// of its processing. `None` while it waits (in a queue, in a consumer's buffer).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub until: Option<SimTime>,
+    /// For a Kafka record: its topic, partition, offset, key and timestamp.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub record: Option<RecordView>,
+}
+
+/// A Kafka record's own fields.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RecordView {
+    /// Its topic.
+    pub topic: NodeId,
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset, once the log has it (`None` while it is with its producer).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
+    /// Its key (`None`: a null key).
+    pub key: Option<String>,
+    /// A tombstone: a key with a null value.
+    pub tombstone: bool,
+    /// Its timestamp (`CreateTime`).
+    pub timestamp: SimTime,
 }
 
 impl DeliveryView {
@@ -113,6 +134,7 @@ impl MessageView {
             delivery: None,
             position: None,
             until: place.until,
+            record: None,
         };
         let delivered = |d: &Delivery, consumer, location, settlement| MessageView {
             envelope: place.msg.clone(),
@@ -121,6 +143,7 @@ impl MessageView {
             delivery: Some(DeliveryView::of(d, consumer, settlement)),
             position: None,
             until: place.until,
+            record: None,
         };
         match place.detail {
             PlaceDetail::Wire { edge, arrive } => plain(MessageLocation::OnEdge { edge, arrive }),
@@ -130,13 +153,16 @@ impl MessageView {
                 | crate::http::PlaceDetail::Queued { service: node }
                 | crate::http::PlaceDetail::Serving { service: node },
             ) => plain(MessageLocation::AtNode { node }),
-            PlaceDetail::Kafka(
-                crate::kafka::PlaceDetail::Accumulator { producer: node }
-                | crate::kafka::PlaceDetail::Log { tp: (node, _) },
-            ) => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Kafka(crate::kafka::PlaceDetail::Accumulator {
+                producer: node, ..
+            }) => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Kafka(crate::kafka::PlaceDetail::Log { record }) => {
+                plain(MessageLocation::AtNode { node: record.tp.0 })
+            }
             PlaceDetail::Kafka(crate::kafka::PlaceDetail::Request {
                 edge: Some(edge),
                 arrive,
+                ..
             }) => plain(MessageLocation::OnEdge { edge, arrive }),
             PlaceDetail::Kafka(crate::kafka::PlaceDetail::Request { edge: None, .. }) => {
                 unreachable!("a request on the wire has its edge")
@@ -207,7 +233,23 @@ impl Sim {
         let mut found = None;
         self.for_each_place(&mut |p| {
             if found.is_none() && p.msg.id == id {
-                found = Some(MessageView::at(&p));
+                let mut view = MessageView::at(&p);
+                if let PlaceDetail::Kafka(
+                    crate::kafka::PlaceDetail::Accumulator { record, .. }
+                    | crate::kafka::PlaceDetail::Request { record, .. }
+                    | crate::kafka::PlaceDetail::Log { record },
+                ) = p.detail
+                {
+                    view.record = Some(RecordView {
+                        topic: record.tp.0,
+                        partition: record.tp.1,
+                        offset: record.offset,
+                        key: record.key.map(|k| self.kafka_key(k).to_owned()),
+                        tombstone: record.tombstone,
+                        timestamp: record.timestamp,
+                    });
+                }
+                found = Some(view);
             }
         });
         found

@@ -485,6 +485,11 @@ impl Sim {
     /// Every live message, where it rests: in the agenda (on an edge, held by a relay, a
     /// model's deliveries and settlements) and in the models' own state. The conservation
     /// check and the inspector both read this one list of places.
+    /// A Kafka record key's text.
+    pub(crate) fn kafka_key(&self, key: crate::kafka::log::KeyId) -> &str {
+        self.models.kafka.key_text(key)
+    }
+
     pub(crate) fn for_each_place<'a>(&'a self, f: &mut dyn FnMut(Place<'a>)) {
         for e in self.k.agenda.iter_unordered() {
             match &e.due {

@@ -181,7 +181,14 @@ fn one_lost_ack_duplicates_one_batch_unless_the_producer_is_idempotent() {
         .iter()
         .filter_map(|a| {
             let id = switchboard_core::MessageId(a["message"].as_u64().unwrap());
-            let cause = sim.locate(id).expect("retained").envelope.causation_id?;
+            let view = sim.locate(id).expect("retained");
+            // The inspector sees the record's own fields.
+            let r = view.record.as_ref().expect("a record");
+            assert_eq!(
+                (r.key.as_deref(), r.partition, r.offset, r.tombstone),
+                (Some("k"), 0, a["offset"].as_u64(), false)
+            );
+            let cause = view.envelope.causation_id?;
             Some((cause.0, a["offset"].as_u64().unwrap()))
         })
         .collect();

@@ -88,6 +88,14 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   }
   assert.ok(Object.keys(where).length >= 3, `several keys: ${JSON.stringify(Object.keys(where))}`);
   for (const [k, ps] of Object.entries(where)) assert.equal(ps.size, 1, `key ${k} in one partition: ${[...ps]}`);
+  // A record opened from the log shows its own fields: where it is, its key and offset.
+  await page.locator(".log-table tr.ev.appended").first().dblclick();
+  await page.locator("#record-key").waitFor();
+  assert.match(await page.locator("#record-key").textContent(), /^(alice|bob|carol|dave)$/);
+  assert.match(await page.locator("#record-offset").textContent(), /^\d+$/);
+  assert.match(await page.locator("#message-where").textContent(), /^in the log of topic-\d, at offset \d+$/);
+  await screenshot(page, "kafka-02a-record");
+  await page.click("#tab-events");
   await page.locator("#log-filter").fill("");
   // A topic's partitions only grow: lowering them is refused with Kafka's reason, and the log
   // stays as it was.

@@ -119,9 +119,9 @@ pub(crate) struct Batch {
     pub epoch: u32,
     /// Its records.
     pub records: Vec<Pending>,
-    /// The messages, while they are with the producer or on the wire. Boxed, as the kernel
-    /// and the ledger pass messages: moving a box moves 8 bytes, not an envelope.
-    #[allow(clippy::vec_box)]
+    /// The messages, while they are with the producer or on the wire, in the order of
+    /// `records` (held inline: they move into the log once, and a box each would cost an
+    /// allocation per record).
     pub msgs: Vec<Envelope>,
     pub bytes: u32,
     pub created: SimTime,
@@ -404,6 +404,8 @@ pub(crate) enum PlaceDetail {
     Accumulator {
         /// The producer.
         producer: NodeId,
+        /// The record it is.
+        record: RecordAt,
     },
     /// In a produce request on the wire.
     Request {
@@ -411,12 +413,29 @@ pub(crate) enum PlaceDetail {
         edge: Option<EdgeId>,
         /// When it reaches the broker.
         arrive: SimTime,
+        /// The record it is.
+        record: RecordAt,
     },
     /// In a partition's log.
     Log {
-        /// The partition.
-        tp: Tp,
+        /// The record it is, at its offset.
+        record: RecordAt,
     },
+}
+
+/// The record a message is: its own fields, which the envelope does not carry.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct RecordAt {
+    /// Its partition (chosen when it was produced).
+    pub tp: Tp,
+    /// Its offset, once in the log.
+    pub offset: Option<u64>,
+    /// Its key.
+    pub key: Option<KeyId>,
+    /// A tombstone.
+    pub tombstone: bool,
+    /// Its timestamp (`CreateTime`).
+    pub timestamp: SimTime,
 }
 
 pub(crate) fn schedule(k: &mut Kernel, at: SimTime, due: Due) {
@@ -478,6 +497,11 @@ impl KafkaModel {
             Some(NodeState::Topic(t)) => Some(t),
             _ => None,
         }
+    }
+
+    /// A key's text.
+    pub(crate) fn key_text(&self, key: KeyId) -> &str {
+        &self.keys[key.0 as usize]
     }
 
     pub(crate) fn producer(&mut self, node: NodeId) -> &mut ProducerState {
@@ -684,26 +708,42 @@ impl KafkaModel {
                         fate: Fate::Retained { node },
                         until: None,
                         detail: ModelPlace::Kafka(PlaceDetail::Log {
-                            tp: (node, p as u32),
+                            record: RecordAt {
+                                tp: (node, p as u32),
+                                offset: Some(r.offset),
+                                key: r.key,
+                                tombstone: r.tombstone,
+                                timestamp: r.timestamp,
+                            },
                         }),
                     });
                 }
             }
         }
         for (_, b) in self.batches.iter() {
-            for m in &b.msgs {
+            for (i, m) in b.msgs.iter().enumerate() {
+                let r = b.records.get(i);
+                let record = RecordAt {
+                    tp: (b.topic, b.partition),
+                    offset: None,
+                    key: r.and_then(|r| r.key),
+                    tombstone: r.is_some_and(|r| r.tombstone),
+                    timestamp: r.map_or(m.created_at, |r| r.timestamp),
+                };
                 let (fate, detail) = match (b.in_flight, b.edge) {
                     (true, Some(edge)) => (
                         Fate::InTransit { edge },
                         PlaceDetail::Request {
                             edge: Some(edge),
                             arrive: b.arrive,
+                            record,
                         },
                     ),
                     (true, None) | (false, _) => (
                         Fate::Held { node: b.producer },
                         PlaceDetail::Accumulator {
                             producer: b.producer,
+                            record,
                         },
                     ),
                 };

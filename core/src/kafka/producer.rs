@@ -167,12 +167,9 @@ impl KafkaModel {
     pub(crate) fn produce(&mut self, k: &mut Kernel, node: NodeId, r: NewRecord) {
         let id = k.ledger.next_id();
         let body_bytes = if r.tombstone { 0 } else { r.value_bytes };
-        // The envelope is made directly (a template would copy the key and headers twice).
+        // The envelope is made directly (a template would copy the headers twice). Its key is
+        // the record's, kept beside it (an inspector shows it), not a routing key.
         let msg = Envelope {
-            routing_key: r
-                .key
-                .map(|key| self.keys[key.0 as usize].to_string())
-                .unwrap_or_default(),
             headers: r.headers.clone(),
             body_bytes,
             ..Envelope::new(id, k.now)
@@ -716,18 +713,13 @@ impl KafkaModel {
         let mut msgs = Vec::with_capacity(records.len());
         for r in &records {
             let id = k.ledger.next_id();
-            let template = MessageTemplate {
-                routing_key: r
-                    .key
-                    .map(|k| self.keys[k.0 as usize].to_string())
-                    .unwrap_or_default(),
+            let msg = Envelope {
+                correlation_id: r.correlation,
+                causation_id: Some(r.msg),
                 headers: r.headers.clone(),
                 body_bytes: r.value_bytes,
-                ..MessageTemplate::default()
+                ..Envelope::new(id, k.now)
             };
-            let mut msg = Envelope::from_template(id, &template, k.now);
-            msg.correlation_id = r.correlation;
-            msg.causation_id = Some(r.msg);
             k.ledger.create(id, Fate::Held { node });
             msgs.push(msg);
         }

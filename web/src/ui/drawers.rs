@@ -327,13 +327,36 @@ fn message(ctx: &Ctx) -> Html {
                     serde_json::to_string_pretty(&x_death).unwrap_or_default(),
                 ));
             }
-            html! {
-                <>
-                <dl class="props">
-                    <dt>{ "where" }</dt><dd id="message-where">{ format!("{:?}", v.location).replace("NodeId", "node ") }</dd>
+            // A Kafka record has its own fields, and none of an AMQP message's routing.
+            let fields = match &v.record {
+                Some(r) => html! {
+                    <>
+                    <dt>{ "topic" }</dt><dd id="record-topic">{ name(r.topic) }</dd>
+                    <dt>{ "partition" }</dt><dd id="record-partition">{ r.partition }</dd>
+                    <dt>{ "offset" }</dt><dd id="record-offset">{ r.offset.map_or("not appended yet".to_owned(), |o| o.to_string()) }</dd>
+                    <dt>{ "key" }</dt><dd id="record-key">{ r.key.clone().unwrap_or_else(|| "null".into()) }</dd>
+                    if r.tombstone { <><dt>{ "value" }</dt><dd>{ "null (a tombstone)" }</dd></> }
+                    <dt>{ "timestamp" }</dt><dd>{ r.timestamp.to_string() }</dd>
+                    </>
+                },
+                None => html! {
+                    <>
                     <dt>{ "routing_key" }</dt><dd>{ e.routing_key.clone() }</dd>
                     <dt>{ "exchange" }</dt><dd>{ e.exchange.map(name).unwrap_or_else(|| "\"\" (default)".into()) }</dd>
                     <dt>{ "redelivered" }</dt><dd id="message-redelivered">{ redelivered.map_or("not delivered yet".to_owned(), |r| r.to_string()) }</dd>
+                    </>
+                },
+            };
+            html! {
+                <>
+                <dl class="props">
+                    <dt>{ "where" }</dt><dd id="message-where">{ match &v.record {
+                        Some(r @ switchboard_core::RecordView { offset: Some(o), .. }) => {
+                            format!("in the log of {}-{}, at offset {o}", name(r.topic), r.partition)
+                        }
+                        _ => format!("{:?}", v.location).replace("NodeId", "node "),
+                    } }</dd>
+                    { fields }
                     <dt>{ "published at" }</dt><dd>{ e.created_at.to_string() }</dd>
                     <dt>{ "last arrived" }</dt><dd>{ e.arrived_at.to_string() }</dd>
                     <dt>{ "hops" }</dt><dd>{ e.hops }</dd>
