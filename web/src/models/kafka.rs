@@ -11,7 +11,7 @@ use switchboard_core::NodeMetrics;
 use yew::prelude::*;
 
 /// Partitions drawn as rows inside a topic (more are summed up in words).
-pub const ROWS: usize = 6;
+pub const ROWS: usize = 12;
 
 /// Offset cells drawn per partition: the newest records.
 pub const CELLS: usize = 16;
@@ -485,12 +485,12 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                                 }) }
                                 { for cursors.iter().filter(|(o, _)| *o >= base && *o <= p.end).map(|(o, g)| {
                                     let x = lx + (CELLS as u64 - (p.end - o)) as f64 * cw;
-                                    html! { <line class="cursor" data-group={g.clone()} data-committed={o.to_string()} x1={x.to_string()} x2={x.to_string()} y1={(y - 1.0).to_string()} y2={(y + row_h).to_string()} /> }
+                                    html! { <line class="cursor" data-group={g.clone()} data-committed={o.to_string()} x1={x.to_string()} x2={x.to_string()} y1={(y - 1.0).to_string()} y2={(y + row_h).to_string()}><title>{ format!("{g} committed {o}") }</title></line> }
                                 }) }
                                 // Where each group's reader will fetch next: a tick above the row.
                                 { for positions.iter().filter(|(o, _)| *o >= base && *o <= p.end).map(|(o, g)| {
                                     let x = lx + (CELLS as u64 - (p.end - o)) as f64 * cw;
-                                    html! { <path class="position" data-group={g.clone()} data-position={o.to_string()} d={format!("M{} {} l-2 -3 h4 z", x, y - 0.5)} /> }
+                                    html! { <path class="position" data-group={g.clone()} data-position={o.to_string()} d={format!("M{} {} l-2 -3 h4 z", x, y - 0.5)}><title>{ format!("{g} reads from {o}") }</title></path> }
                                 }) }
                             </g>
                         }
@@ -596,7 +596,22 @@ pub fn face(kind: &KafkaKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             let parts_text = match (parts.is_empty(), rebalancing) {
                 (true, true) => "⏸ waiting for its assignment".to_owned(),
                 (true, false) => "no partitions".to_owned(),
-                (false, _) => parts.join(" "),
+                // Per topic, its partition numbers: `invoices 0,1,2,3` fits where four full
+                // names would not.
+                (false, _) => {
+                    let mut by_topic: Vec<(&str, Vec<String>)> = Vec::new();
+                    for p in &cm.partitions {
+                        match by_topic.iter_mut().find(|(t, _)| *t == p.topic.as_str()) {
+                            Some((_, ps)) => ps.push(p.partition.to_string()),
+                            None => by_topic.push((&p.topic, vec![p.partition.to_string()])),
+                        }
+                    }
+                    by_topic
+                        .iter()
+                        .map(|(t, ps)| format!("{t} {}", ps.join(",")))
+                        .collect::<Vec<_>>()
+                        .join(" · ")
+                }
             };
             let body = html! {
                 <g class={classes!("consumer-state", rebalancing.then_some("rebalancing"))}
