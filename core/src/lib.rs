@@ -53,6 +53,7 @@
 
 pub mod agenda;
 pub mod amqp;
+pub mod bullmq;
 pub mod command;
 pub mod dist;
 pub mod event;
