@@ -100,6 +100,8 @@ pub enum EventKind {
     Http(HttpEvent),
     /// Something the Kafka model did (`crate::kafka::KafkaEvent`).
     Kafka(KafkaEvent),
+    /// Something the BullMQ model did (`crate::bullmq::BullmqEvent`).
+    Bullmq(crate::bullmq::BullmqEvent),
 }
 
 impl From<AmqpEvent> for EventKind {
@@ -124,6 +126,7 @@ impl EventKind {
             EventKind::Amqp(e) => e.name(),
             EventKind::Http(e) => e.name(),
             EventKind::Kafka(e) => e.name(),
+            EventKind::Bullmq(e) => e.name(),
         }
     }
 
@@ -142,6 +145,7 @@ impl EventKind {
             EventKind::Amqp(ref e) => e.message(),
             EventKind::Http(ref e) => e.message(),
             EventKind::Kafka(ref e) => e.message(),
+            EventKind::Bullmq(ref e) => e.message(),
         }
     }
 }

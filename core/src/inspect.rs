@@ -156,6 +156,9 @@ impl MessageView {
             PlaceDetail::Kafka(crate::kafka::PlaceDetail::Accumulator {
                 producer: node, ..
             }) => plain(MessageLocation::AtNode { node }),
+            PlaceDetail::Bullmq(crate::bullmq::PlaceDetail::Job { queue }) => {
+                plain(MessageLocation::AtNode { node: queue })
+            }
             PlaceDetail::Kafka(crate::kafka::PlaceDetail::Log { record }) => {
                 plain(MessageLocation::AtNode { node: record.tp.0 })
             }

@@ -135,9 +135,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         }
         (
             NodeKind::Producer(_) | NodeKind::Relay(_),
-            NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_),
+            NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_),
         )
-        | (NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_), _) => {
+        | (NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_), _) => {
             unreachable!("an edge with a model's kind at an end is the model's to judge")
         }
     }
@@ -373,7 +373,11 @@ impl Kernel {
                     node,
                 });
             }
-            NodeKind::Producer(_) | NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) => {
+            NodeKind::Producer(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => {
                 unreachable!(
                     "validated: no hop ends at a {}",
                     self.topo.node(node).kind.name()
@@ -390,7 +394,8 @@ impl Kernel {
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => {
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => {
                 unreachable!("not a producer")
             }
         }

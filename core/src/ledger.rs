@@ -70,6 +70,11 @@ pub enum DropReason {
     Compacted,
     /// Its topic was deleted.
     TopicDeleted,
+    /// A BullMQ job failed for good (its last attempt threw, it threw an
+    /// `UnrecoverableError`, or it stalled too often).
+    JobFailed,
+    /// A BullMQ add with the `jobId` of a job the queue has (`duplicated`).
+    DuplicateJob,
 }
 
 impl DropReason {
@@ -98,6 +103,8 @@ impl DropReason {
             DropReason::Deduplicated => "deduplicated",
             DropReason::Compacted => "compacted",
             DropReason::TopicDeleted => "topic_deleted",
+            DropReason::JobFailed => "job_failed",
+            DropReason::DuplicateJob => "duplicate_job",
         }
     }
 }

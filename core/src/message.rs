@@ -92,6 +92,10 @@ pub struct MessageTemplate {
     /// key).
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tombstone: bool,
+    /// A BullMQ job (its name, options and what its processor does): only a `job_producer`'s
+    /// adds take it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job: Option<Box<crate::bullmq::JobTemplate>>,
 }
 
 impl MessageTemplate {

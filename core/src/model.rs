@@ -3,9 +3,9 @@
 //! The kernel ([`crate::kernel`]) knows time, the agenda, the RNG, the ledger, the topology,
 //! the event stream, and its own node kinds (producers, relays, sinks). Each paradigm is a
 //! *model* beside it, with its own node kinds, state, timers, rules and events: RabbitMQ
-//! ([`crate::amqp`]), request-response over HTTP ([`crate::http`]) and Kafka's logs
-//! ([`crate::kafka`]) today; BullMQ jobs are to come, as another variant of the closed enums
-//! below.
+//! ([`crate::amqp`]), request-response over HTTP ([`crate::http`]), Kafka's logs
+//! ([`crate::kafka`]) and BullMQ's job queues ([`crate::bullmq`]), each a variant of the
+//! closed enums below.
 //!
 //! # Why closed enums
 //!
@@ -26,6 +26,7 @@
 //! | its counters' self-check, its metrics | [`Models`] | conservation check, metrics |
 
 use crate::amqp::{self, AmqpModel};
+use crate::bullmq::{self, BullmqModel};
 use crate::http::{self, HttpModel};
 use crate::id::{EdgeId, NodeId};
 use crate::kafka::{self, KafkaModel};
@@ -48,6 +49,8 @@ pub enum EdgeKind {
     Http(http::EdgeKind),
     /// An edge of the Kafka model: a produce, a subscription.
     Kafka(kafka::EdgeKind),
+    /// An edge of the BullMQ model: an add, a worker working a queue.
+    Bullmq(bullmq::EdgeKind),
 }
 
 impl EdgeKind {
@@ -58,6 +61,7 @@ impl EdgeKind {
             EdgeKind::Amqp(k) => k.meaning(),
             EdgeKind::Http(k) => k.meaning(),
             EdgeKind::Kafka(k) => k.meaning(),
+            EdgeKind::Bullmq(k) => k.meaning(),
         }
     }
 
@@ -68,6 +72,7 @@ impl EdgeKind {
             EdgeKind::Amqp(k) => k.class(),
             EdgeKind::Http(k) => k.class(),
             EdgeKind::Kafka(k) => k.class(),
+            EdgeKind::Bullmq(k) => k.class(),
         }
     }
 
@@ -75,7 +80,7 @@ impl EdgeKind {
     /// like a binding, and takes no time).
     pub fn has_latency(self) -> bool {
         match self {
-            EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) => true,
+            EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) | EdgeKind::Bullmq(_) => true,
             EdgeKind::Amqp(k) => k.has_latency(),
         }
     }
@@ -86,7 +91,9 @@ impl EdgeKind {
 /// other edges.
 pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
     match topo.edge(edge).kind {
-        EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) => String::new(),
+        EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) | EdgeKind::Bullmq(_) => {
+            String::new()
+        }
         EdgeKind::Amqp(_) => amqp::rules::edge_label(topo, edge),
     }
 }
@@ -104,6 +111,10 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
         // Kafka nodes judge every edge at them, to any other model too.
         (ModelId::Kafka, _) | (_, ModelId::Kafka) => {
             kafka::rules::edge_rule(from, to).map(EdgeKind::Kafka)
+        }
+        // BullMQ nodes judge every edge at them, to any other model too.
+        (ModelId::Bullmq, _) | (_, ModelId::Bullmq) => {
+            bullmq::rules::edge_rule(from, to).map(EdgeKind::Bullmq)
         }
         (ModelId::Amqp, _) | (_, ModelId::Amqp) => {
             amqp::rules::edge_rule(from, to).map(EdgeKind::Amqp)
@@ -140,6 +151,7 @@ pub fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), St
         ModelId::Amqp => amqp::rules::action_rule(name, kind, action),
         ModelId::Http => http::rules::action_rule(name, kind, action),
         ModelId::Kafka => kafka::rules::action_rule(name, kind, action),
+        ModelId::Bullmq => bullmq::rules::action_rule(name, kind, action),
     }
 }
 
@@ -179,6 +191,7 @@ pub fn reconfigure_rule(
         ModelId::Kernel | ModelId::Http => Ok(()),
         ModelId::Amqp => amqp::rules::reconfigure_rule(name, old, new, bound),
         ModelId::Kafka => kafka::rules::reconfigure_rule(name, old, new),
+        ModelId::Bullmq => bullmq::rules::reconfigure_rule(name, old, new),
     }
 }
 
@@ -191,6 +204,8 @@ pub(crate) enum ModelDue {
     Http(http::Due),
     /// The Kafka model's.
     Kafka(kafka::Due),
+    /// The BullMQ model's.
+    Bullmq(bullmq::Due),
 }
 
 /// Where a live message rests. The conservation check compares [`Place::fate`] with the
@@ -228,6 +243,8 @@ pub(crate) enum PlaceDetail<'a> {
     Http(http::PlaceDetail),
     /// Somewhere in the Kafka model.
     Kafka(kafka::PlaceDetail),
+    /// Somewhere in the BullMQ model.
+    Bullmq(bullmq::PlaceDetail),
 }
 
 /// Every model's state, side by side.
@@ -239,6 +256,8 @@ pub(crate) struct Models {
     pub http: HttpModel,
     /// Kafka.
     pub kafka: KafkaModel,
+    /// BullMQ.
+    pub bullmq: BullmqModel,
 }
 
 impl Models {
@@ -248,6 +267,7 @@ impl Models {
             amqp: AmqpModel::default(),
             http: HttpModel::default(),
             kafka: KafkaModel::default(),
+            bullmq: BullmqModel::default(),
         }
     }
 
@@ -257,6 +277,7 @@ impl Models {
         self.amqp.node_added(k, node);
         self.http.node_added(k, node);
         self.kafka.node_added(k, node);
+        self.bullmq.node_added(k, node);
     }
 
     /// An edge was added (or the run starts with it): the model of its kind takes it up.
@@ -266,6 +287,7 @@ impl Models {
             EdgeKind::Amqp(_) => self.amqp.edge_added(k, edge),
             EdgeKind::Http(_) => self.http.edge_added(k, edge),
             EdgeKind::Kafka(_) => self.kafka.edge_added(k, edge),
+            EdgeKind::Bullmq(_) => self.bullmq.edge_added(k, edge),
         }
     }
 
@@ -276,6 +298,7 @@ impl Models {
             EdgeKind::Amqp(_) => self.amqp.edge_removing(k, edge),
             EdgeKind::Http(_) => self.http.edge_removing(k, edge),
             EdgeKind::Kafka(_) => self.kafka.edge_removing(k, edge),
+            EdgeKind::Bullmq(_) => self.bullmq.edge_removing(k, edge),
         }
     }
 
@@ -287,6 +310,10 @@ impl Models {
             EdgeKind::Amqp(kind) => self.amqp.publish_arrive(k, edge, kind, msg),
             EdgeKind::Http(_) => self.http.arrive(k, edge, msg),
             EdgeKind::Kafka(_) => unreachable!("Kafka requests travel in the model's own entries"),
+            EdgeKind::Bullmq(bullmq::EdgeKind::Add) => self.bullmq.add_arrives(k, edge, msg),
+            EdgeKind::Bullmq(bullmq::EdgeKind::Work) => {
+                unreachable!("a worker's calls travel in the model's own entries")
+            }
         }
     }
 
@@ -297,6 +324,7 @@ impl Models {
             ModelDue::Amqp(d) => self.amqp.timer(k, d),
             ModelDue::Http(d) => self.http.timer(k, d),
             ModelDue::Kafka(d) => self.kafka.timer(k, d),
+            ModelDue::Bullmq(d) => self.bullmq.timer(k, d),
         }
     }
 
@@ -310,7 +338,7 @@ impl Models {
         correlation: crate::MessageId,
     ) {
         match k.topo.node(caller).kind.model() {
-            ModelId::Kernel | ModelId::Amqp | ModelId::Kafka => {}
+            ModelId::Kernel | ModelId::Amqp | ModelId::Kafka | ModelId::Bullmq => {}
             ModelId::Http => self.http.timed_out(k, caller, correlation),
         }
     }
@@ -331,6 +359,7 @@ impl Models {
         self.amqp.places(f);
         self.http.places(f);
         self.kafka.places(f);
+        self.bullmq.places(f);
     }
 
     /// Each model's counters against where its messages are (`places`: every live message's
@@ -343,12 +372,14 @@ impl Models {
                 PlaceDetail::Wire { .. }
                 | PlaceDetail::Node { .. }
                 | PlaceDetail::Http(_)
-                | PlaceDetail::Kafka(_) => None,
+                | PlaceDetail::Kafka(_)
+                | PlaceDetail::Bullmq(_) => None,
             })
             .collect();
         self.amqp.check_counters(k, &deliveries)?;
         self.http.check_counters(k)?;
-        self.kafka.check_counters(k)
+        self.kafka.check_counters(k)?;
+        self.bullmq.check_counters(k)
     }
 
     /// The live messages a model's agenda entry carries, where they rest.
@@ -361,7 +392,7 @@ impl Models {
         match due {
             ModelDue::Amqp(d) => amqp::places_in_due(at, d, f),
             // The models' entries carry no message: their messages rest in their own state.
-            ModelDue::Http(_) | ModelDue::Kafka(_) => {}
+            ModelDue::Http(_) | ModelDue::Kafka(_) | ModelDue::Bullmq(_) => {}
         }
     }
 }

@@ -52,6 +52,8 @@ pub enum ModelMetrics {
     Http(crate::http::HttpMetrics),
     /// The Kafka model's: a topic's, a producer's or a consumer's.
     Kafka(crate::kafka::KafkaMetrics),
+    /// The BullMQ model's: a queue's, a producer's or a worker's.
+    Bullmq(crate::bullmq::BullmqMetrics),
 }
 
 impl NodeMetrics {
@@ -62,7 +64,8 @@ impl NodeMetrics {
             Some(
                 ModelMetrics::Amqp(AmqpMetrics::Consumer(_))
                 | ModelMetrics::Http(_)
-                | ModelMetrics::Kafka(_),
+                | ModelMetrics::Kafka(_)
+                | ModelMetrics::Bullmq(_),
             )
             | None => None,
         }
@@ -75,7 +78,8 @@ impl NodeMetrics {
             Some(
                 ModelMetrics::Amqp(AmqpMetrics::Queue(_))
                 | ModelMetrics::Http(_)
-                | ModelMetrics::Kafka(_),
+                | ModelMetrics::Kafka(_)
+                | ModelMetrics::Bullmq(_),
             )
             | None => None,
         }
@@ -85,7 +89,8 @@ impl NodeMetrics {
     pub fn http(&self) -> Option<&crate::http::HttpMetrics> {
         match &self.detail {
             Some(ModelMetrics::Http(h)) => Some(h),
-            Some(ModelMetrics::Amqp(_) | ModelMetrics::Kafka(_)) | None => None,
+            Some(ModelMetrics::Amqp(_) | ModelMetrics::Kafka(_) | ModelMetrics::Bullmq(_))
+            | None => None,
         }
     }
 
@@ -93,7 +98,18 @@ impl NodeMetrics {
     pub fn kafka(&self) -> Option<&crate::kafka::KafkaMetrics> {
         match &self.detail {
             Some(ModelMetrics::Kafka(x)) => Some(x),
-            Some(ModelMetrics::Amqp(_) | ModelMetrics::Http(_)) | None => None,
+            Some(ModelMetrics::Amqp(_) | ModelMetrics::Http(_) | ModelMetrics::Bullmq(_))
+            | None => None,
+        }
+    }
+
+    /// For a job queue, a job producer or a worker: its BullMQ metrics.
+    pub fn bullmq(&self) -> Option<&crate::bullmq::BullmqMetrics> {
+        match &self.detail {
+            Some(ModelMetrics::Bullmq(x)) => Some(x),
+            Some(ModelMetrics::Amqp(_) | ModelMetrics::Http(_) | ModelMetrics::Kafka(_)) | None => {
+                None
+            }
         }
     }
 }
@@ -297,7 +313,8 @@ impl Sim {
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => {}
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => {}
         }
     }
 
@@ -480,6 +497,12 @@ impl Sim {
                     .metrics(&self.k, node)
                     .map(ModelMetrics::Kafka)
             })
+            .or_else(|| {
+                self.models
+                    .bullmq
+                    .metrics(&self.k, node)
+                    .map(ModelMetrics::Bullmq)
+            })
     }
 
     /// Every live message, where it rests: in the agenda (on an edge, held by a relay, a
@@ -652,6 +675,7 @@ impl Sim {
                 may(*node, action)?;
                 match self.k.topo.node(*node).kind.model() {
                     ModelId::Kafka => self.models.kafka.check_pause(&self.k, *node, pause),
+                    ModelId::Bullmq => self.models.bullmq.check_pause(&self.k, *node, pause),
                     ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
                         self.models.amqp.check_pause(&self.k, *node, pause)
                     }
@@ -901,6 +925,8 @@ impl Sim {
                     model::EdgeKind::Kafka(_) => {
                         unreachable!("Kafka requests travel in the model's own entries")
                     }
+                    // The queue counts an add when it stores it.
+                    model::EdgeKind::Bullmq(_) => self.models.arrive(&mut self.k, edge, kind, msg),
                 }
             }
             Due::Release { msg } => self.k.forward(NodeId(on), msg),
@@ -1046,12 +1072,14 @@ impl Sim {
             Command::Configure { node, spec } => self.configure(node, spec),
             Command::Pause { node } => match self.k.topo.node(node).kind.model() {
                 ModelId::Kafka => self.models.kafka.pause(node),
+                ModelId::Bullmq => self.models.bullmq.pause(&mut self.k, node),
                 ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
                     self.models.amqp.pause(&mut self.k, node)
                 }
             },
             Command::Resume { node } => match self.k.topo.node(node).kind.model() {
                 ModelId::Kafka => self.models.kafka.resume(&mut self.k, node),
+                ModelId::Bullmq => self.models.bullmq.resume(&mut self.k, node),
                 ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
                     self.models.amqp.resume(&mut self.k, node)
                 }
@@ -1118,6 +1146,7 @@ impl Sim {
             NodeKind::Amqp(old) => self.models.amqp.configured(&mut self.k, node, &old),
             NodeKind::Http(old) => self.models.http.configured(&mut self.k, node, &old),
             NodeKind::Kafka(old) => self.models.kafka.configured(&mut self.k, node, &old),
+            NodeKind::Bullmq(old) => self.models.bullmq.configured(&mut self.k, node, &old),
         }
     }
 
@@ -1145,6 +1174,7 @@ impl Sim {
             NodeKind::Amqp(k) => self.models.amqp.remove(&mut self.k, node, k),
             NodeKind::Http(_) => self.models.http.remove(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.remove(&mut self.k, node),
+            NodeKind::Bullmq(_) => self.models.bullmq.remove(&mut self.k, node),
         }
         if !self.k.topo.node(node).removed {
             Arc::make_mut(&mut self.k.topo).remove_node(node);
@@ -1162,6 +1192,11 @@ impl Sim {
             NodeKind::Kafka(_) => {
                 // A Kafka producer's scripted record.
                 self.models.kafka.publish(&mut self.k, node, template);
+                return;
+            }
+            NodeKind::Bullmq(_) => {
+                // A job producer's scripted `Queue.add`.
+                self.models.bullmq.publish(&mut self.k, node, template);
                 return;
             }
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {}
@@ -1190,6 +1225,7 @@ impl Sim {
             NodeKind::Amqp(k) => self.models.amqp.crash(&mut self.k, node, k),
             NodeKind::Http(_) => self.models.http.crash(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.crash(&mut self.k, node),
+            NodeKind::Bullmq(_) => self.models.bullmq.crash(&mut self.k, node),
         }
     }
 
@@ -1212,6 +1248,7 @@ impl Sim {
             NodeKind::Amqp(k) => self.models.amqp.restart(&mut self.k, node, k),
             NodeKind::Http(_) => self.models.http.restart(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.restart(&mut self.k, node),
+            NodeKind::Bullmq(_) => self.models.bullmq.restart(&mut self.k, node),
         }
     }
 }

@@ -92,6 +92,7 @@ pub fn write_event<W: Write + ?Sized>(e: &Event, topo: &Topology, out: &mut W) -
         EventKind::Amqp(ref a) => crate::amqp::trace::write_fields(a, e.at, &mut f)?,
         EventKind::Http(ref h) => crate::http::trace::write_fields(h, &mut f)?,
         EventKind::Kafka(ref x) => crate::kafka::trace::write_fields(x, &mut f)?,
+        EventKind::Bullmq(ref x) => crate::bullmq::trace::write_fields(x, &mut f)?,
     }
     f.out.write_all(b"}")
 }
@@ -449,6 +450,12 @@ mod tests {
                 }
                 EventKind::Http(_) => {}
                 EventKind::Kafka(ref x) => {
+                    if let Some(n) = x.nodes()[0] {
+                        let named = obj.values().any(|v| v == name(n));
+                        assert!(named, "{obj:?}");
+                    }
+                }
+                EventKind::Bullmq(ref x) => {
                     if let Some(n) = x.nodes()[0] {
                         let named = obj.values().any(|v| v == name(n));
                         assert!(named, "{obj:?}");

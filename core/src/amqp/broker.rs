@@ -158,6 +158,7 @@ impl AmqpNode {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_)
             | NodeKind::Amqp(AmqpKind::Exchange(_)) => AmqpNode::None,
         }
     }
@@ -172,7 +173,8 @@ pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
         | kernel::Due::Release { .. }
         | kernel::Due::Deadline { .. }
         | kernel::Due::Model(ModelDue::Http(_))
-        | kernel::Due::Model(ModelDue::Kafka(_)) => None,
+        | kernel::Due::Model(ModelDue::Kafka(_))
+        | kernel::Due::Model(ModelDue::Bullmq(_)) => None,
     }
 }
 
@@ -185,7 +187,8 @@ fn into_amqp_due(d: kernel::Due) -> Option<Due> {
         | kernel::Due::Release { .. }
         | kernel::Due::Deadline { .. }
         | kernel::Due::Model(ModelDue::Http(_))
-        | kernel::Due::Model(ModelDue::Kafka(_)) => None,
+        | kernel::Due::Model(ModelDue::Kafka(_))
+        | kernel::Due::Model(ModelDue::Bullmq(_)) => None,
     }
 }
 
@@ -204,6 +207,7 @@ pub(crate) fn consumer_config(topo: &Topology, c: NodeId) -> &ConsumerConfig {
         | NodeKind::Sink(_)
         | NodeKind::Http(_)
         | NodeKind::Kafka(_)
+        | NodeKind::Bullmq(_)
         | NodeKind::Amqp(AmqpKind::Exchange(_) | AmqpKind::Queue(_)) => {
             unreachable!("not a consumer")
         }
@@ -476,6 +480,7 @@ impl AmqpModel {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
                 unreachable!("validated: a binding ends at an exchange or a queue")
             }

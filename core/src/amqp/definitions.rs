@@ -751,6 +751,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
                 "{} {:?} is a client, not a broker object",
                 other.name(),
@@ -773,7 +774,8 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => continue,
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => continue,
         };
         if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
             continue;

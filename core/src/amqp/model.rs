@@ -227,7 +227,8 @@ impl AmqpModel {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => {}
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => {}
         }
     }
 
@@ -261,7 +262,8 @@ impl AmqpModel {
             crate::model::EdgeKind::Amqp(EdgeKind::Publish | EdgeKind::PublishDefault)
             | crate::model::EdgeKind::Hop
             | crate::model::EdgeKind::Http(_)
-            | crate::model::EdgeKind::Kafka(_) => {}
+            | crate::model::EdgeKind::Kafka(_)
+            | crate::model::EdgeKind::Bullmq(_) => {}
         }
     }
 

@@ -52,7 +52,8 @@ impl AmqpModel {
                 | NodeKind::Relay(_)
                 | NodeKind::Sink(_)
                 | NodeKind::Http(_)
-                | NodeKind::Kafka(_) => {}
+                | NodeKind::Kafka(_)
+                | NodeKind::Bullmq(_) => {}
             }
         }
     }
@@ -82,7 +83,8 @@ impl AmqpModel {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => {}
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => {}
         }
     }
 
@@ -183,7 +185,8 @@ impl AmqpModel {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => return None,
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => return None,
         };
         Some((names, settings))
     }

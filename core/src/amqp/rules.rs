@@ -46,6 +46,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Kafka(_), _) | (_, NodeKind::Kafka(_)) => {
             unreachable!("an edge at a Kafka node is that model's to judge")
         }
+        (NodeKind::Bullmq(_), _) | (_, NodeKind::Bullmq(_)) => {
+            unreachable!("an edge at a BullMQ node is that model's to judge")
+        }
     }
 }
 

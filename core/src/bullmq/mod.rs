@@ -1,14 +1,33 @@
-//! BullMQ's job queues: the rules, under BullMQ's names, read from BullMQ 6.7's Lua scripts and
-//! classes (`docs/bullmq.md` when the model lands).
+//! The BullMQ model: job queues in Redis, producers that call `Queue.add`, and workers, with
+//! the rules read from BullMQ 6.7's Lua scripts and classes: the job lifecycle (`wait`,
+//! `prioritized`, `delayed`, `active`, `completed`, `failed`), FIFO, LIFO and priority order,
+//! delays and their promotion, attempts with fixed or exponential backoff and jitter, the rate
+//! limiter's fixed window, worker and global concurrency, locks, their renewal and the
+//! stalled-job checker, and the retention of finished jobs.
 //!
-//! Begun: the pure rules come first, each with its tests: job and worker options with BullMQ's
-//! checks and messages, and the numbers jobs are ordered by (priority and delayed scores, the
-//! backoff before a retry). The model behind the seam (node kinds, the job lifecycle, workers,
-//! the rate limiter, locks and the stalled checker) builds on them.
+//! - [`options`]: job and worker options under BullMQ's names, with BullMQ's checks.
+//! - [`order`]: the numbers jobs are ordered by, and the backoff before a retry.
+//! - [`kind`]: the model's node kinds ([`BullmqKind`]) and edge kinds.
+//! - [`event`]: what it tells ([`BullmqEvent`]).
 
+pub mod event;
+pub mod kind;
+pub(crate) mod model;
 pub mod options;
 pub mod order;
+mod producer;
+mod queue;
+pub(crate) mod rules;
+pub(crate) mod trace;
+mod worker;
 
+pub use event::{BullmqEvent, FailReason, Job, JobInfo, Prev, Retry};
+pub use kind::{BullmqKind, EdgeKind, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig};
+pub use model::{
+    BullmqMetrics, JobState, JobView, ProducerMetrics, QueueMetrics, QueueStats, WorkerMetrics,
+    WorkerStats, LANE, MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
+};
+pub(crate) use model::{BullmqModel, Due, PlaceDetail};
 pub use options::{
     check_concurrency, check_job_options, keep_jobs, Backoff, BackoffStrategy, BackoffType,
     JobOptions, Keep, KeepJobs, KeepRule, Limiter, PRIORITY_LIMIT,

@@ -438,7 +438,8 @@ impl HttpModel {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Kafka(_) => None,
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_) => None,
         }
     }
 

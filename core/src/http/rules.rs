@@ -31,14 +31,16 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Kafka(_),
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_),
         )
         | (
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Kafka(_),
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_),
             Http(_),
         ) => Err(
             "clients, services and load balancers connect only to one another (a service that \
@@ -49,12 +51,14 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Kafka(_),
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_),
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Kafka(_),
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_),
         ) => unreachable!("an edge with none of this model's kinds is not its to judge"),
     }
 }

@@ -9,6 +9,11 @@ pub struct Key {
     gen: u32,
 }
 
+impl Key {
+    /// The least key, for ranges over sets ordered by `(score, Key)`.
+    pub const MIN: Key = Key { index: 0, gen: 0 };
+}
+
 /// Values under [`Key`]s.
 #[derive(Clone, Debug)]
 pub(crate) struct Slab<T> {

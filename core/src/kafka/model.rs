@@ -454,7 +454,8 @@ impl KafkaModel {
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Http(_) => None,
+            | NodeKind::Http(_)
+            | NodeKind::Bullmq(_) => None,
         }
     }
 

@@ -29,12 +29,14 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Http(_),
+            | NodeKind::Http(_)
+            | NodeKind::Bullmq(_),
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
-            | NodeKind::Http(_),
+            | NodeKind::Http(_)
+            | NodeKind::Bullmq(_),
         ) => unreachable!("an edge with none of this model's kinds is not its to judge"),
     }
 }

@@ -22,7 +22,8 @@ fn group<W: Write + ?Sized>(f: &mut Fields<'_, W>, consumer: NodeId) -> io::Resu
         | NodeKind::Relay(_)
         | NodeKind::Sink(_)
         | NodeKind::Amqp(_)
-        | NodeKind::Http(_) => unreachable!("a group is named through a consumer"),
+        | NodeKind::Http(_)
+        | NodeKind::Bullmq(_) => unreachable!("a group is named through a consumer"),
     };
     f.str("group", &name)
 }

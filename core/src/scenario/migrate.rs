@@ -37,6 +37,10 @@ const STEPS: &[Step] = &[
         from: 4,
         run: v4_to_v5,
     },
+    Step {
+        from: 5,
+        run: v5_to_v6,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -132,6 +136,31 @@ fn v4_to_v5(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
     }
     doc.insert("version".into(), Value::from(5));
+    Ok(doc)
+}
+
+/// Version 6 added the BullMQ model: the node kinds `job_queue`, `job_producer` and `worker`,
+/// and a `publish` action's `job`. A version-5 document has none, so it runs as it did.
+fn v5_to_v6(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let new = |path: String, what: &str| newer(path, what, 6);
+    let nodes = doc.get("nodes").and_then(Value::as_array);
+    for (i, n) in nodes.into_iter().flatten().enumerate() {
+        if let Some(k @ ("job_queue" | "job_producer" | "worker")) =
+            n.get("kind").and_then(Value::as_str)
+        {
+            return Err(new(format!("nodes[{i}].kind"), &format!("the kind `{k}`")));
+        }
+    }
+    let actions = doc.get("actions").and_then(Value::as_array);
+    for (i, a) in actions.into_iter().flatten().enumerate() {
+        if a.get("message").and_then(|m| m.get("job")).is_some() {
+            return Err(new(
+                format!("actions[{i}].message.job"),
+                "a message's `job`",
+            ));
+        }
+    }
+    doc.insert("version".into(), Value::from(6));
     Ok(doc)
 }
 

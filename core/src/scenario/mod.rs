@@ -13,6 +13,7 @@ pub(crate) use diagnostic::Path;
 pub use diagnostic::{Diagnostic, Diagnostics};
 
 use crate::amqp::{AmqpKind, Settlement};
+use crate::bullmq::BullmqKind;
 use crate::dist::DurationDist;
 use crate::http::HttpKind;
 use crate::kafka::KafkaKind;
@@ -22,7 +23,7 @@ use serde::{Deserialize, Serialize};
 
 /// The newest format version this build reads and the one it writes. Older versions are
 /// migrated when read (see `migrate.rs` and `docs/scenario-format.md`).
-pub const FORMAT_VERSION: u32 = 5;
+pub const FORMAT_VERSION: u32 = 6;
 
 /// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
 pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
@@ -124,6 +125,8 @@ pub enum NodeKind {
     Http(HttpKind),
     /// A node of the Kafka model: a topic, a producer or a consumer.
     Kafka(KafkaKind),
+    /// A node of the BullMQ model: a job queue, a job producer or a worker.
+    Bullmq(BullmqKind),
 }
 
 /// Which model a node kind belongs to: the kernel's own kinds, or one paradigm's.
@@ -137,6 +140,8 @@ pub enum ModelId {
     Http,
     /// Kafka (`crate::kafka`).
     Kafka,
+    /// BullMQ (`crate::bullmq`).
+    Bullmq,
 }
 
 impl NodeKind {
@@ -149,6 +154,7 @@ impl NodeKind {
             NodeKind::Amqp(k) => k.name(),
             NodeKind::Http(k) => k.name(),
             NodeKind::Kafka(k) => k.name(),
+            NodeKind::Bullmq(k) => k.name(),
         }
     }
 
@@ -159,6 +165,7 @@ impl NodeKind {
             NodeKind::Amqp(_) => ModelId::Amqp,
             NodeKind::Http(_) => ModelId::Http,
             NodeKind::Kafka(_) => ModelId::Kafka,
+            NodeKind::Bullmq(_) => ModelId::Bullmq,
         }
     }
 
@@ -172,6 +179,7 @@ impl NodeKind {
             .chain(AmqpKind::NAMES)
             .chain(HttpKind::NAMES)
             .chain(KafkaKind::NAMES)
+            .chain(BullmqKind::NAMES)
             .copied()
     }
 }
@@ -188,6 +196,7 @@ impl Serialize for NodeKind {
             NodeKind::Amqp(k) => k.serialize_config(&mut map)?,
             NodeKind::Http(k) => k.serialize_config(&mut map)?,
             NodeKind::Kafka(k) => k.serialize_config(&mut map)?,
+            NodeKind::Bullmq(k) => k.serialize_config(&mut map)?,
         }
         map.end()
     }

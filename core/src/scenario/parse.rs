@@ -156,8 +156,12 @@ fn node_kind(kind: &str, config: Value, prefix: &str) -> Result<NodeKind, Diagno
                 if let Some(k) = crate::http::HttpKind::parse(other, config, prefix) {
                     return k.map(NodeKind::Http);
                 }
-            } else if let Some(k) = crate::kafka::KafkaKind::parse(other, config, prefix) {
-                return k.map(NodeKind::Kafka);
+            } else if crate::kafka::KafkaKind::NAMES.contains(&other) {
+                if let Some(k) = crate::kafka::KafkaKind::parse(other, config, prefix) {
+                    return k.map(NodeKind::Kafka);
+                }
+            } else if let Some(k) = crate::bullmq::BullmqKind::parse(other, config, prefix) {
+                return k.map(NodeKind::Bullmq);
             }
             Err(Diagnostic::new(
                 format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
@@ -327,7 +331,8 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
             Ok(
                 crate::model::EdgeKind::Hop
                 | crate::model::EdgeKind::Http(_)
-                | crate::model::EdgeKind::Kafka(_),
+                | crate::model::EdgeKind::Kafka(_)
+                | crate::model::EdgeKind::Bullmq(_),
             )
             | Err(_) => false,
         };
@@ -435,6 +440,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 check_template(message, action.at("message"), diags);
                 let kafka = matches!(kind, Some(NodeKind::Kafka(_)));
                 check_record_fields(message, kafka, action.at("message"), diags);
+                check_job_field(message, kind, action.at("message"), diags);
                 Some(crate::model::Action::Publish)
             }
             Action::Crash { .. } => Some(crate::model::Action::Crash),
@@ -526,12 +532,14 @@ fn check_node(n: &NodeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
             }
             check_template(&p.message, path.at("config").at("message"), diags);
             check_record_fields(&p.message, false, path.at("config").at("message"), diags);
+            check_job_field(&p.message, None, path.at("config").at("message"), diags);
         }
         NodeKind::Relay(r) => check_dist(&r.delay, path.at("config").at("delay"), diags),
         NodeKind::Sink(_) => {}
         NodeKind::Amqp(k) => crate::amqp::rules::check_kind(k, path.at("config"), diags),
         NodeKind::Http(k) => crate::http::rules::check_kind(k, path.at("config"), diags),
         NodeKind::Kafka(k) => crate::kafka::rules::check_kind(k, path.at("config"), diags),
+        NodeKind::Bullmq(k) => crate::bullmq::rules::check_kind(k, path.at("config"), diags),
     }
 }
 
@@ -559,7 +567,7 @@ fn check_configure_action<'a>(
     }
     check_node(spec, path, diags);
     let bound = match spec.kind.model() {
-        ModelId::Kernel | ModelId::Http | ModelId::Kafka => false,
+        ModelId::Kernel | ModelId::Http | ModelId::Kafka | ModelId::Bullmq => false,
         ModelId::Amqp => crate::amqp::rules::consumes(s, &spec.id, at, kind_of),
     };
     match crate::model::reconfigure_rule(&spec.id, current, &spec.kind, bound) {
@@ -573,7 +581,7 @@ fn check_configure_action<'a>(
         }
     }
     match spec.kind.model() {
-        ModelId::Kernel | ModelId::Http | ModelId::Kafka => {}
+        ModelId::Kernel | ModelId::Http | ModelId::Kafka | ModelId::Bullmq => {}
         ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, path, diags),
     }
 }
@@ -599,6 +607,9 @@ fn check_edge_fields(
         }
         crate::model::EdgeKind::Http(k) => crate::http::rules::check_edge_fields(e, k, path, diags),
         crate::model::EdgeKind::Kafka(_) => crate::kafka::rules::check_edge_fields(e, path, diags),
+        crate::model::EdgeKind::Bullmq(_) => {
+            crate::bullmq::rules::check_edge_fields(e, path, diags)
+        }
     }
 }
 
@@ -617,6 +628,26 @@ pub(crate) fn check_plain_edge_fields(e: &EdgeSpec, path: Path<'_>, diags: &mut 
             format!("{path}.arguments"),
             "only a binding (an edge from an exchange) has arguments",
         ));
+    }
+}
+
+/// A BullMQ job (`job`) is for a `job_producer`'s adds only; its options are checked as
+/// BullMQ checks them.
+fn check_job_field(
+    m: &MessageTemplate,
+    kind: Option<&NodeKind>,
+    path: Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let Some(job) = &m.job else { return };
+    match kind {
+        Some(NodeKind::Bullmq(crate::bullmq::BullmqKind::Producer(_))) => {
+            crate::bullmq::rules::check_template(job, path.at("job"), diags)
+        }
+        Some(_) | None => diags.push(Diagnostic::new(
+            path.at("job"),
+            "a BullMQ job: only a job_producer's adds take it",
+        )),
     }
 }
 

@@ -111,7 +111,7 @@ pub fn fields(kind: &NodeKind) -> &'static [Field] {
         NodeKind::Producer(_) => PRODUCER,
         NodeKind::Relay(_) => RELAY,
         NodeKind::Sink(_) => &[],
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) => {
+        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
             unreachable!("a model's kind")
         }
     }
@@ -122,7 +122,7 @@ pub fn faults(kind: &NodeKind) -> &'static [Fault] {
     match kind {
         NodeKind::Producer(_) => &[Fault::Flood, Fault::Poison, Fault::CrashRestart],
         NodeKind::Relay(_) | NodeKind::Sink(_) => &[Fault::CrashRestart],
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) => {
+        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
             unreachable!("a model's kind")
         }
     }
@@ -133,7 +133,7 @@ pub fn sends(kind: &NodeKind) -> bool {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) => true,
         NodeKind::Sink(_) => false,
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) => {
+        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
             unreachable!("a model's kind")
         }
     }
@@ -158,7 +158,7 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             body: counts(format!("{} held", m.held)),
             status: format!("{} held", m.held),
         },
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) => {
+        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
             unreachable!("a model's kind")
         }
     }

@@ -1,7 +1,7 @@
 //! What the page needs of each model, one entry per model: its palette items, the settings a
 //! new node starts with, the inspector's fields, how its nodes are drawn, which faults they
 //! take, and what connecting from them asks for. The kernel's kinds are `kernel`, RabbitMQ's
-//! `amqp`, request-response's `http`, Kafka's `kafka`.
+//! `amqp`, request-response's `http`, Kafka's `kafka`, BullMQ's `bullmq`.
 //!
 //! Every function here dispatches with one exhaustive `match` on the core's kinds (no wildcard
 //! arms), so a kind or a model added in the core makes the compiler point here. What an edge
@@ -12,6 +12,7 @@
 #![deny(clippy::wildcard_enum_match_arm)]
 
 pub mod amqp;
+pub mod bullmq;
 pub mod http;
 pub mod kafka;
 pub mod kernel;
@@ -43,6 +44,7 @@ pub fn palette() -> impl Iterator<Item = &'static PaletteItem> {
         .chain(amqp::PALETTE)
         .chain(http::PALETTE)
         .chain(kafka::PALETTE)
+        .chain(bullmq::PALETTE)
 }
 
 /// The palette item of `kind` (and `variant`), if there is one.
@@ -57,6 +59,7 @@ pub fn default_spec(name: &str, item: &PaletteItem) -> Result<NodeSpec, String> 
         .or_else(|| amqp::default_config(item))
         .or_else(|| http::default_config(item))
         .or_else(|| kafka::default_config(item))
+        .or_else(|| bullmq::default_config(item))
         .ok_or_else(|| format!("the palette has no kind {:?}", item.kind))?;
     let v = serde_json::json!({ "id": name, "kind": item.kind, "config": config });
     serde_json::from_value(v).map_err(|e| e.to_string())
@@ -69,6 +72,7 @@ pub fn fields(kind: &NodeKind) -> &'static [Field] {
         NodeKind::Amqp(k) => amqp::fields(k),
         NodeKind::Http(k) => http::fields(k),
         NodeKind::Kafka(k) => kafka::fields(k),
+        NodeKind::Bullmq(k) => bullmq::fields(k),
     }
 }
 
@@ -79,6 +83,7 @@ pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
         EdgeKind::Amqp(k) => amqp::edge_fields(k),
         EdgeKind::Http(k) => http::edge_fields(k),
         EdgeKind::Kafka(k) => kafka::edge_fields(k),
+        EdgeKind::Bullmq(k) => bullmq::edge_fields(k),
     }
 }
 
@@ -112,6 +117,7 @@ pub fn faults(kind: &NodeKind) -> &'static [Fault] {
         NodeKind::Amqp(k) => amqp::faults(k),
         NodeKind::Http(k) => http::faults(k),
         NodeKind::Kafka(k) => kafka::faults(k),
+        NodeKind::Bullmq(k) => bullmq::faults(k),
     }
 }
 
@@ -122,6 +128,7 @@ pub fn slowed(spec: &NodeSpec) -> Option<NodeSpec> {
         NodeKind::Amqp(k) => amqp::slowed(spec, k),
         NodeKind::Http(k) => http::slowed(spec, k),
         NodeKind::Kafka(k) => kafka::slowed(spec, k),
+        NodeKind::Bullmq(k) => bullmq::slowed(spec, k),
     }
 }
 
@@ -132,6 +139,7 @@ pub fn sends(kind: &NodeKind) -> bool {
         NodeKind::Amqp(k) => amqp::sends(k),
         NodeKind::Http(k) => http::sends(k),
         NodeKind::Kafka(k) => kafka::sends(k),
+        NodeKind::Bullmq(k) => bullmq::sends(k),
     }
 }
 
@@ -141,7 +149,7 @@ pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
         NodeKind::Amqp(k) => amqp::binding_asks(k),
-        NodeKind::Http(_) | NodeKind::Kafka(_) => None,
+        NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => None,
     }
 }
 
@@ -151,6 +159,7 @@ pub fn half_size(kind: &NodeKind) -> (f64, f64) {
     use crate::view::{NODE_HALF_H, NODE_HALF_W};
     match kind {
         NodeKind::Kafka(k) => kafka::half_size(k),
+        NodeKind::Bullmq(k) => bullmq::half_size(k),
         NodeKind::Producer(_)
         | NodeKind::Relay(_)
         | NodeKind::Sink(_)
@@ -188,6 +197,7 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
         NodeKind::Amqp(k) => amqp::face(k, m, c, now, is_dlq),
         NodeKind::Http(k) => http::face(k, m, c, now),
         NodeKind::Kafka(k) => kafka::face(k, m, c),
+        NodeKind::Bullmq(k) => bullmq::face(k, m, c),
     }
 }
 
@@ -213,6 +223,7 @@ pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
         EdgeKind::Amqp(k) => amqp::edge_phrases(k),
         EdgeKind::Http(k) => http::edge_phrases(k),
         EdgeKind::Kafka(k) => kafka::edge_phrases(k),
+        EdgeKind::Bullmq(k) => bullmq::edge_phrases(k),
     }
 }
 
@@ -223,5 +234,6 @@ pub fn edge_noun(kind: EdgeKind) -> &'static str {
         EdgeKind::Amqp(k) => amqp::edge_noun(k),
         EdgeKind::Http(k) => http::edge_noun(k),
         EdgeKind::Kafka(k) => kafka::edge_noun(k),
+        EdgeKind::Bullmq(k) => bullmq::edge_noun(k),
     }
 }

@@ -1,0 +1,681 @@
+//! The Redis side: what BullMQ's Lua scripts do to a queue's keys, each at the moment its call
+//! reaches Redis. `addStandardJob` / `addPrioritizedJob` / `addDelayedJob`, `moveToActive`
+//! (with `promoteDelayedJobs` and the rate limiter), `moveToFinished`, `moveToDelayed`,
+//! `retryJob`, `moveStalledJobsToWait`, lock renewal, `pause` and the retention of finished
+//! jobs. Each script's events are written in the order the script writes them.
+
+use super::event::{BullmqEvent, Prev, Retry};
+use super::model::{
+    emit, now_ms, schedule, Answer, BullmqModel, Due, Finish, JobData, JobState, Lock, PendingAdd,
+    QueueState, Run,
+};
+use super::options::{keep_jobs, Keep};
+use super::order::{delayed_score, priority_score, DELAYED_SHIFT};
+use crate::event::EventKind;
+use crate::http::slab::Key;
+use crate::id::{EdgeId, NodeId};
+use crate::kernel::Kernel;
+use crate::ledger::{DropReason, Fate};
+use crate::message::Envelope;
+use crate::time::SimDuration;
+use std::sync::Arc;
+
+/// `promoteDelayedJobs` moves at most this many jobs per call.
+const PROMOTE_LIMIT: usize = 1000;
+
+impl BullmqModel {
+    /// Whether workers may take jobs now (`isQueuePausedOrMaxed`): not paused, and fewer jobs
+    /// active than its global concurrency.
+    pub(crate) fn paused_or_maxed(k: &Kernel, queue: NodeId, q: &QueueState) -> bool {
+        q.paused
+            || Self::queue_config(k, queue)
+                .global_concurrency
+                .is_some_and(|c| q.active.len() as u64 >= u64::from(c))
+    }
+
+    /// `Queue.add` reaches Redis: the job is stored and goes to `delayed`, `prioritized` or
+    /// `wait`, or, with the `jobId` of a job the queue has, it is ignored (`duplicated`).
+    pub(crate) fn add_arrives(&mut self, k: &mut Kernel, edge: EdgeId, msg: Box<Envelope>) {
+        let queue = k.topo.edge(edge).to;
+        let Some(add) = self.pending.remove(&msg.id) else {
+            unreachable!("every add on the wire is pending")
+        };
+        if k.topo.node(queue).removed || self.queue_ref(queue).is_none() {
+            k.drop_message(msg.id, queue, DropReason::NoRoute);
+            return;
+        }
+        let PendingAdd {
+            producer,
+            template,
+            timestamp_ms,
+        } = add;
+        let p = Self::producer_config(k, producer).clone();
+        let opts = Arc::new(template.opts.unwrap_or(p.opts));
+        let name = template.name.unwrap_or(p.name);
+        let fails = if template.fails > 0 {
+            template.fails
+        } else {
+            p.fails
+        };
+        let q = self.queue(queue);
+        // `INCR id`, for every add that reaches Redis, custom ids and duplicates too.
+        q.counter += 1;
+        let id: Box<str> = match &opts.job_id {
+            Some(custom) => {
+                if let Some(&existing) = q.custom.get(custom.as_str()) {
+                    q.stats.duplicated += 1;
+                    let job = self.jobs.get(existing).expect("listed").info.clone();
+                    emit(
+                        k,
+                        BullmqEvent::Duplicated {
+                            job,
+                            message: msg.id,
+                        },
+                    );
+                    k.drop_message(msg.id, queue, DropReason::DuplicateJob);
+                    return;
+                }
+                custom.as_str().into()
+            }
+            None => q.counter.to_string().into(),
+        };
+        q.stats.added += 1;
+        let info = Self::job_info(id.clone(), &name, queue, msg.id);
+        let priority = opts.priority.map_or(0, |p| p as i64);
+        let delay = opts.delay.map_or(0, |d| if d > 0.0 { d as u64 } else { 0 });
+        k.ledger.set(msg.id, Fate::Held { node: queue });
+        k.nodes[queue.index()].stats.received += 1;
+        let key = self.jobs.insert(JobData {
+            info: info.clone(),
+            opts: opts.clone(),
+            state: JobState::Waiting,
+            priority,
+            attempts_made: 0,
+            attempts_started: 0,
+            stalled_count: 0,
+            deferred_failure: false,
+            lock: None,
+            finished_ms: None,
+            fails_left: fails,
+            unrecoverable: template.unrecoverable,
+            msg: Some(msg),
+            score: 0,
+        });
+        if opts.job_id.is_some() {
+            self.queue(queue).custom.insert(id, key);
+        }
+        emit(k, BullmqEvent::Added { job: info });
+        if delay > 0 {
+            self.put_delayed(k, queue, key, timestamp_ms + delay);
+        } else if priority != 0 {
+            self.put_prioritized(k, queue, key, Prev::Added);
+        } else {
+            let q = self.queue(queue);
+            if opts.lifo {
+                q.wait.push_front(key); // RPUSH: the head
+            } else {
+                q.wait.push_back(key); // LPUSH: the tail
+            }
+            self.put_waiting(k, queue, key, Prev::Added);
+        }
+    }
+
+    /// The job is in `wait`: said, and a worker woken (a marker) unless paused or maxed.
+    fn put_waiting(&mut self, k: &mut Kernel, queue: NodeId, key: Key, prev: Prev) {
+        let j = self.job(key);
+        j.state = JobState::Waiting;
+        let job = j.info.clone();
+        emit(
+            k,
+            BullmqEvent::Waiting {
+                job,
+                prev,
+                prioritized: false,
+            },
+        );
+        self.wake_one(k, queue);
+    }
+
+    /// The job goes to `prioritized` with a new counter (`addJobWithPriority`).
+    fn put_prioritized(&mut self, k: &mut Kernel, queue: NodeId, key: Key, prev: Prev) {
+        let priority = self.job(key).priority;
+        let q = self.queue(queue);
+        q.priority_counter += 1;
+        let score = priority_score(priority, q.priority_counter);
+        q.prioritized.insert((score, key));
+        let j = self.job(key);
+        j.state = JobState::Prioritized;
+        j.score = score;
+        let job = j.info.clone();
+        emit(
+            k,
+            BullmqEvent::Waiting {
+                job,
+                prev,
+                prioritized: true,
+            },
+        );
+        self.wake_one(k, queue);
+    }
+
+    /// The job goes to `delayed`, due at `due_ms` (`addDelayedJob`, `moveToDelayed`).
+    fn put_delayed(&mut self, k: &mut Kernel, queue: NodeId, key: Key, due_ms: u64) {
+        let q = self.queue(queue);
+        let min = due_ms * DELAYED_SHIFT;
+        let highest = q
+            .delayed
+            .range((min, Key::MIN)..((due_ms + 1) * DELAYED_SHIFT, Key::MIN))
+            .next_back()
+            .map(|&(s, _)| s);
+        let score = delayed_score(due_ms, highest);
+        q.delayed.insert((score, key));
+        let j = self.job(key);
+        j.state = JobState::Delayed;
+        j.score = score as i64;
+        let job = j.info.clone();
+        emit(k, BullmqEvent::Delayed { job, due_ms });
+        self.delay_marker(k, queue);
+    }
+
+    /// A marker for the earliest delayed job (`addDelayMarkerIfNeeded`): the first blocked
+    /// worker will wake by then; with none blocked, the next to block will.
+    fn delay_marker(&mut self, k: &mut Kernel, queue: NodeId) {
+        let q = self.queue(queue);
+        if q.paused {
+            return;
+        }
+        let Some(&(score, _)) = q.delayed.first() else {
+            return;
+        };
+        let due = super::order::due_ms(score);
+        match q.blocked.front().copied() {
+            Some(w) => self.shorten_block(k, w, due),
+            None => q.marker_due = Some(q.marker_due.map_or(due, |d| d.min(due))),
+        }
+    }
+
+    /// A marker that a job is ready: the first blocked worker wakes (Redis serves blocked
+    /// clients in the order they blocked); with none blocked, the marker waits for the next.
+    pub(crate) fn wake_one(&mut self, k: &mut Kernel, queue: NodeId) {
+        let Some(q) = self.queue_ref(queue) else {
+            return;
+        };
+        if Self::paused_or_maxed(k, queue, q) {
+            return;
+        }
+        let q = self.queue(queue);
+        match q.blocked.pop_front() {
+            Some(w) => self.unblock(k, w),
+            None => q.marker = true,
+        }
+    }
+
+    /// `promoteDelayedJobs`: jobs due by now go to the tail of `wait` (or to `prioritized`),
+    /// in the order they were due; a worker is woken if any moved.
+    pub(crate) fn promote(&mut self, k: &mut Kernel, queue: NodeId) {
+        let limit = (now_ms(k) + 1) * DELAYED_SHIFT;
+        let due: Vec<Key> = {
+            let q = self.queue(queue);
+            let mut due = Vec::new();
+            while due.len() < PROMOTE_LIMIT {
+                match q.delayed.first() {
+                    Some(&(score, key)) if score < limit => {
+                        q.delayed.pop_first();
+                        due.push(key);
+                    }
+                    _ => break,
+                }
+            }
+            due
+        };
+        for key in due {
+            if self.job(key).priority == 0 {
+                self.queue(queue).wait.push_back(key); // LPUSH, whatever `lifo` says
+                self.put_waiting(k, queue, key, Prev::Delayed);
+            } else {
+                self.put_prioritized(k, queue, key, Prev::Delayed);
+            }
+        }
+    }
+
+    /// `moveToActive` for `worker` (a fetch, or the fetch inside a finishing call): the rate
+    /// limiter first, then pause and global concurrency, then the head of `wait`, else the
+    /// lowest score of `prioritized`. The job taken is locked for `lockDuration` and counted
+    /// by the limiter.
+    pub(crate) fn move_to_active(
+        &mut self,
+        k: &mut Kernel,
+        queue: NodeId,
+        worker: NodeId,
+    ) -> Answer {
+        self.promote(k, queue);
+        let wc = Self::worker_config(k, worker).clone();
+        let global = Self::queue_config(k, queue).global_rate_limit;
+        // The queue's `max` wins over the worker's; the worker's `duration` over the queue's.
+        let max = global.map(|g| g.max).or(wc.limiter.map(|l| l.max));
+        let duration = wc
+            .limiter
+            .map(|l| l.duration)
+            .or(global.map(|g| g.duration));
+        let now = k.now;
+        let q = self.queue(queue);
+        if q.limiter_until.is_some_and(|u| u <= now) {
+            // The key expired.
+            q.limiter = 0;
+            q.limiter_until = None;
+        }
+        if let (Some(max), Some(until)) = (max, q.limiter_until) {
+            if max <= q.limiter {
+                let ttl = (until.0 - now.0).div_ceil(1000);
+                return Answer::Limited(ttl);
+            }
+        }
+        let q = self.queue_ref(queue).expect("a queue");
+        if Self::paused_or_maxed(k, queue, q) {
+            return Answer::Idle;
+        }
+        let q = self.queue(queue);
+        let key = match q.wait.pop_front() {
+            Some(key) => key,
+            None => match q.prioritized.pop_first() {
+                Some((_, key)) => key,
+                None => {
+                    q.priority_counter = 0; // `DEL pc`
+                    return Answer::Nothing(
+                        q.delayed
+                            .first()
+                            .map(|&(score, _)| super::order::due_ms(score)),
+                    );
+                }
+            },
+        };
+        // `prepareJobForProcessing`.
+        let deferred = self.job(key).deferred_failure;
+        let q = self.queue(queue);
+        if max.is_some() && !deferred {
+            q.limiter += 1;
+            if q.limiter == 1 {
+                q.limiter_until = duration.map(|d| now + SimDuration::from_ms(d));
+            }
+        }
+        q.active.push(key);
+        let epoch = self.worker(worker).epoch;
+        let run = self.runs.insert(Run {
+            worker,
+            epoch,
+            job: key,
+            outcome: None,
+            renewed: now,
+            next: None,
+            held: false,
+        });
+        let j = self.job(key);
+        j.state = JobState::Active;
+        j.attempts_started += 1;
+        j.lock = Some(Lock {
+            run,
+            until: now + SimDuration::from_ms(wc.lock_duration),
+        });
+        let (job, attempt) = (j.info.clone(), j.attempts_started);
+        emit(
+            k,
+            BullmqEvent::Active {
+                job,
+                worker,
+                attempt,
+            },
+        );
+        // `ZADD marker 0 "0"` always: another blocked worker wakes to look.
+        self.wake_one(k, queue);
+        Answer::Job(run)
+    }
+
+    /// A finishing call reaches Redis: `moveToFinished` (completed or failed), `moveToDelayed`
+    /// or `retryJob`, as the worker decided. Refused if the attempt no longer holds the job's
+    /// lock (`Missing lock for job …`): it stalled and was moved on. Returns the next job for
+    /// the worker (`fetchNext`), if it asked for one.
+    pub(crate) fn finish(
+        &mut self,
+        k: &mut Kernel,
+        run: Key,
+        how: Finish,
+        fetch_next: bool,
+    ) -> Option<Answer> {
+        let r = self.runs.get(run).expect("a run").clone();
+        let worker = r.worker;
+        let now = k.now;
+        let held = self.jobs.get(r.job).is_some_and(|j| {
+            j.lock
+                .is_some_and(|l| l.run == run && l.until > now && j.state == JobState::Active)
+        });
+        let queue = match self.jobs.get(r.job) {
+            Some(j) => j.info.queue,
+            None => return None,
+        };
+        if !held {
+            let job = self.jobs.get(r.job).expect("checked").info.clone();
+            self.worker(worker).stats.lost_locks += 1;
+            emit(k, BullmqEvent::LockMissing { job, worker });
+            return None;
+        }
+        let wc = Self::worker_config(k, worker).clone();
+        let q = self.queue(queue);
+        q.active.retain(|&a| a != r.job);
+        q.stalled.remove(&r.job);
+        let j = self.job(r.job);
+        j.lock = None;
+        j.attempts_made += 1;
+        let (job, atm) = (j.info.clone(), j.attempts_made);
+        match how {
+            Finish::Complete => {
+                let msg = j.msg.take().expect("a live job");
+                j.state = JobState::Completed;
+                j.finished_ms = Some(now_ms(k));
+                let keep = keep_jobs(
+                    j.opts.remove_on_complete.as_ref(),
+                    wc.remove_on_complete.as_ref(),
+                );
+                k.ledger.set(msg.id, Fate::Consumed { node: worker });
+                k.nodes[worker.index()].stats.consumed += 1;
+                k.emit(EventKind::Consumed {
+                    message: msg.id,
+                    node: worker,
+                });
+                self.queue(queue).stats.completed += 1;
+                self.worker(worker).stats.completed += 1;
+                self.retain(k, queue, r.job, true, keep);
+                emit(
+                    k,
+                    BullmqEvent::Completed {
+                        job,
+                        worker,
+                        attempts_made: atm,
+                    },
+                );
+                self.fetch_next_or_drained(k, queue, worker, fetch_next)
+            }
+            Finish::Fail(reason) => {
+                let msg = j.msg.take().expect("a live job");
+                j.state = JobState::Failed;
+                j.finished_ms = Some(now_ms(k));
+                let attempts = j.opts.attempts.unwrap_or(0);
+                let keep = keep_jobs(j.opts.remove_on_fail.as_ref(), wc.remove_on_fail.as_ref());
+                let q = self.queue(queue);
+                q.stats.failed += 1;
+                q.stats.attempts_failed += 1;
+                self.worker(worker).stats.failed += 1;
+                k.drop_message(msg.id, queue, DropReason::JobFailed);
+                self.retain(k, queue, r.job, false, keep);
+                emit(
+                    k,
+                    BullmqEvent::Failed {
+                        job: job.clone(),
+                        attempts_made: atm,
+                        reason,
+                    },
+                );
+                if atm >= attempts {
+                    emit(
+                        k,
+                        BullmqEvent::RetriesExhausted {
+                            job: job.clone(),
+                            attempts_made: atm,
+                        },
+                    );
+                }
+                emit(
+                    k,
+                    BullmqEvent::WorkerFailed {
+                        job,
+                        worker,
+                        attempts_made: atm,
+                        retry: Retry::No,
+                    },
+                );
+                self.fetch_next_or_drained(k, queue, worker, fetch_next)
+            }
+            Finish::Delay(due, delay) => {
+                self.queue(queue).stats.attempts_failed += 1;
+                self.worker(worker).stats.failed += 1;
+                self.put_delayed(k, queue, r.job, due);
+                emit(
+                    k,
+                    BullmqEvent::WorkerFailed {
+                        job,
+                        worker,
+                        attempts_made: atm,
+                        retry: Retry::After(delay),
+                    },
+                );
+                if fetch_next {
+                    match self.move_to_active(k, queue, worker) {
+                        a @ Answer::Job(_) => Some(a),
+                        Answer::Nothing(_) | Answer::Limited(_) | Answer::Idle | Answer::Wake => {
+                            None
+                        }
+                    }
+                } else {
+                    None
+                }
+            }
+            Finish::Retry => {
+                self.promote(k, queue);
+                self.queue(queue).stats.attempts_failed += 1;
+                self.worker(worker).stats.failed += 1;
+                let (priority, lifo) = {
+                    let j = self.job(r.job);
+                    (j.priority, j.opts.lifo)
+                };
+                emit(
+                    k,
+                    BullmqEvent::WorkerFailed {
+                        job,
+                        worker,
+                        attempts_made: atm,
+                        retry: Retry::Now,
+                    },
+                );
+                if priority == 0 {
+                    let q = self.queue(queue);
+                    if lifo {
+                        q.wait.push_front(r.job);
+                    } else {
+                        q.wait.push_back(r.job);
+                    }
+                    self.put_waiting(k, queue, r.job, Prev::Active);
+                } else {
+                    self.put_prioritized(k, queue, r.job, Prev::Active);
+                }
+                None
+            }
+        }
+    }
+
+    /// After a job finished: the worker's next job (`fetchNext`), and `drained` when nothing
+    /// at all is left: no job waiting, prioritized, active or delayed, the limiter's window
+    /// open and the queue neither paused nor at its global concurrency.
+    fn fetch_next_or_drained(
+        &mut self,
+        k: &mut Kernel,
+        queue: NodeId,
+        worker: NodeId,
+        fetch_next: bool,
+    ) -> Option<Answer> {
+        let next = fetch_next.then(|| self.move_to_active(k, queue, worker));
+        let quiet = match next {
+            Some(Answer::Job(_) | Answer::Limited(_) | Answer::Idle | Answer::Nothing(Some(_))) => {
+                false
+            }
+            Some(Answer::Nothing(None) | Answer::Wake) | None => true,
+        };
+        let q = self.queue(queue);
+        if quiet && q.wait.is_empty() && q.active.is_empty() && q.prioritized.is_empty() {
+            emit(k, BullmqEvent::Drained { queue });
+        }
+        next
+    }
+
+    /// A finished job joins `completed` or `failed`, or is removed at once, and the set is
+    /// trimmed by age and count (`removeOnComplete` / `removeOnFail`).
+    fn retain(&mut self, k: &Kernel, queue: NodeId, key: Key, completed: bool, keep: Keep) {
+        if keep.count == 0 {
+            self.forget(queue, key);
+            return;
+        }
+        let now = now_ms(k);
+        let jobs = &self.jobs;
+        let Some(super::model::NodeState::Queue(q)) = self.nodes.get_mut(queue.index()) else {
+            unreachable!("a queue")
+        };
+        let set = if completed {
+            &mut q.completed
+        } else {
+            &mut q.failed
+        };
+        set.push_back(key);
+        let mut gone = Vec::new();
+        if let Some(age) = keep.age {
+            let cutoff = now.saturating_sub(age.saturating_mul(1000));
+            let mut n = 0;
+            while n < keep.limit {
+                let Some(&first) = set.front() else { break };
+                let finished = jobs.get(first).and_then(|j| j.finished_ms);
+                if finished.is_some_and(|f| f <= cutoff) {
+                    set.pop_front();
+                    gone.push(first);
+                    n += 1;
+                } else {
+                    break;
+                }
+            }
+        }
+        if keep.count > 0 {
+            while set.len() as i64 > keep.count {
+                gone.extend(set.pop_front());
+            }
+        }
+        for key in gone {
+            self.forget(queue, key);
+        }
+    }
+
+    /// A finished job's hash is deleted.
+    fn forget(&mut self, queue: NodeId, key: Key) {
+        if let Some(j) = self.jobs.remove(key) {
+            if j.opts.job_id.is_some() {
+                self.queue(queue).custom.remove(&j.info.id);
+            }
+        }
+    }
+
+    /// `moveStalledJobsToWait`, run by `worker`'s checker: unless another check ran within
+    /// `stalledInterval`, every job marked by the last check whose lock has expired goes back
+    /// to the head of `wait` (`waiting`, then `stalled`), one stalled too often to fail when
+    /// next picked up; then every active job is marked for the next check.
+    pub(crate) fn check_stalled(&mut self, k: &mut Kernel, queue: NodeId, worker: NodeId) {
+        let wc = Self::worker_config(k, worker).clone();
+        let now = k.now;
+        let q = self.queue(queue);
+        if now < q.check_until {
+            return;
+        }
+        q.check_until = now + SimDuration::from_ms(wc.stalled_interval);
+        let marked: Vec<Key> = std::mem::take(&mut q.stalled).into_iter().collect();
+        for key in marked {
+            let Some(j) = self.jobs.get(key) else {
+                continue;
+            };
+            let expired = j.lock.is_none_or(|l| l.until <= now);
+            if j.state != JobState::Active || !expired {
+                continue;
+            }
+            self.queue(queue).active.retain(|&a| a != key);
+            let j = self.job(key);
+            j.lock = None;
+            j.stalled_count += 1;
+            if j.stalled_count > wc.max_stalled_count {
+                j.deferred_failure = true;
+            }
+            let (job, count) = (j.info.clone(), j.stalled_count);
+            let q = self.queue(queue);
+            q.stats.stalled += 1;
+            q.wait.push_front(key); // RPUSH: the head
+            self.put_waiting(k, queue, key, Prev::Active);
+            emit(k, BullmqEvent::Stalled { job, count });
+        }
+        let q = self.queue(queue);
+        q.stalled = q.active.iter().copied().collect();
+    }
+
+    /// A lock renewal reaches Redis: each of `runs` still holding its job's lock keeps it for
+    /// another `lockDuration`, and its job is no longer marked as stalled.
+    pub(crate) fn renew_locks(&mut self, k: &Kernel, worker: NodeId, runs: &[Key]) {
+        let d = SimDuration::from_ms(Self::worker_config(k, worker).lock_duration);
+        let now = k.now;
+        for &run in runs {
+            let Some(r) = self.runs.get(run) else {
+                continue;
+            };
+            let job = r.job;
+            let Some(j) = self.jobs.get_mut(job) else {
+                continue;
+            };
+            match &mut j.lock {
+                Some(l) if l.run == run && l.until > now => {
+                    l.until = now + d;
+                    let queue = j.info.queue;
+                    self.queue(queue).stalled.remove(&job);
+                    self.runs.get_mut(run).expect("here").renewed = now;
+                }
+                Some(_) | None => {}
+            }
+        }
+    }
+
+    /// `Queue.pause()` / `Queue.resume()`.
+    pub(crate) fn set_paused(&mut self, k: &mut Kernel, queue: NodeId, paused: bool) {
+        let q = self.queue(queue);
+        if q.paused == paused {
+            return;
+        }
+        q.paused = paused;
+        if paused {
+            q.marker = false;
+            q.marker_due = None;
+            emit(k, BullmqEvent::Paused { queue });
+        } else {
+            emit(k, BullmqEvent::Resumed { queue });
+            let q = self.queue(queue);
+            if !q.wait.is_empty() || !q.prioritized.is_empty() {
+                self.wake_one(k, queue);
+            } else {
+                self.delay_marker(k, queue);
+            }
+        }
+    }
+
+    /// The queue is deleted (`obliterate`): its jobs' messages end with it.
+    pub(crate) fn queue_removed(&mut self, k: &mut Kernel, queue: NodeId) {
+        let keys = self.jobs.keys_where(|j| j.info.queue == queue);
+        for key in keys {
+            let j = self.jobs.remove(key).expect("listed");
+            if let Some(msg) = j.msg {
+                k.drop_message(msg.id, queue, DropReason::QueueDeleted);
+            }
+        }
+        let blocked: Vec<NodeId> = self.queue(queue).blocked.drain(..).collect();
+        for w in blocked {
+            self.unblock(k, w);
+        }
+        *self.queue(queue) = QueueState::default();
+    }
+
+    /// Schedules `due` after the worker link's latency from `worker` to its queue (or back).
+    pub(crate) fn after_link(&mut self, k: &mut Kernel, worker: NodeId, due: Due) {
+        let latency = Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
+            k.topo.edge(e).latency.sample(&mut k.rng)
+        });
+        let at = k.now + latency;
+        schedule(k, at, due);
+    }
+}

@@ -1,0 +1,231 @@
+//! The BullMQ model's rules, each written once: which edges it allows and what they are, which
+//! actions its kinds take, and the validation of its settings, with BullMQ's own messages
+//! where BullMQ refuses them.
+
+use super::kind::{BullmqKind, EdgeKind, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig};
+use super::options::{check_concurrency, check_job_options, JobOptions, Limiter};
+use crate::kernel::not_a;
+use crate::model::{Action, Reconfigure};
+use crate::scenario::{Diagnostic, EdgeSpec, NodeKind, Path};
+
+/// The longest time a BullMQ setting takes here: a year, in ms.
+pub const MAX_MS: f64 = 365.0 * 86_400_000.0;
+
+/// Which kinds an edge with one of this model's kinds at an end may connect, and what it is.
+pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
+    use BullmqKind::{Producer, Queue, Worker};
+    use NodeKind::Bullmq;
+    match (from, to) {
+        (Bullmq(Producer(_)), Bullmq(Queue(_))) => Ok(EdgeKind::Add),
+        (Bullmq(Queue(_)), Bullmq(Worker(_))) => Ok(EdgeKind::Work),
+        (Bullmq(Producer(_)), _) => Err("a job producer adds jobs only to job queues"),
+        (Bullmq(Queue(_)), _) => Err("a job queue is worked only by workers"),
+        (Bullmq(Worker(_)), _) => {
+            Err("a worker sends nothing on; it works a job queue and completes its jobs")
+        }
+        (_, Bullmq(Queue(_))) => Err("a job queue takes jobs only from job producers"),
+        (_, Bullmq(Worker(_))) => Err("a worker works only job queues"),
+        (_, Bullmq(Producer(_))) => Err("a producer receives nothing"),
+        (
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_),
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_),
+        ) => unreachable!("an edge with none of this model's kinds is not its to judge"),
+    }
+}
+
+/// Which actions this model's kinds take: a producer adds on `publish`; producers and workers
+/// crash and restart; a queue is paused and resumed (`Queue.pause`); a worker's event loop is
+/// blocked and runs again (`pause`, `resume`). Redis itself does not fail here.
+pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), String> {
+    let NodeKind::Bullmq(x) = kind else {
+        unreachable!("the model judges its own kinds")
+    };
+    match (action, x) {
+        (Action::Publish, BullmqKind::Producer(_)) => Ok(()),
+        (Action::Publish, BullmqKind::Queue(_) | BullmqKind::Worker(_)) => {
+            Err(not_a(name, kind, "producer", "can publish"))
+        }
+        (Action::Crash | Action::Restart, BullmqKind::Producer(_) | BullmqKind::Worker(_)) => {
+            Ok(())
+        }
+        (Action::Crash | Action::Restart, BullmqKind::Queue(_)) => Err(format!(
+            "job queue {name:?} lives in Redis, which is not simulated as failing; crash a \
+             worker or a producer"
+        )),
+        (Action::Pause | Action::Resume, BullmqKind::Queue(_) | BullmqKind::Worker(_)) => Ok(()),
+        (Action::Pause | Action::Resume, BullmqKind::Producer(_)) => Err(format!(
+            "{name:?} is a job_producer; pause its queue (Queue.pause) or a worker instead"
+        )),
+        (Action::Settle, _) => Err(format!(
+            "{name:?} is a {}: a BullMQ job is completed or failed by its worker, not \
+             acknowledged",
+            x.name()
+        )),
+        (Action::Seek, _) => Err(not_a(name, kind, "kafka_consumer", "seeks")),
+        (Action::LoseAck, _) => Err(not_a(name, kind, "kafka_producer", "loses acks")),
+    }
+}
+
+/// Every setting of this model's kinds changes in place.
+pub(crate) fn reconfigure_rule(
+    _name: &str,
+    _old: &NodeKind,
+    _new: &NodeKind,
+) -> Result<(), Reconfigure> {
+    Ok(())
+}
+
+/// The checks of one node's settings, under `path` (`nodes[3].config`).
+pub(crate) fn check_kind(kind: &BullmqKind, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    match kind {
+        BullmqKind::Queue(q) => check_queue(q, path, diags),
+        BullmqKind::Producer(p) => check_producer(p, path, diags),
+        BullmqKind::Worker(w) => check_worker(w, path, diags),
+    }
+}
+
+fn check_queue(q: &QueueConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    if q.global_concurrency == Some(0) {
+        diags.push(Diagnostic::new(
+            path.at("globalConcurrency"),
+            "0: a queue's global concurrency is at least 1",
+        ));
+    }
+    if let Some(l) = &q.global_rate_limit {
+        check_limiter(l, path.at("globalRateLimit"), diags);
+    }
+}
+
+fn check_limiter(l: &Limiter, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    if l.max == 0 {
+        diags.push(Diagnostic::new(
+            path.at("max"),
+            "0: at least one job per window",
+        ));
+    }
+    if l.duration == 0 || l.duration as f64 > MAX_MS {
+        diags.push(Diagnostic::new(
+            path.at("duration"),
+            format!("{}: a window of 1 to {MAX_MS} ms", l.duration),
+        ));
+    }
+}
+
+fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    use crate::scenario::parse::MAX_RATE_PER_S;
+    if !(p.rate_per_s >= 0.0 && p.rate_per_s <= MAX_RATE_PER_S) {
+        diags.push(Diagnostic::new(
+            path.at("rate_per_s"),
+            format!(
+                "expected a number from 0 to {MAX_RATE_PER_S}, got {}",
+                p.rate_per_s
+            ),
+        ));
+    }
+    check_opts(&p.opts, path.at("opts"), diags);
+}
+
+/// A job's options, under `path`: BullMQ's refusals with its messages, and this simulator's
+/// bounds on times.
+pub(crate) fn check_opts(o: &JobOptions, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    if let Err(why) = check_job_options(o) {
+        let at = if why.contains("Id") {
+            path.at("jobId")
+        } else if why.contains("Priority") {
+            path.at("priority")
+        } else {
+            path.at("backoff")
+        };
+        diags.push(Diagnostic::new(at, why));
+    }
+    if let Some(d) = o.delay {
+        if !(0.0..=MAX_MS).contains(&d) {
+            diags.push(Diagnostic::new(
+                path.at("delay"),
+                format!("{d}: a delay of 0 to {MAX_MS} ms"),
+            ));
+        }
+    }
+    let backoff_ms = match &o.backoff {
+        Some(super::options::Backoff::Millis(ms)) => Some(*ms),
+        Some(super::options::Backoff::Strategy(s)) => s.delay,
+        None => None,
+    };
+    if let Some(ms) = backoff_ms {
+        if !(0.0..=MAX_MS).contains(&ms) {
+            diags.push(Diagnostic::new(
+                path.at("backoff"),
+                format!("{ms}: a backoff of 0 to {MAX_MS} ms"),
+            ));
+        }
+    }
+}
+
+/// A scripted add's job, under `path` (`actions[2].message.job`).
+pub(crate) fn check_template(t: &JobTemplate, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    if let Some(o) = &t.opts {
+        check_opts(o, path.at("opts"), diags);
+    }
+}
+
+fn check_worker(w: &WorkerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    if let Err(why) = check_concurrency(w.concurrency) {
+        diags.push(Diagnostic::new(path.at("concurrency"), why));
+    } else if w.concurrency > 10_000.0 {
+        diags.push(Diagnostic::new(
+            path.at("concurrency"),
+            format!("{}: at most 10000 here", w.concurrency),
+        ));
+    }
+    if let Some(l) = &w.limiter {
+        check_limiter(l, path.at("limiter"), diags);
+    }
+    let ms = |v: u64, key: &str, diags: &mut Vec<Diagnostic>| {
+        if v == 0 || v as f64 > MAX_MS {
+            diags.push(Diagnostic::new(
+                path.at(key),
+                format!("{v}: expected 1 to {MAX_MS} ms"),
+            ));
+        }
+    };
+    ms(w.lock_duration, "lockDuration", diags);
+    if let Some(r) = w.lock_renew_time {
+        ms(r, "lockRenewTime", diags);
+    }
+    if w.stalled_interval == 0 {
+        diags.push(Diagnostic::new(
+            path.at("stalledInterval"),
+            "stalledInterval must be greater than 0",
+        ));
+    } else {
+        ms(w.stalled_interval, "stalledInterval", diags);
+    }
+    if !(w.drain_delay > 0.0 && w.drain_delay * 1000.0 <= MAX_MS) {
+        diags.push(Diagnostic::new(
+            path.at("drainDelay"),
+            "drainDelay must be greater than 0",
+        ));
+    }
+    if !(0.0..=1.0).contains(&w.fail_rate) {
+        diags.push(Diagnostic::new(
+            path.at("fail_rate"),
+            format!("{}: expected a probability from 0 to 1", w.fail_rate),
+        ));
+    }
+    crate::scenario::parse::check_dist(&w.processing_time, path.at("processing_time"), diags);
+}
+
+/// An edge of this model: a latency, nothing else.
+pub(crate) fn check_edge_fields(e: &EdgeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    crate::scenario::check_plain_edge_fields(e, path, diags);
+}

@@ -1,0 +1,112 @@
+//! The BullMQ model's events as trace fields (see `crate::amqp::trace`). A job is written as
+//! `"queue"`, `"job"` (its BullMQ id), `"name"` and `"message"`.
+
+use super::event::{BullmqEvent, Job, Retry};
+use crate::trace::Fields;
+use std::io::{self, Write};
+
+fn job<W: Write + ?Sized>(f: &mut Fields<'_, W>, j: &Job) -> io::Result<()> {
+    f.node("queue", j.queue)?;
+    f.str("job", &j.id)?;
+    f.str("name", &j.name)?;
+    f.u64("message", j.message.0)
+}
+
+/// Writes the fields of `e`, each as `,"key":value`.
+pub(crate) fn write_fields<W: Write + ?Sized>(
+    e: &BullmqEvent,
+    f: &mut Fields<'_, W>,
+) -> io::Result<()> {
+    match e {
+        BullmqEvent::Added { job: j } => job(f, j),
+        BullmqEvent::Waiting {
+            job: j,
+            prev,
+            prioritized,
+        } => {
+            job(f, j)?;
+            f.str("prev", prev.as_str())?;
+            f.str("list", if *prioritized { "prioritized" } else { "wait" })
+        }
+        BullmqEvent::Delayed { job: j, due_ms } => {
+            job(f, j)?;
+            f.u64("delay", *due_ms)
+        }
+        BullmqEvent::Active {
+            job: j,
+            worker,
+            attempt,
+        } => {
+            job(f, j)?;
+            f.node("worker", *worker)?;
+            f.u64("attempts_started", (*attempt).into())
+        }
+        BullmqEvent::Completed {
+            job: j,
+            worker,
+            attempts_made,
+        } => {
+            job(f, j)?;
+            f.node("worker", *worker)?;
+            f.u64("attempts_made", (*attempts_made).into())
+        }
+        BullmqEvent::WorkerFailed {
+            job: j,
+            worker,
+            attempts_made,
+            retry,
+        } => {
+            job(f, j)?;
+            f.node("worker", *worker)?;
+            f.u64("attempts_made", (*attempts_made).into())?;
+            match retry {
+                Retry::After(ms) => {
+                    f.str("then", "delayed")?;
+                    f.u64("backoff", *ms)
+                }
+                Retry::Now => f.str("then", "waiting"),
+                Retry::No => f.str("then", "failed"),
+            }
+        }
+        BullmqEvent::Failed {
+            job: j,
+            attempts_made,
+            reason,
+        } => {
+            job(f, j)?;
+            f.u64("attempts_made", (*attempts_made).into())?;
+            f.str("failed_reason", reason.as_str())
+        }
+        BullmqEvent::RetriesExhausted {
+            job: j,
+            attempts_made,
+        } => {
+            job(f, j)?;
+            f.u64("attempts_made", (*attempts_made).into())
+        }
+        BullmqEvent::Stalled { job: j, count } => {
+            job(f, j)?;
+            f.u64("stalled_count", (*count).into())
+        }
+        BullmqEvent::Drained { queue }
+        | BullmqEvent::Paused { queue }
+        | BullmqEvent::Resumed { queue } => f.node("queue", *queue),
+        BullmqEvent::Duplicated { job: j, message } => {
+            job(f, j)?;
+            f.u64("refused", message.0)
+        }
+        BullmqEvent::RateLimited {
+            worker,
+            queue,
+            ttl_ms,
+        } => {
+            f.node("queue", *queue)?;
+            f.node("worker", *worker)?;
+            f.u64("ttl", *ttl_ms)
+        }
+        BullmqEvent::LockMissing { job: j, worker } => {
+            job(f, j)?;
+            f.node("worker", *worker)
+        }
+    }
+}

@@ -1,0 +1,514 @@
+//! The BullMQ model's rules in runs, each a named case: the `[CT-BMQ-*]` cases through the
+//! whole simulator, and the rules read from BullMQ 6.7's scripts (order of `wait`,
+//! `prioritized` and promoted delayed jobs, attempts and backoff, the rate limiter's window,
+//! stalled jobs, retention, duplicate ids, pause). Every run checks conservation and the
+//! model's invariants (each job in exactly one set) after every event.
+
+mod common;
+
+use serde_json::{json, Value};
+use switchboard_core::trace::event_json;
+use switchboard_core::{Scenario, Sim, SimTime};
+
+fn secs(s: f64) -> SimTime {
+    SimTime((s * 1e6) as u64)
+}
+
+/// Runs `doc` to `until` seconds, checking conservation after every event; the trace as JSON.
+fn trace(doc: Value, until: f64) -> (Vec<Value>, Sim) {
+    let s = Scenario::from_json(&doc.to_string()).unwrap_or_else(|d| panic!("{d}"));
+    let (events, sim) = common::run_events(&s, secs(until), true);
+    let lines = events
+        .iter()
+        .map(|e| event_json(e, sim.topology()))
+        .collect();
+    (lines, sim)
+}
+
+fn of<'a>(lines: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == ty).collect()
+}
+
+fn ms(v: &Value) -> f64 {
+    v["at_us"].as_u64().expect("at_us") as f64 / 1e3
+}
+
+/// The names of the jobs in the order workers took them (first attempts).
+fn taken(lines: &[Value]) -> Vec<String> {
+    of(lines, "active")
+        .iter()
+        .filter(|a| a["attempts_started"] == 1)
+        .map(|a| a["name"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+/// One producer, one queue, one worker (concurrency 1 unless `worker` says), 1 ms links,
+/// and `actions`. The queue is paused at 0 and resumed at 100 ms when `hold` is set, so
+/// that every job is in place before the worker takes one.
+fn doc(worker: Value, actions: Vec<Value>, hold: bool) -> Value {
+    let mut acts = Vec::new();
+    if hold {
+        acts.push(json!({"at": "0ms", "do": "pause", "node": "q"}));
+        acts.push(json!({"at": "100ms", "do": "resume", "node": "q"}));
+    }
+    acts.extend(actions);
+    let mut w = json!({"processing_time": "10ms"});
+    for (k, v) in worker.as_object().unwrap() {
+        w[k] = v.clone();
+    }
+    json!({"version": 6, "seed": 7,
+        "nodes": [
+            {"id": "app", "kind": "job_producer"},
+            {"id": "q", "kind": "job_queue"},
+            {"id": "w", "kind": "worker", "config": w}],
+        "edges": [{"from": "app", "to": "q", "latency": "1ms"}, {"from": "q", "to": "w", "latency": "1ms"}],
+        "actions": acts})
+}
+
+/// A scripted `Queue.add(name, {}, opts)` at `at_ms`.
+fn add(at_ms: u64, name: &str, opts: Value) -> Value {
+    json!({"at": format!("{at_ms}ms"), "do": "publish", "node": "app",
+           "message": {"job": {"name": name, "opts": opts}}})
+}
+
+/// [CT-BMQ-PRIO-1] A{prio 10}, B{prio 5}, C{prio 7}, D{no prio}, one worker of concurrency 1:
+/// D, B, C, A. Every job without a priority goes before any with one.
+#[test]
+fn ct_bmq_prio_1_no_priority_first_then_lowest() {
+    let (lines, _) = trace(
+        doc(
+            json!({}),
+            vec![
+                add(10, "A", json!({"priority": 10})),
+                add(11, "B", json!({"priority": 5})),
+                add(12, "C", json!({"priority": 7})),
+                add(13, "D", json!({})),
+            ],
+            true,
+        ),
+        2.0,
+    );
+    assert_eq!(taken(&lines), ["D", "B", "C", "A"]);
+    // A prioritized add says `waiting` (in `prioritized`), not `delayed`.
+    let w = of(&lines, "waiting");
+    assert_eq!(w[0]["list"], "prioritized");
+    assert_eq!(w[3]["list"], "wait");
+}
+
+/// FIFO adds go to the tail of `wait`, LIFO adds to its head, equal priorities keep their
+/// order, and a delayed job is promoted to the tail (whatever `lifo` says) when it is due.
+#[test]
+fn lifo_fifo_delayed_and_equal_priorities_in_the_order_bullmq_takes_them() {
+    let (lines, _) = trace(
+        doc(
+            json!({}),
+            vec![
+                add(10, "fifo-1", json!({})),
+                add(11, "fifo-2", json!({})),
+                add(12, "lifo-1", json!({"lifo": true})),
+                add(13, "lifo-2", json!({"lifo": true})),
+                add(14, "fifo-3", json!({})),
+                add(15, "delayed", json!({"delay": 30, "lifo": true})),
+                add(16, "prio-5a", json!({"priority": 5})),
+                add(17, "prio-1", json!({"priority": 1})),
+                add(18, "prio-5b", json!({"priority": 5})),
+            ],
+            true,
+        ),
+        2.0,
+    );
+    assert_eq!(
+        taken(&lines),
+        [
+            "lifo-2", "lifo-1", "fifo-1", "fifo-2", "fifo-3", "delayed", "prio-1", "prio-5a",
+            "prio-5b"
+        ]
+    );
+    // The delayed job's `delayed` event gives its due time: the producer called add at 15 ms
+    // (its clock is the job's timestamp), plus 30 ms.
+    let d = of(&lines, "delayed");
+    assert_eq!(d.len(), 1);
+    assert_eq!(d[0]["delay"], 45);
+    // Promoted while the queue was paused (any fetch promotes), to the tail.
+    let promoted = of(&lines, "waiting")
+        .into_iter()
+        .find(|w| w["prev"] == "delayed")
+        .expect("promoted");
+    assert!(ms(promoted) >= 45.0, "{promoted}");
+}
+
+/// [CT-BMQ-BACKOFF-1] attempts 5, exponential 1000 ms, always failing: retries 1000, 2000,
+/// 4000 and 8000 ms after each failure, then `failed` and `retries_exhausted` with
+/// attemptsMade 5. The worker says `worker_failed` after every attempt; the queue says
+/// `failed` once.
+#[test]
+fn ct_bmq_backoff_1_exponential_retries_then_failed_and_exhausted() {
+    let job = json!({"at": "10ms", "do": "publish", "node": "app",
+        "message": {"job": {"name": "doomed", "fails": 99,
+            "opts": {"attempts": 5, "backoff": {"type": "exponential", "delay": 1000}}}}});
+    let (lines, _) = trace(doc(json!({}), vec![job], false), 30.0);
+    let wf = of(&lines, "worker_failed");
+    assert_eq!(wf.len(), 5, "a worker_failed per attempt");
+    let backoffs: Vec<u64> = wf.iter().filter_map(|w| w["backoff"].as_u64()).collect();
+    assert_eq!(backoffs, [1000, 2000, 4000, 8000]);
+    // Each retry starts its backoff after the failure (plus the round trips to Redis).
+    let active = of(&lines, "active");
+    for (i, b) in backoffs.iter().enumerate() {
+        let gap = ms(active[i + 1]) - ms(wf[i]);
+        assert!(
+            gap >= *b as f64 && gap <= *b as f64 + 5.0,
+            "retry {i}: {gap} ms after a {b} ms backoff"
+        );
+    }
+    let failed = of(&lines, "failed");
+    assert_eq!(failed.len(), 1, "the queue's failed, once");
+    assert_eq!(failed[0]["attempts_made"], 5);
+    let ex = of(&lines, "retries_exhausted");
+    assert_eq!(ex.len(), 1);
+    assert_eq!(ex[0]["attempts_made"], 5);
+    assert_eq!(of(&lines, "completed").len(), 0);
+}
+
+/// A job that fails twice and then succeeds, with a fixed backoff: two `delayed` retries,
+/// then `completed` with attemptsMade 3; no queue `failed`. Without a backoff, a failed
+/// attempt goes straight back to `wait` (`waiting`, prev `active`).
+#[test]
+fn a_job_that_fails_twice_then_completes_and_retries_without_backoff_are_immediate() {
+    let job = |at: u64, name: &str, backoff: Value| {
+        let mut opts = json!({"attempts": 3});
+        if !backoff.is_null() {
+            opts["backoff"] = backoff;
+        }
+        json!({"at": format!("{at}ms"), "do": "publish", "node": "app",
+            "message": {"job": {"name": name, "fails": 2, "opts": opts}}})
+    };
+    let (lines, _) = trace(
+        doc(
+            json!({}),
+            vec![job(10, "fixed", json!(300)), job(2000, "now", Value::Null)],
+            false,
+        ),
+        5.0,
+    );
+    let done = of(&lines, "completed");
+    assert_eq!(done.len(), 2);
+    assert!(done.iter().all(|d| d["attempts_made"] == 3));
+    assert!(of(&lines, "failed").is_empty());
+    let fixed: Vec<_> = of(&lines, "worker_failed")
+        .into_iter()
+        .filter(|w| w["name"] == "fixed")
+        .collect();
+    assert!(fixed
+        .iter()
+        .all(|w| w["then"] == "delayed" && w["backoff"] == 300));
+    let now: Vec<_> = of(&lines, "worker_failed")
+        .into_iter()
+        .filter(|w| w["name"] == "now")
+        .collect();
+    assert_eq!(now.len(), 2);
+    assert!(now.iter().all(|w| w["then"] == "waiting"));
+    let back = of(&lines, "waiting")
+        .into_iter()
+        .filter(|w| w["name"] == "now" && w["prev"] == "active")
+        .count();
+    assert_eq!(back, 2);
+}
+
+/// An `UnrecoverableError` fails the job at once whatever `attempts` says, without
+/// `retries_exhausted`; a job without `attempts` that fails says `retries_exhausted` (BullMQ
+/// compares attemptsMade with attempts, 0 by default).
+#[test]
+fn unrecoverable_errors_fail_at_once_and_attempts_default_to_one() {
+    let (lines, _) = trace(
+        doc(
+            json!({}),
+            vec![
+                json!({"at": "10ms", "do": "publish", "node": "app",
+                    "message": {"job": {"name": "fatal", "unrecoverable": true, "opts": {"attempts": 5, "backoff": 10}}}}),
+                json!({"at": "500ms", "do": "publish", "node": "app",
+                    "message": {"job": {"name": "once", "fails": 1}}}),
+            ],
+            false,
+        ),
+        2.0,
+    );
+    let failed = of(&lines, "failed");
+    assert_eq!(failed.len(), 2);
+    assert_eq!(failed[0]["name"], "fatal");
+    assert_eq!(failed[0]["attempts_made"], 1);
+    assert_eq!(failed[0]["failed_reason"], "UnrecoverableError");
+    let ex: Vec<_> = of(&lines, "retries_exhausted")
+        .into_iter()
+        .map(|e| e["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(ex, ["once"]);
+}
+
+/// [CT-BMQ-RL-1] limiter max 2 per 1000 ms, 5 ready jobs at 0: 2 start at once, 2 a window
+/// later, 1 two windows later, whatever the worker's concurrency.
+#[test]
+fn ct_bmq_rl_1_a_fixed_window_over_the_queue() {
+    let adds = (0..5)
+        .map(|i| add(10 + i, &format!("j{i}"), json!({})))
+        .collect();
+    let (lines, _) = trace(
+        doc(
+            json!({"concurrency": 5, "limiter": {"max": 2, "duration": 1000}}),
+            adds,
+            true,
+        ),
+        4.0,
+    );
+    let starts: Vec<f64> = of(&lines, "active").iter().map(|a| ms(a)).collect();
+    assert_eq!(starts.len(), 5);
+    let first = starts[0];
+    let windows: Vec<u64> = starts
+        .iter()
+        .map(|s| ((s - first) / 1000.0).floor() as u64)
+        .collect();
+    assert_eq!(windows, [0, 0, 1, 1, 2], "{starts:?}");
+    assert!(!of(&lines, "rate_limited").is_empty());
+}
+
+/// Concurrency: a worker runs at most `concurrency` jobs at once; a queue's global
+/// concurrency caps all workers together.
+#[test]
+fn worker_and_global_concurrency_cap_the_jobs_running() {
+    let running_max = |lines: &[Value]| {
+        let mut events: Vec<(f64, i32)> = of(lines, "active")
+            .iter()
+            .map(|a| (ms(a), 1))
+            .chain(of(lines, "completed").iter().map(|c| (ms(c), -1)))
+            .collect();
+        events.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
+        let mut n = 0;
+        let mut max = 0;
+        for (_, d) in events {
+            n += d;
+            max = max.max(n);
+        }
+        max
+    };
+    let adds: Vec<Value> = (0..20)
+        .map(|i| add(10, &format!("j{i}"), json!({})))
+        .collect();
+    let (lines, _) = trace(
+        doc(
+            json!({"concurrency": 3, "processing_time": "100ms"}),
+            adds.clone(),
+            true,
+        ),
+        3.0,
+    );
+    assert_eq!(of(&lines, "completed").len(), 20);
+    assert_eq!(running_max(&lines), 3);
+    let mut d = doc(
+        json!({"concurrency": 3, "processing_time": "100ms"}),
+        adds,
+        true,
+    );
+    d["nodes"][1]["config"] = json!({"globalConcurrency": 2});
+    d["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "w2", "kind": "worker", "config": {"concurrency": 3, "processing_time": "100ms"}}));
+    d["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "q", "to": "w2", "latency": "1ms"}));
+    let (lines, _) = trace(d, 5.0);
+    assert_eq!(of(&lines, "completed").len(), 20);
+    assert_eq!(running_max(&lines), 2, "two workers, global concurrency 2");
+}
+
+/// A worker crashes mid-job: its lock expires after `lockDuration`, the next stalled check
+/// moves the job to the head of `wait` (`waiting` then `stalled`), and another worker
+/// completes it. Stalling more than `maxStalledCount` times fails the job when it is next
+/// picked up, with BullMQ's reason.
+#[test]
+fn a_crashed_workers_job_stalls_and_comes_back_and_stalling_too_often_fails_it() {
+    let mut d = doc(
+        json!({"processing_time": "5s", "lockDuration": 1000, "stalledInterval": 500}),
+        vec![
+            add(10, "slow", json!({})),
+            json!({"at": "1s", "do": "crash", "node": "w"}),
+        ],
+        false,
+    );
+    d["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "w2", "kind": "worker",
+        "config": {"processing_time": "100ms", "lockDuration": 1000, "stalledInterval": 500}}));
+    d["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "q", "to": "w2", "latency": "1ms"}));
+    let (lines, _) = trace(d, 5.0);
+    let stalled = of(&lines, "stalled");
+    assert_eq!(stalled.len(), 1, "{stalled:?}");
+    // The lock (taken at ~12 ms, 1000 ms) expired; a check found it marked and expired.
+    assert!(
+        ms(stalled[0]) >= 1012.0 && ms(stalled[0]) <= 2100.0,
+        "{}",
+        stalled[0]
+    );
+    let i = lines.iter().position(|l| l == stalled[0]).unwrap();
+    assert_eq!(lines[i - 1]["type"], "waiting", "waiting, then stalled");
+    assert_eq!(lines[i - 1]["prev"], "active");
+    let done = of(&lines, "completed");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["worker"], "w2");
+    assert_eq!(done[0]["attempts_made"], 1, "a stall is not an attempt");
+
+    // maxStalledCount 0: the first stall is one too many. The job is failed by the next
+    // worker that picks it up, without running.
+    let mut d = doc(
+        json!({"processing_time": "5s", "lockDuration": 1000, "stalledInterval": 500, "maxStalledCount": 0}),
+        vec![
+            add(10, "slow", json!({"attempts": 3})),
+            json!({"at": "1s", "do": "crash", "node": "w"}),
+        ],
+        false,
+    );
+    d["nodes"].as_array_mut().unwrap().push(json!({"id": "w2", "kind": "worker",
+        "config": {"processing_time": "100ms", "lockDuration": 1000, "stalledInterval": 500, "maxStalledCount": 0}}));
+    d["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "q", "to": "w2", "latency": "1ms"}));
+    let (lines, _) = trace(d, 5.0);
+    let failed = of(&lines, "failed");
+    assert_eq!(failed.len(), 1);
+    assert_eq!(
+        failed[0]["failed_reason"],
+        "job stalled more than allowable limit"
+    );
+    assert!(of(&lines, "completed").is_empty());
+}
+
+/// A worker whose event loop is blocked longer than `lockDuration` cannot renew its lock:
+/// the job stalls, another worker takes it, and the first worker's late finish is refused
+/// (`lock_missing`); the job completes once.
+#[test]
+fn a_blocked_event_loop_loses_its_lock_and_its_late_finish_is_refused() {
+    let mut d = doc(
+        json!({"processing_time": "200ms", "lockDuration": 1000, "stalledInterval": 500}),
+        vec![
+            add(10, "job", json!({})),
+            json!({"at": "50ms", "do": "pause", "node": "w"}),
+            json!({"at": "4s", "do": "resume", "node": "w"}),
+        ],
+        false,
+    );
+    d["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "w2", "kind": "worker",
+        "config": {"processing_time": "100ms", "lockDuration": 1000, "stalledInterval": 500}}));
+    d["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "q", "to": "w2", "latency": "1ms"}));
+    let (lines, sim) = trace(d, 6.0);
+    assert_eq!(of(&lines, "stalled").len(), 1);
+    let done = of(&lines, "completed");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["worker"], "w2");
+    let missing = of(&lines, "lock_missing");
+    assert_eq!(missing.len(), 1);
+    assert_eq!(missing[0]["worker"], "w");
+    assert!(ms(missing[0]) >= 4000.0);
+    sim.check_conservation().expect("conserved");
+}
+
+/// Locks are renewed while a job runs: a job longer than `lockDuration` on a healthy worker
+/// never stalls.
+#[test]
+fn renewed_locks_keep_a_long_job_from_stalling() {
+    let (lines, _) = trace(
+        doc(
+            json!({"processing_time": "5s", "lockDuration": 1000, "stalledInterval": 300}),
+            vec![add(10, "long", json!({}))],
+            false,
+        ),
+        7.0,
+    );
+    assert!(of(&lines, "stalled").is_empty());
+    assert_eq!(of(&lines, "completed").len(), 1);
+}
+
+/// `removeOnComplete: 2` keeps the two newest completed jobs; `true` keeps none; a job that
+/// fails for good is kept in `failed` unless `removeOnFail` says otherwise.
+#[test]
+fn finished_jobs_are_kept_as_remove_on_complete_and_remove_on_fail_say() {
+    let adds: Vec<Value> = (0..5)
+        .map(|i| add(10 + i, &format!("j{i}"), json!({"removeOnComplete": 2})))
+        .chain((0..3).map(|i| {
+            json!({"at": format!("{}ms", 20 + i), "do": "publish", "node": "app",
+                "message": {"job": {"name": format!("bad{i}"), "fails": 9, "opts": {"removeOnFail": i == 0}}}})
+        }))
+        .collect();
+    let (_, sim) = trace(doc(json!({}), adds, true), 3.0);
+    let m = sim.metrics();
+    let Some(switchboard_core::bullmq::BullmqMetrics::Queue(q)) = m.nodes[1].bullmq() else {
+        panic!("a queue's metrics")
+    };
+    assert_eq!((q.completed, q.failed), (2, 2), "{q:?}");
+    assert_eq!(q.stats.completed, 5);
+    let kept: Vec<&str> = q.lanes[4].iter().map(|j| j.name.as_str()).collect();
+    assert_eq!(kept, ["j4", "j3"], "the newest first");
+}
+
+/// An add with the `jobId` of a job the queue has is ignored (`duplicated`, its message
+/// ends), and the counter behind automatic ids moved anyway.
+#[test]
+fn a_duplicate_job_id_is_ignored_and_auto_ids_skip() {
+    let (lines, _) = trace(
+        doc(
+            json!({}),
+            vec![
+                add(10, "a", json!({"jobId": "order-1"})),
+                add(11, "b", json!({"jobId": "order-1"})),
+                add(12, "c", json!({})),
+            ],
+            true,
+        ),
+        2.0,
+    );
+    let dup = of(&lines, "duplicated");
+    assert_eq!(dup.len(), 1);
+    assert_eq!(dup[0]["job"], "order-1");
+    let added: Vec<&str> = of(&lines, "added")
+        .iter()
+        .map(|a| a["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(added, ["order-1", "3"]);
+    assert_eq!(of(&lines, "completed").len(), 2);
+    let dropped = of(&lines, "dropped");
+    assert_eq!(dropped.len(), 1);
+    assert_eq!(dropped[0]["reason"], "duplicate_job");
+}
+
+/// `drained` when a finish leaves nothing at all; not while a delayed job waits.
+#[test]
+fn drained_only_when_nothing_is_left_not_while_a_job_is_delayed() {
+    let (lines, _) = trace(
+        doc(
+            json!({}),
+            vec![
+                add(10, "now", json!({})),
+                add(11, "later", json!({"delay": 500})),
+            ],
+            false,
+        ),
+        2.0,
+    );
+    let drained = of(&lines, "drained");
+    assert_eq!(drained.len(), 1, "{drained:?}");
+    let later = of(&lines, "completed")
+        .into_iter()
+        .find(|c| c["name"] == "later")
+        .expect("completed");
+    assert!(ms(drained[0]) >= ms(later));
+}

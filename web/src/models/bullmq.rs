@@ -1,0 +1,390 @@
+//! The BullMQ model in the page: job producers, job queues drawn as their lanes (waiting,
+//! prioritized, delayed, active, completed, failed, with counts), and workers with their
+//! slots.
+
+use super::{Face, Fault, PaletteItem, Shape};
+use crate::fields::{f, Field, FieldType::*};
+use crate::view::{NODE_HALF_H, NODE_HALF_W};
+use serde_json::json;
+use switchboard_core::bullmq::{BullmqKind, BullmqMetrics, EdgeKind};
+use switchboard_core::scenario::{NodeKind, NodeSpec};
+use switchboard_core::NodeMetrics;
+use yew::prelude::*;
+
+/// The lanes a queue draws, in Bull Board's order, with their class names.
+pub const LANES: [(&str, &str); 6] = [
+    ("waiting", "waiting"),
+    ("prioritized", "prioritized"),
+    ("delayed", "delayed"),
+    ("active", "active"),
+    ("completed", "completed"),
+    ("failed", "failed"),
+];
+
+/// A queue's half width (wider than other nodes: it draws its lanes).
+const QUEUE_HALF_W: f64 = 110.0;
+
+/// One lane's height.
+const LANE_H: f64 = 10.0;
+
+/// Where the lanes begin, below the name and the subtitle.
+const LANES_TOP: f64 = 36.0;
+
+/// Jobs drawn per lane (more are counted).
+const CARDS: usize = 12;
+
+/// A node's half width and half height: a queue is tall enough for its six lanes.
+pub fn half_size(kind: &BullmqKind) -> (f64, f64) {
+    match kind {
+        BullmqKind::Queue(_) => (
+            QUEUE_HALF_W,
+            NODE_HALF_H.max((LANES_TOP + LANES.len() as f64 * LANE_H + 6.0) / 2.0),
+        ),
+        BullmqKind::Producer(_) | BullmqKind::Worker(_) => (NODE_HALF_W, NODE_HALF_H),
+    }
+}
+
+/// The model's palette items.
+pub const PALETTE: &[PaletteItem] = &[
+    PaletteItem {
+        label: "Job producer",
+        kind: "job_producer",
+        variant: None,
+        stem: "jobs-producer",
+    },
+    PaletteItem {
+        label: "Job queue",
+        kind: "job_queue",
+        variant: None,
+        stem: "jobs",
+    },
+    PaletteItem {
+        label: "Worker",
+        kind: "worker",
+        variant: None,
+        stem: "worker",
+    },
+];
+
+/// The settings a new node of a palette item starts with (`None`: not one of this model's).
+pub fn default_config(item: &PaletteItem) -> Option<serde_json::Value> {
+    Some(match item.kind {
+        "job_producer" => json!({
+            "rate_per_s": 5,
+            "name": "send-email",
+            "opts": { "attempts": 3, "backoff": { "type": "exponential", "delay": 1000 } },
+        }),
+        "job_queue" => json!({}),
+        "worker" => json!({ "concurrency": 2, "processing_time": "300ms", "fail_rate": 0.2 }),
+        _ => return None,
+    })
+}
+
+/// A queue's settings.
+pub const QUEUE: &[Field] = &[
+    f(
+        "globalConcurrency",
+        &["globalConcurrency"],
+        Int,
+        "at most this many jobs active over all workers (empty: no limit)",
+    ),
+    f(
+        "globalRateLimit",
+        &["globalRateLimit"],
+        Json,
+        "{\"max\": 10, \"duration\": 1000}: jobs started per window, for the whole queue",
+    ),
+];
+
+/// A producer's settings: how often it calls `Queue.add`, and the jobs' options.
+pub const PRODUCER: &[Field] = &[
+    f(
+        "rate_per_s",
+        &["rate_per_s"],
+        Float,
+        "jobs added per second",
+    ),
+    f("name", &["name"], Text, "the jobs' name"),
+    f(
+        "attempts",
+        &["opts", "attempts"],
+        Int,
+        "tries in all, the first included",
+    ),
+    f(
+        "backoff",
+        &["opts", "backoff"],
+        Json,
+        "ms before a retry, or {\"type\": \"exponential\", \"delay\": 1000, \"jitter\": 0.5}",
+    ),
+    f(
+        "delay",
+        &["opts", "delay"],
+        Float,
+        "ms each job waits in delayed first",
+    ),
+    f(
+        "priority",
+        &["opts", "priority"],
+        Int,
+        "0: none; 1 is taken before 2, and every job without one before any with one",
+    ),
+    f(
+        "lifo",
+        &["opts", "lifo"],
+        Bool,
+        "add at the head of wait, not its tail",
+    ),
+    f(
+        "removeOnComplete",
+        &["opts", "removeOnComplete"],
+        Json,
+        "true, false, a count to keep, or {\"age\": 3600, \"count\": 1000}",
+    ),
+    f(
+        "removeOnFail",
+        &["opts", "removeOnFail"],
+        Json,
+        "failed jobs to keep, as removeOnComplete",
+    ),
+    f(
+        "fails",
+        &["fails"],
+        Int,
+        "the processor throws on each job's first this many attempts",
+    ),
+    f(
+        "limit",
+        &["limit"],
+        Int,
+        "stop after this many (empty: never)",
+    ),
+];
+
+/// A worker's settings.
+pub const WORKER: &[Field] = &[
+    f("concurrency", &["concurrency"], Float, "jobs run at once"),
+    f(
+        "processing_time",
+        &["processing_time"],
+        Duration,
+        "the processor's time per attempt",
+    ),
+    f(
+        "fail_rate",
+        &["fail_rate"],
+        Float,
+        "probability an attempt throws (0–1)",
+    ),
+    f(
+        "limiter",
+        &["limiter"],
+        Json,
+        "{\"max\": 10, \"duration\": 1000}: jobs started per window, over the whole queue",
+    ),
+    f(
+        "lockDuration",
+        &["lockDuration"],
+        Int,
+        "ms a job's lock lasts unless renewed",
+    ),
+    f(
+        "stalledInterval",
+        &["stalledInterval"],
+        Int,
+        "ms between stalled-job checks",
+    ),
+    f(
+        "maxStalledCount",
+        &["maxStalledCount"],
+        Int,
+        "stalls a job survives before it fails",
+    ),
+    f(
+        "drainDelay",
+        &["drainDelay"],
+        Float,
+        "s it waits for a job when the queue is empty",
+    ),
+];
+
+/// The inspector's fields of one of the model's kinds.
+pub fn fields(kind: &BullmqKind) -> &'static [Field] {
+    match kind {
+        BullmqKind::Queue(_) => QUEUE,
+        BullmqKind::Producer(_) => PRODUCER,
+        BullmqKind::Worker(_) => WORKER,
+    }
+}
+
+/// The inspector's fields of one of the model's edges: a latency (one Redis call's way).
+pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
+    match kind {
+        EdgeKind::Add | EdgeKind::Work => super::kernel::WIRE,
+    }
+}
+
+/// The faults one of the model's kinds takes: a producer floods and crashes; a queue pauses;
+/// a worker crashes (its jobs stall and come back), blocks its event loop, and slows down.
+pub fn faults(kind: &BullmqKind) -> &'static [Fault] {
+    match kind {
+        BullmqKind::Queue(_) => &[Fault::PauseResume],
+        BullmqKind::Producer(_) => &[Fault::Flood, Fault::CrashRestart],
+        BullmqKind::Worker(_) => &[Fault::CrashRestart, Fault::PauseResume, Fault::Slow],
+    }
+}
+
+/// A worker ten times slower (the Slow fault), as new settings.
+pub fn slowed(spec: &NodeSpec, kind: &BullmqKind) -> Option<NodeSpec> {
+    match kind {
+        BullmqKind::Worker(w) => {
+            let mut slow = w.clone();
+            slow.processing_time = super::scaled(&w.processing_time, 10);
+            Some(NodeSpec {
+                kind: NodeKind::Bullmq(BullmqKind::Worker(slow)),
+                ..spec.clone()
+            })
+        }
+        BullmqKind::Queue(_) | BullmqKind::Producer(_) => None,
+    }
+}
+
+/// Producers and queues send (adds, jobs to workers); workers do not.
+pub fn sends(kind: &BullmqKind) -> bool {
+    match kind {
+        BullmqKind::Producer(_) | BullmqKind::Queue(_) => true,
+        BullmqKind::Worker(_) => false,
+    }
+}
+
+/// How one of the model's nodes is drawn: a queue as its six lanes, each with its count and a
+/// card per job (the next to be taken first; the newest finished first); a worker with its
+/// slots; a producer with its adds.
+pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
+    let (cx, cy) = c;
+    match (kind, m.bullmq()) {
+        (BullmqKind::Queue(_), Some(BullmqMetrics::Queue(q))) => {
+            let (hw, hh) = half_size(kind);
+            let x0 = cx - hw + 8.0;
+            let top = cy - hh + LANES_TOP;
+            let label_w = 58.0;
+            let count_w = 24.0;
+            let w = 2.0 * hw - 16.0 - label_w - count_w;
+            let cw = w / CARDS as f64;
+            let counts = [
+                q.waiting,
+                q.prioritized,
+                q.delayed,
+                q.active,
+                q.completed,
+                q.failed,
+            ];
+            let body = html! {
+                <g class={classes!("lanes", q.paused.then_some("paused"))} data-paused={q.paused.to_string()}>
+                    { for LANES.iter().enumerate().map(|(i, (label, class))| {
+                        let y = top + i as f64 * LANE_H;
+                        html! {
+                            <g class={classes!("lane", *class)} data-lane={*label} data-count={counts[i].to_string()}>
+                                <text class="lane-label" x={x0.to_string()} y={(y + LANE_H - 2.0).to_string()}>{ *label }</text>
+                                { for q.lanes[i].iter().take(CARDS).enumerate().map(|(j, job)| {
+                                    let x = x0 + label_w + j as f64 * cw;
+                                    html! {
+                                        <rect class={classes!("card", (job.attempts_made > 0).then_some("retried"))}
+                                            data-job={job.id.clone()}
+                                            x={(x + 0.5).to_string()} y={y.to_string()}
+                                            width={(cw - 1.0).to_string()} height={(LANE_H - 1.5).to_string()}>
+                                            <title>{ format!("job {} ({}), {} attempts made", job.id, job.name, job.attempts_made) }</title>
+                                        </rect>
+                                    }
+                                }) }
+                                <text class="lane-count" x={(x0 + label_w + w + count_w - 2.0).to_string()} y={(y + LANE_H - 2.0).to_string()}>{ counts[i].to_string() }</text>
+                            </g>
+                        }
+                    }) }
+                </g>
+            };
+            let status = format!(
+                "{}{} waiting, {} prioritized, {} delayed, {} active, {} completed, {} failed",
+                if q.paused { "paused; " } else { "" },
+                q.waiting,
+                q.prioritized,
+                q.delayed,
+                q.active,
+                q.completed,
+                q.failed
+            );
+            let subtitle = match (q.paused, q.limiter_until_ms) {
+                (true, _) => "job queue · paused".to_owned(),
+                (false, Some(_)) => format!("job queue · limiter {} in window", q.limiter),
+                (false, None) => "job queue".to_owned(),
+            };
+            Face {
+                shape: Shape::Box,
+                subtitle,
+                body,
+                status,
+            }
+        }
+        (BullmqKind::Worker(cfg), Some(BullmqMetrics::Worker(w))) => {
+            let slots = w.slots.min(20);
+            let x0 = cx - NODE_HALF_W + 8.0;
+            let sw = (2.0 * NODE_HALF_W - 16.0) / f64::from(slots.max(1));
+            let body = html! {
+                <g class={classes!("slots", w.stuck.then_some("stuck"))} data-running={w.running.to_string()} data-slots={w.slots.to_string()}>
+                    { for (0..slots).map(|i| html! {
+                        <rect class={classes!("slot", (i < w.running).then_some("busy"))}
+                            x={(x0 + f64::from(i) * sw + 0.5).to_string()} y={(cy + 12.0).to_string()}
+                            width={(sw - 1.0).max(1.0).to_string()} height="6" />
+                    }) }
+                    <text class="counts" x={cx.to_string()} y={(cy + 29.0).to_string()}>
+                        { format!("{} done · {} failed", w.stats.completed, w.stats.failed) }
+                    </text>
+                </g>
+            };
+            let state = if w.stuck {
+                "event loop blocked".to_owned()
+            } else if w.limited_until_ms.is_some() {
+                "rate limited".to_owned()
+            } else {
+                format!("{}/{} running", w.running, w.slots)
+            };
+            Face {
+                shape: Shape::Box,
+                subtitle: format!("worker · {state}"),
+                body,
+                status: format!(
+                    "worker, concurrency {}, {state}, {} completed, {} attempts failed, {} locks lost",
+                    cfg.concurrency, w.stats.completed, w.stats.failed, w.stats.lost_locks
+                ),
+            }
+        }
+        (BullmqKind::Producer(cfg), Some(BullmqMetrics::Producer(p))) => Face {
+            shape: Shape::Box,
+            subtitle: format!("Queue.add · {}/s", cfg.rate_per_s),
+            body: html! { <text class="counts" x={cx.to_string()} y={(cy + 22.0).to_string()}>{ format!("{} added", m.stats.published) }</text> },
+            status: format!("{} jobs added ({} by its rate)", m.stats.published, p.added),
+        },
+        (BullmqKind::Queue(_) | BullmqKind::Producer(_) | BullmqKind::Worker(_), _) => Face {
+            shape: Shape::Box,
+            subtitle: kind.name().replace('_', " "),
+            body: html! {},
+            status: String::new(),
+        },
+    }
+}
+
+/// How a BullMQ edge reads from each end (see [`super::edge_phrases`]).
+pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
+    match kind {
+        EdgeKind::Add => ("adds jobs to", "takes jobs from"),
+        EdgeKind::Work => ("is worked by", "works"),
+    }
+}
+
+/// What a BullMQ edge is called.
+pub fn edge_noun(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Add => "add link",
+        EdgeKind::Work => "worker link",
+    }
+}
