@@ -1,0 +1,73 @@
+// BullMQ in the playground, as a newcomer meets it: build a job producer, a job queue and a
+// worker from the palette, watch jobs move through the queue's lanes, see a failing job back off
+// and retry, crash the worker and see its jobs stall and come back once a new worker takes
+// them. Screenshots in artifacts/.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes } from "./harness.mjs";
+
+useServerAndBrowser();
+
+test("build producer → job queue → worker, watch the lanes, retries and a stall", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  const nowUs = async () => Number(await page.locator("#clock").getAttribute("data-now-us"));
+  async function drag(kind, x, y) {
+    await page.locator(`.palette-item[data-kind="${kind}"]`).scrollIntoViewIfNeeded();
+    await dragFromPalette(page, kind, "", x, y);
+  }
+  async function selectNode(name) {
+    const c = await centre(node(name));
+    await page.mouse.click(c.x, c.y - 20);
+  }
+  async function runTo(seconds, speed = 10) {
+    await page.selectOption("#speed", String(speed));
+    await page.click('button[data-action="play"]');
+    await page.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) > t, seconds * 1e6, { timeout: 60000 });
+    await page.click('button[data-action="pause"]');
+  }
+  const lane = async (name) =>
+    Number(await page.locator(`g.node-face[data-face="jobs"] g.lane[data-lane="${name}"]`).getAttribute("data-count"));
+  const log = async (filter) => {
+    if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
+    await page.locator("#log-filter").fill(filter);
+    return page.locator("#drawer-panel").textContent();
+  };
+
+  await drag("job_producer", 320, 220);
+  await drag("job_queue", 580, 220);
+  await drag("worker", 840, 220);
+  const tip = await connectNodes(page, "jobs-producer", "jobs");
+  assert.match(tip, /adds jobs to/, `the connection says what it means: ${tip}`);
+  await connectNodes(page, "jobs", "worker");
+  assert.equal(await page.locator("g.edge.add").count(), 1);
+  assert.equal(await page.locator("g.edge.work").count(), 1);
+  await screenshot(page, "bullmq-01-built");
+
+  // The producer adds five jobs a second; the worker (concurrency 2, 300 ms, one attempt in
+  // five throws) completes them; a failed attempt backs off (exponential, 1 s) in delayed.
+  await runTo(12);
+  assert.ok((await lane("completed")) > 20, `completed: ${await lane("completed")}`);
+  const lanes = await page.locator('g.node-face[data-face="jobs"] g.lane').evaluateAll((gs) => gs.map((g) => g.dataset.lane));
+  assert.deepEqual(lanes, ["waiting", "prioritized", "delayed", "active", "completed", "failed"]);
+  const retried = await log("worker_failed");
+  assert.match(retried, /then=delayed backoff=1000/, "a failed attempt backs off 1 s");
+  assert.match(await log("prev=delayed"), /waiting/, "and comes back when due");
+  await screenshot(page, "bullmq-02-running");
+  assert.deepEqual(await axe(page), [], "axe with the BullMQ nodes");
+
+  // Crash the worker: its active jobs stay active (locked) until their locks expire (30 s)
+  // and a stalled check moves them back; a new worker then completes them.
+  await selectNode("worker");
+  await page.click('button[data-fault="crash"]');
+  const crashedAt = await nowUs();
+  await page.keyboard.press("Escape");
+  await drag("worker", 840, 380);
+  await connectNodes(page, "jobs", "worker-2");
+  await runTo(crashedAt / 1e6 + 75, 10);
+  assert.match(await log("stalled"), /stalled_count=1/, "the crashed worker's jobs stalled");
+  const done = await log("completed");
+  assert.match(done, /worker=worker-2/, "the new worker completes jobs");
+  await screenshot(page, "bullmq-03-stalled");
+  assert.deepEqual(page.problems, []);
+});
