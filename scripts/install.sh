@@ -2,8 +2,9 @@
 # Installs whatever Switchboard needs that this machine lacks. Idempotent: a second run only checks.
 #
 #   scripts/install.sh build   toolchain to build and serve the playground
-#   scripts/install.sh test    the above, plus Chromium, ChromeDriver, the e2e test deps and
-#                              RabbitMQ (for scripts/check-rabbitmq.sh)
+#   scripts/install.sh test    the above, plus Chromium, ChromeDriver, the e2e test deps,
+#                              RabbitMQ (for scripts/check-rabbitmq.sh) and Redis (for
+#                              scripts/check-bullmq.sh)
 #
 # Toolchain facts verified on this kind of machine (Debian 12, rustup Rust 1.95, Node 20, root):
 # - trunk 0.22 needs rustc >= 1.96.1, so trunk is pinned to 0.21.14 (installed --locked, ~8 min).
@@ -20,6 +21,10 @@
 #   against its own (pure functions; no Kafka broker is needed for them).
 # - Debian's rabbitmq-server is 3.10.8 (~25 s to install). Without systemd its packaged service
 #   is not started (policy-rc.d); scripts/check-rabbitmq.sh runs a broker of its own.
+# - Debian's redis-server is 7.0.15 (~5 s to install); scripts/check-bullmq.sh runs a server of
+#   its own on 127.0.0.1 (--hz 100, nothing on disk). BullMQ 6.7.6 and ioredis 6.0.0 (npm,
+#   exact in scripts/bullmq/package-lock.json) go into .tools/bullmq-node, installed by
+#   scripts/check-bullmq.sh on first use (scripts/bullmq/bullmq.sh).
 set -euo pipefail
 
 TRUNK_VERSION=0.21.14
@@ -77,6 +82,12 @@ if [ "$mode" = test ]; then
     export DEBIAN_FRONTEND=noninteractive
     apt-cache show rabbitmq-server >/dev/null 2>&1 || apt-get update -qq
     apt-get install -y -qq rabbitmq-server >/dev/null
+  fi
+  if ! command -v redis-server >/dev/null; then
+    say "installing Debian's redis-server"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-cache show redis-server >/dev/null 2>&1 || apt-get update -qq
+    apt-get install -y -qq redis-server >/dev/null
   fi
   # npm ci again whenever the lock file is newer than what was installed from it (a dependency
   # added or bumped), not only when node_modules is missing.

@@ -31,6 +31,9 @@ scripts/check-rabbitmq.sh
 section "Kafka: the partitioner and the range and round-robin assignors against kafka-python"
 scripts/check-kafka.sh
 
+section "BullMQ: the same cases on real BullMQ and Redis and in the simulator"
+scripts/check-bullmq.sh
+
 section "conformance: the same cases in the simulator and in a real RabbitMQ"
 # The cases are conformance/amqp.json; a case whose recorded observations (which the native
 # suite checks the simulator against) are not the broker's fails too. The broker is Debian's

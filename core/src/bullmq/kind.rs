@@ -213,6 +213,9 @@ pub struct WorkerConfig {
     /// How often locks are renewed (absent: half of `lockDuration`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lock_renew_time: Option<u64>,
+    /// Never renew locks (a job longer than `lockDuration` then stalls).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skip_lock_renewal: bool,
     /// Milliseconds between the stalled-job checker's runs.
     #[serde(default = "thirty_s")]
     pub stalled_interval: u64,

@@ -25,7 +25,7 @@ pub use event::{BullmqEvent, FailReason, Job, JobInfo, Prev, Retry};
 pub use kind::{BullmqKind, EdgeKind, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig};
 pub use model::{
     BullmqMetrics, JobState, JobView, ProducerMetrics, QueueMetrics, QueueStats, WorkerMetrics,
-    WorkerStats, LANE, MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
+    WorkerStats, ATTEMPT_OVERHEAD_US, LANE, MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
 };
 pub(crate) use model::{BullmqModel, Due, PlaceDetail};
 pub use options::{

@@ -266,7 +266,7 @@ impl BullmqModel {
             return;
         }
         let dist = Self::worker_config(k, worker).processing_time.clone();
-        let d = dist.sample(&mut k.rng);
+        let d = SimDuration(dist.sample(&mut k.rng).0 + super::model::ATTEMPT_OVERHEAD_US);
         schedule(k, k.now + d, Due::Done(run));
     }
 
@@ -347,8 +347,12 @@ impl BullmqModel {
         if !k.up(worker) || self.worker(worker).epoch != epoch {
             return;
         }
-        let half = SimDuration::from_ms((Self::worker_config(k, worker).renew_ms() / 2).max(1));
-        if !self.worker(worker).stuck && !self.worker(worker).runs.is_empty() {
+        let c = Self::worker_config(k, worker);
+        let (half, skip) = (
+            SimDuration::from_ms((c.renew_ms() / 2).max(1)),
+            c.skip_lock_renewal,
+        );
+        if !skip && !self.worker(worker).stuck && !self.worker(worker).runs.is_empty() {
             self.after_link(k, worker, Due::RenewAt(worker, epoch));
         }
         schedule(k, k.now + half, Due::Renew(worker, epoch));
