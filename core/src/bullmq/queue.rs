@@ -177,13 +177,11 @@ impl BullmqModel {
         self.delay_marker(k, queue);
     }
 
-    /// A marker for the earliest delayed job (`addDelayMarkerIfNeeded`): the first blocked
-    /// worker will wake by then; with none blocked, the next to block will.
+    /// A marker for the earliest delayed job (`addDelayMarkerIfNeeded`, paused or not): the
+    /// first blocked worker will wake by then; with none blocked, the next to block will. So a
+    /// paused queue still promotes its due jobs.
     fn delay_marker(&mut self, k: &mut Kernel, queue: NodeId) {
         let q = self.queue(queue);
-        if q.paused {
-            return;
-        }
         let Some(&(score, _)) = q.delayed.first() else {
             return;
         };

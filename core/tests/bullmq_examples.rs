@@ -1,0 +1,134 @@
+//! What each `docs/examples/bullmq-*.json` says it shows, as numbers from the run.
+
+mod common;
+
+use serde_json::Value;
+use switchboard_core::trace::event_json;
+use switchboard_core::SimTime;
+
+fn run(file: &str, until_s: u64) -> Vec<Value> {
+    let s = common::example(file);
+    let (events, sim) = common::run_events(&s, SimTime(until_s * 1_000_000), true);
+    events
+        .iter()
+        .map(|e| event_json(e, sim.topology()))
+        .collect()
+}
+
+fn of<'a>(lines: &'a [Value], ty: &str) -> Vec<&'a Value> {
+    lines.iter().filter(|l| l["type"] == ty).collect()
+}
+
+fn named<'a>(lines: &'a [Value], ty: &str, name: &str) -> Vec<&'a Value> {
+    of(lines, ty)
+        .into_iter()
+        .filter(|l| l["name"] == name)
+        .collect()
+}
+
+fn ms(v: &Value) -> f64 {
+    v["at_us"].as_u64().unwrap() as f64 / 1e3
+}
+
+#[test]
+fn order_lifo_then_fifo_then_the_promoted_delayed_job_then_priorities() {
+    let lines = run("bullmq-order.json", 10);
+    let order: Vec<&str> = of(&lines, "active")
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        order,
+        ["lifo-2", "lifo-1", "fifo-1", "fifo-2", "fifo-3", "later", "urgent", "normal"]
+    );
+    // The delayed job was promoted while the queue was paused, before the resume at 1 s.
+    let promoted = of(&lines, "waiting")
+        .into_iter()
+        .find(|w| w["prev"] == "delayed")
+        .expect("promoted");
+    assert!(ms(promoted) < 1000.0, "{promoted}");
+}
+
+#[test]
+fn retries_back_off_exponentially_and_unrecoverable_errors_do_not_retry() {
+    let lines = run("bullmq-retries-and-backoff.json", 60);
+    // The report job: two failures, backoffs of 1 s and 2 s (no jitter), then completed.
+    let failed: Vec<u64> = named(&lines, "worker_failed", "report")
+        .iter()
+        .map(|w| w["backoff"].as_u64().unwrap())
+        .collect();
+    assert_eq!(failed, [1000, 2000]);
+    let done = named(&lines, "completed", "report");
+    assert_eq!(done.len(), 1);
+    assert_eq!(done[0]["attempts_made"], 3);
+    // The fragile job fails at once, without retries exhausted.
+    let fragile = named(&lines, "failed", "fragile");
+    assert_eq!(fragile.len(), 1);
+    assert_eq!(fragile[0]["attempts_made"], 1);
+    assert_eq!(fragile[0]["failed_reason"], "UnrecoverableError");
+    assert!(named(&lines, "retries_exhausted", "fragile").is_empty());
+    // The emails: every first failure backs off 1 s less up to 30 % jitter; a second, 2 s
+    // less up to 30 %; some fail a third time and are exhausted.
+    for w in named(&lines, "worker_failed", "send-email") {
+        match (w["attempts_made"].as_u64(), w["backoff"].as_u64()) {
+            (Some(1), Some(b)) => assert!((700..1000).contains(&b), "{w}"),
+            (Some(2), Some(b)) => assert!((1400..2000).contains(&b), "{w}"),
+            (Some(3), None) => assert_eq!(w["then"], "failed"),
+            other => panic!("{other:?}: {w}"),
+        }
+    }
+    let exhausted = named(&lines, "retries_exhausted", "send-email").len();
+    assert!(exhausted >= 1, "some emails fail three times");
+    assert_eq!(
+        named(&lines, "failed", "send-email").len(),
+        exhausted,
+        "each final failure is exhausted"
+    );
+}
+
+#[test]
+fn rate_limit_ten_jobs_per_fixed_window_over_both_workers() {
+    let lines = run("bullmq-rate-limit.json", 10);
+    let starts: Vec<f64> = of(&lines, "active").iter().map(|a| ms(a)).collect();
+    assert_eq!(starts.len(), 20);
+    let first = starts[0];
+    let window = |s: &f64| ((s - first) / 1000.0).floor() as usize;
+    let mut per = [0; 3];
+    for s in &starts {
+        per[window(s)] += 1;
+    }
+    assert_eq!(per, [10, 10, 0], "{starts:?}");
+    let workers: std::collections::BTreeSet<&str> = of(&lines, "active")
+        .iter()
+        .map(|a| a["worker"].as_str().unwrap())
+        .collect();
+    assert_eq!(workers.len(), 2, "both workers take jobs");
+    assert!(!of(&lines, "rate_limited").is_empty());
+}
+
+#[test]
+fn stalled_jobs_of_a_crashed_worker_come_back_and_complete() {
+    let lines = run("bullmq-stalled-jobs.json", 60);
+    let stalled = of(&lines, "stalled");
+    assert_eq!(stalled.len(), 2, "worker-a's two jobs");
+    for s in &stalled {
+        // The crash at 5 s; the locks (5 s, renewed every 1.25 s) expire by 10 s; a check
+        // every 3 s marks, then moves.
+        assert!(ms(s) > 5000.0 && ms(s) < 16_500.0, "{s}");
+    }
+    let done = of(&lines, "completed");
+    assert_eq!(done.len(), 6, "nothing lost");
+    assert!(
+        done.iter().all(|d| d["attempts_made"] == 1),
+        "a stall is not an attempt"
+    );
+    for s in &stalled {
+        let job = s["job"].as_str().unwrap();
+        let by: Vec<&str> = done
+            .iter()
+            .filter(|d| d["job"] == job)
+            .map(|d| d["worker"].as_str().unwrap())
+            .collect();
+        assert_eq!(by, ["worker-b"]);
+    }
+}
