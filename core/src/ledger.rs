@@ -75,6 +75,8 @@ pub enum DropReason {
     JobFailed,
     /// A BullMQ add with the `jobId` of a job the queue has (`duplicated`).
     DuplicateJob,
+    /// A BullMQ job removed before it ran (a delayed job replaced by a deduplicated add).
+    JobRemoved,
 }
 
 impl DropReason {
@@ -105,6 +107,7 @@ impl DropReason {
             DropReason::TopicDeleted => "topic_deleted",
             DropReason::JobFailed => "job_failed",
             DropReason::DuplicateJob => "duplicate_job",
+            DropReason::JobRemoved => "job_removed",
         }
     }
 }

@@ -72,6 +72,11 @@ fn job_options_bullmq_refuses_with_its_messages() {
         "",
     );
     refused(with_opt("atempts", json!(3)), "nodes[0].config", "atempts");
+    refused(
+        with_opt("deduplication", json!({"ttl": 100})),
+        "nodes[0].config.opts.deduplication",
+        "Deduplication id must be provided",
+    );
 }
 
 #[test]

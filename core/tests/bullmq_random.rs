@@ -54,6 +54,15 @@ fn opts(rng: &mut SimRng, custom_ids: bool) -> Value {
     if custom_ids {
         o["jobId"] = json!(format!("job-{}", rng.range_inclusive(0, 8)));
     }
+    if rng.chance(0.2) {
+        let mut d = json!({"id": format!("d{}", rng.range_inclusive(0, 3))});
+        if rng.chance(0.5) {
+            d["ttl"] = json!(rng.range_inclusive(1, 3000));
+            d["extend"] = json!(rng.chance(0.5));
+            d["replace"] = json!(rng.chance(0.5));
+        }
+        o["deduplication"] = d;
+    }
     o
 }
 
@@ -146,7 +155,8 @@ fn random_queues_conserve_every_job_with_faults() {
     });
 }
 
-/// Without faults, every job added ends: completed or failed (after its attempts), once the
+/// Without faults, every job added ends: completed, failed (after its attempts) or replaced by
+/// a deduplicated add, once the
 /// producers have long stopped, every backoff has passed and even the slowest rate limiter
 /// (one job per two seconds) has let every attempt through: within two simulated hours.
 /// Conservation is checked after every event of the first minute, and at the end.
@@ -169,7 +179,7 @@ fn without_faults_every_job_ends_completed_or_failed() {
                 );
                 assert_eq!(
                     q.stats.added,
-                    q.stats.completed + q.stats.failed,
+                    q.stats.completed + q.stats.failed + q.stats.removed,
                     "seed {seed}: {}: {:?}",
                     n.name,
                     q.stats

@@ -512,3 +512,94 @@ fn drained_only_when_nothing_is_left_not_while_a_job_is_delayed() {
         .expect("completed");
     assert!(ms(drained[0]) >= ms(later));
 }
+
+/// Deduplication: simple mode ignores adds with the same id while the first job lives and
+/// takes them once it has finished; throttle mode (`ttl`) ignores them for the ttl even after
+/// the job finished; `extend` restarts the ttl with every ignored add; `replace` with a delay
+/// (debounce) keeps only the latest add, removing the delayed one it replaces.
+#[test]
+fn deduplication_simple_throttle_extend_and_debounce() {
+    let dedup = |at: u64, name: &str, d: Value, delay: Option<u64>| {
+        let mut o = json!({"deduplication": d});
+        if let Some(ms) = delay {
+            o["delay"] = json!(ms);
+        }
+        add(at, name, o)
+    };
+    let run =
+        |adds: Vec<Value>| trace(doc(json!({"processing_time": "100ms"}), adds, false), 5.0).0;
+    let ran = |lines: &[Value]| -> Vec<String> {
+        of(lines, "completed")
+            .iter()
+            .map(|c| c["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    // Simple: b is ignored while a runs; c, after a completed, is taken.
+    let lines = run(vec![
+        dedup(10, "a", json!({"id": "x"}), None),
+        dedup(50, "b", json!({"id": "x"}), None),
+        dedup(500, "c", json!({"id": "x"}), None),
+    ]);
+    assert_eq!(ran(&lines), ["a", "c"]);
+    let d = of(&lines, "deduplicated");
+    assert_eq!(d.len(), 1);
+    assert_eq!(
+        (d[0]["name"].as_str(), d[0]["deduplication_id"].as_str()),
+        (Some("a"), Some("x"))
+    );
+    assert_eq!(of(&lines, "dropped")[0]["reason"], "deduplicated");
+    // Throttle: a ttl of 1 s holds after a completed; c at 500 ms is ignored, d at 1.2 s taken.
+    let lines = run(vec![
+        dedup(10, "a", json!({"id": "x", "ttl": 1000}), None),
+        dedup(500, "c", json!({"id": "x", "ttl": 1000}), None),
+        dedup(1200, "d", json!({"id": "x", "ttl": 1000}), None),
+    ]);
+    assert_eq!(ran(&lines), ["a", "d"]);
+    // Extend: every ignored add restarts the ttl, so d at 1.2 s is ignored too (the ttl ran
+    // from c at 0.5 s), and e at 2.6 s is taken.
+    let lines = run(vec![
+        dedup(
+            10,
+            "a",
+            json!({"id": "x", "ttl": 1000, "extend": true}),
+            None,
+        ),
+        dedup(
+            500,
+            "c",
+            json!({"id": "x", "ttl": 1000, "extend": true}),
+            None,
+        ),
+        dedup(
+            1200,
+            "d",
+            json!({"id": "x", "ttl": 1000, "extend": true}),
+            None,
+        ),
+        dedup(
+            2600,
+            "e",
+            json!({"id": "x", "ttl": 1000, "extend": true}),
+            None,
+        ),
+    ]);
+    assert_eq!(ran(&lines), ["a", "e"]);
+    // Debounce: three adds 100 ms apart with a 300 ms delay: each replaces the delayed one.
+    let deb = json!({"id": "x", "ttl": 300, "extend": true, "replace": true});
+    let lines = run(vec![
+        dedup(10, "a", deb.clone(), Some(300)),
+        dedup(110, "b", deb.clone(), Some(300)),
+        dedup(210, "c", deb, Some(300)),
+    ]);
+    assert_eq!(ran(&lines), ["c"]);
+    let removed: Vec<&str> = of(&lines, "removed")
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(removed, ["a", "b"]);
+    let reasons: Vec<&str> = of(&lines, "dropped")
+        .iter()
+        .map(|d| d["reason"].as_str().unwrap())
+        .collect();
+    assert_eq!(reasons, ["job_removed", "job_removed"]);
+}

@@ -5,7 +5,7 @@ Redis and by the simulator through the CLI, compared.
     differential.py CLI CASE.json REAL.ndjson
 
 CASE.json is a case of scripts/bullmq/cases/; REAL.ndjson what run-case.mjs printed for it. The
-case becomes a scenario (a producer adds the jobs 1 ms apart, a queue, the workers with their
+case becomes a scenario (a producer adds the jobs 1 ms apart, or at their `atMs`, a queue, the workers with their
 options; a pause until `pauseQueueUntilMs`; workers connected at `startWorkersAtMs`), runs in
 the CLI, and the two runs are compared:
 
@@ -77,8 +77,9 @@ def scenario(case):
         job = {"name": j["name"], "opts": j.get("opts", {}), "fails": fails}
         if p.get("unrecoverable"):
             job["unrecoverable"] = True
+        at = j.get("atMs", 0) + 1 + i
         actions.append(
-            {"at": f"{1 + i}ms", "do": "publish", "node": "app", "message": {"job": job}}
+            {"at": f"{at}ms", "do": "publish", "node": "app", "message": {"job": job}}
         )
     actions.sort(key=lambda a: float(a["at"].rstrip("ms")))
     doc = {"version": 6, "seed": 1, "nodes": nodes, "edges": edges, "actions": actions}

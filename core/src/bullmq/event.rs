@@ -80,6 +80,19 @@ pub enum Retry {
     No,
 }
 
+/// A deduplicated add.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Dedup {
+    /// The job that holds the id now (in replace mode, the new one).
+    pub job: Job,
+    /// The deduplication id.
+    pub dedup_id: Box<str>,
+    /// The other job: the add that was ignored, or the job that was replaced.
+    pub other: Box<str>,
+    /// The ignored add's message, if an add was ignored.
+    pub message: Option<MessageId>,
+}
+
 /// Something the BullMQ model did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum BullmqEvent {
@@ -169,6 +182,14 @@ pub enum BullmqEvent {
         /// The add's message, which ends here.
         message: MessageId,
     },
+    /// An add was deduplicated (`deduplicated`): ignored for the job that holds the
+    /// deduplication id, or (replace mode) it replaced that job.
+    Deduplicated(Box<Dedup>),
+    /// A job was removed before it ran (`removed`): a delayed job replaced in debounce mode.
+    Removed {
+        /// The job.
+        job: Job,
+    },
     /// `Queue.pause()`: workers take no new jobs (`paused`).
     Paused {
         /// The queue.
@@ -213,6 +234,8 @@ impl BullmqEvent {
             BullmqEvent::Stalled { .. } => "stalled",
             BullmqEvent::Drained { .. } => "drained",
             BullmqEvent::Duplicated { .. } => "duplicated",
+            BullmqEvent::Deduplicated(_) => "deduplicated",
+            BullmqEvent::Removed { .. } => "removed",
             BullmqEvent::Paused { .. } => "paused",
             BullmqEvent::Resumed { .. } => "resumed",
             BullmqEvent::RateLimited { .. } => "rate_limited",
@@ -232,8 +255,10 @@ impl BullmqEvent {
             | BullmqEvent::Failed { job, .. }
             | BullmqEvent::RetriesExhausted { job, .. }
             | BullmqEvent::Stalled { job, .. }
+            | BullmqEvent::Removed { job }
             | BullmqEvent::LockMissing { job, .. } => Some(job.message),
             BullmqEvent::Duplicated { message, .. } => Some(*message),
+            BullmqEvent::Deduplicated(d) => Some(d.message.unwrap_or(d.job.message)),
             BullmqEvent::Drained { .. }
             | BullmqEvent::Paused { .. }
             | BullmqEvent::Resumed { .. }
@@ -250,7 +275,9 @@ impl BullmqEvent {
             | BullmqEvent::Failed { job, .. }
             | BullmqEvent::RetriesExhausted { job, .. }
             | BullmqEvent::Stalled { job, .. }
+            | BullmqEvent::Removed { job }
             | BullmqEvent::Duplicated { job, .. } => [Some(job.queue), None],
+            BullmqEvent::Deduplicated(d) => [Some(d.job.queue), None],
             BullmqEvent::Active { job, worker, .. }
             | BullmqEvent::Completed { job, worker, .. }
             | BullmqEvent::WorkerFailed { job, worker, .. }

@@ -21,7 +21,7 @@ pub(crate) mod rules;
 pub(crate) mod trace;
 mod worker;
 
-pub use event::{BullmqEvent, FailReason, Job, JobInfo, Prev, Retry};
+pub use event::{BullmqEvent, Dedup, FailReason, Job, JobInfo, Prev, Retry};
 pub use kind::{BullmqKind, EdgeKind, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig};
 pub use model::{
     BullmqMetrics, JobState, JobView, ProducerMetrics, QueueMetrics, QueueStats, WorkerMetrics,
@@ -30,6 +30,6 @@ pub use model::{
 pub(crate) use model::{BullmqModel, Due, PlaceDetail};
 pub use options::{
     check_concurrency, check_job_options, keep_jobs, Backoff, BackoffStrategy, BackoffType,
-    JobOptions, Keep, KeepJobs, KeepRule, Limiter, PRIORITY_LIMIT,
+    Deduplication, JobOptions, Keep, KeepJobs, KeepRule, Limiter, PRIORITY_LIMIT,
 };
 pub use order::{backoff_delay, delayed_score, due_ms, priority_score, DELAYED_SHIFT};

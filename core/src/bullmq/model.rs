@@ -172,6 +172,8 @@ pub(crate) struct QueueState {
     pub counter: u64,
     /// Custom ids of the jobs it has.
     pub custom: BTreeMap<Box<str>, Key>,
+    /// Deduplication ids (`de:<id>`): the job that holds each, and when the key expires.
+    pub dedup: BTreeMap<Box<str>, (Key, Option<SimTime>)>,
     /// `limiter`: jobs moved to active in the window, and when the window closes.
     pub limiter: u32,
     pub limiter_until: Option<SimTime>,
@@ -202,6 +204,10 @@ pub struct QueueStats {
     pub stalled: u64,
     /// Adds ignored for an existing `jobId`.
     pub duplicated: u64,
+    /// Adds ignored by deduplication.
+    pub deduplicated: u64,
+    /// Jobs removed before they ran (replaced by a deduplicated add).
+    pub removed: u64,
 }
 
 /// What a worker is waiting for from Redis.
@@ -733,8 +739,8 @@ pub struct ProducerMetrics {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum BullmqMetrics {
-    /// A queue's.
-    Queue(QueueMetrics),
+    /// A queue's (boxed: its lanes make it much larger than the others).
+    Queue(Box<QueueMetrics>),
     /// A producer's.
     Producer(ProducerMetrics),
     /// A worker's.
@@ -764,7 +770,7 @@ impl BullmqModel {
                 };
                 let now = k.now;
                 let open = q.limiter_until.filter(|&u| u > now);
-                Some(BullmqMetrics::Queue(QueueMetrics {
+                Some(BullmqMetrics::Queue(Box::new(QueueMetrics {
                     waiting: q.wait.len() as u64,
                     prioritized: q.prioritized.len() as u64,
                     delayed: q.delayed.len() as u64,
@@ -783,7 +789,7 @@ impl BullmqModel {
                         lane(&mut q.failed.iter().rev().copied()),
                     ],
                     stats: q.stats,
-                }))
+                })))
             }
             NodeState::Producer(p) => Some(BullmqMetrics::Producer(ProducerMetrics {
                 added: p.emitted,

@@ -39,6 +39,29 @@ pub struct JobOptions {
     /// Failed jobs to keep (final failures only), as `removeOnComplete`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub remove_on_fail: Option<KeepJobs>,
+    /// `{id, ttl, extend, replace}`: adds with the same id are ignored while the first lives
+    /// (or for `ttl` ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub deduplication: Option<Deduplication>,
+}
+
+/// `deduplication`: which adds count as the same job, and for how long.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Deduplication {
+    /// The deduplication id (BullMQ refuses an add without one).
+    #[serde(default)]
+    pub id: String,
+    /// Milliseconds the id holds (throttle mode); absent: until the job finishes (simple mode).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ttl: Option<u64>,
+    /// A deduplicated add resets the `ttl`.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub extend: bool,
+    /// A deduplicated add replaces the job it would be ignored for, if that job is still
+    /// delayed (debounce mode).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub replace: bool,
 }
 
 /// `backoff`: a number (fixed, in milliseconds) or `{type, delay, jitter}`.
@@ -186,6 +209,9 @@ pub fn check_job_options(o: &JobOptions) -> Result<(), String> {
         if p > PRIORITY_LIMIT as f64 {
             return Err(format!("Priority should be between 0 and {PRIORITY_LIMIT}"));
         }
+    }
+    if o.deduplication.as_ref().is_some_and(|d| d.id.is_empty()) {
+        return Err("Deduplication id must be provided".into());
     }
     if let Some(Backoff::Strategy(s)) = &o.backoff {
         if let Some(j) = s.jitter {

@@ -17,8 +17,16 @@ use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::ledger::{DropReason, Fate};
 use crate::message::Envelope;
-use crate::time::SimDuration;
+use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
+
+/// What deduplication makes of an add.
+enum Dedup {
+    /// It is ignored.
+    Ignored,
+    /// It is added and holds the id, until then (`None`: until it finishes).
+    Take(Option<SimTime>),
+}
 
 /// `promoteDelayedJobs` moves at most this many jobs per call.
 const PROMOTE_LIMIT: usize = 1000;
@@ -79,8 +87,20 @@ impl BullmqModel {
             }
             None => q.counter.to_string().into(),
         };
-        q.stats.added += 1;
         let info = Self::job_info(id.clone(), &name, queue, msg.id);
+        // `deduplicateJob`: after the counter, before the job is stored.
+        let mut takes_key = None;
+        if let Some(d) = &opts.deduplication {
+            match self.deduplicate(k, queue, d, &info) {
+                Dedup::Ignored => {
+                    self.queue(queue).stats.deduplicated += 1;
+                    k.drop_message(msg.id, queue, DropReason::Deduplicated);
+                    return;
+                }
+                Dedup::Take(until) => takes_key = Some((d.id.as_str().into(), until)),
+            }
+        }
+        self.queue(queue).stats.added += 1;
         let priority = opts.priority.map_or(0, |p| p as i64);
         let delay = opts.delay.map_or(0, |d| if d > 0.0 { d as u64 } else { 0 });
         k.ledger.set(msg.id, Fate::Held { node: queue });
@@ -104,6 +124,9 @@ impl BullmqModel {
         if opts.job_id.is_some() {
             self.queue(queue).custom.insert(id, key);
         }
+        if let Some((dedup_id, until)) = takes_key {
+            self.queue(queue).dedup.insert(dedup_id, (key, until));
+        }
         emit(k, BullmqEvent::Added { job: info });
         if delay > 0 {
             self.put_delayed(k, queue, key, timestamp_ms + delay);
@@ -117,6 +140,110 @@ impl BullmqModel {
                 q.wait.push_back(key); // LPUSH: the tail
             }
             self.put_waiting(k, queue, key, Prev::Added);
+        }
+    }
+
+    /// `deduplicateJob` for an add (`info`) with deduplication `d`: ignored while another job
+    /// holds the id (simple mode: until that job finishes; with `ttl`: until the key expires,
+    /// finished or not, `extend` resetting it), or, with `replace`, taking the id from a job
+    /// that is still delayed, which is removed.
+    fn deduplicate(
+        &mut self,
+        k: &mut Kernel,
+        queue: NodeId,
+        d: &super::options::Deduplication,
+        info: &super::event::Job,
+    ) -> Dedup {
+        let now = k.now;
+        let ttl_until = d.ttl.map(|t| now + SimDuration::from_ms(t));
+        let q = self.queue_ref(queue).expect("a queue");
+        let holder = q
+            .dedup
+            .get(d.id.as_str())
+            .copied()
+            .filter(|&(key, until)| match until {
+                Some(u) => u > now,
+                // A key without a TTL whose job is gone is stale: the new job takes it.
+                None => self.jobs.get(key).is_some(),
+            });
+        let Some((old, old_until)) = holder else {
+            return Dedup::Take(ttl_until);
+        };
+        let old_job = self.jobs.get(old).map(|j| (j.info.clone(), j.state));
+        match old_job {
+            Some((old_info, JobState::Delayed)) if d.replace => {
+                // Debounce: the delayed job goes, the new one is added in its place.
+                let q = self.queue(queue);
+                q.delayed.retain(|&(_, key)| key != old);
+                q.stats.removed += 1;
+                let j = self.jobs.remove(old).expect("here");
+                if j.opts.job_id.is_some() {
+                    self.queue(queue).custom.remove(&j.info.id);
+                }
+                emit(
+                    k,
+                    BullmqEvent::Removed {
+                        job: old_info.clone(),
+                    },
+                );
+                if let Some(msg) = j.msg {
+                    k.drop_message(msg.id, queue, DropReason::JobRemoved);
+                }
+                emit(
+                    k,
+                    BullmqEvent::Deduplicated(Box::new(super::event::Dedup {
+                        job: info.clone(),
+                        dedup_id: d.id.as_str().into(),
+                        other: old_info.id.clone(),
+                        message: None,
+                    })),
+                );
+                // `extend` (or no ttl) sets the ttl afresh; a ttl alone keeps the old one.
+                Dedup::Take(if d.extend || d.ttl.is_none() {
+                    ttl_until
+                } else {
+                    old_until
+                })
+            }
+            _ => {
+                if d.extend && d.ttl.is_some() {
+                    self.queue(queue)
+                        .dedup
+                        .insert(d.id.as_str().into(), (old, ttl_until));
+                }
+                let kept = match self.jobs.get(old) {
+                    Some(j) => j.info.clone(),
+                    // A throttle key outlives its job: name it by the key.
+                    None => Self::job_info(d.id.as_str().into(), "", queue, info.message),
+                };
+                emit(
+                    k,
+                    BullmqEvent::Deduplicated(Box::new(super::event::Dedup {
+                        job: kept,
+                        dedup_id: d.id.as_str().into(),
+                        other: info.id.clone(),
+                        message: Some(info.message),
+                    })),
+                );
+                Dedup::Ignored
+            }
+        }
+    }
+
+    /// A finished job lets go of its deduplication id, if the id has no TTL and is still its
+    /// own (`removeDeduplicationKeyIfNeededOnFinalization`).
+    fn release_dedup(&mut self, queue: NodeId, key: Key) {
+        let Some(id) = self
+            .jobs
+            .get(key)
+            .and_then(|j| j.opts.deduplication.as_ref())
+            .map(|d| d.id.clone())
+        else {
+            return;
+        };
+        let q = self.queue(queue);
+        if q.dedup.get(id.as_str()) == Some(&(key, None)) {
+            q.dedup.remove(id.as_str());
         }
     }
 
@@ -364,6 +491,10 @@ impl BullmqModel {
         j.lock = None;
         j.attempts_made += 1;
         let (job, atm) = (j.info.clone(), j.attempts_made);
+        if matches!(how, Finish::Complete | Finish::Fail(_)) {
+            self.release_dedup(queue, r.job);
+        }
+        let j = self.job(r.job);
         match how {
             Finish::Complete => {
                 let msg = j.msg.take().expect("a live job");

@@ -139,7 +139,9 @@ fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
 /// bounds on times.
 pub(crate) fn check_opts(o: &JobOptions, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     if let Err(why) = check_job_options(o) {
-        let at = if why.contains("Id") {
+        let at = if why.contains("Deduplication") {
+            path.at("deduplication")
+        } else if why.contains("Id") {
             path.at("jobId")
         } else if why.contains("Priority") {
             path.at("priority")

@@ -95,6 +95,19 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             job(f, j)?;
             f.u64("refused", message.0)
         }
+        BullmqEvent::Deduplicated(d) => {
+            job(f, &d.job)?;
+            f.str("deduplication_id", &d.dedup_id)?;
+            f.str("deduplicated_job", &d.other)?;
+            match d.message {
+                Some(m) => f.u64("refused", m.0),
+                None => Ok(()),
+            }
+        }
+        BullmqEvent::Removed { job: j } => {
+            job(f, j)?;
+            f.str("prev", "delayed")
+        }
         BullmqEvent::RateLimited {
             worker,
             queue,
