@@ -127,11 +127,69 @@ fn kafka_throughput(c: &mut Criterion) {
     g.finish();
 }
 
+/// The BullMQ job pipeline (`fixtures::bullmq_pipeline`): 1 k jobs/s from four producers
+/// (no priority, priorities 5 and 10, a 100 ms delay), four workers at concurrency 10, 20 ms
+/// attempts, one in ten failing with exponential backoff, `removeOnComplete: 1000`. Each
+/// iteration runs simulated seconds 2 to 12 from a snapshot (the completed set full). The
+/// throughput is job transitions: the model's events that move a job from one state to
+/// another (added, waiting, delayed, active, completed, failed, stalled).
+fn bullmq_throughput(c: &mut Criterion) {
+    use switchboard_core::bullmq::BullmqEvent;
+    let mut g = c.benchmark_group("bullmq_pipeline");
+    g.sample_size(10);
+    let s = switchboard_core::fixtures::bullmq_pipeline(1000);
+    let mut warm = switchboard_core::Sim::new(&s).expect("valid");
+    warm.advance_to(switchboard_core::SimTime(2_000_000));
+    warm.drain_events().for_each(drop);
+    let transitions = |sim: &mut switchboard_core::Sim| {
+        let mut n = 0u64;
+        let mut t = sim.now().0;
+        let end = t + 10_000_000;
+        while t < end {
+            t += 16_000;
+            sim.advance_to(switchboard_core::SimTime(t));
+            n += sim
+                .drain_events()
+                .filter(|e| {
+                    matches!(
+                        e.kind,
+                        switchboard_core::EventKind::Bullmq(
+                            BullmqEvent::Added { .. }
+                                | BullmqEvent::Waiting { .. }
+                                | BullmqEvent::Delayed { .. }
+                                | BullmqEvent::Active { .. }
+                                | BullmqEvent::Completed { .. }
+                                | BullmqEvent::Failed { .. }
+                                | BullmqEvent::Stalled { .. }
+                        )
+                    )
+                })
+                .count() as u64;
+        }
+        n
+    };
+    let n = transitions(&mut warm.clone());
+    eprintln!("bullmq_pipeline: {n} job transitions in 10 simulated seconds (2 s to 12 s)");
+    g.throughput(Throughput::Elements(n));
+    g.bench_function("10s", |b| {
+        b.iter_batched(
+            || warm.clone(),
+            |mut sim| {
+                let n = transitions(&mut sim);
+                (n, sim)
+            },
+            criterion::BatchSize::PerIteration,
+        )
+    });
+    g.finish();
+}
+
 criterion_group!(
     benches,
     kernel_throughput,
     amqp_throughput,
     http_throughput,
-    kafka_throughput
+    kafka_throughput,
+    bullmq_throughput
 );
 criterion_main!(benches);

@@ -196,3 +196,48 @@ pub fn kafka_pipeline(rate_per_s: u32) -> Scenario {
     );
     Scenario::from_json(&doc).expect("a valid pipeline")
 }
+
+/// The BullMQ job pipeline benchmark's workload: `rate_per_s` jobs added per second by four
+/// producers in equal shares (no priority, priority 5, priority 10, and a delay of 100 ms), each
+/// job with three attempts and an exponential backoff of 50 ms and `removeOnComplete: 1000`;
+/// four workers at concurrency 10, each attempt taking 20 ms, one in ten throwing. Links are
+/// 100 µs.
+pub fn bullmq_pipeline(rate_per_s: u32) -> Scenario {
+    let share = f64::from(rate_per_s) / 4.0;
+    let producer = |id: &str, extra: &str| {
+        format!(
+            r#"{{"id":"{id}","kind":"job_producer","config":{{"rate_per_s":{share},
+            "opts":{{"attempts":3,"backoff":{{"type":"exponential","delay":50}},
+              "removeOnComplete":1000{extra}}}}}}}"#
+        )
+    };
+    let worker = |id: &str| {
+        format!(
+            r#"{{"id":"{id}","kind":"worker","config":{{"concurrency":10,
+            "processing_time":"20ms","fail_rate":0.1}}}}"#
+        )
+    };
+    let doc = format!(
+        r#"{{"version":6,"name":"bullmq pipeline","seed":1,
+        "nodes":[{},{},{},{},{{"id":"q","kind":"job_queue"}},{},{},{},{}],
+        "edges":[
+          {{"from":"plain","to":"q","latency":"100us"}},
+          {{"from":"p5","to":"q","latency":"100us"}},
+          {{"from":"p10","to":"q","latency":"100us"}},
+          {{"from":"later","to":"q","latency":"100us"}},
+          {{"from":"q","to":"w1","latency":"100us"}},
+          {{"from":"q","to":"w2","latency":"100us"}},
+          {{"from":"q","to":"w3","latency":"100us"}},
+          {{"from":"q","to":"w4","latency":"100us"}}
+        ]}}"#,
+        producer("plain", ""),
+        producer("p5", r#","priority":5"#),
+        producer("p10", r#","priority":10"#),
+        producer("later", r#","delay":100"#),
+        worker("w1"),
+        worker("w2"),
+        worker("w3"),
+        worker("w4"),
+    );
+    Scenario::from_json(&doc).expect("a valid pipeline")
+}
