@@ -56,6 +56,36 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   await screenshot(page, "bullmq-02-running");
   assert.deepEqual(await axe(page), [], "axe with the BullMQ nodes");
 
+  // A job that fails twice: its attempts on a timeline, the backoffs (1 s, 2 s) between them.
+  await selectNode("jobs-producer");
+  await page.click('button[data-fault="failing-job"]');
+  await page.keyboard.press("Escape");
+  // It joins the tail of a queue with a backlog: run until its third attempt has ended. Its
+  // processor throws on the first two; the third completes unless the worker's own failure
+  // rate (one in five) strikes too, and then the job fails for good.
+  const ended = ".log-table tr.ev.completed, .log-table tr.ev.failed";
+  for (let i = 0; i < 20; i++) {
+    await log("name=fails-twice");
+    if ((await page.locator(ended).count()) > 0) break;
+    await runTo((await nowUs()) / 1e6 + 5, 10);
+  }
+  const seen = await log("name=fails-twice");
+  assert.ok((await page.locator(ended).count()) > 0, `ended by ${(await nowUs()) / 1e6} s: ${seen.slice(0, 300)}`);
+  await page.locator(ended).first().dblclick();
+  const tl = page.locator(".job-timeline");
+  await tl.waitFor();
+  const state = await tl.getAttribute("data-state");
+  assert.ok(state === "completed" || state === "failed", state);
+  assert.equal(await tl.getAttribute("data-attempts"), "3");
+  assert.equal(await tl.locator("rect.attempt.threw").count(), state === "completed" ? 2 : 3);
+  assert.equal(await tl.locator("rect.attempt.ok").count(), state === "completed" ? 1 : 0);
+  const backoffs = await tl.locator("text.backoff-label").allTextContents();
+  assert.deepEqual(backoffs, ["1000 ms", "2000 ms"]);
+  assert.match(await tl.locator("svg").getAttribute("aria-label"), /attempt 1 at .*threw, then a 1000 ms backoff/);
+  await screenshot(page, "bullmq-02a-job-timeline");
+  assert.deepEqual(await axe(page), [], "axe with a job's timeline");
+
+  await page.click("#tab-events");
   // Crash the worker: its active jobs stay active (locked) until their locks expire (30 s)
   // and a stalled check moves them back; a new worker then completes them.
   await selectNode("worker");
@@ -69,5 +99,21 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   const done = await log("completed");
   assert.match(done, /worker=worker-2/, "the new worker completes jobs");
   await screenshot(page, "bullmq-03-stalled");
+  assert.deepEqual(page.problems, []);
+});
+
+test("the order example: LIFO, FIFO, the promoted delayed job, then priorities", async () => {
+  const page = await openInContext("?example=bullmq-order", {}, "#stage");
+  await page.selectOption("#speed", "10");
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 6e6, null, { timeout: 40000 });
+  await page.click('button[data-action="pause"]');
+  if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
+  await page.locator("#log-filter").fill("active");
+  const rows = await page.locator(".log-table tr.ev.active").allTextContents();
+  const order = rows.map((r) => r.match(/name=(\S+)/)[1]).reverse();
+  assert.deepEqual(order, ["lifo-2", "lifo-1", "fifo-1", "fifo-2", "fifo-3", "later", "urgent", "normal"]);
+  assert.equal(await page.locator('g.node-face[data-face="jobs"] g.lane[data-lane="completed"]').getAttribute("data-count"), "8");
+  await screenshot(page, "bullmq-04-order");
   assert.deepEqual(page.problems, []);
 });

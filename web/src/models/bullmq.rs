@@ -224,12 +224,13 @@ pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
     }
 }
 
-/// The faults one of the model's kinds takes: a producer floods and crashes; a queue pauses;
+/// The faults one of the model's kinds takes: a producer adds a job that fails twice, floods
+/// and crashes; a queue pauses;
 /// a worker crashes (its jobs stall and come back), blocks its event loop, and slows down.
 pub fn faults(kind: &BullmqKind) -> &'static [Fault] {
     match kind {
         BullmqKind::Queue(_) => &[Fault::PauseResume],
-        BullmqKind::Producer(_) => &[Fault::Flood, Fault::CrashRestart],
+        BullmqKind::Producer(_) => &[Fault::FailingJob, Fault::Flood, Fault::CrashRestart],
         BullmqKind::Worker(_) => &[Fault::CrashRestart, Fault::PauseResume, Fault::Slow],
     }
 }

@@ -105,6 +105,8 @@ pub enum Fault {
     /// Lose the broker's response to the next produce request (a Kafka producer): its retry
     /// can duplicate a record.
     LoseAck,
+    /// Add one job whose processor throws on its first two attempts (a BullMQ producer).
+    FailingJob,
 }
 
 /// Messages the Flood fault publishes at once.

@@ -6,7 +6,7 @@ use super::{Ctx, Drawer, UiAction};
 use crate::timeline::{QueueSample, Sample, SAMPLE_EVERY_US};
 use switchboard_core::amqp::AmqpEvent;
 use switchboard_core::trace::event_json;
-use switchboard_core::{EventKind, MessageId};
+use switchboard_core::{EventKind, MessageId, SimDuration, SimTime};
 use web_sys::HtmlInputElement;
 use yew::prelude::*;
 
@@ -377,9 +377,20 @@ fn message(ctx: &Ctx) -> Html {
             html! { <p class="muted" id="message-where">{ "This message's life has ended (see its last event below)." }</p> }
         }
     };
+    // A BullMQ job: its attempts on a timeline, from its events.
+    let job_events: Vec<(SimTime, &switchboard_core::bullmq::BullmqEvent)> = t
+        .log()
+        .iter()
+        .filter_map(|e| match &e.event.kind {
+            EventKind::Bullmq(b) if b.message() == Some(id) => Some((e.event.at, b)),
+            _ => None,
+        })
+        .collect();
+    let timeline = job_timeline(&job_events, sim.now());
     html! {
         <div class="message-inspector" data-message={id.0.to_string()}>
             <h3>{ format!("Message {}", id.0) }</h3>
+            { timeline }
             <div class="message-cols">
                 <div>{ details }</div>
                 <div>
@@ -392,6 +403,168 @@ fn message(ctx: &Ctx) -> Html {
                     </ol>
                 </div>
             </div>
+        </div>
+    }
+}
+
+/// A BullMQ job's life drawn to scale: each attempt a bar from its start to its end (green when
+/// it completed, red when it threw), each backoff a dashed gap to the next start, and the time
+/// it waited before its first. Built from the job's events in the log; empty for other
+/// messages.
+fn job_timeline(
+    events: &[(SimTime, &switchboard_core::bullmq::BullmqEvent)],
+    now: SimTime,
+) -> Html {
+    use switchboard_core::bullmq::{BullmqEvent as B, Retry};
+    let Some(&(start, _)) = events.first() else {
+        return html! {};
+    };
+    let (id, name) = match events[0].1 {
+        B::Added { job }
+        | B::Waiting { job, .. }
+        | B::Delayed { job, .. }
+        | B::Active { job, .. }
+        | B::Completed { job, .. }
+        | B::WorkerFailed { job, .. }
+        | B::Failed { job, .. }
+        | B::RetriesExhausted { job, .. }
+        | B::Stalled { job, .. }
+        | B::Removed { job }
+        | B::LockMissing { job, .. }
+        | B::Duplicated { job, .. } => (job.id.to_string(), job.name.to_string()),
+        B::Deduplicated(d) => (d.job.id.to_string(), d.job.name.to_string()),
+        B::Drained { .. } | B::Paused { .. } | B::Resumed { .. } | B::RateLimited { .. } => {
+            return html! {}
+        }
+    };
+    // Attempts: (start, end, outcome, backoff after it).
+    struct Attempt {
+        from: SimTime,
+        to: Option<SimTime>,
+        ok: Option<bool>,
+        backoff: Option<u64>,
+    }
+    let mut attempts: Vec<Attempt> = Vec::new();
+    let mut state = "added";
+    for &(at, e) in events {
+        match e {
+            B::Active { .. } => {
+                attempts.push(Attempt {
+                    from: at,
+                    to: None,
+                    ok: None,
+                    backoff: None,
+                });
+                state = "active";
+            }
+            B::Completed { .. } => {
+                if let Some(a) = attempts.last_mut() {
+                    a.to = Some(at);
+                    a.ok = Some(true);
+                }
+                state = "completed";
+            }
+            B::WorkerFailed { retry, .. } => {
+                if let Some(a) = attempts.last_mut() {
+                    a.to = Some(at);
+                    a.ok = Some(false);
+                    if let Retry::After(ms) = retry {
+                        a.backoff = Some(*ms);
+                    }
+                }
+            }
+            B::Stalled { .. } => {
+                if let Some(a) = attempts.last_mut() {
+                    a.to.get_or_insert(at);
+                }
+                state = "stalled";
+            }
+            B::Delayed { .. } => state = "delayed",
+            B::Waiting { prioritized, .. } => {
+                state = if *prioritized {
+                    "prioritized"
+                } else {
+                    "waiting"
+                }
+            }
+            B::Failed { .. } => state = "failed",
+            B::Removed { .. } => state = "removed",
+            B::Added { .. }
+            | B::RetriesExhausted { .. }
+            | B::LockMissing { .. }
+            | B::Duplicated { .. }
+            | B::Deduplicated(_)
+            | B::Drained { .. }
+            | B::Paused { .. }
+            | B::Resumed { .. }
+            | B::RateLimited { .. } => {}
+        }
+    }
+    let end = match state {
+        "completed" | "failed" | "removed" => events.last().map_or(now, |e| e.0),
+        _ => now,
+    };
+    let span = (end.0.saturating_sub(start.0)).max(1) as f64;
+    let (w, h) = (520.0, 34.0);
+    // The plot leaves room at the right for the last attempt's label.
+    let plot = w - 16.0;
+    let x = |t: SimTime| (t.0.saturating_sub(start.0)) as f64 / span * plot;
+    let words: Vec<String> = attempts
+        .iter()
+        .enumerate()
+        .map(|(i, a)| {
+            let len = a.to.map(|t| format!("{}", SimDuration(t.0 - a.from.0)));
+            format!(
+                "attempt {} at {}{}{}{}",
+                i + 1,
+                a.from,
+                len.map(|l| format!(", {l}")).unwrap_or_default(),
+                match a.ok {
+                    Some(true) => ", completed",
+                    Some(false) => ", threw",
+                    None => ", running",
+                },
+                a.backoff
+                    .map(|b| format!(", then a {b} ms backoff"))
+                    .unwrap_or_default()
+            )
+        })
+        .collect();
+    let label = format!(
+        "job {id} ({name}), {state}: {}",
+        if words.is_empty() {
+            "no attempt yet".to_owned()
+        } else {
+            words.join("; ")
+        }
+    );
+    html! {
+        <div class="job-timeline" data-job={id.clone()} data-state={state} data-attempts={attempts.len().to_string()}>
+            <h4>{ format!("Job {id} · {name} · {state}") }</h4>
+            <svg width={w.to_string()} height={h.to_string()} viewBox={format!("0 0 {w} {h}")} role="img" aria-label={label}>
+                <line class="axis" x1="0" x2={w.to_string()} y1="24" y2="24" />
+                { for attempts.iter().enumerate().map(|(i, a)| {
+                    let x0 = x(a.from);
+                    let x1 = x(a.to.unwrap_or(end)).max(x0 + 2.0);
+                    let class = match a.ok { Some(true) => "attempt ok", Some(false) => "attempt threw", None => "attempt running" };
+                    let gap = a.backoff.map(|ms| {
+                        let g1 = x1 + ms as f64 * 1000.0 / span * plot;
+                        html! {
+                            <>
+                                <line class="backoff" x1={x1.to_string()} x2={g1.min(w).to_string()} y1="17" y2="17" />
+                                <text class="backoff-label" x={((x1 + g1.min(w)) / 2.0).to_string()} y="12">{ format!("{ms} ms") }</text>
+                            </>
+                        }
+                    });
+                    html! {
+                        <>
+                            <rect class={class} data-attempt={(i + 1).to_string()} x={x0.to_string()} y="14" width={(x1 - x0).to_string()} height="8" />
+                            <text class="attempt-label" x={x0.to_string()} y="33">{ format!("#{}", i + 1) }</text>
+                            { gap.unwrap_or_default() }
+                        </>
+                    }
+                }) }
+            </svg>
         </div>
     }
 }

@@ -602,6 +602,34 @@ fn faults(ctx: &Ctx, spec: &NodeSpec) -> Html {
                 .collect();
             cmd("Flood ×100", "flood", flood, format!("{name} produced {FLOOD} records at once"), "Produce a burst of 100 records (null keys) now")
         }
+        Fault::Flood if matches!(spec.kind, NodeKind::Bullmq(_)) => {
+            let flood: Vec<Command> = (0..FLOOD)
+                .map(|_| Command::Publish {
+                    node,
+                    message: switchboard_core::message::MessageTemplate::default(),
+                })
+                .collect();
+            cmd("Flood ×100", "flood", flood, format!("{name} added {FLOOD} jobs at once"), "Add a burst of 100 jobs now")
+        }
+        Fault::FailingJob => {
+            let NodeKind::Bullmq(switchboard_core::bullmq::BullmqKind::Producer(p)) = &spec.kind else {
+                return html! {};
+            };
+            // Three attempts at least, so that it fails twice and then completes.
+            let mut opts = p.opts.clone();
+            opts.attempts = Some(opts.attempts.unwrap_or(0).max(3));
+            let job = switchboard_core::bullmq::JobTemplate {
+                name: Some("fails-twice".into()),
+                opts: Some(opts),
+                fails: 2,
+                unrecoverable: false,
+            };
+            let message = switchboard_core::message::MessageTemplate {
+                job: Some(Box::new(job)),
+                ..Default::default()
+            };
+            cmd("Add a job that fails twice", "failing-job", vec![Command::Publish { node, message }], format!("{name} added a job that fails twice"), "Add one job whose processor throws on its first two attempts: watch it back off and retry")
+        }
         Fault::Flood | Fault::Poison => {
             let NodeKind::Producer(p) = &spec.kind else {
                 return html! {};
