@@ -1,7 +1,8 @@
 //! Randomized BullMQ topologies: queues with global concurrency and rate limits, producers
 //! with every kind of job option (attempts, fixed and exponential backoff with jitter, delays,
-//! priorities, LIFO, retention, custom ids), workers with limiters and short locks, and live
-//! faults (workers crashed, restarted, their event loops blocked; queues paused). Conservation
+//! priorities, LIFO, retention, custom ids, deduplication), workers with limiters and short
+//! locks, and live faults (workers crashed, restarted, their event loops blocked, disconnected
+//! and connected again; queues paused). Conservation
 //! and the model's invariants (every job in exactly one set, matching its state; attempts made
 //! within attempts started and `attempts`) are checked after every event. When no fault can
 //! lose a job's last attempt, every job added ends completed or failed. A failure names its
@@ -112,7 +113,15 @@ fn random(seed: u64, faults: bool) -> Value {
                 cfg["limiter"] = json!({"max": rng.range_inclusive(1, 10), "duration": rng.range_inclusive(100, 2000)});
             }
             nodes.push(json!({"id": id, "kind": "worker", "config": cfg}));
-            edges.push(json!({"from": format!("q{q}"), "to": id, "latency": format!("{}ms", rng.range_inclusive(0, 3))}));
+            let latency = format!("{}ms", rng.range_inclusive(0, 3));
+            edges.push(json!({"from": format!("q{q}"), "to": id, "latency": latency}));
+            if faults && rng.chance(0.3) {
+                // The worker is disconnected (a forced close) and connected again.
+                let at = rng.range_inclusive(0, 30_000);
+                actions.push(json!({"at": format!("{at}ms"), "do": "remove_edge", "from": format!("q{q}"), "to": id}));
+                actions.push(json!({"at": format!("{}ms", at + rng.range_inclusive(1, 5000)), "do": "add_edge",
+                    "edge": {"from": format!("q{q}"), "to": id, "latency": latency}}));
+            }
             workers.push(id);
         }
         if faults && rng.chance(0.5) {

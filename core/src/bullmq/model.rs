@@ -452,30 +452,24 @@ impl BullmqModel {
         }
     }
 
-    /// An edge was added: a worker that now works a queue starts asking it for jobs.
+    /// An edge was added: a worker that now works a queue starts on it (a new incarnation:
+    /// its lock manager, its checker and its loop).
     pub fn edge_added(&mut self, k: &mut Kernel, edge: crate::id::EdgeId) {
         let e = k.topo.edge(edge);
         if e.kind == crate::model::EdgeKind::Bullmq(super::EdgeKind::Work) {
             let worker = e.to;
             if k.up(worker) {
-                self.pump(k, worker);
+                self.worker_started(k, worker);
             }
         }
     }
 
-    /// An edge is about to be removed: a worker no longer working the queue stops blocking
-    /// on it (its jobs in progress finish, or stall, as BullMQ's do on `close`).
+    /// An edge is about to be removed: a worker no longer working the queue lets go of it as
+    /// a forced `close` does: its attempts end unfinished, and their jobs stall.
     pub fn edge_removing(&mut self, k: &mut Kernel, edge: crate::id::EdgeId) {
         let e = k.topo.edge(edge);
         if e.kind == crate::model::EdgeKind::Bullmq(super::EdgeKind::Work) {
-            let (queue, worker) = (e.from, e.to);
-            if let Some(NodeState::Queue(q)) = self.nodes.get_mut(queue.index()) {
-                q.blocked.retain(|&w| w != worker);
-            }
-            let w = self.worker(worker);
-            w.blocked = None;
-            w.asking = false;
-            w.epoch = w.epoch.wrapping_add(1);
+            self.worker_crashed(k, e.to);
         }
     }
 
@@ -632,9 +626,7 @@ impl BullmqModel {
                 ));
             }
             let attempts = j.opts.attempts.unwrap_or(0).max(1);
-            if j.attempts_made > j.attempts_started.max(j.attempts_made.min(1))
-                || (j.attempts_made > attempts && !j.deferred_failure)
-            {
+            if j.attempts_made > j.attempts_started || j.attempts_made > attempts {
                 return Err(format!(
                     "job {}: {} attempts made, {} started, attempts {}",
                     j.info.id, j.attempts_made, j.attempts_started, attempts
