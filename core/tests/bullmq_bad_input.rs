@@ -114,6 +114,25 @@ fn worker_options_bullmq_refuses_with_its_messages() {
 }
 
 #[test]
+fn job_schedulers_bullmq_refuses() {
+    let mut doc = base();
+    doc["nodes"][0]["config"]["scheduler"] =
+        json!({"id": "s", "every": 100, "pattern": "* * * * *"});
+    refused(
+        doc,
+        "nodes[0].config.scheduler",
+        "Both .pattern and .every options are defined for this repeatable job",
+    );
+    let mut doc = base();
+    doc["nodes"][0]["config"]["scheduler"] = json!({"id": "s"});
+    refused(
+        doc,
+        "nodes[0].config.scheduler",
+        "Either .pattern or .every options must be defined for this repeatable job",
+    );
+}
+
+#[test]
 fn edges_and_actions_bullmq_does_not_have() {
     let mut doc = base();
     doc["edges"] = json!([{"from": "app", "to": "w"}, {"from": "q", "to": "w"}]);

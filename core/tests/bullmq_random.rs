@@ -90,6 +90,10 @@ fn random(seed: u64, faults: bool) -> Value {
             nodes.push(json!({"id": id, "kind": "job_producer", "config": {
                 "rate_per_s": rng.range_inclusive(1, 40), "limit": rng.range_inclusive(5, 200),
                 "opts": opts(&mut rng, custom), "fails": rng.range_inclusive(0, 2)}}));
+            if rng.chance(0.2) {
+                nodes.last_mut().unwrap()["config"]["scheduler"] = json!({"id": format!("s{p}"),
+                    "every": rng.range_inclusive(50, 2000), "limit": rng.range_inclusive(1, 30)});
+            }
             edges.push(json!({"from": id, "to": format!("q{q}"), "latency": format!("{}ms", rng.range_inclusive(0, 5))}));
             for i in 0..rng.range_inclusive(0, 3) {
                 actions.push(json!({"at": format!("{}ms", rng.range_inclusive(0, 30_000) + i),

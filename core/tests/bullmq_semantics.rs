@@ -603,3 +603,56 @@ fn deduplication_simple_throttle_extend_and_debounce() {
         .collect();
     assert_eq!(reasons, ["job_removed", "job_removed"]);
 }
+
+/// A job scheduler with `every`: its first job at once, the next made when a worker takes the
+/// one before, `every` after it (300, 600, 900 ms: not aligned to multiples of 300, as real
+/// BullMQ ran it), up to `limit`; a worker too slow for the schedule skips the slots that have
+/// passed, and the next job goes to the next slot after now.
+#[test]
+fn a_job_scheduler_every_300_ms_with_a_limit_and_skipped_slots() {
+    let sched = |processing: &str| {
+        json!({"version": 6, "seed": 1,
+            "nodes": [
+                {"id": "app", "kind": "job_producer", "config": {"name": "tick",
+                    "scheduler": {"id": "ticker", "every": 300, "limit": 4}}},
+                {"id": "q", "kind": "job_queue"},
+                {"id": "w", "kind": "worker", "config": {"processing_time": processing}}],
+            "edges": [{"from": "app", "to": "q", "latency": "1ms"}, {"from": "q", "to": "w", "latency": "1ms"}]})
+    };
+    let (lines, _) = trace(sched("10ms"), 5.0);
+    let ids: Vec<&str> = of(&lines, "added")
+        .iter()
+        .map(|a| a["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "repeat:ticker:1",
+            "repeat:ticker:301",
+            "repeat:ticker:601",
+            "repeat:ticker:901"
+        ]
+    );
+    let starts: Vec<f64> = of(&lines, "active").iter().map(|a| ms(a)).collect();
+    assert_eq!(starts.len(), 4, "the limit");
+    for (i, s) in starts.iter().enumerate() {
+        let due = 1.0 + 300.0 * i as f64;
+        assert!(*s >= due && *s < due + 10.0, "job {i} at {s}, due {due}");
+    }
+    // 700 ms jobs: the second (due 301) is taken at ~703; 601 has passed, so the third goes
+    // to the next slot after now (901); and so on.
+    let (lines, _) = trace(sched("700ms"), 5.0);
+    let ids: Vec<&str> = of(&lines, "added")
+        .iter()
+        .map(|a| a["job"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        [
+            "repeat:ticker:1",
+            "repeat:ticker:301",
+            "repeat:ticker:901",
+            "repeat:ticker:1501"
+        ]
+    );
+}

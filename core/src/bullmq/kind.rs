@@ -162,6 +162,34 @@ pub struct ProducerConfig {
     /// The processor throws on each job's first this many attempts.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub fails: u32,
+    /// A job scheduler (`Queue.upsertJobScheduler`) instead of adds at a rate: the queue
+    /// makes the jobs itself, each when the one before is taken.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scheduler: Option<Box<SchedulerConfig>>,
+}
+
+/// `Queue.upsertJobScheduler(id, repeatOpts, template)`: the id and the repeat options, under
+/// BullMQ's names; the template is the producer's `name` and `opts`.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// The scheduler's id.
+    pub id: String,
+    /// Milliseconds between jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub every: Option<u64>,
+    /// A cron pattern (not modelled yet: refused).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    /// At most this many jobs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u64>,
+    /// The first job not before this (ms of simulated time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_date: Option<u64>,
+    /// The jobs' phase within `every` (ms): a job every `every` at `offset` past a multiple.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u64>,
 }
 
 impl Default for ProducerConfig {
@@ -174,6 +202,7 @@ impl Default for ProducerConfig {
             name: job_name(),
             opts: JobOptions::default(),
             fails: 0,
+            scheduler: None,
         }
     }
 }

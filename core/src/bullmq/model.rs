@@ -58,6 +58,8 @@ pub(crate) enum Due {
     CheckAt(NodeId, u32),
     /// A rate-limited worker may ask again (worker, epoch).
     LimitOver(NodeId, u32),
+    /// A producer's `upsertJobScheduler` reaches Redis (producer, emit epoch).
+    Upsert(NodeId, u32),
 }
 
 pub(crate) fn schedule(k: &mut Kernel, at: SimTime, due: Due) {
@@ -145,6 +147,8 @@ pub(crate) struct JobData {
     pub msg: Option<Box<Envelope>>,
     /// The score it has in `prioritized` or `delayed`.
     pub score: i64,
+    /// `rjk`: the job scheduler that made it.
+    pub scheduler: Option<Box<str>>,
 }
 
 /// One queue: its Redis keys.
@@ -174,6 +178,8 @@ pub(crate) struct QueueState {
     pub custom: BTreeMap<Box<str>, Key>,
     /// Deduplication ids (`de:<id>`): the job that holds each, and when the key expires.
     pub dedup: BTreeMap<Box<str>, (Key, Option<SimTime>)>,
+    /// Job schedulers (`repeat`), by id.
+    pub schedulers: BTreeMap<Box<str>, Scheduler>,
     /// `limiter`: jobs moved to active in the window, and when the window closes.
     pub limiter: u32,
     pub limiter_until: Option<SimTime>,
@@ -208,6 +214,22 @@ pub struct QueueStats {
     pub deduplicated: u64,
     /// Jobs removed before they ran (replaced by a deduplicated add).
     pub removed: u64,
+}
+
+/// A job scheduler's state (`repeat:<id>`).
+#[derive(Clone, Debug)]
+pub(crate) struct Scheduler {
+    /// The producer whose template it uses.
+    pub producer: NodeId,
+    pub every: u64,
+    pub offset: u64,
+    /// The next job's time (ms).
+    pub next_ms: u64,
+    /// Jobs made.
+    pub count: u64,
+    pub limit: Option<u64>,
+    /// The id of its job not yet taken (the next iteration is made when it is).
+    pub current: Option<Box<str>>,
 }
 
 /// What a worker is waiting for from Redis.
@@ -488,6 +510,7 @@ impl BullmqModel {
             Due::Check(w, epoch) => self.check_tick(k, w, epoch),
             Due::CheckAt(w, epoch) => self.check_at_redis(k, w, epoch),
             Due::LimitOver(w, epoch) => self.limit_over(k, w, epoch),
+            Due::Upsert(p, epoch) => self.upsert_at_redis(k, p, epoch),
         }
     }
 

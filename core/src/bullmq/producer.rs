@@ -3,8 +3,9 @@
 //! script stores it (`queue.rs`).
 
 use super::kind::JobTemplate;
-use super::model::{now_ms, schedule, BullmqModel, Due, PendingAdd};
+use super::model::{emit, now_ms, schedule, BullmqModel, Due, PendingAdd, Scheduler};
 use crate::event::EventKind;
+use crate::http::slab::Key;
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::ledger::{DropReason, Fate};
@@ -25,6 +26,16 @@ impl BullmqModel {
     /// The next rate-driven add (`again`: it was adding already, so one gap from now).
     pub(crate) fn schedule_emit(&mut self, k: &mut Kernel, node: NodeId, again: bool) {
         let c = Self::producer_config(k, node);
+        if c.scheduler.is_some() {
+            // A job scheduler: one `upsertJobScheduler` call, then the queue makes the jobs.
+            let epoch = self.producer(node).emit_epoch;
+            let latency = Self::add_edge(k, node)
+                .map_or(crate::time::SimDuration::ZERO, |(e, _)| {
+                    k.topo.edge(e).latency.sample(&mut k.rng)
+                });
+            schedule(k, k.now + latency, Due::Upsert(node, epoch));
+            return;
+        }
         if c.rate_per_s <= 0.0 || c.limit.is_some_and(|l| self.producer(node).emitted >= l) {
             return;
         }
@@ -90,5 +101,175 @@ impl BullmqModel {
             },
         );
         k.send_on(edge, node, queue, msg);
+    }
+}
+
+impl BullmqModel {
+    /// `upsertJobScheduler` reaches Redis: the scheduler is made (or kept, with its next time,
+    /// if its `every` did not change), and its first job is added, due at the scheduler's
+    /// first time: now, or `startDate`, or the next `offset` past a multiple of `every`.
+    pub(crate) fn upsert_at_redis(&mut self, k: &mut Kernel, producer: NodeId, epoch: u32) {
+        if self.producer(producer).emit_epoch != epoch {
+            return;
+        }
+        let Some((_, queue)) = Self::add_edge(k, producer) else {
+            return;
+        };
+        if self.queue_ref(queue).is_none() {
+            return;
+        }
+        let Some(s) = Self::producer_config(k, producer).scheduler.clone() else {
+            return;
+        };
+        let every = s.every.expect("validated").max(1);
+        let now = now_ms(k);
+        let id: Box<str> = s.id.as_str().into();
+        let q = self.queue(queue);
+        let kept = q
+            .schedulers
+            .get(&id)
+            .filter(|old| old.every == every)
+            .map(|old| (old.next_ms, old.count, old.current.clone()));
+        // A pending job of the scheduler is replaced; one already taken stays.
+        if let Some((_, _, Some(current))) = &kept {
+            self.remove_pending(k, queue, current);
+        }
+        let (next_ms, count, offset) = match kept {
+            Some((next, count, _)) => (next, count, self.queue(queue).schedulers[&id].offset),
+            None => {
+                let first = match (s.start_date, s.offset) {
+                    (Some(start), _) => start.max(now),
+                    (None, Some(offset)) if offset > 0 => {
+                        let at = now / every * every + offset;
+                        if at <= now {
+                            at + every
+                        } else {
+                            at
+                        }
+                    }
+                    (None, _) => now,
+                };
+                let offset = s.offset.unwrap_or(first - first / every * every);
+                (first, 0, offset)
+            }
+        };
+        self.queue(queue).schedulers.insert(
+            id.clone(),
+            Scheduler {
+                producer,
+                every,
+                offset,
+                next_ms,
+                count,
+                limit: s.limit,
+                current: None,
+            },
+        );
+        self.scheduled_job(k, queue, &id);
+    }
+
+    /// The scheduler's job for its next time, unless its `limit` is reached: a job with the id
+    /// `repeat:<id>:<ms>`, the producer's name and options, delayed until its time.
+    fn scheduled_job(&mut self, k: &mut Kernel, queue: NodeId, id: &str) {
+        let now = now_ms(k);
+        let Some(s) = self.queue(queue).schedulers.get_mut(id) else {
+            return;
+        };
+        if s.limit.is_some_and(|l| s.count + 1 > l) {
+            s.current = None;
+            return;
+        }
+        s.count += 1;
+        let (producer, next_ms) = (s.producer, s.next_ms);
+        let job_id: Box<str> = format!("repeat:{id}:{next_ms}").into();
+        s.current = Some(job_id.clone());
+        let p = Self::producer_config(k, producer).clone();
+        let mut opts = p.opts.clone();
+        opts.delay = Some(next_ms.saturating_sub(now) as f64);
+        opts.job_id = None;
+        let msg_id = k.ledger.next_id();
+        let msg = Box::new(Envelope::new(msg_id, k.now));
+        k.ledger.create(msg_id, Fate::Held { node: queue });
+        k.nodes[producer.index()].stats.published += 1;
+        k.emit(EventKind::Published {
+            node: producer,
+            message: msg_id,
+            correlation: msg_id,
+        });
+        let q = self.queue(queue);
+        q.counter += 1;
+        let info = Self::job_info(job_id.clone(), &p.name, queue, msg_id);
+        let key = self.store(
+            k,
+            queue,
+            super::queue::NewJob {
+                info,
+                opts: std::sync::Arc::new(opts),
+                fails: p.fails,
+                unrecoverable: false,
+                msg,
+                timestamp_ms: now,
+                scheduler: Some(id.into()),
+            },
+        );
+        self.queue(queue).custom.insert(job_id, key);
+    }
+
+    /// A scheduler's job was taken (`nextJobFromJobData` then `updateJobScheduler`): its next
+    /// job is made, `every` after the last time, or, if that has passed, at the next slot
+    /// (`offset` past a multiple of `every`) after now.
+    pub(crate) fn scheduler_job_taken(&mut self, k: &mut Kernel, queue: NodeId, job: Key) {
+        let Some(j) = self.jobs.get(job) else { return };
+        let Some(id) = j.scheduler.clone() else {
+            return;
+        };
+        let job_id = j.info.id.clone();
+        let now = now_ms(k);
+        let Some(s) = self.queue(queue).schedulers.get_mut(&id) else {
+            return;
+        };
+        if s.current.as_deref() != Some(&*job_id) {
+            return;
+        }
+        let mut next = s.next_ms + s.every;
+        if next < now {
+            let at = now / s.every * s.every + s.offset;
+            next = if at <= now { at + s.every } else { at };
+        }
+        s.next_ms = next;
+        self.scheduled_job(k, queue, &id);
+    }
+
+    /// Removes a job that has not been taken (waiting, prioritized or delayed), as an upsert
+    /// removes its scheduler's pending job.
+    fn remove_pending(&mut self, k: &mut Kernel, queue: NodeId, job_id: &str) {
+        let Some(&key) = self.queue(queue).custom.get(job_id) else {
+            return;
+        };
+        let Some(j) = self.jobs.get(key) else { return };
+        if !matches!(
+            j.state,
+            super::model::JobState::Waiting
+                | super::model::JobState::Prioritized
+                | super::model::JobState::Delayed
+        ) {
+            return;
+        }
+        let q = self.queue(queue);
+        q.wait.retain(|&x| x != key);
+        q.prioritized.retain(|&(_, x)| x != key);
+        q.delayed.retain(|&(_, x)| x != key);
+        q.custom.remove(job_id);
+        q.stats.removed += 1;
+        let j = self.jobs.remove(key).expect("here");
+        emit(
+            k,
+            super::event::BullmqEvent::Removed {
+                job: j.info.clone(),
+            },
+        );
+        if let Some(msg) = j.msg {
+            k.drop_message(msg.id, queue, DropReason::JobRemoved);
+        }
     }
 }

@@ -20,6 +20,19 @@ use crate::message::Envelope;
 use crate::time::{SimDuration, SimTime};
 use std::sync::Arc;
 
+/// A job about to be stored.
+pub(crate) struct NewJob {
+    pub info: super::event::Job,
+    pub opts: Arc<super::options::JobOptions>,
+    pub fails: u32,
+    pub unrecoverable: bool,
+    pub msg: Box<Envelope>,
+    /// When its add was called (ms): a delay counts from here.
+    pub timestamp_ms: u64,
+    /// The job scheduler that made it.
+    pub scheduler: Option<Box<str>>,
+}
+
 /// What deduplication makes of an add.
 enum Dedup {
     /// It is ignored.
@@ -100,6 +113,40 @@ impl BullmqModel {
                 Dedup::Take(until) => takes_key = Some((d.id.as_str().into(), until)),
             }
         }
+        let custom = opts.job_id.is_some();
+        let key = self.store(
+            k,
+            queue,
+            NewJob {
+                info,
+                opts,
+                fails,
+                unrecoverable: template.unrecoverable,
+                msg,
+                timestamp_ms,
+                scheduler: None,
+            },
+        );
+        if custom {
+            self.queue(queue).custom.insert(id, key);
+        }
+        if let Some((dedup_id, until)) = takes_key {
+            self.queue(queue).dedup.insert(dedup_id, (key, until));
+        }
+    }
+
+    /// `storeJob` and the add's placement: the job is stored (`added`) and goes to
+    /// `delayed`, `prioritized` or `wait`, by its options.
+    pub(crate) fn store(&mut self, k: &mut Kernel, queue: NodeId, new: NewJob) -> Key {
+        let NewJob {
+            info,
+            opts,
+            fails,
+            unrecoverable,
+            msg,
+            timestamp_ms,
+            scheduler,
+        } = new;
         self.queue(queue).stats.added += 1;
         let priority = opts.priority.map_or(0, |p| p as i64);
         let delay = opts.delay.map_or(0, |d| if d > 0.0 { d as u64 } else { 0 });
@@ -117,16 +164,11 @@ impl BullmqModel {
             lock: None,
             finished_ms: None,
             fails_left: fails,
-            unrecoverable: template.unrecoverable,
+            unrecoverable,
             msg: Some(msg),
             score: 0,
+            scheduler,
         });
-        if opts.job_id.is_some() {
-            self.queue(queue).custom.insert(id, key);
-        }
-        if let Some((dedup_id, until)) = takes_key {
-            self.queue(queue).dedup.insert(dedup_id, (key, until));
-        }
         emit(k, BullmqEvent::Added { job: info });
         if delay > 0 {
             self.put_delayed(k, queue, key, timestamp_ms + delay);
@@ -141,6 +183,7 @@ impl BullmqModel {
             }
             self.put_waiting(k, queue, key, Prev::Added);
         }
+        key
     }
 
     /// `deduplicateJob` for an add (`info`) with deduplication `d`: ignored while another job
@@ -177,7 +220,7 @@ impl BullmqModel {
                 q.delayed.retain(|&(_, key)| key != old);
                 q.stats.removed += 1;
                 let j = self.jobs.remove(old).expect("here");
-                if j.opts.job_id.is_some() {
+                if j.opts.job_id.is_some() || j.scheduler.is_some() {
                     self.queue(queue).custom.remove(&j.info.id);
                 }
                 emit(
@@ -450,6 +493,8 @@ impl BullmqModel {
                 attempt,
             },
         );
+        // A scheduler's job, taken: its next iteration.
+        self.scheduler_job_taken(k, queue, key);
         // `ZADD marker 0 "0"` always: another blocked worker wakes to look.
         self.wake_one(k, queue);
         Answer::Job(run)
@@ -691,7 +736,7 @@ impl BullmqModel {
     /// A finished job's hash is deleted.
     fn forget(&mut self, queue: NodeId, key: Key) {
         if let Some(j) = self.jobs.remove(key) {
-            if j.opts.job_id.is_some() {
+            if j.opts.job_id.is_some() || j.scheduler.is_some() {
                 self.queue(queue).custom.remove(&j.info.id);
             }
         }
@@ -722,7 +767,8 @@ impl BullmqModel {
             let j = self.job(key);
             j.lock = None;
             j.stalled_count += 1;
-            if j.stalled_count > wc.max_stalled_count {
+            // A scheduler's job is never failed for stalling.
+            if j.stalled_count > wc.max_stalled_count && j.scheduler.is_none() {
                 j.deferred_failure = true;
             }
             let (job, count) = (j.info.clone(), j.stalled_count);

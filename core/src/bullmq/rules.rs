@@ -133,6 +133,34 @@ fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
         ));
     }
     check_opts(&p.opts, path.at("opts"), diags);
+    if let Some(s) = &p.scheduler {
+        let at = path.at("scheduler");
+        match (s.every, &s.pattern) {
+            (Some(_), Some(_)) => diags.push(Diagnostic::new(
+                at,
+                "Both .pattern and .every options are defined for this repeatable job",
+            )),
+            (None, None) => diags.push(Diagnostic::new(
+                at,
+                "Either .pattern or .every options must be defined for this repeatable job",
+            )),
+            (None, Some(_)) => diags.push(Diagnostic::new(
+                at.at("pattern"),
+                "cron patterns are not modelled yet; use every",
+            )),
+            (Some(0), None) => {
+                diags.push(Diagnostic::new(at.at("every"), "0: every is at least 1 ms"))
+            }
+            (Some(e), None) if e as f64 > MAX_MS => diags.push(Diagnostic::new(
+                at.at("every"),
+                format!("{e}: every is at most {MAX_MS} ms"),
+            )),
+            (Some(_), None) => {}
+        }
+        if s.id.is_empty() {
+            diags.push(Diagnostic::new(at.at("id"), "a job scheduler needs an id"));
+        }
+    }
 }
 
 /// A job's options, under `path`: BullMQ's refusals with its messages, and this simulator's
