@@ -133,6 +133,68 @@ fn job_schedulers_bullmq_refuses() {
 }
 
 #[test]
+fn flows_bullmq_refuses_and_children_name_job_queues() {
+    let flow = |children: Value| with(0, "children", children);
+    refused(
+        flow(
+            json!([{"queueName": "q", "opts": {"failParentOnFailure": true,
+            "ignoreDependencyOnFailure": true, "removeDependencyOnFailure": true}}]),
+        ),
+        "nodes[0].config.children[0].opts",
+        "The following options cannot be used together: removeDependencyOnFailure, \
+         failParentOnFailure, ignoreDependencyOnFailure",
+    );
+    refused(
+        flow(json!([{"queueName": "nowhere"}])),
+        "nodes[0].config.children[0].queueName",
+        "no node has id \"nowhere\"",
+    );
+    refused(
+        flow(json!([{"queueName": "q", "children": [{"queueName": "w"}]}])),
+        "nodes[0].config.children[0].children[0].queueName",
+        "\"w\" is a worker; a flow's child is added to a job_queue",
+    );
+    refused(
+        flow(json!([{"queueName": ""}])),
+        "nodes[0].config.children[0].queueName",
+        "names the job_queue",
+    );
+    refused(
+        flow(json!([{"queueName": "q", "opts": {"jobId": "a"}}])),
+        "nodes[0].config.children[0].opts.jobId",
+        "custom ids in flows are not modelled",
+    );
+    refused(
+        flow(json!([{"queueName": "q", "opts": {"deduplication": {"id": "d"}}}])),
+        "nodes[0].config.children[0].opts.deduplication",
+        "Deduplication options cannot be used on flow nodes",
+    );
+    refused(
+        flow(json!([{"queueName": "q", "oops": 1}])),
+        "nodes[0].config",
+        "oops",
+    );
+    let mut doc = flow(json!([{"queueName": "q"}]));
+    doc["nodes"][0]["config"]["scheduler"] = json!({"id": "s", "every": 100});
+    refused(
+        doc,
+        "nodes[0].config.children",
+        "a job scheduler's jobs have no children",
+    );
+    // Too deep.
+    let mut deep = json!([{"queueName": "q"}]);
+    for _ in 0..20 {
+        deep = json!([{"queueName": "q", "children": deep}]);
+    }
+    refused(flow(deep), "nodes[0].config", "nested at most 16 deep");
+    // A valid flow is accepted.
+    Scenario::from_json(
+        &flow(json!([{"queueName": "q", "opts": {"failParentOnFailure": true}}])).to_string(),
+    )
+    .expect("valid");
+}
+
+#[test]
 fn edges_and_actions_bullmq_does_not_have() {
     let mut doc = base();
     doc["edges"] = json!([{"from": "app", "to": "w"}, {"from": "q", "to": "w"}]);

@@ -132,3 +132,64 @@ fn stalled_jobs_of_a_crashed_worker_come_back_and_complete() {
         assert_eq!(by, ["worker-b"]);
     }
 }
+
+/// Every order ends: it ships once both its children are done (its start after theirs), or,
+/// when its charge failed for good, it fails on pick-up without running ("child failed"),
+/// one order per failed charge; a failed reservation is let go and its order ships anyway.
+#[test]
+fn flows_an_order_waits_for_its_children_and_a_failed_charge_fails_it() {
+    let lines = run("bullmq-flows.json", 60);
+    let orders = named(&lines, "added", "ship-order");
+    assert_eq!(orders.len(), 12);
+    let shipped = named(&lines, "completed", "ship-order");
+    let failed_orders = named(&lines, "failed", "ship-order");
+    assert_eq!(shipped.len() + failed_orders.len(), 12, "every order ends");
+    let failed_charges = named(&lines, "failed", "charge");
+    let failed_reservations = named(&lines, "failed", "reserve");
+    assert!(!failed_charges.is_empty() && !failed_reservations.is_empty());
+    assert_eq!(failed_orders.len(), failed_charges.len());
+    for f in &failed_orders {
+        assert_eq!(f["failed_reason"], "child failed");
+        let id = &f["job"];
+        let runs = of(&lines, "active")
+            .into_iter()
+            .filter(|a| &a["job"] == id)
+            .count();
+        assert_eq!(runs, 1, "taken once, and failed at once");
+    }
+    // A shipped order started after each of its children ended.
+    for s in &shipped {
+        let id = s["job"].as_str().unwrap();
+        let kids: Vec<&str> = of(&lines, "added")
+            .into_iter()
+            .filter(|a| a["parent"] == id)
+            .map(|a| a["job"].as_str().unwrap())
+            .collect();
+        assert_eq!(kids.len(), 2);
+        let start = ms(of(&lines, "active")
+            .into_iter()
+            .find(|a| a["job"] == id)
+            .unwrap());
+        for k in kids {
+            let end = lines
+                .iter()
+                .filter(|l| (l["type"] == "completed" || l["type"] == "failed") && l["job"] == k)
+                .map(ms)
+                .next()
+                .expect("the child ended");
+            assert!(
+                start > end,
+                "order {id} started at {start} before child {k} ended at {end}"
+            );
+        }
+    }
+    // A failed reservation's order shipped.
+    for r in &failed_reservations {
+        let parent = of(&lines, "added")
+            .into_iter()
+            .find(|a| a["job"] == r["job"])
+            .unwrap()["parent"]
+            .clone();
+        assert!(shipped.iter().any(|s| s["job"] == parent));
+    }
+}

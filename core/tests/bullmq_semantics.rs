@@ -656,3 +656,288 @@ fn a_job_scheduler_every_300_ms_with_a_limit_and_skipped_slots() {
         ]
     );
 }
+
+/// A flow: producer `app` adds parents to `q` (worked by `w`), each with `children` (in `cq`,
+/// worked by `cw`, concurrency 1); producer `other` adds plain jobs to `q`. 1 ms links, 10 ms
+/// attempts.
+fn flow_doc(parent_opts: Value, children: Value, actions: Vec<Value>) -> Value {
+    json!({"version": 6, "seed": 3,
+        "nodes": [
+            {"id": "app", "kind": "job_producer", "config": {"name": "parent", "opts": parent_opts,
+                "children": children}},
+            {"id": "other", "kind": "job_producer"},
+            {"id": "q", "kind": "job_queue"},
+            {"id": "cq", "kind": "job_queue"},
+            {"id": "w", "kind": "worker", "config": {"processing_time": "10ms"}},
+            {"id": "cw", "kind": "worker", "config": {"processing_time": "10ms"}}],
+        "edges": [
+            {"from": "app", "to": "q", "latency": "1ms"},
+            {"from": "other", "to": "q", "latency": "1ms"},
+            {"from": "q", "to": "w", "latency": "1ms"},
+            {"from": "cq", "to": "cw", "latency": "1ms"}],
+        "actions": actions})
+}
+
+fn child(name: &str, extra: Value) -> Value {
+    let mut c = json!({"name": name, "queueName": "cq"});
+    for (k, v) in extra.as_object().unwrap() {
+        c[k] = v.clone();
+    }
+    c
+}
+
+/// The events about the job named `name`, as (type, at ms).
+fn life<'a>(lines: &'a [Value], name: &str) -> Vec<(&'a str, f64)> {
+    lines
+        .iter()
+        .filter(|l| l["name"] == name && l["job"].is_string())
+        .map(|l| (l["type"].as_str().unwrap(), ms(l)))
+        .collect()
+}
+
+/// A flow's parent is added to `waiting-children` before its children (each added with its
+/// parent's id); when the last child completes, the parent's `waiting` (prev
+/// waiting-children) comes before that child's `completed`, and it goes to the head of
+/// `wait`: before jobs that were waiting already.
+#[test]
+fn a_flow_parent_waits_for_its_children_then_goes_to_the_head_of_wait() {
+    let (lines, sim) = trace(
+        flow_doc(
+            json!({}),
+            json!([child("c1", json!({})), child("c2", json!({}))]),
+            vec![
+                json!({"at": "0ms", "do": "pause", "node": "q"}),
+                json!({"at": "0ms", "do": "publish", "node": "app"}),
+                json!({"at": "2ms", "do": "publish", "node": "other", "message": {"job": {"name": "x"}}}),
+                json!({"at": "3ms", "do": "publish", "node": "other", "message": {"job": {"name": "y"}}}),
+                json!({"at": "100ms", "do": "resume", "node": "q"}),
+            ],
+        ),
+        1.0,
+    );
+    let added = of(&lines, "added");
+    let names: Vec<&str> = added.iter().map(|a| a["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["parent", "c1", "c2", "x", "y"]);
+    let parent_id = added[0]["job"].as_str().unwrap();
+    // A UUID v4, as the flow producer makes.
+    assert_eq!(parent_id.len(), 36, "{parent_id}");
+    assert_eq!(&parent_id[14..15], "4", "{parent_id}");
+    assert_eq!(added[1]["parent"], parent_id);
+    assert_eq!(added[2]["parent"], parent_id);
+    assert!(added[0].get("parent").is_none());
+    let wc = of(&lines, "waiting_children");
+    assert_eq!(wc.len(), 1);
+    assert_eq!(wc[0]["children"], 2);
+    assert_eq!(wc[0]["job"], parent_id);
+    // The parent's waiting, from waiting-children, just before c2's completed.
+    let i_wait = lines
+        .iter()
+        .position(|l| l["type"] == "waiting" && l["job"] == parent_id)
+        .expect("the parent waits");
+    assert_eq!(lines[i_wait]["prev"], "waiting-children");
+    let i_c2 = lines
+        .iter()
+        .position(|l| l["type"] == "completed" && l["name"] == "c2")
+        .expect("c2 completes");
+    assert!(i_wait < i_c2, "the parent's waiting comes first");
+    assert!(
+        ms(&lines[i_wait]) < 100.0,
+        "the children are done while q is paused"
+    );
+    // The head of wait: taken before x and y, which waited longer.
+    let order: Vec<&str> = of(&lines, "active")
+        .iter()
+        .filter(|a| a["queue"] == "q")
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(order, ["parent", "x", "y"]);
+    let m = sim.metrics();
+    assert_eq!(m.messages.consumed, 5);
+    assert_eq!(
+        of(&lines, "completed").len(),
+        5,
+        "the parent, its two children and x and y"
+    );
+}
+
+/// A parent with its own delay waits that long after its last child, counted from then.
+#[test]
+fn a_flow_parent_with_a_delay_counts_it_from_its_last_child() {
+    let (lines, _) = trace(
+        flow_doc(
+            json!({"delay": 500}),
+            json!([child("c1", json!({}))]),
+            vec![json!({"at": "0ms", "do": "publish", "node": "app"})],
+        ),
+        2.0,
+    );
+    let c1_done = ms(of(&lines, "completed")
+        .iter()
+        .find(|c| c["name"] == "c1")
+        .unwrap());
+    let delayed = of(&lines, "delayed");
+    assert_eq!(delayed.len(), 1);
+    assert_eq!(delayed[0]["name"], "parent");
+    let due = delayed[0]["delay"].as_u64().unwrap() as f64;
+    assert_eq!(due, c1_done.floor() + 500.0);
+    let start = ms(of(&lines, "active")
+        .iter()
+        .find(|a| a["name"] == "parent")
+        .unwrap());
+    assert!(start >= due && start < due + 10.0, "{start} vs {due}");
+}
+
+/// A child's final failure, by its options: by default the parent waits for ever;
+/// `failParentOnFailure` fails the parent when a worker picks it up (it does not run);
+/// `continueParentOnFailure` starts the parent at once, and its completion, with a sibling
+/// still pending, is refused and fails it; `ignoreDependencyOnFailure` and
+/// `removeDependencyOnFailure` let the parent run once the other children are done.
+#[test]
+fn a_childs_final_failure_does_what_its_options_say() {
+    let run = |opts: Value| {
+        let mut bad = json!({"fails": 1});
+        for (k, v) in opts.as_object().unwrap() {
+            bad[k] = v.clone();
+        }
+        trace(
+            flow_doc(
+                json!({}),
+                json!([
+                    child("bad", bad),
+                    child("late", json!({"opts": {"delay": 1000}}))
+                ]),
+                vec![json!({"at": "0ms", "do": "publish", "node": "app"})],
+            ),
+            3.0,
+        )
+    };
+    // None: the parent never leaves waiting-children.
+    let (lines, sim) = run(json!({}));
+    assert_eq!(
+        life(&lines, "parent"),
+        [("added", 1.0), ("waiting_children", 1.0)]
+    );
+    assert_eq!(of(&lines, "failed").len(), 1, "the child only");
+    let m = sim.metrics();
+    let Some(switchboard_core::bullmq::BullmqMetrics::Queue(q)) = m.nodes[2].bullmq() else {
+        panic!("q is a queue")
+    };
+    assert_eq!(q.waiting_children, 1);
+    assert_eq!(q.lanes[6].len(), 1);
+
+    // failParentOnFailure: at once to wait, failed when taken, with the child's reason.
+    let (lines, _) = run(json!({"opts": {"failParentOnFailure": true}}));
+    let parent: Vec<&str> = life(&lines, "parent").iter().map(|e| e.0).collect();
+    assert_eq!(
+        parent,
+        [
+            "added",
+            "waiting_children",
+            "waiting",
+            "active",
+            "failed",
+            "retries_exhausted",
+            "worker_failed"
+        ]
+    );
+    let failed = of(&lines, "failed");
+    let pf = failed.iter().find(|f| f["name"] == "parent").unwrap();
+    assert_eq!(pf["failed_reason"], "child failed");
+    let bad_failed = ms(failed.iter().find(|f| f["name"] == "bad").unwrap());
+    assert!(ms(pf) < bad_failed + 10.0, "it does not run its 10 ms");
+    // The late sibling still runs, later, for nothing.
+    assert!(of(&lines, "completed").iter().any(|c| c["name"] == "late"));
+
+    // continueParentOnFailure: the parent starts at once; its completion is refused.
+    let (lines, _) = run(json!({"opts": {"continueParentOnFailure": true}}));
+    let parent: Vec<&str> = life(&lines, "parent").iter().map(|e| e.0).collect();
+    assert_eq!(
+        parent,
+        [
+            "added",
+            "waiting_children",
+            "waiting",
+            "active",
+            "pending_dependencies",
+            "failed",
+            "retries_exhausted",
+            "worker_failed"
+        ]
+    );
+    let pf = of(&lines, "failed")
+        .into_iter()
+        .find(|f| f["name"] == "parent")
+        .unwrap();
+    assert_eq!(
+        pf["failed_reason"],
+        format!(
+            "Job {} has pending dependencies. moveToFinished",
+            pf["job"].as_str().unwrap()
+        )
+    );
+    assert!(ms(pf) < 1000.0, "before the late child is due");
+
+    // ignoreDependencyOnFailure and removeDependencyOnFailure: after the late child.
+    for opt in ["ignoreDependencyOnFailure", "removeDependencyOnFailure"] {
+        let (lines, _) = run(json!({"opts": {opt: true}}));
+        let late_done = ms(of(&lines, "completed")
+            .iter()
+            .find(|c| c["name"] == "late")
+            .unwrap());
+        let parent = life(&lines, "parent");
+        let kinds: Vec<&str> = parent.iter().map(|e| e.0).collect();
+        assert_eq!(
+            kinds,
+            [
+                "added",
+                "waiting_children",
+                "waiting",
+                "active",
+                "completed"
+            ],
+            "{opt}"
+        );
+        assert!(parent[2].1 >= late_done, "{opt}: waits for the late child");
+    }
+}
+
+/// Nested flows: a child with children of its own waits for them, and a failure with
+/// `failParentOnFailure` at every level fails the grandparent too, each when picked up.
+#[test]
+fn a_nested_flow_fails_upwards_with_fail_parent_on_failure() {
+    let (lines, _) = trace(
+        flow_doc(
+            json!({}),
+            json!([child(
+                "mid",
+                json!({"opts": {"failParentOnFailure": true},
+                "children": [child("leaf", json!({"fails": 1, "opts": {"failParentOnFailure": true}}))]})
+            )]),
+            vec![json!({"at": "0ms", "do": "publish", "node": "app"})],
+        ),
+        2.0,
+    );
+    let names: Vec<&str> = of(&lines, "added")
+        .iter()
+        .map(|a| a["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["parent", "mid", "leaf"]);
+    assert_eq!(of(&lines, "waiting_children").len(), 2);
+    let failed: Vec<(&str, &str)> = of(&lines, "failed")
+        .iter()
+        .map(|f| {
+            (
+                f["name"].as_str().unwrap(),
+                f["failed_reason"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            ("leaf", "processor error"),
+            ("mid", "child failed"),
+            ("parent", "child failed")
+        ]
+    );
+}

@@ -6,12 +6,13 @@ Redis and by the simulator through the CLI, compared.
 
 CASE.json is a case of scripts/bullmq/cases/; REAL.ndjson what run-case.mjs printed for it. The
 case becomes a scenario (a producer adds the jobs 1 ms apart, or at their `atMs`, a queue, the workers with their
-options; a pause until `pauseQueueUntilMs`; workers connected at `startWorkersAtMs`), runs in
+options, a flow producer of its own for each flow; a pause until `pauseQueueUntilMs`; workers
+connected at `startWorkersAtMs`), runs in
 the CLI, and the two runs are compared:
 
 - the order in which jobs were taken (every attempt), exactly;
 - each job's queue events (`added`, `waiting`, `delayed`, `active`, `completed`, `failed`,
-  `retries-exhausted`, `stalled`), exactly;
+  `retries-exhausted`, `stalled`, `waiting-children`), exactly;
 - each job's end (completed or failed), exactly;
 - the gaps between a failed attempt and its retry, within TOLERANCE_MS;
 - each job's first start after the first job's, within TOLERANCE_MS.
@@ -39,13 +40,39 @@ QUEUE_EVENTS = {
     "failed": "failed",
     "retries_exhausted": "retries-exhausted",
     "stalled": "stalled",
+    "waiting_children": "waiting-children",
 }
+
+
+def all_jobs(jobs):
+    """Every job of the case, flows' children included."""
+    for j in jobs:
+        yield j
+        yield from all_jobs(j.get("children", []))
+
+
+def fails_of(j):
+    p = j.get("process", {})
+    fails = p.get("failUntil", 0)
+    if "fail" in p:
+        fails = max(p["fail"])
+    return fails
+
+
+def flow_child(j):
+    """A case job below a flow's root as a producer's `children` entry (same queue)."""
+    c = {"name": j["name"], "queueName": "q", "opts": j.get("opts", {}), "fails": fails_of(j)}
+    if j.get("process", {}).get("unrecoverable"):
+        c["unrecoverable"] = True
+    if j.get("children"):
+        c["children"] = [flow_child(x) for x in j["children"]]
+    return c
 
 
 def scenario(case):
     """The case as a scenario document, and how long to run it (s)."""
     jobs = case["jobs"]
-    ms = max(j.get("process", {}).get("ms", 10) for j in jobs)
+    ms = max(j.get("process", {}).get("ms", 10) for j in all_jobs(jobs))
     workers = case.get("workers", [{"concurrency": 1}])
     nodes = [
         {"id": "app", "kind": "job_producer"},
@@ -71,15 +98,19 @@ def scenario(case):
         actions.append({"at": f"{case['pauseQueueUntilMs']}ms", "do": "resume", "node": "q"})
     for i, j in enumerate(jobs):
         p = j.get("process", {})
-        fails = p.get("failUntil", 0)
-        if "fail" in p:
-            fails = max(p["fail"])
-        job = {"name": j["name"], "opts": j.get("opts", {}), "fails": fails}
+        job = {"name": j["name"], "opts": j.get("opts", {}), "fails": fails_of(j)}
         if p.get("unrecoverable"):
             job["unrecoverable"] = True
         at = j.get("atMs", 0) + 1 + i
+        producer = "app"
+        if j.get("children"):
+            # A flow: a flow producer of its own, whose jobs are this one's parents.
+            producer = f"flow{i}"
+            nodes.append({"id": producer, "kind": "job_producer",
+                          "config": {"children": [flow_child(c) for c in j["children"]]}})
+            edges.append({"from": producer, "to": "q", "latency": LINK})
         actions.append(
-            {"at": f"{at}ms", "do": "publish", "node": "app", "message": {"job": job}}
+            {"at": f"{at}ms", "do": "publish", "node": producer, "message": {"job": job}}
         )
     actions.sort(key=lambda a: float(a["at"].rstrip("ms")))
     doc = {"version": 6, "seed": 1, "nodes": nodes, "edges": edges, "actions": actions}

@@ -33,6 +33,9 @@
 //     "process": {"ms": 20, "fail": [1, 2], "failUntil": 2, "unrecoverable": false, "result": …}
 //                                          the processor: takes ms, then throws on the listed attempt
 //                                          numbers (1-based) or on attempts 1..failUntil
+//     "children": [{"name": "c1", "opts": {…}, "process": {…}, "children": […]}]
+//                                          a flow: the job is added by FlowProducer.add as the
+//                                          parent of these (in the same queue)
 //   }],
 //   "settleMs": 150,                       after every job has finished, how long to keep listening
 //   "timeoutMs": 10000,
@@ -74,7 +77,7 @@ for (let i = 0; i < argv.length; i++) {
 if (!Number.isInteger(port) || !modules || !casePath) usage('missing arguments');
 
 const require = createRequire(join(resolve(modules), 'package.json'));
-const { Queue, Worker, QueueEvents, UnrecoverableError } = require('bullmq');
+const { Queue, Worker, QueueEvents, FlowProducer, UnrecoverableError } = require('bullmq');
 const bullmqVersion = require('bullmq/package.json').version;
 
 const spec = JSON.parse(readFileSync(casePath, 'utf8'));
@@ -83,6 +86,15 @@ const connection = { host: '127.0.0.1', port };
 const jobsSpec = spec.jobs ?? [];
 const workersSpec = spec.workers ?? [{}];
 const expect = spec.expect ?? {};
+// Every job of the case, flows' children included, by index (a job's data says its index).
+const allSpecs = [];
+(function index(list) {
+  for (const j of list) {
+    j.__index = allSpecs.length;
+    allSpecs.push(j);
+    index(j.children ?? []);
+  }
+})(jobsSpec);
 
 const sleep = ms => new Promise(r => setTimeout(r, Math.max(0, ms)));
 let t0 = null; // set just before the first add
@@ -137,9 +149,29 @@ queueEvents.on('error', () => {});
 
 const queue = new Queue(queueName, { connection });
 queue.on('error', err => errors.push(`queue: ${err.message}`));
+const flowProducer = new FlowProducer({ connection });
+flowProducer.on('error', err => errors.push(`flow producer: ${err.message}`));
+
+// A case job with children as a FlowProducer node (its children in the same queue).
+function flowNode(j) {
+  return {
+    name: j.name,
+    queueName,
+    data: { ...(j.data ?? {}), __case_index: j.__index },
+    opts: j.opts ?? {},
+    children: (j.children ?? []).map(flowNode),
+  };
+}
+// Every job of an added flow, named.
+function nameFlow(node, added) {
+  const name = node.job.name;
+  if (!nameOf.has(node.job.id)) nameOf.set(node.job.id, name);
+  added.push(node.job.id);
+  for (const c of node.children ?? []) nameFlow(c, added);
+}
 
 async function processor(job) {
-  const p = jobsSpec[job.data.__case_index]?.process ?? {};
+  const p = allSpecs[job.data.__case_index]?.process ?? {};
   const attempt = job.attemptsMade + 1;
   if (p.ms) await sleep(p.ms);
   const fails = (p.fail ?? []).includes(attempt) || attempt <= (p.failUntil ?? 0);
@@ -206,7 +238,11 @@ try {
     if (j.atMs) await sleep(j.atMs - rel(Date.now()));
     let job;
     try {
-      job = await queue.add(j.name, { ...(j.data ?? {}), __case_index: index }, j.opts ?? {});
+      if (j.children) {
+        nameFlow(await flowProducer.add(flowNode(j)), added);
+        continue;
+      }
+      job = await queue.add(j.name, { ...(j.data ?? {}), __case_index: j.__index }, j.opts ?? {});
     } catch (err) {
       record('client', 'add-error', Date.now(), { name: j.name, error: err.message });
       addErrors[j.name] = err.message;
@@ -232,6 +268,7 @@ try {
 } finally {
   await Promise.all(workers.map(w => w.close(true).catch(() => {})));
   await queueEvents.close().catch(() => {});
+  await flowProducer.close().catch(() => {});
   await queue.obliterate({ force: true }).catch(() => {});
   await queue.close().catch(() => {});
 }

@@ -49,7 +49,7 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   await runTo(12);
   assert.ok((await lane("completed")) > 20, `completed: ${await lane("completed")}`);
   const lanes = await page.locator('g.node-face[data-face="jobs"] g.lane').evaluateAll((gs) => gs.map((g) => g.dataset.lane));
-  assert.deepEqual(lanes, ["waiting", "prioritized", "delayed", "active", "completed", "failed"]);
+  assert.deepEqual(lanes, ["waiting", "prioritized", "delayed", "active", "completed", "failed", "children"]);
   const retried = await log("worker_failed");
   assert.match(retried, /then=delayed backoff=1000/, "a failed attempt backs off 1 s");
   assert.match(await log("prev=delayed"), /waiting/, "and comes back when due");

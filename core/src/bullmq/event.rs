@@ -33,6 +33,8 @@ pub enum Prev {
     Delayed,
     /// Back from `active`: retried at once, or moved by the stalled checker.
     Active,
+    /// A flow's parent whose children are done (or one of them let it go on).
+    WaitingChildren,
 }
 
 impl Prev {
@@ -42,6 +44,7 @@ impl Prev {
             Prev::Added => "added",
             Prev::Delayed => "delayed",
             Prev::Active => "active",
+            Prev::WaitingChildren => "waiting-children",
         }
     }
 }
@@ -56,6 +59,12 @@ pub enum FailReason {
     /// It stalled more than `maxStalledCount` times (`job stalled more than allowable limit`),
     /// failed when a worker next picked it up.
     Stalled,
+    /// A flow's parent, one of whose children with `failParentOnFailure` failed for good
+    /// (`child <key> failed`), failed when a worker next picked it up.
+    ChildFailed,
+    /// A flow's parent that returned while children were still pending (its completion is
+    /// refused: `Job <id> has pending dependencies. moveToFinished`).
+    PendingDependencies,
 }
 
 impl FailReason {
@@ -65,6 +74,8 @@ impl FailReason {
             FailReason::Error => "processor error",
             FailReason::Unrecoverable => "UnrecoverableError",
             FailReason::Stalled => "job stalled more than allowable limit",
+            FailReason::ChildFailed => "child failed",
+            FailReason::PendingDependencies => "pending dependencies",
         }
     }
 }
@@ -100,6 +111,15 @@ pub enum BullmqEvent {
     Added {
         /// The job.
         job: Job,
+        /// A flow's child: its parent's id.
+        parent: Option<Box<str>>,
+    },
+    /// A flow's parent waits for its children (`waiting-children`).
+    WaitingChildren {
+        /// The job.
+        job: Job,
+        /// How many children it waits for.
+        children: u32,
     },
     /// The job waits to be taken (`waiting`): in `wait` or, with a priority, `prioritized`.
     Waiting {
@@ -209,6 +229,14 @@ pub enum BullmqEvent {
         /// Milliseconds until the window closes.
         ttl_ms: u64,
     },
+    /// A worker's completion of a flow's parent was refused: children are still pending, or
+    /// one failed it (`Job <id> has pending dependencies`); the worker fails the attempt.
+    PendingDependencies {
+        /// The job.
+        job: Job,
+        /// The worker.
+        worker: NodeId,
+    },
     /// A worker finished a job whose lock it had lost (it stalled and was moved on): BullMQ
     /// refuses the finish (`Missing lock for job …`), and the job's state stands.
     LockMissing {
@@ -224,6 +252,8 @@ impl BullmqEvent {
     pub fn name(&self) -> &'static str {
         match self {
             BullmqEvent::Added { .. } => "added",
+            BullmqEvent::WaitingChildren { .. } => "waiting_children",
+            BullmqEvent::PendingDependencies { .. } => "pending_dependencies",
             BullmqEvent::Waiting { .. } => "waiting",
             BullmqEvent::Delayed { .. } => "delayed",
             BullmqEvent::Active { .. } => "active",
@@ -246,7 +276,9 @@ impl BullmqEvent {
     /// The message the event is about, if any.
     pub fn message(&self) -> Option<MessageId> {
         match self {
-            BullmqEvent::Added { job }
+            BullmqEvent::Added { job, .. }
+            | BullmqEvent::WaitingChildren { job, .. }
+            | BullmqEvent::PendingDependencies { job, .. }
             | BullmqEvent::Waiting { job, .. }
             | BullmqEvent::Delayed { job, .. }
             | BullmqEvent::Active { job, .. }
@@ -269,7 +301,8 @@ impl BullmqEvent {
     /// The nodes the event is about (for filters and highlights).
     pub fn nodes(&self) -> [Option<NodeId>; 2] {
         match self {
-            BullmqEvent::Added { job }
+            BullmqEvent::Added { job, .. }
+            | BullmqEvent::WaitingChildren { job, .. }
             | BullmqEvent::Waiting { job, .. }
             | BullmqEvent::Delayed { job, .. }
             | BullmqEvent::Failed { job, .. }
@@ -281,6 +314,7 @@ impl BullmqEvent {
             BullmqEvent::Active { job, worker, .. }
             | BullmqEvent::Completed { job, worker, .. }
             | BullmqEvent::WorkerFailed { job, worker, .. }
+            | BullmqEvent::PendingDependencies { job, worker }
             | BullmqEvent::LockMissing { job, worker } => [Some(job.queue), Some(*worker)],
             BullmqEvent::Drained { queue }
             | BullmqEvent::Paused { queue }

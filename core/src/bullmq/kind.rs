@@ -166,6 +166,35 @@ pub struct ProducerConfig {
     /// makes the jobs itself, each when the one before is taken.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub scheduler: Option<Box<SchedulerConfig>>,
+    /// A flow (`FlowProducer.add`): each job the producer adds is a parent, made in its queue
+    /// waiting for these children, which are added with it, each to its own queue.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<FlowChild>,
+}
+
+/// A job of a flow below its root (`FlowJob`): its queue, its name and options, what its
+/// processor does with it, and its own children.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct FlowChild {
+    /// The job's name.
+    #[serde(default = "job_name")]
+    pub name: String,
+    /// The id of the `job_queue` node it is added to.
+    pub queue_name: String,
+    /// Its options (`failParentOnFailure` and the other three say what its final failure
+    /// does to its parent).
+    #[serde(default)]
+    pub opts: JobOptions,
+    /// The processor throws on its first this many attempts.
+    #[serde(default, skip_serializing_if = "is_zero_u32")]
+    pub fails: u32,
+    /// The processor throws an `UnrecoverableError` for it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub unrecoverable: bool,
+    /// Its own children: it waits for them before it runs.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub children: Vec<FlowChild>,
 }
 
 /// `Queue.upsertJobScheduler(id, repeatOpts, template)`: the id and the repeat options, under
@@ -203,6 +232,7 @@ impl Default for ProducerConfig {
             opts: JobOptions::default(),
             fails: 0,
             scheduler: None,
+            children: Vec::new(),
         }
     }
 }

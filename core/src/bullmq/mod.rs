@@ -3,7 +3,8 @@
 //! `prioritized`, `delayed`, `active`, `completed`, `failed`), FIFO, LIFO and priority order,
 //! delays and their promotion, attempts with fixed or exponential backoff and jitter, the rate
 //! limiter's fixed window, worker and global concurrency, locks, their renewal and the
-//! stalled-job checker, and the retention of finished jobs.
+//! stalled-job checker, the retention of finished jobs, deduplication, job schedulers and
+//! flows (parents waiting for their children).
 //!
 //! - [`options`]: job and worker options under BullMQ's names, with BullMQ's checks.
 //! - [`order`]: the numbers jobs are ordered by, and the backoff before a retry.
@@ -11,6 +12,7 @@
 //! - [`event`]: what it tells ([`BullmqEvent`]).
 
 pub mod event;
+mod flow;
 pub mod kind;
 pub(crate) mod model;
 pub mod options;
@@ -22,7 +24,10 @@ pub(crate) mod trace;
 mod worker;
 
 pub use event::{BullmqEvent, Dedup, FailReason, Job, JobInfo, Prev, Retry};
-pub use kind::{BullmqKind, EdgeKind, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig};
+pub use kind::{
+    BullmqKind, EdgeKind, FlowChild, JobTemplate, ProducerConfig, QueueConfig, SchedulerConfig,
+    WorkerConfig,
+};
 pub use model::{
     BullmqMetrics, JobState, JobView, ProducerMetrics, QueueMetrics, QueueStats, WorkerMetrics,
     WorkerStats, ATTEMPT_OVERHEAD_US, LANE, MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
@@ -30,6 +35,6 @@ pub use model::{
 pub(crate) use model::{BullmqModel, Due, PlaceDetail};
 pub use options::{
     check_concurrency, check_job_options, keep_jobs, Backoff, BackoffStrategy, BackoffType,
-    Deduplication, JobOptions, Keep, KeepJobs, KeepRule, Limiter, PRIORITY_LIMIT,
+    Deduplication, JobOptions, Keep, KeepJobs, KeepRule, Limiter, OnChildFailure, PRIORITY_LIMIT,
 };
 pub use order::{backoff_delay, delayed_score, due_ms, priority_score, DELAYED_SHIFT};

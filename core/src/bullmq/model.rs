@@ -96,6 +96,8 @@ pub enum JobState {
     Completed,
     /// In `failed`.
     Failed,
+    /// In `waiting-children`: a flow's parent, until its children are done.
+    WaitingChildren,
 }
 
 impl JobState {
@@ -108,6 +110,7 @@ impl JobState {
             JobState::Active => "active",
             JobState::Completed => "completed",
             JobState::Failed => "failed",
+            JobState::WaitingChildren => "waiting-children",
         }
     }
 }
@@ -135,8 +138,8 @@ pub(crate) struct JobData {
     pub attempts_started: u32,
     /// `stc`.
     pub stalled_count: u32,
-    /// `defa`: it fails when next picked up.
-    pub deferred_failure: bool,
+    /// `defa`: it fails when next picked up, for this reason.
+    pub deferred: Option<super::event::FailReason>,
     pub lock: Option<Lock>,
     /// `finishedOn`, ms.
     pub finished_ms: Option<u64>,
@@ -149,6 +152,24 @@ pub(crate) struct JobData {
     pub score: i64,
     /// `rjk`: the job scheduler that made it.
     pub scheduler: Option<Box<str>>,
+    /// `parentKey`: a flow's child names its parent.
+    pub parent: Option<Key>,
+    /// A flow's parent: its children and what became of them.
+    pub deps: Option<Box<Dependencies>>,
+}
+
+/// A flow parent's children (`<job>:dependencies`, `:processed`, `:failed`, `:unsuccessful`).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct Dependencies {
+    /// Children not yet done.
+    pub pending: BTreeSet<Key>,
+    /// Children completed.
+    pub processed: u32,
+    /// Children that failed for good and were let go (`continueParentOnFailure`,
+    /// `ignoreDependencyOnFailure`).
+    pub failed: u32,
+    /// Children that failed for good and fail the parent (`failParentOnFailure`).
+    pub unsuccessful: u32,
 }
 
 /// One queue: its Redis keys.
@@ -163,6 +184,8 @@ pub(crate) struct QueueState {
     pub priority_counter: u64,
     /// `delayed`, by score.
     pub delayed: BTreeSet<(u64, Key)>,
+    /// `waiting-children`, by the time each parent was added.
+    pub waiting_children: BTreeSet<(u64, Key)>,
     /// `active`, oldest first.
     pub active: Vec<Key>,
     /// `stalled`: jobs marked by the last check.
@@ -351,6 +374,33 @@ pub(crate) struct PendingAdd {
     pub producer: NodeId,
     pub template: JobTemplate,
     pub timestamp_ms: u64,
+    /// A flow: the root's id, and its jobs below the root, in the order they are added.
+    pub flow: Option<Box<PendingFlow>>,
+}
+
+/// A flow on its way to Redis (`FlowProducer.add`: one transaction).
+#[derive(Clone, Debug)]
+pub(crate) struct PendingFlow {
+    /// The root's id (a UUID, as the flow producer makes them).
+    pub root_id: Box<str>,
+    /// Every job below the root, depth first, each after its parent.
+    pub jobs: Vec<PendingChild>,
+}
+
+/// One job of a flow below its root.
+#[derive(Clone, Debug)]
+pub(crate) struct PendingChild {
+    /// Its parent's place in the flow: `None` for the root, else an index into `jobs`.
+    pub parent: Option<usize>,
+    pub id: Box<str>,
+    pub queue_name: String,
+    pub name: String,
+    pub opts: Arc<super::options::JobOptions>,
+    pub fails: u32,
+    pub unrecoverable: bool,
+    /// How many children it has.
+    pub children: u32,
+    pub msg: Box<Envelope>,
 }
 
 /// The BullMQ model.
@@ -575,8 +625,19 @@ impl BullmqModel {
         }
     }
 
-    /// Every live job's message, where it rests: in its queue, whatever its state.
+    /// Every live job's message, where it rests: in its queue, whatever its state; and a
+    /// flow's jobs below its root, at their producer until the flow reaches Redis.
     pub fn places<'a>(&'a self, f: &mut dyn FnMut(Place<'a>)) {
+        for add in self.pending.values() {
+            for c in add.flow.iter().flat_map(|fl| fl.jobs.iter()) {
+                f(Place {
+                    msg: &c.msg,
+                    fate: Fate::Held { node: add.producer },
+                    until: None,
+                    detail: ModelPlace::Node { node: add.producer },
+                });
+            }
+        }
         for (_, j) in self.jobs.iter() {
             if let Some(msg) = &j.msg {
                 f(Place {
@@ -631,6 +692,9 @@ impl BullmqModel {
             }
             for &key in &q.failed {
                 mark(key, JobState::Failed, "failed")?;
+            }
+            for &(_, key) in &q.waiting_children {
+                mark(key, JobState::WaitingChildren, "waiting-children")?;
             }
         }
         for (key, j) in self.jobs.iter() {
@@ -701,7 +765,7 @@ pub const LANE: usize = 12;
 /// A queue's lanes, as Bull Board shows them.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct QueueMetrics {
-    /// Jobs in `wait`, `prioritized`, `delayed`, `active`, `completed`, `failed`.
+    /// Jobs in `wait`.
     pub waiting: u64,
     /// In `prioritized`.
     pub prioritized: u64,
@@ -713,6 +777,8 @@ pub struct QueueMetrics {
     pub completed: u64,
     /// In `failed` (kept by `removeOnFail`).
     pub failed: u64,
+    /// In `waiting-children`: flows' parents waiting for their children.
+    pub waiting_children: u64,
     /// Paused.
     pub paused: bool,
     /// Jobs counted by the rate limiter in its window, and when the window closes (ms).
@@ -720,8 +786,9 @@ pub struct QueueMetrics {
     /// When the limiter's window closes, if one is open.
     pub limiter_until_ms: Option<u64>,
     /// The first jobs of each lane: `wait` from its head, `prioritized` by score, `delayed`
-    /// by due time, `active` oldest first, `completed` and `failed` newest first.
-    pub lanes: [Vec<JobView>; 6],
+    /// by due time, `active` oldest first, `completed` and `failed` newest first,
+    /// `waiting-children` oldest first.
+    pub lanes: [Vec<JobView>; 7],
     /// Totals.
     pub stats: QueueStats,
 }
@@ -792,6 +859,7 @@ impl BullmqModel {
                     active: q.active.len() as u64,
                     completed: q.completed.len() as u64,
                     failed: q.failed.len() as u64,
+                    waiting_children: q.waiting_children.len() as u64,
                     paused: q.paused,
                     limiter: if open.is_some() { q.limiter } else { 0 },
                     limiter_until_ms: open.map(|u| u.0 / 1000),
@@ -802,6 +870,7 @@ impl BullmqModel {
                         lane(&mut q.active.iter().copied()),
                         lane(&mut q.completed.iter().rev().copied()),
                         lane(&mut q.failed.iter().rev().copied()),
+                        lane(&mut q.waiting_children.iter().map(|&(_, k)| k)),
                     ],
                     stats: q.stats,
                 })))

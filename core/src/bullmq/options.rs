@@ -43,6 +43,53 @@ pub struct JobOptions {
     /// (or for `ttl` ms).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deduplication: Option<Deduplication>,
+    /// A flow's child: on its final failure its parent fails too (when a worker next takes
+    /// it).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub fail_parent_on_failure: bool,
+    /// A flow's child: on its final failure its parent starts at once, the failure noted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub continue_parent_on_failure: bool,
+    /// A flow's child: on its final failure it no longer counts as the parent's dependency,
+    /// the failure noted.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ignore_dependency_on_failure: bool,
+    /// A flow's child: on its final failure it no longer counts as the parent's dependency.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub remove_dependency_on_failure: bool,
+}
+
+/// What a flow's child does to its parent when it fails for good (its options say; at most
+/// one may be set).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OnChildFailure {
+    /// None set: the child stays a dependency, so the parent waits for its children for ever.
+    Stay,
+    /// `failParentOnFailure`.
+    FailParent,
+    /// `continueParentOnFailure`.
+    ContinueParent,
+    /// `ignoreDependencyOnFailure`.
+    IgnoreDependency,
+    /// `removeDependencyOnFailure`.
+    RemoveDependency,
+}
+
+impl JobOptions {
+    /// What the job, as a flow's child, does to its parent when it fails for good.
+    pub fn on_child_failure(&self) -> OnChildFailure {
+        if self.fail_parent_on_failure {
+            OnChildFailure::FailParent
+        } else if self.continue_parent_on_failure {
+            OnChildFailure::ContinueParent
+        } else if self.ignore_dependency_on_failure {
+            OnChildFailure::IgnoreDependency
+        } else if self.remove_dependency_on_failure {
+            OnChildFailure::RemoveDependency
+        } else {
+            OnChildFailure::Stay
+        }
+    }
 }
 
 /// `deduplication`: which adds count as the same job, and for how long.
@@ -193,6 +240,24 @@ pub fn check_job_options(o: &JobOptions) -> Result<(), String> {
         if id == "0" || id.starts_with("0:") {
             return Err("JobId cannot be '0' or start with '0:'".into());
         }
+    }
+    // Set together, in BullMQ's order.
+    let together: Vec<&str> = [
+        (o.remove_dependency_on_failure, "removeDependencyOnFailure"),
+        (o.fail_parent_on_failure, "failParentOnFailure"),
+        (o.continue_parent_on_failure, "continueParentOnFailure"),
+        (o.ignore_dependency_on_failure, "ignoreDependencyOnFailure"),
+    ]
+    .into_iter()
+    .filter_map(|(set, name)| set.then_some(name))
+    .collect();
+    if together.len() > 1 {
+        return Err(format!(
+            "The following options cannot be used together: {}",
+            together.join(", ")
+        ));
+    }
+    if let Some(id) = &o.job_id {
         // `${parseInt(jobId, 10)}` === jobId: a canonical integer ("12", "-3"; not "007").
         if parses_as_js_int(id) {
             return Err("Custom Id cannot be integers".into());

@@ -92,12 +92,15 @@ impl BullmqModel {
             k.drop_message(id, node, DropReason::NoRoute);
             return;
         };
+        let children = Self::producer_config(k, node).children.clone();
+        let flow = (!children.is_empty()).then(|| Self::make_flow(k, node, &children));
         self.pending.insert(
             id,
             PendingAdd {
                 producer: node,
                 template,
                 timestamp_ms: now_ms(k),
+                flow,
             },
         );
         k.send_on(edge, node, queue, msg);
@@ -210,6 +213,8 @@ impl BullmqModel {
                 msg,
                 timestamp_ms: now,
                 scheduler: Some(id.into()),
+                parent: None,
+                children: 0,
             },
         );
         self.queue(queue).custom.insert(job_id, key);

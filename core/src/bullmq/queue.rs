@@ -31,6 +31,11 @@ pub(crate) struct NewJob {
     pub timestamp_ms: u64,
     /// The job scheduler that made it.
     pub scheduler: Option<Box<str>>,
+    /// A flow's child: its parent.
+    pub parent: Option<Key>,
+    /// A flow's parent: it goes to `waiting-children` for this many children (added after
+    /// it); 0 for any other job.
+    pub children: u32,
 }
 
 /// What deduplication makes of an add.
@@ -61,15 +66,19 @@ impl BullmqModel {
         let Some(add) = self.pending.remove(&msg.id) else {
             unreachable!("every add on the wire is pending")
         };
-        if k.topo.node(queue).removed || self.queue_ref(queue).is_none() {
-            k.drop_message(msg.id, queue, DropReason::NoRoute);
-            return;
-        }
         let PendingAdd {
             producer,
             template,
             timestamp_ms,
+            flow,
         } = add;
+        if k.topo.node(queue).removed || self.queue_ref(queue).is_none() {
+            k.drop_message(msg.id, queue, DropReason::NoRoute);
+            for c in flow.into_iter().flat_map(|f| f.jobs) {
+                k.drop_message(c.msg.id, queue, DropReason::NoRoute);
+            }
+            return;
+        }
         let p = Self::producer_config(k, producer).clone();
         let opts = Arc::new(template.opts.unwrap_or(p.opts));
         let name = template.name.unwrap_or(p.name);
@@ -81,8 +90,9 @@ impl BullmqModel {
         let q = self.queue(queue);
         // `INCR id`, for every add that reaches Redis, custom ids and duplicates too.
         q.counter += 1;
-        let id: Box<str> = match &opts.job_id {
-            Some(custom) => {
+        let id: Box<str> = match (&flow, &opts.job_id) {
+            (Some(f), _) => f.root_id.clone(),
+            (None, Some(custom)) => {
                 if let Some(&existing) = q.custom.get(custom.as_str()) {
                     q.stats.duplicated += 1;
                     let job = self.jobs.get(existing).expect("listed").info.clone();
@@ -98,12 +108,13 @@ impl BullmqModel {
                 }
                 custom.as_str().into()
             }
-            None => q.counter.to_string().into(),
+            (None, None) => q.counter.to_string().into(),
         };
         let info = Self::job_info(id.clone(), &name, queue, msg.id);
         // `deduplicateJob`: after the counter, before the job is stored.
         let mut takes_key = None;
-        if let Some(d) = &opts.deduplication {
+        // (A flow's jobs have no deduplication: validation refuses it.)
+        if let Some(d) = opts.deduplication.as_ref().filter(|_| flow.is_none()) {
             match self.deduplicate(k, queue, d, &info) {
                 Dedup::Ignored => {
                     self.queue(queue).stats.deduplicated += 1;
@@ -113,7 +124,10 @@ impl BullmqModel {
                 Dedup::Take(until) => takes_key = Some((d.id.as_str().into(), until)),
             }
         }
-        let custom = opts.job_id.is_some();
+        let custom = opts.job_id.is_some() && flow.is_none();
+        let top = flow.as_ref().map_or(0, |f| {
+            f.jobs.iter().filter(|c| c.parent.is_none()).count() as u32
+        });
         let key = self.store(
             k,
             queue,
@@ -125,8 +139,13 @@ impl BullmqModel {
                 msg,
                 timestamp_ms,
                 scheduler: None,
+                parent: None,
+                children: top,
             },
         );
+        if let Some(f) = flow {
+            self.add_flow_children(k, queue, key, f.jobs, timestamp_ms);
+        }
         if custom {
             self.queue(queue).custom.insert(id, key);
         }
@@ -146,6 +165,8 @@ impl BullmqModel {
             msg,
             timestamp_ms,
             scheduler,
+            parent,
+            children,
         } = new;
         self.queue(queue).stats.added += 1;
         let priority = opts.priority.map_or(0, |p| p as i64);
@@ -160,7 +181,7 @@ impl BullmqModel {
             attempts_made: 0,
             attempts_started: 0,
             stalled_count: 0,
-            deferred_failure: false,
+            deferred: None,
             lock: None,
             finished_ms: None,
             fails_left: fails,
@@ -168,9 +189,43 @@ impl BullmqModel {
             msg: Some(msg),
             score: 0,
             scheduler,
+            parent,
+            deps: (children > 0).then(Box::default),
         });
-        emit(k, BullmqEvent::Added { job: info });
-        if delay > 0 {
+        if let Some(p) = parent {
+            let parent_id = self.job(p).info.id.clone();
+            self.job(p)
+                .deps
+                .as_mut()
+                .expect("a flow's parent")
+                .pending
+                .insert(key);
+            emit(
+                k,
+                BullmqEvent::Added {
+                    job: info,
+                    parent: Some(parent_id),
+                },
+            );
+        } else {
+            emit(
+                k,
+                BullmqEvent::Added {
+                    job: info,
+                    parent: None,
+                },
+            );
+        }
+        if children > 0 {
+            // `addParentJob`: it waits for its children, whatever its delay or priority.
+            self.queue(queue)
+                .waiting_children
+                .insert((timestamp_ms, key));
+            let j = self.job(key);
+            j.state = JobState::WaitingChildren;
+            let job = j.info.clone();
+            emit(k, BullmqEvent::WaitingChildren { job, children });
+        } else if delay > 0 {
             self.put_delayed(k, queue, key, timestamp_ms + delay);
         } else if priority != 0 {
             self.put_prioritized(k, queue, key, Prev::Added);
@@ -291,7 +346,7 @@ impl BullmqModel {
     }
 
     /// The job is in `wait`: said, and a worker woken (a marker) unless paused or maxed.
-    fn put_waiting(&mut self, k: &mut Kernel, queue: NodeId, key: Key, prev: Prev) {
+    pub(crate) fn put_waiting(&mut self, k: &mut Kernel, queue: NodeId, key: Key, prev: Prev) {
         let j = self.job(key);
         j.state = JobState::Waiting;
         let job = j.info.clone();
@@ -307,7 +362,7 @@ impl BullmqModel {
     }
 
     /// The job goes to `prioritized` with a new counter (`addJobWithPriority`).
-    fn put_prioritized(&mut self, k: &mut Kernel, queue: NodeId, key: Key, prev: Prev) {
+    pub(crate) fn put_prioritized(&mut self, k: &mut Kernel, queue: NodeId, key: Key, prev: Prev) {
         let priority = self.job(key).priority;
         let q = self.queue(queue);
         q.priority_counter += 1;
@@ -329,7 +384,7 @@ impl BullmqModel {
     }
 
     /// The job goes to `delayed`, due at `due_ms` (`addDelayedJob`, `moveToDelayed`).
-    fn put_delayed(&mut self, k: &mut Kernel, queue: NodeId, key: Key, due_ms: u64) {
+    pub(crate) fn put_delayed(&mut self, k: &mut Kernel, queue: NodeId, key: Key, due_ms: u64) {
         let q = self.queue(queue);
         let min = due_ms * DELAYED_SHIFT;
         let highest = q
@@ -338,7 +393,19 @@ impl BullmqModel {
             .next_back()
             .map(|&(s, _)| s);
         let score = delayed_score(due_ms, highest);
-        q.delayed.insert((score, key));
+        self.delayed_with_score(k, queue, key, due_ms, score);
+    }
+
+    /// The job goes to `delayed` with this score.
+    pub(crate) fn delayed_with_score(
+        &mut self,
+        k: &mut Kernel,
+        queue: NodeId,
+        key: Key,
+        due_ms: u64,
+        score: u64,
+    ) {
+        self.queue(queue).delayed.insert((score, key));
         let j = self.job(key);
         j.state = JobState::Delayed;
         j.score = score as i64;
@@ -458,7 +525,7 @@ impl BullmqModel {
             },
         };
         // `prepareJobForProcessing`.
-        let deferred = self.job(key).deferred_failure;
+        let deferred = self.job(key).deferred.is_some();
         let q = self.queue(queue);
         if max.is_some() && !deferred {
             q.limiter += 1;
@@ -557,6 +624,8 @@ impl BullmqModel {
                 });
                 self.queue(queue).stats.completed += 1;
                 self.worker(worker).stats.completed += 1;
+                // A flow's child: its parent first (its events before the child's).
+                self.child_completed(k, r.job);
                 self.retain(k, queue, r.job, true, keep);
                 emit(
                     k,
@@ -579,6 +648,7 @@ impl BullmqModel {
                 q.stats.attempts_failed += 1;
                 self.worker(worker).stats.failed += 1;
                 k.drop_message(msg.id, queue, DropReason::JobFailed);
+                self.child_failed(k, r.job);
                 self.retain(k, queue, r.job, false, keep);
                 emit(
                     k,
@@ -769,7 +839,7 @@ impl BullmqModel {
             j.stalled_count += 1;
             // A scheduler's job is never failed for stalling.
             if j.stalled_count > wc.max_stalled_count && j.scheduler.is_none() {
-                j.deferred_failure = true;
+                j.deferred = Some(super::event::FailReason::Stalled);
             }
             let (job, count) = (j.info.clone(), j.stalled_count);
             let q = self.queue(queue);

@@ -2,11 +2,13 @@
 //! actions its kinds take, and the validation of its settings, with BullMQ's own messages
 //! where BullMQ refuses them.
 
-use super::kind::{BullmqKind, EdgeKind, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig};
+use super::kind::{
+    BullmqKind, EdgeKind, FlowChild, JobTemplate, ProducerConfig, QueueConfig, WorkerConfig,
+};
 use super::options::{check_concurrency, check_job_options, JobOptions, Limiter};
 use crate::kernel::not_a;
 use crate::model::{Action, Reconfigure};
-use crate::scenario::{Diagnostic, EdgeSpec, NodeKind, Path};
+use crate::scenario::{Diagnostic, EdgeSpec, NodeKind, Path, Scenario};
 
 /// The longest time a BullMQ setting takes here: a year, in ms.
 pub const MAX_MS: f64 = 365.0 * 86_400_000.0;
@@ -160,6 +162,121 @@ fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
         if s.id.is_empty() {
             diags.push(Diagnostic::new(at.at("id"), "a job scheduler needs an id"));
         }
+        if !p.children.is_empty() {
+            diags.push(Diagnostic::new(
+                path.at("children"),
+                "a job scheduler's jobs have no children here: use a scheduler or a flow",
+            ));
+        }
+    }
+    if !p.children.is_empty() {
+        check_flow_node(&p.opts, path.at("opts"), diags);
+        check_children(&p.children, path, 1, diags);
+    }
+}
+
+/// How deep a flow may nest here.
+pub const MAX_FLOW_DEPTH: usize = 16;
+
+/// How many jobs a flow may have here.
+pub const MAX_FLOW_JOBS: usize = 1000;
+
+fn flow_size(children: &[FlowChild]) -> usize {
+    children.iter().map(|c| 1 + flow_size(&c.children)).sum()
+}
+
+/// A flow's children, under `path` (`…config` or `…children[2]`), at `depth`.
+fn check_children(
+    children: &[FlowChild],
+    path: Path<'_>,
+    depth: usize,
+    diags: &mut Vec<Diagnostic>,
+) {
+    if depth == 1 && flow_size(children) > MAX_FLOW_JOBS {
+        diags.push(Diagnostic::new(
+            path.at("children"),
+            format!("a flow of at most {MAX_FLOW_JOBS} jobs here"),
+        ));
+        return;
+    }
+    if depth > MAX_FLOW_DEPTH {
+        diags.push(Diagnostic::new(
+            path.at("children"),
+            format!("a flow nested at most {MAX_FLOW_DEPTH} deep here"),
+        ));
+        return;
+    }
+    for (i, c) in children.iter().enumerate() {
+        let at = path.index("children", i);
+        if c.queue_name.is_empty() {
+            diags.push(Diagnostic::new(
+                at.at("queueName"),
+                "a child names the job_queue it is added to",
+            ));
+        }
+        check_opts(&c.opts, at.at("opts"), diags);
+        check_flow_node(&c.opts, at.at("opts"), diags);
+        check_children(&c.children, at, depth + 1, diags);
+    }
+}
+
+/// What a flow's job may not have here: a custom id (the flow producer names its jobs with
+/// UUIDs) or deduplication (BullMQ refuses it on flow nodes).
+fn check_flow_node(o: &JobOptions, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    if o.job_id.is_some() {
+        diags.push(Diagnostic::new(
+            path.at("jobId"),
+            "a flow's jobs get UUIDs here; custom ids in flows are not modelled",
+        ));
+    }
+    if o.deduplication.is_some() {
+        diags.push(Diagnostic::new(
+            path.at("deduplication"),
+            "Deduplication options cannot be used on flow nodes here",
+        ));
+    }
+}
+
+/// Each flow child's `queueName` names a `job_queue`.
+pub(crate) fn check_topology<'a>(
+    s: &'a Scenario,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    fn walk<'a>(
+        children: &[FlowChild],
+        path: Path<'_>,
+        kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+        diags: &mut Vec<Diagnostic>,
+    ) {
+        for (i, c) in children.iter().enumerate() {
+            let at = path.index("children", i);
+            match kind(&c.queue_name) {
+                Some(NodeKind::Bullmq(BullmqKind::Queue(_))) => {}
+                Some(other) => diags.push(Diagnostic::new(
+                    at.at("queueName"),
+                    format!(
+                        "{:?} is a {}; a flow's child is added to a job_queue",
+                        c.queue_name,
+                        other.name()
+                    ),
+                )),
+                None if c.queue_name.is_empty() => {}
+                None => diags.push(Diagnostic::new(
+                    at.at("queueName"),
+                    format!("no node has id {:?}", c.queue_name),
+                )),
+            }
+            walk(&c.children, at, kind, diags);
+        }
+    }
+    for (i, n) in s.nodes.iter().enumerate() {
+        if let NodeKind::Bullmq(BullmqKind::Producer(p)) = &n.kind {
+            if flow_size(&p.children) <= MAX_FLOW_JOBS {
+                let node = Path::Item("nodes", i);
+                walk(&p.children, node.at("config"), kind, diags);
+            }
+        }
     }
 }
 
@@ -167,7 +284,9 @@ fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
 /// bounds on times.
 pub(crate) fn check_opts(o: &JobOptions, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     if let Err(why) = check_job_options(o) {
-        let at = if why.contains("Deduplication") {
+        let at = if why.starts_with("The following options") {
+            path
+        } else if why.contains("Deduplication") {
             path.at("deduplication")
         } else if why.contains("Id") {
             path.at("jobId")
@@ -201,10 +320,19 @@ pub(crate) fn check_opts(o: &JobOptions, path: Path<'_>, diags: &mut Vec<Diagnos
     }
 }
 
-/// A scripted add's job, under `path` (`actions[2].message.job`).
-pub(crate) fn check_template(t: &JobTemplate, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+/// A scripted add's job by producer `p`, under `path` (`actions[2].message.job`); with a
+/// flow producer, the flow's root.
+pub(crate) fn check_template(
+    t: &JobTemplate,
+    p: &ProducerConfig,
+    path: Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
     if let Some(o) = &t.opts {
         check_opts(o, path.at("opts"), diags);
+        if !p.children.is_empty() {
+            check_flow_node(o, path.at("opts"), diags);
+        }
     }
 }
 

@@ -18,7 +18,21 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
     f: &mut Fields<'_, W>,
 ) -> io::Result<()> {
     match e {
-        BullmqEvent::Added { job: j } => job(f, j),
+        BullmqEvent::Added { job: j, parent } => {
+            job(f, j)?;
+            match parent {
+                Some(p) => f.str("parent", p),
+                None => Ok(()),
+            }
+        }
+        BullmqEvent::WaitingChildren { job: j, children } => {
+            job(f, j)?;
+            f.u64("children", (*children).into())
+        }
+        BullmqEvent::PendingDependencies { job: j, worker } => {
+            job(f, j)?;
+            f.node("worker", *worker)
+        }
         BullmqEvent::Waiting {
             job: j,
             prev,
@@ -75,7 +89,17 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
         } => {
             job(f, j)?;
             f.u64("attempts_made", (*attempts_made).into())?;
-            f.str("failed_reason", reason.as_str())
+            match reason {
+                // BullMQ's message names the job.
+                super::event::FailReason::PendingDependencies => f.str(
+                    "failed_reason",
+                    &format!("Job {} has pending dependencies. moveToFinished", j.id),
+                ),
+                super::event::FailReason::Error
+                | super::event::FailReason::Unrecoverable
+                | super::event::FailReason::Stalled
+                | super::event::FailReason::ChildFailed => f.str("failed_reason", reason.as_str()),
+            }
         }
         BullmqEvent::RetriesExhausted {
             job: j,

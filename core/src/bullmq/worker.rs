@@ -7,8 +7,8 @@
 
 use super::event::{BullmqEvent, FailReason};
 use super::model::{
-    emit, now_ms, schedule, Answer, Ask, BullmqModel, Due, Finish, NodeState, MAX_BLOCK_MS,
-    MAX_RATE_LIMIT_DELAY_MS,
+    emit, now_ms, schedule, Answer, Ask, BullmqModel, Due, Finish, JobState, NodeState,
+    MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
 };
 use super::order::backoff_delay;
 use crate::http::slab::Key;
@@ -259,9 +259,8 @@ impl BullmqModel {
         let job = r.job;
         self.worker(worker).runs.push(run);
         self.worker(worker).stats.started += 1;
-        let deferred = self.jobs.get(job).is_some_and(|j| j.deferred_failure);
-        if deferred {
-            self.runs.get_mut(run).expect("here").outcome = Some(Finish::Fail(FailReason::Stalled));
+        if let Some(reason) = self.jobs.get(job).and_then(|j| j.deferred) {
+            self.runs.get_mut(run).expect("here").outcome = Some(Finish::Fail(reason));
             self.after_link(k, worker, Due::Finish(run));
             return;
         }
@@ -286,35 +285,70 @@ impl BullmqModel {
         let fail_rate = Self::worker_config(k, worker).fail_rate;
         let Some(j) = self.jobs.get(job) else { return };
         let (made, fails, unrecoverable) = (j.attempts_made, j.fails_left, j.unrecoverable);
-        let opts = j.opts.clone();
         let threw = made < fails || unrecoverable || (fail_rate > 0.0 && k.rng.chance(fail_rate));
         let how = if !threw {
             Finish::Complete
-        } else if made + 1 < opts.attempts.unwrap_or(0) && !unrecoverable {
+        } else if unrecoverable {
+            self.after_throw(k, job, FailReason::Unrecoverable)
+        } else {
+            self.after_throw(k, job, FailReason::Error)
+        };
+        self.runs.get_mut(run).expect("here").outcome = Some(how);
+        self.after_link(k, worker, Due::Finish(run));
+    }
+
+    /// What follows an attempt that threw (`shouldRetryJob`): a retry after the backoff, at
+    /// once, or, with no attempts left or an `UnrecoverableError`, the final failure.
+    fn after_throw(&mut self, k: &mut Kernel, job: Key, reason: FailReason) -> Finish {
+        let Some(j) = self.jobs.get(job) else {
+            return Finish::Fail(reason);
+        };
+        let made = j.attempts_made;
+        let opts = j.opts.clone();
+        if made + 1 < opts.attempts.unwrap_or(0) && reason != FailReason::Unrecoverable {
             let rng = &mut k.rng;
             match backoff_delay(opts.backoff.as_ref(), made + 1, || rng.next_f64()) {
                 Some(delay) if delay > 0 => Finish::Delay(now_ms(k) + delay, delay),
                 Some(_) | None => Finish::Retry,
             }
-        } else if unrecoverable {
-            Finish::Fail(FailReason::Unrecoverable)
         } else {
-            Finish::Fail(FailReason::Error)
-        };
-        self.runs.get_mut(run).expect("here").outcome = Some(how);
-        self.after_link(k, worker, Due::Finish(run));
+            Finish::Fail(reason)
+        }
     }
 
     /// The finishing call reaches Redis; its answer (and the next job, `fetchNext`, if the
     /// worker has room) goes back.
     pub(crate) fn finish_at_redis(&mut self, k: &mut Kernel, run: Key) {
         let Some(r) = self.runs.get(run) else { return };
-        let (worker, how) = (r.worker, r.outcome.expect("decided"));
+        let (worker, how, job) = (r.worker, r.outcome.expect("decided"), r.job);
         let slots = Self::worker_config(k, worker).slots() as usize;
         let w = self.worker(worker);
         // `numTotal <= concurrency`: its jobs (this one included) and its call out, if any
         // (a blocked wait counts too).
         let fetch_next = k.up(worker) && !w.stuck && w.runs.len() + usize::from(w.asking) <= slots;
+        if how == Finish::Complete
+            && self.has_pending_dependencies(job)
+            && self
+                .jobs
+                .get(job)
+                .is_some_and(|j| j.state == JobState::Active)
+        {
+            // `moveToFinished` refuses (-4, -9) before it looks at the lock; the error goes
+            // back, and the worker fails the attempt (`handleFailed`).
+            let info = self.job(job).info.clone();
+            emit(k, BullmqEvent::PendingDependencies { job: info, worker });
+            let how = self.after_throw(k, job, FailReason::PendingDependencies);
+            self.runs.get_mut(run).expect("here").outcome = Some(how);
+            let back = Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
+                k.topo.edge(e).latency.sample(&mut k.rng)
+            });
+            let at = k.now + back;
+            let forth = Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
+                k.topo.edge(e).latency.sample(&mut k.rng)
+            });
+            schedule(k, at + forth, Due::Finish(run));
+            return;
+        }
         let next = self.finish(k, run, how, fetch_next);
         if let Some(r) = self.runs.get_mut(run) {
             r.next = next;

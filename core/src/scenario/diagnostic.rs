@@ -61,12 +61,19 @@ pub(crate) enum Path<'a> {
     Item(&'static str, usize),
     /// A field under another place: `nodes[3].config`.
     Field(&'a Path<'a>, &'a str),
+    /// An element of a list under another place: `nodes[3].config.children[1]`.
+    Index(&'a Path<'a>, &'a str, usize),
 }
 
 impl<'a> Path<'a> {
     /// The field `name` under this place.
     pub(crate) fn at(&'a self, name: &'a str) -> Path<'a> {
         Path::Field(self, name)
+    }
+
+    /// Element `i` of the list `name` under this place.
+    pub(crate) fn index(&'a self, name: &'a str, i: usize) -> Path<'a> {
+        Path::Index(self, name, i)
     }
 }
 
@@ -75,6 +82,7 @@ impl fmt::Display for Path<'_> {
         match self {
             Path::Item(list, i) => write!(f, "{list}[{i}]"),
             Path::Field(parent, name) => write!(f, "{parent}.{name}"),
+            Path::Index(parent, name, i) => write!(f, "{parent}.{name}[{i}]"),
         }
     }
 }

@@ -394,6 +394,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     crate::amqp::rules::check_topology(s, &kind_of, diags);
     crate::http::rules::check_topology(s, &kind_of, diags);
     crate::kafka::rules::check_topology(s, &kind_of, diags);
+    crate::bullmq::rules::check_topology(s, &kind_of, diags);
     for (i, n) in s.nodes.iter().enumerate() {
         let needs_out = matches!(
             n.kind,
@@ -641,8 +642,8 @@ fn check_job_field(
 ) {
     let Some(job) = &m.job else { return };
     match kind {
-        Some(NodeKind::Bullmq(crate::bullmq::BullmqKind::Producer(_))) => {
-            crate::bullmq::rules::check_template(job, path.at("job"), diags)
+        Some(NodeKind::Bullmq(crate::bullmq::BullmqKind::Producer(p))) => {
+            crate::bullmq::rules::check_template(job, p, path.at("job"), diags)
         }
         Some(_) | None => diags.push(Diagnostic::new(
             path.at("job"),

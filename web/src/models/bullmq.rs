@@ -1,5 +1,6 @@
 //! The BullMQ model in the page: job producers, job queues drawn as their lanes (waiting,
-//! prioritized, delayed, active, completed, failed, with counts), and workers with their
+//! prioritized, delayed, active, completed, failed and flows' parents waiting for their
+//! children, with counts), and workers with their
 //! slots.
 
 use super::{Face, Fault, PaletteItem, Shape};
@@ -12,13 +13,14 @@ use switchboard_core::NodeMetrics;
 use yew::prelude::*;
 
 /// The lanes a queue draws, in Bull Board's order, with their class names.
-pub const LANES: [(&str, &str); 6] = [
+pub const LANES: [(&str, &str); 7] = [
     ("waiting", "waiting"),
     ("prioritized", "prioritized"),
     ("delayed", "delayed"),
     ("active", "active"),
     ("completed", "completed"),
     ("failed", "failed"),
+    ("children", "waiting-children"),
 ];
 
 /// A queue's half width (wider than other nodes: it draws its lanes).
@@ -33,7 +35,7 @@ const LANES_TOP: f64 = 36.0;
 /// Jobs drawn per lane (more are counted).
 const CARDS: usize = 12;
 
-/// A node's half width and half height: a queue is tall enough for its six lanes.
+/// A node's half width and half height: a queue is tall enough for its seven lanes.
 pub fn half_size(kind: &BullmqKind) -> (f64, f64) {
     match kind {
         BullmqKind::Queue(_) => (
@@ -258,7 +260,7 @@ pub fn sends(kind: &BullmqKind) -> bool {
     }
 }
 
-/// How one of the model's nodes is drawn: a queue as its six lanes, each with its count and a
+/// How one of the model's nodes is drawn: a queue as its seven lanes, each with its count and a
 /// card per job (the next to be taken first; the newest finished first); a worker with its
 /// slots; a producer with its adds.
 pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
@@ -279,6 +281,7 @@ pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                 q.active,
                 q.completed,
                 q.failed,
+                q.waiting_children,
             ];
             let body = html! {
                 <g class={classes!("lanes", q.paused.then_some("paused"))} data-paused={q.paused.to_string()}>
@@ -305,14 +308,19 @@ pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                 </g>
             };
             let status = format!(
-                "{}{} waiting, {} prioritized, {} delayed, {} active, {} completed, {} failed",
+                "{}{} waiting, {} prioritized, {} delayed, {} active, {} completed, {} failed{}",
                 if q.paused { "paused; " } else { "" },
                 q.waiting,
                 q.prioritized,
                 q.delayed,
                 q.active,
                 q.completed,
-                q.failed
+                q.failed,
+                if q.waiting_children > 0 {
+                    format!(", {} waiting for children", q.waiting_children)
+                } else {
+                    String::new()
+                }
             );
             let subtitle = match (q.paused, q.limiter_until_ms) {
                 (true, _) => "job queue · paused".to_owned(),

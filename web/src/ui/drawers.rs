@@ -420,7 +420,9 @@ fn job_timeline(
         return html! {};
     };
     let (id, name) = match events[0].1 {
-        B::Added { job }
+        B::Added { job, .. }
+        | B::WaitingChildren { job, .. }
+        | B::PendingDependencies { job, .. }
         | B::Waiting { job, .. }
         | B::Delayed { job, .. }
         | B::Active { job, .. }
@@ -489,7 +491,9 @@ fn job_timeline(
             }
             B::Failed { .. } => state = "failed",
             B::Removed { .. } => state = "removed",
+            B::WaitingChildren { .. } => state = "waiting-children",
             B::Added { .. }
+            | B::PendingDependencies { .. }
             | B::RetriesExhausted { .. }
             | B::LockMissing { .. }
             | B::Duplicated { .. }
