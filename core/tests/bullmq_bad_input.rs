@@ -273,3 +273,41 @@ fn refused_commands_lose_no_job() {
     );
     sim.check_conservation().expect("conserved");
 }
+
+#[test]
+fn cron_patterns_and_time_zones_are_checked() {
+    let sched = |s: Value| {
+        let mut doc = base();
+        doc["nodes"][0]["config"]["scheduler"] = s;
+        doc
+    };
+    refused(
+        sched(json!({"id": "s", "pattern": "* * *"})),
+        "nodes[0].config.scheduler.pattern",
+        "a cron pattern has 5 fields",
+    );
+    refused(
+        sched(json!({"id": "s", "pattern": "61 * * * *"})),
+        "nodes[0].config.scheduler.pattern",
+        "is not a cron pattern",
+    );
+    refused(
+        sched(json!({"id": "s", "pattern": "* * * * *", "tz": "Mars/Base"})),
+        "nodes[0].config.scheduler.tz",
+        "\"Mars/Base\" is not a time zone",
+    );
+    refused(
+        sched(json!({"id": "s", "pattern": "* * * * *", "immediately": true, "startDate": 5})),
+        "nodes[0].config.scheduler",
+        "Both .immediately and .startDate options are defined for this repeatable job",
+    );
+    refused(
+        sched(json!({"id": "s", "every": 100, "tz": "UTC"})),
+        "nodes[0].config.scheduler.tz",
+        "a time zone is for a cron pattern",
+    );
+    Scenario::from_json(
+        &sched(json!({"id": "s", "pattern": "0 9 * * 1-5", "tz": "Europe/Paris"})).to_string(),
+    )
+    .expect("valid");
+}

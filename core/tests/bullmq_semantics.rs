@@ -941,3 +941,56 @@ fn a_nested_flow_fails_upwards_with_fail_parent_on_failure() {
         ]
     );
 }
+
+/// A cron pattern (six fields, seconds first): each job due at the pattern's next match after
+/// the last one was taken, ids `repeat:<id>:<ms>`; in a time zone the same pattern matches at
+/// another instant; `immediately` makes the first job at once.
+#[test]
+fn a_job_scheduler_with_a_cron_pattern_and_a_time_zone() {
+    let sched = |scheduler: Value| {
+        json!({"version": 6, "seed": 1,
+            "nodes": [
+                {"id": "app", "kind": "job_producer", "config": {"name": "tick", "scheduler": scheduler}},
+                {"id": "q", "kind": "job_queue"},
+                {"id": "w", "kind": "worker", "config": {"processing_time": "10ms"}}],
+            "edges": [{"from": "app", "to": "q", "latency": "1ms"}, {"from": "q", "to": "w", "latency": "1ms"}]})
+    };
+    let ids = |lines: &[Value]| -> Vec<String> {
+        of(lines, "added")
+            .iter()
+            .map(|a| a["job"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (lines, _) = trace(
+        sched(json!({"id": "c", "pattern": "*/2 * * * * *", "limit": 3})),
+        10.0,
+    );
+    assert_eq!(
+        ids(&lines),
+        ["repeat:c:2000", "repeat:c:4000", "repeat:c:6000"]
+    );
+    let starts: Vec<f64> = of(&lines, "active").iter().map(|a| ms(a)).collect();
+    assert_eq!(starts.len(), 3);
+    for (i, s) in starts.iter().enumerate() {
+        let due = 2000.0 * (i + 1) as f64;
+        assert!(*s >= due && *s < due + 10.0, "job {i} at {s}, due {due}");
+    }
+    // 09:00 every day: in UTC the first is at 9 h; in Tokyo (UTC+9, no daylight saving in
+    // 1970) 09:00 on 1 January was midnight UTC, already past, so the next day's.
+    let (lines, _) = trace(
+        sched(json!({"id": "d", "pattern": "0 9 * * *", "limit": 1})),
+        1.0,
+    );
+    assert_eq!(ids(&lines), ["repeat:d:32400000"]);
+    let (lines, _) = trace(
+        sched(json!({"id": "d", "pattern": "0 9 * * *", "tz": "Asia/Tokyo", "limit": 1})),
+        1.0,
+    );
+    assert_eq!(ids(&lines), ["repeat:d:86400000"]);
+    // `immediately`: the first job now (1 ms: the upsert's link), the next at the pattern's.
+    let (lines, _) = trace(
+        sched(json!({"id": "e", "pattern": "*/5 * * * * *", "immediately": true, "limit": 2})),
+        10.0,
+    );
+    assert_eq!(ids(&lines), ["repeat:e:1", "repeat:e:5000"]);
+}

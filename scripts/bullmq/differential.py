@@ -71,8 +71,8 @@ def flow_child(j):
 
 def scenario(case):
     """The case as a scenario document, and how long to run it (s)."""
-    jobs = case["jobs"]
-    ms = max(j.get("process", {}).get("ms", 10) for j in all_jobs(jobs))
+    jobs = case.get("jobs", [])
+    ms = max((j.get("process", {}).get("ms", 10) for j in all_jobs(jobs)), default=10)
     workers = case.get("workers", [{"concurrency": 1}])
     nodes = [
         {"id": "app", "kind": "job_producer"},
@@ -112,6 +112,21 @@ def scenario(case):
         actions.append(
             {"at": f"{at}ms", "do": "publish", "node": producer, "message": {"job": job}}
         )
+    if "scheduler" in case:
+        sc = case["scheduler"]
+        rep = sc["repeat"]
+        cfg = {"id": sc["id"]}
+        for k in ("every", "pattern", "limit", "tz", "immediately", "startDate", "endDate", "offset"):
+            if k in rep:
+                cfg[k] = rep[k]
+        ms = max(ms, sc.get("process", {}).get("ms", 10))
+        for n in nodes:
+            if n["kind"] == "worker":
+                n["config"]["processing_time"] = f"{ms}ms"
+        nodes.append({"id": "scheduler", "kind": "job_producer",
+                      "config": {"name": sc["name"], "opts": sc.get("opts", {}),
+                                 "fails": fails_of(sc), "scheduler": cfg}})
+        edges.append({"from": "scheduler", "to": "q", "latency": LINK})
     actions.sort(key=lambda a: float(a["at"].rstrip("ms")))
     doc = {"version": 6, "seed": 1, "nodes": nodes, "edges": edges, "actions": actions}
     return doc, case.get("timeoutMs", 5000) / 1000 + 5
@@ -158,14 +173,23 @@ def sim_events(cli, doc, until):
         capture_output=True,
         text=True,
     ).stdout
-    events = []
+    events, scheduled = [], {}
+
+    def name(d):
+        # A scheduler's jobs are named in the order their ids appear, as run-case.mjs names them.
+        job = d.get("job", "")
+        if job.startswith("repeat:"):
+            scheduled.setdefault(job, f"{d['name']}#{len(scheduled) + 1}")
+            return scheduled[job]
+        return d["name"]
+
     for line in out.splitlines():
         d = json.loads(line)
         t = d["at_us"] / 1000
         if d["type"] in QUEUE_EVENTS:
-            events.append((t, QUEUE_EVENTS[d["type"]], d["name"]))
+            events.append((t, QUEUE_EVENTS[d["type"]], name(d)))
         elif d["type"] == "worker_failed":
-            events.append((t, "worker_failed", d["name"]))
+            events.append((t, "worker_failed", name(d)))
     return events
 
 

@@ -37,6 +37,9 @@
 //                                          a flow: the job is added by FlowProducer.add as the
 //                                          parent of these (in the same queue)
 //   }],
+//   "scheduler": {"id": "s", "repeat": {"pattern": "*/1 * * * * *", "limit": 3}, "name": "tick",
+//                 "opts": {…}, "process": {…}}   queue.upsertJobScheduler at t0; its jobs are named
+//                                          "tick#1", "tick#2"… in the order their ids first appear
 //   "settleMs": 150,                       after every job has finished, how long to keep listening
 //   "timeoutMs": 10000,
 //   "expect": {
@@ -107,7 +110,12 @@ const finished = new Map(); // job id -> 'completed' | 'failed' (from QueueEvent
 const errors = [];
 const addErrors = {}; // job name -> message queue.add() threw
 
+// A job scheduler's jobs, named in the order their ids appear.
+let scheduled = 0;
 function record(src, event, ms, fields) {
+  if (spec.scheduler && typeof fields.id === 'string' && fields.id.startsWith('repeat:') && !nameOf.has(fields.id)) {
+    nameOf.set(fields.id, `${spec.scheduler.name}#${++scheduled}`);
+  }
   // "t" is set once t0 is known (an event may come before the first add: a worker's 'drained').
   const e = { t: null, src, event, ...fields };
   if (e.id !== undefined && nameOf.has(e.id)) e.name = nameOf.get(e.id);
@@ -171,7 +179,7 @@ function nameFlow(node, added) {
 }
 
 async function processor(job) {
-  const p = allSpecs[job.data.__case_index]?.process ?? {};
+  const p = (job.data.__scheduler ? spec.scheduler : allSpecs[job.data.__case_index])?.process ?? {};
   const attempt = job.attemptsMade + 1;
   if (p.ms) await sleep(p.ms);
   const fails = (p.fail ?? []).includes(attempt) || attempt <= (p.failUntil ?? 0);
@@ -234,6 +242,10 @@ try {
     );
   }
   const added = []; // ids, in file order
+  if (spec.scheduler) {
+    const sc = spec.scheduler;
+    await queue.upsertJobScheduler(sc.id, sc.repeat, { name: sc.name, data: { __scheduler: true }, opts: sc.opts ?? {} });
+  }
   for (const [index, j] of jobsSpec.entries()) {
     if (j.atMs) await sleep(j.atMs - rel(Date.now()));
     let job;
@@ -258,7 +270,10 @@ try {
   // Until every added job has finished (QueueEvents completed, or failed for good).
   const deadline = t0 + (spec.timeoutMs ?? 10000);
   const ids = [...new Set(added.filter(id => id !== undefined))];
-  while (ids.some(id => !finished.has(id)) && Date.now() < deadline) await sleep(10);
+  // A scheduler: until its `limit` jobs have finished.
+  const schedulerDone = () =>
+    !spec.scheduler || [...finished.keys()].filter(id => id.startsWith('repeat:')).length >= spec.scheduler.repeat.limit;
+  while ((ids.some(id => !finished.has(id)) || !schedulerDone()) && Date.now() < deadline) await sleep(10);
   if (ids.some(id => !finished.has(id))) {
     errors.push(`timed out: jobs not finished: ${ids.filter(id => !finished.has(id)).join(', ')}`);
   }

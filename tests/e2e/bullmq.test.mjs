@@ -117,3 +117,32 @@ test("the order example: LIFO, FIFO, the promoted delayed job, then priorities",
   await screenshot(page, "bullmq-04-order");
   assert.deepEqual(page.problems, []);
 });
+
+test("the flows example: orders wait in the children lane for their payment and stock", async () => {
+  const page = await openInContext("?example=bullmq-flows", {}, "#stage");
+  const lane = (queue, name) =>
+    page.locator(`g.node-face[data-face="${queue}"] g.lane[data-lane="${name}"]`).getAttribute("data-count");
+  await page.selectOption("#speed", "1");
+  await page.click('button[data-action="play"]');
+  // The first order waits for its children (about 0.4 s of payment) in the children lane.
+  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 1.2e5, null, { timeout: 20000 });
+  await page.click('button[data-action="pause"]');
+  assert.equal(await lane("shipping", "children"), "1");
+  await screenshot(page, "bullmq-05-flow-waiting");
+  await page.selectOption("#speed", "10");
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 20e6, null, { timeout: 40000 });
+  await page.click('button[data-action="pause"]');
+  // Every order ended: shipped, or failed with its charge.
+  const done = Number(await lane("shipping", "completed")) + Number(await lane("shipping", "failed"));
+  assert.equal(done, 12);
+  assert.equal(await lane("shipping", "failed"), await lane("payments", "failed"));
+  assert.equal(await lane("shipping", "children"), "0");
+  if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
+  await page.locator("#log-filter").fill("waiting_children");
+  assert.ok((await page.locator(".log-table tr.ev").count()) >= 12);
+  await screenshot(page, "bullmq-06-flows-done");
+  const violations = await axe(page);
+  assert.deepEqual(violations, []);
+  assert.deepEqual(page.problems, []);
+});

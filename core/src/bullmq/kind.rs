@@ -207,9 +207,18 @@ pub struct SchedulerConfig {
     /// Milliseconds between jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub every: Option<u64>,
-    /// A cron pattern (not modelled yet: refused).
+    /// A cron pattern: 5 fields, or 6 with seconds first (simulated time 0 is the Unix epoch).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pattern: Option<String>,
+    /// The pattern's time zone (an IANA name); UTC without one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tz: Option<String>,
+    /// With a pattern: the first job at once, not at the pattern's next time.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub immediately: bool,
+    /// No job after this (ms of simulated time).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end_date: Option<u64>,
     /// At most this many jobs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub limit: Option<u64>,

@@ -11,6 +11,7 @@
 //! - [`kind`]: the model's node kinds ([`BullmqKind`]) and edge kinds.
 //! - [`event`]: what it tells ([`BullmqEvent`]).
 
+pub mod cron;
 pub mod event;
 mod flow;
 pub mod kind;

@@ -244,7 +244,12 @@ pub struct QueueStats {
 pub(crate) struct Scheduler {
     /// The producer whose template it uses.
     pub producer: NodeId,
+    /// `every` (ms); 0 with a cron pattern.
     pub every: u64,
+    /// The cron pattern, if it has one, with its key (pattern and `tz`) to tell a change.
+    pub cron: Option<Arc<(super::cron::CronSchedule, Box<str>)>>,
+    /// No job after this (ms).
+    pub end_date: Option<u64>,
     pub offset: u64,
     /// The next job's time (ms).
     pub next_ms: u64,

@@ -109,8 +109,10 @@ impl BullmqModel {
 
 impl BullmqModel {
     /// `upsertJobScheduler` reaches Redis: the scheduler is made (or kept, with its next time,
-    /// if its `every` did not change), and its first job is added, due at the scheduler's
-    /// first time: now, or `startDate`, or the next `offset` past a multiple of `every`.
+    /// if its `every` or its pattern did not change), and its first job is added, due at the
+    /// scheduler's first time. With `every`: now, or `startDate`, or the next `offset` past a
+    /// multiple of `every`. With a pattern: its first match after now (or `startDate`), or now
+    /// if `immediately`.
     pub(crate) fn upsert_at_redis(&mut self, k: &mut Kernel, producer: NodeId, epoch: u32) {
         if self.producer(producer).emit_epoch != epoch {
             return;
@@ -124,43 +126,81 @@ impl BullmqModel {
         let Some(s) = Self::producer_config(k, producer).scheduler.clone() else {
             return;
         };
-        let every = s.every.expect("validated").max(1);
         let now = now_ms(k);
+        if s.end_date.is_some_and(|end| now > end) {
+            return;
+        }
+        let cron = match &s.pattern {
+            Some(p) => {
+                let key: Box<str> = format!("{p}\u{0}{}", s.tz.as_deref().unwrap_or("")).into();
+                let Ok(c) = super::cron::CronSchedule::parse(p, s.tz.as_deref()) else {
+                    return; // validation refused it
+                };
+                Some(std::sync::Arc::new((c, key)))
+            }
+            None => None,
+        };
+        let every = if cron.is_some() {
+            0
+        } else {
+            s.every.expect("validated").max(1)
+        };
         let id: Box<str> = s.id.as_str().into();
+        let same = |old: &Scheduler| match (&old.cron, &cron) {
+            (Some(a), Some(b)) => a.1 == b.1,
+            (None, None) => old.every == every,
+            (Some(_), None) | (None, Some(_)) => false,
+        };
         let q = self.queue(queue);
         let kept = q
             .schedulers
             .get(&id)
-            .filter(|old| old.every == every)
-            .map(|old| (old.next_ms, old.count, old.current.clone()));
+            .filter(|old| same(old))
+            .map(|old| (old.next_ms, old.count, old.current.clone(), old.offset));
         // A pending job of the scheduler is replaced; one already taken stays.
-        if let Some((_, _, Some(current))) = &kept {
+        if let Some((_, _, Some(current), _)) = &kept {
             self.remove_pending(k, queue, current);
         }
         let (next_ms, count, offset) = match kept {
-            Some((next, count, _)) => (next, count, self.queue(queue).schedulers[&id].offset),
-            None => {
-                let first = match (s.start_date, s.offset) {
-                    (Some(start), _) => start.max(now),
-                    (None, Some(offset)) if offset > 0 => {
-                        let at = now / every * every + offset;
-                        if at <= now {
-                            at + every
-                        } else {
-                            at
+            Some((next, count, _, offset)) => (next, count, offset),
+            None => match &cron {
+                Some(c) => {
+                    let from = s.start_date.map_or(now, |d| d.max(now));
+                    let first = if s.immediately {
+                        Some(now)
+                    } else {
+                        c.0.next_after(from)
+                    };
+                    let Some(first) = first else {
+                        return; // the pattern never matches again
+                    };
+                    (first.max(now), 0, 0)
+                }
+                None => {
+                    let first = match (s.start_date, s.offset) {
+                        (Some(start), _) => start.max(now),
+                        (None, Some(offset)) if offset > 0 => {
+                            let at = now / every * every + offset;
+                            if at <= now {
+                                at + every
+                            } else {
+                                at
+                            }
                         }
-                    }
-                    (None, _) => now,
-                };
-                let offset = s.offset.unwrap_or(first - first / every * every);
-                (first, 0, offset)
-            }
+                        (None, _) => now,
+                    };
+                    let offset = s.offset.unwrap_or(first - first / every * every);
+                    (first, 0, offset)
+                }
+            },
         };
         self.queue(queue).schedulers.insert(
             id.clone(),
             Scheduler {
                 producer,
                 every,
+                cron,
+                end_date: s.end_date,
                 offset,
                 next_ms,
                 count,
@@ -222,7 +262,8 @@ impl BullmqModel {
 
     /// A scheduler's job was taken (`nextJobFromJobData` then `updateJobScheduler`): its next
     /// job is made, `every` after the last time, or, if that has passed, at the next slot
-    /// (`offset` past a multiple of `every`) after now.
+    /// (`offset` past a multiple of `every`) after now; with a pattern, at its next match after
+    /// now. None after `endDate`.
     pub(crate) fn scheduler_job_taken(&mut self, k: &mut Kernel, queue: NodeId, job: Key) {
         let Some(j) = self.jobs.get(job) else { return };
         let Some(id) = j.scheduler.clone() else {
@@ -236,11 +277,28 @@ impl BullmqModel {
         if s.current.as_deref() != Some(&*job_id) {
             return;
         }
-        let mut next = s.next_ms + s.every;
-        if next < now {
-            let at = now / s.every * s.every + s.offset;
-            next = if at <= now { at + s.every } else { at };
+        if s.end_date.is_some_and(|end| now > end) {
+            s.current = None;
+            return;
         }
+        let next = match &s.cron {
+            // The pattern's next match after now (or after the last time, if that is later).
+            Some(c) => match c.0.next_after(now.max(s.next_ms)) {
+                Some(next) => next,
+                None => {
+                    s.current = None;
+                    return;
+                }
+            },
+            None => {
+                let mut next = s.next_ms + s.every;
+                if next < now {
+                    let at = now / s.every * s.every + s.offset;
+                    next = if at <= now { at + s.every } else { at };
+                }
+                next
+            }
+        };
         s.next_ms = next;
         self.scheduled_job(k, queue, &id);
     }

@@ -146,10 +146,16 @@ fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
                 at,
                 "Either .pattern or .every options must be defined for this repeatable job",
             )),
-            (None, Some(_)) => diags.push(Diagnostic::new(
-                at.at("pattern"),
-                "cron patterns are not modelled yet; use every",
-            )),
+            (None, Some(pattern)) => {
+                if let Err(why) = super::cron::CronSchedule::parse(pattern, s.tz.as_deref()) {
+                    let key = if why.contains("time zone") {
+                        "tz"
+                    } else {
+                        "pattern"
+                    };
+                    diags.push(Diagnostic::new(at.at(key), why));
+                }
+            }
             (Some(0), None) => {
                 diags.push(Diagnostic::new(at.at("every"), "0: every is at least 1 ms"))
             }
@@ -161,6 +167,18 @@ fn check_producer(p: &ProducerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
         }
         if s.id.is_empty() {
             diags.push(Diagnostic::new(at.at("id"), "a job scheduler needs an id"));
+        }
+        if s.immediately && s.start_date.is_some() {
+            diags.push(Diagnostic::new(
+                at,
+                "Both .immediately and .startDate options are defined for this repeatable job",
+            ));
+        }
+        if s.tz.is_some() && s.pattern.is_none() {
+            diags.push(Diagnostic::new(
+                at.at("tz"),
+                "a time zone is for a cron pattern; every counts milliseconds",
+            ));
         }
         if !p.children.is_empty() {
             diags.push(Diagnostic::new(

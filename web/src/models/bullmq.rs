@@ -161,6 +161,18 @@ pub const PRODUCER: &[Field] = &[
         Int,
         "stop after this many (empty: never)",
     ),
+    f(
+        "scheduler",
+        &["scheduler"],
+        Json,
+        "a job scheduler instead of a rate: {\"id\": \"tick\", \"every\": 1000} or {\"id\": \"tick\", \"pattern\": \"*/5 * * * * *\", \"tz\": \"Europe/Paris\"}",
+    ),
+    f(
+        "children",
+        &["children"],
+        Json,
+        "a flow: each job waits for these, e.g. [{\"name\": \"charge\", \"queueName\": \"payments\", \"opts\": {\"failParentOnFailure\": true}}]",
+    ),
 ];
 
 /// A worker's settings.
