@@ -144,5 +144,19 @@ test("the flows example: orders wait in the children lane for their payment and 
   await screenshot(page, "bullmq-06-flows-done");
   const violations = await axe(page);
   assert.deepEqual(violations, []);
+  // The inspector edits the flow's children as JSON: a child naming no job queue is refused
+  // inline, and nothing changes.
+  await page.locator('g.node[data-node="orders"]').click();
+  await page.locator('#inspector [data-selected="orders"]').waitFor();
+  const field = page.locator('#inspector [data-field="children"]');
+  const before = await field.inputValue();
+  assert.match(before, /payments/);
+  await field.click();
+  await field.fill('[{"name": "charge", "queueName": "nowhere"}]');
+  await field.press("Tab");
+  const error = page.locator("#inspector .field.invalid .field-error");
+  await error.waitFor();
+  assert.match(await error.textContent(), /nowhere/);
+  await screenshot(page, "bullmq-07-flow-children-refused");
   assert.deepEqual(page.problems, []);
 });
