@@ -194,10 +194,17 @@ def sim_events(cli, doc, until):
 
 
 def gaps(active, failed):
+    """Per job, from each failed attempt to the next start after it (its retry), if any. A
+    start that came between (a stalled job taken again) is not a retry: only starts after the
+    failure count."""
     out = {}
     for name, fs in failed.items():
         acts = active.get(name, [])
-        out[name] = [round(acts[i + 1] - f) for i, f in enumerate(fs) if i + 1 < len(acts)]
+        out[name] = []
+        for f in fs:
+            after = [a for a in acts if a >= f]
+            if after:
+                out[name].append(round(after[0] - f))
     return out
 
 

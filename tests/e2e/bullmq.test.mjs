@@ -131,6 +131,9 @@ test("the flows example: orders wait in the children lane for their payment and 
   await screenshot(page, "bullmq-05-flow-waiting");
   await page.selectOption("#speed", "10");
   await page.click('button[data-action="play"]');
+  // Jobs move between lanes as cards drawn on the canvas, not as page elements.
+  await page.waitForFunction(() => Number(document.querySelector("canvas#flights").dataset.jobCardsMoving) > 0, null, { timeout: 15000 });
+  await screenshot(page, "bullmq-05a-cards-moving");
   await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 20e6, null, { timeout: 40000 });
   await page.click('button[data-action="pause"]');
   // Every order ended: shipped, or failed with its charge.
@@ -158,5 +161,24 @@ test("the flows example: orders wait in the children lane for their payment and 
   await error.waitFor();
   assert.match(await error.textContent(), /nowhere/);
   await screenshot(page, "bullmq-07-flow-children-refused");
+  assert.deepEqual(page.problems, []);
+});
+
+test("the rate-limit example: the queue shows its limiter's window filling", async () => {
+  const page = await openInContext("?example=bullmq-rate-limit", {}, "#stage");
+  await page.selectOption("#speed", "1");
+  await page.click('button[data-action="play"]');
+  const subtitle = page.locator('g.node-face[data-face="api-calls"] text.kind');
+  // Ten jobs start in the first window: ten filled boxes of ten.
+  await page.waitForFunction(
+    () => (document.querySelector('g.node-face[data-face="api-calls"] text.kind')?.textContent ?? "").includes("■■■■■■■■■■"),
+    null,
+    { timeout: 20000 },
+  );
+  await page.click('button[data-action="pause"]');
+  assert.match(await subtitle.textContent(), /^limiter ■{10} in 1000 ms$/);
+  // Said in words to a screen reader, in the node's name.
+  assert.match(await page.locator('g.node[data-node="api-calls"]').getAttribute("aria-label"), /rate limiter: 10 of 10 jobs in its 1000 ms window/);
+  await screenshot(page, "bullmq-08-limiter-window");
   assert.deepEqual(page.problems, []);
 });

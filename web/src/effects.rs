@@ -26,6 +26,9 @@ pub const LOG_NOTE_MS: f64 = 2_400.0;
 /// The most effects alive at once; at high speeds the newest win.
 pub const MAX_EFFECTS: usize = 400;
 
+/// How long a job's card takes between two lanes, ms.
+pub const JOB_CARD_MS: f64 = 700.0;
+
 /// What an effect shows.
 #[derive(Clone, Debug, PartialEq)]
 pub enum EffectKind {
@@ -76,6 +79,16 @@ pub enum EffectKind {
         /// Assigned (true) or revoked (false).
         assigned: bool,
     },
+    /// A BullMQ job's card moving between two lanes of its queue (waiting to active, active to
+    /// completed, failed or delayed, delayed to waiting…).
+    JobCard {
+        /// The lane it leaves.
+        from: Point,
+        /// The lane it enters.
+        to: Point,
+        /// The lane it enters, as an index into the queue's lanes (its colour).
+        lane: usize,
+    },
     /// What retention or the cleaner did to a partition's log, in words beside its row:
     /// `segment deleted (retention.ms) · log start 120`, `compacted: 12 removed`.
     LogNote {
@@ -118,7 +131,7 @@ impl Effect {
                 x: at.x,
                 y: at.y - 20.0 * t,
             }),
-            EffectKind::Partition { from, to, .. } => {
+            EffectKind::Partition { from, to, .. } | EffectKind::JobCard { from, to, .. } => {
                 // Eased, so the chip visibly leaves and arrives.
                 let e = t * t * (3.0 - 2.0 * t);
                 Some(Point {
@@ -141,7 +154,9 @@ impl Effect {
             return self.dot(now);
         }
         match &self.kind {
-            EffectKind::DeadLetter { to, .. } | EffectKind::Partition { to, .. } => Some(*to),
+            EffectKind::DeadLetter { to, .. }
+            | EffectKind::Partition { to, .. }
+            | EffectKind::JobCard { to, .. } => Some(*to),
             EffectKind::Fade { at, .. }
             | EffectKind::Notice { at, .. }
             | EffectKind::LogNote { at, .. } => Some(*at),
@@ -156,7 +171,9 @@ impl Effect {
             (_, true) => 0.8,
             (EffectKind::DeadLetter { .. }, false) => 1.0,
             // A chip stays solid while it travels, and fades only at the end.
-            (EffectKind::Partition { .. }, false) => ((1.0 - self.progress(now)) * 4.0).min(1.0),
+            (EffectKind::Partition { .. } | EffectKind::JobCard { .. }, false) => {
+                ((1.0 - self.progress(now)) * 4.0).min(1.0)
+            }
             (_, false) => 1.0 - self.progress(now),
         }
     }
@@ -170,6 +187,7 @@ impl Effect {
             EffectKind::Flash { .. }
             | EffectKind::Notice { .. }
             | EffectKind::Partition { .. }
+            | EffectKind::JobCard { .. }
             | EffectKind::LogNote { .. } => None,
         }
     }
@@ -192,6 +210,9 @@ impl Effect {
                 format!("partition {label} revoked")
             }),
             EffectKind::LogNote { text, .. } => Some(text.clone()),
+            EffectKind::JobCard { lane, .. } => crate::models::bullmq::LANES
+                .get(*lane)
+                .map(|(name, _)| format!("a job moving to {name}")),
             EffectKind::Flash { .. } => None,
         }
     }
@@ -353,6 +374,29 @@ pub fn of_events<'a>(
                         LOG_NOTE_MS,
                         0.0,
                     );
+                }
+            }
+            EventKind::Bullmq(b) => {
+                let moved = crate::models::bullmq::card_move(b);
+                if let Some((queue, from, to)) = moved {
+                    let node = &topo.node(queue).kind;
+                    if let (Some(c), switchboard_core::scenario::NodeKind::Bullmq(kind)) =
+                        (scene.node(queue), node)
+                    {
+                        let at = |lane| {
+                            let (x, y) = crate::models::bullmq::lane_point(kind, (c.x, c.y), lane);
+                            Point { x, y }
+                        };
+                        push(
+                            EffectKind::JobCard {
+                                from: at(from),
+                                to: at(to),
+                                lane: to,
+                            },
+                            JOB_CARD_MS,
+                            0.0,
+                        );
+                    }
                 }
             }
             EventKind::Dropped {
@@ -526,6 +570,45 @@ mod tests {
         assert!(dl.label().unwrap().contains("dead-lettered"));
         assert_eq!(dl.progress(0.0), 0.0);
         assert_eq!(dl.progress(DEAD_LETTER_MS * 2.0), 1.0);
+    }
+
+    #[test]
+    fn job_cards_move_down_the_lanes_of_their_queue() {
+        let (fx, session) = run_collecting("bullmq-order", 200);
+        let cards: Vec<&Effect> = fx
+            .list
+            .iter()
+            .filter(|e| matches!(e.kind, EffectKind::JobCard { .. }))
+            .collect();
+        let lane = |e: &Effect| match e.kind {
+            EffectKind::JobCard { lane, .. } => lane,
+            _ => unreachable!("filtered"),
+        };
+        // Taken (to active, lane 3) and completed (lane 4), and none going anywhere else.
+        assert!(cards.iter().any(|e| lane(e) == 3));
+        assert!(cards.iter().any(|e| lane(e) == 4));
+        // Within the queue's box, from a lane above to a lane below for a completion.
+        let t = session.timeline();
+        let q = t
+            .sim()
+            .topology()
+            .node_id("jobs")
+            .expect("the order example's queue");
+        let c = Scene::of(&session).node(q).unwrap();
+        for e in &cards {
+            let EffectKind::JobCard { from, to, lane } = e.kind else {
+                unreachable!()
+            };
+            assert!(
+                (from.x - c.x).abs() < 120.0 && (to.y - c.y).abs() < 60.0,
+                "{e:?}"
+            );
+            if lane == 4 {
+                assert!(to.y > from.y, "active is above completed");
+            }
+        }
+        let taken = cards.iter().find(|e| lane(e) == 3).unwrap();
+        assert_eq!(taken.label().unwrap(), "a job moving to active");
     }
 
     #[test]

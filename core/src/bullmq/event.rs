@@ -145,6 +145,9 @@ pub enum BullmqEvent {
         worker: NodeId,
         /// Attempts started so far, this one included (`attemptsStarted`).
         attempt: u32,
+        /// Taken from `prioritized` rather than `wait` (not in the trace: BullMQ's `prev` is
+        /// `waiting` either way).
+        prioritized: bool,
     },
     /// The job completed (`completed`).
     Completed {

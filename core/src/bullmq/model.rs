@@ -206,6 +206,8 @@ pub(crate) struct QueueState {
     /// `limiter`: jobs moved to active in the window, and when the window closes.
     pub limiter: u32,
     pub limiter_until: Option<SimTime>,
+    /// The open window's `max` and `duration` (ms), as the worker that opened it had them.
+    pub limiter_window: Option<(u32, u64)>,
     /// `meta.paused`.
     pub paused: bool,
     /// Workers blocked waiting for a job, first blocked first (they are served in that order).
@@ -790,6 +792,8 @@ pub struct QueueMetrics {
     pub limiter: u32,
     /// When the limiter's window closes, if one is open.
     pub limiter_until_ms: Option<u64>,
+    /// The open window's `max` and length (ms).
+    pub limiter_window: Option<(u32, u64)>,
     /// The first jobs of each lane: `wait` from its head, `prioritized` by score, `delayed`
     /// by due time, `active` oldest first, `completed` and `failed` newest first,
     /// `waiting-children` oldest first.
@@ -868,6 +872,7 @@ impl BullmqModel {
                     paused: q.paused,
                     limiter: if open.is_some() { q.limiter } else { 0 },
                     limiter_until_ms: open.map(|u| u.0 / 1000),
+                    limiter_window: open.and(q.limiter_window),
                     lanes: [
                         lane(&mut q.wait.iter().copied()),
                         lane(&mut q.prioritized.iter().map(|&(_, k)| k)),

@@ -510,10 +510,10 @@ impl BullmqModel {
             return Answer::Idle;
         }
         let q = self.queue(queue);
-        let key = match q.wait.pop_front() {
-            Some(key) => key,
+        let (key, prioritized) = match q.wait.pop_front() {
+            Some(key) => (key, false),
             None => match q.prioritized.pop_first() {
-                Some((_, key)) => key,
+                Some((_, key)) => (key, true),
                 None => {
                     q.priority_counter = 0; // `DEL pc`
                     return Answer::Nothing(
@@ -531,6 +531,7 @@ impl BullmqModel {
             q.limiter += 1;
             if q.limiter == 1 {
                 q.limiter_until = duration.map(|d| now + SimDuration::from_ms(d));
+                q.limiter_window = max.zip(duration);
             }
         }
         q.active.push(key);
@@ -558,6 +559,7 @@ impl BullmqModel {
                 job,
                 worker,
                 attempt,
+                prioritized,
             },
         );
         // A scheduler's job, taken: its next iteration.

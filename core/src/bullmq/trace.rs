@@ -50,6 +50,7 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             job: j,
             worker,
             attempt,
+            prioritized: _,
         } => {
             job(f, j)?;
             f.node("worker", *worker)?;

@@ -7,8 +7,9 @@ use super::{Face, Fault, PaletteItem, Shape};
 use crate::fields::{f, Field, FieldType::*};
 use crate::view::{NODE_HALF_H, NODE_HALF_W};
 use serde_json::json;
-use switchboard_core::bullmq::{BullmqKind, BullmqMetrics, EdgeKind};
+use switchboard_core::bullmq::{BullmqEvent, BullmqKind, BullmqMetrics, EdgeKind};
 use switchboard_core::scenario::{NodeKind, NodeSpec};
+use switchboard_core::NodeId;
 use switchboard_core::NodeMetrics;
 use yew::prelude::*;
 
@@ -34,6 +35,70 @@ const LANES_TOP: f64 = 36.0;
 
 /// Jobs drawn per lane (more are counted).
 const CARDS: usize = 12;
+
+/// The middle of lane `lane` (an index into [`LANES`]) of the queue drawn at `c`, at its first
+/// card: where a job's card leaves a lane or arrives in one.
+pub fn lane_point(kind: &BullmqKind, c: (f64, f64), lane: usize) -> (f64, f64) {
+    let (hw, hh) = half_size(kind);
+    let label_w = 58.0;
+    let x = c.0 - hw + 8.0 + label_w + 6.0;
+    let y = c.1 - hh + LANES_TOP + lane as f64 * LANE_H + LANE_H / 2.0;
+    (x, y)
+}
+
+/// The lanes a job's card moves between for `e`, if it moves: its queue, and the lanes (indices
+/// into [`LANES`]) it leaves and enters.
+pub fn card_move(e: &BullmqEvent) -> Option<(NodeId, usize, usize)> {
+    use switchboard_core::bullmq::{BullmqEvent as B, Prev, Retry};
+    const WAITING: usize = 0;
+    const PRIORITIZED: usize = 1;
+    const DELAYED: usize = 2;
+    const ACTIVE: usize = 3;
+    const COMPLETED: usize = 4;
+    const FAILED: usize = 5;
+    const CHILDREN: usize = 6;
+    let into = |prioritized: bool| if prioritized { PRIORITIZED } else { WAITING };
+    match e {
+        B::Waiting {
+            job,
+            prev,
+            prioritized,
+        } => {
+            let from = match prev {
+                Prev::Added => return None,
+                Prev::Delayed => DELAYED,
+                Prev::Active => ACTIVE,
+                Prev::WaitingChildren => CHILDREN,
+            };
+            Some((job.queue, from, into(*prioritized)))
+        }
+        B::Active {
+            job, prioritized, ..
+        } => Some((job.queue, into(*prioritized), ACTIVE)),
+        B::Completed { job, .. } => Some((job.queue, ACTIVE, COMPLETED)),
+        B::Failed { job, .. } => Some((job.queue, ACTIVE, FAILED)),
+        B::WorkerFailed {
+            job,
+            retry: Retry::After(_),
+            ..
+        } => Some((job.queue, ACTIVE, DELAYED)),
+        B::WorkerFailed { .. }
+        | B::Added { .. }
+        | B::WaitingChildren { .. }
+        | B::Delayed { .. }
+        | B::RetriesExhausted { .. }
+        | B::Stalled { .. }
+        | B::Drained { .. }
+        | B::Duplicated { .. }
+        | B::Deduplicated(_)
+        | B::Removed { .. }
+        | B::Paused { .. }
+        | B::Resumed { .. }
+        | B::RateLimited { .. }
+        | B::PendingDependencies { .. }
+        | B::LockMissing { .. } => None,
+    }
+}
 
 /// A node's half width and half height: a queue is tall enough for its seven lanes.
 pub fn half_size(kind: &BullmqKind) -> (f64, f64) {
@@ -333,10 +398,28 @@ pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                 } else {
                     String::new()
                 }
-            );
+            ) + &match (q.limiter_until_ms, q.limiter_window) {
+                (Some(_), Some((max, ms))) => {
+                    format!(
+                        "; rate limiter: {} of {max} jobs in its {ms} ms window",
+                        q.limiter
+                    )
+                }
+                (Some(_), None) => format!("; rate limiter: {} jobs in its window", q.limiter),
+                (None, _) => String::new(),
+            };
             let subtitle = match (q.paused, q.limiter_until_ms) {
                 (true, _) => "job queue · paused".to_owned(),
-                (false, Some(_)) => format!("job queue · limiter {} in window", q.limiter),
+                // The limiter's window: a box per job it lets through, filled for each taken.
+                (false, Some(_)) => match q.limiter_window {
+                    Some((max, ms)) if max <= 10 => format!(
+                        "limiter {}{} in {ms} ms",
+                        "■".repeat(q.limiter.min(max) as usize),
+                        "□".repeat(max.saturating_sub(q.limiter) as usize)
+                    ),
+                    Some((max, ms)) => format!("limiter {}/{max} in {ms} ms", q.limiter),
+                    None => format!("job queue · limiter {} in window", q.limiter),
+                },
                 (false, None) => "job queue".to_owned(),
             };
             Face {

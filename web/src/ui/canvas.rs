@@ -254,6 +254,13 @@ pub fn draw(
                 ctx.fill_text(label, x + 5.0, y + 12.0).ok();
                 ctx.set_font("12px system-ui, sans-serif");
             }
+            EffectKind::JobCard { lane, .. } => {
+                // A card in the colour of the lane it enters, the size of the lanes' cards.
+                ctx.set_global_alpha(alpha);
+                ctx.set_fill_style_str(JOB_CARD_COLOURS.get(*lane).copied().unwrap_or("#94a3b8"));
+                let (w, h) = (8.0 * vp.scale, 8.5 * vp.scale);
+                ctx.fill_rect(s.x - w / 2.0, s.y - h / 2.0, w, h);
+            }
             EffectKind::LogNote { text, .. } => {
                 ctx.set_global_alpha(alpha);
                 ctx.set_font("10px system-ui, sans-serif");
@@ -278,6 +285,19 @@ pub fn draw(
         .filter(|e| matches!(e.kind, EffectKind::Partition { .. }))
         .count();
     let _ = canvas.set_attribute("data-partitions-moving", &moving.to_string());
+    let cards = ui
+        .effects
+        .list
+        .iter()
+        .filter(|e| matches!(e.kind, EffectKind::JobCard { .. }))
+        .count();
+    let _ = canvas.set_attribute("data-job-cards-moving", &cards.to_string());
     let motion = if ui.reduced_motion { "reduced" } else { "full" };
     let _ = canvas.set_attribute("data-motion", motion);
 }
+
+/// A moving job card's colour, by the lane it enters (as `static/app.css` colours the lanes'
+/// cards).
+const JOB_CARD_COLOURS: [&str; 7] = [
+    "#2563eb", "#7c3aed", "#d97706", "#0891b2", "#059669", "#dc2626", "#64748b",
+];
