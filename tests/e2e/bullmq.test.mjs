@@ -182,3 +182,24 @@ test("the rate-limit example: the queue shows its limiter's window filling", asy
   await screenshot(page, "bullmq-08-limiter-window");
   assert.deepEqual(page.problems, []);
 });
+
+test("the stalled-jobs example: a crashed worker's jobs show their locks lapse before they stall", async () => {
+  const page = await openInContext("?example=bullmq-stalled-jobs", {}, "#stage");
+  // worker-a crashed at 5 s; once its jobs' locks (5 s) have lapsed and until the checker moves
+  // them, they are drawn dashed, and their titles say so.
+  await page.selectOption("#speed", "1");
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => document.querySelector("rect.card.lapsed") !== null, null, { timeout: 30000 });
+  await page.click('button[data-action="pause"]');
+  const now = Number(await page.locator("#clock").getAttribute("data-now-us"));
+  assert.ok(now > 5e6, `after the crash: ${now}`);
+  const lapsed = page.locator('g.node-face[data-face="renders"] g.lane[data-lane="active"] rect.card.lapsed');
+  assert.match(await lapsed.first().locator("title").textContent(), /its lock lapsed: it has stalled/);
+  await screenshot(page, "bullmq-09-locks-lapsed");
+  await page.selectOption("#speed", "10");
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 20e6, null, { timeout: 30000 });
+  await page.click('button[data-action="pause"]');
+  assert.equal(await page.locator("rect.card.lapsed").count(), 0, "moved back and taken again");
+  assert.deepEqual(page.problems, []);
+});

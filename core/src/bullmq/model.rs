@@ -764,6 +764,9 @@ pub struct JobView {
     pub due_ms: Option<u64>,
     /// Its priority (0: none).
     pub priority: i64,
+    /// Active: when its lock expires unless renewed (ms); past it, the job has stalled and
+    /// waits for the checker.
+    pub lock_until_ms: Option<u64>,
 }
 
 /// How many jobs a lane lists at most (the newest, or the next to be taken).
@@ -848,6 +851,7 @@ impl BullmqModel {
             attempts_made: j.attempts_made,
             due_ms: (j.state == JobState::Delayed).then_some(j.score as u64 / super::DELAYED_SHIFT),
             priority: j.priority,
+            lock_until_ms: j.lock.map(|l| l.until.0 / 1000),
         })
     }
 

@@ -340,7 +340,15 @@ pub fn sends(kind: &BullmqKind) -> bool {
 /// How one of the model's nodes is drawn: a queue as its seven lanes, each with its count and a
 /// card per job (the next to be taken first; the newest finished first); a worker with its
 /// slots; a producer with its adds.
-pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
+pub fn face(
+    kind: &BullmqKind,
+    m: &NodeMetrics,
+    c: (f64, f64),
+    now: switchboard_core::SimTime,
+) -> Face {
+    let now_ms = now.0 / 1000;
+    // Seconds from now to `ms`, for a countdown.
+    let secs_to = |ms: u64| ms.saturating_sub(now_ms) as f64 / 1000.0;
     let (cx, cy) = c;
     match (kind, m.bullmq()) {
         (BullmqKind::Queue(_), Some(BullmqMetrics::Queue(q))) => {
@@ -369,15 +377,30 @@ pub fn face(kind: &BullmqKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                                 <text class="lane-label" x={x0.to_string()} y={(y + LANE_H - 2.0).to_string()}>{ *label }</text>
                                 { for q.lanes[i].iter().take(CARDS).enumerate().map(|(j, job)| {
                                     let x = x0 + label_w + j as f64 * cw;
+                                    // An active job whose lock has lapsed (its worker crashed or
+                                    // blocked) is drawn dashed until the checker moves it.
+                                    let lapsed = job.lock_until_ms.is_some_and(|u| u <= now_ms);
+                                    let when = match (job.due_ms, job.lock_until_ms) {
+                                        (Some(due), _) => format!(", due in {:.1} s", secs_to(due)),
+                                        (None, Some(_)) if lapsed => ", its lock lapsed: it has stalled".to_owned(),
+                                        (None, Some(u)) => format!(", locked for {:.1} s more", secs_to(u)),
+                                        (None, None) => String::new(),
+                                    };
                                     html! {
-                                        <rect class={classes!("card", (job.attempts_made > 0).then_some("retried"))}
+                                        <rect class={classes!("card", (job.attempts_made > 0).then_some("retried"), lapsed.then_some("lapsed"))}
                                             data-job={job.id.clone()}
                                             x={(x + 0.5).to_string()} y={y.to_string()}
                                             width={(cw - 1.0).to_string()} height={(LANE_H - 1.5).to_string()}>
-                                            <title>{ format!("job {} ({}), {} attempts made", job.id, job.name, job.attempts_made) }</title>
+                                            <title>{ format!("job {} ({}), {} attempts made{when}", job.id, job.name, job.attempts_made) }</title>
                                         </rect>
                                     }
                                 }) }
+                                // The delayed lane counts down to its next job.
+                                if let Some(due) = (i == 2 && q.lanes[2].len() < 8).then(|| q.lanes[2].first().and_then(|j| j.due_ms)).flatten() {
+                                    <text class="lane-note" data-next-due={due.to_string()}
+                                        x={(x0 + label_w + q.lanes[2].len().min(CARDS) as f64 * cw + 2.0).to_string()}
+                                        y={(y + LANE_H - 2.0).to_string()}>{ format!("next in {:.1} s", secs_to(due)) }</text>
+                                }
                                 <text class="lane-count" x={(x0 + label_w + w + count_w - 2.0).to_string()} y={(y + LANE_H - 2.0).to_string()}>{ counts[i].to_string() }</text>
                             </g>
                         }

@@ -199,7 +199,7 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
         NodeKind::Amqp(k) => amqp::face(k, m, c, now, is_dlq),
         NodeKind::Http(k) => http::face(k, m, c, now),
         NodeKind::Kafka(k) => kafka::face(k, m, c),
-        NodeKind::Bullmq(k) => bullmq::face(k, m, c),
+        NodeKind::Bullmq(k) => bullmq::face(k, m, c, now),
     }
 }
 
