@@ -193,3 +193,59 @@ fn flows_an_order_waits_for_its_children_and_a_failed_charge_fails_it() {
         assert!(shipped.iter().any(|s| s["job"] == parent));
     }
 }
+
+/// Twelve keystrokes run one reindex, after the last one (each add replaced the delayed job
+/// before it); twenty report adds run only while none waits or runs.
+#[test]
+fn deduplication_runs_the_last_of_a_burst_and_ignores_adds_while_one_lives() {
+    let lines = run("bullmq-deduplication.json", 60);
+    assert_eq!(named(&lines, "added", "reindex").len(), 12);
+    assert_eq!(named(&lines, "removed", "reindex").len(), 11);
+    let ran = named(&lines, "active", "reindex");
+    assert_eq!(ran.len(), 1);
+    let last_add = ms(named(&lines, "added", "reindex").last().unwrap());
+    assert!(ms(ran[0]) >= last_add + 300.0, "after the last keystroke's delay");
+    let reports = named(&lines, "completed", "report").len();
+    let ignored = named(&lines, "deduplicated", "report").len();
+    assert_eq!(reports + ignored, 20);
+    assert!(reports < 20 && reports > 1, "{reports} ran");
+}
+
+/// `every` 2 s and a cron pattern every fifth second: ids `repeat:<id>:<ms>`, the digest's on
+/// multiples of 5 s; a slow worker makes the schedulers skip times rather than pile jobs up:
+/// never more than one job of a scheduler waits.
+#[test]
+fn schedulers_make_their_next_job_when_the_last_is_taken_and_skip_missed_times() {
+    let lines = run("bullmq-schedulers.json", 60);
+    let ids = |name: &str| -> Vec<u64> {
+        named(&lines, "added", name)
+            .iter()
+            .map(|a| {
+                let id = a["job"].as_str().unwrap();
+                id.rsplit(':').next().unwrap().parse().unwrap()
+            })
+            .collect()
+    };
+    let digests = ids("digest");
+    assert_eq!(digests.len(), 6, "its limit");
+    assert!(digests.iter().all(|ms| ms % 5000 == 0), "{digests:?}");
+    let beats = ids("heartbeat");
+    assert_eq!(beats.len(), 10);
+    assert_eq!(beats[0], 1, "the first at once");
+    // Skipped: some gaps between heartbeats are longer than 2 s.
+    assert!(beats.windows(2).any(|w| w[1] - w[0] > 2000), "{beats:?}");
+    assert!(beats.windows(2).all(|w| (w[1] - w[0]) % 2000 == 0), "on the 2 s grid: {beats:?}");
+    // At most one job of each scheduler waits at any time.
+    for name in ["digest", "heartbeat"] {
+        let mut waiting = 0i32;
+        for l in &lines {
+            if l["name"] == name && l["type"] == "added" {
+                waiting += 1;
+            }
+            if l["name"] == name && l["type"] == "active" {
+                waiting -= 1;
+            }
+            assert!(waiting <= 1, "{name}: {waiting} waiting");
+        }
+    }
+}
