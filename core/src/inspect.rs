@@ -92,6 +92,29 @@ pub struct MessageView {
     /// For a Kafka record: its topic, partition, offset, key and timestamp.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub record: Option<RecordView>,
+    /// For a BullMQ job: its id, state, attempts and options.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub job: Option<JobDetailView>,
+}
+
+/// A BullMQ job's own fields, as `Job` has them.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct JobDetailView {
+    /// Its id.
+    pub id: String,
+    /// Its name.
+    pub name: String,
+    /// Its state (`getState`: `waiting`, `prioritized`, `delayed`, `active`,
+    /// `waiting-children`).
+    pub state: &'static str,
+    /// `attemptsMade`.
+    pub attempts_made: u32,
+    /// `attemptsStarted`.
+    pub attempts_started: u32,
+    /// `stalledCounter`.
+    pub stalled_count: u32,
+    /// Its options (`opts`), as JSON.
+    pub opts: String,
 }
 
 /// A Kafka record's own fields.
@@ -135,6 +158,7 @@ impl MessageView {
             position: None,
             until: place.until,
             record: None,
+            job: None,
         };
         let delivered = |d: &Delivery, consumer, location, settlement| MessageView {
             envelope: place.msg.clone(),
@@ -144,6 +168,7 @@ impl MessageView {
             position: None,
             until: place.until,
             record: None,
+            job: None,
         };
         match place.detail {
             PlaceDetail::Wire { edge, arrive } => plain(MessageLocation::OnEdge { edge, arrive }),
@@ -156,9 +181,18 @@ impl MessageView {
             PlaceDetail::Kafka(crate::kafka::PlaceDetail::Accumulator {
                 producer: node, ..
             }) => plain(MessageLocation::AtNode { node }),
-            PlaceDetail::Bullmq(crate::bullmq::PlaceDetail::Job { queue }) => {
-                plain(MessageLocation::AtNode { node: queue })
-            }
+            PlaceDetail::Bullmq(crate::bullmq::PlaceDetail::Job { queue, job }) => MessageView {
+                job: Some(JobDetailView {
+                    id: job.info.id.to_string(),
+                    name: job.info.name.to_string(),
+                    state: job.state.as_str(),
+                    attempts_made: job.attempts_made,
+                    attempts_started: job.attempts_started,
+                    stalled_count: job.stalled_count,
+                    opts: serde_json::to_string(&*job.opts).unwrap_or_default(),
+                }),
+                ..plain(MessageLocation::AtNode { node: queue })
+            },
             PlaceDetail::Kafka(crate::kafka::PlaceDetail::Log { record }) => {
                 plain(MessageLocation::AtNode { node: record.tp.0 })
             }

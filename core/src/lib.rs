@@ -79,7 +79,7 @@ pub use amqp::{ConsumerMetrics, QueueMetrics};
 pub use command::{Command, CommandError, Edit};
 pub use event::{Event, EventKind};
 pub use id::{EdgeId, MessageId, NodeId};
-pub use inspect::{DeliveryView, MessageLocation, MessageView, RecordView};
+pub use inspect::{DeliveryView, JobDetailView, MessageLocation, MessageView, RecordView};
 pub use ledger::{DropReason, Fate, FateTotals};
 pub use message::{Envelope, HeaderValue, Headers, MessageTemplate};
 pub use scenario::{Diagnostic, Diagnostics, Scenario};

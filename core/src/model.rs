@@ -244,7 +244,7 @@ pub(crate) enum PlaceDetail<'a> {
     /// Somewhere in the Kafka model.
     Kafka(kafka::PlaceDetail),
     /// Somewhere in the BullMQ model.
-    Bullmq(bullmq::PlaceDetail),
+    Bullmq(bullmq::PlaceDetail<'a>),
 }
 
 /// Every model's state, side by side.

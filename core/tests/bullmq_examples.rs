@@ -204,7 +204,10 @@ fn deduplication_runs_the_last_of_a_burst_and_ignores_adds_while_one_lives() {
     let ran = named(&lines, "active", "reindex");
     assert_eq!(ran.len(), 1);
     let last_add = ms(named(&lines, "added", "reindex").last().unwrap());
-    assert!(ms(ran[0]) >= last_add + 300.0, "after the last keystroke's delay");
+    assert!(
+        ms(ran[0]) >= last_add + 300.0,
+        "after the last keystroke's delay"
+    );
     let reports = named(&lines, "completed", "report").len();
     let ignored = named(&lines, "deduplicated", "report").len();
     assert_eq!(reports + ignored, 20);
@@ -234,7 +237,10 @@ fn schedulers_make_their_next_job_when_the_last_is_taken_and_skip_missed_times()
     assert_eq!(beats[0], 1, "the first at once");
     // Skipped: some gaps between heartbeats are longer than 2 s.
     assert!(beats.windows(2).any(|w| w[1] - w[0] > 2000), "{beats:?}");
-    assert!(beats.windows(2).all(|w| (w[1] - w[0]) % 2000 == 0), "on the 2 s grid: {beats:?}");
+    assert!(
+        beats.windows(2).all(|w| (w[1] - w[0]) % 2000 == 0),
+        "on the 2 s grid: {beats:?}"
+    );
     // At most one job of each scheduler waits at any time.
     for name in ["digest", "heartbeat"] {
         let mut waiting = 0i32;

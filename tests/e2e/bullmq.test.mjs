@@ -196,6 +196,15 @@ test("the stalled-jobs example: a crashed worker's jobs show their locks lapse b
   const lapsed = page.locator('g.node-face[data-face="renders"] g.lane[data-lane="active"] rect.card.lapsed');
   assert.match(await lapsed.first().locator("title").textContent(), /its lock lapsed: it has stalled/);
   await screenshot(page, "bullmq-09-locks-lapsed");
+  // A live job opened from the log: its id, state, attempts and options.
+  if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
+  await page.locator("#log-filter").fill("name=render");
+  await page.locator(".log-table tr.ev.active").last().dblclick();
+  await page.locator("#job-state").waitFor();
+  assert.equal(await page.locator("#job-state").textContent(), "active");
+  assert.match(await page.locator("#job-attempts").textContent(), /0 made, 1 started/);
+  assert.equal(await page.locator("#job-opts").textContent(), "{}");
+  await screenshot(page, "bullmq-10-job-inspector");
   await page.selectOption("#speed", "10");
   await page.click('button[data-action="play"]');
   await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 20e6, null, { timeout: 30000 });

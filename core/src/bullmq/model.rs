@@ -422,11 +422,13 @@ pub struct BullmqModel {
 
 /// Where a job's message rests.
 #[derive(Clone, Copy, Debug)]
-pub(crate) enum PlaceDetail {
+pub(crate) enum PlaceDetail<'a> {
     /// In a queue, in this state.
     Job {
         /// The queue.
         queue: NodeId,
+        /// The job.
+        job: &'a JobData,
     },
 }
 
@@ -653,6 +655,7 @@ impl BullmqModel {
                     until: None,
                     detail: ModelPlace::Bullmq(PlaceDetail::Job {
                         queue: j.info.queue,
+                        job: j,
                     }),
                 });
             }

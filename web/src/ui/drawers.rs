@@ -328,8 +328,17 @@ fn message(ctx: &Ctx) -> Html {
                 ));
             }
             // A Kafka record has its own fields, and none of an AMQP message's routing.
-            let fields = match &v.record {
-                Some(r) => html! {
+            let fields = match (&v.record, &v.job) {
+                (_, Some(j)) => html! {
+                    <>
+                    <dt>{ "job" }</dt><dd id="job-id">{ format!("{} ({})", j.id, j.name) }</dd>
+                    <dt>{ "state" }</dt><dd id="job-state">{ j.state }</dd>
+                    <dt>{ "attempts" }</dt><dd id="job-attempts">{ format!("{} made, {} started", j.attempts_made, j.attempts_started) }</dd>
+                    if j.stalled_count > 0 { <><dt>{ "stalled" }</dt><dd>{ format!("{} times", j.stalled_count) }</dd></> }
+                    <dt>{ "opts" }</dt><dd id="job-opts"><code>{ j.opts.clone() }</code></dd>
+                    </>
+                },
+                (Some(r), None) => html! {
                     <>
                     <dt>{ "topic" }</dt><dd id="record-topic">{ name(r.topic) }</dd>
                     <dt>{ "partition" }</dt><dd id="record-partition">{ r.partition }</dd>
@@ -339,7 +348,7 @@ fn message(ctx: &Ctx) -> Html {
                     <dt>{ "timestamp" }</dt><dd>{ r.timestamp.to_string() }</dd>
                     </>
                 },
-                None => html! {
+                (None, None) => html! {
                     <>
                     <dt>{ "routing_key" }</dt><dd>{ e.routing_key.clone() }</dd>
                     <dt>{ "exchange" }</dt><dd>{ e.exchange.map(name).unwrap_or_else(|| "\"\" (default)".into()) }</dd>
