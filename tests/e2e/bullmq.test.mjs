@@ -195,6 +195,10 @@ test("the stalled-jobs example: a crashed worker's jobs show their locks lapse b
   assert.ok(now > 5e6, `after the crash: ${now}`);
   const lapsed = page.locator('g.node-face[data-face="renders"] g.lane[data-lane="active"] rect.card.lapsed');
   assert.match(await lapsed.first().locator("title").textContent(), /its lock lapsed: it has stalled/);
+  // worker-b's jobs run: each active card has its progress bar; the lapsed ones do not.
+  const progress = page.locator('g.node-face[data-face="renders"] g.lane[data-lane="active"] rect.card-progress');
+  assert.equal(await progress.count(), 2);
+  assert.ok(Number(await progress.first().getAttribute("width")) > 0);
   await screenshot(page, "bullmq-09-locks-lapsed");
   // A live job opened from the log: its id, state, attempts and options.
   if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");

@@ -314,6 +314,8 @@ pub(crate) struct Run {
     pub next: Option<Answer>,
     /// Deferred while the worker's event loop is blocked.
     pub held: bool,
+    /// When its processor started and is due to end, once the worker has the job.
+    pub processing: Option<(SimTime, SimTime)>,
 }
 
 /// A worker's state.
@@ -770,6 +772,8 @@ pub struct JobView {
     /// Active: when its lock expires unless renewed (ms); past it, the job has stalled and
     /// waits for the checker.
     pub lock_until_ms: Option<u64>,
+    /// Active: when its processor started and is due to end (ms), once its worker has it.
+    pub processing_ms: Option<(u64, u64)>,
 }
 
 /// How many jobs a lane lists at most (the newest, or the next to be taken).
@@ -855,6 +859,11 @@ impl BullmqModel {
             due_ms: (j.state == JobState::Delayed).then_some(j.score as u64 / super::DELAYED_SHIFT),
             priority: j.priority,
             lock_until_ms: j.lock.map(|l| l.until.0 / 1000),
+            processing_ms: j
+                .lock
+                .and_then(|l| self.runs.get(l.run))
+                .and_then(|r| r.processing)
+                .map(|(a, b)| (a.0 / 1000, b.0 / 1000)),
         })
     }
 

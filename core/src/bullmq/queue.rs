@@ -544,6 +544,7 @@ impl BullmqModel {
             renewed: now,
             next: None,
             held: false,
+            processing: None,
         });
         let j = self.job(key);
         j.state = JobState::Active;

@@ -266,6 +266,7 @@ impl BullmqModel {
         }
         let dist = Self::worker_config(k, worker).processing_time.clone();
         let d = SimDuration(dist.sample(&mut k.rng).0 + super::model::ATTEMPT_OVERHEAD_US);
+        self.runs.get_mut(run).expect("here").processing = Some((k.now, k.now + d));
         schedule(k, k.now + d, Due::Done(run));
     }
 

@@ -387,12 +387,21 @@ pub fn face(
                                         (None, None) => String::new(),
                                     };
                                     html! {
+                                        <>
                                         <rect class={classes!("card", (job.attempts_made > 0).then_some("retried"), lapsed.then_some("lapsed"))}
                                             data-job={job.id.clone()}
                                             x={(x + 0.5).to_string()} y={y.to_string()}
                                             width={(cw - 1.0).to_string()} height={(LANE_H - 1.5).to_string()}>
                                             <title>{ format!("job {} ({}), {} attempts made{when}", job.id, job.name, job.attempts_made) }</title>
                                         </rect>
+                                        // An active job's progress: its processor's time so far.
+                                        if let Some((from, to)) = job.processing_ms.filter(|_| !lapsed) {
+                                            <rect class="card-progress" aria-hidden="true"
+                                                x={(x + 0.5).to_string()} y={(y + LANE_H - 3.0).to_string()}
+                                                width={((cw - 1.0) * (now_ms.saturating_sub(from) as f64 / to.saturating_sub(from).max(1) as f64).min(1.0)).to_string()}
+                                                height="1.5" />
+                                        }
+                                        </>
                                     }
                                 }) }
                                 // The delayed lane counts down to its next job.
