@@ -134,7 +134,8 @@ fn stalled_jobs_of_a_crashed_worker_come_back_and_complete() {
 }
 
 /// Every order ends: it ships once both its children are done (its start after theirs), or,
-/// when its charge failed for good, it fails on pick-up without running ("child failed"),
+/// when its charge failed for good, it fails on pick-up without running ("child
+/// bull:payments:<id> failed"),
 /// one order per failed charge; a failed reservation is let go and its order ships anyway.
 #[test]
 fn flows_an_order_waits_for_its_children_and_a_failed_charge_fails_it() {
@@ -149,7 +150,15 @@ fn flows_an_order_waits_for_its_children_and_a_failed_charge_fails_it() {
     assert!(!failed_charges.is_empty() && !failed_reservations.is_empty());
     assert_eq!(failed_orders.len(), failed_charges.len());
     for f in &failed_orders {
-        assert_eq!(f["failed_reason"], "child failed");
+        let reason = f["failed_reason"].as_str().unwrap();
+        let charge = reason
+            .strip_prefix("child bull:payments:")
+            .and_then(|r| r.strip_suffix(" failed"))
+            .unwrap_or_else(|| panic!("{reason}"));
+        assert!(
+            failed_charges.iter().any(|c| c["job"] == charge),
+            "{reason}"
+        );
         let id = &f["job"];
         let runs = of(&lines, "active")
             .into_iter()

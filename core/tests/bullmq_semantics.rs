@@ -842,8 +842,13 @@ fn a_childs_final_failure_does_what_its_options_say() {
     );
     let failed = of(&lines, "failed");
     let pf = failed.iter().find(|f| f["name"] == "parent").unwrap();
-    assert_eq!(pf["failed_reason"], "child failed");
-    let bad_failed = ms(failed.iter().find(|f| f["name"] == "bad").unwrap());
+    let bad = failed.iter().find(|f| f["name"] == "bad").unwrap();
+    // BullMQ's deferred failure names the child by its Redis key.
+    assert_eq!(
+        pf["failed_reason"],
+        format!("child bull:cq:{} failed", bad["job"].as_str().unwrap())
+    );
+    let bad_failed = ms(bad);
     assert!(ms(pf) < bad_failed + 10.0, "it does not run its 10 ms");
     // The late sibling still runs, later, for nothing.
     assert!(of(&lines, "completed").iter().any(|c| c["name"] == "late"));
@@ -923,21 +928,36 @@ fn a_nested_flow_fails_upwards_with_fail_parent_on_failure() {
         .collect();
     assert_eq!(names, ["parent", "mid", "leaf"]);
     assert_eq!(of(&lines, "waiting_children").len(), 2);
-    let failed: Vec<(&str, &str)> = of(&lines, "failed")
+    let id = |name: &str| {
+        of(&lines, "added")
+            .iter()
+            .find(|a| a["name"] == name)
+            .unwrap()["job"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let failed: Vec<(String, String)> = of(&lines, "failed")
         .iter()
         .map(|f| {
             (
-                f["name"].as_str().unwrap(),
-                f["failed_reason"].as_str().unwrap(),
+                f["name"].as_str().unwrap().to_owned(),
+                f["failed_reason"].as_str().unwrap().to_owned(),
             )
         })
         .collect();
     assert_eq!(
         failed,
         [
-            ("leaf", "processor error"),
-            ("mid", "child failed"),
-            ("parent", "child failed")
+            ("leaf".to_owned(), "processor error".to_owned()),
+            (
+                "mid".to_owned(),
+                format!("child bull:cq:{} failed", id("leaf"))
+            ),
+            (
+                "parent".to_owned(),
+                format!("child bull:cq:{} failed", id("mid"))
+            )
         ]
     );
 }

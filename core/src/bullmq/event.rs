@@ -177,6 +177,8 @@ pub enum BullmqEvent {
         attempts_made: u32,
         /// Why.
         reason: FailReason,
+        /// With [`FailReason::ChildFailed`]: the child's Redis key (`bull:<queue>:<id>`).
+        child: Option<Box<str>>,
     },
     /// A final failure with `attemptsMade >= attempts` (`retries-exhausted`).
     RetriesExhausted {

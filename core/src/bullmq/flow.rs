@@ -165,11 +165,13 @@ impl BullmqModel {
 
     /// A child failed for good (`moveChildFromDependenciesIfNeeded`): what its options say.
     pub(crate) fn child_failed(&mut self, k: &mut Kernel, child: Key) {
-        let Some((parent, how)) = self
-            .jobs
-            .get(child)
-            .and_then(|j| j.parent.map(|p| (p, j.opts.on_child_failure())))
-        else {
+        let Some((parent, how, child_key)) = self.jobs.get(child).and_then(|j| {
+            j.parent.map(|p| {
+                let queue = &k.topo.node(j.info.queue).name;
+                let key: Box<str> = format!("bull:{queue}:{}", j.info.id).into();
+                (p, j.opts.on_child_failure(), key)
+            })
+        }) else {
             return;
         };
         let Some(p) = self.jobs.get_mut(parent) else {
@@ -189,13 +191,17 @@ impl BullmqModel {
                 match p.state {
                     JobState::WaitingChildren | JobState::Delayed => {
                         p.deferred = Some(FailReason::ChildFailed);
+                        p.deferred_child = Some(child_key);
                         self.move_parent(k, parent);
                     }
                     JobState::Failed => {}
                     JobState::Waiting
                     | JobState::Prioritized
                     | JobState::Active
-                    | JobState::Completed => p.deferred = Some(FailReason::ChildFailed),
+                    | JobState::Completed => {
+                        p.deferred = Some(FailReason::ChildFailed);
+                        p.deferred_child = Some(child_key);
+                    }
                 }
             }
             OnChildFailure::ContinueParent => {

@@ -140,6 +140,8 @@ pub(crate) struct JobData {
     pub stalled_count: u32,
     /// `defa`: it fails when next picked up, for this reason.
     pub deferred: Option<super::event::FailReason>,
+    /// With a child's failure as the reason: the child's Redis key (`bull:<queue>:<id>`).
+    pub deferred_child: Option<Box<str>>,
     pub lock: Option<Lock>,
     /// `finishedOn`, ms.
     pub finished_ms: Option<u64>,

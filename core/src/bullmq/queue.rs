@@ -182,6 +182,7 @@ impl BullmqModel {
             attempts_started: 0,
             stalled_count: 0,
             deferred: None,
+            deferred_child: None,
             lock: None,
             finished_ms: None,
             fails_left: fails,
@@ -641,6 +642,13 @@ impl BullmqModel {
                 self.fetch_next_or_drained(k, queue, worker, fetch_next)
             }
             Finish::Fail(reason) => {
+                let child = match reason {
+                    super::event::FailReason::ChildFailed => j.deferred_child.clone(),
+                    super::event::FailReason::Error
+                    | super::event::FailReason::Unrecoverable
+                    | super::event::FailReason::Stalled
+                    | super::event::FailReason::PendingDependencies => None,
+                };
                 let msg = j.msg.take().expect("a live job");
                 j.state = JobState::Failed;
                 j.finished_ms = Some(now_ms(k));
@@ -659,6 +667,7 @@ impl BullmqModel {
                         job: job.clone(),
                         attempts_made: atm,
                         reason,
+                        child,
                     },
                 );
                 if atm >= attempts {

@@ -87,6 +87,7 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             job: j,
             attempts_made,
             reason,
+            child,
         } => {
             job(f, j)?;
             f.u64("attempts_made", (*attempts_made).into())?;
@@ -96,10 +97,14 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
                     "failed_reason",
                     &format!("Job {} has pending dependencies. moveToFinished", j.id),
                 ),
+                // BullMQ's `defa` names the child by its Redis key.
+                super::event::FailReason::ChildFailed => match child {
+                    Some(c) => f.str("failed_reason", &format!("child {c} failed")),
+                    None => f.str("failed_reason", reason.as_str()),
+                },
                 super::event::FailReason::Error
                 | super::event::FailReason::Unrecoverable
-                | super::event::FailReason::Stalled
-                | super::event::FailReason::ChildFailed => f.str("failed_reason", reason.as_str()),
+                | super::event::FailReason::Stalled => f.str("failed_reason", reason.as_str()),
             }
         }
         BullmqEvent::RetriesExhausted {
