@@ -91,6 +91,10 @@ pub enum Retry {
     No,
 }
 
+/// A failed child's Redis key, `bull:<queue>:<id>`, as a parent's `failedReason` names it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChildKey(pub Box<str>);
+
 /// A deduplicated add.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Dedup {
@@ -177,8 +181,9 @@ pub enum BullmqEvent {
         attempts_made: u32,
         /// Why.
         reason: FailReason,
-        /// With [`FailReason::ChildFailed`]: the child's Redis key (`bull:<queue>:<id>`).
-        child: Option<Box<str>>,
+        /// With [`FailReason::ChildFailed`]: the child's Redis key, boxed (a thin pointer) so
+        /// that events stay small.
+        child: Option<Box<ChildKey>>,
     },
     /// A final failure with `attemptsMade >= attempts` (`retries-exhausted`).
     RetriesExhausted {

@@ -643,7 +643,10 @@ impl BullmqModel {
             }
             Finish::Fail(reason) => {
                 let child = match reason {
-                    super::event::FailReason::ChildFailed => j.deferred_child.clone(),
+                    super::event::FailReason::ChildFailed => j
+                        .deferred_child
+                        .clone()
+                        .map(|c| Box::new(super::event::ChildKey(c))),
                     super::event::FailReason::Error
                     | super::event::FailReason::Unrecoverable
                     | super::event::FailReason::Stalled

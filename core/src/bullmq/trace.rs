@@ -99,7 +99,7 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
                 ),
                 // BullMQ's `defa` names the child by its Redis key.
                 super::event::FailReason::ChildFailed => match child {
-                    Some(c) => f.str("failed_reason", &format!("child {c} failed")),
+                    Some(c) => f.str("failed_reason", &format!("child {} failed", c.0)),
                     None => f.str("failed_reason", reason.as_str()),
                 },
                 super::event::FailReason::Error
