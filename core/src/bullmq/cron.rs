@@ -1,7 +1,7 @@
 //! Cron patterns for job schedulers, as BullMQ reads them through cron-parser: five fields
 //! (minute, hour, day of month, month, day of week), or six with seconds first; a day of month
 //! and a day of week both restricted match either; times in the scheduler's `tz` (UTC without
-//! one; the zones compiled in are listed in `.cargo/config.toml`). Simulated time 0 is the Unix
+//! one; any name of the IANA database that chrono-tz carries, links such as `US/Eastern` included). Simulated time 0 is the Unix
 //! epoch (Thursday 1 January 1970, 00:00 UTC).
 
 use chrono::TimeZone;
@@ -33,8 +33,8 @@ impl CronSchedule {
             None => chrono_tz::Tz::UTC,
             Some(name) => name.parse().map_err(|_| {
                 format!(
-                    "{name:?} is not a time zone modelled here: one of the IANA names listed in \
-                     docs/bullmq.md (UTC, Europe/Paris, America/New_York, Asia/Tokyo…)"
+                    "{name:?} is not a time zone: an IANA name such as UTC, Europe/Paris, \
+                     America/New_York or Asia/Tokyo (the case matters)"
                 )
             })?,
         };
@@ -67,6 +67,13 @@ mod tests {
         assert_eq!(paris.next_after(0), Some(8 * 3_600_000));
         let utc = CronSchedule::parse("0 9 * * *", None).unwrap();
         assert_eq!(utc.next_after(0), Some(9 * 3_600_000));
+        // Zones far from the usual: Chatham Islands at UTC+12:45 in 1970, so 09:00 on the 1st
+        // was before the epoch and 09:00 on the 2nd is 20:15 UTC on the 1st; Etc/GMT-14 is
+        // UTC+14 (POSIX signs), 09:00 on the 2nd is 19:00 UTC on the 1st.
+        let chatham = CronSchedule::parse("0 9 * * *", Some("Pacific/Chatham")).unwrap();
+        assert_eq!(chatham.next_after(0), Some(20 * 3_600_000 + 15 * 60_000));
+        let plus14 = CronSchedule::parse("0 9 * * *", Some("Etc/GMT-14")).unwrap();
+        assert_eq!(plus14.next_after(0), Some(19 * 3_600_000));
         // Day of month 1 or Monday: Monday 5 January comes first after midnight on the 1st.
         let either = CronSchedule::parse("0 0 1 * 1", None).unwrap();
         assert_eq!(either.next_after(0), Some(4 * 86_400_000));
@@ -86,9 +93,17 @@ mod tests {
         assert!(CronSchedule::parse("* * * * *", Some("Mars/Base"))
             .unwrap_err()
             .contains("not a time zone"));
-        // A real zone left out of the compiled list (`.cargo/config.toml`) is refused too.
-        assert!(CronSchedule::parse("* * * * *", Some("America/Adak")).is_err());
-        for tz in ["UTC", "Europe/Paris", "America/New_York", "Asia/Kolkata"] {
+        // The whole database: rare zones, links to other zones and Etc's fixed offsets.
+        for tz in [
+            "UTC",
+            "Europe/Paris",
+            "America/New_York",
+            "Asia/Kolkata",
+            "America/Adak",
+            "Pacific/Chatham",
+            "US/Eastern",
+            "Etc/GMT-14",
+        ] {
             assert!(CronSchedule::parse("* * * * *", Some(tz)).is_ok(), "{tz}");
         }
     }
