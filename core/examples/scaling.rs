@@ -2,8 +2,8 @@
 //! Markdown table for `docs/performance.md`:
 //!
 //! - **topology size**, 8 to 10,000 nodes (`fixtures::grown`, the same total rate): startup
-//!   (`Sim::new`, validation included) and cost per event;
-//! - **message rate**, 1 k to 300 k messages/s: cost per event;
+//!   (`Sim::new`, validation included), cost per event and the peak heap of a run;
+//! - **message rate**, 1 k to 300 k messages/s: cost per event and the peak heap of a run;
 //! - **backlog**, a queue nobody consumes filling to 1 M messages: cost per event as it grows,
 //!   and bytes per queued message;
 //! - **simulated duration**, to 600 s at 5 k messages/s with one message parked in a queue
@@ -50,6 +50,15 @@ fn mb(bytes: usize) -> f64 {
     bytes as f64 / 1e6
 }
 
+/// What `f` adds to the heap at its peak, in bytes: the peak in use while it runs, less what
+/// was in use before it started.
+fn peak_added(f: impl FnOnce()) -> usize {
+    let before = IN_USE.load(Relaxed);
+    PEAK.store(before, Relaxed);
+    f();
+    PEAK.load(Relaxed) - before
+}
+
 /// The median of `runs` timings of `f`, in seconds.
 fn median(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
     let mut v: Vec<f64> = (0..runs).map(|_| f()).collect();
@@ -72,7 +81,7 @@ fn ns_per_event(s: &Scenario, sim_s: u64) -> f64 {
 }
 
 fn topology_size() {
-    println!("\n| nodes | edges | startup (Sim::new) | per node | validation alone | build alone | cost per event |\n|---|---|---|---|---|---|---|");
+    println!("\n| nodes | edges | startup (Sim::new) | per node | validation alone | build alone | cost per event | peak heap of a run |\n|---|---|---|---|---|---|---|---|");
     for n in [8usize, 80, 800, 2_000, 4_000, 10_000] {
         let s = grown(n, 10_000.0);
         let startup = median(5, || {
@@ -98,27 +107,32 @@ fn topology_size() {
             t.elapsed().as_secs_f64()
         });
         let per_event = median(3, || ns_per_event(&s, 2));
+        let peak = peak_added(|| {
+            ns_per_event(&s, 2);
+        });
         println!(
-            "| {} | {} | {:.2} ms | {:.2} µs | {:.2} ms | {:.2} ms | {per_event:.0} ns |",
+            "| {} | {} | {:.2} ms | {:.2} µs | {:.2} ms | {:.2} ms | {per_event:.0} ns | {:.1} MB |",
             s.nodes.len(),
             s.edges.len(),
             startup * 1e3,
             startup * 1e6 / s.nodes.len() as f64,
             validate * 1e3,
-            build * 1e3
+            build * 1e3,
+            mb(peak)
         );
     }
 }
 
 fn message_rate() {
-    println!("\n| messages/s (80 nodes) | cost per event |\n|---|---|");
+    println!("\n| messages/s (80 nodes) | cost per event | peak heap of a run |\n|---|---|---|");
     for rate in [1_000.0, 10_000.0, 100_000.0, 300_000.0] {
         let s = grown(80, rate);
         let secs = if rate > 50_000.0 { 1 } else { 4 };
-        println!(
-            "| {rate:.0} | {:.0} ns |",
-            median(3, || ns_per_event(&s, secs))
-        );
+        let per_event = median(3, || ns_per_event(&s, secs));
+        let peak = peak_added(|| {
+            ns_per_event(&s, secs);
+        });
+        println!("| {rate:.0} | {per_event:.0} ns | {:.1} MB |", mb(peak));
     }
 }
 

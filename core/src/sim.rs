@@ -896,8 +896,12 @@ impl Sim {
             Due::Emit => {
                 let node = NodeId(on);
                 self.k.count_emit(node);
-                let template = self.k.producer(node).message.clone();
-                self.publish(node, &template);
+                // Only a kernel producer emits by rate: its message is built from the template
+                // where it lies (no copy of the template).
+                let id = self.k.ledger.next_id();
+                let template = &self.k.producer(node).message;
+                let msg = Box::new(Envelope::from_template(id, template, self.k.now));
+                self.send_published(node, msg);
                 self.k.schedule_next_emit(node);
             }
             Due::Arrive { mut msg } => {
@@ -1202,7 +1206,14 @@ impl Sim {
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {}
         }
         let id = self.k.ledger.next_id();
-        let mut msg = Box::new(Envelope::from_template(id, template, self.k.now));
+        let msg = Box::new(Envelope::from_template(id, template, self.k.now));
+        self.send_published(node, msg);
+    }
+
+    /// A producer's new message `msg` leaves it: marked by its model, counted, and sent on (or
+    /// dropped, if the producer is down).
+    fn send_published(&mut self, node: NodeId, mut msg: Box<Envelope>) {
+        let id = msg.id;
         self.models.on_publish(&self.k, node, &mut msg);
         self.k.ledger.create(id, Fate::Held { node });
         self.k.nodes[node.index()].stats.published += 1;
@@ -1266,6 +1277,8 @@ mod tests {
         assert_eq!(std::mem::size_of::<Due>(), 16);
         assert_eq!(std::mem::size_of::<crate::agenda::Entry<Due>>(), 32);
         assert_eq!(std::mem::size_of::<Event>(), 48);
+        // A node's kernel state is one cache line (`NodeState`).
+        assert_eq!(std::mem::size_of::<crate::kernel::NodeState>(), 64);
     }
 
     fn running_sim() -> Sim {

@@ -387,11 +387,13 @@ impl AmqpModel {
             || -> Vec<Vec<&str>> { keys.iter().map(|key| topic::words(key)).collect() };
         let mut split: Option<Vec<Vec<&str>>> = None;
         let mut hits: Vec<EdgeId> = Vec::new(); // an indexed exchange's matching bindings
-        let mut work = vec![first];
-        let mut i = 0;
-        while i < work.len() {
-            let x = work[i];
-            i += 1;
+                                                // The exchanges reached after `first` (exchange-to-exchange bindings and alternate
+                                                // exchanges), each once, in the order reached: the path. Allocated only if there are
+                                                // any.
+        let mut work: Vec<NodeId> = Vec::new();
+        let mut next = 0;
+        let mut x = first;
+        loop {
             let mut routed_somewhere = false;
             hits.clear();
             match self.routes.lookup(x) {
@@ -416,7 +418,7 @@ impl AmqpModel {
                         };
                         if hit {
                             routed_somewhere = true;
-                            self.follow_binding(k, edge.to, &mut work, &mut dests);
+                            self.follow_binding(k, edge.to, first, &mut work, &mut dests);
                         }
                     }
                 }
@@ -429,7 +431,7 @@ impl AmqpModel {
                     continue;
                 }
                 routed_somewhere = true;
-                self.follow_binding(k, edge.to, &mut work, &mut dests);
+                self.follow_binding(k, edge.to, first, &mut work, &mut dests);
             }
             if !routed_somewhere {
                 if let NodeKind::Amqp(AmqpKind::Exchange(cfg)) = &k.topo.node(x).kind {
@@ -441,32 +443,40 @@ impl AmqpModel {
                         .or_else(|| self.policy_ae.get(&x).map(String::as_str));
                     if let Some(ae) = ae {
                         if let Some(ae) = Self::live_exchange(k, ae) {
-                            if !work.contains(&ae) {
+                            if ae != first && !work.contains(&ae) {
                                 work.push(ae);
                             }
                         }
                     }
                 }
             }
+            match work.get(next) {
+                Some(&w) => {
+                    x = w;
+                    next += 1;
+                }
+                None => break,
+            }
         }
         dests.sort_unstable();
         dests.dedup();
-        work.remove(0);
         (dests, work)
     }
 
     /// A binding to `to` matched the message being routed: an exchange joins the worklist
-    /// (once), a live queue the destinations.
+    /// (once; `first` is the exchange routing began at, not in it), a live queue the
+    /// destinations.
     fn follow_binding(
         &self,
         k: &Kernel,
         to: NodeId,
+        first: NodeId,
         work: &mut Vec<NodeId>,
         dests: &mut Vec<NodeId>,
     ) {
         match k.topo.node(to).kind {
             NodeKind::Amqp(AmqpKind::Exchange(_)) => {
-                if !work.contains(&to) {
+                if to != first && !work.contains(&to) {
                     work.push(to);
                 }
             }
@@ -499,7 +509,8 @@ impl AmqpModel {
         queues: Vec<NodeId>,
         dead_letter: bool,
     ) -> bool {
-        let mut msgs = Vec::with_capacity(queues.len());
+        // Copies for the queues after the first (none, usually: no allocation then).
+        let mut msgs = Vec::with_capacity(queues.len().saturating_sub(1));
         for (i, &q) in queues.iter().enumerate().skip(1) {
             let id = k.ledger.next_id();
             k.ledger.create(id, Fate::Held { node: q });

@@ -87,8 +87,11 @@ pub(crate) fn reconfigure_rule(
     old: &NodeKind,
     new: &NodeKind,
 ) -> Result<(), Reconfigure> {
+    let (NodeKind::Kafka(old), NodeKind::Kafka(new)) = (old, new) else {
+        unreachable!("the same kind of this model (checked by the caller)")
+    };
     match (old, new) {
-        (NodeKind::Kafka(KafkaKind::Topic(a)), NodeKind::Kafka(KafkaKind::Topic(b))) => {
+        (KafkaKind::Topic(a), KafkaKind::Topic(b)) => {
             if b.partitions < a.partitions {
                 return Err(Reconfigure::Refused(format!(
                     "InvalidPartitionsException: topic {name:?} currently has {} partitions, \
@@ -98,7 +101,7 @@ pub(crate) fn reconfigure_rule(
             }
             Ok(())
         }
-        (NodeKind::Kafka(KafkaKind::Consumer(a)), NodeKind::Kafka(KafkaKind::Consumer(b))) => {
+        (KafkaKind::Consumer(a), KafkaKind::Consumer(b)) => {
             if a.group_id != b.group_id
                 || a.assignment_strategy != b.assignment_strategy
                 || a.group_instance_id != b.group_instance_id
@@ -110,7 +113,11 @@ pub(crate) fn reconfigure_rule(
             }
             Ok(())
         }
-        _ => Ok(()),
+        // A producer takes every setting in place.
+        (KafkaKind::Producer(_), KafkaKind::Producer(_)) => Ok(()),
+        (KafkaKind::Topic(_) | KafkaKind::Producer(_) | KafkaKind::Consumer(_), _) => {
+            unreachable!("the same kind (checked by the caller)")
+        }
     }
 }
 
