@@ -1279,6 +1279,11 @@ mod tests {
         assert_eq!(std::mem::size_of::<Event>(), 48);
         // A node's kernel state is one cache line (`NodeState`).
         assert_eq!(std::mem::size_of::<crate::kernel::NodeState>(), 64);
+        // A topology node is read on every message: the large configurations are boxed, so
+        // that no kind makes every node larger.
+        // (BullMQ's producer and worker, and AMQP's queue, were 352 bytes: every node paid.)
+        assert_eq!(std::mem::size_of::<NodeKind>(), 168);
+        assert_eq!(std::mem::size_of::<crate::topology::Node>(), 272);
     }
 
     fn running_sim() -> Sim {

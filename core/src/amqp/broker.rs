@@ -149,7 +149,7 @@ impl AmqpNode {
         match kind {
             NodeKind::Producer(_) => AmqpNode::Producer { next_seq: 1 },
             NodeKind::Amqp(AmqpKind::Queue(q)) => {
-                AmqpNode::Queue(Box::new(QueueState::new(q.clone())))
+                AmqpNode::Queue(Box::new(QueueState::new((**q).clone())))
             }
             NodeKind::Amqp(AmqpKind::Consumer(_)) => {
                 AmqpNode::Consumer(Box::new(ConsumerState::new()))

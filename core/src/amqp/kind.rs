@@ -11,8 +11,9 @@ use serde_json::Value;
 pub enum AmqpKind {
     /// An exchange: routes what is published to it along its bindings.
     Exchange(ExchangeConfig),
-    /// A queue: holds messages until a consumer takes them.
-    Queue(QueueConfig),
+    /// A queue: holds messages until a consumer takes them. Boxed: its arguments would make
+    /// every node larger (the running queue keeps its own copy, `QueueState::config`).
+    Queue(Box<QueueConfig>),
     /// A client consuming from queues on one channel, settling each delivery.
     Consumer(ConsumerConfig),
 }
@@ -40,7 +41,7 @@ impl AmqpKind {
         use crate::scenario::typed;
         Some(match name {
             "exchange" => typed(config, path).map(AmqpKind::Exchange),
-            "queue" => typed(config, path).map(AmqpKind::Queue),
+            "queue" => typed(config, path).map(|q| AmqpKind::Queue(Box::new(q))),
             "consumer" => typed(config, path).map(AmqpKind::Consumer),
             _ => return None,
         })

@@ -17,11 +17,13 @@ pub enum BullmqKind {
     /// A queue: its jobs in Redis (`wait`, `prioritized`, `delayed`, `active`, `completed`,
     /// `failed`), its rate limiter, and its queue-wide settings.
     Queue(QueueConfig),
-    /// A producer: `Queue.add` at a rate, or on scripted `publish` actions.
-    Producer(ProducerConfig),
+    /// A producer: `Queue.add` at a rate, or on scripted `publish` actions. Boxed: its job
+    /// options, scheduler and flow are most of a node's size otherwise, and every node of
+    /// every kind would carry that much (the topology's nodes are read on every message).
+    Producer(Box<ProducerConfig>),
     /// A worker: it fetches jobs, runs up to `concurrency` at once, holds their locks, and
-    /// completes, retries or fails them.
-    Worker(WorkerConfig),
+    /// completes, retries or fails them. Boxed, as a producer is.
+    Worker(Box<WorkerConfig>),
 }
 
 impl BullmqKind {
@@ -47,8 +49,8 @@ impl BullmqKind {
         use crate::scenario::typed;
         Some(match name {
             "job_queue" => typed(config, path).map(BullmqKind::Queue),
-            "job_producer" => typed(config, path).map(BullmqKind::Producer),
-            "worker" => typed(config, path).map(BullmqKind::Worker),
+            "job_producer" => typed(config, path).map(|p| BullmqKind::Producer(Box::new(p))),
+            "worker" => typed(config, path).map(|w| BullmqKind::Worker(Box::new(w))),
             _ => return None,
         })
     }
