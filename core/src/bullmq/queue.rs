@@ -932,10 +932,15 @@ impl BullmqModel {
 
     /// Schedules `due` after the worker link's latency from `worker` to its queue (or back).
     pub(crate) fn after_link(&mut self, k: &mut Kernel, worker: NodeId, due: Due) {
-        let latency = Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
-            k.topo.edge(e).latency.sample(&mut k.rng)
-        });
-        let at = k.now + latency;
+        let at = k.now + Self::work_link(k, worker);
         schedule(k, at, due);
+    }
+
+    /// One crossing of `worker`'s link to its queue (Redis): a latency drawn from its edge,
+    /// or none if it has no edge any more.
+    pub(crate) fn work_link(k: &mut Kernel, worker: NodeId) -> SimDuration {
+        Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
+            k.topo.edge(e).latency.sample(&mut k.rng)
+        })
     }
 }

@@ -340,14 +340,10 @@ impl BullmqModel {
             emit(k, BullmqEvent::PendingDependencies { job: info, worker });
             let how = self.after_throw(k, job, FailReason::PendingDependencies);
             self.runs.get_mut(run).expect("here").outcome = Some(how);
-            let back = Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
-                k.topo.edge(e).latency.sample(&mut k.rng)
-            });
-            let at = k.now + back;
-            let forth = Self::work_edge(k, worker).map_or(SimDuration::ZERO, |(e, _)| {
-                k.topo.edge(e).latency.sample(&mut k.rng)
-            });
-            schedule(k, at + forth, Due::Finish(run));
+            // The refusal travels back to the worker, and its call failing the job comes in.
+            let back = Self::work_link(k, worker);
+            let forth = Self::work_link(k, worker);
+            schedule(k, k.now + back + forth, Due::Finish(run));
             return;
         }
         let next = self.finish(k, run, how, fetch_next);
