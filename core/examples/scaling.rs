@@ -9,7 +9,7 @@
 //! - **simulated duration**, to 600 s at 5 k messages/s with one message parked in a queue
 //!   nobody consumes: heap in use, the ledger's size, and what `metrics()` costs;
 //! - **bindings**, a topic and a direct exchange with 10 to 10,000 bindings of which one
-//!   matches: cost per publish.
+//!   matches: cost per publish, startup and the peak heap of a run.
 //!
 //! Memory is counted by a counting allocator (bytes in use and the peak), not read from the
 //! OS. Times are wall-clock medians of several runs; the machine is noisy, so compare within
@@ -288,25 +288,41 @@ fn bindings_scenario(ty: &str, n: usize) -> Scenario {
 }
 
 fn bindings() {
-    println!("\n| bindings (one matches) | topic: ns per publish | direct: ns per publish |\n|---|---|---|");
+    println!("\n| bindings (one matches) | topic: ns per publish | direct: ns per publish | topic: startup | direct: startup | topic: peak heap of a run | direct: peak heap of a run |\n|---|---|---|---|---|---|---|");
     for n in [10usize, 100, 1_000, 10_000] {
-        let per_publish = |ty: &str| {
-            let s = bindings_scenario(ty, n);
-            median(5, || {
-                let mut sim = Sim::new(&s).expect("valid");
-                sim.advance_to(SimTime(200_000));
-                sim.drain_events().for_each(drop);
-                let (published, t) = (sim.metrics().messages.created, Instant::now());
-                sim.advance_to(SimTime(1_200_000));
-                sim.drain_events().for_each(drop);
-                let e = t.elapsed().as_secs_f64();
-                e * 1e9 / (sim.metrics().messages.created - published).max(1) as f64
-            })
+        let one_run = |s: &Scenario| {
+            let mut sim = Sim::new(s).expect("valid");
+            sim.advance_to(SimTime(200_000));
+            sim.drain_events().for_each(drop);
+            let (published, t) = (sim.metrics().messages.created, Instant::now());
+            sim.advance_to(SimTime(1_200_000));
+            sim.drain_events().for_each(drop);
+            let e = t.elapsed().as_secs_f64();
+            e * 1e9 / (sim.metrics().messages.created - published).max(1) as f64
         };
+        let measure = |ty: &str| {
+            let s = bindings_scenario(ty, n);
+            let per_publish = median(5, || one_run(&s));
+            let startup = median(5, || {
+                let t = Instant::now();
+                let sim = Sim::new(&s).expect("valid");
+                let e = t.elapsed().as_secs_f64();
+                drop(sim);
+                e
+            });
+            let peak = peak_added(|| {
+                one_run(&s);
+            });
+            (per_publish, startup, peak)
+        };
+        let (tp, ts, tm) = measure("topic");
+        let (dp, ds, dm) = measure("direct");
         println!(
-            "| {n} | {:.0} | {:.0} |",
-            per_publish("topic"),
-            per_publish("direct")
+            "| {n} | {tp:.0} | {dp:.0} | {:.2} ms | {:.2} ms | {:.1} MB | {:.1} MB |",
+            ts * 1e3,
+            ds * 1e3,
+            mb(tm),
+            mb(dm)
         );
     }
 }
