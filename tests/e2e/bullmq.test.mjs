@@ -4,7 +4,7 @@
 // them. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes } from "./harness.mjs";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -19,12 +19,6 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   async function selectNode(name) {
     const c = await centre(node(name));
     await page.mouse.click(c.x, c.y - 20);
-  }
-  async function runTo(seconds, speed = 10) {
-    await page.selectOption("#speed", String(speed));
-    await page.click('button[data-action="play"]');
-    await page.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) > t, seconds * 1e6, { timeout: 60000 });
-    await page.click('button[data-action="pause"]');
   }
   const lane = async (name) =>
     Number(await page.locator(`g.node-face[data-face="jobs"] g.lane[data-lane="${name}"]`).getAttribute("data-count"));
@@ -46,7 +40,7 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
 
   // The producer adds five jobs a second; the worker (concurrency 2, 300 ms, one attempt in
   // five throws) completes them; a failed attempt backs off (exponential, 1 s) in delayed.
-  await runTo(12);
+  await runTo(page, 12);
   assert.ok((await lane("completed")) > 20, `completed: ${await lane("completed")}`);
   const lanes = await page.locator('g.node-face[data-face="jobs"] g.lane').evaluateAll((gs) => gs.map((g) => g.dataset.lane));
   assert.deepEqual(lanes, ["waiting", "prioritized", "delayed", "active", "completed", "failed", "children"]);
@@ -67,7 +61,7 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   for (let i = 0; i < 20; i++) {
     await log("name=fails-twice");
     if ((await page.locator(ended).count()) > 0) break;
-    await runTo((await nowUs()) / 1e6 + 5, 10);
+    await runTo(page, (await nowUs()) / 1e6 + 5);
   }
   const seen = await log("name=fails-twice");
   assert.ok((await page.locator(ended).count()) > 0, `ended by ${(await nowUs()) / 1e6} s: ${seen.slice(0, 300)}`);
@@ -94,7 +88,7 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   await page.keyboard.press("Escape");
   await drag("worker", 840, 380);
   await connectNodes(page, "jobs", "worker-2");
-  await runTo(crashedAt / 1e6 + 75, 10);
+  await runTo(page, crashedAt / 1e6 + 75);
   assert.match(await log("stalled"), /stalled_count=1/, "the crashed worker's jobs stalled");
   const done = await log("completed");
   assert.match(done, /worker=worker-2/, "the new worker completes jobs");
@@ -104,10 +98,7 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
 
 test("the order example: LIFO, FIFO, the promoted delayed job, then priorities", async () => {
   const page = await openInContext("?example=bullmq-order", {}, "#stage");
-  await page.selectOption("#speed", "10");
-  await page.click('button[data-action="play"]');
-  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 6e6, null, { timeout: 40000 });
-  await page.click('button[data-action="pause"]');
+  await runTo(page, 6, { timeout: 40000 });
   if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
   await page.locator("#log-filter").fill("active");
   const rows = await page.locator(".log-table tr.ev.active").allTextContents();
@@ -122,11 +113,8 @@ test("the flows example: orders wait in the children lane for their payment and 
   const page = await openInContext("?example=bullmq-flows", {}, "#stage");
   const lane = (queue, name) =>
     page.locator(`g.node-face[data-face="${queue}"] g.lane[data-lane="${name}"]`).getAttribute("data-count");
-  await page.selectOption("#speed", "1");
-  await page.click('button[data-action="play"]');
   // The first order waits for its children (about 0.4 s of payment) in the children lane.
-  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 1.2e5, null, { timeout: 20000 });
-  await page.click('button[data-action="pause"]');
+  await runTo(page, 0.12, { speed: 1, timeout: 20000 });
   assert.equal(await lane("shipping", "children"), "1");
   await screenshot(page, "bullmq-05-flow-waiting");
   await page.selectOption("#speed", "10");
@@ -209,10 +197,7 @@ test("the stalled-jobs example: a crashed worker's jobs show their locks lapse b
   assert.match(await page.locator("#job-attempts").textContent(), /0 made, 1 started/);
   assert.equal(await page.locator("#job-opts").textContent(), "{}");
   await screenshot(page, "bullmq-10-job-inspector");
-  await page.selectOption("#speed", "10");
-  await page.click('button[data-action="play"]');
-  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 20e6, null, { timeout: 30000 });
-  await page.click('button[data-action="pause"]');
+  await runTo(page, 20, { timeout: 30000 });
   assert.equal(await page.locator("rect.card.lapsed").count(), 0, "moved back and taken again");
   assert.deepEqual(page.problems, []);
 });

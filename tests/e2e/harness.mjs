@@ -92,6 +92,14 @@ export async function screenshot(page, name) {
   await page.screenshot({ path: join(artifacts, `${name}.png`) });
 }
 
+/** Plays at `speed` until the clock passes `seconds` of simulated time, then pauses. */
+export async function runTo(page, seconds, { speed = 10, timeout = 60000 } = {}) {
+  await page.selectOption("#speed", String(speed));
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) > t, seconds * 1e6, { timeout });
+  await page.click('button[data-action="pause"]');
+}
+
 /** Moves the playground's scrubber to `us` (microseconds, as text), as a drag would, and
  * resolves once the clock shows it and two frames have drawn it. */
 export async function scrubTo(page, us) {

@@ -4,7 +4,7 @@
 // well again. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes } from "./harness.mjs";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -128,10 +128,7 @@ test("build a chain, slow its bottom, watch the timeouts climb, and fix it with 
 
 test("the metastable example: goodput collapses after the crash and the bottom's load is a multiple of the offered", async () => {
   const page = await openInContext("?example=http-metastable-retry", {}, "#stage");
-  await page.selectOption("#speed", "10");
-  await page.click('button[data-action="play"]');
-  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 30e6, null, { timeout: 40000 });
-  await page.click('button[data-action="pause"]');
+  await runTo(page, 30, { timeout: 40000 });
   const client = await page.locator('g.node-face[data-face="client"] .counts').textContent();
   assert.match(client, / 0\/s good/, `no goodput 20 s after the recovery: ${client}`);
   const b = await page.locator('g.node-face[data-face="b"] .counts').textContent();

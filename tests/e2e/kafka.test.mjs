@@ -4,7 +4,7 @@
 // survivor's lag grow and drain. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes } from "./harness.mjs";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -27,11 +27,6 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   async function pause() {
     await page.click('button[data-action="pause"]');
   }
-  async function runTo(seconds, speed = 10) {
-    await play(speed);
-    await page.waitForFunction((t) => Number(document.querySelector("#clock").dataset.nowUs) > t, seconds * 1e6, { timeout: 60000 });
-    await pause();
-  }
   const consumer = (name) => page.locator(`g.node-face[data-face="${name}"] g.consumer-state`);
   const partitionsOf = async (name) => {
     const p = await consumer(name).getAttribute("data-partitions");
@@ -53,7 +48,7 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   await screenshot(page, "kafka-01-built");
 
   // The group forms (after the initial rebalance delay) and splits the three partitions.
-  await runTo(12);
+  await runTo(page, 12);
   const a = await partitionsOf("kafka-consumer");
   const b = await partitionsOf("kafka-consumer-2");
   assert.deepEqual([...a, ...b].sort(), ["topic-0", "topic-1", "topic-2"], `range splits the partitions: ${a} / ${b}`);
@@ -115,15 +110,15 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   await page.click('button[data-fault="crash"]');
   const crashedAt = await nowUs();
   const gone = await partitionsOf("kafka-consumer-2");
-  await runTo(crashedAt / 1e6 + 5, 5);
+  await runTo(page, crashedAt / 1e6 + 5, { speed: 5 });
   assert.equal((await partitionsOf("kafka-consumer")).length, a.length, "nothing moves before the session timeout");
   // At the session timeout the partitions visibly travel: chips along the subscriptions.
-  await runTo(crashedAt / 1e6 + 9.5, 5);
+  await runTo(page, crashedAt / 1e6 + 9.5, { speed: 5 });
   await play(1);
   await page.waitForFunction(() => Number(document.querySelector("canvas#flights").dataset.partitionsMoving) > 0, null, { timeout: 15000 });
   await screenshot(page, "kafka-03a-partitions-moving");
   await pause();
-  await runTo(crashedAt / 1e6 + 14, 5);
+  await runTo(page, crashedAt / 1e6 + 14, { speed: 5 });
   const after = await partitionsOf("kafka-consumer");
   assert.deepEqual(after.sort(), ["topic-0", "topic-1", "topic-2"], `the survivor owns everything: ${after} (took ${gone})`);
   const subtitle = await page.locator('g.node-face[data-face="kafka-consumer"] text.kind').textContent();
@@ -131,7 +126,7 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   // The survivor starts from the crashed member's last committed offsets: lag, then it drains.
   const lagAfter = await lagOf("kafka-consumer");
   await screenshot(page, "kafka-03-rebalanced");
-  await runTo(crashedAt / 1e6 + 40, 10);
+  await runTo(page, crashedAt / 1e6 + 40);
   const lagLater = await lagOf("kafka-consumer");
   assert.ok(lagLater <= Math.max(lagAfter, 5), `the lag drains: ${lagAfter} then ${lagLater}`);
   await page.locator("#log-filter").fill("member_removed");
@@ -140,7 +135,7 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   // Replay: the survivor seeks to the beginning of its partitions and reads them again.
   await selectNode("kafka-consumer");
   await page.click('button[data-fault="replay"]');
-  await runTo(crashedAt / 1e6 + 42, 2);
+  await runTo(page, crashedAt / 1e6 + 42, { speed: 2 });
   await page.locator("#log-filter").fill("offset_reset");
   const resets = await page.locator("#drawer-panel").textContent();
   assert.match(resets, /to=0 cause=seek/, "a seek to offset 0");
@@ -149,7 +144,7 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
   // the broker, knowing the idempotent producer's sequence numbers, appends nothing twice.
   await selectNode("kafka-producer");
   await page.click('button[data-fault="lose-ack"]');
-  await runTo(crashedAt / 1e6 + 76, 10);
+  await runTo(page, crashedAt / 1e6 + 76);
   await page.locator("#log-filter").fill("ack_lost");
   assert.match(await page.locator("#drawer-panel").textContent(), /producer=kafka-producer topic=topic/);
   await page.locator("#log-filter").fill("deduplicated");
@@ -159,10 +154,7 @@ test("build producer → topic → a group of two, crash one, watch the rebalanc
 
 test("the cooperative example: one partition moves in a second round", async () => {
   const page = await openInContext("?example=kafka-cooperative-rebalance", {}, "#stage");
-  await page.selectOption("#speed", "10");
-  await page.click('button[data-action="play"]');
-  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 25e6, null, { timeout: 40000 });
-  await page.click('button[data-action="pause"]');
+  await runTo(page, 25, { timeout: 40000 });
   const p3 = await page.locator('g.node-face[data-face="agg-3"] g.consumer-state').getAttribute("data-partitions");
   assert.equal(p3.split(",").length, 1, `the newcomer owns one partition: ${p3}`);
   if ((await page.locator("#tab-events").getAttribute("aria-selected")) !== "true") await page.click("#tab-events");
