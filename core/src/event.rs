@@ -102,6 +102,8 @@ pub enum EventKind {
     Kafka(KafkaEvent),
     /// Something the BullMQ model did (`crate::bullmq::BullmqEvent`).
     Bullmq(crate::bullmq::BullmqEvent),
+    /// Something a store did (`crate::data::DataEvent`), boxed: a store's events carry keys.
+    Data(Box<crate::data::DataEvent>),
 }
 
 impl From<AmqpEvent> for EventKind {
@@ -127,6 +129,7 @@ impl EventKind {
             EventKind::Http(e) => e.name(),
             EventKind::Kafka(e) => e.name(),
             EventKind::Bullmq(e) => e.name(),
+            EventKind::Data(e) => e.name(),
         }
     }
 
@@ -146,6 +149,7 @@ impl EventKind {
             EventKind::Http(ref e) => e.message(),
             EventKind::Kafka(ref e) => e.message(),
             EventKind::Bullmq(ref e) => e.message(),
+            EventKind::Data(ref e) => e.message(),
         }
     }
 }

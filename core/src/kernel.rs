@@ -138,9 +138,20 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         }
         (
             NodeKind::Producer(_) | NodeKind::Relay(_),
-            NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_),
+            NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
         )
-        | (NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_), _) => {
+        | (
+            NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
+            _,
+        ) => {
             unreachable!("an edge with a model's kind at an end is the model's to judge")
         }
     }
@@ -381,7 +392,8 @@ impl Kernel {
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => {
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => {
                 unreachable!(
                     "validated: no hop ends at a {}",
                     self.topo.node(node).kind.name()
@@ -399,7 +411,8 @@ impl Kernel {
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => {
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => {
                 unreachable!("not a producer")
             }
         }

@@ -55,6 +55,7 @@ pub mod agenda;
 pub mod amqp;
 pub mod bullmq;
 pub mod command;
+pub mod data;
 pub mod dist;
 pub mod event;
 pub mod examples;

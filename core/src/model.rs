@@ -27,6 +27,7 @@
 
 use crate::amqp::{self, AmqpModel};
 use crate::bullmq::{self, BullmqModel};
+use crate::data::{self, DataModel};
 use crate::http::{self, HttpModel};
 use crate::id::{EdgeId, NodeId};
 use crate::kafka::{self, KafkaModel};
@@ -51,6 +52,8 @@ pub enum EdgeKind {
     Kafka(kafka::EdgeKind),
     /// An edge of the BullMQ model: an add, a worker working a queue.
     Bullmq(bullmq::EdgeKind),
+    /// An edge of the data model: a service's connection to a store.
+    Data(data::EdgeKind),
 }
 
 impl EdgeKind {
@@ -62,6 +65,7 @@ impl EdgeKind {
             EdgeKind::Http(k) => k.meaning(),
             EdgeKind::Kafka(k) => k.meaning(),
             EdgeKind::Bullmq(k) => k.meaning(),
+            EdgeKind::Data(k) => k.meaning(),
         }
     }
 
@@ -73,6 +77,7 @@ impl EdgeKind {
             EdgeKind::Http(k) => k.class(),
             EdgeKind::Kafka(k) => k.class(),
             EdgeKind::Bullmq(k) => k.class(),
+            EdgeKind::Data(k) => k.class(),
         }
     }
 
@@ -80,7 +85,11 @@ impl EdgeKind {
     /// like a binding, and takes no time).
     pub fn has_latency(self) -> bool {
         match self {
-            EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) | EdgeKind::Bullmq(_) => true,
+            EdgeKind::Hop
+            | EdgeKind::Http(_)
+            | EdgeKind::Kafka(_)
+            | EdgeKind::Bullmq(_)
+            | EdgeKind::Data(_) => true,
             EdgeKind::Amqp(k) => k.has_latency(),
         }
     }
@@ -91,9 +100,11 @@ impl EdgeKind {
 /// other edges.
 pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
     match topo.edge(edge).kind {
-        EdgeKind::Hop | EdgeKind::Http(_) | EdgeKind::Kafka(_) | EdgeKind::Bullmq(_) => {
-            String::new()
-        }
+        EdgeKind::Hop
+        | EdgeKind::Http(_)
+        | EdgeKind::Kafka(_)
+        | EdgeKind::Bullmq(_)
+        | EdgeKind::Data(_) => String::new(),
         EdgeKind::Amqp(_) => amqp::rules::edge_label(topo, edge),
     }
 }
@@ -104,6 +115,10 @@ pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
 pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
     match (from.model(), to.model()) {
         (ModelId::Kernel, ModelId::Kernel) => crate::kernel::edge_rule(from, to),
+        // Stores judge every edge at them, to any other model too.
+        (ModelId::Data, _) | (_, ModelId::Data) => {
+            data::rules::edge_rule(from, to).map(EdgeKind::Data)
+        }
         // Request-response nodes judge every edge at them, to any other model too.
         (ModelId::Http, _) | (_, ModelId::Http) => {
             http::rules::edge_rule(from, to).map(EdgeKind::Http)
@@ -152,6 +167,7 @@ pub fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), St
         ModelId::Http => http::rules::action_rule(name, kind, action),
         ModelId::Kafka => kafka::rules::action_rule(name, kind, action),
         ModelId::Bullmq => bullmq::rules::action_rule(name, kind, action),
+        ModelId::Data => data::rules::action_rule(name, kind, action),
     }
 }
 
@@ -187,8 +203,8 @@ pub fn reconfigure_rule(
         )));
     }
     match old.model() {
-        // Clients, services and load balancers take new settings in place.
-        ModelId::Kernel | ModelId::Http => Ok(()),
+        // Clients, services, load balancers and stores take new settings in place.
+        ModelId::Kernel | ModelId::Http | ModelId::Data => Ok(()),
         ModelId::Amqp => amqp::rules::reconfigure_rule(name, old, new, bound),
         ModelId::Kafka => kafka::rules::reconfigure_rule(name, old, new),
         ModelId::Bullmq => bullmq::rules::reconfigure_rule(name, old, new),
@@ -206,6 +222,26 @@ pub(crate) enum ModelDue {
     Kafka(kafka::Due),
     /// The BullMQ model's.
     Bullmq(bullmq::Due),
+    /// The data model's.
+    Data(data::Due),
+}
+
+/// Whom a handler step that another model carries out (a store's write) answers when it is
+/// done: the answer is an agenda entry of the handler's own model, so models never call one
+/// another.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepOrigin {
+    /// A request a service is serving (the HTTP model's job).
+    Http(http::JobKey),
+}
+
+impl StepOrigin {
+    /// The agenda entry that tells the step's owner it ended (`ok`: it succeeded).
+    pub fn answer(self, ok: bool) -> ModelDue {
+        match self {
+            StepOrigin::Http(job) => ModelDue::Http(http::Due::StepDone { job, ok }),
+        }
+    }
 }
 
 /// Where a live message rests. The conservation check compares [`Place::fate`] with the
@@ -258,6 +294,8 @@ pub(crate) struct Models {
     pub kafka: KafkaModel,
     /// BullMQ.
     pub bullmq: BullmqModel,
+    /// Stores.
+    pub data: DataModel,
 }
 
 impl Models {
@@ -268,6 +306,7 @@ impl Models {
             http: HttpModel::default(),
             kafka: KafkaModel::default(),
             bullmq: BullmqModel::default(),
+            data: DataModel::default(),
         }
     }
 
@@ -278,6 +317,7 @@ impl Models {
         self.http.node_added(k, node);
         self.kafka.node_added(k, node);
         self.bullmq.node_added(k, node);
+        self.data.node_added(k, node);
     }
 
     /// An edge was added (or the run starts with it): the model of its kind takes it up.
@@ -288,6 +328,8 @@ impl Models {
             EdgeKind::Http(_) => self.http.edge_added(k, edge),
             EdgeKind::Kafka(_) => self.kafka.edge_added(k, edge),
             EdgeKind::Bullmq(_) => self.bullmq.edge_added(k, edge),
+            // A store's edge has no state: writes carry what they need.
+            EdgeKind::Data(_) => {}
         }
     }
 
@@ -299,6 +341,8 @@ impl Models {
             EdgeKind::Http(_) => self.http.edge_removing(k, edge),
             EdgeKind::Kafka(_) => self.kafka.edge_removing(k, edge),
             EdgeKind::Bullmq(_) => self.bullmq.edge_removing(k, edge),
+            // Writes on their way finish; the handler's next write finds no edge.
+            EdgeKind::Data(_) => {}
         }
     }
 
@@ -314,6 +358,7 @@ impl Models {
             EdgeKind::Bullmq(bullmq::EdgeKind::Work) => {
                 unreachable!("a worker's calls travel in the model's own entries")
             }
+            EdgeKind::Data(_) => unreachable!("writes travel in the model's own entries"),
         }
     }
 
@@ -325,6 +370,7 @@ impl Models {
             ModelDue::Http(d) => self.http.timer(k, d),
             ModelDue::Kafka(d) => self.kafka.timer(k, d),
             ModelDue::Bullmq(d) => self.bullmq.timer(k, d),
+            ModelDue::Data(d) => self.data.timer(k, d),
         }
     }
 
@@ -338,7 +384,7 @@ impl Models {
         correlation: crate::MessageId,
     ) {
         match k.topo.node(caller).kind.model() {
-            ModelId::Kernel | ModelId::Amqp | ModelId::Kafka | ModelId::Bullmq => {}
+            ModelId::Kernel | ModelId::Amqp | ModelId::Kafka | ModelId::Bullmq | ModelId::Data => {}
             ModelId::Http => self.http.timed_out(k, caller, correlation),
         }
     }
@@ -379,7 +425,8 @@ impl Models {
         self.amqp.check_counters(k, &deliveries)?;
         self.http.check_counters(k)?;
         self.kafka.check_counters(k)?;
-        self.bullmq.check_counters(k)
+        self.bullmq.check_counters(k)?;
+        self.data.check(k)
     }
 
     /// The live messages a model's agenda entry carries, where they rest.
@@ -392,7 +439,8 @@ impl Models {
         match due {
             ModelDue::Amqp(d) => amqp::places_in_due(at, d, f),
             // The models' entries carry no message: their messages rest in their own state.
-            ModelDue::Http(_) | ModelDue::Kafka(_) | ModelDue::Bullmq(_) => {}
+            // Nor do a store's writes: the message being handled stays with its service.
+            ModelDue::Http(_) | ModelDue::Kafka(_) | ModelDue::Bullmq(_) | ModelDue::Data(_) => {}
         }
     }
 }

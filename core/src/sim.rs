@@ -54,6 +54,8 @@ pub enum ModelMetrics {
     Kafka(crate::kafka::KafkaMetrics),
     /// The BullMQ model's: a queue's, a producer's or a worker's.
     Bullmq(crate::bullmq::BullmqMetrics),
+    /// The data model's: a store's.
+    Data(crate::data::DataMetrics),
 }
 
 impl NodeMetrics {
@@ -65,7 +67,8 @@ impl NodeMetrics {
                 ModelMetrics::Amqp(AmqpMetrics::Consumer(_))
                 | ModelMetrics::Http(_)
                 | ModelMetrics::Kafka(_)
-                | ModelMetrics::Bullmq(_),
+                | ModelMetrics::Bullmq(_)
+                | ModelMetrics::Data(_),
             )
             | None => None,
         }
@@ -79,7 +82,8 @@ impl NodeMetrics {
                 ModelMetrics::Amqp(AmqpMetrics::Queue(_))
                 | ModelMetrics::Http(_)
                 | ModelMetrics::Kafka(_)
-                | ModelMetrics::Bullmq(_),
+                | ModelMetrics::Bullmq(_)
+                | ModelMetrics::Data(_),
             )
             | None => None,
         }
@@ -89,7 +93,12 @@ impl NodeMetrics {
     pub fn http(&self) -> Option<&crate::http::HttpMetrics> {
         match &self.detail {
             Some(ModelMetrics::Http(h)) => Some(h),
-            Some(ModelMetrics::Amqp(_) | ModelMetrics::Kafka(_) | ModelMetrics::Bullmq(_))
+            Some(
+                ModelMetrics::Amqp(_)
+                | ModelMetrics::Kafka(_)
+                | ModelMetrics::Bullmq(_)
+                | ModelMetrics::Data(_),
+            )
             | None => None,
         }
     }
@@ -98,7 +107,12 @@ impl NodeMetrics {
     pub fn kafka(&self) -> Option<&crate::kafka::KafkaMetrics> {
         match &self.detail {
             Some(ModelMetrics::Kafka(x)) => Some(x),
-            Some(ModelMetrics::Amqp(_) | ModelMetrics::Http(_) | ModelMetrics::Bullmq(_))
+            Some(
+                ModelMetrics::Amqp(_)
+                | ModelMetrics::Http(_)
+                | ModelMetrics::Bullmq(_)
+                | ModelMetrics::Data(_),
+            )
             | None => None,
         }
     }
@@ -107,9 +121,27 @@ impl NodeMetrics {
     pub fn bullmq(&self) -> Option<&crate::bullmq::BullmqMetrics> {
         match &self.detail {
             Some(ModelMetrics::Bullmq(x)) => Some(x),
-            Some(ModelMetrics::Amqp(_) | ModelMetrics::Http(_) | ModelMetrics::Kafka(_)) | None => {
-                None
-            }
+            Some(
+                ModelMetrics::Amqp(_)
+                | ModelMetrics::Http(_)
+                | ModelMetrics::Kafka(_)
+                | ModelMetrics::Data(_),
+            )
+            | None => None,
+        }
+    }
+
+    /// For a store: its keys and counters.
+    pub fn store(&self) -> Option<&crate::data::StoreMetrics> {
+        match &self.detail {
+            Some(ModelMetrics::Data(crate::data::DataMetrics::Store(x))) => Some(x),
+            Some(
+                ModelMetrics::Amqp(_)
+                | ModelMetrics::Http(_)
+                | ModelMetrics::Kafka(_)
+                | ModelMetrics::Bullmq(_),
+            )
+            | None => None,
         }
     }
 }
@@ -314,7 +346,8 @@ impl Sim {
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => {}
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => {}
         }
     }
 
@@ -503,6 +536,16 @@ impl Sim {
                     .metrics(&self.k, node)
                     .map(ModelMetrics::Bullmq)
             })
+            .or_else(|| self.models.data.metrics(node).map(ModelMetrics::Data))
+    }
+
+    /// Store `node`'s keys and their current versions, in key order (`None`: not a store).
+    pub fn store_values(
+        &self,
+        node: NodeId,
+    ) -> Option<impl Iterator<Item = (&str, &crate::data::Version)> + '_> {
+        let s = self.models.data.store(node)?;
+        Some(s.values.iter().map(|(k, v)| (k.as_str(), v)))
     }
 
     /// Every live message, where it rests: in the agenda (on an edge, held by a relay, a
@@ -676,7 +719,7 @@ impl Sim {
                 match self.k.topo.node(*node).kind.model() {
                     ModelId::Kafka => self.models.kafka.check_pause(&self.k, *node, pause),
                     ModelId::Bullmq => self.models.bullmq.check_pause(&self.k, *node, pause),
-                    ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
+                    ModelId::Kernel | ModelId::Amqp | ModelId::Http | ModelId::Data => {
                         self.models.amqp.check_pause(&self.k, *node, pause)
                     }
                 }
@@ -931,6 +974,9 @@ impl Sim {
                     }
                     // The queue counts an add when it stores it.
                     model::EdgeKind::Bullmq(_) => self.models.arrive(&mut self.k, edge, kind, msg),
+                    model::EdgeKind::Data(_) => {
+                        unreachable!("writes travel in the model's own entries")
+                    }
                 }
             }
             Due::Release { msg } => self.k.forward(NodeId(on), msg),
@@ -1077,14 +1123,14 @@ impl Sim {
             Command::Pause { node } => match self.k.topo.node(node).kind.model() {
                 ModelId::Kafka => self.models.kafka.pause(node),
                 ModelId::Bullmq => self.models.bullmq.pause(&mut self.k, node),
-                ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
+                ModelId::Kernel | ModelId::Amqp | ModelId::Http | ModelId::Data => {
                     self.models.amqp.pause(&mut self.k, node)
                 }
             },
             Command::Resume { node } => match self.k.topo.node(node).kind.model() {
                 ModelId::Kafka => self.models.kafka.resume(&mut self.k, node),
                 ModelId::Bullmq => self.models.bullmq.resume(&mut self.k, node),
-                ModelId::Kernel | ModelId::Amqp | ModelId::Http => {
+                ModelId::Kernel | ModelId::Amqp | ModelId::Http | ModelId::Data => {
                     self.models.amqp.resume(&mut self.k, node)
                 }
             },
@@ -1151,6 +1197,8 @@ impl Sim {
             NodeKind::Http(old) => self.models.http.configured(&mut self.k, node, &old),
             NodeKind::Kafka(old) => self.models.kafka.configured(&mut self.k, node, &old),
             NodeKind::Bullmq(old) => self.models.bullmq.configured(&mut self.k, node, &old),
+            // A store's new latency applies to the writes that reach it from now on.
+            NodeKind::Data(_) => {}
         }
     }
 
@@ -1179,6 +1227,8 @@ impl Sim {
             NodeKind::Http(_) => self.models.http.remove(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.remove(&mut self.k, node),
             NodeKind::Bullmq(_) => self.models.bullmq.remove(&mut self.k, node),
+            // Its keys stay for the inspector; writes on their way to it fail.
+            NodeKind::Data(_) => {}
         }
         if !self.k.topo.node(node).removed {
             Arc::make_mut(&mut self.k.topo).remove_node(node);
@@ -1203,6 +1253,8 @@ impl Sim {
                 self.models.bullmq.publish(&mut self.k, node, template);
                 return;
             }
+            // Refused by `action_rule`; never acted on.
+            NodeKind::Data(_) => return,
             NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) | NodeKind::Amqp(_) => {}
         }
         let id = self.k.ledger.next_id();
@@ -1237,6 +1289,8 @@ impl Sim {
             NodeKind::Http(_) => self.models.http.crash(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.crash(&mut self.k, node),
             NodeKind::Bullmq(_) => self.models.bullmq.crash(&mut self.k, node),
+            // Refused by `action_rule`; never acted on.
+            NodeKind::Data(_) => {}
         }
     }
 
@@ -1260,6 +1314,7 @@ impl Sim {
             NodeKind::Http(_) => self.models.http.restart(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.restart(&mut self.k, node),
             NodeKind::Bullmq(_) => self.models.bullmq.restart(&mut self.k, node),
+            NodeKind::Data(_) => {}
         }
     }
 }

@@ -93,6 +93,7 @@ pub fn write_event<W: Write + ?Sized>(e: &Event, topo: &Topology, out: &mut W) -
         EventKind::Http(ref h) => crate::http::trace::write_fields(h, &mut f)?,
         EventKind::Kafka(ref x) => crate::kafka::trace::write_fields(x, &mut f)?,
         EventKind::Bullmq(ref x) => crate::bullmq::trace::write_fields(x, &mut f)?,
+        EventKind::Data(ref x) => crate::data::trace::write_fields(x, &mut f)?,
     }
     f.out.write_all(b"}")
 }
@@ -461,6 +462,16 @@ mod tests {
                         assert!(named, "{obj:?}");
                     }
                 }
+                EventKind::Data(ref x) => match **x {
+                    crate::data::DataEvent::Written { store, .. }
+                    | crate::data::DataEvent::Deduplicated { store, .. } => {
+                        assert_eq!(obj["store"], name(store))
+                    }
+                    crate::data::DataEvent::WriteFailed { node, .. } => {
+                        assert_eq!(obj["node"], name(node))
+                    }
+                    crate::data::DataEvent::WriteSent { .. } => {}
+                },
             }
         };
         for &(name, text) in crate::examples::EXAMPLES {

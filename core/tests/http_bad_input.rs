@@ -137,7 +137,7 @@ fn a_handler_step_that_is_not_a_call() {
     refused(
         doc,
         "nodes[1].config.handler[0]",
-        "unknown variant `publish`",
+        "unknown field `publish`, expected one of `call`, `write`",
     );
 }
 

@@ -12,10 +12,7 @@ test("build producer → job queue → worker, watch the lanes, retries and a st
   const page = await openInContext("", {}, "#stage");
   const node = (name) => page.locator(`g.node[data-node="${name}"]`);
   const nowUs = async () => Number(await page.locator("#clock").getAttribute("data-now-us"));
-  async function drag(kind, x, y) {
-    await page.locator(`.palette-item[data-kind="${kind}"]`).scrollIntoViewIfNeeded();
-    await dragFromPalette(page, kind, "", x, y);
-  }
+  const drag = (kind, x, y) => dragFromPalette(page, kind, "", x, y);
   async function selectNode(name) {
     const c = await centre(node(name));
     await page.mouse.click(c.x, c.y - 20);

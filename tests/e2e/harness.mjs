@@ -161,9 +161,11 @@ export async function centreOf(locator) {
 }
 
 /** Drags a palette item of `kind` (and exchange `type`) onto the canvas at (x, y), with real
- * pointer events. */
+ * pointer events, scrolling the palette to the item first. */
 export async function dragFromPalette(page, kind, type, x, y) {
   const sel = type ? `.palette-item[data-kind="${kind}"][data-type="${type}"]` : `.palette-item[data-kind="${kind}"]`;
+  // The palette scrolls: the later models' items are below its fold.
+  await page.locator(sel).scrollIntoViewIfNeeded();
   const from = await centreOf(page.locator(sel));
   await page.mouse.move(from.x, from.y);
   await page.mouse.down();

@@ -89,6 +89,14 @@ pub enum EffectKind {
         /// The lane it enters, as an index into the queue's lanes (its colour).
         lane: usize,
     },
+    /// What a store did with a write that matters: `duplicate write` (a logical message applied
+    /// a second time) or `skipped: idempotency key`. It fades above the store.
+    StoreNote {
+        /// Above the store.
+        at: Point,
+        /// The words.
+        text: &'static str,
+    },
     /// What retention or the cleaner did to a partition's log, in words beside its row:
     /// `segment deleted (retention.ms) · log start 120`, `compacted: 12 removed`.
     LogNote {
@@ -127,7 +135,9 @@ impl Effect {
                 x: from.x + (to.x - from.x) * t,
                 y: from.y + (to.y - from.y) * t,
             }),
-            EffectKind::Fade { at, .. } | EffectKind::Notice { at, .. } => Some(Point {
+            EffectKind::Fade { at, .. }
+            | EffectKind::Notice { at, .. }
+            | EffectKind::StoreNote { at, .. } => Some(Point {
                 x: at.x,
                 y: at.y - 20.0 * t,
             }),
@@ -159,6 +169,7 @@ impl Effect {
             | EffectKind::JobCard { to, .. } => Some(*to),
             EffectKind::Fade { at, .. }
             | EffectKind::Notice { at, .. }
+            | EffectKind::StoreNote { at, .. }
             | EffectKind::LogNote { at, .. } => Some(*at),
             EffectKind::Flash { .. } => None,
         }
@@ -188,6 +199,7 @@ impl Effect {
             | EffectKind::Notice { .. }
             | EffectKind::Partition { .. }
             | EffectKind::JobCard { .. }
+            | EffectKind::StoreNote { .. }
             | EffectKind::LogNote { .. } => None,
         }
     }
@@ -210,6 +222,7 @@ impl Effect {
                 format!("partition {label} revoked")
             }),
             EffectKind::LogNote { text, .. } => Some(text.clone()),
+            EffectKind::StoreNote { text, .. } => Some((*text).to_string()),
             EffectKind::JobCard { lane, .. } => crate::models::bullmq::LANES
                 .get(*lane)
                 .map(|(name, _)| format!("a job moving to {name}")),
@@ -399,6 +412,33 @@ pub fn of_events<'a>(
                     }
                 }
             }
+            EventKind::Data(d) => {
+                use switchboard_core::data::DataEvent;
+                let (store, text) = match **d {
+                    DataEvent::Written {
+                        store,
+                        duplicate: true,
+                        ..
+                    } => (store, "duplicate write"),
+                    DataEvent::Deduplicated { store, .. } => (store, "skipped: idempotency key"),
+                    DataEvent::Written { .. }
+                    | DataEvent::WriteSent { .. }
+                    | DataEvent::WriteFailed { .. } => continue,
+                };
+                if let Some(c) = scene.node(store) {
+                    push(
+                        EffectKind::StoreNote {
+                            at: Point {
+                                x: c.x - crate::view::NODE_HALF_W,
+                                y: c.y - crate::view::NODE_HALF_H - 4.0,
+                            },
+                            text,
+                        },
+                        FADE_MS,
+                        0.0,
+                    );
+                }
+            }
             EventKind::Dropped {
                 message,
                 node,
@@ -465,6 +505,16 @@ impl Effects {
                 .list
                 .iter_mut()
                 .find(|f| f.kind == EffectKind::Notice { at, reason })
+            {
+                f.born = effect.born;
+                return;
+            }
+        }
+        if let EffectKind::StoreNote { at, text } = effect.kind {
+            if let Some(f) = self
+                .list
+                .iter_mut()
+                .find(|f| f.kind == EffectKind::StoreNote { at, text })
             {
                 f.born = effect.born;
                 return;

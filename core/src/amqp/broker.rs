@@ -159,6 +159,7 @@ impl AmqpNode {
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_)
+            | NodeKind::Data(_)
             | NodeKind::Amqp(AmqpKind::Exchange(_)) => AmqpNode::None,
         }
     }
@@ -174,7 +175,8 @@ pub(crate) fn amqp_due(d: &kernel::Due) -> Option<&Due> {
         | kernel::Due::Deadline { .. }
         | kernel::Due::Model(ModelDue::Http(_))
         | kernel::Due::Model(ModelDue::Kafka(_))
-        | kernel::Due::Model(ModelDue::Bullmq(_)) => None,
+        | kernel::Due::Model(ModelDue::Bullmq(_))
+        | kernel::Due::Model(ModelDue::Data(_)) => None,
     }
 }
 
@@ -188,7 +190,8 @@ fn into_amqp_due(d: kernel::Due) -> Option<Due> {
         | kernel::Due::Deadline { .. }
         | kernel::Due::Model(ModelDue::Http(_))
         | kernel::Due::Model(ModelDue::Kafka(_))
-        | kernel::Due::Model(ModelDue::Bullmq(_)) => None,
+        | kernel::Due::Model(ModelDue::Bullmq(_))
+        | kernel::Due::Model(ModelDue::Data(_)) => None,
     }
 }
 
@@ -208,6 +211,7 @@ pub(crate) fn consumer_config(topo: &Topology, c: NodeId) -> &ConsumerConfig {
         | NodeKind::Http(_)
         | NodeKind::Kafka(_)
         | NodeKind::Bullmq(_)
+        | NodeKind::Data(_)
         | NodeKind::Amqp(AmqpKind::Exchange(_) | AmqpKind::Queue(_)) => {
             unreachable!("not a consumer")
         }
@@ -491,6 +495,7 @@ impl AmqpModel {
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_)
+            | NodeKind::Data(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_)) => {
                 unreachable!("validated: a binding ends at an exchange or a queue")
             }

@@ -752,6 +752,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_)
+            | NodeKind::Data(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
                 "{} {:?} is a client, not a broker object",
                 other.name(),
@@ -775,7 +776,8 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => continue,
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => continue,
         };
         if skipped.contains(&e.from.as_str()) || skipped.contains(&e.to.as_str()) {
             continue;

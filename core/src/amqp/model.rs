@@ -228,7 +228,8 @@ impl AmqpModel {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => {}
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => {}
         }
     }
 
@@ -263,7 +264,8 @@ impl AmqpModel {
             | crate::model::EdgeKind::Hop
             | crate::model::EdgeKind::Http(_)
             | crate::model::EdgeKind::Kafka(_)
-            | crate::model::EdgeKind::Bullmq(_) => {}
+            | crate::model::EdgeKind::Bullmq(_)
+            | crate::model::EdgeKind::Data(_) => {}
         }
     }
 

@@ -53,7 +53,8 @@ impl AmqpModel {
                 | NodeKind::Sink(_)
                 | NodeKind::Http(_)
                 | NodeKind::Kafka(_)
-                | NodeKind::Bullmq(_) => {}
+                | NodeKind::Bullmq(_)
+                | NodeKind::Data(_) => {}
             }
         }
     }
@@ -84,7 +85,8 @@ impl AmqpModel {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => {}
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => {}
         }
     }
 
@@ -186,7 +188,8 @@ impl AmqpModel {
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => return None,
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => return None,
         };
         Some((names, settings))
     }

@@ -49,6 +49,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Bullmq(_), _) | (_, NodeKind::Bullmq(_)) => {
             unreachable!("an edge at a BullMQ node is that model's to judge")
         }
+        (NodeKind::Data(_), _) | (_, NodeKind::Data(_)) => {
+            unreachable!("an edge at a store is the data model's to judge")
+        }
     }
 }
 

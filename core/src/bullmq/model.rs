@@ -445,7 +445,8 @@ impl BullmqModel {
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
-            | NodeKind::Kafka(_) => None,
+            | NodeKind::Kafka(_)
+            | NodeKind::Data(_) => None,
         }
     }
 

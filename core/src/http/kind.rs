@@ -2,6 +2,7 @@
 //! its settings. In a scenario they are `NodeKind::Http(HttpKind)`, written as
 //! `"kind": "client"` (or `"service"`, `"load_balancer"`) and `"config"`.
 
+use crate::data::{KeyTemplate, WriteStep};
 use crate::dist::DurationDist;
 use crate::scenario::{Arrival, Diagnostic};
 use crate::time::SimDuration;
@@ -143,7 +144,7 @@ pub struct ServiceConfig {
     #[serde(default, skip_serializing_if = "is_zero_f64")]
     pub error_rate: f64,
     /// The steps run for each request, after its work. `None`: call every service this one
-    /// has an edge to, one after another, in the order of the edges.
+    /// has a call edge to, one after another, in the order of the edges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<Vec<HandlerStep>>,
 }
@@ -172,17 +173,87 @@ fn default_service_time() -> DurationDist {
     DurationDist::constant(SimDuration::from_ms(20))
 }
 
-/// One step of a service's handler, run for each request it serves. Calls are the first kind
-/// of step; publishing, jobs and records are to come, as more variants.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "snake_case")]
+/// One step of a service's handler, run for each request it serves: a call, or a store's
+/// write. Publishing, jobs and records are to come, as more variants.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RawStep")]
 pub enum HandlerStep {
     /// Call the named nodes (one, or several at once), over this service's edges to them, and
     /// wait for all of them. Written `{"call": "db"}` or `{"call": ["a", "b"]}`.
-    Call(
-        #[serde(deserialize_with = "one_or_many", serialize_with = "write_one_or_many")]
-        Vec<String>,
-    ),
+    Call(Vec<String>),
+    /// Write a store, over this service's edge to it, and wait for its answer. Written
+    /// `{"write": "payments", "key": "charge:{correlation_id}"}`, with an optional
+    /// `"idempotency_key"`.
+    Write(WriteStep),
+}
+
+impl Serialize for HandlerStep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            HandlerStep::Call(targets) => {
+                let mut m = s.serialize_map(Some(1))?;
+                match targets.as_slice() {
+                    [one] => m.serialize_entry("call", one)?,
+                    many => m.serialize_entry("call", many)?,
+                }
+                m.end()
+            }
+            HandlerStep::Write(w) => w.serialize(s),
+        }
+    }
+}
+
+/// A step as documents write it, before it is told which kind it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default, deserialize_with = "some_one_or_many")]
+    call: Option<Vec<String>>,
+    #[serde(default)]
+    write: Option<String>,
+    #[serde(default)]
+    key: Option<KeyTemplate>,
+    #[serde(default)]
+    idempotency_key: Option<KeyTemplate>,
+}
+
+impl TryFrom<RawStep> for HandlerStep {
+    type Error = String;
+
+    fn try_from(r: RawStep) -> Result<HandlerStep, String> {
+        match (r.call, r.write) {
+            (Some(_), Some(_)) => Err("a step either calls or writes; this one does both (make \
+                                       them two steps)"
+                .into()),
+            (Some(targets), None) => {
+                if r.key.is_some() || r.idempotency_key.is_some() {
+                    return Err(
+                        "`key` and `idempotency_key` belong to a write step, not to a call".into(),
+                    );
+                }
+                Ok(HandlerStep::Call(targets))
+            }
+            (None, Some(store)) => match r.key {
+                Some(key) => Ok(HandlerStep::Write(WriteStep {
+                    write: store,
+                    key,
+                    idempotency_key: r.idempotency_key,
+                })),
+                None => Err(format!(
+                    "a write to {store:?} needs a \"key\": the key it writes, made from the \
+                     message (\"order:{{correlation_id}}\")"
+                )),
+            },
+            (None, None) => Err("expected a step: {\"call\": \"node\"} or {\"write\": \
+                                 \"store\", \"key\": \"…\"}"
+                .into()),
+        }
+    }
+}
+
+fn some_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    one_or_many(d).map(Some)
 }
 
 fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
@@ -198,13 +269,6 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
         Err(_) => Err(serde::de::Error::custom(
             "expected a node name, or a list of node names called at once",
         )),
-    }
-}
-
-fn write_one_or_many<S: serde::Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
-    match v {
-        [one] => s.serialize_str(one),
-        many => many.serialize(s),
     }
 }
 

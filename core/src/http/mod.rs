@@ -40,3 +40,6 @@ pub use model::{
 };
 pub use policy::Resilience;
 pub use slab::Key;
+
+/// A request a service is serving, as a handler step carried out by another model names it.
+pub(crate) type JobKey = slab::Key;

@@ -36,6 +36,8 @@ pub(crate) enum Due {
     User { node: NodeId, slot: u32 },
     /// A worker finishes a request's work.
     Work { job: Key },
+    /// A handler step that another model carried out (a store's write) answered.
+    StepDone { job: Key, ok: bool },
     /// A call's next attempt, after its wait.
     Retry { call: Key },
     /// A call waiting for a bulkhead slot gives up.
@@ -439,7 +441,8 @@ impl HttpModel {
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_) => None,
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => None,
         }
     }
 
@@ -545,6 +548,7 @@ impl HttpModel {
             Due::Emit { node, epoch } => self.emit_due(k, node, epoch),
             Due::User { node, slot } => self.user_due(k, node, slot),
             Due::Work { job } => self.work_done(k, job),
+            Due::StepDone { job, ok } => self.step_done(k, job, ok),
             Due::Retry { call } => self.retry_due(k, call),
             Due::BulkheadWait { call } => self.bulkhead_wait_over(k, call),
             Due::Deadline { request } => self.request_deadline(k, request),

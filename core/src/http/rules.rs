@@ -32,7 +32,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_),
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
         )
         | (
             NodeKind::Producer(_)
@@ -40,7 +41,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_),
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
             Http(_),
         ) => Err(
             "clients, services and load balancers connect only to one another (a service that \
@@ -52,13 +54,15 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_),
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Kafka(_)
-            | NodeKind::Bullmq(_),
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
         ) => unreachable!("an edge with none of this model's kinds is not its to judge"),
     }
 }
@@ -169,6 +173,31 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                                 format!("{path}.handler[{i}].call"),
                                 "names no node to call",
                             ));
+                        }
+                    }
+                    HandlerStep::Write(w) => {
+                        let keys = std::iter::once(("key", &w.key))
+                            .chain(w.idempotency_key.iter().map(|t| ("idempotency_key", t)));
+                        for (field, t) in keys {
+                            // An HTTP request carries no headers or routing key here: a key
+                            // that reads one could never be made.
+                            if let Some(h) = t.headers().next() {
+                                diags.push(Diagnostic::new(
+                                    format!("{path}.handler[{i}].{field}"),
+                                    format!(
+                                        "{{header.{h}}}: the requests this service serves \
+                                         carry no headers; use {{correlation_id}} (the \
+                                         client's request) or {{message_id}} (this attempt)"
+                                    ),
+                                ));
+                            } else if t.reads_routing_key() {
+                                diags.push(Diagnostic::new(
+                                    format!("{path}.handler[{i}].{field}"),
+                                    "{routing_key}: the requests this service serves carry \
+                                     no routing key; use {correlation_id} (the client's \
+                                     request) or {message_id} (this attempt)",
+                                ));
+                            }
                         }
                     }
                 }
@@ -393,6 +422,44 @@ pub(crate) fn check_resilience(r: &Resilience, path: Path<'_>, diags: &mut Vec<D
     }
 }
 
+/// A write step's store: a store, with an edge from the service to it.
+fn check_write<'a>(
+    n: &crate::scenario::NodeSpec,
+    i: usize,
+    j: usize,
+    w: &crate::data::WriteStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let path = format!("nodes[{i}].config.handler[{j}].write");
+    match kind(&w.write) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{:?}: there is no node of that name", w.write),
+        )),
+        Some(NodeKind::Data(crate::data::DataKind::Store(_))) => {
+            if !s.edges.iter().any(|e| e.from == n.id && e.to == w.write) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{:?}: service {:?} has no edge to it; draw one (writes cross it)",
+                        w.write, n.id
+                    ),
+                ));
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{:?} is a {}; a write step writes a store (a call step calls a service)",
+                w.write,
+                other.name()
+            ),
+        )),
+    }
+}
+
 /// The checks that span nodes: a client calls one node; a handler calls only nodes its service
 /// has an edge to; and the calls form no cycle (each request would call around it forever).
 pub(crate) fn check_topology<'a>(
@@ -424,7 +491,13 @@ pub(crate) fn check_topology<'a>(
             )),
             HttpKind::Service(svc) => {
                 for (j, step) in svc.handler.iter().flatten().enumerate() {
-                    let HandlerStep::Call(targets) = step;
+                    let targets = match step {
+                        HandlerStep::Call(targets) => targets,
+                        HandlerStep::Write(w) => {
+                            check_write(n, i, j, w, kind, s, diags);
+                            continue;
+                        }
+                    };
                     for (t, target) in targets.iter().enumerate() {
                         if !edges.iter().any(|&(_, to)| to == target) {
                             diags.push(Diagnostic::new(

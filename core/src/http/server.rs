@@ -5,12 +5,24 @@ use super::event::{HttpEvent, Status};
 use super::kind::{Algorithm, HandlerStep, HttpKind, ServiceConfig};
 use super::model::{Due, HttpModel, Job, NodeState, Origin};
 use super::slab::Key;
+use crate::data::{Write, WriteStep};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::ledger::Fate;
 use crate::message::Envelope;
 use crate::model::ModelDue;
+use crate::model::StepOrigin;
 use std::sync::Arc;
+
+/// What a request's next handler step does.
+enum Plan {
+    /// Nothing: the handler is done.
+    Done,
+    /// Calls, over these edges (`None`: no edge to call over), at once.
+    Calls(Vec<Option<EdgeId>>),
+    /// A write to a store; or why it cannot be sent.
+    Write(Result<Box<Write>, String>),
+}
 
 impl HttpModel {
     fn service_config(k: &Kernel, node: NodeId) -> &ServiceConfig {
@@ -139,51 +151,123 @@ impl HttpModel {
         self.run_steps(k, key);
     }
 
-    /// The handler's steps of `node`: its own, or one call per edge it has.
-    fn steps(k: &Kernel, node: NodeId) -> Vec<Vec<Option<EdgeId>>> {
+    /// Step `step` of `node`'s handler for the request `job` (its own handler, or one call
+    /// per call edge it has), resolved against the live topology.
+    fn plan(k: &Kernel, node: NodeId, step: usize, key: Key, job: &Job) -> Plan {
         let topo = &k.topo;
         match &Self::service_config(k, node).handler {
-            Some(steps) => steps
-                .iter()
-                .map(|s| match s {
-                    HandlerStep::Call(targets) => targets
+            Some(steps) => match steps.get(step) {
+                None => Plan::Done,
+                Some(HandlerStep::Call(targets)) => Plan::Calls(
+                    targets
                         .iter()
                         .map(|t| {
                             topo.node_id(t)
                                 .and_then(|to| topo.edge_between(node, to, None))
                         })
                         .collect(),
-                })
-                .collect(),
-            None => topo.node(node).out.iter().map(|&e| vec![Some(e)]).collect(),
+                ),
+                Some(HandlerStep::Write(w)) => {
+                    Plan::Write(Self::write(k, node, step, w, key, job).map(Box::new))
+                }
+            },
+            None => {
+                let mut calls = topo.node(node).out.iter().copied().filter(|&e| {
+                    matches!(
+                        topo.edge(e).kind,
+                        crate::model::EdgeKind::Http(super::EdgeKind::Call)
+                    )
+                });
+                match calls.nth(step) {
+                    Some(e) => Plan::Calls(vec![Some(e)]),
+                    None => Plan::Done,
+                }
+            }
         }
     }
 
+    /// The write a handler's step `w` makes for the request `job`; or why it cannot be sent.
+    fn write(
+        k: &Kernel,
+        node: NodeId,
+        step: usize,
+        w: &WriteStep,
+        key: Key,
+        job: &Job,
+    ) -> Result<Write, String> {
+        let topo = &k.topo;
+        let store = topo
+            .node_id(&w.write)
+            .ok_or_else(|| format!("there is no store {:?}", w.write))?;
+        let edge = topo.edge_between(node, store, None).ok_or_else(|| {
+            format!(
+                "service {:?} has no edge to store {:?}",
+                topo.node(node).name,
+                w.write
+            )
+        })?;
+        let render = |t: &crate::data::KeyTemplate| {
+            t.render(&job.msg).map_err(|h| {
+                format!("the key {t} reads header {h:?}, which the message does not carry")
+            })
+        };
+        Ok(Write {
+            store,
+            edge,
+            writer: node,
+            step: step as u32,
+            key: render(&w.key)?,
+            idempotency_key: w.idempotency_key.as_ref().map(render).transpose()?,
+            message: job.msg.id,
+            // Every attempt of every call made for a client's request carries its id: a
+            // retry at any hop is the same request.
+            logical: job.msg.correlation_id,
+            origin: StepOrigin::Http(key),
+            arrived: false,
+        })
+    }
+
     /// Runs the handler of `key` from its next step: each step's calls begin together, and the
-    /// next step waits for all of them; after the last, the service responds.
+    /// next step waits for all of them (a write, for its answer); after the last, the service
+    /// responds.
     fn run_steps(&mut self, k: &mut Kernel, key: Key) {
         let job = self.jobs.get(key).expect("a job");
         let node = job.service;
-        let steps = Self::steps(k, node);
         loop {
             let job = self.jobs.get_mut(key).expect("a job");
             let step = job.step as usize;
-            if step >= steps.len() {
-                let status = if job.failed {
-                    Status::BadGateway
-                } else {
-                    Status::Ok
-                };
-                self.finish(k, key, status);
-                return;
-            }
-            let targets = &steps[step];
+            let targets = match Self::plan(k, node, step, key, job) {
+                Plan::Done => {
+                    let status = if job.failed {
+                        Status::BadGateway
+                    } else {
+                        Status::Ok
+                    };
+                    self.finish(k, key, status);
+                    return;
+                }
+                Plan::Write(Ok(w)) => {
+                    job.step += 1;
+                    job.pending = 1;
+                    crate::data::send(k, *w);
+                    return; // its answer moves it on
+                }
+                Plan::Write(Err(reason)) => {
+                    // The handler throws: the request fails at once.
+                    let message = job.msg.id;
+                    crate::data::write_failed(k, node, message, reason);
+                    self.finish(k, key, Status::Error);
+                    return;
+                }
+                Plan::Calls(targets) => targets,
+            };
+            let job = self.jobs.get_mut(key).expect("a job");
             job.step += 1;
             job.pending = targets.len() as u32;
             job.starting = true;
             let (correlation, parent, body) =
                 (job.msg.correlation_id, job.msg.id, job.msg.body_bytes);
-            for &edge in targets {
+            for edge in targets {
                 self.start_call(k, node, edge, Origin::Job(key), correlation, parent, body);
                 if self.jobs.get(key).is_none() {
                     return; // cannot happen while it holds a worker, but never act on a ghost
@@ -194,6 +278,20 @@ impl HttpModel {
             if job.pending > 0 {
                 return; // the last call to end moves it on
             }
+        }
+    }
+
+    /// A write the current step of `key` sent was answered: the handler goes on, or (the write
+    /// failed) the request fails.
+    pub(crate) fn step_done(&mut self, k: &mut Kernel, key: Key, ok: bool) {
+        let Some(job) = self.jobs.get_mut(key) else {
+            return; // its service crashed while the write was out
+        };
+        job.pending -= 1;
+        if ok {
+            self.run_steps(k, key);
+        } else {
+            self.finish(k, key, Status::Error);
         }
     }
 

@@ -455,7 +455,8 @@ impl KafkaModel {
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
-            | NodeKind::Bullmq(_) => None,
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_) => None,
         }
     }
 

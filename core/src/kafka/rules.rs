@@ -30,13 +30,15 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
-            | NodeKind::Bullmq(_),
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Amqp(_)
             | NodeKind::Http(_)
-            | NodeKind::Bullmq(_),
+            | NodeKind::Bullmq(_)
+            | NodeKind::Data(_),
         ) => unreachable!("an edge with none of this model's kinds is not its to judge"),
     }
 }

@@ -23,7 +23,8 @@ fn group<W: Write + ?Sized>(f: &mut Fields<'_, W>, consumer: NodeId) -> io::Resu
         | NodeKind::Sink(_)
         | NodeKind::Amqp(_)
         | NodeKind::Http(_)
-        | NodeKind::Bullmq(_) => unreachable!("a group is named through a consumer"),
+        | NodeKind::Bullmq(_)
+        | NodeKind::Data(_) => unreachable!("a group is named through a consumer"),
     };
     f.str("group", &name)
 }

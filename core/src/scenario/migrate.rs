@@ -41,6 +41,10 @@ const STEPS: &[Step] = &[
         from: 5,
         run: v5_to_v6,
     },
+    Step {
+        from: 6,
+        run: v6_to_v7,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -161,6 +165,32 @@ fn v5_to_v6(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
     }
     doc.insert("version".into(), Value::from(6));
+    Ok(doc)
+}
+
+/// Version 7 added the data model: the node kind `store`, and a service handler's `write` steps.
+/// A version-6 document has neither, so it runs as it did.
+fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let new = |path: String, what: &str| newer(path, what, 7);
+    let nodes = doc.get("nodes").and_then(Value::as_array);
+    for (i, n) in nodes.into_iter().flatten().enumerate() {
+        if n.get("kind").and_then(Value::as_str) == Some("store") {
+            return Err(new(format!("nodes[{i}].kind"), "the kind `store`"));
+        }
+        let steps = n
+            .get("config")
+            .and_then(|c| c.get("handler"))
+            .and_then(Value::as_array);
+        for (j, step) in steps.into_iter().flatten().enumerate() {
+            if step.get("write").is_some() {
+                return Err(new(
+                    format!("nodes[{i}].config.handler[{j}].write"),
+                    "a handler's `write` step",
+                ));
+            }
+        }
+    }
+    doc.insert("version".into(), Value::from(7));
     Ok(doc)
 }
 

@@ -14,6 +14,7 @@ pub use diagnostic::{Diagnostic, Diagnostics};
 
 use crate::amqp::{AmqpKind, Settlement};
 use crate::bullmq::BullmqKind;
+use crate::data::DataKind;
 use crate::dist::DurationDist;
 use crate::http::HttpKind;
 use crate::kafka::KafkaKind;
@@ -23,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// The newest format version this build reads and the one it writes. Older versions are
 /// migrated when read (see `migrate.rs` and `docs/scenario-format.md`).
-pub const FORMAT_VERSION: u32 = 6;
+pub const FORMAT_VERSION: u32 = 7;
 
 /// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
 pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
@@ -127,6 +128,8 @@ pub enum NodeKind {
     Kafka(KafkaKind),
     /// A node of the BullMQ model: a job queue, a job producer or a worker.
     Bullmq(BullmqKind),
+    /// A node of the data model: a store.
+    Data(DataKind),
 }
 
 /// Which model a node kind belongs to: the kernel's own kinds, or one paradigm's.
@@ -142,6 +145,8 @@ pub enum ModelId {
     Kafka,
     /// BullMQ (`crate::bullmq`).
     Bullmq,
+    /// Stores that handlers write (`crate::data`).
+    Data,
 }
 
 impl NodeKind {
@@ -155,6 +160,7 @@ impl NodeKind {
             NodeKind::Http(k) => k.name(),
             NodeKind::Kafka(k) => k.name(),
             NodeKind::Bullmq(k) => k.name(),
+            NodeKind::Data(k) => k.name(),
         }
     }
 
@@ -166,6 +172,7 @@ impl NodeKind {
             NodeKind::Http(_) => ModelId::Http,
             NodeKind::Kafka(_) => ModelId::Kafka,
             NodeKind::Bullmq(_) => ModelId::Bullmq,
+            NodeKind::Data(_) => ModelId::Data,
         }
     }
 
@@ -180,6 +187,7 @@ impl NodeKind {
             .chain(HttpKind::NAMES)
             .chain(KafkaKind::NAMES)
             .chain(BullmqKind::NAMES)
+            .chain(DataKind::NAMES)
             .copied()
     }
 }
@@ -197,6 +205,7 @@ impl Serialize for NodeKind {
             NodeKind::Http(k) => k.serialize_config(&mut map)?,
             NodeKind::Kafka(k) => k.serialize_config(&mut map)?,
             NodeKind::Bullmq(k) => k.serialize_config(&mut map)?,
+            NodeKind::Data(k) => k.serialize_config(&mut map)?,
         }
         map.end()
     }

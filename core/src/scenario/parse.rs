@@ -160,8 +160,12 @@ fn node_kind(kind: &str, config: Value, prefix: &str) -> Result<NodeKind, Diagno
                 if let Some(k) = crate::kafka::KafkaKind::parse(other, config, prefix) {
                     return k.map(NodeKind::Kafka);
                 }
-            } else if let Some(k) = crate::bullmq::BullmqKind::parse(other, config, prefix) {
-                return k.map(NodeKind::Bullmq);
+            } else if crate::bullmq::BullmqKind::NAMES.contains(&other) {
+                if let Some(k) = crate::bullmq::BullmqKind::parse(other, config, prefix) {
+                    return k.map(NodeKind::Bullmq);
+                }
+            } else if let Some(k) = crate::data::DataKind::parse(other, config, prefix) {
+                return k.map(NodeKind::Data);
             }
             Err(Diagnostic::new(
                 format!("{}kind", prefix.strip_suffix("config").unwrap_or(prefix)),
@@ -332,7 +336,8 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
                 crate::model::EdgeKind::Hop
                 | crate::model::EdgeKind::Http(_)
                 | crate::model::EdgeKind::Kafka(_)
-                | crate::model::EdgeKind::Bullmq(_),
+                | crate::model::EdgeKind::Bullmq(_)
+                | crate::model::EdgeKind::Data(_),
             )
             | Err(_) => false,
         };
@@ -541,6 +546,7 @@ fn check_node(n: &NodeSpec, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
         NodeKind::Http(k) => crate::http::rules::check_kind(k, path.at("config"), diags),
         NodeKind::Kafka(k) => crate::kafka::rules::check_kind(k, path.at("config"), diags),
         NodeKind::Bullmq(k) => crate::bullmq::rules::check_kind(k, path.at("config"), diags),
+        NodeKind::Data(k) => crate::data::rules::check_kind(k, path.at("config"), diags),
     }
 }
 
@@ -568,7 +574,7 @@ fn check_configure_action<'a>(
     }
     check_node(spec, path, diags);
     let bound = match spec.kind.model() {
-        ModelId::Kernel | ModelId::Http | ModelId::Kafka | ModelId::Bullmq => false,
+        ModelId::Kernel | ModelId::Http | ModelId::Kafka | ModelId::Bullmq | ModelId::Data => false,
         ModelId::Amqp => crate::amqp::rules::consumes(s, &spec.id, at, kind_of),
     };
     match crate::model::reconfigure_rule(&spec.id, current, &spec.kind, bound) {
@@ -582,7 +588,7 @@ fn check_configure_action<'a>(
         }
     }
     match spec.kind.model() {
-        ModelId::Kernel | ModelId::Http | ModelId::Kafka | ModelId::Bullmq => {}
+        ModelId::Kernel | ModelId::Http | ModelId::Kafka | ModelId::Bullmq | ModelId::Data => {}
         ModelId::Amqp => crate::amqp::rules::check_configure_action(s, spec, kind_of, path, diags),
     }
 }
@@ -611,6 +617,7 @@ fn check_edge_fields(
         crate::model::EdgeKind::Bullmq(_) => {
             crate::bullmq::rules::check_edge_fields(e, path, diags)
         }
+        crate::model::EdgeKind::Data(_) => check_plain_edge_fields(e, path, diags),
     }
 }
 

@@ -23,6 +23,18 @@ pub fn scenario(json: &str) -> Scenario {
     Scenario::from_json(json).unwrap_or_else(|d| panic!("invalid test scenario:\n{d}"))
 }
 
+/// Asserts that `doc` is refused with a diagnostic at `path` (or under it) that says `says`.
+pub fn refused(doc: &serde_json::Value, path: &str, says: &str) {
+    let d = match Scenario::from_json(&doc.to_string()) {
+        Ok(_) => panic!("accepted: {doc}"),
+        Err(d) => d.to_string(),
+    };
+    assert!(
+        d.lines().any(|l| l.starts_with(path) && l.contains(says)),
+        "expected {path:?} saying {says:?}, got:\n{d}"
+    );
+}
+
 /// Steps `sim` one event at a time up to `until`, checking conservation after every event, and
 /// returns the trace lines. Bounded by `max_steps`.
 pub fn run_checked(sim: &mut Sim, until: SimTime, max_steps: u64) -> Vec<String> {

@@ -115,7 +115,7 @@ pub const SERVICE: &[Field] = &[
         "handler",
         &["handler"],
         Json,
-        "steps: [{\"call\": \"db\"}, {\"call\": [\"a\", \"b\"]}] (empty: call each edge in turn)",
+        "steps: [{\"call\": \"api\"}, {\"write\": \"db\", \"key\": \"order:{correlation_id}\"}] (empty: call each call edge in turn)",
     ),
 ];
 

@@ -111,7 +111,11 @@ pub fn fields(kind: &NodeKind) -> &'static [Field] {
         NodeKind::Producer(_) => PRODUCER,
         NodeKind::Relay(_) => RELAY,
         NodeKind::Sink(_) => &[],
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
+        NodeKind::Amqp(_)
+        | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
+        | NodeKind::Bullmq(_)
+        | NodeKind::Data(_) => {
             unreachable!("a model's kind")
         }
     }
@@ -122,7 +126,11 @@ pub fn faults(kind: &NodeKind) -> &'static [Fault] {
     match kind {
         NodeKind::Producer(_) => &[Fault::Flood, Fault::Poison, Fault::CrashRestart],
         NodeKind::Relay(_) | NodeKind::Sink(_) => &[Fault::CrashRestart],
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
+        NodeKind::Amqp(_)
+        | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
+        | NodeKind::Bullmq(_)
+        | NodeKind::Data(_) => {
             unreachable!("a model's kind")
         }
     }
@@ -133,7 +141,11 @@ pub fn sends(kind: &NodeKind) -> bool {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) => true,
         NodeKind::Sink(_) => false,
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
+        NodeKind::Amqp(_)
+        | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
+        | NodeKind::Bullmq(_)
+        | NodeKind::Data(_) => {
             unreachable!("a model's kind")
         }
     }
@@ -158,7 +170,11 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
             body: counts(format!("{} held", m.held)),
             status: format!("{} held", m.held),
         },
-        NodeKind::Amqp(_) | NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => {
+        NodeKind::Amqp(_)
+        | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
+        | NodeKind::Bullmq(_)
+        | NodeKind::Data(_) => {
             unreachable!("a model's kind")
         }
     }

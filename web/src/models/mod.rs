@@ -1,7 +1,7 @@
 //! What the page needs of each model, one entry per model: its palette items, the settings a
 //! new node starts with, the inspector's fields, how its nodes are drawn, which faults they
 //! take, and what connecting from them asks for. The kernel's kinds are `kernel`, RabbitMQ's
-//! `amqp`, request-response's `http`, Kafka's `kafka`, BullMQ's `bullmq`.
+//! `amqp`, request-response's `http`, Kafka's `kafka`, BullMQ's `bullmq`, stores' `data`.
 //!
 //! Every function here dispatches with one exhaustive `match` on the core's kinds (no wildcard
 //! arms), so a kind or a model added in the core makes the compiler point here. What an edge
@@ -13,6 +13,7 @@
 
 pub mod amqp;
 pub mod bullmq;
+pub mod data;
 pub mod http;
 pub mod kafka;
 pub mod kernel;
@@ -45,6 +46,7 @@ pub fn palette() -> impl Iterator<Item = &'static PaletteItem> {
         .chain(http::PALETTE)
         .chain(kafka::PALETTE)
         .chain(bullmq::PALETTE)
+        .chain(data::PALETTE)
 }
 
 /// The palette item of `kind` (and `variant`), if there is one.
@@ -60,6 +62,7 @@ pub fn default_spec(name: &str, item: &PaletteItem) -> Result<NodeSpec, String> 
         .or_else(|| http::default_config(item))
         .or_else(|| kafka::default_config(item))
         .or_else(|| bullmq::default_config(item))
+        .or_else(|| data::default_config(item))
         .ok_or_else(|| format!("the palette has no kind {:?}", item.kind))?;
     let v = serde_json::json!({ "id": name, "kind": item.kind, "config": config });
     serde_json::from_value(v).map_err(|e| e.to_string())
@@ -73,6 +76,7 @@ pub fn fields(kind: &NodeKind) -> &'static [Field] {
         NodeKind::Http(k) => http::fields(k),
         NodeKind::Kafka(k) => kafka::fields(k),
         NodeKind::Bullmq(k) => bullmq::fields(k),
+        NodeKind::Data(k) => data::fields(k),
     }
 }
 
@@ -84,6 +88,7 @@ pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
         EdgeKind::Http(k) => http::edge_fields(k),
         EdgeKind::Kafka(k) => kafka::edge_fields(k),
         EdgeKind::Bullmq(k) => bullmq::edge_fields(k),
+        EdgeKind::Data(k) => data::edge_fields(k),
     }
 }
 
@@ -120,6 +125,7 @@ pub fn faults(kind: &NodeKind) -> &'static [Fault] {
         NodeKind::Http(k) => http::faults(k),
         NodeKind::Kafka(k) => kafka::faults(k),
         NodeKind::Bullmq(k) => bullmq::faults(k),
+        NodeKind::Data(k) => data::faults(k),
     }
 }
 
@@ -131,6 +137,7 @@ pub fn slowed(spec: &NodeSpec) -> Option<NodeSpec> {
         NodeKind::Http(k) => http::slowed(spec, k),
         NodeKind::Kafka(k) => kafka::slowed(spec, k),
         NodeKind::Bullmq(k) => bullmq::slowed(spec, k),
+        NodeKind::Data(k) => data::slowed(spec, k),
     }
 }
 
@@ -142,6 +149,7 @@ pub fn sends(kind: &NodeKind) -> bool {
         NodeKind::Http(k) => http::sends(k),
         NodeKind::Kafka(k) => kafka::sends(k),
         NodeKind::Bullmq(k) => bullmq::sends(k),
+        NodeKind::Data(k) => data::sends(k),
     }
 }
 
@@ -151,7 +159,7 @@ pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
     match kind {
         NodeKind::Producer(_) | NodeKind::Relay(_) | NodeKind::Sink(_) => None,
         NodeKind::Amqp(k) => amqp::binding_asks(k),
-        NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) => None,
+        NodeKind::Http(_) | NodeKind::Kafka(_) | NodeKind::Bullmq(_) | NodeKind::Data(_) => None,
     }
 }
 
@@ -166,7 +174,8 @@ pub fn half_size(kind: &NodeKind) -> (f64, f64) {
         | NodeKind::Relay(_)
         | NodeKind::Sink(_)
         | NodeKind::Amqp(_)
-        | NodeKind::Http(_) => (NODE_HALF_W, NODE_HALF_H),
+        | NodeKind::Http(_)
+        | NodeKind::Data(_) => (NODE_HALF_W, NODE_HALF_H),
     }
 }
 
@@ -200,6 +209,7 @@ pub fn face(kind: &NodeKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
         NodeKind::Http(k) => http::face(k, m, c, now),
         NodeKind::Kafka(k) => kafka::face(k, m, c),
         NodeKind::Bullmq(k) => bullmq::face(k, m, c, now),
+        NodeKind::Data(k) => data::face(k, m, c),
     }
 }
 
@@ -226,6 +236,7 @@ pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
         EdgeKind::Http(k) => http::edge_phrases(k),
         EdgeKind::Kafka(k) => kafka::edge_phrases(k),
         EdgeKind::Bullmq(k) => bullmq::edge_phrases(k),
+        EdgeKind::Data(k) => data::edge_phrases(k),
     }
 }
 
@@ -237,5 +248,6 @@ pub fn edge_noun(kind: EdgeKind) -> &'static str {
         EdgeKind::Http(k) => http::edge_noun(k),
         EdgeKind::Kafka(k) => kafka::edge_noun(k),
         EdgeKind::Bullmq(k) => bullmq::edge_noun(k),
+        EdgeKind::Data(k) => data::edge_noun(k),
     }
 }

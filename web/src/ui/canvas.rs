@@ -221,6 +221,11 @@ pub fn draw(
                 ctx.set_fill_style_str(col.text);
                 ctx.fill_text(reason, s.x + 4.0, s.y - 6.0).ok();
             }
+            EffectKind::StoreNote { text, .. } => {
+                ctx.set_global_alpha(alpha);
+                ctx.set_fill_style_str(col.dead);
+                ctx.fill_text(text, s.x + 4.0, s.y - 6.0).ok();
+            }
             EffectKind::Partition {
                 label, assigned, ..
             } => {

@@ -1,0 +1,119 @@
+//! The data model's node kind, a store, with its settings, and its edge kind; and the handler
+//! step that writes a store. In a scenario a store is `NodeKind::Data(DataKind)`, written as
+//! `"kind": "store"`.
+
+use super::template::KeyTemplate;
+use crate::dist::DurationDist;
+use crate::scenario::Diagnostic;
+use crate::time::SimDuration;
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+/// A node of the data model.
+#[derive(Clone, Debug, PartialEq)]
+pub enum DataKind {
+    /// A key-value store (a database): each write makes the key's next version, which
+    /// remembers the message that wrote it.
+    Store(StoreConfig),
+}
+
+impl DataKind {
+    /// Every kind name of the model, as documents write them.
+    pub const NAMES: &'static [&'static str] = &["store"];
+
+    /// The kind's name as written in documents.
+    pub fn name(&self) -> &'static str {
+        match self {
+            DataKind::Store(_) => "store",
+        }
+    }
+
+    /// Reads a node of kind `name` from its `config`, reporting errors under `path`; `None` if
+    /// `name` is not one of this model's kinds.
+    pub(crate) fn parse(
+        name: &str,
+        config: Value,
+        path: &str,
+    ) -> Option<Result<DataKind, Diagnostic>> {
+        use crate::scenario::typed;
+        Some(match name {
+            "store" => typed(config, path).map(DataKind::Store),
+            _ => return None,
+        })
+    }
+
+    /// Writes the kind's `config` object.
+    pub(crate) fn serialize_config<M: serde::ser::SerializeMap>(
+        &self,
+        map: &mut M,
+    ) -> Result<(), M::Error> {
+        match self {
+            DataKind::Store(c) => map.serialize_entry("config", c),
+        }
+    }
+}
+
+/// Configuration of a `store` node.
+///
+/// A write crosses the edge from its service, takes `write_latency` at the store, is applied
+/// (committed) at the end of it, and its answer crosses the edge back. The store serves any
+/// number of operations at once.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StoreConfig {
+    /// How long the store takes to apply a write, once it has it.
+    #[serde(default = "default_write_latency")]
+    pub write_latency: DurationDist,
+}
+
+impl Default for StoreConfig {
+    fn default() -> Self {
+        StoreConfig {
+            write_latency: default_write_latency(),
+        }
+    }
+}
+
+fn default_write_latency() -> DurationDist {
+    DurationDist::constant(SimDuration::from_ms(5))
+}
+
+/// A handler step that writes a store: `{"write": "payments", "key": "charge:{correlation_id}",
+/// "idempotency_key": "{correlation_id}"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct WriteStep {
+    /// The store, by name; the service needs an edge to it.
+    pub write: String,
+    /// The key written, made from the message being handled.
+    pub key: KeyTemplate,
+    /// If set, the store keeps this key (made from the message) with the write, in the same
+    /// transaction, and skips a later write that brings a key it already has: a redelivered
+    /// or retried message is applied once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<KeyTemplate>,
+}
+
+/// What an edge of the data model is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EdgeKind {
+    /// A service's connection to a store: its handler's writes cross it, and their answers
+    /// come back over it.
+    Access,
+}
+
+impl EdgeKind {
+    /// What the edge means, in a few words.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            EdgeKind::Access => "writes to",
+        }
+    }
+
+    /// A short class name for drawing.
+    pub fn class(self) -> &'static str {
+        match self {
+            EdgeKind::Access => "access",
+        }
+    }
+}

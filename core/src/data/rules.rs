@@ -1,0 +1,63 @@
+//! The data model's rules: which edges reach a store, which actions it takes, and the checks
+//! of its settings.
+
+use super::kind::{DataKind, EdgeKind};
+use crate::http::HttpKind;
+use crate::kernel::not_a;
+use crate::model::Action;
+use crate::scenario::{Diagnostic, NodeKind, Path};
+
+/// Which kinds an edge with a store at an end may connect, and what it is: a service's
+/// handler reaches a store over an edge from the service.
+pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
+    match (from, to) {
+        (NodeKind::Http(HttpKind::Service(_)), NodeKind::Data(DataKind::Store(_))) => {
+            Ok(EdgeKind::Access)
+        }
+        (NodeKind::Data(DataKind::Store(_)), _) => {
+            Err("a store sends nothing: draw the edge from the service whose handler writes it")
+        }
+        (
+            NodeKind::Producer(_)
+            | NodeKind::Relay(_)
+            | NodeKind::Sink(_)
+            | NodeKind::Amqp(_)
+            | NodeKind::Http(_)
+            | NodeKind::Kafka(_)
+            | NodeKind::Bullmq(_),
+            _,
+        ) => Err("a store is written by a service's handler steps: connect a service to it"),
+    }
+}
+
+/// Which actions a store takes: none yet (it does not crash in this model).
+pub(crate) fn action_rule(name: &str, kind: &NodeKind, action: Action) -> Result<(), String> {
+    let NodeKind::Data(d) = kind else {
+        unreachable!("the model judges its own kinds")
+    };
+    match (action, d) {
+        (Action::Crash | Action::Restart, DataKind::Store(_)) => Err(format!(
+            "{name:?} is a store; stores do not crash in this model (its writers and their \
+             inputs do)"
+        )),
+        (Action::Publish, _) => Err(format!(
+            "{name:?} is a {}; only a client or a producer sends messages of its own",
+            d.name()
+        )),
+        (Action::Settle, _) => Err(not_a(name, kind, "consumer", "settles deliveries")),
+        (Action::Seek, _) => Err(not_a(name, kind, "kafka_consumer", "seeks")),
+        (Action::LoseAck, _) => Err(not_a(name, kind, "kafka_producer", "loses acks")),
+        (Action::Pause | Action::Resume, _) => {
+            Err(not_a(name, kind, "consumer", "can be paused and resumed"))
+        }
+    }
+}
+
+/// The checks of a store's settings.
+pub(crate) fn check_kind(kind: &DataKind, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
+    match kind {
+        DataKind::Store(s) => {
+            crate::scenario::parse::check_dist(&s.write_latency, path.at("write_latency"), diags);
+        }
+    }
+}

@@ -1,0 +1,258 @@
+//! Key templates: how a handler step makes a store key (or an idempotency key) from the
+//! message it is handling, written as text with `{…}` fields: `"charge:{correlation_id}"`,
+//! `"order:{header.order_id}"`. `{{` and `}}` stand for literal braces.
+
+use crate::message::{Envelope, HeaderValue};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt::Write as _;
+
+/// A field a template reads from the message being handled.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Field {
+    /// `{message_id}`: the message's own id. A RabbitMQ redelivery keeps it; each attempt of
+    /// an HTTP call is a new message, so it differs between a call and its retry.
+    MessageId,
+    /// `{correlation_id}`: the first message of its causal chain (for HTTP, the client's
+    /// request: every attempt of every call made for it carries it).
+    CorrelationId,
+    /// `{routing_key}`: the routing key it was published with.
+    RoutingKey,
+    /// `{header.NAME}`: an application header.
+    Header(String),
+}
+
+impl Field {
+    fn parse(name: &str) -> Result<Field, String> {
+        Ok(match name {
+            "message_id" => Field::MessageId,
+            "correlation_id" => Field::CorrelationId,
+            "routing_key" => Field::RoutingKey,
+            _ => match name.strip_prefix("header.") {
+                Some(h) if !h.is_empty() => Field::Header(h.to_owned()),
+                _ => {
+                    return Err(format!(
+                        "{{{name}}} is not a field a key can read; expected {{message_id}}, \
+                         {{correlation_id}}, {{routing_key}} or {{header.NAME}}"
+                    ))
+                }
+            },
+        })
+    }
+
+    fn write(&self, out: &mut String) {
+        match self {
+            Field::MessageId => out.push_str("message_id"),
+            Field::CorrelationId => out.push_str("correlation_id"),
+            Field::RoutingKey => out.push_str("routing_key"),
+            Field::Header(h) => {
+                out.push_str("header.");
+                out.push_str(h);
+            }
+        }
+    }
+}
+
+/// One piece of a template.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Part {
+    /// Text taken as it is.
+    Text(String),
+    /// A field of the message.
+    Field(Field),
+}
+
+/// A key made from the message a step handles.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct KeyTemplate {
+    parts: Vec<Part>,
+}
+
+/// The longest template, in bytes.
+pub const MAX_TEMPLATE_BYTES: usize = 256;
+
+impl KeyTemplate {
+    /// Reads a template; the error says what is wrong, in words.
+    pub fn parse(text: &str) -> Result<KeyTemplate, String> {
+        if text.is_empty() {
+            return Err("a key template cannot be empty".into());
+        }
+        if text.len() > MAX_TEMPLATE_BYTES {
+            return Err(format!(
+                "a key template is at most {MAX_TEMPLATE_BYTES} bytes; this one is {}",
+                text.len()
+            ));
+        }
+        let mut parts = Vec::new();
+        let mut lit = String::new();
+        let mut rest = text;
+        while let Some(c) = rest.chars().next() {
+            match c {
+                '{' if rest.starts_with("{{") => {
+                    lit.push('{');
+                    rest = &rest[2..];
+                }
+                '}' if rest.starts_with("}}") => {
+                    lit.push('}');
+                    rest = &rest[2..];
+                }
+                '{' => {
+                    let Some(end) = rest.find('}') else {
+                        return Err(format!(
+                            "{rest:?}: a `{{` opens a field that no `}}` closes (write `{{{{` \
+                             for a brace)"
+                        ));
+                    };
+                    if !lit.is_empty() {
+                        parts.push(Part::Text(std::mem::take(&mut lit)));
+                    }
+                    parts.push(Part::Field(Field::parse(&rest[1..end])?));
+                    rest = &rest[end + 1..];
+                }
+                '}' => {
+                    return Err("a `}` closes no field (write `}}` for a brace)".into());
+                }
+                c => {
+                    lit.push(c);
+                    rest = &rest[c.len_utf8()..];
+                }
+            }
+        }
+        if !lit.is_empty() {
+            parts.push(Part::Text(lit));
+        }
+        Ok(KeyTemplate { parts })
+    }
+
+    /// Its pieces, in order.
+    pub fn parts(&self) -> &[Part] {
+        &self.parts
+    }
+
+    /// The headers it reads.
+    pub fn headers(&self) -> impl Iterator<Item = &str> {
+        self.parts.iter().filter_map(|p| match p {
+            Part::Field(Field::Header(h)) => Some(h.as_str()),
+            Part::Text(_) | Part::Field(_) => None,
+        })
+    }
+
+    /// True if it reads the routing key.
+    pub fn reads_routing_key(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Field(Field::RoutingKey)))
+    }
+
+    /// The key for `msg`; `Err(header)` if it reads a header the message does not carry.
+    pub fn render(&self, msg: &Envelope) -> Result<String, String> {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(t),
+                Part::Field(Field::MessageId) => {
+                    let _ = write!(out, "{}", msg.id.0);
+                }
+                Part::Field(Field::CorrelationId) => {
+                    let _ = write!(out, "{}", msg.correlation_id.0);
+                }
+                Part::Field(Field::RoutingKey) => out.push_str(&msg.routing_key),
+                Part::Field(Field::Header(h)) => match msg.headers.get(h) {
+                    Some(v) => write_header(&mut out, v),
+                    None => return Err(h.clone()),
+                },
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn write_header(out: &mut String, v: &HeaderValue) {
+    match v.as_str() {
+        Some(s) => out.push_str(s),
+        // Other values as JSON writes them (`true`, `42`, `1.5`).
+        None => out.push_str(&serde_json::to_string(v).unwrap_or_default()),
+    }
+}
+
+impl std::fmt::Display for KeyTemplate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let mut out = String::new();
+        for p in &self.parts {
+            match p {
+                Part::Text(t) => out.push_str(&t.replace('{', "{{").replace('}', "}}")),
+                Part::Field(x) => {
+                    out.push('{');
+                    x.write(&mut out);
+                    out.push('}');
+                }
+            }
+        }
+        f.write_str(&out)
+    }
+}
+
+impl Serialize for KeyTemplate {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for KeyTemplate {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<KeyTemplate, D::Error> {
+        let text = String::deserialize(d)?;
+        KeyTemplate::parse(&text).map_err(serde::de::Error::custom)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::id::MessageId;
+    use crate::time::SimTime;
+
+    fn msg() -> Envelope {
+        let mut m = Envelope::new(MessageId(7), SimTime::ZERO);
+        m.correlation_id = MessageId(3);
+        m.routing_key = "eu.orders".into();
+        m.headers
+            .insert("order_id".into(), HeaderValue::Str("A-17".into()));
+        m
+    }
+
+    #[test]
+    fn renders_each_field() {
+        let t = KeyTemplate::parse(
+            "{message_id}/{correlation_id}/{routing_key}/{header.order_id}/{{x}}",
+        )
+        .unwrap();
+        assert_eq!(t.render(&msg()).unwrap(), "7/3/eu.orders/A-17/{x}");
+    }
+
+    #[test]
+    fn round_trips_through_its_text() {
+        for text in ["charge:{correlation_id}", "{{lit}}-{header.a}", "plain"] {
+            let t = KeyTemplate::parse(text).unwrap();
+            assert_eq!(t.to_string(), text);
+            assert_eq!(KeyTemplate::parse(&t.to_string()).unwrap(), t);
+        }
+    }
+
+    #[test]
+    fn a_missing_header_names_it() {
+        let t = KeyTemplate::parse("o:{header.tenant}").unwrap();
+        assert_eq!(t.render(&msg()), Err("tenant".to_string()));
+    }
+
+    #[test]
+    fn bad_templates_say_why() {
+        let e = KeyTemplate::parse("{order}").unwrap_err();
+        assert!(e.contains("{order} is not a field"), "{e}");
+        let e = KeyTemplate::parse("a{message_id").unwrap_err();
+        assert!(e.contains("no `}` closes"), "{e}");
+        let e = KeyTemplate::parse("a}b").unwrap_err();
+        assert!(e.contains("closes no field"), "{e}");
+        assert!(KeyTemplate::parse("").is_err());
+        assert!(KeyTemplate::parse("{header.}").is_err());
+        assert!(KeyTemplate::parse(&"x".repeat(300)).is_err());
+    }
+}

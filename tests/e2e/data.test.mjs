@@ -1,0 +1,72 @@
+// Stores in the playground, as a newcomer meets them: open the duplicate-charges example and
+// see retries charge twice where there is no idempotency key and never where there is one; then
+// build client → service → store from the palette, give the service a write step, and watch
+// the store's versions count up. Screenshots in artifacts/.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
+
+useServerAndBrowser();
+
+/** A store's duplicate and skipped counts, as its face carries them. */
+async function storeCounts(page, name) {
+  const g = page.locator(`g.node-face[data-face="${name}"] g.store`);
+  return {
+    duplicates: Number(await g.getAttribute("data-duplicates")),
+    deduplicated: Number(await g.getAttribute("data-deduplicated")),
+    text: (await g.textContent()).trim(),
+  };
+}
+
+test("retries charge twice without an idempotency key, and once with one", async () => {
+  const page = await openInContext("?example=data-duplicate-charges", {}, "#stage");
+  await runTo(page, 20, { speed: 25 });
+  const plain = await storeCounts(page, "charges");
+  const keyed = await storeCounts(page, "charges-2");
+  await screenshot(page, "data-01-duplicates");
+  assert.ok(plain.duplicates > 10, `the store without a key has duplicates: ${plain.text}`);
+  assert.equal(keyed.duplicates, 0, `the keyed store has none: ${keyed.text}`);
+  assert.ok(keyed.deduplicated > 10, `the keyed store skipped the retried writes: ${keyed.text}`);
+  assert.match(plain.text, /dup \d+/);
+  // The store's state in words, for screen readers and the text view.
+  const label = await page.locator(`g.node[data-node="charges"]`).getAttribute("aria-label");
+  assert.match(label ?? "", /duplicates/, `the store says its duplicates: ${label}`);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+});
+
+test("build a service that writes a store, from the palette", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  await dragFromPalette(page, "client", "", 300, 240);
+  await dragFromPalette(page, "service", "", 560, 240);
+  await dragFromPalette(page, "store", "", 820, 240);
+  await connectNodes(page, "client", "service");
+  const tip = await connectNodes(page, "service", "store");
+  assert.match(tip ?? "", /writes to/, `the cursor says what the edge will be: ${tip}`);
+  assert.equal(await page.locator("g.edge.access").count(), 1, "one store link");
+  // A store sends nothing: it has no handle to draw an edge from.
+  assert.equal(await page.locator(`circle[data-port="store"]`).count(), 0, "no handle on a store");
+  // The service's handler: one write step.
+  const c = await centre(node("service"));
+  await page.mouse.click(c.x, c.y - 20);
+  const field = page.locator(`#inspector [data-field="handler"]`);
+  await field.click();
+  await field.fill('[{"write": "store", "key": "order:{correlation_id}"}]');
+  await field.press("Tab");
+  await runTo(page, 5, { speed: 10 });
+  const s = await storeCounts(page, "store");
+  await screenshot(page, "data-02-built");
+  assert.match(s.text, /\d+ keys · \d+ writes/, s.text);
+  const [, keys, writes] = s.text.match(/(\d+) keys · (\d+) writes/);
+  assert.ok(Number(keys) > 10, `the store has keys after 5 s at 20 requests a second: ${s.text}`);
+  assert.equal(keys, writes, "no retries configured, so one write per request");
+  assert.equal(s.duplicates, 0);
+  // A key that reads a header the requests do not carry is refused where it is typed.
+  await page.mouse.click(c.x, c.y - 20);
+  await field.click();
+  await field.fill('[{"write": "store", "key": "order:{header.id}"}]');
+  await field.press("Tab");
+  const problem = await page.locator("#inspector").textContent();
+  assert.match(problem, /carry no headers/, "the inspector says why the key cannot be made");
+});

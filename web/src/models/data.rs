@@ -1,0 +1,137 @@
+//! The data model in the page: stores, which services' handler steps write.
+
+use super::{Face, Fault, PaletteItem, Shape};
+use crate::fields::{f, Field, FieldType::*};
+use serde_json::json;
+use switchboard_core::data::{DataKind, EdgeKind};
+use switchboard_core::scenario::{NodeKind, NodeSpec};
+use switchboard_core::NodeMetrics;
+use yew::prelude::*;
+
+/// The model's palette items.
+pub const PALETTE: &[PaletteItem] = &[PaletteItem {
+    label: "Store",
+    kind: "store",
+    variant: None,
+    stem: "store",
+}];
+
+/// The settings a new node of a palette item starts with (`None`: not one of this model's).
+pub fn default_config(item: &PaletteItem) -> Option<serde_json::Value> {
+    Some(match item.kind {
+        "store" => json!({ "write_latency": "5ms" }),
+        _ => return None,
+    })
+}
+
+/// A store's settings.
+pub const STORE: &[Field] = &[f(
+    "write_latency",
+    &["write_latency"],
+    Duration,
+    "time to apply a write, once it arrives",
+)];
+
+/// The inspector's fields of one of the model's kinds.
+pub fn fields(kind: &DataKind) -> &'static [Field] {
+    match kind {
+        DataKind::Store(_) => STORE,
+    }
+}
+
+/// The inspector's fields of one of the model's edges.
+pub fn edge_fields(kind: EdgeKind) -> &'static [Field] {
+    match kind {
+        EdgeKind::Access => super::kernel::WIRE,
+    }
+}
+
+/// The faults one of the model's kinds takes: none (a store does not fail in this model).
+pub fn faults(kind: &DataKind) -> &'static [Fault] {
+    match kind {
+        DataKind::Store(_) => &[],
+    }
+}
+
+/// A store ten times slower (the Slow fault is not offered, but the rule is kept here).
+pub fn slowed(spec: &NodeSpec, kind: &DataKind) -> Option<NodeSpec> {
+    match kind {
+        DataKind::Store(s) => {
+            let mut slow = s.clone();
+            slow.write_latency = super::scaled(&s.write_latency, 10);
+            Some(NodeSpec {
+                kind: NodeKind::Data(DataKind::Store(slow)),
+                ..spec.clone()
+            })
+        }
+    }
+}
+
+/// A store sends nothing of its own (it answers the writes it takes).
+pub fn sends(kind: &DataKind) -> bool {
+    match kind {
+        DataKind::Store(_) => false,
+    }
+}
+
+/// How a store is drawn: its keys and writes, and its duplicates, marked.
+pub fn face(kind: &DataKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
+    let (cx, cy) = c;
+    match (kind, m.store()) {
+        (DataKind::Store(_), Some(s)) => {
+            let dup_class = if s.stats.duplicates > 0 {
+                "counts duplicates"
+            } else {
+                "counts"
+            };
+            let mut status = format!(
+                "{} keys, {} writes, {} duplicates",
+                s.keys, s.stats.writes, s.stats.duplicates
+            );
+            if s.stats.deduplicated > 0 {
+                status.push_str(&format!(
+                    ", {} skipped by idempotency key",
+                    s.stats.deduplicated
+                ));
+            }
+            Face {
+                shape: Shape::Box,
+                subtitle: "store".into(),
+                body: html! {
+                    <g class="store" data-duplicates={s.stats.duplicates.to_string()} data-deduplicated={s.stats.deduplicated.to_string()}>
+                        <text class="counts" x={cx.to_string()} y={(cy + 12.0).to_string()}>
+                            { format!("{} keys · {} writes", s.keys, s.stats.writes) }
+                        </text>
+                        <text class={dup_class} x={cx.to_string()} y={(cy + 26.0).to_string()}>
+                            { format!("dup {}", s.stats.duplicates) }
+                            if s.stats.deduplicated > 0 {
+                                <tspan>{ format!(" · skipped {}", s.stats.deduplicated) }</tspan>
+                            }
+                        </text>
+                    </g>
+                },
+                status,
+            }
+        }
+        (DataKind::Store(_), None) => Face {
+            shape: Shape::Box,
+            subtitle: kind.name().into(),
+            body: html! {},
+            status: String::new(),
+        },
+    }
+}
+
+/// How a data edge reads from each end (see [`super::edge_phrases`]).
+pub fn edge_phrases(kind: EdgeKind) -> (&'static str, &'static str) {
+    match kind {
+        EdgeKind::Access => ("writes to", "written by"),
+    }
+}
+
+/// What a data edge is called.
+pub fn edge_noun(kind: EdgeKind) -> &'static str {
+    match kind {
+        EdgeKind::Access => "store link",
+    }
+}
