@@ -119,6 +119,15 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
         (ModelId::Data, _) | (_, ModelId::Data) => {
             data::rules::edge_rule(from, to).map(EdgeKind::Data)
         }
+        // A service's handler publishes to RabbitMQ: the edge is a publish, as a producer's is.
+        (ModelId::Http, ModelId::Amqp)
+            if matches!(from, NodeKind::Http(http::HttpKind::Service(_))) =>
+        {
+            let NodeKind::Amqp(to) = to else {
+                unreachable!("an AMQP kind")
+            };
+            amqp::rules::publish_rule(to).map(EdgeKind::Amqp)
+        }
         // Request-response nodes judge every edge at them, to any other model too.
         (ModelId::Http, _) | (_, ModelId::Http) => {
             http::rules::edge_rule(from, to).map(EdgeKind::Http)

@@ -467,9 +467,6 @@ mod tests {
                     | crate::data::DataEvent::Deduplicated { store, .. } => {
                         assert_eq!(obj["store"], name(store))
                     }
-                    crate::data::DataEvent::WriteFailed { node, .. } => {
-                        assert_eq!(obj["node"], name(node))
-                    }
                     crate::data::DataEvent::WriteSent { .. } => {}
                 },
             }

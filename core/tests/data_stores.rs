@@ -260,7 +260,7 @@ fn bad_write_steps_are_diagnostics_with_paths() {
         (
             json!({"write": "charges", "key": "k", "call": "checkout"}),
             "",
-            "does both",
+            "this one calls and writes",
         ),
         (
             json!({"call": "checkout", "key": "k"}),

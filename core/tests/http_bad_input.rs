@@ -133,11 +133,11 @@ fn a_handler_step_that_is_not_a_call() {
     doc["nodes"][1]["config"]["handler"] = json!([{"call": 3}]);
     refused(doc, "nodes[1].config.handler[0]", "a node name");
     let mut doc = base();
-    doc["nodes"][1]["config"]["handler"] = json!([{"publish": "x"}]);
+    doc["nodes"][1]["config"]["handler"] = json!([{"produce": "x"}]);
     refused(
         doc,
         "nodes[1].config.handler[0]",
-        "unknown field `publish`, expected one of `call`, `write`",
+        "unknown field `produce`, expected one of `call`, `write`",
     );
 }
 
@@ -167,8 +167,19 @@ fn edges_a_client_or_a_service_cannot_have() {
     doc["edges"]
         .as_array_mut()
         .unwrap()
-        .push(json!({"from": "a", "to": "q"}));
-    refused(doc, "edges[2]", "connect only to one another");
+        .push(json!({"from": "client", "to": "q"}));
+    refused(doc, "edges[2]", "connect to one another");
+    // A queue delivering to a service (a service consuming it) is still to come.
+    let mut doc = base();
+    doc["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "q", "kind": "queue"}));
+    doc["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "q", "to": "a"}));
+    refused(doc, "edges[2]", "still to come");
 }
 
 #[test]

@@ -421,9 +421,7 @@ pub fn of_events<'a>(
                         ..
                     } => (store, "duplicate write"),
                     DataEvent::Deduplicated { store, .. } => (store, "skipped: idempotency key"),
-                    DataEvent::Written { .. }
-                    | DataEvent::WriteSent { .. }
-                    | DataEvent::WriteFailed { .. } => continue,
+                    DataEvent::Written { .. } | DataEvent::WriteSent { .. } => continue,
                 };
                 if let Some(c) = scene.node(store) {
                     push(

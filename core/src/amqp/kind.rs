@@ -114,3 +114,22 @@ impl EdgeKind {
         }
     }
 }
+
+/// A handler step that publishes a message: `{"publish": "orders-x", "routing_key":
+/// "order.{correlation_id}", "headers": {"order": "{correlation_id}"}}`. The message continues
+/// the handled message's causal chain (its correlation id, with the handled message as its
+/// cause). `basic.publish` does not wait: the step ends as the message leaves.
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PublishStep {
+    /// The exchange, or a queue (through the default exchange), by name; the handler's node
+    /// needs an edge to it.
+    pub publish: String,
+    /// The routing key, made from the handled message; none: `""` (a queue's name, through
+    /// the default exchange).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub routing_key: Option<crate::data::KeyTemplate>,
+    /// Application headers, each made from the handled message.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, crate::data::KeyTemplate>,
+}

@@ -39,7 +39,7 @@ pub use config::{
 pub use death::{Death, DeathReason};
 pub use event::{AmqpEvent, DeadLetter, PolicyNames, PublishedTo, Route, SettleMethod};
 pub use headers::XMatch;
-pub use kind::{AmqpKind, EdgeKind};
+pub use kind::{AmqpKind, EdgeKind, PublishStep};
 pub(crate) use model::{places_in_due, AmqpModel, Due, PlaceDetail};
 pub use model::{AmqpMetrics, ConsumerMetrics, QueueMetrics};
 pub use topic::TopicPattern;

@@ -30,13 +30,7 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Amqp(Queue(_)), Relay(_) | Sink(_) | Amqp(Exchange(_) | Queue(_))) => {
             Err("a queue delivers only to consumers")
         }
-        (Producer(_) | Relay(_), Amqp(Consumer(_))) => Err("a consumer consumes only from queues"),
-        (Producer(_) | Relay(_), Amqp(Exchange(x))) if x.internal => Err(
-            "403 ACCESS_REFUSED: cannot publish to an internal exchange; it takes messages only \
-             from other exchanges (bindings, alternate and dead-letter exchanges)",
-        ),
-        (Producer(_) | Relay(_), Amqp(Exchange(_))) => Ok(EdgeKind::Publish),
-        (Producer(_) | Relay(_), Amqp(Queue(_))) => Ok(EdgeKind::PublishDefault),
+        (Producer(_) | Relay(_), Amqp(to)) => publish_rule(to),
         (Producer(_) | Relay(_), Relay(_) | Sink(_)) => {
             unreachable!("an edge between kernel kinds is the kernel's to judge")
         }
@@ -52,6 +46,20 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Data(_), _) | (_, NodeKind::Data(_)) => {
             unreachable!("an edge at a store is the data model's to judge")
         }
+    }
+}
+
+/// What an edge from a publisher (a producer, a relay, or a service's handler) to one of this
+/// model's nodes is: a publish to an exchange, or through the default exchange to a queue.
+pub(crate) fn publish_rule(to: &AmqpKind) -> Result<EdgeKind, &'static str> {
+    match to {
+        AmqpKind::Consumer(_) => Err("a consumer consumes only from queues"),
+        AmqpKind::Exchange(x) if x.internal => Err(
+            "403 ACCESS_REFUSED: cannot publish to an internal exchange; it takes messages only \
+             from other exchanges (bindings, alternate and dead-letter exchanges)",
+        ),
+        AmqpKind::Exchange(_) => Ok(EdgeKind::Publish),
+        AmqpKind::Queue(_) => Ok(EdgeKind::PublishDefault),
     }
 }
 

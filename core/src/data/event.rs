@@ -46,16 +46,6 @@ pub enum DataEvent {
         /// The message whose handler sent it.
         message: MessageId,
     },
-    /// A write step could not be sent: no edge to the store (removed by a live edit), the
-    /// store removed, or the key reads a header the message does not carry. The step fails.
-    WriteFailed {
-        /// The service.
-        node: NodeId,
-        /// The message being handled.
-        message: MessageId,
-        /// Why, in words.
-        reason: String,
-    },
 }
 
 impl DataEvent {
@@ -65,7 +55,6 @@ impl DataEvent {
             DataEvent::WriteSent { .. } => "store_write_sent",
             DataEvent::Written { .. } => "store_written",
             DataEvent::Deduplicated { .. } => "store_deduplicated",
-            DataEvent::WriteFailed { .. } => "store_write_failed",
         }
     }
 
@@ -74,8 +63,7 @@ impl DataEvent {
         match *self {
             DataEvent::WriteSent { message, .. }
             | DataEvent::Written { message, .. }
-            | DataEvent::Deduplicated { message, .. }
-            | DataEvent::WriteFailed { message, .. } => Some(message),
+            | DataEvent::Deduplicated { message, .. } => Some(message),
         }
     }
 }

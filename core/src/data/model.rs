@@ -287,18 +287,6 @@ pub(crate) fn send(k: &mut Kernel, w: Write) {
     k.schedule(arrive, ModelDue::Data(Due::Write(Box::new(w))));
 }
 
-/// A handler step could not send its write: the step fails at once.
-pub(crate) fn write_failed(k: &mut Kernel, node: NodeId, message: MessageId, reason: String) {
-    DataModel::emit(
-        k,
-        DataEvent::WriteFailed {
-            node,
-            message,
-            reason,
-        },
-    );
-}
-
 /// The answer to write `w` crosses the edge back to its service.
 fn answer(k: &mut Kernel, w: &Write, ok: bool) {
     let at = k.now + k.topo.edge(w.edge).latency.sample(&mut k.rng);

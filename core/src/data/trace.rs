@@ -51,14 +51,5 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             f.str("idempotency_key", idempotency_key)?;
             f.u64("message", message.0)
         }
-        DataEvent::WriteFailed {
-            node,
-            message,
-            reason,
-        } => {
-            f.node("node", *node)?;
-            f.u64("message", message.0)?;
-            f.str("reason", reason)
-        }
     }
 }

@@ -178,6 +178,16 @@ pub enum HttpEvent {
         /// The wait first.
         delay: SimDuration,
     },
+    /// A service's handler step could not be carried out (its store, exchange or queue, or
+    /// the edge to it, was removed by a live edit): the handler throws, the request fails.
+    StepFailed {
+        /// The service.
+        node: NodeId,
+        /// The request being served.
+        message: MessageId,
+        /// Why, in words.
+        reason: Box<str>,
+    },
     /// A retry was not made: the retry budget is spent.
     BudgetExhausted {
         /// The call edge.
@@ -231,6 +241,7 @@ impl HttpEvent {
             HttpEvent::Refused { .. } => "refused",
             HttpEvent::Retrying { .. } => "retrying",
             HttpEvent::BudgetExhausted { .. } => "budget_exhausted",
+            HttpEvent::StepFailed { .. } => "step_failed",
             HttpEvent::RequestEnded { .. } => "request_ended",
             HttpEvent::Breaker { .. } => "breaker",
             HttpEvent::Health { .. } => "health",
@@ -249,7 +260,8 @@ impl HttpEvent {
             | HttpEvent::Responded { message, .. }
             | HttpEvent::Answered { message, .. }
             | HttpEvent::TimedOut { message, .. }
-            | HttpEvent::Late { message, .. } => Some(message),
+            | HttpEvent::Late { message, .. }
+            | HttpEvent::StepFailed { message, .. } => Some(message),
             HttpEvent::Refused { .. }
             | HttpEvent::Retrying { .. }
             | HttpEvent::BudgetExhausted { .. }

@@ -2,6 +2,7 @@
 //! its settings. In a scenario they are `NodeKind::Http(HttpKind)`, written as
 //! `"kind": "client"` (or `"service"`, `"load_balancer"`) and `"config"`.
 
+use crate::amqp::PublishStep;
 use crate::data::{KeyTemplate, WriteStep};
 use crate::dist::DurationDist;
 use crate::scenario::{Arrival, Diagnostic};
@@ -173,8 +174,8 @@ fn default_service_time() -> DurationDist {
     DurationDist::constant(SimDuration::from_ms(20))
 }
 
-/// One step of a service's handler, run for each request it serves: a call, or a store's
-/// write. Publishing, jobs and records are to come, as more variants.
+/// One step of a service's handler, run for each request it serves: a call, a store's write,
+/// or a RabbitMQ publish. Jobs and records are to come, as more variants.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawStep")]
 pub enum HandlerStep {
@@ -185,6 +186,10 @@ pub enum HandlerStep {
     /// `{"write": "payments", "key": "charge:{correlation_id}"}`, with an optional
     /// `"idempotency_key"`.
     Write(WriteStep),
+    /// Publish a message to a RabbitMQ exchange (or a queue, through the default exchange),
+    /// over this service's edge to it, and go on at once. Written `{"publish": "orders-x",
+    /// "routing_key": "order.placed"}`, with optional `"headers"`.
+    Publish(PublishStep),
 }
 
 impl Serialize for HandlerStep {
@@ -200,6 +205,7 @@ impl Serialize for HandlerStep {
                 m.end()
             }
             HandlerStep::Write(w) => w.serialize(s),
+            HandlerStep::Publish(p) => p.serialize(s),
         }
     }
 }
@@ -216,38 +222,62 @@ struct RawStep {
     key: Option<KeyTemplate>,
     #[serde(default)]
     idempotency_key: Option<KeyTemplate>,
+    #[serde(default)]
+    publish: Option<String>,
+    #[serde(default)]
+    routing_key: Option<KeyTemplate>,
+    #[serde(default)]
+    headers: Option<std::collections::BTreeMap<String, KeyTemplate>>,
 }
 
 impl TryFrom<RawStep> for HandlerStep {
     type Error = String;
 
     fn try_from(r: RawStep) -> Result<HandlerStep, String> {
-        match (r.call, r.write) {
-            (Some(_), Some(_)) => Err("a step either calls or writes; this one does both (make \
-                                       them two steps)"
-                .into()),
-            (Some(targets), None) => {
-                if r.key.is_some() || r.idempotency_key.is_some() {
-                    return Err(
-                        "`key` and `idempotency_key` belong to a write step, not to a call".into(),
-                    );
-                }
-                Ok(HandlerStep::Call(targets))
-            }
-            (None, Some(store)) => match r.key {
-                Some(key) => Ok(HandlerStep::Write(WriteStep {
-                    write: store,
-                    key,
-                    idempotency_key: r.idempotency_key,
-                })),
-                None => Err(format!(
-                    "a write to {store:?} needs a \"key\": the key it writes, made from the \
-                     message (\"order:{{correlation_id}}\")"
-                )),
-            },
-            (None, None) => Err("expected a step: {\"call\": \"node\"} or {\"write\": \
-                                 \"store\", \"key\": \"…\"}"
-                .into()),
+        let kinds = [
+            r.call.is_some().then_some("calls"),
+            r.write.is_some().then_some("writes"),
+            r.publish.is_some().then_some("publishes"),
+        ];
+        let mut kinds = kinds.into_iter().flatten();
+        if let (Some(a), Some(b)) = (kinds.next(), kinds.next()) {
+            return Err(format!(
+                "a step does one thing; this one {a} and {b} (make them two steps)"
+            ));
+        }
+        let write_fields = r.key.is_some() || r.idempotency_key.is_some();
+        let publish_fields = r.routing_key.is_some() || r.headers.is_some();
+        if write_fields && r.write.is_none() {
+            return Err("`key` and `idempotency_key` belong to a write step".into());
+        }
+        if publish_fields && r.publish.is_none() {
+            return Err("`routing_key` and `headers` belong to a publish step".into());
+        }
+        if let Some(targets) = r.call {
+            return Ok(HandlerStep::Call(targets));
+        }
+        if let Some(publish) = r.publish {
+            return Ok(HandlerStep::Publish(PublishStep {
+                publish,
+                routing_key: r.routing_key,
+                headers: r.headers.unwrap_or_default(),
+            }));
+        }
+        match (r.write, r.key) {
+            (Some(store), Some(key)) => Ok(HandlerStep::Write(WriteStep {
+                write: store,
+                key,
+                idempotency_key: r.idempotency_key,
+            })),
+            (Some(store), None) => Err(format!(
+                "a write to {store:?} needs a \"key\": the key it writes, made from the \
+                 message (\"order:{{correlation_id}}\")"
+            )),
+            (None, _) => Err(
+                "expected a step: {\"call\": \"node\"}, {\"write\": \"store\", \
+                              \"key\": \"…\"} or {\"publish\": \"exchange\"}"
+                    .into(),
+            ),
         }
     }
 }

@@ -45,8 +45,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Data(_),
             Http(_),
         ) => Err(
-            "clients, services and load balancers connect only to one another (a service that \
-             publishes to a queue is still to come)",
+            "clients, services and load balancers connect to one another; a service also \
+             writes stores and publishes to exchanges and queues (a service that consumes a \
+             queue, works a job queue or reads a topic is still to come)",
         ),
         (
             NodeKind::Producer(_)
@@ -175,10 +176,8 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                             ));
                         }
                     }
-                    HandlerStep::Write(w) => {
-                        let keys = std::iter::once(("key", &w.key))
-                            .chain(w.idempotency_key.iter().map(|t| ("idempotency_key", t)));
-                        for (field, t) in keys {
+                    HandlerStep::Write(_) | HandlerStep::Publish(_) => {
+                        for (field, t) in step_templates(step) {
                             // An HTTP request carries no headers or routing key here: a key
                             // that reads one could never be made.
                             if let Some(h) = t.headers().next() {
@@ -422,6 +421,66 @@ pub(crate) fn check_resilience(r: &Resilience, path: Path<'_>, diags: &mut Vec<D
     }
 }
 
+/// The key templates of a handler step, each with its field's path under the step.
+fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::KeyTemplate)> {
+    match step {
+        HandlerStep::Call(_) => Vec::new(),
+        HandlerStep::Write(w) => std::iter::once(("key".to_owned(), &w.key))
+            .chain(
+                w.idempotency_key
+                    .iter()
+                    .map(|t| ("idempotency_key".to_owned(), t)),
+            )
+            .collect(),
+        HandlerStep::Publish(p) => p
+            .routing_key
+            .iter()
+            .map(|t| ("routing_key".to_owned(), t))
+            .chain(p.headers.iter().map(|(h, t)| (format!("headers.{h}"), t)))
+            .collect(),
+    }
+}
+
+/// A publish step's destination: an exchange or a queue, with an edge from the service to it.
+fn check_publish<'a>(
+    n: &crate::scenario::NodeSpec,
+    i: usize,
+    j: usize,
+    p: &crate::amqp::PublishStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let path = format!("nodes[{i}].config.handler[{j}].publish");
+    match kind(&p.publish) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{:?}: there is no node of that name", p.publish),
+        )),
+        Some(NodeKind::Amqp(
+            crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_),
+        )) => {
+            if !s.edges.iter().any(|e| e.from == n.id && e.to == p.publish) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{:?}: service {:?} has no edge to it; draw one (its messages cross it)",
+                        p.publish, n.id
+                    ),
+                ));
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{:?} is a {}; a publish step publishes to an exchange or a queue",
+                p.publish,
+                other.name()
+            ),
+        )),
+    }
+}
+
 /// A write step's store: a store, with an edge from the service to it.
 fn check_write<'a>(
     n: &crate::scenario::NodeSpec,
@@ -495,6 +554,10 @@ pub(crate) fn check_topology<'a>(
                         HandlerStep::Call(targets) => targets,
                         HandlerStep::Write(w) => {
                             check_write(n, i, j, w, kind, s, diags);
+                            continue;
+                        }
+                        HandlerStep::Publish(p) => {
+                            check_publish(n, i, j, p, kind, s, diags);
                             continue;
                         }
                     };

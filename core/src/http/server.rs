@@ -5,6 +5,7 @@ use super::event::{HttpEvent, Status};
 use super::kind::{Algorithm, HandlerStep, HttpKind, ServiceConfig};
 use super::model::{Due, HttpModel, Job, NodeState, Origin};
 use super::slab::Key;
+use crate::amqp::PublishStep;
 use crate::data::{Write, WriteStep};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
@@ -22,6 +23,16 @@ enum Plan {
     Calls(Vec<Option<EdgeId>>),
     /// A write to a store; or why it cannot be sent.
     Write(Result<Box<Write>, String>),
+    /// A message to publish; or why it cannot be.
+    Publish(Result<Box<Outgoing>, String>),
+}
+
+/// A message a publish step sends: where, and what it carries.
+struct Outgoing {
+    edge: EdgeId,
+    to: NodeId,
+    routing_key: String,
+    headers: crate::message::Headers,
 }
 
 impl HttpModel {
@@ -170,6 +181,9 @@ impl HttpModel {
                 Some(HandlerStep::Write(w)) => {
                     Plan::Write(Self::write(k, node, step, w, key, job).map(Box::new))
                 }
+                Some(HandlerStep::Publish(p)) => {
+                    Plan::Publish(Self::publish(k, node, p, job).map(Box::new))
+                }
             },
             None => {
                 let mut calls = topo.node(node).out.iter().copied().filter(|&e| {
@@ -227,6 +241,37 @@ impl HttpModel {
         })
     }
 
+    /// The message a handler's step `p` publishes for the request `job`; or why it cannot.
+    fn publish(k: &Kernel, node: NodeId, p: &PublishStep, job: &Job) -> Result<Outgoing, String> {
+        let topo = &k.topo;
+        let to = topo
+            .node_id(&p.publish)
+            .ok_or_else(|| format!("there is no exchange or queue {:?}", p.publish))?;
+        let edge = topo.edge_between(node, to, None).ok_or_else(|| {
+            format!(
+                "service {:?} has no edge to {:?}",
+                topo.node(node).name,
+                p.publish
+            )
+        })?;
+        let render = |t: &crate::data::KeyTemplate| {
+            t.render(&job.msg).map_err(|h| {
+                format!("the template {t} reads header {h:?}, which the message does not carry")
+            })
+        };
+        let routing_key = p.routing_key.as_ref().map(render).transpose()?;
+        let mut headers = crate::message::Headers::new();
+        for (name, t) in &p.headers {
+            headers.insert(name.clone(), crate::message::HeaderValue::Str(render(t)?));
+        }
+        Ok(Outgoing {
+            edge,
+            to,
+            routing_key: routing_key.unwrap_or_default(),
+            headers,
+        })
+    }
+
     /// Runs the handler of `key` from its next step: each step's calls begin together, and the
     /// next step waits for all of them (a write, for its answer); after the last, the service
     /// responds.
@@ -254,8 +299,47 @@ impl HttpModel {
                 }
                 Plan::Write(Err(reason)) => {
                     // The handler throws: the request fails at once.
-                    let message = job.msg.id;
-                    crate::data::write_failed(k, node, message, reason);
+                    Self::emit(
+                        k,
+                        HttpEvent::StepFailed {
+                            node,
+                            message: job.msg.id,
+                            reason: reason.into(),
+                        },
+                    );
+                    self.finish(k, key, Status::Error);
+                    return;
+                }
+                Plan::Publish(Ok(out)) => {
+                    job.step += 1;
+                    let (correlation, cause) = (job.msg.correlation_id, job.msg.id);
+                    let id = k.ledger.next_id();
+                    let mut msg = Box::new(Envelope::new(id, k.now));
+                    msg.correlation_id = correlation;
+                    msg.causation_id = Some(cause);
+                    msg.routing_key = out.routing_key;
+                    msg.headers = out.headers;
+                    k.ledger.create(id, Fate::Held { node });
+                    k.nodes[node.index()].stats.published += 1;
+                    k.emit(crate::EventKind::Published {
+                        node,
+                        message: id,
+                        correlation,
+                    });
+                    // `basic.publish` does not wait: the handler goes on at once.
+                    k.send_on(out.edge, node, out.to, msg);
+                    continue;
+                }
+                Plan::Publish(Err(reason)) => {
+                    // The handler throws: the request fails at once.
+                    Self::emit(
+                        k,
+                        HttpEvent::StepFailed {
+                            node,
+                            message: job.msg.id,
+                            reason: reason.into(),
+                        },
+                    );
                     self.finish(k, key, Status::Error);
                     return;
                 }

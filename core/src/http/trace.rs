@@ -91,6 +91,15 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             edge_ends(f, edge)?;
             f.u64("correlation", correlation.0)
         }
+        HttpEvent::StepFailed {
+            node,
+            message,
+            ref reason,
+        } => {
+            f.node("node", node)?;
+            f.u64("message", message.0)?;
+            f.str("reason", reason)
+        }
         HttpEvent::RequestEnded {
             client,
             request,

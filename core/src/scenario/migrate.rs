@@ -168,8 +168,8 @@ fn v5_to_v6(mut doc: Doc) -> Result<Doc, Diagnostic> {
     Ok(doc)
 }
 
-/// Version 7 added the data model: the node kind `store`, and a service handler's `write` steps.
-/// A version-6 document has neither, so it runs as it did.
+/// Version 7 added the data model, the node kind `store`, and a service handler's `write` and
+/// `publish` steps. A version-6 document has none, so it runs as it did.
 fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
     let new = |path: String, what: &str| newer(path, what, 7);
     let nodes = doc.get("nodes").and_then(Value::as_array);
@@ -182,11 +182,13 @@ fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
             .and_then(|c| c.get("handler"))
             .and_then(Value::as_array);
         for (j, step) in steps.into_iter().flatten().enumerate() {
-            if step.get("write").is_some() {
-                return Err(new(
-                    format!("nodes[{i}].config.handler[{j}].write"),
-                    "a handler's `write` step",
-                ));
+            for what in ["write", "publish"] {
+                if step.get(what).is_some() {
+                    return Err(new(
+                        format!("nodes[{i}].config.handler[{j}].{what}"),
+                        &format!("a handler's `{what}` step"),
+                    ));
+                }
             }
         }
     }
