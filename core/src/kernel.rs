@@ -341,6 +341,35 @@ impl Kernel {
         self.agenda.push(arrive, edge.0, Due::Arrive { msg });
     }
 
+    /// A message made by `node`'s handler or relay, continuing the causal chain of the message
+    /// `cause` (whose correlation id it takes), leaves it along `edge` to `to`: it is created,
+    /// counted as `node`'s publish, and sent. A producer's own publishes go through
+    /// `Sim::send_published`, which its model marks first.
+    pub fn publish_on(
+        &mut self,
+        node: NodeId,
+        edge: EdgeId,
+        to: NodeId,
+        (correlation, cause): (MessageId, MessageId),
+        routing_key: String,
+        headers: crate::message::Headers,
+    ) {
+        let id = self.ledger.next_id();
+        let mut msg = Box::new(Envelope::new(id, self.now));
+        msg.correlation_id = correlation;
+        msg.causation_id = Some(cause);
+        msg.routing_key = routing_key;
+        msg.headers = headers;
+        self.ledger.create(id, Fate::Held { node });
+        self.nodes[node.index()].stats.published += 1;
+        self.emit(EventKind::Published {
+            node,
+            message: id,
+            correlation,
+        });
+        self.send_on(edge, node, to, msg);
+    }
+
     /// `caller` waits for no reply any more (it crashed, or was removed).
     pub fn forget_calls(&mut self, caller: NodeId) {
         self.calls.retain(|(c, _), _| *c != caller);

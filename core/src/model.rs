@@ -115,6 +115,13 @@ pub fn edge_label(topo: &crate::topology::Topology, edge: EdgeId) -> String {
 pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
     match (from.model(), to.model()) {
         (ModelId::Kernel, ModelId::Kernel) => crate::kernel::edge_rule(from, to),
+        // A store's outbox relay publishes to RabbitMQ, by the producers' rule.
+        (ModelId::Data, ModelId::Amqp) => {
+            let NodeKind::Amqp(to) = to else {
+                unreachable!("an AMQP kind")
+            };
+            amqp::rules::publish_rule(to).map(EdgeKind::Amqp)
+        }
         // Stores judge every edge at them, to any other model too.
         (ModelId::Data, _) | (_, ModelId::Data) => {
             data::rules::edge_rule(from, to).map(EdgeKind::Data)

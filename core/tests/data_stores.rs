@@ -292,7 +292,7 @@ fn stores_refuse_edges_and_actions_that_make_no_sense() {
     common::refused(
         &edge("charges", "payments"),
         "edges[3]",
-        "a store sends nothing",
+        "a store sends only what its outbox relay publishes",
     );
     common::refused(
         &edge("shop", "charges"),

@@ -45,8 +45,10 @@ test("build a service that writes a store, from the palette", async () => {
   const tip = await connectNodes(page, "service", "store");
   assert.match(tip ?? "", /writes to/, `the cursor says what the edge will be: ${tip}`);
   assert.equal(await page.locator("g.edge.access").count(), 1, "one store link");
-  // A store sends nothing: it has no handle to draw an edge from.
-  assert.equal(await page.locator(`circle[data-port="store"]`).count(), 0, "no handle on a store");
+  // A store sends only what its outbox relay publishes: an edge to a client is refused, saying why.
+  const refused = await connectNodes(page, "store", "client");
+  assert.match(refused ?? "", /outbox relay/, `the cursor says why: ${refused}`);
+  assert.equal(await page.locator("g.edge").count(), 2, "no edge made");
   // The service's handler: one write step.
   const c = await centre(node("service"));
   await page.mouse.click(c.x, c.y - 20);

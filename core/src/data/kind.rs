@@ -64,14 +64,22 @@ pub struct StoreConfig {
     /// How long the store takes to apply a write, once it has it.
     #[serde(default = "default_write_latency")]
     pub write_latency: DurationDist,
+    /// How often its outbox relay polls the outbox table and publishes what it finds.
+    #[serde(default = "default_outbox_interval")]
+    pub outbox_interval: SimDuration,
 }
 
 impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             write_latency: default_write_latency(),
+            outbox_interval: default_outbox_interval(),
         }
     }
+}
+
+fn default_outbox_interval() -> SimDuration {
+    SimDuration::from_ms(100)
 }
 
 fn default_write_latency() -> DurationDist {
@@ -92,6 +100,11 @@ pub struct WriteStep {
     /// or retried message is applied once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<KeyTemplate>,
+    /// If set, the write also puts this message in the store's outbox table, in the same
+    /// transaction; the store's relay publishes it later, over the store's edge to the
+    /// exchange or queue (the outbox pattern: no write without its message).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbox: Option<crate::amqp::PublishStep>,
 }
 
 /// What an edge of the data model is.

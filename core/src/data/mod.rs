@@ -19,6 +19,6 @@ pub(crate) mod trace;
 
 pub use event::DataEvent;
 pub use kind::{DataKind, EdgeKind, StoreConfig, WriteStep};
-pub(crate) use model::{send, DataModel, Due, Write};
+pub(crate) use model::{send, DataModel, Due, OutboxRow, Write};
 pub use model::{DataMetrics, StoreMetrics, StoreStats, Version};
 pub use template::{KeyTemplate, MAX_TEMPLATE_BYTES};

@@ -41,15 +41,44 @@ pub(crate) struct Write {
     pub origin: StepOrigin,
     /// False while it travels to the store, true while the store applies it.
     pub arrived: bool,
+    /// The message to publish through the store's outbox, in the write's transaction.
+    pub outbox: Option<OutboxRow>,
 }
 
-/// The model's agenda entries: one boxed write, which reaches its store (`arrived` false) or
-/// is applied there (the end of its `write_latency`). One variant, so that the entry is a
-/// pointer and the kernel's agenda entries stay 16 bytes.
+/// A message waiting in a store's outbox table for the relay to publish it.
+#[derive(Clone, Debug)]
+pub(crate) struct OutboxRow {
+    /// The exchange or queue it goes to.
+    pub to: NodeId,
+    /// Its routing key.
+    pub routing_key: String,
+    /// Its headers.
+    pub headers: crate::message::Headers,
+    /// The correlation id of the message whose handler wrote it.
+    pub correlation: MessageId,
+    /// That message: its cause.
+    pub cause: MessageId,
+}
+
+/// The model's agenda entries, boxed once, so that an entry is a pointer and the kernel's
+/// agenda entries stay 16 bytes.
 #[derive(Clone, Debug)]
 pub(crate) enum Due {
-    /// A write's next stage.
-    Write(Box<Write>),
+    /// An entry.
+    Op(Box<Op>),
+}
+
+/// What a data model entry does.
+#[derive(Clone, Debug)]
+pub(crate) enum Op {
+    /// A write's next stage: it reaches its store (`arrived` false) or is applied there (the
+    /// end of its `write_latency`).
+    Write(Write),
+    /// A store's outbox relay polls its outbox table and publishes what it finds.
+    Relay {
+        /// The store.
+        store: NodeId,
+    },
 }
 
 /// A key's current version.
@@ -77,6 +106,8 @@ pub struct StoreStats {
     pub duplicates: u64,
     /// Writes skipped because the store already kept their idempotency key.
     pub deduplicated: u64,
+    /// Messages its outbox relay published.
+    pub outbox_published: u64,
 }
 
 /// One store's state.
@@ -91,6 +122,10 @@ pub(crate) struct StoreState {
     idempotency: FxHashSet<String>,
     /// Writes being applied.
     pub in_flight: u32,
+    /// Its outbox table: messages written with their writes, not yet published, oldest first.
+    pub outbox: std::collections::VecDeque<OutboxRow>,
+    /// A relay poll is scheduled.
+    relay_armed: bool,
     /// Its counters.
     pub stats: StoreStats,
 }
@@ -102,6 +137,8 @@ pub struct StoreMetrics {
     pub keys: u64,
     /// Writes being applied.
     pub in_flight: u32,
+    /// Messages in its outbox table, written and not yet published.
+    pub outbox_pending: u64,
     /// Its counters.
     #[serde(flatten)]
     pub stats: StoreStats,
@@ -156,14 +193,16 @@ impl DataModel {
 
     /// A timer is due.
     pub fn timer(&mut self, k: &mut Kernel, due: Due) {
-        match due {
-            Due::Write(w) if w.arrived => self.commit(k, w),
-            Due::Write(w) => self.arrive(k, w),
+        let Due::Op(op) = due;
+        match *op {
+            Op::Write(w) if w.arrived => self.commit(k, w),
+            Op::Write(w) => self.arrive(k, w),
+            Op::Relay { store } => self.relay(k, store),
         }
     }
 
     /// A write reached its store: it takes the store's `write_latency`.
-    fn arrive(&mut self, k: &mut Kernel, mut w: Box<Write>) {
+    fn arrive(&mut self, k: &mut Kernel, mut w: Write) {
         if k.topo.node(w.store).removed {
             // Removed by a live edit while the write was on its way: it fails.
             answer(k, &w, false);
@@ -175,11 +214,11 @@ impl DataModel {
         };
         let at = k.now + cfg.write_latency.sample(&mut k.rng);
         w.arrived = true;
-        k.schedule(at, ModelDue::Data(Due::Write(w)));
+        k.schedule(at, ModelDue::Data(Due::Op(Box::new(Op::Write(w)))));
     }
 
     /// A write is applied, or skipped for its idempotency key; its answer goes back.
-    fn commit(&mut self, k: &mut Kernel, w: Box<Write>) {
+    fn commit(&mut self, k: &mut Kernel, mut w: Write) {
         let now = k.now;
         let s = self.store_mut(w.store);
         s.in_flight -= 1;
@@ -227,7 +266,52 @@ impl DataModel {
                 duplicate,
             },
         );
+        if let Some(row) = w.outbox.take() {
+            // In the write's transaction: the row exists exactly when the write does.
+            self.outbox_add(k, w.store, row);
+        }
         answer(k, &w, true);
+    }
+
+    /// A row joins `store`'s outbox table; the relay polls at its next tick.
+    fn outbox_add(&mut self, k: &mut Kernel, store: NodeId, row: OutboxRow) {
+        let s = self.store_mut(store);
+        s.outbox.push_back(row);
+        if !s.relay_armed {
+            s.relay_armed = true;
+            let at = next_tick(k, store);
+            k.schedule(at, ModelDue::Data(Due::Op(Box::new(Op::Relay { store }))));
+        }
+    }
+
+    /// The outbox relay of `store` polls: it publishes every row, oldest first, over the
+    /// store's edge to each row's exchange or queue. A row whose edge is gone (removed by a
+    /// live edit) stays, and the relay polls again at its next tick.
+    fn relay(&mut self, k: &mut Kernel, store: NodeId) {
+        if k.topo.node(store).removed {
+            return; // its table went with it
+        }
+        let s = self.store_mut(store);
+        let rows = std::mem::take(&mut s.outbox);
+        let mut kept = std::collections::VecDeque::new();
+        let mut published = 0;
+        for row in rows {
+            let Some(edge) = k.topo.edge_between(store, row.to, None) else {
+                kept.push_back(row);
+                continue;
+            };
+            let chain = (row.correlation, row.cause);
+            k.publish_on(store, edge, row.to, chain, row.routing_key, row.headers);
+            published += 1;
+        }
+        let s = self.store_mut(store);
+        s.stats.outbox_published += published;
+        s.outbox = kept;
+        s.relay_armed = !s.outbox.is_empty();
+        if s.relay_armed {
+            let at = next_tick(k, store);
+            k.schedule(at, ModelDue::Data(Due::Op(Box::new(Op::Relay { store }))));
+        }
     }
 
     /// The node's metrics, if it is a store.
@@ -236,6 +320,7 @@ impl DataModel {
         Some(DataMetrics::Store(StoreMetrics {
             keys: s.values.len() as u64,
             in_flight: s.in_flight,
+            outbox_pending: s.outbox.len() as u64,
             stats: s.stats.clone(),
         }))
     }
@@ -284,7 +369,17 @@ pub(crate) fn send(k: &mut Kernel, w: Write) {
             arrive,
         },
     );
-    k.schedule(arrive, ModelDue::Data(Due::Write(Box::new(w))));
+    k.schedule(arrive, ModelDue::Data(Due::Op(Box::new(Op::Write(w)))));
+}
+
+/// The relay's next poll of `store`'s outbox: the next multiple of its `outbox_interval`
+/// after now (it polls on a fixed period, whatever the rows' times).
+fn next_tick(k: &Kernel, store: NodeId) -> crate::time::SimTime {
+    let NodeKind::Data(DataKind::Store(cfg)) = &k.topo.node(store).kind else {
+        unreachable!("a store")
+    };
+    let period = cfg.outbox_interval.0.max(1);
+    crate::time::SimTime((k.now.0 / period + 1) * period)
 }
 
 /// The answer to write `w` crosses the edge back to its service.

@@ -14,9 +14,10 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (NodeKind::Http(HttpKind::Service(_)), NodeKind::Data(DataKind::Store(_))) => {
             Ok(EdgeKind::Access)
         }
-        (NodeKind::Data(DataKind::Store(_)), _) => {
-            Err("a store sends nothing: draw the edge from the service whose handler writes it")
-        }
+        (NodeKind::Data(DataKind::Store(_)), _) => Err(
+            "a store sends only what its outbox relay publishes, to an exchange or a queue; draw \
+             the edge to a store from the service whose handler writes it",
+        ),
         (
             NodeKind::Producer(_)
             | NodeKind::Relay(_)
@@ -58,6 +59,12 @@ pub(crate) fn check_kind(kind: &DataKind, path: Path<'_>, diags: &mut Vec<Diagno
     match kind {
         DataKind::Store(s) => {
             crate::scenario::parse::check_dist(&s.write_latency, path.at("write_latency"), diags);
+            if s.outbox_interval.is_zero() {
+                diags.push(Diagnostic::new(
+                    path.at("outbox_interval"),
+                    "the relay would poll without time passing; expected at least 1ms",
+                ));
+            }
         }
     }
 }

@@ -223,6 +223,8 @@ struct RawStep {
     #[serde(default)]
     idempotency_key: Option<KeyTemplate>,
     #[serde(default)]
+    outbox: Option<PublishStep>,
+    #[serde(default)]
     publish: Option<String>,
     #[serde(default)]
     routing_key: Option<KeyTemplate>,
@@ -245,10 +247,10 @@ impl TryFrom<RawStep> for HandlerStep {
                 "a step does one thing; this one {a} and {b} (make them two steps)"
             ));
         }
-        let write_fields = r.key.is_some() || r.idempotency_key.is_some();
+        let write_fields = r.key.is_some() || r.idempotency_key.is_some() || r.outbox.is_some();
         let publish_fields = r.routing_key.is_some() || r.headers.is_some();
         if write_fields && r.write.is_none() {
-            return Err("`key` and `idempotency_key` belong to a write step".into());
+            return Err("`key`, `idempotency_key` and `outbox` belong to a write step".into());
         }
         if publish_fields && r.publish.is_none() {
             return Err("`routing_key` and `headers` belong to a publish step".into());
@@ -268,6 +270,7 @@ impl TryFrom<RawStep> for HandlerStep {
                 write: store,
                 key,
                 idempotency_key: r.idempotency_key,
+                outbox: r.outbox,
             })),
             (Some(store), None) => Err(format!(
                 "a write to {store:?} needs a \"key\": the key it writes, made from the \

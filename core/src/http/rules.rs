@@ -431,6 +431,16 @@ fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::KeyTemplate)
                     .iter()
                     .map(|t| ("idempotency_key".to_owned(), t)),
             )
+            .chain(w.outbox.iter().flat_map(|p| {
+                p.routing_key
+                    .iter()
+                    .map(|t| ("outbox.routing_key".to_owned(), t))
+                    .chain(
+                        p.headers
+                            .iter()
+                            .map(|(h, t)| (format!("outbox.headers.{h}"), t)),
+                    )
+            }))
             .collect(),
         HandlerStep::Publish(p) => p
             .routing_key
@@ -443,15 +453,14 @@ fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::KeyTemplate)
 
 /// A publish step's destination: an exchange or a queue, with an edge from the service to it.
 fn check_publish<'a>(
-    n: &crate::scenario::NodeSpec,
-    i: usize,
-    j: usize,
+    from: (&str, &str),
+    path: String,
     p: &crate::amqp::PublishStep,
     kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
     s: &Scenario,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let path = format!("nodes[{i}].config.handler[{j}].publish");
+    let (from_kind, from) = from;
     match kind(&p.publish) {
         None => diags.push(Diagnostic::new(
             path,
@@ -460,12 +469,13 @@ fn check_publish<'a>(
         Some(NodeKind::Amqp(
             crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_),
         )) => {
-            if !s.edges.iter().any(|e| e.from == n.id && e.to == p.publish) {
+            if !s.edges.iter().any(|e| e.from == from && e.to == p.publish) {
                 diags.push(Diagnostic::new(
                     path,
                     format!(
-                        "{:?}: service {:?} has no edge to it; draw one (its messages cross it)",
-                        p.publish, n.id
+                        "{:?}: {from_kind} {from:?} has no edge to it; draw one (its messages \
+                         cross it)",
+                        p.publish
                     ),
                 ));
             }
@@ -506,6 +516,11 @@ fn check_write<'a>(
                         w.write, n.id
                     ),
                 ));
+            }
+            if let Some(p) = &w.outbox {
+                // The store's relay publishes it, over the store's own edge.
+                let path = format!("nodes[{i}].config.handler[{j}].outbox.publish");
+                check_publish(("store", &w.write), path, p, kind, s, diags);
             }
         }
         Some(other) => diags.push(Diagnostic::new(
@@ -557,7 +572,8 @@ pub(crate) fn check_topology<'a>(
                             continue;
                         }
                         HandlerStep::Publish(p) => {
-                            check_publish(n, i, j, p, kind, s, diags);
+                            let path = format!("nodes[{i}].config.handler[{j}].publish");
+                            check_publish(("service", &n.id), path, p, kind, s, diags);
                             continue;
                         }
                     };

@@ -182,7 +182,7 @@ impl HttpModel {
                     Plan::Write(Self::write(k, node, step, w, key, job).map(Box::new))
                 }
                 Some(HandlerStep::Publish(p)) => {
-                    Plan::Publish(Self::publish(k, node, p, job).map(Box::new))
+                    Plan::Publish(Self::outgoing(k, node, p, job).map(Box::new))
                 }
             },
             None => {
@@ -225,7 +225,21 @@ impl HttpModel {
                 format!("the key {t} reads header {h:?}, which the message does not carry")
             })
         };
+        let outbox = match &w.outbox {
+            None => None,
+            Some(p) => {
+                let out = Self::outgoing(k, store, p, job)?;
+                Some(crate::data::OutboxRow {
+                    to: out.to,
+                    routing_key: out.routing_key,
+                    headers: out.headers,
+                    correlation: job.msg.correlation_id,
+                    cause: job.msg.id,
+                })
+            }
+        };
         Ok(Write {
+            outbox,
             store,
             edge,
             writer: node,
@@ -241,15 +255,17 @@ impl HttpModel {
         })
     }
 
-    /// The message a handler's step `p` publishes for the request `job`; or why it cannot.
-    fn publish(k: &Kernel, node: NodeId, p: &PublishStep, job: &Job) -> Result<Outgoing, String> {
+    /// The message `p` makes for the request `job`, to go from `node` (the service, or for an
+    /// outbox the store whose relay sends it); or why it cannot.
+    fn outgoing(k: &Kernel, node: NodeId, p: &PublishStep, job: &Job) -> Result<Outgoing, String> {
         let topo = &k.topo;
         let to = topo
             .node_id(&p.publish)
             .ok_or_else(|| format!("there is no exchange or queue {:?}", p.publish))?;
         let edge = topo.edge_between(node, to, None).ok_or_else(|| {
             format!(
-                "service {:?} has no edge to {:?}",
+                "{} {:?} has no edge to {:?}",
+                topo.node(node).kind.name(),
                 topo.node(node).name,
                 p.publish
             )
@@ -312,22 +328,15 @@ impl HttpModel {
                 }
                 Plan::Publish(Ok(out)) => {
                     job.step += 1;
-                    let (correlation, cause) = (job.msg.correlation_id, job.msg.id);
-                    let id = k.ledger.next_id();
-                    let mut msg = Box::new(Envelope::new(id, k.now));
-                    msg.correlation_id = correlation;
-                    msg.causation_id = Some(cause);
-                    msg.routing_key = out.routing_key;
-                    msg.headers = out.headers;
-                    k.ledger.create(id, Fate::Held { node });
-                    k.nodes[node.index()].stats.published += 1;
-                    k.emit(crate::EventKind::Published {
-                        node,
-                        message: id,
-                        correlation,
-                    });
+                    let chain = (job.msg.correlation_id, job.msg.id);
+                    let Outgoing {
+                        edge,
+                        to,
+                        routing_key,
+                        headers,
+                    } = *out;
                     // `basic.publish` does not wait: the handler goes on at once.
-                    k.send_on(out.edge, node, out.to, msg);
+                    k.publish_on(node, edge, to, chain, routing_key, headers);
                     continue;
                 }
                 Plan::Publish(Err(reason)) => {

@@ -25,12 +25,20 @@ pub fn default_config(item: &PaletteItem) -> Option<serde_json::Value> {
 }
 
 /// A store's settings.
-pub const STORE: &[Field] = &[f(
-    "write_latency",
-    &["write_latency"],
-    Duration,
-    "time to apply a write, once it arrives",
-)];
+pub const STORE: &[Field] = &[
+    f(
+        "write_latency",
+        &["write_latency"],
+        Duration,
+        "time to apply a write, once it arrives",
+    ),
+    f(
+        "outbox_interval",
+        &["outbox_interval"],
+        Duration,
+        "how often its outbox relay polls and publishes",
+    ),
+];
 
 /// The inspector's fields of one of the model's kinds.
 pub fn fields(kind: &DataKind) -> &'static [Field] {
@@ -67,10 +75,11 @@ pub fn slowed(spec: &NodeSpec, kind: &DataKind) -> Option<NodeSpec> {
     }
 }
 
-/// A store sends nothing of its own (it answers the writes it takes).
+/// A store's outbox relay publishes to exchanges and queues, so it has a handle to draw
+/// that edge from.
 pub fn sends(kind: &DataKind) -> bool {
     match kind {
-        DataKind::Store(_) => false,
+        DataKind::Store(_) => true,
     }
 }
 
@@ -94,6 +103,12 @@ pub fn face(kind: &DataKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                     s.stats.deduplicated
                 ));
             }
+            if s.stats.outbox_published > 0 || s.outbox_pending > 0 {
+                status.push_str(&format!(
+                    ", outbox: {} published, {} waiting",
+                    s.stats.outbox_published, s.outbox_pending
+                ));
+            }
             Face {
                 shape: Shape::Box,
                 subtitle: "store".into(),
@@ -106,6 +121,9 @@ pub fn face(kind: &DataKind, m: &NodeMetrics, c: (f64, f64)) -> Face {
                             { format!("dup {}", s.stats.duplicates) }
                             if s.stats.deduplicated > 0 {
                                 <tspan>{ format!(" · skipped {}", s.stats.deduplicated) }</tspan>
+                            }
+                            if s.stats.outbox_published > 0 || s.outbox_pending > 0 {
+                                <tspan>{ format!(" · outbox {}", s.outbox_pending) }</tspan>
                             }
                         </text>
                     </g>
