@@ -31,6 +31,16 @@ test("retries charge twice without an idempotency key, and once with one", async
   // The store's state in words, for screen readers and the text view.
   const label = await page.locator(`g.node[data-node="charges"]`).getAttribute("aria-label");
   assert.match(label ?? "", /duplicates/, `the store says its duplicates: ${label}`);
+  // The keyed store's contents: every key written once (version 1), by an attempt of its request.
+  const c = await centre(page.locator(`g.node[data-node="charges-2"]`));
+  await page.mouse.click(c.x, c.y - 20);
+  const rows = page.locator(`section.store-contents[data-store="charges-2"] tbody tr`);
+  await rows.first().waitFor();
+  assert.equal(await rows.count(), 20, "the 20 keys written last");
+  const versions = await rows.locator("td:nth-of-type(1)").allTextContents();
+  assert.deepEqual([...new Set(versions)], ["1"], `every key once: ${versions}`);
+  assert.match(await rows.first().textContent(), /charge:\d+.*message \d+ \(request \d+\)/);
+  await screenshot(page, "data-01b-contents");
   const violations = await axe(page);
   assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });

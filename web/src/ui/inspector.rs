@@ -303,6 +303,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
     let connect = connect_to(ctx, &name);
     let links = connections(ctx, &name);
     let in_force = in_force(ctx, &name);
+    let contents = store_contents(ctx, &name);
     html! {
         <div class="panel" data-selected={name.clone()}>
             <h2 tabindex="-1"><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
@@ -311,6 +312,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             { links }
             { connect }
             { in_force }
+            { contents }
             <div class="fields">
                 { id_input }
                 { for rows }
@@ -364,6 +366,62 @@ fn in_force(ctx: &Ctx, name: &str) -> Html {
                                 <th scope="row">{ s.key }</th>
                                 <td>{ s.value.clone() }</td>
                                 <td>{ source(s) }{ s.note.map(|n| html! { <span class="muted">{ format!(" ({n})") }</span> }) }</td>
+                            </tr>
+                        }) }
+                    </tbody>
+                </table>
+            }
+        </section>
+    }
+}
+
+/// The keys a store shows: the ones written last, newest first.
+const STORE_ROWS: usize = 20;
+
+/// A store's keys as they are now: each key's version and the message that wrote it, the
+/// [`STORE_ROWS`] written last. Nothing for other nodes.
+fn store_contents(ctx: &Ctx, name: &str) -> Html {
+    let rows = {
+        let s = ctx.session.borrow();
+        let sim = s.timeline().sim();
+        let Some(values) = sim
+            .topology()
+            .node_id(name)
+            .and_then(|id| sim.store_values(id))
+        else {
+            return html! {};
+        };
+        let mut rows: Vec<(String, switchboard_core::data::Version)> =
+            values.map(|(k, v)| (k.to_owned(), *v)).collect();
+        rows.sort_by(|a, b| b.1.at.cmp(&a.1.at).then(a.0.cmp(&b.0)));
+        let total = rows.len();
+        rows.truncate(STORE_ROWS);
+        (rows, total)
+    };
+    let (rows, total) = rows;
+    let summary = match total {
+        0 => "No key written yet.".to_owned(),
+        n if n <= STORE_ROWS => format!("{n} keys, each at its current version."),
+        n => format!("{n} keys; the {STORE_ROWS} written last."),
+    };
+    html! {
+        <section class="store-contents" aria-labelledby="store-contents-title" data-store={name.to_owned()}>
+            <h3 id="store-contents-title">{ "Contents" }</h3>
+            <p class="muted">{ summary }</p>
+            if !rows.is_empty() {
+                <table class="settings">
+                    <thead><tr><th scope="col">{ "key" }</th><th scope="col">{ "version" }</th><th scope="col">{ "written by" }</th><th scope="col">{ "at" }</th></tr></thead>
+                    <tbody>
+                        { for rows.iter().map(|(key, v)| html! {
+                            <tr data-key={key.clone()}>
+                                <th scope="row">{ key.clone() }</th>
+                                <td>{ v.version }</td>
+                                <td>{ format!("message {}", v.message.0) }
+                                    if v.logical != v.message {
+                                        <span class="muted">{ format!(" (request {})", v.logical.0) }</span>
+                                    }
+                                </td>
+                                <td>{ format!("{:.3}s", v.at.0 as f64 / 1e6) }</td>
                             </tr>
                         }) }
                     </tbody>
