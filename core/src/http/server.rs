@@ -12,7 +12,7 @@ use crate::kernel::Kernel;
 use crate::ledger::Fate;
 use crate::message::Envelope;
 use crate::model::ModelDue;
-use crate::model::StepOrigin;
+use crate::model::{EdgeKind, StepOrigin};
 use std::sync::Arc;
 
 /// What a request's next handler step does.
@@ -173,8 +173,15 @@ impl HttpModel {
                     targets
                         .iter()
                         .map(|t| {
+                            // A call edge only (`None`: nothing to call over, it fails).
                             topo.node_id(t)
                                 .and_then(|to| topo.edge_between(node, to, None))
+                                .filter(|&e| {
+                                    matches!(
+                                        topo.edge(e).kind,
+                                        EdgeKind::Http(super::EdgeKind::Call)
+                                    )
+                                })
                         })
                         .collect(),
                 ),
@@ -187,10 +194,7 @@ impl HttpModel {
             },
             None => {
                 let mut calls = topo.node(node).out.iter().copied().filter(|&e| {
-                    matches!(
-                        topo.edge(e).kind,
-                        crate::model::EdgeKind::Http(super::EdgeKind::Call)
-                    )
+                    matches!(topo.edge(e).kind, EdgeKind::Http(super::EdgeKind::Call))
                 });
                 match calls.nth(step) {
                     Some(e) => Plan::Calls(vec![Some(e)]),
@@ -213,13 +217,18 @@ impl HttpModel {
         let store = topo
             .node_id(&w.write)
             .ok_or_else(|| format!("there is no store {:?}", w.write))?;
-        let edge = topo.edge_between(node, store, None).ok_or_else(|| {
-            format!(
-                "service {:?} has no edge to store {:?}",
-                topo.node(node).name,
-                w.write
-            )
-        })?;
+        // The edge must be a store link: live edits may have put a node of another kind under
+        // the name since the document was checked.
+        let edge = topo
+            .edge_between(node, store, None)
+            .filter(|&e| matches!(topo.edge(e).kind, EdgeKind::Data(_)))
+            .ok_or_else(|| {
+                format!(
+                    "service {:?} has no edge to a store {:?}",
+                    topo.node(node).name,
+                    w.write
+                )
+            })?;
         let render = |t: &crate::data::KeyTemplate| {
             t.render(&job.msg).map_err(|h| {
                 format!("the key {t} reads header {h:?}, which the message does not carry")
@@ -262,14 +271,25 @@ impl HttpModel {
         let to = topo
             .node_id(&p.publish)
             .ok_or_else(|| format!("there is no exchange or queue {:?}", p.publish))?;
-        let edge = topo.edge_between(node, to, None).ok_or_else(|| {
-            format!(
-                "{} {:?} has no edge to {:?}",
-                topo.node(node).kind.name(),
-                topo.node(node).name,
-                p.publish
-            )
-        })?;
+        // The edge must be a publish (to an exchange, or a queue through the default exchange).
+        let edge = topo
+            .edge_between(node, to, None)
+            .filter(|&e| {
+                matches!(
+                    topo.edge(e).kind,
+                    EdgeKind::Amqp(
+                        crate::amqp::EdgeKind::Publish | crate::amqp::EdgeKind::PublishDefault
+                    )
+                )
+            })
+            .ok_or_else(|| {
+                format!(
+                    "{} {:?} has no edge to an exchange or a queue {:?}",
+                    topo.node(node).kind.name(),
+                    topo.node(node).name,
+                    p.publish
+                )
+            })?;
         let render = |t: &crate::data::KeyTemplate| {
             t.render(&job.msg).map_err(|h| {
                 format!("the template {t} reads header {h:?}, which the message does not carry")
