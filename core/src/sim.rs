@@ -1227,7 +1227,8 @@ impl Sim {
             NodeKind::Http(_) => self.models.http.remove(&mut self.k, node),
             NodeKind::Kafka(_) => self.models.kafka.remove(&mut self.k, node),
             NodeKind::Bullmq(_) => self.models.bullmq.remove(&mut self.k, node),
-            // Its keys stay for the inspector; writes on their way to it fail.
+            // Its keys stay for the inspector; writes on their way to it or being applied fail,
+            // and its outbox relay stops.
             NodeKind::Data(_) => {}
         }
         if !self.k.topo.node(node).removed {

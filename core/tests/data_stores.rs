@@ -161,6 +161,19 @@ fn a_write_whose_store_was_removed_fails_the_request() {
     };
     assert_eq!(p.stats.errors, 3, "each attempt's write failed: {p:?}");
     assert_eq!(p.stats.ok, 0);
+    // Each says why: the first lost its store on the way, the others found none.
+    let failed: Vec<String> = sim
+        .drain_events()
+        .filter_map(|e| match e.kind {
+            EventKind::Http(switchboard_core::http::HttpEvent::StepFailed { reason, .. }) => {
+                Some(reason.to_string())
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed.len(), 3, "{failed:?}");
+    assert!(failed[0].contains("store was removed"), "{failed:?}");
+    assert!(failed[1].contains("there is no store"), "{failed:?}");
 }
 
 #[test]
@@ -210,6 +223,14 @@ fn stores_keep_their_invariants_across_random_runs() {
             "seed {seed}"
         );
         assert_eq!(b.stats.duplicates, 0, "seed {seed}: the keyed store");
+        assert!(
+            a.stats.duplicates > 0,
+            "seed {seed}: the store without a key has some"
+        );
+        assert!(
+            b.stats.deduplicated > 0,
+            "seed {seed}: the keyed store skipped some"
+        );
         assert_eq!(a.keys + b.keys, versions.len() as u64, "seed {seed}");
     }
 }
@@ -323,6 +344,23 @@ fn a_version_6_document_with_a_store_or_a_write_says_it_was_written_for_7() {
         &doc,
         "nodes[3].kind",
         "the kind `store` is new in format version 7",
+    );
+}
+
+#[test]
+fn a_version_6_configure_action_with_a_store_says_it_was_written_for_7() {
+    let mut doc = one_order(None);
+    doc["version"] = json!(6);
+    doc["nodes"][2]["config"]["handler"] = json!([{"call": "checkout"}]);
+    doc["nodes"].as_array_mut().unwrap().pop();
+    doc["edges"].as_array_mut().unwrap().pop();
+    doc["actions"] = json!([{"at": "1s", "do": "configure",
+        "node": {"id": "payments", "kind": "service",
+                 "config": {"handler": [{"write": "charges", "key": "k"}]}}}]);
+    common::refused(
+        &doc,
+        "actions[0].node.config.handler[0].write",
+        "new in format version 7",
     );
 }
 

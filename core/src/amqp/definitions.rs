@@ -754,7 +754,7 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
             | NodeKind::Bullmq(_)
             | NodeKind::Data(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
-                "{} {:?} is a client, not a broker object",
+                "{} {:?} is not a broker object",
                 other.name(),
                 n.id
             )),

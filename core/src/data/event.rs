@@ -31,7 +31,7 @@ pub enum DataEvent {
         message: MessageId,
         /// The logical message it belongs to ([`crate::data::StoreStats::duplicates`]).
         logical: MessageId,
-        /// True if this step had already applied this logical message: a duplicate.
+        /// True if this logical message had already written this key: a duplicate.
         duplicate: bool,
     },
     /// A store found the write's idempotency key among those it keeps and skipped the write:

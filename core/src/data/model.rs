@@ -25,10 +25,6 @@ pub(crate) struct Write {
     pub store: NodeId,
     /// The service to store edge it crosses, both ways.
     pub edge: EdgeId,
-    /// The service whose handler writes.
-    pub writer: NodeId,
-    /// The handler step (its index) that writes.
-    pub step: u32,
     /// The key written.
     pub key: String,
     /// The idempotency key it brings, if the step has one.
@@ -48,8 +44,9 @@ pub(crate) struct Write {
 /// A message waiting in a store's outbox table for the relay to publish it.
 #[derive(Clone, Debug)]
 pub(crate) struct OutboxRow {
-    /// The exchange or queue it goes to.
-    pub to: NodeId,
+    /// The exchange or queue it goes to, by name: the relay looks it up when it polls, so a
+    /// write never depends on the relay's connection.
+    pub to: String,
     /// Its routing key.
     pub routing_key: String,
     /// Its headers.
@@ -99,10 +96,10 @@ pub struct Version {
 pub struct StoreStats {
     /// Writes applied.
     pub writes: u64,
-    /// Writes applied for a logical message that the same handler step had already applied:
-    /// the same order charged twice. A logical message is the message itself for a queue's
-    /// delivery (a redelivery keeps its id), and the client's request for HTTP (a retry at
-    /// any hop belongs to it).
+    /// Writes applied to a key that the same logical message had already written: the same
+    /// order charged twice, whichever service instance or step wrote it. A logical message is
+    /// the message itself for a queue's delivery (a redelivery keeps its id), and the client's
+    /// request for HTTP (a retry at any hop belongs to it).
     pub duplicates: u64,
     /// Writes skipped because the store already kept their idempotency key.
     pub deduplicated: u64,
@@ -115,9 +112,9 @@ pub struct StoreStats {
 pub(crate) struct StoreState {
     /// Each key's current version, ordered by key (the inspector lists them so).
     pub values: BTreeMap<String, Version>,
-    /// How many times each (logical message, writer, step) was applied. Looked up only,
-    /// never iterated.
-    applied: FxHashMap<(MessageId, NodeId, u32), u32>,
+    /// How many times each logical message was applied to each key. Looked up only, never
+    /// iterated.
+    applied: FxHashMap<(MessageId, String), u32>,
     /// The idempotency keys the store keeps. Looked up only, never iterated.
     idempotency: FxHashSet<String>,
     /// Writes being applied.
@@ -220,8 +217,14 @@ impl DataModel {
     /// A write is applied, or skipped for its idempotency key; its answer goes back.
     fn commit(&mut self, k: &mut Kernel, mut w: Write) {
         let now = k.now;
+        let removed = k.topo.node(w.store).removed;
         let s = self.store_mut(w.store);
         s.in_flight -= 1;
+        if removed {
+            // Removed by a live edit while it applied the write: it never commits.
+            answer(k, &w, false);
+            return;
+        }
         if let Some(idem) = &w.idempotency_key {
             if !s.idempotency.insert(idem.clone()) {
                 s.stats.deduplicated += 1;
@@ -238,7 +241,7 @@ impl DataModel {
                 return;
             }
         }
-        let times = s.applied.entry((w.logical, w.writer, w.step)).or_insert(0);
+        let times = s.applied.entry((w.logical, w.key.clone())).or_insert(0);
         *times += 1;
         let duplicate = *times > 1;
         s.stats.writes += 1;
@@ -296,12 +299,18 @@ impl DataModel {
         let mut kept = std::collections::VecDeque::new();
         let mut published = 0;
         for row in rows {
-            let Some(edge) = k.topo.edge_between(store, row.to, None) else {
+            let found = k.topo.node_id(&row.to).and_then(|to| {
+                let edge = k.topo.edge_between(store, to, None)?;
+                let publish = matches!(k.topo.edge(edge).kind, crate::model::EdgeKind::Amqp(_));
+                publish.then_some((to, edge))
+            });
+            let Some((to, edge)) = found else {
+                // Nowhere to publish it now: it waits for a later poll.
                 kept.push_back(row);
                 continue;
             };
             let chain = (row.correlation, row.cause);
-            k.publish_on(store, edge, row.to, chain, row.routing_key, row.headers);
+            k.publish_on(store, edge, to, chain, row.routing_key, row.headers);
             published += 1;
         }
         let s = self.store_mut(store);

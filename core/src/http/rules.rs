@@ -466,6 +466,16 @@ fn check_publish<'a>(
             path,
             format!("{:?}: there is no node of that name", p.publish),
         )),
+        Some(NodeKind::Amqp(crate::amqp::AmqpKind::Queue(_))) if p.routing_key.is_some() => {
+            diags.push(Diagnostic::new(
+                path.replace(".publish", ".routing_key"),
+                format!(
+                    "{:?} is a queue: a publish to it goes through the default exchange, with the \
+                     queue's name as its routing key; publish to an exchange to choose the key",
+                    p.publish
+                ),
+            ));
+        }
         Some(NodeKind::Amqp(
             crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_),
         )) => {

@@ -186,7 +186,7 @@ impl HttpModel {
                         .collect(),
                 ),
                 Some(HandlerStep::Write(w)) => {
-                    Plan::Write(Self::write(k, node, step, w, key, job).map(Box::new))
+                    Plan::Write(Self::write(k, node, w, key, job).map(Box::new))
                 }
                 Some(HandlerStep::Publish(p)) => {
                     Plan::Publish(Self::outgoing(k, node, p, job).map(Box::new))
@@ -208,7 +208,6 @@ impl HttpModel {
     fn write(
         k: &Kernel,
         node: NodeId,
-        step: usize,
         w: &WriteStep,
         key: Key,
         job: &Job,
@@ -237,11 +236,13 @@ impl HttpModel {
         let outbox = match &w.outbox {
             None => None,
             Some(p) => {
-                let out = Self::outgoing(k, store, p, job)?;
+                // The row names its destination; the relay finds it (and its edge) when it
+                // polls, so the write does not depend on the relay's connection.
+                let (routing_key, headers) = Self::rendered(p, job)?;
                 Some(crate::data::OutboxRow {
-                    to: out.to,
-                    routing_key: out.routing_key,
-                    headers: out.headers,
+                    to: p.publish.clone(),
+                    routing_key,
+                    headers,
                     correlation: job.msg.correlation_id,
                     cause: job.msg.id,
                 })
@@ -251,8 +252,6 @@ impl HttpModel {
             outbox,
             store,
             edge,
-            writer: node,
-            step: step as u32,
             key: render(&w.key)?,
             idempotency_key: w.idempotency_key.as_ref().map(render).transpose()?,
             message: job.msg.id,
@@ -290,6 +289,17 @@ impl HttpModel {
                     p.publish
                 )
             })?;
+        let (routing_key, headers) = Self::rendered(p, job)?;
+        Ok(Outgoing {
+            edge,
+            to,
+            routing_key,
+            headers,
+        })
+    }
+
+    /// The routing key and headers `p` makes from the request `job`.
+    fn rendered(p: &PublishStep, job: &Job) -> Result<(String, crate::message::Headers), String> {
         let render = |t: &crate::data::KeyTemplate| {
             t.render(&job.msg).map_err(|h| {
                 format!("the template {t} reads header {h:?}, which the message does not carry")
@@ -300,12 +310,7 @@ impl HttpModel {
         for (name, t) in &p.headers {
             headers.insert(name.clone(), crate::message::HeaderValue::Str(render(t)?));
         }
-        Ok(Outgoing {
-            edge,
-            to,
-            routing_key: routing_key.unwrap_or_default(),
-            headers,
-        })
+        Ok((routing_key.unwrap_or_default(), headers))
     }
 
     /// Runs the handler of `key` from its next step: each step's calls begin together, and the
@@ -404,6 +409,15 @@ impl HttpModel {
         if ok {
             self.run_steps(k, key);
         } else {
+            let message = job.msg.id;
+            Self::emit(
+                k,
+                HttpEvent::StepFailed {
+                    node: job.service,
+                    message,
+                    reason: "its store was removed while the write was out".into(),
+                },
+            );
             self.finish(k, key, Status::Error);
         }
     }

@@ -171,11 +171,11 @@ fn v5_to_v6(mut doc: Doc) -> Result<Doc, Diagnostic> {
 /// Version 7 added the data model, the node kind `store`, and a service handler's `write` and
 /// `publish` steps. A version-6 document has none, so it runs as it did.
 fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
-    let new = |path: String, what: &str| newer(path, what, 7);
-    let nodes = doc.get("nodes").and_then(Value::as_array);
-    for (i, n) in nodes.into_iter().flatten().enumerate() {
+    // A node, in the document's nodes or in a `configure` action.
+    let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
+        let new = |path: String, what: &str| newer(path, what, 7);
         if n.get("kind").and_then(Value::as_str) == Some("store") {
-            return Err(new(format!("nodes[{i}].kind"), "the kind `store`"));
+            return Err(new(format!("{at}.kind"), "the kind `store`"));
         }
         let steps = n
             .get("config")
@@ -185,11 +185,22 @@ fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
             for what in ["write", "publish"] {
                 if step.get(what).is_some() {
                     return Err(new(
-                        format!("nodes[{i}].config.handler[{j}].{what}"),
+                        format!("{at}.config.handler[{j}].{what}"),
                         &format!("a handler's `{what}` step"),
                     ));
                 }
             }
+        }
+        Ok(())
+    };
+    let nodes = doc.get("nodes").and_then(Value::as_array);
+    for (i, n) in nodes.into_iter().flatten().enumerate() {
+        check(n, &format!("nodes[{i}]"))?;
+    }
+    let actions = doc.get("actions").and_then(Value::as_array);
+    for (i, a) in actions.into_iter().flatten().enumerate() {
+        if let Some(n) = a.get("node").filter(|n| n.is_object()) {
+            check(n, &format!("actions[{i}].node"))?;
         }
     }
     doc.insert("version".into(), Value::from(7));
