@@ -746,15 +746,18 @@ pub fn export(s: &Scenario) -> (String, Vec<String>) {
                     "arguments": args,
                 }));
             }
+            NodeKind::Data(_) => left_out.push(format!(
+                "store {:?} is a database, not a broker object",
+                n.id
+            )),
             other @ (NodeKind::Producer(_)
             | NodeKind::Relay(_)
             | NodeKind::Sink(_)
             | NodeKind::Http(_)
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_)
-            | NodeKind::Data(_)
             | NodeKind::Amqp(AmqpKind::Consumer(_))) => left_out.push(format!(
-                "{} {:?} is not a broker object",
+                "{} {:?} is a client, not a broker object",
                 other.name(),
                 n.id
             )),
