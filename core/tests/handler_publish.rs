@@ -196,6 +196,16 @@ fn bad_publish_steps_are_diagnostics_with_paths() {
             ".routing_key",
             "through the default exchange",
         ),
+        (
+            json!({"publish": "events", "routing_key": format!("{}.{{correlation_id}}", "k".repeat(236))}),
+            ".routing_key",
+            "at most 255 bytes",
+        ),
+        (
+            json!({"publish": "events", "headers": {"CC": "audit"}}),
+            ".headers.CC",
+            "list of routing keys",
+        ),
     ];
     for (step, field, says) in cases {
         common::refused(&with(step), &format!("{at}{field}"), says);

@@ -461,6 +461,39 @@ fn check_publish<'a>(
     diags: &mut Vec<Diagnostic>,
 ) {
     let (from_kind, from) = from;
+    let field = |name: &str| format!("{}.{name}", path.trim_end_matches(".publish"));
+    if let Some(t) = &p.routing_key {
+        // Each field makes at most 20 digits here (ids); the key must fit a shortstr.
+        let longest: usize = t
+            .parts()
+            .iter()
+            .map(|part| match part {
+                crate::data::template::Part::Text(text) => text.len(),
+                crate::data::template::Part::Field(_) => 20,
+            })
+            .sum();
+        if longest > 255 {
+            diags.push(Diagnostic::new(
+                field("routing_key"),
+                format!(
+                    "it can make a key of {longest} bytes; a routing key is a shortstr, at most \
+                     255 bytes"
+                ),
+            ));
+        }
+    }
+    for name in p.headers.keys() {
+        if name == "CC" || name == "BCC" {
+            diags.push(Diagnostic::new(
+                field(&format!("headers.{name}")),
+                format!(
+                    "RabbitMQ reads `{name}` as a list of routing keys; a publish step's headers \
+                     are strings, so it would be ignored (bind the queue with another key \
+                     instead)"
+                ),
+            ));
+        }
+    }
     match kind(&p.publish) {
         None => diags.push(Diagnostic::new(
             path,
