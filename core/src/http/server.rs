@@ -338,17 +338,8 @@ impl HttpModel {
                     crate::data::send(k, *w);
                     return; // its answer moves it on
                 }
-                Plan::Write(Err(reason)) => {
-                    // The handler throws: the request fails at once.
-                    Self::emit(
-                        k,
-                        HttpEvent::StepFailed {
-                            node,
-                            message: job.msg.id,
-                            reason: reason.into(),
-                        },
-                    );
-                    self.finish(k, key, Status::Error);
+                Plan::Write(Err(reason)) | Plan::Publish(Err(reason)) => {
+                    self.step_failed(k, key, &reason);
                     return;
                 }
                 Plan::Publish(Ok(out)) => {
@@ -363,19 +354,6 @@ impl HttpModel {
                     // `basic.publish` does not wait: the handler goes on at once.
                     k.publish_on(node, edge, to, chain, routing_key, headers);
                     continue;
-                }
-                Plan::Publish(Err(reason)) => {
-                    // The handler throws: the request fails at once.
-                    Self::emit(
-                        k,
-                        HttpEvent::StepFailed {
-                            node,
-                            message: job.msg.id,
-                            reason: reason.into(),
-                        },
-                    );
-                    self.finish(k, key, Status::Error);
-                    return;
                 }
                 Plan::Calls(targets) => targets,
             };
@@ -409,17 +387,24 @@ impl HttpModel {
         if ok {
             self.run_steps(k, key);
         } else {
-            let message = job.msg.id;
-            Self::emit(
-                k,
-                HttpEvent::StepFailed {
-                    node: job.service,
-                    message,
-                    reason: "its store was removed while the write was out".into(),
-                },
-            );
-            self.finish(k, key, Status::Error);
+            self.step_failed(k, key, "its store was removed while the write was out");
         }
+    }
+
+    /// A step of `key`'s handler could not be carried out: the handler throws, and the request
+    /// fails at once with a 500 (`step_failed` says why).
+    fn step_failed(&mut self, k: &mut Kernel, key: Key, reason: &str) {
+        let job = self.jobs.get(key).expect("a job");
+        let (node, message) = (job.service, job.msg.id);
+        Self::emit(
+            k,
+            HttpEvent::StepFailed {
+                node,
+                message,
+                reason: reason.into(),
+            },
+        );
+        self.finish(k, key, Status::Error);
     }
 
     /// One of the calls of `key`'s current step ended.
