@@ -61,6 +61,7 @@ pub mod event;
 pub mod examples;
 pub mod fixtures;
 pub mod fuzzing;
+pub mod handler;
 pub mod http;
 pub mod id;
 pub mod inspect;

@@ -249,6 +249,13 @@ pub(crate) enum ModelDue {
 pub(crate) enum StepOrigin {
     /// A request a service is serving (the HTTP model's job).
     Http(http::JobKey),
+    /// A delivery a RabbitMQ consumer is handling: its channel's handler run.
+    Amqp {
+        /// The consumer.
+        consumer: NodeId,
+        /// The run (the delivery) the step belongs to.
+        run: u32,
+    },
 }
 
 impl StepOrigin {
@@ -256,6 +263,9 @@ impl StepOrigin {
     pub fn answer(self, ok: bool) -> ModelDue {
         match self {
             StepOrigin::Http(job) => ModelDue::Http(http::Due::StepDone { job, ok }),
+            StepOrigin::Amqp { consumer, run } => {
+                ModelDue::Amqp(amqp::Due::StepDone { consumer, run, ok })
+            }
         }
     }
 }

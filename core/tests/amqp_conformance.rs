@@ -1530,7 +1530,8 @@ mod live {
                     producer("p"),
                     exchange("x", "topic"),
                     queue("q", json!({})),
-                    consumer("c", json!({}))
+                    consumer("c", json!({})),
+                    consumer("c2", json!({}))
                 ]),
                 json!([edge("p", "x"), edge("q", "c")]),
                 json!([]),
@@ -1540,11 +1541,11 @@ mod live {
         let mut sim = Sim::new(&s).unwrap();
         let err = sim
             .apply(Command::AddEdge {
-                spec: edge_spec("c", "q", None),
+                spec: edge_spec("c", "c2", None),
             })
             .unwrap_err();
         assert!(
-            matches!(&err, CommandError::Invalid(m) if m.contains("a consumer sends nothing")),
+            matches!(&err, CommandError::Invalid(m) if m.contains("a consumer sends only what its handler publishes")),
             "{err}"
         );
         let mut bad = EdgeSpec::new("x", "q");

@@ -16,11 +16,12 @@ use super::queue::{Meta, QConsumer, QueueState, Stored};
 use super::route_index::Lookup;
 use super::topic;
 use crate::event::EventKind;
+use crate::handler::{self, HandlerStep};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::{self, Kernel};
 use crate::ledger::{DropReason, Fate};
 use crate::message::{Envelope, HeaderValue};
-use crate::model::ModelDue;
+use crate::model::{ModelDue, StepOrigin};
 use crate::scenario::NodeKind;
 use crate::time::{SimDuration, SimTime};
 use crate::topology::Topology;
@@ -102,6 +103,12 @@ pub(crate) struct ConsumerState {
     pub finishes: SimTime,
     /// Simulated microseconds spent processing deliveries that are no longer current.
     pub busy_us: u64,
+    /// Which handler run the current delivery is in: one more for each delivery started and
+    /// each channel closed, so a step's late answer is known for a stale one.
+    pub run: u32,
+    /// The current delivery's next handler step (0: its processing is not done yet, or it
+    /// has run none).
+    pub step: u16,
     /// Unacked deliveries the channel holds beyond a global prefetch lowered by a live
     /// `configure` (nothing is taken back); shrinks as they are settled.
     pub over_global: u32,
@@ -138,6 +145,8 @@ impl ConsumerState {
             finishes: SimTime::ZERO,
             busy_us: 0,
             over_global: 0,
+            run: 0,
+            step: 0,
         }
     }
 }
@@ -1213,14 +1222,99 @@ impl AmqpModel {
         ch.current = Some(d);
         ch.started = now;
         ch.finishes = until;
+        ch.run = ch.run.wrapping_add(1);
+        ch.step = 0;
         schedule(k, until, Due::Finish { consumer: node });
     }
 
-    /// The consumer finished processing: it settles the message as its behaviour says.
+    /// The consumer finished processing its current delivery: its handler's steps run, then it
+    /// settles the delivery as its behaviour says.
     pub(crate) fn finish(&mut self, k: &mut Kernel, node: NodeId) {
-        let ch = self.channel_mut(node);
-        ch.processed += 1;
-        let processed = ch.processed;
+        self.channel_mut(node).processed += 1;
+        self.run_steps(k, node);
+    }
+
+    /// Runs the current delivery's handler from its next step: a publish goes at once and the
+    /// next step follows; a write waits for its store's answer ([`Self::step_done`]). After
+    /// the last step, the delivery is settled.
+    fn run_steps(&mut self, k: &mut Kernel, node: NodeId) {
+        loop {
+            let ch = self.channel(node);
+            let (run, step) = (ch.run, usize::from(ch.step));
+            let d = ch.current.as_ref().expect("processing");
+            let Some(s) = consumer_config(&k.topo, node).handler.get(step) else {
+                self.settle_current(k, node, None);
+                return;
+            };
+            match s {
+                HandlerStep::Write(w) => {
+                    // A redelivery keeps the message's id: it is the same logical message.
+                    let origin = StepOrigin::Amqp { consumer: node, run };
+                    match handler::write(k, node, w, &d.msg, d.msg.id, origin) {
+                        Ok(w) => {
+                            self.channel_mut(node).step += 1;
+                            crate::data::send(k, w);
+                            return; // its answer moves it on
+                        }
+                        Err(reason) => return self.step_failed(k, node, &reason),
+                    }
+                }
+                HandlerStep::Publish(p) => match handler::outgoing(k, node, p, &d.msg) {
+                    Ok(out) => {
+                        // `basic.publish` does not wait: the handler goes on at once.
+                        handler::publish(k, node, out, &d.msg);
+                        self.channel_mut(node).step += 1;
+                    }
+                    Err(reason) => return self.step_failed(k, node, &reason),
+                },
+                HandlerStep::Call(_) => {
+                    // Refused when the document is checked; a live edit cannot bring it.
+                    return self.step_failed(k, node, "a consumer's handler makes no calls");
+                }
+            }
+        }
+    }
+
+    /// A write the current delivery's handler sent was answered (`run`: for which delivery):
+    /// the handler goes on, or (the write failed) the delivery fails.
+    pub(crate) fn step_done(&mut self, k: &mut Kernel, node: NodeId, run: u32, ok: bool) {
+        let ch = self.channel(node);
+        let current = ch.run == run && ch.step > 0 && ch.current.is_some();
+        if !k.nodes[node.index()].up || !current {
+            return; // the channel closed, or the delivery was settled, while it was out
+        }
+        if ok {
+            self.run_steps(k, node);
+        } else {
+            self.step_failed(k, node, "its store was removed while the write was out");
+        }
+    }
+
+    /// A step of the current delivery's handler could not be carried out: the handler throws,
+    /// and the consumer settles the delivery as a failure (`on_failure`; `step_failed` says
+    /// why).
+    fn step_failed(&mut self, k: &mut Kernel, node: NodeId, reason: &str) {
+        let message = self
+            .channel(node)
+            .current
+            .as_ref()
+            .expect("processing")
+            .msg
+            .id;
+        k.emit(EventKind::Amqp(AmqpEvent::StepFailed {
+            node,
+            message,
+            reason: reason.into(),
+        }));
+        let on_failure = consumer_config(&k.topo, node).on_failure;
+        self.settle_current(k, node, Some(on_failure));
+    }
+
+    /// The current delivery's processing and handler are done: the consumer crashes here if
+    /// `crash_after` says so (before it settles); otherwise it settles the delivery (`failed`:
+    /// as a failure, so; else as its behaviour decides) and starts its next one.
+    fn settle_current(&mut self, k: &mut Kernel, node: NodeId, failed: Option<Settlement>) {
+        let processed = self.channel(node).processed;
         if consumer_config(&k.topo, node).crash_after == Some(processed) {
             self.crash_consumer(k, node);
             return;
@@ -1238,7 +1332,10 @@ impl AmqpModel {
                 node,
             });
         } else {
-            let how = self.decide(k, node, &d.msg);
+            let how = match failed {
+                Some(how) => how,
+                None => self.decide(k, node, &d.msg),
+            };
             self.send_settlement(k, node, how, false, vec![d]);
         }
         self.start_next(k, node);
@@ -1457,7 +1554,12 @@ impl AmqpModel {
             |e| match into_amqp_due(e.due) {
                 Some(Due::Deliver { d, .. }) => out.push(d),
                 Some(Due::Settle { batch, .. }) => out.extend(Delivery::unpack(batch).2),
-                Some(Due::Finish { .. } | Due::QueueTimer { .. } | Due::QueueExpires { .. })
+                Some(
+                    Due::Finish { .. }
+                    | Due::StepDone { .. }
+                    | Due::QueueTimer { .. }
+                    | Due::QueueExpires { .. },
+                )
                 | None => {}
             },
         );
@@ -1498,6 +1600,8 @@ impl AmqpModel {
         ch.next_tag = 1;
         ch.unacked = 0;
         ch.over_global = 0;
+        ch.run = ch.run.wrapping_add(1);
+        ch.step = 0;
         ch.suspended.clear();
         // The application goes with its connection: it comes back unpaused.
         ch.paused = false;

@@ -292,9 +292,16 @@ pub struct ConsumerConfig {
     /// …settling a failed message so.
     #[serde(default = "default_on_failure")]
     pub on_failure: Settlement,
-    /// Crash on finishing the Nth message, before settling it.
+    /// Crash on finishing the Nth message (its processing and its handler's steps), before
+    /// settling it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub crash_after: Option<u64>,
+    /// The steps run for each delivery after its `processing` and before it is settled (or,
+    /// with `auto_ack`, forgotten): store writes and publishes, in order, each waiting for the
+    /// one before. A step that cannot be carried out fails the delivery (`on_failure`).
+    /// Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handler: Vec<crate::handler::HandlerStep>,
 }
 
 /// `basic.consume` arguments.
@@ -326,6 +333,7 @@ impl Default for ConsumerConfig {
             fail_probability: 0.0,
             on_failure: default_on_failure(),
             crash_after: None,
+            handler: Vec::new(),
         }
     }
 }

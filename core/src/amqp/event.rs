@@ -131,6 +131,17 @@ pub enum AmqpEvent {
         /// The reply text.
         text: Box<str>,
     },
+    /// A consumer's handler step could not be carried out (its store, exchange or queue, or
+    /// the edge to it, was removed by a live edit; or a key reads a header the message does
+    /// not carry): the handler throws, and the delivery is settled as a failure.
+    StepFailed {
+        /// The consumer.
+        node: NodeId,
+        /// The delivered message.
+        message: MessageId,
+        /// Why, in words.
+        reason: Box<str>,
+    },
     /// The policy or operator policy that applies to an exchange or a queue changed: at its
     /// declaration, or when a policy was set or cleared. Its settings are the ones
     /// `Sim::effective_settings` reports from now on.
@@ -256,6 +267,7 @@ impl AmqpEvent {
             AmqpEvent::QueueDeleted { .. } => "queue_deleted",
             AmqpEvent::ConsumerActivated { .. } => "consumer_activated",
             AmqpEvent::ChannelError { .. } => "channel_error",
+            AmqpEvent::StepFailed { .. } => "step_failed",
             AmqpEvent::PolicyApplied { .. } => "policy_applied",
             AmqpEvent::ConsumerPaused { .. } => "paused",
             AmqpEvent::ConsumerResumed { .. } => "resumed",
@@ -266,6 +278,7 @@ impl AmqpEvent {
     pub fn message(&self) -> Option<MessageId> {
         match *self {
             AmqpEvent::Routed { message, .. }
+            | AmqpEvent::StepFailed { message, .. }
             | AmqpEvent::Returned { message, .. }
             | AmqpEvent::Confirmed { message, .. }
             | AmqpEvent::Enqueued { message, .. }

@@ -36,6 +36,14 @@ pub(crate) enum Due {
     QueueTimer { queue: NodeId },
     /// A queue's `x-expires` timer.
     QueueExpires { queue: NodeId, epoch: u32 },
+    /// A handler step another model carried out (a store's write) answers the consumer: `ok`
+    /// or failed. `run` names the delivery's handler run it belongs to; a channel closed or a
+    /// delivery settled since then ignores it.
+    StepDone {
+        consumer: NodeId,
+        run: u32,
+        ok: bool,
+    },
 }
 
 impl Due {
@@ -44,6 +52,7 @@ impl Due {
         match self {
             Due::Deliver { consumer, .. }
             | Due::Finish { consumer }
+            | Due::StepDone { consumer, .. }
             | Due::Settle { consumer, .. } => Some(*consumer),
             Due::QueueTimer { .. } | Due::QueueExpires { .. } => None,
         }
@@ -154,7 +163,10 @@ pub(crate) fn places_in_due<'a>(at: SimTime, due: &'a Due, f: &mut dyn FnMut(Pla
                 });
             }
         }
-        Due::Finish { .. } | Due::QueueTimer { .. } | Due::QueueExpires { .. } => {}
+        Due::Finish { .. }
+        | Due::StepDone { .. }
+        | Due::QueueTimer { .. }
+        | Due::QueueExpires { .. } => {}
     }
 }
 
@@ -298,6 +310,7 @@ impl AmqpModel {
         match due {
             Due::Deliver { consumer, d } => self.delivery_arrive(k, consumer, d),
             Due::Finish { consumer } => self.finish(k, consumer),
+            Due::StepDone { consumer, run, ok } => self.step_done(k, consumer, run, ok),
             Due::Settle { consumer, batch } => {
                 let (how, multiple, ds) = Delivery::unpack(batch);
                 self.settle_arrive(k, consumer, how, multiple, ds)

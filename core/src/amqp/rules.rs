@@ -19,7 +19,13 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
     use NodeKind::{Amqp, Producer, Relay, Sink};
     match (from, to) {
         (Sink(_), _) => Err("a sink sends nothing"),
-        (Amqp(Consumer(_)), _) => Err("a consumer sends nothing; it settles what it consumes"),
+        // A consumer's handler publishes: to an exchange, or to a queue through the default
+        // exchange, by the producers' rule.
+        (Amqp(Consumer(_)), Amqp(to @ (Exchange(_) | Queue(_)))) => publish_rule(to),
+        (Amqp(Consumer(_)), Relay(_) | Sink(_) | Amqp(Consumer(_))) => Err(
+            "a consumer sends only what its handler publishes, to an exchange or a queue; it \
+             settles what it consumes",
+        ),
         (_, Producer(_)) => Err("a producer receives nothing"),
         (Amqp(Exchange(_)), Amqp(Queue(_))) => Ok(EdgeKind::Binding),
         (Amqp(Exchange(_)), Amqp(Exchange(_))) => Ok(EdgeKind::ExchangeBinding),
@@ -227,6 +233,25 @@ pub(crate) fn check_topology<'a>(
     diags: &mut Vec<Diagnostic>,
 ) {
     check_exclusive_owners(s, kind, diags);
+    // Each consumer's handler steps reach what they name.
+    for (i, n) in s.nodes.iter().enumerate() {
+        let NodeKind::Amqp(AmqpKind::Consumer(c)) = &n.kind else {
+            continue;
+        };
+        for (j, step) in c.handler.iter().enumerate() {
+            match step {
+                // Refused with the consumer's own settings.
+                crate::handler::HandlerStep::Call(_) => {}
+                crate::handler::HandlerStep::Write(w) => {
+                    crate::handler::check_write(n, i, j, w, kind, s, diags)
+                }
+                crate::handler::HandlerStep::Publish(p) => {
+                    let path = format!("nodes[{i}].config.handler[{j}].publish");
+                    crate::handler::check_publish(("consumer", &n.id), path, p, kind, s, diags);
+                }
+            }
+        }
+    }
 }
 
 /// A scripted `configure` of consumer `spec` at `path`: the new settings must suit the queues
@@ -428,6 +453,15 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
             format!("{path}.crash_after"),
             "expected 1 or more (the consumer crashes on finishing that many messages)",
         ));
+    }
+    for (j, step) in c.handler.iter().enumerate() {
+        if let crate::handler::HandlerStep::Call(_) = step {
+            diags.push(Diagnostic::new(
+                format!("{path}.handler[{j}].call"),
+                "a consumer's handler writes stores and publishes; it makes no calls (a \
+                 service's handler calls other services)",
+            ));
+        }
     }
 }
 

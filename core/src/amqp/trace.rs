@@ -133,6 +133,15 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             f.u64("code", (*code).into())?;
             f.str("text", text)
         }
+        AmqpEvent::StepFailed {
+            node,
+            message,
+            reason,
+        } => {
+            f.node("node", *node)?;
+            f.u64("message", message.0)?;
+            f.str("reason", reason)
+        }
         &AmqpEvent::ConsumerPaused { node } | &AmqpEvent::ConsumerResumed { node } => {
             f.node("node", node)
         }

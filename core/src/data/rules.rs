@@ -7,13 +7,15 @@ use crate::kernel::not_a;
 use crate::model::Action;
 use crate::scenario::{Diagnostic, NodeKind, Path};
 
-/// Which kinds an edge with a store at an end may connect, and what it is: a service's
-/// handler reaches a store over an edge from the service.
+/// Which kinds an edge with a store at an end may connect, and what it is: a service's or a
+/// consumer's handler reaches a store over an edge from it.
 pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
     match (from, to) {
-        (NodeKind::Http(HttpKind::Service(_)), NodeKind::Data(DataKind::Store(_))) => {
-            Ok(EdgeKind::Access)
-        }
+        (
+            NodeKind::Http(HttpKind::Service(_))
+            | NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_)),
+            NodeKind::Data(DataKind::Store(_)),
+        ) => Ok(EdgeKind::Access),
         (NodeKind::Data(DataKind::Store(_)), _) => Err(
             "a store sends only what its outbox relay publishes, to an exchange or a queue; draw \
              the edge to a store from the service whose handler writes it",
@@ -27,7 +29,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_),
             _,
-        ) => Err("a store is written by a service's handler steps: connect a service to it"),
+        ) => Err(
+            "a store is written by a handler's steps: connect a service or a consumer to it",
+        ),
     }
 }
 

@@ -2,12 +2,11 @@
 //! its settings. In a scenario they are `NodeKind::Http(HttpKind)`, written as
 //! `"kind": "client"` (or `"service"`, `"load_balancer"`) and `"config"`.
 
-use crate::amqp::PublishStep;
-use crate::data::{KeyTemplate, WriteStep};
+pub use crate::handler::HandlerStep;
 use crate::dist::DurationDist;
 use crate::scenario::{Arrival, Diagnostic};
 use crate::time::SimDuration;
-use serde::{Deserialize, Deserializer, Serialize};
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 /// A node of the request-response model.
@@ -172,137 +171,6 @@ fn default_accept_queue() -> u32 {
 
 fn default_service_time() -> DurationDist {
     DurationDist::constant(SimDuration::from_ms(20))
-}
-
-/// One step of a service's handler, run for each request it serves: a call, a store's write,
-/// or a RabbitMQ publish. Jobs and records are to come, as more variants.
-#[derive(Clone, Debug, PartialEq, Deserialize)]
-#[serde(try_from = "RawStep")]
-pub enum HandlerStep {
-    /// Call the named nodes (one, or several at once), over this service's edges to them, and
-    /// wait for all of them. Written `{"call": "db"}` or `{"call": ["a", "b"]}`.
-    Call(Vec<String>),
-    /// Write a store, over this service's edge to it, and wait for its answer. Written
-    /// `{"write": "payments", "key": "charge:{correlation_id}"}`, with an optional
-    /// `"idempotency_key"`.
-    Write(WriteStep),
-    /// Publish a message to a RabbitMQ exchange (or a queue, through the default exchange),
-    /// over this service's edge to it, and go on at once. Written `{"publish": "orders-x",
-    /// "routing_key": "order.placed"}`, with optional `"headers"`.
-    Publish(PublishStep),
-}
-
-impl Serialize for HandlerStep {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        use serde::ser::SerializeMap;
-        match self {
-            HandlerStep::Call(targets) => {
-                let mut m = s.serialize_map(Some(1))?;
-                match targets.as_slice() {
-                    [one] => m.serialize_entry("call", one)?,
-                    many => m.serialize_entry("call", many)?,
-                }
-                m.end()
-            }
-            HandlerStep::Write(w) => w.serialize(s),
-            HandlerStep::Publish(p) => p.serialize(s),
-        }
-    }
-}
-
-/// A step as documents write it, before it is told which kind it is.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RawStep {
-    #[serde(default, deserialize_with = "some_one_or_many")]
-    call: Option<Vec<String>>,
-    #[serde(default)]
-    write: Option<String>,
-    #[serde(default)]
-    key: Option<KeyTemplate>,
-    #[serde(default)]
-    idempotency_key: Option<KeyTemplate>,
-    #[serde(default)]
-    outbox: Option<PublishStep>,
-    #[serde(default)]
-    publish: Option<String>,
-    #[serde(default)]
-    routing_key: Option<KeyTemplate>,
-    #[serde(default)]
-    headers: Option<std::collections::BTreeMap<String, KeyTemplate>>,
-}
-
-impl TryFrom<RawStep> for HandlerStep {
-    type Error = String;
-
-    fn try_from(r: RawStep) -> Result<HandlerStep, String> {
-        let kinds = [
-            r.call.is_some().then_some("calls"),
-            r.write.is_some().then_some("writes"),
-            r.publish.is_some().then_some("publishes"),
-        ];
-        let mut kinds = kinds.into_iter().flatten();
-        if let (Some(a), Some(b)) = (kinds.next(), kinds.next()) {
-            return Err(format!(
-                "a step does one thing; this one {a} and {b} (make them two steps)"
-            ));
-        }
-        let write_fields = r.key.is_some() || r.idempotency_key.is_some() || r.outbox.is_some();
-        let publish_fields = r.routing_key.is_some() || r.headers.is_some();
-        if write_fields && r.write.is_none() {
-            return Err("`key`, `idempotency_key` and `outbox` belong to a write step".into());
-        }
-        if publish_fields && r.publish.is_none() {
-            return Err("`routing_key` and `headers` belong to a publish step".into());
-        }
-        if let Some(targets) = r.call {
-            return Ok(HandlerStep::Call(targets));
-        }
-        if let Some(publish) = r.publish {
-            return Ok(HandlerStep::Publish(PublishStep {
-                publish,
-                routing_key: r.routing_key,
-                headers: r.headers.unwrap_or_default(),
-            }));
-        }
-        match (r.write, r.key) {
-            (Some(store), Some(key)) => Ok(HandlerStep::Write(WriteStep {
-                write: store,
-                key,
-                idempotency_key: r.idempotency_key,
-                outbox: r.outbox,
-            })),
-            (Some(store), None) => Err(format!(
-                "a write to {store:?} needs a \"key\": the key it writes, made from the \
-                 message (\"order:{{correlation_id}}\")"
-            )),
-            (None, _) => Err(
-                "expected a step: {\"call\": \"node\"}, {\"write\": \"store\", \
-                              \"key\": \"…\"} or {\"publish\": \"exchange\"}"
-                    .into(),
-            ),
-        }
-    }
-}
-
-fn some_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    one_or_many(d).map(Some)
-}
-
-fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum OneOrMany {
-        One(String),
-        Many(Vec<String>),
-    }
-    match OneOrMany::deserialize(d) {
-        Ok(OneOrMany::One(s)) => Ok(vec![s]),
-        Ok(OneOrMany::Many(v)) => Ok(v),
-        Err(_) => Err(serde::de::Error::custom(
-            "expected a node name, or a list of node names called at once",
-        )),
-    }
 }
 
 /// How a load balancer picks an upstream instance for each call.

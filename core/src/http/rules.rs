@@ -451,132 +451,6 @@ fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::KeyTemplate)
     }
 }
 
-/// A publish step's destination: an exchange or a queue, with an edge from the service to it.
-fn check_publish<'a>(
-    from: (&str, &str),
-    path: String,
-    p: &crate::amqp::PublishStep,
-    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
-    s: &Scenario,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let (from_kind, from) = from;
-    let field = |name: &str| format!("{}.{name}", path.trim_end_matches(".publish"));
-    if let Some(t) = &p.routing_key {
-        // Each field makes at most 20 digits here (ids); the key must fit a shortstr.
-        let longest: usize = t
-            .parts()
-            .iter()
-            .map(|part| match part {
-                crate::data::template::Part::Text(text) => text.len(),
-                crate::data::template::Part::Field(_) => 20,
-            })
-            .sum();
-        if longest > 255 {
-            diags.push(Diagnostic::new(
-                field("routing_key"),
-                format!(
-                    "it can make a key of {longest} bytes; a routing key is a shortstr, at most \
-                     255 bytes"
-                ),
-            ));
-        }
-    }
-    for name in p.headers.keys() {
-        if name == "CC" || name == "BCC" {
-            diags.push(Diagnostic::new(
-                field(&format!("headers.{name}")),
-                format!(
-                    "RabbitMQ reads `{name}` as a list of routing keys; a publish step's headers \
-                     are strings, so it would be ignored (bind the queue with another key \
-                     instead)"
-                ),
-            ));
-        }
-    }
-    match kind(&p.publish) {
-        None => diags.push(Diagnostic::new(
-            path,
-            format!("{:?}: there is no node of that name", p.publish),
-        )),
-        Some(NodeKind::Amqp(crate::amqp::AmqpKind::Queue(_))) if p.routing_key.is_some() => {
-            diags.push(Diagnostic::new(
-                path.replace(".publish", ".routing_key"),
-                format!(
-                    "{:?} is a queue: a publish to it goes through the default exchange, with the \
-                     queue's name as its routing key; publish to an exchange to choose the key",
-                    p.publish
-                ),
-            ));
-        }
-        Some(NodeKind::Amqp(
-            crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_),
-        )) => {
-            if !s.edges.iter().any(|e| e.from == from && e.to == p.publish) {
-                diags.push(Diagnostic::new(
-                    path,
-                    format!(
-                        "{:?}: {from_kind} {from:?} has no edge to it; draw one (its messages \
-                         cross it)",
-                        p.publish
-                    ),
-                ));
-            }
-        }
-        Some(other) => diags.push(Diagnostic::new(
-            path,
-            format!(
-                "{:?} is a {}; a publish step publishes to an exchange or a queue",
-                p.publish,
-                other.name()
-            ),
-        )),
-    }
-}
-
-/// A write step's store: a store, with an edge from the service to it.
-fn check_write<'a>(
-    n: &crate::scenario::NodeSpec,
-    i: usize,
-    j: usize,
-    w: &crate::data::WriteStep,
-    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
-    s: &Scenario,
-    diags: &mut Vec<Diagnostic>,
-) {
-    let path = format!("nodes[{i}].config.handler[{j}].write");
-    match kind(&w.write) {
-        None => diags.push(Diagnostic::new(
-            path,
-            format!("{:?}: there is no node of that name", w.write),
-        )),
-        Some(NodeKind::Data(crate::data::DataKind::Store(_))) => {
-            if !s.edges.iter().any(|e| e.from == n.id && e.to == w.write) {
-                diags.push(Diagnostic::new(
-                    path,
-                    format!(
-                        "{:?}: service {:?} has no edge to it; draw one (writes cross it)",
-                        w.write, n.id
-                    ),
-                ));
-            }
-            if let Some(p) = &w.outbox {
-                // The store's relay publishes it, over the store's own edge.
-                let path = format!("nodes[{i}].config.handler[{j}].outbox.publish");
-                check_publish(("store", &w.write), path, p, kind, s, diags);
-            }
-        }
-        Some(other) => diags.push(Diagnostic::new(
-            path,
-            format!(
-                "{:?} is a {}; a write step writes a store (a call step calls a service)",
-                w.write,
-                other.name()
-            ),
-        )),
-    }
-}
-
 /// The checks that span nodes: a client calls one node; a handler calls only nodes its service
 /// has an edge to; and the calls form no cycle (each request would call around it forever).
 pub(crate) fn check_topology<'a>(
@@ -611,12 +485,12 @@ pub(crate) fn check_topology<'a>(
                     let targets = match step {
                         HandlerStep::Call(targets) => targets,
                         HandlerStep::Write(w) => {
-                            check_write(n, i, j, w, kind, s, diags);
+                            crate::handler::check_write(n, i, j, w, kind, s, diags);
                             continue;
                         }
                         HandlerStep::Publish(p) => {
                             let path = format!("nodes[{i}].config.handler[{j}].publish");
-                            check_publish(("service", &n.id), path, p, kind, s, diags);
+                            crate::handler::check_publish(("service", &n.id), path, p, kind, s, diags);
                             continue;
                         }
                     };

@@ -5,8 +5,8 @@ use super::event::{HttpEvent, Status};
 use super::kind::{Algorithm, HandlerStep, HttpKind, ServiceConfig};
 use super::model::{Due, HttpModel, Job, NodeState, Origin};
 use super::slab::Key;
-use crate::amqp::PublishStep;
-use crate::data::{Write, WriteStep};
+use crate::data::Write;
+use crate::handler::{self, Outgoing};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::ledger::Fate;
@@ -25,14 +25,6 @@ enum Plan {
     Write(Result<Box<Write>, String>),
     /// A message to publish; or why it cannot be.
     Publish(Result<Box<Outgoing>, String>),
-}
-
-/// A message a publish step sends: where, and what it carries.
-struct Outgoing {
-    edge: EdgeId,
-    to: NodeId,
-    routing_key: String,
-    headers: crate::message::Headers,
 }
 
 impl HttpModel {
@@ -185,11 +177,21 @@ impl HttpModel {
                         })
                         .collect(),
                 ),
-                Some(HandlerStep::Write(w)) => {
-                    Plan::Write(Self::write(k, node, w, key, job).map(Box::new))
-                }
+                Some(HandlerStep::Write(w)) => Plan::Write(
+                    // Every attempt of every call made for a client's request carries its id:
+                    // a retry at any hop is the same request.
+                    handler::write(
+                        k,
+                        node,
+                        w,
+                        &job.msg,
+                        job.msg.correlation_id,
+                        StepOrigin::Http(key),
+                    )
+                    .map(Box::new),
+                ),
                 Some(HandlerStep::Publish(p)) => {
-                    Plan::Publish(Self::outgoing(k, node, p, job).map(Box::new))
+                    Plan::Publish(handler::outgoing(k, node, p, &job.msg).map(Box::new))
                 }
             },
             None => {
@@ -202,115 +204,6 @@ impl HttpModel {
                 }
             }
         }
-    }
-
-    /// The write a handler's step `w` makes for the request `job`; or why it cannot be sent.
-    fn write(
-        k: &Kernel,
-        node: NodeId,
-        w: &WriteStep,
-        key: Key,
-        job: &Job,
-    ) -> Result<Write, String> {
-        let topo = &k.topo;
-        let store = topo
-            .node_id(&w.write)
-            .ok_or_else(|| format!("there is no store {:?}", w.write))?;
-        // The edge must be a store link: live edits may have put a node of another kind under
-        // the name since the document was checked.
-        let edge = topo
-            .edge_between(node, store, None)
-            .filter(|&e| matches!(topo.edge(e).kind, EdgeKind::Data(_)))
-            .ok_or_else(|| {
-                format!(
-                    "service {:?} has no edge to a store {:?}",
-                    topo.node(node).name,
-                    w.write
-                )
-            })?;
-        let render = |t: &crate::data::KeyTemplate| {
-            t.render(&job.msg).map_err(|h| {
-                format!("the key {t} reads header {h:?}, which the message does not carry")
-            })
-        };
-        let outbox = match &w.outbox {
-            None => None,
-            Some(p) => {
-                // The row names its destination; the relay finds it (and its edge) when it
-                // polls, so the write does not depend on the relay's connection.
-                let (routing_key, headers) = Self::rendered(p, job)?;
-                Some(crate::data::OutboxRow {
-                    to: p.publish.clone(),
-                    routing_key,
-                    headers,
-                    correlation: job.msg.correlation_id,
-                    cause: job.msg.id,
-                })
-            }
-        };
-        Ok(Write {
-            outbox,
-            store,
-            edge,
-            key: render(&w.key)?,
-            idempotency_key: w.idempotency_key.as_ref().map(render).transpose()?,
-            message: job.msg.id,
-            // Every attempt of every call made for a client's request carries its id: a
-            // retry at any hop is the same request.
-            logical: job.msg.correlation_id,
-            origin: StepOrigin::Http(key),
-            arrived: false,
-        })
-    }
-
-    /// The message `p` makes for the request `job`, to go from `node` (the service, or for an
-    /// outbox the store whose relay sends it); or why it cannot.
-    fn outgoing(k: &Kernel, node: NodeId, p: &PublishStep, job: &Job) -> Result<Outgoing, String> {
-        let topo = &k.topo;
-        let to = topo
-            .node_id(&p.publish)
-            .ok_or_else(|| format!("there is no exchange or queue {:?}", p.publish))?;
-        // The edge must be a publish (to an exchange, or a queue through the default exchange).
-        let edge = topo
-            .edge_between(node, to, None)
-            .filter(|&e| {
-                matches!(
-                    topo.edge(e).kind,
-                    EdgeKind::Amqp(
-                        crate::amqp::EdgeKind::Publish | crate::amqp::EdgeKind::PublishDefault
-                    )
-                )
-            })
-            .ok_or_else(|| {
-                format!(
-                    "{} {:?} has no edge to an exchange or a queue {:?}",
-                    topo.node(node).kind.name(),
-                    topo.node(node).name,
-                    p.publish
-                )
-            })?;
-        let (routing_key, headers) = Self::rendered(p, job)?;
-        Ok(Outgoing {
-            edge,
-            to,
-            routing_key,
-            headers,
-        })
-    }
-
-    /// The routing key and headers `p` makes from the request `job`.
-    fn rendered(p: &PublishStep, job: &Job) -> Result<(String, crate::message::Headers), String> {
-        let render = |t: &crate::data::KeyTemplate| {
-            t.render(&job.msg).map_err(|h| {
-                format!("the template {t} reads header {h:?}, which the message does not carry")
-            })
-        };
-        let routing_key = p.routing_key.as_ref().map(render).transpose()?;
-        let mut headers = crate::message::Headers::new();
-        for (name, t) in &p.headers {
-            headers.insert(name.clone(), crate::message::HeaderValue::Str(render(t)?));
-        }
-        Ok((routing_key.unwrap_or_default(), headers))
     }
 
     /// Runs the handler of `key` from its next step: each step's calls begin together, and the
@@ -344,15 +237,8 @@ impl HttpModel {
                 }
                 Plan::Publish(Ok(out)) => {
                     job.step += 1;
-                    let chain = (job.msg.correlation_id, job.msg.id);
-                    let Outgoing {
-                        edge,
-                        to,
-                        routing_key,
-                        headers,
-                    } = *out;
                     // `basic.publish` does not wait: the handler goes on at once.
-                    k.publish_on(node, edge, to, chain, routing_key, headers);
+                    handler::publish(k, node, *out, &job.msg);
                     continue;
                 }
                 Plan::Calls(targets) => targets,

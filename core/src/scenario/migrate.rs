@@ -45,6 +45,10 @@ const STEPS: &[Step] = &[
         from: 6,
         run: v6_to_v7,
     },
+    Step {
+        from: 7,
+        run: v7_to_v8,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -204,6 +208,35 @@ fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
     }
     doc.insert("version".into(), Value::from(7));
+    Ok(doc)
+}
+
+/// Version 8 gave consumers a `handler`: steps (store writes, publishes) run for each delivery
+/// before it is settled. A version-7 consumer has none, so it runs as it did.
+fn v7_to_v8(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    // A node, in the document's nodes or in a `configure` action.
+    let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
+        let consumer = n.get("kind").and_then(Value::as_str) == Some("consumer");
+        if consumer && n.get("config").and_then(|c| c.get("handler")).is_some() {
+            return Err(newer(
+                format!("{at}.config.handler"),
+                "a consumer's `handler`",
+                8,
+            ));
+        }
+        Ok(())
+    };
+    let nodes = doc.get("nodes").and_then(Value::as_array);
+    for (i, n) in nodes.into_iter().flatten().enumerate() {
+        check(n, &format!("nodes[{i}]"))?;
+    }
+    let actions = doc.get("actions").and_then(Value::as_array);
+    for (i, a) in actions.into_iter().flatten().enumerate() {
+        if let Some(n) = a.get("node").filter(|n| n.is_object()) {
+            check(n, &format!("actions[{i}].node"))?;
+        }
+    }
+    doc.insert("version".into(), Value::from(8));
     Ok(doc)
 }
 

@@ -744,22 +744,86 @@ fn check_body(bytes: u32, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
 /// Refuses loops of relays in which every hold and every latency can be zero: a message could
 /// circle forever at one instant, and simulated time would never move again.
 fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut Vec<Diagnostic>) {
-    let instant =
-        |i: usize| matches!(&s.nodes[i].kind, NodeKind::Relay(r) if r.delay.can_be_zero());
-    // Edges of the zero-time subgraph: (edge index, from, to).
-    let zero_edges: Vec<(usize, usize, usize)> = s
+    // A node a message can pass through without time: a relay with no delay; an exchange or
+    // a queue (routing takes none); a consumer whose handler publishes and whose processing
+    // can take none.
+    let instant_consumer = |c: &crate::amqp::ConsumerConfig| {
+        c.processing.can_be_zero()
+            && c.handler
+                .iter()
+                .any(|step| matches!(step, crate::handler::HandlerStep::Publish(_)))
+    };
+    // Only such a consumer closes a loop through the broker (a queue delivers to consumers
+    // alone): without one, exchanges and queues are left out, and the check costs what it did.
+    let broker_loops = s.nodes.iter().any(|n| {
+        matches!(&n.kind, NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) if instant_consumer(c))
+    });
+    let instant = |i: usize| match &s.nodes[i].kind {
+        NodeKind::Relay(r) => r.delay.can_be_zero(),
+        NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_)) => {
+            broker_loops
+        }
+        NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) => instant_consumer(c),
+        NodeKind::Producer(_)
+        | NodeKind::Sink(_)
+        | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
+        | NodeKind::Bullmq(_)
+        | NodeKind::Data(_) => false,
+    };
+    // A binding takes no time; another edge, its latency (the default one is above 0).
+    let binding =
+        |a: usize| matches!(&s.nodes[a].kind, NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_)));
+    // Edges of the zero-time subgraph: (edge index, from, to). Exchange-to-exchange bindings
+    // are left out, since routing visits each exchange once and so cuts their cycles; an
+    // exchange instead reaches, at once, each queue bound to an exchange it routes to.
+    let ends = |e: &crate::scenario::EdgeSpec| {
+        Some((*ids.get(e.from.as_str())?, *ids.get(e.to.as_str())?))
+    };
+    let mut zero_edges: Vec<(usize, usize, usize)> = s
         .edges
         .iter()
         .enumerate()
         .filter_map(|(k, e)| {
-            let (a, b) = (*ids.get(e.from.as_str())?, *ids.get(e.to.as_str())?);
+            let (a, b) = ends(e)?;
             (a != b
                 && instant(a)
                 && instant(b)
-                && e.latency.as_ref().is_some_and(DurationDist::can_be_zero))
+                && !(binding(a) && binding(b))
+                && (binding(a) || e.latency.as_ref().is_some_and(DurationDist::can_be_zero)))
             .then_some((k, a, b))
         })
         .collect();
+    if broker_loops {
+        let n = s.nodes.len();
+        let mut to_exchanges: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (a, b) in s.edges.iter().filter_map(ends) {
+            if a != b && binding(a) && binding(b) {
+                to_exchanges[a].push(b);
+            }
+        }
+        let mut to_queues: Vec<Vec<(usize, usize)>> = vec![Vec::new(); n];
+        for &(k, a, q) in &zero_edges {
+            if binding(a) {
+                to_queues[a].push((k, q));
+            }
+        }
+        let mut seen = vec![usize::MAX; n];
+        for x in (0..n).filter(|&i| !to_exchanges[i].is_empty()) {
+            // The exchanges x routes to through exchange bindings, each once.
+            seen[x] = x;
+            let mut next = vec![x];
+            while let Some(at) = next.pop() {
+                for &b in &to_exchanges[at] {
+                    if seen[b] != x {
+                        seen[b] = x;
+                        next.push(b);
+                        zero_edges.extend(to_queues[b].iter().map(|&(k, q)| (k, x, q)));
+                    }
+                }
+            }
+        }
+    }
     // Kahn's algorithm: peel nodes with no incoming zero-time edge; what remains lies on or
     // after a cycle, and every remaining node has a remaining predecessor.
     let n = s.nodes.len();
@@ -818,8 +882,9 @@ fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut V
     diags.push(Diagnostic::new(
         format!("edges[{edge}]"),
         format!(
-            "closes a loop ({}) in which every relay delay and edge latency can be 0, so a message \
-             could circle forever without time passing; give one of them a minimum above 0",
+            "closes a loop ({}) in which every relay delay, consumer processing time and edge \
+             latency can be 0, so a message could circle forever without time passing; give \
+             one of them a minimum above 0",
             names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(" → ")
         ),
     ));

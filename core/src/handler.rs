@@ -1,0 +1,417 @@
+//! Handler steps: what a node that handles messages does with each one, in order. A
+//! service runs its handler for each request it serves; a RabbitMQ consumer for each delivery
+//! it processes. The steps are the same wherever they run: a call (services only, for now), a
+//! store's write, a publish. This module reads them from documents and makes, from the
+//! message being handled, what a step sends (a write, a message); each model runs the steps
+//! and decides what a failed one means for its input (a 500, a `basic.nack`).
+
+use crate::amqp::PublishStep;
+use crate::data::{KeyTemplate, OutboxRow, Write, WriteStep};
+use crate::id::{EdgeId, MessageId, NodeId};
+use crate::kernel::Kernel;
+use crate::message::{Envelope, HeaderValue, Headers};
+use crate::model::{EdgeKind, StepOrigin};
+use crate::scenario::{Diagnostic, NodeKind, Scenario};
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// One step of a handler: a call, a store's write, or a RabbitMQ publish. Jobs and records
+/// are to come, as more variants.
+#[derive(Clone, Debug, PartialEq, Deserialize)]
+#[serde(try_from = "RawStep")]
+pub enum HandlerStep {
+    /// Call the named nodes (one, or several at once), over this service's edges to them, and
+    /// wait for all of them. Written `{"call": "db"}` or `{"call": ["a", "b"]}`.
+    Call(Vec<String>),
+    /// Write a store, over this service's edge to it, and wait for its answer. Written
+    /// `{"write": "payments", "key": "charge:{correlation_id}"}`, with an optional
+    /// `"idempotency_key"`.
+    Write(WriteStep),
+    /// Publish a message to a RabbitMQ exchange (or a queue, through the default exchange),
+    /// over this service's edge to it, and go on at once. Written `{"publish": "orders-x",
+    /// "routing_key": "order.placed"}`, with optional `"headers"`.
+    Publish(PublishStep),
+}
+
+impl Serialize for HandlerStep {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            HandlerStep::Call(targets) => {
+                let mut m = s.serialize_map(Some(1))?;
+                match targets.as_slice() {
+                    [one] => m.serialize_entry("call", one)?,
+                    many => m.serialize_entry("call", many)?,
+                }
+                m.end()
+            }
+            HandlerStep::Write(w) => w.serialize(s),
+            HandlerStep::Publish(p) => p.serialize(s),
+        }
+    }
+}
+
+/// A step as documents write it, before it is told which kind it is.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawStep {
+    #[serde(default, deserialize_with = "some_one_or_many")]
+    call: Option<Vec<String>>,
+    #[serde(default)]
+    write: Option<String>,
+    #[serde(default)]
+    key: Option<KeyTemplate>,
+    #[serde(default)]
+    idempotency_key: Option<KeyTemplate>,
+    #[serde(default)]
+    outbox: Option<PublishStep>,
+    #[serde(default)]
+    publish: Option<String>,
+    #[serde(default)]
+    routing_key: Option<KeyTemplate>,
+    #[serde(default)]
+    headers: Option<std::collections::BTreeMap<String, KeyTemplate>>,
+}
+
+impl TryFrom<RawStep> for HandlerStep {
+    type Error = String;
+
+    fn try_from(r: RawStep) -> Result<HandlerStep, String> {
+        let kinds = [
+            r.call.is_some().then_some("calls"),
+            r.write.is_some().then_some("writes"),
+            r.publish.is_some().then_some("publishes"),
+        ];
+        let mut kinds = kinds.into_iter().flatten();
+        if let (Some(a), Some(b)) = (kinds.next(), kinds.next()) {
+            return Err(format!(
+                "a step does one thing; this one {a} and {b} (make them two steps)"
+            ));
+        }
+        let write_fields = r.key.is_some() || r.idempotency_key.is_some() || r.outbox.is_some();
+        let publish_fields = r.routing_key.is_some() || r.headers.is_some();
+        if write_fields && r.write.is_none() {
+            return Err("`key`, `idempotency_key` and `outbox` belong to a write step".into());
+        }
+        if publish_fields && r.publish.is_none() {
+            return Err("`routing_key` and `headers` belong to a publish step".into());
+        }
+        if let Some(targets) = r.call {
+            return Ok(HandlerStep::Call(targets));
+        }
+        if let Some(publish) = r.publish {
+            return Ok(HandlerStep::Publish(PublishStep {
+                publish,
+                routing_key: r.routing_key,
+                headers: r.headers.unwrap_or_default(),
+            }));
+        }
+        match (r.write, r.key) {
+            (Some(store), Some(key)) => Ok(HandlerStep::Write(WriteStep {
+                write: store,
+                key,
+                idempotency_key: r.idempotency_key,
+                outbox: r.outbox,
+            })),
+            (Some(store), None) => Err(format!(
+                "a write to {store:?} needs a \"key\": the key it writes, made from the \
+                 message (\"order:{{correlation_id}}\")"
+            )),
+            (None, _) => Err(
+                "expected a step: {\"call\": \"node\"}, {\"write\": \"store\", \
+                              \"key\": \"…\"} or {\"publish\": \"exchange\"}"
+                    .into(),
+            ),
+        }
+    }
+}
+
+fn some_one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    one_or_many(d).map(Some)
+}
+
+fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum OneOrMany {
+        One(String),
+        Many(Vec<String>),
+    }
+    match OneOrMany::deserialize(d) {
+        Ok(OneOrMany::One(s)) => Ok(vec![s]),
+        Ok(OneOrMany::Many(v)) => Ok(v),
+        Err(_) => Err(serde::de::Error::custom(
+            "expected a node name, or a list of node names called at once",
+        )),
+    }
+}
+
+
+/// A message a publish step sends: where, and what it carries.
+pub(crate) struct Outgoing {
+    /// The publish edge it leaves on.
+    pub edge: EdgeId,
+    /// The exchange or queue at its end.
+    pub to: NodeId,
+    /// Its routing key.
+    pub routing_key: String,
+    /// Its headers.
+    pub headers: Headers,
+}
+
+/// The write step `w` of `node`'s handler makes for the message `msg`; or why it cannot be
+/// sent. `logical` is the logical message the write belongs to (what a redelivery or a retry
+/// keeps), `origin` whom the store answers.
+pub(crate) fn write(
+    k: &Kernel,
+    node: NodeId,
+    w: &WriteStep,
+    msg: &Envelope,
+    logical: MessageId,
+    origin: StepOrigin,
+) -> Result<Write, String> {
+    let topo = &k.topo;
+    let store = topo
+        .node_id(&w.write)
+        .ok_or_else(|| format!("there is no store {:?}", w.write))?;
+    // The edge must be a store link: live edits may have put a node of another kind under
+    // the name since the document was checked.
+    let edge = topo
+        .edge_between(node, store, None)
+        .filter(|&e| matches!(topo.edge(e).kind, EdgeKind::Data(_)))
+        .ok_or_else(|| {
+            format!(
+                "{} {:?} has no edge to a store {:?}",
+                topo.node(node).kind.name(),
+                topo.node(node).name,
+                w.write
+            )
+        })?;
+    let render = |t: &KeyTemplate| {
+        t.render(msg).map_err(|h| {
+            format!("the key {t} reads header {h:?}, which the message does not carry")
+        })
+    };
+    let outbox = match &w.outbox {
+        None => None,
+        Some(p) => {
+            // The row names its destination; the relay finds it (and its edge) when it
+            // polls, so the write does not depend on the relay's connection.
+            let (routing_key, headers) = rendered(p, msg)?;
+            Some(OutboxRow {
+                to: p.publish.clone(),
+                routing_key,
+                headers,
+                correlation: msg.correlation_id,
+                cause: msg.id,
+            })
+        }
+    };
+    Ok(Write {
+        outbox,
+        store,
+        edge,
+        key: render(&w.key)?,
+        idempotency_key: w.idempotency_key.as_ref().map(render).transpose()?,
+        message: msg.id,
+        logical,
+        origin,
+        arrived: false,
+    })
+}
+
+/// The message the publish step `p` of `node`'s handler makes for the message `msg`; or why
+/// it cannot be sent.
+pub(crate) fn outgoing(
+    k: &Kernel,
+    node: NodeId,
+    p: &PublishStep,
+    msg: &Envelope,
+) -> Result<Outgoing, String> {
+    let topo = &k.topo;
+    let to = topo
+        .node_id(&p.publish)
+        .ok_or_else(|| format!("there is no exchange or queue {:?}", p.publish))?;
+    // The edge must be a publish (to an exchange, or a queue through the default exchange).
+    let edge = topo
+        .edge_between(node, to, None)
+        .filter(|&e| {
+            matches!(
+                topo.edge(e).kind,
+                EdgeKind::Amqp(
+                    crate::amqp::EdgeKind::Publish | crate::amqp::EdgeKind::PublishDefault
+                )
+            )
+        })
+        .ok_or_else(|| {
+            format!(
+                "{} {:?} has no edge to an exchange or a queue {:?}",
+                topo.node(node).kind.name(),
+                topo.node(node).name,
+                p.publish
+            )
+        })?;
+    let (routing_key, headers) = rendered(p, msg)?;
+    Ok(Outgoing {
+        edge,
+        to,
+        routing_key,
+        headers,
+    })
+}
+
+/// The routing key and headers `p` makes from the message `msg`.
+fn rendered(p: &PublishStep, msg: &Envelope) -> Result<(String, Headers), String> {
+    let render = |t: &KeyTemplate| {
+        t.render(msg).map_err(|h| {
+            format!("the template {t} reads header {h:?}, which the message does not carry")
+        })
+    };
+    let routing_key = p.routing_key.as_ref().map(render).transpose()?;
+    let mut headers = Headers::new();
+    for (name, t) in &p.headers {
+        headers.insert(name.clone(), HeaderValue::Str(render(t)?));
+    }
+    Ok((routing_key.unwrap_or_default(), headers))
+}
+
+/// `node` publishes `out`, continuing the chain of the message `msg` it is handling (its
+/// correlation id, and `msg` as the cause). `basic.publish` does not wait.
+pub(crate) fn publish(k: &mut Kernel, node: NodeId, out: Outgoing, msg: &Envelope) {
+    let Outgoing {
+        edge,
+        to,
+        routing_key,
+        headers,
+    } = out;
+    k.publish_on(node, edge, to, (msg.correlation_id, msg.id), routing_key, headers);
+}
+
+/// A publish step's destination: an exchange or a queue, with an edge from the node whose
+/// handler (or, for an outbox, whose relay) publishes (`from`: its kind and name) to it.
+pub(crate) fn check_publish<'a>(
+    from: (&str, &str),
+    path: String,
+    p: &crate::amqp::PublishStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (from_kind, from) = from;
+    let field = |name: &str| format!("{}.{name}", path.trim_end_matches(".publish"));
+    if let Some(t) = &p.routing_key {
+        // Each field makes at most 20 digits here (ids); the key must fit a shortstr.
+        let longest: usize = t
+            .parts()
+            .iter()
+            .map(|part| match part {
+                crate::data::template::Part::Text(text) => text.len(),
+                crate::data::template::Part::Field(_) => 20,
+            })
+            .sum();
+        if longest > 255 {
+            diags.push(Diagnostic::new(
+                field("routing_key"),
+                format!(
+                    "it can make a key of {longest} bytes; a routing key is a shortstr, at most \
+                     255 bytes"
+                ),
+            ));
+        }
+    }
+    for name in p.headers.keys() {
+        if name == "CC" || name == "BCC" {
+            diags.push(Diagnostic::new(
+                field(&format!("headers.{name}")),
+                format!(
+                    "RabbitMQ reads `{name}` as a list of routing keys; a publish step's headers \
+                     are strings, so it would be ignored (bind the queue with another key \
+                     instead)"
+                ),
+            ));
+        }
+    }
+    match kind(&p.publish) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{:?}: there is no node of that name", p.publish),
+        )),
+        Some(NodeKind::Amqp(crate::amqp::AmqpKind::Queue(_))) if p.routing_key.is_some() => {
+            diags.push(Diagnostic::new(
+                path.replace(".publish", ".routing_key"),
+                format!(
+                    "{:?} is a queue: a publish to it goes through the default exchange, with the \
+                     queue's name as its routing key; publish to an exchange to choose the key",
+                    p.publish
+                ),
+            ));
+        }
+        Some(NodeKind::Amqp(
+            crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_),
+        )) => {
+            if !s.edges.iter().any(|e| e.from == from && e.to == p.publish) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{:?}: {from_kind} {from:?} has no edge to it; draw one (its messages \
+                         cross it)",
+                        p.publish
+                    ),
+                ));
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{:?} is a {}; a publish step publishes to an exchange or a queue",
+                p.publish,
+                other.name()
+            ),
+        )),
+    }
+}
+
+/// A write step's store (the `j`th step of node `i`, `n`): a store, with an edge from the
+/// node to it.
+pub(crate) fn check_write<'a>(
+    n: &crate::scenario::NodeSpec,
+    i: usize,
+    j: usize,
+    w: &crate::data::WriteStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let path = format!("nodes[{i}].config.handler[{j}].write");
+    match kind(&w.write) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{:?}: there is no node of that name", w.write),
+        )),
+        Some(NodeKind::Data(crate::data::DataKind::Store(_))) => {
+            if !s.edges.iter().any(|e| e.from == n.id && e.to == w.write) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{:?}: {} {:?} has no edge to it; draw one (writes cross it)",
+                        w.write,
+                        n.kind.name(),
+                        n.id
+                    ),
+                ));
+            }
+            if let Some(p) = &w.outbox {
+                // The store's relay publishes it, over the store's own edge.
+                let path = format!("nodes[{i}].config.handler[{j}].outbox.publish");
+                check_publish(("store", &w.write), path, p, kind, s, diags);
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{:?} is a {}; a write step writes a store (a call step calls a service)",
+                w.write,
+                other.name()
+            ),
+        )),
+    }
+}
