@@ -145,7 +145,6 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     }
 }
 
-
 /// A message a publish step sends: where, and what it carries.
 pub(crate) struct Outgoing {
     /// The publish edge it leaves on.
@@ -283,7 +282,14 @@ pub(crate) fn publish(k: &mut Kernel, node: NodeId, out: Outgoing, msg: &Envelop
         routing_key,
         headers,
     } = out;
-    k.publish_on(node, edge, to, (msg.correlation_id, msg.id), routing_key, headers);
+    k.publish_on(
+        node,
+        edge,
+        to,
+        (msg.correlation_id, msg.id),
+        routing_key,
+        headers,
+    );
 }
 
 /// A publish step's destination: an exchange or a queue, with an edge from the node whose

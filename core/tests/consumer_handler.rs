@@ -128,7 +128,12 @@ fn with_the_message_id_as_idempotency_key_the_redelivery_is_skipped() {
     );
     let m = store(&sim, "charges");
     assert_eq!(
-        (m.keys, m.stats.writes, m.stats.duplicates, m.stats.deduplicated),
+        (
+            m.keys,
+            m.stats.writes,
+            m.stats.duplicates,
+            m.stats.deduplicated
+        ),
         (1, 1, 0, 1)
     );
 }
@@ -208,8 +213,13 @@ fn a_publish_step_continues_the_chain_and_a_missing_header_fails_the_delivery() 
     else {
         unreachable!()
     };
-    assert_eq!(correlation, first_correlation, "the receipt continues the chain");
-    let view = sim.locate(message).expect("the receipt is alive in its queue");
+    assert_eq!(
+        correlation, first_correlation,
+        "the receipt continues the chain"
+    );
+    let view = sim
+        .locate(message)
+        .expect("the receipt is alive in its queue");
     assert_eq!(view.envelope.causation_id, Some(first));
     assert_eq!(
         view.envelope.headers.get("order"),
@@ -228,9 +238,16 @@ fn a_publish_step_continues_the_chain_and_a_missing_header_fails_the_delivery() 
     assert_eq!(failed[0].0, 62);
     assert!(failed[0].1.contains("reads header \"order\""), "{failed:?}");
     let receipts = sim.topology().node_id("receipts").unwrap();
-    let q = sim.metrics().nodes[receipts.index()].queue().unwrap().clone();
+    let q = sim.metrics().nodes[receipts.index()]
+        .queue()
+        .unwrap()
+        .clone();
     assert_eq!(q.ready, 1);
-    assert_eq!(sim.totals().dropped_total(), 1, "the second message was rejected");
+    assert_eq!(
+        sim.totals().dropped_total(),
+        1,
+        "the second message was rejected"
+    );
 }
 
 fn with(doc: &Value, f: impl FnOnce(&mut Value)) -> Value {
@@ -336,7 +353,9 @@ fn the_example_charges_duplicates_only_without_the_key_at_most_one_per_crash() {
         let (events, sim) = run(&doc, 12_000);
         let mut versions = std::collections::BTreeMap::<(u32, String), u64>::new();
         for e in &events {
-            let EventKind::Data(d) = &e.kind else { continue };
+            let EventKind::Data(d) = &e.kind else {
+                continue;
+            };
             if let DataEvent::Written {
                 store,
                 key,
@@ -346,10 +365,15 @@ fn the_example_charges_duplicates_only_without_the_key_at_most_one_per_crash() {
                 ..
             } = &**d
             {
-                let last = versions.entry((store.index() as u32, key.clone())).or_insert(0);
+                let last = versions
+                    .entry((store.index() as u32, key.clone()))
+                    .or_insert(0);
                 assert_eq!(*version, *last + 1, "seed {seed}: {key}");
                 *last = *version;
-                assert_eq!(message, logical, "seed {seed}: a delivery is its own message");
+                assert_eq!(
+                    message, logical,
+                    "seed {seed}: a delivery is its own message"
+                );
                 assert_eq!(*key, format!("charge:{}", message.0), "seed {seed}");
             }
         }
@@ -368,10 +392,11 @@ fn the_example_charges_duplicates_only_without_the_key_at_most_one_per_crash() {
         (plain.stats.duplicates, keyed.stats.deduplicated)
     });
     // Over the seeds, crashes do land mid-write, on both sides alike.
-    let (dups, skipped): (u64, u64) = seeds
-        .iter()
-        .fold((0, 0), |(a, b), (d, s)| (a + d, b + s));
-    assert!(common::single_seed() || (dups > 0 && skipped > 0), "{seeds:?}");
+    let (dups, skipped): (u64, u64) = seeds.iter().fold((0, 0), |(a, b), (d, s)| (a + d, b + s));
+    assert!(
+        common::single_seed() || (dups > 0 && skipped > 0),
+        "{seeds:?}"
+    );
 }
 
 #[test]

@@ -1,7 +1,8 @@
 // Stores in the playground, as a newcomer meets them: open the duplicate-charges example and
 // see retries charge twice where there is no idempotency key and never where there is one; then
 // build client → service → store from the palette, give the service a write step, and watch
-// the store's versions count up. Screenshots in artifacts/.
+// the store's versions count up; then the same for a consumer's redeliveries after its crashes,
+// and a consumer built from the palette. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
@@ -81,4 +82,51 @@ test("build a service that writes a store, from the palette", async () => {
   await field.press("Tab");
   const problem = await page.locator("#inspector").textContent();
   assert.match(problem, /carry no headers/, "the inspector says why the key cannot be made");
+});
+
+test("a payment consumer crashing before its ack: a duplicate without the key, none with it", async () => {
+  const page = await openInContext("?example=data-payment-redelivery", {}, "#stage");
+  await runTo(page, 10, { speed: 25 });
+  const plain = await storeCounts(page, "charges");
+  const keyed = await storeCounts(page, "charges-keyed");
+  await screenshot(page, "data-03-redelivery");
+  // Three crashes by 10 s, each between some write and its ack, or not: at most one each.
+  assert.ok(plain.duplicates >= 1 && plain.duplicates <= 3, `the store without a key has duplicates: ${plain.text}`);
+  assert.equal(keyed.duplicates, 0, `the keyed store has none: ${keyed.text}`);
+  assert.ok(keyed.deduplicated >= 1, `the keyed store skipped the redelivered charges: ${keyed.text}`);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+});
+
+test("build a consumer that writes a store, from the palette", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  await dragFromPalette(page, "producer", "", 260, 240);
+  await dragFromPalette(page, "queue", "", 460, 240);
+  await dragFromPalette(page, "consumer", "", 660, 240);
+  await dragFromPalette(page, "store", "", 860, 240);
+  await connectNodes(page, "producer", "queue");
+  await connectNodes(page, "queue", "consumer");
+  const tip = await connectNodes(page, "consumer", "store");
+  assert.match(tip ?? "", /writes to/, `a consumer connects to a store: ${tip}`);
+  // The consumer's handler: one write, keyed by the message id.
+  const c = await centre(node("consumer"));
+  await page.mouse.click(c.x, c.y - 20);
+  const field = page.locator(`#inspector [data-field="handler"]`);
+  await field.click();
+  await field.fill('[{"write": "store", "key": "charge:{message_id}"}]');
+  await field.press("Tab");
+  assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field/);
+  await runTo(page, 3, { speed: 10 });
+  const s = await storeCounts(page, "store");
+  await screenshot(page, "data-04-consumer-built");
+  const [, keys, writes] = s.text.match(/(\d+) keys · (\d+) writes/);
+  assert.ok(Number(keys) > 0, `the consumer's writes reached the store: ${s.text}`);
+  assert.equal(keys, writes, "no crash yet, so one write per message");
+  // A write to a store that does not exist is refused where it is typed.
+  await page.mouse.click(c.x, c.y - 20);
+  await field.click();
+  await field.fill('[{"write": "nowhere", "key": "charge:{message_id}"}]');
+  await field.press("Tab");
+  assert.match(await page.locator("#inspector").textContent(), /no node of that name/);
 });

@@ -1249,7 +1249,10 @@ impl AmqpModel {
             match s {
                 HandlerStep::Write(w) => {
                     // A redelivery keeps the message's id: it is the same logical message.
-                    let origin = StepOrigin::Amqp { consumer: node, run };
+                    let origin = StepOrigin::Amqp {
+                        consumer: node,
+                        run,
+                    };
                     match handler::write(k, node, w, &d.msg, d.msg.id, origin) {
                         Ok(w) => {
                             self.channel_mut(node).step += 1;

@@ -208,6 +208,10 @@ pub struct ConsumerMetrics {
     pub busy_us: u64,
     /// Deliveries that have arrived and wait to be processed.
     pub buffered: u64,
+    /// The handler step (counted from 1) the delivery being handled waits on: a write out to
+    /// its store. `None` while it is processed, or with no write out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub handler_step: Option<u16>,
 }
 
 /// A node's state in the RabbitMQ model, for metrics.
@@ -498,5 +502,6 @@ fn consumer_metrics(
         paused: ch.paused,
         busy_us: ch.busy_us_at(now),
         buffered: ch.buffer.len() as u64,
+        handler_step: (ch.current.is_some() && ch.step > 0).then_some(ch.step),
     }
 }

@@ -29,9 +29,7 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_),
             _,
-        ) => Err(
-            "a store is written by a handler's steps: connect a service or a consumer to it",
-        ),
+        ) => Err("a store is written by a handler's steps: connect a service or a consumer to it"),
     }
 }
 

@@ -2,8 +2,8 @@
 //! its settings. In a scenario they are `NodeKind::Http(HttpKind)`, written as
 //! `"kind": "client"` (or `"service"`, `"load_balancer"`) and `"config"`.
 
-pub use crate::handler::HandlerStep;
 use crate::dist::DurationDist;
+pub use crate::handler::HandlerStep;
 use crate::scenario::{Arrival, Diagnostic};
 use crate::time::SimDuration;
 use serde::{Deserialize, Serialize};

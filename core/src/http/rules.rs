@@ -490,7 +490,14 @@ pub(crate) fn check_topology<'a>(
                         }
                         HandlerStep::Publish(p) => {
                             let path = format!("nodes[{i}].config.handler[{j}].publish");
-                            crate::handler::check_publish(("service", &n.id), path, p, kind, s, diags);
+                            crate::handler::check_publish(
+                                ("service", &n.id),
+                                path,
+                                p,
+                                kind,
+                                s,
+                                diags,
+                            );
                             continue;
                         }
                     };

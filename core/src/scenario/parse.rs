@@ -772,8 +772,12 @@ fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut V
         | NodeKind::Data(_) => false,
     };
     // A binding takes no time; another edge, its latency (the default one is above 0).
-    let binding =
-        |a: usize| matches!(&s.nodes[a].kind, NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_)));
+    let binding = |a: usize| {
+        matches!(
+            &s.nodes[a].kind,
+            NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_))
+        )
+    };
     // Edges of the zero-time subgraph: (edge index, from, to). Exchange-to-exchange bindings
     // are left out, since routing visits each exchange once and so cuts their cycles; an
     // exchange instead reaches, at once, each queue bound to an exchange it routes to.
@@ -885,7 +889,11 @@ fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut V
             "closes a loop ({}) in which every relay delay, consumer processing time and edge \
              latency can be 0, so a message could circle forever without time passing; give \
              one of them a minimum above 0",
-            names.iter().map(|n| format!("{n:?}")).collect::<Vec<_>>().join(" → ")
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(" → ")
         ),
     ));
 }

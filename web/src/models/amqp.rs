@@ -220,6 +220,12 @@ pub const CONSUMER: &[Field] = &[
         Json,
         "settle messages with these headers so",
     ),
+    f(
+        "handler",
+        &["handler"],
+        Json,
+        "steps before the ack: [{\"write\": \"db\", \"key\": \"charge:{message_id}\", \"idempotency_key\": \"{message_id}\"}, {\"publish\": \"events\", \"routing_key\": \"{routing_key}\"}] (empty: none)",
+    ),
 ];
 
 /// A binding's settings.
@@ -274,11 +280,11 @@ pub fn slowed(spec: &NodeSpec, kind: &AmqpKind) -> Option<NodeSpec> {
     }
 }
 
-/// Whether one of the model's kinds sends messages on (and so has a connection handle).
+/// Whether one of the model's kinds sends messages on (and so has a connection handle): a
+/// consumer's handler writes stores and publishes.
 pub fn sends(kind: &AmqpKind) -> bool {
     match kind {
-        AmqpKind::Exchange(_) | AmqpKind::Queue(_) => true,
-        AmqpKind::Consumer(_) => false,
+        AmqpKind::Exchange(_) | AmqpKind::Queue(_) | AmqpKind::Consumer(_) => true,
     }
 }
 
@@ -344,6 +350,11 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
             let cm = m.consumer();
             let (unacked, buffered, paused) =
                 cm.map_or((0, 0, false), |c| (c.unacked, c.buffered, c.paused));
+            // The handler step a delivery waits on, counted from 1 (a write out).
+            let step = cm
+                .and_then(|c| c.handler_step)
+                .map(|s| format!(" · step {s}/{}", cfg.handler.len()))
+                .unwrap_or_default();
             let progress = cm.and_then(|c| c.processing).map(|(_, start, end)| {
                 if end.0 <= start.0 {
                     1.0
@@ -375,7 +386,7 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
                         <rect class="progress" x={(x0 + 8.0).to_string()} y={(cy + 15.0).to_string()} width={((w - 16.0) * p).to_string()} height="4" rx="2" />
                     }
                     <text class="counts" x={cx.to_string()} y={(cy + 29.0).to_string()}>
-                        { format!("unacked {unacked}/{limit}{}", if paused { " · paused" } else { "" }) }
+                        { format!("unacked {unacked}/{limit}{step}{}", if paused { " · paused" } else { "" }) }
                     </text>
                 </g>
             };
@@ -395,7 +406,7 @@ pub fn face(kind: &AmqpKind, m: &NodeMetrics, c: (f64, f64), now: SimTime, is_dl
                         format!("prefetch {}", cfg.prefetch_count)
                     },
                     if paused { ", paused" } else { "" }
-                ),
+                ) + &step.replace(" · ", ", at handler "),
             }
         }
     }

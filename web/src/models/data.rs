@@ -1,4 +1,4 @@
-//! The data model in the page: stores, which services' handler steps write.
+//! The data model in the page: stores, which services' and consumers' handler steps write.
 
 use super::{Face, Fault, PaletteItem, Shape};
 use crate::fields::{f, Field, FieldType::*};
