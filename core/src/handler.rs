@@ -145,6 +145,22 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     }
 }
 
+/// The message a handler is handling, with what its paradigm adds to it: a BullMQ job's id.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Handled<'a> {
+    /// The message.
+    pub msg: &'a Envelope,
+    /// The job's id, for a worker's handler.
+    pub job_id: Option<&'a str>,
+}
+
+impl<'a> Handled<'a> {
+    /// A message that is not a job.
+    pub fn message(msg: &'a Envelope) -> Handled<'a> {
+        Handled { msg, job_id: None }
+    }
+}
+
 /// A message a publish step sends: where, and what it carries.
 pub(crate) struct Outgoing {
     /// The publish edge it leaves on.
@@ -164,10 +180,11 @@ pub(crate) fn write(
     k: &Kernel,
     node: NodeId,
     w: &WriteStep,
-    msg: &Envelope,
+    h: Handled<'_>,
     logical: MessageId,
     origin: StepOrigin,
 ) -> Result<Write, String> {
+    let msg = h.msg;
     let topo = &k.topo;
     let store = topo
         .node_id(&w.write)
@@ -186,16 +203,15 @@ pub(crate) fn write(
             )
         })?;
     let render = |t: &KeyTemplate| {
-        t.render(msg).map_err(|h| {
-            format!("the key {t} reads header {h:?}, which the message does not carry")
-        })
+        t.render(msg, h.job_id)
+            .map_err(|m| format!("the key {t} reads {m}"))
     };
     let outbox = match &w.outbox {
         None => None,
         Some(p) => {
             // The row names its destination; the relay finds it (and its edge) when it
             // polls, so the write does not depend on the relay's connection.
-            let (routing_key, headers) = rendered(p, msg)?;
+            let (routing_key, headers) = rendered(p, h)?;
             Some(OutboxRow {
                 to: p.publish.clone(),
                 routing_key,
@@ -224,7 +240,7 @@ pub(crate) fn outgoing(
     k: &Kernel,
     node: NodeId,
     p: &PublishStep,
-    msg: &Envelope,
+    h: Handled<'_>,
 ) -> Result<Outgoing, String> {
     let topo = &k.topo;
     let to = topo
@@ -249,7 +265,7 @@ pub(crate) fn outgoing(
                 p.publish
             )
         })?;
-    let (routing_key, headers) = rendered(p, msg)?;
+    let (routing_key, headers) = rendered(p, h)?;
     Ok(Outgoing {
         edge,
         to,
@@ -258,12 +274,11 @@ pub(crate) fn outgoing(
     })
 }
 
-/// The routing key and headers `p` makes from the message `msg`.
-fn rendered(p: &PublishStep, msg: &Envelope) -> Result<(String, Headers), String> {
+/// The routing key and headers `p` makes from the message being handled.
+fn rendered(p: &PublishStep, h: Handled<'_>) -> Result<(String, Headers), String> {
     let render = |t: &KeyTemplate| {
-        t.render(msg).map_err(|h| {
-            format!("the template {t} reads header {h:?}, which the message does not carry")
-        })
+        t.render(h.msg, h.job_id)
+            .map_err(|m| format!("the template {t} reads {m}"))
     };
     let routing_key = p.routing_key.as_ref().map(render).transpose()?;
     let mut headers = Headers::new();
@@ -419,5 +434,124 @@ pub(crate) fn check_write<'a>(
                 other.name()
             ),
         )),
+    }
+}
+
+/// The key templates of a handler step, each with its field's path under the step.
+pub(crate) fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::KeyTemplate)> {
+    match step {
+        HandlerStep::Call(_) => Vec::new(),
+        HandlerStep::Write(w) => std::iter::once(("key".to_owned(), &w.key))
+            .chain(
+                w.idempotency_key
+                    .iter()
+                    .map(|t| ("idempotency_key".to_owned(), t)),
+            )
+            .chain(w.outbox.iter().flat_map(|p| {
+                p.routing_key
+                    .iter()
+                    .map(|t| ("outbox.routing_key".to_owned(), t))
+                    .chain(
+                        p.headers
+                            .iter()
+                            .map(|(h, t)| (format!("outbox.headers.{h}"), t)),
+                    )
+            }))
+            .collect(),
+        HandlerStep::Publish(p) => p
+            .routing_key
+            .iter()
+            .map(|t| ("routing_key".to_owned(), t))
+            .chain(p.headers.iter().map(|(h, t)| (format!("headers.{h}"), t)))
+            .collect(),
+    }
+}
+
+/// Refuses `{job_id}` in the templates of the handler `steps` of a node whose messages are not
+/// jobs (`what`: its kind, for the message), at `path` (the node's config).
+pub(crate) fn no_job_ids(
+    steps: &[HandlerStep],
+    what: &str,
+    path: crate::scenario::Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (j, step) in steps.iter().enumerate() {
+        for (field, t) in step_templates(step) {
+            if t.reads_job_id() {
+                diags.push(Diagnostic::new(
+                    format!("{path}.handler[{j}].{field}"),
+                    format!(
+                        "{{job_id}}: a {what}'s messages are not BullMQ jobs; use {{message_id}} \
+                         (a redelivery keeps it)"
+                    ),
+                ));
+            }
+        }
+    }
+}
+
+/// Refuses `call` steps in the handler `steps` of a consumer or a worker (`what`), at `path`
+/// (the node's config): only a service's handler calls.
+pub(crate) fn no_calls(
+    steps: &[HandlerStep],
+    what: &str,
+    path: crate::scenario::Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (j, step) in steps.iter().enumerate() {
+        if let HandlerStep::Call(_) = step {
+            diags.push(Diagnostic::new(
+                format!("{path}.handler[{j}].call"),
+                format!(
+                    "a {what}'s handler writes stores and publishes; it makes no calls (a \
+                     service's handler calls other services)"
+                ),
+            ));
+        }
+    }
+}
+
+/// The handler steps of a node that is not a service (a consumer's, a worker's), if it has a
+/// handler.
+fn queue_handler(kind: &NodeKind) -> Option<&[HandlerStep]> {
+    match kind {
+        NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) => Some(&c.handler),
+        NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(w)) => Some(&w.handler),
+        NodeKind::Producer(_)
+        | NodeKind::Relay(_)
+        | NodeKind::Sink(_)
+        | NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_))
+        | NodeKind::Bullmq(
+            crate::bullmq::BullmqKind::Queue(_) | crate::bullmq::BullmqKind::Producer(_),
+        )
+        | NodeKind::Http(_)
+        | NodeKind::Kafka(_)
+        | NodeKind::Data(_) => None,
+    }
+}
+
+/// The checks across nodes of consumers' and workers' handler steps: each write names a
+/// store, each publish an exchange or a queue, with an edge from the node to it. (A service's
+/// steps are checked with its calls, by the request-response model.)
+pub(crate) fn check_topology<'a>(
+    s: &'a Scenario,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, n) in s.nodes.iter().enumerate() {
+        let Some(steps) = queue_handler(&n.kind) else {
+            continue;
+        };
+        for (j, step) in steps.iter().enumerate() {
+            match step {
+                // Refused with the node's own settings (`no_calls`).
+                HandlerStep::Call(_) => {}
+                HandlerStep::Write(w) => check_write(n, i, j, w, kind, s, diags),
+                HandlerStep::Publish(p) => {
+                    let path = format!("nodes[{i}].config.handler[{j}].publish");
+                    check_publish((n.kind.name(), &n.id), path, p, kind, s, diags);
+                }
+            }
+        }
     }
 }

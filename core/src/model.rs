@@ -135,6 +135,15 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
             };
             amqp::rules::publish_rule(to).map(EdgeKind::Amqp)
         }
+        // A worker's handler publishes to RabbitMQ, as a service's does.
+        (ModelId::Bullmq, ModelId::Amqp)
+            if matches!(from, NodeKind::Bullmq(bullmq::BullmqKind::Worker(_))) =>
+        {
+            let NodeKind::Amqp(to) = to else {
+                unreachable!("an AMQP kind")
+            };
+            amqp::rules::publish_rule(to).map(EdgeKind::Amqp)
+        }
         // Request-response nodes judge every edge at them, to any other model too.
         (ModelId::Http, _) | (_, ModelId::Http) => {
             http::rules::edge_rule(from, to).map(EdgeKind::Http)
@@ -249,6 +258,8 @@ pub(crate) enum ModelDue {
 pub(crate) enum StepOrigin {
     /// A request a service is serving (the HTTP model's job).
     Http(http::JobKey),
+    /// A job attempt a BullMQ worker is running.
+    Bullmq(bullmq::RunKey),
     /// A delivery a RabbitMQ consumer is handling: its channel's handler run.
     Amqp {
         /// The consumer.
@@ -263,6 +274,8 @@ impl StepOrigin {
     pub fn answer(self, ok: bool) -> ModelDue {
         match self {
             StepOrigin::Http(job) => ModelDue::Http(http::Due::StepDone { job, ok }),
+            StepOrigin::Bullmq(run) if ok => ModelDue::Bullmq(bullmq::Due::StepDone(run)),
+            StepOrigin::Bullmq(run) => ModelDue::Bullmq(bullmq::Due::StepFailed(run)),
             StepOrigin::Amqp { consumer, run } => {
                 ModelDue::Amqp(amqp::Due::StepDone { consumer, run, ok })
             }

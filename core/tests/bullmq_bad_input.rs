@@ -204,7 +204,11 @@ fn edges_and_actions_bullmq_does_not_have() {
         .as_array_mut()
         .unwrap()
         .push(json!({"from": "w", "to": "q"}));
-    refused(doc, "edges[2]", "a worker sends nothing on");
+    refused(
+        doc,
+        "edges[2]",
+        "a worker sends only what its handler publishes",
+    );
     let mut doc = base();
     doc["actions"] = json!([{"at": "1s", "do": "crash", "node": "q"}]);
     refused(doc, "actions[0].node", "Redis");

@@ -318,7 +318,7 @@ fn stores_refuse_edges_and_actions_that_make_no_sense() {
     common::refused(
         &edge("shop", "charges"),
         "edges[3]",
-        "connect a service or a consumer to it",
+        "connect a service, a consumer or a worker",
     );
     let crash = with_pushed(
         "actions",

@@ -130,3 +130,34 @@ test("build a consumer that writes a store, from the palette", async () => {
   await field.press("Tab");
   assert.match(await page.locator("#inspector").textContent(), /no node of that name/);
 });
+
+test("build a BullMQ worker that writes a store, keyed by the job id", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  await dragFromPalette(page, "job_producer", "", 260, 240);
+  await dragFromPalette(page, "job_queue", "", 480, 240);
+  await dragFromPalette(page, "worker", "", 700, 240);
+  await dragFromPalette(page, "store", "", 900, 240);
+  await connectNodes(page, "jobs-producer", "jobs");
+  await connectNodes(page, "jobs", "worker");
+  const tip = await connectNodes(page, "worker", "store");
+  assert.match(tip ?? "", /writes to/, `a worker connects to a store: ${tip}`);
+  const c = await centre(node("worker"));
+  await page.mouse.click(c.x, c.y - 20);
+  const field = page.locator(`#inspector [data-field="handler"]`);
+  await field.click();
+  await field.fill('[{"write": "store", "key": "charge:{job_id}", "idempotency_key": "{job_id}"}]');
+  await field.press("Tab");
+  assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field/);
+  await runTo(page, 4, { speed: 10 });
+  const s = await storeCounts(page, "store");
+  await screenshot(page, "data-05-worker-built");
+  const [, keys] = s.text.match(/(\d+) keys · (\d+) writes/);
+  assert.ok(Number(keys) > 0, `the worker's writes reached the store: ${s.text}`);
+  // The store's contents name each job's key.
+  const sc = await centre(node("store"));
+  await page.mouse.click(sc.x, sc.y - 20);
+  const rows = page.locator(`section.store-contents[data-store="store"] tbody tr`);
+  await rows.first().waitFor();
+  assert.match(await rows.first().textContent(), /charge:\d+/);
+});

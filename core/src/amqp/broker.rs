@@ -16,7 +16,7 @@ use super::queue::{Meta, QConsumer, QueueState, Stored};
 use super::route_index::Lookup;
 use super::topic;
 use crate::event::EventKind;
-use crate::handler::{self, HandlerStep};
+use crate::handler::{self, Handled, HandlerStep};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::{self, Kernel};
 use crate::ledger::{DropReason, Fate};
@@ -1253,7 +1253,7 @@ impl AmqpModel {
                         consumer: node,
                         run,
                     };
-                    match handler::write(k, node, w, &d.msg, d.msg.id, origin) {
+                    match handler::write(k, node, w, Handled::message(&d.msg), d.msg.id, origin) {
                         Ok(w) => {
                             self.channel_mut(node).step += 1;
                             crate::data::send(k, w);
@@ -1262,14 +1262,16 @@ impl AmqpModel {
                         Err(reason) => return self.step_failed(k, node, &reason),
                     }
                 }
-                HandlerStep::Publish(p) => match handler::outgoing(k, node, p, &d.msg) {
-                    Ok(out) => {
-                        // `basic.publish` does not wait: the handler goes on at once.
-                        handler::publish(k, node, out, &d.msg);
-                        self.channel_mut(node).step += 1;
+                HandlerStep::Publish(p) => {
+                    match handler::outgoing(k, node, p, Handled::message(&d.msg)) {
+                        Ok(out) => {
+                            // `basic.publish` does not wait: the handler goes on at once.
+                            handler::publish(k, node, out, &d.msg);
+                            self.channel_mut(node).step += 1;
+                        }
+                        Err(reason) => return self.step_failed(k, node, &reason),
                     }
-                    Err(reason) => return self.step_failed(k, node, &reason),
-                },
+                }
                 HandlerStep::Call(_) => {
                     // Refused when the document is checked; a live edit cannot bring it.
                     return self.step_failed(k, node, "a consumer's handler makes no calls");

@@ -233,25 +233,6 @@ pub(crate) fn check_topology<'a>(
     diags: &mut Vec<Diagnostic>,
 ) {
     check_exclusive_owners(s, kind, diags);
-    // Each consumer's handler steps reach what they name.
-    for (i, n) in s.nodes.iter().enumerate() {
-        let NodeKind::Amqp(AmqpKind::Consumer(c)) = &n.kind else {
-            continue;
-        };
-        for (j, step) in c.handler.iter().enumerate() {
-            match step {
-                // Refused with the consumer's own settings.
-                crate::handler::HandlerStep::Call(_) => {}
-                crate::handler::HandlerStep::Write(w) => {
-                    crate::handler::check_write(n, i, j, w, kind, s, diags)
-                }
-                crate::handler::HandlerStep::Publish(p) => {
-                    let path = format!("nodes[{i}].config.handler[{j}].publish");
-                    crate::handler::check_publish(("consumer", &n.id), path, p, kind, s, diags);
-                }
-            }
-        }
-    }
 }
 
 /// A scripted `configure` of consumer `spec` at `path`: the new settings must suit the queues
@@ -454,15 +435,8 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
             "expected 1 or more (the consumer crashes on finishing that many messages)",
         ));
     }
-    for (j, step) in c.handler.iter().enumerate() {
-        if let crate::handler::HandlerStep::Call(_) = step {
-            diags.push(Diagnostic::new(
-                format!("{path}.handler[{j}].call"),
-                "a consumer's handler writes stores and publishes; it makes no calls (a \
-                 service's handler calls other services)",
-            ));
-        }
-    }
+    crate::handler::no_job_ids(&c.handler, "consumer", path, diags);
+    crate::handler::no_calls(&c.handler, "consumer", path, diags);
 }
 
 /// An exclusive queue belongs to one connection: a second consumer node is refused, as

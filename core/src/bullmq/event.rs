@@ -255,6 +255,21 @@ pub enum BullmqEvent {
         /// The worker.
         worker: NodeId,
     },
+    /// A worker's handler step could not be carried out (its store, exchange or queue, or the
+    /// edge to it, was removed by a live edit): the processor throws. Boxed, so that events
+    /// stay small.
+    StepFailed(Box<StepFailure>),
+}
+
+/// A worker's handler step that could not be carried out.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepFailure {
+    /// The job.
+    pub job: Job,
+    /// The worker.
+    pub worker: NodeId,
+    /// Why, in words.
+    pub reason: String,
 }
 
 impl BullmqEvent {
@@ -280,6 +295,7 @@ impl BullmqEvent {
             BullmqEvent::Resumed { .. } => "resumed",
             BullmqEvent::RateLimited { .. } => "rate_limited",
             BullmqEvent::LockMissing { .. } => "lock_missing",
+            BullmqEvent::StepFailed(_) => "step_failed",
         }
     }
 
@@ -299,6 +315,7 @@ impl BullmqEvent {
             | BullmqEvent::Stalled { job, .. }
             | BullmqEvent::Removed { job }
             | BullmqEvent::LockMissing { job, .. } => Some(job.message),
+            BullmqEvent::StepFailed(f) => Some(f.job.message),
             BullmqEvent::Duplicated { message, .. } => Some(*message),
             BullmqEvent::Deduplicated(d) => Some(d.message.unwrap_or(d.job.message)),
             BullmqEvent::Drained { .. }
@@ -326,6 +343,7 @@ impl BullmqEvent {
             | BullmqEvent::WorkerFailed { job, worker, .. }
             | BullmqEvent::PendingDependencies { job, worker }
             | BullmqEvent::LockMissing { job, worker } => [Some(job.queue), Some(*worker)],
+            BullmqEvent::StepFailed(f) => [Some(f.job.queue), Some(f.worker)],
             BullmqEvent::Drained { queue }
             | BullmqEvent::Paused { queue }
             | BullmqEvent::Resumed { queue } => [Some(*queue), None],

@@ -307,6 +307,12 @@ pub struct WorkerConfig {
     /// The probability that an attempt throws (besides the jobs' own `fails`).
     #[serde(rename = "fail_rate", default)]
     pub fail_rate: f64,
+    /// The steps the processor runs for each attempt after its `processing_time`: store writes
+    /// and publishes, in order, each waiting for the one before; then the job completes (or
+    /// throws, by `fail_rate` or its own `fails`). A step that cannot be carried out throws.
+    /// Empty: none.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handler: Vec<crate::handler::HandlerStep>,
 }
 
 impl Default for WorkerConfig {

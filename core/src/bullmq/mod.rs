@@ -24,7 +24,7 @@ pub(crate) mod rules;
 pub(crate) mod trace;
 mod worker;
 
-pub use event::{BullmqEvent, Dedup, FailReason, Job, JobInfo, Prev, Retry};
+pub use event::{BullmqEvent, Dedup, FailReason, Job, JobInfo, Prev, Retry, StepFailure};
 pub use kind::{
     BullmqKind, EdgeKind, FlowChild, JobTemplate, ProducerConfig, QueueConfig, SchedulerConfig,
     WorkerConfig,
@@ -34,6 +34,9 @@ pub use model::{
     WorkerStats, ATTEMPT_OVERHEAD_US, LANE, MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
 };
 pub(crate) use model::{BullmqModel, Due, PlaceDetail};
+
+/// A job attempt a worker is running, as a handler step carried out by another model names it.
+pub(crate) type RunKey = crate::http::slab::Key;
 pub use options::{
     check_concurrency, check_job_options, keep_jobs, Backoff, BackoffStrategy, BackoffType,
     Deduplication, JobOptions, Keep, KeepJobs, KeepRule, Limiter, OnChildFailure, PRIORITY_LIMIT,

@@ -44,6 +44,11 @@ pub(crate) enum Due {
     BlockTimeout(NodeId, u32),
     /// An attempt's processor is done (run).
     Done(Key),
+    /// A handler step another model carried out (a store's write) answers the attempt (run):
+    /// it succeeded.
+    StepDone(Key),
+    /// The same, but the step failed.
+    StepFailed(Key),
     /// An attempt's finishing call reaches Redis (run).
     Finish(Key),
     /// Redis's answer to a finishing call reaches the worker (run).
@@ -318,6 +323,8 @@ pub(crate) struct Run {
     pub held: bool,
     /// When its processor started and is due to end, once the worker has the job.
     pub processing: Option<(SimTime, SimTime)>,
+    /// Its handler's next step (0: its processing is not done yet, or it has run none).
+    pub step: u16,
 }
 
 /// A worker's state.
@@ -567,6 +574,8 @@ impl BullmqModel {
             Due::Reply(w, epoch) => self.answer_arrives(k, w, epoch),
             Due::BlockTimeout(w, seq) => self.block_timed_out(k, w, seq),
             Due::Done(run) => self.processed(k, run),
+            Due::StepDone(run) => self.step_done(k, run, true),
+            Due::StepFailed(run) => self.step_done(k, run, false),
             Due::Finish(run) => self.finish_at_redis(k, run),
             Due::Finished(run) => self.finish_answered(k, run),
             Due::Renew(w, epoch) => self.renew_tick(k, w, epoch),

@@ -538,6 +538,7 @@ impl BullmqModel {
         q.active.push(key);
         let epoch = self.worker(worker).epoch;
         let run = self.runs.insert(Run {
+            step: 0,
             worker,
             epoch,
             job: key,

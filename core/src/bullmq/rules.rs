@@ -22,9 +22,10 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Bullmq(Queue(_)), Bullmq(Worker(_))) => Ok(EdgeKind::Work),
         (Bullmq(Producer(_)), _) => Err("a job producer adds jobs only to job queues"),
         (Bullmq(Queue(_)), _) => Err("a job queue is worked only by workers"),
-        (Bullmq(Worker(_)), _) => {
-            Err("a worker sends nothing on; it works a job queue and completes its jobs")
-        }
+        (Bullmq(Worker(_)), _) => Err(
+            "a worker sends only what its handler publishes (to an exchange or a queue) or \
+             writes (to a store); it works a job queue and completes its jobs",
+        ),
         (_, Bullmq(Queue(_))) => Err("a job queue takes jobs only from job producers"),
         (_, Bullmq(Worker(_))) => Err("a worker works only job queues"),
         (_, Bullmq(Producer(_))) => Err("a producer receives nothing"),
@@ -401,6 +402,7 @@ fn check_worker(w: &WorkerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
         ));
     }
     crate::scenario::parse::check_dist(&w.processing_time, path.at("processing_time"), diags);
+    crate::handler::no_calls(&w.handler, "worker", path, diags);
 }
 
 /// An edge of this model: a latency, nothing else.

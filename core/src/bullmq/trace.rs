@@ -151,5 +151,10 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             job(f, j)?;
             f.node("worker", *worker)
         }
+        BullmqEvent::StepFailed(s) => {
+            job(f, &s.job)?;
+            f.node("worker", s.worker)?;
+            f.str("reason", &s.reason)
+        }
     }
 }

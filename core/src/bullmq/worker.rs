@@ -5,15 +5,17 @@
 //! `lockRenewTime`) and its stalled-job checker (every `stalledInterval`). Every call crosses
 //! the worker's edge to its queue, with the edge's latency each way.
 
-use super::event::{BullmqEvent, FailReason};
+use super::event::{BullmqEvent, FailReason, StepFailure};
 use super::model::{
     emit, now_ms, schedule, Answer, Ask, BullmqModel, Due, Finish, JobState, NodeState,
     MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
 };
 use super::order::backoff_delay;
+use crate::handler::{self, Handled, HandlerStep};
 use crate::http::slab::Key;
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
+use crate::model::StepOrigin;
 use crate::time::{SimDuration, SimTime};
 
 impl BullmqModel {
@@ -270,19 +272,110 @@ impl BullmqModel {
         schedule(k, k.now + d, Due::Done(run));
     }
 
-    /// The processor is done with an attempt: did it throw? Then retry after the backoff, at
-    /// once, or not at all (`shouldRetryJob`); the worker sends its finishing call.
+    /// The processor's work for an attempt is done (or, with a handler, its last answer came
+    /// back): its handler's steps run from the next one; after the last, it ends.
     pub(crate) fn processed(&mut self, k: &mut Kernel, run: Key) {
         let Some(r) = self.runs.get(run) else { return };
-        let (worker, epoch, job) = (r.worker, r.epoch, r.job);
+        let (worker, epoch) = (r.worker, r.epoch);
         if !k.up(worker) || self.worker(worker).epoch != epoch {
             return;
         }
         if self.worker(worker).stuck {
-            // Its event loop is blocked: it finishes when it runs again.
+            // Its event loop is blocked: it goes on when it runs again.
             self.runs.get_mut(run).expect("here").held = true;
             return;
         }
+        self.run_steps(k, run);
+    }
+
+    /// Runs the attempt's handler from its next step: a publish goes at once and the next
+    /// step follows; a write waits for its store's answer ([`Self::step_done`]). After the
+    /// last step, the attempt ends.
+    fn run_steps(&mut self, k: &mut Kernel, run: Key) {
+        loop {
+            let r = self.runs.get(run).expect("here");
+            let (worker, job, step) = (r.worker, r.job, usize::from(r.step));
+            let Some(s) = Self::worker_config(k, worker).handler.get(step) else {
+                return self.attempt_ends(k, run);
+            };
+            let Some(j) = self.jobs.get(job) else { return };
+            let Some(msg) = j.msg.as_deref() else {
+                return self.attempt_ends(k, run);
+            };
+            let h = Handled {
+                msg,
+                job_id: Some(&j.info.id),
+            };
+            match s {
+                HandlerStep::Write(w) => {
+                    // Every attempt of the job, and a stalled job picked up again, keeps its
+                    // message: it is the same logical message.
+                    let origin = StepOrigin::Bullmq(run);
+                    match handler::write(k, worker, w, h, msg.id, origin) {
+                        Ok(w) => {
+                            self.runs.get_mut(run).expect("here").step += 1;
+                            crate::data::send(k, w);
+                            return; // its answer moves it on
+                        }
+                        Err(reason) => return self.step_failed(k, run, &reason),
+                    }
+                }
+                HandlerStep::Publish(p) => match handler::outgoing(k, worker, p, h) {
+                    Ok(out) => {
+                        handler::publish(k, worker, out, msg);
+                        self.runs.get_mut(run).expect("here").step += 1;
+                    }
+                    Err(reason) => return self.step_failed(k, run, &reason),
+                },
+                HandlerStep::Call(_) => {
+                    // Refused when the document is checked; a live edit cannot bring it.
+                    return self.step_failed(k, run, "a worker's handler makes no calls");
+                }
+            }
+        }
+    }
+
+    /// A write the attempt's handler sent was answered: the handler goes on (once the
+    /// worker's event loop runs), or (the write failed) the processor throws.
+    pub(crate) fn step_done(&mut self, k: &mut Kernel, run: Key, ok: bool) {
+        let Some(r) = self.runs.get(run) else {
+            return; // the worker crashed while it was out
+        };
+        if ok {
+            self.processed(k, run);
+            return;
+        }
+        let (worker, epoch) = (r.worker, r.epoch);
+        if k.up(worker) && self.worker(worker).epoch == epoch {
+            self.step_failed(k, run, "its store was removed while the write was out");
+        }
+    }
+
+    /// A step of the attempt's handler could not be carried out: the processor throws
+    /// (`step_failed` says why), and the job is retried or fails as its options say.
+    fn step_failed(&mut self, k: &mut Kernel, run: Key, reason: &str) {
+        let r = self.runs.get(run).expect("here");
+        let (worker, job) = (r.worker, r.job);
+        let info = self.job(job).info.clone();
+        emit(
+            k,
+            BullmqEvent::StepFailed(Box::new(StepFailure {
+                job: info,
+                worker,
+                reason: reason.into(),
+            })),
+        );
+        let how = self.after_throw(k, job, FailReason::Error);
+        self.runs.get_mut(run).expect("here").outcome = Some(how);
+        self.after_link(k, worker, Due::Finish(run));
+    }
+
+    /// The attempt's processor and handler are done: did it throw? Then retry after the
+    /// backoff, at once, or not at all (`shouldRetryJob`); the worker sends its finishing
+    /// call.
+    fn attempt_ends(&mut self, k: &mut Kernel, run: Key) {
+        let Some(r) = self.runs.get(run) else { return };
+        let (worker, job) = (r.worker, r.job);
         let fail_rate = Self::worker_config(k, worker).fail_rate;
         let Some(j) = self.jobs.get(job) else { return };
         let (made, fails, unrecoverable) = (j.attempts_made, j.fails_left, j.unrecoverable);

@@ -21,4 +21,4 @@ pub use event::DataEvent;
 pub use kind::{DataKind, EdgeKind, StoreConfig, WriteStep};
 pub(crate) use model::{send, DataModel, Due, OutboxRow, Write};
 pub use model::{DataMetrics, StoreMetrics, StoreStats, Version};
-pub use template::{KeyTemplate, MAX_TEMPLATE_BYTES};
+pub use template::{KeyTemplate, Missing, MAX_TEMPLATE_BYTES};

@@ -7,13 +7,14 @@ use crate::kernel::not_a;
 use crate::model::Action;
 use crate::scenario::{Diagnostic, NodeKind, Path};
 
-/// Which kinds an edge with a store at an end may connect, and what it is: a service's or a
-/// consumer's handler reaches a store over an edge from it.
+/// Which kinds an edge with a store at an end may connect, and what it is: a service's, a
+/// consumer's or a worker's handler reaches a store over an edge from it.
 pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static str> {
     match (from, to) {
         (
             NodeKind::Http(HttpKind::Service(_))
-            | NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_)),
+            | NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
+            | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_)),
             NodeKind::Data(DataKind::Store(_)),
         ) => Ok(EdgeKind::Access),
         (NodeKind::Data(DataKind::Store(_)), _) => Err(
@@ -29,7 +30,10 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Kafka(_)
             | NodeKind::Bullmq(_),
             _,
-        ) => Err("a store is written by a handler's steps: connect a service or a consumer to it"),
+        ) => Err(
+            "a store is written by a handler's steps: connect a service, a consumer or a worker \
+             to it",
+        ),
     }
 }
 

@@ -19,6 +19,10 @@ pub enum Field {
     RoutingKey,
     /// `{header.NAME}`: an application header.
     Header(String),
+    /// `{job_id}`: the BullMQ job's id (a worker's handler only): its own `jobId`, or the
+    /// number the queue gave it. Every attempt of the job, and a stalled job picked up again,
+    /// keeps it.
+    JobId,
 }
 
 impl Field {
@@ -27,12 +31,13 @@ impl Field {
             "message_id" => Field::MessageId,
             "correlation_id" => Field::CorrelationId,
             "routing_key" => Field::RoutingKey,
+            "job_id" => Field::JobId,
             _ => match name.strip_prefix("header.") {
                 Some(h) if !h.is_empty() => Field::Header(h.to_owned()),
                 _ => {
                     return Err(format!(
                         "{{{name}}} is not a field a key can read; expected {{message_id}}, \
-                         {{correlation_id}}, {{routing_key}} or {{header.NAME}}"
+                         {{correlation_id}}, {{routing_key}}, {{header.NAME}} or {{job_id}}"
                     ))
                 }
             },
@@ -44,6 +49,7 @@ impl Field {
             Field::MessageId => out.push_str("message_id"),
             Field::CorrelationId => out.push_str("correlation_id"),
             Field::RoutingKey => out.push_str("routing_key"),
+            Field::JobId => out.push_str("job_id"),
             Field::Header(h) => {
                 out.push_str("header.");
                 out.push_str(h);
@@ -136,6 +142,13 @@ impl KeyTemplate {
         })
     }
 
+    /// True if it reads the job's id.
+    pub fn reads_job_id(&self) -> bool {
+        self.parts
+            .iter()
+            .any(|p| matches!(p, Part::Field(Field::JobId)))
+    }
+
     /// True if it reads the routing key.
     pub fn reads_routing_key(&self) -> bool {
         self.parts
@@ -143,8 +156,9 @@ impl KeyTemplate {
             .any(|p| matches!(p, Part::Field(Field::RoutingKey)))
     }
 
-    /// The key for `msg`; `Err(header)` if it reads a header the message does not carry.
-    pub fn render(&self, msg: &Envelope) -> Result<String, String> {
+    /// The key for `msg` (of the job `job_id`, for a worker's handler); or what it reads that
+    /// is not there.
+    pub fn render(&self, msg: &Envelope, job_id: Option<&str>) -> Result<String, Missing> {
         let mut out = String::new();
         for p in &self.parts {
             match p {
@@ -158,11 +172,33 @@ impl KeyTemplate {
                 Part::Field(Field::RoutingKey) => out.push_str(&msg.routing_key),
                 Part::Field(Field::Header(h)) => match msg.headers.get(h) {
                     Some(v) => write_header(&mut out, v),
-                    None => return Err(h.clone()),
+                    None => return Err(Missing::Header(h.clone())),
+                },
+                Part::Field(Field::JobId) => match job_id {
+                    Some(id) => out.push_str(id),
+                    None => return Err(Missing::JobId),
                 },
             }
         }
         Ok(out)
+    }
+}
+
+/// What a template reads that the message being handled does not have.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Missing {
+    /// A header it does not carry.
+    Header(String),
+    /// A job's id: the message is not a job.
+    JobId,
+}
+
+impl std::fmt::Display for Missing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Missing::Header(h) => write!(f, "header {h:?}, which the message does not carry"),
+            Missing::JobId => f.write_str("{job_id}, but the message is not a BullMQ job"),
+        }
     }
 }
 
@@ -225,12 +261,20 @@ mod tests {
             "{message_id}/{correlation_id}/{routing_key}/{header.order_id}/{{x}}",
         )
         .unwrap();
-        assert_eq!(t.render(&msg()).unwrap(), "7/3/eu.orders/A-17/{x}");
+        assert_eq!(t.render(&msg(), None).unwrap(), "7/3/eu.orders/A-17/{x}");
+        let j = KeyTemplate::parse("job:{job_id}").unwrap();
+        assert_eq!(j.render(&msg(), Some("42")).unwrap(), "job:42");
+        assert_eq!(j.render(&msg(), None), Err(Missing::JobId));
     }
 
     #[test]
     fn round_trips_through_its_text() {
-        for text in ["charge:{correlation_id}", "{{lit}}-{header.a}", "plain"] {
+        for text in [
+            "charge:{correlation_id}",
+            "{{lit}}-{header.a}",
+            "plain",
+            "{job_id}",
+        ] {
             let t = KeyTemplate::parse(text).unwrap();
             assert_eq!(t.to_string(), text);
             assert_eq!(KeyTemplate::parse(&t.to_string()).unwrap(), t);
@@ -240,7 +284,10 @@ mod tests {
     #[test]
     fn a_missing_header_names_it() {
         let t = KeyTemplate::parse("o:{header.tenant}").unwrap();
-        assert_eq!(t.render(&msg()), Err("tenant".to_string()));
+        assert_eq!(
+            t.render(&msg(), None),
+            Err(Missing::Header("tenant".into()))
+        );
     }
 
     #[test]

@@ -177,10 +177,17 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                         }
                     }
                     HandlerStep::Write(_) | HandlerStep::Publish(_) => {
-                        for (field, t) in step_templates(step) {
+                        for (field, t) in crate::handler::step_templates(step) {
                             // An HTTP request carries no headers or routing key here: a key
                             // that reads one could never be made.
-                            if let Some(h) = t.headers().next() {
+                            if t.reads_job_id() {
+                                diags.push(Diagnostic::new(
+                                    format!("{path}.handler[{i}].{field}"),
+                                    "{job_id}: the requests this service serves are not BullMQ \
+                                     jobs; use {correlation_id} (the client's request) or \
+                                     {message_id} (this attempt)",
+                                ));
+                            } else if let Some(h) = t.headers().next() {
                                 diags.push(Diagnostic::new(
                                     format!("{path}.handler[{i}].{field}"),
                                     format!(
@@ -418,36 +425,6 @@ pub(crate) fn check_resilience(r: &Resilience, path: Path<'_>, diags: &mut Vec<D
             ));
         }
         whole_seconds(t.window, p.at("window"), diags);
-    }
-}
-
-/// The key templates of a handler step, each with its field's path under the step.
-fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::KeyTemplate)> {
-    match step {
-        HandlerStep::Call(_) => Vec::new(),
-        HandlerStep::Write(w) => std::iter::once(("key".to_owned(), &w.key))
-            .chain(
-                w.idempotency_key
-                    .iter()
-                    .map(|t| ("idempotency_key".to_owned(), t)),
-            )
-            .chain(w.outbox.iter().flat_map(|p| {
-                p.routing_key
-                    .iter()
-                    .map(|t| ("outbox.routing_key".to_owned(), t))
-                    .chain(
-                        p.headers
-                            .iter()
-                            .map(|(h, t)| (format!("outbox.headers.{h}"), t)),
-                    )
-            }))
-            .collect(),
-        HandlerStep::Publish(p) => p
-            .routing_key
-            .iter()
-            .map(|t| ("routing_key".to_owned(), t))
-            .chain(p.headers.iter().map(|(h, t)| (format!("headers.{h}"), t)))
-            .collect(),
     }
 }
 

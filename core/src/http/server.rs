@@ -184,15 +184,16 @@ impl HttpModel {
                         k,
                         node,
                         w,
-                        &job.msg,
+                        handler::Handled::message(&job.msg),
                         job.msg.correlation_id,
                         StepOrigin::Http(key),
                     )
                     .map(Box::new),
                 ),
-                Some(HandlerStep::Publish(p)) => {
-                    Plan::Publish(handler::outgoing(k, node, p, &job.msg).map(Box::new))
-                }
+                Some(HandlerStep::Publish(p)) => Plan::Publish(
+                    handler::outgoing(k, node, p, handler::Handled::message(&job.msg))
+                        .map(Box::new),
+                ),
             },
             None => {
                 let mut calls = topo.node(node).out.iter().copied().filter(|&e| {

@@ -211,16 +211,18 @@ fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
     Ok(doc)
 }
 
-/// Version 8 gave consumers a `handler`: steps (store writes, publishes) run for each delivery
-/// before it is settled. A version-7 consumer has none, so it runs as it did.
+/// Version 8 gave consumers and workers a `handler`: steps (store writes, publishes) run for
+/// each delivery before it is settled, or each job attempt before it ends. A version-7
+/// consumer or worker has none, so it runs as it did.
 fn v7_to_v8(mut doc: Doc) -> Result<Doc, Diagnostic> {
     // A node, in the document's nodes or in a `configure` action.
     let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
-        let consumer = n.get("kind").and_then(Value::as_str) == Some("consumer");
-        if consumer && n.get("config").and_then(|c| c.get("handler")).is_some() {
+        let kind = n.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let handled = kind == "consumer" || kind == "worker";
+        if handled && n.get("config").and_then(|c| c.get("handler")).is_some() {
             return Err(newer(
                 format!("{at}.config.handler"),
-                "a consumer's `handler`",
+                &format!("a {kind}'s `handler`"),
                 8,
             ));
         }

@@ -96,6 +96,7 @@ pub fn card_move(e: &BullmqEvent) -> Option<(NodeId, usize, usize)> {
         | B::Resumed { .. }
         | B::RateLimited { .. }
         | B::PendingDependencies { .. }
+        | B::StepFailed(_)
         | B::LockMissing { .. } => None,
     }
 }
@@ -285,6 +286,12 @@ pub const WORKER: &[Field] = &[
         Float,
         "s it waits for a job when the queue is empty",
     ),
+    f(
+        "handler",
+        &["handler"],
+        Json,
+        "steps before the job completes: [{\"write\": \"db\", \"key\": \"charge:{job_id}\", \"idempotency_key\": \"{job_id}\"}, {\"publish\": \"events\"}] (empty: none)",
+    ),
 ];
 
 /// The inspector's fields of one of the model's kinds.
@@ -332,8 +339,8 @@ pub fn slowed(spec: &NodeSpec, kind: &BullmqKind) -> Option<NodeSpec> {
 /// Producers and queues send (adds, jobs to workers); workers do not.
 pub fn sends(kind: &BullmqKind) -> bool {
     match kind {
-        BullmqKind::Producer(_) | BullmqKind::Queue(_) => true,
-        BullmqKind::Worker(_) => false,
+        // A worker's handler writes stores and publishes.
+        BullmqKind::Producer(_) | BullmqKind::Queue(_) | BullmqKind::Worker(_) => true,
     }
 }
 

@@ -443,6 +443,7 @@ fn job_timeline(
         | B::Removed { job }
         | B::LockMissing { job, .. }
         | B::Duplicated { job, .. } => (job.id.to_string(), job.name.to_string()),
+        B::StepFailed(f) => (f.job.id.to_string(), f.job.name.to_string()),
         B::Deduplicated(d) => (d.job.id.to_string(), d.job.name.to_string()),
         B::Drained { .. } | B::Paused { .. } | B::Resumed { .. } | B::RateLimited { .. } => {
             return html! {}
@@ -505,6 +506,7 @@ fn job_timeline(
             | B::PendingDependencies { .. }
             | B::RetriesExhausted { .. }
             | B::LockMissing { .. }
+            | B::StepFailed(_)
             | B::Duplicated { .. }
             | B::Deduplicated(_)
             | B::Drained { .. }
