@@ -4,7 +4,7 @@
 //!
 //! `cargo build --release -p switchboard-core --example workload`, then
 //! `valgrind --tool=callgrind --callgrind-out-file=/dev/null target/release/examples/workload relays`
-//! (or `amqp`, or `stress`).
+//! (or `amqp`, `bullmq`, or `stress`).
 //!
 //! `stress30` is the engine alone on what `switchboard run docs/examples/stress-50-nodes.json
 //! --until 30s` does: the same scenario, 30 simulated seconds in the CLI's bounded batches,
@@ -62,11 +62,22 @@ fn main() {
             sim.drain_events().count();
             sim.steps()
         }
+        // The BullMQ benchmark's pipeline (1,000 jobs a second): ten simulated seconds.
+        "bullmq" => {
+            let s = switchboard_core::fixtures::bullmq_pipeline(1000);
+            let mut sim = Sim::new(&s).expect("runs");
+            sim.advance_to(SimTime(10_000_000));
+            sim.drain_events().count();
+            sim.steps()
+        }
         // The 50-node stress example, thirty simulated seconds, as the CLI runs it.
         "stress30" => stress_30s_as_the_cli(false),
         "stress30-hash" => stress_30s_as_the_cli(true),
         other => {
-            panic!("unknown workload {other:?}: relays, amqp, stress, stress30 or stress30-hash")
+            panic!(
+                "unknown workload {other:?}: relays, amqp, bullmq, stress, stress30 or \
+                 stress30-hash"
+            )
         }
     };
     println!("{which}: {steps} steps");

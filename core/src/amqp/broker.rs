@@ -1230,8 +1230,17 @@ impl AmqpModel {
     /// The consumer finished processing its current delivery: its handler's steps run, then it
     /// settles the delivery as its behaviour says.
     pub(crate) fn finish(&mut self, k: &mut Kernel, node: NodeId) {
-        self.channel_mut(node).processed += 1;
-        self.run_steps(k, node);
+        let ch = self.channel_mut(node);
+        ch.processed += 1;
+        let processed = ch.processed;
+        let cfg = consumer_config(&k.topo, node);
+        if cfg.handler.is_empty() {
+            // No handler: straight to the settlement, without a pass through the steps.
+            let crash = cfg.crash_after == Some(processed);
+            self.settle_or_crash(k, node, crash, None);
+        } else {
+            self.run_steps(k, node);
+        }
     }
 
     /// Runs the current delivery's handler from its next step: a publish goes at once and the
@@ -1320,7 +1329,19 @@ impl AmqpModel {
     /// as a failure, so; else as its behaviour decides) and starts its next one.
     fn settle_current(&mut self, k: &mut Kernel, node: NodeId, failed: Option<Settlement>) {
         let processed = self.channel(node).processed;
-        if consumer_config(&k.topo, node).crash_after == Some(processed) {
+        let crash = consumer_config(&k.topo, node).crash_after == Some(processed);
+        self.settle_or_crash(k, node, crash, failed);
+    }
+
+    /// [`Self::settle_current`] once it is known whether the consumer crashes here.
+    fn settle_or_crash(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+        crash: bool,
+        failed: Option<Settlement>,
+    ) {
+        if crash {
             self.crash_consumer(k, node);
             return;
         }

@@ -485,14 +485,15 @@ impl BullmqModel {
         worker: NodeId,
     ) -> Answer {
         self.promote(k, queue);
-        let wc = Self::worker_config(k, worker).clone();
+        // The two settings it reads, not a copy of the worker's whole config.
+        let (limiter, lock_duration) = {
+            let wc = Self::worker_config(k, worker);
+            (wc.limiter, wc.lock_duration)
+        };
         let global = Self::queue_config(k, queue).global_rate_limit;
         // The queue's `max` wins over the worker's; the worker's `duration` over the queue's.
-        let max = global.map(|g| g.max).or(wc.limiter.map(|l| l.max));
-        let duration = wc
-            .limiter
-            .map(|l| l.duration)
-            .or(global.map(|g| g.duration));
+        let max = global.map(|g| g.max).or(limiter.map(|l| l.max));
+        let duration = limiter.map(|l| l.duration).or(global.map(|g| g.duration));
         let now = k.now;
         let q = self.queue(queue);
         if q.limiter_until.is_some_and(|u| u <= now) {
@@ -553,7 +554,7 @@ impl BullmqModel {
         j.attempts_started += 1;
         j.lock = Some(Lock {
             run,
-            until: now + SimDuration::from_ms(wc.lock_duration),
+            until: now + SimDuration::from_ms(lock_duration),
         });
         let (job, attempt) = (j.info.clone(), j.attempts_started);
         emit(

@@ -285,12 +285,18 @@ impl BullmqModel {
             self.runs.get_mut(run).expect("here").held = true;
             return;
         }
-        self.run_steps(k, run);
+        if Self::worker_config(k, worker).handler.is_empty() {
+            // No handler: the attempt ends here, without a pass through the steps.
+            self.attempt_ends(k, run);
+        } else {
+            self.run_steps(k, run);
+        }
     }
 
     /// Runs the attempt's handler from its next step: a publish goes at once and the next
     /// step follows; a write waits for its store's answer ([`Self::step_done`]). After the
     /// last step, the attempt ends.
+    #[inline(never)]
     fn run_steps(&mut self, k: &mut Kernel, run: Key) {
         loop {
             let r = self.runs.get(run).expect("here");
