@@ -6,7 +6,7 @@
 //! and decides what a failed one means for its input (a 500, a `basic.nack`).
 
 use crate::amqp::PublishStep;
-use crate::data::{KeyTemplate, OutboxRow, Write, WriteStep};
+use crate::data::{Access, AccessOp, KeyTemplate, OutboxRow, ReadStep, WriteStep};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::kernel::Kernel;
 use crate::message::{Envelope, HeaderValue, Headers};
@@ -14,7 +14,7 @@ use crate::model::{EdgeKind, StepOrigin};
 use crate::scenario::{Diagnostic, NodeKind, Scenario};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// One step of a handler: a call, a store's write, or a RabbitMQ publish. Jobs and records
+/// One step of a handler: a call, a store's read or write, or a RabbitMQ publish. Jobs and records
 /// are to come, as more variants.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawStep")]
@@ -26,10 +26,24 @@ pub enum HandlerStep {
     /// `{"write": "payments", "key": "charge:{correlation_id}"}`, with an optional
     /// `"idempotency_key"`.
     Write(WriteStep),
+    /// Read a store, over this node's edge to it, and wait for its answer. Written
+    /// `{"read": "orders-view", "key": "order:{correlation_id}"}`.
+    Read(ReadStep),
     /// Publish a message to a RabbitMQ exchange (or a queue, through the default exchange),
     /// over this service's edge to it, and go on at once. Written `{"publish": "orders-x",
     /// "routing_key": "order.placed"}`, with optional `"headers"`.
     Publish(PublishStep),
+}
+
+impl HandlerStep {
+    /// The step as a store's read or write, if it is one.
+    pub(crate) fn store_step(&self) -> Option<StoreStep<'_>> {
+        match self {
+            HandlerStep::Write(w) => Some(StoreStep::Write(w)),
+            HandlerStep::Read(r) => Some(StoreStep::Read(r)),
+            HandlerStep::Call(_) | HandlerStep::Publish(_) => None,
+        }
+    }
 }
 
 impl Serialize for HandlerStep {
@@ -45,6 +59,7 @@ impl Serialize for HandlerStep {
                 m.end()
             }
             HandlerStep::Write(w) => w.serialize(s),
+            HandlerStep::Read(r) => r.serialize(s),
             HandlerStep::Publish(p) => p.serialize(s),
         }
     }
@@ -58,6 +73,8 @@ struct RawStep {
     call: Option<Vec<String>>,
     #[serde(default)]
     write: Option<String>,
+    #[serde(default)]
+    read: Option<String>,
     #[serde(default)]
     key: Option<KeyTemplate>,
     #[serde(default)]
@@ -79,6 +96,7 @@ impl TryFrom<RawStep> for HandlerStep {
         let kinds = [
             r.call.is_some().then_some("calls"),
             r.write.is_some().then_some("writes"),
+            r.read.is_some().then_some("reads"),
             r.publish.is_some().then_some("publishes"),
         ];
         let mut kinds = kinds.into_iter().flatten();
@@ -86,6 +104,21 @@ impl TryFrom<RawStep> for HandlerStep {
             return Err(format!(
                 "a step does one thing; this one {a} and {b} (make them two steps)"
             ));
+        }
+        if let Some(store) = r.read {
+            if r.idempotency_key.is_some() || r.outbox.is_some() {
+                return Err("`idempotency_key` and `outbox` belong to a write step".into());
+            }
+            if r.routing_key.is_some() || r.headers.is_some() {
+                return Err("`routing_key` and `headers` belong to a publish step".into());
+            }
+            return match r.key {
+                Some(key) => Ok(HandlerStep::Read(ReadStep { read: store, key })),
+                None => Err(format!(
+                    "a read of {store:?} needs a \"key\": the key it reads, made from the \
+                     message (\"order:{{correlation_id}}\")"
+                )),
+            };
         }
         let write_fields = r.key.is_some() || r.idempotency_key.is_some() || r.outbox.is_some();
         let publish_fields = r.routing_key.is_some() || r.headers.is_some();
@@ -118,7 +151,8 @@ impl TryFrom<RawStep> for HandlerStep {
             )),
             (None, _) => Err(
                 "expected a step: {\"call\": \"node\"}, {\"write\": \"store\", \
-                              \"key\": \"…\"} or {\"publish\": \"exchange\"}"
+                              \"key\": \"…\"}, {\"read\": \"store\", \"key\": \"…\"} or \
+                              {\"publish\": \"exchange\"}"
                     .into(),
             ),
         }
@@ -173,22 +207,26 @@ pub(crate) struct Outgoing {
     pub headers: Headers,
 }
 
-/// The write step `w` of `node`'s handler makes for the message `msg`; or why it cannot be
-/// sent. `logical` is the logical message the write belongs to (what a redelivery or a retry
-/// keeps), `origin` whom the store answers.
-pub(crate) fn write(
+/// What the store step `step` (a read or a write) of `node`'s handler sends for the message
+/// being handled; or why it cannot be sent. `logical` is the logical message it belongs to
+/// (what a redelivery or a retry keeps), `origin` whom the store answers.
+pub(crate) fn access(
     k: &Kernel,
     node: NodeId,
-    w: &WriteStep,
+    step: StoreStep<'_>,
     h: Handled<'_>,
     logical: MessageId,
     origin: StepOrigin,
-) -> Result<Write, String> {
+) -> Result<Access, String> {
     let msg = h.msg;
     let topo = &k.topo;
+    let (name, key) = match step {
+        StoreStep::Write(w) => (&w.write, &w.key),
+        StoreStep::Read(r) => (&r.read, &r.key),
+    };
     let store = topo
-        .node_id(&w.write)
-        .ok_or_else(|| format!("there is no store {:?}", w.write))?;
+        .node_id(name)
+        .ok_or_else(|| format!("there is no store {name:?}"))?;
     // The edge must be a store link: live edits may have put a node of another kind under
     // the name since the document was checked.
     let edge = topo
@@ -196,42 +234,56 @@ pub(crate) fn write(
         .filter(|&e| matches!(topo.edge(e).kind, EdgeKind::Data(_)))
         .ok_or_else(|| {
             format!(
-                "{} {:?} has no edge to a store {:?}",
+                "{} {:?} has no edge to a store {name:?}",
                 topo.node(node).kind.name(),
                 topo.node(node).name,
-                w.write
             )
         })?;
     let render = |t: &KeyTemplate| {
         t.render(msg, h.job_id)
             .map_err(|m| format!("the key {t} reads {m}"))
     };
-    let outbox = match &w.outbox {
-        None => None,
-        Some(p) => {
-            // The row names its destination; the relay finds it (and its edge) when it
-            // polls, so the write does not depend on the relay's connection.
-            let (routing_key, headers) = rendered(p, h)?;
-            Some(OutboxRow {
-                to: p.publish.clone(),
-                routing_key,
-                headers,
-                correlation: msg.correlation_id,
-                cause: msg.id,
-            })
-        }
+    let op = match step {
+        StoreStep::Read(_) => AccessOp::Read,
+        StoreStep::Write(w) => AccessOp::Write {
+            idempotency_key: w.idempotency_key.as_ref().map(render).transpose()?,
+            outbox: match &w.outbox {
+                None => None,
+                Some(p) => {
+                    // The row names its destination; the relay finds it (and its edge) when
+                    // it polls, so the write does not depend on the relay's connection.
+                    let (routing_key, headers) = rendered(p, h)?;
+                    Some(OutboxRow {
+                        to: p.publish.clone(),
+                        routing_key,
+                        headers,
+                        correlation: msg.correlation_id,
+                        cause: msg.id,
+                    })
+                }
+            },
+        },
     };
-    Ok(Write {
-        outbox,
+    Ok(Access {
         store,
         edge,
-        key: render(&w.key)?,
-        idempotency_key: w.idempotency_key.as_ref().map(render).transpose()?,
+        key: render(key)?,
         message: msg.id,
         logical,
+        chain: msg.correlation_id,
         origin,
         arrived: false,
+        op,
     })
+}
+
+/// A step that reads or writes a store.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum StoreStep<'a> {
+    /// A write.
+    Write(&'a WriteStep),
+    /// A read.
+    Read(&'a ReadStep),
 }
 
 /// The message the publish step `p` of `node`'s handler makes for the message `msg`; or why
@@ -391,46 +443,51 @@ pub(crate) fn check_publish<'a>(
     }
 }
 
-/// A write step's store (the `j`th step of node `i`, `n`): a store, with an edge from the
-/// node to it.
-pub(crate) fn check_write<'a>(
+/// A read or write step's store (the `j`th step of node `i`, `n`): a store, with an edge from
+/// the node to it; and a write's outbox, published by the store's relay.
+pub(crate) fn check_store_step<'a>(
     n: &crate::scenario::NodeSpec,
     i: usize,
     j: usize,
-    w: &crate::data::WriteStep,
+    step: StoreStep<'_>,
     kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
     s: &Scenario,
     diags: &mut Vec<Diagnostic>,
 ) {
-    let path = format!("nodes[{i}].config.handler[{j}].write");
-    match kind(&w.write) {
+    let (field, store, verb) = match step {
+        StoreStep::Write(w) => ("write", &w.write, "writes"),
+        StoreStep::Read(r) => ("read", &r.read, "reads"),
+    };
+    let path = format!("nodes[{i}].config.handler[{j}].{field}");
+    match kind(store) {
         None => diags.push(Diagnostic::new(
             path,
-            format!("{:?}: there is no node of that name", w.write),
+            format!("{store:?}: there is no node of that name"),
         )),
         Some(NodeKind::Data(crate::data::DataKind::Store(_))) => {
-            if !s.edges.iter().any(|e| e.from == n.id && e.to == w.write) {
+            if !s.edges.iter().any(|e| e.from == n.id && e.to == *store) {
                 diags.push(Diagnostic::new(
                     path,
                     format!(
-                        "{:?}: {} {:?} has no edge to it; draw one (writes cross it)",
-                        w.write,
+                        "{store:?}: {} {:?} has no edge to it; draw one ({verb} cross it)",
                         n.kind.name(),
                         n.id
                     ),
                 ));
             }
-            if let Some(p) = &w.outbox {
+            if let StoreStep::Write(WriteStep {
+                outbox: Some(p), ..
+            }) = step
+            {
                 // The store's relay publishes it, over the store's own edge.
                 let path = format!("nodes[{i}].config.handler[{j}].outbox.publish");
-                check_publish(("store", &w.write), path, p, kind, s, diags);
+                check_publish(("store", store), path, p, kind, s, diags);
             }
         }
         Some(other) => diags.push(Diagnostic::new(
             path,
             format!(
-                "{:?} is a {}; a write step writes a store (a call step calls a service)",
-                w.write,
+                "{store:?} is a {}; a {field} step {verb} a store (a call step calls a service)",
                 other.name()
             ),
         )),
@@ -458,6 +515,7 @@ pub(crate) fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::K
                     )
             }))
             .collect(),
+        HandlerStep::Read(r) => vec![("key".to_owned(), &r.key)],
         HandlerStep::Publish(p) => p
             .routing_key
             .iter()
@@ -503,7 +561,7 @@ pub(crate) fn no_calls(
             diags.push(Diagnostic::new(
                 format!("{path}.handler[{j}].call"),
                 format!(
-                    "a {what}'s handler writes stores and publishes; it makes no calls (a \
+                    "a {what}'s handler reads and writes stores and publishes; it makes no calls (a \
                      service's handler calls other services)"
                 ),
             ));
@@ -546,7 +604,12 @@ pub(crate) fn check_topology<'a>(
             match step {
                 // Refused with the node's own settings (`no_calls`).
                 HandlerStep::Call(_) => {}
-                HandlerStep::Write(w) => check_write(n, i, j, w, kind, s, diags),
+                HandlerStep::Write(w) => {
+                    check_store_step(n, i, j, StoreStep::Write(w), kind, s, diags)
+                }
+                HandlerStep::Read(r) => {
+                    check_store_step(n, i, j, StoreStep::Read(r), kind, s, diags)
+                }
                 HandlerStep::Publish(p) => {
                     let path = format!("nodes[{i}].config.handler[{j}].publish");
                     check_publish((n.kind.name(), &n.id), path, p, kind, s, diags);

@@ -536,7 +536,12 @@ impl Sim {
                     .metrics(&self.k, node)
                     .map(ModelMetrics::Bullmq)
             })
-            .or_else(|| self.models.data.metrics(node).map(ModelMetrics::Data))
+            .or_else(|| {
+                self.models
+                    .data
+                    .metrics(&self.k, node)
+                    .map(ModelMetrics::Data)
+            })
     }
 
     /// Store `node`'s keys and their current versions, in key order (`None`: not a store).

@@ -464,10 +464,13 @@ mod tests {
                 }
                 EventKind::Data(ref x) => match **x {
                     crate::data::DataEvent::Written { store, .. }
+                    | crate::data::DataEvent::Visible { store, .. }
                     | crate::data::DataEvent::Deduplicated { store, .. } => {
                         assert_eq!(obj["store"], name(store))
                     }
-                    crate::data::DataEvent::WriteSent { .. } => {}
+                    crate::data::DataEvent::Read(ref r) => assert_eq!(obj["store"], name(r.store)),
+                    crate::data::DataEvent::WriteSent { .. }
+                    | crate::data::DataEvent::ReadSent { .. } => {}
                 },
             }
         };

@@ -2,7 +2,8 @@
 // see retries charge twice where there is no idempotency key and never where there is one; then
 // build client → service → store from the palette, give the service a write step, and watch
 // the store's versions count up; then the same for a consumer's redeliveries after its crashes,
-// and a consumer built from the palette. Screenshots in artifacts/.
+// and a consumer built from the palette; then a read model that lags its source, in the example
+// and built from the palette, with its staleness chart. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
@@ -15,6 +16,9 @@ async function storeCounts(page, name) {
   return {
     duplicates: Number(await g.getAttribute("data-duplicates")),
     deduplicated: Number(await g.getAttribute("data-deduplicated")),
+    stale: Number(await g.getAttribute("data-stale")),
+    ryw: Number(await g.getAttribute("data-ryw")),
+    p99: await g.getAttribute("data-staleness-p99"),
     text: (await g.textContent()).trim(),
   };
 }
@@ -54,7 +58,7 @@ test("build a service that writes a store, from the palette", async () => {
   await dragFromPalette(page, "store", "", 820, 240);
   await connectNodes(page, "client", "service");
   const tip = await connectNodes(page, "service", "store");
-  assert.match(tip ?? "", /writes to/, `the cursor says what the edge will be: ${tip}`);
+  assert.match(tip ?? "", /reads and writes/, `the cursor says what the edge will be: ${tip}`);
   assert.equal(await page.locator("g.edge.access").count(), 1, "one store link");
   // A store sends only what its outbox relay publishes: an edge to a client is refused, saying why.
   const refused = await connectNodes(page, "store", "client");
@@ -108,7 +112,7 @@ test("build a consumer that writes a store, from the palette", async () => {
   await connectNodes(page, "producer", "queue");
   await connectNodes(page, "queue", "consumer");
   const tip = await connectNodes(page, "consumer", "store");
-  assert.match(tip ?? "", /writes to/, `a consumer connects to a store: ${tip}`);
+  assert.match(tip ?? "", /reads and writes/, `a consumer connects to a store: ${tip}`);
   // The consumer's handler: one write, keyed by the message id.
   const c = await centre(node("consumer"));
   await page.mouse.click(c.x, c.y - 20);
@@ -141,7 +145,7 @@ test("build a BullMQ worker that writes a store, keyed by the job id", async () 
   await connectNodes(page, "jobs-producer", "jobs");
   await connectNodes(page, "jobs", "worker");
   const tip = await connectNodes(page, "worker", "store");
-  assert.match(tip ?? "", /writes to/, `a worker connects to a store: ${tip}`);
+  assert.match(tip ?? "", /reads and writes/, `a worker connects to a store: ${tip}`);
   const c = await centre(node("worker"));
   await page.mouse.click(c.x, c.y - 20);
   const field = page.locator(`#inspector [data-field="handler"]`);
@@ -160,4 +164,84 @@ test("build a BullMQ worker that writes a store, keyed by the job id", async () 
   const rows = page.locator(`section.store-contents[data-store="store"] tbody tr`);
   await rows.first().waitFor();
   assert.match(await rows.first().textContent(), /charge:\d+/);
+});
+
+/** Opens the metrics drawer and returns its charts' titles. */
+async function chartTitles(page) {
+  if ((await page.locator("#tab-metrics").getAttribute("aria-selected")) !== "true") await page.click("#tab-metrics");
+  await page.locator("#charts figure").first().waitFor();
+  return page.locator("#charts figcaption").allTextContents();
+}
+
+test("a read model lags its source: stale reads and read-your-writes violations, measured", async () => {
+  const page = await openInContext("?example=data-read-model", {}, "#stage");
+  await runTo(page, 8, { speed: 25 });
+  const view = await storeCounts(page, "orders-view");
+  const db = await storeCounts(page, "orders-db");
+  // The customers reading the read model right after their order mostly miss it; those
+  // reading the source of truth never do.
+  assert.ok(view.ryw > 20, `read-your-writes violations on the read model: ${view.text}`);
+  assert.ok(view.stale >= view.ryw, `each is a stale read too: ${view.text}`);
+  assert.equal(db.stale, 0, `the source of truth serves no stale read: ${db.text}`);
+  assert.equal(db.ryw, 0);
+  assert.match(view.text, /lag [\d.]+m?s · p99 [\d.]+m?s/, view.text);
+  assert.ok(Number(view.p99) > 0, "the face carries the staleness p99");
+  const label = await page.locator(`g.node[data-node="orders-view"]`).getAttribute("aria-label");
+  assert.match(label ?? "", /read model: \d+ versions behind its source, staleness p50/, `in words: ${label}`);
+  assert.match(label ?? "", /read-your-writes violations/, label);
+  const titles = await chartTitles(page);
+  assert.ok(titles.some((t) => /read model orders-view, staleness ms/.test(t)), titles.join(" | "));
+  assert.ok(titles.some((t) => /store orders-view, reads\/s/.test(t)), titles.join(" | "));
+  await screenshot(page, "data-06-read-model");
+  const chart = page.locator("#charts figure", { hasText: "read model orders-view" });
+  await chart.scrollIntoViewIfNeeded();
+  assert.match(await chart.locator("svg").getAttribute("aria-label"), /window \(mean\) now [\d.]+, p99 so far now [\d.]+/);
+  await screenshot(page, "data-06b-staleness-chart");
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+});
+
+test("build a projection from the palette: a service writes, a consumer projects, the service reads it back", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  await dragFromPalette(page, "client", "", 290, 140);
+  await dragFromPalette(page, "service", "", 470, 140);
+  await dragFromPalette(page, "store", "", 470, 360);
+  await dragFromPalette(page, "queue", "", 660, 140);
+  await dragFromPalette(page, "consumer", "", 850, 140);
+  await dragFromPalette(page, "store", "", 850, 360);
+  await connectNodes(page, "client", "service");
+  await connectNodes(page, "service", "store");
+  await connectNodes(page, "service", "queue");
+  await connectNodes(page, "queue", "consumer");
+  await connectNodes(page, "consumer", "store-2");
+  await connectNodes(page, "service", "store-2");
+  async function setField(name, field, value) {
+    const c = await centre(node(name));
+    await page.mouse.click(c.x, c.y - 20);
+    const input = page.locator(`#inspector [data-field="${field}"]`);
+    await input.click();
+    await input.fill(value);
+    await input.press("Tab");
+  }
+  await setField("store-2", "projection_of", "store");
+  await setField("consumer", "handler", '[{"write": "store-2", "key": "order:{correlation_id}"}]');
+  await setField(
+    "service",
+    "handler",
+    '[{"write": "store", "key": "order:{correlation_id}"}, {"publish": "queue"}, {"read": "store-2", "key": "order:{correlation_id}"}]',
+  );
+  assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field|no node/);
+  await runTo(page, 5, { speed: 10 });
+  const view = await storeCounts(page, "store-2");
+  await screenshot(page, "data-07-projection-built");
+  // The service reads the read model right after its own write: the projection is not there
+  // yet, so every read misses the order it just wrote.
+  assert.ok(view.ryw > 10, `read-your-writes violations: ${view.text}`);
+  assert.match(view.text, /lag [\d.]+m?s · p99 [\d.]+m?s/, view.text);
+  const titles = await chartTitles(page);
+  assert.ok(titles.some((t) => /read model store-2, staleness ms/.test(t)), titles.join(" | "));
+  // A read model of a store that does not exist is refused where it is typed.
+  await setField("store-2", "projection_of", "nowhere");
+  assert.match(await page.locator("#inspector").textContent(), /no node of that name/);
 });

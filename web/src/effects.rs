@@ -414,14 +414,20 @@ pub fn of_events<'a>(
             }
             EventKind::Data(d) => {
                 use switchboard_core::data::DataEvent;
-                let (store, text) = match **d {
+                let (store, text) = match &**d {
                     DataEvent::Written {
                         store,
                         duplicate: true,
                         ..
-                    } => (store, "duplicate write"),
-                    DataEvent::Deduplicated { store, .. } => (store, "skipped: idempotency key"),
-                    DataEvent::Written { .. } | DataEvent::WriteSent { .. } => continue,
+                    } => (*store, "duplicate write"),
+                    DataEvent::Deduplicated { store, .. } => (*store, "skipped: idempotency key"),
+                    DataEvent::Read(r) if r.ryw_violation() => (r.store, "missed its own write"),
+                    DataEvent::Read(r) if r.stale() => (r.store, "stale read"),
+                    DataEvent::Written { .. }
+                    | DataEvent::WriteSent { .. }
+                    | DataEvent::ReadSent { .. }
+                    | DataEvent::Read(_)
+                    | DataEvent::Visible { .. } => continue,
                 };
                 if let Some(c) = scene.node(store) {
                     push(

@@ -126,6 +126,24 @@ pub struct Sample {
     pub clients: Vec<ClientSample>,
     /// Per service: its state now and its cumulative counters.
     pub services: Vec<ServiceSample>,
+    /// Per store that is read, or is a read model: its cumulative read counters and
+    /// staleness.
+    pub stores: Vec<StoreSample>,
+}
+
+/// One store in a [`Sample`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoreSample {
+    /// The store.
+    pub node: NodeId,
+    /// Reads served so far.
+    pub reads: u64,
+    /// Stale reads so far.
+    pub stale_reads: u64,
+    /// Read-your-writes violations so far.
+    pub ryw_violations: u64,
+    /// As a read model: its staleness windows so far.
+    pub staleness: Option<switchboard_core::data::staleness::Summary>,
 }
 
 /// One client in a [`Sample`].
@@ -708,6 +726,7 @@ impl Timeline {
         let mut consumers = Vec::new();
         let mut clients = Vec::new();
         let mut services = Vec::new();
+        let mut stores = Vec::new();
         for (i, n) in m.nodes.iter().enumerate() {
             if n.removed {
                 continue;
@@ -726,6 +745,17 @@ impl Timeline {
             }
             if let Some(cm) = n.consumer() {
                 consumers.push((id, cm.busy_us));
+            }
+            if let Some(st) = n.store() {
+                if st.projection.is_some() || st.stats.reads > 0 {
+                    stores.push(StoreSample {
+                        node: id,
+                        reads: st.stats.reads,
+                        stale_reads: st.stats.stale_reads,
+                        ryw_violations: st.stats.ryw_violations,
+                        staleness: st.projection.as_ref().map(|p| p.staleness),
+                    });
+                }
             }
             match n.http() {
                 Some(HttpMetrics::Client(c)) => clients.push(ClientSample {
@@ -754,6 +784,7 @@ impl Timeline {
             published: c.published,
             clients,
             services,
+            stores,
         });
         while self.samples.len() > SAMPLES_KEPT {
             self.samples.pop_front();
@@ -791,6 +822,36 @@ impl Timeline {
                             arrive: *arrive,
                             tint,
                         });
+                    }
+                }
+                EventKind::Data(data) => {
+                    // A handler's read or write on its way to the store flies as a dot, named
+                    // by the message being handled.
+                    use switchboard_core::data::DataEvent;
+                    if let DataEvent::WriteSent {
+                        message,
+                        edge,
+                        depart,
+                        arrive,
+                        ..
+                    }
+                    | DataEvent::ReadSent {
+                        message,
+                        edge,
+                        depart,
+                        arrive,
+                        ..
+                    } = &**data
+                    {
+                        if *arrive >= now {
+                            d.flights.push(Flight {
+                                message: *message,
+                                edge: *edge,
+                                depart: *depart,
+                                arrive: *arrive,
+                                tint: Tint::Normal,
+                            });
+                        }
                     }
                 }
                 EventKind::Published { .. } => d.counters.published += 1,

@@ -1256,16 +1256,18 @@ impl AmqpModel {
                 return;
             };
             match s {
-                HandlerStep::Write(w) => {
+                HandlerStep::Write(_) | HandlerStep::Read(_) => {
                     // A redelivery keeps the message's id: it is the same logical message.
                     let origin = StepOrigin::Amqp {
                         consumer: node,
                         run,
                     };
-                    match handler::write(k, node, w, Handled::message(&d.msg), d.msg.id, origin) {
-                        Ok(w) => {
+                    let step = s.store_step().expect("a store step");
+                    let h = Handled::message(&d.msg);
+                    match handler::access(k, node, step, h, d.msg.id, origin) {
+                        Ok(a) => {
                             self.channel_mut(node).step += 1;
-                            crate::data::send(k, w);
+                            crate::data::send(k, a);
                             return; // its answer moves it on
                         }
                         Err(reason) => return self.step_failed(k, node, &reason),
@@ -1300,7 +1302,11 @@ impl AmqpModel {
         if ok {
             self.run_steps(k, node);
         } else {
-            self.step_failed(k, node, "its store was removed while the write was out");
+            self.step_failed(
+                k,
+                node,
+                "its store was removed while the read or write was out",
+            );
         }
     }
 

@@ -313,14 +313,15 @@ impl BullmqModel {
                 job_id: Some(&j.info.id),
             };
             match s {
-                HandlerStep::Write(w) => {
+                HandlerStep::Write(_) | HandlerStep::Read(_) => {
                     // Every attempt of the job, and a stalled job picked up again, keeps its
                     // message: it is the same logical message.
                     let origin = StepOrigin::Bullmq(run);
-                    match handler::write(k, worker, w, h, msg.id, origin) {
-                        Ok(w) => {
+                    let step = s.store_step().expect("a store step");
+                    match handler::access(k, worker, step, h, msg.id, origin) {
+                        Ok(a) => {
                             self.runs.get_mut(run).expect("here").step += 1;
-                            crate::data::send(k, w);
+                            crate::data::send(k, a);
                             return; // its answer moves it on
                         }
                         Err(reason) => return self.step_failed(k, run, &reason),
@@ -353,7 +354,11 @@ impl BullmqModel {
         }
         let (worker, epoch) = (r.worker, r.epoch);
         if k.up(worker) && self.worker(worker).epoch == epoch {
-            self.step_failed(k, run, "its store was removed while the write was out");
+            self.step_failed(
+                k,
+                run,
+                "its store was removed while the read or write was out",
+            );
         }
     }
 

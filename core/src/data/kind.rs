@@ -64,6 +64,16 @@ pub struct StoreConfig {
     /// How long the store takes to apply a write, once it has it.
     #[serde(default = "default_write_latency")]
     pub write_latency: DurationDist,
+    /// How long the store takes to serve a read, once it has it: the read returns the key's
+    /// version at the end of it.
+    #[serde(default = "default_read_latency")]
+    pub read_latency: DurationDist,
+    /// If set, this store is a read model (a projection) of the named store, its source of
+    /// truth: a handler that writes a key here makes visible the version of the same key that
+    /// its message's chain wrote in the source. Its reads return that source version, and the
+    /// store measures how long each source version took to become visible.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub projection_of: Option<String>,
     /// How often its outbox relay polls the outbox table and publishes what it finds.
     #[serde(default = "default_outbox_interval")]
     pub outbox_interval: SimDuration,
@@ -73,6 +83,8 @@ impl Default for StoreConfig {
     fn default() -> Self {
         StoreConfig {
             write_latency: default_write_latency(),
+            read_latency: default_read_latency(),
+            projection_of: None,
             outbox_interval: default_outbox_interval(),
         }
     }
@@ -80,6 +92,10 @@ impl Default for StoreConfig {
 
 fn default_outbox_interval() -> SimDuration {
     SimDuration::from_ms(100)
+}
+
+fn default_read_latency() -> DurationDist {
+    DurationDist::constant(SimDuration::from_ms(1))
 }
 
 fn default_write_latency() -> DurationDist {
@@ -107,10 +123,23 @@ pub struct WriteStep {
     pub outbox: Option<crate::amqp::PublishStep>,
 }
 
+/// A handler step that reads a store: `{"read": "orders-view", "key": "order:{correlation_id}"}`.
+/// The handler waits for the answer; the store counts the read as stale if it returns an older
+/// version than one already acknowledged to a writer, and as a read-your-writes violation if
+/// the reading message's chain was itself told it wrote a newer one.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ReadStep {
+    /// The store, by name; the node needs an edge to it.
+    pub read: String,
+    /// The key read, made from the message being handled.
+    pub key: KeyTemplate,
+}
+
 /// What an edge of the data model is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum EdgeKind {
-    /// A service's connection to a store: its handler's writes cross it, and their answers
+    /// A handler's connection to a store: its reads and writes cross it, and their answers
     /// come back over it.
     Access,
 }
@@ -119,7 +148,7 @@ impl EdgeKind {
     /// What the edge means, in a few words.
     pub fn meaning(self) -> &'static str {
         match self {
-            EdgeKind::Access => "writes to",
+            EdgeKind::Access => "reads and writes",
         }
     }
 

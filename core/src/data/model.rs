@@ -18,27 +18,42 @@ use rustc_hash::{FxHashMap, FxHashSet};
 use serde::Serialize;
 use std::collections::BTreeMap;
 
-/// One write on its way: sent by a handler step, not yet answered.
+/// One read or write on its way: sent by a handler step, not yet answered.
 #[derive(Clone, Debug)]
-pub(crate) struct Write {
+pub(crate) struct Access {
     /// The store.
     pub store: NodeId,
-    /// The service to store edge it crosses, both ways.
+    /// The handler's edge to the store, crossed both ways.
     pub edge: EdgeId,
-    /// The key written.
+    /// The key read or written.
     pub key: String,
-    /// The idempotency key it brings, if the step has one.
-    pub idempotency_key: Option<String>,
     /// The message being handled.
     pub message: MessageId,
     /// The logical message it belongs to: what a redelivery or a retry of it keeps.
     pub logical: MessageId,
-    /// Whom to answer when the write is done.
+    /// The causal chain the message belongs to (its correlation id): whose writes a read
+    /// should see (read-your-writes), and which source write a read model's write reflects.
+    pub chain: MessageId,
+    /// Whom to answer when it is done.
     pub origin: StepOrigin,
-    /// False while it travels to the store, true while the store applies it.
+    /// False while it travels to the store, true while the store serves it.
     pub arrived: bool,
-    /// The message to publish through the store's outbox, in the write's transaction.
-    pub outbox: Option<OutboxRow>,
+    /// A read, or a write and what it brings.
+    pub op: AccessOp,
+}
+
+/// What an [`Access`] does.
+#[derive(Clone, Debug)]
+pub(crate) enum AccessOp {
+    /// Reads the key's version.
+    Read,
+    /// Writes the key's next version.
+    Write {
+        /// The idempotency key it brings, if the step has one.
+        idempotency_key: Option<String>,
+        /// The message to publish through the store's outbox, in the write's transaction.
+        outbox: Option<OutboxRow>,
+    },
 }
 
 /// A message waiting in a store's outbox table for the relay to publish it.
@@ -68,9 +83,9 @@ pub(crate) enum Due {
 /// What a data model entry does.
 #[derive(Clone, Debug)]
 pub(crate) enum Op {
-    /// A write's next stage: it reaches its store (`arrived` false) or is applied there (the
-    /// end of its `write_latency`).
-    Write(Write),
+    /// A read's or write's next stage: it reaches its store (`arrived` false), or is served
+    /// there (the end of its `read_latency` or `write_latency`).
+    Access(Access),
     /// A store's outbox relay polls its outbox table and publishes what it finds.
     Relay {
         /// The store.
@@ -105,6 +120,14 @@ pub struct StoreStats {
     pub deduplicated: u64,
     /// Messages its outbox relay published.
     pub outbox_published: u64,
+    /// Reads served.
+    pub reads: u64,
+    /// Reads that returned an older version of their key than one already acknowledged to a
+    /// writer (for a read model, acknowledged by its source).
+    pub stale_reads: u64,
+    /// Reads that returned an older version than the reading message's own chain had been
+    /// told it wrote: read-your-writes violations (each is a stale read too).
+    pub ryw_violations: u64,
 }
 
 /// One store's state.
@@ -125,6 +148,89 @@ pub(crate) struct StoreState {
     relay_armed: bool,
     /// Its counters.
     pub stats: StoreStats,
+    /// Per key, what reads and read models are measured against. Looked up only.
+    log: FxHashMap<String, KeyLog>,
+    /// Per chain and key, the version that chain wrote last, and when the store's answer
+    /// reached the writer. Looked up only.
+    told: FxHashMap<(MessageId, String), Told>,
+    /// As a read model: what it has made visible of its source.
+    projection: Option<Box<Projection>>,
+}
+
+/// One key's history in a store, for measuring reads and read models against it.
+#[derive(Clone, Debug, Default)]
+struct KeyLog {
+    /// When each version was applied (version `v` at `applied[v - 1]`).
+    applied: Vec<SimTime>,
+    /// The newest version whose answer has reached its writer by the last read.
+    acked: u64,
+    /// Answers still on their way back to their writers: `(version, arrival)`.
+    acks: Vec<(u64, SimTime)>,
+}
+
+impl KeyLog {
+    /// The newest version acknowledged to a writer (its answer arrived) at `now`.
+    fn acked(&mut self, now: SimTime) -> u64 {
+        let acked = &mut self.acked;
+        self.acks.retain(|&(v, at)| {
+            if at <= now {
+                *acked = (*acked).max(v);
+                false
+            } else {
+                true
+            }
+        });
+        self.acked
+    }
+}
+
+/// What a chain has written to a key, and been told of.
+#[derive(Clone, Copy, Debug, Default)]
+struct Told {
+    /// The version it wrote last.
+    written: u64,
+    /// When the answer to that write reaches the writer.
+    answer_at: SimTime,
+    /// The newest version whose answer had reached it before that write.
+    told: u64,
+}
+
+impl Told {
+    /// The newest version the chain has been told it wrote, at `now`.
+    fn at(&self, now: SimTime) -> u64 {
+        if self.answer_at <= now {
+            self.written.max(self.told)
+        } else {
+            self.told
+        }
+    }
+}
+
+/// A read model's state: which version of each key of its source it shows.
+#[derive(Clone, Debug, Default)]
+struct Projection {
+    /// Per key, the newest source version made visible. Looked up only.
+    visible: FxHashMap<String, u64>,
+    /// How long each source version took to become visible.
+    staleness: super::staleness::Histogram,
+    /// Source versions made visible (each version once, a superseded one with its newer).
+    made_visible: u64,
+    /// Writes that reflected no source write: their message's chain wrote no such key in the
+    /// source (a projection keeps its source's keys).
+    unmatched: u64,
+}
+
+/// A read model's metrics: how far it lags its source.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct ProjectionMetrics {
+    /// Source versions not visible here yet: versions its source applied that no write here
+    /// has reflected.
+    pub behind: u64,
+    /// Writes here that reflected no source write.
+    pub unmatched: u64,
+    /// Staleness windows: for each source version, from its write at the source to its (or a
+    /// newer version's) becoming visible here.
+    pub staleness: super::staleness::Summary,
 }
 
 /// A store's metrics.
@@ -136,6 +242,9 @@ pub struct StoreMetrics {
     pub in_flight: u32,
     /// Messages in its outbox table, written and not yet published.
     pub outbox_pending: u64,
+    /// As a read model (`projection_of`), how far it lags its source.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub projection: Option<ProjectionMetrics>,
     /// Its counters.
     #[serde(flatten)]
     pub stats: StoreStats,
@@ -192,30 +301,96 @@ impl DataModel {
     pub fn timer(&mut self, k: &mut Kernel, due: Due) {
         let Due::Op(op) = due;
         match *op {
-            Op::Write(w) if w.arrived => self.commit(k, w),
-            Op::Write(w) => self.arrive(k, w),
+            Op::Access(a) if !a.arrived => self.arrive(k, a),
+            Op::Access(a) => match a.op {
+                AccessOp::Read => self.serve(k, a),
+                AccessOp::Write { .. } => self.commit(k, a),
+            },
             Op::Relay { store } => self.relay(k, store),
         }
     }
 
-    /// A write reached its store: it takes the store's `write_latency`.
-    fn arrive(&mut self, k: &mut Kernel, mut w: Write) {
-        if k.topo.node(w.store).removed {
-            // Removed by a live edit while the write was on its way: it fails.
-            answer(k, &w, false);
+    /// A read or write reached its store: it takes the store's `read_latency` or
+    /// `write_latency`.
+    fn arrive(&mut self, k: &mut Kernel, mut a: Access) {
+        if k.topo.node(a.store).removed {
+            // Removed by a live edit while it was on its way: it fails.
+            answer(k, &a, false);
             return;
         }
-        self.store_mut(w.store).in_flight += 1;
-        let NodeKind::Data(DataKind::Store(cfg)) = &k.topo.node(w.store).kind else {
-            unreachable!("a write goes to a store")
+        self.store_mut(a.store).in_flight += 1;
+        let NodeKind::Data(DataKind::Store(cfg)) = &k.topo.node(a.store).kind else {
+            unreachable!("reads and writes go to stores")
         };
-        let at = k.now + cfg.write_latency.sample(&mut k.rng);
-        w.arrived = true;
-        k.schedule(at, ModelDue::Data(Due::Op(Box::new(Op::Write(w)))));
+        let latency = match a.op {
+            AccessOp::Read => &cfg.read_latency,
+            AccessOp::Write { .. } => &cfg.write_latency,
+        };
+        let at = k.now + latency.sample(&mut k.rng);
+        a.arrived = true;
+        k.schedule(at, ModelDue::Data(Due::Op(Box::new(Op::Access(a)))));
+    }
+
+    /// The source of truth of `store`: the store its config says it projects, if that is a
+    /// live store, else itself.
+    fn source_of(k: &Kernel, store: NodeId) -> Option<NodeId> {
+        let NodeKind::Data(DataKind::Store(cfg)) = &k.topo.node(store).kind else {
+            unreachable!("a store")
+        };
+        let source = k.topo.node_id(cfg.projection_of.as_deref()?)?;
+        let live_store = !k.topo.node(source).removed
+            && matches!(k.topo.node(source).kind, NodeKind::Data(DataKind::Store(_)));
+        (live_store && source != store).then_some(source)
+    }
+
+    /// A read is served: it returns the key's version (for a read model, the source version
+    /// it shows), measured against what writers have been told; its answer goes back.
+    fn serve(&mut self, k: &mut Kernel, a: Access) {
+        let now = k.now;
+        let removed = k.topo.node(a.store).removed;
+        self.store_mut(a.store).in_flight -= 1;
+        if removed {
+            answer(k, &a, false);
+            return;
+        }
+        let source = Self::source_of(k, a.store);
+        let s = self.store_mut(a.store);
+        let version = match source {
+            Some(_) => s
+                .projection
+                .as_ref()
+                .and_then(|p| p.visible.get(&a.key).copied())
+                .unwrap_or(0),
+            None => s.values.get(&a.key).map_or(0, |v| v.version),
+        };
+        let truth = self.store_mut(source.unwrap_or(a.store));
+        let acked = truth.log.get_mut(&a.key).map_or(0, |l| l.acked(now));
+        let told = truth
+            .told
+            .get(&(a.chain, a.key.clone()))
+            .map_or(0, |t| t.at(now));
+        let stale = version < acked;
+        let ryw = version < told;
+        let s = self.store_mut(a.store);
+        s.stats.reads += 1;
+        s.stats.stale_reads += u64::from(stale);
+        s.stats.ryw_violations += u64::from(ryw);
+        Self::emit(
+            k,
+            DataEvent::Read(Box::new(super::event::ReadResult {
+                store: a.store,
+                key: a.key.clone(),
+                version,
+                acked,
+                told,
+                message: a.message,
+            })),
+        );
+        answer(k, &a, true);
     }
 
     /// A write is applied, or skipped for its idempotency key; its answer goes back.
-    fn commit(&mut self, k: &mut Kernel, mut w: Write) {
+    fn commit(&mut self, k: &mut Kernel, mut w: Access) {
         let now = k.now;
         let removed = k.topo.node(w.store).removed;
         let s = self.store_mut(w.store);
@@ -225,7 +400,14 @@ impl DataModel {
             answer(k, &w, false);
             return;
         }
-        if let Some(idem) = &w.idempotency_key {
+        let AccessOp::Write {
+            idempotency_key,
+            outbox,
+        } = &mut w.op
+        else {
+            unreachable!("a write")
+        };
+        if let Some(idem) = idempotency_key {
             if !s.idempotency.insert(idem.clone()) {
                 s.stats.deduplicated += 1;
                 Self::emit(
@@ -241,6 +423,7 @@ impl DataModel {
                 return;
             }
         }
+        let outbox = outbox.take();
         let times = s.applied.entry((w.logical, w.key.clone())).or_insert(0);
         *times += 1;
         let duplicate = *times > 1;
@@ -269,11 +452,89 @@ impl DataModel {
                 duplicate,
             },
         );
-        if let Some(row) = w.outbox.take() {
+        if let Some(row) = outbox {
             // In the write's transaction: the row exists exactly when the write does.
             self.outbox_add(k, w.store, row);
         }
-        answer(k, &w, true);
+        let answer_at = answer(k, &w, true);
+        self.remember(w.store, &w, version, now, answer_at);
+        if let Some(source) = Self::source_of(k, w.store) {
+            self.project(k, w.store, source, &w);
+        }
+    }
+
+    /// What reads of `store` are measured against: when `version` of the write `w`'s key was
+    /// applied, and when its answer reaches its writer (`answer_at`).
+    fn remember(
+        &mut self,
+        store: NodeId,
+        w: &Access,
+        version: u64,
+        now: SimTime,
+        answer_at: SimTime,
+    ) {
+        let s = self.store_mut(store);
+        let log = s.log.entry(w.key.clone()).or_default();
+        log.applied.push(now);
+        log.acked(now); // folds the answers that have arrived: `acks` holds only those on the wire
+        log.acks.push((version, answer_at));
+        let told = s.told.entry((w.chain, w.key.clone())).or_default();
+        *told = Told {
+            told: told.at(now),
+            written: version,
+            answer_at,
+        };
+    }
+
+    /// The write `w`, just applied to the read model `store`, makes visible the version of
+    /// its key that its message's chain wrote in `source`: each source version up to it not
+    /// visible before gets its staleness window.
+    fn project(&mut self, k: &mut Kernel, store: NodeId, source: NodeId, w: &Access) {
+        let now = k.now;
+        let chain_key = (w.chain, w.key.clone());
+        let reflected = self
+            .store_mut(source)
+            .told
+            .get(&chain_key)
+            .map(|t| t.written);
+        let p = self
+            .store_mut(store)
+            .projection
+            .get_or_insert_with(Box::default);
+        let Some(version) = reflected else {
+            p.unmatched += 1;
+            return;
+        };
+        let visible = p.visible.get(&w.key).copied().unwrap_or(0);
+        if version <= visible {
+            return; // it shows this version, or a newer one, already
+        }
+        // The versions it now shows, each with its window (a superseded one ends with it).
+        let applied = &self.store_mut(source).log[&w.key].applied;
+        let windows: Vec<u64> = applied[visible as usize..version as usize]
+            .iter()
+            .map(|t| now.0 - t.0)
+            .collect();
+        let window_us = *windows.last().expect("one or more");
+        let p = self
+            .store_mut(store)
+            .projection
+            .as_deref_mut()
+            .expect("made");
+        for w in windows {
+            p.staleness.record(w);
+        }
+        p.made_visible += version - visible;
+        p.visible.insert(w.key.clone(), version);
+        Self::emit(
+            k,
+            DataEvent::Visible {
+                store,
+                key: w.key.clone(),
+                version,
+                window_us,
+            },
+        );
     }
 
     /// A row joins `store`'s outbox table; the relay polls at its next tick.
@@ -324,12 +585,24 @@ impl DataModel {
     }
 
     /// The node's metrics, if it is a store.
-    pub fn metrics(&self, node: NodeId) -> Option<DataMetrics> {
+    pub fn metrics(&self, k: &Kernel, node: NodeId) -> Option<DataMetrics> {
         let s = self.store(node)?;
+        let source = Self::source_of(k, node);
+        let projection = source.map(|source| {
+            // Versions its source applied that no write here has reflected.
+            let source_writes = self.store(source).map_or(0, |src| src.stats.writes);
+            let p = s.projection.as_deref();
+            ProjectionMetrics {
+                behind: source_writes.saturating_sub(p.map_or(0, |p| p.made_visible)),
+                unmatched: p.map_or(0, |p| p.unmatched),
+                staleness: p.map(|p| p.staleness.summary()).unwrap_or_default(),
+            }
+        });
         Some(DataMetrics::Store(StoreMetrics {
             keys: s.values.len() as u64,
             in_flight: s.in_flight,
             outbox_pending: s.outbox.len() as u64,
+            projection,
             stats: s.stats.clone(),
         }))
     }
@@ -348,6 +621,18 @@ impl DataModel {
                     s.stats.writes
                 ));
             }
+            let source = Self::source_of(k, NodeId(i as u32)).and_then(|src| self.store(src));
+            if let (Some(p), Some(src)) = (&s.projection, source) {
+                for (key, &shown) in &p.visible {
+                    let there = src.values.get(key).map_or(0, |v| v.version);
+                    if shown > there {
+                        return Err(format!(
+                            "read model {name:?}: key {key:?} shows version {shown} of its \
+                             source, which has applied only {there}"
+                        ));
+                    }
+                }
+            }
             for (key, v) in &s.values {
                 if v.message.0 >= k.ledger.next_id().0 || v.at > k.now {
                     return Err(format!(
@@ -362,23 +647,33 @@ impl DataModel {
     }
 }
 
-/// A handler step sends `w` over its edge; it reaches the store after the edge's latency. A
+/// A handler step sends `a` over its edge; it reaches the store after the edge's latency. A
 /// function of the kernel alone, so that any model's handler can send one (like
-/// `Kernel::send_on`); the store's state first changes when the write arrives.
-pub(crate) fn send(k: &mut Kernel, w: Write) {
+/// `Kernel::send_on`); the store's state first changes when it arrives.
+pub(crate) fn send(k: &mut Kernel, a: Access) {
     let depart = k.now;
-    let arrive = depart + k.topo.edge(w.edge).latency.sample(&mut k.rng);
+    let arrive = depart + k.topo.edge(a.edge).latency.sample(&mut k.rng);
+    let (message, edge, key) = (a.message, a.edge, a.key.clone());
     DataModel::emit(
         k,
-        DataEvent::WriteSent {
-            message: w.message,
-            edge: w.edge,
-            key: w.key.clone(),
-            depart,
-            arrive,
+        match a.op {
+            AccessOp::Read => DataEvent::ReadSent {
+                message,
+                edge,
+                key,
+                depart,
+                arrive,
+            },
+            AccessOp::Write { .. } => DataEvent::WriteSent {
+                message,
+                edge,
+                key,
+                depart,
+                arrive,
+            },
         },
     );
-    k.schedule(arrive, ModelDue::Data(Due::Op(Box::new(Op::Write(w)))));
+    k.schedule(arrive, ModelDue::Data(Due::Op(Box::new(Op::Access(a)))));
 }
 
 /// The relay's next poll of `store`'s outbox: the next multiple of its `outbox_interval`
@@ -391,8 +686,9 @@ fn next_tick(k: &Kernel, store: NodeId) -> crate::time::SimTime {
     crate::time::SimTime((k.now.0 / period + 1) * period)
 }
 
-/// The answer to write `w` crosses the edge back to its service.
-fn answer(k: &mut Kernel, w: &Write, ok: bool) {
-    let at = k.now + k.topo.edge(w.edge).latency.sample(&mut k.rng);
-    k.schedule(at, w.origin.answer(ok));
+/// The answer to `a` crosses the edge back to its handler; returns when it arrives.
+fn answer(k: &mut Kernel, a: &Access, ok: bool) -> SimTime {
+    let at = k.now + k.topo.edge(a.edge).latency.sample(&mut k.rng);
+    k.schedule(at, a.origin.answer(ok));
+    at
 }

@@ -65,12 +65,50 @@ pub(crate) fn check_kind(kind: &DataKind, path: Path<'_>, diags: &mut Vec<Diagno
     match kind {
         DataKind::Store(s) => {
             crate::scenario::parse::check_dist(&s.write_latency, path.at("write_latency"), diags);
+            crate::scenario::parse::check_dist(&s.read_latency, path.at("read_latency"), diags);
             if s.outbox_interval.is_zero() {
                 diags.push(Diagnostic::new(
                     path.at("outbox_interval"),
                     "the relay would poll without time passing; expected at least 1ms",
                 ));
             }
+        }
+    }
+}
+
+/// The checks across nodes of stores: a read model's `projection_of` names another store that
+/// is not itself a read model (project from the source of truth).
+pub(crate) fn check_topology<'a>(
+    s: &'a crate::scenario::Scenario,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (i, n) in s.nodes.iter().enumerate() {
+        let NodeKind::Data(DataKind::Store(c)) = &n.kind else {
+            continue;
+        };
+        let Some(source) = &c.projection_of else {
+            continue;
+        };
+        let path = format!("nodes[{i}].config.projection_of");
+        let problem = match kind(source) {
+            _ if *source == n.id => Some(format!(
+                "{source:?} is this store; a read model projects another store"
+            )),
+            None => Some(format!("{source:?}: there is no node of that name")),
+            Some(NodeKind::Data(DataKind::Store(src))) => src.projection_of.as_ref().map(|up| {
+                format!(
+                    "{source:?} is itself a read model (of {up:?}); project from the source of \
+                     truth, {up:?}"
+                )
+            }),
+            Some(other) => Some(format!(
+                "{source:?} is a {}; a read model projects a store",
+                other.name()
+            )),
+        };
+        if let Some(problem) = problem {
+            diags.push(Diagnostic::new(path, problem));
         }
     }
 }

@@ -16,6 +16,13 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             key,
             depart,
             arrive,
+        }
+        | DataEvent::ReadSent {
+            message,
+            edge,
+            key,
+            depart,
+            arrive,
         } => {
             f.u64("message", message.0)?;
             let (from, to) = f.edge_ends(*edge);
@@ -50,6 +57,27 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             f.str("key", key)?;
             f.str("idempotency_key", idempotency_key)?;
             f.u64("message", message.0)
+        }
+        DataEvent::Read(r) => {
+            f.node("store", r.store)?;
+            f.str("key", &r.key)?;
+            f.u64("version", r.version)?;
+            f.u64("acked", r.acked)?;
+            f.u64("told", r.told)?;
+            f.u64("message", r.message.0)?;
+            f.bool("stale", r.stale())?;
+            f.bool("ryw_violation", r.ryw_violation())
+        }
+        DataEvent::Visible {
+            store,
+            key,
+            version,
+            window_us,
+        } => {
+            f.node("store", *store)?;
+            f.str("key", key)?;
+            f.u64("version", *version)?;
+            f.u64("window_us", *window_us)
         }
     }
 }

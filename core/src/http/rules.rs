@@ -176,7 +176,7 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                             ));
                         }
                     }
-                    HandlerStep::Write(_) | HandlerStep::Publish(_) => {
+                    HandlerStep::Write(_) | HandlerStep::Read(_) | HandlerStep::Publish(_) => {
                         for (field, t) in crate::handler::step_templates(step) {
                             // An HTTP request carries no headers or routing key here: a key
                             // that reads one could never be made.
@@ -461,8 +461,9 @@ pub(crate) fn check_topology<'a>(
                 for (j, step) in svc.handler.iter().flatten().enumerate() {
                     let targets = match step {
                         HandlerStep::Call(targets) => targets,
-                        HandlerStep::Write(w) => {
-                            crate::handler::check_write(n, i, j, w, kind, s, diags);
+                        HandlerStep::Write(_) | HandlerStep::Read(_) => {
+                            let st = step.store_step().expect("a store step");
+                            crate::handler::check_store_step(n, i, j, st, kind, s, diags);
                             continue;
                         }
                         HandlerStep::Publish(p) => {

@@ -5,7 +5,7 @@ use super::event::{HttpEvent, Status};
 use super::kind::{Algorithm, HandlerStep, HttpKind, ServiceConfig};
 use super::model::{Due, HttpModel, Job, NodeState, Origin};
 use super::slab::Key;
-use crate::data::Write;
+use crate::data::Access;
 use crate::handler::{self, Outgoing};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
@@ -21,8 +21,8 @@ enum Plan {
     Done,
     /// Calls, over these edges (`None`: no edge to call over), at once.
     Calls(Vec<Option<EdgeId>>),
-    /// A write to a store; or why it cannot be sent.
-    Write(Result<Box<Write>, String>),
+    /// A read or write to a store; or why it cannot be sent.
+    Store(Result<Box<Access>, String>),
     /// A message to publish; or why it cannot be.
     Publish(Result<Box<Outgoing>, String>),
 }
@@ -177,13 +177,13 @@ impl HttpModel {
                         })
                         .collect(),
                 ),
-                Some(HandlerStep::Write(w)) => Plan::Write(
+                Some(s @ (HandlerStep::Write(_) | HandlerStep::Read(_))) => Plan::Store(
                     // Every attempt of every call made for a client's request carries its id:
                     // a retry at any hop is the same request.
-                    handler::write(
+                    handler::access(
                         k,
                         node,
-                        w,
+                        s.store_step().expect("a store step"),
                         handler::Handled::message(&job.msg),
                         job.msg.correlation_id,
                         StepOrigin::Http(key),
@@ -226,13 +226,13 @@ impl HttpModel {
                     self.finish(k, key, status);
                     return;
                 }
-                Plan::Write(Ok(w)) => {
+                Plan::Store(Ok(w)) => {
                     job.step += 1;
                     job.pending = 1;
                     crate::data::send(k, *w);
                     return; // its answer moves it on
                 }
-                Plan::Write(Err(reason)) | Plan::Publish(Err(reason)) => {
+                Plan::Store(Err(reason)) | Plan::Publish(Err(reason)) => {
                     self.step_failed(k, key, &reason);
                     return;
                 }
@@ -274,7 +274,11 @@ impl HttpModel {
         if ok {
             self.run_steps(k, key);
         } else {
-            self.step_failed(k, key, "its store was removed while the write was out");
+            self.step_failed(
+                k,
+                key,
+                "its store was removed while the read or write was out",
+            );
         }
     }
 

@@ -49,6 +49,10 @@ const STEPS: &[Step] = &[
         from: 7,
         run: v7_to_v8,
     },
+    Step {
+        from: 8,
+        run: v8_to_v9,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -197,16 +201,7 @@ fn v6_to_v7(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
         Ok(())
     };
-    let nodes = doc.get("nodes").and_then(Value::as_array);
-    for (i, n) in nodes.into_iter().flatten().enumerate() {
-        check(n, &format!("nodes[{i}]"))?;
-    }
-    let actions = doc.get("actions").and_then(Value::as_array);
-    for (i, a) in actions.into_iter().flatten().enumerate() {
-        if let Some(n) = a.get("node").filter(|n| n.is_object()) {
-            check(n, &format!("actions[{i}].node"))?;
-        }
-    }
+    each_node(&doc, check)?;
     doc.insert("version".into(), Value::from(7));
     Ok(doc)
 }
@@ -228,6 +223,51 @@ fn v7_to_v8(mut doc: Doc) -> Result<Doc, Diagnostic> {
         }
         Ok(())
     };
+    each_node(&doc, check)?;
+    doc.insert("version".into(), Value::from(8));
+    Ok(doc)
+}
+
+/// Version 9 gave stores reads: a handler's `read` step, a store's `read_latency`, and read
+/// models (`projection_of`). A version-8 document has none, so it runs as it did.
+fn v8_to_v9(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
+        let new = |path: String, what: &str| newer(path, what, 9);
+        let config = n.get("config");
+        if n.get("kind").and_then(Value::as_str) == Some("store") {
+            for field in ["read_latency", "projection_of"] {
+                if config.and_then(|c| c.get(field)).is_some() {
+                    return Err(new(
+                        format!("{at}.config.{field}"),
+                        &format!("a store's `{field}`"),
+                    ));
+                }
+            }
+        }
+        let steps = config
+            .and_then(|c| c.get("handler"))
+            .and_then(Value::as_array);
+        for (j, step) in steps.into_iter().flatten().enumerate() {
+            if step.get("read").is_some() {
+                return Err(new(
+                    format!("{at}.config.handler[{j}].read"),
+                    "a handler's `read` step",
+                ));
+            }
+        }
+        Ok(())
+    };
+    each_node(&doc, check)?;
+    doc.insert("version".into(), Value::from(9));
+    Ok(doc)
+}
+
+/// Runs `check` on every node of `doc`, in its nodes and in its `configure` actions, with the
+/// node's path; stops at the first error.
+fn each_node(
+    doc: &Doc,
+    check: impl Fn(&Value, &str) -> Result<(), Diagnostic>,
+) -> Result<(), Diagnostic> {
     let nodes = doc.get("nodes").and_then(Value::as_array);
     for (i, n) in nodes.into_iter().flatten().enumerate() {
         check(n, &format!("nodes[{i}]"))?;
@@ -238,8 +278,7 @@ fn v7_to_v8(mut doc: Doc) -> Result<Doc, Diagnostic> {
             check(n, &format!("actions[{i}].node"))?;
         }
     }
-    doc.insert("version".into(), Value::from(8));
-    Ok(doc)
+    Ok(())
 }
 
 /// Checks `version` and migrates an older document to [`FORMAT_VERSION`].

@@ -401,6 +401,7 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     crate::kafka::rules::check_topology(s, &kind_of, diags);
     crate::bullmq::rules::check_topology(s, &kind_of, diags);
     crate::handler::check_topology(s, &kind_of, diags);
+    crate::data::rules::check_topology(s, &kind_of, diags);
     for (i, n) in s.nodes.iter().enumerate() {
         let needs_out = matches!(
             n.kind,

@@ -778,6 +778,63 @@ fn metrics(ctx: &Ctx) -> Html {
             ],
         ));
     }
+    for st in &last.stores {
+        let id = st.node;
+        let of = |s: &Sample| s.stores.iter().find(|x| x.node == id).cloned();
+        let name = &topo.node(id).name;
+        if st.staleness.is_some() {
+            // The mean window of the versions made visible in each interval (0 when none
+            // were), and the run's p99 so far.
+            let mean: Vec<f64> = samples
+                .windows(2)
+                .map(|w| {
+                    let (a, b) = (
+                        of(w[0]).and_then(|x| x.staleness),
+                        of(w[1]).and_then(|x| x.staleness),
+                    );
+                    let (a, b) = (a.unwrap_or_default(), b.unwrap_or_default());
+                    let n = b.count.saturating_sub(a.count);
+                    if n == 0 {
+                        0.0
+                    } else {
+                        b.total_us.saturating_sub(a.total_us) as f64 / n as f64 / 1000.0
+                    }
+                })
+                .collect();
+            let p99: Vec<f64> = samples[1..]
+                .iter()
+                .map(|s| {
+                    of(s)
+                        .and_then(|x| x.staleness)
+                        .map_or(0.0, |x| x.p99_us as f64 / 1000.0)
+                })
+                .collect();
+            charts.push(chart(
+                format!("read model {name}, staleness ms"),
+                rate_xs,
+                &[
+                    ("window (mean)", "publish", mean),
+                    ("p99 so far", "fail", p99),
+                ],
+            ));
+        }
+        let rate = |f: fn(&crate::timeline::StoreSample) -> u64| {
+            rates(&samples, |s| of(s).map_or(0, |x| f(&x)))
+        };
+        charts.push(chart(
+            format!("store {name}, reads/s"),
+            rate_xs,
+            &[
+                ("reads", "ack", rate(|x| x.reads)),
+                ("stale", "ready", rate(|x| x.stale_reads)),
+                (
+                    "read-your-writes violations",
+                    "fail",
+                    rate(|x| x.ryw_violations),
+                ),
+            ],
+        ));
+    }
     if !consumers.is_empty() {
         let series: Vec<(&str, &str, Vec<f64>)> = consumers
             .iter()
@@ -863,6 +920,7 @@ mod tests {
             published,
             clients: Vec::new(),
             services: Vec::new(),
+            stores: Vec::new(),
         }
     }
 
