@@ -179,19 +179,23 @@ fn one_or_many<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error>
     }
 }
 
-/// The message a handler is handling, with what its paradigm adds to it: a BullMQ job's id.
+/// The message a handler is handling, with what its paradigm adds to it: a BullMQ job's id,
+/// a Kafka record's key and place.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Handled<'a> {
     /// The message.
     pub msg: &'a Envelope,
-    /// The job's id, for a worker's handler.
-    pub job_id: Option<&'a str>,
+    /// What it is handled as.
+    pub input: crate::data::Input<'a>,
 }
 
 impl<'a> Handled<'a> {
     /// A message that is not a job.
     pub fn message(msg: &'a Envelope) -> Handled<'a> {
-        Handled { msg, job_id: None }
+        Handled {
+            msg,
+            input: crate::data::Input::Message,
+        }
     }
 }
 
@@ -240,7 +244,7 @@ pub(crate) fn access(
             )
         })?;
     let render = |t: &KeyTemplate| {
-        t.render(msg, h.job_id)
+        t.render(msg, h.input)
             .map_err(|m| format!("the key {t} reads {m}"))
     };
     let op = match step {
@@ -329,7 +333,7 @@ pub(crate) fn outgoing(
 /// The routing key and headers `p` makes from the message being handled.
 fn rendered(p: &PublishStep, h: Handled<'_>) -> Result<(String, Headers), String> {
     let render = |t: &KeyTemplate| {
-        t.render(h.msg, h.job_id)
+        t.render(h.msg, h.input)
             .map_err(|m| format!("the template {t} reads {m}"))
     };
     let routing_key = p.routing_key.as_ref().map(render).transpose()?;
@@ -525,23 +529,50 @@ pub(crate) fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::K
     }
 }
 
-/// Refuses `{job_id}` in the templates of the handler `steps` of a node whose messages are not
-/// jobs (`what`: its kind, for the message), at `path` (the node's config).
-pub(crate) fn no_job_ids(
+/// What a node's handler handles, for the fields its templates may read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum InputKind {
+    /// Requests or deliveries: messages.
+    Message,
+    /// BullMQ jobs.
+    Job,
+    /// Kafka records.
+    Record,
+}
+
+/// Refuses, in the templates of the handler `steps` of a node (`what`: its kind) that handles
+/// `input`, the fields its inputs do not have: `{job_id}` outside jobs, a record's fields
+/// outside records, `{routing_key}` on a record. At `path` (the node's config).
+pub(crate) fn no_foreign_fields(
     steps: &[HandlerStep],
     what: &str,
+    input: InputKind,
     path: crate::scenario::Path<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
     for (j, step) in steps.iter().enumerate() {
         for (field, t) in step_templates(step) {
-            if t.reads_job_id() {
+            let problem = if t.reads_job_id() && input != InputKind::Job {
+                Some(format!(
+                    "{{job_id}}: a {what}'s messages are not BullMQ jobs; use {{message_id}} \
+                     (a redelivery keeps it)"
+                ))
+            } else if let Some(f) = t.record_field().filter(|_| input != InputKind::Record) {
+                Some(format!(
+                    "{f}: a {what}'s messages are not Kafka records; use {{message_id}}"
+                ))
+            } else if t.reads_routing_key() && input == InputKind::Record {
+                Some(format!(
+                    "{{routing_key}}: a Kafka record has no routing key; use {{record_key}} \
+                     (a {what} reads records)"
+                ))
+            } else {
+                None
+            };
+            if let Some(problem) = problem {
                 diags.push(Diagnostic::new(
                     format!("{path}.handler[{j}].{field}"),
-                    format!(
-                        "{{job_id}}: a {what}'s messages are not BullMQ jobs; use {{message_id}} \
-                         (a redelivery keeps it)"
-                    ),
+                    problem,
                 ));
             }
         }
@@ -575,6 +606,7 @@ fn queue_handler(kind: &NodeKind) -> Option<&[HandlerStep]> {
     match kind {
         NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) => Some(&c.handler),
         NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(w)) => Some(&w.handler),
+        NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(c)) => Some(&c.handler),
         NodeKind::Producer(_)
         | NodeKind::Relay(_)
         | NodeKind::Sink(_)
@@ -583,7 +615,9 @@ fn queue_handler(kind: &NodeKind) -> Option<&[HandlerStep]> {
             crate::bullmq::BullmqKind::Queue(_) | crate::bullmq::BullmqKind::Producer(_),
         )
         | NodeKind::Http(_)
-        | NodeKind::Kafka(_)
+        | NodeKind::Kafka(
+            crate::kafka::KafkaKind::Topic(_) | crate::kafka::KafkaKind::Producer(_),
+        )
         | NodeKind::Data(_) => None,
     }
 }

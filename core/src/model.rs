@@ -144,6 +144,15 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
             };
             amqp::rules::publish_rule(to).map(EdgeKind::Amqp)
         }
+        // A Kafka consumer's handler publishes to RabbitMQ, as a service's does.
+        (ModelId::Kafka, ModelId::Amqp)
+            if matches!(from, NodeKind::Kafka(kafka::KafkaKind::Consumer(_))) =>
+        {
+            let NodeKind::Amqp(to) = to else {
+                unreachable!("an AMQP kind")
+            };
+            amqp::rules::publish_rule(to).map(EdgeKind::Amqp)
+        }
         // Request-response nodes judge every edge at them, to any other model too.
         (ModelId::Http, _) | (_, ModelId::Http) => {
             http::rules::edge_rule(from, to).map(EdgeKind::Http)
@@ -260,6 +269,13 @@ pub(crate) enum StepOrigin {
     Http(http::JobKey),
     /// A job attempt a BullMQ worker is running.
     Bullmq(bullmq::RunKey),
+    /// A record a Kafka consumer is processing: its `run`th.
+    Kafka {
+        /// The consumer.
+        consumer: NodeId,
+        /// Which record.
+        run: u32,
+    },
     /// A delivery a RabbitMQ consumer is handling: its channel's handler run.
     Amqp {
         /// The consumer.
@@ -278,6 +294,9 @@ impl StepOrigin {
             StepOrigin::Bullmq(run) => ModelDue::Bullmq(bullmq::Due::StepFailed(run)),
             StepOrigin::Amqp { consumer, run } => {
                 ModelDue::Amqp(amqp::Due::StepDone { consumer, run, ok })
+            }
+            StepOrigin::Kafka { consumer, run } => {
+                ModelDue::Kafka(kafka::Due::StepDone(consumer, run, ok))
             }
         }
     }

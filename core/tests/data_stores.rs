@@ -318,7 +318,7 @@ fn stores_refuse_edges_and_actions_that_make_no_sense() {
     common::refused(
         &edge("shop", "charges"),
         "edges[3]",
-        "connect a service, a consumer or a worker",
+        "connect a service, a consumer, a worker or a Kafka consumer",
     );
     let crash = with_pushed(
         "actions",

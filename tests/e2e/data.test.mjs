@@ -245,3 +245,35 @@ test("build a projection from the palette: a service writes, a consumer projects
   await setField("store-2", "projection_of", "nowhere");
   assert.match(await page.locator("#inspector").textContent(), /no node of that name/);
 });
+
+test("build a Kafka consumer whose handler writes a store, keyed by the record's place", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  await dragFromPalette(page, "kafka_producer", "", 300, 240);
+  await dragFromPalette(page, "topic", "", 500, 240);
+  await dragFromPalette(page, "kafka_consumer", "", 700, 240);
+  await dragFromPalette(page, "store", "", 900, 240);
+  await connectNodes(page, "kafka-producer", "topic");
+  await connectNodes(page, "topic", "kafka-consumer");
+  const tip = await connectNodes(page, "kafka-consumer", "store");
+  assert.match(tip ?? "", /reads and writes/, `a Kafka consumer connects to a store: ${tip}`);
+  const c = await centre(node("kafka-consumer"));
+  await page.mouse.click(c.x, c.y - 20);
+  const field = page.locator(`#inspector [data-field="handler"]`);
+  await field.click();
+  await field.fill('[{"write": "store", "key": "record:{partition}:{offset}", "idempotency_key": "{partition}:{offset}"}]');
+  await field.press("Tab");
+  assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field|no node/);
+  await runTo(page, 8, { speed: 10 });
+  const s = await storeCounts(page, "store");
+  await screenshot(page, "data-08-kafka-consumer-built");
+  const [, keys, writes] = s.text.match(/(\d+) keys · (\d+) writes/);
+  assert.ok(Number(keys) > 0, `the consumer's writes reached the store: ${s.text}`);
+  assert.equal(keys, writes, "each record written once");
+  // A template that reads what a record does not have is refused where it is typed.
+  await page.mouse.click(c.x, c.y - 20);
+  await field.click();
+  await field.fill('[{"write": "store", "key": "job:{job_id}"}]');
+  await field.press("Tab");
+  assert.match(await page.locator("#inspector").textContent(), /not BullMQ jobs/);
+});

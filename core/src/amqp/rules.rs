@@ -435,7 +435,8 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
             "expected 1 or more (the consumer crashes on finishing that many messages)",
         ));
     }
-    crate::handler::no_job_ids(&c.handler, "consumer", path, diags);
+    let input = crate::handler::InputKind::Message;
+    crate::handler::no_foreign_fields(&c.handler, "consumer", input, path, diags);
     crate::handler::no_calls(&c.handler, "consumer", path, diags);
 }
 

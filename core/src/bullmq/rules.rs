@@ -403,6 +403,8 @@ fn check_worker(w: &WorkerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     }
     crate::scenario::parse::check_dist(&w.processing_time, path.at("processing_time"), diags);
     crate::handler::no_calls(&w.handler, "worker", path, diags);
+    let input = crate::handler::InputKind::Job;
+    crate::handler::no_foreign_fields(&w.handler, "worker", input, path, diags);
 }
 
 /// An edge of this model: a latency, nothing else.

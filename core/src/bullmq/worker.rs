@@ -310,7 +310,7 @@ impl BullmqModel {
             };
             let h = Handled {
                 msg,
-                job_id: Some(&j.info.id),
+                input: crate::data::Input::Job(&j.info.id),
             };
             match s {
                 HandlerStep::Write(_) | HandlerStep::Read(_) => {

@@ -28,4 +28,4 @@ pub use event::{DataEvent, ReadResult};
 pub use kind::{DataKind, EdgeKind, ReadStep, StoreConfig, WriteStep};
 pub(crate) use model::{send, Access, AccessOp, DataModel, Due, OutboxRow};
 pub use model::{DataMetrics, ProjectionMetrics, StoreMetrics, StoreStats, Version};
-pub use template::{KeyTemplate, Missing, MAX_TEMPLATE_BYTES};
+pub use template::{Input, KeyTemplate, Missing, RecordInput, MAX_TEMPLATE_BYTES};

@@ -14,7 +14,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (
             NodeKind::Http(HttpKind::Service(_))
             | NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
-            | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_)),
+            | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
+            | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_)),
             NodeKind::Data(DataKind::Store(_)),
         ) => Ok(EdgeKind::Access),
         (NodeKind::Data(DataKind::Store(_)), _) => Err(
@@ -31,8 +32,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             | NodeKind::Bullmq(_),
             _,
         ) => Err(
-            "a store is written by a handler's steps: connect a service, a consumer or a worker \
-             to it",
+            "a store is read and written by a handler's steps: connect a service, a consumer, a \
+             worker or a Kafka consumer to it",
         ),
     }
 }

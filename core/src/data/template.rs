@@ -23,6 +23,14 @@ pub enum Field {
     /// number the queue gave it. Every attempt of the job, and a stalled job picked up again,
     /// keeps it.
     JobId,
+    /// `{record_key}`: a Kafka record's key (a Kafka consumer's handler only).
+    RecordKey,
+    /// `{partition}`: the partition a Kafka record is in.
+    Partition,
+    /// `{offset}`: a Kafka record's offset in its partition. With `{partition}` (and the
+    /// topic), it names the record for life: a record read again after a rebalance or a
+    /// restart keeps it.
+    Offset,
 }
 
 impl Field {
@@ -32,12 +40,16 @@ impl Field {
             "correlation_id" => Field::CorrelationId,
             "routing_key" => Field::RoutingKey,
             "job_id" => Field::JobId,
+            "record_key" => Field::RecordKey,
+            "partition" => Field::Partition,
+            "offset" => Field::Offset,
             _ => match name.strip_prefix("header.") {
                 Some(h) if !h.is_empty() => Field::Header(h.to_owned()),
                 _ => {
                     return Err(format!(
                         "{{{name}}} is not a field a key can read; expected {{message_id}}, \
-                         {{correlation_id}}, {{routing_key}}, {{header.NAME}} or {{job_id}}"
+                         {{correlation_id}}, {{routing_key}}, {{header.NAME}}, {{job_id}}, \
+                         {{record_key}}, {{partition}} or {{offset}}"
                     ))
                 }
             },
@@ -50,6 +62,9 @@ impl Field {
             Field::CorrelationId => out.push_str("correlation_id"),
             Field::RoutingKey => out.push_str("routing_key"),
             Field::JobId => out.push_str("job_id"),
+            Field::RecordKey => out.push_str("record_key"),
+            Field::Partition => out.push_str("partition"),
+            Field::Offset => out.push_str("offset"),
             Field::Header(h) => {
                 out.push_str("header.");
                 out.push_str(h);
@@ -149,6 +164,17 @@ impl KeyTemplate {
             .any(|p| matches!(p, Part::Field(Field::JobId)))
     }
 
+    /// The first field it reads of a Kafka record (`{record_key}`, `{partition}`,
+    /// `{offset}`), if any.
+    pub fn record_field(&self) -> Option<&'static str> {
+        self.parts.iter().find_map(|p| match p {
+            Part::Field(Field::RecordKey) => Some("{record_key}"),
+            Part::Field(Field::Partition) => Some("{partition}"),
+            Part::Field(Field::Offset) => Some("{offset}"),
+            Part::Text(_) | Part::Field(_) => None,
+        })
+    }
+
     /// True if it reads the routing key.
     pub fn reads_routing_key(&self) -> bool {
         self.parts
@@ -156,9 +182,9 @@ impl KeyTemplate {
             .any(|p| matches!(p, Part::Field(Field::RoutingKey)))
     }
 
-    /// The key for `msg` (of the job `job_id`, for a worker's handler); or what it reads that
-    /// is not there.
-    pub fn render(&self, msg: &Envelope, job_id: Option<&str>) -> Result<String, Missing> {
+    /// The key for `msg`, handled as `input` (a job, a record); or what it reads that is not
+    /// there.
+    pub fn render(&self, msg: &Envelope, input: Input<'_>) -> Result<String, Missing> {
         let mut out = String::new();
         for p in &self.parts {
             match p {
@@ -174,13 +200,54 @@ impl KeyTemplate {
                     Some(v) => write_header(&mut out, v),
                     None => return Err(Missing::Header(h.clone())),
                 },
-                Part::Field(Field::JobId) => match job_id {
-                    Some(id) => out.push_str(id),
-                    None => return Err(Missing::JobId),
+                Part::Field(Field::JobId) => match input {
+                    Input::Job(id) => out.push_str(id),
+                    Input::Message | Input::Record(_) => return Err(Missing::JobId),
                 },
+                Part::Field(Field::RecordKey) => {
+                    out.push_str(record(input)?.key.ok_or(Missing::NullKey)?);
+                }
+                Part::Field(Field::Partition) => {
+                    let _ = write!(out, "{}", record(input)?.partition);
+                }
+                Part::Field(Field::Offset) => {
+                    let _ = write!(out, "{}", record(input)?.offset);
+                }
             }
         }
         Ok(out)
+    }
+}
+
+/// What a handler handles, besides the message itself: a BullMQ job's id, a Kafka record's
+/// place.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Input<'a> {
+    /// A request or a delivery: the message alone.
+    #[default]
+    Message,
+    /// A BullMQ job, by its id.
+    Job(&'a str),
+    /// A Kafka record.
+    Record(RecordInput<'a>),
+}
+
+/// A Kafka record as a handler sees it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RecordInput<'a> {
+    /// Its key (`None`: a null key).
+    pub key: Option<&'a str>,
+    /// Its partition.
+    pub partition: u32,
+    /// Its offset.
+    pub offset: u64,
+}
+
+/// The record `input` is, if it is one.
+fn record(input: Input<'_>) -> Result<RecordInput<'_>, Missing> {
+    match input {
+        Input::Record(r) => Ok(r),
+        Input::Message | Input::Job(_) => Err(Missing::Record),
     }
 }
 
@@ -191,6 +258,10 @@ pub enum Missing {
     Header(String),
     /// A job's id: the message is not a job.
     JobId,
+    /// A record's key, partition or offset: the message is not a Kafka record.
+    Record,
+    /// A record's key: the record's key is null.
+    NullKey,
 }
 
 impl std::fmt::Display for Missing {
@@ -198,6 +269,10 @@ impl std::fmt::Display for Missing {
         match self {
             Missing::Header(h) => write!(f, "header {h:?}, which the message does not carry"),
             Missing::JobId => f.write_str("{job_id}, but the message is not a BullMQ job"),
+            Missing::Record => {
+                f.write_str("a Kafka record's field, but the message is not a record")
+            }
+            Missing::NullKey => f.write_str("{record_key}, but the record's key is null"),
         }
     }
 }
@@ -261,10 +336,26 @@ mod tests {
             "{message_id}/{correlation_id}/{routing_key}/{header.order_id}/{{x}}",
         )
         .unwrap();
-        assert_eq!(t.render(&msg(), None).unwrap(), "7/3/eu.orders/A-17/{x}");
+        assert_eq!(
+            t.render(&msg(), Input::Message).unwrap(),
+            "7/3/eu.orders/A-17/{x}"
+        );
         let j = KeyTemplate::parse("job:{job_id}").unwrap();
-        assert_eq!(j.render(&msg(), Some("42")).unwrap(), "job:42");
-        assert_eq!(j.render(&msg(), None), Err(Missing::JobId));
+        assert_eq!(j.render(&msg(), Input::Job("42")).unwrap(), "job:42");
+        assert_eq!(j.render(&msg(), Input::Message), Err(Missing::JobId));
+        let r = KeyTemplate::parse("{record_key}@{partition}:{offset}").unwrap();
+        let at = |key| {
+            Input::Record(RecordInput {
+                key,
+                partition: 2,
+                offset: 41,
+            })
+        };
+        assert_eq!(r.render(&msg(), at(Some("o-9"))).unwrap(), "o-9@2:41");
+        assert_eq!(r.render(&msg(), at(None)), Err(Missing::NullKey));
+        assert_eq!(r.render(&msg(), Input::Job("1")), Err(Missing::Record));
+        assert_eq!(r.to_string(), "{record_key}@{partition}:{offset}");
+        assert_eq!(r.record_field(), Some("{record_key}"));
     }
 
     #[test]
@@ -285,7 +376,7 @@ mod tests {
     fn a_missing_header_names_it() {
         let t = KeyTemplate::parse("o:{header.tenant}").unwrap();
         assert_eq!(
-            t.render(&msg(), None),
+            t.render(&msg(), Input::Message),
             Err(Missing::Header("tenant".into()))
         );
     }

@@ -187,6 +187,14 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                                      jobs; use {correlation_id} (the client's request) or \
                                      {message_id} (this attempt)",
                                 ));
+                            } else if let Some(f) = t.record_field() {
+                                diags.push(Diagnostic::new(
+                                    format!("{path}.handler[{i}].{field}"),
+                                    format!(
+                                        "{f}: the requests this service serves are not Kafka \
+                                         records; use {{correlation_id}} (the client's request)"
+                                    ),
+                                ));
                             } else if let Some(h) = t.headers().next() {
                                 diags.push(Diagnostic::new(
                                     format!("{path}.handler[{i}].{field}"),

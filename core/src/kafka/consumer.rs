@@ -8,9 +8,11 @@
 use super::event::{KafkaEvent, Removal, ResetCause, Tp};
 use super::kind::{CommitMode, ConsumerConfig, OffsetReset};
 use super::model::{emit, schedule, Client, Coord, Due, Joining, KafkaModel};
+use crate::handler::{self, Handled, HandlerStep};
 use crate::id::NodeId;
 use crate::kernel::Kernel;
 use crate::model::EdgeKind as ModelEdge;
+use crate::model::StepOrigin;
 use crate::time::SimDuration;
 use std::sync::Arc;
 
@@ -388,21 +390,130 @@ impl KafkaModel {
         let st = self.consumer(c);
         let at = k.now + d;
         st.process_at = Some(at);
+        st.run = st.run.wrapping_add(1);
+        st.step = 0;
         let epoch = st.epoch;
         schedule(k, at, Due::Client(c, epoch, Client::Processed));
     }
 
-    /// The application finished a record.
+    /// The application's processing time for a record ended: its handler's steps run, then
+    /// the record is done.
     fn processed(&mut self, k: &mut Kernel, c: NodeId) {
+        if self.consumer(c).process_at != Some(k.now) {
+            return;
+        }
+        if Self::consumer_config(k, c).handler.is_empty() {
+            self.record_done(k, c);
+        } else {
+            self.run_steps(k, c);
+        }
+    }
+
+    /// Runs the current record's handler from its next step: a publish goes at once and the
+    /// next step follows; a read or write waits for its store's answer ([`Self::step_done`]).
+    /// After the last step, the record is done.
+    fn run_steps(&mut self, k: &mut Kernel, c: NodeId) {
+        loop {
+            let st = self.consumer(c);
+            let (run, step) = (st.run, usize::from(st.step));
+            let Some(&(tp, offset, message)) = st.work.front() else {
+                return;
+            };
+            let Some(s) = Self::consumer_config(k, c).handler.get(step) else {
+                return self.record_done(k, c);
+            };
+            let record = self
+                .log(tp)
+                .and_then(|log| log.records_from(offset).next())
+                .filter(|r| r.offset == offset);
+            let Some(record) = record else {
+                let reason = "its record was deleted from the log (retention or compaction) \
+                              while it was processed";
+                return self.step_failed(k, c, reason.into());
+            };
+            let h = Handled {
+                msg: &record.msg,
+                input: crate::data::Input::Record(crate::data::RecordInput {
+                    key: record.key.map(|key| self.key_text(key)),
+                    partition: tp.1,
+                    offset,
+                }),
+            };
+            // A record read again (after a rebalance or a restart) is the same record: the
+            // same logical message.
+            let outcome = match s {
+                HandlerStep::Write(_) | HandlerStep::Read(_) => {
+                    let origin = StepOrigin::Kafka { consumer: c, run };
+                    let st = s.store_step().expect("a store step");
+                    handler::access(k, c, st, h, message, origin).map(Some)
+                }
+                HandlerStep::Publish(p) => handler::outgoing(k, c, p, h).map(|out| {
+                    let msg = record.msg.clone();
+                    handler::publish(k, c, out, &msg);
+                    None
+                }),
+                HandlerStep::Call(_) => {
+                    // Refused when the document is checked; a live edit cannot bring it.
+                    Err("a Kafka consumer's handler makes no calls".into())
+                }
+            };
+            match outcome {
+                Ok(Some(access)) => {
+                    self.consumer(c).step += 1;
+                    crate::data::send(k, access);
+                    return; // its answer moves it on
+                }
+                Ok(None) => self.consumer(c).step += 1,
+                Err(reason) => return self.step_failed(k, c, reason),
+            }
+        }
+    }
+
+    /// A store answered a read or write the handler sent for the `run`th record: the handler
+    /// goes on, or (the store was removed) the step fails.
+    pub(crate) fn step_done(&mut self, k: &mut Kernel, c: NodeId, run: u32, ok: bool) {
+        let Some(st) = self.consumer_ref(c) else {
+            return;
+        };
+        let current = st.run == run && st.step > 0 && st.process_at.is_some();
+        if !k.up(c) || !current {
+            return; // it crashed, or the record was revoked or seeked away, while it was out
+        }
+        if ok {
+            self.run_steps(k, c);
+        } else {
+            let reason = "its store was removed while the read or write was out";
+            self.step_failed(k, c, reason.into());
+        }
+    }
+
+    /// A step of the current record's handler could not be carried out: the handler throws;
+    /// the application logs it and goes on, and the record counts as processed.
+    fn step_failed(&mut self, k: &mut Kernel, c: NodeId, reason: String) {
+        let Some(&(tp, offset, message)) = self.consumer(c).work.front() else {
+            return;
+        };
+        emit(
+            k,
+            KafkaEvent::StepFailed(Box::new(super::event::StepFailure {
+                consumer: c,
+                tp,
+                offset,
+                message,
+                reason,
+            })),
+        );
+        self.record_done(k, c);
+    }
+
+    /// The application finished a record.
+    fn record_done(&mut self, k: &mut Kernel, c: NodeId) {
         let cfg = Self::consumer_config(k, c);
         let (manual_after, commit_every) = (
             !cfg.enable_auto_commit && cfg.commit == CommitMode::AfterProcessing,
             cfg.commit_every,
         );
         let st = self.consumer(c);
-        if st.process_at != Some(k.now) {
-            return;
-        }
         st.process_at = None;
         let Some((tp, offset, message)) = st.work.pop_front() else {
             return;

@@ -214,6 +214,21 @@ pub struct Completed {
     pub withheld: Vec<Tp>,
 }
 
+/// Why a Kafka consumer's handler step failed, for which record.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StepFailure {
+    /// The consumer.
+    pub consumer: NodeId,
+    /// The partition.
+    pub tp: Tp,
+    /// The record's offset.
+    pub offset: u64,
+    /// The record's message.
+    pub message: MessageId,
+    /// Why, in words.
+    pub reason: String,
+}
+
 /// Something the Kafka model did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum KafkaEvent {
@@ -322,6 +337,9 @@ pub enum KafkaEvent {
         /// The record's message.
         message: MessageId,
     },
+    /// A step of the consumer's handler could not be carried out for a record: the handler
+    /// throws, the application logs it and goes on, and the record counts as processed.
+    StepFailed(Box<StepFailure>),
     /// The group stored a committed offset (the next offset to read).
     Committed {
         /// The committing consumer (names the group).
@@ -450,6 +468,7 @@ impl KafkaEvent {
             KafkaEvent::ProduceFailed { .. } => "produce_failed",
             KafkaEvent::Fetched { .. } => "fetched",
             KafkaEvent::Processed { .. } => "processed",
+            KafkaEvent::StepFailed(_) => "step_failed",
             KafkaEvent::Committed { .. } => "committed",
             KafkaEvent::CommitFailed { .. } => "commit_failed",
             KafkaEvent::RebalanceStarted { .. } => "rebalance_started",
@@ -471,6 +490,7 @@ impl KafkaEvent {
         match self {
             KafkaEvent::Appended(a) => Some(a.message),
             KafkaEvent::Processed { message, .. } => Some(*message),
+            KafkaEvent::StepFailed(f) => Some(f.message),
             KafkaEvent::BatchSent { .. }
             | KafkaEvent::Deduplicated { .. }
             | KafkaEvent::Refused { .. }
@@ -512,6 +532,7 @@ impl KafkaEvent {
             | KafkaEvent::Committed { consumer, tp, .. }
             | KafkaEvent::OffsetReset { consumer, tp, .. }
             | KafkaEvent::NoOffset { consumer, tp } => [Some(consumer), Some(tp.0)],
+            KafkaEvent::StepFailed(ref f) => [Some(f.consumer), Some(f.tp.0)],
             KafkaEvent::CommitFailed { consumer, .. }
             | KafkaEvent::MemberRemoved { consumer, .. }
             | KafkaEvent::JoinFailed { consumer }

@@ -25,8 +25,9 @@ pub enum KafkaKind {
     /// and sent to its topic, with acknowledgements and retries.
     Producer(ProducerConfig),
     /// A consumer in a consumer group: it joins the group, is assigned partitions, polls them,
-    /// processes the records and commits offsets.
-    Consumer(ConsumerConfig),
+    /// processes the records and commits offsets. Boxed: its settings and handler are the
+    /// largest of any kind, and every topology node would pay for them.
+    Consumer(Box<ConsumerConfig>),
 }
 
 impl KafkaKind {
@@ -53,7 +54,7 @@ impl KafkaKind {
         Some(match name {
             "topic" => typed(config, path).map(KafkaKind::Topic),
             "kafka_producer" => typed(config, path).map(KafkaKind::Producer),
-            "kafka_consumer" => typed(config, path).map(KafkaKind::Consumer),
+            "kafka_consumer" => typed(config, path).map(|c| KafkaKind::Consumer(Box::new(c))),
             _ => return None,
         })
     }
@@ -570,6 +571,11 @@ pub struct ConsumerConfig {
     /// records; `0`: once per poll's records.
     #[serde(default, skip_serializing_if = "is_zero_u32")]
     pub commit_every: u32,
+    /// The application's handler: steps (store reads and writes, RabbitMQ publishes) run for
+    /// each record after its `processing_time`, before the record counts as processed (and
+    /// so before its offset can be committed after processing).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub handler: Vec<crate::handler::HandlerStep>,
 }
 
 impl Default for ConsumerConfig {

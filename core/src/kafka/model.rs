@@ -45,6 +45,9 @@ pub(crate) enum Due {
     Clean(NodeId, u32),
     /// Something reaches a consumer, or its own timer.
     Client(NodeId, u32, Client),
+    /// A store answered a step of a consumer's handler (for its `run`th record; `true`: it
+    /// succeeded).
+    StepDone(NodeId, u32, bool),
     /// A consumer's request reaches the group coordinator (with the member's incarnation).
     Coord(NodeId, u32, Coord),
     /// A group's timer (group index, rebalance round).
@@ -262,6 +265,10 @@ pub(crate) struct ConsumerState {
     /// Records returned by the last poll, still to process.
     pub work: VecDeque<(Tp, u64, MessageId)>,
     pub process_at: Option<SimTime>,
+    /// Records whose processing began (the handler's answers name theirs).
+    pub run: u32,
+    /// The handler's next step for the record being processed.
+    pub step: u16,
     pub last_poll: SimTime,
     /// When its `max.poll.interval.ms` timer fires, if it runs.
     pub poll_timer: Option<SimTime>,
@@ -626,6 +633,7 @@ impl KafkaModel {
             Due::Retention(t, epoch) => self.retention_due(k, t, epoch),
             Due::Clean(t, epoch) => self.clean_due(k, t, epoch),
             Due::Client(c, epoch, what) => self.client_due(k, c, epoch, what),
+            Due::StepDone(c, run, ok) => self.step_done(k, c, run, ok),
             Due::Coord(c, inc, what) => self.coord_due(k, c, inc, what),
             Due::Group(g, round, what) => self.group_due(k, g, round, what),
         }

@@ -18,9 +18,10 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Kafka(Topic(_)), Kafka(Consumer(_))) => Ok(EdgeKind::Subscribe),
         (Kafka(Producer(_)), _) => Err("a Kafka producer produces only to topics"),
         (Kafka(Topic(_)), _) => Err("a topic is read only by Kafka consumers"),
-        (Kafka(Consumer(_)), _) => {
-            Err("a Kafka consumer sends nothing; it reads topics and commits offsets")
-        }
+        (Kafka(Consumer(_)), _) => Err(
+            "a Kafka consumer sends only what its handler publishes, to an exchange or a queue \
+             (or reads and writes, to a store); it reads topics and commits offsets",
+        ),
         (_, Kafka(Topic(_))) => Err("a topic takes records only from Kafka producers"),
         (_, Kafka(Consumer(_))) => Err("a Kafka consumer reads only topics"),
         (_, Kafka(Producer(_))) => Err("a producer receives nothing"),
@@ -381,6 +382,9 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
         diags,
     );
     crate::scenario::parse::check_dist(&c.processing_time, path.at("processing_time"), diags);
+    crate::handler::no_calls(&c.handler, "Kafka consumer", path, diags);
+    let input = crate::handler::InputKind::Record;
+    crate::handler::no_foreign_fields(&c.handler, "Kafka consumer", input, path, diags);
 }
 
 /// An edge of this model: a latency, nothing else.

@@ -146,6 +146,13 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
             f.u64("offset", offset)?;
             f.u64("message", message.0)
         }
+        KafkaEvent::StepFailed(ref x) => {
+            f.node("consumer", x.consumer)?;
+            tp(f, x.tp)?;
+            f.u64("offset", x.offset)?;
+            f.u64("message", x.message.0)?;
+            f.str("reason", &x.reason)
+        }
         KafkaEvent::Committed {
             consumer,
             tp: t,

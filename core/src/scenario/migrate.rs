@@ -229,12 +229,20 @@ fn v7_to_v8(mut doc: Doc) -> Result<Doc, Diagnostic> {
 }
 
 /// Version 9 gave stores reads: a handler's `read` step, a store's `read_latency`, and read
-/// models (`projection_of`). A version-8 document has none, so it runs as it did.
+/// models (`projection_of`); and Kafka consumers a `handler`. A version-8 document has none,
+/// so it runs as it did.
 fn v8_to_v9(mut doc: Doc) -> Result<Doc, Diagnostic> {
     let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
         let new = |path: String, what: &str| newer(path, what, 9);
         let config = n.get("config");
-        if n.get("kind").and_then(Value::as_str) == Some("store") {
+        let kind = n.get("kind").and_then(Value::as_str);
+        if kind == Some("kafka_consumer") && config.and_then(|c| c.get("handler")).is_some() {
+            return Err(new(
+                format!("{at}.config.handler"),
+                "a Kafka consumer's `handler`",
+            ));
+        }
+        if kind == Some("store") {
             for field in ["read_latency", "projection_of"] {
                 if config.and_then(|c| c.get(field)).is_some() {
                     return Err(new(

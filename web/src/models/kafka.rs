@@ -306,6 +306,12 @@ pub const CONSUMER: &[Field] = &[
         "manual commits: every this many records (0: each poll)",
     ),
     f(
+        "handler",
+        &["handler"],
+        Json,
+        "steps per record, before it counts as processed: [{\"write\": \"view\", \"key\": \"order:{record_key}\", \"idempotency_key\": \"{partition}:{offset}\"}, {\"read\": \"db\", \"key\": \"…\"}, {\"publish\": \"events\"}] (empty: none)",
+    ),
+    f(
         "auto.offset.reset",
         &["auto.offset.reset"],
         Choice(&["latest", "earliest", "none"]),
@@ -393,8 +399,8 @@ pub fn slowed(spec: &NodeSpec, kind: &KafkaKind) -> Option<NodeSpec> {
 /// Producers and topics send (records, fetched records); consumers do not.
 pub fn sends(kind: &KafkaKind) -> bool {
     match kind {
-        KafkaKind::Producer(_) | KafkaKind::Topic(_) => true,
-        KafkaKind::Consumer(_) => false,
+        // A consumer's handler reads and writes stores and publishes to RabbitMQ.
+        KafkaKind::Producer(_) | KafkaKind::Topic(_) | KafkaKind::Consumer(_) => true,
     }
 }
 
