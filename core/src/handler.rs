@@ -209,6 +209,72 @@ pub(crate) struct Outgoing {
     pub routing_key: String,
     /// Its headers.
     pub headers: Headers,
+    /// The chain it continues (the handled message's correlation id) and its cause (the
+    /// handled message).
+    pub chain: (MessageId, MessageId),
+}
+
+/// What a handler step that is not a call does, made ready from the message being handled
+/// (every template rendered, every destination found), so that the model running the handler
+/// only carries it out.
+pub(crate) enum Action {
+    /// A store's read or write: the handler waits for the store's answer.
+    Store(Access),
+    /// A RabbitMQ publish: it leaves at once, and the handler goes on.
+    Publish(Outgoing),
+}
+
+/// Whether the handler waits, after an action, for an answer (an agenda entry of its own
+/// model, [`StepOrigin::answer`]) before its next step.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Then {
+    /// The answer moves it on.
+    Wait,
+    /// The next step runs at once.
+    GoOn,
+}
+
+/// Makes ready the step `s` of `node`'s handler (a node of kind `what`) for the message being
+/// handled; or says why it cannot be carried out. `logical` is the logical message the step
+/// belongs to (what a redelivery or a retry keeps), `origin` whom an answer goes to. Call
+/// steps are the service's own (they wait on several calls at once): here they are refused.
+pub(crate) fn prepare(
+    k: &Kernel,
+    node: NodeId,
+    s: &HandlerStep,
+    h: Handled<'_>,
+    logical: MessageId,
+    origin: StepOrigin,
+) -> Result<Action, String> {
+    match s {
+        HandlerStep::Write(w) => access(k, node, StoreStep::Write(w), h, logical, origin),
+        HandlerStep::Read(r) => access(k, node, StoreStep::Read(r), h, logical, origin),
+        HandlerStep::Publish(p) => return outgoing(k, node, p, h).map(Action::Publish),
+        HandlerStep::Call(_) => {
+            // Refused when the document is checked; a live edit cannot bring it.
+            return Err(format!(
+                "a {}'s handler makes no calls",
+                k.topo.node(node).kind.name()
+            ));
+        }
+    }
+    .map(Action::Store)
+}
+
+/// `node` carries out the action `a` its handler made ready: a store's read or write leaves
+/// for the store, a message for its exchange or queue.
+pub(crate) fn carry_out(k: &mut Kernel, node: NodeId, a: Action) -> Then {
+    match a {
+        Action::Store(access) => {
+            crate::data::send(k, access);
+            Then::Wait
+        }
+        Action::Publish(out) => {
+            // `basic.publish` does not wait: the handler goes on at once.
+            publish(k, node, out);
+            Then::GoOn
+        }
+    }
 }
 
 /// What the store step `step` (a read or a write) of `node`'s handler sends for the message
@@ -327,6 +393,7 @@ pub(crate) fn outgoing(
         to,
         routing_key,
         headers,
+        chain: (h.msg.correlation_id, h.msg.id),
     })
 }
 
@@ -344,23 +411,17 @@ fn rendered(p: &PublishStep, h: Handled<'_>) -> Result<(String, Headers), String
     Ok((routing_key.unwrap_or_default(), headers))
 }
 
-/// `node` publishes `out`, continuing the chain of the message `msg` it is handling (its
-/// correlation id, and `msg` as the cause). `basic.publish` does not wait.
-pub(crate) fn publish(k: &mut Kernel, node: NodeId, out: Outgoing, msg: &Envelope) {
+/// `node` publishes `out`, continuing the chain of the message it is handling.
+/// `basic.publish` does not wait.
+fn publish(k: &mut Kernel, node: NodeId, out: Outgoing) {
     let Outgoing {
         edge,
         to,
         routing_key,
         headers,
+        chain,
     } = out;
-    k.publish_on(
-        node,
-        edge,
-        to,
-        (msg.correlation_id, msg.id),
-        routing_key,
-        headers,
-    );
+    k.publish_on(node, edge, to, chain, routing_key, headers);
 }
 
 /// A publish step's destination: an exchange or a queue, with an edge from the node whose

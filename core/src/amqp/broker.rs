@@ -16,7 +16,7 @@ use super::queue::{Meta, QConsumer, QueueState, Stored};
 use super::route_index::Lookup;
 use super::topic;
 use crate::event::EventKind;
-use crate::handler::{self, Handled, HandlerStep};
+use crate::handler::{self, Handled, Then};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::{self, Kernel};
 use crate::ledger::{DropReason, Fate};
@@ -1244,8 +1244,8 @@ impl AmqpModel {
     }
 
     /// Runs the current delivery's handler from its next step: a publish goes at once and the
-    /// next step follows; a write waits for its store's answer ([`Self::step_done`]). After
-    /// the last step, the delivery is settled.
+    /// next step follows; a read or write waits for its store's answer ([`Self::step_done`]).
+    /// After the last step, the delivery is settled.
     fn run_steps(&mut self, k: &mut Kernel, node: NodeId) {
         loop {
             let ch = self.channel(node);
@@ -1255,38 +1255,19 @@ impl AmqpModel {
                 self.settle_current(k, node, None);
                 return;
             };
-            match s {
-                HandlerStep::Write(_) | HandlerStep::Read(_) => {
-                    // A redelivery keeps the message's id: it is the same logical message.
-                    let origin = StepOrigin::Amqp {
-                        consumer: node,
-                        run,
-                    };
-                    let step = s.store_step().expect("a store step");
-                    let h = Handled::message(&d.msg);
-                    match handler::access(k, node, step, h, d.msg.id, origin) {
-                        Ok(a) => {
-                            self.channel_mut(node).step += 1;
-                            crate::data::send(k, a);
-                            return; // its answer moves it on
-                        }
-                        Err(reason) => return self.step_failed(k, node, &reason),
+            // A redelivery keeps the message's id: it is the same logical message.
+            let origin = StepOrigin::Amqp {
+                consumer: node,
+                run,
+            };
+            match handler::prepare(k, node, s, Handled::message(&d.msg), d.msg.id, origin) {
+                Ok(action) => {
+                    self.channel_mut(node).step += 1;
+                    if handler::carry_out(k, node, action) == Then::Wait {
+                        return; // its answer moves it on
                     }
                 }
-                HandlerStep::Publish(p) => {
-                    match handler::outgoing(k, node, p, Handled::message(&d.msg)) {
-                        Ok(out) => {
-                            // `basic.publish` does not wait: the handler goes on at once.
-                            handler::publish(k, node, out, &d.msg);
-                            self.channel_mut(node).step += 1;
-                        }
-                        Err(reason) => return self.step_failed(k, node, &reason),
-                    }
-                }
-                HandlerStep::Call(_) => {
-                    // Refused when the document is checked; a live edit cannot bring it.
-                    return self.step_failed(k, node, "a consumer's handler makes no calls");
-                }
+                Err(reason) => return self.step_failed(k, node, &reason),
             }
         }
     }

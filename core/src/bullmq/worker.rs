@@ -11,7 +11,7 @@ use super::model::{
     MAX_BLOCK_MS, MAX_RATE_LIMIT_DELAY_MS,
 };
 use super::order::backoff_delay;
-use crate::handler::{self, Handled, HandlerStep};
+use crate::handler::{self, Handled, Then};
 use crate::http::slab::Key;
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
@@ -312,32 +312,17 @@ impl BullmqModel {
                 msg,
                 input: crate::data::Input::Job(&j.info.id),
             };
-            match s {
-                HandlerStep::Write(_) | HandlerStep::Read(_) => {
-                    // Every attempt of the job, and a stalled job picked up again, keeps its
-                    // message: it is the same logical message.
-                    let origin = StepOrigin::Bullmq(run);
-                    let step = s.store_step().expect("a store step");
-                    match handler::access(k, worker, step, h, msg.id, origin) {
-                        Ok(a) => {
-                            self.runs.get_mut(run).expect("here").step += 1;
-                            crate::data::send(k, a);
-                            return; // its answer moves it on
-                        }
-                        Err(reason) => return self.step_failed(k, run, &reason),
+            // Every attempt of the job, and a stalled job picked up again, keeps its message:
+            // it is the same logical message.
+            let origin = StepOrigin::Bullmq(run);
+            match handler::prepare(k, worker, s, h, msg.id, origin) {
+                Ok(action) => {
+                    self.runs.get_mut(run).expect("here").step += 1;
+                    if handler::carry_out(k, worker, action) == Then::Wait {
+                        return; // its answer moves it on
                     }
                 }
-                HandlerStep::Publish(p) => match handler::outgoing(k, worker, p, h) {
-                    Ok(out) => {
-                        handler::publish(k, worker, out, msg);
-                        self.runs.get_mut(run).expect("here").step += 1;
-                    }
-                    Err(reason) => return self.step_failed(k, run, &reason),
-                },
-                HandlerStep::Call(_) => {
-                    // Refused when the document is checked; a live edit cannot bring it.
-                    return self.step_failed(k, run, "a worker's handler makes no calls");
-                }
+                Err(reason) => return self.step_failed(k, run, &reason),
             }
         }
     }

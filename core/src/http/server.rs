@@ -5,8 +5,7 @@ use super::event::{HttpEvent, Status};
 use super::kind::{Algorithm, HandlerStep, HttpKind, ServiceConfig};
 use super::model::{Due, HttpModel, Job, NodeState, Origin};
 use super::slab::Key;
-use crate::data::Access;
-use crate::handler::{self, Outgoing};
+use crate::handler::{self, Action, Then};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::ledger::Fate;
@@ -21,10 +20,9 @@ enum Plan {
     Done,
     /// Calls, over these edges (`None`: no edge to call over), at once.
     Calls(Vec<Option<EdgeId>>),
-    /// A read or write to a store; or why it cannot be sent.
-    Store(Result<Box<Access>, String>),
-    /// A message to publish; or why it cannot be.
-    Publish(Result<Box<Outgoing>, String>),
+    /// Another step (a store's read or write, a publish), made ready; or why it cannot be
+    /// carried out.
+    Act(Result<Box<Action>, String>),
 }
 
 impl HttpModel {
@@ -177,22 +175,18 @@ impl HttpModel {
                         })
                         .collect(),
                 ),
-                Some(s @ (HandlerStep::Write(_) | HandlerStep::Read(_))) => Plan::Store(
+                Some(s) => Plan::Act(
                     // Every attempt of every call made for a client's request carries its id:
                     // a retry at any hop is the same request.
-                    handler::access(
+                    handler::prepare(
                         k,
                         node,
-                        s.store_step().expect("a store step"),
+                        s,
                         handler::Handled::message(&job.msg),
                         job.msg.correlation_id,
                         StepOrigin::Http(key),
                     )
                     .map(Box::new),
-                ),
-                Some(HandlerStep::Publish(p)) => Plan::Publish(
-                    handler::outgoing(k, node, p, handler::Handled::message(&job.msg))
-                        .map(Box::new),
                 ),
             },
             None => {
@@ -226,21 +220,17 @@ impl HttpModel {
                     self.finish(k, key, status);
                     return;
                 }
-                Plan::Store(Ok(w)) => {
+                Plan::Act(Ok(action)) => {
                     job.step += 1;
-                    job.pending = 1;
-                    crate::data::send(k, *w);
-                    return; // its answer moves it on
+                    if handler::carry_out(k, node, *action) == Then::Wait {
+                        self.jobs.get_mut(key).expect("a job").pending = 1;
+                        return; // its answer moves it on
+                    }
+                    continue;
                 }
-                Plan::Store(Err(reason)) | Plan::Publish(Err(reason)) => {
+                Plan::Act(Err(reason)) => {
                     self.step_failed(k, key, &reason);
                     return;
-                }
-                Plan::Publish(Ok(out)) => {
-                    job.step += 1;
-                    // `basic.publish` does not wait: the handler goes on at once.
-                    handler::publish(k, node, *out, &job.msg);
-                    continue;
                 }
                 Plan::Calls(targets) => targets,
             };

@@ -8,7 +8,7 @@
 use super::event::{KafkaEvent, Removal, ResetCause, Tp};
 use super::kind::{CommitMode, ConsumerConfig, OffsetReset};
 use super::model::{emit, schedule, Client, Coord, Due, Joining, KafkaModel};
-use crate::handler::{self, Handled, HandlerStep};
+use crate::handler::{self, Handled, Then};
 use crate::id::NodeId;
 use crate::kernel::Kernel;
 use crate::model::EdgeKind as ModelEdge;
@@ -441,29 +441,14 @@ impl KafkaModel {
             };
             // A record read again (after a rebalance or a restart) is the same record: the
             // same logical message.
-            let outcome = match s {
-                HandlerStep::Write(_) | HandlerStep::Read(_) => {
-                    let origin = StepOrigin::Kafka { consumer: c, run };
-                    let st = s.store_step().expect("a store step");
-                    handler::access(k, c, st, h, message, origin).map(Some)
-                }
-                HandlerStep::Publish(p) => handler::outgoing(k, c, p, h).map(|out| {
-                    let msg = record.msg.clone();
-                    handler::publish(k, c, out, &msg);
-                    None
-                }),
-                HandlerStep::Call(_) => {
-                    // Refused when the document is checked; a live edit cannot bring it.
-                    Err("a Kafka consumer's handler makes no calls".into())
-                }
-            };
-            match outcome {
-                Ok(Some(access)) => {
+            let origin = StepOrigin::Kafka { consumer: c, run };
+            match handler::prepare(k, c, s, h, message, origin) {
+                Ok(action) => {
                     self.consumer(c).step += 1;
-                    crate::data::send(k, access);
-                    return; // its answer moves it on
+                    if handler::carry_out(k, c, action) == Then::Wait {
+                        return; // its answer moves it on
+                    }
                 }
-                Ok(None) => self.consumer(c).step += 1,
                 Err(reason) => return self.step_failed(k, c, reason),
             }
         }
