@@ -6,6 +6,7 @@
 //! and decides what a failed one means for its input (a 500, a `basic.nack`).
 
 use crate::amqp::PublishStep;
+use crate::bullmq::{AddJobStep, JobOptions};
 use crate::data::{Access, AccessOp, KeyTemplate, OutboxRow, ReadStep, WriteStep};
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::kernel::Kernel;
@@ -33,17 +34,32 @@ pub enum HandlerStep {
     /// over this service's edge to it, and go on at once. Written `{"publish": "orders-x",
     /// "routing_key": "order.placed"}`, with optional `"headers"`.
     Publish(PublishStep),
+    /// Throw: with a probability (seeded), or when the input carries a mark (a header). Written
+    /// `{"fail": {"probability": 0.05}}` or `{"fail": {"header": "x-fail"}}` (both: either
+    /// one). What a throw means is the input's paradigm's: a 500, a `basic.nack`, a job's
+    /// retry, a record logged and passed.
+    Fail(FailStep),
+    /// Add a BullMQ job to a queue, over this node's edge to it, and wait for Redis's answer.
+    /// Written `{"add_job": "emails", "name": "receipt"}`, with optional `"job_id"`, `"opts"`
+    /// and `"data"`.
+    AddJob(AddJobStep),
 }
 
-impl HandlerStep {
-    /// The step as a store's read or write, if it is one.
-    pub(crate) fn store_step(&self) -> Option<StoreStep<'_>> {
-        match self {
-            HandlerStep::Write(w) => Some(StoreStep::Write(w)),
-            HandlerStep::Read(r) => Some(StoreStep::Read(r)),
-            HandlerStep::Call(_) | HandlerStep::Publish(_) => None,
-        }
-    }
+/// When a fail step throws.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailStep {
+    /// The chance, from 0 to 1, that it throws for an input (drawn from the run's seed).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub probability: f64,
+    /// It throws for every input that carries this header (whatever its value): a mark the
+    /// producer (or an earlier handler) put on it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub header: Option<String>,
+}
+
+fn is_zero(p: &f64) -> bool {
+    *p == 0.0
 }
 
 impl Serialize for HandlerStep {
@@ -61,6 +77,12 @@ impl Serialize for HandlerStep {
             HandlerStep::Write(w) => w.serialize(s),
             HandlerStep::Read(r) => r.serialize(s),
             HandlerStep::Publish(p) => p.serialize(s),
+            HandlerStep::AddJob(a) => a.serialize(s),
+            HandlerStep::Fail(f) => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("fail", f)?;
+                m.end()
+            }
         }
     }
 }
@@ -87,6 +109,18 @@ struct RawStep {
     routing_key: Option<KeyTemplate>,
     #[serde(default)]
     headers: Option<std::collections::BTreeMap<String, KeyTemplate>>,
+    #[serde(default)]
+    fail: Option<FailStep>,
+    #[serde(default)]
+    add_job: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    job_id: Option<KeyTemplate>,
+    #[serde(default)]
+    opts: Option<Box<JobOptions>>,
+    #[serde(default)]
+    data: Option<std::collections::BTreeMap<String, KeyTemplate>>,
 }
 
 impl TryFrom<RawStep> for HandlerStep {
@@ -98,12 +132,51 @@ impl TryFrom<RawStep> for HandlerStep {
             r.write.is_some().then_some("writes"),
             r.read.is_some().then_some("reads"),
             r.publish.is_some().then_some("publishes"),
+            r.fail.is_some().then_some("fails"),
+            r.add_job.is_some().then_some("adds a job"),
         ];
         let mut kinds = kinds.into_iter().flatten();
         if let (Some(a), Some(b)) = (kinds.next(), kinds.next()) {
             return Err(format!(
                 "a step does one thing; this one {a} and {b} (make them two steps)"
             ));
+        }
+        let job_fields =
+            r.name.is_some() || r.job_id.is_some() || r.opts.is_some() || r.data.is_some();
+        if let Some(queue) = r.add_job {
+            if r.key.is_some() || r.idempotency_key.is_some() || r.outbox.is_some() {
+                return Err("`key`, `idempotency_key` and `outbox` belong to a write step".into());
+            }
+            if r.routing_key.is_some() || r.headers.is_some() {
+                return Err(
+                    "`routing_key` and `headers` belong to a publish step (a job carries \
+                     `data`)"
+                        .into(),
+                );
+            }
+            return Ok(HandlerStep::AddJob(AddJobStep {
+                add_job: queue,
+                name: r.name.unwrap_or_else(|| "job".into()),
+                job_id: r.job_id,
+                opts: r.opts,
+                data: r.data.unwrap_or_default(),
+            }));
+        }
+        if job_fields {
+            return Err("`name`, `job_id`, `opts` and `data` belong to an add_job step".into());
+        }
+        if let Some(fail) = r.fail {
+            let others = r.key.is_some()
+                || r.idempotency_key.is_some()
+                || r.outbox.is_some()
+                || r.routing_key.is_some()
+                || r.headers.is_some();
+            if others {
+                return Err(
+                    "a fail step takes only {\"fail\": {\"probability\": …, \"header\": …}}".into(),
+                );
+            }
+            return Ok(HandlerStep::Fail(fail));
         }
         if let Some(store) = r.read {
             if r.idempotency_key.is_some() || r.outbox.is_some() {
@@ -151,8 +224,9 @@ impl TryFrom<RawStep> for HandlerStep {
             )),
             (None, _) => Err(
                 "expected a step: {\"call\": \"node\"}, {\"write\": \"store\", \
-                              \"key\": \"…\"}, {\"read\": \"store\", \"key\": \"…\"} or \
-                              {\"publish\": \"exchange\"}"
+                              \"key\": \"…\"}, {\"read\": \"store\", \"key\": \"…\"}, \
+                              {\"publish\": \"exchange\"}, {\"add_job\": \"queue\"} or \
+                              {\"fail\": {\"probability\": …}}"
                     .into(),
             ),
         }
@@ -222,6 +296,45 @@ pub(crate) enum Action {
     Store(Access),
     /// A RabbitMQ publish: it leaves at once, and the handler goes on.
     Publish(Outgoing),
+    /// A BullMQ job: it leaves for its queue, and the handler waits for Redis's answer.
+    AddJob(Box<JobAdd>),
+    /// A fail step that throws with this probability (the input carries no mark).
+    Chance(f64),
+}
+
+/// A job a handler adds: where, with what, and what the queue needs to store it.
+pub(crate) struct JobAdd {
+    /// The add edge it leaves on.
+    pub edge: EdgeId,
+    /// The job queue.
+    pub to: NodeId,
+    /// The chain it continues, and its cause.
+    pub chain: (MessageId, MessageId),
+    /// Its data (the worker reads each field as a header).
+    pub data: Headers,
+    /// What the queue reads when it arrives.
+    pub job: JobHandoff,
+}
+
+/// A message one model sends to another that the receiver cannot read from the message alone,
+/// kept by the kernel under the message's id until it arrives ([`Kernel::handoffs`]).
+#[derive(Clone, Debug)]
+pub(crate) enum Handoff {
+    /// A job a handler adds.
+    Job(Box<JobHandoff>),
+}
+
+/// What a BullMQ queue needs to store a job a handler added, and whom to answer.
+#[derive(Clone, Debug)]
+pub(crate) struct JobHandoff {
+    /// The job's name.
+    pub name: String,
+    /// Its options, with its custom id.
+    pub opts: JobOptions,
+    /// `Date.now()` when the handler added it.
+    pub timestamp_ms: u64,
+    /// The handler step waiting for Redis's answer.
+    pub origin: StepOrigin,
 }
 
 /// Whether the handler waits, after an action, for an answer (an agenda entry of its own
@@ -250,6 +363,15 @@ pub(crate) fn prepare(
         HandlerStep::Write(w) => access(k, node, StoreStep::Write(w), h, logical, origin),
         HandlerStep::Read(r) => access(k, node, StoreStep::Read(r), h, logical, origin),
         HandlerStep::Publish(p) => return outgoing(k, node, p, h).map(Action::Publish),
+        HandlerStep::AddJob(a) => return job_add(k, node, a, h, origin),
+        HandlerStep::Fail(f) => {
+            return match &f.header {
+                Some(mark) if h.msg.headers.contains_key(mark.as_str()) => Err(format!(
+                    "a fail step threw: the input carries the header {mark:?}"
+                )),
+                _ => Ok(Action::Chance(f.probability)),
+            };
+        }
         HandlerStep::Call(_) => {
             // Refused when the document is checked; a live edit cannot bring it.
             return Err(format!(
@@ -262,9 +384,10 @@ pub(crate) fn prepare(
 }
 
 /// `node` carries out the action `a` its handler made ready: a store's read or write leaves
-/// for the store, a message for its exchange or queue.
-pub(crate) fn carry_out(k: &mut Kernel, node: NodeId, a: Action) -> Then {
-    match a {
+/// for the store, a message for its exchange or queue; a fail step draws whether it throws
+/// (`Err` says why).
+pub(crate) fn carry_out(k: &mut Kernel, node: NodeId, a: Action) -> Result<Then, String> {
+    Ok(match a {
         Action::Store(access) => {
             crate::data::send(k, access);
             Then::Wait
@@ -274,7 +397,28 @@ pub(crate) fn carry_out(k: &mut Kernel, node: NodeId, a: Action) -> Then {
             publish(k, node, out);
             Then::GoOn
         }
-    }
+        Action::AddJob(add) => {
+            let JobAdd {
+                edge,
+                to,
+                chain,
+                data,
+                job,
+            } = *add;
+            let msg = k.continue_chain(node, chain, String::new(), data);
+            k.handoffs.insert(msg.id, Handoff::Job(Box::new(job)));
+            k.send_on(edge, node, to, msg);
+            Then::Wait
+        }
+        Action::Chance(p) => {
+            // No draw when it cannot throw: a step with only a mark leaves the seed's
+            // sequence as it was.
+            if p > 0.0 && k.rng.chance(p) {
+                return Err(format!("a fail step threw (probability {p})"));
+            }
+            Then::GoOn
+        }
+    })
 }
 
 /// What the store step `step` (a read or a write) of `node`'s handler sends for the message
@@ -289,26 +433,13 @@ pub(crate) fn access(
     origin: StepOrigin,
 ) -> Result<Access, String> {
     let msg = h.msg;
-    let topo = &k.topo;
     let (name, key) = match step {
         StoreStep::Write(w) => (&w.write, &w.key),
         StoreStep::Read(r) => (&r.read, &r.key),
     };
-    let store = topo
-        .node_id(name)
-        .ok_or_else(|| format!("there is no store {name:?}"))?;
-    // The edge must be a store link: live edits may have put a node of another kind under
-    // the name since the document was checked.
-    let edge = topo
-        .edge_between(node, store, None)
-        .filter(|&e| matches!(topo.edge(e).kind, EdgeKind::Data(_)))
-        .ok_or_else(|| {
-            format!(
-                "{} {:?} has no edge to a store {name:?}",
-                topo.node(node).kind.name(),
-                topo.node(node).name,
-            )
-        })?;
+    let (store, edge) = link(k, node, name, ("store", "a store"), |kind| {
+        matches!(kind, EdgeKind::Data(_))
+    })?;
     let render = |t: &KeyTemplate| {
         t.render(msg, h.input)
             .map_err(|m| format!("the key {t} reads {m}"))
@@ -356,6 +487,34 @@ pub(crate) enum StoreStep<'a> {
     Read(&'a ReadStep),
 }
 
+/// The node named `name` that a step of `node`'s handler sends to (`what` it should be, in
+/// words: bare, and with its article), and `node`'s live edge to it, which must be of a kind `is` accepts: live edits may
+/// have removed either, or put a node of another kind under the name, since the document was
+/// checked.
+fn link(
+    k: &Kernel,
+    node: NodeId,
+    name: &str,
+    (what, a_what): (&str, &str),
+    is: impl Fn(EdgeKind) -> bool,
+) -> Result<(NodeId, EdgeId), String> {
+    let topo = &k.topo;
+    let to = topo
+        .node_id(name)
+        .ok_or_else(|| format!("there is no {what} {name:?}"))?;
+    let edge = topo
+        .edge_between(node, to, None)
+        .filter(|&e| is(topo.edge(e).kind))
+        .ok_or_else(|| {
+            format!(
+                "{} {:?} has no edge to {a_what} {name:?}",
+                topo.node(node).kind.name(),
+                topo.node(node).name,
+            )
+        })?;
+    Ok((to, edge))
+}
+
 /// The message the publish step `p` of `node`'s handler makes for the message `msg`; or why
 /// it cannot be sent.
 pub(crate) fn outgoing(
@@ -364,29 +523,14 @@ pub(crate) fn outgoing(
     p: &PublishStep,
     h: Handled<'_>,
 ) -> Result<Outgoing, String> {
-    let topo = &k.topo;
-    let to = topo
-        .node_id(&p.publish)
-        .ok_or_else(|| format!("there is no exchange or queue {:?}", p.publish))?;
     // The edge must be a publish (to an exchange, or a queue through the default exchange).
-    let edge = topo
-        .edge_between(node, to, None)
-        .filter(|&e| {
-            matches!(
-                topo.edge(e).kind,
-                EdgeKind::Amqp(
-                    crate::amqp::EdgeKind::Publish | crate::amqp::EdgeKind::PublishDefault
-                )
-            )
-        })
-        .ok_or_else(|| {
-            format!(
-                "{} {:?} has no edge to an exchange or a queue {:?}",
-                topo.node(node).kind.name(),
-                topo.node(node).name,
-                p.publish
-            )
-        })?;
+    let what = ("exchange or queue", "an exchange or a queue");
+    let (to, edge) = link(k, node, &p.publish, what, |kind| {
+        matches!(
+            kind,
+            EdgeKind::Amqp(crate::amqp::EdgeKind::Publish | crate::amqp::EdgeKind::PublishDefault)
+        )
+    })?;
     let (routing_key, headers) = rendered(p, h)?;
     Ok(Outgoing {
         edge,
@@ -395,6 +539,43 @@ pub(crate) fn outgoing(
         headers,
         chain: (h.msg.correlation_id, h.msg.id),
     })
+}
+
+/// The job the add_job step `a` of `node`'s handler adds for the message being handled; or
+/// why it cannot be added (as `Queue.add` throws before it sends: a bad custom id).
+fn job_add(
+    k: &Kernel,
+    node: NodeId,
+    a: &AddJobStep,
+    h: Handled<'_>,
+    origin: StepOrigin,
+) -> Result<Action, String> {
+    let (to, edge) = link(k, node, &a.add_job, ("job queue", "a job queue"), |kind| {
+        kind == EdgeKind::Bullmq(crate::bullmq::EdgeKind::Add)
+    })?;
+    let render = |t: &KeyTemplate| {
+        t.render(h.msg, h.input)
+            .map_err(|m| format!("the template {t} reads {m}"))
+    };
+    let mut opts = a.opts.as_deref().cloned().unwrap_or_default();
+    opts.job_id = a.job_id.as_ref().map(render).transpose()?;
+    crate::bullmq::check_job_options(&opts).map_err(|e| format!("Queue.add threw: {e}"))?;
+    let mut data = Headers::new();
+    for (name, t) in &a.data {
+        data.insert(name.clone(), HeaderValue::Str(render(t)?));
+    }
+    Ok(Action::AddJob(Box::new(JobAdd {
+        edge,
+        to,
+        chain: (h.msg.correlation_id, h.msg.id),
+        data,
+        job: JobHandoff {
+            name: a.name.clone(),
+            opts,
+            timestamp_ms: k.now.0 / 1000,
+            origin,
+        },
+    })))
 }
 
 /// The routing key and headers `p` makes from the message being handled.
@@ -508,6 +689,56 @@ pub(crate) fn check_publish<'a>(
     }
 }
 
+/// An add_job step's queue: a BullMQ job queue, with an edge from the node whose handler adds
+/// (`from`: its kind and name) to it; and its options, as BullMQ checks them.
+pub(crate) fn check_add_job<'a>(
+    from: (&str, &str),
+    path: String,
+    a: &AddJobStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (from_kind, from) = from;
+    let field = |name: &str| format!("{}.{name}", path.trim_end_matches(".add_job"));
+    if let Some(opts) = &a.opts {
+        if opts.job_id.is_some() {
+            diags.push(Diagnostic::new(
+                field("opts.jobId"),
+                "the step's \"job_id\" is the job's id (a template, made from the message)",
+            ));
+        } else if let Err(e) = crate::bullmq::check_job_options(opts) {
+            diags.push(Diagnostic::new(field("opts"), e));
+        }
+    }
+    match kind(&a.add_job) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{:?}: there is no node of that name", a.add_job),
+        )),
+        Some(NodeKind::Bullmq(crate::bullmq::BullmqKind::Queue(_))) => {
+            if !s.edges.iter().any(|e| e.from == from && e.to == a.add_job) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{:?}: {from_kind} {from:?} has no edge to it; draw one (its jobs cross \
+                         it)",
+                        a.add_job
+                    ),
+                ));
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{:?} is a {}; an add_job step adds to a job queue",
+                a.add_job,
+                other.name()
+            ),
+        )),
+    }
+}
+
 /// A read or write step's store (the `j`th step of node `i`, `n`): a store, with an edge from
 /// the node to it; and a write's outbox, published by the store's relay.
 pub(crate) fn check_store_step<'a>(
@@ -581,6 +812,13 @@ pub(crate) fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::K
             }))
             .collect(),
         HandlerStep::Read(r) => vec![("key".to_owned(), &r.key)],
+        HandlerStep::Fail(_) => Vec::new(),
+        HandlerStep::AddJob(a) => a
+            .job_id
+            .iter()
+            .map(|t| ("job_id".to_owned(), t))
+            .chain(a.data.iter().map(|(d, t)| (format!("data.{d}"), t)))
+            .collect(),
         HandlerStep::Publish(p) => p
             .routing_key
             .iter()
@@ -653,11 +891,36 @@ pub(crate) fn no_calls(
             diags.push(Diagnostic::new(
                 format!("{path}.handler[{j}].call"),
                 format!(
-                    "a {what}'s handler reads and writes stores and publishes; it makes no calls (a \
+                    "a {what}'s handler reads and writes stores, publishes and adds jobs; it makes no calls (a \
                      service's handler calls other services)"
                 ),
             ));
         }
+    }
+}
+
+/// Whether nodes of this kind run handlers: services, RabbitMQ consumers, BullMQ workers
+/// and Kafka consumers.
+pub(crate) fn handles(kind: &NodeKind) -> bool {
+    match kind {
+        NodeKind::Http(crate::http::HttpKind::Service(_))
+        | NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
+        | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
+        | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_)) => true,
+        NodeKind::Producer(_)
+        | NodeKind::Relay(_)
+        | NodeKind::Sink(_)
+        | NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_))
+        | NodeKind::Bullmq(
+            crate::bullmq::BullmqKind::Queue(_) | crate::bullmq::BullmqKind::Producer(_),
+        )
+        | NodeKind::Http(
+            crate::http::HttpKind::Client(_) | crate::http::HttpKind::LoadBalancer(_),
+        )
+        | NodeKind::Kafka(
+            crate::kafka::KafkaKind::Topic(_) | crate::kafka::KafkaKind::Producer(_),
+        )
+        | NodeKind::Data(_) => false,
     }
 }
 
@@ -709,7 +972,43 @@ pub(crate) fn check_topology<'a>(
                     let path = format!("nodes[{i}].config.handler[{j}].publish");
                     check_publish((n.kind.name(), &n.id), path, p, kind, s, diags);
                 }
+                HandlerStep::AddJob(a) => {
+                    let path = format!("nodes[{i}].config.handler[{j}].add_job");
+                    check_add_job((n.kind.name(), &n.id), path, a, kind, s, diags);
+                }
+                // It names no other node.
+                HandlerStep::Fail(_) => {}
             }
+        }
+    }
+}
+
+/// The settings of each of a handler's `steps` that need no other node: a fail step's
+/// probability and mark. At `path` (the node's config).
+pub(crate) fn check_settings(
+    steps: &[HandlerStep],
+    path: crate::scenario::Path<'_>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    for (j, step) in steps.iter().enumerate() {
+        let HandlerStep::Fail(f) = step else { continue };
+        let at = |field: &str| format!("{path}.handler[{j}].fail{field}");
+        if !(0.0..=1.0).contains(&f.probability) {
+            diags.push(Diagnostic::new(
+                at(".probability"),
+                format!("expected a probability from 0 to 1, got {}", f.probability),
+            ));
+        }
+        match &f.header {
+            Some(h) if h.is_empty() => {
+                diags.push(Diagnostic::new(at(".header"), "names no header"));
+            }
+            None if f.probability == 0.0 => diags.push(Diagnostic::new(
+                at(""),
+                "it would never throw: give a \"probability\" above 0, or a \"header\" that \
+                 marks the inputs it throws for",
+            )),
+            Some(_) | None => {}
         }
     }
 }

@@ -114,6 +114,11 @@ pub(crate) struct Kernel {
     /// kernel concept (a model sends the request, and its caller waits here), not a special
     /// case of one paradigm. By `(caller, correlation)`, ordered.
     pub calls: std::collections::BTreeMap<(NodeId, MessageId), SimTime>,
+    /// What a message one model sends to another carries beyond the message itself (a job's
+    /// options, from a handler's add_job step), by message id, until it arrives: models never
+    /// call one another, so the receiving model reads it here. Every such message is on an
+    /// edge (its arrival removes the entry), so this holds only messages in flight.
+    pub handoffs: std::collections::BTreeMap<MessageId, crate::handler::Handoff>,
 }
 
 /// The gap before a producer's next rate-driven message.
@@ -199,6 +204,7 @@ impl Kernel {
             ledger: FateLedger::default(),
             events: Vec::new(),
             calls: std::collections::BTreeMap::new(),
+            handoffs: std::collections::BTreeMap::new(),
         }
     }
 
@@ -354,6 +360,20 @@ impl Kernel {
         routing_key: String,
         headers: crate::message::Headers,
     ) {
+        let msg = self.continue_chain(node, (correlation, cause), routing_key, headers);
+        self.send_on(edge, node, to, msg);
+    }
+
+    /// A message made by `node`'s handler or relay, continuing the causal chain of the message
+    /// `cause` (whose correlation id it takes): it is created, held by `node`, and counted as
+    /// its publish.
+    pub fn continue_chain(
+        &mut self,
+        node: NodeId,
+        (correlation, cause): (MessageId, MessageId),
+        routing_key: String,
+        headers: crate::message::Headers,
+    ) -> Box<Envelope> {
         let id = self.ledger.next_id();
         let mut msg = Box::new(Envelope::new(id, self.now));
         msg.correlation_id = correlation;
@@ -367,7 +387,7 @@ impl Kernel {
             message: id,
             correlation,
         });
-        self.send_on(edge, node, to, msg);
+        msg
     }
 
     /// `caller` waits for no reply any more (it crashed, or was removed).

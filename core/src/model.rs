@@ -126,6 +126,13 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
         (ModelId::Data, _) | (_, ModelId::Data) => {
             data::rules::edge_rule(from, to).map(EdgeKind::Data)
         }
+        // A handler adds jobs: the edge is an add, as a job producer's is.
+        (_, ModelId::Bullmq)
+            if crate::handler::handles(from)
+                && matches!(to, NodeKind::Bullmq(bullmq::BullmqKind::Queue(_))) =>
+        {
+            Ok(EdgeKind::Bullmq(bullmq::EdgeKind::Add))
+        }
         // A service's handler publishes to RabbitMQ: the edge is a publish, as a producer's is.
         (ModelId::Http, ModelId::Amqp)
             if matches!(from, NodeKind::Http(http::HttpKind::Service(_))) =>

@@ -625,6 +625,18 @@ impl Sim {
                 }
             }
         }
+        // A handoff waits only for a message on the wire.
+        if let Some((&id, _)) = self
+            .k
+            .handoffs
+            .iter()
+            .find(|(id, _)| !matches!(ledger.fate(**id), Some(Fate::InTransit { .. })))
+        {
+            return Err(ConservationError::Counters(format!(
+                "a handoff waits for {id}, which is not on an edge ({:?})",
+                ledger.fate(id)
+            )));
+        }
         let t = ledger.totals();
         let live = actual.len() as u64;
         if t.created != live + t.consumed + t.dropped_total() || t.live != live {

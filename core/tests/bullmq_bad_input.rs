@@ -203,12 +203,19 @@ fn edges_and_actions_bullmq_does_not_have() {
     doc["edges"]
         .as_array_mut()
         .unwrap()
-        .push(json!({"from": "w", "to": "q"}));
+        .push(json!({"from": "w", "to": "app"}));
     refused(
         doc,
         "edges[2]",
         "a worker sends only what its handler publishes",
     );
+    // A worker's edge to a job queue (its own, or another) is where its handler adds jobs.
+    let mut doc = base();
+    doc["edges"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"from": "w", "to": "q"}));
+    Scenario::from_json(&doc.to_string()).expect("an add link");
     let mut doc = base();
     doc["actions"] = json!([{"at": "1s", "do": "crash", "node": "q"}]);
     refused(doc, "actions[0].node", "Redis");

@@ -172,7 +172,10 @@ fn a_write_whose_store_was_removed_fails_the_request() {
         })
         .collect();
     assert_eq!(failed.len(), 3, "{failed:?}");
-    assert!(failed[0].contains("store was removed"), "{failed:?}");
+    assert!(
+        failed[0].contains("store or job queue it waited on was removed"),
+        "{failed:?}"
+    );
     assert!(failed[1].contains("there is no store"), "{failed:?}");
 }
 

@@ -3,7 +3,8 @@
 // build client → service → store from the palette, give the service a write step, and watch
 // the store's versions count up; then the same for a consumer's redeliveries after its crashes,
 // and a consumer built from the palette; then a read model that lags its source, in the example
-// and built from the palette, with its staleness chart. Screenshots in artifacts/.
+// and built from the palette, with its staleness chart; and a consumer adding jobs, twice after
+// a crash unless the job id comes from the message. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
@@ -98,6 +99,25 @@ test("a payment consumer crashing before its ack: a duplicate without the key, n
   assert.ok(plain.duplicates >= 1 && plain.duplicates <= 3, `the store without a key has duplicates: ${plain.text}`);
   assert.equal(keyed.duplicates, 0, `the keyed store has none: ${keyed.text}`);
   assert.ok(keyed.deduplicated >= 1, `the keyed store skipped the redelivered charges: ${keyed.text}`);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+});
+
+test("a consumer that adds a receipt job, crashing before its ack: mailed twice without a job id, once with one", async () => {
+  const page = await openInContext("?example=data-receipt-jobs", {}, "#stage");
+  await runTo(page, 10, { speed: 25 });
+  const plain = await storeCounts(page, "mailbox");
+  const keyed = await storeCounts(page, "mailbox-keyed");
+  await screenshot(page, "data-09-receipt-jobs");
+  const count = (s) => s.text.match(/(\d+) keys · (\d+) writes/).slice(1).map(Number);
+  const [plainKeys, plainWrites] = count(plain);
+  const [keyedKeys, keyedWrites] = count(keyed);
+  // Three crashes by 10 s; each catches some adds on the wire, whose payments come back.
+  assert.ok(plainWrites > plainKeys, `some receipts were mailed twice: ${plain.text}`);
+  assert.equal(keyedWrites, keyedKeys, `each keyed receipt was mailed once: ${keyed.text}`);
+  // The consumer's connection to its job queue is an add link, as a job producer's is.
+  const link = page.locator(`line.edge-focus[aria-label$="from payer-keyed to receipts-keyed"]`);
+  assert.match((await link.getAttribute("aria-label")) ?? "", /^add link/);
   const violations = await axe(page);
   assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });

@@ -1263,8 +1263,10 @@ impl AmqpModel {
             match handler::prepare(k, node, s, Handled::message(&d.msg), d.msg.id, origin) {
                 Ok(action) => {
                     self.channel_mut(node).step += 1;
-                    if handler::carry_out(k, node, action) == Then::Wait {
-                        return; // its answer moves it on
+                    match handler::carry_out(k, node, action) {
+                        Ok(Then::Wait) => return, // its answer moves it on
+                        Ok(Then::GoOn) => {}
+                        Err(reason) => return self.step_failed(k, node, &reason),
                     }
                 }
                 Err(reason) => return self.step_failed(k, node, &reason),
@@ -1286,7 +1288,7 @@ impl AmqpModel {
             self.step_failed(
                 k,
                 node,
-                "its store was removed while the read or write was out",
+                "the store or job queue it waited on was removed while the step was out",
             );
         }
     }

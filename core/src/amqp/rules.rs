@@ -23,8 +23,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         // exchange, by the producers' rule.
         (Amqp(Consumer(_)), Amqp(to @ (Exchange(_) | Queue(_)))) => publish_rule(to),
         (Amqp(Consumer(_)), Relay(_) | Sink(_) | Amqp(Consumer(_))) => Err(
-            "a consumer sends only what its handler publishes, to an exchange or a queue; it \
-             settles what it consumes",
+            "a consumer sends only what its handler publishes (to an exchange or a queue) or \
+             adds (to a job queue); it settles what it consumes",
         ),
         (_, Producer(_)) => Err("a producer receives nothing"),
         (Amqp(Exchange(_)), Amqp(Queue(_))) => Ok(EdgeKind::Binding),
@@ -438,6 +438,7 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
     let input = crate::handler::InputKind::Message;
     crate::handler::no_foreign_fields(&c.handler, "consumer", input, path, diags);
     crate::handler::no_calls(&c.handler, "consumer", path, diags);
+    crate::handler::check_settings(&c.handler, path, diags);
 }
 
 /// An exclusive queue belongs to one connection: a second consumer node is refused, as

@@ -139,6 +139,37 @@ fn job_name() -> String {
     "job".into()
 }
 
+/// A handler step that adds a job (`Queue.add(name, data, opts)`): `{"add_job": "emails",
+/// "name": "receipt", "job_id": "receipt-{correlation_id}", "opts": {"attempts": 3}, "data":
+/// {"order": "{correlation_id}"}}`. The job's message continues the handled message's causal
+/// chain. The handler waits for Redis's answer (`await queue.add(…)`), as a store's write
+/// waits for the store's.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddJobStep {
+    /// The job queue, by name; the handler's node needs an edge to it.
+    pub add_job: String,
+    /// The job's name.
+    #[serde(default = "job_name", skip_serializing_if = "is_job_name")]
+    pub name: String,
+    /// A custom `jobId`, made from the handled message: a second add with an id the queue
+    /// has is ignored (BullMQ's idempotent add). None: the queue numbers the job.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_id: Option<crate::data::KeyTemplate>,
+    /// The job's options (`attempts`, `backoff`, `delay`, `priority`, …); its `jobId` is the
+    /// step's `job_id`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub opts: Option<Box<JobOptions>>,
+    /// The job's data, each field made from the handled message; the worker's templates read
+    /// a field as `{header.NAME}`.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub data: std::collections::BTreeMap<String, crate::data::KeyTemplate>,
+}
+
+fn is_job_name(n: &str) -> bool {
+    n == "job"
+}
+
 /// A producer's settings: the jobs it adds and how often.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,8 +26,8 @@ mod worker;
 
 pub use event::{BullmqEvent, Dedup, FailReason, Job, JobInfo, Prev, Retry, StepFailure};
 pub use kind::{
-    BullmqKind, EdgeKind, FlowChild, JobTemplate, ProducerConfig, QueueConfig, SchedulerConfig,
-    WorkerConfig,
+    AddJobStep, BullmqKind, EdgeKind, FlowChild, JobTemplate, ProducerConfig, QueueConfig,
+    SchedulerConfig, WorkerConfig,
 };
 pub use model::{
     BullmqMetrics, JobState, JobView, ProducerMetrics, QueueMetrics, QueueStats, WorkerMetrics,

@@ -38,6 +38,16 @@ pub(crate) struct NewJob {
     pub children: u32,
 }
 
+/// An add's job, as the add script reads it: its producer's defaults (or a handler's step)
+/// applied.
+struct Resolved {
+    name: String,
+    opts: Arc<super::JobOptions>,
+    fails: u32,
+    unrecoverable: bool,
+    timestamp_ms: u64,
+}
+
 /// What deduplication makes of an add.
 enum Dedup {
     /// It is ignored.
@@ -63,8 +73,27 @@ impl BullmqModel {
     /// `wait`, or, with the `jobId` of a job the queue has, it is ignored (`duplicated`).
     pub(crate) fn add_arrives(&mut self, k: &mut Kernel, edge: EdgeId, msg: Box<Envelope>) {
         let queue = k.topo.edge(edge).to;
+        let gone = k.topo.node(queue).removed || self.queue_ref(queue).is_none();
         let Some(add) = self.pending.remove(&msg.id) else {
-            unreachable!("every add on the wire is pending")
+            // A handler's add: Redis answers it (the handler awaits `queue.add`) once the add
+            // script has run, whatever it made of the job.
+            let Some(crate::handler::Handoff::Job(job)) = k.handoffs.remove(&msg.id) else {
+                unreachable!("every add on the wire is a producer's or a handler's")
+            };
+            let back = k.topo.edge(edge).latency.sample(&mut k.rng);
+            k.schedule(k.now + back, job.origin.answer(!gone));
+            if gone {
+                k.drop_message(msg.id, queue, DropReason::NoRoute);
+                return;
+            }
+            let how = Resolved {
+                name: job.name,
+                opts: Arc::new(job.opts),
+                fails: 0,
+                unrecoverable: false,
+                timestamp_ms: job.timestamp_ms,
+            };
+            return self.add_script(k, queue, msg, how, None);
         };
         let PendingAdd {
             producer,
@@ -72,7 +101,7 @@ impl BullmqModel {
             timestamp_ms,
             flow,
         } = add;
-        if k.topo.node(queue).removed || self.queue_ref(queue).is_none() {
+        if gone {
             k.drop_message(msg.id, queue, DropReason::NoRoute);
             for c in flow.into_iter().flat_map(|f| f.jobs) {
                 k.drop_message(c.msg.id, queue, DropReason::NoRoute);
@@ -80,13 +109,37 @@ impl BullmqModel {
             return;
         }
         let p = Self::producer_config(k, producer).clone();
-        let opts = Arc::new(template.opts.unwrap_or(p.opts));
-        let name = template.name.unwrap_or(p.name);
-        let fails = if template.fails > 0 {
-            template.fails
-        } else {
-            p.fails
+        let how = Resolved {
+            opts: Arc::new(template.opts.unwrap_or(p.opts)),
+            name: template.name.unwrap_or(p.name),
+            fails: if template.fails > 0 {
+                template.fails
+            } else {
+                p.fails
+            },
+            unrecoverable: template.unrecoverable,
+            timestamp_ms,
         };
+        self.add_script(k, queue, msg, how, flow);
+    }
+
+    /// The add script (`addStandardJob` and its kin) for an add that reached the live `queue`,
+    /// its job's name and options resolved.
+    fn add_script(
+        &mut self,
+        k: &mut Kernel,
+        queue: NodeId,
+        msg: Box<Envelope>,
+        how: Resolved,
+        flow: Option<Box<super::model::PendingFlow>>,
+    ) {
+        let Resolved {
+            name,
+            opts,
+            fails,
+            unrecoverable,
+            timestamp_ms,
+        } = how;
         let q = self.queue(queue);
         // `INCR id`, for every add that reaches Redis, custom ids and duplicates too.
         q.counter += 1;
@@ -135,7 +188,7 @@ impl BullmqModel {
                 info,
                 opts,
                 fails,
-                unrecoverable: template.unrecoverable,
+                unrecoverable,
                 msg,
                 timestamp_ms,
                 scheduler: None,

@@ -23,10 +23,14 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Bullmq(Producer(_)), _) => Err("a job producer adds jobs only to job queues"),
         (Bullmq(Queue(_)), _) => Err("a job queue is worked only by workers"),
         (Bullmq(Worker(_)), _) => Err(
-            "a worker sends only what its handler publishes (to an exchange or a queue) or \
-             writes (to a store); it works a job queue and completes its jobs",
+            "a worker sends only what its handler publishes (to an exchange or a queue), adds \
+             (to a job queue) or reads and writes (to a store); it works a job queue and \
+             completes its jobs",
         ),
-        (_, Bullmq(Queue(_))) => Err("a job queue takes jobs only from job producers"),
+        (_, Bullmq(Queue(_))) => Err(
+            "a job queue takes jobs only from job producers and from handlers (a service, a \
+             consumer, a worker or a Kafka consumer)",
+        ),
         (_, Bullmq(Worker(_))) => Err("a worker works only job queues"),
         (_, Bullmq(Producer(_))) => Err("a producer receives nothing"),
         (
@@ -403,6 +407,7 @@ fn check_worker(w: &WorkerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
     }
     crate::scenario::parse::check_dist(&w.processing_time, path.at("processing_time"), diags);
     crate::handler::no_calls(&w.handler, "worker", path, diags);
+    crate::handler::check_settings(&w.handler, path, diags);
     let input = crate::handler::InputKind::Job;
     crate::handler::no_foreign_fields(&w.handler, "worker", input, path, diags);
 }

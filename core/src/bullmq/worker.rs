@@ -318,8 +318,10 @@ impl BullmqModel {
             match handler::prepare(k, worker, s, h, msg.id, origin) {
                 Ok(action) => {
                     self.runs.get_mut(run).expect("here").step += 1;
-                    if handler::carry_out(k, worker, action) == Then::Wait {
-                        return; // its answer moves it on
+                    match handler::carry_out(k, worker, action) {
+                        Ok(Then::Wait) => return, // its answer moves it on
+                        Ok(Then::GoOn) => {}
+                        Err(reason) => return self.step_failed(k, run, &reason),
                     }
                 }
                 Err(reason) => return self.step_failed(k, run, &reason),
@@ -342,7 +344,7 @@ impl BullmqModel {
             self.step_failed(
                 k,
                 run,
-                "its store was removed while the read or write was out",
+                "the store or job queue it waited on was removed while the step was out",
             );
         }
     }

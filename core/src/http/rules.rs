@@ -176,7 +176,10 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                             ));
                         }
                     }
-                    HandlerStep::Write(_) | HandlerStep::Read(_) | HandlerStep::Publish(_) => {
+                    HandlerStep::Write(_)
+                    | HandlerStep::Read(_)
+                    | HandlerStep::Publish(_)
+                    | HandlerStep::AddJob(_) => {
                         for (field, t) in crate::handler::step_templates(step) {
                             // An HTTP request carries no headers or routing key here: a key
                             // that reads one could never be made.
@@ -214,7 +217,19 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                             }
                         }
                     }
+                    HandlerStep::Fail(f) => {
+                        if f.header.is_some() {
+                            diags.push(Diagnostic::new(
+                                format!("{path}.handler[{i}].fail.header"),
+                                "the requests this service serves carry no headers, so none \
+                                 is ever marked; give a \"probability\" instead",
+                            ));
+                        }
+                    }
                 }
+            }
+            if let Some(steps) = &s.handler {
+                crate::handler::check_settings(steps, path, diags);
             }
         }
         HttpKind::LoadBalancer(lb) => {
@@ -469,11 +484,30 @@ pub(crate) fn check_topology<'a>(
                 for (j, step) in svc.handler.iter().flatten().enumerate() {
                     let targets = match step {
                         HandlerStep::Call(targets) => targets,
-                        HandlerStep::Write(_) | HandlerStep::Read(_) => {
-                            let st = step.store_step().expect("a store step");
+                        HandlerStep::Write(w) => {
+                            let st = crate::handler::StoreStep::Write(w);
                             crate::handler::check_store_step(n, i, j, st, kind, s, diags);
                             continue;
                         }
+                        HandlerStep::Read(r) => {
+                            let st = crate::handler::StoreStep::Read(r);
+                            crate::handler::check_store_step(n, i, j, st, kind, s, diags);
+                            continue;
+                        }
+                        HandlerStep::AddJob(a) => {
+                            let path = format!("nodes[{i}].config.handler[{j}].add_job");
+                            crate::handler::check_add_job(
+                                ("service", &n.id),
+                                path,
+                                a,
+                                kind,
+                                s,
+                                diags,
+                            );
+                            continue;
+                        }
+                        // It names no other node.
+                        HandlerStep::Fail(_) => continue,
                         HandlerStep::Publish(p) => {
                             let path = format!("nodes[{i}].config.handler[{j}].publish");
                             crate::handler::check_publish(

@@ -222,11 +222,17 @@ impl HttpModel {
                 }
                 Plan::Act(Ok(action)) => {
                     job.step += 1;
-                    if handler::carry_out(k, node, *action) == Then::Wait {
-                        self.jobs.get_mut(key).expect("a job").pending = 1;
-                        return; // its answer moves it on
+                    match handler::carry_out(k, node, *action) {
+                        Ok(Then::Wait) => {
+                            self.jobs.get_mut(key).expect("a job").pending = 1;
+                            return; // its answer moves it on
+                        }
+                        Ok(Then::GoOn) => continue,
+                        Err(reason) => {
+                            self.step_failed(k, key, &reason);
+                            return;
+                        }
                     }
-                    continue;
                 }
                 Plan::Act(Err(reason)) => {
                     self.step_failed(k, key, &reason);
@@ -267,7 +273,7 @@ impl HttpModel {
             self.step_failed(
                 k,
                 key,
-                "its store was removed while the read or write was out",
+                "the store or job queue it waited on was removed while the step was out",
             );
         }
     }

@@ -445,8 +445,10 @@ impl KafkaModel {
             match handler::prepare(k, c, s, h, message, origin) {
                 Ok(action) => {
                     self.consumer(c).step += 1;
-                    if handler::carry_out(k, c, action) == Then::Wait {
-                        return; // its answer moves it on
+                    match handler::carry_out(k, c, action) {
+                        Ok(Then::Wait) => return, // its answer moves it on
+                        Ok(Then::GoOn) => {}
+                        Err(reason) => return self.step_failed(k, c, reason),
                     }
                 }
                 Err(reason) => return self.step_failed(k, c, reason),
@@ -467,7 +469,7 @@ impl KafkaModel {
         if ok {
             self.run_steps(k, c);
         } else {
-            let reason = "its store was removed while the read or write was out";
+            let reason = "the store or job queue it waited on was removed while the step was out";
             self.step_failed(k, c, reason.into());
         }
     }

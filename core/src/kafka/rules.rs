@@ -19,8 +19,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Kafka(Producer(_)), _) => Err("a Kafka producer produces only to topics"),
         (Kafka(Topic(_)), _) => Err("a topic is read only by Kafka consumers"),
         (Kafka(Consumer(_)), _) => Err(
-            "a Kafka consumer sends only what its handler publishes, to an exchange or a queue \
-             (or reads and writes, to a store); it reads topics and commits offsets",
+            "a Kafka consumer sends only what its handler publishes (to an exchange or a queue), \
+             adds (to a job queue) or reads and writes (to a store); it reads topics and \
+             commits offsets",
         ),
         (_, Kafka(Topic(_))) => Err("a topic takes records only from Kafka producers"),
         (_, Kafka(Consumer(_))) => Err("a Kafka consumer reads only topics"),
@@ -383,6 +384,7 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
     );
     crate::scenario::parse::check_dist(&c.processing_time, path.at("processing_time"), diags);
     crate::handler::no_calls(&c.handler, "Kafka consumer", path, diags);
+    crate::handler::check_settings(&c.handler, path, diags);
     let input = crate::handler::InputKind::Record;
     crate::handler::no_foreign_fields(&c.handler, "Kafka consumer", input, path, diags);
 }

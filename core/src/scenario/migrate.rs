@@ -53,6 +53,10 @@ const STEPS: &[Step] = &[
         from: 8,
         run: v8_to_v9,
     },
+    Step {
+        from: 9,
+        run: v9_to_v10,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -267,6 +271,32 @@ fn v8_to_v9(mut doc: Doc) -> Result<Doc, Diagnostic> {
     };
     each_node(&doc, check)?;
     doc.insert("version".into(), Value::from(9));
+    Ok(doc)
+}
+
+/// Version 10 gave handlers steps of other paradigms: `fail` (throw with a probability or on
+/// a mark) and `add_job` (a BullMQ job). A version-9 document has none, so it runs as it did.
+fn v9_to_v10(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
+        let steps = n
+            .get("config")
+            .and_then(|c| c.get("handler"))
+            .and_then(Value::as_array);
+        for (j, step) in steps.into_iter().flatten().enumerate() {
+            for field in ["fail", "add_job"] {
+                if step.get(field).is_some() {
+                    return Err(newer(
+                        format!("{at}.config.handler[{j}].{field}"),
+                        &format!("a handler's `{field}` step"),
+                        10,
+                    ));
+                }
+            }
+        }
+        Ok(())
+    };
+    each_node(&doc, check)?;
+    doc.insert("version".into(), Value::from(10));
     Ok(doc)
 }
 

@@ -1,0 +1,510 @@
+//! Handler steps across paradigms: `add_job` (a handler adds a BullMQ job and waits for
+//! Redis's answer; the job continues the handled message's chain; a custom `job_id` made from
+//! the message makes a redelivery's add a duplicate BullMQ ignores) and `fail` (a handler
+//! throws on a mark or with a probability, and each paradigm does what it does with a throw).
+//! Hand-computed timings; bad steps as diagnostics with paths.
+
+mod common;
+
+use serde_json::{json, Value};
+use switchboard_core::amqp::AmqpEvent;
+use switchboard_core::bullmq::{BullmqEvent, BullmqMetrics};
+use switchboard_core::data::DataEvent;
+use switchboard_core::http::HttpEvent;
+use switchboard_core::kafka::KafkaEvent;
+use switchboard_core::{Event, EventKind, Sim, SimTime};
+
+const MS: u64 = 1_000;
+
+/// A payment published at 0 to `payments` (1 ms), delivered to `payer` (1 ms), processed
+/// 10 ms; payer's handler adds a `receipt` job to `emails` (2 ms each way), which `mailer`
+/// works (1 ms away, 5 ms of work) and whose handler writes `sent` under the job's order.
+fn receipts(add: Value) -> Value {
+    json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "shop", "kind": "producer", "config": {}},
+            {"id": "payments", "kind": "queue", "config": {}},
+            {"id": "payer", "kind": "consumer", "config": {
+                "processing": "10ms", "handler": [add]}},
+            {"id": "emails", "kind": "job_queue"},
+            {"id": "mailer", "kind": "worker", "config": {
+                "processing_time": "5ms",
+                "handler": [{"write": "sent", "key": "mail:{header.order}"}]}},
+            {"id": "sent", "kind": "store", "config": {}}],
+        "edges": [
+            {"from": "shop", "to": "payments", "latency": "1ms"},
+            {"from": "payments", "to": "payer", "latency": "1ms"},
+            {"from": "payer", "to": "emails", "latency": "2ms"},
+            {"from": "emails", "to": "mailer", "latency": "1ms"},
+            {"from": "mailer", "to": "sent", "latency": "1ms"}],
+        "actions": [
+            {"at": "0s", "do": "publish", "node": "shop",
+             "message": {"headers": {"order": "A-1"}}}]})
+}
+
+fn run(doc: &Value, until_ms: u64) -> (Vec<Event>, Sim) {
+    let s = common::scenario(&doc.to_string());
+    common::run_events(&s, SimTime(until_ms * MS), true)
+}
+
+fn job_queue(sim: &Sim, name: &str) -> switchboard_core::bullmq::QueueMetrics {
+    let id = sim.topology().node_id(name).unwrap();
+    match sim.metrics().nodes[id.index()].bullmq() {
+        Some(BullmqMetrics::Queue(q)) => (**q).clone(),
+        other => panic!("{name} is not a job queue: {other:?}"),
+    }
+}
+
+fn store(sim: &Sim, name: &str) -> switchboard_core::data::StoreMetrics {
+    let id = sim.topology().node_id(name).unwrap();
+    sim.metrics().nodes[id.index()].store().unwrap().clone()
+}
+
+/// The jobs added, as (ms, id, name, message).
+fn added(events: &[Event]) -> Vec<(u64, String, String, switchboard_core::MessageId)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Bullmq(BullmqEvent::Added { job, .. }) => Some((
+                e.at.0 / MS,
+                job.id.to_string(),
+                job.name.to_string(),
+                job.message,
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+fn acked_at(events: &[Event]) -> Vec<u64> {
+    events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Amqp(a) if a.name() == "acked"))
+        .map(|e| e.at.0 / MS)
+        .collect()
+}
+
+#[test]
+fn an_added_job_continues_the_chain_and_the_handler_waits_for_redis() {
+    let (events, sim) = run(
+        &receipts(json!({"add_job": "emails", "name": "receipt",
+                         "data": {"order": "{header.order}"}})),
+        1000,
+    );
+    // Delivered at 2 ms, processed to 12; the add leaves at 12 and reaches Redis at 14 (the
+    // job is added there); Redis's answer is back at 16, and payer acks then (the ack reaches
+    // the broker 1 ms later).
+    let jobs = added(&events);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    let (at, id, name, message) = &jobs[0];
+    assert_eq!((*at, id.as_str(), name.as_str()), (14, "1", "receipt"));
+    assert_eq!(acked_at(&events), vec![17]);
+    // The job's message continues the payment's chain, caused by the payment.
+    let first = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::Published { message, .. } => Some(message),
+            _ => None,
+        })
+        .unwrap();
+    let sent_by_payer = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::Published {
+                message,
+                correlation,
+                node,
+            } if node == sim.topology().node_id("payer").unwrap() => Some((message, correlation)),
+            _ => None,
+        })
+        .expect("payer's add counts as its publish");
+    assert_eq!(sent_by_payer, (*message, first));
+    // The worker read the job's data: it wrote the order's key.
+    let written: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Data(d) => match &**d {
+                DataEvent::Written { key, .. } => Some(key.to_string()),
+                _ => None,
+            },
+            _ => None,
+        })
+        .collect();
+    assert_eq!(written, vec!["mail:A-1".to_owned()]);
+    let q = job_queue(&sim, "emails");
+    assert_eq!((q.stats.added, q.stats.completed), (1, 1));
+    assert_eq!(sim.totals().live, 0, "acked and completed: nothing left");
+}
+
+#[test]
+fn a_redelivered_add_makes_a_second_job_unless_the_job_id_is_the_message_id() {
+    // payer crashes after its first delivery's handler (after the add, before the ack), and
+    // comes back at 100 ms: the redelivery adds again.
+    let crash = |add: Value| {
+        let mut doc = receipts(add);
+        doc["nodes"][2]["config"]["crash_after"] = json!(1);
+        doc["actions"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"at": "100ms", "do": "restart", "node": "payer"}));
+        doc
+    };
+    let plain = json!({"add_job": "emails", "name": "receipt",
+                       "data": {"order": "{header.order}"}});
+    let (events, sim) = run(&crash(plain.clone()), 1000);
+    let ids: Vec<String> = added(&events).into_iter().map(|j| j.1).collect();
+    assert_eq!(ids, vec!["1".to_owned(), "2".to_owned()], "two receipts");
+    // Two jobs, two messages: the store cannot tell the second mail from a new one.
+    let sent = store(&sim, "sent");
+    assert_eq!((sent.keys, sent.stats.writes), (1, 2), "mailed twice");
+
+    let mut keyed = plain;
+    keyed["job_id"] = json!("receipt-{message_id}");
+    let (events, sim) = run(&crash(keyed), 1000);
+    let jobs = added(&events);
+    assert_eq!(jobs.len(), 1, "{jobs:?}");
+    assert!(jobs[0].1.starts_with("receipt-"), "{jobs:?}");
+    let duplicated = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Bullmq(b) if b.name() == "duplicated"))
+        .count();
+    assert_eq!(duplicated, 1);
+    let q = job_queue(&sim, "emails");
+    assert_eq!((q.stats.added, q.stats.duplicated), (1, 1));
+    assert_eq!(store(&sim, "sent").stats.writes, 1, "mailed once");
+    // Redis answers a duplicate add as it answers any add: the redelivery is acked.
+    assert_eq!(acked_at(&events).len(), 1);
+}
+
+#[test]
+fn a_job_id_bullmq_would_refuse_fails_the_step_before_anything_is_sent() {
+    // `{correlation_id}` alone makes an integer id: `Queue.add` throws "Custom Id cannot be
+    // integers", so payer's handler throws, and the delivery is rejected (on_failure).
+    let mut doc = receipts(json!({"add_job": "emails", "job_id": "{correlation_id}"}));
+    doc["nodes"][2]["config"]["on_failure"] = json!({"action": "reject", "requeue": false});
+    let (events, sim) = run(&doc, 1000);
+    let reasons: Vec<String> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Amqp(AmqpEvent::StepFailed { reason, .. }) => Some(reason.to_string()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(reasons.len(), 1);
+    assert!(
+        reasons[0].contains("Custom Id cannot be integers"),
+        "{reasons:?}"
+    );
+    assert!(added(&events).is_empty());
+    assert_eq!(sim.totals().dropped_total(), 1, "rejected");
+}
+
+#[test]
+fn a_service_adds_a_job_and_answers_after_redis_does() {
+    // A client's request reaches `api` (1 ms), which works 3 ms and adds a job (2 ms each
+    // way): it responds at 8 ms, and the client has its answer at 9.
+    let doc = json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "web", "kind": "client", "config": {}},
+            {"id": "api", "kind": "service", "config": {
+                "service_time": "3ms", "handler": [{"add_job": "work", "name": "order"}]}},
+            {"id": "work", "kind": "job_queue"}],
+        "edges": [
+            {"from": "web", "to": "api", "latency": "1ms"},
+            {"from": "api", "to": "work", "latency": "2ms"}],
+        "actions": [{"at": "0s", "do": "publish", "node": "web"}]});
+    let (events, sim) = run(&doc, 1000);
+    let jobs = added(&events);
+    assert_eq!(jobs.iter().map(|j| j.0).collect::<Vec<_>>(), vec![6]);
+    let responded: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Http(HttpEvent::Responded { .. }) => Some(e.at.0 / MS),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(responded, vec![8]);
+    assert_eq!(job_queue(&sim, "work").waiting, 1);
+}
+
+/// Twenty messages to `q`, half of them marked `x-bad`; `c`'s handler fails on the mark
+/// (and then would write), and it dead-letters what fails.
+fn marked(fail: Value) -> Value {
+    let mut actions = Vec::new();
+    for i in 0..20 {
+        let message = if i % 2 == 0 {
+            json!({"headers": {"x-bad": "yes"}})
+        } else {
+            json!({})
+        };
+        actions.push(
+            json!({"at": format!("{}ms", i * 10), "do": "publish", "node": "p",
+                            "message": message}),
+        );
+    }
+    json!({"version": 10, "seed": 4,
+        "nodes": [
+            {"id": "p", "kind": "producer", "config": {}},
+            {"id": "q", "kind": "queue", "config": {"arguments": {
+                "x-dead-letter-exchange": "", "x-dead-letter-routing-key": "dlq"}}},
+            {"id": "dlq", "kind": "queue", "config": {}},
+            {"id": "c", "kind": "consumer", "config": {
+                "processing": "1ms", "on_failure": {"action": "reject", "requeue": false},
+                "handler": [fail, {"write": "db", "key": "k:{message_id}"}]}},
+            {"id": "db", "kind": "store", "config": {}}],
+        "edges": [
+            {"from": "p", "to": "q"},
+            {"from": "q", "to": "c"},
+            {"from": "c", "to": "db"}],
+        "actions": actions})
+}
+
+#[test]
+fn a_fail_step_throws_for_every_marked_input_and_no_other() {
+    let (events, sim) = run(&marked(json!({"fail": {"header": "x-bad"}})), 2000);
+    let failed = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Amqp(AmqpEvent::StepFailed { .. })))
+        .count();
+    assert_eq!(failed, 10);
+    // The throw comes before the write: only unmarked messages are written.
+    assert_eq!(store(&sim, "db").stats.writes, 10);
+    let dlq = sim.topology().node_id("dlq").unwrap();
+    assert_eq!(sim.metrics().nodes[dlq.index()].queue().unwrap().ready, 10);
+    // A mark-only step draws nothing from the seed: the run is the same as without it.
+    let plain = marked(json!({"fail": {"header": "x-none"}}));
+    let (events, _) = run(&plain, 2000);
+    assert!(events
+        .iter()
+        .all(|e| !matches!(e.kind, EventKind::Amqp(AmqpEvent::StepFailed { .. }))));
+}
+
+#[test]
+fn a_fail_step_with_a_probability_throws_about_that_often_and_jobs_retry() {
+    // 400 jobs, each with 2 attempts; the worker's handler fails with probability 0.5: about
+    // half the first attempts throw, and about half of those throw again and fail for good
+    // (a quarter of the jobs). Seeded, so the counts are fixed; the bounds are four standard
+    // deviations wide, so a wrong probability cannot pass.
+    let doc = json!({"version": 10, "seed": 11,
+        "nodes": [
+            {"id": "jobs", "kind": "job_producer", "config": {
+                "rate_per_s": 1000, "limit": 400, "opts": {"attempts": 2}}},
+            {"id": "q", "kind": "job_queue"},
+            {"id": "w", "kind": "worker", "config": {
+                "concurrency": 50, "processing_time": "1ms",
+                "handler": [{"fail": {"probability": 0.5}}]}}],
+        "edges": [{"from": "jobs", "to": "q", "latency": "1ms"},
+                  {"from": "q", "to": "w", "latency": "1ms"}],
+        "actions": []});
+    let (events, sim) = run(&doc, 60_000);
+    let threw = events
+        .iter()
+        .filter(|e| matches!(&e.kind, EventKind::Bullmq(b) if b.name() == "step_failed"))
+        .count();
+    let q = job_queue(&sim, "q");
+    assert_eq!(
+        q.stats.completed + q.stats.failed,
+        400,
+        "every job ended: {q:?}"
+    );
+    // First attempts: 400 draws at 0.5 (sd 10); second: about 200 at 0.5 (sd about 7).
+    assert!(
+        (60..=140).contains(&q.stats.failed),
+        "failed {}",
+        q.stats.failed
+    );
+    assert!((240..=360).contains(&threw), "threw {threw}");
+    assert_eq!(q.stats.attempts_failed, threw as u64);
+}
+
+#[test]
+fn a_kafka_consumer_logs_a_thrown_record_and_goes_on() {
+    // Records 0..4; the handler throws on the one marked `x-bad` (offset 2) and writes the
+    // others: the failed record still counts as processed, and the group commits past it.
+    let mut actions = Vec::new();
+    for i in 0..5 {
+        let mut m = json!({"key": format!("k{i}")});
+        if i == 2 {
+            m["headers"] = json!({"x-bad": "1"});
+        }
+        actions.push(
+            json!({"at": format!("{}ms", i), "do": "publish", "node": "p",
+                            "message": m}),
+        );
+    }
+    let doc = json!({"version": 10, "seed": 2,
+        "nodes": [
+            {"id": "p", "kind": "kafka_producer", "config": {}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 1}},
+            {"id": "c", "kind": "kafka_consumer", "config": {
+                "group.id": "g", "auto.offset.reset": "earliest",
+                "handler": [{"fail": {"header": "x-bad"}},
+                            {"write": "db", "key": "{record_key}"}]}},
+            {"id": "db", "kind": "store", "config": {}}],
+        "edges": [{"from": "p", "to": "t"}, {"from": "t", "to": "c"}, {"from": "c", "to": "db"}],
+        "actions": actions});
+    let (events, sim) = run(&doc, 20_000);
+    let failed: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Kafka(KafkaEvent::StepFailed(f)) => Some(f.offset),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(failed, vec![2]);
+    assert_eq!(store(&sim, "db").keys, 4);
+}
+
+#[test]
+fn a_marked_job_data_field_fails_the_next_worker() {
+    // The consumer adds a job that carries the payment's mark in its data; the worker's
+    // handler fails on it, so the job fails (one attempt).
+    let mut doc = receipts(json!({"add_job": "emails", "data": {"x-bad": "{header.order}"}}));
+    doc["nodes"][4]["config"]["handler"] = json!([{"fail": {"header": "x-bad"}}]);
+    let (events, sim) = run(&doc, 1000);
+    assert!(events
+        .iter()
+        .any(|e| matches!(&e.kind, EventKind::Bullmq(b) if b.name() == "step_failed")));
+    assert_eq!(job_queue(&sim, "emails").stats.failed, 1);
+}
+
+fn with(doc: &Value, f: impl FnOnce(&mut Value)) -> Value {
+    let mut doc = doc.clone();
+    f(&mut doc);
+    doc
+}
+
+#[test]
+fn bad_add_job_and_fail_steps_are_diagnostics_with_paths() {
+    let base = receipts(json!({"add_job": "emails"}));
+    let step = |d: &mut Value, v: Value| d["nodes"][2]["config"]["handler"][0] = v;
+    common::refused(
+        &with(&base, |d| step(d, json!({"add_job": "nowhere"}))),
+        "nodes[2].config.handler[0].add_job",
+        "there is no node of that name",
+    );
+    common::refused(
+        &with(&base, |d| step(d, json!({"add_job": "sent"}))),
+        "nodes[2].config.handler[0].add_job",
+        "is a store; an add_job step adds to a job queue",
+    );
+    common::refused(
+        &with(&base, |d| {
+            d["edges"].as_array_mut().unwrap().remove(2);
+        }),
+        "nodes[2].config.handler[0].add_job",
+        "consumer \"payer\" has no edge to it",
+    );
+    common::refused(
+        &with(&base, |d| {
+            step(d, json!({"add_job": "emails", "opts": {"jobId": "x"}}))
+        }),
+        "nodes[2].config.handler[0].opts.jobId",
+        "the step's \"job_id\" is the job's id",
+    );
+    common::refused(
+        &with(&base, |d| {
+            step(d, json!({"add_job": "emails", "opts": {"priority": 1.5}}))
+        }),
+        "nodes[2].config.handler[0].opts",
+        "Priority should not be float",
+    );
+    common::refused(
+        &with(&base, |d| {
+            step(d, json!({"add_job": "emails", "job_id": "{job_id}"}))
+        }),
+        "nodes[2].config.handler[0].job_id",
+        "not BullMQ jobs",
+    );
+    common::refused(
+        &with(&base, |d| {
+            step(d, json!({"add_job": "emails", "routing_key": "x"}))
+        }),
+        "nodes[2]",
+        "belong to a publish step",
+    );
+    common::refused(
+        &with(&base, |d| {
+            step(d, json!({"publish": "payments", "name": "x"}))
+        }),
+        "nodes[2]",
+        "belong to an add_job step",
+    );
+    common::refused(
+        &with(&base, |d| step(d, json!({"fail": {"probability": 1.5}}))),
+        "nodes[2].config.handler[0].fail.probability",
+        "expected a probability from 0 to 1",
+    );
+    common::refused(
+        &with(&base, |d| step(d, json!({"fail": {}}))),
+        "nodes[2].config.handler[0].fail",
+        "it would never throw",
+    );
+    common::refused(
+        &with(&base, |d| step(d, json!({"fail": {"header": ""}}))),
+        "nodes[2].config.handler[0].fail.header",
+        "names no header",
+    );
+    common::refused(
+        &with(&base, |d| {
+            step(d, json!({"fail": {"probability": 0.1}, "write": "sent"}))
+        }),
+        "nodes[2]",
+        "a step does one thing",
+    );
+    // A queue takes a handler's jobs; a topic does not take a consumer's edge.
+    common::refused(
+        &with(&base, |d| {
+            d["nodes"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"id": "t", "kind": "topic", "config": {}}));
+            d["edges"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"from": "payer", "to": "t"}));
+        }),
+        "edges[5]",
+        "a topic takes records only from Kafka producers",
+    );
+    // A version-9 document cannot have them.
+    common::refused(
+        &with(&base, |d| d["version"] = json!(9)),
+        "nodes[2].config.handler[0].add_job",
+        "new in format version 10",
+    );
+    let fail = with(&base, |d| step(d, json!({"fail": {"probability": 0.5}})));
+    common::refused(
+        &with(&fail, |d| d["version"] = json!(9)),
+        "nodes[2].config.handler[0].fail",
+        "new in format version 10",
+    );
+    // A service's requests carry no headers: a mark could never be there.
+    let service = json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "web", "kind": "client", "config": {}},
+            {"id": "api", "kind": "service", "config": {
+                "handler": [{"fail": {"header": "x-bad"}}]}}],
+        "edges": [{"from": "web", "to": "api"}]});
+    common::refused(
+        &service,
+        "nodes[1].config.handler[0].fail.header",
+        "carry no headers",
+    );
+}
+
+#[test]
+fn steps_read_back_as_they_were_written() {
+    let steps = json!([
+        {"add_job": "emails", "name": "receipt", "job_id": "r-{message_id}",
+         "opts": {"attempts": 3}, "data": {"order": "{header.order}"}},
+        {"add_job": "emails"},
+        {"fail": {"probability": 0.25}},
+        {"fail": {"header": "x-bad"}}
+    ]);
+    let doc = receipts(json!({"add_job": "emails"}));
+    let doc = with(&doc, |d| d["nodes"][2]["config"]["handler"] = steps.clone());
+    let s = common::scenario(&doc.to_string());
+    let back: Value = serde_json::from_str(&s.to_json_pretty()).unwrap();
+    assert_eq!(back["nodes"][2]["config"]["handler"], steps);
+}
