@@ -9,6 +9,7 @@ use crate::amqp::PublishStep;
 use crate::bullmq::{AddJobStep, JobOptions};
 use crate::data::{Access, AccessOp, KeyTemplate, OutboxRow, ReadStep, WriteStep};
 use crate::id::{EdgeId, MessageId, NodeId};
+use crate::kafka::ProduceStep;
 use crate::kernel::Kernel;
 use crate::message::{Envelope, HeaderValue, Headers};
 use crate::model::{EdgeKind, StepOrigin};
@@ -43,6 +44,10 @@ pub enum HandlerStep {
     /// Written `{"add_job": "emails", "name": "receipt"}`, with optional `"job_id"`, `"opts"`
     /// and `"data"`.
     AddJob(AddJobStep),
+    /// Produce a Kafka record to a topic, over this node's edge to it, and wait for the
+    /// broker's acknowledgement. Written `{"produce": "orders", "key": "{correlation_id}"}`,
+    /// with optional `"partition"` and `"headers"`.
+    Produce(ProduceStep),
 }
 
 /// When a fail step throws.
@@ -78,6 +83,7 @@ impl Serialize for HandlerStep {
             HandlerStep::Read(r) => r.serialize(s),
             HandlerStep::Publish(p) => p.serialize(s),
             HandlerStep::AddJob(a) => a.serialize(s),
+            HandlerStep::Produce(p) => p.serialize(s),
             HandlerStep::Fail(f) => {
                 let mut m = s.serialize_map(Some(1))?;
                 m.serialize_entry("fail", f)?;
@@ -114,6 +120,10 @@ struct RawStep {
     #[serde(default)]
     add_job: Option<String>,
     #[serde(default)]
+    produce: Option<String>,
+    #[serde(default)]
+    partition: Option<u32>,
+    #[serde(default)]
     name: Option<String>,
     #[serde(default)]
     job_id: Option<KeyTemplate>,
@@ -134,6 +144,7 @@ impl TryFrom<RawStep> for HandlerStep {
             r.publish.is_some().then_some("publishes"),
             r.fail.is_some().then_some("fails"),
             r.add_job.is_some().then_some("adds a job"),
+            r.produce.is_some().then_some("produces"),
         ];
         let mut kinds = kinds.into_iter().flatten();
         if let (Some(a), Some(b)) = (kinds.next(), kinds.next()) {
@@ -164,6 +175,25 @@ impl TryFrom<RawStep> for HandlerStep {
         }
         if job_fields {
             return Err("`name`, `job_id`, `opts` and `data` belong to an add_job step".into());
+        }
+        if let Some(topic) = r.produce {
+            if r.idempotency_key.is_some() || r.outbox.is_some() {
+                return Err("`idempotency_key` and `outbox` belong to a write step".into());
+            }
+            if r.routing_key.is_some() {
+                return Err(
+                    "`routing_key` belongs to a publish step (a record has a `key`)".into(),
+                );
+            }
+            return Ok(HandlerStep::Produce(ProduceStep {
+                produce: topic,
+                key: r.key,
+                partition: r.partition,
+                headers: r.headers.unwrap_or_default(),
+            }));
+        }
+        if r.partition.is_some() {
+            return Err("`partition` belongs to a produce step".into());
         }
         if let Some(fail) = r.fail {
             let others = r.key.is_some()
@@ -225,7 +255,8 @@ impl TryFrom<RawStep> for HandlerStep {
             (None, _) => Err(
                 "expected a step: {\"call\": \"node\"}, {\"write\": \"store\", \
                               \"key\": \"…\"}, {\"read\": \"store\", \"key\": \"…\"}, \
-                              {\"publish\": \"exchange\"}, {\"add_job\": \"queue\"} or \
+                              {\"publish\": \"exchange\"}, {\"add_job\": \"queue\"}, \
+                              {\"produce\": \"topic\"} or \
                               {\"fail\": {\"probability\": …}}"
                     .into(),
             ),
@@ -298,8 +329,28 @@ pub(crate) enum Action {
     Publish(Outgoing),
     /// A BullMQ job: it leaves for its queue, and the handler waits for Redis's answer.
     AddJob(Box<JobAdd>),
+    /// A Kafka record: it leaves for its topic, and the handler waits for the acknowledgement.
+    Produce(Box<RecordProduce>),
     /// A fail step that throws with this probability (the input carries no mark).
     Chance(f64),
+}
+
+/// A record a handler produces: where, with what, and whom the acknowledgement answers.
+pub(crate) struct RecordProduce {
+    /// The produce edge it leaves on.
+    pub edge: EdgeId,
+    /// The topic.
+    pub topic: NodeId,
+    /// Its key (none: a null key).
+    pub key: Option<String>,
+    /// A partition, instead of the key's.
+    pub partition: Option<u32>,
+    /// Its headers.
+    pub headers: Headers,
+    /// The chain it continues, and its cause.
+    pub chain: (MessageId, MessageId),
+    /// The step waiting for the acknowledgement.
+    pub origin: StepOrigin,
 }
 
 /// A job a handler adds: where, with what, and what the queue needs to store it.
@@ -322,6 +373,21 @@ pub(crate) struct JobAdd {
 pub(crate) enum Handoff {
     /// A job a handler adds.
     Job(Box<JobHandoff>),
+    /// A record a handler produces.
+    Record(Box<RecordHandoff>),
+}
+
+/// What a topic needs to append a record a handler produced, and whom to answer.
+#[derive(Clone, Debug)]
+pub(crate) struct RecordHandoff {
+    /// The partition the client chose.
+    pub partition: u32,
+    /// How it chose it.
+    pub partitioner: crate::kafka::Partitioner,
+    /// The record's key.
+    pub key: Option<String>,
+    /// The step waiting for the acknowledgement.
+    pub origin: StepOrigin,
 }
 
 /// What a BullMQ queue needs to store a job a handler added, and whom to answer.
@@ -364,6 +430,7 @@ pub(crate) fn prepare(
         HandlerStep::Read(r) => access(k, node, StoreStep::Read(r), h, logical, origin),
         HandlerStep::Publish(p) => return outgoing(k, node, p, h).map(Action::Publish),
         HandlerStep::AddJob(a) => return job_add(k, node, a, h, origin),
+        HandlerStep::Produce(p) => return record_produce(k, node, p, h, origin),
         HandlerStep::Fail(f) => {
             return match &f.header {
                 Some(mark) if h.msg.headers.contains_key(mark.as_str()) => Err(format!(
@@ -408,6 +475,20 @@ pub(crate) fn carry_out(k: &mut Kernel, node: NodeId, a: Action) -> Result<Then,
             let msg = k.continue_chain(node, chain, String::new(), data);
             k.handoffs.insert(msg.id, Handoff::Job(Box::new(job)));
             k.send_on(edge, node, to, msg);
+            Then::Wait
+        }
+        Action::Produce(r) => {
+            let RecordProduce {
+                edge,
+                topic,
+                key,
+                partition,
+                headers,
+                chain,
+                origin,
+            } = *r;
+            let msg = k.continue_chain(node, chain, String::new(), headers);
+            crate::kafka::handler::send(k, node, edge, topic, key, partition, msg, origin);
             Then::Wait
         }
         Action::Chance(p) => {
@@ -578,6 +659,37 @@ fn job_add(
     })))
 }
 
+/// The record the produce step `p` of `node`'s handler produces for the message being
+/// handled; or why it cannot be produced.
+fn record_produce(
+    k: &Kernel,
+    node: NodeId,
+    p: &ProduceStep,
+    h: Handled<'_>,
+    origin: StepOrigin,
+) -> Result<Action, String> {
+    let (topic, edge) = link(k, node, &p.produce, ("topic", "a topic"), |kind| {
+        kind == EdgeKind::Kafka(crate::kafka::EdgeKind::Produce)
+    })?;
+    let render = |t: &KeyTemplate| {
+        t.render(h.msg, h.input)
+            .map_err(|m| format!("the template {t} reads {m}"))
+    };
+    let mut headers = Headers::new();
+    for (name, t) in &p.headers {
+        headers.insert(name.clone(), HeaderValue::Str(render(t)?));
+    }
+    Ok(Action::Produce(Box::new(RecordProduce {
+        edge,
+        topic,
+        key: p.key.as_ref().map(render).transpose()?,
+        partition: p.partition,
+        headers,
+        chain: (h.msg.correlation_id, h.msg.id),
+        origin,
+    })))
+}
+
 /// The routing key and headers `p` makes from the message being handled.
 fn rendered(p: &PublishStep, h: Handled<'_>) -> Result<(String, Headers), String> {
     let render = |t: &KeyTemplate| {
@@ -739,6 +851,56 @@ pub(crate) fn check_add_job<'a>(
     }
 }
 
+/// A produce step's topic: a Kafka topic, with an edge from the node whose handler produces
+/// (`from`: its kind and name) to it; an explicit partition the topic has.
+pub(crate) fn check_produce<'a>(
+    from: (&str, &str),
+    path: String,
+    p: &ProduceStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (from_kind, from) = from;
+    match kind(&p.produce) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{:?}: there is no node of that name", p.produce),
+        )),
+        Some(NodeKind::Kafka(crate::kafka::KafkaKind::Topic(t))) => {
+            if let Some(partition) = p.partition.filter(|&q| q >= t.partitions) {
+                diags.push(Diagnostic::new(
+                    path.replace(".produce", ".partition"),
+                    format!(
+                        "{:?} has {} partitions (0 to {}); there is no partition {partition}",
+                        p.produce,
+                        t.partitions,
+                        t.partitions.saturating_sub(1)
+                    ),
+                ));
+            }
+            if !s.edges.iter().any(|e| e.from == from && e.to == p.produce) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{:?}: {from_kind} {from:?} has no edge to it; draw one (its records \
+                         cross it)",
+                        p.produce
+                    ),
+                ));
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{:?} is a {}; a produce step produces to a topic",
+                p.produce,
+                other.name()
+            ),
+        )),
+    }
+}
+
 /// A read or write step's store (the `j`th step of node `i`, `n`): a store, with an edge from
 /// the node to it; and a write's outbox, published by the store's relay.
 pub(crate) fn check_store_step<'a>(
@@ -813,6 +975,12 @@ pub(crate) fn step_templates(step: &HandlerStep) -> Vec<(String, &crate::data::K
             .collect(),
         HandlerStep::Read(r) => vec![("key".to_owned(), &r.key)],
         HandlerStep::Fail(_) => Vec::new(),
+        HandlerStep::Produce(p) => p
+            .key
+            .iter()
+            .map(|t| ("key".to_owned(), t))
+            .chain(p.headers.iter().map(|(h, t)| (format!("headers.{h}"), t)))
+            .collect(),
         HandlerStep::AddJob(a) => a
             .job_id
             .iter()
@@ -891,7 +1059,8 @@ pub(crate) fn no_calls(
             diags.push(Diagnostic::new(
                 format!("{path}.handler[{j}].call"),
                 format!(
-                    "a {what}'s handler reads and writes stores, publishes and adds jobs; it makes no calls (a \
+                    "a {what}'s handler reads and writes stores, publishes, adds jobs and produces records; it \
+                     makes no calls (a \
                      service's handler calls other services)"
                 ),
             ));
@@ -975,6 +1144,10 @@ pub(crate) fn check_topology<'a>(
                 HandlerStep::AddJob(a) => {
                     let path = format!("nodes[{i}].config.handler[{j}].add_job");
                     check_add_job((n.kind.name(), &n.id), path, a, kind, s, diags);
+                }
+                HandlerStep::Produce(p) => {
+                    let path = format!("nodes[{i}].config.handler[{j}].produce");
+                    check_produce((n.kind.name(), &n.id), path, p, kind, s, diags);
                 }
                 // It names no other node.
                 HandlerStep::Fail(_) => {}

@@ -115,7 +115,8 @@ pub(crate) struct Kernel {
     /// case of one paradigm. By `(caller, correlation)`, ordered.
     pub calls: std::collections::BTreeMap<(NodeId, MessageId), SimTime>,
     /// What a message one model sends to another carries beyond the message itself (a job's
-    /// options, from a handler's add_job step), by message id, until it arrives: models never
+    /// options, a record's partition and key: a handler's add_job and produce steps), by
+    /// message id, until it arrives: models never
     /// call one another, so the receiving model reads it here. Every such message is on an
     /// edge (its arrival removes the entry), so this holds only messages in flight.
     pub handoffs: std::collections::BTreeMap<MessageId, crate::handler::Handoff>,

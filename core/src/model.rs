@@ -126,6 +126,13 @@ pub fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'static st
         (ModelId::Data, _) | (_, ModelId::Data) => {
             data::rules::edge_rule(from, to).map(EdgeKind::Data)
         }
+        // A handler produces records: the edge is a produce, as a Kafka producer's is.
+        (_, ModelId::Kafka)
+            if crate::handler::handles(from)
+                && matches!(to, NodeKind::Kafka(kafka::KafkaKind::Topic(_))) =>
+        {
+            Ok(EdgeKind::Kafka(kafka::EdgeKind::Produce))
+        }
         // A handler adds jobs: the edge is an add, as a job producer's is.
         (_, ModelId::Bullmq)
             if crate::handler::handles(from)
@@ -418,7 +425,9 @@ impl Models {
             EdgeKind::Hop => unreachable!("the kernel takes hops"),
             EdgeKind::Amqp(kind) => self.amqp.publish_arrive(k, edge, kind, msg),
             EdgeKind::Http(_) => self.http.arrive(k, edge, msg),
-            EdgeKind::Kafka(_) => unreachable!("Kafka requests travel in the model's own entries"),
+            // A producer's requests travel in the model's own entries; a handler's record, as
+            // a message on the wire.
+            EdgeKind::Kafka(_) => self.kafka.handler_record_arrives(k, edge, msg),
             EdgeKind::Bullmq(bullmq::EdgeKind::Add) => self.bullmq.add_arrives(k, edge, msg),
             EdgeKind::Bullmq(bullmq::EdgeKind::Work) => {
                 unreachable!("a worker's calls travel in the model's own entries")

@@ -986,9 +986,9 @@ impl Sim {
                     }
                     // Requests and responses go both ways: the model counts where they arrive.
                     model::EdgeKind::Http(_) => self.models.arrive(&mut self.k, edge, kind, msg),
-                    model::EdgeKind::Kafka(_) => {
-                        unreachable!("Kafka requests travel in the model's own entries")
-                    }
+                    // A handler's record (a producer's requests travel in the model's own
+                    // entries); the topic counts what it appends.
+                    model::EdgeKind::Kafka(_) => self.models.arrive(&mut self.k, edge, kind, msg),
                     // The queue counts an add when it stores it.
                     model::EdgeKind::Bullmq(_) => self.models.arrive(&mut self.k, edge, kind, msg),
                     model::EdgeKind::Data(_) => {

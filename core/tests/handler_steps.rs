@@ -1,6 +1,8 @@
 //! Handler steps across paradigms: `add_job` (a handler adds a BullMQ job and waits for
 //! Redis's answer; the job continues the handled message's chain; a custom `job_id` made from
-//! the message makes a redelivery's add a duplicate BullMQ ignores) and `fail` (a handler
+//! the message makes a redelivery's add a duplicate BullMQ ignores), `produce` (a handler
+//! produces a Kafka record, partitioned as a producer's, and waits for the acknowledgement;
+//! a redelivery appends it again) and `fail` (a handler
 //! throws on a mark or with a probability, and each paradigm does what it does with a throw).
 //! Hand-computed timings; bad steps as diagnostics with paths.
 
@@ -225,6 +227,139 @@ fn a_service_adds_a_job_and_answers_after_redis_does() {
         .collect();
     assert_eq!(responded, vec![8]);
     assert_eq!(job_queue(&sim, "work").waiting, 1);
+}
+
+/// The records appended, as (ms, partition, offset, key, message, producer name).
+fn appended(sim: &Sim, events: &[Event]) -> Vec<(u64, u32, u64, Option<String>, String)> {
+    events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Kafka(KafkaEvent::Appended(a)) => Some((
+                e.at.0 / MS,
+                a.tp.1,
+                a.offset,
+                a.key.as_deref().map(str::to_owned),
+                sim.topology().node(a.producer).name.clone(),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_service_produces_a_record_and_answers_after_the_ack() {
+    // A client's request reaches `api` at 1 ms; api works 3 ms and produces a record keyed by
+    // the request (2 ms each way): appended at 6, acknowledged at 8, when api responds. The
+    // group reads it and its handler writes the record's key.
+    let doc = json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "web", "kind": "client", "config": {}},
+            {"id": "api", "kind": "service", "config": {
+                "service_time": "3ms",
+                "handler": [{"produce": "orders", "key": "order-{correlation_id}",
+                             "headers": {"via": "api"}}]}},
+            {"id": "orders", "kind": "topic", "config": {"partitions": 3}},
+            {"id": "view", "kind": "kafka_consumer", "config": {
+                "group.id": "v", "auto.offset.reset": "earliest",
+                "handler": [{"write": "db", "key": "{record_key}:{header.via}"}]}},
+            {"id": "db", "kind": "store", "config": {}}],
+        "edges": [
+            {"from": "web", "to": "api", "latency": "1ms"},
+            {"from": "api", "to": "orders", "latency": "2ms"},
+            {"from": "orders", "to": "view"},
+            {"from": "view", "to": "db"}],
+        "actions": [{"at": "0s", "do": "publish", "node": "web"}]});
+    let (events, sim) = run(&doc, 20_000);
+    let request = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::Published { correlation, .. } => Some(correlation),
+            _ => None,
+        })
+        .unwrap();
+    let key = format!("order-{}", request.0);
+    // The producers' partitioner (murmur2, as Kafka's), for the handler's record too.
+    let partition = switchboard_core::kafka::partitioner::partition_for_key(key.as_bytes(), 3);
+    let records = appended(&sim, &events);
+    assert_eq!(
+        records,
+        vec![(6, partition, 0, Some(key.clone()), "api".to_owned())]
+    );
+    let responded: Vec<u64> = events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Http(HttpEvent::Responded { .. }) => Some(e.at.0 / MS),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(responded, vec![8]);
+    let db = store(&sim, "db");
+    assert_eq!((db.keys, db.stats.writes), (1, 1));
+    let written = events.iter().find_map(|e| match &e.kind {
+        EventKind::Data(d) => match &**d {
+            DataEvent::Written { key, .. } => Some(key.to_string()),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(written, Some(format!("{key}:api")));
+}
+
+#[test]
+fn a_redelivered_produce_appends_the_record_twice() {
+    // payer produces each payment to `paid` and crashes after its first, before its ack: the
+    // redelivery produces again. Kafka keeps both records (no idempotent producer spans two
+    // deliveries), at offsets 0 and 1 of the key's partition.
+    let doc = json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "shop", "kind": "producer", "config": {}},
+            {"id": "payments", "kind": "queue", "config": {}},
+            {"id": "payer", "kind": "consumer", "config": {
+                "processing": "10ms", "crash_after": 1,
+                "handler": [{"produce": "paid", "key": "{message_id}"}]}},
+            {"id": "paid", "kind": "topic", "config": {"partitions": 1}}],
+        "edges": [
+            {"from": "shop", "to": "payments", "latency": "1ms"},
+            {"from": "payments", "to": "payer", "latency": "1ms"},
+            {"from": "payer", "to": "paid", "latency": "2ms"}],
+        "actions": [
+            {"at": "0s", "do": "publish", "node": "shop"},
+            {"at": "100ms", "do": "restart", "node": "payer"}]});
+    let (events, sim) = run(&doc, 1000);
+    let records = appended(&sim, &events);
+    // Delivered at 2, processed to 12, appended at 14, acknowledged at 16: payer crashes
+    // there. Back at 100, delivered again at 101, processed to 111, appended at 113.
+    let at: Vec<(u64, u64)> = records.iter().map(|r| (r.0, r.2)).collect();
+    assert_eq!(at, vec![(14, 0), (113, 1)]);
+    assert_eq!(records[0].3, records[1].3, "the same key twice");
+    assert_eq!(acked_at(&events), vec![116]);
+}
+
+#[test]
+fn null_key_records_from_a_handler_spread_over_the_partitions() {
+    // 400 deliveries, each producing a record without a key to a topic of 4 partitions: the
+    // client draws each partition from the seed, so each partition gets about 100 (the bounds
+    // are six standard deviations wide).
+    let doc = json!({"version": 10, "seed": 9,
+        "nodes": [
+            {"id": "shop", "kind": "producer", "config": {"rate_per_s": 1000, "limit": 400}},
+            {"id": "q", "kind": "queue", "config": {}},
+            {"id": "c", "kind": "consumer", "config": {
+                "processing": "0ms", "prefetch_count": 50, "handler": [{"produce": "t"}]}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 4}}],
+        "edges": [
+            {"from": "shop", "to": "q", "latency": "1ms"},
+            {"from": "q", "to": "c", "latency": "1ms"},
+            {"from": "c", "to": "t", "latency": "1ms"}],
+        "actions": []});
+    let (events, sim) = run(&doc, 5_000);
+    let records = appended(&sim, &events);
+    assert_eq!(records.len(), 400);
+    for p in 0..4 {
+        let n = records.iter().filter(|r| r.1 == p).count();
+        assert!((49..=151).contains(&n), "partition {p} has {n}");
+        assert!(records.iter().all(|r| r.3.is_none()));
+    }
 }
 
 /// Twenty messages to `q`, half of them marked `x-bad`; `c`'s handler fails on the mark
@@ -452,20 +587,50 @@ fn bad_add_job_and_fail_steps_are_diagnostics_with_paths() {
         "nodes[2]",
         "a step does one thing",
     );
-    // A queue takes a handler's jobs; a topic does not take a consumer's edge.
+    // A topic takes a handler's records, not a job queue's edge.
+    let with_topic = with(&base, |d| {
+        d["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "t", "kind": "topic", "config": {"partitions": 2}}));
+        d["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": "payer", "to": "t"}));
+    });
+    common::scenario(&with_topic.to_string());
     common::refused(
-        &with(&base, |d| {
-            d["nodes"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"id": "t", "kind": "topic", "config": {}}));
-            d["edges"]
-                .as_array_mut()
-                .unwrap()
-                .push(json!({"from": "payer", "to": "t"}));
+        &with(&with_topic, |d| {
+            d["edges"][5]["from"] = json!("emails");
         }),
         "edges[5]",
-        "a topic takes records only from Kafka producers",
+        "a topic takes records only from Kafka producers and from handlers",
+    );
+    common::refused(
+        &with(&with_topic, |d| {
+            step(d, json!({"produce": "t", "partition": 2}))
+        }),
+        "nodes[2].config.handler[0].partition",
+        "has 2 partitions (0 to 1); there is no partition 2",
+    );
+    common::refused(
+        &with(&with_topic, |d| step(d, json!({"produce": "emails"}))),
+        "nodes[2].config.handler[0].produce",
+        "is a job_queue; a produce step produces to a topic",
+    );
+    common::refused(
+        &with(&with_topic, |d| {
+            step(d, json!({"produce": "t", "routing_key": "x"}))
+        }),
+        "nodes[2]",
+        "a record has a `key`",
+    );
+    common::refused(
+        &with(&with_topic, |d| {
+            step(d, json!({"produce": "t", "key": "{offset}"}))
+        }),
+        "nodes[2].config.handler[0].key",
+        "not Kafka records",
     );
     // A version-9 document cannot have them.
     common::refused(
@@ -494,16 +659,48 @@ fn bad_add_job_and_fail_steps_are_diagnostics_with_paths() {
 }
 
 #[test]
+fn a_kafka_consumer_producing_to_its_own_topic_with_no_time_is_refused() {
+    // echo reads `t` and produces each record back to it: with no processing time and no
+    // latency, a record would circle forever at one instant.
+    let doc = json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "t", "kind": "topic", "config": {}},
+            {"id": "echo", "kind": "kafka_consumer", "config": {
+                "group.id": "g", "processing_time": "0ms",
+                "handler": [{"produce": "t", "key": "{record_key}"}]}}],
+        "edges": [
+            {"from": "t", "to": "echo", "latency": "0ms"},
+            {"from": "echo", "to": "t", "latency": "0ms"}],
+        "actions": []});
+    common::refused(&doc, "edges[0]", "closes a loop (\"t\" → \"echo\" → \"t\")");
+    // With time in the loop, it runs.
+    let ok = with(&doc, |d| d["edges"][1]["latency"] = json!("1ms"));
+    common::scenario(&ok.to_string());
+}
+
+#[test]
 fn steps_read_back_as_they_were_written() {
     let steps = json!([
         {"add_job": "emails", "name": "receipt", "job_id": "r-{message_id}",
          "opts": {"attempts": 3}, "data": {"order": "{header.order}"}},
         {"add_job": "emails"},
+        {"produce": "t", "key": "{message_id}", "partition": 1, "headers": {"via": "payer"}},
+        {"produce": "t"},
         {"fail": {"probability": 0.25}},
         {"fail": {"header": "x-bad"}}
     ]);
     let doc = receipts(json!({"add_job": "emails"}));
-    let doc = with(&doc, |d| d["nodes"][2]["config"]["handler"] = steps.clone());
+    let doc = with(&doc, |d| {
+        d["nodes"][2]["config"]["handler"] = steps.clone();
+        d["nodes"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"id": "t", "kind": "topic", "config": {"partitions": 2}}));
+        d["edges"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!({"from": "payer", "to": "t"}));
+    });
     let s = common::scenario(&doc.to_string());
     let back: Value = serde_json::from_str(&s.to_json_pretty()).unwrap();
     assert_eq!(back["nodes"][2]["config"]["handler"], steps);

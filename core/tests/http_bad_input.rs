@@ -133,11 +133,11 @@ fn a_handler_step_that_is_not_a_call() {
     doc["nodes"][1]["config"]["handler"] = json!([{"call": 3}]);
     refused(doc, "nodes[1].config.handler[0]", "a node name");
     let mut doc = base();
-    doc["nodes"][1]["config"]["handler"] = json!([{"produce": "x"}]);
+    doc["nodes"][1]["config"]["handler"] = json!([{"enqueue": "x"}]);
     refused(
         doc,
         "nodes[1].config.handler[0]",
-        "unknown field `produce`, expected one of `call`, `write`",
+        "unknown field `enqueue`, expected one of `call`, `write`",
     );
 }
 

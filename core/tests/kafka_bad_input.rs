@@ -174,7 +174,7 @@ fn edges_kafka_does_not_have() {
     refused(
         doc,
         "edges[3]",
-        "a topic takes records only from Kafka producers",
+        "a topic takes records only from Kafka producers and from handlers",
     );
     let mut doc = base();
     doc["nodes"]

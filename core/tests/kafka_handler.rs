@@ -202,7 +202,7 @@ fn bad_kafka_handlers_are_diagnostics_with_paths() {
     common::refused(
         &with(json!({"call": "ledger"})),
         "nodes[2].config.handler[0].call",
-        "a Kafka consumer's handler reads and writes stores, publishes and adds jobs; it makes no calls",
+        "a Kafka consumer's handler reads and writes stores, publishes, adds jobs and produces records; it makes no calls",
     );
     common::refused(
         &with(json!({"write": "nowhere", "key": "k"})),

@@ -150,7 +150,7 @@ fn bad_worker_handlers_are_diagnostics_with_paths() {
             d["nodes"][2]["config"]["handler"][0] = json!({"call": "charges"})
         }),
         "nodes[2].config.handler[0].call",
-        "a worker's handler reads and writes stores, publishes and adds jobs; it makes no calls",
+        "a worker's handler reads and writes stores, publishes, adds jobs and produces records; it makes no calls",
     );
     common::refused(
         &with(&base, |d| {

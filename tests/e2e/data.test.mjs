@@ -297,3 +297,41 @@ test("build a Kafka consumer whose handler writes a store, keyed by the record's
   await field.press("Tab");
   assert.match(await page.locator("#inspector").textContent(), /not BullMQ jobs/);
 });
+
+test("build a consumer that produces to a topic, read by a Kafka consumer that writes a store", async () => {
+  const page = await openInContext("", {}, "#stage");
+  const node = (name) => page.locator(`g.node[data-node="${name}"]`);
+  await dragFromPalette(page, "producer", "", 260, 160);
+  await dragFromPalette(page, "queue", "", 430, 160);
+  await dragFromPalette(page, "consumer", "", 600, 160);
+  await dragFromPalette(page, "topic", "", 600, 340);
+  await dragFromPalette(page, "kafka_consumer", "", 780, 340);
+  await dragFromPalette(page, "store", "", 950, 340);
+  await connectNodes(page, "producer", "queue");
+  await connectNodes(page, "queue", "consumer");
+  const tip = await connectNodes(page, "consumer", "topic");
+  assert.match(tip ?? "", /produces to/, `a consumer connects to a topic: ${tip}`);
+  await connectNodes(page, "topic", "kafka-consumer");
+  await connectNodes(page, "kafka-consumer", "store");
+  async function setField(name, field, value) {
+    const c = await centre(node(name));
+    await page.mouse.click(c.x, c.y - 20);
+    const input = page.locator(`#inspector [data-field="${field}"]`);
+    await input.click();
+    await input.fill(value);
+    await input.press("Tab");
+  }
+  await setField("consumer", "handler", '[{"produce": "topic", "key": "order-{message_id}"}]');
+  assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field|no node/);
+  await setField("kafka-consumer", "handler", '[{"write": "store", "key": "{record_key}"}]');
+  assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field|no node/);
+  await runTo(page, 8, { speed: 10 });
+  const s = await storeCounts(page, "store");
+  await screenshot(page, "data-10-consumer-produces");
+  const [, keys, writes] = s.text.match(/(\d+) keys · (\d+) writes/);
+  assert.ok(Number(keys) > 0, `the records the consumer produced reached the store: ${s.text}`);
+  assert.equal(keys, writes, "one record per message, each key once");
+  // A produce step to a node that is not a topic is refused where it is typed.
+  await setField("consumer", "handler", '[{"produce": "store"}]');
+  assert.match(await page.locator("#inspector").textContent(), /a produce step produces to a topic/);
+});

@@ -23,8 +23,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         // exchange, by the producers' rule.
         (Amqp(Consumer(_)), Amqp(to @ (Exchange(_) | Queue(_)))) => publish_rule(to),
         (Amqp(Consumer(_)), Relay(_) | Sink(_) | Amqp(Consumer(_))) => Err(
-            "a consumer sends only what its handler publishes (to an exchange or a queue) or \
-             adds (to a job queue); it settles what it consumes",
+            "a consumer sends only what its handler publishes (to an exchange or a queue), adds \
+             (to a job queue), produces (to a topic) or reads and writes (to a store); it \
+             settles what it consumes",
         ),
         (_, Producer(_)) => Err("a producer receives nothing"),
         (Amqp(Exchange(_)), Amqp(Queue(_))) => Ok(EdgeKind::Binding),

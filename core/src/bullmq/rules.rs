@@ -24,8 +24,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Bullmq(Queue(_)), _) => Err("a job queue is worked only by workers"),
         (Bullmq(Worker(_)), _) => Err(
             "a worker sends only what its handler publishes (to an exchange or a queue), adds \
-             (to a job queue) or reads and writes (to a store); it works a job queue and \
-             completes its jobs",
+             (to a job queue), produces (to a topic) or reads and writes (to a store); it works \
+             a job queue and completes its jobs",
         ),
         (_, Bullmq(Queue(_))) => Err(
             "a job queue takes jobs only from job producers and from handlers (a service, a \

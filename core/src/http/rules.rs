@@ -179,7 +179,8 @@ pub(crate) fn check_kind(kind: &HttpKind, path: Path<'_>, diags: &mut Vec<Diagno
                     HandlerStep::Write(_)
                     | HandlerStep::Read(_)
                     | HandlerStep::Publish(_)
-                    | HandlerStep::AddJob(_) => {
+                    | HandlerStep::AddJob(_)
+                    | HandlerStep::Produce(_) => {
                         for (field, t) in crate::handler::step_templates(step) {
                             // An HTTP request carries no headers or routing key here: a key
                             // that reads one could never be made.
@@ -500,6 +501,18 @@ pub(crate) fn check_topology<'a>(
                                 ("service", &n.id),
                                 path,
                                 a,
+                                kind,
+                                s,
+                                diags,
+                            );
+                            continue;
+                        }
+                        HandlerStep::Produce(p) => {
+                            let path = format!("nodes[{i}].config.handler[{j}].produce");
+                            crate::handler::check_produce(
+                                ("service", &n.id),
+                                path,
+                                p,
                                 kind,
                                 s,
                                 diags,

@@ -515,6 +515,28 @@ pub enum CommitMode {
     BeforeProcessing,
 }
 
+/// A handler step that produces a record: `{"produce": "orders", "key": "{correlation_id}",
+/// "headers": {"order": "{header.order}"}}`. The record continues the handled message's
+/// causal chain; it is partitioned as a producer partitions (by its key's murmur2 hash, or an
+/// explicit `partition`; a null key to a partition drawn from the seed, as kafka-python's
+/// `DefaultPartitioner` does) and sent alone, and the handler waits for the broker's
+/// acknowledgement (`producer.send(…).get()`, `acks=all`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProduceStep {
+    /// The topic, by name; the handler's node needs an edge to it.
+    pub produce: String,
+    /// The record's key, made from the handled message; none: a null key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<crate::data::KeyTemplate>,
+    /// A partition, instead of the key's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<u32>,
+    /// Record headers, each made from the handled message.
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub headers: std::collections::BTreeMap<String, crate::data::KeyTemplate>,
+}
+
 /// Configuration of a `kafka_consumer` node: the consumer settings under Kafka's names, and
 /// how long the application takes per record and when it commits.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

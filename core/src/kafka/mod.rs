@@ -16,11 +16,12 @@ pub mod partitioner;
 
 pub use kind::{
     Acks, Assignor, CleanupPolicy, CommitMode, ConsumerConfig, EdgeKind, KafkaKind, Keys,
-    OffsetReset, ProducerConfig, SeekEdge, SeekTo, TopicConfig,
+    OffsetReset, ProduceStep, ProducerConfig, SeekEdge, SeekTo, TopicConfig,
 };
 mod consumer;
 pub mod event;
 mod group;
+pub(crate) mod handler;
 pub(crate) mod model;
 mod producer;
 pub(crate) mod rules;

@@ -802,6 +802,6 @@ pub(crate) enum Outcome {
 }
 
 /// A header value's size in bytes, as its text.
-fn header_len(v: &crate::message::HeaderValue) -> u32 {
+pub(super) fn header_len(v: &crate::message::HeaderValue) -> u32 {
     serde_json::to_string(v).map_or(0, |s| s.len() as u32)
 }

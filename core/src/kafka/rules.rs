@@ -20,10 +20,13 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Kafka(Topic(_)), _) => Err("a topic is read only by Kafka consumers"),
         (Kafka(Consumer(_)), _) => Err(
             "a Kafka consumer sends only what its handler publishes (to an exchange or a queue), \
-             adds (to a job queue) or reads and writes (to a store); it reads topics and \
-             commits offsets",
+             adds (to a job queue), produces (to a topic) or reads and writes (to a store); it \
+             reads topics and commits offsets",
         ),
-        (_, Kafka(Topic(_))) => Err("a topic takes records only from Kafka producers"),
+        (_, Kafka(Topic(_))) => Err(
+            "a topic takes records only from Kafka producers and from handlers (a service, a \
+             consumer, a worker or a Kafka consumer)",
+        ),
         (_, Kafka(Consumer(_))) => Err("a Kafka consumer reads only topics"),
         (_, Kafka(Producer(_))) => Err("a producer receives nothing"),
         (

@@ -56,7 +56,7 @@ impl KafkaModel {
             Outcome::Refused(reason)
         };
         if cfg.cleanup_policy.compact && records.iter().any(|r| r.key.is_none()) {
-            self.producer(producer).stats.refused += 1;
+            self.count_refused(producer);
             return refuse(k, msgs, ProduceError::KeylessOnCompacted);
         }
         let last_seq = first_seq.wrapping_add(n.saturating_sub(1));
@@ -80,7 +80,7 @@ impl KafkaModel {
                     return Outcome::Duplicate(base_offset);
                 }
                 Sequence::OutOfOrder => {
-                    self.producer(producer).stats.refused += 1;
+                    self.count_refused(producer);
                     return refuse(k, msgs, ProduceError::OutOfOrderSequence);
                 }
             }
@@ -121,6 +121,14 @@ impl KafkaModel {
         }
         self.wake(k, topic);
         Outcome::Appended(base)
+    }
+
+    /// A refused batch counts against its producer (a handler's produce step has no producer's
+    /// counters: its `step_failed` says it).
+    fn count_refused(&mut self, producer: NodeId) {
+        if let NodeState::Producer(p) = &mut self.nodes[producer.index()] {
+            p.stats.refused += 1;
+        }
     }
 
     /// Records arrived: consumers waiting in a long poll on the topic get their response.

@@ -275,7 +275,7 @@ fn v8_to_v9(mut doc: Doc) -> Result<Doc, Diagnostic> {
 }
 
 /// Version 10 gave handlers steps of other paradigms: `fail` (throw with a probability or on
-/// a mark) and `add_job` (a BullMQ job). A version-9 document has none, so it runs as it did.
+/// a mark), `add_job` (a BullMQ job) and `produce` (a Kafka record). A version-9 document has none, so it runs as it did.
 fn v9_to_v10(mut doc: Doc) -> Result<Doc, Diagnostic> {
     let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
         let steps = n
@@ -283,7 +283,7 @@ fn v9_to_v10(mut doc: Doc) -> Result<Doc, Diagnostic> {
             .and_then(|c| c.get("handler"))
             .and_then(Value::as_array);
         for (j, step) in steps.into_iter().flatten().enumerate() {
-            for field in ["fail", "add_job"] {
+            for field in ["fail", "add_job", "produce"] {
                 if step.get(field).is_some() {
                     return Err(newer(
                         format!("{at}.config.handler[{j}].{field}"),

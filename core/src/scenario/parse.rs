@@ -749,27 +749,41 @@ fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut V
     // A node a message can pass through without time: a relay with no delay; an exchange or
     // a queue (routing takes none); a consumer whose handler publishes and whose processing
     // can take none.
-    let instant_consumer = |c: &crate::amqp::ConsumerConfig| {
-        c.processing.can_be_zero()
-            && c.handler
-                .iter()
-                .any(|step| matches!(step, crate::handler::HandlerStep::Publish(_)))
+    // (A Kafka consumer, the same, for a handler that publishes or produces: a record it
+    // produces to a topic it reads comes back to it.)
+    let sends_at_once = |steps: &[crate::handler::HandlerStep]| {
+        steps.iter().any(|step| {
+            matches!(
+                step,
+                crate::handler::HandlerStep::Publish(_) | crate::handler::HandlerStep::Produce(_)
+            )
+        })
     };
-    // Only such a consumer closes a loop through the broker (a queue delivers to consumers
-    // alone): without one, exchanges and queues are left out, and the check costs what it did.
+    let instant_consumer =
+        |c: &crate::amqp::ConsumerConfig| c.processing.can_be_zero() && sends_at_once(&c.handler);
+    let instant_reader = |c: &crate::kafka::ConsumerConfig| {
+        c.processing_time.can_be_zero() && sends_at_once(&c.handler)
+    };
+    // Only such a consumer closes a loop through a broker (a queue delivers to consumers
+    // alone, a topic to Kafka consumers): without one, exchanges, queues and topics are left
+    // out, and the check costs what it did.
     let broker_loops = s.nodes.iter().any(|n| {
         matches!(&n.kind, NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) if instant_consumer(c))
+            || matches!(
+                &n.kind,
+                NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(c)) if instant_reader(c)
+            )
     });
     let instant = |i: usize| match &s.nodes[i].kind {
         NodeKind::Relay(r) => r.delay.can_be_zero(),
-        NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_)) => {
-            broker_loops
-        }
+        NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_))
+        | NodeKind::Kafka(crate::kafka::KafkaKind::Topic(_)) => broker_loops,
         NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) => instant_consumer(c),
+        NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(c)) => instant_reader(c),
         NodeKind::Producer(_)
         | NodeKind::Sink(_)
         | NodeKind::Http(_)
-        | NodeKind::Kafka(_)
+        | NodeKind::Kafka(crate::kafka::KafkaKind::Producer(_))
         | NodeKind::Bullmq(_)
         | NodeKind::Data(_) => false,
     };

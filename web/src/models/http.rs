@@ -115,7 +115,7 @@ pub const SERVICE: &[Field] = &[
         "handler",
         &["handler"],
         Json,
-        "steps: [{\"call\": \"api\"}, {\"write\": \"db\", \"key\": \"order:{correlation_id}\"}, {\"publish\": \"orders-x\", \"routing_key\": \"order.placed\"}, {\"read\": \"orders-view\", \"key\": \"order:{correlation_id}\"}, {\"add_job\": \"emails\", \"name\": \"receipt\"}, {\"fail\": {\"probability\": 0.05}}] (empty: call each call edge in turn)",
+        "steps: [{\"call\": \"api\"}, {\"write\": \"db\", \"key\": \"order:{correlation_id}\"}, {\"publish\": \"orders-x\", \"routing_key\": \"order.placed\"}, {\"read\": \"orders-view\", \"key\": \"order:{correlation_id}\"}, {\"add_job\": \"emails\", \"name\": \"receipt\"}, {\"produce\": \"orders\", \"key\": \"{correlation_id}\"}, {\"fail\": {\"probability\": 0.05}}] (empty: call each call edge in turn)",
     ),
 ];
 
