@@ -301,12 +301,12 @@ test("build a Kafka consumer whose handler writes a store, keyed by the record's
 test("build a consumer that produces to a topic, read by a Kafka consumer that writes a store", async () => {
   const page = await openInContext("", {}, "#stage");
   const node = (name) => page.locator(`g.node[data-node="${name}"]`);
-  await dragFromPalette(page, "producer", "", 260, 160);
-  await dragFromPalette(page, "queue", "", 430, 160);
-  await dragFromPalette(page, "consumer", "", 600, 160);
-  await dragFromPalette(page, "topic", "", 600, 340);
-  await dragFromPalette(page, "kafka_consumer", "", 780, 340);
-  await dragFromPalette(page, "store", "", 950, 340);
+  await dragFromPalette(page, "producer", "", 300, 140);
+  await dragFromPalette(page, "queue", "", 500, 140);
+  await dragFromPalette(page, "consumer", "", 700, 140);
+  await dragFromPalette(page, "topic", "", 700, 340);
+  await dragFromPalette(page, "kafka_consumer", "", 500, 340);
+  await dragFromPalette(page, "store", "", 300, 340);
   await connectNodes(page, "producer", "queue");
   await connectNodes(page, "queue", "consumer");
   const tip = await connectNodes(page, "consumer", "topic");
