@@ -361,6 +361,40 @@ fn a_read_model_written_by_a_chain_that_wrote_no_such_source_key_is_unmatched() 
 /// of the source of truth are never stale, and every version counted as visible had its
 /// window recorded.
 #[test]
+fn pointing_a_read_model_at_another_store_starts_a_new_projection() {
+    // The read model shows version 1 of the order by 30 ms. Pointed, live, at `archive` (which
+    // has no such key), it shows nothing of archive's: what it showed was orders-db's, and the
+    // invariant (it never shows a version its source has not applied) holds at every event.
+    let mut doc = order_then_read("orders-view");
+    doc["nodes"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"id": "archive", "kind": "store", "config": {}}));
+    let s = common::scenario(&doc.to_string());
+    let mut sim = Sim::new(&s).unwrap();
+    common::run_checked(&mut sim, SimTime(30 * MS), 10_000);
+    let view = store(&sim, "orders-view");
+    assert_eq!(view.projection.as_ref().unwrap().staleness.count, 1);
+    let i = s.node_index("orders-view").unwrap();
+    let mut spec = s.nodes[i].clone();
+    let switchboard_core::scenario::NodeKind::Data(switchboard_core::data::DataKind::Store(cfg)) =
+        &mut spec.kind
+    else {
+        unreachable!("a store")
+    };
+    cfg.projection_of = Some("archive".into());
+    let node = sim.topology().node_id("orders-view").unwrap();
+    sim.apply(switchboard_core::command::Command::Configure { node, spec })
+        .unwrap();
+    sim.check_conservation()
+        .expect("the old source's versions are not held against the new one");
+    let view = store(&sim, "orders-view");
+    let p = view.projection.unwrap();
+    assert_eq!((p.behind, p.staleness.count), (0, 0), "a new projection");
+    common::run_checked(&mut sim, SimTime(100 * MS), 10_000);
+}
+
+#[test]
 fn randomized_read_models_keep_their_invariants() {
     let doc = |seed: u64| {
         json!({"version": 9, "seed": seed,

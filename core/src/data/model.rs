@@ -157,6 +157,15 @@ pub(crate) struct StoreState {
     projection: Option<Box<Projection>>,
 }
 
+impl StoreState {
+    /// Its projection of `source`, if it has made one (none of another store's).
+    fn projection(&self, source: NodeId) -> Option<&Projection> {
+        self.projection
+            .as_deref()
+            .filter(|p| p.source == Some(source))
+    }
+}
+
 /// One key's history in a store, for measuring reads and read models against it.
 #[derive(Clone, Debug, Default)]
 struct KeyLog {
@@ -209,6 +218,9 @@ impl Told {
 /// A read model's state: which version of each key of its source it shows.
 #[derive(Clone, Debug, Default)]
 struct Projection {
+    /// The store it projects: a live edit that points `projection_of` elsewhere starts a new
+    /// projection (what it showed was another store's versions).
+    source: Option<NodeId>,
     /// Per key, the newest source version made visible. Looked up only.
     visible: FxHashMap<String, u64>,
     /// How long each source version took to become visible.
@@ -356,9 +368,8 @@ impl DataModel {
         let source = Self::source_of(k, a.store);
         let s = self.store_mut(a.store);
         let version = match source {
-            Some(_) => s
-                .projection
-                .as_ref()
+            Some(src) => s
+                .projection(src)
                 .and_then(|p| p.visible.get(&a.key).copied())
                 .unwrap_or(0),
             None => s.values.get(&a.key).map_or(0, |v| v.version),
@@ -497,10 +508,16 @@ impl DataModel {
             .told
             .get(&chain_key)
             .map(|t| t.written);
-        let p = self
-            .store_mut(store)
-            .projection
-            .get_or_insert_with(Box::default);
+        let slot = &mut self.store_mut(store).projection;
+        if slot.as_ref().is_some_and(|p| p.source != Some(source)) {
+            *slot = None;
+        }
+        let p = slot.get_or_insert_with(|| {
+            Box::new(Projection {
+                source: Some(source),
+                ..Projection::default()
+            })
+        });
         let Some(version) = reflected else {
             p.unmatched += 1;
             return;
@@ -591,7 +608,7 @@ impl DataModel {
         let projection = source.map(|source| {
             // Versions its source applied that no write here has reflected.
             let source_writes = self.store(source).map_or(0, |src| src.stats.writes);
-            let p = s.projection.as_deref();
+            let p = s.projection(source);
             ProjectionMetrics {
                 behind: source_writes.saturating_sub(p.map_or(0, |p| p.made_visible)),
                 unmatched: p.map_or(0, |p| p.unmatched),
@@ -621,8 +638,9 @@ impl DataModel {
                     s.stats.writes
                 ));
             }
-            let source = Self::source_of(k, NodeId(i as u32)).and_then(|src| self.store(src));
-            if let (Some(p), Some(src)) = (&s.projection, source) {
+            let source = Self::source_of(k, NodeId(i as u32))
+                .and_then(|src| Some((s.projection(src)?, self.store(src)?)));
+            if let Some((p, src)) = source {
                 for (key, &shown) in &p.visible {
                     let there = src.values.get(key).map_or(0, |v| v.version);
                     if shown > there {
