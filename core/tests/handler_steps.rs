@@ -679,6 +679,57 @@ fn a_kafka_consumer_producing_to_its_own_topic_with_no_time_is_refused() {
 }
 
 #[test]
+fn one_order_crosses_http_rabbitmq_bullmq_and_kafka_with_one_correlation_id() {
+    // docs/examples/order-journey.json: the service's event (for the shop's request), the
+    // consumer's job and the worker's record all carry the order's correlation id, and the
+    // read model at the end shows the order's version of orders-db.
+    let s = common::example("order-journey.json");
+    let (events, sim) = common::run_events(&s, SimTime(10_000 * MS), true);
+    let name = |n: switchboard_core::NodeId| sim.topology().node(n).name.clone();
+    let first = events
+        .iter()
+        .find_map(|e| match e.kind {
+            EventKind::Published {
+                correlation, node, ..
+            } if name(node) == "orders-svc" => Some(correlation),
+            _ => None,
+        })
+        .expect("an order");
+    let mut hops: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Published {
+                correlation, node, ..
+            } if correlation == first => Some(name(node)),
+            _ => None,
+        })
+        .collect();
+    hops.dedup();
+    assert_eq!(hops, vec!["orders-svc", "fulfil", "shipper"]);
+    // The record the worker produced was appended under the order's key, and the group's
+    // write made the order visible in the read model.
+    let key = format!("order-{}", first.0);
+    assert!(appended(&sim, &events)
+        .iter()
+        .any(|r| r.3.as_deref() == Some(key.as_str()) && r.4 == "shipper"));
+    let visible = events.iter().any(|e| match &e.kind {
+        EventKind::Data(d) => matches!(
+            &**d,
+            DataEvent::Visible { key, version: 1, .. } if **key == *format!("order:{}", first.0)
+        ),
+        _ => false,
+    });
+    assert!(visible, "the order reached the read model");
+    let view = store(&sim, "orders-view");
+    let p = view.projection.unwrap();
+    assert_eq!(
+        p.unmatched, 0,
+        "every projected order traces back to its write"
+    );
+    assert!(p.staleness.count > 40, "{p:?}");
+}
+
+#[test]
 fn steps_read_back_as_they_were_written() {
     let steps = json!([
         {"add_job": "emails", "name": "receipt", "job_id": "r-{message_id}",

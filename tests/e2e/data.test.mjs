@@ -4,7 +4,8 @@
 // the store's versions count up; then the same for a consumer's redeliveries after its crashes,
 // and a consumer built from the palette; then a read model that lags its source, in the example
 // and built from the palette, with its staleness chart; and a consumer adding jobs, twice after
-// a crash unless the job id comes from the message. Screenshots in artifacts/.
+// a crash unless the job id comes from the message; a consumer producing to a topic; and one
+// order followed across HTTP, RabbitMQ, BullMQ and Kafka into a read model. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
@@ -334,4 +335,18 @@ test("build a consumer that produces to a topic, read by a Kafka consumer that w
   // A produce step to a node that is not a topic is refused where it is typed.
   await setField("consumer", "handler", '[{"produce": "store"}]');
   assert.match(await page.locator("#inspector").textContent(), /a produce step produces to a topic/);
+});
+
+test("one order across HTTP, RabbitMQ, BullMQ and Kafka reaches the read model", async () => {
+  const page = await openInContext("?example=order-journey", {}, "#stage");
+  await runTo(page, 8, { speed: 25 });
+  const view = await storeCounts(page, "orders-view");
+  await screenshot(page, "data-11-order-journey");
+  // The read model shows the orders' versions: their windows span the whole path.
+  assert.match(view.text, /lag [\d.]+m?s · p99 [\d.]+m?s/, view.text);
+  assert.ok(Number(view.p99) > 0, `orders reached the read model through all four paradigms: ${view.text}`);
+  const db = await storeCounts(page, "orders-db");
+  assert.match(db.text, /\d+ keys · \d+ writes/, db.text);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });
