@@ -803,7 +803,7 @@ pub(crate) fn check_publish<'a>(
 
 /// An add_job step's queue: a BullMQ job queue, with an edge from the node whose handler adds
 /// (`from`: its kind and name) to it; and its options, as BullMQ checks them.
-pub(crate) fn check_add_job<'a>(
+fn check_add_job<'a>(
     from: (&str, &str),
     path: String,
     a: &AddJobStep,
@@ -853,7 +853,7 @@ pub(crate) fn check_add_job<'a>(
 
 /// A produce step's topic: a Kafka topic, with an edge from the node whose handler produces
 /// (`from`: its kind and name) to it; an explicit partition the topic has.
-pub(crate) fn check_produce<'a>(
+fn check_produce<'a>(
     from: (&str, &str),
     path: String,
     p: &ProduceStep,
@@ -1128,31 +1128,33 @@ pub(crate) fn check_topology<'a>(
             continue;
         };
         for (j, step) in steps.iter().enumerate() {
-            match step {
-                // Refused with the node's own settings (`no_calls`).
-                HandlerStep::Call(_) => {}
-                HandlerStep::Write(w) => {
-                    check_store_step(n, i, j, StoreStep::Write(w), kind, s, diags)
-                }
-                HandlerStep::Read(r) => {
-                    check_store_step(n, i, j, StoreStep::Read(r), kind, s, diags)
-                }
-                HandlerStep::Publish(p) => {
-                    let path = format!("nodes[{i}].config.handler[{j}].publish");
-                    check_publish((n.kind.name(), &n.id), path, p, kind, s, diags);
-                }
-                HandlerStep::AddJob(a) => {
-                    let path = format!("nodes[{i}].config.handler[{j}].add_job");
-                    check_add_job((n.kind.name(), &n.id), path, a, kind, s, diags);
-                }
-                HandlerStep::Produce(p) => {
-                    let path = format!("nodes[{i}].config.handler[{j}].produce");
-                    check_produce((n.kind.name(), &n.id), path, p, kind, s, diags);
-                }
-                // It names no other node.
-                HandlerStep::Fail(_) => {}
-            }
+            // A call is refused with the node's own settings (`no_calls`).
+            check_step(n, i, j, step, kind, s, diags);
         }
+    }
+}
+
+/// The `j`th handler step of node `i` (`n`), against the other nodes: what it names exists, is
+/// of the kind the step sends to, and has an edge from `n` to it. A call step is its model's
+/// to check (a service's calls carry the edge's policies); here it passes.
+pub(crate) fn check_step<'a>(
+    n: &crate::scenario::NodeSpec,
+    i: usize,
+    j: usize,
+    step: &HandlerStep,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let from = (n.kind.name(), n.id.as_str());
+    let path = |field: &str| format!("nodes[{i}].config.handler[{j}].{field}");
+    match step {
+        HandlerStep::Call(_) | HandlerStep::Fail(_) => {}
+        HandlerStep::Write(w) => check_store_step(n, i, j, StoreStep::Write(w), kind, s, diags),
+        HandlerStep::Read(r) => check_store_step(n, i, j, StoreStep::Read(r), kind, s, diags),
+        HandlerStep::Publish(p) => check_publish(from, path("publish"), p, kind, s, diags),
+        HandlerStep::AddJob(a) => check_add_job(from, path("add_job"), a, kind, s, diags),
+        HandlerStep::Produce(p) => check_produce(from, path("produce"), p, kind, s, diags),
     }
 }
 

@@ -483,56 +483,9 @@ pub(crate) fn check_topology<'a>(
             )),
             HttpKind::Service(svc) => {
                 for (j, step) in svc.handler.iter().flatten().enumerate() {
-                    let targets = match step {
-                        HandlerStep::Call(targets) => targets,
-                        HandlerStep::Write(w) => {
-                            let st = crate::handler::StoreStep::Write(w);
-                            crate::handler::check_store_step(n, i, j, st, kind, s, diags);
-                            continue;
-                        }
-                        HandlerStep::Read(r) => {
-                            let st = crate::handler::StoreStep::Read(r);
-                            crate::handler::check_store_step(n, i, j, st, kind, s, diags);
-                            continue;
-                        }
-                        HandlerStep::AddJob(a) => {
-                            let path = format!("nodes[{i}].config.handler[{j}].add_job");
-                            crate::handler::check_add_job(
-                                ("service", &n.id),
-                                path,
-                                a,
-                                kind,
-                                s,
-                                diags,
-                            );
-                            continue;
-                        }
-                        HandlerStep::Produce(p) => {
-                            let path = format!("nodes[{i}].config.handler[{j}].produce");
-                            crate::handler::check_produce(
-                                ("service", &n.id),
-                                path,
-                                p,
-                                kind,
-                                s,
-                                diags,
-                            );
-                            continue;
-                        }
-                        // It names no other node.
-                        HandlerStep::Fail(_) => continue,
-                        HandlerStep::Publish(p) => {
-                            let path = format!("nodes[{i}].config.handler[{j}].publish");
-                            crate::handler::check_publish(
-                                ("service", &n.id),
-                                path,
-                                p,
-                                kind,
-                                s,
-                                diags,
-                            );
-                            continue;
-                        }
+                    let HandlerStep::Call(targets) = step else {
+                        crate::handler::check_step(n, i, j, step, kind, s, diags);
+                        continue;
                     };
                     for (t, target) in targets.iter().enumerate() {
                         if !edges.iter().any(|&(_, to)| to == target) {
