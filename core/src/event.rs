@@ -30,6 +30,10 @@ pub enum EventKind {
         message: MessageId,
         /// Its correlation id.
         correlation: MessageId,
+        /// The message whose handling made it (its causation id), if any: a producer's own
+        /// message has none. Not written in trace lines (the traces of [`crate::traces`] read
+        /// it).
+        cause: Option<MessageId>,
     },
     /// A message left `from` along `edge` and will reach `to` at `arrive`.
     Sent {

@@ -95,6 +95,10 @@ pub struct MessageView {
     /// For a BullMQ job: its id, state, attempts and options.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<JobDetailView>,
+    /// The W3C `traceparent` it carries (in its AMQP headers, job data, record headers or
+    /// HTTP headers): its chain's trace id and its own span's id (see
+    /// [`crate::traces::traceparent`]).
+    pub traceparent: String,
 }
 
 /// A BullMQ job's own fields, as `Job` has them.
@@ -159,6 +163,7 @@ impl MessageView {
             until: place.until,
             record: None,
             job: None,
+            traceparent: String::new(),
         };
         let delivered = |d: &Delivery, consumer, location, settlement| MessageView {
             envelope: place.msg.clone(),
@@ -169,6 +174,7 @@ impl MessageView {
             until: place.until,
             record: None,
             job: None,
+            traceparent: String::new(),
         };
         match place.detail {
             PlaceDetail::Wire { edge, arrive } => plain(MessageLocation::OnEdge { edge, arrive }),
@@ -286,6 +292,7 @@ impl Sim {
                         timestamp: record.timestamp,
                     });
                 }
+                view.traceparent = crate::traces::traceparent(self.seed(), &view.envelope);
                 found = Some(view);
             }
         });

@@ -387,6 +387,7 @@ impl Kernel {
             node,
             message: id,
             correlation,
+            cause: Some(cause),
         });
         msg
     }

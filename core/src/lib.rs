@@ -41,6 +41,7 @@
 //! - [`sim`]: the state machine ([`Sim`]), driving the kernel and the models.
 //! - [`inspect`]: one message looked up for an inspector ([`Sim::locate`]).
 //! - [`trace`]: NDJSON output and the trace hash.
+//! - [`traces`]: distributed traces (spans per correlation id) and their OTLP/JSON export.
 //! - [`fixtures`]: scenario builders for benchmarks and tests.
 //! - [`examples`]: the built-in example scenarios of `docs/examples/`.
 
@@ -76,6 +77,7 @@ pub mod sim;
 pub mod time;
 pub mod topology;
 pub mod trace;
+pub mod traces;
 
 pub use amqp::{ConsumerMetrics, QueueMetrics};
 pub use command::{Command, CommandError, Edit};

@@ -273,6 +273,9 @@ pub struct Sim {
     next_script: usize,
     steps: u64,
     edit_log: Vec<Edit>,
+    /// The distributed traces, when kept ([`Sim::keep_traces`]), fed every event as it
+    /// happens. Boxed: a run without them pays one pointer.
+    traces: Option<Box<crate::traces::TraceBook>>,
 }
 
 impl Sim {
@@ -320,6 +323,7 @@ impl Sim {
             next_script: 0,
             steps: 0,
             edit_log: Vec::new(),
+            traces: None,
         };
         // Policies first: each exchange and queue is declared under the ones that match it.
         sim.models.amqp.policies =
@@ -660,8 +664,36 @@ impl Sim {
             after_step: self.steps,
             command: command.clone(),
         });
+        let seen = self.k.events.len();
         self.execute(command);
+        self.trace_since(seen);
         Ok(())
+    }
+
+    /// Keeps distributed traces from now on: spans per correlation id, bounded by `limits`
+    /// (see [`crate::traces`]). Events since the last [`Sim::drain_events`] are taken in
+    /// first, so a run kept from its start misses nothing. Events are what traces are made
+    /// of: a [`Sim::replay`], which keeps none, keeps no traces while it replays.
+    pub fn keep_traces(&mut self, limits: crate::traces::TraceLimits) {
+        let mut book = crate::traces::TraceBook::new(self.seed, limits);
+        for e in &self.k.events {
+            book.observe(e, &self.k.topo);
+        }
+        self.traces = Some(Box::new(book));
+    }
+
+    /// The distributed traces, if kept ([`Sim::keep_traces`]).
+    pub fn traces(&self) -> Option<&crate::traces::TraceBook> {
+        self.traces.as_deref()
+    }
+
+    /// Takes the events from index `seen` on into the traces, if kept.
+    fn trace_since(&mut self, seen: usize) {
+        if let Some(book) = self.traces.as_deref_mut() {
+            for e in &self.k.events[seen..] {
+                book.observe(e, &self.k.topo);
+            }
+        }
     }
 
     fn check_command(&self, command: &Command) -> Result<(), CommandError> {
@@ -813,6 +845,7 @@ impl Sim {
         );
         self.k.now = at;
         self.steps += 1;
+        let seen = self.k.events.len();
         match script {
             Some((_, index)) if run_script => {
                 self.next_script += 1;
@@ -823,6 +856,7 @@ impl Sim {
                 self.handle(entry);
             }
         }
+        self.trace_since(seen);
         Some(self.k.now)
     }
 
@@ -1291,6 +1325,7 @@ impl Sim {
             node,
             message: id,
             correlation: msg.correlation_id,
+            cause: None,
         });
         if self.k.up(node) {
             self.k.forward(node, msg);

@@ -40,6 +40,7 @@ pub fn write_event<W: Write + ?Sized>(e: &Event, topo: &Topology, out: &mut W) -
             node,
             message,
             correlation,
+            cause: _,
         } => {
             f.node("node", node)?;
             f.u64("message", message.0)?;

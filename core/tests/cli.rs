@@ -280,3 +280,45 @@ fn definitions_commands_refuse_bad_input_with_diagnostics() {
         "{err}"
     );
 }
+
+#[test]
+fn traces_prints_otlp_json_of_the_kept_traces_or_of_one_chain() {
+    let file = example("order-journey.json");
+    let (ok, out, err) = run(&["traces", &file, "--until", "3s"]);
+    assert!(ok, "{err}");
+    let all: serde_json::Value = serde_json::from_str(&out).expect("one JSON document");
+    let count = |v: &serde_json::Value| -> usize {
+        v["resourceSpans"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["scopeSpans"][0]["spans"].as_array().unwrap().len())
+            .sum()
+    };
+    assert!(count(&all) > 50);
+    // The same again: byte-identical.
+    assert_eq!(run(&["traces", &file, "--until", "3s"]).1, out);
+    // One chain only: fewer spans, one trace id.
+    let (ok, one, err) = run(&["traces", &file, "--until", "3s", "--correlation", "1"]);
+    assert!(ok, "{err}");
+    let one: serde_json::Value = serde_json::from_str(&one).unwrap();
+    assert!(count(&one) > 5 && count(&one) < count(&all));
+    let ids: std::collections::BTreeSet<String> = one["resourceSpans"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["scopeSpans"][0]["spans"].as_array().unwrap().clone())
+        .map(|s| s["traceId"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(ids.len(), 1);
+    // A chain not kept, and no traces kept at all: errors that say so.
+    let (ok, _, err) = run(&["traces", &file, "--until", "3s", "--correlation", "2"]);
+    assert!(!ok);
+    assert!(
+        err.contains("--correlation 2: no trace of that chain is kept (kept: 1, "),
+        "{err}"
+    );
+    let (ok, _, err) = run(&["traces", &file, "--keep", "0"]);
+    assert!(!ok);
+    assert!(err.contains("--keep"), "{err}");
+}

@@ -199,6 +199,7 @@ fn a_publish_step_continues_the_chain_and_a_missing_header_fails_the_delivery() 
         node,
         message,
         correlation,
+        cause,
     } = published[1].kind
     else {
         unreachable!()
@@ -221,6 +222,7 @@ fn a_publish_step_continues_the_chain_and_a_missing_header_fails_the_delivery() 
         .locate(message)
         .expect("the receipt is alive in its queue");
     assert_eq!(view.envelope.causation_id, Some(first));
+    assert_eq!(cause, Some(first), "the event names its cause too");
     assert_eq!(
         view.envelope.headers.get("order"),
         Some(&switchboard_core::HeaderValue::Str("A-1".into()))

@@ -61,6 +61,7 @@ fn the_published_message_continues_the_request_and_reaches_its_consumer() {
                 node,
                 message,
                 correlation,
+                ..
             } if node == orders => Some((e.at, message, correlation)),
             _ => None,
         })

@@ -116,7 +116,10 @@ fn an_added_job_continues_the_chain_and_the_handler_waits_for_redis() {
                 message,
                 correlation,
                 node,
-            } if node == sim.topology().node_id("payer").unwrap() => Some((message, correlation)),
+                cause,
+            } if cause == Some(first) && node == sim.topology().node_id("payer").unwrap() => {
+                Some((message, correlation))
+            }
             _ => None,
         })
         .expect("payer's add counts as its publish");
@@ -871,6 +874,28 @@ fn randomized_cross_paradigm_handlers_conserve_every_message() {
         let s = Scenario::from_json(&doc.to_string())
             .unwrap_or_else(|d| panic!("seed {seed}: the generator made an invalid system:\n{d}"));
         let (events, _) = common::run_events(&s, SimTime(4_000 * MS), true);
+        // The same run's traces, small limits so that letting go happens: every kept trace is
+        // a consistent tree, and its critical path reaches its root.
+        let mut traced = Sim::new(&s).unwrap();
+        traced.keep_traces(switchboard_core::traces::TraceLimits {
+            traces: 20,
+            spans_per_trace: 40,
+        });
+        traced.advance_to(SimTime(4_000 * MS));
+        let book = traced.traces().unwrap();
+        for t in book.traces() {
+            t.check(traced.seed())
+                .unwrap_or_else(|e| panic!("seed {seed}: {e}"));
+            let ends = t.ends(book.now());
+            assert!(
+                t.spans.iter().zip(&ends).all(|(s, e)| s.start <= *e),
+                "seed {seed}"
+            );
+            assert!(
+                t.critical_path(book.now())[0],
+                "seed {seed}: the path misses the root"
+            );
+        }
         events
             .iter()
             .filter(|e| matches!(e.kind, EventKind::Kafka(KafkaEvent::Appended(_))))

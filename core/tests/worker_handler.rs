@@ -223,11 +223,17 @@ fn a_worker_publishes_to_rabbitmq_continuing_the_jobs_chain() {
             correlation,
             message,
             node,
+            cause,
         },
     ) = (&published[0].kind, &published[1].kind)
     else {
         unreachable!()
     };
+    assert_eq!(
+        *cause,
+        Some(*job_msg),
+        "the receipt was made handling the job"
+    );
     assert_eq!(correlation, job_chain);
     assert_eq!(*node, sim.topology().node_id("payer").unwrap());
     // Published when the write's answer came back: 24.5 ms + 2 ms.

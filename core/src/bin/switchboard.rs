@@ -3,6 +3,7 @@
 //! ```text
 //! switchboard validate FILE
 //! switchboard run FILE [--until 30s] [--seed N] [--trace ndjson]
+//! switchboard traces FILE [--until 30s] [--seed N] [--keep 200] [--correlation N] > traces.json
 //! switchboard export-definitions FILE > definitions.json
 //! switchboard import-definitions definitions.json > scenario.json
 //! ```
@@ -19,6 +20,7 @@ use std::process::ExitCode;
 use switchboard_core::amqp::definitions;
 use switchboard_core::scenario::Validated;
 use switchboard_core::trace::{self, TraceHash};
+use switchboard_core::traces::{otlp, TraceLimits};
 use switchboard_core::{Scenario, Sim, SimDuration, SimTime};
 
 #[derive(Parser)]
@@ -52,6 +54,26 @@ enum Cmd {
         /// Print every event instead of the summary.
         #[arg(long, value_enum)]
         trace: Option<TraceFormat>,
+    },
+    /// Run a scenario and print its distributed traces as OTLP/JSON (Jaeger's UI opens it).
+    ///
+    /// One trace per correlation id; the latest `--keep` traces stay (the least recently active
+    /// go first), each up to 256 spans.
+    Traces {
+        /// The scenario file (JSON).
+        file: PathBuf,
+        /// How much simulated time to run, e.g. 30s, 500ms, 2m.
+        #[arg(long, default_value = "60s", value_parser = parse_duration)]
+        until: SimDuration,
+        /// Override the scenario's seed.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// How many traces to keep.
+        #[arg(long, default_value_t = 200)]
+        keep: usize,
+        /// Only the trace of this correlation id (the number of the chain's first message).
+        #[arg(long)]
+        correlation: Option<u64>,
     },
     /// Print a scenario's exchanges, queues and bindings as a RabbitMQ `definitions.json`.
     ///
@@ -156,6 +178,13 @@ fn main() -> ExitCode {
             seed,
             trace,
         } => load(&file).and_then(|s| run(&s, until, seed, trace).map_err(|e| e.to_string())),
+        Cmd::Traces {
+            file,
+            until,
+            seed,
+            keep,
+            correlation,
+        } => load(&file).and_then(|s| traces(&s, until, seed, keep, correlation)),
         Cmd::ExportDefinitions { file } => export_definitions(&file),
         Cmd::ImportDefinitions { file } => import_definitions(&file),
     };
@@ -239,4 +268,46 @@ fn run(
         out.write_all(b"\n")?;
     }
     out.flush()
+}
+
+/// `traces`: the run's kept traces as OTLP/JSON on standard output.
+fn traces(
+    scenario: &Validated,
+    until: SimDuration,
+    seed: Option<u64>,
+    keep: usize,
+    correlation: Option<u64>,
+) -> Result<(), String> {
+    if keep == 0 {
+        return Err("--keep: keep at least one trace".into());
+    }
+    let mut sim = Sim::from_validated(scenario, seed.unwrap_or(scenario.seed));
+    sim.keep_traces(TraceLimits {
+        traces: keep,
+        ..TraceLimits::default()
+    });
+    let end = SimTime::ZERO + until;
+    loop {
+        let adv = sim.advance_to_bounded(end, 100_000);
+        sim.drain_events().for_each(drop);
+        if adv.reached {
+            break;
+        }
+    }
+    let book = sim.traces().expect("kept");
+    let only = correlation.map(switchboard_core::MessageId);
+    if let Some(c) = only {
+        if book.trace(c).is_none() {
+            return Err(format!(
+                "--correlation {}: no trace of that chain is kept (kept: {})",
+                c.0,
+                book.traces()
+                    .map(|t| t.correlation.0.to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+    }
+    let json = otlp::export(book, sim.topology(), only);
+    print_out(&serde_json::to_string(&json).map_err(|e| e.to_string())?)
 }

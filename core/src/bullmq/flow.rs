@@ -64,6 +64,7 @@ impl BullmqModel {
                     node: producer,
                     message: msg_id,
                     correlation: msg_id,
+                    cause: None,
                 });
                 jobs.push(PendingChild {
                     parent,

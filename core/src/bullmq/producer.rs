@@ -83,6 +83,7 @@ impl BullmqModel {
             node,
             message: id,
             correlation: id,
+            cause: None,
         });
         if !k.up(node) {
             k.drop_message(id, node, DropReason::NodeDown);
@@ -238,6 +239,7 @@ impl BullmqModel {
             node: producer,
             message: msg_id,
             correlation: msg_id,
+            cause: None,
         });
         let q = self.queue(queue);
         q.counter += 1;

@@ -180,6 +180,7 @@ impl KafkaModel {
             node,
             message: id,
             correlation: id,
+            cause: None,
         });
         self.producer(node).stats.records += 1;
         if !k.up(node) {
