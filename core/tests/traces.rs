@@ -465,7 +465,7 @@ fn traces_stay_within_their_limits_and_say_what_they_let_go() {
     for t in book.traces() {
         t.check(sim.seed()).unwrap();
     }
-    // The kept traces are the most recently active: the last order placed is among them.
+    // The oldest chains are let go first: the last order placed is kept, the first is not.
     let unbounded = journey(
         10_000,
         TraceLimits {

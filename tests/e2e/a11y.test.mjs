@@ -69,7 +69,7 @@ test("axe finds nothing in the editor, a running example, every drawer, dialog a
     await page.locator('g.node[data-node="worker"]').click();
     await page.locator('#inspector [data-selected="worker"]').waitFor();
     await clean(page, `a running example with a node selected (${scheme})`);
-    for (const tab of ["#tab-events", "#tab-message", "#tab-metrics", "#tab-dead", "#tab-text", "#tab-policies"]) {
+    for (const tab of ["#tab-events", "#tab-message", "#tab-trace", "#tab-metrics", "#tab-dead", "#tab-text", "#tab-policies"]) {
       await showTab(page, tab);
       await clean(page, `the drawer ${tab} (${scheme})`);
     }
@@ -276,7 +276,7 @@ test("the File menu and the drawer tabs follow the ARIA patterns", async () => {
   // Tabs: one in the Tab order; arrows move and show; End and Home.
   assert.deepEqual(
     await page.locator('[role="tab"]').evaluateAll((ts) => ts.map((t) => t.tabIndex)),
-    [0, -1, -1, -1, -1, -1],
+    [0, -1, -1, -1, -1, -1, -1],
   );
   await page.locator("#tab-events").focus();
   await page.keyboard.press("ArrowRight");
@@ -287,6 +287,13 @@ test("the File menu and the drawer tabs follow the ARIA patterns", async () => {
   await page.locator('#tab-policies[aria-selected="true"]').waitFor();
   assert.equal(await focused(), "tab-policies", "Arrow Left from the first tab wraps to the last");
   assert.equal(await page.locator("#drawer-panel").getAttribute("aria-labelledby"), "tab-policies");
+  // The Trace drawer, by keyboard: its picker and export are in the Tab order.
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("ArrowLeft");
+  await page.keyboard.press("ArrowLeft");
+  await page.locator('#tab-trace[aria-selected="true"]').waitFor();
+  assert.equal(await focused(), "tab-trace");
   await page.keyboard.press("Home");
   await page.locator('#tab-events[aria-selected="true"]').waitFor();
   assert.deepEqual(page.problems, []);

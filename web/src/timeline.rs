@@ -292,7 +292,9 @@ impl Timeline {
         Ok(Timeline::from_sim(Sim::draft(scenario)?))
     }
 
-    fn from_sim(sim: Sim) -> Timeline {
+    fn from_sim(mut sim: Sim) -> Timeline {
+        // The Trace drawer's waterfalls: kept by the Sim, so time travel restores them too.
+        sim.keep_traces(switchboard_core::traces::TraceLimits::default());
         let mut t = Timeline {
             sim,
             edits: Vec::new(),

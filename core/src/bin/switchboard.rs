@@ -57,8 +57,8 @@ enum Cmd {
     },
     /// Run a scenario and print its distributed traces as OTLP/JSON (Jaeger's UI opens it).
     ///
-    /// One trace per correlation id; the latest `--keep` traces stay (the least recently active
-    /// go first), each up to 256 spans.
+    /// One trace per correlation id; the latest `--keep` chains' traces stay (the oldest go
+    /// first), each up to 256 spans.
     Traces {
         /// The scenario file (JSON).
         file: PathBuf,

@@ -13,7 +13,7 @@
 //!
 //! A [`TraceBook`] is fed every event ([`crate::Sim::keep_traces`] makes the simulation feed
 //! its own). It keeps what a waterfall needs, bounded: at most [`TraceLimits::traces`] traces
-//! (the least recently active is let go first, its messages forgotten with it) and at most
+//! (the oldest chain's is let go first, its messages forgotten with it) and at most
 //! [`TraceLimits::spans_per_trace`] spans in each (the spans past it are not kept, and counted
 //! in [`Trace::cut`]). Traces export as OTLP/JSON ([`otlp`]).
 
@@ -33,13 +33,14 @@ use crate::kafka::KafkaEvent;
 use crate::ledger::DropReason;
 use crate::time::SimTime;
 use crate::topology::Topology;
+use rustc_hash::FxHashMap;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
 /// How much a [`TraceBook`] keeps.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct TraceLimits {
-    /// Traces kept at once; past it, the least recently active one is let go.
+    /// Traces kept at once; past it, the oldest chain's is let go.
     pub traces: usize,
     /// Spans kept per trace; the spans past it are counted, not kept.
     pub spans_per_trace: usize,
@@ -65,8 +66,6 @@ pub struct Trace {
     pub spans: Vec<Span>,
     /// Spans not kept because the trace reached [`TraceLimits::spans_per_trace`].
     pub cut: u32,
-    /// When something last happened in it, as the book's event count (for letting go).
-    touched: u64,
     /// The messages tracked in it, so that letting it go forgets them.
     members: Vec<MessageId>,
 }
@@ -81,6 +80,8 @@ impl Trace {
             .iter()
             .map(|s| match s.end {
                 Some(end) => end,
+                // A request lasts until its client has its answer.
+                None if s.what == Segment::Request => now,
                 None if s.what.is_message() => s.start,
                 None => now,
             })
@@ -188,7 +189,8 @@ pub struct TraceBook {
     /// By correlation id. Shared, so that a snapshot (time travel keeps many) copies only
     /// the traces that change after it.
     traces: BTreeMap<MessageId, Arc<Trace>>,
-    tracks: BTreeMap<MessageId, Track>,
+    /// By message: looked up several times per event, never iterated (hashing is fine here).
+    tracks: FxHashMap<MessageId, Track>,
     /// The processing of a message at a node (a consumer, a worker, a service), by message
     /// and node: what a handler does there hangs under it.
     processing: BTreeMap<(MessageId, NodeId), u32>,
@@ -203,7 +205,6 @@ pub struct TraceBook {
     fetched: BTreeMap<(MessageId, NodeId), SimTime>,
     /// When each Kafka consumer finished its last record.
     kafka_done: BTreeMap<NodeId, SimTime>,
-    events: u64,
     now: SimTime,
     let_go: u64,
 }
@@ -215,14 +216,13 @@ impl TraceBook {
             seed,
             limits,
             traces: BTreeMap::new(),
-            tracks: BTreeMap::new(),
+            tracks: FxHashMap::default(),
             processing: BTreeMap::new(),
             pending: BTreeMap::new(),
             calls: BTreeMap::new(),
             records: BTreeMap::new(),
             fetched: BTreeMap::new(),
             kafka_done: BTreeMap::new(),
-            events: 0,
             now: SimTime::ZERO,
             let_go: 0,
         }
@@ -260,14 +260,13 @@ impl TraceBook {
     }
 
     /// The kept traces, by correlation id.
-    pub fn traces(&self) -> impl Iterator<Item = &Trace> + '_ {
+    pub fn traces(&self) -> impl DoubleEndedIterator<Item = &Trace> + '_ {
         self.traces.values().map(|t| &**t)
     }
 
     /// Takes one event into the traces. `topo` is the run's topology at that moment (edges'
     /// ends).
     pub fn observe(&mut self, e: &Event, topo: &Topology) {
-        self.events += 1;
         self.now = e.at;
         let now = e.at;
         match &e.kind {
@@ -740,9 +739,9 @@ impl TraceBook {
                 correlation,
                 Arc::new(Trace {
                     correlation,
-                    spans: Vec::new(),
+                    // Most traces have a dozen spans or more: fewer regrowths.
+                    spans: Vec::with_capacity(16),
                     cut: 0,
-                    touched: self.events,
                     members: Vec::new(),
                 }),
             );
@@ -779,20 +778,12 @@ impl TraceBook {
         true
     }
 
-    /// Lets the least recently active trace go, if the book is full.
+    /// Lets the oldest chain's trace go (correlation ids grow with time), if the book is full.
     fn make_room(&mut self) {
         if self.traces.len() < self.limits.traces.max(1) {
             return;
         }
-        let Some(oldest) = self
-            .traces
-            .iter()
-            .min_by_key(|(c, t)| (t.touched, **c))
-            .map(|(c, _)| *c)
-        else {
-            return;
-        };
-        let Some(t) = self.traces.remove(&oldest) else {
+        let Some((oldest, t)) = self.traces.pop_first() else {
             return;
         };
         self.let_go += 1;
@@ -830,9 +821,7 @@ impl TraceBook {
     /// Adds a span to a trace; its index, or `None` if the trace is not kept or full.
     fn push(&mut self, correlation: MessageId, span: Span) -> Option<u32> {
         let limit = self.limits.spans_per_trace.max(1);
-        let events = self.events;
         let t = Arc::make_mut(self.traces.get_mut(&correlation)?);
-        t.touched = events;
         if t.spans.len() >= limit {
             t.cut = t.cut.saturating_add(1);
             return None;

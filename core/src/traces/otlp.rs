@@ -35,10 +35,7 @@ pub fn span_name(s: &Span, topo: &Topology) -> String {
         Segment::Message => format!("publish from {node}"),
         Segment::Request => format!("request from {node}"),
         Segment::Call => format!("call {peer}"),
-        Segment::Job => match &s.detail {
-            Some(d) => format!("job {}", d.split(';').next().unwrap_or(d)),
-            None => "job".to_owned(),
-        },
+        Segment::Job => format!("job from {node}"),
         Segment::Record => format!("record from {node}"),
         Segment::Transit => format!("{node} → {peer}"),
         Segment::Queued => format!("queued in {node}"),

@@ -112,6 +112,9 @@ pub fn draw(
 
     // Messages in flight, one path per tint.
     let mut drawn = 0u32;
+    // The first message drawn and where (stage pixels): what a click there would open. The
+    // end-to-end tests click messages through it.
+    let mut first: Option<(f64, f64, u64)> = None;
     let mut redelivered = 0u32;
     let mut dead = 0u32;
     for (tint, colour) in [
@@ -132,6 +135,7 @@ pub fn draw(
             ctx.move_to(s.x + radius, s.y);
             ctx.arc(s.x, s.y, radius, 0.0, std::f64::consts::TAU).ok();
             drawn += 1;
+            first.get_or_insert((s.x, s.y, f.message.0));
             match tint {
                 Tint::Redelivered => redelivered += 1,
                 Tint::DeadLettered => dead += 1,
@@ -280,6 +284,8 @@ pub fn draw(
     }
     ctx.set_global_alpha(1.0);
     let _ = canvas.set_attribute("data-in-flight", &drawn.to_string());
+    let first = first.map_or(String::new(), |(x, y, m)| format!("{x:.0} {y:.0} {m}"));
+    let _ = canvas.set_attribute("data-first-flight", &first);
     let _ = canvas.set_attribute("data-redelivered", &redelivered.to_string());
     let _ = canvas.set_attribute("data-dead-lettered", &dead.to_string());
     let _ = canvas.set_attribute("data-effects", &ui.effects.list.len().to_string());

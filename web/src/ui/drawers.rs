@@ -33,9 +33,10 @@ pub fn render(ctx: &Ctx) -> Html {
     };
     // The tabs pattern: one tab in the Tab order (the current one), arrows move between
     // tabs and show each, Home and End go to the ends; clicking the open tab closes the area.
-    const TABS: [(Drawer, &str, &str); 6] = [
+    const TABS: [(Drawer, &str, &str); 7] = [
         (Drawer::Events, "Event log", "tab-events"),
         (Drawer::Message, "Message", "tab-message"),
+        (Drawer::Trace, "Trace", "tab-trace"),
         (Drawer::Metrics, "Metrics", "tab-metrics"),
         (Drawer::DeadLetters, "Dead letters", "tab-dead"),
         (Drawer::Text, "As text", "tab-text"),
@@ -95,6 +96,7 @@ pub fn render(ctx: &Ctx) -> Html {
             Drawer::DeadLetters => dead_letters(ctx),
             Drawer::Text => super::text_view::render(ctx),
             Drawer::Policies => super::policies::render(ctx),
+            Drawer::Trace => super::trace_view::render(ctx),
         }
     };
     let labelled_by = TABS
@@ -308,6 +310,25 @@ fn message(ctx: &Ctx) -> Html {
         }
     }
     let view = sim.locate(id);
+    // Its trace, if kept: the chain's waterfall in the Trace drawer.
+    let kept = sim
+        .traces()
+        .and_then(|b| b.trace_of(id))
+        .map(|t| t.spans.len());
+    let open_trace = match kept {
+        Some(n) => {
+            let ctx = ctx.clone();
+            let onclick = Callback::from(move |_: MouseEvent| {
+                ctx.dispatch(UiAction::PickTrace(super::trace_view::TracePick::Message(
+                    id,
+                )));
+                ctx.focus(super::Focus::Css("#tab-trace".into()));
+                ctx.refresh.emit(());
+            });
+            html! { <button id="open-trace" {onclick}>{ format!("Open its trace ({n} spans)") }</button> }
+        }
+        None => html! { <span class="muted">{ "(its trace is no longer kept)" }</span> },
+    };
     let details = match &view {
         Some(v) => {
             let e = &v.envelope;
@@ -370,13 +391,16 @@ fn message(ctx: &Ctx) -> Html {
                     <dt>{ "last arrived" }</dt><dd>{ e.arrived_at.to_string() }</dd>
                     <dt>{ "hops" }</dt><dd>{ e.hops }</dd>
                     <dt>{ "correlation_id" }</dt><dd>{ e.correlation_id.0 }</dd>
+
                     if let Some(x) = e.expiration_ms { <><dt>{ "expiration" }</dt><dd>{ format!("{x} ms") }</dd></> }
                     if let Some(p) = e.priority { <><dt>{ "priority" }</dt><dd>{ p }</dd></> }
                     if e.poison { <><dt>{ "poison" }</dt><dd>{ "yes: every consumer fails it" }</dd></> }
                 </dl>
                 <h4>{ "headers" }</h4>
-                if headers.is_empty() { <p class="muted">{ "none" }</p> }
                 <dl class="props headers" id="message-headers">
+                    // Trace context, as it travels in AMQP headers, job data, record headers
+                    // and HTTP headers alike; derived from the message, so always there.
+                    <dt><code>{ "traceparent" }</code></dt><dd id="message-traceparent"><code>{ v.traceparent.clone() }</code>{ " " }{ open_trace.clone() }</dd>
                     { for headers.into_iter().map(|(k, v)| html! { <><dt><code>{ k }</code></dt><dd><pre>{ v }</pre></dd></> }) }
                 </dl>
                 </>

@@ -180,6 +180,8 @@ pub enum Drawer {
     Text,
     /// RabbitMQ policies and operator policies.
     Policies,
+    /// One chain's trace as a waterfall of spans.
+    Trace,
 }
 
 /// Who asked for the long work under way (a seek done a slice per frame), so its end, its
@@ -236,6 +238,8 @@ pub struct UiState {
     pub selection: Selection,
     /// The message open in the message inspector.
     pub message: Option<MessageId>,
+    /// The trace the Trace drawer shows (`None`: the newest chain's).
+    pub trace: Option<super::trace_view::TracePick>,
     /// The view; `None` frames the topology on the next frame (see `wanted_view`).
     pub viewport: Option<Viewport>,
     /// The document's saved view, applied when the viewport is next framed; `None` fits.
@@ -342,6 +346,8 @@ pub enum UiAction {
     OpenMessage(MessageId),
     /// Show a message in the message drawer without opening it (a click in the log).
     ShowMessage(MessageId),
+    /// Open the Trace drawer on this trace.
+    PickTrace(super::trace_view::TracePick),
     /// Escape: no selection, no gesture, no dialog, no tip.
     Escape,
     /// Text typed into an inspector field, not yet committed.
@@ -523,7 +529,17 @@ impl UiState {
             UiAction::Renamed(name) => self.selection = Selection::Node(name),
             UiAction::OpenMessage(m) => {
                 self.message = Some(m);
-                self.drawer = Drawer::Message;
+                if self.drawer == Drawer::Trace && self.drawer_open {
+                    // With the Trace drawer open, a message clicked opens its trace.
+                    self.trace = Some(super::trace_view::TracePick::Message(m));
+                } else {
+                    self.drawer = Drawer::Message;
+                    self.drawer_open = true;
+                }
+            }
+            UiAction::PickTrace(pick) => {
+                self.trace = Some(pick);
+                self.drawer = Drawer::Trace;
                 self.drawer_open = true;
             }
             UiAction::ShowMessage(m) => self.message = Some(m),
