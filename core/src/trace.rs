@@ -120,6 +120,15 @@ impl<W: Write + ?Sized> Fields<'_, W> {
         write_u64(self.out, v)
     }
 
+    /// An unsigned integer written as a string (`"12"`), as AMQP's shortstr properties carry
+    /// ids.
+    pub(crate) fn u64_text(&mut self, key: &str, v: u64) -> io::Result<()> {
+        self.key(key)?;
+        self.out.write_all(b"\"")?;
+        write_u64(self.out, v)?;
+        self.out.write_all(b"\"")
+    }
+
     /// `true` or `false`.
     pub(crate) fn bool(&mut self, key: &str, v: bool) -> io::Result<()> {
         self.key(key)?;

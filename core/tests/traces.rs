@@ -571,3 +571,31 @@ fn a_store_removed_by_a_live_edit_keeps_its_history_in_the_trace() {
         .expect("the write to the removed store is still in the trace");
     assert_eq!(write.0, "mailer");
 }
+
+#[test]
+fn a_delivery_carries_its_message_id_and_a_redelivery_keeps_it() {
+    // The consumer crashes with deliveries unacked: they come back redelivered.
+    let s = common::example("amqp-consumer-crash.json");
+    let (events, sim) = common::run_events(&s, SimTime(20_000 * MS), false);
+    let mut ids: BTreeMap<String, Vec<bool>> = BTreeMap::new();
+    for e in &events {
+        let line = switchboard_core::trace::event_json(e, sim.topology());
+        if line["type"] != "delivered" {
+            continue;
+        }
+        let id = line["message_id"]
+            .as_str()
+            .expect("message_id is a string")
+            .to_owned();
+        assert_eq!(id, line["message"].as_u64().unwrap().to_string());
+        ids.entry(id)
+            .or_default()
+            .push(line["redelivered"].as_bool().unwrap());
+    }
+    // A message delivered again, flagged redelivered, with the same message_id.
+    assert!(
+        ids.values()
+            .any(|d| d.len() >= 2 && !d[0] && d[1..].iter().all(|r| *r)),
+        "{ids:?}"
+    );
+}

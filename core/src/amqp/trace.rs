@@ -62,6 +62,11 @@ pub(crate) fn write_fields<W: Write + ?Sized>(
         } => {
             let (queue, consumer) = f.edge_ends(edge);
             f.u64("message", message.0)?;
+            // The `basic.deliver`'s message properties the model uses: `message_id`, set by
+            // its publisher (the message's number; a redelivery or a dead-lettered copy keeps
+            // it), which idempotency keys read as `{message_id}`. `correlation_id` and
+            // `reply_to` are a request-reply client's, and no node here sets them.
+            f.u64_text("message_id", message.0)?;
             f.node("queue", queue)?;
             f.node("consumer", consumer)?;
             f.u64("edge", edge.0.into())?;
