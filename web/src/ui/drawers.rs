@@ -371,6 +371,12 @@ fn message(ctx: &Ctx) -> Html {
                 },
                 (None, None) => html! {
                     <>
+                    // The AMQP properties the model uses: message_id (its publisher's; a
+                    // redelivery keeps it). correlation_id and reply_to belong to
+                    // request-reply, which no node here does.
+                    <dt>{ "message_id" }</dt><dd id="message-id">{ format!("\"{}\"", e.id.0) }</dd>
+                    <dt>{ "correlation_id" }</dt><dd class="muted">{ "not set (request-reply sets it)" }</dd>
+                    <dt>{ "reply_to" }</dt><dd class="muted">{ "not set" }</dd>
                     <dt>{ "routing_key" }</dt><dd>{ e.routing_key.clone() }</dd>
                     <dt>{ "exchange" }</dt><dd>{ e.exchange.map(name).unwrap_or_else(|| "\"\" (default)".into()) }</dd>
                     <dt>{ "redelivered" }</dt><dd id="message-redelivered">{ redelivered.map_or("not delivered yet".to_owned(), |r| r.to_string()) }</dd>
@@ -390,7 +396,7 @@ fn message(ctx: &Ctx) -> Html {
                     <dt>{ "published at" }</dt><dd>{ e.created_at.to_string() }</dd>
                     <dt>{ "last arrived" }</dt><dd>{ e.arrived_at.to_string() }</dd>
                     <dt>{ "hops" }</dt><dd>{ e.hops }</dd>
-                    <dt>{ "correlation_id" }</dt><dd>{ e.correlation_id.0 }</dd>
+                    <dt>{ "chain" }</dt><dd id="message-chain">{ format!("message {}'s (the first of its causal chain)", e.correlation_id.0) }</dd>
 
                     if let Some(x) = e.expiration_ms { <><dt>{ "expiration" }</dt><dd>{ format!("{x} ms") }</dd></> }
                     if let Some(p) = e.priority { <><dt>{ "priority" }</dt><dd>{ p }</dd></> }
