@@ -458,6 +458,9 @@ fn traces_stay_within_their_limits_and_say_what_they_let_go() {
     assert_eq!(book.traces().count(), 5);
     assert!(book.let_go() >= 40, "{} let go", book.let_go());
     assert!(book.traces().all(|t| t.spans.len() <= 8));
+    // What it holds is bounded by the limits: spans, and the messages they belong to.
+    assert!(book.held() <= 2 * 5 * 8, "{}", book.held());
+    assert!(book.held() >= 5, "{}", book.held());
     assert!(
         book.traces().any(|t| t.cut > 0),
         "an order's journey is longer than 8 spans"

@@ -29,10 +29,12 @@ pub const CHECKPOINT_EVERY: u64 = 10_000;
 /// re-simulate up to twice as far).
 pub const MAX_CHECKPOINTS: usize = 256;
 /// The most live messages all checkpoints may hold together (each checkpoint copies every
-/// message in the run). Past it, checkpoints are thinned by halves: memory stays bounded and
-/// seeks re-simulate further. A checkpoint also waits at least 4 events per live message, so
+/// message in the run; the traces' spans and tracked messages count as messages too). Past
+/// it, checkpoints are thinned by halves: memory stays bounded and seeks re-simulate further. A checkpoint also waits at least 4 events per live message, so
 /// copying stays a small share of the work.
 pub const CHECKPOINT_MESSAGE_BUDGET: u64 = 1_000_000;
+/// Traces the page keeps: the newest chains'.
+pub const PAGE_TRACES: usize = 100;
 /// Events the log drawer keeps (older ones are summarised by the counters).
 pub const LOG_CAPACITY: usize = 20_000;
 /// Simulated time between metric samples.
@@ -200,7 +202,7 @@ pub struct QueueSample {
 pub struct Checkpoint {
     sim: Sim,
     derived: Derived,
-    /// Live messages it holds a copy of.
+    /// Live messages it holds a copy of, and the spans and tracked messages of its traces.
     live: u64,
 }
 
@@ -294,7 +296,12 @@ impl Timeline {
 
     fn from_sim(mut sim: Sim) -> Timeline {
         // The Trace drawer's waterfalls: kept by the Sim, so time travel restores them too.
-        sim.keep_traces(switchboard_core::traces::TraceLimits::default());
+        // The 100 newest chains (the picker lists 50): every checkpoint keeps its own copy of
+        // the traces that change after it, so fewer traces is less memory per checkpoint.
+        sim.keep_traces(switchboard_core::traces::TraceLimits {
+            traces: PAGE_TRACES,
+            ..switchboard_core::traces::TraceLimits::default()
+        });
         let mut t = Timeline {
             sim,
             edits: Vec::new(),
@@ -633,7 +640,9 @@ impl Timeline {
         Checkpoint {
             sim: self.sim.snapshot(),
             derived: self.derived.clone(),
-            live: self.sim.totals().live,
+            // The traces it keeps count too: a span or a tracked message is smaller than a
+            // message, so counting each as one keeps the bound.
+            live: self.sim.totals().live + self.sim.traces().map_or(0, |b| b.held()),
         }
     }
 

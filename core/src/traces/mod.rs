@@ -248,6 +248,14 @@ impl TraceBook {
         self.let_go
     }
 
+    /// What the book holds, in items: spans kept plus messages tracked (each a few dozen
+    /// bytes). A snapshot shares the traces no event has changed since, so this bounds what
+    /// keeping many snapshots can cost; the page counts it against its checkpoints' budget.
+    pub fn held(&self) -> u64 {
+        let spans: usize = self.traces.values().map(|t| t.spans.len()).sum();
+        (spans + self.tracks.len()) as u64
+    }
+
     /// The trace of the chain with this correlation id, if kept.
     pub fn trace(&self, correlation: MessageId) -> Option<&Trace> {
         self.traces.get(&correlation).map(|t| &**t)
@@ -739,8 +747,7 @@ impl TraceBook {
                 correlation,
                 Arc::new(Trace {
                     correlation,
-                    // Most traces have a dozen spans or more: fewer regrowths.
-                    spans: Vec::with_capacity(16),
+                    spans: Vec::new(),
                     cut: 0,
                     members: Vec::new(),
                 }),
