@@ -71,27 +71,8 @@ fn dump(sim: &Sim, c: u64) -> String {
 /// A payment through a RabbitMQ queue whose consumer adds a BullMQ job, whose worker writes
 /// a store (`core/tests/handler_steps.rs` computes the same timings by hand).
 fn receipts() -> Value {
-    json!({"version": 10, "seed": 1,
-        "nodes": [
-            {"id": "shop", "kind": "producer", "config": {}},
-            {"id": "payments", "kind": "queue", "config": {}},
-            {"id": "payer", "kind": "consumer", "config": {
-                "processing": "10ms", "handler": [
-                    {"add_job": "emails", "name": "receipt", "data": {"order": "{header.order}"}}]}},
-            {"id": "emails", "kind": "job_queue"},
-            {"id": "mailer", "kind": "worker", "config": {
-                "processing_time": "5ms",
-                "handler": [{"write": "sent", "key": "mail:{header.order}"}]}},
-            {"id": "sent", "kind": "store", "config": {}}],
-        "edges": [
-            {"from": "shop", "to": "payments", "latency": "1ms"},
-            {"from": "payments", "to": "payer", "latency": "1ms"},
-            {"from": "payer", "to": "emails", "latency": "2ms"},
-            {"from": "emails", "to": "mailer", "latency": "1ms"},
-            {"from": "mailer", "to": "sent", "latency": "1ms"}],
-        "actions": [
-            {"at": "0s", "do": "publish", "node": "shop",
-             "message": {"headers": {"order": "A-1"}}}]})
+    common::data::receipts(json!({"add_job": "emails", "name": "receipt",
+                                  "data": {"order": "{header.order}"}}))
 }
 
 /// When the events say `job`'s message became active and was written, in µs.

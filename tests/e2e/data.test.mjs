@@ -8,7 +8,7 @@
 // order followed across HTTP, RabbitMQ, BullMQ and Kafka into a read model. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, runTo } from "./harness.mjs";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, setField, runTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -237,17 +237,10 @@ test("build a projection from the palette: a service writes, a consumer projects
   await connectNodes(page, "queue", "consumer");
   await connectNodes(page, "consumer", "store-2");
   await connectNodes(page, "service", "store-2");
-  async function setField(name, field, value) {
-    const c = await centre(node(name));
-    await page.mouse.click(c.x, c.y - 20);
-    const input = page.locator(`#inspector [data-field="${field}"]`);
-    await input.click();
-    await input.fill(value);
-    await input.press("Tab");
-  }
-  await setField("store-2", "projection_of", "store");
-  await setField("consumer", "handler", '[{"write": "store-2", "key": "order:{correlation_id}"}]');
+  await setField(page, "store-2", "projection_of", "store");
+  await setField(page, "consumer", "handler", '[{"write": "store-2", "key": "order:{correlation_id}"}]');
   await setField(
+    page,
     "service",
     "handler",
     '[{"write": "store", "key": "order:{correlation_id}"}, {"publish": "queue"}, {"read": "store-2", "key": "order:{correlation_id}"}]',
@@ -263,7 +256,7 @@ test("build a projection from the palette: a service writes, a consumer projects
   const titles = await chartTitles(page);
   assert.ok(titles.some((t) => /read model store-2, staleness ms/.test(t)), titles.join(" | "));
   // A read model of a store that does not exist is refused where it is typed.
-  await setField("store-2", "projection_of", "nowhere");
+  await setField(page, "store-2", "projection_of", "nowhere");
   assert.match(await page.locator("#inspector").textContent(), /no node of that name/);
 });
 
@@ -314,17 +307,9 @@ test("build a consumer that produces to a topic, read by a Kafka consumer that w
   assert.match(tip ?? "", /produces to/, `a consumer connects to a topic: ${tip}`);
   await connectNodes(page, "topic", "kafka-consumer");
   await connectNodes(page, "kafka-consumer", "store");
-  async function setField(name, field, value) {
-    const c = await centre(node(name));
-    await page.mouse.click(c.x, c.y - 20);
-    const input = page.locator(`#inspector [data-field="${field}"]`);
-    await input.click();
-    await input.fill(value);
-    await input.press("Tab");
-  }
-  await setField("consumer", "handler", '[{"produce": "topic", "key": "order-{message_id}"}]');
+  await setField(page, "consumer", "handler", '[{"produce": "topic", "key": "order-{message_id}"}]');
   assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field|no node/);
-  await setField("kafka-consumer", "handler", '[{"write": "store", "key": "{record_key}"}]');
+  await setField(page, "kafka-consumer", "handler", '[{"write": "store", "key": "{record_key}"}]');
   assert.doesNotMatch(await page.locator("#inspector").textContent(), /no edge|not a field|no node/);
   await runTo(page, 8, { speed: 10 });
   const s = await storeCounts(page, "store");
@@ -333,7 +318,7 @@ test("build a consumer that produces to a topic, read by a Kafka consumer that w
   assert.ok(Number(keys) > 0, `the records the consumer produced reached the store: ${s.text}`);
   assert.equal(keys, writes, "one record per message, each key once");
   // A produce step to a node that is not a topic is refused where it is typed.
-  await setField("consumer", "handler", '[{"produce": "store"}]');
+  await setField(page, "consumer", "handler", '[{"produce": "store"}]');
   assert.match(await page.locator("#inspector").textContent(), /a produce step produces to a topic/);
 });
 

@@ -173,6 +173,17 @@ export async function dragFromPalette(page, kind, type, x, y) {
   await page.mouse.up();
 }
 
+/** Selects node `name` (a click on its face) and types `value` into its inspector field
+ * `field`, committing it with Tab. */
+export async function setField(page, name, field, value) {
+  const c = await centreOf(page.locator(`g.node[data-node="${name}"]`));
+  await page.mouse.click(c.x, c.y - 20);
+  const input = page.locator(`#inspector [data-field="${field}"]`);
+  await input.click();
+  await input.fill(value);
+  await input.press("Tab");
+}
+
 /** Drags from node `from`'s connection handle to node `to`; resolves to what the cursor's tip
  * said just before the drop. */
 export async function connectNodes(page, from, to) {

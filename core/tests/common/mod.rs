@@ -5,6 +5,7 @@
 #![allow(dead_code)]
 
 pub mod amqp;
+pub mod data;
 pub mod http;
 pub mod kafka;
 
