@@ -97,7 +97,8 @@ pub fn render(ctx: &Ctx) -> Html {
         Callback::from(move |_: MouseEvent| export(&ctx, None))
     };
     html! {
-        <div class="trace-view" data-correlation={trace.correlation.0.to_string()}>
+        <div class="trace-view" data-correlation={trace.correlation.0.to_string()}
+            data-picked={match pick { Some(TracePick::Message(m)) => m.0.to_string(), Some(TracePick::Chain(_)) | None => String::new() }}>
             <div class="trace-tools">
                 <label for="trace-pick">{ "Trace" }</label>
                 <select id="trace-pick" onchange={on_pick}>{ for options }</select>
