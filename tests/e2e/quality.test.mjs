@@ -161,18 +161,13 @@ test("pan, zoom and fit the view; bind an exchange to an exchange", async () => 
   for (let i = 0; i < 40; i++) {
     await page.waitForTimeout(50);
     const again = await node.boundingBox();
-    if (Math.abs(again.width - a.width) < 0.01 && Math.abs(again.x - a.x) < 0.01 && i >= 3) break;
+    if (i >= 3 && Math.abs(again.width - a.width) < 0.01 && Math.abs(again.x - a.x) < 0.01) break;
     a = again;
   }
   // Wheel zooms about the pointer.
   const stage = await page.locator(".stage").boundingBox();
   await page.mouse.move(stage.x + stage.width / 2, stage.y + stage.height / 2);
   await page.mouse.wheel(0, -400);
-  // The wheel may arrive as several events over frames (a loaded machine saw 1.13× read
-  // between them): wait for the zoom to land, then check it.
-  await page
-    .waitForFunction((w) => document.querySelector("g.node").getBoundingClientRect().width > w * 1.3, a.width, { timeout: 5000 })
-    .catch(() => {});
   const b = await node.boundingBox();
   assert.ok(b.width > a.width * 1.3, `zoomed in: ${a.width} → ${b.width}`);
   // Dragging the background pans.
