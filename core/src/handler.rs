@@ -1,7 +1,8 @@
 //! Handler steps: what a node that handles messages does with each one, in order. A
 //! service runs its handler for each request it serves; a RabbitMQ consumer for each delivery
-//! it processes. The steps are the same wherever they run: a call (services only, for now), a
-//! store's write, a publish. This module reads them from documents and makes, from the
+//! it processes; a BullMQ worker for each job attempt; a Kafka consumer for each record. The
+//! steps are the same wherever they run: a call (over an edge, with its policies), a store's
+//! read or write, a publish, a job, a record, a throw. This module reads them from documents and makes, from the
 //! message being handled, what a step sends (a write, a message); each model runs the steps
 //! and decides what a failed one means for its input (a 500, a `basic.nack`).
 
@@ -16,13 +17,13 @@ use crate::model::{EdgeKind, StepOrigin};
 use crate::scenario::{Diagnostic, NodeKind, Scenario};
 use serde::{Deserialize, Deserializer, Serialize};
 
-/// One step of a handler: a call, a store's read or write, or a RabbitMQ publish. Jobs and records
-/// are to come, as more variants.
+/// One step of a handler: a call, a store's read or write, a RabbitMQ publish, a BullMQ job, a
+/// Kafka record, or a throw.
 #[derive(Clone, Debug, PartialEq, Deserialize)]
 #[serde(try_from = "RawStep")]
 pub enum HandlerStep {
-    /// Call the named nodes (one, or several at once), over this service's edges to them, and
-    /// wait for all of them. Written `{"call": "db"}` or `{"call": ["a", "b"]}`.
+    /// Call the named nodes (one, or several at once), over this node's edges to them (with
+    /// their policies), and wait for all of them. Written `{"call": "db"}` or `{"call": ["a", "b"]}`.
     Call(Vec<String>),
     /// Write a store, over this service's edge to it, and wait for its answer. Written
     /// `{"write": "payments", "key": "charge:{correlation_id}"}`, with an optional
@@ -333,6 +334,26 @@ pub(crate) enum Action {
     Produce(Box<RecordProduce>),
     /// A fail step that throws with this probability (the input carries no mark).
     Chance(f64),
+    /// Calls, over the node's edges with their policies: the handler waits for all of them.
+    Call(Box<StepCall>),
+}
+
+/// A call step of a consumer's, worker's or Kafka consumer's handler, for the
+/// request-response model to carry out (through [`Kernel::begin_step_calls`]).
+#[derive(Clone, Debug)]
+pub(crate) struct StepCall {
+    /// The node whose handler calls.
+    pub caller: NodeId,
+    /// The call edge of each call (`None`: there is none, and that call fails at once).
+    pub edges: Vec<Option<EdgeId>>,
+    /// The chain the calls continue.
+    pub correlation: MessageId,
+    /// The message being handled: each attempt's cause.
+    pub parent: MessageId,
+    /// Each attempt's body.
+    pub body_bytes: u32,
+    /// Whom to answer when the last call ends.
+    pub origin: StepOrigin,
 }
 
 /// A record a handler produces: where, with what, and whom the acknowledgement answers.
@@ -415,8 +436,8 @@ pub(crate) enum Then {
 
 /// Makes ready the step `s` of `node`'s handler (a node of kind `what`) for the message being
 /// handled; or says why it cannot be carried out. `logical` is the logical message the step
-/// belongs to (what a redelivery or a retry keeps), `origin` whom an answer goes to. Call
-/// steps are the service's own (they wait on several calls at once): here they are refused.
+/// belongs to (what a redelivery or a retry keeps), `origin` whom an answer goes to. (A
+/// service plans its own call steps: it never asks here for one.)
 pub(crate) fn prepare(
     k: &Kernel,
     node: NodeId,
@@ -439,15 +460,33 @@ pub(crate) fn prepare(
                 _ => Ok(Action::Chance(f.probability)),
             };
         }
-        HandlerStep::Call(_) => {
-            // Refused when the document is checked; a live edit cannot bring it.
-            return Err(format!(
-                "a {}'s handler makes no calls",
-                k.topo.node(node).kind.name()
-            ));
+        HandlerStep::Call(targets) => {
+            let edges = targets.iter().map(|t| call_edge(k, node, t)).collect();
+            return Ok(Action::Call(Box::new(StepCall {
+                caller: node,
+                edges,
+                correlation: h.msg.correlation_id,
+                parent: h.msg.id,
+                body_bytes: h.msg.body_bytes,
+                origin,
+            })));
         }
     }
     .map(Action::Store)
+}
+
+/// `node`'s live call edge to the node named `target`, if there is one (`None`: nothing to call
+/// over, and the call fails at once).
+pub(crate) fn call_edge(k: &Kernel, node: NodeId, target: &str) -> Option<EdgeId> {
+    let topo = &k.topo;
+    topo.node_id(target)
+        .and_then(|to| topo.edge_between(node, to, None))
+        .filter(|&e| {
+            matches!(
+                topo.edge(e).kind,
+                EdgeKind::Http(crate::http::EdgeKind::Call)
+            )
+        })
 }
 
 /// `node` carries out the action `a` its handler made ready: a store's read or write leaves
@@ -489,6 +528,10 @@ pub(crate) fn carry_out(k: &mut Kernel, node: NodeId, a: Action) -> Result<Then,
             } = *r;
             let msg = k.continue_chain(node, chain, String::new(), headers);
             crate::kafka::handler::send(k, node, edge, topic, key, partition, msg, origin);
+            Then::Wait
+        }
+        Action::Call(call) => {
+            k.begin_step_calls(*call);
             Then::Wait
         }
         Action::Chance(p) => {
@@ -801,6 +844,46 @@ pub(crate) fn check_publish<'a>(
     }
 }
 
+/// A call step's target, from a consumer's, worker's or Kafka consumer's handler (`from`: its
+/// kind and name): a service or a load balancer, with an edge from the node to it (the edge
+/// carries the call's policies).
+fn check_call<'a>(
+    from: (&str, &str),
+    path: String,
+    target: &str,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    s: &Scenario,
+    diags: &mut Vec<Diagnostic>,
+) {
+    let (from_kind, from) = from;
+    match kind(target) {
+        None => diags.push(Diagnostic::new(
+            path,
+            format!("{target:?}: there is no node of that name"),
+        )),
+        Some(NodeKind::Http(
+            crate::http::HttpKind::Service(_) | crate::http::HttpKind::LoadBalancer(_),
+        )) => {
+            if !s.edges.iter().any(|e| e.from == from && e.to == target) {
+                diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{target:?}: {from_kind} {from:?} has no edge to it; draw one (the \
+                         edge carries the call's policies)"
+                    ),
+                ));
+            }
+        }
+        Some(other) => diags.push(Diagnostic::new(
+            path,
+            format!(
+                "{target:?} is a {}; a call step calls a service or a load balancer",
+                other.name()
+            ),
+        )),
+    }
+}
+
 /// An add_job step's queue: a BullMQ job queue, with an edge from the node whose handler adds
 /// (`from`: its kind and name) to it; and its options, as BullMQ checks them.
 fn check_add_job<'a>(
@@ -1046,24 +1129,22 @@ pub(crate) fn no_foreign_fields(
     }
 }
 
-/// Refuses `call` steps in the handler `steps` of a consumer or a worker (`what`), at `path`
-/// (the node's config): only a service's handler calls.
-pub(crate) fn no_calls(
+/// Refuses, in the handler `steps` of a consumer, a worker or a Kafka consumer, a `call` step
+/// that names no node, at `path` (the node's config). (What it names is checked against the
+/// other nodes by [`check_step`].)
+pub(crate) fn calls_name_nodes(
     steps: &[HandlerStep],
-    what: &str,
     path: crate::scenario::Path<'_>,
     diags: &mut Vec<Diagnostic>,
 ) {
     for (j, step) in steps.iter().enumerate() {
-        if let HandlerStep::Call(_) = step {
-            diags.push(Diagnostic::new(
-                format!("{path}.handler[{j}].call"),
-                format!(
-                    "a {what}'s handler reads and writes stores, publishes, adds jobs and produces records; it \
-                     makes no calls (a \
-                     service's handler calls other services)"
-                ),
-            ));
+        if let HandlerStep::Call(targets) = step {
+            if targets.is_empty() {
+                diags.push(Diagnostic::new(
+                    format!("{path}.handler[{j}].call"),
+                    "names no node to call",
+                ));
+            }
         }
     }
 }
@@ -1128,15 +1209,14 @@ pub(crate) fn check_topology<'a>(
             continue;
         };
         for (j, step) in steps.iter().enumerate() {
-            // A call is refused with the node's own settings (`no_calls`).
             check_step(n, i, j, step, kind, s, diags);
         }
     }
 }
 
 /// The `j`th handler step of node `i` (`n`), against the other nodes: what it names exists, is
-/// of the kind the step sends to, and has an edge from `n` to it. A call step is its model's
-/// to check (a service's calls carry the edge's policies); here it passes.
+/// of the kind the step sends to, and has an edge from `n` to it. (A service checks its own
+/// calls with the request-response model's rules: it never asks here.)
 pub(crate) fn check_step<'a>(
     n: &crate::scenario::NodeSpec,
     i: usize,
@@ -1149,7 +1229,19 @@ pub(crate) fn check_step<'a>(
     let from = (n.kind.name(), n.id.as_str());
     let path = |field: &str| format!("nodes[{i}].config.handler[{j}].{field}");
     match step {
-        HandlerStep::Call(_) | HandlerStep::Fail(_) => {}
+        HandlerStep::Fail(_) => {}
+        HandlerStep::Call(targets) => {
+            for (t, target) in targets.iter().enumerate() {
+                check_call(
+                    from,
+                    format!("{}[{t}]", path("call")),
+                    target,
+                    kind,
+                    s,
+                    diags,
+                );
+            }
+        }
         HandlerStep::Write(w) => check_store_step(n, i, j, StoreStep::Write(w), kind, s, diags),
         HandlerStep::Read(r) => check_store_step(n, i, j, StoreStep::Read(r), kind, s, diags),
         HandlerStep::Publish(p) => check_publish(from, path("publish"), p, kind, s, diags),

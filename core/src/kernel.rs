@@ -120,6 +120,16 @@ pub(crate) struct Kernel {
     /// call one another, so the receiving model reads it here. Every such message is on an
     /// edge (its arrival removes the entry), so this holds only messages in flight.
     pub handoffs: std::collections::BTreeMap<MessageId, crate::handler::Handoff>,
+    /// Call steps of consumers', workers' and Kafka consumers' handlers, from the step to the
+    /// request-response model's agenda entry that begins their calls (which keep the edges'
+    /// policies there), by the entry's id. Empty between steps of the run.
+    pub step_calls: std::collections::BTreeMap<u32, Box<crate::handler::StepCall>>,
+    /// The id of the next call step.
+    pub next_step_call: u32,
+    /// Consumers, workers and Kafka consumers that went down during the current step: the
+    /// request-response model ends their calls once the step is done
+    /// ([`crate::model::Models::callers_gone`]).
+    pub callers_down: Vec<NodeId>,
 }
 
 /// The gap before a producer's next rate-driven message.
@@ -206,7 +216,19 @@ impl Kernel {
             events: Vec::new(),
             calls: std::collections::BTreeMap::new(),
             handoffs: std::collections::BTreeMap::new(),
+            step_calls: std::collections::BTreeMap::new(),
+            next_step_call: 0,
+            callers_down: Vec::new(),
         }
+    }
+
+    /// A handler's call step: the request-response model begins its calls now, with the
+    /// edges' policies, and answers `call.origin` when the last ends.
+    pub fn begin_step_calls(&mut self, call: crate::handler::StepCall) {
+        let id = self.next_step_call;
+        self.next_step_call = id.wrapping_add(1);
+        self.step_calls.insert(id, Box::new(call));
+        self.schedule(self.now, ModelDue::Http(crate::http::Due::StepCalls { id }));
     }
 
     /// `caller` now waits for the reply correlated with `correlation`, until `deadline`. If
@@ -303,6 +325,11 @@ impl Kernel {
         }
         n.up = false;
         n.stats.crashes += 1;
+        // A handler that may have calls going on (a service ends its own).
+        let kind = &self.topo.node(node).kind;
+        if crate::handler::handles(kind) && !matches!(kind, NodeKind::Http(_)) {
+            self.callers_down.push(node);
+        }
         true
     }
 

@@ -300,18 +300,59 @@ pub(crate) enum StepOrigin {
 }
 
 impl StepOrigin {
-    /// The agenda entry that tells the step's owner it ended (`ok`: it succeeded).
-    pub fn answer(self, ok: bool) -> ModelDue {
+    /// The agenda entry that tells the step's owner it ended, and how.
+    pub fn answer(self, answer: StepAnswer) -> ModelDue {
         match self {
-            StepOrigin::Http(job) => ModelDue::Http(http::Due::StepDone { job, ok }),
-            StepOrigin::Bullmq(run) if ok => ModelDue::Bullmq(bullmq::Due::StepDone(run)),
-            StepOrigin::Bullmq(run) => ModelDue::Bullmq(bullmq::Due::StepFailed(run)),
-            StepOrigin::Amqp { consumer, run } => {
-                ModelDue::Amqp(amqp::Due::StepDone { consumer, run, ok })
-            }
+            StepOrigin::Http(job) => ModelDue::Http(http::Due::StepDone { job, answer }),
+            StepOrigin::Bullmq(run) => ModelDue::Bullmq(bullmq::Due::StepDone(run, answer)),
+            StepOrigin::Amqp { consumer, run } => ModelDue::Amqp(amqp::Due::StepDone {
+                consumer,
+                run,
+                answer,
+            }),
             StepOrigin::Kafka { consumer, run } => {
-                ModelDue::Kafka(kafka::Due::StepDone(consumer, run, ok))
+                ModelDue::Kafka(kafka::Due::StepDone(consumer, run, answer))
             }
+        }
+    }
+}
+
+/// How a handler step that another model carried out ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum StepAnswer {
+    /// It succeeded: the handler goes on.
+    Done,
+    /// What it waited on (a store, a job queue) was removed while it was out.
+    Gone,
+    /// The topic refused the record.
+    Refused,
+    /// A call failed: every attempt its edge's policies allowed failed, timed out or was
+    /// refused.
+    CallFailed,
+}
+
+impl StepAnswer {
+    /// `Done` if `ok`, else `failed`.
+    pub fn ok_or(ok: bool, failed: StepAnswer) -> StepAnswer {
+        if ok {
+            StepAnswer::Done
+        } else {
+            failed
+        }
+    }
+
+    /// Why the handler throws at this step, if it failed.
+    pub fn failure(self) -> Option<&'static str> {
+        match self {
+            StepAnswer::Done => None,
+            StepAnswer::Gone => {
+                Some("the store or job queue it waited on was removed while the step was out")
+            }
+            StepAnswer::Refused => Some("the topic refused the record"),
+            StepAnswer::CallFailed => Some(
+                "a call failed: every attempt its edge's policies allowed failed, timed out or \
+                 was refused",
+            ),
         }
     }
 }
@@ -449,8 +490,9 @@ impl Models {
     }
 
     /// `caller`'s deadline for the reply correlated with `correlation` passed with no reply
-    /// ([`Kernel::await_reply`]): its model times the call out. Only the request-response
-    /// model's clients and services make blocking calls (`correlation` is the attempt).
+    /// ([`Kernel::await_reply`]): the request-response model times the call out. Its clients
+    /// and services call, and consumers', workers' and Kafka consumers' handlers
+    /// (`correlation` is the attempt).
     pub fn deadline_passed(
         &mut self,
         k: &mut Kernel,
@@ -458,8 +500,20 @@ impl Models {
         correlation: crate::MessageId,
     ) {
         match k.topo.node(caller).kind.model() {
-            ModelId::Kernel | ModelId::Amqp | ModelId::Kafka | ModelId::Bullmq | ModelId::Data => {}
-            ModelId::Http => self.http.timed_out(k, caller, correlation),
+            ModelId::Kernel | ModelId::Data => {}
+            // Consumers, workers and Kafka consumers call through their handlers' call steps.
+            ModelId::Http | ModelId::Amqp | ModelId::Kafka | ModelId::Bullmq => {
+                self.http.timed_out(k, caller, correlation)
+            }
+        }
+    }
+
+    /// The consumers, workers and Kafka consumers that went down in the step just done
+    /// ([`Kernel::callers_down`]): their handlers' calls end, telling nobody (their runs went
+    /// with them), and their call edges' policies start afresh.
+    pub fn callers_gone(&mut self, k: &mut Kernel) {
+        while let Some(node) = k.callers_down.pop() {
+            self.http.caller_gone(k, node);
         }
     }
 

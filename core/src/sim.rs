@@ -666,6 +666,9 @@ impl Sim {
         });
         let seen = self.k.events.len();
         self.execute(command);
+        if !self.k.callers_down.is_empty() {
+            self.models.callers_gone(&mut self.k);
+        }
         self.trace_since(seen);
         Ok(())
     }
@@ -855,6 +858,9 @@ impl Sim {
                 let entry = self.k.agenda.pop().expect("peeked");
                 self.handle(entry);
             }
+        }
+        if !self.k.callers_down.is_empty() {
+            self.models.callers_gone(&mut self.k);
         }
         self.trace_since(seen);
         Some(self.k.now)

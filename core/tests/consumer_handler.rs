@@ -265,8 +265,8 @@ fn bad_consumer_handlers_are_diagnostics_with_paths() {
         &with(&base, |d| {
             d["nodes"][2]["config"]["handler"][0] = json!({"call": "charges"})
         }),
-        "nodes[2].config.handler[0].call",
-        "it makes no calls",
+        "nodes[2].config.handler[0].call[0]",
+        "\"charges\" is a store; a call step calls a service or a load balancer",
     );
     common::refused(
         &with(&base, |d| {

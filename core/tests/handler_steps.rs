@@ -739,7 +739,8 @@ fn steps_read_back_as_they_were_written() {
 /// A random system in which every kind of handler step runs across the paradigms: a producer
 /// feeds a queue whose consumer writes, adds jobs, produces records and sometimes throws; the
 /// jobs' worker produces to the topic and writes; the topic's group writes, adds jobs again (a
-/// loop through Redis, which takes time) and throws on a mark. Random latencies (zero
+/// loop through Redis, which takes time) and throws on a mark. Each handler may call the
+/// service `bank` at any step, over an edge with random policies. Random latencies (zero
 /// included), processing times, crashes and restarts.
 fn random_system(seed: u64) -> Value {
     use switchboard_core::rng::SimRng;
@@ -785,8 +786,53 @@ fn random_system(seed: u64) -> Value {
         reader_steps.push(json!({"add_job": "jobs", "job_id": "r-{partition}-{offset}"}));
     }
     reader_steps.push(json!({"fail": {"header": "x-bad"}}));
+    // Each handler calls the service `bank` (or not) at a random step, over an edge with
+    // random policies; bank fails some requests and crashes too.
+    for steps in [&mut consumer_steps, &mut reader_steps] {
+        if g.p(0.6) {
+            let at = g.int(0, steps.len() as u64) as usize;
+            steps.insert(at, json!({"call": "bank"}));
+        }
+    }
+    let mut worker_steps = worker_steps;
+    if g.p(0.6) {
+        let at = g.int(0, worker_steps.len() as u64) as usize;
+        worker_steps.insert(at, json!({"call": "bank"}));
+    }
+    let policy = |g: &mut common::amqp::Gen| {
+        let mut p = serde_json::Map::new();
+        if g.p(0.5) {
+            p.insert(
+                "retry".into(),
+                json!({"maxAttempts": g.int(1, 4),
+                                            "waitDuration": format!("{}ms", g.int(0, 30))}),
+            );
+        }
+        if g.p(0.4) {
+            p.insert(
+                "timeLimiter".into(),
+                json!({"timeoutDuration": format!("{}ms", g.int(1, 20))}),
+            );
+        }
+        if g.p(0.4) {
+            p.insert(
+                "bulkhead".into(),
+                json!({"maxConcurrentCalls": g.int(1, 4),
+                                               "maxWaitDuration": format!("{}ms", g.int(0, 10))}),
+            );
+        }
+        if g.p(0.3) {
+            p.insert(
+                "circuitBreaker".into(),
+                json!({"slidingWindowSize": g.int(2, 10),
+                                                     "minimumNumberOfCalls": g.int(1, 5),
+                                                     "waitDurationInOpenState": "50ms"}),
+            );
+        }
+        Value::Object(p)
+    };
     let mut actions = Vec::new();
-    for node in ["c", "w", "r"] {
+    for node in ["c", "w", "r", "bank"] {
         for _ in 0..g.int(0, 2) {
             let at = g.int(100, 2500);
             actions.push(json!({"at": format!("{at}ms"), "do": "crash", "node": node}));
@@ -825,7 +871,10 @@ fn random_system(seed: u64) -> Value {
                 "processing_time": g.dist(1, 3), "session.timeout.ms": 6000,
                 "handler": reader_steps}},
             {"id": "db", "kind": "store", "config": {}},
-            {"id": "view", "kind": "store", "config": {}}],
+            {"id": "view", "kind": "store", "config": {}},
+            {"id": "bank", "kind": "service", "config": {
+                "concurrency": g.int(1, 4), "service_time": g.dist(0, 8),
+                "error_rate": g.int(0, 40) as f64 / 100.0}}],
         "edges": [
             {"from": "p", "to": "q", "latency": lat(&mut g)},
             {"from": "q", "to": "c", "latency": lat(&mut g)},
@@ -837,7 +886,10 @@ fn random_system(seed: u64) -> Value {
             {"from": "w", "to": "db", "latency": lat(&mut g)},
             {"from": "t", "to": "r", "latency": lat(&mut g)},
             {"from": "r", "to": "view", "latency": lat(&mut g)},
-            {"from": "r", "to": "jobs", "latency": lat(&mut g)}],
+            {"from": "r", "to": "jobs", "latency": lat(&mut g)},
+            {"from": "c", "to": "bank", "latency": lat(&mut g), "resilience": policy(&mut g)},
+            {"from": "w", "to": "bank", "latency": lat(&mut g), "resilience": policy(&mut g)},
+            {"from": "r", "to": "bank", "latency": lat(&mut g), "resilience": policy(&mut g)}],
         "actions": actions})
 }
 
@@ -872,14 +924,25 @@ fn randomized_cross_paradigm_handlers_conserve_every_message() {
                 "seed {seed}: the path misses the root"
             );
         }
-        events
-            .iter()
-            .filter(|e| matches!(e.kind, EventKind::Kafka(KafkaEvent::Appended(_))))
-            .count()
+        let count = |f: &dyn Fn(&EventKind) -> bool| events.iter().filter(|e| f(&e.kind)).count();
+        (
+            count(&|k| matches!(k, EventKind::Kafka(KafkaEvent::Appended(_)))),
+            count(&|k| {
+                matches!(
+                    k,
+                    EventKind::Http(switchboard_core::http::HttpEvent::Attempt { .. })
+                )
+            }),
+        )
     });
-    // The sweep is not vacuous: records crossed from handlers in most runs.
+    // The sweep is not vacuous: records crossed from handlers, and handlers called bank, in
+    // most runs.
     assert!(
-        ran.iter().filter(|&&n| n > 0).count() >= ran.len() / 2,
+        ran.iter().filter(|&&(n, _)| n > 0).count() >= ran.len() / 2,
+        "{ran:?}"
+    );
+    assert!(
+        ran.iter().filter(|&&(_, n)| n > 0).count() >= ran.len() / 2,
         "{ran:?}"
     );
 }

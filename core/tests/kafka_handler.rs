@@ -201,8 +201,8 @@ fn bad_kafka_handlers_are_diagnostics_with_paths() {
     );
     common::refused(
         &with(json!({"call": "ledger"})),
-        "nodes[2].config.handler[0].call",
-        "a Kafka consumer's handler reads and writes stores, publishes, adds jobs and produces records; it makes no calls",
+        "nodes[2].config.handler[0].call[0]",
+        "\"ledger\" is a store; a call step calls a service or a load balancer",
     );
     common::refused(
         &with(json!({"write": "nowhere", "key": "k"})),

@@ -583,3 +583,48 @@ fn a_delivery_carries_its_message_id_and_a_redelivery_keeps_it() {
         "{ids:?}"
     );
 }
+
+#[test]
+fn a_consumers_call_hangs_under_its_processing_with_its_retries() {
+    // payer (delivered at 2, 10 ms of work) calls bank at 12, which fails every request (5 ms
+    // of work, 2 ms each way: back at 21); the edge retries once, 10 ms later (31, back at
+    // 40). The call has failed at 40, the handler throws and payer rejects the delivery,
+    // which reaches the broker at 41. The calls and the wait between them hang under payer's
+    // processing, and all of it delayed the message's end.
+    let doc = json!({"version": 10, "seed": 1,
+        "nodes": [
+            {"id": "shop", "kind": "producer", "config": {}},
+            {"id": "payments", "kind": "queue", "config": {}},
+            {"id": "payer", "kind": "consumer", "config": {
+                "processing": "10ms", "on_failure": {"action": "reject", "requeue": false},
+                "handler": [{"call": "bank"}]}},
+            {"id": "bank", "kind": "service", "config": {
+                "concurrency": 1, "service_time": "5ms", "error_rate": 1.0}}],
+        "edges": [
+            {"from": "shop", "to": "payments", "latency": "1ms"},
+            {"from": "payments", "to": "payer", "latency": "1ms"},
+            {"from": "payer", "to": "bank", "latency": "2ms",
+             "resilience": {"retry": {"maxAttempts": 2, "waitDuration": "10ms"}}}],
+        "actions": [{"at": "0s", "do": "publish", "node": "shop"}]});
+    let s = common::scenario(&doc.to_string());
+    let sim = traced(&s, 100, TraceLimits::default());
+    let t = sim.traces().unwrap().trace(MessageId(1)).expect("kept");
+    let expected = [
+        "*message shop→- 0-41 error (rejected at payments)",
+        "  *network shop→payments 0-1",
+        "  *network payments→payer 1-2",
+        "  *process payer→- 2-41 error (a call failed: every attempt its edge's policies \
+         allowed failed, timed out or was refused; reject)",
+        "    *call payer→bank 12-21 error (attempt 1; error)",
+        "      *network payer→bank 12-14",
+        "      *handle bank→- 14-19 error (error)",
+        "      *network bank→payer 19-21",
+        "    *backoff payer→bank 21-31 (before attempt 2)",
+        "    *call payer→bank 31-40 error (attempt 2; error)",
+        "      *network payer→bank 31-33",
+        "      *handle bank→- 33-38 error (error)",
+        "      *network bank→payer 38-40",
+    ];
+    assert_eq!(lines(&sim, t), expected);
+    t.check(sim.seed()).unwrap();
+}

@@ -149,8 +149,8 @@ fn bad_worker_handlers_are_diagnostics_with_paths() {
         &with(&base, |d| {
             d["nodes"][2]["config"]["handler"][0] = json!({"call": "charges"})
         }),
-        "nodes[2].config.handler[0].call",
-        "a worker's handler reads and writes stores, publishes, adds jobs and produces records; it makes no calls",
+        "nodes[2].config.handler[0].call[0]",
+        "\"charges\" is a store; a call step calls a service or a load balancer",
     );
     common::refused(
         &with(&base, |d| {

@@ -1274,22 +1274,23 @@ impl AmqpModel {
         }
     }
 
-    /// A write the current delivery's handler sent was answered (`run`: for which delivery):
-    /// the handler goes on, or (the write failed) the delivery fails.
-    pub(crate) fn step_done(&mut self, k: &mut Kernel, node: NodeId, run: u32, ok: bool) {
+    /// A write or a call the current delivery's handler sent was answered (`run`: for which
+    /// delivery): the handler goes on, or (the step failed) the delivery fails.
+    pub(crate) fn step_done(
+        &mut self,
+        k: &mut Kernel,
+        node: NodeId,
+        run: u32,
+        answer: crate::model::StepAnswer,
+    ) {
         let ch = self.channel(node);
         let current = ch.run == run && ch.step > 0 && ch.current.is_some();
         if !k.nodes[node.index()].up || !current {
             return; // the channel closed, or the delivery was settled, while it was out
         }
-        if ok {
-            self.run_steps(k, node);
-        } else {
-            self.step_failed(
-                k,
-                node,
-                "the store or job queue it waited on was removed while the step was out",
-            );
+        match answer.failure() {
+            None => self.run_steps(k, node),
+            Some(reason) => self.step_failed(k, node, reason),
         }
     }
 

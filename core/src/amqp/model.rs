@@ -36,13 +36,13 @@ pub(crate) enum Due {
     QueueTimer { queue: NodeId },
     /// A queue's `x-expires` timer.
     QueueExpires { queue: NodeId, epoch: u32 },
-    /// A handler step another model carried out (a store's write) answers the consumer: `ok`
-    /// or failed. `run` names the delivery's handler run it belongs to; a channel closed or a
-    /// delivery settled since then ignores it.
+    /// A handler step another model carried out (a store's write, a call) answers the
+    /// consumer: done, or how it failed. `run` names the delivery's handler run it belongs to;
+    /// a channel closed or a delivery settled since then ignores it.
     StepDone {
         consumer: NodeId,
         run: u32,
-        ok: bool,
+        answer: crate::model::StepAnswer,
     },
 }
 
@@ -314,7 +314,11 @@ impl AmqpModel {
         match due {
             Due::Deliver { consumer, d } => self.delivery_arrive(k, consumer, d),
             Due::Finish { consumer } => self.finish(k, consumer),
-            Due::StepDone { consumer, run, ok } => self.step_done(k, consumer, run, ok),
+            Due::StepDone {
+                consumer,
+                run,
+                answer,
+            } => self.step_done(k, consumer, run, answer),
             Due::Settle { consumer, batch } => {
                 let (how, multiple, ds) = Delivery::unpack(batch);
                 self.settle_arrive(k, consumer, how, multiple, ds)

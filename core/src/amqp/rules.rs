@@ -438,7 +438,7 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
     }
     let input = crate::handler::InputKind::Message;
     crate::handler::no_foreign_fields(&c.handler, "consumer", input, path, diags);
-    crate::handler::no_calls(&c.handler, "consumer", path, diags);
+    crate::handler::calls_name_nodes(&c.handler, path, diags);
     crate::handler::check_settings(&c.handler, path, diags);
 }
 

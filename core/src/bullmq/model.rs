@@ -44,11 +44,9 @@ pub(crate) enum Due {
     BlockTimeout(NodeId, u32),
     /// An attempt's processor is done (run).
     Done(Key),
-    /// A handler step another model carried out (a store's write) answers the attempt (run):
-    /// it succeeded.
-    StepDone(Key),
-    /// The same, but the step failed.
-    StepFailed(Key),
+    /// A handler step another model carried out (a store's write, a call) answers the attempt
+    /// (run): done, or how it failed.
+    StepDone(Key, crate::model::StepAnswer),
     /// An attempt's finishing call reaches Redis (run).
     Finish(Key),
     /// Redis's answer to a finishing call reaches the worker (run).
@@ -574,8 +572,7 @@ impl BullmqModel {
             Due::Reply(w, epoch) => self.answer_arrives(k, w, epoch),
             Due::BlockTimeout(w, seq) => self.block_timed_out(k, w, seq),
             Due::Done(run) => self.processed(k, run),
-            Due::StepDone(run) => self.step_done(k, run, true),
-            Due::StepFailed(run) => self.step_done(k, run, false),
+            Due::StepDone(run, answer) => self.step_done(k, run, answer),
             Due::Finish(run) => self.finish_at_redis(k, run),
             Due::Finished(run) => self.finish_answered(k, run),
             Due::Renew(w, epoch) => self.renew_tick(k, w, epoch),

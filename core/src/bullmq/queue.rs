@@ -81,7 +81,8 @@ impl BullmqModel {
                 unreachable!("every add on the wire is a producer's or a handler's")
             };
             let back = k.topo.edge(edge).latency.sample(&mut k.rng);
-            k.schedule(k.now + back, job.origin.answer(!gone));
+            let answer = crate::model::StepAnswer::ok_or(!gone, crate::model::StepAnswer::Gone);
+            k.schedule(k.now + back, job.origin.answer(answer));
             if gone {
                 k.drop_message(msg.id, queue, DropReason::NoRoute);
                 return;

@@ -406,7 +406,7 @@ fn check_worker(w: &WorkerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic>) {
         ));
     }
     crate::scenario::parse::check_dist(&w.processing_time, path.at("processing_time"), diags);
-    crate::handler::no_calls(&w.handler, "worker", path, diags);
+    crate::handler::calls_name_nodes(&w.handler, path, diags);
     crate::handler::check_settings(&w.handler, path, diags);
     let input = crate::handler::InputKind::Job;
     crate::handler::no_foreign_fields(&w.handler, "worker", input, path, diags);

@@ -331,21 +331,17 @@ impl BullmqModel {
 
     /// A write the attempt's handler sent was answered: the handler goes on (once the
     /// worker's event loop runs), or (the write failed) the processor throws.
-    pub(crate) fn step_done(&mut self, k: &mut Kernel, run: Key, ok: bool) {
+    pub(crate) fn step_done(&mut self, k: &mut Kernel, run: Key, answer: crate::model::StepAnswer) {
         let Some(r) = self.runs.get(run) else {
             return; // the worker crashed while it was out
         };
-        if ok {
+        let Some(reason) = answer.failure() else {
             self.processed(k, run);
             return;
-        }
+        };
         let (worker, epoch) = (r.worker, r.epoch);
         if k.up(worker) && self.worker(worker).epoch == epoch {
-            self.step_failed(
-                k,
-                run,
-                "the store or job queue it waited on was removed while the step was out",
-            );
+            self.step_failed(k, run, reason);
         }
     }
 

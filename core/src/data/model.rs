@@ -707,6 +707,7 @@ fn next_tick(k: &Kernel, store: NodeId) -> crate::time::SimTime {
 /// The answer to `a` crosses the edge back to its handler; returns when it arrives.
 fn answer(k: &mut Kernel, a: &Access, ok: bool) -> SimTime {
     let at = k.now + k.topo.edge(a.edge).latency.sample(&mut k.rng);
-    k.schedule(at, a.origin.answer(ok));
+    let answer = crate::model::StepAnswer::ok_or(ok, crate::model::StepAnswer::Gone);
+    k.schedule(at, a.origin.answer(answer));
     at
 }

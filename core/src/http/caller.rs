@@ -6,7 +6,7 @@
 use super::backoff;
 use super::event::{HttpEvent, Refusal};
 use super::kind::{ClientConfig, HttpKind};
-use super::model::{gap, Call, Due, Flight, HttpModel, Origin, Request};
+use super::model::{gap, Call, Due, Flight, HttpModel, Origin, Request, StepCalls};
 use super::slab::Key;
 use crate::id::{EdgeId, MessageId, NodeId};
 use crate::kernel::Kernel;
@@ -656,7 +656,67 @@ impl HttpModel {
         match origin {
             Origin::Request(r) => self.end_request(k, r, ok, DropReason::RequestFailed),
             Origin::Job(j) => self.job_call_ended(k, j, ok),
+            Origin::Step(s) => self.step_call_ended(k, s, ok),
         }
+    }
+
+    /// A call step of a consumer's, worker's or Kafka consumer's handler begins its calls
+    /// (the kernel kept them under `id`), all at once, each over its edge with the edge's
+    /// policies.
+    pub(crate) fn step_calls_due(&mut self, k: &mut Kernel, id: u32) {
+        let Some(step) = k.step_calls.remove(&id) else {
+            return;
+        };
+        let crate::handler::StepCall {
+            caller,
+            edges,
+            correlation,
+            parent,
+            body_bytes,
+            origin,
+        } = *step;
+        if !k.up(caller) || k.topo.node(caller).removed {
+            return; // its handler's run went with it
+        }
+        let key = self.step_calls.insert(StepCalls {
+            caller,
+            origin,
+            pending: edges.len() as u32,
+            failed: false,
+            starting: true,
+        });
+        for edge in edges {
+            let origin = Origin::Step(key);
+            self.start_call(k, caller, edge, origin, correlation, parent, body_bytes);
+        }
+        let s = self
+            .step_calls
+            .get_mut(key)
+            .expect("its calls are going on");
+        s.starting = false;
+        if s.pending == 0 {
+            self.step_calls_ended(k, key);
+        }
+    }
+
+    /// One of the calls of the call step `key` ended.
+    fn step_call_ended(&mut self, k: &mut Kernel, key: Key, ok: bool) {
+        let Some(s) = self.step_calls.get_mut(key) else {
+            return;
+        };
+        s.pending -= 1;
+        s.failed |= !ok;
+        if s.pending == 0 && !s.starting {
+            self.step_calls_ended(k, key);
+        }
+    }
+
+    /// Every call of the call step `key` ended: its handler is answered, at once.
+    fn step_calls_ended(&mut self, k: &mut Kernel, key: Key) {
+        let s = self.step_calls.remove(key).expect("a call step");
+        let answer =
+            crate::model::StepAnswer::ok_or(!s.failed, crate::model::StepAnswer::CallFailed);
+        k.schedule(k.now, s.origin.answer(answer));
     }
 
     /// `node` (a caller) is gone, crashed or removed: its calls end without telling anyone
@@ -665,6 +725,9 @@ impl HttpModel {
     pub(crate) fn caller_gone(&mut self, k: &mut Kernel, node: NodeId) {
         for key in self.calls.keys_where(|c| c.caller == node) {
             self.calls.remove(key);
+        }
+        for key in self.step_calls.keys_where(|s| s.caller == node) {
+            self.step_calls.remove(key);
         }
         for f in self.flights.values_mut() {
             if f.caller == node {

@@ -37,7 +37,10 @@ pub(crate) enum Due {
     /// A worker finishes a request's work.
     Work { job: Key },
     /// A handler step that another model carried out (a store's write) answered.
-    StepDone { job: Key, ok: bool },
+    StepDone {
+        job: Key,
+        answer: crate::model::StepAnswer,
+    },
     /// A call's next attempt, after its wait.
     Retry { call: Key },
     /// A call waiting for a bulkhead slot gives up.
@@ -48,6 +51,9 @@ pub(crate) enum Due {
     Breaker { edge: EdgeId, epoch: u32 },
     /// A load balancer's health checks.
     Health { node: NodeId, epoch: u32 },
+    /// A step of a consumer's, worker's or Kafka consumer's handler calls: its calls, kept by
+    /// the kernel under `id` ([`crate::kernel::Kernel::step_calls`]), begin.
+    StepCalls { id: u32 },
 }
 
 impl Due {
@@ -63,6 +69,25 @@ pub(crate) enum Origin {
     Request(Key),
     /// A request a service is serving (its handler's call).
     Job(Key),
+    /// A call step of another model's handler (a consumer's, a worker's, a Kafka
+    /// consumer's): one of its calls.
+    Step(Key),
+}
+
+/// A call step of another model's handler, while its calls go on: it answers its handler
+/// once the last ends.
+#[derive(Clone, Debug)]
+pub(crate) struct StepCalls {
+    /// The node whose handler calls.
+    pub caller: NodeId,
+    /// Whom to answer.
+    pub origin: crate::model::StepOrigin,
+    /// Calls not ended yet.
+    pub pending: u32,
+    /// One of them failed.
+    pub failed: bool,
+    /// Its calls are still being begun (one that ends at once does not answer yet).
+    pub starting: bool,
 }
 
 /// One logical call over one edge, with all its attempts.
@@ -302,6 +327,8 @@ pub(crate) struct HttpModel {
     pub calls: Slab<Call>,
     pub jobs: Slab<Job>,
     pub requests: Slab<Request>,
+    /// Other models' handlers' call steps going on.
+    pub step_calls: Slab<StepCalls>,
     /// Attempts in flight, by message. A hash map: looked up by id, and only ever iterated
     /// where order cannot matter (counting, marking every one of a caller's).
     pub flights: rustc_hash::FxHashMap<MessageId, Flight>,
@@ -548,12 +575,13 @@ impl HttpModel {
             Due::Emit { node, epoch } => self.emit_due(k, node, epoch),
             Due::User { node, slot } => self.user_due(k, node, slot),
             Due::Work { job } => self.work_done(k, job),
-            Due::StepDone { job, ok } => self.step_done(k, job, ok),
+            Due::StepDone { job, answer } => self.step_done(k, job, answer),
             Due::Retry { call } => self.retry_due(k, call),
             Due::BulkheadWait { call } => self.bulkhead_wait_over(k, call),
             Due::Deadline { request } => self.request_deadline(k, request),
             Due::Breaker { edge, epoch } => self.breaker_timer(k, edge, epoch),
             Due::Health { node, epoch } => self.health_due(k, node, epoch),
+            Due::StepCalls { id } => self.step_calls_due(k, id),
         }
     }
 

@@ -25,6 +25,13 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (_, Http(Client(_))) => Err("a client takes no calls; it only makes them"),
         (Http(Client(_) | Service(_)), Http(Service(_) | LoadBalancer(_))) => Ok(EdgeKind::Call),
         (Http(LoadBalancer(_)), Http(Service(_) | LoadBalancer(_))) => Ok(EdgeKind::Upstream),
+        // A handler's call step: a consumer, a worker or a Kafka consumer calls a service.
+        (
+            NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
+            | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
+            | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_)),
+            Http(Service(_) | LoadBalancer(_)),
+        ) => Ok(EdgeKind::Call),
         (
             Http(_),
             NodeKind::Producer(_)
@@ -46,7 +53,8 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
             Http(_),
         ) => Err(
             "clients, services and load balancers connect to one another; a service also \
-             writes stores and publishes to exchanges and queues (a service that consumes a \
+             writes stores, publishes to exchanges and queues, adds jobs and produces records; \
+             consumers, workers and Kafka consumers call services (a service that consumes a \
              queue, works a job queue or reads a topic is still to come)",
         ),
         (

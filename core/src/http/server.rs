@@ -162,17 +162,7 @@ impl HttpModel {
                 Some(HandlerStep::Call(targets)) => Plan::Calls(
                     targets
                         .iter()
-                        .map(|t| {
-                            // A call edge only (`None`: nothing to call over, it fails).
-                            topo.node_id(t)
-                                .and_then(|to| topo.edge_between(node, to, None))
-                                .filter(|&e| {
-                                    matches!(
-                                        topo.edge(e).kind,
-                                        EdgeKind::Http(super::EdgeKind::Call)
-                                    )
-                                })
-                        })
+                        .map(|t| handler::call_edge(k, node, t))
                         .collect(),
                 ),
                 Some(s) => Plan::Act(
@@ -262,19 +252,14 @@ impl HttpModel {
 
     /// A write the current step of `key` sent was answered: the handler goes on, or (the write
     /// failed) the request fails.
-    pub(crate) fn step_done(&mut self, k: &mut Kernel, key: Key, ok: bool) {
+    pub(crate) fn step_done(&mut self, k: &mut Kernel, key: Key, answer: crate::model::StepAnswer) {
         let Some(job) = self.jobs.get_mut(key) else {
             return; // its service crashed while the write was out
         };
         job.pending -= 1;
-        if ok {
-            self.run_steps(k, key);
-        } else {
-            self.step_failed(
-                k,
-                key,
-                "the store or job queue it waited on was removed while the step was out",
-            );
+        match answer.failure() {
+            None => self.run_steps(k, key),
+            Some(reason) => self.step_failed(k, key, reason),
         }
     }
 

@@ -458,7 +458,13 @@ impl KafkaModel {
 
     /// A store answered a read or write the handler sent for the `run`th record: the handler
     /// goes on, or (the store was removed) the step fails.
-    pub(crate) fn step_done(&mut self, k: &mut Kernel, c: NodeId, run: u32, ok: bool) {
+    pub(crate) fn step_done(
+        &mut self,
+        k: &mut Kernel,
+        c: NodeId,
+        run: u32,
+        answer: crate::model::StepAnswer,
+    ) {
         let Some(st) = self.consumer_ref(c) else {
             return;
         };
@@ -466,11 +472,9 @@ impl KafkaModel {
         if !k.up(c) || !current {
             return; // it crashed, or the record was revoked or seeked away, while it was out
         }
-        if ok {
-            self.run_steps(k, c);
-        } else {
-            let reason = "the store or job queue it waited on was removed while the step was out";
-            self.step_failed(k, c, reason.into());
+        match answer.failure() {
+            None => self.run_steps(k, c),
+            Some(reason) => self.step_failed(k, c, reason.into()),
         }
     }
 

@@ -9,7 +9,7 @@ use crate::handler::{Handoff, RecordHandoff};
 use crate::id::{EdgeId, NodeId};
 use crate::kernel::Kernel;
 use crate::message::Envelope;
-use crate::model::StepOrigin;
+use crate::model::{StepAnswer, StepOrigin};
 
 /// `from`'s handler sends the record `msg` (made and counted as its publish) to `topic` over
 /// `edge`: the client picks its partition (an explicit one; else its key's murmur2 hash; else
@@ -94,11 +94,11 @@ impl KafkaModel {
             partitioner,
         };
         let outcome = self.append_batch(k, from, topic, partition, 0, 0, &[pending], vec![*msg]);
-        let ok = match outcome {
-            Outcome::Appended(_) | Outcome::Duplicate(_) => true,
-            Outcome::Refused(_) => false,
+        let answer = match outcome {
+            Outcome::Appended(_) | Outcome::Duplicate(_) => StepAnswer::Done,
+            Outcome::Refused(_) => StepAnswer::Refused,
         };
         let back = k.topo.edge(edge).latency.sample(&mut k.rng);
-        k.schedule(k.now + back, origin.answer(ok));
+        k.schedule(k.now + back, origin.answer(answer));
     }
 }

@@ -45,9 +45,9 @@ pub(crate) enum Due {
     Clean(NodeId, u32),
     /// Something reaches a consumer, or its own timer.
     Client(NodeId, u32, Client),
-    /// A store answered a step of a consumer's handler (for its `run`th record; `true`: it
-    /// succeeded).
-    StepDone(NodeId, u32, bool),
+    /// Another model answered a step of a consumer's handler (for its `run`th record): a
+    /// store's write, a call.
+    StepDone(NodeId, u32, crate::model::StepAnswer),
     /// A consumer's request reaches the group coordinator (with the member's incarnation).
     Coord(NodeId, u32, Coord),
     /// A group's timer (group index, rebalance round).
@@ -633,7 +633,7 @@ impl KafkaModel {
             Due::Retention(t, epoch) => self.retention_due(k, t, epoch),
             Due::Clean(t, epoch) => self.clean_due(k, t, epoch),
             Due::Client(c, epoch, what) => self.client_due(k, c, epoch, what),
-            Due::StepDone(c, run, ok) => self.step_done(k, c, run, ok),
+            Due::StepDone(c, run, answer) => self.step_done(k, c, run, answer),
             Due::Coord(c, inc, what) => self.coord_due(k, c, inc, what),
             Due::Group(g, round, what) => self.group_due(k, g, round, what),
         }

@@ -386,7 +386,7 @@ fn check_consumer(c: &ConsumerConfig, path: Path<'_>, diags: &mut Vec<Diagnostic
         diags,
     );
     crate::scenario::parse::check_dist(&c.processing_time, path.at("processing_time"), diags);
-    crate::handler::no_calls(&c.handler, "Kafka consumer", path, diags);
+    crate::handler::calls_name_nodes(&c.handler, path, diags);
     crate::handler::check_settings(&c.handler, path, diags);
     let input = crate::handler::InputKind::Record;
     crate::handler::no_foreign_fields(&c.handler, "Kafka consumer", input, path, diags);

@@ -224,7 +224,7 @@ pub const CONSUMER: &[Field] = &[
         "handler",
         &["handler"],
         Json,
-        "steps before the ack: [{\"write\": \"db\", \"key\": \"charge:{message_id}\", \"idempotency_key\": \"{message_id}\"}, {\"publish\": \"events\", \"routing_key\": \"{routing_key}\"}, {\"read\": \"view\", \"key\": \"…\"}, {\"add_job\": \"emails\", \"job_id\": \"mail-{message_id}\"}, {\"produce\": \"paid\", \"key\": \"{message_id}\"}, {\"fail\": {\"header\": \"x-bad\"}}] (empty: none)",
+        "steps before the ack: [{\"call\": \"bank\"}, {\"write\": \"db\", \"key\": \"charge:{message_id}\", \"idempotency_key\": \"{message_id}\"}, {\"publish\": \"events\", \"routing_key\": \"{routing_key}\"}, {\"read\": \"view\", \"key\": \"…\"}, {\"add_job\": \"emails\", \"job_id\": \"mail-{message_id}\"}, {\"produce\": \"paid\", \"key\": \"{message_id}\"}, {\"fail\": {\"header\": \"x-bad\"}}] (empty: none)",
     ),
 ];
 

@@ -290,7 +290,7 @@ pub const WORKER: &[Field] = &[
         "handler",
         &["handler"],
         Json,
-        "steps before the job completes: [{\"write\": \"db\", \"key\": \"charge:{job_id}\", \"idempotency_key\": \"{job_id}\"}, {\"publish\": \"events\"}, {\"read\": \"view\", \"key\": \"…\"}, {\"add_job\": \"next\"}, {\"produce\": \"done\"}, {\"fail\": {\"probability\": 0.1}}] (empty: none)",
+        "steps before the job completes: [{\"call\": \"bank\"}, {\"write\": \"db\", \"key\": \"charge:{job_id}\", \"idempotency_key\": \"{job_id}\"}, {\"publish\": \"events\"}, {\"read\": \"view\", \"key\": \"…\"}, {\"add_job\": \"next\"}, {\"produce\": \"done\"}, {\"fail\": {\"probability\": 0.1}}] (empty: none)",
     ),
 ];
 

@@ -309,7 +309,7 @@ pub const CONSUMER: &[Field] = &[
         "handler",
         &["handler"],
         Json,
-        "steps per record, before it counts as processed: [{\"write\": \"view\", \"key\": \"order:{record_key}\", \"idempotency_key\": \"{partition}:{offset}\"}, {\"read\": \"db\", \"key\": \"…\"}, {\"publish\": \"events\"}, {\"add_job\": \"emails\"}, {\"produce\": \"enriched\", \"key\": \"{record_key}\"}, {\"fail\": {\"header\": \"x-bad\"}}] (empty: none)",
+        "steps per record, before it counts as processed: [{\"call\": \"api\"}, {\"write\": \"view\", \"key\": \"order:{record_key}\", \"idempotency_key\": \"{partition}:{offset}\"}, {\"read\": \"db\", \"key\": \"…\"}, {\"publish\": \"events\"}, {\"add_job\": \"emails\"}, {\"produce\": \"enriched\", \"key\": \"{record_key}\"}, {\"fail\": {\"header\": \"x-bad\"}}] (empty: none)",
     ),
     f(
         "auto.offset.reset",
