@@ -40,6 +40,11 @@ pub struct NodeMetrics {
     /// Its state in its model (a queue's contents, a consumer's channel), if it has any.
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
     pub detail: Option<ModelMetrics>,
+    /// The call edges of a RabbitMQ consumer, a BullMQ worker or a Kafka consumer (its
+    /// handler's calls), with their policies' state; empty for other nodes (a client's and a
+    /// service's are in their [`crate::http::HttpMetrics`]).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub calls: Vec<crate::http::EdgeMetrics>,
 }
 
 /// A node's state in its model, for [`NodeMetrics::detail`].
@@ -503,6 +508,7 @@ impl Sim {
                     removed: n.removed,
                     stats: s.stats.clone(),
                     detail: self.model_metrics(NodeId(i as u32)),
+                    calls: self.models.http.handler_calls(&self.k, NodeId(i as u32)),
                 })
                 .collect(),
         }

@@ -160,6 +160,24 @@ fn a_call_that_fails_every_retry_makes_the_handler_throw() {
     assert!(reasons[0].starts_with("a call failed"), "{reasons:?}");
     assert_eq!(served(&sim, "bank"), 3);
     assert_eq!(sim.totals().live, 0);
+    // The consumer's metrics carry its call edge's: one call, three attempts, two retries.
+    let m = sim.metrics();
+    let payer = sim.topology().node_id("payer").unwrap();
+    let calls = &m.nodes[payer.index()].calls;
+    assert_eq!(calls.len(), 1);
+    assert_eq!(calls[0].to, sim.topology().node_id("bank").unwrap());
+    let st = &calls[0].stats;
+    assert_eq!(
+        (st.calls, st.attempts, st.retries, st.failed_calls),
+        (1, 3, 2, 1)
+    );
+    assert_eq!(calls[0].attempts_per_call, 3.0);
+    // Nodes that make no handler calls carry none.
+    assert!(m
+        .nodes
+        .iter()
+        .filter(|n| n.name != "payer")
+        .all(|n| n.calls.is_empty()));
 }
 
 #[test]

@@ -896,6 +896,17 @@ impl HttpModel {
         }
     }
 
+    /// The call edges of `node` if it is a RabbitMQ consumer, a BullMQ worker or a Kafka
+    /// consumer (its handler's calls); empty otherwise.
+    pub fn handler_calls(&self, k: &Kernel, node: NodeId) -> Vec<EdgeMetrics> {
+        let kind = &k.topo.node(node).kind;
+        if crate::handler::handles(kind) && !matches!(kind, crate::scenario::NodeKind::Http(_)) {
+            self.edge_metrics(k, node)
+        } else {
+            Vec::new()
+        }
+    }
+
     /// Requests the clients have begun.
     fn offered(&self) -> u64 {
         self.nodes

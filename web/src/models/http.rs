@@ -245,16 +245,24 @@ pub fn call_stats(
     edge: switchboard_core::EdgeId,
     now: SimTime,
 ) -> Option<CallStats> {
-    let calls = match metrics.nodes.get(caller.index())?.http()? {
-        HttpMetrics::Client(c) => &c.calls,
-        HttpMetrics::Service(s) => &s.calls,
-        HttpMetrics::Balancer(_) => return None,
+    let node = metrics.nodes.get(caller.index())?;
+    // A consumer's, worker's or Kafka consumer's call edges: its handler's calls, made for
+    // the messages it handles rather than for a client's requests.
+    let (calls, per_request) = match node.http() {
+        Some(HttpMetrics::Client(c)) => (&c.calls, true),
+        Some(HttpMetrics::Service(s)) => (&s.calls, true),
+        Some(HttpMetrics::Balancer(_)) => return None,
+        None => (&node.calls, false),
     };
     let e = calls.iter().find(|e| e.edge == edge)?;
     if e.stats.calls == 0 && e.breaker.is_none() {
         return None;
     }
-    let text = format!("{:.1}× per request", e.attempts_per_request);
+    let text = if per_request {
+        format!("{:.1}× per request", e.attempts_per_request)
+    } else {
+        format!("{:.1}× per call", e.attempts_per_call)
+    };
     let mut detail = Vec::new();
     if e.stats.timeouts > 0 {
         detail.push(format!("{} timeouts", e.stats.timeouts));
