@@ -1357,6 +1357,10 @@ impl Sim {
             // Refused by `action_rule`; never acted on.
             NodeKind::Data(_) => {}
         }
+        // A service's process holds its other inputs: they go down with it.
+        for input in crate::http::inputs_of(&self.k.topo, node) {
+            self.crash(input);
+        }
     }
 
     fn restart(&mut self, node: NodeId) {
@@ -1380,6 +1384,10 @@ impl Sim {
             NodeKind::Kafka(_) => self.models.kafka.restart(&mut self.k, node),
             NodeKind::Bullmq(_) => self.models.bullmq.restart(&mut self.k, node),
             NodeKind::Data(_) => {}
+        }
+        // A service's process comes back with its other inputs.
+        for input in crate::http::inputs_of(&self.k.topo, node) {
+            self.restart(input);
         }
     }
 }

@@ -263,6 +263,7 @@ fn bad_consumer_handlers_are_diagnostics_with_paths() {
     let base = payment(json!({"write": "charges", "key": "charge:{message_id}"}));
     common::refused(
         &with(&base, |d| {
+            d["version"] = json!(11);
             d["nodes"][2]["config"]["handler"][0] = json!({"call": "charges"})
         }),
         "nodes[2].config.handler[0].call[0]",

@@ -20,7 +20,7 @@ const MS: u64 = 1_000;
 /// works 10 ms.
 fn payment(steps: Value, bank: Value, policy: Value) -> Value {
     let bank_config = bank_config(bank);
-    json!({"version": 10, "seed": 1,
+    json!({"version": 11, "seed": 1,
         "nodes": [
             {"id": "shop", "kind": "producer", "config": {}},
             {"id": "payments", "kind": "queue", "config": {}},
@@ -292,7 +292,7 @@ fn several_calls_at_once_wait_for_the_slowest() {
 /// The same payment as a BullMQ job, worked by `payer` (1 attempt unless `attempts`).
 fn job_payment(bank: Value, attempts: u32) -> Value {
     let bank_config = bank_config(bank);
-    json!({"version": 10, "seed": 1,
+    json!({"version": 11, "seed": 1,
         "nodes": [
             {"id": "shop", "kind": "job_producer", "config": {
                 "name": "charge", "opts": {"attempts": attempts}}},
@@ -340,7 +340,7 @@ fn a_worker_completes_its_job_after_the_call_and_retries_it_when_the_call_fails(
 
 #[test]
 fn a_kafka_consumer_logs_a_failed_call_and_goes_on_to_the_next_record() {
-    let doc = json!({"version": 10, "seed": 1,
+    let doc = json!({"version": 11, "seed": 1,
         "nodes": [
             {"id": "orders", "kind": "kafka_producer", "config": {
                 "rate_per_s": 100, "keys": ["a"], "limit": 2}},
@@ -489,4 +489,162 @@ fn the_example_charges_twice_after_a_timeout_and_after_a_crash_mid_call() {
         duplicates.len() > after_crash && timed_out > 0,
         "retries after timeouts charge twice too: {duplicates:?}, {timed_out} timeouts"
     );
+}
+
+/// The crashes and restarts, as (ms, what, node).
+fn downs<'a>(events: &[Event], sim: &'a Sim) -> Vec<(u64, &'static str, &'a str)> {
+    let topo = sim.topology();
+    events
+        .iter()
+        .filter_map(|e| match e.kind {
+            EventKind::Crashed { node, .. } => Some((e.at.0 / MS, "crashed", node)),
+            EventKind::Restarted { node } => Some((e.at.0 / MS, "restarted", node)),
+            _ => None,
+        })
+        .map(|(t, what, n)| (t, what, topo.node(n).name.as_str()))
+        .collect()
+}
+
+/// The service `orders` serves HTTP and, as its other input, consumes the queue `payments`
+/// through `payer`, which calls `bank`.
+fn orders_service() -> Value {
+    let mut doc = payment(json!([{"call": "bank"}]), json!({}), json!(null));
+    doc["nodes"].as_array_mut().unwrap().push(json!(
+        {"id": "orders", "kind": "service", "config": {"service_time": "1ms", "inputs": ["payer"]}}));
+    doc
+}
+
+#[test]
+fn a_service_crashes_and_comes_back_with_its_inputs() {
+    // orders crashes at 15 ms, while payer's call is out: payer goes down with it (its call
+    // ends, the payment goes back to the queue); both come back at 100 ms, and the payment is
+    // delivered again and paid.
+    let mut doc = orders_service();
+    let actions = doc["actions"].as_array_mut().unwrap();
+    actions.push(json!({"at": "15ms", "do": "crash", "node": "orders"}));
+    actions.push(json!({"at": "100ms", "do": "restart", "node": "orders"}));
+    let (events, sim) = run(&doc, 1000);
+    assert_eq!(
+        downs(&events, &sim),
+        vec![
+            (15, "crashed", "orders"),
+            (15, "crashed", "payer"),
+            (100, "restarted", "orders"),
+            (100, "restarted", "payer"),
+        ]
+    );
+    assert_eq!(
+        story(&events),
+        vec![
+            (12, "attempt"),
+            (15, "crashed"),
+            (15, "crashed"),
+            (100, "restarted"),
+            (100, "restarted"),
+            (111, "attempt"),
+            (120, "answered"),
+            (121, "acked"),
+        ]
+    );
+    // Crashing payer alone leaves orders up.
+    let mut doc = orders_service();
+    doc["actions"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"at": "15ms", "do": "crash", "node": "payer"}));
+    let (events, _) = run(&doc, 50);
+    let crashed = events
+        .iter()
+        .filter(|e| matches!(e.kind, EventKind::Crashed { .. }))
+        .count();
+    assert_eq!(crashed, 1);
+}
+
+#[test]
+fn bad_inputs_of_a_service_are_refused_with_their_paths() {
+    let with_inputs = |inputs: Value| {
+        let mut doc = orders_service();
+        doc["nodes"][4]["config"]["inputs"] = inputs;
+        doc
+    };
+    common::refused(
+        &with_inputs(json!(["nobody"])),
+        "nodes[4].config.inputs[0]",
+        "\"nobody\": there is no node of that name",
+    );
+    common::refused(
+        &with_inputs(json!(["payments"])),
+        "nodes[4].config.inputs[0]",
+        "\"payments\" is a queue; a service's inputs are consumers",
+    );
+    common::refused(
+        &with_inputs(json!(["payer", "payer"])),
+        "nodes[4].config.inputs[1]",
+        "\"payer\" is listed twice",
+    );
+    // One process per node: bank cannot also hold payer.
+    let mut doc = orders_service();
+    doc["nodes"][3]["config"]["inputs"] = json!(["payer"]);
+    common::refused(
+        &doc,
+        "nodes[4].config.inputs[0]",
+        "\"payer\" is already an input of service \"bank\"",
+    );
+}
+
+#[test]
+fn a_version_10_document_cannot_have_a_consumers_call_or_a_services_inputs() {
+    let mut doc = payment(json!([{"call": "bank"}]), json!({}), json!(null));
+    doc["version"] = json!(10);
+    common::refused(
+        &doc,
+        "nodes[2].config.handler[0].call",
+        "a consumer's `call` step is new in format version 11",
+    );
+    let mut doc = orders_service();
+    doc["version"] = json!(10);
+    doc["nodes"][2]["config"]["handler"] = json!([]);
+    common::refused(
+        &doc,
+        "nodes[4].config.inputs",
+        "a service's `inputs` is new in format version 11",
+    );
+    // Without them, a version-10 document runs as before.
+    let mut doc = payment(json!([]), json!({}), json!(null));
+    doc["version"] = json!(10);
+    common::scenario(&doc.to_string());
+}
+
+#[test]
+fn the_service_inputs_example_goes_down_and_comes_back_as_one_process() {
+    let s = common::example("service-inputs.json");
+    let (events, sim) = common::run_events(&s, SimTime(15_000 * MS), true);
+    let topo = sim.topology();
+    let mut downs = downs(&events, &sim);
+    downs.sort();
+    assert_eq!(
+        downs,
+        vec![
+            (5000, "crashed", "orders"),
+            (5000, "crashed", "payment-listener"),
+            (5000, "crashed", "refunder"),
+            (7000, "restarted", "orders"),
+            (7000, "restarted", "payment-listener"),
+            (7000, "restarted", "refunder"),
+        ]
+    );
+    let m = sim.metrics();
+    let node = |name: &str| &m.nodes[topo.node_id(name).unwrap().index()];
+    // Two seconds down at 5 requests a second: the requests begun then fail.
+    let shop = match node("shop").detail.as_ref().unwrap() {
+        switchboard_core::ModelMetrics::Http(switchboard_core::http::HttpMetrics::Client(c)) => {
+            c.stats.clone()
+        }
+        _ => unreachable!("a client"),
+    };
+    assert!((8..=12).contains(&shop.failed), "{shop:?}");
+    // The refunds drained; the payments read again from the start were written twice.
+    assert_eq!(node("refunds").queue().unwrap().ready, 0);
+    let db = node("orders-db").store().unwrap();
+    assert!(db.stats.duplicates > 0, "{db:?}");
 }

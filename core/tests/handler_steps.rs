@@ -852,7 +852,7 @@ fn random_system(seed: u64) -> Value {
                             "message": m}),
         );
     }
-    json!({"version": 10, "seed": seed,
+    json!({"version": 11, "seed": seed,
         "nodes": [
             {"id": "p", "kind": "producer", "config": {"rate_per_s": g.int(0, 200)}},
             {"id": "q", "kind": "queue", "config": {}},

@@ -169,7 +169,8 @@ fn edges_a_client_or_a_service_cannot_have() {
         .unwrap()
         .push(json!({"from": "client", "to": "q"}));
     refused(doc, "edges[2]", "connect to one another");
-    // A queue delivering to a service (a service consuming it) is still to come.
+    // A queue does not deliver to a service: the service consumes it through a consumer in its
+    // process (its `inputs`).
     let mut doc = base();
     doc["nodes"]
         .as_array_mut()
@@ -179,7 +180,7 @@ fn edges_a_client_or_a_service_cannot_have() {
         .as_array_mut()
         .unwrap()
         .push(json!({"from": "q", "to": "a"}));
-    refused(doc, "edges[2]", "still to come");
+    refused(doc, "edges[2]", "listed in its `inputs`");
 }
 
 #[test]

@@ -199,8 +199,10 @@ fn bad_kafka_handlers_are_diagnostics_with_paths() {
         "nodes[2].config.handler[0].key",
         "a Kafka record has no routing key; use {record_key}",
     );
+    let mut call = with(json!({"call": "ledger"}));
+    call["version"] = json!(11);
     common::refused(
-        &with(json!({"call": "ledger"})),
+        &call,
         "nodes[2].config.handler[0].call[0]",
         "\"ledger\" is a store; a call step calls a service or a load balancer",
     );

@@ -591,7 +591,7 @@ fn a_consumers_call_hangs_under_its_processing_with_its_retries() {
     // 40). The call has failed at 40, the handler throws and payer rejects the delivery,
     // which reaches the broker at 41. The calls and the wait between them hang under payer's
     // processing, and all of it delayed the message's end.
-    let doc = json!({"version": 10, "seed": 1,
+    let doc = json!({"version": 11, "seed": 1,
         "nodes": [
             {"id": "shop", "kind": "producer", "config": {}},
             {"id": "payments", "kind": "queue", "config": {}},

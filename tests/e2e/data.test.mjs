@@ -8,7 +8,7 @@
 // order followed across HTTP, RabbitMQ, BullMQ and Kafka into a read model. Screenshots in artifacts/.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, setField, runTo } from "./harness.mjs";
+import { useServerAndBrowser, openInContext, axe, screenshot, centreOf as centre, dragFromPalette, connectNodes, setField, runTo, scrubTo } from "./harness.mjs";
 
 useServerAndBrowser();
 
@@ -332,6 +332,77 @@ test("one order across HTTP, RabbitMQ, BullMQ and Kafka reaches the read model",
   assert.ok(Number(view.p99) > 0, `orders reached the read model through all four paradigms: ${view.text}`);
   const db = await storeCounts(page, "orders-db");
   assert.match(db.text, /\d+ keys · \d+ writes/, db.text);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+});
+
+test("a consumer calling a payment service: a timed-out attempt and a crash mid-call charge twice", async () => {
+  const page = await openInContext("?example=data-payment-calls", {}, "#stage");
+  // The consumer's edge to the service is a call link, with its policies.
+  const link = page.locator(`line.edge-focus[aria-label$="from payer to bank"]`);
+  assert.match((await link.getAttribute("aria-label")) ?? "", /^call from payer to bank/);
+  await runTo(page, 10, { speed: 25 });
+  const charges = await storeCounts(page, "charges");
+  await screenshot(page, "data-10-payment-calls");
+  // Timed-out attempts that bank finished anyway, and the calls out at the two crashes.
+  assert.ok(charges.duplicates >= 2, `charges made twice: ${charges.text}`);
+  const violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+});
+
+test("build a consumer that calls a service, from the palette", async () => {
+  const page = await openInContext("", {}, "#stage");
+  await dragFromPalette(page, "producer", "", 260, 240);
+  await dragFromPalette(page, "queue", "", 460, 240);
+  await dragFromPalette(page, "consumer", "", 660, 240);
+  await dragFromPalette(page, "service", "", 860, 240);
+  await connectNodes(page, "producer", "queue");
+  await connectNodes(page, "queue", "consumer");
+  const tip = await connectNodes(page, "consumer", "service");
+  assert.match(tip ?? "", /calls/, `a consumer connects to a service: ${tip}`);
+  await setField(page, "consumer", "handler", '[{"call": "service"}]');
+  const problems = await page.locator("#inspector").textContent();
+  assert.doesNotMatch(problems, /makes no calls|is a service;/, "the call step is taken");
+  await runTo(page, 3, { speed: 25 });
+  // The consumer's calls reached the service: its call edge counts them, per call.
+  const stats = page.locator(`g.edge.call text.call-stats`);
+  assert.match((await stats.textContent()) ?? "", /^1\.0× per call/, "one attempt per call, no retries");
+  await screenshot(page, "data-11-consumer-calls");
+});
+
+test("a service with three inputs is one process: one frame, down and back together", async () => {
+  const page = await openInContext("?example=service-inputs", {}, "#stage");
+  const frame = page.locator(`g.service-group[data-group="orders"]`);
+  assert.equal(await frame.getAttribute("data-inputs"), "refunder,payment-listener");
+  assert.match((await frame.textContent()) ?? "", /service orders · 2 other inputs/);
+  // The frame holds the service and its inputs.
+  const box = await frame.locator("rect").boundingBox();
+  for (const name of ["orders", "refunder", "payment-listener"]) {
+    const n = await page.locator(`g.node[data-node="${name}"]`).boundingBox();
+    assert.ok(n.x >= box.x && n.y >= box.y && n.x + n.width <= box.x + box.width && n.y + n.height <= box.y + box.height,
+      `${name} inside the frame`);
+  }
+  // Screen readers hear which process each node runs in.
+  const label = (name) => page.locator(`g.node[data-node="${name}"]`).getAttribute("aria-label");
+  assert.match((await label("refunder")) ?? "", /runs in service orders's process/);
+  assert.match((await label("orders")) ?? "", /runs refunder, payment-listener in its process/);
+  // At 5 s the service crashes, and its inputs with it; at 7 s all three are back.
+  const down = async (name) => /\bdown\b/.test((await page.locator(`g.node[data-node="${name}"]`).getAttribute("class")) ?? "");
+  await runTo(page, 8, { speed: 25 });
+  for (const name of ["orders", "refunder", "payment-listener"]) {
+    assert.equal(await down(name), false, `${name} is back`);
+  }
+  await scrubTo(page, "6000000");
+  for (const name of ["orders", "refunder", "payment-listener"]) {
+    assert.equal(await down(name), true, `${name} is down at 6 s`);
+  }
+  assert.equal(await down("orders-db"), false, "the store is not in the process");
+  await screenshot(page, "data-12-service-inputs-down");
+  // The service's inputs are one of its settings.
+  const c = await centre(page.locator(`g.node[data-node="orders"]`));
+  await page.mouse.click(c.x, c.y - 20);
+  const field = page.locator(`#inspector [data-field="inputs"]`);
+  assert.match(await field.inputValue(), /refunder/);
   const violations = await axe(page);
   assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });

@@ -18,6 +18,20 @@ pub struct Scene {
     pub edges: Vec<Option<(Point, Point)>>,
     /// The box around the live nodes.
     pub bounds: Bounds,
+    /// Each live service with other inputs (consumers, workers, Kafka consumers in its
+    /// process), drawn as one frame around them.
+    pub groups: Vec<Group>,
+}
+
+/// A service and the inputs that run in its process, and the frame drawn around them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Group {
+    /// The service.
+    pub service: NodeId,
+    /// Its live inputs, in its order.
+    pub inputs: Vec<NodeId>,
+    /// The frame: around the boxes of the service and its inputs, with room for its title.
+    pub frame: Bounds,
 }
 
 impl Scene {
@@ -72,11 +86,34 @@ impl Scene {
             .filter_map(|(p, s)| p.map(|p| (p, *s)))
             .collect();
         let bounds = bounds_of_boxes(&live, 60.0);
+        let groups = topo
+            .nodes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, n)| {
+                let service = NodeId(i as u32);
+                let centre = nodes[i].filter(|_| !n.removed)?;
+                let inputs = switchboard_core::http::inputs_of(topo, service);
+                let boxes: Vec<(Point, (f64, f64))> = std::iter::once((centre, sizes[i]))
+                    .chain(
+                        inputs
+                            .iter()
+                            .filter_map(|m| Some((nodes[m.index()]?, sizes[m.index()]))),
+                    )
+                    .collect();
+                (!inputs.is_empty()).then(|| Group {
+                    service,
+                    inputs,
+                    frame: bounds_of_boxes(&boxes, 18.0),
+                })
+            })
+            .collect();
         Scene {
             nodes,
             sizes,
             edges,
             bounds,
+            groups,
         }
     }
 
@@ -96,6 +133,13 @@ impl Scene {
             .get(id.index())
             .copied()
             .unwrap_or((crate::view::NODE_HALF_W, crate::view::NODE_HALF_H))
+    }
+
+    /// The group `node` is part of (as its service or one of its inputs), if any.
+    pub fn group_of(&self, node: NodeId) -> Option<&Group> {
+        self.groups
+            .iter()
+            .find(|g| g.service == node || g.inputs.contains(&node))
     }
 
     /// The live node whose box contains the world point `p`.
@@ -141,6 +185,27 @@ mod tests {
         let (a, b) = scene.edge(EdgeId(0)).unwrap();
         assert!((a.x - hw).abs() < 1e-9, "{} vs {hw}", a.x);
         assert_eq!(b.x, 400.0 - crate::view::NODE_HALF_W);
+    }
+
+    #[test]
+    fn a_service_and_its_inputs_are_one_group_framed_around_their_boxes() {
+        let doc = r#"{"version":11,"nodes":[
+            {"id":"orders","kind":"service","config":{"inputs":["payer"]},"position":{"x":0,"y":0}},
+            {"id":"payer","kind":"consumer","position":{"x":0,"y":200}},
+            {"id":"lonely","kind":"consumer","position":{"x":500,"y":500}}],
+            "edges":[]}"#;
+        let s = Session::new(&Scenario::from_json(doc).unwrap()).unwrap();
+        let scene = Scene::of(&s);
+        assert_eq!(scene.groups.len(), 1);
+        let g = &scene.groups[0];
+        assert_eq!((g.service, g.inputs.clone()), (NodeId(0), vec![NodeId(1)]));
+        // The frame holds both boxes and not the node outside the service.
+        let (hw, hh) = scene.half(NodeId(1));
+        assert!(g.frame.min_x < -hw && g.frame.max_x > hw);
+        assert!(g.frame.min_y < -hh && g.frame.max_y > 200.0 + hh);
+        assert!(g.frame.max_x < 500.0 - hw);
+        assert_eq!(scene.group_of(NodeId(1)), Some(g));
+        assert_eq!(scene.group_of(NodeId(2)), None);
     }
 
     #[test]

@@ -147,6 +147,12 @@ pub struct ServiceConfig {
     /// has a call edge to, one after another, in the order of the edges.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub handler: Option<Vec<HandlerStep>>,
+    /// Its other inputs, each a node with its own handler that runs in this service's
+    /// process: a RabbitMQ consumer (a queue it consumes), a BullMQ worker (a job queue it
+    /// works), a Kafka consumer (a topic its group reads). They go down and come back with
+    /// the service.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub inputs: Vec<String>,
 }
 
 impl Default for ServiceConfig {
@@ -157,6 +163,7 @@ impl Default for ServiceConfig {
             service_time: default_service_time(),
             error_rate: 0.0,
             handler: None,
+            inputs: Vec::new(),
         }
     }
 }

@@ -43,3 +43,26 @@ pub use slab::Key;
 
 /// A request a service is serving, as a handler step carried out by another model names it.
 pub(crate) type JobKey = slab::Key;
+
+/// The live nodes the service `node` lists as its other `inputs` (RabbitMQ consumers, BullMQ
+/// workers, Kafka consumers, which run in its process), in its order; none for other nodes.
+/// Names that no longer name such a node (a live edit removed or replaced it) are passed over.
+pub fn inputs_of(topo: &crate::topology::Topology, node: crate::NodeId) -> Vec<crate::NodeId> {
+    use crate::scenario::NodeKind;
+    let NodeKind::Http(HttpKind::Service(s)) = &topo.node(node).kind else {
+        return Vec::new();
+    };
+    s.inputs
+        .iter()
+        .filter_map(|name| topo.node_id(name))
+        .filter(|&n| {
+            !topo.node(n).removed
+                && matches!(
+                    topo.node(n).kind,
+                    NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
+                        | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
+                        | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_))
+                )
+        })
+        .collect()
+}

@@ -54,8 +54,9 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         ) => Err(
             "clients, services and load balancers connect to one another; a service also \
              writes stores, publishes to exchanges and queues, adds jobs and produces records; \
-             consumers, workers and Kafka consumers call services (a service that consumes a \
-             queue, works a job queue or reads a topic is still to come)",
+             consumers, workers and Kafka consumers call services (a service consumes a \
+             queue, works a job queue or reads a topic through a consumer, a worker or a Kafka \
+             consumer listed in its `inputs`)",
         ),
         (
             NodeKind::Producer(_)
@@ -460,6 +461,57 @@ pub(crate) fn check_resilience(r: &Resilience, path: Path<'_>, diags: &mut Vec<D
     }
 }
 
+/// Each service's `inputs`: consumers, workers and Kafka consumers, each in one service at
+/// most.
+fn check_inputs<'a>(
+    s: &'a Scenario,
+    kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
+    diags: &mut Vec<Diagnostic>,
+) {
+    // Which service each input is in, and where that service lists it.
+    let mut taken: BTreeMap<&str, &str> = BTreeMap::new();
+    for (i, n) in s.nodes.iter().enumerate() {
+        let NodeKind::Http(HttpKind::Service(svc)) = &n.kind else {
+            continue;
+        };
+        for (j, input) in svc.inputs.iter().enumerate() {
+            let path = format!("nodes[{i}].config.inputs[{j}]");
+            match kind(input) {
+                None => diags.push(Diagnostic::new(
+                    path,
+                    format!("{input:?}: there is no node of that name"),
+                )),
+                Some(
+                    NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
+                    | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
+                    | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_)),
+                ) => {
+                    if let Some(other) = taken.insert(input, &n.id) {
+                        let what = if other == n.id {
+                            format!("{input:?} is listed twice")
+                        } else {
+                            format!(
+                                "{input:?} is already an input of service {other:?}; a node \
+                                 runs in one service's process"
+                            )
+                        };
+                        diags.push(Diagnostic::new(path, what));
+                    }
+                }
+                Some(other) => diags.push(Diagnostic::new(
+                    path,
+                    format!(
+                        "{input:?} is a {}; a service's inputs are consumers (a queue it \
+                         consumes), workers (a job queue it works) and Kafka consumers (a \
+                         topic its group reads)",
+                        other.name()
+                    ),
+                )),
+            }
+        }
+    }
+}
+
 /// The checks that span nodes: a client calls one node; a handler calls only nodes its service
 /// has an edge to; and the calls form no cycle (each request would call around it forever).
 pub(crate) fn check_topology<'a>(
@@ -467,6 +519,7 @@ pub(crate) fn check_topology<'a>(
     kind: &dyn Fn(&str) -> Option<&'a NodeKind>,
     diags: &mut Vec<Diagnostic>,
 ) {
+    check_inputs(s, kind, diags);
     let is_http = |id: &str| matches!(kind(id), Some(NodeKind::Http(_)));
     // Out-edges between this model's nodes, by source name, in document order.
     let mut out: BTreeMap<&str, Vec<(usize, &str)>> = BTreeMap::new();

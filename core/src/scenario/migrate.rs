@@ -57,6 +57,10 @@ const STEPS: &[Step] = &[
         from: 9,
         run: v9_to_v10,
     },
+    Step {
+        from: 10,
+        run: v10_to_v11,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -297,6 +301,43 @@ fn v9_to_v10(mut doc: Doc) -> Result<Doc, Diagnostic> {
     };
     each_node(&doc, check)?;
     doc.insert("version".into(), Value::from(10));
+    Ok(doc)
+}
+
+/// Version 11 let a RabbitMQ consumer's, a BullMQ worker's and a Kafka consumer's handler call
+/// services (a `call` step, and so edges from those nodes to services and load balancers),
+/// and gave a service other inputs (`inputs`: consumers, workers and Kafka consumers that run
+/// in its process). A version-10 document has none of them, so it runs as it did.
+fn v10_to_v11(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
+        let kind = n.get("kind").and_then(Value::as_str).unwrap_or_default();
+        let config = n.get("config");
+        if kind == "service" && config.and_then(|c| c.get("inputs")).is_some() {
+            return Err(newer(
+                format!("{at}.config.inputs"),
+                "a service's `inputs`",
+                11,
+            ));
+        }
+        if kind == "service" {
+            return Ok(());
+        }
+        let steps = config
+            .and_then(|c| c.get("handler"))
+            .and_then(Value::as_array);
+        for (j, step) in steps.into_iter().flatten().enumerate() {
+            if step.get("call").is_some() {
+                return Err(newer(
+                    format!("{at}.config.handler[{j}].call"),
+                    &format!("a {kind}'s `call` step"),
+                    11,
+                ));
+            }
+        }
+        Ok(())
+    };
+    each_node(&doc, check)?;
+    doc.insert("version".into(), Value::from(11));
     Ok(doc)
 }
 

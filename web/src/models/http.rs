@@ -117,6 +117,12 @@ pub const SERVICE: &[Field] = &[
         Json,
         "steps: [{\"call\": \"api\"}, {\"write\": \"db\", \"key\": \"order:{correlation_id}\"}, {\"publish\": \"orders-x\", \"routing_key\": \"order.placed\"}, {\"read\": \"orders-view\", \"key\": \"order:{correlation_id}\"}, {\"add_job\": \"emails\", \"name\": \"receipt\"}, {\"produce\": \"orders\", \"key\": \"{correlation_id}\"}, {\"fail\": {\"probability\": 0.05}}] (empty: call each call edge in turn)",
     ),
+    f(
+        "inputs",
+        &["inputs"],
+        Json,
+        "other inputs in its process, each with its own handler: [\"payer\"] (consumers, workers, Kafka consumers; they crash and restart with it)",
+    ),
 ];
 
 /// A load balancer's settings.

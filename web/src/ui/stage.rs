@@ -539,6 +539,23 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
             </g>
         })
     });
+    // A service with other inputs: one frame around its process, under everything else.
+    let groups = scene.groups.iter().map(|g| {
+        let f = g.frame;
+        let name = &topo.node(g.service).name;
+        let n = g.inputs.len();
+        html! {
+            <g key={format!("group-{}", g.service.0)} class="service-group" data-group={name.clone()}
+                data-inputs={g.inputs.iter().map(|&i| topo.node(i).name.as_str()).collect::<Vec<_>>().join(",")}
+                aria-hidden="true">
+                <rect x={f.min_x.to_string()} y={(f.min_y - 16.0).to_string()} width={(f.max_x - f.min_x).to_string()}
+                    height={(f.max_y - f.min_y + 16.0).to_string()} rx="14" />
+                <text x={(f.min_x + 10.0).to_string()} y={(f.min_y - 3.0).to_string()}>
+                    { format!("service {name} · {n} other input{}", if n == 1 { "" } else { "s" }) }
+                </text>
+            </g>
+        }
+    });
     // Each node, then its outgoing edges: the order Tab takes them in. An edge's focus target
     // is drawn over the nodes but takes no pointer events (the line under it does).
     let nodes = topo.nodes.iter().enumerate().filter_map(|(i, n)| {
@@ -547,7 +564,25 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         let selected = *sel == Selection::Node(n.name.clone());
         let is_dlq = dlqs.contains(&i);
         let half = scene.half(NodeId(i as u32));
-        let node = node_html(ctx, topo, NodeId(i as u32), m, (c, half), selected, is_dlq);
+        let group = scene.group_of(NodeId(i as u32)).map(|g| {
+            let names = |ids: &[NodeId]| -> Vec<&str> {
+                ids.iter().map(|&n| topo.node(n).name.as_str()).collect()
+            };
+            if g.service == NodeId(i as u32) {
+                format!("runs {} in its process", names(&g.inputs).join(", "))
+            } else {
+                format!("runs in service {}'s process", topo.node(g.service).name)
+            }
+        });
+        let node = node_html(
+            ctx,
+            topo,
+            NodeId(i as u32),
+            m,
+            (c, half),
+            (selected, is_dlq),
+            group.as_deref(),
+        );
         let outgoing = n.out.iter().filter_map(|&e| {
             let (a, b) = scene.edges.get(e.index()).copied().flatten()?;
             (!topo.edge(e).removed)
@@ -621,6 +656,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
                     </marker>
                 </defs>
                 <g transform={vp.transform()}>
+                    { for groups }
                     { for edges }
                     { for nodes }
                     { for connecting }
@@ -701,8 +737,8 @@ fn node_html(
     id: NodeId,
     m: &NodeMetrics,
     (c, half): (Point, (f64, f64)),
-    selected: bool,
-    is_dlq: bool,
+    (selected, is_dlq): (bool, bool),
+    group: Option<&str>,
 ) -> Html {
     let n = topo.node(id);
     let (x0, y0) = (c.x - half.0, c.y - half.1);
@@ -720,7 +756,11 @@ fn node_html(
     let name = n.name.clone();
     let now = ctx.session.borrow().timeline().sim().now();
     let face = crate::models::face(&n.kind, m, (c.x, c.y), now, is_dlq);
-    let label = crate::describe::node_name(topo, id, &face.subtitle, &face.status, m.up);
+    let mut label = crate::describe::node_name(topo, id, &face.subtitle, &face.status, m.up);
+    if let Some(g) = group {
+        label.push_str("; ");
+        label.push_str(g);
+    }
     let shape = match face.shape {
         Shape::Hexagon => {
             let d = format!(
