@@ -648,3 +648,34 @@ fn the_service_inputs_example_goes_down_and_comes_back_as_one_process() {
     let db = node("orders-db").store().unwrap();
     assert!(db.stats.duplicates > 0, "{db:?}");
 }
+
+#[test]
+fn a_call_that_can_come_back_at_once_into_a_loop_is_refused() {
+    // payer takes no time and calls bank over a 0 ms edge; bank takes none and publishes back
+    // to the queue payer consumes: every payment would make another at the same instant.
+    let loop_doc = |time: &str| {
+        json!({"version": 11, "seed": 1,
+            "nodes": [
+                {"id": "payments", "kind": "queue", "config": {}},
+                {"id": "payer", "kind": "consumer", "config": {
+                    "processing": time, "handler": [{"call": "bank"}]}},
+                {"id": "bank", "kind": "service", "config": {
+                    "service_time": time, "handler": [{"publish": "payments"}]}}],
+            "edges": [
+                {"from": "payments", "to": "payer", "latency": time},
+                {"from": "payer", "to": "bank", "latency": "0ms"},
+                {"from": "bank", "to": "payments", "latency": "0ms"}]})
+    };
+    common::refused(
+        &loop_doc("0ms"),
+        "edges[0]",
+        "closes a loop (\"payments\" → \"payer\" → \"bank\" → \"payments\")",
+    );
+    // With time in the loop, it runs.
+    common::scenario(&loop_doc("1ms").to_string());
+    // And only the time of its parts counts: a bank that takes time breaks the loop.
+    let mut doc = loop_doc("0ms");
+    doc["nodes"][2]["config"]["service_time"] = json!("1ms");
+    let d = switchboard_core::Scenario::from_json(&doc.to_string()).unwrap_err();
+    assert!(!d.to_string().contains("closes a loop"), "{d}");
+}

@@ -750,12 +750,15 @@ fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut V
     // a queue (routing takes none); a consumer whose handler publishes and whose processing
     // can take none.
     // (A Kafka consumer, the same, for a handler that publishes or produces: a record it
-    // produces to a topic it reads comes back to it.)
+    // produces to a topic it reads comes back to it.) A handler's call comes back at once from
+    // a service that takes no time and whose own handler publishes, produces or calls on.
     let sends_at_once = |steps: &[crate::handler::HandlerStep]| {
         steps.iter().any(|step| {
             matches!(
                 step,
-                crate::handler::HandlerStep::Publish(_) | crate::handler::HandlerStep::Produce(_)
+                crate::handler::HandlerStep::Publish(_)
+                    | crate::handler::HandlerStep::Produce(_)
+                    | crate::handler::HandlerStep::Call(_)
             )
         })
     };
@@ -774,15 +777,22 @@ fn check_zero_time_loops(s: &Scenario, ids: &HashMap<&str, usize>, diags: &mut V
                 NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(c)) if instant_reader(c)
             )
     });
+    let instant_service = |c: &crate::http::ServiceConfig| {
+        // No handler: it calls each of its call edges.
+        c.service_time.can_be_zero() && c.handler.as_deref().is_none_or(sends_at_once)
+    };
     let instant = |i: usize| match &s.nodes[i].kind {
         NodeKind::Relay(r) => r.delay.can_be_zero(),
+        // Calls from a handler close a loop only through a broker (the call graph has none).
+        NodeKind::Http(crate::http::HttpKind::Service(c)) => broker_loops && instant_service(c),
+        NodeKind::Http(crate::http::HttpKind::LoadBalancer(_)) => broker_loops,
         NodeKind::Amqp(crate::amqp::AmqpKind::Exchange(_) | crate::amqp::AmqpKind::Queue(_))
         | NodeKind::Kafka(crate::kafka::KafkaKind::Topic(_)) => broker_loops,
         NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(c)) => instant_consumer(c),
         NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(c)) => instant_reader(c),
         NodeKind::Producer(_)
         | NodeKind::Sink(_)
-        | NodeKind::Http(_)
+        | NodeKind::Http(crate::http::HttpKind::Client(_))
         | NodeKind::Kafka(crate::kafka::KafkaKind::Producer(_))
         | NodeKind::Bullmq(_)
         | NodeKind::Data(_) => false,
