@@ -403,6 +403,19 @@ test("a service with three inputs is one process: one frame, down and back toget
   await page.mouse.click(c.x, c.y - 20);
   const field = page.locator(`#inspector [data-field="inputs"]`);
   assert.match(await field.inputValue(), /refunder/);
-  const violations = await axe(page);
+  // The inspector lists the inputs with their handlers; one selects its node, whose inspector
+  // leads back to the service.
+  const input = page.locator(`#inspector button[data-select-node="refunder"]`);
+  assert.match((await input.textContent()) ?? "", /consumer refunder, a handler of 1 step/);
+  let violations = await axe(page);
+  assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
+  await input.focus();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector(`#inspector .panel[data-selected="refunder"]`);
+  assert.match(await page.locator("#inspector .process-section").textContent(), /Runs in the process of service orders/);
+  await page.locator(`#inspector button[data-select-node="orders"]`).click();
+  await page.waitForSelector(`#inspector .panel[data-selected="orders"]`);
+  await screenshot(page, "data-13-service-inspector");
+  violations = await axe(page);
   assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });

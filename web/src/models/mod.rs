@@ -163,6 +163,25 @@ pub fn binding_asks(kind: &NodeKind) -> Option<&'static str> {
     }
 }
 
+/// How many steps a node's handler has (0: none, or a node that has no handler).
+pub fn handler_len(kind: &NodeKind) -> usize {
+    use switchboard_core::{amqp::AmqpKind, bullmq::BullmqKind, http::HttpKind, kafka::KafkaKind};
+    match kind {
+        NodeKind::Amqp(AmqpKind::Consumer(c)) => c.handler.len(),
+        NodeKind::Bullmq(BullmqKind::Worker(w)) => w.handler.len(),
+        NodeKind::Kafka(KafkaKind::Consumer(c)) => c.handler.len(),
+        NodeKind::Http(HttpKind::Service(s)) => s.handler.as_ref().map_or(0, Vec::len),
+        NodeKind::Producer(_)
+        | NodeKind::Relay(_)
+        | NodeKind::Sink(_)
+        | NodeKind::Amqp(AmqpKind::Exchange(_) | AmqpKind::Queue(_))
+        | NodeKind::Bullmq(BullmqKind::Queue(_) | BullmqKind::Producer(_))
+        | NodeKind::Kafka(KafkaKind::Topic(_) | KafkaKind::Producer(_))
+        | NodeKind::Http(HttpKind::Client(_) | HttpKind::LoadBalancer(_))
+        | NodeKind::Data(_) => 0,
+    }
+}
+
 /// A node's half width and half height on the canvas: the standard box, or (a topic) one
 /// that grows with what it draws.
 pub fn half_size(kind: &NodeKind) -> (f64, f64) {

@@ -302,6 +302,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
     };
     let connect = connect_to(ctx, &name);
     let links = connections(ctx, &name);
+    let process = process(ctx, &name);
     let in_force = in_force(ctx, &name);
     let contents = store_contents(ctx, &name);
     html! {
@@ -309,6 +310,7 @@ fn node_panel(ctx: &Ctx, spec: &NodeSpec) -> Html {
             <h2 tabindex="-1"><span class={classes!("kind-badge", kind)}>{ kind }</span>{ " " }{ name.clone() }</h2>
             <p class="keys-hint muted">{ "Escape goes back to the canvas." }</p>
             { faults(ctx, spec) }
+            { process }
             { links }
             { connect }
             { in_force }
@@ -435,6 +437,65 @@ fn store_contents(ctx: &Ctx, name: &str) -> Html {
 fn select_here(ctx: &Ctx, s: Selection) {
     ctx.dispatch(UiAction::FocusOn(super::Focus::Inspector));
     super::stage::select(ctx, s);
+}
+
+/// The process a node runs in: for a service with other inputs, each input with its handler
+/// (a button that selects it); for an input, its service. Nothing for other nodes.
+fn process(ctx: &Ctx, name: &str) -> Html {
+    let (service, inputs): (String, Vec<(String, String)>) = {
+        let s = ctx.session.borrow();
+        let topo = s.timeline().sim().topology();
+        let Some(id) = topo.node_id(name) else {
+            return html! {};
+        };
+        let Some(g) = s.scene().group_of(id).cloned() else {
+            return html! {};
+        };
+        let inputs = g
+            .inputs
+            .iter()
+            .map(|&i| {
+                let n = topo.node(i);
+                let steps = crate::models::handler_len(&n.kind);
+                let what = match steps {
+                    0 => "no handler steps".to_owned(),
+                    1 => "a handler of 1 step".to_owned(),
+                    k => format!("a handler of {k} steps"),
+                };
+                (
+                    n.name.clone(),
+                    format!("{} {}, {what}", n.kind.name(), n.name),
+                )
+            })
+            .collect();
+        (topo.node(g.service).name.clone(), inputs)
+    };
+    let select = |target: String| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| select_here(&ctx, Selection::Node(target.clone())))
+    };
+    if service != name {
+        return html! {
+            <section class="process-section" aria-labelledby="process-title">
+                <h3 id="process-title">{ "Process" }</h3>
+                <p>{ "Runs in the process of " }
+                    <button class="linkish" data-select-node={service.clone()} onclick={select(service.clone())}
+                        title="Select the service">{ format!("service {service}") }</button>
+                    { ": it goes down and comes back with it." }</p>
+            </section>
+        };
+    }
+    html! {
+        <section class="process-section" aria-labelledby="process-title">
+            <h3 id="process-title">{ "Inputs in its process" }</h3>
+            <ul class="links">
+                { for inputs.into_iter().map(|(target, text)| html! {
+                    <li><button class="linkish" data-select-node={target.clone()} onclick={select(target)}
+                        title="Select this input">{ text }</button></li>
+                }) }
+            </ul>
+        </section>
+    }
 }
 
 /// A node's connections, each a button that selects it: how the keyboard reaches an edge's
