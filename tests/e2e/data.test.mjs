@@ -416,6 +416,10 @@ test("a service with three inputs is one process: one frame, down and back toget
   await page.locator(`#inspector button[data-select-node="orders"]`).click();
   await page.waitForSelector(`#inspector .panel[data-selected="orders"]`);
   await screenshot(page, "data-13-service-inspector");
+  // The text view says it too.
+  await page.click("#tab-text");
+  assert.match(await page.locator(`#text-view tr[data-text-node="refunder"]`).textContent(), /in service orders's process/);
+  assert.match(await page.locator(`#text-view tr[data-text-node="orders"]`).textContent(), /with refunder, payment-listener in its process/);
   violations = await axe(page);
   assert.deepEqual(violations, [], JSON.stringify(violations, null, 1));
 });

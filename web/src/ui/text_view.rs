@@ -30,7 +30,19 @@ pub fn render(ctx: &Ctx) -> Html {
         let m = &metrics.nodes[i];
         let face = crate::models::face(&n.kind, m, (0.0, 0.0), now, false);
         let (kind, state) = describe::kind_and_state(&face.subtitle, &face.status, m.up);
-        let kind = kind.to_owned();
+        // The process it runs in: a service and its other inputs are one.
+        let kind = match s.scene().group_of(id) {
+            Some(g) if g.service == id => format!(
+                "{kind}, with {} in its process",
+                g.inputs
+                    .iter()
+                    .map(|&m| topo.node(m).name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Some(g) => format!("{kind}, in service {}'s process", topo.node(g.service).name),
+            None => kind.to_owned(),
+        };
         let name = n.name.clone();
         let on_node = {
             let (ctx, name) = (ctx.clone(), name.clone());
