@@ -122,7 +122,8 @@ pub(crate) struct Kernel {
     pub handoffs: std::collections::BTreeMap<MessageId, crate::handler::Handoff>,
     /// Call steps of consumers', workers' and Kafka consumers' handlers, from the step to the
     /// request-response model's agenda entry that begins their calls (which keep the edges'
-    /// policies there), by the entry's id. Empty between steps of the run.
+    /// policies there), by the entry's id: from the step that hands it over until that entry
+    /// runs (at the same instant), or its caller goes down.
     pub step_calls: std::collections::BTreeMap<u32, Box<crate::handler::StepCall>>,
     /// The id of the next call step.
     pub next_step_call: u32,

@@ -485,6 +485,8 @@ fn the_example_charges_twice_after_a_timeout_and_after_a_crash_mid_call() {
         after_crash, 2,
         "one per crash: {duplicates:?} {redelivered:?}"
     );
+    // docs/consistency.md quotes the count: 8 by 10 s.
+    assert_eq!(duplicates.len(), 8, "{duplicates:?}");
     assert!(
         duplicates.len() > after_crash && timed_out > 0,
         "retries after timeouts charge twice too: {duplicates:?}, {timed_out} timeouts"
@@ -735,4 +737,48 @@ fn live_edits_while_a_call_is_out_keep_every_message_accounted_for() {
 fn topo_queue_ready(sim: &Sim, name: &str) -> u64 {
     let id = sim.topology().node_id(name).unwrap();
     sim.metrics().nodes[id.index()].queue().unwrap().ready
+}
+
+#[test]
+fn a_call_step_handed_over_at_the_instant_its_consumer_crashes_is_not_sent() {
+    use switchboard_core::Command;
+    // payer finishes processing at 12 ms and hands its call over; before the call begins (the
+    // same instant), payer crashes and comes back. The call belonged to the run that died: it
+    // is not sent. The payment is delivered again and called for once.
+    let doc = payment(json!([{"call": "bank"}]), json!({}), json!(null));
+    let s = common::scenario(&doc.to_string());
+    let mut sim = Sim::new(&s).unwrap();
+    while sim.now() < SimTime(12 * MS) {
+        sim.step();
+    }
+    let payer = sim.topology().node_id("payer").unwrap();
+    sim.apply(Command::Crash { node: payer }).unwrap();
+    sim.apply(Command::Restart { node: payer }).unwrap();
+    let lines = common::run_checked(&mut sim, SimTime(1_000 * MS), 1_000_000);
+    let attempts: Vec<&String> = lines.iter().filter(|l| l.contains("\"attempt\"")).collect();
+    assert_eq!(attempts.len(), 1, "{attempts:#?}");
+    assert!(!attempts[0].contains("\"at_us\":12000,"), "{attempts:#?}");
+    assert_eq!(served(&sim, "bank"), 1);
+}
+
+#[test]
+fn a_workers_queue_removed_while_its_call_is_out_ends_nothing_else() {
+    use switchboard_core::Command;
+    // The worker's call is out from 12 ms (bank takes 50 ms and fails); its job queue is
+    // removed at 20 ms, and the job with it. The call's failure then finds no job to fail.
+    let doc = job_payment(json!({"service_time": "50ms", "error_rate": 1.0}), 1);
+    let s = common::scenario(&doc.to_string());
+    let mut sim = Sim::new(&s).unwrap();
+    common::run_checked(&mut sim, SimTime(20 * MS), 1_000_000);
+    let queue = sim.topology().node_id("payments").unwrap();
+    sim.apply(Command::RemoveNode { node: queue }).unwrap();
+    let lines = common::run_checked(&mut sim, SimTime(1_000 * MS), 1_000_000);
+    assert!(
+        lines.iter().any(|l| l.contains("\"answered\"")),
+        "{lines:#?}"
+    );
+    assert!(
+        !lines.iter().any(|l| l.contains("\"step_failed\"")),
+        "{lines:#?}"
+    );
 }

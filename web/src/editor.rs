@@ -28,7 +28,7 @@ use switchboard_core::{Command, Diagnostics, EdgeId, Edit, Scenario};
 /// Identifies a state of the drawn topology: the document revision, the topology's node and
 /// edge counts, and how many of them are removed. Views derived from the topology are cached
 /// on it.
-pub type TopologyVersion = (u64, usize, usize, usize);
+pub type TopologyVersion = (u64, usize, usize, usize, u64);
 
 /// The most undo steps kept.
 pub const UNDO_DEPTH: usize = 200;
@@ -105,7 +105,22 @@ impl Session {
         let t = self.timeline.sim().topology();
         let removed = t.nodes.iter().filter(|n| n.removed).count()
             + t.edges.iter().filter(|e| e.removed).count();
-        (self.revision, t.nodes.len(), t.edges.len(), removed)
+        // Services' inputs (the frames drawn around them) change with a live configure, which
+        // the counts above do not see: a fingerprint of them.
+        let mut inputs = 0u64;
+        for (i, n) in t.nodes.iter().enumerate() {
+            if let switchboard_core::scenario::NodeKind::Http(
+                switchboard_core::http::HttpKind::Service(s),
+            ) = &n.kind
+            {
+                for name in &s.inputs {
+                    for b in (i as u64).to_le_bytes().iter().chain(name.as_bytes()) {
+                        inputs = (inputs ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3);
+                    }
+                }
+            }
+        }
+        (self.revision, t.nodes.len(), t.edges.len(), removed, inputs)
     }
 
     /// The undo and redo stacks (oldest first), for autosave.

@@ -335,6 +335,9 @@ impl BullmqModel {
         let Some(r) = self.runs.get(run) else {
             return; // the worker crashed while it was out
         };
+        if self.jobs.get(r.job).is_none() {
+            return; // its queue was removed while it was out, and the job with it
+        }
         let Some(reason) = answer.failure() else {
             self.processed(k, run);
             return;

@@ -1,5 +1,6 @@
-//! The calling side: clients' requests, and the calls a client or a service makes over an
-//! edge, attempt by attempt, through the edge's policies in resilience4j's order: the retry
+//! The calling side: clients' requests, and the calls a client, a service or another model's
+//! handler (a consumer's, a worker's, a Kafka consumer's call step) makes over an edge, attempt
+//! by attempt, through the edge's policies in resilience4j's order: the retry
 //! outermost, then (our addition) adaptive throttling, then the circuit breaker, then the
 //! bulkhead; the time limiter times each attempt from when it leaves.
 
@@ -212,8 +213,16 @@ impl HttpModel {
         body_bytes: u32,
     ) {
         let Some(edge) = edge.filter(|&e| !k.topo.edge(e).removed) else {
-            // Nowhere to call: it fails at once.
-            if let Some(&e) = k.topo.node(caller).out.first() {
+            // Nowhere to call: it fails at once (said on one of the caller's call edges, if it
+            // has one left).
+            let topo = &k.topo;
+            let call_edge = topo
+                .node(caller)
+                .out
+                .iter()
+                .copied()
+                .find(|&e| matches!(topo.edge(e).kind, crate::model::EdgeKind::Http(_)));
+            if let Some(e) = call_edge {
                 Self::emit(
                     k,
                     HttpEvent::Refused {
@@ -729,6 +738,8 @@ impl HttpModel {
         for key in self.step_calls.keys_where(|s| s.caller == node) {
             self.step_calls.remove(key);
         }
+        // Call steps handed over but not begun yet belong to runs gone with it.
+        k.step_calls.retain(|_, s| s.caller != node);
         for f in self.flights.values_mut() {
             if f.caller == node {
                 f.awaited = false;
