@@ -781,4 +781,13 @@ fn a_workers_queue_removed_while_its_call_is_out_ends_nothing_else() {
         !lines.iter().any(|l| l.contains("\"step_failed\"")),
         "{lines:#?}"
     );
+    // The attempt ended with its job: the worker's slot is free again.
+    let payer = sim.topology().node_id("payer").unwrap();
+    let running = match sim.metrics().nodes[payer.index()].detail.as_ref() {
+        Some(switchboard_core::ModelMetrics::Bullmq(
+            switchboard_core::bullmq::BullmqMetrics::Worker(w),
+        )) => w.running,
+        other => panic!("a worker's metrics, not {other:?}"),
+    };
+    assert_eq!(running, 0);
 }

@@ -973,11 +973,17 @@ impl BullmqModel {
     /// The queue is deleted (`obliterate`): its jobs' messages end with it.
     pub(crate) fn queue_removed(&mut self, k: &mut Kernel, queue: NodeId) {
         let keys = self.jobs.keys_where(|j| j.info.queue == queue);
-        for key in keys {
+        for &key in &keys {
             let j = self.jobs.remove(key).expect("listed");
             if let Some(msg) = j.msg {
                 k.drop_message(msg.id, queue, DropReason::QueueDeleted);
             }
+        }
+        // Attempts of those jobs end with them: their workers' slots are free (a handler step
+        // still out finds no run when it is answered).
+        for run in self.runs.keys_where(|r| keys.contains(&r.job)) {
+            let r = self.runs.remove(run).expect("listed");
+            self.worker(r.worker).runs.retain(|&x| x != run);
         }
         let blocked: Vec<NodeId> = self.queue(queue).blocked.drain(..).collect();
         for w in blocked {
