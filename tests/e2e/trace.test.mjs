@@ -58,18 +58,28 @@ test("open a trace: one order's spans across four paradigms, the critical path, 
   await page.waitForFunction((c) => document.querySelector(".trace-view")?.dataset.correlation !== c, chain);
   // With the Trace drawer open, a message clicked on the canvas shows its trace.
   // Its hops take a millisecond or two: at a tenth of real time, pause in the frame one flies,
-  // and click it. A dot just leaving a node lies over the node's connection handle, where a
-  // click starts a connection instead: then try the next one.
+  // and click it. Every edge leaves its node at the node's connection handle, and a dot still
+  // over it cannot be clicked (a click there starts a connection): pause only in a frame whose
+  // first dot is clear of every handle.
   await page.selectOption("#speed", "0.1");
   let picked = "";
   for (let tries = 0; tries < 6 && !picked; tries++) {
     await page.click('button[data-action="play"]');
     await page.evaluate(() => new Promise((resolve) => {
+      const canvas = document.querySelector("#flights");
       const look = () => {
-        if (document.querySelector("#flights").dataset.firstFlight) {
-          document.querySelector('button[data-action="pause"]').click();
-          resolve();
-        } else requestAnimationFrame(look);
+        const flying = canvas.dataset.firstFlight;
+        if (flying) {
+          const [x, y] = flying.split(" ").map(Number);
+          const r = canvas.getBoundingClientRect();
+          const under = document.elementFromPoint(r.left + x, r.top + y);
+          if (!under?.closest("[data-port]")) {
+            document.querySelector('button[data-action="pause"]').click();
+            resolve();
+            return;
+          }
+        }
+        requestAnimationFrame(look);
       };
       look();
     }));
