@@ -375,13 +375,16 @@ test("a service with three inputs is one process: one frame, down and back toget
   const frame = page.locator(`g.service-group[data-group="orders"]`);
   assert.equal(await frame.getAttribute("data-inputs"), "refunder,payment-listener");
   assert.match((await frame.textContent()) ?? "", /service orders · 2 other inputs/);
-  // The frame holds the service and its inputs.
-  const box = await frame.locator("rect").boundingBox();
-  for (const name of ["orders", "refunder", "payment-listener"]) {
-    const n = await page.locator(`g.node[data-node="${name}"]`).boundingBox();
-    assert.ok(n.x >= box.x && n.y >= box.y && n.x + n.width <= box.x + box.width && n.y + n.height <= box.y + box.height,
-      `${name} inside the frame`);
-  }
+  // The frame holds the service and its inputs: compared in the drawing's own coordinates, all
+  // in one frame, so the opening view's framing (applied on a later frame) cannot come between.
+  const inside = await page.evaluate(() => {
+    const f = document.querySelector(`g.service-group[data-group="orders"] rect`).getBBox();
+    return Object.fromEntries(["orders", "refunder", "payment-listener", "orders-db"].map((name) => {
+      const n = document.querySelector(`g.node[data-node="${name}"] .shape`).getBBox();
+      return [name, n.x >= f.x && n.y >= f.y && n.x + n.width <= f.x + f.width && n.y + n.height <= f.y + f.height];
+    }));
+  });
+  assert.deepEqual(inside, { orders: true, refunder: true, "payment-listener": true, "orders-db": false });
   // Screen readers hear which process each node runs in.
   const label = (name) => page.locator(`g.node[data-node="${name}"]`).getAttribute("aria-label");
   assert.match((await label("refunder")) ?? "", /runs in service orders's process/);
