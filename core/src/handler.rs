@@ -1174,6 +1174,13 @@ pub(crate) fn handles(kind: &NodeKind) -> bool {
     }
 }
 
+/// Whether nodes of this kind run handlers outside the request-response model: RabbitMQ
+/// consumers, BullMQ workers and Kafka consumers. They may be a service's other inputs, and
+/// their calls are carried out by the request-response model for them.
+pub(crate) fn handles_outside_http(kind: &NodeKind) -> bool {
+    handles(kind) && !matches!(kind, NodeKind::Http(_))
+}
+
 /// The handler steps of a node that is not a service (a consumer's, a worker's), if it has a
 /// handler.
 fn queue_handler(kind: &NodeKind) -> Option<&[HandlerStep]> {

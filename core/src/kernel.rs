@@ -328,7 +328,7 @@ impl Kernel {
         n.stats.crashes += 1;
         // A handler that may have calls going on (a service ends its own).
         let kind = &self.topo.node(node).kind;
-        if crate::handler::handles(kind) && !matches!(kind, NodeKind::Http(_)) {
+        if crate::handler::handles_outside_http(kind) {
             self.callers_down.push(node);
         }
         true

@@ -788,16 +788,12 @@ fn random_system(seed: u64) -> Value {
     reader_steps.push(json!({"fail": {"header": "x-bad"}}));
     // Each handler calls the service `bank` (or not) at a random step, over an edge with
     // random policies; bank fails some requests and crashes too.
-    for steps in [&mut consumer_steps, &mut reader_steps] {
+    let mut worker_steps = worker_steps;
+    for steps in [&mut consumer_steps, &mut reader_steps, &mut worker_steps] {
         if g.p(0.6) {
             let at = g.int(0, steps.len() as u64) as usize;
             steps.insert(at, json!({"call": "bank"}));
         }
-    }
-    let mut worker_steps = worker_steps;
-    if g.p(0.6) {
-        let at = g.int(0, worker_steps.len() as u64) as usize;
-        worker_steps.insert(at, json!({"call": "bank"}));
     }
     let policy = |g: &mut common::amqp::Gen| {
         let mut p = serde_json::Map::new();

@@ -56,13 +56,7 @@ pub fn inputs_of(topo: &crate::topology::Topology, node: crate::NodeId) -> Vec<c
         .iter()
         .filter_map(|name| topo.node_id(name))
         .filter(|&n| {
-            !topo.node(n).removed
-                && matches!(
-                    topo.node(n).kind,
-                    NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
-                        | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
-                        | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_))
-                )
+            !topo.node(n).removed && crate::handler::handles_outside_http(&topo.node(n).kind)
         })
         .collect()
 }

@@ -900,7 +900,7 @@ impl HttpModel {
     /// consumer (its handler's calls); empty otherwise.
     pub fn handler_calls(&self, k: &Kernel, node: NodeId) -> Vec<EdgeMetrics> {
         let kind = &k.topo.node(node).kind;
-        if crate::handler::handles(kind) && !matches!(kind, crate::scenario::NodeKind::Http(_)) {
+        if crate::handler::handles_outside_http(kind) {
             self.edge_metrics(k, node)
         } else {
             Vec::new()

@@ -26,12 +26,11 @@ pub(crate) fn edge_rule(from: &NodeKind, to: &NodeKind) -> Result<EdgeKind, &'st
         (Http(Client(_) | Service(_)), Http(Service(_) | LoadBalancer(_))) => Ok(EdgeKind::Call),
         (Http(LoadBalancer(_)), Http(Service(_) | LoadBalancer(_))) => Ok(EdgeKind::Upstream),
         // A handler's call step: a consumer, a worker or a Kafka consumer calls a service.
-        (
-            NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
-            | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
-            | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_)),
-            Http(Service(_) | LoadBalancer(_)),
-        ) => Ok(EdgeKind::Call),
+        (from, Http(Service(_) | LoadBalancer(_)))
+            if crate::handler::handles_outside_http(from) =>
+        {
+            Ok(EdgeKind::Call)
+        }
         (
             Http(_),
             NodeKind::Producer(_)
@@ -481,11 +480,7 @@ fn check_inputs<'a>(
                     path,
                     format!("{input:?}: there is no node of that name"),
                 )),
-                Some(
-                    NodeKind::Amqp(crate::amqp::AmqpKind::Consumer(_))
-                    | NodeKind::Bullmq(crate::bullmq::BullmqKind::Worker(_))
-                    | NodeKind::Kafka(crate::kafka::KafkaKind::Consumer(_)),
-                ) => {
+                Some(k) if crate::handler::handles_outside_http(k) => {
                     if let Some(other) = taken.insert(input, &n.id) {
                         let what = if other == n.id {
                             format!("{input:?} is listed twice")
