@@ -76,6 +76,7 @@ pub mod scenario;
 pub mod sim;
 pub mod time;
 pub mod topology;
+pub mod tour;
 pub mod trace;
 pub mod traces;
 

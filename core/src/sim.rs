@@ -309,6 +309,12 @@ impl Sim {
         Ok(Sim::build(Arc::new(scenario.clone()), scenario.seed))
     }
 
+    /// A simulation of a scenario the caller has just validated (the checks of a tour's
+    /// figures read its metrics at time zero).
+    pub(crate) fn unchecked(scenario: &Scenario) -> Sim {
+        Sim::build(Arc::new(scenario.clone()), scenario.seed)
+    }
+
     fn build(scenario: Arc<Scenario>, seed: u64) -> Sim {
         let mut sim = Sim {
             k: Kernel::new(Topology::from_scenario(&scenario), seed),
@@ -1056,29 +1062,34 @@ impl Sim {
 
     fn run_script(&mut self, index: usize) {
         let action = self.scenario.actions[index].action.clone();
-        // A policy action names no node.
-        let command = if let Action::SetPolicy { policy, operator } = &action {
-            Some(Command::SetPolicy {
-                policy: policy.clone(),
-                operator: *operator,
-            })
-        } else if let Action::ClearPolicy { name, operator } = &action {
-            Some(Command::ClearPolicy {
-                name: name.clone(),
-                operator: *operator,
-            })
-        } else {
-            None
-        };
-        if let Some(command) = command {
+        // Scripts were validated against the initial topology; live edits may have changed
+        // it since, so a script that no longer fits is skipped rather than trusted.
+        if let Some(command) = self.command_for(&action) {
             if self.check_command(&command).is_ok() {
                 self.execute(command);
             }
-            return;
         }
-        let Some(node) = self.k.topo.node_id(action.nodes()[0]) else {
-            return; // the node was removed by an earlier edit: nothing to act on
-        };
+    }
+
+    /// The command that does a document's `action` in the run now, with its names looked up
+    /// in the live topology; `None` where a node it names is gone (removed by an edit). The
+    /// command may still be refused by [`Sim::apply`].
+    pub fn command_for(&self, action: &Action) -> Option<Command> {
+        // A policy action names no node.
+        if let Action::SetPolicy { policy, operator } = action {
+            return Some(Command::SetPolicy {
+                policy: policy.clone(),
+                operator: *operator,
+            });
+        }
+        if let Action::ClearPolicy { name, operator } = action {
+            return Some(Command::ClearPolicy {
+                name: name.clone(),
+                operator: *operator,
+            });
+        }
+        let node = self.k.topo.node_id(action.nodes()[0])?;
+        let action = action.clone();
         let command = match action {
             Action::Publish { message, .. } => Command::Publish { node, message },
             Action::Crash { .. } => Command::Crash { node },
@@ -1102,10 +1113,7 @@ impl Sim {
                 ..
             } => {
                 let topic = match topic {
-                    Some(t) => match self.k.topo.node_id(&t) {
-                        Some(t) => Some(t),
-                        None => return,
-                    },
+                    Some(t) => Some(self.k.topo.node_id(&t)?),
                     None => None,
                 };
                 Command::Seek {
@@ -1124,22 +1132,12 @@ impl Sim {
             Action::RemoveEdge {
                 to, routing_key, ..
             } => {
-                let Some(edge) = self
-                    .k
-                    .topo
-                    .node_id(&to)
-                    .and_then(|to| self.k.topo.edge_between(node, to, routing_key.as_deref()))
-                else {
-                    return;
-                };
+                let to = self.k.topo.node_id(&to)?;
+                let edge = self.k.topo.edge_between(node, to, routing_key.as_deref())?;
                 Command::RemoveEdge { edge }
             }
         };
-        // Scripts were validated against the initial topology; live edits may have changed
-        // it since, so a script that no longer fits is skipped rather than trusted.
-        if self.check_command(&command).is_ok() {
-            self.execute(command);
-        }
+        Some(command)
     }
 
     fn execute(&mut self, command: Command) {

@@ -216,6 +216,7 @@ impl Topology {
             actions: Vec::new(),
             policies: base.policies.clone(),
             operator_policies: base.operator_policies.clone(),
+            tour: None,
         }
     }
 }

@@ -322,3 +322,19 @@ fn traces_prints_otlp_json_of_the_kept_traces_or_of_one_chain() {
     assert!(!ok);
     assert!(err.contains("--keep"), "{err}");
 }
+
+/// `tour` takes a tour to its end and prints each step's numbers; a file without a tour says so.
+#[test]
+fn tour_prints_each_steps_numbers() {
+    let (ok, out, err) = run(&["tour", &example("data-payment-redelivery.json")]);
+    assert!(ok, "{err}");
+    assert!(out.starts_with("1. Charge, then ack (stopped at 1.900s)"), "{out}");
+    assert!(out.contains("with an idempotency key: 0"), "{out}");
+    let (ok, out, _) = run(&["tour", &example("data-payment-redelivery.json"), "--json"]);
+    assert!(ok);
+    let steps: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(steps.as_array().unwrap().len(), 4);
+    let (ok, _, err) = run(&["tour", &example("hello.json")]);
+    assert!(!ok);
+    assert!(err.contains("the scenario has no tour"), "{err}");
+}

@@ -121,6 +121,7 @@ fn random_scenario(seed: u64) -> Scenario {
         actions,
         policies: Vec::new(),
         operator_policies: Vec::new(),
+        tour: None,
     }
 }
 

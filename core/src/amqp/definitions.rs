@@ -407,6 +407,7 @@ pub fn import(text_in: &str) -> Result<Imported, Diagnostics> {
         view: None,
         policies,
         operator_policies,
+        tour: None,
     };
     // The model's own rules (a bad topic pattern, a bad x-match, settings that do not go
     // together), said of the file's paths.

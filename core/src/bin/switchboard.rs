@@ -75,6 +75,15 @@ enum Cmd {
         #[arg(long)]
         correlation: Option<u64>,
     },
+    /// Take a scenario's guided tour to its end ("Show me" at every step) and print, for each
+    /// step, where it stopped and its figure's numbers.
+    Tour {
+        /// The scenario file (JSON), with a `tour`.
+        file: PathBuf,
+        /// Print the outcome as JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
     /// Print a scenario's exchanges, queues and bindings as a RabbitMQ `definitions.json`.
     ///
     /// The output is for `rabbitmqctl import_definitions`. Each object left out (clients,
@@ -160,6 +169,29 @@ fn import_definitions(file: &Path) -> Result<(), String> {
     print_out(&imported.scenario.to_json_pretty())
 }
 
+/// `tour`: each step's stop and figure, as text or JSON.
+fn tour(scenario: &Validated, json: bool) -> Result<(), String> {
+    let mut sim = Sim::from_validated(scenario, scenario.seed);
+    let steps = switchboard_core::tour::play(&mut sim, |_, _| {}).map_err(|e| e.to_string())?;
+    if json {
+        let text = serde_json::to_string_pretty(&steps).map_err(|e| e.to_string())?;
+        return print_out(&text);
+    }
+    let mut text = String::new();
+    for (i, s) in steps.iter().enumerate() {
+        text.push_str(&format!(
+            "{}. {} (stopped at {})\n",
+            i + 1,
+            s.title,
+            s.stopped_at
+        ));
+        for r in &s.readings {
+            text.push_str(&format!("   {}: {}\n", r.label, r.shown));
+        }
+    }
+    print_out(text.trim_end())
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
@@ -185,6 +217,7 @@ fn main() -> ExitCode {
             keep,
             correlation,
         } => load(&file).and_then(|s| traces(&s, until, seed, keep, correlation)),
+        Cmd::Tour { file, json } => load(&file).and_then(|s| tour(&s, json)),
         Cmd::ExportDefinitions { file } => export_definitions(&file),
         Cmd::ImportDefinitions { file } => import_definitions(&file),
     };

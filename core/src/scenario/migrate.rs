@@ -61,6 +61,10 @@ const STEPS: &[Step] = &[
         from: 10,
         run: v10_to_v11,
     },
+    Step {
+        from: 11,
+        run: v11_to_v12,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -308,6 +312,16 @@ fn v9_to_v10(mut doc: Doc) -> Result<Doc, Diagnostic> {
 /// services (a `call` step, and so edges from those nodes to services and load balancers),
 /// and gave a service other inputs (`inputs`: consumers, workers and Kafka consumers that run
 /// in its process). A version-10 document has none of them, so it runs as it did.
+/// Version 12 added the optional top-level `tour` (a guided tour over the run). A version-11
+/// document has none, so it opens and runs as it did.
+fn v11_to_v12(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    if doc.contains_key("tour") {
+        return Err(newer("tour", "a `tour`", 12));
+    }
+    doc.insert("version".into(), Value::from(12));
+    Ok(doc)
+}
+
 fn v10_to_v11(mut doc: Doc) -> Result<Doc, Diagnostic> {
     let check = |n: &Value, at: &str| -> Result<(), Diagnostic> {
         let kind = n.get("kind").and_then(Value::as_str).unwrap_or_default();

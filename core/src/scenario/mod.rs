@@ -24,7 +24,7 @@ use serde::{Deserialize, Serialize};
 
 /// The newest format version this build reads and the one it writes. Older versions are
 /// migrated when read (see `migrate.rs` and `docs/scenario-format.md`).
-pub const FORMAT_VERSION: u32 = 11;
+pub const FORMAT_VERSION: u32 = 12;
 
 /// The largest message body, in bytes: RabbitMQ 4.x's default `max_message_size`, 16 MiB.
 pub const MAX_BODY_BYTES: u32 = 16 * 1024 * 1024;
@@ -63,6 +63,9 @@ pub struct Scenario {
     /// RabbitMQ operator policies: limits an operator imposes over the policies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub operator_policies: Vec<crate::amqp::policy::Policy>,
+    /// A guided tour over the run (`crate::tour`). Presentation only: it never changes the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tour: Option<crate::tour::Tour>,
 }
 
 /// The part of the canvas in view: its centre, in canvas units, and the zoom. It does not depend

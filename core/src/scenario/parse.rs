@@ -44,6 +44,8 @@ struct RawScenario {
     policies: Vec<crate::amqp::policy::Policy>,
     #[serde(default)]
     operator_policies: Vec<crate::amqp::policy::Policy>,
+    #[serde(default)]
+    tour: Option<Value>,
 }
 
 fn default_seed() -> u64 {
@@ -110,6 +112,10 @@ pub(super) fn from_json(text: &str, live: bool) -> Result<Scenario, Diagnostics>
     let scenario = build(raw, &mut diags);
     if let Some(s) = &scenario {
         validate(s, live, &mut diags);
+        // A tour's figures are checked against the metrics of the run they read, at its start.
+        if let (Some(tour), true, false) = (&s.tour, diags.is_empty(), live) {
+            crate::tour::check_metrics(tour, &crate::Sim::unchecked(s), &mut diags);
+        }
     }
     match scenario {
         Some(s) if diags.is_empty() => Ok(s),
@@ -230,6 +236,16 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
             (at, action) => diags.extend(at.err().into_iter().chain(action.err())),
         }
     }
+    let tour = match raw.tour {
+        None | Some(Value::Null) => None,
+        Some(v) => match typed::<crate::tour::Tour>(v, "tour") {
+            Ok(t) => Some(t),
+            Err(d) => {
+                diags.push(d);
+                None
+            }
+        },
+    };
     if !diags.is_empty() {
         return None;
     }
@@ -244,6 +260,7 @@ fn build(raw: RawScenario, diags: &mut Vec<Diagnostic>) -> Option<Scenario> {
         view: raw.view,
         policies: raw.policies,
         operator_policies: raw.operator_policies,
+        tour,
     })
 }
 
@@ -273,6 +290,11 @@ pub(crate) fn check_dist(d: &DurationDist, path: Path<'_>, diags: &mut Vec<Diagn
 pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     if let Some(v) = s.view {
         check_view(v, diags);
+    }
+    // A tour is checked with its document; a topology being drawn is not held to the tour it
+    // came with (the editor drops a tour that no longer fits, see `Tour::fits`).
+    if let (Some(tour), false) = (&s.tour, live) {
+        crate::tour::check(s, tour, &|id| s.node_index(id).is_some(), diags);
     }
     // Nodes indexed by id once: every edge and action looks its ends up here. A hash map, for
     // lookups only (nothing iterates it), so order cannot leak into the diagnostics.

@@ -1,0 +1,322 @@
+//! Guided tours: every built-in tour plays to its end with every message accounted for, its
+//! figures read numbers from the run, and each story's last figure points the way the story
+//! says. Then the format: documents with bad tours are refused with paths.
+
+use switchboard_core::tour::{self, Reading, StepOutcome, Until};
+use switchboard_core::{examples, Scenario, Sim, SimTime};
+
+/// Every example that has a tour, played to its end ("Show me" at every step).
+fn played() -> Vec<(&'static str, Vec<StepOutcome>)> {
+    examples::EXAMPLES
+        .iter()
+        .filter_map(|(name, text)| {
+            let s = Scenario::from_json(text).unwrap_or_else(|d| panic!("{name}: {d}"));
+            s.tour.as_ref()?;
+            let mut sim = Sim::new(&s).unwrap();
+            let outcome = tour::play(&mut sim, |i, sim| {
+                sim.check_conservation()
+                    .unwrap_or_else(|e| panic!("{name}, step {i}: {e}"));
+            })
+            .unwrap_or_else(|e| panic!("{name}: {e}"));
+            Some((*name, outcome))
+        })
+        .collect()
+}
+
+/// The last step's numbers of the tour of `name`, by label.
+fn last(tours: &[(&str, Vec<StepOutcome>)], name: &str) -> Vec<Reading> {
+    tours
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("{name} has no tour"))
+        .1
+        .last()
+        .unwrap()
+        .readings
+        .clone()
+}
+
+fn secs(s: u64) -> SimTime {
+    SimTime(s * 1_000_000)
+}
+
+fn value(readings: &[Reading], label: &str) -> f64 {
+    readings
+        .iter()
+        .find(|r| r.label == label)
+        .unwrap_or_else(|| panic!("no number {label:?} in {readings:?}"))
+        .value
+        .unwrap_or_else(|| panic!("{label:?} was not measured"))
+}
+
+#[test]
+fn every_tour_plays_to_its_end_and_shows_numbers_from_the_run() {
+    let tours = played();
+    assert!(tours.len() >= 3, "the built-in tours: {}", tours.len());
+    for (name, steps) in &tours {
+        let mut before = SimTime::ZERO;
+        for (i, s) in steps.iter().enumerate() {
+            assert!(s.stopped_at >= before, "{name}: step {i} went backwards");
+            before = s.stopped_at;
+            for r in &s.readings {
+                assert!(
+                    r.value.is_some(),
+                    "{name}, step {i} ({}): {} reads {}",
+                    s.title,
+                    r.label,
+                    r.shown
+                );
+            }
+        }
+        // A story ends on a measured effect.
+        assert!(
+            !steps.last().unwrap().readings.is_empty(),
+            "{name}: its last step shows no number"
+        );
+    }
+}
+
+#[test]
+fn the_cascade_leaves_the_client_without_answers() {
+    let r = last(&played(), "http-timeout-cascade");
+    assert_eq!(value(&r, "answers per second now"), 0.0);
+    assert!(value(&r, "requests failed") > 100.0);
+    assert_eq!(value(&r, "api's workers busy"), 1.0);
+}
+
+#[test]
+fn the_retry_storm_multiplies_the_load_and_the_fixes_do_not() {
+    let r = last(&played(), "http-retry-storm");
+    let storm = value(&r, "retries at every layer");
+    let fixed = value(&r, "budget, backoff, breaker");
+    // More attempts reach the store than the clients sent requests, several times over;
+    // the fixed chain sends it fewer attempts than requests (its breaker refuses some).
+    assert!(storm > 5.0, "storm: {storm}");
+    assert!(fixed < 1.0, "fixed: {fixed}");
+}
+
+#[test]
+fn redelivery_charges_twice_only_without_an_idempotency_key() {
+    let r = last(&played(), "data-payment-redelivery");
+    assert!(value(&r, "without a key") > 0.0);
+    assert_eq!(value(&r, "with an idempotency key"), 0.0);
+}
+
+/// A small scenario with a tour, as JSON, with `tour` spliced in.
+fn with_tour(tour: &str) -> String {
+    format!(
+        r#"{{"version": 12, "seed": 3,
+            "nodes": [
+                {{"id": "app", "kind": "producer", "config": {{"rate_per_s": 20}}}},
+                {{"id": "tasks", "kind": "queue"}},
+                {{"id": "worker", "kind": "consumer"}}
+            ],
+            "edges": [{{"from": "app", "to": "tasks"}}, {{"from": "tasks", "to": "worker"}}],
+            "tour": {tour}}}"#
+    )
+}
+
+fn refused(tour: &str) -> String {
+    match Scenario::from_json(&with_tour(tour)) {
+        Ok(_) => panic!("accepted: {tour}"),
+        Err(d) => d.to_string(),
+    }
+}
+
+#[test]
+fn a_tour_round_trips_and_its_action_waits_for_the_user() {
+    let text = with_tour(
+        r#"{"promise": "A queue holds work while its consumer is down.",
+            "steps": [
+              {"title": "Running", "text": "Work flows.", "until": "2s",
+               "highlight": ["tasks", {"from": "tasks", "to": "worker"}],
+               "view": {"x": 10, "y": 20, "zoom": 1.5}},
+              {"title": "Down", "text": "The consumer is down.", "until": "5s",
+               "action": {"do": "crash", "node": "worker"}, "prompt": "Crash the worker",
+               "figure": {"label": "Waiting", "values": [
+                  {"node": "tasks", "metric": "queue.ready"},
+                  {"label": "per message", "node": "tasks", "metric": "queue.ready",
+                   "per": {"metric": "messages.created"}, "unit": "percent"}]}},
+              {"title": "First drop", "text": "Nothing is dropped.",
+               "until": {"event": "consumed", "node": "worker", "within": "1s"}}
+            ]}"#,
+    );
+    let s = Scenario::from_json(&text).unwrap();
+    let again = Scenario::from_json(&s.to_json_pretty()).unwrap();
+    assert_eq!(s, again, "a tour survives a save and a load");
+    let t = s.tour.as_ref().unwrap();
+
+    // "Show me" applies the same command the user would.
+    let mut sim = Sim::new(&s).unwrap();
+    sim.advance_to(t.steps[0].stop(&sim));
+    assert_eq!(sim.now(), secs(2));
+    let crash = t.steps[1].command(&sim).unwrap();
+    assert!(t.steps[1].done_by(&crash, &sim));
+    let other = t.steps[0].command(&sim);
+    assert_eq!(other, None, "the first step suggests nothing");
+    sim.apply(crash).unwrap();
+    sim.advance_to(t.steps[1].stop(&sim));
+    let readings = t.steps[1]
+        .figure
+        .as_ref()
+        .unwrap()
+        .read(&tour::metrics_value(&sim));
+    let ready = readings[0].value.unwrap();
+    assert!(ready >= 50.0, "3 s of 20/s wait in the queue: {ready}");
+    let created = sim.totals().created as f64;
+    assert_eq!(readings[1].value, Some(ready / created));
+    // The worker is down: no consumed event comes, so the step stops after its 1 s.
+    let stop = t.steps[2].stop(&sim);
+    assert_eq!(stop, secs(6));
+    assert_eq!(sim.now(), secs(5), "looking ahead changes nothing");
+    assert!(matches!(t.steps[2].until, Until::Event(_)));
+}
+
+#[test]
+fn an_event_stop_is_the_first_such_event() {
+    let s = Scenario::from_json(&with_tour(
+        r#"{"promise": "p", "steps": [{"title": "t", "text": "x",
+             "until": {"event": "crashed", "node": "worker", "within": "10s"}}]}"#,
+    ))
+    .unwrap();
+    let mut sim = Sim::new(&s).unwrap();
+    sim.advance_to(secs(1));
+    let crash = switchboard_core::Command::Crash {
+        node: sim.topology().node_id("worker").unwrap(),
+    };
+    // Nothing crashes the worker in the scenario: the stop is the step's limit.
+    let step = &s.tour.as_ref().unwrap().steps[0];
+    assert_eq!(step.stop(&sim), secs(11));
+    sim.apply(crash).unwrap();
+    // A crash applied now is an event of now, already drained by nobody: it is in the past
+    // of the look-ahead, which starts after it; the next crash never comes.
+    sim.drain_events().for_each(drop);
+    assert_eq!(step.stop(&sim), secs(11));
+}
+
+#[test]
+fn bad_tours_are_refused_with_their_paths() {
+    let cases: &[(&str, &str)] = &[
+        (
+            r#"{"promise": "p", "steps": []}"#,
+            "tour.steps: a tour has at least one step",
+        ),
+        (
+            r#"{"promise": "", "steps": [{"title": "t", "text": "x", "until": "1s"}]}"#,
+            "tour.promise: must not be empty",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "2s"},
+                {"title": "t", "text": "x", "until": "1s"}]}"#,
+            "tour.steps[1].until: 1s is before tour.steps[0] stops (2s)",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "highlight": ["nobody"]}]}"#,
+            "tour.steps[0].highlight[0]: no node has id \"nobody\"",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "highlight": [{"from": "worker", "to": "app"}]}]}"#,
+            "tour.steps[0].highlight[0]: no edge goes from \"worker\" to \"app\"",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "action": {"do": "crash", "node": "worker"}}]}"#,
+            "tour.steps[0].prompt: a step with an action says what to do",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "action": {"do": "pause", "node": "tasks"}, "prompt": "Pause it"}]}"#,
+            "tour.steps[0].action.node:",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "action": {"do": "lose_ack", "node": "worker"}, "prompt": "Lose it"}]}"#,
+            "tour.steps[0].action.do: a tour suggests one of crash, restart",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "prompt": "Do it"}]}"#,
+            "tour.steps[0].prompt: a prompt goes with an action",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x",
+                "until": {"event": "crashed", "within": "0s"}}]}"#,
+            "tour.steps[0].until.within:",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": 5}]}"#,
+            "tour.steps[0].until: expected a time like \"12s\"",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "values": [{"node": "tasks", "metric": "redy"}]}}]}"#,
+            "tour.steps[0].figure.values[0].metric: node \"tasks\" has no metric \"redy\"; it has",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "values": [{"metric": "messagez.lost"}]}}]}"#,
+            "tour.steps[0].figure.values[0].metric: the run has no metric \"messagez\"",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "values": []}}]}"#,
+            "tour.steps[0].figure.values: expected from 1 to 6 numbers",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "colour": "red"}]}"#,
+            "tour.steps[0].colour: unknown field `colour`",
+        ),
+    ];
+    for (tour, expected) in cases {
+        let got = refused(tour);
+        assert!(
+            got.contains(expected),
+            "for {tour}\nexpected {expected:?}\ngot {got}"
+        );
+    }
+}
+
+#[test]
+fn a_figure_of_a_metric_not_measured_yet_is_accepted() {
+    // `messages.dropped` has no reasons at time zero, yet a reason is a fair thing to show:
+    // only the first name of a path is checked, and a reason nothing was dropped for is 0.
+    let s = Scenario::from_json(&with_tour(
+        r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+             "figure": {"label": "f", "values": [{"metric": "messages.dropped.expired"}]}}]}"#,
+    ))
+    .unwrap();
+    let mut sim = Sim::new(&s).unwrap();
+    let out = tour::play(&mut sim, |_, _| {}).unwrap();
+    assert_eq!(out[0].readings[0].value, Some(0.0), "{:?}", out[0].readings);
+}
+
+#[test]
+fn a_version_11_document_with_a_tour_is_refused_where_it_has_it() {
+    let text =
+        with_tour(r#"{"promise": "p", "steps": []}"#).replace("\"version\": 12", "\"version\": 11");
+    let got = Scenario::from_json(&text).unwrap_err().to_string();
+    assert!(
+        got.contains("tour: a `tour` is new in format version 12"),
+        "{got}"
+    );
+}
+
+#[test]
+fn a_tour_never_changes_the_run() {
+    for (name, text) in examples::EXAMPLES {
+        let s = Scenario::from_json(text).unwrap();
+        if s.tour.is_none() {
+            continue;
+        }
+        let mut bare = s.clone();
+        bare.tour = None;
+        let until = secs(10);
+        let hash = |s: &Scenario| {
+            switchboard_core::trace::hash_of_run(s, s.seed, until).unwrap_or_else(|e| panic!("{e}"))
+        };
+        assert_eq!(hash(&s), hash(&bare), "{name}");
+    }
+}
