@@ -328,7 +328,10 @@ fn traces_prints_otlp_json_of_the_kept_traces_or_of_one_chain() {
 fn tour_prints_each_steps_numbers() {
     let (ok, out, err) = run(&["tour", &example("data-payment-redelivery.json")]);
     assert!(ok, "{err}");
-    assert!(out.starts_with("1. Charge, then ack (stopped at 1.900s)"), "{out}");
+    assert!(
+        out.starts_with("1. Charge, then ack (stopped at 1.900s)"),
+        "{out}"
+    );
     assert!(out.contains("with an idempotency key: 0"), "{out}");
     let (ok, out, _) = run(&["tour", &example("data-payment-redelivery.json"), "--json"]);
     assert!(ok);

@@ -102,6 +102,14 @@ fn redelivery_charges_twice_only_without_an_idempotency_key() {
     assert_eq!(value(&r, "with an idempotency key"), 0.0);
 }
 
+#[test]
+fn a_queue_keeps_the_outage_from_the_shop_and_loses_nothing() {
+    let r = last(&played(), "queue-decoupling");
+    assert!(value(&r, "shop (HTTP call): orders failed") > 50.0);
+    assert_eq!(value(&r, "shop-2 (queue): orders failed"), 0.0);
+    assert_eq!(value(&r, "invoices still waiting"), 0.0);
+}
+
 /// A small scenario with a tour, as JSON, with `tour` spliced in.
 fn with_tour(tour: &str) -> String {
     format!(

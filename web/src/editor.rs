@@ -201,6 +201,11 @@ impl Session {
         !self.redo.is_empty()
     }
 
+    /// Whether the document came with a guided tour (it may no longer fit: see `doc`).
+    pub fn has_tour(&self) -> bool {
+        self.base.tour.is_some()
+    }
+
     /// The document as the canvas shows it now: the live topology, with positions.
     pub fn doc(&self) -> Scenario {
         let sim = self.timeline.sim();
@@ -218,6 +223,8 @@ impl Session {
             .filter(|a| a.action.nodes().iter().all(|n| doc.node_index(n).is_some()))
             .cloned()
             .collect();
+        // A guided tour stays with its document while everything it names is there.
+        doc.tour = self.base.tour.clone().filter(|t| t.fits(&doc));
         doc
     }
 

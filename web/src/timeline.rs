@@ -278,6 +278,8 @@ pub struct Timeline {
     samples: VecDeque<Sample>,
     next_sample: SimTime,
     running: bool,
+    /// Where playing stops by itself ([`Timeline::play_until`]), if anywhere.
+    stop_at: Option<SimTime>,
     speed: f64,
     /// Fractional microseconds carried between frames, so slow speeds stay exact over time.
     carry_us: f64,
@@ -313,6 +315,7 @@ impl Timeline {
             samples: VecDeque::new(),
             next_sample: SimTime::ZERO,
             running: false,
+            stop_at: None,
             speed: 1.0,
             carry_us: 0.0,
             work: None,
@@ -410,11 +413,29 @@ impl Timeline {
     pub fn play(&mut self) {
         self.work = None;
         self.running = true;
+        self.stop_at = None;
+    }
+
+    /// Starts playing, as [`Timeline::play`], and pauses by itself at simulated time `t`
+    /// exactly (a guided tour's step). At or past `t` already, it stays paused.
+    pub fn play_until(&mut self, t: SimTime) {
+        self.play();
+        if self.sim.now() >= t {
+            self.pause();
+        } else {
+            self.stop_at = Some(t);
+        }
+    }
+
+    /// Where playing will stop by itself, while it plays towards it.
+    pub fn stop_at(&self) -> Option<SimTime> {
+        self.stop_at.filter(|_| self.running)
     }
 
     /// Stops playing; the clock stays where it is. Long work under way stops too (the run
     /// stays where it had got to).
     pub fn pause(&mut self) {
+        self.stop_at = None;
         self.running = false;
         self.carry_us = 0.0;
         self.work = None;
@@ -457,10 +478,14 @@ impl Timeline {
         let us = wall_ms.min(MAX_FRAME_MS) * 1_000.0 * self.speed + self.carry_us;
         let whole = us.floor();
         self.carry_us = us - whole;
-        let target = SimTime(self.sim.now().0 + whole as u64);
+        let mut target = SimTime(self.sim.now().0 + whole as u64);
+        let stop = self.stop_at.filter(|s| *s <= target);
+        if let Some(s) = stop {
+            target = s;
+        }
         // A failure here is a determinism bug; stop rather than show a diverged run.
         let r = self.forward(Stop::Time(target), STEP_BUDGET_PER_FRAME);
-        if r.is_err() {
+        if r.is_err() || (stop.is_some() && self.sim.now() >= target) {
             self.pause();
         }
         r.map(|_| ())
@@ -1007,6 +1032,34 @@ mod tests {
             t.derived().flights,
             t.derived().counters,
         )
+    }
+
+    #[test]
+    fn playing_until_a_moment_stops_exactly_there() {
+        let mut t = Timeline::new(&busy()).unwrap();
+        t.play_until(SimTime(1_234_567));
+        assert_eq!(t.stop_at(), Some(SimTime(1_234_567)));
+        let mut frames = 0;
+        while t.is_running() {
+            t.tick(16.7).unwrap();
+            frames += 1;
+            assert!(frames < 200, "it stops");
+        }
+        assert_eq!(t.sim().now(), SimTime(1_234_567));
+        assert_eq!(t.stop_at(), None);
+        let mut whole = Timeline::new(&busy()).unwrap();
+        whole.run_to(SimTime(1_234_567)).unwrap();
+        assert_eq!(
+            fingerprint(&t),
+            fingerprint(&whole),
+            "the same run, watched"
+        );
+        // Already there: it stays paused. Playing by hand forgets the stop.
+        t.play_until(SimTime(1_000_000));
+        assert!(!t.is_running());
+        t.play_until(SimTime(2_000_000));
+        t.play();
+        assert_eq!(t.stop_at(), None);
     }
 
     #[test]

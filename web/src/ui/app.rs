@@ -1,7 +1,9 @@
 //! The root component: owns the session and the UI state, runs the animation frame loop, and
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
-use super::{canvas, drawers, embedded, examples, files, focus, inspector, palette, runbar, stage};
+use super::{
+    canvas, drawers, embedded, examples, files, focus, inspector, palette, runbar, stage, tour,
+};
 use super::{now_ms, Ctx, Drawer, UiAction, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
@@ -234,6 +236,7 @@ pub fn app() -> Html {
             // Long work (a far seek) gets a slice of every frame, so the page never freezes.
             let worked = runbar::work_slice(&ctx).map(|slice| report_work(&ctx, slice));
             let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts) || worked.is_some();
+            tour::on_frame(&ctx);
             super::picture::record_frame(&ctx);
             let due = ts - *last_refresh.borrow() >= REFRESH_EVERY_MS;
             if refresh_now || (due && ctx.session.borrow().timeline().is_running()) {
@@ -366,6 +369,7 @@ pub fn app() -> Html {
         };
     }
     let theme = theme_name(dark);
+    let touring = ctx.ui.borrow().tour.is_some();
     html! {
         <main class="app" data-theme={theme} data-save={save.name()}>
             { header(&ctx) }
@@ -378,8 +382,8 @@ pub fn app() -> Html {
             if embed_dialog {
                 { embedded::dialog(&ctx) }
             }
-            <div class="workspace">
-                { palette::render(&ctx) }
+            <div class={classes!("workspace", touring.then_some("touring"))}>
+                if touring { { tour::render(&ctx) } } else { { palette::render(&ctx) } }
                 { stage::render(&ctx, &stage_ref, &canvas_ref) }
                 { inspector::render(&ctx) }
             </div>
@@ -616,6 +620,7 @@ fn header(ctx: &Ctx) -> Html {
                     }
                 </select>
             </label>
+            { tour::start_button(ctx) }
             <div class="header-actions">
                 <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}
                     data-focus-fallback="[data-action=redo]:not(:disabled)">{ "Undo" }</button>

@@ -20,6 +20,7 @@ pub mod stage;
 pub mod state;
 pub mod storage;
 pub mod text_view;
+pub mod tour;
 pub mod trace_view;
 
 use crate::editor::Session;

@@ -515,11 +515,14 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
             y: (a.y + b.y) / 2.0 - 6.0,
         };
         let selected = *sel == Selection::Edge(id);
+        let lit = ui.tour.as_ref().is_some_and(|t| {
+            t.highlights_edge(&topo.node(e.from).name, &topo.node(e.to).name)
+        });
         // A call edge shows what its calls are doing: attempts per call, timeouts, the
         // breaker's state with its countdown, the bulkhead's slots.
         let stats = crate::models::http::call_stats(&metrics, e.from, id, now);
         Some(html! {
-            <g key={i.to_string()} class={classes!("edge", kind, selected.then_some("selected"))} data-edge={i.to_string()} aria-hidden="true">
+            <g key={i.to_string()} class={classes!("edge", kind, selected.then_some("selected"), lit.then_some("tour-lit"))} data-edge={i.to_string()} aria-hidden="true">
                 <line class="edge-hit" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} />
                 <line class="edge-line" x1={a.x.to_string()} y1={a.y.to_string()} x2={b.x.to_string()} y2={b.y.to_string()} marker-end="url(#arrow)" />
                 if !label.is_empty() {
@@ -744,11 +747,18 @@ fn node_html(
     let (x0, y0) = (c.x - half.0, c.y - half.1);
     let (w, h) = (2.0 * half.0, 2.0 * half.1);
     let kind = n.kind.name();
+    let lit = ctx
+        .ui
+        .borrow()
+        .tour
+        .as_ref()
+        .is_some_and(|t| t.highlights_node(&n.name));
     let mut classes = classes!(
         "node",
         kind,
         selected.then_some("selected"),
-        is_dlq.then_some("dlq")
+        is_dlq.then_some("dlq"),
+        lit.then_some("tour-lit")
     );
     if !m.up {
         classes.push("down");
@@ -760,6 +770,9 @@ fn node_html(
     if let Some(g) = group {
         label.push_str("; ");
         label.push_str(g);
+    }
+    if lit {
+        label.push_str("; shown by the tour");
     }
     let shape = match face.shape {
         Shape::Hexagon => {

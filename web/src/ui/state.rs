@@ -305,6 +305,8 @@ pub struct UiState {
     pub announcer: Announcer,
     /// The File menu is open.
     pub menu_open: bool,
+    /// The guided tour being taken, if any.
+    pub tour: Option<super::tour::TourState>,
 }
 
 /// Derivations the render functions memoize between refreshes. Not state: dropping them
@@ -455,6 +457,10 @@ pub enum UiAction {
     Menu(bool),
     /// The system's reduced-motion preference changed.
     ReducedMotion(bool),
+    /// A guided tour starts, moves on, or ends (`None`).
+    Tour(Option<super::tour::TourState>),
+    /// Frames the view on a document's view (`None`: fits the topology), as opening does.
+    Reframe(Option<View>),
     /// A node or an edge took the focus at this world point: pan just enough to show it
     /// ([`REVEAL_MARGIN`] inside the stage, `half` its half size in world units).
     Reveal {
@@ -509,6 +515,7 @@ impl UiState {
                 self.dead_seen = 0;
                 self.tip = None;
                 self.share = None;
+                self.tour = None;
                 self.reframe(view);
                 self.viewport = screen_view;
             }
@@ -518,7 +525,10 @@ impl UiState {
                 // The selection may be gone.
                 self.selection = Selection::None;
             }
-            UiAction::Restarted => self.dead_seen = 0,
+            UiAction::Restarted => {
+                self.dead_seen = 0;
+                self.tour = None;
+            }
             UiAction::Select(s) => {
                 if self.selection != s {
                     self.field_errors.clear();
@@ -582,6 +592,8 @@ impl UiState {
                 self.fitted = false;
             }
             UiAction::Fit => self.reframe(None),
+            UiAction::Reframe(view) => self.reframe(view),
+            UiAction::Tour(t) => self.tour = t,
             UiAction::AskBinding(draft) => {
                 self.bind = Some(draft);
                 self.focus_bind = true;

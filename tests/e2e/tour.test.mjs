@@ -1,0 +1,126 @@
+// Guided tours, as a newcomer takes one: by keyboard alone, from "Take the tour" through every
+// step (a step that waits for the user's action, "Show me", Back to a step as it was), to
+// "Try it yourself", which leaves the run where it is for the user to change. Screenshots in
+// artifacts/ (tour-*.png).
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { useServerAndBrowser, openInContext, axe, screenshot } from "./harness.mjs";
+
+useServerAndBrowser();
+
+const status = (page) => page.locator(".tour-status").textContent();
+
+/** Waits until the step shown has stopped where it stops. */
+async function arrived(page) {
+  await page.waitForFunction(() => document.querySelector(".tour-status")?.textContent.startsWith("Stopped"), null, { timeout: 60000 });
+}
+
+/** The numbers of the step's figure, by label. */
+async function numbers(page) {
+  return page.evaluate(() =>
+    Object.fromEntries([...document.querySelectorAll(".tour-number")].map((n) => [n.querySelector("dt").textContent, n.querySelector("dd").textContent])),
+  );
+}
+
+/** Presses a tour button by keyboard: Tab moves the focus onto it, Enter presses it. */
+async function press(page, action) {
+  const target = page.locator(`[data-action="${action}"]`);
+  for (let i = 0; i < 12 && !(await target.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  assert.ok(await target.evaluate((el) => el === document.activeElement), `Tab reaches ${action}`);
+  await page.keyboard.press("Enter");
+}
+
+test("a tour taken by keyboard: every step, an action shown, Back, and Try it yourself", async () => {
+  const page = await openInContext("?example=queue-decoupling", {}, "#stage");
+  await page.locator('[data-action="tour-start"]').focus();
+  await page.keyboard.press("Enter");
+  await page.locator(".tour-panel").waitFor();
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "tour-title", "the step's title has the focus");
+  assert.equal(await page.locator("#tour-progress-text").textContent(), "Step 1 of 4");
+  // What the step points at is outlined on the canvas, and said in its name.
+  assert.equal(await page.locator("g.node.tour-lit").count(), 3);
+  assert.match(await page.locator('g.node[data-node="invoices"]').getAttribute("aria-label"), /shown by the tour/);
+  await arrived(page);
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "5000000", "step 1 stops at 5 s exactly");
+  const first = await numbers(page);
+  assert.ok(Number(first["shop-2 (queue)"]) > 50, JSON.stringify(first));
+  assert.deepEqual(await axe(page), [], "the tour panel passes axe");
+  await screenshot(page, "tour-01-first-step");
+
+  // Step 2 waits for the user: the run stays paused until billing-2 is crashed.
+  await press(page, "tour-next");
+  await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 2 of 4");
+  assert.equal(await status(page), "Waiting for you");
+  assert.equal(await page.locator(".tour-prompt").textContent(), "Crash billing-2");
+  await page.waitForTimeout(300);
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "5000000", "waiting: the run does not move");
+  await press(page, "tour-show-me");
+  await arrived(page);
+  const down = await numbers(page);
+  assert.ok(Number(down["shop: orders failed"]) > 20, JSON.stringify(down));
+  assert.equal(down["shop-2: orders failed"], "0");
+  assert.ok(Number(down["invoices waiting in the queue"]) > 20, JSON.stringify(down));
+  assert.match(await page.locator('g.node[data-node="billing-2"]').getAttribute("aria-label"), /down/i);
+  await screenshot(page, "tour-02-shown");
+
+  // Step 3's action done by hand, from the inspector, counts as done.
+  await press(page, "tour-next");
+  await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 3 of 4");
+  assert.equal(await status(page), "Waiting for you");
+  await page.locator('g.node[data-node="billing-2"]').focus();
+  await page.keyboard.press("Enter");
+  await page.locator('button[data-fault="restart"]').focus();
+  await page.keyboard.press("Enter");
+  await arrived(page);
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "11000000");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "tour-title", "the focus is back on the tour");
+
+  await press(page, "tour-next");
+  await arrived(page);
+  assert.equal(await page.locator("#tour-progress-text").textContent(), "Step 4 of 4");
+  const end = await numbers(page);
+  assert.equal(end["shop-2 (queue): orders failed"], "0");
+  assert.equal(end["invoices still waiting"], "0");
+  assert.ok(Number(end["shop (HTTP call): orders failed"]) > 20, JSON.stringify(end));
+  assert.equal(await page.locator('[data-action="tour-next"]').textContent(), "Finish");
+  await screenshot(page, "tour-03-last-step");
+
+  // Back: step 3 as it was where it stopped.
+  await press(page, "tour-back");
+  await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 3 of 4");
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "11000000");
+  assert.equal(await status(page), "Stopped at 11.000s");
+  // And on again: the restart done by hand is in the run's log, so the step does not wait.
+  await press(page, "tour-next");
+  await arrived(page);
+  assert.equal(await page.locator("#tour-progress-text").textContent(), "Step 4 of 4");
+  assert.deepEqual(await numbers(page), end, "the same run, the same numbers");
+
+  // Try it yourself: the panel goes, the palette is back, the run stays where it is.
+  await press(page, "tour-try");
+  await page.locator(".tour-panel").waitFor({ state: "detached" });
+  assert.equal(await page.locator(".palette").count(), 1);
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "16000000");
+  assert.equal(await page.locator("g.node.tour-lit").count(), 0);
+  // Said through the live region (which speaks at most every 1.5 s).
+  await page.waitForFunction(() => /yours from 16\.000s/.test(document.querySelector("#announcer").textContent));
+  assert.equal(await page.locator('[data-action="tour-start"]').count(), 1, "the tour can be taken again");
+  assert.deepEqual(page.problems, []);
+});
+
+test("an example without a tour offers none, and Escape leaves a tour", async () => {
+  const page = await openInContext("?example=hello", {}, "#stage");
+  assert.equal(await page.locator('[data-action="tour-start"]').count(), 0);
+  await page.selectOption("#examples", "http-retry-storm");
+  await page.locator('[data-action="tour-start"]').click();
+  await page.locator(".tour-panel").waitFor();
+  // A long step plays faster than 1×, so that it can be watched in a few seconds.
+  await press(page, "tour-next");
+  await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 2 of 4");
+  await page.waitForFunction(() => Number(document.querySelector("#speed").value) >= 1);
+  await page.keyboard.press("Escape");
+  await page.locator(".tour-panel").waitFor({ state: "detached" });
+  assert.deepEqual(page.problems, []);
+});

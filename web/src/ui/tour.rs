@@ -1,0 +1,457 @@
+//! The guided tour's panel: a scenario's `tour` (`switchboard_core::tour`) played one step at a
+//! time. Each step plays to where it stops and pauses there; a step with a suggested action
+//! waits until the user does it (from the inspector, the keyboard, anywhere) or presses
+//! "Show me". Back returns to the moment the previous step stopped (time travel: the run is
+//! sought there, exactly as it was). "Try it yourself" leaves the tour with the run where it
+//! is: the scenario is the user's to change from that moment.
+
+use super::{Ctx, Focus, UiAction};
+use std::rc::Rc;
+use switchboard_core::tour::{Highlight, Tour, TourStep};
+use switchboard_core::SimTime;
+use yew::prelude::*;
+
+/// Where a tour stands.
+#[derive(Clone, Debug, PartialEq)]
+pub struct TourState {
+    /// The tour being taken.
+    pub tour: Rc<Tour>,
+    /// The step shown (from 0).
+    pub step: usize,
+    /// Where each step shown so far stopped (Back returns there).
+    pub stops: Vec<SimTime>,
+    /// What the step is doing.
+    pub phase: Phase,
+    /// Edits in the run's log when the step began to wait for its action: a newer one that is
+    /// the action means the user did it.
+    pub edits_seen: usize,
+}
+
+/// What a step is doing.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum Phase {
+    /// Waiting for the user to do the step's action (or press "Show me").
+    Waiting,
+    /// Playing to where the step stops.
+    Playing(SimTime),
+    /// Stopped where the step stops: its figure is its number.
+    Arrived,
+}
+
+impl TourState {
+    /// The step shown.
+    pub fn current(&self) -> &TourStep {
+        &self.tour.steps[self.step]
+    }
+
+    /// Whether the node `name` is highlighted by the step shown.
+    pub fn highlights_node(&self, name: &str) -> bool {
+        self.current()
+            .highlight
+            .iter()
+            .any(|h| matches!(h, Highlight::Node(n) if n == name))
+    }
+
+    /// Whether the edge from `from` to `to` is highlighted by the step shown.
+    pub fn highlights_edge(&self, from: &str, to: &str) -> bool {
+        self.current()
+            .highlight
+            .iter()
+            .any(|h| matches!(h, Highlight::Edge { from: f, to: t } if f == from && t == to))
+    }
+}
+
+/// Starts the tour of the document on the canvas, from the beginning of its run: an example
+/// is opened afresh; other work restarts from time zero.
+pub fn start(ctx: &Ctx) {
+    let Some(tour) = ctx.session.borrow().doc().tour else {
+        ctx.notify(
+            "This scenario's tour no longer fits it: a node or an edge it shows was removed. Undo brings it back.",
+            true,
+        );
+        ctx.refresh.emit(());
+        return;
+    };
+    let example = ctx.ui.borrow().example.clone();
+    let reopened = match super::examples::get(&example)
+        .and_then(|text| switchboard_core::Scenario::from_json(text).ok())
+    {
+        Some(doc) => super::open::open(ctx, &doc, super::open::Source::Example(example)).is_ok(),
+        None => false,
+    };
+    if !reopened {
+        let r = ctx.session.borrow_mut().restart();
+        if let Err(e) = r {
+            ctx.notify(format!("The tour cannot start: {e}"), true);
+            ctx.refresh.emit(());
+            return;
+        }
+        ctx.dispatch(UiAction::Restarted);
+    }
+    let state = TourState {
+        tour: Rc::new(tour),
+        step: 0,
+        stops: Vec::new(),
+        phase: Phase::Arrived,
+        edits_seen: 0,
+    };
+    ctx.dispatch(UiAction::Tour(Some(state)));
+    enter(ctx, 0);
+    ctx.focus(Focus::Css("#tour-title".into()));
+    ctx.refresh.emit(());
+}
+
+/// Shows step `i`, from where the run is: waits for its action, or plays to its stop.
+fn enter(ctx: &Ctx, i: usize) {
+    let Some(mut state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    state.step = i;
+    state.stops.truncate(i);
+    let step = state.current().clone();
+    if let Some(v) = step.view {
+        ctx.dispatch(UiAction::Reframe(Some(v)));
+    }
+    let (edits, done_ahead) = {
+        let s = ctx.session.borrow();
+        let t = s.timeline();
+        let now = t.sim().now();
+        // Back and then Next again: the action the user did is in the run's logged future,
+        // and replays as the step plays.
+        let ahead = t
+            .edits()
+            .iter()
+            .any(|e| e.at >= now && step.done_by(&e.command, t.sim()));
+        (t.edits().len(), ahead)
+    };
+    state.edits_seen = edits;
+    let said = format!(
+        "Step {} of {}: {}",
+        i + 1,
+        state.tour.steps.len(),
+        step.title
+    );
+    if step.action.is_some() && !done_ahead {
+        state.phase = Phase::Waiting;
+        ctx.session.borrow_mut().timeline_mut().pause();
+        ctx.dispatch(UiAction::Tour(Some(state)));
+        ctx.announce(format!(
+            "{said}. {}",
+            step.prompt.clone().unwrap_or_default()
+        ));
+    } else {
+        ctx.dispatch(UiAction::Tour(Some(state)));
+        ctx.announce(said);
+        play(ctx);
+    }
+}
+
+/// Plays the step shown to where it stops.
+fn play(ctx: &Ctx) {
+    let Some(mut state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    let stop = {
+        let mut s = ctx.session.borrow_mut();
+        let t = s.timeline_mut();
+        let stop = state.current().stop(t.sim());
+        // A long step plays faster, so that it takes a few seconds to watch.
+        let span = stop.0.saturating_sub(t.sim().now().0) as f64 / 1e6;
+        t.set_speed(step_speed(span, t.speed()));
+        t.play_until(stop);
+        stop
+    };
+    state.phase = Phase::Playing(stop);
+    ctx.dispatch(UiAction::Tour(Some(state)));
+    arrived_check(ctx);
+}
+
+/// The longest a step takes to watch, in wall-clock seconds, when the speed allows it.
+pub const STEP_WATCH_S: f64 = 8.0;
+
+/// The speed a step of `span` simulated seconds plays at: the user's, or the slowest of the
+/// run bar's speeds that shows it within [`STEP_WATCH_S`].
+pub fn step_speed(span: f64, speed: f64) -> f64 {
+    if span / speed <= STEP_WATCH_S {
+        return speed;
+    }
+    crate::view::SPEEDS
+        .iter()
+        .copied()
+        .find(|s| span / s <= STEP_WATCH_S)
+        .unwrap_or(speed.max(100.0))
+}
+
+/// Does the step's action, as the user would.
+pub fn show_me(ctx: &Ctx) {
+    let Some(state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    let r = {
+        let mut s = ctx.session.borrow_mut();
+        let command = state.current().command(s.timeline().sim());
+        match command {
+            Some(c) => s.timeline_mut().apply(c).map_err(|e| e.to_string()),
+            None => Err("what it acts on is gone".into()),
+        }
+    };
+    match r {
+        Ok(()) => {
+            ctx.announce(state.current().prompt.clone().unwrap_or_default() + ": done");
+            play(ctx);
+            // The button is gone with the wait: the focus goes back to the step.
+            ctx.focus(Focus::Css("#tour-title".into()));
+        }
+        Err(e) => ctx.notify(format!("Show me: {e}"), true),
+    }
+    ctx.refresh.emit(());
+}
+
+/// The next step (or, at the last, leaves the tour). A step still playing finishes first.
+pub fn next(ctx: &Ctx) {
+    let Some(state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    if let Phase::Playing(stop) = state.phase {
+        // Finish this step at once; its stop is where the next one starts.
+        let r = ctx.session.borrow_mut().timeline_mut().run_to(stop);
+        if let Err(e) = r {
+            ctx.notify(format!("Stopped: {e}"), true);
+        }
+        arrived_check(ctx);
+    }
+    let Some(state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    if matches!(state.phase, Phase::Waiting) {
+        show_me(ctx);
+        return;
+    }
+    if state.step + 1 >= state.tour.steps.len() {
+        leave(ctx, "Tour finished");
+        return;
+    }
+    enter(ctx, state.step + 1);
+    ctx.focus(Focus::Css("#tour-title".into()));
+    ctx.refresh.emit(());
+}
+
+/// The previous step, as it was where it stopped.
+pub fn back(ctx: &Ctx) {
+    let Some(mut state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    if state.step == 0 {
+        return;
+    }
+    let i = state.step - 1;
+    let Some(&at) = state.stops.get(i) else {
+        return;
+    };
+    let r = ctx.session.borrow_mut().timeline_mut().seek(at);
+    if let Err(e) = r {
+        ctx.notify(format!("Stopped: {e}"), true);
+    }
+    state.step = i;
+    state.stops.truncate(i + 1);
+    state.phase = Phase::Arrived;
+    if let Some(v) = state.current().view {
+        ctx.dispatch(UiAction::Reframe(Some(v)));
+    }
+    let said = format!(
+        "Back to step {} of {}: {}, at {at}",
+        i + 1,
+        state.tour.steps.len(),
+        state.current().title
+    );
+    ctx.dispatch(UiAction::Tour(Some(state)));
+    ctx.announce(said);
+    ctx.focus(Focus::Css("#tour-title".into()));
+    ctx.refresh.emit(());
+}
+
+/// Leaves the tour; the run stays where it is, the user's to change.
+pub fn leave(ctx: &Ctx, said: &str) {
+    ctx.session.borrow_mut().timeline_mut().pause();
+    let now = ctx.session.borrow().timeline().sim().now();
+    ctx.dispatch(UiAction::Tour(None));
+    ctx.announce(format!(
+        "{said}. The scenario is yours from {now}: change it, and the run goes on from there"
+    ));
+    ctx.focus(Focus::Stage);
+    ctx.refresh.emit(());
+}
+
+/// Every frame: notices the user doing the step's action, and the step reaching its stop.
+pub fn on_frame(ctx: &Ctx) {
+    let Some(state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    match state.phase {
+        Phase::Waiting => {
+            let done = {
+                let s = ctx.session.borrow();
+                let t = s.timeline();
+                t.edits()
+                    .get(state.edits_seen..)
+                    .unwrap_or_default()
+                    .iter()
+                    .any(|e| state.current().done_by(&e.command, t.sim()))
+            };
+            if done {
+                // Done by hand (from the inspector, say): the tour goes on, and the focus
+                // comes back to it.
+                ctx.announce(state.current().prompt.clone().unwrap_or_default() + ": done");
+                play(ctx);
+                ctx.focus(Focus::Css("#tour-title".into()));
+                ctx.refresh.emit(());
+            }
+        }
+        Phase::Playing(_) => {
+            if arrived_check(ctx) {
+                ctx.refresh.emit(());
+            }
+        }
+        Phase::Arrived => {}
+    }
+}
+
+/// Marks the step arrived once the run has reached its stop; says so with its numbers.
+fn arrived_check(ctx: &Ctx) -> bool {
+    let Some(mut state) = ctx.ui.borrow().tour.clone() else {
+        return false;
+    };
+    let Phase::Playing(stop) = state.phase else {
+        return false;
+    };
+    let (now, running) = {
+        let s = ctx.session.borrow();
+        (s.timeline().sim().now(), s.timeline().is_running())
+    };
+    if now < stop || running {
+        return false;
+    }
+    state.phase = Phase::Arrived;
+    state.stops.truncate(state.step);
+    state.stops.push(now);
+    let numbers = figure_words(ctx, state.current());
+    ctx.dispatch(UiAction::Tour(Some(state)));
+    ctx.announce(format!("Stopped at {now}. {numbers}"));
+    true
+}
+
+/// The step's figure in words, for the live region.
+fn figure_words(ctx: &Ctx, step: &TourStep) -> String {
+    let Some(f) = &step.figure else {
+        return String::new();
+    };
+    let s = ctx.session.borrow();
+    let readings = f.read(&switchboard_core::tour::metrics_value(s.timeline().sim()));
+    let parts: Vec<String> = readings
+        .iter()
+        .map(|r| format!("{}: {}", r.label, r.shown))
+        .collect();
+    format!("{}. {}", f.label, parts.join("; "))
+}
+
+/// The tour's panel.
+pub fn render(ctx: &Ctx) -> Html {
+    let Some(state) = ctx.ui.borrow().tour.clone() else {
+        return html! {};
+    };
+    let step = state.current().clone();
+    let total = state.tour.steps.len();
+    let last = state.step + 1 == total;
+    let readings = step.figure.as_ref().map(|f| {
+        let s = ctx.session.borrow();
+        (
+            f.label.clone(),
+            f.read(&switchboard_core::tour::metrics_value(s.timeline().sim())),
+        )
+    });
+    let now = ctx.session.borrow().timeline().sim().now();
+    let status = match state.phase {
+        Phase::Waiting => "Waiting for you".to_owned(),
+        Phase::Playing(stop) => format!("Playing to {stop}"),
+        Phase::Arrived => format!("Stopped at {now}"),
+    };
+    let on = |f: fn(&Ctx)| {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| f(&ctx))
+    };
+    let try_it = {
+        let ctx = ctx.clone();
+        Callback::from(move |_: MouseEvent| leave(&ctx, "Your turn"))
+    };
+    let on_key = {
+        let ctx = ctx.clone();
+        Callback::from(move |e: KeyboardEvent| {
+            if e.key() == "Escape" {
+                e.prevent_default();
+                leave(&ctx, "Left the tour");
+            }
+        })
+    };
+    html! {
+        <section class="tour-panel" aria-labelledby="tour-title" onkeydown={on_key}>
+            <p class="tour-progress">
+                <span id="tour-progress-text">{ format!("Step {} of {}", state.step + 1, total) }</span>
+                <progress max={total.to_string()} value={(state.step + 1).to_string()} aria-labelledby="tour-progress-text"></progress>
+            </p>
+            <h2 id="tour-title" tabindex="-1">{ step.title.clone() }</h2>
+            <p class="tour-text">{ step.text.clone() }</p>
+            if let (Phase::Waiting, Some(prompt)) = (state.phase, step.prompt.clone()) {
+                <div class="tour-ask">
+                    <p class="tour-prompt">{ prompt }</p>
+                    <button data-action="tour-show-me" onclick={on(show_me)}>{ "Show me" }</button>
+                </div>
+            }
+            if let Some((label, readings)) = readings {
+                <figure class={classes!("tour-figure", matches!(state.phase, Phase::Arrived).then_some("arrived"))}>
+                    <figcaption>{ label }</figcaption>
+                    <dl>
+                        { for readings.into_iter().map(|r| html! {
+                            <div class="tour-number"><dt>{ r.label }</dt><dd>{ r.shown }</dd></div>
+                        }) }
+                    </dl>
+                </figure>
+            }
+            <p class="tour-status muted">{ status }</p>
+            <div class="tour-nav">
+                <button data-action="tour-back" onclick={on(back)} disabled={state.step == 0}>{ "Back" }</button>
+                <button data-action="tour-next" class="primary" onclick={on(next)}>{ if last { "Finish" } else { "Next" } }</button>
+            </div>
+            <button data-action="tour-try" class="tour-try" onclick={try_it}
+                title="Leave the tour with the run where it is, and change the scenario yourself">{ "Try it yourself" }</button>
+        </section>
+    }
+}
+
+/// The header's button that starts the tour of the document on the canvas, if it has one.
+pub fn start_button(ctx: &Ctx) -> Html {
+    let touring = ctx.ui.borrow().tour.is_some();
+    let has = ctx.session.borrow().has_tour();
+    if touring || !has {
+        return html! {};
+    }
+    let ctx = ctx.clone();
+    let onclick = Callback::from(move |_: MouseEvent| start(&ctx));
+    html! {
+        <button data-action="tour-start" class="primary" {onclick}
+            title="A guided tour of this scenario: it plays, stops where something happens, and explains it">{ "Take the tour" }</button>
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_step_plays_faster_and_a_short_one_at_the_users_speed() {
+        assert_eq!(step_speed(5.0, 1.0), 1.0);
+        assert_eq!(step_speed(18.0, 1.0), 5.0);
+        assert_eq!(step_speed(18.0, 10.0), 10.0, "never slower than the user's");
+        assert_eq!(step_speed(600.0, 1.0), 100.0);
+        assert_eq!(step_speed(0.0, 0.25), 0.25);
+    }
+}
