@@ -124,3 +124,44 @@ test("an example without a tour offers none, and Escape leaves a tour", async ()
   await page.locator(".tour-panel").waitFor({ state: "detached" });
   assert.deepEqual(page.problems, []);
 });
+
+test("a tour embedded at a step in the demo article, and driven through postMessage", async () => {
+  const { server, browser } = await import("./harness.mjs");
+  const page = await browser.newPage({ viewport: { width: 1100, height: 1600 } });
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  await page.goto(server.url + "embed-demo.html");
+  const frame = page.frameLocator("#tour");
+  await frame.locator(".tour-panel").waitFor({ timeout: 15000 });
+  // Opened at step 2: step 1 has been taken (the run is where it stopped), and step 2 waits.
+  assert.equal(await frame.locator("#tour-progress-text").textContent(), "Step 2 of 4");
+  assert.equal(await frame.locator(".tour-status").textContent(), "Waiting for you");
+  assert.equal(await frame.locator("#clock").getAttribute("data-now-us"), "5000000");
+  await frame.locator('[data-action="tour-show-me"]').focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(
+    () => document.getElementById("tour").contentDocument.querySelector(".tour-status")?.textContent.startsWith("Stopped"),
+    null,
+    { timeout: 30000 },
+  );
+  assert.equal(await frame.locator("#clock").getAttribute("data-now-us"), "10000000");
+  await screenshot(page, "tour-04-embedded");
+  // The host page asks for the last step; the player answers with the step's numbers.
+  const event = await page.evaluate(
+    () =>
+      new Promise((resolve) => {
+        const player = document.getElementById("tour");
+        window.addEventListener("message", (e) => {
+          if (e.source === player.contentWindow && e.data?.event === "tour_step" && e.data.step === 4) resolve(e.data);
+        });
+        player.contentWindow.postMessage({ type: "switchboard", command: "tour", step: 4 }, window.location.origin);
+      }),
+  );
+  assert.equal(event.of, 4);
+  assert.equal(event.now_us, 16000000);
+  const byLabel = Object.fromEntries(event.readings.map((r) => [r.label, r.value]));
+  assert.equal(byLabel["shop-2 (queue): orders failed"], 0);
+  assert.ok(byLabel["shop (HTTP call): orders failed"] > 20, JSON.stringify(event.readings));
+  assert.deepEqual(problems, []);
+  await page.close();
+});

@@ -15,7 +15,7 @@ pub enum Controls {
 }
 
 /// The options of an embedded player, from its URL query. Each has a default, so new options
-/// (a guided tour is planned: `tour=<name>`) can be added without breaking existing snippets.
+/// can be added without breaking existing snippets.
 #[derive(Clone, Debug, PartialEq)]
 pub struct EmbedOptions {
     /// The reader may edit the topology (drag, connect, inspector); otherwise it is a player.
@@ -35,6 +35,9 @@ pub struct EmbedOptions {
     /// The only origin whose commands are obeyed and to which events are posted; `None`:
     /// commands from any origin, events to any (`"*"`).
     pub origin: Option<String>,
+    /// Take the scenario's guided tour, from this step (from 0; `tour`, or `step=3` for the
+    /// third). `start` and `autoplay` do not apply: the tour drives the run.
+    pub tour: Option<usize>,
 }
 
 impl Default for EmbedOptions {
@@ -48,6 +51,7 @@ impl Default for EmbedOptions {
             speed: 1.0,
             controls: Controls::Full,
             origin: None,
+            tour: None,
         }
     }
 }
@@ -141,6 +145,11 @@ pub fn parse(query: &str) -> Option<Result<EmbedOptions, String>> {
                         other => return Err(format!("controls={other:?}: expected full or none")),
                     }
                 }
+                "tour" | "step" => {
+                    if let Some(step) = tour_option(k, v)? {
+                        o.tour = Some(o.tour.unwrap_or(0).max(step));
+                    }
+                }
                 "origin" => {
                     if !(v.starts_with("https://") || v.starts_with("http://")) || v.ends_with('/')
                     {
@@ -168,6 +177,35 @@ pub fn parse(query: &str) -> Option<Result<EmbedOptions, String>> {
     }
 }
 
+/// What a `tour` or `step` option asks for: the tour from that step (from 0), or no tour
+/// (`tour=0`). The page's own URL takes them too (`?example=…&tour&step=3`).
+pub fn tour_option(name: &str, v: &str) -> Result<Option<usize>, String> {
+    match name {
+        "tour" => Ok(flag(name, v)?.then_some(0)),
+        _ => match v.parse::<usize>() {
+            Ok(n) if (1..=switchboard_core::tour::MAX_STEPS).contains(&n) => Ok(Some(n - 1)),
+            _ => Err(format!(
+                "step={v:?}: expected a step number from 1 to {}",
+                switchboard_core::tour::MAX_STEPS
+            )),
+        },
+    }
+}
+
+/// The tour a page's query asks for (`tour`, `step=N`), outside embed mode.
+pub fn tour_of_query(query: &str) -> Result<Option<usize>, String> {
+    let mut tour = None;
+    for p in query.trim_start_matches('?').split('&') {
+        let (k, v) = p.split_once('=').unwrap_or((p, ""));
+        if k == "tour" || k == "step" {
+            if let Some(step) = tour_option(k, v)? {
+                tour = Some(tour.unwrap_or(0).max(step));
+            }
+        }
+    }
+    Ok(tour)
+}
+
 /// A command from the host page.
 #[derive(Clone, Debug, PartialEq)]
 pub enum HostCommand {
@@ -181,6 +219,8 @@ pub enum HostCommand {
     Seek(SimTime),
     /// Replace the scenario (a scenario document, as in a file).
     Load(String),
+    /// Take the scenario's guided tour from this step (from 0).
+    Tour(usize),
 }
 
 /// Reads a message from the host page. `Ok(None)`: not for us (other libraries post messages
@@ -222,9 +262,26 @@ pub fn parse_command(data: &Value) -> Result<Option<HostCommand>, String> {
             };
             HostCommand::Load(text)
         }
+        "tour" => {
+            let step = match data.get("step") {
+                None => 0,
+                Some(Value::Number(n)) => {
+                    let n = n.as_u64().unwrap_or(0);
+                    if n == 0 || n > switchboard_core::tour::MAX_STEPS as u64 {
+                        return Err(format!(
+                            "\"step\" is a step number from 1 to {}",
+                            switchboard_core::tour::MAX_STEPS
+                        ));
+                    }
+                    n as usize - 1
+                }
+                Some(_) => return Err("\"step\" must be a number (1 for the first)".into()),
+            };
+            HostCommand::Tour(step)
+        }
         other => {
             return Err(format!(
-                "unknown command {other:?}: expected play, pause, step, seek or load"
+                "unknown command {other:?}: expected play, pause, step, seek, load or tour"
             ))
         }
     }))
@@ -248,7 +305,7 @@ mod tests {
         assert_eq!(parse("?example=hello"), None, "not an embed");
         assert_eq!(parse("?embed=0"), None);
         assert_eq!(parse("?embed").unwrap().unwrap(), EmbedOptions::default());
-        let o = parse("?embed=1&editable=1&autoplay&loop=1&start=2s&end=10s&speed=2.5&controls=none&origin=https%3A%2F%2Fdocs.example.org&tour=intro")
+        let o = parse("?embed=1&editable=1&autoplay&loop=1&start=2s&end=10s&speed=2.5&controls=none&origin=https%3A%2F%2Fdocs.example.org&tour=0")
             .unwrap()
             .unwrap();
         assert!(o.editable && o.autoplay && o.looped);
@@ -257,7 +314,15 @@ mod tests {
         assert_eq!(o.speed, 2.5);
         assert_eq!(o.controls, Controls::None);
         assert_eq!(o.origin.as_deref(), Some("https://docs.example.org"));
+        assert_eq!(o.tour, None, "tour=0: no tour");
         assert!(!parse("?embed&readonly=1").unwrap().unwrap().editable);
+        assert_eq!(parse("?embed&tour").unwrap().unwrap().tour, Some(0));
+        assert_eq!(parse("?embed&tour&step=3").unwrap().unwrap().tour, Some(2));
+        assert_eq!(parse("?embed&step=3").unwrap().unwrap().tour, Some(2));
+        assert_eq!(parse("?embed&tour=0").unwrap().unwrap().tour, None);
+        assert_eq!(tour_of_query("?example=x&tour&step=2"), Ok(Some(1)));
+        assert_eq!(tour_of_query("?example=x"), Ok(None));
+        assert!(tour_of_query("?step=0").unwrap_err().contains("step="));
     }
 
     #[test]
@@ -272,6 +337,9 @@ mod tests {
             ("?embed&controls=some", "controls="),
             ("?embed&origin=javascript:alert(1)", "origin="),
             ("?embed&origin=https://x.org/", "origin="),
+            ("?embed&step=0", "step="),
+            ("?embed&step=two", "step="),
+            ("?embed&tour=maybe", "tour="),
         ] {
             let err = parse(q).unwrap().unwrap_err();
             assert!(err.contains(why), "{q}: {err}");
@@ -305,6 +373,14 @@ mod tests {
             ok(json!({"type":"switchboard","command":"load","scenario":{"version":1}})),
             HostCommand::Load(t) if t.contains("version")
         ));
+        assert_eq!(
+            ok(json!({"type":"switchboard","command":"tour","step":3})),
+            HostCommand::Tour(2)
+        );
+        assert_eq!(
+            ok(json!({"type":"switchboard","command":"tour"})),
+            HostCommand::Tour(0)
+        );
         assert_eq!(parse_command(&json!({"type":"other"})).unwrap(), None);
         assert_eq!(parse_command(&json!("hello")).unwrap(), None);
         for (v, why) in [
@@ -325,6 +401,14 @@ mod tests {
             (
                 json!({"type":"switchboard","command":"load","scenario":5}),
                 "must be a scenario",
+            ),
+            (
+                json!({"type":"switchboard","command":"tour","step":0}),
+                "step number",
+            ),
+            (
+                json!({"type":"switchboard","command":"tour","step":"2"}),
+                "must be a number",
             ),
         ] {
             let err = parse_command(&v).unwrap_err();

@@ -31,6 +31,8 @@ struct Init {
     example: String,
     shared: Option<crate::link::Shared>,
     embed: Option<crate::embed::EmbedOptions>,
+    /// `tour`, `step=N`: take the example's tour from that step (from 0).
+    tour: Option<usize>,
 }
 
 fn initial() -> Init {
@@ -41,6 +43,7 @@ fn initial() -> Init {
         example,
         shared: None,
         embed: None,
+        tour: None,
     };
     let search = web_sys::window()
         .and_then(|w| w.location().search().ok())
@@ -51,7 +54,10 @@ fn initial() -> Init {
             init.embed = Some(crate::embed::EmbedOptions::default());
             init.problem = Some(format!("Embed option ignored: {why}"));
         }
-        None => {}
+        None => match crate::embed::tour_of_query(&search) {
+            Ok(t) => init.tour = t,
+            Err(why) => init.problem = Some(format!("Tour option ignored: {why}")),
+        },
     }
     let hash = web_sys::window()
         .and_then(|w| w.location().hash().ok())
@@ -211,6 +217,13 @@ pub fn app() -> Html {
                 }
                 let opened = init.shared.is_some() || !init.example.is_empty();
                 files::restore_saved_work(&ctx, opened);
+                // `?example=…&tour&step=3`: the example's tour, from that step.
+                if let Some(step) = init.tour {
+                    if let Err(why) = tour::start_at(&ctx, step) {
+                        ctx.notify(why, true);
+                    }
+                    ctx.refresh.emit(());
+                }
             }
         });
     }
@@ -350,6 +363,7 @@ pub fn app() -> Html {
             ui.announcer.said.clone(),
         )
     };
+    let touring = ctx.ui.borrow().tour.is_some();
     if let Some(o) = embed {
         // The compact player: the stage, and what the options add to it.
         let controls = o.controls == crate::embed::Controls::Full;
@@ -357,8 +371,8 @@ pub fn app() -> Html {
         return html! {
             <main class={classes!("app", "embed", o.editable.then_some("editable"))} data-theme={theme}>
                 <h1 class="visually-hidden">{ format!("Switchboard player: {}", ctx.session.borrow().doc().name) }</h1>
-                <div class="workspace">
-                    if o.editable { { palette::render(&ctx) } }
+                <div class={classes!("workspace", touring.then_some("touring"))}>
+                    if touring { { tour::render(&ctx) } } else if o.editable { { palette::render(&ctx) } }
                     { stage::render(&ctx, &stage_ref, &canvas_ref) }
                     if o.editable { { inspector::render(&ctx) } }
                 </div>
@@ -369,7 +383,6 @@ pub fn app() -> Html {
         };
     }
     let theme = theme_name(dark);
-    let touring = ctx.ui.borrow().tour.is_some();
     html! {
         <main class="app" data-theme={theme} data-save={save.name()}>
             { header(&ctx) }

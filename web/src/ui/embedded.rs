@@ -20,9 +20,20 @@ pub const TIME_EVERY_MS: f64 = 250.0;
 /// `progress`), and `ready` comes when it is there; otherwise `ready` describes time zero
 /// before any event.
 pub fn start(ctx: &Ctx, o: &EmbedOptions) {
+    ctx.session.borrow_mut().timeline_mut().set_speed(o.speed);
+    if let Some(step) = o.tour {
+        // The tour drives the run: `start` and `autoplay` do not apply.
+        match super::tour::start_at(ctx, step) {
+            Ok(()) => post(ctx, embed::event("ready", clock(ctx))),
+            Err(why) => {
+                ctx.notify(why.clone(), true);
+                post(ctx, embed::event("error", json!({ "message": why })));
+            }
+        }
+        return;
+    }
     let mut s = ctx.session.borrow_mut();
     let t = s.timeline_mut();
-    t.set_speed(o.speed);
     if o.start > SimTime::ZERO {
         t.begin_run_to(o.start);
         ctx.dispatch(UiAction::Work(Some(WorkOwner::Host("start"))));
@@ -196,6 +207,12 @@ fn obey(ctx: &Ctx, command: HostCommand) -> Option<Value> {
                     ctx.dispatch(UiAction::Work(None));
                 }
             }
+        }
+        HostCommand::Tour(step) => {
+            return match super::tour::start_at(ctx, step) {
+                Ok(()) => Some(embed::event("tour", clock(ctx))),
+                Err(why) => Some(embed::event("error", json!({ "message": why }))),
+            };
         }
         HostCommand::Load(text) => {
             let doc = match Scenario::from_json_draft(&text) {

@@ -64,14 +64,34 @@ impl TourState {
 /// Starts the tour of the document on the canvas, from the beginning of its run: an example
 /// is opened afresh; other work restarts from time zero.
 pub fn start(ctx: &Ctx) {
+    match start_at(ctx, 0) {
+        // The reader asked for it: the focus goes to the step (a tour opened by a URL leaves
+        // the focus where it is, so an article embedding one is not scrolled to it).
+        Ok(()) => ctx.focus(Focus::Css("#tour-title".into())),
+        Err(why) => ctx.notify(why, true),
+    }
+    ctx.refresh.emit(());
+}
+
+/// Starts the tour at step `step` (from 0): the steps before it are taken at once, as
+/// "Show me" and "Next" would (their actions done, each run to its stop), and `step` is
+/// entered. An embedded player starts here (`tour`, `step=N`, the `tour` command).
+pub fn start_at(ctx: &Ctx, step: usize) -> Result<(), String> {
+    let has = ctx.session.borrow().has_tour();
     let Some(tour) = ctx.session.borrow().doc().tour else {
-        ctx.notify(
-            "This scenario's tour no longer fits it: a node or an edge it shows was removed. Undo brings it back.",
-            true,
-        );
-        ctx.refresh.emit(());
-        return;
+        return Err(if has {
+            "This scenario's tour no longer fits it: a node or an edge it shows was removed. Undo brings it back.".into()
+        } else {
+            "This scenario has no tour".into()
+        });
     };
+    if step >= tour.steps.len() {
+        return Err(format!(
+            "step {}: this tour has {} steps",
+            step + 1,
+            tour.steps.len()
+        ));
+    }
     let example = ctx.ui.borrow().example.clone();
     let reopened = match super::examples::get(&example)
         .and_then(|text| switchboard_core::Scenario::from_json(text).ok())
@@ -81,24 +101,32 @@ pub fn start(ctx: &Ctx) {
     };
     if !reopened {
         let r = ctx.session.borrow_mut().restart();
-        if let Err(e) = r {
-            ctx.notify(format!("The tour cannot start: {e}"), true);
-            ctx.refresh.emit(());
-            return;
-        }
+        r.map_err(|e| format!("The tour cannot start: {e}"))?;
         ctx.dispatch(UiAction::Restarted);
+    }
+    // The steps before `step`, taken at once.
+    let mut stops = Vec::with_capacity(step);
+    for s in &tour.steps[..step] {
+        let mut session = ctx.session.borrow_mut();
+        let t = session.timeline_mut();
+        if let Some(c) = s.command(t.sim()) {
+            t.apply(c).map_err(|e| format!("The tour cannot start: {e}"))?;
+        }
+        let stop = s.stop(t.sim());
+        t.run_to(stop)
+            .map_err(|e| format!("The tour cannot start: {e}"))?;
+        stops.push(stop);
     }
     let state = TourState {
         tour: Rc::new(tour),
-        step: 0,
-        stops: Vec::new(),
+        step,
+        stops,
         phase: Phase::Arrived,
         edits_seen: 0,
     };
     ctx.dispatch(UiAction::Tour(Some(state)));
-    enter(ctx, 0);
-    ctx.focus(Focus::Css("#tour-title".into()));
-    ctx.refresh.emit(());
+    enter(ctx, step);
+    Ok(())
 }
 
 /// Shows step `i`, from where the run is: waits for its action, or plays to its stop.
@@ -151,14 +179,23 @@ fn play(ctx: &Ctx) {
     let Some(mut state) = ctx.ui.borrow().tour.clone() else {
         return;
     };
+    let still = ctx.ui.borrow().reduced_motion;
     let stop = {
         let mut s = ctx.session.borrow_mut();
         let t = s.timeline_mut();
         let stop = state.current().stop(t.sim());
-        // A long step plays faster, so that it takes a few seconds to watch.
-        let span = stop.0.saturating_sub(t.sim().now().0) as f64 / 1e6;
-        t.set_speed(step_speed(span, t.speed()));
-        t.play_until(stop);
+        if still {
+            // Reduced motion: the step goes straight to where it stops, without animating.
+            if let Err(e) = t.run_to(stop) {
+                drop(s);
+                ctx.notify(format!("Stopped: {e}"), true);
+            }
+        } else {
+            // A long step plays faster, so that it takes a few seconds to watch.
+            let span = stop.0.saturating_sub(t.sim().now().0) as f64 / 1e6;
+            t.set_speed(step_speed(span, t.speed()));
+            t.play_until(stop);
+        }
         stop
     };
     state.phase = Phase::Playing(stop);
@@ -335,9 +372,36 @@ fn arrived_check(ctx: &Ctx) -> bool {
     state.stops.truncate(state.step);
     state.stops.push(now);
     let numbers = figure_words(ctx, state.current());
+    let event = tour_event(ctx, &state);
     ctx.dispatch(UiAction::Tour(Some(state)));
     ctx.announce(format!("Stopped at {now}. {numbers}"));
+    if ctx.ui.borrow().embed.is_some() {
+        super::embedded::post(ctx, event);
+    }
     true
+}
+
+/// The `tour_step` event an embedded player posts when a step stops: which step, where, and
+/// its numbers.
+fn tour_event(ctx: &Ctx, state: &TourState) -> serde_json::Value {
+    let s = ctx.session.borrow();
+    let sim = s.timeline().sim();
+    let step = state.current();
+    let readings = step
+        .figure
+        .as_ref()
+        .map(|f| f.read(&switchboard_core::tour::metrics_value(sim)))
+        .unwrap_or_default();
+    crate::embed::event(
+        "tour_step",
+        serde_json::json!({
+            "step": state.step + 1,
+            "of": state.tour.steps.len(),
+            "title": step.title,
+            "now_us": sim.now().0,
+            "readings": readings,
+        }),
+    )
 }
 
 /// The step's figure in words, for the live region.
