@@ -157,7 +157,8 @@ impl<'de> Deserialize<'de> for Highlight {
     }
 }
 
-/// The numbers a step shows, each read from the run when the step is shown.
+/// The numbers a step shows, each read from the run when the step is shown; or, with a
+/// `sweep`, read from runs of the scenario with one setting varied, as a chart.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Figure {
@@ -165,6 +166,111 @@ pub struct Figure {
     pub label: String,
     /// One number, or several side by side.
     pub values: Vec<Measure>,
+    /// Runs the scenario from the start once per value of a setting and reads each number at
+    /// the end of each run: the chart of a number against the setting.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sweep: Option<Sweep>,
+}
+
+/// A setting varied across runs: `{"nodes": ["w1", "w2"], "setting": "prefetch_count",
+/// "values": [1, 2, 5, 20, 100], "until": "3s"}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Sweep {
+    /// The nodes whose setting takes each value (all of them at once).
+    pub nodes: Vec<String>,
+    /// The setting, as the nodes' `config` names it.
+    pub setting: String,
+    /// The values, in the chart's order: numbers.
+    pub values: Vec<f64>,
+    /// How long each run lasts.
+    pub until: SimDuration,
+}
+
+/// The most values a sweep runs.
+pub const MAX_SWEEP_VALUES: usize = 12;
+
+/// One number of a swept figure, against each value of the setting.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Series {
+    /// The measure's label, or the figure's.
+    pub label: String,
+    /// `(setting value, the number read at the end of that run)`.
+    pub points: Vec<(f64, Reading)>,
+}
+
+impl Sweep {
+    /// The scenario with the sweep's setting at `value` on each of its nodes, checked as a
+    /// document (without its tour).
+    pub fn variant(&self, s: &Scenario, value: f64) -> Result<Scenario, String> {
+        let mut doc = serde_json::to_value(s).map_err(|e| e.to_string())?;
+        if let Some(o) = doc.as_object_mut() {
+            o.remove("tour");
+        }
+        let number = if value.fract() == 0.0 && value.abs() < 9.0e15 {
+            Value::from(value as i64)
+        } else {
+            Value::from(value)
+        };
+        let nodes = doc
+            .get_mut("nodes")
+            .and_then(Value::as_array_mut)
+            .ok_or("a scenario has nodes")?;
+        for id in &self.nodes {
+            let n = nodes
+                .iter_mut()
+                .find(|n| n.get("id").and_then(Value::as_str) == Some(id.as_str()))
+                .ok_or_else(|| format!("no node has id {id:?}"))?;
+            let config = n
+                .as_object_mut()
+                .ok_or("a node is an object")?
+                .entry("config")
+                .or_insert_with(|| Value::Object(Default::default()));
+            match config {
+                Value::Object(c) => {
+                    c.insert(self.setting.clone(), number.clone());
+                }
+                Value::Null
+                | Value::Bool(_)
+                | Value::Number(_)
+                | Value::String(_)
+                | Value::Array(_) => {
+                    *config = serde_json::json!({ self.setting.clone(): number.clone() });
+                }
+            }
+        }
+        Scenario::from_json(&doc.to_string()).map_err(|d| {
+            format!(
+                "with {} {}: {}",
+                self.setting,
+                number,
+                d.0.first().map(ToString::to_string).unwrap_or_default()
+            )
+        })
+    }
+
+    /// Runs `s` once per value and reads the figure's numbers at the end of each run.
+    pub fn run(&self, s: &Scenario, figure: &Figure) -> Result<Vec<Series>, String> {
+        let mut series: Vec<Series> = figure
+            .values
+            .iter()
+            .map(|m| Series {
+                label: m.label.clone().unwrap_or_else(|| figure.label.clone()),
+                points: Vec::with_capacity(self.values.len()),
+            })
+            .collect();
+        for &v in &self.values {
+            let variant = self.variant(s, v)?;
+            let mut sim = Sim::new(&variant).map_err(|d| d.to_string())?;
+            sim.advance_to(SimTime(self.until.0));
+            sim.drain_events().for_each(drop);
+            let readings = figure.read(&metrics_value(&sim));
+            for (line, r) in series.iter_mut().zip(readings) {
+                line.points.push((v, r));
+            }
+        }
+        Ok(series)
+    }
 }
 
 /// One number read from the run's metrics.
@@ -479,6 +585,9 @@ pub struct StepOutcome {
     pub stopped_at: SimTime,
     /// Its figure's numbers there (empty without a figure).
     pub readings: Vec<Reading>,
+    /// A swept figure's chart: each number against the setting.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub sweep: Vec<Series>,
 }
 
 /// Why [`play`] could not take a tour to its end.
@@ -490,6 +599,14 @@ pub enum PlayError {
     /// A step's suggested action was refused.
     #[error("tour.steps[{step}].action was refused: {why}")]
     Refused {
+        /// The step.
+        step: usize,
+        /// Why.
+        why: String,
+    },
+    /// A step's sweep could not run.
+    #[error("tour.steps[{step}].figure.sweep: {why}")]
+    Sweep {
         /// The step.
         step: usize,
         /// Why.
@@ -524,10 +641,21 @@ pub fn play(
             Some(f) => f.read(&metrics_value(sim)),
             None => Vec::new(),
         };
+        let sweep = match step
+            .figure
+            .as_ref()
+            .and_then(|f| Some((f, f.sweep.as_ref()?)))
+        {
+            Some((f, sw)) => sw
+                .run(sim.scenario(), f)
+                .map_err(|why| PlayError::Sweep { step: i, why })?,
+            None => Vec::new(),
+        };
         out.push(StepOutcome {
             title: step.title.clone(),
             stopped_at: sim.now(),
             readings,
+            sweep,
         });
     }
     Ok(out)
@@ -552,6 +680,16 @@ pub(crate) fn check_metrics(tour: &Tour, sim: &Sim, diags: &mut Vec<Diagnostic>)
     let metrics = metrics_value(sim);
     for (i, step) in tour.steps.iter().enumerate() {
         let Some(f) = &step.figure else { continue };
+        if let Some(sw) = &f.sweep {
+            for (j, &v) in sw.values.iter().enumerate() {
+                if let Err(why) = sw.variant(sim.scenario(), v) {
+                    diags.push(Diagnostic::new(
+                        format!("tour.steps[{i}].figure.sweep.values[{j}]"),
+                        why,
+                    ));
+                }
+            }
+        }
         for (j, m) in f.values.iter().enumerate() {
             let path = format!("tour.steps[{i}].figure.values[{j}]");
             check_metric(&metrics, m.node.as_deref(), &m.metric, &path, diags);
@@ -767,6 +905,30 @@ pub(crate) fn check(
                     diags.push(Diagnostic::new(
                         format!("{path}.metric"),
                         "must not be empty",
+                    ));
+                }
+            }
+            if let Some(sw) = &f.sweep {
+                let path = format!("{path}.sweep");
+                if sw.nodes.is_empty() {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.nodes"),
+                        "name at least one node",
+                    ));
+                }
+                for (j, id) in sw.nodes.iter().enumerate() {
+                    node(id, format!("{path}.nodes[{j}]"), diags);
+                }
+                if sw.values.len() < 2 || sw.values.len() > MAX_SWEEP_VALUES {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.values"),
+                        format!("expected from 2 to {MAX_SWEEP_VALUES} values"),
+                    ));
+                }
+                if sw.until == SimDuration::ZERO || sw.until > MAX_WITHIN {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.until"),
+                        format!("expected more than 0s and at most {MAX_WITHIN}"),
                     ));
                 }
             }

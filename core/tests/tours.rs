@@ -110,6 +110,179 @@ fn a_queue_keeps_the_outage_from_the_shop_and_loses_nothing() {
     assert_eq!(value(&r, "invoices still waiting"), 0.0);
 }
 
+/// The numbers of step `i` (from 0) of the tour of `name`, by label.
+fn at_step(tours: &[(&str, Vec<StepOutcome>)], name: &str, i: usize) -> Vec<Reading> {
+    tours
+        .iter()
+        .find(|(n, _)| *n == name)
+        .unwrap_or_else(|| panic!("{name} has no tour"))
+        .1[i]
+        .readings
+        .clone()
+}
+
+#[test]
+fn each_exchange_type_routes_the_same_publishes_its_own_way() {
+    let tours = played();
+    let r = last(&tours, "amqp-exchange-types");
+    // Fanout copies every message to both its queues; topic and headers give some messages
+    // to several queues and some to one; direct gave one message none and one two (CC).
+    assert_eq!(value(&r, "fanout"), 2.0);
+    let topic = value(&r, "topic");
+    assert!(topic > 1.0 && topic < 2.0, "topic: {topic}");
+    assert!(value(&r, "headers") > 1.0);
+    assert!(value(&r, "direct") < value(&r, "fanout"));
+    assert!(value(&r, "messages dropped, no queue matched") >= 1.0);
+    // x-match any takes more than all; 1.0 does not match the integer 1.
+    let headers = at_step(&tours, "amqp-exchange-types", 3);
+    assert!(
+        value(&headers, "eu-or-vip (any: eu or vip)") > value(&headers, "eu-vip (all: eu and vip)")
+    );
+    assert_eq!(value(&headers, "v1-int (all: version 1)"), 1.0);
+}
+
+#[test]
+fn the_poison_message_is_dead_lettered_where_nobody_reads_it() {
+    let r = last(&played(), "amqp-quorum-delivery-limit");
+    assert!(value(&r, "orders waiting in poison") >= 1.0);
+    assert_eq!(value(&r, "consumers reading poison"), 0.0);
+    assert_eq!(value(&r, "messages processed"), 0.0);
+    // The rejected order is retried a few times, then no more (x-delivery-limit 2); the
+    // nacked one is never given up on.
+    let rejected = value(&r, "deliveries of the rejected order");
+    assert!((2.0..=5.0).contains(&rejected), "rejected: {rejected}");
+    let nacked = value(&r, "deliveries of the nacked message");
+    assert!(nacked > 10.0 * rejected, "nacked: {nacked}");
+}
+
+#[test]
+fn retries_with_backoff_complete_most_jobs_and_the_rest_fail_for_good() {
+    let r = last(&played(), "bullmq-retries-and-backoff");
+    let added = value(&r, "jobs added");
+    let completed = value(&r, "completed");
+    let failed = value(&r, "failed for good");
+    let threw = value(&r, "attempts that threw");
+    assert!(failed >= 1.0, "some jobs ran out of attempts");
+    assert!(
+        completed > 2.0 * failed,
+        "completed {completed}, failed {failed}"
+    );
+    assert_eq!(completed + failed, added, "every job has run");
+    assert!(
+        threw > added,
+        "more attempts threw ({threw}) than there were jobs ({added})"
+    );
+    let per_job = value(&r, "attempts per job");
+    assert!(
+        per_job > 1.5 && per_job <= 3.0,
+        "attempts per job: {per_job}"
+    );
+}
+
+#[test]
+fn a_crashed_consumers_partitions_lag_until_the_rebalance_and_then_drain() {
+    let tours = played();
+    let name = "kafka-consumer-group-rebalance";
+    let outage = at_step(&tours, name, 1);
+    let healthy = value(&outage, "partition 0 (billing-1's)");
+    let end = last(&tours, name);
+    for p in ["4", "5"] {
+        let during = value(&outage, &format!("partition {p} (billing-3's)"));
+        assert!(
+            during > 50.0 && during > 2.0 * healthy,
+            "partition {p}: {during} while billing-3 is gone, partition 0: {healthy}"
+        );
+        let after = value(&end, &format!("partition {p}"));
+        assert!(
+            after < during / 2.0,
+            "partition {p}: {during}, then {after}"
+        );
+    }
+    assert!(value(&end, "rebalances billing-1 took part in") >= 3.0);
+}
+
+#[test]
+fn the_read_model_lags_its_source_and_reads_from_it_are_stale() {
+    let r = last(&played(), "data-read-model");
+    let p50 = value(&r, "window, median");
+    let p99 = value(&r, "window, 99th percentile");
+    assert!(p50 > 0.0 && p50 < 200_000.0, "median window: {p50} us");
+    assert!(p99 > 1_000_000.0, "the crash's window: {p99} us");
+    assert!(value(&r, "orders not in the view yet") <= 5.0, "caught up");
+    assert!(value(&r, "reads that missed the order") > 0.5);
+    assert_eq!(value(&r, "reads from orders-db that missed it"), 0.0);
+}
+
+#[test]
+fn one_order_crosses_four_systems_and_every_order_reaches_the_read_model() {
+    let tours = played();
+    let name = "order-journey";
+    let first = at_step(&tours, name, 0);
+    assert_eq!(value(&first, "orders answered"), 1.0);
+    let stream = at_step(&tours, name, 2);
+    assert_eq!(value(&stream, "records in shipments"), 1.0);
+    assert_eq!(value(&stream, "records processed by tracking"), 0.0);
+    // The first orders reach the read model seconds after the shop had its answer.
+    let waited = at_step(&tours, name, 3);
+    let late = value(&waited, "the latest any of them reached orders-view");
+    let answer = value(&waited, "the shop's wait for its answer, median");
+    assert!(
+        late > 1_000_000.0 && late > 10.0 * answer,
+        "{late} us, {answer} us"
+    );
+
+    let r = last(&tours, name);
+    let placed = value(&r, "answered over HTTP");
+    assert!(placed > 50.0, "{placed}");
+    for hop in [
+        "delivered by RabbitMQ",
+        "shipped by a BullMQ job",
+        "read from Kafka",
+    ] {
+        let n = value(&r, hop);
+        assert!(
+            (placed - 3.0..=placed).contains(&n),
+            "{hop}: {n} of {placed}"
+        );
+    }
+    let p50 = value(&r, "read model lag, median");
+    let p99 = value(&r, "read model lag, 99th percentile");
+    assert!(
+        p50 < 1_000_000.0 && p99 > 1_000_000.0,
+        "p50 {p50} us, p99 {p99} us"
+    );
+}
+
+#[test]
+fn throughput_rises_with_prefetch_and_falls_again_when_a_slow_consumer_hoards() {
+    let tours = played();
+    let (_, steps) = tours
+        .iter()
+        .find(|(n, _)| *n == "amqp-prefetch-throughput")
+        .expect("the prefetch story");
+    let chart = &steps.last().unwrap().sweep;
+    assert_eq!(chart.len(), 1);
+    let points: Vec<(f64, f64)> = chart[0]
+        .points
+        .iter()
+        .map(|(x, r)| (*x, r.value.expect("measured")))
+        .collect();
+    let (best_at, best) =
+        points
+            .iter()
+            .copied()
+            .fold((0.0, f64::MIN), |a, p| if p.1 > a.1 { p } else { a });
+    let (first, last) = (points[0], points[points.len() - 1]);
+    assert!(
+        best_at > first.0 && best_at < last.0,
+        "the best prefetch is in between: {points:?}"
+    );
+    assert!(first.1 < best * 0.5, "prefetch 1 idles: {points:?}");
+    assert!(last.1 < best * 0.8, "a large prefetch hoards: {points:?}");
+    // The chart's first point is the tour's own run (prefetch 1), read the same way.
+    assert_eq!(Some(first.1), steps.last().unwrap().readings[0].value);
+}
+
 /// A small scenario with a tour, as JSON, with `tour` spliced in.
 fn with_tour(tour: &str) -> String {
     format!(

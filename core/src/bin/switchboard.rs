@@ -188,6 +188,18 @@ fn tour(scenario: &Validated, json: bool) -> Result<(), String> {
         for r in &s.readings {
             text.push_str(&format!("   {}: {}\n", r.label, r.shown));
         }
+        for line in &s.sweep {
+            let points: Vec<String> = line
+                .points
+                .iter()
+                .map(|(x, r)| format!("{x} → {}", r.shown))
+                .collect();
+            text.push_str(&format!(
+                "   {} against the setting: {}\n",
+                line.label,
+                points.join(", ")
+            ));
+        }
     }
     print_out(text.trim_end())
 }
