@@ -74,6 +74,10 @@ async function state() {
 test("a newcomer builds, runs, breaks and rewinds a RabbitMQ topology", async (t) => {
   await t.test("the empty canvas says where to start", async () => {
     assert.equal(await page.locator("g.node").count(), 0);
+    // A first visit is offered the stories; starting from scratch says how to build.
+    assert.ok((await page.locator(".story-card").count()) >= 4);
+    await page.click('[data-action="start-scratch"]');
+    assert.equal(await page.locator(".start-screen").count(), 0);
     assert.match(await page.locator(".empty-hint").textContent(), /Drag a Producer/);
     await screenshot(page, "playground-01-empty");
   });

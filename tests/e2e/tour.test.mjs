@@ -165,3 +165,49 @@ test("a tour embedded at a step in the demo article, and driven through postMess
   assert.deepEqual(problems, []);
   await page.close();
 });
+
+test("the start screen: stories as cards on a first visit, one taken by keyboard, and not on a return", async () => {
+  const page = await openInContext("", {}, ".start-screen");
+  const cards = page.locator(".story-card");
+  assert.ok((await cards.count()) >= 4);
+  const first = await page.locator(".story-card").first();
+  assert.match(await first.locator(".story-promise").textContent(), /\w/);
+  assert.deepEqual(await axe(page), [], "the start screen passes axe");
+  await screenshot(page, "tour-05-start-screen");
+  // Keyboard: Tab from the header reaches the cards; Enter takes the story's tour.
+  const card = page.locator('.story-card[data-story="queue-decoupling"]');
+  for (let i = 0; i < 60 && !(await card.evaluate((el) => el === document.activeElement)); i++) {
+    await page.keyboard.press("Tab");
+  }
+  assert.ok(await card.evaluate((el) => el === document.activeElement), "Tab reaches the card");
+  await page.keyboard.press("Enter");
+  await page.locator(".tour-panel").waitFor();
+  assert.equal(await page.locator("#tour-title").textContent(), "The same work, two ways");
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "tour-title");
+  assert.equal(await page.locator(".start-screen").count(), 0, "the canvas has the story now");
+  await arrived(page);
+  // Leave it, and come back: the work is restored where it was left, without the start screen.
+  await press(page, "tour-try");
+  await page.waitForFunction(() => document.querySelector("main.app")?.dataset.save === "settled");
+  await page.waitForTimeout(400);
+  await page.reload();
+  await page.locator('g.node[data-node="billing-2"]').waitFor();
+  assert.equal(await page.locator(".start-screen").count(), 0);
+  assert.deepEqual(page.problems, []);
+});
+
+test("a swept figure: throughput against prefetch, as a chart with its numbers in a table", async () => {
+  const page = await openInContext("?example=amqp-prefetch-throughput&tour&step=3", {}, ".tour-panel");
+  await arrived(page);
+  assert.equal(await page.locator(".tour-chart circle.point").count(), 7);
+  const rows = await page.locator(".tour-chart-data tbody tr").evaluateAll((trs) =>
+    trs.map((tr) => [tr.querySelector("th").textContent, Number(tr.querySelector("td").textContent.replace(/,/g, ""))]),
+  );
+  assert.deepEqual(rows.map((r) => r[0]), ["1", "2", "5", "10", "20", "50", "150"]);
+  const best = Math.max(...rows.map((r) => r[1]));
+  assert.ok(rows[0][1] < best && rows.at(-1)[1] < best, `a hump: ${JSON.stringify(rows)}`);
+  assert.match(await page.locator(".tour-chart").getAttribute("aria-label"), /prefetch_count 1: \d+/);
+  assert.deepEqual(await axe(page), []);
+  await screenshot(page, "tour-06-sweep");
+  assert.deepEqual(page.problems, []);
+});

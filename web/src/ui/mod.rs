@@ -17,6 +17,7 @@ pub mod picture;
 pub mod policies;
 pub mod runbar;
 pub mod stage;
+pub mod start;
 pub mod state;
 pub mod storage;
 pub mod text_view;

@@ -620,6 +620,8 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         .as_ref()
         .map(|b| bind_dialog(ctx, b, &scene, topo, vp));
     let empty = topo.nodes.iter().all(|n| n.removed);
+    // A first visit (or an empty canvas) offers the stories, unless put away; not in a player.
+    let stories = ui.embed.is_none() && !ui.start_hidden;
     let description = session.description().to_owned();
     let (down, mv, up) = {
         let (a, b, c) = (ctx.clone(), ctx.clone(), ctx.clone());
@@ -669,7 +671,9 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
             if !description.is_empty() {
                 <p id="scenario-description" class="scenario-description" title={description.clone()}>{ description }</p>
             }
-            if empty {
+            if empty && stories {
+                { super::start::render(ctx) }
+            } else if empty {
                 <div class="empty-hint">
                     <p><strong>{ "Start from nothing." }</strong></p>
                     <p>{ "Drag a Producer, an exchange, a Queue and a Consumer from the palette onto this canvas." }</p>

@@ -307,6 +307,9 @@ pub struct UiState {
     pub menu_open: bool,
     /// The guided tour being taken, if any.
     pub tour: Option<super::tour::TourState>,
+    /// The start screen's stories were put away ("Start from scratch"): the empty canvas shows
+    /// how to build instead.
+    pub start_hidden: bool,
 }
 
 /// Derivations the render functions memoize between refreshes. Not state: dropping them
@@ -459,6 +462,8 @@ pub enum UiAction {
     ReducedMotion(bool),
     /// A guided tour starts, moves on, or ends (`None`).
     Tour(Option<super::tour::TourState>),
+    /// The start screen's stories are shown on an empty canvas (`true`) or put away.
+    StartScreen(bool),
     /// Frames the view on a document's view (`None`: fits the topology), as opening does.
     Reframe(Option<View>),
     /// A node or an edge took the focus at this world point: pan just enough to show it
@@ -594,6 +599,7 @@ impl UiState {
             UiAction::Fit => self.reframe(None),
             UiAction::Reframe(view) => self.reframe(view),
             UiAction::Tour(t) => self.tour = t,
+            UiAction::StartScreen(show) => self.start_hidden = !show,
             UiAction::AskBinding(draft) => {
                 self.bind = Some(draft);
                 self.focus_bind = true;

@@ -7,9 +7,12 @@
 
 use super::{Ctx, Focus, UiAction};
 use std::rc::Rc;
-use switchboard_core::tour::{Highlight, Tour, TourStep};
+use switchboard_core::tour::{Highlight, Series, Tour, TourStep};
 use switchboard_core::SimTime;
 use yew::prelude::*;
+
+/// A step's swept chart: the step it belongs to, and its series or why the runs failed.
+pub type Chart = (usize, Rc<Result<Vec<Series>, String>>);
 
 /// Where a tour stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -25,6 +28,8 @@ pub struct TourState {
     /// Edits in the run's log when the step began to wait for its action: a newer one that is
     /// the action means the user did it.
     pub edits_seen: usize,
+    /// The step's swept chart, if its figure has a sweep: `(step, the series or why not)`.
+    pub chart: Option<Chart>,
 }
 
 /// What a step is doing.
@@ -110,7 +115,8 @@ pub fn start_at(ctx: &Ctx, step: usize) -> Result<(), String> {
         let mut session = ctx.session.borrow_mut();
         let t = session.timeline_mut();
         if let Some(c) = s.command(t.sim()) {
-            t.apply(c).map_err(|e| format!("The tour cannot start: {e}"))?;
+            t.apply(c)
+                .map_err(|e| format!("The tour cannot start: {e}"))?;
         }
         let stop = s.stop(t.sim());
         t.run_to(stop)
@@ -123,6 +129,7 @@ pub fn start_at(ctx: &Ctx, step: usize) -> Result<(), String> {
         stops,
         phase: Phase::Arrived,
         edits_seen: 0,
+        chart: None,
     };
     ctx.dispatch(UiAction::Tour(Some(state)));
     enter(ctx, step);
@@ -153,6 +160,7 @@ fn enter(ctx: &Ctx, i: usize) {
         (t.edits().len(), ahead)
     };
     state.edits_seen = edits;
+    state.chart = chart_of(ctx, i, &step);
     let said = format!(
         "Step {} of {}: {}",
         i + 1,
@@ -292,6 +300,7 @@ pub fn back(ctx: &Ctx) {
     state.step = i;
     state.stops.truncate(i + 1);
     state.phase = Phase::Arrived;
+    state.chart = chart_of(ctx, i, &state.current().clone());
     if let Some(v) = state.current().view {
         ctx.dispatch(UiAction::Reframe(Some(v)));
     }
@@ -404,6 +413,72 @@ fn tour_event(ctx: &Ctx, state: &TourState) -> serde_json::Value {
     )
 }
 
+/// Runs a step's sweep (the scenario from the start, once per value) for its chart.
+fn chart_of(ctx: &Ctx, i: usize, step: &TourStep) -> Option<Chart> {
+    let f = step.figure.as_ref()?;
+    let sweep = f.sweep.as_ref()?;
+    let s = ctx.session.borrow();
+    Some((i, Rc::new(sweep.run(s.timeline().sim().scenario(), f))))
+}
+
+/// A swept figure as a line chart, with its numbers in a table beside it.
+fn chart_html(setting: &str, series: &[Series]) -> Html {
+    const W: f64 = 260.0;
+    const H: f64 = 120.0;
+    const LEFT: f64 = 8.0;
+    const BOTTOM: f64 = 18.0;
+    let Some(first) = series.first() else {
+        return html! {};
+    };
+    let n = first.points.len().max(1);
+    let max = series
+        .iter()
+        .flat_map(|l| l.points.iter().filter_map(|(_, r)| r.value))
+        .fold(0.0f64, f64::max)
+        .max(1e-9);
+    let x = |i: usize| LEFT + (W - 2.0 * LEFT) * (i as f64 + 0.5) / n as f64;
+    let y = |v: f64| 6.0 + (H - BOTTOM - 6.0) * (1.0 - v / max);
+    let words: Vec<String> = first
+        .points
+        .iter()
+        .map(|(v, r)| format!("{setting} {v}: {}", r.shown))
+        .collect();
+    let label = format!("{}: {}", first.label, words.join(", "));
+    html! {
+        <>
+        <svg class="tour-chart" viewBox={format!("0 0 {W} {H}")} role="img" aria-label={label}>
+            <line class="axis" x1={LEFT.to_string()} y1={(H - BOTTOM).to_string()} x2={(W - LEFT).to_string()} y2={(H - BOTTOM).to_string()} />
+            { for series.iter().map(|line| {
+                let pts: Vec<String> = line.points.iter().enumerate()
+                    .filter_map(|(i, (_, r))| r.value.map(|v| format!("{:.1},{:.1}", x(i), y(v))))
+                    .collect();
+                html! {
+                    <>
+                    <polyline class="series" points={pts.join(" ")} />
+                    { for line.points.iter().enumerate().filter_map(|(i, (_, r))| r.value.map(|v| html! {
+                        <circle class="point" cx={format!("{:.1}", x(i))} cy={format!("{:.1}", y(v))} r="3" />
+                    })) }
+                    </>
+                }
+            }) }
+            { for first.points.iter().enumerate().map(|(i, (v, _))| html! {
+                <text class="tick" x={format!("{:.1}", x(i))} y={(H - 4.0).to_string()}>{ v.to_string() }</text>
+            }) }
+        </svg>
+        <table class="tour-chart-data">
+            <thead><tr><th scope="col">{ setting.to_owned() }</th>
+                { for series.iter().map(|l| html! { <th scope="col">{ l.label.clone() }</th> }) }</tr></thead>
+            <tbody>
+                { for first.points.iter().enumerate().map(|(i, (v, _))| html! {
+                    <tr><th scope="row">{ v.to_string() }</th>
+                        { for series.iter().map(|l| html! { <td>{ l.points.get(i).map(|p| p.1.shown.clone()).unwrap_or_default() }</td> }) }</tr>
+                }) }
+            </tbody>
+        </table>
+        </>
+    }
+}
+
 /// The step's figure in words, for the live region.
 fn figure_words(ctx: &Ctx, step: &TourStep) -> String {
     let Some(f) = &step.figure else {
@@ -470,6 +545,15 @@ pub fn render(ctx: &Ctx) -> Html {
                     <button data-action="tour-show-me" onclick={on(show_me)}>{ "Show me" }</button>
                 </div>
             }
+            if let (Some((_, chart)), Some(sw)) = (&state.chart, step.figure.as_ref().and_then(|f| f.sweep.as_ref())) {
+                <figure class="tour-figure tour-sweep">
+                    <figcaption>{ step.figure.as_ref().map(|f| f.label.clone()).unwrap_or_default() }</figcaption>
+                    { match &**chart {
+                        Ok(series) => chart_html(&sw.setting, series),
+                        Err(why) => html! { <p class="field-error">{ format!("The runs could not be made: {why}") }</p> },
+                    } }
+                </figure>
+            }
             if let Some((label, readings)) = readings {
                 <figure class={classes!("tour-figure", matches!(state.phase, Phase::Arrived).then_some("arrived"))}>
                     <figcaption>{ label }</figcaption>
@@ -480,13 +564,15 @@ pub fn render(ctx: &Ctx) -> Html {
                     </dl>
                 </figure>
             }
-            <p class="tour-status muted">{ status }</p>
-            <div class="tour-nav">
-                <button data-action="tour-back" onclick={on(back)} disabled={state.step == 0}>{ "Back" }</button>
-                <button data-action="tour-next" class="primary" onclick={on(next)}>{ if last { "Finish" } else { "Next" } }</button>
+            <div class="tour-footer">
+                <p class="tour-status muted">{ status }</p>
+                <div class="tour-nav">
+                    <button data-action="tour-back" onclick={on(back)} disabled={state.step == 0}>{ "Back" }</button>
+                    <button data-action="tour-next" class="primary" onclick={on(next)}>{ if last { "Finish" } else { "Next" } }</button>
+                </div>
+                <button data-action="tour-try" class="tour-try" onclick={try_it}
+                    title="Leave the tour with the run where it is, and change the scenario yourself">{ "Try it yourself" }</button>
             </div>
-            <button data-action="tour-try" class="tour-try" onclick={try_it}
-                title="Leave the tour with the run where it is, and change the scenario yourself">{ "Try it yourself" }</button>
         </section>
     }
 }
