@@ -12,6 +12,7 @@ const UNTIL: SimTime = SimTime(5_000_000);
 /// The examples this file checks, one test each. A new example must be added here.
 const COVERED: &[&str] = &[
     "amqp-alternate-exchange.json",
+    "amqp-backpressure.json",
     "amqp-consumer-crash.json",
     "amqp-consumer-priority.json",
     "amqp-dead-letter-cycle.json",
@@ -23,6 +24,7 @@ const COVERED: &[&str] = &[
     "amqp-max-length.json",
     "amqp-policies.json",
     "amqp-prefetch-round-robin.json",
+    "amqp-prefetch-throughput.json",
     "amqp-priority-queue.json",
     "amqp-publisher-confirms.json",
     "amqp-queue-deletion.json",
@@ -662,4 +664,52 @@ fn a_classic_queue_can_deliver_a_head_that_expired_at_that_instant() {
         "fetched before the expiry check"
     );
     assert_eq!(t.of("acked").len(), 2);
+}
+
+#[test]
+fn prefetch_1_makes_each_consumer_wait_a_round_trip_per_task() {
+    let t = run("amqp-prefetch-throughput.json");
+    // With one unacked delivery each, a consumer's next task leaves the broker when its ack
+    // arrives: 20 ms there, its processing, 20 ms back. fast: 20 + 5 + 20 = 45 ms apart;
+    // slow: 20 + 50 + 20 = 90 ms apart.
+    for (consumer, gap) in [("fast", 45_000), ("slow", 90_000)] {
+        let departs: Vec<u64> = t
+            .of_where("delivered", "consumer", consumer)
+            .iter()
+            .map(|e| e["depart_us"].as_u64().unwrap())
+            .collect();
+        assert!(departs.len() > 10, "{consumer}: {}", departs.len());
+        assert!(
+            departs.windows(2).all(|w| w[1] - w[0] == gap),
+            "{consumer}: {departs:?}"
+        );
+    }
+}
+
+#[test]
+fn backpressure_a_full_bounded_queue_nacks_and_an_unbounded_one_grows() {
+    let t = run("amqp-backpressure.json");
+    let most = |queue: &str| {
+        t.of_where("enqueued", "queue", queue)
+            .iter()
+            .map(|e| e["ready"].as_u64().unwrap())
+            .max()
+            .unwrap_or(0)
+    };
+    // 100 a second in, 50 out: the backlog grows by about 50 a second.
+    assert!(most("unbounded") > 150, "{}", most("unbounded"));
+    // x-max-length 200 with reject-publish: never more than 200, and each refused publish is
+    // a basic.nack to its producer (publisher confirms), dropped as reject_publish.
+    assert_eq!(most("bounded"), 200);
+    let nacked = t.of("publish_nacked").len();
+    let rejected = t
+        .of("dropped")
+        .iter()
+        .filter(|e| e["reason"] == "reject_publish")
+        .count();
+    assert!(nacked > 0);
+    assert_eq!(nacked, rejected);
+    // Three consumers (150 a second) and a producer paced at 45 a second keep up.
+    assert!(most("scaled") < 20, "{}", most("scaled"));
+    assert!(most("paced") < 5, "{}", most("paced"));
 }

@@ -501,3 +501,20 @@ fn a_tour_never_changes_the_run() {
         assert_eq!(hash(&s), hash(&bare), "{name}");
     }
 }
+
+#[test]
+fn only_the_lane_with_no_fix_grows_and_the_bounded_one_tells_its_producer() {
+    let r = last(&played(), "amqp-backpressure");
+    let unbounded = value(&r, "no fix: unbounded");
+    let bounded = value(&r, "length limit: bounded");
+    let scaled = value(&r, "three consumers: scaled");
+    let paced = value(&r, "rate limit: paced");
+    // The consumer does half the work it is given: the other half piles up.
+    assert!(unbounded > 1000.0, "unbounded: {unbounded}");
+    assert!(unbounded > 5.0 * bounded, "{unbounded} against {bounded}");
+    // x-max-length 200 with reject-publish: never over the limit, and the rest is nacked.
+    assert!(bounded <= 200.0 && bounded > 150.0, "bounded: {bounded}");
+    assert!(value(&r, "refused, a basic.nack to producer-2") > 500.0);
+    assert!(scaled <= 10.0, "scaled: {scaled}");
+    assert!(paced <= 10.0, "paced: {paced}");
+}

@@ -21,6 +21,7 @@ pub const STORIES: &[&str] = &[
     "kafka-consumer-group-rebalance",
     "data-read-model",
     "data-payment-redelivery",
+    "amqp-backpressure",
     "order-journey",
 ];
 
