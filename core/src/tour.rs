@@ -187,6 +187,9 @@ pub struct Sweep {
     pub until: SimDuration,
 }
 
+/// The most events one run of a sweep may take (the page runs them as a step begins).
+pub const SWEEP_RUN_EVENTS: u64 = 2_000_000;
+
 /// The most values a sweep runs.
 pub const MAX_SWEEP_VALUES: usize = 12;
 
@@ -262,7 +265,15 @@ impl Sweep {
         for &v in &self.values {
             let variant = self.variant(s, v)?;
             let mut sim = Sim::new(&variant).map_err(|d| d.to_string())?;
-            sim.advance_to(SimTime(self.until.0));
+            if !sim
+                .advance_to_bounded(SimTime(self.until.0), SWEEP_RUN_EVENTS)
+                .reached
+            {
+                return Err(format!(
+                    "with {} {v}, the run needs more than {SWEEP_RUN_EVENTS} events to reach {}",
+                    self.setting, self.until
+                ));
+            }
             sim.drain_events().for_each(drop);
             let readings = figure.read(&metrics_value(&sim));
             for (line, r) in series.iter_mut().zip(readings) {
@@ -524,6 +535,8 @@ impl TourStep {
             Until::Event(e) => {
                 let limit = SimTime(sim.now().0.saturating_add(e.within.0));
                 let mut ahead = sim.snapshot();
+                // What already happened (a command just applied, say) is not ahead.
+                ahead.drain_events().for_each(drop);
                 let mut looked = 0;
                 while looked < STOP_SEARCH_EVENTS {
                     match ahead.next_event_time() {
@@ -534,12 +547,16 @@ impl TourStep {
                     looked += 1;
                     let topo = ahead.topology_shared();
                     for ev in ahead.drain_events() {
-                        if event_matches(&crate::trace::event_json(&ev, &topo), e) {
+                        // The name first: a trace line is built only for an event of the kind.
+                        if ev.kind.name() == e.event
+                            && event_matches(&crate::trace::event_json(&ev, &topo), e)
+                        {
                             return ev.at;
                         }
                     }
                 }
-                limit
+                // Out of budget: stop where the search got to, never past the event.
+                ahead.now()
             }
         }
     }
@@ -550,9 +567,27 @@ impl TourStep {
         sim.command_for(self.action.as_ref()?)
     }
 
-    /// Whether `command`, applied by the user, is this step's suggested action done by hand.
+    /// Whether `command`, applied by the user in `sim`'s run, is this step's suggested action
+    /// done by hand: the same kind of action on the node of that name (a publish by that
+    /// producer, whatever its message). Names are read from the topology, which keeps a
+    /// removed node's, so a removal done by hand is recognised after it.
     pub fn done_by(&self, command: &Command, sim: &Sim) -> bool {
-        self.command(sim).as_ref() == Some(command)
+        let Some(action) = &self.action else {
+            return false;
+        };
+        let topo = sim.topology();
+        let named = |id: &crate::id::NodeId, name: &str| {
+            id.index() < topo.nodes.len() && topo.node(*id).name == name
+        };
+        match (action, command) {
+            (Action::Crash { node }, Command::Crash { node: id })
+            | (Action::Restart { node }, Command::Restart { node: id })
+            | (Action::Pause { node }, Command::Pause { node: id })
+            | (Action::Resume { node }, Command::Resume { node: id })
+            | (Action::RemoveNode { node }, Command::RemoveNode { node: id })
+            | (Action::Publish { node, .. }, Command::Publish { node: id, .. }) => named(id, node),
+            _ => false,
+        }
     }
 }
 

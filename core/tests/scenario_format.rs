@@ -310,7 +310,9 @@ fn version_1_documents_are_migrated_to_the_same_scenario_and_run() {
         );
         let old = Scenario::from_json(&text).unwrap_or_else(|d| panic!("{}:\n{d}", path.display()));
         let name = path.file_name().unwrap().to_str().unwrap();
-        let now = common::example(name);
+        let mut now = common::example(name);
+        // A tour came later (version 12) and never changes the run; the frozen copies have none.
+        now.tour = None;
         assert_eq!(old.version, FORMAT_VERSION);
         assert_eq!(
             old, now,

@@ -332,7 +332,14 @@ fn a_tour_round_trips_and_its_action_waits_for_the_user() {
     sim.advance_to(t.steps[0].stop(&sim));
     assert_eq!(sim.now(), secs(2));
     let crash = t.steps[1].command(&sim).unwrap();
-    assert!(t.steps[1].done_by(&crash, &sim));
+    // The user's own crash of that node (from the inspector, say) is the action done by hand;
+    // another node's crash, or a restart, is not.
+    let worker = sim.topology().node_id("worker").unwrap();
+    let tasks = sim.topology().node_id("tasks").unwrap();
+    assert_eq!(crash, switchboard_core::Command::Crash { node: worker });
+    assert!(t.steps[1].done_by(&switchboard_core::Command::Crash { node: worker }, &sim));
+    assert!(!t.steps[1].done_by(&switchboard_core::Command::Crash { node: tasks }, &sim));
+    assert!(!t.steps[1].done_by(&switchboard_core::Command::Restart { node: worker }, &sim));
     let other = t.steps[0].command(&sim);
     assert_eq!(other, None, "the first step suggests nothing");
     sim.apply(crash).unwrap();
@@ -351,6 +358,56 @@ fn a_tour_round_trips_and_its_action_waits_for_the_user() {
     assert_eq!(stop, secs(6));
     assert_eq!(sim.now(), secs(5), "looking ahead changes nothing");
     assert!(matches!(t.steps[2].until, Until::Event(_)));
+}
+
+#[test]
+fn an_event_stop_finds_the_next_such_event_and_not_one_already_past() {
+    let text = r#"{"version": 12, "seed": 3,
+        "nodes": [
+            {"id": "app", "kind": "producer", "config": {"rate_per_s": 20}},
+            {"id": "tasks", "kind": "queue"},
+            {"id": "worker", "kind": "consumer"}
+        ],
+        "edges": [{"from": "app", "to": "tasks"}, {"from": "tasks", "to": "worker"}],
+        "actions": [{"at": "3s", "do": "crash", "node": "worker"}],
+        "tour": {"promise": "p", "steps": [
+            {"title": "t", "text": "x", "until": "1s"},
+            {"title": "t", "text": "x", "until": {"event": "crashed", "node": "worker", "within": "10s"}},
+            {"title": "t", "text": "x", "until": {"event": "restarted", "within": "2s"},
+             "action": {"do": "restart", "node": "worker"}, "prompt": "Restart it"}
+        ]}}"#;
+    let s = Scenario::from_json(text).unwrap();
+    let mut sim = Sim::new(&s).unwrap();
+    let out = tour::play(&mut sim, |_, _| {}).unwrap();
+    // The scripted crash at 3 s is the first crash after 1 s.
+    assert_eq!(out[1].stopped_at, secs(3));
+    // The restart is applied as the step begins: it is not ahead of the step, so the step
+    // waits its whole 2 s (the page, whose timeline drains events as it applies a command,
+    // finds the same).
+    assert_eq!(out[2].stopped_at, secs(5));
+}
+
+#[test]
+fn playing_a_tour_runs_the_scenario_as_it_is() {
+    // A tour without actions only watches: where it ends, the run is the plain run.
+    for (name, text) in examples::EXAMPLES {
+        let s = Scenario::from_json(text).unwrap();
+        let Some(t) = &s.tour else { continue };
+        if t.steps.iter().any(|st| st.action.is_some()) {
+            continue;
+        }
+        let mut toured = Sim::new(&s).unwrap();
+        let out = tour::play(&mut toured, |_, _| {}).unwrap();
+        let end = out.last().unwrap().stopped_at;
+        let mut plain = Sim::new(&s).unwrap();
+        plain.advance_to(end);
+        assert_eq!(toured.steps(), plain.steps(), "{name}");
+        assert_eq!(
+            tour::metrics_value(&toured),
+            tour::metrics_value(&plain),
+            "{name}"
+        );
+    }
 }
 
 #[test]

@@ -92,7 +92,16 @@ test("a tour taken by keyboard: every step, an action shown, Back, and Try it yo
   await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 3 of 4");
   assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "11000000");
   assert.equal(await status(page), "Stopped at 11.000s");
-  // And on again: the restart done by hand is in the run's log, so the step does not wait.
+  // Back once more: step 2 where it stopped, before the restart done at that same moment.
+  await press(page, "tour-back");
+  await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 2 of 4");
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "10000000");
+  assert.match(await page.locator('g.node[data-node="billing-2"]').getAttribute("aria-label"), /down/i, "not restarted yet");
+  // And on again: the restart done by hand is in the run's log, so step 3 does not wait.
+  await press(page, "tour-next");
+  await arrived(page);
+  assert.equal(await page.locator("#tour-progress-text").textContent(), "Step 3 of 4");
+  assert.doesNotMatch(await page.locator('g.node[data-node="billing-2"]').getAttribute("aria-label"), /\bdown\b/i);
   await press(page, "tour-next");
   await arrived(page);
   assert.equal(await page.locator("#tour-progress-text").textContent(), "Step 4 of 4");
@@ -116,12 +125,16 @@ test("an example without a tour offers none, and Escape leaves a tour", async ()
   await page.selectOption("#examples", "http-retry-storm");
   await page.locator('[data-action="tour-start"]').click();
   await page.locator(".tour-panel").waitFor();
-  // A long step plays faster than 1×, so that it can be watched in a few seconds.
+  // A long step plays faster than 1× (18 s of it here), so that it can be watched in a few
+  // seconds; leaving the tour gives the reader's own speed back.
   await press(page, "tour-next");
   await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 2 of 4");
-  await page.waitForFunction(() => Number(document.querySelector("#speed").value) >= 1);
+  await press(page, "tour-next");
+  await page.waitForFunction(() => document.querySelector("#tour-progress-text")?.textContent === "Step 3 of 4");
+  await page.waitForFunction(() => Number(document.querySelector("#speed").value) > 1);
   await page.keyboard.press("Escape");
   await page.locator(".tour-panel").waitFor({ state: "detached" });
+  await page.waitForFunction(() => Number(document.querySelector("#speed").value) === 1);
   assert.deepEqual(page.problems, []);
 });
 
@@ -186,6 +199,15 @@ test("the start screen: stories as cards on a first visit, one taken by keyboard
   assert.equal(await page.evaluate(() => document.activeElement?.id), "tour-title");
   assert.equal(await page.locator(".start-screen").count(), 0, "the canvas has the story now");
   await arrived(page);
+  // Every step by keyboard: Next (which does a waiting step's action, as Show me would) until
+  // the last, each stopping where it stops.
+  for (let step = 2; step <= 4; step++) {
+    await press(page, "tour-next");
+    await page.waitForFunction((n) => document.querySelector("#tour-progress-text")?.textContent === `Step ${n} of 4`, step);
+    if ((await status(page)) === "Waiting for you") await press(page, "tour-next");
+    await arrived(page);
+  }
+  assert.equal(await page.locator('[data-action="tour-next"]').textContent(), "Finish");
   // Leave it, and come back: the work is restored where it was left, without the start screen.
   await press(page, "tour-try");
   await page.waitForFunction(() => document.querySelector("main.app")?.dataset.save === "settled");

@@ -357,6 +357,7 @@ impl Session {
         self.positions.clear();
         self.adopt_positions(new);
         self.base.actions = new.actions.clone();
+        self.base.tour = new.tour.clone();
         self.base.name = new.name.clone();
         self.base.description = new.description.clone();
         self.revision += 1;

@@ -280,6 +280,8 @@ pub struct Timeline {
     running: bool,
     /// Where playing stops by itself ([`Timeline::play_until`]), if anywhere.
     stop_at: Option<SimTime>,
+    /// While a seek must not apply the logged edits past this many ([`Timeline::seek_before_edit`]).
+    edit_cap: Option<usize>,
     speed: f64,
     /// Fractional microseconds carried between frames, so slow speeds stay exact over time.
     carry_us: f64,
@@ -316,6 +318,7 @@ impl Timeline {
             next_sample: SimTime::ZERO,
             running: false,
             stop_at: None,
+            edit_cap: None,
             speed: 1.0,
             carry_us: 0.0,
             work: None,
@@ -513,6 +516,25 @@ impl Timeline {
         Ok(())
     }
 
+    /// Goes to simulated time `t` with only the first `edits` of the logged edits applied, all
+    /// at once: the moment just before a command that was applied at `t` itself (a guided
+    /// tour's step, as it was before the next step's action). The later edits stay in the log,
+    /// so playing on replays them.
+    pub fn seek_before_edit(&mut self, t: SimTime, edits: usize) -> Result<(), TimelineError> {
+        self.edit_cap = Some(edits);
+        let r = self.seek(t);
+        self.edit_cap = None;
+        r
+    }
+
+    /// The logged edits a forward run may apply: all of them, or the first few during
+    /// [`Timeline::seek_before_edit`].
+    fn replayable(&self) -> usize {
+        self.edit_cap
+            .unwrap_or(self.edits.len())
+            .min(self.edits.len())
+    }
+
     /// Starts going to simulated time `t` (clamped to the run so far), paused: the nearest
     /// checkpoint is restored now, and [`Timeline::work`] re-simulates the rest a slice at a
     /// time. Replaces any long work under way.
@@ -521,12 +543,16 @@ impl Timeline {
         self.pause();
         // The nearest checkpoint at or before the target, unless the current state is nearer:
         // forward seeks jump too, so no seek re-simulates more than one checkpoint interval.
+        let cap = self.replayable();
         let i = self
             .checkpoints
             .iter()
-            .rposition(|c| c.sim.now() <= t)
+            .rposition(|c| c.sim.now() <= t && c.sim.edit_log().len() <= cap)
             .unwrap_or(0);
-        if t < self.sim.now() || self.checkpoints[i].sim.steps() > self.sim.steps() {
+        if t < self.sim.now()
+            || self.sim.edit_log().len() > cap
+            || self.checkpoints[i].sim.steps() > self.sim.steps()
+        {
             self.restore(i);
         }
         self.start_work(t);
@@ -702,7 +728,7 @@ impl Timeline {
             .min(left);
             let advance = self
                 .sim
-                .advance_replaying(&self.edits, target, cap)
+                .advance_replaying(&self.edits[..self.replayable()], target, cap)
                 .map_err(|e| TimelineError::Replay(e.to_string()))?;
             left = left.saturating_sub(advance.steps);
             self.absorb();
@@ -1060,6 +1086,31 @@ mod tests {
         t.play_until(SimTime(2_000_000));
         t.play();
         assert_eq!(t.stop_at(), None);
+    }
+
+    #[test]
+    fn a_seek_before_an_edit_shows_the_moment_before_it_and_keeps_it_for_later() {
+        let mut t = Timeline::new(&busy()).unwrap().with_checkpoint_every(50);
+        t.run_to(SimTime(1_000_000)).unwrap();
+        let before = fingerprint(&t);
+        let c = t.sim().topology().node_id("c").unwrap();
+        t.apply(Command::Crash { node: c }).unwrap();
+        t.run_to(SimTime(2_000_000)).unwrap();
+        // Back to 1 s with none of the edits: as it was before the crash.
+        t.seek_before_edit(SimTime(1_000_000), 0).unwrap();
+        assert_eq!(fingerprint(&t), before);
+        assert_eq!(t.sim().edit_log().len(), 0);
+        assert_eq!(t.edits().len(), 1, "the crash stays in the log");
+        // A plain seek there applies it; playing on replays it.
+        t.seek(SimTime(1_000_000)).unwrap();
+        assert_eq!(t.sim().edit_log().len(), 1);
+        t.seek_before_edit(SimTime(1_000_000), 0).unwrap();
+        t.run_to(SimTime(2_000_000)).unwrap();
+        let mut whole = Timeline::new(&busy()).unwrap();
+        whole.run_to(SimTime(1_000_000)).unwrap();
+        whole.apply(Command::Crash { node: c }).unwrap();
+        whole.run_to(SimTime(2_000_000)).unwrap();
+        assert_eq!(fingerprint(&t), fingerprint(&whole));
     }
 
     #[test]

@@ -22,15 +22,15 @@ pub const TIME_EVERY_MS: f64 = 250.0;
 pub fn start(ctx: &Ctx, o: &EmbedOptions) {
     ctx.session.borrow_mut().timeline_mut().set_speed(o.speed);
     if let Some(step) = o.tour {
-        // The tour drives the run: `start` and `autoplay` do not apply.
+        // The tour drives the run: `start`, `autoplay`, `end` and `loop` do not apply. Without
+        // a tour (or that step), the player runs by its other options.
         match super::tour::start_at(ctx, step) {
-            Ok(()) => post(ctx, embed::event("ready", clock(ctx))),
+            Ok(()) => return,
             Err(why) => {
                 ctx.notify(why.clone(), true);
                 post(ctx, embed::event("error", json!({ "message": why })));
             }
         }
-        return;
     }
     let mut s = ctx.session.borrow_mut();
     let t = s.timeline_mut();
@@ -159,7 +159,8 @@ pub fn on_frame(ctx: &Ctx, o: &EmbedOptions, first: bool, last_time: &Cell<f64>)
     if first && !starting {
         post(ctx, embed::event("ready", clock(ctx)));
     }
-    if let Some(end) = o.end {
+    let touring = ctx.ui.borrow().tour.is_some();
+    if let (Some(end), false) = (o.end, touring) {
         let reached = {
             let t = ctx.session.borrow();
             t.timeline().sim().now() >= end && t.timeline().is_running()

@@ -11,8 +11,8 @@ use switchboard_core::tour::{Highlight, Series, Tour, TourStep};
 use switchboard_core::SimTime;
 use yew::prelude::*;
 
-/// A step's swept chart: the step it belongs to, and its series or why the runs failed.
-pub type Chart = (usize, Rc<Result<Vec<Series>, String>>);
+/// A step's swept chart: its series, or why the runs could not be made.
+pub type Chart = Rc<Result<Vec<Series>, String>>;
 
 /// Where a tour stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -21,15 +21,18 @@ pub struct TourState {
     pub tour: Rc<Tour>,
     /// The step shown (from 0).
     pub step: usize,
-    /// Where each step shown so far stopped (Back returns there).
-    pub stops: Vec<SimTime>,
+    /// Where each step shown so far stopped, and how many logged edits the run had applied
+    /// then (Back returns there: before the next step's action, done at the same moment).
+    pub stops: Vec<(SimTime, usize)>,
     /// What the step is doing.
     pub phase: Phase,
-    /// Edits in the run's log when the step began to wait for its action: a newer one that is
-    /// the action means the user did it.
-    pub edits_seen: usize,
-    /// The step's swept chart, if its figure has a sweep: `(step, the series or why not)`.
-    pub chart: Option<Chart>,
+    /// When the step began to wait for its action: an edit applied since that is the action
+    /// means the user did it (wherever in the page).
+    pub waiting_since: SimTime,
+    /// The swept charts of the steps shown so far, by step (each run once).
+    pub charts: Vec<Option<Chart>>,
+    /// The reader's own speed, given back when the tour ends (long steps play faster).
+    pub speed: f64,
 }
 
 /// What a step is doing.
@@ -97,12 +100,16 @@ pub fn start_at(ctx: &Ctx, step: usize) -> Result<(), String> {
             tour.steps.len()
         ));
     }
+    // An example changed since it was opened is opened afresh (the changes stay one Undo away);
+    // otherwise the run restarts, adding nothing to Undo or Recent work.
     let example = ctx.ui.borrow().example.clone();
-    let reopened = match super::examples::get(&example)
-        .and_then(|text| switchboard_core::Scenario::from_json(text).ok())
-    {
-        Some(doc) => super::open::open(ctx, &doc, super::open::Source::Example(example)).is_ok(),
-        None => false,
+    let pristine = super::examples::get(&example)
+        .and_then(|text| switchboard_core::Scenario::from_json(text).ok());
+    let reopened = match pristine {
+        Some(doc) if doc != ctx.session.borrow().doc() => {
+            super::open::open(ctx, &doc, super::open::Source::Example(example)).is_ok()
+        }
+        Some(_) | None => false,
     };
     if !reopened {
         let r = ctx.session.borrow_mut().restart();
@@ -121,15 +128,17 @@ pub fn start_at(ctx: &Ctx, step: usize) -> Result<(), String> {
         let stop = s.stop(t.sim());
         t.run_to(stop)
             .map_err(|e| format!("The tour cannot start: {e}"))?;
-        stops.push(stop);
+        stops.push((stop, t.sim().edit_log().len()));
     }
+    let speed = ctx.session.borrow().timeline().speed();
     let state = TourState {
+        charts: vec![None; tour.steps.len()],
         tour: Rc::new(tour),
         step,
         stops,
         phase: Phase::Arrived,
-        edits_seen: 0,
-        chart: None,
+        waiting_since: SimTime::ZERO,
+        speed,
     };
     ctx.dispatch(UiAction::Tour(Some(state)));
     enter(ctx, step);
@@ -147,20 +156,22 @@ fn enter(ctx: &Ctx, i: usize) {
     if let Some(v) = step.view {
         ctx.dispatch(UiAction::Reframe(Some(v)));
     }
-    let (edits, done_ahead) = {
+    let (now, done_ahead) = {
         let s = ctx.session.borrow();
         let t = s.timeline();
         let now = t.sim().now();
+        let applied = t.sim().edit_log().len();
         // Back and then Next again: the action the user did is in the run's logged future,
         // and replays as the step plays.
-        let ahead = t
-            .edits()
+        let ahead = t.edits()[applied.min(t.edits().len())..]
             .iter()
             .any(|e| e.at >= now && step.done_by(&e.command, t.sim()));
-        (t.edits().len(), ahead)
+        (now, ahead)
     };
-    state.edits_seen = edits;
-    state.chart = chart_of(ctx, i, &step);
+    state.waiting_since = now;
+    if state.charts[i].is_none() {
+        state.charts[i] = chart_of(ctx, &step);
+    }
     let said = format!(
         "Step {} of {}: {}",
         i + 1,
@@ -192,6 +203,7 @@ fn play(ctx: &Ctx) {
         let mut s = ctx.session.borrow_mut();
         let t = s.timeline_mut();
         let stop = state.current().stop(t.sim());
+        let user_speed = state.speed;
         if still {
             // Reduced motion: the step goes straight to where it stops, without animating.
             if let Err(e) = t.run_to(stop) {
@@ -201,7 +213,7 @@ fn play(ctx: &Ctx) {
         } else {
             // A long step plays faster, so that it takes a few seconds to watch.
             let span = stop.0.saturating_sub(t.sim().now().0) as f64 / 1e6;
-            t.set_speed(step_speed(span, t.speed()));
+            t.set_speed(step_speed(span, user_speed));
             t.play_until(stop);
         }
         stop
@@ -269,7 +281,21 @@ pub fn next(ctx: &Ctx) {
         return;
     };
     if matches!(state.phase, Phase::Waiting) {
-        show_me(ctx);
+        let can = {
+            let s = ctx.session.borrow();
+            state.current().command(s.timeline().sim()).is_some()
+        };
+        if can {
+            show_me(ctx);
+        } else {
+            // What the action acts on is gone (removed by an edit): the step plays without it.
+            ctx.notify(
+                "This step's action cannot be done any more: it plays without it",
+                false,
+            );
+            play(ctx);
+            ctx.refresh.emit(());
+        }
         return;
     }
     if state.step + 1 >= state.tour.steps.len() {
@@ -290,17 +316,20 @@ pub fn back(ctx: &Ctx) {
         return;
     }
     let i = state.step - 1;
-    let Some(&at) = state.stops.get(i) else {
+    let Some(&(at, edits)) = state.stops.get(i) else {
         return;
     };
-    let r = ctx.session.borrow_mut().timeline_mut().seek(at);
+    let r = ctx
+        .session
+        .borrow_mut()
+        .timeline_mut()
+        .seek_before_edit(at, edits);
     if let Err(e) = r {
         ctx.notify(format!("Stopped: {e}"), true);
     }
     state.step = i;
     state.stops.truncate(i + 1);
     state.phase = Phase::Arrived;
-    state.chart = chart_of(ctx, i, &state.current().clone());
     if let Some(v) = state.current().view {
         ctx.dispatch(UiAction::Reframe(Some(v)));
     }
@@ -318,7 +347,15 @@ pub fn back(ctx: &Ctx) {
 
 /// Leaves the tour; the run stays where it is, the user's to change.
 pub fn leave(ctx: &Ctx, said: &str) {
-    ctx.session.borrow_mut().timeline_mut().pause();
+    let speed = ctx.ui.borrow().tour.as_ref().map(|t| t.speed);
+    {
+        let mut s = ctx.session.borrow_mut();
+        let t = s.timeline_mut();
+        t.pause();
+        if let Some(speed) = speed {
+            t.set_speed(speed);
+        }
+    }
     let now = ctx.session.borrow().timeline().sim().now();
     ctx.dispatch(UiAction::Tour(None));
     ctx.announce(format!(
@@ -337,12 +374,12 @@ pub fn on_frame(ctx: &Ctx) {
         Phase::Waiting => {
             let done = {
                 let s = ctx.session.borrow();
-                let t = s.timeline();
-                t.edits()
-                    .get(state.edits_seen..)
-                    .unwrap_or_default()
+                let sim = s.timeline().sim();
+                sim.edit_log()
                     .iter()
-                    .any(|e| state.current().done_by(&e.command, t.sim()))
+                    .rev()
+                    .take_while(|e| e.at >= state.waiting_since)
+                    .any(|e| state.current().done_by(&e.command, sim))
             };
             if done {
                 // Done by hand (from the inspector, say): the tour goes on, and the focus
@@ -374,12 +411,17 @@ fn arrived_check(ctx: &Ctx) -> bool {
         let s = ctx.session.borrow();
         (s.timeline().sim().now(), s.timeline().is_running())
     };
-    if now < stop || running {
+    if now < stop {
         return false;
     }
+    if running {
+        // Played on by hand past the stop (Play forgets it): the step stops here.
+        ctx.session.borrow_mut().timeline_mut().pause();
+    }
+    let edits = ctx.session.borrow().timeline().sim().edit_log().len();
     state.phase = Phase::Arrived;
     state.stops.truncate(state.step);
-    state.stops.push(now);
+    state.stops.push((now, edits));
     let numbers = figure_words(ctx, state.current());
     let event = tour_event(ctx, &state);
     ctx.dispatch(UiAction::Tour(Some(state)));
@@ -414,11 +456,11 @@ fn tour_event(ctx: &Ctx, state: &TourState) -> serde_json::Value {
 }
 
 /// Runs a step's sweep (the scenario from the start, once per value) for its chart.
-fn chart_of(ctx: &Ctx, i: usize, step: &TourStep) -> Option<Chart> {
+fn chart_of(ctx: &Ctx, step: &TourStep) -> Option<Chart> {
     let f = step.figure.as_ref()?;
     let sweep = f.sweep.as_ref()?;
     let s = ctx.session.borrow();
-    Some((i, Rc::new(sweep.run(s.timeline().sim().scenario(), f))))
+    Some(Rc::new(sweep.run(s.timeline().sim().scenario(), f)))
 }
 
 /// A swept figure as a line chart, with its numbers in a table beside it.
@@ -545,10 +587,10 @@ pub fn render(ctx: &Ctx) -> Html {
                     <button data-action="tour-show-me" onclick={on(show_me)}>{ "Show me" }</button>
                 </div>
             }
-            if let (Some((_, chart)), Some(sw)) = (&state.chart, step.figure.as_ref().and_then(|f| f.sweep.as_ref())) {
+            if let (Some(chart), Some(sw)) = (state.charts.get(state.step).cloned().flatten(), step.figure.as_ref().and_then(|f| f.sweep.as_ref())) {
                 <figure class="tour-figure tour-sweep">
                     <figcaption>{ step.figure.as_ref().map(|f| f.label.clone()).unwrap_or_default() }</figcaption>
-                    { match &**chart {
+                    { match &*chart {
                         Ok(series) => chart_html(&sw.setting, series),
                         Err(why) => html! { <p class="field-error">{ format!("The runs could not be made: {why}") }</p> },
                     } }
