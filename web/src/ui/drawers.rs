@@ -160,6 +160,20 @@ pub struct LogRow {
     pub message: Option<MessageId>,
 }
 
+/// Whether `text` contains `filter`, where a number at either end of the filter is a whole
+/// number in the text: `message=12` finds `message=12` but not `message=123`, and
+/// `correlation=1` not `correlation=10`.
+pub fn matches_filter(text: &str, filter: &str) -> bool {
+    let digit_first = filter.starts_with(|c: char| c.is_ascii_digit());
+    let digit_last = filter.ends_with(|c: char| c.is_ascii_digit());
+    text.match_indices(filter).any(|(i, m)| {
+        let digit = |c: Option<char>| c.is_some_and(|c| c.is_ascii_digit());
+        let glued_before = digit_first && digit(text[..i].chars().next_back());
+        let glued_after = digit_last && digit(text[i + m.len()..].chars().next());
+        !glued_before && !glued_after
+    })
+}
+
 /// The rows to show: the newest [`LOG_ROWS`] matching `filter` among the newest
 /// [`LOG_SCAN`] events. Formatting is the cost, so only what is scanned is formatted.
 pub fn log_rows(t: &crate::timeline::Timeline, filter: &str) -> Vec<LogRow> {
@@ -169,8 +183,8 @@ pub fn log_rows(t: &crate::timeline::Timeline, filter: &str) -> Vec<LogRow> {
         let v = event_json(&entry.event, topo);
         let (ty, text, message) = describe(&v);
         if !filter.is_empty()
-            && !ty.to_lowercase().contains(filter)
-            && !text.to_lowercase().contains(filter)
+            && !matches_filter(&ty.to_lowercase(), filter)
+            && !matches_filter(&text.to_lowercase(), filter)
         {
             continue;
         }
@@ -952,6 +966,29 @@ mod tests {
             services: Vec::new(),
             stores: Vec::new(),
         }
+    }
+
+    #[test]
+    fn a_number_in_the_log_filter_is_a_whole_number() {
+        let line = "message=123 correlation=10 queue=orders-2";
+        assert!(matches_filter(line, "message=123"));
+        assert!(!matches_filter(line, "message=12"));
+        assert!(!matches_filter(line, "correlation=1"));
+        assert!(matches_filter(line, "correlation=10"));
+        assert!(
+            !matches_filter(line, "23"),
+            "a number is not found inside another"
+        );
+        assert!(matches_filter(line, "orders-2"));
+        assert!(
+            matches_filter(line, "orders"),
+            "words match anywhere, as before"
+        );
+        assert!(matches_filter(line, "correlation="));
+        assert!(
+            matches_filter("id=7 id=71", "id=7"),
+            "any occurrence that stands alone"
+        );
     }
 
     #[test]
