@@ -876,18 +876,12 @@ pub(crate) fn check(
             }
         }
         if let Some(v) = step.view {
-            let (lo, hi) = View::ZOOM_LIMITS;
-            if !(v.x.abs() <= 1e6 && v.y.abs() <= 1e6 && v.zoom >= lo && v.zoom <= hi) {
-                diags.push(Diagnostic::new(
-                    format!("{at}.view"),
-                    format!("x and y within ±1000000, zoom from {lo} to {hi}"),
-                ));
-            }
+            crate::scenario::parse::check_view(v, &format!("{at}.view"), diags);
         }
         match (&step.action, &step.prompt) {
             (Some(a), prompt) => {
                 let name = action_name(a);
-                if !SUGGESTED_ACTIONS.contains(&name) {
+                if !SUGGESTED_ACTIONS.contains(&name.as_str()) {
                     diags.push(Diagnostic::new(
                         format!("{at}.action.do"),
                         format!(
@@ -971,26 +965,12 @@ pub(crate) fn check(
     }
 }
 
-/// An action's name as documents write it (`"do"`).
-fn action_name(a: &Action) -> &'static str {
-    match a {
-        Action::Publish { .. } => "publish",
-        Action::Crash { .. } => "crash",
-        Action::Restart { .. } => "restart",
-        Action::Ack { .. } => "ack",
-        Action::Nack { .. } => "nack",
-        Action::Reject { .. } => "reject",
-        Action::RemoveNode { .. } => "remove_node",
-        Action::AddEdge { .. } => "add_edge",
-        Action::RemoveEdge { .. } => "remove_edge",
-        Action::Pause { .. } => "pause",
-        Action::Resume { .. } => "resume",
-        Action::Seek { .. } => "seek",
-        Action::LoseAck { .. } => "lose_ack",
-        Action::Configure { .. } => "configure",
-        Action::SetPolicy { .. } => "set_policy",
-        Action::ClearPolicy { .. } => "clear_policy",
-    }
+/// An action's name as documents write it (its `"do"`, from the same serde tag).
+fn action_name(a: &Action) -> String {
+    serde_json::to_value(a)
+        .ok()
+        .and_then(|v| v.get("do")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
 }
 
 /// The rule a suggested action is checked by, for the kinds that have one.

@@ -289,7 +289,7 @@ pub(crate) fn check_dist(d: &DurationDist, path: Path<'_>, diags: &mut Vec<Diagn
 
 pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     if let Some(v) = s.view {
-        check_view(v, diags);
+        check_view(v, "view", diags);
     }
     // A tour is checked with its document; a topology being drawn is not held to the tour it
     // came with (the editor drops a tour that no longer fits, see `Tour::fits`).
@@ -520,14 +520,15 @@ pub(super) fn validate(s: &Scenario, live: bool, diags: &mut Vec<Diagnostic>) {
     }
 }
 
-fn check_view(v: View, diags: &mut Vec<Diagnostic>) {
+/// The checks of a view (the document's, or a tour step's), under `path`.
+pub(crate) fn check_view(v: View, path: &str, diags: &mut Vec<Diagnostic>) {
     if !(v.x.abs() <= 1e6 && v.y.abs() <= 1e6) {
-        diags.push(Diagnostic::new("view", "x and y must be within ±1000000"));
+        diags.push(Diagnostic::new(path, "x and y must be within ±1000000"));
     }
     let (lo, hi) = View::ZOOM_LIMITS;
     if !(v.zoom >= lo && v.zoom <= hi) {
         diags.push(Diagnostic::new(
-            "view.zoom",
+            format!("{path}.zoom"),
             format!("expected a number from {lo} to {hi}, got {}", v.zoom),
         ));
     }

@@ -367,24 +367,31 @@ pub fn leave(ctx: &Ctx, said: &str) {
 
 /// Every frame: notices the user doing the step's action, and the step reaching its stop.
 pub fn on_frame(ctx: &Ctx) {
-    let Some(state) = ctx.ui.borrow().tour.clone() else {
+    // Read in place: nothing is copied on a frame where nothing changes.
+    let Some(phase) = ctx.ui.borrow().tour.as_ref().map(|t| t.phase) else {
         return;
     };
-    match state.phase {
+    match phase {
         Phase::Waiting => {
-            let done = {
+            let (done, prompt) = {
+                let ui = ctx.ui.borrow();
+                let Some(state) = ui.tour.as_ref() else {
+                    return;
+                };
                 let s = ctx.session.borrow();
                 let sim = s.timeline().sim();
-                sim.edit_log()
+                let done = sim
+                    .edit_log()
                     .iter()
                     .rev()
                     .take_while(|e| e.at >= state.waiting_since)
-                    .any(|e| state.current().done_by(&e.command, sim))
+                    .any(|e| state.current().done_by(&e.command, sim));
+                (done, state.current().prompt.clone().unwrap_or_default())
             };
             if done {
                 // Done by hand (from the inspector, say): the tour goes on, and the focus
                 // comes back to it.
-                ctx.announce(state.current().prompt.clone().unwrap_or_default() + ": done");
+                ctx.announce(prompt + ": done");
                 play(ctx);
                 ctx.focus(Focus::Css("#tour-title".into()));
                 ctx.refresh.emit(());
@@ -423,10 +430,16 @@ fn arrived_check(ctx: &Ctx) -> bool {
     state.stops.truncate(state.step);
     state.stops.push((now, edits));
     let numbers = figure_words(ctx, state.current());
-    let event = tour_event(ctx, &state);
+    // Only a player embedded in a page has someone to tell.
+    let event = ctx
+        .ui
+        .borrow()
+        .embed
+        .is_some()
+        .then(|| tour_event(ctx, &state));
     ctx.dispatch(UiAction::Tour(Some(state)));
     ctx.announce(format!("Stopped at {now}. {numbers}"));
-    if ctx.ui.borrow().embed.is_some() {
+    if let Some(event) = event {
         super::embedded::post(ctx, event);
     }
     true
