@@ -404,6 +404,58 @@ fn a_crashed_member_is_removed_after_its_session_timeout_and_its_partitions_move
     let _ = sim;
 }
 
+/// A consumer that crashes and comes back before its session expires joins as a new member
+/// (a new `member.id`); its earlier incarnation is another member, which does not rejoin, so
+/// the join waits until that one's session expires, and no generation gives a partition to
+/// both, or to the dead one.
+#[test]
+fn a_member_restarted_before_its_session_expires_is_a_new_member() {
+    let cfg = json!({"group.id": "g", "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
+        "auto.offset.reset": "earliest", "processing_time": "5ms"});
+    let (lines, _sim) = trace(
+        json!({"version": 5, "nodes": [
+            {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 50, "keys": {"random": 20}}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 3}},
+            consumer("a", cfg.clone()), consumer("b", cfg)],
+          "edges": [{"from": "p", "to": "t"}, {"from": "t", "to": "a"}, {"from": "t", "to": "b"}],
+          "actions": [{"at": "20s", "do": "crash", "node": "a"}, {"at": "20s", "do": "crash", "node": "b"},
+                      {"at": "23s", "do": "restart", "node": "a"}, {"at": "23s", "do": "restart", "node": "b"}]}),
+        60.0,
+    );
+    let done = of(&lines, "rebalance_completed");
+    for d in &done {
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        for (member, parts) in d["assignment"].as_object().expect("an assignment") {
+            for p in names(parts) {
+                if let Some(other) = owners.insert(p.clone(), member.clone()) {
+                    panic!("{p} given to {other} and {member} at {}", at_s(d));
+                }
+            }
+        }
+        assert_eq!(owners.len(), 3, "every partition owned at {}: {d}", at_s(d));
+    }
+    // Both earlier incarnations time out (last heartbeat at 19 s or 20 s), and only then does
+    // the generation after the restart complete, with the two new members alone.
+    let removed: Vec<f64> = of(&lines, "member_removed").iter().map(|r| at_s(r)).collect();
+    assert_eq!(removed.len(), 2, "{removed:?}");
+    assert!(removed.iter().all(|t| (29.0..=30.0).contains(t)), "{removed:?}");
+    let after: Vec<&&Value> = done.iter().filter(|d| at_s(d) > 23.0).collect();
+    assert_eq!(after.len(), 1, "one rebalance after the restart");
+    assert!(at_s(after[0]) >= removed[1]);
+    let members: Vec<&String> = after[0]["assignment"].as_object().unwrap().keys().collect();
+    assert_eq!(members, ["a-2", "b-2"]);
+    // Every record appended before 50 s is processed by the end.
+    let processed: BTreeSet<_> = of(&lines, "processed")
+        .iter()
+        .map(|p| (p["partition"].as_u64(), p["offset"].as_u64()))
+        .collect();
+    for a in of(&lines, "appended") {
+        if at_s(a) < 50.0 {
+            assert!(processed.contains(&(a["partition"].as_u64(), a["offset"].as_u64())));
+        }
+    }
+}
+
 /// Cooperative sticky: a member joining takes partitions in two rounds: the first withholds
 /// what must move, its owner revokes only that, and the second round hands it over. The
 /// others keep consuming throughout.

@@ -183,12 +183,25 @@ impl KafkaModel {
     /// heartbeat), within the rebalance timeout.
     fn prepare_rebalance(&mut self, k: &mut Kernel, g: u32, via: NodeId, reason: RebalanceReason) {
         let timeout = Self::rebalance_timeout(k, &self.groups.list[g as usize].members);
+        // The member that asked is the consumer's live incarnation: an earlier one of the
+        // same consumer (it crashed, and its session has not expired) is another member,
+        // which must rejoin or time out like any other.
+        let live = match reason {
+            RebalanceReason::Joined(n) | RebalanceReason::Rejoined(n) => {
+                self.consumer_ref(n).map(|st| (n, st.incarnation))
+            }
+            RebalanceReason::Left(_)
+            | RebalanceReason::SessionTimeout(_)
+            | RebalanceReason::PartitionsChanged(_) => None,
+        };
         let group = &mut self.groups.list[g as usize];
         group.state = GroupState::PreparingRebalance;
         group.round = group.round.wrapping_add(1);
         for m in &mut group.members {
             let joining = match reason {
-                RebalanceReason::Joined(n) | RebalanceReason::Rejoined(n) => m.consumer == n,
+                RebalanceReason::Joined(_) | RebalanceReason::Rejoined(_) => {
+                    live == Some((m.consumer, m.incarnation))
+                }
                 RebalanceReason::Left(_)
                 | RebalanceReason::SessionTimeout(_)
                 | RebalanceReason::PartitionsChanged(_) => false,
