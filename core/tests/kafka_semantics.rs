@@ -436,14 +436,25 @@ fn a_member_restarted_before_its_session_expires_is_a_new_member() {
     }
     // Both earlier incarnations time out (last heartbeat at 19 s or 20 s), and only then does
     // the generation after the restart complete, with the two new members alone.
-    let removed: Vec<f64> = of(&lines, "member_removed").iter().map(|r| at_s(r)).collect();
+    let removed: Vec<f64> = of(&lines, "member_removed")
+        .iter()
+        .map(|r| at_s(r))
+        .collect();
     assert_eq!(removed.len(), 2, "{removed:?}");
-    assert!(removed.iter().all(|t| (29.0..=30.0).contains(t)), "{removed:?}");
+    assert!(
+        removed.iter().all(|t| (29.0..=30.0).contains(t)),
+        "{removed:?}"
+    );
     let after: Vec<&&Value> = done.iter().filter(|d| at_s(d) > 23.0).collect();
     assert_eq!(after.len(), 1, "one rebalance after the restart");
     assert!(at_s(after[0]) >= removed[1]);
-    let members: Vec<&String> = after[0]["assignment"].as_object().unwrap().keys().collect();
-    assert_eq!(members, ["a-2", "b-2"]);
+    let members: BTreeSet<&str> = after[0]["assignment"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(members, BTreeSet::from(["a-2", "b-2"]));
     // Every record appended before 50 s is processed by the end.
     let processed: BTreeSet<_> = of(&lines, "processed")
         .iter()
@@ -578,10 +589,11 @@ fn commit_after_processing_redelivers_and_commit_before_loses() {
 }
 
 /// A static member that restarts within its session timeout gets its partitions back with no
-/// rebalance; a dynamic one rejoins as a new member, and the group rebalances.
+/// rebalance; a dynamic one rejoins as a new member, and the group rebalances once the earlier
+/// incarnation's session expires (it never rejoins).
 #[test]
 fn a_static_member_comes_back_without_a_rebalance() {
-    let run = |instance: bool| {
+    let run = |instance: bool, until: f64| {
         let mut cfg =
             json!({"group.id": "g", "session.timeout.ms": 20000, "auto.offset.reset": "earliest"});
         let mut a = cfg.clone();
@@ -595,19 +607,35 @@ fn a_static_member_comes_back_without_a_rebalance() {
                 consumer("a", a), consumer("b", cfg)],
               "edges": [{"from": "t", "to": "a"}, {"from": "t", "to": "b"}],
               "actions": [{"at": "10s", "do": "crash", "node": "a"}, {"at": "12s", "do": "restart", "node": "a"}]}),
-            25.0,
+            until,
         );
         lines
     };
-    let lines = run(true);
+    let lines = run(true, 25.0);
     assert_eq!(of(&lines, "rebalance_completed").len(), 1, "only the first");
     let again: Vec<&Value> = of(&lines, "partitions_assigned")
         .into_iter()
         .filter(|e| e["consumer"] == "a" && at_s(e) > 12.0)
         .collect();
     assert_eq!(names(&again[0]["partitions"]), ["t-0", "t-1"]);
-    let lines = run(false);
-    assert!(of(&lines, "rebalance_completed").len() > 1);
+    let lines = run(false, 40.0);
+    let done = of(&lines, "rebalance_completed");
+    assert!(done.len() > 1);
+    // Its last heartbeat was at 7 s to 10 s (every 3 s): removed 20 s later, and only then
+    // does the join complete, without it.
+    let removed = of(&lines, "member_removed");
+    assert_eq!(removed.len(), 1);
+    let gone = at_s(removed[0]);
+    assert!((27.0..=30.0).contains(&gone), "removed at {gone}");
+    let last = done.last().unwrap();
+    assert!(at_s(last) >= gone);
+    let members: BTreeSet<&str> = last["assignment"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(members, BTreeSet::from(["a-2", "b"]));
 }
 
 /// Several groups read one topic independently: each sees every record, at its own pace,
