@@ -230,6 +230,9 @@ struct Projection {
     /// Writes that reflected no source write: their message's chain wrote no such key in the
     /// source (a projection keeps its source's keys).
     unmatched: u64,
+    /// Writes that reflected an older source version of their key than the one already
+    /// visible: updates that arrived out of order.
+    out_of_order: u64,
 }
 
 /// A read model's metrics: how far it lags its source.
@@ -240,6 +243,11 @@ pub struct ProjectionMetrics {
     pub behind: u64,
     /// Writes here that reflected no source write.
     pub unmatched: u64,
+    /// Writes here that reflected an older source version of their key than the one already
+    /// visible: an update that arrived after a newer update of the same key (a redelivered
+    /// or reordered message). The read model keeps the newer version; one that simply
+    /// overwrote would have gone back in time.
+    pub out_of_order: u64,
     /// Staleness windows: for each source version, from its write at the source to its (or a
     /// newer version's) becoming visible here.
     pub staleness: super::staleness::Summary,
@@ -524,7 +532,11 @@ impl DataModel {
         };
         let visible = p.visible.get(&w.key).copied().unwrap_or(0);
         if version <= visible {
-            return; // it shows this version, or a newer one, already
+            // It shows this version, or a newer one, already.
+            if version < visible {
+                p.out_of_order += 1;
+            }
+            return;
         }
         // The versions it now shows, each with its window (a superseded one ends with it).
         let applied = &self.store_mut(source).log[&w.key].applied;
@@ -612,6 +624,7 @@ impl DataModel {
             ProjectionMetrics {
                 behind: source_writes.saturating_sub(p.map_or(0, |p| p.made_visible)),
                 unmatched: p.map_or(0, |p| p.unmatched),
+                out_of_order: p.map_or(0, |p| p.out_of_order),
                 staleness: p.map(|p| p.staleness.summary()).unwrap_or_default(),
             }
         });

@@ -398,6 +398,8 @@ pub struct ServiceMetrics {
     /// the clients began (retries at every layer above multiply it; §4.4's worst case is the
     /// product of their attempts).
     pub load_multiple: f64,
+    /// Calls it began over all its call edges (each retry is an attempt of the same call).
+    pub calls_made: u64,
     /// Its call edges.
     pub calls: Vec<EdgeMetrics>,
 }
@@ -857,6 +859,7 @@ impl HttpModel {
             }
             (NodeState::Service(s), HttpKind::Service(cfg)) => {
                 let (throughput, goodput) = rate(&s.recent);
+                let calls = self.edge_metrics(k, node);
                 Some(HttpMetrics::Service(ServiceMetrics {
                     stats: s.stats.clone(),
                     busy: s.busy,
@@ -872,7 +875,8 @@ impl HttpModel {
                     goodput_per_s: goodput,
                     latency_us: s.latency.percentiles(now, [50.0, 95.0, 99.0]),
                     load_multiple: per(s.stats.arrived, self.offered()),
-                    calls: self.edge_metrics(k, node),
+                    calls_made: calls.iter().map(|c| c.stats.calls).sum(),
+                    calls,
                 }))
             }
             (NodeState::Balancer(b), HttpKind::LoadBalancer(_)) => {
