@@ -91,7 +91,7 @@ fn unknown_version_is_named() {
     let text = doc(NODES, EDGES).replace("\"version\":2", "\"version\":\"one\"");
     assert_diag(&text, "version", "expected an integer");
     assert_diag(r#"{"nodes":[]}"#, "version", "missing");
-    assert_eq!(FORMAT_VERSION, 12);
+    assert_eq!(FORMAT_VERSION, 13);
 }
 
 #[test]

@@ -69,10 +69,16 @@ fn every_tour_plays_to_its_end_and_shows_numbers_from_the_run() {
             }
         }
         // A story ends on a measured effect.
+        let end = steps.last().unwrap();
         assert!(
-            !steps.last().unwrap().readings.is_empty(),
+            !end.readings.is_empty() || end.table.is_some(),
             "{name}: its last step shows no number"
         );
+        for row in end.table.iter().flat_map(|t| &t.rows) {
+            for c in &row.cells {
+                assert!(c.value.is_some(), "{name}: {} reads {}", row.label, c.shown);
+            }
+        }
     }
 }
 
@@ -286,7 +292,7 @@ fn throughput_rises_with_prefetch_and_falls_again_when_a_slow_consumer_hoards() 
 /// A small scenario with a tour, as JSON, with `tour` spliced in.
 fn with_tour(tour: &str) -> String {
     format!(
-        r#"{{"version": 12, "seed": 3,
+        r#"{{"version": 13, "seed": 3,
             "nodes": [
                 {{"id": "app", "kind": "producer", "config": {{"rate_per_s": 20}}}},
                 {{"id": "tasks", "kind": "queue"}},
@@ -504,6 +510,36 @@ fn bad_tours_are_refused_with_their_paths() {
         ),
         (
             r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "table": {"columns": ["a", "b"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "received", "at": "1s"}]}]}}}]}"#,
+            "tour.steps[0].figure.table.rows[0].cells: 1 cells under 2 columns",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "table": {"columns": ["a"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "received", "at": "1s", "since": "2s"}]}]}}}]}"#,
+            "tour.steps[0].figure.table.rows[0].cells[0].since: 2s is not before its cell's moment (1s)",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "table": {"columns": ["a"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "received", "at": "1s",
+                "per": {"node": "nobody", "metric": "sent"}}]}]}}}]}"#,
+            "tour.steps[0].figure.table.rows[0].cells[0].per.node: no node has id \"nobody\"",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "table": {"columns": ["a"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "recieved", "at": "1s"}]}]}}}]}"#,
+            "tour.steps[0].figure.table.rows[0].cells[0].metric: node \"tasks\" has no metric \"recieved\"",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "table": {"columns": [], "rows": []}}}]}"#,
+            "tour.steps[0].figure.table.columns: expected from 1 to 4 columns",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
                 "colour": "red"}]}"#,
             "tour.steps[0].colour: unknown field `colour`",
         ),
@@ -532,9 +568,29 @@ fn a_figure_of_a_metric_not_measured_yet_is_accepted() {
 }
 
 #[test]
+fn a_version_12_tour_with_a_table_is_refused_where_it_has_it() {
+    let tour = r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s"},
+        {"title": "t", "text": "x", "until": "2s", "figure": {"label": "f", "table":
+        {"columns": ["a"], "rows": [{"label": "r", "cells": [{"metric": "messages.consumed", "at": "1s"}]}]}}}]}"#;
+    let text = with_tour(tour);
+    Scenario::from_json(&text).unwrap_or_else(|d| panic!("version 13 reads it: {d}"));
+    let old = text.replace("\"version\": 13", "\"version\": 12");
+    let got = Scenario::from_json(&old).unwrap_err().to_string();
+    assert!(
+        got.contains("tour.steps[1].figure.table: a figure's `table` is new in format version 13"),
+        "{got}"
+    );
+    // Without a table, a version-12 tour reads as it did.
+    let plain =
+        with_tour(r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s"}]}"#)
+            .replace("\"version\": 13", "\"version\": 12");
+    Scenario::from_json(&plain).unwrap_or_else(|d| panic!("{d}"));
+}
+
+#[test]
 fn a_version_11_document_with_a_tour_is_refused_where_it_has_it() {
     let text =
-        with_tour(r#"{"promise": "p", "steps": []}"#).replace("\"version\": 12", "\"version\": 11");
+        with_tour(r#"{"promise": "p", "steps": []}"#).replace("\"version\": 13", "\"version\": 11");
     let got = Scenario::from_json(&text).unwrap_err().to_string();
     assert!(
         got.contains("tour: a `tour` is new in format version 12"),
@@ -574,4 +630,66 @@ fn only_the_lane_with_no_fix_grows_and_the_bounded_one_tells_its_producer() {
     assert!(value(&r, "refused, a basic.nack to producer-2") > 500.0);
     assert!(scaled <= 10.0, "scaled: {scaled}");
     assert!(paced <= 10.0, "paced: {paced}");
+}
+
+/// The last step's table of the tour of `name`: each row's numbers by label, left to right.
+fn table(tours: &[(&str, Vec<StepOutcome>)], name: &str) -> Vec<(String, Vec<f64>)> {
+    let steps = &tours.iter().find(|(n, _)| *n == name).expect("a tour").1;
+    let t = steps.last().unwrap().table.as_ref().expect("a table");
+    t.rows
+        .iter()
+        .map(|r| {
+            let cells = r.cells.iter().map(|c| c.value.expect("measured")).collect();
+            (r.label.clone(), cells)
+        })
+        .collect()
+}
+
+#[test]
+fn the_comparison_measures_what_each_way_costs() {
+    let tours = played();
+    let t = table(&tours, "paradigm-comparison");
+    let row = |label: &str| -> [f64; 3] {
+        let cells = &t
+            .iter()
+            .find(|(l, _)| l.as_str() == label)
+            .unwrap_or_else(|| panic!("no row {label:?} in {t:?}"))
+            .1;
+        [cells[0], cells[1], cells[2]]
+    };
+    // Columns: request-response, queue, stream.
+    let [call, queue, stream] = row("latency, median");
+    assert!(
+        call < queue && queue < stream,
+        "medians {call} {queue} {stream}"
+    );
+    let [call, queue, stream] = row("latency, 99th percentile");
+    assert!(
+        queue < call && queue < stream,
+        "p99 {call} {queue} {stream}"
+    );
+    // Decoupling: only the caller sees billing's outage.
+    let [failed, q, s] = row("orders that failed for the shop while billing was down");
+    assert!(failed > 100.0, "{failed}");
+    assert_eq!([q, s], [0.0, 0.0]);
+    // Ordering: competing consumers reorder; one worker and one partition per key do not.
+    assert_eq!(
+        row("updates applied out of order, before the crash").map(|v| v > 0.0),
+        [false, true, false]
+    );
+    // Durability: what the caller could not deliver is never delivered; the others catch up.
+    let [lost, q, s] = row("orders billing never got");
+    assert_eq!(lost, failed);
+    assert_eq!([q, s], [0.0, 0.0]);
+    // Fan-out: the caller pays twice; the broker copies; the log is read twice, written once.
+    let near = |v: f64, want: f64| (v - want).abs() < 0.02;
+    let [c, q, s] = row("sent by the producer per order, with two consumers");
+    assert!(near(c, 2.0) && near(q, 1.0) && near(s, 1.0), "{c} {q} {s}");
+    let [c, q, s] = row("copies made of each order, with two consumers");
+    assert!(near(c, 2.0) && near(q, 2.0) && near(s, 1.0), "{c} {q} {s}");
+    // Replay: a late consumer of the log reads all of history; of a call or a queue, only
+    // what came after it (it joined at 35 s of a 49 s workload).
+    let [c, q, s] = row("orders the late consumer holds, of all placed");
+    assert!(c < 0.4 && q < 0.4, "{c} {q}");
+    assert_eq!(s, 1.0);
 }

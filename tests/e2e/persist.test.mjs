@@ -105,7 +105,7 @@ test("export downloads a scenario the CLI runs; import opens it again", async ()
   const path = join(artifacts, download.suggestedFilename());
   await download.saveAs(path);
   const exported = JSON.parse(await readFile(path, "utf8"));
-  assert.equal(exported.version, 12);
+  assert.equal(exported.version, 13);
   assert.ok(exported.nodes.some((n) => n.id === "orders.dlq"));
   assert.ok(exported.view && exported.view.zoom > 0, "the file keeps the view");
   // The same file in the CLI (built by the native tests before these run).

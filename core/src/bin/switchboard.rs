@@ -200,6 +200,20 @@ fn tour(scenario: &Validated, json: bool) -> Result<(), String> {
                 points.join(", ")
             ));
         }
+        if let Some(t) = &s.table {
+            text.push_str(&format!("   | | {} |\n", t.columns.join(" | ")));
+            for row in &t.rows {
+                let cells: Vec<String> = row
+                    .cells
+                    .iter()
+                    .map(|c| match c.since {
+                        Some(from) => format!("{} ({from}–{})", c.shown, c.at),
+                        None => format!("{} (at {})", c.shown, c.at),
+                    })
+                    .collect();
+                text.push_str(&format!("   | {} | {} |\n", row.label, cells.join(" | ")));
+            }
+        }
     }
     print_out(text.trim_end())
 }

@@ -65,6 +65,10 @@ const STEPS: &[Step] = &[
         from: 11,
         run: v11_to_v12,
     },
+    Step {
+        from: 12,
+        run: v12_to_v13,
+    },
 ];
 
 /// `what`, at `path`, is newer than the document's version: it says so, and what to change.
@@ -319,6 +323,26 @@ fn v11_to_v12(mut doc: Doc) -> Result<Doc, Diagnostic> {
         return Err(newer("tour", "a `tour`", 12));
     }
     doc.insert("version".into(), Value::from(12));
+    Ok(doc)
+}
+
+/// Version 13 added a tour figure's `table` (cells read at moments of their own). A version-12
+/// tour has none, so it plays as it did.
+fn v12_to_v13(mut doc: Doc) -> Result<Doc, Diagnostic> {
+    let steps = doc
+        .get("tour")
+        .and_then(|t| t.get("steps"))
+        .and_then(Value::as_array);
+    for (i, step) in steps.into_iter().flatten().enumerate() {
+        if step.get("figure").and_then(|f| f.get("table")).is_some() {
+            return Err(newer(
+                format!("tour.steps[{i}].figure.table"),
+                "a figure's `table`",
+                13,
+            ));
+        }
+    }
+    doc.insert("version".into(), Value::from(13));
     Ok(doc)
 }
 

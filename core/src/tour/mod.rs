@@ -18,6 +18,9 @@ use crate::time::{SimDuration, SimTime};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub mod table;
+pub use table::{Cell, Row, Table, TableReading};
+
 /// The most steps a tour has.
 pub const MAX_STEPS: usize = 40;
 /// The longest step title, in characters.
@@ -158,18 +161,24 @@ impl<'de> Deserialize<'de> for Highlight {
 }
 
 /// The numbers a step shows, each read from the run when the step is shown; or, with a
-/// `sweep`, read from runs of the scenario with one setting varied, as a chart.
+/// `sweep`, read from runs of the scenario with one setting varied, as a chart; or, with a
+/// `table`, read from a run of the scenario at moments of their own, as a table.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Figure {
     /// What the numbers are.
     pub label: String,
-    /// One number, or several side by side.
+    /// One number, or several side by side (none if the figure is a table).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub values: Vec<Measure>,
     /// Runs the scenario from the start once per value of a setting and reads each number at
     /// the end of each run: the chart of a number against the setting.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sweep: Option<Sweep>,
+    /// Rows of numbers under column headings, each cell read from one run of the scenario at
+    /// its own moment (which the page seeks to when the cell is chosen).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub table: Option<Table>,
 }
 
 /// A setting varied across runs: `{"nodes": ["w1", "w2"], "setting": "prefetch_count",
@@ -623,6 +632,9 @@ pub struct StepOutcome {
     /// A swept figure's chart: each number against the setting.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub sweep: Vec<Series>,
+    /// A figure's table, filled from its run.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub table: Option<TableReading>,
 }
 
 /// Why [`play`] could not take a tour to its end.
@@ -642,6 +654,14 @@ pub enum PlayError {
     /// A step's sweep could not run.
     #[error("tour.steps[{step}].figure.sweep: {why}")]
     Sweep {
+        /// The step.
+        step: usize,
+        /// Why.
+        why: String,
+    },
+    /// A step's table could not be filled.
+    #[error("tour.steps[{step}].figure.table: {why}")]
+    Table {
         /// The step.
         step: usize,
         /// Why.
@@ -686,11 +706,19 @@ pub fn play(
                 .map_err(|why| PlayError::Sweep { step: i, why })?,
             None => Vec::new(),
         };
+        let table = match step.figure.as_ref().and_then(|f| f.table.as_ref()) {
+            Some(t) => Some(
+                t.run(sim.scenario())
+                    .map_err(|why| PlayError::Table { step: i, why })?,
+            ),
+            None => None,
+        };
         out.push(StepOutcome {
             title: step.title.clone(),
             stopped_at: sim.now(),
             readings,
             sweep,
+            table,
         });
     }
     Ok(out)
@@ -731,6 +759,16 @@ pub(crate) fn check_metrics(tour: &Tour, sim: &Sim, diags: &mut Vec<Diagnostic>)
             if let Some(per) = &m.per {
                 let path = format!("{path}.per");
                 check_metric(&metrics, per.node.as_deref(), &per.metric, &path, diags);
+            }
+        }
+        for (r, row) in f.table.iter().flat_map(|t| t.rows.iter().enumerate()) {
+            for (j, c) in row.cells.iter().enumerate() {
+                let path = format!("tour.steps[{i}].figure.table.rows[{r}].cells[{j}]");
+                check_metric(&metrics, c.node.as_deref(), &c.metric, &path, diags);
+                if let Some(per) = &c.per {
+                    let path = format!("{path}.per");
+                    check_metric(&metrics, per.node.as_deref(), &per.metric, &path, diags);
+                }
             }
         }
     }
@@ -916,11 +954,21 @@ pub(crate) fn check(
         if let Some(f) = &step.figure {
             let path = format!("{at}.figure");
             text(&f.label, format!("{path}.label"), MAX_TITLE_CHARS, diags);
-            if f.values.is_empty() || f.values.len() > MAX_VALUES {
+            let least = usize::from(f.table.is_none());
+            if f.values.len() < least || f.values.len() > MAX_VALUES {
                 diags.push(Diagnostic::new(
                     format!("{path}.values"),
-                    format!("expected from 1 to {MAX_VALUES} numbers"),
+                    format!("expected from {least} to {MAX_VALUES} numbers"),
                 ));
+            }
+            if let Some(t) = &f.table {
+                if f.sweep.is_some() {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.table"),
+                        "a figure has a sweep or a table, not both",
+                    ));
+                }
+                t.check(&format!("{path}.table"), has_node, diags);
             }
             for (j, m) in f.values.iter().enumerate() {
                 let path = format!("{path}.values[{j}]");
