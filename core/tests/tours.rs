@@ -674,7 +674,7 @@ fn the_comparison_measures_what_each_way_costs() {
     assert_eq!([q, s], [0.0, 0.0]);
     // Ordering: competing consumers reorder; one worker and one partition per key do not.
     assert_eq!(
-        row("updates applied out of order, before the crash").map(|v| v > 0.0),
+        row("stock updates applied out of order, before the crash").map(|v| v > 0.0),
         [false, true, false]
     );
     // Durability: what the caller could not deliver is never delivered; the others catch up.

@@ -233,3 +233,50 @@ test("a swept figure: throughput against prefetch, as a chart with its numbers i
   await screenshot(page, "tour-06-sweep");
   assert.deepEqual(page.problems, []);
 });
+
+test("the comparison: its table, each cell a link to the moment it was read", async () => {
+  // Opened at its last step by the link, as an article would link it: the steps before are
+  // taken at once, and the table is filled from a run of the scenario.
+  const page = await openInContext("?example=paradigm-comparison&tour&step=7", {}, "#stage");
+  await page.locator(".tour-compare").waitFor({ timeout: 60000 });
+  await arrived(page);
+  assert.equal(await page.locator("#tour-progress-text").textContent(), "Step 7 of 7");
+  assert.equal(await page.locator("#clock").getAttribute("data-now-us"), "58000000");
+  const headings = await page.locator(".tour-compare thead th").allTextContents();
+  assert.deepEqual(headings, ["request-response", "queue", "stream"]);
+  const table = await page.evaluate(() =>
+    Object.fromEntries([...document.querySelectorAll(".tour-compare tbody tr")].map((tr) => [
+      tr.querySelector("th").textContent,
+      [...tr.querySelectorAll(".tour-cell")].map((b) => b.textContent),
+    ])),
+  );
+  assert.equal(Object.keys(table).length, 8, JSON.stringify(table));
+  // The same numbers as the native run of the tour (tours.rs checks their directions).
+  const failed = table["orders that failed for the shop while billing was down"];
+  assert.ok(Number(failed[0]) > 100, JSON.stringify(table));
+  assert.deepEqual(failed.slice(1), ["0", "0"]);
+  assert.deepEqual(table["orders billing never got"], [failed[0], "0", "0"]);
+  const order = table["stock updates applied out of order, before the crash"];
+  assert.ok(order[0] === "0" && Number(order[1]) > 0 && order[2] === "0", JSON.stringify(order));
+  assert.deepEqual(table["orders the late consumer holds, of all placed"].slice(2), ["100.0 %"]);
+  assert.deepEqual(await axe(page), [], "the table passes axe");
+  await screenshot(page, "tour-04-comparison");
+
+  // A cell by keyboard: the run goes back to the moment it was read, and its node is lit.
+  const cell = page.locator('.tour-cell[data-row="3"][data-col="1"]');
+  assert.match(await cell.getAttribute("aria-label"), /read at 14\.000s: go to 14\.000s/);
+  await cell.focus();
+  await page.keyboard.press("Enter");
+  await page.waitForFunction(() => document.querySelector("#clock")?.getAttribute("data-now-us") === "14000000", null, { timeout: 60000 });
+  assert.equal(await cell.getAttribute("aria-pressed"), "true");
+  assert.ok(await cell.evaluate((el) => el === document.activeElement), "the focus stays on the cell");
+  assert.equal(await page.locator('g.node[data-node="billing-view-amqp"].tour-lit').count(), 1);
+  await screenshot(page, "tour-05-comparison-cell");
+  // A windowed cell goes to the end of its window.
+  const window = page.locator('.tour-cell[data-row="5"][data-col="0"]');
+  assert.match(await window.getAttribute("aria-label"), /read from 36\.000s to 50\.000s/);
+  await window.click();
+  await page.waitForFunction(() => document.querySelector("#clock")?.getAttribute("data-now-us") === "50000000", null, { timeout: 60000 });
+  assert.equal(await page.locator('g.node[data-node="orders-http"].tour-lit').count(), 1);
+  assert.deepEqual(page.problems, []);
+});

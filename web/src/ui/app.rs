@@ -364,6 +364,12 @@ pub fn app() -> Html {
         )
     };
     let touring = ctx.ui.borrow().tour.is_some();
+    let wide = ctx
+        .ui
+        .borrow()
+        .tour
+        .as_ref()
+        .is_some_and(|t| t.shows_table());
     if let Some(o) = embed {
         // The compact player: the stage, and what the options add to it.
         let controls = o.controls == crate::embed::Controls::Full;
@@ -371,7 +377,7 @@ pub fn app() -> Html {
         return html! {
             <main class={classes!("app", "embed", o.editable.then_some("editable"))} data-theme={theme}>
                 <h1 class="visually-hidden">{ format!("Switchboard player: {}", ctx.session.borrow().doc().name) }</h1>
-                <div class={classes!("workspace", touring.then_some("touring"))}>
+                <div class={classes!("workspace", touring.then_some("touring"), wide.then_some("wide-figure"))}>
                     if touring { { tour::render(&ctx) } } else if o.editable { { palette::render(&ctx) } }
                     { stage::render(&ctx, &stage_ref, &canvas_ref) }
                     if o.editable { { inspector::render(&ctx) } }
@@ -395,7 +401,7 @@ pub fn app() -> Html {
             if embed_dialog {
                 { embedded::dialog(&ctx) }
             }
-            <div class={classes!("workspace", touring.then_some("touring"))}>
+            <div class={classes!("workspace", touring.then_some("touring"), wide.then_some("wide-figure"))}>
                 if touring { { tour::render(&ctx) } } else { { palette::render(&ctx) } }
                 { stage::render(&ctx, &stage_ref, &canvas_ref) }
                 { inspector::render(&ctx) }

@@ -23,6 +23,7 @@ pub const STORIES: &[&str] = &[
     "data-payment-redelivery",
     "amqp-backpressure",
     "order-journey",
+    "paradigm-comparison",
 ];
 
 /// One story's card.

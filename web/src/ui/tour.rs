@@ -7,12 +7,16 @@
 
 use super::{Ctx, Focus, UiAction};
 use std::rc::Rc;
-use switchboard_core::tour::{Highlight, Series, Tour, TourStep};
+use switchboard_core::tour::{Highlight, Series, TableReading, Tour, TourStep};
 use switchboard_core::SimTime;
 use yew::prelude::*;
 
 /// A step's swept chart: its series, or why the runs could not be made.
 pub type Chart = Rc<Result<Vec<Series>, String>>;
+
+/// A step's table: its cells as read from a run of the scenario, or why the run could not be
+/// made.
+pub type Filled = Rc<Result<TableReading, String>>;
 
 /// Where a tour stands.
 #[derive(Clone, Debug, PartialEq)]
@@ -31,6 +35,11 @@ pub struct TourState {
     pub waiting_since: SimTime,
     /// The swept charts of the steps shown so far, by step (each run once).
     pub charts: Vec<Option<Chart>>,
+    /// The tables of the steps shown so far, by step (each filled once).
+    pub tables: Vec<Option<Filled>>,
+    /// The table cell chosen last (row, column): the run went to its moment, and its nodes
+    /// are lit with the step's.
+    pub cell: Option<(usize, usize)>,
     /// The reader's own speed, given back when the tour ends (long steps play faster).
     pub speed: f64,
 }
@@ -52,12 +61,42 @@ impl TourState {
         &self.tour.steps[self.step]
     }
 
-    /// Whether the node `name` is highlighted by the step shown.
+    /// Whether the node `name` is highlighted by the step shown, or read by the table cell
+    /// chosen.
     pub fn highlights_node(&self, name: &str) -> bool {
         self.current()
             .highlight
             .iter()
             .any(|h| matches!(h, Highlight::Node(n) if n == name))
+            || self.cell_nodes().any(|n| n == name)
+    }
+
+    /// The nodes the chosen table cell reads (its metric's, and its ratio's).
+    fn cell_nodes(&self) -> impl Iterator<Item = &str> {
+        let (row, col) = self.cell.unwrap_or((usize::MAX, usize::MAX));
+        let cell = self
+            .current()
+            .figure
+            .as_ref()
+            .and_then(|f| f.table.as_ref())
+            .and_then(|t| t.rows.get(row))
+            .and_then(|r| r.cells.get(col));
+        cell.into_iter().flat_map(|c| {
+            [
+                c.node.as_deref(),
+                c.per.as_ref().and_then(|p| p.node.as_deref()),
+            ]
+            .into_iter()
+            .flatten()
+        })
+    }
+
+    /// Whether the step shown has a table (the panel is wider for it).
+    pub fn shows_table(&self) -> bool {
+        self.current()
+            .figure
+            .as_ref()
+            .is_some_and(|f| f.table.is_some())
     }
 
     /// Whether the edge from `from` to `to` is highlighted by the step shown.
@@ -133,6 +172,8 @@ pub fn start_at(ctx: &Ctx, step: usize) -> Result<(), String> {
     let speed = ctx.session.borrow().timeline().speed();
     let state = TourState {
         charts: vec![None; tour.steps.len()],
+        tables: vec![None; tour.steps.len()],
+        cell: None,
         tour: Rc::new(tour),
         step,
         stops,
@@ -172,6 +213,10 @@ fn enter(ctx: &Ctx, i: usize) {
     if state.charts[i].is_none() {
         state.charts[i] = chart_of(ctx, &step);
     }
+    if state.tables[i].is_none() {
+        state.tables[i] = table_of(ctx, &step);
+    }
+    state.cell = None;
     let said = format!(
         "Step {} of {}: {}",
         i + 1,
@@ -330,6 +375,7 @@ pub fn back(ctx: &Ctx) {
     state.step = i;
     state.stops.truncate(i + 1);
     state.phase = Phase::Arrived;
+    state.cell = None;
     if let Some(v) = state.current().view {
         ctx.dispatch(UiAction::Reframe(Some(v)));
     }
@@ -456,16 +502,17 @@ fn tour_event(ctx: &Ctx, state: &TourState) -> serde_json::Value {
         .as_ref()
         .map(|f| f.read(&switchboard_core::tour::metrics_value(sim)))
         .unwrap_or_default();
-    crate::embed::event(
-        "tour_step",
-        serde_json::json!({
-            "step": state.step + 1,
-            "of": state.tour.steps.len(),
-            "title": step.title,
-            "now_us": sim.now().0,
-            "readings": readings,
-        }),
-    )
+    let mut body = serde_json::json!({
+        "step": state.step + 1,
+        "of": state.tour.steps.len(),
+        "title": step.title,
+        "now_us": sim.now().0,
+        "readings": readings,
+    });
+    if let Some(Ok(table)) = state.tables.get(state.step).cloned().flatten().as_deref() {
+        body["table"] = serde_json::to_value(table).unwrap_or_default();
+    }
+    crate::embed::event("tour_step", body)
 }
 
 /// Runs a step's sweep (the scenario from the start, once per value) for its chart.
@@ -474,6 +521,75 @@ fn chart_of(ctx: &Ctx, step: &TourStep) -> Option<Chart> {
     let sweep = f.sweep.as_ref()?;
     let s = ctx.session.borrow();
     Some(Rc::new(sweep.run(s.timeline().sim().scenario(), f)))
+}
+
+/// Fills a step's table (the scenario run from the start to the table's last moment).
+fn table_of(ctx: &Ctx, step: &TourStep) -> Option<Filled> {
+    let table = step.figure.as_ref()?.table.as_ref()?;
+    let s = ctx.session.borrow();
+    Some(Rc::new(table.run(s.timeline().sim().scenario())))
+}
+
+/// Chooses a table cell: the run goes to the moment it was read, and its nodes are lit.
+fn go_to_cell(ctx: &Ctx, row: usize, col: usize) {
+    let Some(mut state) = ctx.ui.borrow().tour.clone() else {
+        return;
+    };
+    let filled = state.tables.get(state.step).cloned().flatten();
+    let Some(Ok(table)) = filled.as_deref() else {
+        return;
+    };
+    let (Some(r), Some(column)) = (table.rows.get(row), table.columns.get(col)) else {
+        return;
+    };
+    let Some(cell) = r.cells.get(col) else {
+        return;
+    };
+    let said = format!(
+        "Going to {}: {}, {column}, {}",
+        cell.at, r.label, cell.shown
+    );
+    let at = cell.at;
+    state.cell = Some((row, col));
+    ctx.dispatch(UiAction::Tour(Some(state)));
+    super::runbar::seek(ctx, at);
+    ctx.announce(said);
+}
+
+/// A table figure: a row per measure, a column per way, each cell a button that goes to the
+/// moment it was read.
+fn table_html(ctx: &Ctx, table: &TableReading, chosen: Option<(usize, usize)>) -> Html {
+    html! {
+        <>
+        <table class="tour-compare">
+            <thead><tr><td></td>
+                { for table.columns.iter().map(|c| html! { <th scope="col">{ c.clone() }</th> }) }</tr></thead>
+            <tbody>
+                { for table.rows.iter().enumerate().map(|(i, row)| html! {
+                    <tr><th scope="row">{ row.label.clone() }</th>
+                        { for row.cells.iter().enumerate().map(|(j, c)| {
+                            let when = match c.since {
+                                Some(from) => format!("from {from} to {}", c.at),
+                                None => format!("at {}", c.at),
+                            };
+                            let onclick = {
+                                let ctx = ctx.clone();
+                                Callback::from(move |_: MouseEvent| go_to_cell(&ctx, i, j))
+                            };
+                            html! {
+                                <td><button class="tour-cell" data-row={i.to_string()} data-col={j.to_string()}
+                                    aria-pressed={(chosen == Some((i, j))).to_string()}
+                                    aria-label={format!("{}, read {when}: go to {}", c.shown, c.at)}
+                                    title={format!("Read {when}; choose to go to {}", c.at)}
+                                    {onclick}>{ c.shown.clone() }</button></td>
+                            }
+                        }) }</tr>
+                }) }
+            </tbody>
+        </table>
+        <p class="tour-table-hint muted">{ "Choose a number to go to the moment it was read." }</p>
+        </>
+    }
 }
 
 /// A swept figure as a line chart, with its numbers in a table beside it.
@@ -539,6 +655,14 @@ fn figure_words(ctx: &Ctx, step: &TourStep) -> String {
     let Some(f) = &step.figure else {
         return String::new();
     };
+    if let Some(t) = &f.table {
+        return format!(
+            "{}: a table of {} rows under {}, in the panel",
+            f.label,
+            t.rows.len(),
+            t.columns.join(", ")
+        );
+    }
     let s = ctx.session.borrow();
     let readings = f.read(&switchboard_core::tour::metrics_value(s.timeline().sim()));
     let parts: Vec<String> = readings
@@ -556,13 +680,17 @@ pub fn render(ctx: &Ctx) -> Html {
     let step = state.current().clone();
     let total = state.tour.steps.len();
     let last = state.step + 1 == total;
-    let readings = step.figure.as_ref().map(|f| {
-        let s = ctx.session.borrow();
-        (
-            f.label.clone(),
-            f.read(&switchboard_core::tour::metrics_value(s.timeline().sim())),
-        )
-    });
+    let readings = step
+        .figure
+        .as_ref()
+        .filter(|f| !f.values.is_empty())
+        .map(|f| {
+            let s = ctx.session.borrow();
+            (
+                f.label.clone(),
+                f.read(&switchboard_core::tour::metrics_value(s.timeline().sim())),
+            )
+        });
     let now = ctx.session.borrow().timeline().sim().now();
     let status = match state.phase {
         Phase::Waiting => "Waiting for you".to_owned(),
@@ -606,6 +734,15 @@ pub fn render(ctx: &Ctx) -> Html {
                     { match &*chart {
                         Ok(series) => chart_html(&sw.setting, series),
                         Err(why) => html! { <p class="field-error">{ format!("The runs could not be made: {why}") }</p> },
+                    } }
+                </figure>
+            }
+            if let (Some(filled), Some(f)) = (state.tables.get(state.step).cloned().flatten(), step.figure.as_ref().filter(|f| f.table.is_some())) {
+                <figure class={classes!("tour-figure", "tour-table", matches!(state.phase, Phase::Arrived).then_some("arrived"))}>
+                    <figcaption>{ f.label.clone() }</figcaption>
+                    { match &*filled {
+                        Ok(table) => table_html(ctx, table, state.cell),
+                        Err(why) => html! { <p class="field-error">{ format!("The run could not be made: {why}") }</p> },
                     } }
                 </figure>
             }
