@@ -467,6 +467,45 @@ fn a_member_restarted_before_its_session_expires_is_a_new_member() {
     }
 }
 
+/// The same, with `a` crashing a second time while the group waits for the first crash's dead
+/// members: its second incarnation had rejoined that round, and must not count as joined once
+/// it is dead, or the generation would have `a` twice.
+#[test]
+fn a_member_that_rejoined_and_crashed_again_is_not_counted_twice() {
+    let cfg = json!({"group.id": "g", "session.timeout.ms": 10000, "heartbeat.interval.ms": 1000,
+        "auto.offset.reset": "earliest", "processing_time": "5ms"});
+    let (lines, _sim) = trace(
+        json!({"version": 5, "nodes": [
+            {"id": "p", "kind": "kafka_producer", "config": {"rate_per_s": 50, "keys": {"random": 20}}},
+            {"id": "t", "kind": "topic", "config": {"partitions": 3}},
+            consumer("a", cfg.clone()), consumer("b", cfg)],
+          "edges": [{"from": "p", "to": "t"}, {"from": "t", "to": "a"}, {"from": "t", "to": "b"}],
+          "actions": [{"at": "20s", "do": "crash", "node": "a"}, {"at": "20s", "do": "crash", "node": "b"},
+                      {"at": "23s", "do": "restart", "node": "a"}, {"at": "23s", "do": "restart", "node": "b"},
+                      {"at": "25s", "do": "crash", "node": "a"}, {"at": "26s", "do": "restart", "node": "a"}]}),
+        80.0,
+    );
+    let done = of(&lines, "rebalance_completed");
+    for d in &done {
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        for (member, parts) in d["assignment"].as_object().expect("an assignment") {
+            for p in names(parts) {
+                if let Some(other) = owners.insert(p.clone(), member.clone()) {
+                    panic!("{p} given to {other} and {member} at {}", at_s(d));
+                }
+            }
+        }
+        assert_eq!(owners.len(), 3, "every partition owned at {}: {d}", at_s(d));
+    }
+    let last: BTreeSet<&str> = done.last().unwrap()["assignment"]
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    assert_eq!(last, BTreeSet::from(["a-3", "b-2"]));
+}
+
 /// Cooperative sticky: a member joining takes partitions in two rounds: the first withholds
 /// what must move, its owner revokes only that, and the second round hands it over. The
 /// others keep consuming throughout.

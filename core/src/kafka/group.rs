@@ -113,6 +113,16 @@ impl KafkaModel {
                 group.members[i].last_heartbeat = now;
             }
             None => {
+                // Earlier incarnations of this consumer are dead: one that had rejoined this
+                // round before it crashed must not count as joined, or the join would
+                // complete with it (it times out like any member that does not rejoin).
+                for m in group
+                    .members
+                    .iter_mut()
+                    .filter(|m| m.consumer == c && m.incarnation != inc)
+                {
+                    m.joined = false;
+                }
                 group.members.push(Member {
                     consumer: c,
                     incarnation: inc,
@@ -410,6 +420,14 @@ impl KafkaModel {
                 assignor::cooperative_sticky(&members, &partitions, &previous)
             }
         };
+        debug_assert_eq!(
+            by_id
+                .values()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len(),
+            by_id.len(),
+            "one member per consumer in a generation"
+        );
         let resolve = |(t, p): &(String, u32)| (topic_of[t], *p);
         let pending: BTreeMap<NodeId, Vec<Tp>> = assignment
             .iter()
