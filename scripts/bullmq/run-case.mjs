@@ -229,6 +229,13 @@ try {
   if (!startLater) await Promise.all(workers.map(w => w.waitUntilReady()));
 
   const timers = [];
+  if (spec.scheduler?.repeat?.pattern) {
+    // A cron pattern's jobs are due on whole seconds: start 200 ms past one, so that the first
+    // is due 800 ms after it is added (delayed, as the case says) however slow this machine is
+    // at that moment. Started a few ms before a whole second, a loaded machine added the first
+    // job after its time, and it went straight to waiting.
+    await sleep((1200 - (Date.now() % 1000)) % 1000);
+  }
   t0 = Date.now();
   if (spec.pauseQueueUntilMs !== undefined) {
     await queue.pause();
