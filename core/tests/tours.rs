@@ -535,6 +535,27 @@ fn bad_tours_are_refused_with_their_paths() {
         ),
         (
             r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "figure": {"label": "f", "table": {"columns": ["a"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "received", "at": "2s"}]}]}}}]}"#,
+            "tour.steps[0].figure.table.rows[0].cells[0].at: 2s is after its step stops (1s)",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
+                "action": {"do": "crash", "node": "worker"}, "prompt": "Crash it"},
+                {"title": "t", "text": "x", "until": "2s",
+                "figure": {"label": "f", "table": {"columns": ["a"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "received", "at": "2s"}]}]}}}]}"#,
+            "tour.steps[1].figure.table: a table is read from the scenario's own run, which tour.steps[0].action changes",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x",
+                "until": {"event": "crashed", "within": "5s"},
+                "figure": {"label": "f", "table": {"columns": ["a"], "rows": [{"label": "r",
+                "cells": [{"node": "tasks", "metric": "received", "at": "1s"}]}]}}}]}"#,
+            "tour.steps[0].until: a step with a table stops at a time",
+        ),
+        (
+            r#"{"promise": "p", "steps": [{"title": "t", "text": "x", "until": "1s",
                 "figure": {"label": "f", "table": {"columns": [], "rows": []}}}]}"#,
             "tour.steps[0].figure.table.columns: expected from 1 to 4 columns",
         ),

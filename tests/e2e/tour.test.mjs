@@ -260,7 +260,7 @@ test("the comparison: its table, each cell a link to the moment it was read", as
   assert.ok(order[0] === "0" && Number(order[1]) > 0 && order[2] === "0", JSON.stringify(order));
   assert.deepEqual(table["orders the late consumer holds, of all placed"].slice(2), ["100.0 %"]);
   assert.deepEqual(await axe(page), [], "the table passes axe");
-  await screenshot(page, "tour-04-comparison");
+  await screenshot(page, "tour-07-comparison");
 
   // A cell by keyboard: the run goes back to the moment it was read, and its node is lit.
   const cell = page.locator('.tour-cell[data-row="3"][data-col="1"]');
@@ -268,15 +268,24 @@ test("the comparison: its table, each cell a link to the moment it was read", as
   await cell.focus();
   await page.keyboard.press("Enter");
   await page.waitForFunction(() => document.querySelector("#clock")?.getAttribute("data-now-us") === "14000000", null, { timeout: 60000 });
-  assert.equal(await cell.getAttribute("aria-pressed"), "true");
+  assert.equal(await cell.getAttribute("aria-current"), "true");
   assert.ok(await cell.evaluate((el) => el === document.activeElement), "the focus stays on the cell");
   assert.equal(await page.locator('g.node[data-node="billing-view-amqp"].tour-lit').count(), 1);
-  await screenshot(page, "tour-05-comparison-cell");
+  await screenshot(page, "tour-08-comparison-cell");
   // A windowed cell goes to the end of its window.
   const window = page.locator('.tour-cell[data-row="5"][data-col="0"]');
   assert.match(await window.getAttribute("aria-label"), /read from 36\.000s to 50\.000s/);
   await window.click();
   await page.waitForFunction(() => document.querySelector("#clock")?.getAttribute("data-now-us") === "50000000", null, { timeout: 60000 });
   assert.equal(await page.locator('g.node[data-node="orders-http"].tour-lit').count(), 1);
+  // Narrower windows: the table stays in the panel, and nothing scrolls sideways.
+  for (const width of [800, 360]) {
+    await page.setViewportSize({ width, height: 700 });
+    await page.waitForTimeout(100);
+    const over = await page.evaluate(() => document.documentElement.scrollWidth - window.innerWidth);
+    assert.ok(over <= 0, `${width} px: the page is ${over} px wider than the window`);
+    assert.ok(await page.locator(".tour-compare").isVisible());
+  }
+  await screenshot(page, "tour-09-comparison-narrow");
   assert.deepEqual(page.problems, []);
 });

@@ -968,6 +968,26 @@ pub(crate) fn check(
                         "a figure has a sweep or a table, not both",
                     ));
                 }
+                // The table is read from the scenario's own run: the moments it reads are
+                // ones the tour's run has reached, and no suggested action has changed it.
+                match &step.until {
+                    Until::At(stop) => {
+                        t.check_moments(&format!("{path}.table"), *stop, diags);
+                    }
+                    Until::Event(_) => diags.push(Diagnostic::new(
+                        format!("{at}.until"),
+                        "a step with a table stops at a time, so that its cells' moments are in the run",
+                    )),
+                }
+                if let Some(j) = tour.steps[..=i].iter().position(|s| s.action.is_some()) {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.table"),
+                        format!(
+                            "a table is read from the scenario's own run, which tour.steps[{j}].action changes: \
+                             script the action in the document's actions instead"
+                        ),
+                    ));
+                }
                 t.check(&format!("{path}.table"), has_node, diags);
             }
             for (j, m) in f.values.iter().enumerate() {

@@ -203,6 +203,24 @@ impl Table {
         }
     }
 
+    /// Every cell's moment is at or before `stop`, where its step stops.
+    pub(crate) fn check_moments(&self, path: &str, stop: SimTime, diags: &mut Vec<Diagnostic>) {
+        for (i, row) in self.rows.iter().enumerate() {
+            for (j, c) in row.cells.iter().enumerate() {
+                if SimTime(c.at.0) > stop {
+                    diags.push(Diagnostic::new(
+                        format!("{path}.rows[{i}].cells[{j}].at"),
+                        format!(
+                            "{} is after its step stops ({}): a cell reads a moment the run has reached",
+                            c.at,
+                            SimDuration(stop.0)
+                        ),
+                    ));
+                }
+            }
+        }
+    }
+
     /// The table's checks against the document, under `path`.
     pub(crate) fn check(
         &self,

@@ -8,8 +8,7 @@ use std::sync::OnceLock;
 use switchboard_core::Scenario;
 use yew::prelude::*;
 
-/// The stories, in the order the design tells them: each is an example with a tour. Stories
-/// without a tour yet are left out of the cards (listed as coming in the README).
+/// The stories, in the order the design tells them: each is an example with a tour.
 pub const STORIES: &[&str] = &[
     "http-timeout-cascade",
     "http-retry-storm",

@@ -347,6 +347,19 @@ pub fn next(ctx: &Ctx) {
         leave(ctx, "Tour finished");
         return;
     }
+    if state.cell.is_some() {
+        // A table cell took the run elsewhere: the next step starts where this one stopped.
+        if let Some(&(at, edits)) = state.stops.get(state.step) {
+            let r = ctx
+                .session
+                .borrow_mut()
+                .timeline_mut()
+                .seek_before_edit(at, edits);
+            if let Err(e) = r {
+                ctx.notify(format!("Stopped: {e}"), true);
+            }
+        }
+    }
     enter(ctx, state.step + 1);
     ctx.focus(Focus::Css("#tour-title".into()));
     ctx.refresh.emit(());
@@ -558,10 +571,15 @@ fn go_to_cell(ctx: &Ctx, row: usize, col: usize) {
 
 /// A table figure: a row per measure, a column per way, each cell a button that goes to the
 /// moment it was read.
-fn table_html(ctx: &Ctx, table: &TableReading, chosen: Option<(usize, usize)>) -> Html {
+fn table_html(
+    ctx: &Ctx,
+    table: &TableReading,
+    chosen: Option<(usize, usize)>,
+    arrived: bool,
+) -> Html {
     html! {
         <>
-        <table class="tour-compare">
+        <table class="tour-compare" aria-labelledby="tour-table-caption">
             <thead><tr><td></td>
                 { for table.columns.iter().map(|c| html! { <th scope="col">{ c.clone() }</th> }) }</tr></thead>
             <tbody>
@@ -578,7 +596,8 @@ fn table_html(ctx: &Ctx, table: &TableReading, chosen: Option<(usize, usize)>) -
                             };
                             html! {
                                 <td><button class="tour-cell" data-row={i.to_string()} data-col={j.to_string()}
-                                    aria-pressed={(chosen == Some((i, j))).to_string()}
+                                    aria-current={(chosen == Some((i, j))).then_some("true")}
+                                    disabled={!arrived}
                                     aria-label={format!("{}, read {when}: go to {}", c.shown, c.at)}
                                     title={format!("Read {when}; choose to go to {}", c.at)}
                                     {onclick}>{ c.shown.clone() }</button></td>
@@ -655,13 +674,15 @@ fn figure_words(ctx: &Ctx, step: &TourStep) -> String {
     let Some(f) = &step.figure else {
         return String::new();
     };
-    if let Some(t) = &f.table {
-        return format!(
-            "{}: a table of {} rows under {}, in the panel",
-            f.label,
+    let table = f.table.as_ref().map(|t| {
+        format!(
+            " A table of {} rows under {}, in the panel.",
             t.rows.len(),
             t.columns.join(", ")
-        );
+        )
+    });
+    if f.values.is_empty() {
+        return format!("{}.{}", f.label, table.unwrap_or_default());
     }
     let s = ctx.session.borrow();
     let readings = f.read(&switchboard_core::tour::metrics_value(s.timeline().sim()));
@@ -669,7 +690,12 @@ fn figure_words(ctx: &Ctx, step: &TourStep) -> String {
         .iter()
         .map(|r| format!("{}: {}", r.label, r.shown))
         .collect();
-    format!("{}. {}", f.label, parts.join("; "))
+    format!(
+        "{}. {}{}",
+        f.label,
+        parts.join("; "),
+        table.unwrap_or_default()
+    )
 }
 
 /// The tour's panel.
@@ -739,9 +765,9 @@ pub fn render(ctx: &Ctx) -> Html {
             }
             if let (Some(filled), Some(f)) = (state.tables.get(state.step).cloned().flatten(), step.figure.as_ref().filter(|f| f.table.is_some())) {
                 <figure class={classes!("tour-figure", "tour-table", matches!(state.phase, Phase::Arrived).then_some("arrived"))}>
-                    <figcaption>{ f.label.clone() }</figcaption>
+                    <figcaption id="tour-table-caption">{ f.label.clone() }</figcaption>
                     { match &*filled {
-                        Ok(table) => table_html(ctx, table, state.cell),
+                        Ok(table) => table_html(ctx, table, state.cell, matches!(state.phase, Phase::Arrived)),
                         Err(why) => html! { <p class="field-error">{ format!("The run could not be made: {why}") }</p> },
                     } }
                 </figure>
