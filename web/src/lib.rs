@@ -35,6 +35,14 @@ pub mod view;
 pub fn start() {
     mark("switchboard-start");
     panic::install();
+    // The first view in the HTML (index.html's `#shell`, painted before the wasm arrived) gives
+    // way to the app in this same task: the browser never paints a frame with neither.
+    if let Some(shell) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.get_element_by_id("shell"))
+    {
+        shell.remove();
+    }
     yew::Renderer::<ui::app::App>::new().render();
 }
 
