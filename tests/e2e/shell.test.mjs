@@ -50,6 +50,13 @@ test("the editor's frame paints before the wasm, and the app takes its place whe
   assert.ok(paint !== null, "the frame was painted before the wasm arrived");
   const before = await regions(page);
   for (const [q, b] of Object.entries(before)) assert.ok(b, `the frame has ${q}`);
+  const words = () =>
+    page.evaluate(() => {
+      const root = document.querySelector("#shell") ?? document.querySelector("main.app");
+      const texts = (q) => [...root.querySelectorAll(q)].map((e) => e.textContent.trim());
+      return { palette: texts(".palette-item"), header: texts(".header-actions > button, .file-menu > button"), runbar: texts(".runbar button"), tabs: texts(".tabs .tab") };
+    });
+  const frameWords = await words();
   await screenshot(page, "shell-01-before-wasm");
   // The wasm arrives: the app replaces the frame, region for region.
   page.release();
@@ -59,6 +66,9 @@ test("the editor's frame paints before the wasm, and the app takes its place whe
   for (const q of Object.keys(before)) {
     before[q].forEach((v, i) => assert.ok(Math.abs(v - after[q][i]) <= 2, `${q}: ${before[q]} then ${after[q]}`));
   }
+  // The frame is a copy of the app's first view: the same palette, buttons and tabs (when
+  // they change in the app, index.html's frame is copied again).
+  assert.deepEqual(frameWords, await words());
   // And it is live: a palette item adds a node.
   await page.locator('.palette-item[data-kind="queue"]').click();
   await page.waitForFunction(() => document.querySelectorAll("g.node").length === 1);
