@@ -383,6 +383,18 @@ fn a_poison_message_rejected_without_requeue_is_dead_lettered_with_x_death() {
     assert_eq!(t.of("acked").len(), 2, "the other two orders are acked");
 }
 
+/// A dead-letter exchange counts the message dead-lettered into it as received, as it counts
+/// what it routes on as sent: one in, one out.
+#[test]
+fn a_dead_letter_exchange_counts_what_it_receives_and_sends() {
+    let scenario = common::example("amqp-dead-letter.json");
+    let mut sim = Sim::new(&scenario).unwrap();
+    common::run_checked(&mut sim, UNTIL, 200_000);
+    let dlx = sim.topology().node_id("dlx").unwrap();
+    let stats = &sim.metrics().nodes[dlx.index()].stats;
+    assert_eq!((stats.received, stats.sent), (1, 1));
+}
+
 #[test]
 fn an_expiry_only_dead_letter_cycle_is_dropped_but_rejections_loop() {
     let t = run("amqp-dead-letter-cycle.json");

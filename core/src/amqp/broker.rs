@@ -915,6 +915,11 @@ impl AmqpModel {
                 }),
             }));
         }
+        // The dead-letter exchange received it, as it would a publish (it counts what it
+        // routes on as sent).
+        if let Target::Exchange(x) = target {
+            k.nodes[x.index()].stats.received += 1;
+        }
         let (mut queues, path) = self.route(k, target, &msg);
         let before = queues.len();
         queues.retain(|&t| !death::is_cycle(&msg.deaths, reason, &k.topo.node(t).name));
