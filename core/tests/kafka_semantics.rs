@@ -404,6 +404,21 @@ fn a_crashed_member_is_removed_after_its_session_timeout_and_its_partitions_move
     let _ = sim;
 }
 
+/// Every generation gives each of the topic's `n` partitions to exactly one member.
+fn each_partition_owned_once(done: &[&Value], n: usize) {
+    for d in done {
+        let mut owners: BTreeMap<String, String> = BTreeMap::new();
+        for (member, parts) in d["assignment"].as_object().expect("an assignment") {
+            for p in names(parts) {
+                if let Some(other) = owners.insert(p.clone(), member.clone()) {
+                    panic!("{p} given to {other} and {member} at {}", at_s(d));
+                }
+            }
+        }
+        assert_eq!(owners.len(), n, "every partition owned at {}: {d}", at_s(d));
+    }
+}
+
 /// A consumer that crashes and comes back before its session expires joins as a new member
 /// (a new `member.id`); its earlier incarnation is another member, which does not rejoin, so
 /// the join waits until that one's session expires, and no generation gives a partition to
@@ -423,17 +438,7 @@ fn a_member_restarted_before_its_session_expires_is_a_new_member() {
         60.0,
     );
     let done = of(&lines, "rebalance_completed");
-    for d in &done {
-        let mut owners: BTreeMap<String, String> = BTreeMap::new();
-        for (member, parts) in d["assignment"].as_object().expect("an assignment") {
-            for p in names(parts) {
-                if let Some(other) = owners.insert(p.clone(), member.clone()) {
-                    panic!("{p} given to {other} and {member} at {}", at_s(d));
-                }
-            }
-        }
-        assert_eq!(owners.len(), 3, "every partition owned at {}: {d}", at_s(d));
-    }
+    each_partition_owned_once(&done, 3);
     // Both earlier incarnations time out (last heartbeat at 19 s or 20 s), and only then does
     // the generation after the restart complete, with the two new members alone.
     let removed: Vec<f64> = of(&lines, "member_removed")
@@ -486,17 +491,7 @@ fn a_member_that_rejoined_and_crashed_again_is_not_counted_twice() {
         80.0,
     );
     let done = of(&lines, "rebalance_completed");
-    for d in &done {
-        let mut owners: BTreeMap<String, String> = BTreeMap::new();
-        for (member, parts) in d["assignment"].as_object().expect("an assignment") {
-            for p in names(parts) {
-                if let Some(other) = owners.insert(p.clone(), member.clone()) {
-                    panic!("{p} given to {other} and {member} at {}", at_s(d));
-                }
-            }
-        }
-        assert_eq!(owners.len(), 3, "every partition owned at {}: {d}", at_s(d));
-    }
+    each_partition_owned_once(&done, 3);
     let last: BTreeSet<&str> = done.last().unwrap()["assignment"]
         .as_object()
         .unwrap()

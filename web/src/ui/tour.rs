@@ -349,20 +349,26 @@ pub fn next(ctx: &Ctx) {
     }
     if state.cell.is_some() {
         // A table cell took the run elsewhere: the next step starts where this one stopped.
-        if let Some(&(at, edits)) = state.stops.get(state.step) {
-            let r = ctx
-                .session
-                .borrow_mut()
-                .timeline_mut()
-                .seek_before_edit(at, edits);
-            if let Err(e) = r {
-                ctx.notify(format!("Stopped: {e}"), true);
-            }
+        if let Some(&stop) = state.stops.get(state.step) {
+            go_back_to(ctx, stop);
         }
     }
     enter(ctx, state.step + 1);
     ctx.focus(Focus::Css("#tour-title".into()));
     ctx.refresh.emit(());
+}
+
+/// Seeks the run to where a step stopped, before the edits logged after its first `edits`
+/// (the next step's action, done at that same moment, stays in the log to replay).
+fn go_back_to(ctx: &Ctx, (at, edits): (SimTime, usize)) {
+    let r = ctx
+        .session
+        .borrow_mut()
+        .timeline_mut()
+        .seek_before_edit(at, edits);
+    if let Err(e) = r {
+        ctx.notify(format!("Stopped: {e}"), true);
+    }
 }
 
 /// The previous step, as it was where it stopped.
@@ -377,14 +383,7 @@ pub fn back(ctx: &Ctx) {
     let Some(&(at, edits)) = state.stops.get(i) else {
         return;
     };
-    let r = ctx
-        .session
-        .borrow_mut()
-        .timeline_mut()
-        .seek_before_edit(at, edits);
-    if let Err(e) = r {
-        ctx.notify(format!("Stopped: {e}"), true);
-    }
+    go_back_to(ctx, (at, edits));
     state.step = i;
     state.stops.truncate(i + 1);
     state.phase = Phase::Arrived;
