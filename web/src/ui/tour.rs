@@ -91,6 +91,11 @@ impl TourState {
         })
     }
 
+    /// The step shown's table, once filled.
+    fn filled(&self) -> Option<Filled> {
+        self.tables.get(self.step).cloned().flatten()
+    }
+
     /// Whether the step shown has a table (the panel is wider for it).
     pub fn shows_table(&self) -> bool {
         self.current()
@@ -521,7 +526,7 @@ fn tour_event(ctx: &Ctx, state: &TourState) -> serde_json::Value {
         "now_us": sim.now().0,
         "readings": readings,
     });
-    if let Some(Ok(table)) = state.tables.get(state.step).cloned().flatten().as_deref() {
+    if let Some(Ok(table)) = state.filled().as_deref() {
         body["table"] = serde_json::to_value(table).unwrap_or_default();
     }
     crate::embed::event("tour_step", body)
@@ -547,7 +552,7 @@ fn go_to_cell(ctx: &Ctx, row: usize, col: usize) {
     let Some(mut state) = ctx.ui.borrow().tour.clone() else {
         return;
     };
-    let filled = state.tables.get(state.step).cloned().flatten();
+    let filled = state.filled();
     let Some(Ok(table)) = filled.as_deref() else {
         return;
     };
@@ -762,7 +767,7 @@ pub fn render(ctx: &Ctx) -> Html {
                     } }
                 </figure>
             }
-            if let (Some(filled), Some(f)) = (state.tables.get(state.step).cloned().flatten(), step.figure.as_ref().filter(|f| f.table.is_some())) {
+            if let (Some(filled), Some(f)) = (state.filled(), step.figure.as_ref().filter(|f| f.table.is_some())) {
                 <figure class={classes!("tour-figure", "tour-table", matches!(state.phase, Phase::Arrived).then_some("arrived"))}>
                     <figcaption id="tour-table-caption">{ f.label.clone() }</figcaption>
                     { match &*filled {
