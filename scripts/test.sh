@@ -18,6 +18,8 @@ cargo fmt --all -- --check
 
 section "lints (cargo clippy, warnings are errors; core denies wildcard arms over enums)"
 cargo clippy --workspace --all-targets -- -D warnings
+# The embed player is the web crate without its `editor` feature, for wasm: linted as built.
+cargo clippy -p switchboard-web --target wasm32-unknown-unknown --no-default-features --lib --bins -- -D warnings
 
 section "native tests (core, CLI, web view-model)"
 cargo test --workspace --features switchboard-core/cli
@@ -44,8 +46,8 @@ scripts/check-conformance.sh --accept-known
 section "wasm tests in headless Chromium (every example's trace hash against the golden file)"
 cargo test -p switchboard-core --target wasm32-unknown-unknown --test wasm_determinism
 
-section "build the site"
+section "build the site (the editor and the embed player)"
 trunk build --release
 
-section "end-to-end tests in headless Chromium"
+section "end-to-end tests in headless Chromium, and each build's size against its ceiling"
 node --test tests/e2e/

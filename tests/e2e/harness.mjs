@@ -22,10 +22,25 @@ const TYPES = {
   ".png": "image/png",
 };
 
-/** Serves `dir` on 127.0.0.1 at a free port. Resolves to { url, close }. */
+/** A file named after its contents (trunk's `name-<hash>.ext`, the player's too): cacheable
+ * for good, as a real host would serve it. */
+const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css|svg)$/;
+
+/** Serves `dir` on 127.0.0.1 at a free port. Resolves to { url, close, requests, pages }:
+ * `requests` lists the path of every request served, in order (a test may empty it); `pages`
+ * maps a path to an HTML page served in place of a file (a host page a test writes; routing
+ * it through the browser instead would turn the browser's cache off). */
 export async function serve(dir = dist) {
+  const requests = [];
+  const pages = new Map();
   const server = createServer(async (req, res) => {
     const path = normalize(decodeURIComponent(new URL(req.url, "http://x").pathname));
+    requests.push(path);
+    if (pages.has(path)) {
+      res.writeHead(200, { "content-type": TYPES[".html"], "cache-control": "no-cache" });
+      res.end(pages.get(path));
+      return;
+    }
     const file = join(dir, path.endsWith("/") ? path + "index.html" : path);
     if (!file.startsWith(dir)) {
       res.writeHead(403).end();
@@ -33,7 +48,8 @@ export async function serve(dir = dist) {
     }
     try {
       const body = await readFile(file);
-      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream" });
+      const cache = HASHED.test(file) ? "public, max-age=31536000, immutable" : "no-cache";
+      res.writeHead(200, { "content-type": TYPES[extname(file)] ?? "application/octet-stream", "cache-control": cache, "content-length": body.length });
       res.end(body);
     } catch {
       res.writeHead(404).end("not found");
@@ -41,7 +57,7 @@ export async function serve(dir = dist) {
   });
   await new Promise((ok) => server.listen(0, "127.0.0.1", ok));
   const { port } = server.address();
-  return { url: `http://127.0.0.1:${port}/`, close: () => new Promise((ok) => server.close(ok)) };
+  return { url: `http://127.0.0.1:${port}/`, requests, pages, close: () => new Promise((ok) => server.close(ok)) };
 }
 
 export const CHROMIUM_ARGS = [

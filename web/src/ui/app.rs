@@ -1,9 +1,9 @@
 //! The root component: owns the session and the UI state, runs the animation frame loop, and
 //! lays out the regions: header, palette, stage, inspector, run bar, drawers.
 
-use super::{
-    canvas, drawers, embedded, examples, files, focus, inspector, palette, runbar, stage, tour,
-};
+use super::{canvas, embedded, examples, focus, runbar, stage, tour};
+#[cfg(feature = "editor")]
+use super::{drawers, files, header, inspector, palette};
 use super::{now_ms, Ctx, Drawer, UiAction, UiState};
 use crate::editor::Session;
 use crate::hooks::use_animation_frame;
@@ -58,6 +58,11 @@ fn initial() -> Init {
             Ok(t) => init.tour = t,
             Err(why) => init.problem = Some(format!("Tour option ignored: {why}")),
         },
+    }
+    // The player build is loaded for embeds only; opened by any other URL, it is a player still.
+    #[cfg(not(feature = "editor"))]
+    if init.embed.is_none() {
+        init.embed = Some(crate::embed::EmbedOptions::default());
     }
     let hash = web_sys::window()
         .and_then(|w| w.location().hash().ok())
@@ -120,6 +125,32 @@ fn query_flag(name: &str) -> bool {
         .any(|kv| kv == name || kv.starts_with(&format!("{name}=")))
 }
 
+/// With `?trace-hash`, exposes the trace hash of the events this page has played as
+/// `window.switchboardTrace` (`hash`, `events`, `complete`: whether the event log still holds
+/// them all): the end-to-end tests compare the editor's and the player's builds with it.
+/// `hashed` is the event count last published.
+fn publish_trace_hash(ctx: &Ctx, hashed: &mut u64) {
+    let session = ctx.session.borrow();
+    let t = session.timeline();
+    let seen = t.derived().events_seen;
+    if seen == *hashed {
+        return;
+    }
+    *hashed = seen;
+    let mut h = switchboard_core::trace::TraceHash::default();
+    for e in t.log() {
+        h.add(&e.event, t.sim().topology());
+    }
+    let complete = t.log().front().is_none_or(|e| e.ordinal == 0);
+    let o = js_sys::Object::new();
+    let _ = js_sys::Reflect::set(&o, &"hash".into(), &h.to_string().into());
+    let _ = js_sys::Reflect::set(&o, &"events".into(), &(t.log().len() as f64).into());
+    let _ = js_sys::Reflect::set(&o, &"complete".into(), &complete.into());
+    if let Some(w) = web_sys::window() {
+        let _ = js_sys::Reflect::set(&w, &"switchboardTrace".into(), &o);
+    }
+}
+
 /// Exposes the frame work times as `window.switchboardFrameMs` for the browser benchmark.
 fn publish_frames(frames: &[f64]) {
     if let Some(w) = web_sys::window() {
@@ -170,9 +201,9 @@ pub fn app() -> Html {
             None => init.scenario.view,
         },
         save: if init.embed.is_some() {
-            files::SaveState::Off
+            super::files::SaveState::Off
         } else {
-            files::SaveState::Reading
+            super::files::SaveState::Reading
         },
         embed: init.embed.clone(),
         drawer_open: init.embed.is_none(),
@@ -211,19 +242,8 @@ pub fn app() -> Html {
                 embedded::start(&ctx, o);
                 ctx.refresh.emit(());
             } else {
-                if init.shared.is_some() {
-                    ctx.notify("Opened a shared run: Play replays it as it was", false);
-                    ctx.refresh.emit(());
-                }
-                let opened = init.shared.is_some() || !init.example.is_empty();
-                files::restore_saved_work(&ctx, opened);
-                // `?example=…&tour&step=3`: the example's tour, from that step.
-                if let Some(step) = init.tour {
-                    if let Err(why) = tour::start_at(&ctx, step) {
-                        ctx.notify(why, true);
-                    }
-                    ctx.refresh.emit(());
-                }
+                #[cfg(feature = "editor")]
+                editor_start(&ctx, &init);
             }
         });
     }
@@ -238,8 +258,10 @@ pub fn app() -> Html {
         let last_frame = use_mut_ref(|| None::<f64>);
         let last_refresh = use_mut_ref(|| 0.0f64);
         let bench = use_mut_ref(|| query_flag("bench").then(Vec::<f64>::new));
+        let trace_hash = use_mut_ref(|| query_flag("trace-hash").then_some(u64::MAX));
         let time_throttle = use_memo((), |_| embedded::time_throttle());
         // The restored (or opened) state counts as saved.
+        #[cfg(feature = "editor")]
         let saved_revision = use_mut_ref(|| ctx.session.borrow().revision());
         use_animation_frame(move |ts| {
             let started = now_ms();
@@ -250,6 +272,7 @@ pub fn app() -> Html {
             let worked = runbar::work_slice(&ctx).map(|slice| report_work(&ctx, slice));
             let refresh_now = frame(&ctx, &stage_ref, &canvas_ref, dt, ts) || worked.is_some();
             tour::on_frame(&ctx);
+            #[cfg(feature = "editor")]
             super::picture::record_frame(&ctx);
             let due = ts - *last_refresh.borrow() >= REFRESH_EVERY_MS;
             if refresh_now || (due && ctx.session.borrow().timeline().is_running()) {
@@ -259,11 +282,17 @@ pub fn app() -> Html {
             let embed = ctx.ui.borrow().embed.clone();
             match &embed {
                 Some(o) => embedded::on_frame(&ctx, o, first, &time_throttle),
+                #[cfg(feature = "editor")]
                 None => files::autosave(&ctx, &mut saved_revision.borrow_mut()),
+                #[cfg(not(feature = "editor"))]
+                None => {}
             }
             if first {
                 // The browser benchmark reads this: the editor is on screen.
                 crate::mark("switchboard-first-render");
+            }
+            if let Some(hashed) = trace_hash.borrow_mut().as_mut() {
+                publish_trace_hash(&ctx, hashed);
             }
             if let Some(frames) = bench.borrow_mut().as_mut() {
                 // The browser benchmark reads each frame's work (simulate, draw, refresh).
@@ -350,16 +379,12 @@ pub fn app() -> Html {
         });
     }
 
-    let (dark, notice, recovery, share, embed, embed_dialog, save, said) = {
+    let (dark, notice, embed, said) = {
         let ui = ctx.ui.borrow();
         (
             ui.dark,
             ui.notice.clone(),
-            ui.recovery.clone(),
-            ui.share.clone(),
             ui.embed.clone(),
-            ui.embed_dialog,
-            ui.save,
             ui.announcer.said.clone(),
         )
     };
@@ -374,43 +399,121 @@ pub fn app() -> Html {
         // The compact player: the stage, and what the options add to it.
         let controls = o.controls == crate::embed::Controls::Full;
         let theme = theme_name(dark);
+        let editable = EditableParts::of(&ctx, o.editable);
         return html! {
             <main class={classes!("app", "embed", o.editable.then_some("editable"))} data-theme={theme}>
                 <h1 class="visually-hidden">{ format!("Switchboard player: {}", ctx.session.borrow().doc().name) }</h1>
                 <div class={classes!("workspace", touring.then_some("touring"), wide.then_some("wide-figure"))}>
-                    if touring { { tour::render(&ctx) } } else if o.editable { { palette::render(&ctx) } }
+                    if touring { { tour::render(&ctx) } } else if o.editable { { editable.palette } }
                     { stage::render(&ctx, &stage_ref, &canvas_ref) }
-                    if o.editable { { inspector::render(&ctx) } }
+                    if o.editable { { editable.inspector } }
                 </div>
                 if controls { { runbar::render(&ctx) } } else { { runbar::player_toggle(&ctx) } }
-                { palette::ghost(&ctx) }
-                { notice_html(notice, said.clone()) }
+                { editable.ghost }
+                { notice_html(notice, said) }
             </main>
         };
     }
+    editor_page(&ctx, (&stage_ref, &canvas_ref), (touring, wide), dark)
+}
+
+/// The editor's page: header, palette, stage, inspector, run bar, drawers and dialogs.
+#[cfg(feature = "editor")]
+fn editor_page(
+    ctx: &Ctx,
+    refs: (&NodeRef, &NodeRef),
+    (touring, wide): (bool, bool),
+    dark: Option<bool>,
+) -> Html {
+    let (stage_ref, canvas_ref) = refs;
+    let (notice, recovery, share, embed_dialog, save, said) = {
+        let ui = ctx.ui.borrow();
+        (
+            ui.notice.clone(),
+            ui.recovery.clone(),
+            ui.share.clone(),
+            ui.embed_dialog,
+            ui.save,
+            ui.announcer.said.clone(),
+        )
+    };
+    let ctx = ctx.clone();
     let theme = theme_name(dark);
     html! {
         <main class="app" data-theme={theme} data-save={save.name()}>
-            { header(&ctx) }
+            { header::header(&ctx) }
             if let Some(r) = recovery {
                 { files::recovery_banner(&ctx, &r) }
             }
             if let Some(link) = share {
-                { share_dialog(&ctx, link) }
+                { header::share_dialog(&ctx, link) }
             }
             if embed_dialog {
                 { embedded::dialog(&ctx) }
             }
             <div class={classes!("workspace", touring.then_some("touring"), wide.then_some("wide-figure"))}>
                 if touring { { tour::render(&ctx) } } else { { palette::render(&ctx) } }
-                { stage::render(&ctx, &stage_ref, &canvas_ref) }
+                { stage::render(&ctx, stage_ref, canvas_ref) }
                 { inspector::render(&ctx) }
             </div>
             { runbar::render(&ctx) }
             { drawers::render(&ctx) }
             { palette::ghost(&ctx) }
-            { notice_html(notice, said.clone()) }
+            { notice_html(notice, said) }
         </main>
+    }
+}
+
+/// The embed player's page when the editor is not built: the player alone.
+#[cfg(not(feature = "editor"))]
+fn editor_page(_: &Ctx, _: (&NodeRef, &NodeRef), _: (bool, bool), _: Option<bool>) -> Html {
+    Html::default()
+}
+
+/// What an editable embed adds to the player: the palette, its drag ghost and the inspector.
+/// Only the editor build has them (the loader gives an editable embed the editor build).
+#[derive(Default)]
+struct EditableParts {
+    palette: Html,
+    inspector: Html,
+    ghost: Html,
+}
+
+impl EditableParts {
+    #[cfg(feature = "editor")]
+    fn of(ctx: &Ctx, editable: bool) -> EditableParts {
+        if !editable {
+            return EditableParts::default();
+        }
+        EditableParts {
+            palette: palette::render(ctx),
+            inspector: inspector::render(ctx),
+            ghost: palette::ghost(ctx),
+        }
+    }
+
+    #[cfg(not(feature = "editor"))]
+    fn of(_: &Ctx, _: bool) -> EditableParts {
+        EditableParts::default()
+    }
+}
+
+/// The editor's start: a shared run's notice, the saved work read back, and a tour asked for
+/// by the URL.
+#[cfg(feature = "editor")]
+fn editor_start(ctx: &Ctx, init: &Init) {
+    if init.shared.is_some() {
+        ctx.notify("Opened a shared run: Play replays it as it was", false);
+        ctx.refresh.emit(());
+    }
+    let opened = init.shared.is_some() || !init.example.is_empty();
+    files::restore_saved_work(ctx, opened);
+    // `?example=…&tour&step=3`: the example's tour, from that step.
+    if let Some(step) = init.tour {
+        if let Err(why) = tour::start_at(ctx, step) {
+            ctx.notify(why, true);
+        }
+        ctx.refresh.emit(());
     }
 }
 
@@ -451,72 +554,6 @@ fn notice_html(notice: Option<super::Notice>, said: String) -> Html {
         </div>
         <div id="announcer" class="visually-hidden" role="status" aria-live="polite" aria-atomic="true">{ said }</div>
         </>
-    }
-}
-
-fn share_dialog(ctx: &Ctx, link: String) -> Html {
-    let close = {
-        let ctx = ctx.clone();
-        Callback::from(move |_: MouseEvent| {
-            ctx.dispatch(UiAction::Share(None));
-            ctx.refresh.emit(());
-        })
-    };
-    let copy = {
-        let (ctx, link) = (ctx.clone(), link.clone());
-        Callback::from(move |_: MouseEvent| {
-            // navigator.clipboard may be missing (insecure origin); the field is selectable.
-            let clipboard = web_sys::window()
-                .and_then(|w| js_sys::Reflect::get(&w, &"navigator".into()).ok())
-                .and_then(|n| js_sys::Reflect::get(&n, &"clipboard".into()).ok())
-                .filter(|c| !c.is_undefined());
-            let copied = clipboard
-                .and_then(|c| {
-                    let f = js_sys::Reflect::get(&c, &"writeText".into()).ok()?;
-                    let f: js_sys::Function = f.dyn_into().ok()?;
-                    let promise: js_sys::Promise =
-                        f.call1(&c, &link.clone().into()).ok()?.dyn_into().ok()?;
-                    // A refusal (no permission) must not surface as an unhandled rejection.
-                    wasm_bindgen_futures::spawn_local(async move {
-                        let _ = wasm_bindgen_futures::JsFuture::from(promise).await;
-                    });
-                    Some(())
-                })
-                .is_some();
-            ctx.notify(
-                if copied {
-                    "Link copied"
-                } else {
-                    "Copy the link from the field"
-                },
-                false,
-            );
-            ctx.refresh.emit(());
-        })
-    };
-    let select_all = Callback::from(|e: FocusEvent| {
-        let el: web_sys::HtmlInputElement = e.target_unchecked_into();
-        el.select();
-    });
-    let cancel = {
-        let ctx = ctx.clone();
-        Callback::from(move |e: Event| {
-            e.prevent_default();
-            ctx.dispatch(UiAction::Share(None));
-            ctx.refresh.emit(());
-        })
-    };
-    html! {
-        <dialog id="share-dialog" class="modal share-dialog" aria-labelledby="share-title" oncancel={cancel}>
-            <h2 id="share-title">{ "Share this run" }</h2>
-            <p>{ "The link carries the whole scenario, its seed, every edit and fault, and the view. Opening it replays the run event for event. Nothing is uploaded." }</p>
-            <input id="share-link" readonly=true value={link.clone()} onfocus={select_all} aria-label="Link" />
-            <p class="muted">{ format!("{} characters", link.len()) }</p>
-            <div class="dialog-actions">
-                <button data-action="copy-link" onclick={copy}>{ "Copy" }</button>
-                <button data-action="close-share" onclick={close}>{ "Close" }</button>
-            </div>
-        </dialog>
     }
 }
 
@@ -586,140 +623,6 @@ fn frame(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef, dt: f64, ts: f64)
     refresh
 }
 
-fn header(ctx: &Ctx) -> Html {
-    let (can_undo, can_redo, title) = {
-        let s = ctx.session.borrow();
-        (s.can_undo(), s.can_redo(), s.doc().name)
-    };
-    let (current, recent) = {
-        let ui = ctx.ui.borrow();
-        let recent: Vec<(usize, String)> = ui
-            .recent
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (i, recent_label(r)))
-            .collect();
-        (ui.example.clone(), recent)
-    };
-    let on_example = {
-        let ctx = ctx.clone();
-        Callback::from(move |e: Event| {
-            let select: web_sys::HtmlSelectElement = e.target_unchecked_into();
-            let value = select.value();
-            match value.strip_prefix("recent:") {
-                Some(i) => {
-                    if let Ok(i) = i.parse() {
-                        open_recent(&ctx, i);
-                    }
-                }
-                None => open_example(&ctx, &value),
-            }
-        })
-    };
-    let act = |f: fn(&Ctx)| {
-        let ctx = ctx.clone();
-        Callback::from(move |_: MouseEvent| f(&ctx))
-    };
-    html! {
-        <header class="app-header">
-            <h1>{ "Switchboard" }</h1>
-            <span class="scenario-name" title="The scenario">{ title }</span>
-            <label class="examples">{ "Open " }
-                <select id="examples" onchange={on_example} aria-label="Open an example">
-                    <option value="" selected={current.is_empty()}>{ "Empty canvas" }</option>
-                    { for examples::titles().iter().map(|(name, title)| html! {
-                        <option value={*name} selected={current == *name}>{ title.clone() }</option>
-                    }) }
-                    if !recent.is_empty() {
-                        <optgroup label="Recent work (replaced by opening something else)">
-                            { for recent.into_iter().map(|(i, label)| html! {
-                                <option value={format!("recent:{i}")} selected=false>{ label }</option>
-                            }) }
-                        </optgroup>
-                    }
-                </select>
-            </label>
-            { tour::start_button(ctx) }
-            <div class="header-actions">
-                <button data-action="undo" disabled={!can_undo} title="Undo (Ctrl+Z)" onclick={act(undo)}
-                    data-focus-fallback="[data-action=redo]:not(:disabled)">{ "Undo" }</button>
-                <button data-action="redo" disabled={!can_redo} title="Redo (Ctrl+Shift+Z)" onclick={act(redo)}
-                    data-focus-fallback="[data-action=undo]:not(:disabled)">{ "Redo" }</button>
-                <button data-action="fit" title="Fit the topology in view (F)" onclick={act(fit_view)}>{ "Fit" }</button>
-                <button data-action="share" title="A link that carries this whole run" onclick={act(open_share)}>{ "Share" }</button>
-                <button data-action="embed" title="An iframe snippet for articles and docs" onclick={act(open_embed)}>{ "Embed" }</button>
-                { file_menu(ctx) }
-                <input id="import-file" type="file" accept=".json,application/json" hidden=true onchange={files::on_file_chosen(ctx)} />
-                <button data-action="theme" title="Light or dark theme" onclick={act(toggle_theme)}>{ "Theme" }</button>
-            </div>
-        </header>
-    }
-}
-
-/// Replaces the document with the example `name` (`""`: the empty canvas); the work it
-/// replaces is kept.
-pub fn open_example(ctx: &Ctx, name: &str) {
-    let text = if name.is_empty() {
-        Some(examples::EMPTY)
-    } else {
-        examples::get(name)
-    };
-    let Some(text) = text else {
-        ctx.notify(format!("There is no example {name:?}"), true);
-        ctx.refresh.emit(());
-        return;
-    };
-    let result = Scenario::from_json(text)
-        .map_err(|d| d.to_string())
-        .and_then(|s| super::open::open(ctx, &s, super::open::Source::Example(name.to_owned())));
-    match result {
-        Ok(true) => ctx.notify(
-            format!("Opened the example.{}", super::open::kept_note(true)),
-            false,
-        ),
-        Ok(false) => {
-            ctx.dispatch(UiAction::ClearNotice);
-        }
-        Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
-    }
-    ctx.refresh.emit(());
-}
-
-/// Opens the recent document at `index` (newest first); the work it replaces is kept too.
-fn open_recent(ctx: &Ctx, index: usize) {
-    let Some(r) = ctx.ui.borrow().recent.get(index).cloned() else {
-        return;
-    };
-    match super::open::open(ctx, &r.doc, super::open::Source::Recent) {
-        Ok(had_work) => ctx.notify(
-            format!(
-                "Opened {:?} from recent work.{}",
-                r.doc.name,
-                super::open::kept_note(had_work)
-            ),
-            false,
-        ),
-        Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
-    }
-    ctx.refresh.emit(());
-}
-
-/// A recent document in the Open menu: its name, its size and when it was replaced.
-fn recent_label(r: &crate::persist::Recent) -> String {
-    let date = js_sys::Date::new(&r.at_ms.into());
-    let name = if r.doc.name.is_empty() {
-        "Untitled"
-    } else {
-        r.doc.name.as_str()
-    };
-    format!(
-        "{name} ({} nodes), {:02}:{:02}",
-        r.doc.nodes.len(),
-        date.get_hours(),
-        date.get_minutes()
-    )
-}
-
 /// Undo, reporting a refusal.
 pub fn undo(ctx: &Ctx) {
     let r = ctx.session.borrow_mut().undo();
@@ -768,203 +671,8 @@ fn open_link(ctx: &Ctx, fragment: &str) {
     ctx.refresh.emit(());
 }
 
-/// A menu item: its `data-action`, its label, its title, and what it does.
-type MenuItem = (&'static str, &'static str, &'static str, fn(&Ctx));
-
-/// The File menu, as the ARIA menu button pattern has it: the button opens the menu with the
-/// focus on its first item (Enter, Space, Arrow Down; Arrow Up: the last); arrows, Home and
-/// End move between items; Escape closes it and gives the focus back to the button; Tab, or
-/// the focus leaving, closes it.
-fn file_menu(ctx: &Ctx) -> Html {
-    let open = ctx.ui.borrow().menu_open;
-    let items: [MenuItem; 6] = [
-        (
-            "export",
-            "Export scenario (.json)",
-            "Download the scenario as a JSON file (the CLI runs it too)",
-            files::export,
-        ),
-        (
-            "import",
-            "Import scenario or definitions.json…",
-            "Open a scenario file, or a RabbitMQ definitions.json",
-            pick_file,
-        ),
-        (
-            "export-definitions",
-            "Export RabbitMQ definitions.json",
-            "The exchanges, queues and bindings for rabbitmqctl import_definitions",
-            files::export_definitions,
-        ),
-        (
-            "export-svg",
-            "Picture as SVG",
-            "A picture of the canvas",
-            super::picture::export_svg,
-        ),
-        (
-            "export-png",
-            "Picture as PNG",
-            "A picture of the canvas",
-            super::picture::export_png,
-        ),
-        (
-            "record",
-            "Record 5 s as WebM",
-            "A short animation of the running view, for slides and chat",
-            super::picture::start_recording,
-        ),
-    ];
-    let set_open = |ctx: &Ctx, open: bool, focus: Option<&str>| {
-        ctx.dispatch(UiAction::Menu(open));
-        if let Some(f) = focus {
-            ctx.focus(super::Focus::Css(f.to_owned()));
-        }
-        ctx.refresh.emit(());
-    };
-    let on_button = {
-        let ctx = ctx.clone();
-        Callback::from(move |_: MouseEvent| {
-            let open = !ctx.ui.borrow().menu_open;
-            set_open(&ctx, open, open.then_some("#file-menu [role=menuitem]"));
-        })
-    };
-    let on_button_key = {
-        let ctx = ctx.clone();
-        Callback::from(move |e: KeyboardEvent| match e.key().as_str() {
-            "ArrowDown" => {
-                e.prevent_default();
-                set_open(&ctx, true, Some("#file-menu [role=menuitem]"));
-            }
-            "ArrowUp" => {
-                e.prevent_default();
-                set_open(&ctx, true, Some("#file-menu [role=menuitem]:last-child"));
-            }
-            _ => {}
-        })
-    };
-    let on_menu_key = {
-        let ctx = ctx.clone();
-        Callback::from(move |e: KeyboardEvent| {
-            let Some(item) = e
-                .target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-            else {
-                return;
-            };
-            let sibling = |next: bool| {
-                let s = if next {
-                    item.next_element_sibling()
-                } else {
-                    item.previous_element_sibling()
-                };
-                s.or_else(|| {
-                    let menu = item.parent_element()?;
-                    if next {
-                        menu.first_element_child()
-                    } else {
-                        menu.last_element_child()
-                    }
-                })
-            };
-            let to = match e.key().as_str() {
-                "ArrowDown" => sibling(true),
-                "ArrowUp" => sibling(false),
-                "Home" => item.parent_element().and_then(|m| m.first_element_child()),
-                "End" => item.parent_element().and_then(|m| m.last_element_child()),
-                "Escape" => {
-                    e.prevent_default();
-                    e.stop_propagation();
-                    set_open(&ctx, false, Some("#file-menu-button"));
-                    return;
-                }
-                "Tab" => {
-                    set_open(&ctx, false, None);
-                    return;
-                }
-                _ => return,
-            };
-            e.prevent_default();
-            if let Some(to) = to {
-                super::focus::focus_element(&to);
-            }
-        })
-    };
-    // The focus leaving the menu (a click elsewhere, Shift+Tab) closes it.
-    let on_focus_out = {
-        let ctx = ctx.clone();
-        Callback::from(move |e: FocusEvent| {
-            let inside = e
-                .related_target()
-                .and_then(|t| t.dyn_into::<web_sys::Element>().ok())
-                .is_some_and(|t| t.closest("#file-menu").ok().flatten().is_some());
-            if !inside && ctx.ui.borrow().menu_open {
-                ctx.dispatch(UiAction::Menu(false));
-                ctx.refresh.emit(());
-            }
-        })
-    };
-    html! {
-        <div class="file-menu" id="file-menu" onfocusout={on_focus_out}>
-            <button id="file-menu-button" data-action="file-menu" title="Export and import"
-                aria-haspopup="menu" aria-expanded={open.to_string()} aria-controls="file-menu-items"
-                onclick={on_button} onkeydown={on_button_key}>{ "File" }</button>
-            <div class="menu" id="file-menu-items" role="menu" aria-labelledby="file-menu-button" hidden={!open} onkeydown={on_menu_key}>
-                { for items.iter().map(|&(action, label, title, f)| {
-                    let ctx = ctx.clone();
-                    let onclick = Callback::from(move |_: MouseEvent| {
-                        ctx.dispatch(UiAction::Menu(false));
-                        ctx.focus(super::Focus::Css("#file-menu-button".into()));
-                        f(&ctx);
-                        ctx.refresh.emit(());
-                    });
-                    html! { <button role="menuitem" tabindex="-1" data-action={action} {title} {onclick}>{ label }</button> }
-                }) }
-            </div>
-        </div>
-    }
-}
-
-fn open_embed(ctx: &Ctx) {
-    ctx.dispatch(UiAction::EmbedDialog(true));
-    ctx.refresh.emit(());
-}
-
-fn open_share(ctx: &Ctx) {
-    let (mut doc, edits) = ctx.session.borrow().shared_run();
-    doc.view = ctx.ui.borrow().saved_view();
-    let fragment = crate::link::encode(&doc, &edits);
-    let base = web_sys::window()
-        .and_then(|w| w.location().href().ok())
-        .unwrap_or_default();
-    let base = base.split('#').next().unwrap_or_default().to_owned();
-    ctx.dispatch(UiAction::Share(Some(format!("{base}#{fragment}"))));
-    ctx.refresh.emit(());
-}
-
-fn pick_file(_: &Ctx) {
-    let input = web_sys::window()
-        .and_then(|w| w.document())
-        .and_then(|d| d.get_element_by_id("import-file"))
-        .and_then(|e| e.dyn_into::<HtmlElement>().ok());
-    if let Some(i) = input {
-        i.click();
-    }
-}
-
-fn fit_view(ctx: &Ctx) {
+pub(super) fn fit_view(ctx: &Ctx) {
     ctx.dispatch(UiAction::Fit);
-    ctx.refresh.emit(());
-}
-
-fn toggle_theme(ctx: &Ctx) {
-    {
-        let system_dark = web_sys::window()
-            .and_then(|w| w.match_media("(prefers-color-scheme: dark)").ok().flatten())
-            .is_some_and(|m| m.matches());
-        let dark = ctx.ui.borrow().dark;
-        ctx.dispatch(UiAction::Theme(Some(!dark.unwrap_or(system_dark))));
-    }
     ctx.refresh.emit(());
 }
 

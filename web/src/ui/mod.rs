@@ -10,6 +10,8 @@ pub mod embedded;
 pub mod examples;
 pub mod files;
 pub mod focus;
+#[cfg(feature = "editor")]
+pub mod header;
 pub mod inspector;
 pub mod open;
 pub mod palette;
@@ -17,6 +19,7 @@ pub mod picture;
 pub mod policies;
 pub mod runbar;
 pub mod stage;
+#[cfg(feature = "editor")]
 pub mod start;
 pub mod state;
 pub mod storage;

@@ -672,7 +672,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
                 <p id="scenario-description" class="scenario-description" title={description.clone()}>{ description }</p>
             }
             if empty && stories {
-                { super::start::render(ctx) }
+                { start_screen(ctx) }
             } else if empty {
                 <div class="empty-hint">
                     <p><strong>{ "Start from nothing." }</strong></p>
@@ -926,5 +926,16 @@ fn bind_dialog(
             </div>
         </form>
         </dialog>
+    }
+}
+
+/// The start screen's stories (the editor's: a player never shows them).
+fn start_screen(ctx: &Ctx) -> Html {
+    #[cfg(feature = "editor")]
+    return super::start::render(ctx);
+    #[cfg(not(feature = "editor"))]
+    {
+        let _ = ctx;
+        Html::default()
     }
 }

@@ -106,7 +106,7 @@ fn preview(doc: &Scenario) -> Preview {
 
 /// Opens the story `name` and starts its tour.
 pub fn take(ctx: &Ctx, name: &str) {
-    super::app::open_example(ctx, name);
+    super::header::open_example(ctx, name);
     super::tour::start(ctx);
 }
 

@@ -1085,6 +1085,7 @@ mod tests {
             ("embedded.rs", include_str!("embedded.rs")),
             ("files.rs", include_str!("files.rs")),
             ("focus.rs", include_str!("focus.rs")),
+            ("header.rs", include_str!("header.rs")),
             ("text_view.rs", include_str!("text_view.rs")),
             ("inspector.rs", include_str!("inspector.rs")),
             ("open.rs", include_str!("open.rs")),

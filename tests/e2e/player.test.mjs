@@ -1,0 +1,96 @@
+// The embed player, a build of its own (issue 19): a read-only embed downloads the player and
+// none of the editor, plays a run exactly as the editor does (trace hashes, and the CLI's), and
+// an article with three players downloads it once.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { join } from "node:path";
+import { server, browser, useServerAndBrowser, newPage, screenshot, root } from "./harness.mjs";
+
+useServerAndBrowser();
+
+const wasmOf = (page) =>
+  page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name).filter((n) => n.endsWith(".wasm")));
+
+/** The page at `query`, once the wasm has started and its trace hash has been published. */
+async function tracedAt(query) {
+  const page = await newPage(browser, { width: 800, height: 450 });
+  await page.goto(server.url + query);
+  await page.locator("g.node").first().waitFor({ timeout: 20000 });
+  // `start=3s`: the page seeks there, then stays paused.
+  await page.waitForFunction(
+    () => document.querySelector("#clock")?.dataset.nowUs === "3000000" && window.switchboardTrace?.events > 0,
+    null,
+    { timeout: 20000 },
+  );
+  return page;
+}
+
+test("a read-only embed loads the player; an editable embed and the editor load the editor", async () => {
+  for (const [query, build, header] of [
+    ["?embed=1&example=hello", "player", 0],
+    ["?embed=1&readonly=1&example=hello", "player", 0],
+    ["?embed=1&editable=1&example=hello", "editor", 0],
+    ["?embed=1&editable=1&readonly=1&example=hello", "player", 0],
+    ["?example=hello", "editor", 1],
+  ]) {
+    const page = await newPage(browser, { width: 900, height: 600 });
+    await page.goto(server.url + query);
+    await page.locator("g.node").first().waitFor({ timeout: 20000 });
+    assert.equal(await page.evaluate(() => window.switchboardBuild.name), build, query);
+    const wasm = await wasmOf(page);
+    assert.equal(wasm.length, 1, `${query}: one wasm downloaded, got ${wasm}`);
+    assert.match(wasm[0], build === "player" ? /switchboard-player-[0-9a-f]{16}_bg\.wasm$/ : /switchboard-web-/, query);
+    assert.equal(await page.locator(".app-header").count(), header, `${query}: the editor's header`);
+    if (query.includes("editable=1&example")) {
+      assert.ok((await page.locator(".palette").count()) === 1, "an editable embed has its palette");
+    }
+    assert.deepEqual(page.problems, [], query);
+    await page.close();
+  }
+});
+
+test("the player plays a run exactly as the editor and the CLI do (trace hashes)", async () => {
+  const cli = join(root, "target", "debug", "switchboard");
+  const { stdout } = await promisify(execFile)(cli, ["run", join(root, "docs", "examples", "hello.json"), "--until", "3s"]);
+  const want = JSON.parse(stdout).trace_hash;
+  assert.match(want, /^[0-9a-f]{16}$/);
+  const hashes = {};
+  for (const [name, query] of [
+    ["player", "?embed=1&trace-hash&start=3s&example=hello"],
+    ["editor", "?embed=1&editable=1&trace-hash&start=3s&example=hello"],
+  ]) {
+    const page = await tracedAt(query);
+    assert.equal(await page.evaluate(() => window.switchboardBuild.name), name);
+    const t = await page.evaluate(() => window.switchboardTrace);
+    assert.ok(t.complete, `${name}: the log holds every event`);
+    hashes[name] = t.hash;
+    await screenshot(page, `player-${name}-at-3s`);
+    assert.deepEqual(page.problems, []);
+    await page.close();
+  }
+  assert.equal(hashes.player, hashes.editor, "the two builds played different runs");
+  assert.equal(hashes.player, want, "the page's run differs from the CLI's");
+});
+
+test("an article with three players downloads the player once and nothing of the editor", async () => {
+  const page = await newPage(browser, { width: 900, height: 1500 });
+  const frames = ["hello", "amqp-ttl", "hello"]
+    .map((e, i) => `<h2>Player ${i + 1}</h2><iframe id="p${i}" src="/?embed=1&example=${e}" title="Player ${i + 1}" width="800" height="420"></iframe>`)
+    .join("\n");
+  server.pages.set("/three-players.html", `<!doctype html><html lang="en"><title>Three players</title><link rel="icon" href="data:,"><main>${frames}</main></html>`);
+  server.requests.length = 0;
+  await page.goto(server.url + "three-players.html");
+  for (const i of [0, 1, 2]) {
+    await page.frameLocator(`#p${i}`).locator("g.node").first().waitFor({ timeout: 30000 });
+  }
+  const served = server.requests.slice();
+  const players = served.filter((p) => /switchboard-player-.*_bg\.wasm$/.test(p));
+  const editor = served.filter((p) => /switchboard-web-/.test(p));
+  assert.equal(players.length, 1, `the player's wasm was served ${players.length} times: ${served.join(" ")}`);
+  assert.deepEqual(editor, [], "nothing of the editor");
+  await screenshot(page, "player-three");
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
