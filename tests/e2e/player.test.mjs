@@ -94,3 +94,31 @@ test("an article with three players downloads the player once and nothing of the
   assert.deepEqual(page.problems, []);
   await page.close();
 });
+
+test("an example is fetched when opened, once, beside the wasm; a failed fetch is said and the canvas is empty", async () => {
+  server.requests.length = 0;
+  const page = await newPage(browser);
+  await page.goto(server.url + "?example=amqp-ttl");
+  await page.locator('g.node[data-node="short"]').waitFor({ timeout: 20000 });
+  const docs = server.requests.filter((p) => p.startsWith("/examples/"));
+  // The loader's preload and the app's fetch are one request.
+  assert.deepEqual(docs, ["/examples/amqp-ttl.json"]);
+  // The Open menu fetches another when it is chosen.
+  await page.selectOption("#examples", "hello");
+  await page.locator('g.node[data-node="audit"]').waitFor({ timeout: 10000 });
+  assert.deepEqual(server.requests.filter((p) => p.startsWith("/examples/")), ["/examples/amqp-ttl.json", "/examples/hello.json"]);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+
+  // The server fails it: the page says why and opens the empty canvas.
+  const failing = await newPage(browser);
+  await failing.route("**/examples/hello.json", (route) => route.fulfill({ status: 503, body: "down" }));
+  await failing.goto(server.url + "?example=hello");
+  await failing.locator("#notice").waitFor({ timeout: 20000 });
+  assert.match(
+    await failing.locator("#notice").textContent(),
+    /the example "hello" could not be fetched: examples\/hello\.json: the server answered 503; starting with an empty canvas/,
+  );
+  assert.equal(await failing.locator("g.node").count(), 0);
+  await failing.close();
+});

@@ -14,7 +14,7 @@ const BUILDS = {
 
 /** `{ editor, player }`, each `{ bytes, files: { name: gzipped bytes } }`, from `dist`. */
 export async function buildWeights(dist) {
-  const names = await readdir(dist);
+  const names = (await readdir(dist, { withFileTypes: true })).filter((d) => d.isFile()).map((d) => d.name);
   const gz = {};
   for (const f of names) gz[f] = gzipSync(await readFile(join(dist, f)), { level: 9 }).length;
   const out = {};

@@ -31,10 +31,29 @@ pub mod timeline;
 pub mod ui;
 pub mod view;
 
-/// Mounts the app on `<body>`.
+/// Mounts the app on `<body>`; with `?example=name`, once that example's document has been
+/// fetched (the page's loader preloads it beside the wasm), so the app opens it at once. Until
+/// then the first view in the HTML stays.
 pub fn start() {
     mark("switchboard-start");
     panic::install();
+    let query = web_sys::window()
+        .and_then(|w| w.location().search().ok())
+        .unwrap_or_default();
+    match ui::examples::in_query(&query) {
+        Some(name) if ui::examples::entry(&name).is_some() => {
+            wasm_bindgen_futures::spawn_local(async move {
+                // A failure is reported by the app, which opens the empty canvas instead.
+                let _ = ui::examples::fetch(&name).await;
+                mount();
+            });
+        }
+        Some(_) | None => mount(),
+    }
+}
+
+/// Replaces the HTML's first view with the app.
+fn mount() {
     // The first view in the HTML (index.html's `#shell`, painted before the wasm arrived) gives
     // way to the app in this same task: the browser never paints a frame with neither.
     if let Some(shell) = web_sys::window()

@@ -11,6 +11,7 @@
 //! its seed. `SWITCHBOARD_DUMP_LINKS=DIR` writes each seed's link there (the fuzz corpus of
 //! `fuzz/corpus/link_decode/live-edits-*.txt` came from it).
 
+use switchboard_core::examples::EXAMPLES;
 use switchboard_core::rng::SimRng;
 use switchboard_core::scenario::{EdgeSpec, NodeKind, Position};
 use switchboard_core::trace::TraceHash;
@@ -20,7 +21,6 @@ use switchboard_web::fields::{self, FieldType};
 use switchboard_web::link;
 use switchboard_web::models::{self, PaletteItem};
 use switchboard_web::timeline::Timeline;
-use switchboard_web::ui::examples::EXAMPLES;
 
 fn pick<'a, T>(rng: &mut SimRng, items: &'a [T]) -> &'a T {
     &items[rng.range_inclusive(0, items.len() as u64 - 1) as usize]

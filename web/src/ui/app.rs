@@ -89,11 +89,8 @@ fn initial_scenario() -> (Scenario, Option<String>, String) {
     let query = web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default();
-    let wanted = query
-        .trim_start_matches('?')
-        .split('&')
-        .find_map(|kv| kv.strip_prefix("example="))
-        .map(str::to_owned);
+    // Fetched before the app was mounted (`crate::start`).
+    let wanted = examples::in_query(&query);
     let empty = || Scenario::from_json(examples::EMPTY).expect("the empty document is valid");
     match wanted {
         None => (empty(), None, String::new()),
@@ -107,7 +104,8 @@ fn initial_scenario() -> (Scenario, Option<String>, String) {
             None => (
                 empty(),
                 Some(format!(
-                    "there is no example {name:?}; starting with an empty canvas"
+                    "{}; starting with an empty canvas",
+                    examples::missing(&name)
                 )),
                 String::new(),
             ),

@@ -1,31 +1,108 @@
-//! The built-in examples: the documents of `docs/examples/`, as the core compiles them in
-//! (`switchboard_core::examples`), with the titles the Open menu shows.
+//! The built-in examples as the page has them: their index (names, titles, tour promises)
+//! compiled in, and each document fetched from `examples/<name>.json` (trunk copies
+//! `docs/examples/` beside the page) when it is first needed, then kept for the page's life.
+//! So neither build carries the documents or their tour texts, and a visit pays for the
+//! examples it opens. Natively (the tests) the documents are the core's compiled-in ones.
 
-use std::sync::OnceLock;
+use std::cell::RefCell;
+use std::collections::BTreeMap;
 
-pub use switchboard_core::examples::{get, EXAMPLES};
+pub use switchboard_core::examples::{entry, Entry, INDEX};
 
-/// `(name, title)` of every example, in name order: the title is the scenario's own `name`.
-pub fn titles() -> &'static [(&'static str, String)] {
-    static TITLES: OnceLock<Vec<(&'static str, String)>> = OnceLock::new();
-    TITLES.get_or_init(|| {
-        #[derive(serde::Deserialize)]
-        struct Named {
-            #[serde(default)]
-            name: String,
+thread_local! {
+    /// Documents fetched so far, by name (kept for the page's life: they are small, and at
+    /// most one of each).
+    static FETCHED: RefCell<BTreeMap<&'static str, &'static str>> = const { RefCell::new(BTreeMap::new()) };
+    /// Why the last fetch of an example failed, by name.
+    static FAILED: RefCell<BTreeMap<&'static str, String>> = const { RefCell::new(BTreeMap::new()) };
+}
+
+/// The document of the example `name`, if the page has it (it has been fetched).
+pub fn get(name: &str) -> Option<&'static str> {
+    #[cfg(not(target_arch = "wasm32"))]
+    return switchboard_core::examples::get(name);
+    #[cfg(target_arch = "wasm32")]
+    return FETCHED.with(|f| f.borrow().get(name).copied());
+}
+
+/// Why the example `name` is not here: no such example, or why its fetch failed.
+pub fn missing(name: &str) -> String {
+    match entry(name) {
+        None => format!("there is no example {name:?}"),
+        Some(e) => FAILED
+            .with(|f| f.borrow().get(e.name).cloned())
+            .map_or_else(
+                || format!("the example {name:?} has not been fetched"),
+                |why| format!("the example {name:?} could not be fetched: {why}"),
+            ),
+    }
+}
+
+/// The document of the example `name`: kept, or fetched now.
+pub async fn fetch(name: &str) -> Result<&'static str, String> {
+    let Some(e) = entry(name) else {
+        return Err(missing(name));
+    };
+    if let Some(text) = get(e.name) {
+        return Ok(text);
+    }
+    match fetch_text(&format!("examples/{}.json", e.name)).await {
+        Ok(text) => {
+            let text: &'static str = Box::leak(text.into_boxed_str());
+            FETCHED.with(|f| f.borrow_mut().insert(e.name, text));
+            FAILED.with(|f| f.borrow_mut().remove(e.name));
+            Ok(text)
         }
-        EXAMPLES
-            .iter()
-            .map(|(name, text)| {
-                let title = serde_json::from_str::<Named>(text)
-                    .ok()
-                    .map(|n| n.name)
-                    .filter(|t| !t.is_empty())
-                    .unwrap_or_else(|| (*name).to_owned());
-                (*name, title)
-            })
-            .collect()
-    })
+        Err(why) => {
+            FAILED.with(|f| f.borrow_mut().insert(e.name, why));
+            Err(missing(e.name))
+        }
+    }
+}
+
+/// Fetches the example `name` in the background, if it is one and the page lacks it (a tour
+/// of saved work that came from it reopens it pristine).
+pub fn prefetch(name: &str) {
+    if entry(name).is_some() && get(name).is_none() {
+        let name = name.to_owned();
+        wasm_bindgen_futures::spawn_local(async move {
+            let _ = fetch(&name).await;
+        });
+    }
+}
+
+/// The text at `url` (relative to the page), or why not.
+async fn fetch_text(url: &str) -> Result<String, String> {
+    use wasm_bindgen::JsCast;
+    use wasm_bindgen_futures::JsFuture;
+    let shown = |e: wasm_bindgen::JsValue| {
+        e.dyn_ref::<js_sys::Error>()
+            .map(|e| String::from(e.message()))
+            .or_else(|| e.as_string())
+            .unwrap_or_else(|| "the network failed".into())
+    };
+    let window = web_sys::window().ok_or("not in a browser")?;
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_str(url))
+        .await
+        .map_err(shown)?
+        .dyn_into()
+        .map_err(|_| "not a response".to_owned())?;
+    if !response.ok() {
+        return Err(format!("{url}: the server answered {}", response.status()));
+    }
+    let text = JsFuture::from(response.text().map_err(shown)?)
+        .await
+        .map_err(shown)?;
+    text.as_string().ok_or_else(|| format!("{url}: not text"))
+}
+
+/// The example a URL's query asks for (`?example=name`), if any.
+pub fn in_query(query: &str) -> Option<String> {
+    query
+        .trim_start_matches('?')
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("example="))
+        .map(str::to_owned)
 }
 
 /// An empty document: the canvas a newcomer starts from.
@@ -38,14 +115,20 @@ mod tests {
 
     #[test]
     fn every_example_loads_in_the_editor_under_its_title() {
-        assert!(EXAMPLES.len() >= 20);
-        for (name, doc) in EXAMPLES {
-            let s = Scenario::from_json(doc).unwrap_or_else(|d| panic!("{name}: {d}"));
-            crate::editor::Session::new(&s).unwrap_or_else(|d| panic!("{name}: {d}"));
-            let title = &titles().iter().find(|t| t.0 == *name).unwrap().1;
-            assert_eq!(*title, s.name, "{name}");
+        assert!(INDEX.len() >= 20);
+        for e in INDEX {
+            let s = Scenario::from_json(get(e.name).unwrap())
+                .unwrap_or_else(|d| panic!("{}: {d}", e.name));
+            crate::editor::Session::new(&s).unwrap_or_else(|d| panic!("{}: {d}", e.name));
+            assert_eq!(e.title, s.name, "{}", e.name);
         }
         assert!(Scenario::from_json(EMPTY).unwrap().nodes.is_empty());
         assert!(get("hello").is_some() && get("nope").is_none());
+        assert_eq!(missing("nope"), "there is no example \"nope\"");
+        assert_eq!(
+            in_query("?embed=1&example=hello&tour"),
+            Some("hello".into())
+        );
+        assert_eq!(in_query("?embed=1"), None);
     }
 }

@@ -133,6 +133,8 @@ fn adopt(ctx: &Ctx, saved: persist::Saved, beneath: bool) {
         .restore(&saved.doc, saved.undo, saved.redo);
     match r {
         Ok(()) => {
+            // Its tour reopens the example pristine: have its document at hand.
+            super::examples::prefetch(&saved.example);
             ctx.dispatch(UiAction::Opened {
                 example: saved.example.clone(),
                 view: saved.doc.view,

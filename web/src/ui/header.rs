@@ -116,8 +116,8 @@ pub(super) fn header(ctx: &Ctx) -> Html {
             <label class="examples">{ "Open " }
                 <select id="examples" onchange={on_example} aria-label="Open an example">
                     <option value="" selected={current.is_empty()}>{ "Empty canvas" }</option>
-                    { for examples::titles().iter().map(|(name, title)| html! {
-                        <option value={*name} selected={current == *name}>{ title.clone() }</option>
+                    { for examples::INDEX.iter().map(|e| html! {
+                        <option value={e.name} selected={current == e.name}>{ e.title }</option>
                     }) }
                     if !recent.is_empty() {
                         <optgroup label="Recent work (replaced by opening something else)">
@@ -148,19 +148,62 @@ pub(super) fn header(ctx: &Ctx) -> Html {
 /// Replaces the document with the example `name` (`""`: the empty canvas); the work it
 /// replaces is kept.
 pub fn open_example(ctx: &Ctx, name: &str) {
+    open_example_then(ctx, name, |_| {});
+}
+
+thread_local! {
+    /// The latest example asked for: a document that arrives after another was asked for is
+    /// not opened over it.
+    static ASKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// [`open_example`], then `then` once it is open (its document may have to be fetched first;
+/// `then` is not called if it could not be opened, or if another example was asked for
+/// meanwhile).
+pub fn open_example_then(ctx: &Ctx, name: &str, then: impl FnOnce(&Ctx) + 'static) {
+    let asked = ASKED.with(|a| {
+        a.set(a.get() + 1);
+        a.get()
+    });
     let text = if name.is_empty() {
         Some(examples::EMPTY)
     } else {
         examples::get(name)
     };
-    let Some(text) = text else {
-        ctx.notify(format!("There is no example {name:?}"), true);
-        ctx.refresh.emit(());
+    if let Some(text) = text {
+        if open_text(ctx, name, text) {
+            then(ctx);
+        }
         return;
-    };
+    }
+    ctx.announce("Opening the example…");
+    ctx.refresh.emit(());
+    let (ctx, name) = (ctx.clone(), name.to_owned());
+    wasm_bindgen_futures::spawn_local(async move {
+        let fetched = examples::fetch(&name).await;
+        if ASKED.with(|a| a.get()) != asked {
+            return;
+        }
+        match fetched {
+            Ok(text) => {
+                if open_text(&ctx, &name, text) {
+                    then(&ctx);
+                }
+            }
+            Err(why) => {
+                ctx.notify(format!("Could not open it: {why}"), true);
+                ctx.refresh.emit(());
+            }
+        }
+    });
+}
+
+/// Opens the example `name` from its document; reports and returns whether it opened.
+fn open_text(ctx: &Ctx, name: &str, text: &str) -> bool {
     let result = Scenario::from_json(text)
         .map_err(|d| d.to_string())
         .and_then(|s| super::open::open(ctx, &s, super::open::Source::Example(name.to_owned())));
+    let opened = result.is_ok();
     match result {
         Ok(true) => ctx.notify(
             format!("Opened the example.{}", super::open::kept_note(true)),
@@ -172,6 +215,7 @@ pub fn open_example(ctx: &Ctx, name: &str) {
         Err(e) => ctx.notify(format!("Could not open it: {e}"), true),
     }
     ctx.refresh.emit(());
+    opened
 }
 
 /// Opens the recent document at `index` (newest first); the work it replaces is kept too.

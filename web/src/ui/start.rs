@@ -4,7 +4,6 @@
 //! autosaved work instead, so they see it only when the canvas is empty.
 
 use super::{Ctx, Focus, UiAction};
-use std::sync::OnceLock;
 use switchboard_core::Scenario;
 use yew::prelude::*;
 
@@ -31,11 +30,9 @@ pub struct Card {
     /// The example's name (`docs/examples/<name>.json`).
     pub name: &'static str,
     /// The scenario's title.
-    pub title: String,
+    pub title: &'static str,
     /// Its tour's promise.
-    pub promise: String,
-    /// Its topology, small.
-    pub preview: Preview,
+    pub promise: &'static str,
 }
 
 /// A topology drawn small: node centres and edges, in canvas units, and the box around them.
@@ -49,24 +46,58 @@ pub struct Preview {
     pub edges: Vec<((f64, f64), (f64, f64))>,
 }
 
-/// The cards of the stories that have a tour, in story order (read once).
-pub fn cards() -> &'static [Card] {
-    static CARDS: OnceLock<Vec<Card>> = OnceLock::new();
-    CARDS.get_or_init(|| {
-        STORIES
-            .iter()
-            .filter_map(|name| {
-                let doc = Scenario::from_json(super::examples::get(name)?).ok()?;
-                let tour = doc.tour.as_ref()?;
-                Some(Card {
-                    name,
-                    title: doc.name.clone(),
-                    promise: tour.promise.clone(),
-                    preview: preview(&doc),
-                })
+/// The cards of the stories that have a tour, in story order, from the examples' index (no
+/// document is read: the start screen shows at once).
+pub fn cards() -> Vec<Card> {
+    STORIES
+        .iter()
+        .filter_map(|name| {
+            let e = super::examples::entry(name)?;
+            Some(Card {
+                name: e.name,
+                title: e.title,
+                promise: e.promise?,
             })
-            .collect()
-    })
+        })
+        .collect()
+}
+
+thread_local! {
+    /// Each story's drawing, once its document is here.
+    static PREVIEWS: std::cell::RefCell<std::collections::BTreeMap<&'static str, Preview>> =
+        const { std::cell::RefCell::new(std::collections::BTreeMap::new()) };
+    /// Whether the stories' documents have been asked for.
+    static FETCHING: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// The drawing of the story `name`, if its document is here (read once).
+pub fn preview_of(name: &'static str) -> Option<Preview> {
+    if let Some(p) = PREVIEWS.with(|p| p.borrow().get(name).cloned()) {
+        return Some(p);
+    }
+    let doc = Scenario::from_json(super::examples::get(name)?).ok()?;
+    let p = preview(&doc);
+    PREVIEWS.with(|m| m.borrow_mut().insert(name, p.clone()));
+    Some(p)
+}
+
+/// Fetches the stories' documents (once, in the background), drawing each card's topology as
+/// its document arrives: the cards show at once with their titles and promises.
+fn fetch_stories(ctx: &Ctx) {
+    if FETCHING.with(|f| f.replace(true)) {
+        return;
+    }
+    for name in STORIES {
+        if super::examples::get(name).is_some() {
+            continue;
+        }
+        let ctx = ctx.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            if super::examples::fetch(name).await.is_ok() {
+                ctx.refresh.emit(());
+            }
+        });
+    }
 }
 
 fn preview(doc: &Scenario) -> Preview {
@@ -106,8 +137,7 @@ fn preview(doc: &Scenario) -> Preview {
 
 /// Opens the story `name` and starts its tour.
 pub fn take(ctx: &Ctx, name: &str) {
-    super::header::open_example(ctx, name);
-    super::tour::start(ctx);
+    super::header::open_example_then(ctx, name, super::tour::start);
 }
 
 /// The start screen, drawn over the empty canvas.
@@ -125,6 +155,7 @@ pub fn render(ctx: &Ctx) -> Html {
     // also see them (Space plays on the canvas).
     let keep_keys = Callback::from(|e: KeyboardEvent| e.stop_propagation());
     let keep_pointer = Callback::from(|e: PointerEvent| e.stop_propagation());
+    fetch_stories(ctx);
     html! {
         <div class="start-screen" role="region" aria-labelledby="start-title"
             onkeydown={keep_keys} onpointerdown={keep_pointer}>
@@ -147,20 +178,25 @@ fn card(ctx: &Ctx, c: &Card) -> Html {
         let ctx = ctx.clone();
         Callback::from(move |_: MouseEvent| take(&ctx, name))
     };
-    let p = &c.preview;
+    // Until its document arrives, the drawing's place is kept empty (no layout shift).
+    let p = preview_of(name);
     html! {
         <li>
             <button class="story-card" data-story={name} {onclick}>
-                <svg class="story-preview" viewBox={p.view_box.clone()} aria-hidden="true" preserveAspectRatio="xMidYMid meet">
-                    { for p.edges.iter().map(|((x1, y1), (x2, y2))| html! {
-                        <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()} />
-                    }) }
-                    { for p.nodes.iter().map(|(x, y)| html! {
-                        <rect x={(x - 48.0).to_string()} y={(y - 22.0).to_string()} width="96" height="44" rx="8" />
-                    }) }
-                </svg>
-                <strong class="story-title">{ c.title.clone() }</strong>
-                <span class="story-promise">{ c.promise.clone() }</span>
+                if let Some(p) = p {
+                    <svg class="story-preview" viewBox={p.view_box.clone()} aria-hidden="true" preserveAspectRatio="xMidYMid meet">
+                        { for p.edges.iter().map(|((x1, y1), (x2, y2))| html! {
+                            <line x1={x1.to_string()} y1={y1.to_string()} x2={x2.to_string()} y2={y2.to_string()} />
+                        }) }
+                        { for p.nodes.iter().map(|(x, y)| html! {
+                            <rect x={(x - 48.0).to_string()} y={(y - 22.0).to_string()} width="96" height="44" rx="8" />
+                        }) }
+                    </svg>
+                } else {
+                    <svg class="story-preview" aria-hidden="true"></svg>
+                }
+                <strong class="story-title">{ c.title }</strong>
+                <span class="story-promise">{ c.promise }</span>
             </button>
         </li>
     }
@@ -185,14 +221,20 @@ mod tests {
             .collect();
         assert!(with_tours.len() >= 4, "{with_tours:?}");
         assert_eq!(cards.iter().map(|c| c.name).collect::<Vec<_>>(), with_tours);
-        for c in cards {
+        for c in &cards {
             assert!(!c.promise.is_empty() && !c.title.is_empty(), "{}", c.name);
-            assert!(!c.preview.nodes.is_empty(), "{}", c.name);
+            let p = preview_of(c.name).unwrap();
+            assert!(!p.nodes.is_empty(), "{}", c.name);
+            assert_eq!(preview_of(c.name), Some(p), "kept");
         }
         // Every example with a tour is a story on the start screen.
-        for (name, text) in super::super::examples::EXAMPLES {
-            if Scenario::from_json(text).unwrap().tour.is_some() {
-                assert!(STORIES.contains(name), "{name} has a tour but no card");
+        for e in super::super::examples::INDEX {
+            if e.promise.is_some() {
+                assert!(
+                    STORIES.contains(&e.name),
+                    "{} has a tour but no card",
+                    e.name
+                );
             }
         }
     }
