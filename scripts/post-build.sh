@@ -14,6 +14,8 @@ wasm="$dir/switchboard-player_bg.wasm"
 hash=$(cat "$js" "$wasm" | sha256sum | cut -c1-16)
 mv "$js" "$dir/switchboard-player-$hash.js"
 mv "$wasm" "$dir/switchboard-player-${hash}_bg.wasm"
+bad=$(cd "$dir/examples" && ls -- *.json | sed 's/\.json$//' | grep -v '^[a-z0-9-]\+$' || true)
+[[ -z "$bad" ]] || { echo "post-build: example names must be lowercase letters, digits and dashes: $bad" >&2; exit 1; }
 names=$(cd "$dir/examples" && ls -- *.json | sed 's/\.json$//' | sed 's/.*/"&"/' | paste -sd, -)
 [[ -n "$names" ]] || { echo "post-build: no examples in $dir/examples" >&2; exit 1; }
 sed -i "s|switchboard-player\\.js|switchboard-player-$hash.js|g; s|switchboard-player_bg\\.wasm|switchboard-player-${hash}_bg.wasm|g; s|__SWITCHBOARD_EXAMPLES__|[$names]|" "$dir/index.html"

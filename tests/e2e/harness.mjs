@@ -24,7 +24,7 @@ const TYPES = {
 
 /** A file named after its contents (trunk's `name-<hash>.ext`, the player's too): cacheable
  * for good, as a real host would serve it. */
-const HASHED = /-[0-9a-f]{16}(_bg)?\.(js|wasm|css|svg)$/;
+const HASHED = /-[0-9a-f]{8,}(_bg)?\.(js|wasm|css|svg)$/;
 
 /** Serves `dir` on 127.0.0.1 at a free port. Resolves to { url, close, requests, pages }:
  * `requests` lists the path of every request served, in order (a test may empty it); `pages`

@@ -117,8 +117,51 @@ test("an example is fetched when opened, once, beside the wasm; a failed fetch i
   await failing.locator("#notice").waitFor({ timeout: 20000 });
   assert.match(
     await failing.locator("#notice").textContent(),
-    /the example "hello" could not be fetched: examples\/hello\.json: the server answered 503; starting with an empty canvas/,
+    /the example "hello" could not be fetched: \/examples\/hello\.json: the server answered 503; starting with an empty canvas/,
   );
   assert.equal(await failing.locator("g.node").count(), 0);
   await failing.close();
+});
+
+test("an example that arrives after the user changed the canvas does not replace it", async () => {
+  const page = await newPage(browser);
+  await page.goto(server.url + "?example=amqp-ttl");
+  await page.locator('g.node[data-node="short"]').waitFor({ timeout: 20000 });
+  let release;
+  const held = new Promise((ok) => (release = ok));
+  await page.route("**/examples/hello.json", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.selectOption("#examples", "hello");
+  // Meanwhile the user adds a queue: that edit wins over the late document.
+  const before = await page.locator("g.node").count();
+  await page.locator('.palette-item[data-kind="queue"]').click();
+  await page.waitForFunction((n) => document.querySelectorAll("g.node").length === n + 1, before);
+  const arrived = page.waitForResponse("**/examples/hello.json");
+  release();
+  await arrived;
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
+  assert.equal(await page.locator('g.node[data-node="audit"]').count(), 0, "hello was opened over the user's edit");
+  assert.equal(await page.locator("g.node").count(), before + 1);
+  assert.equal(await page.locator('g.node[data-node="short"]').count(), 1);
+  assert.deepEqual(page.problems, []);
+  await page.close();
+});
+
+test("an embed whose example does not exist tells its host, and takes no tour", async () => {
+  server.pages.set(
+    "/host-missing.html",
+    `<!doctype html><html lang="en"><title>Host</title><link rel="icon" href="data:,">
+    <script>window.got = []; addEventListener("message", (e) => { if (e.data && e.data.type === "switchboard") window.got.push(e.data); });</script>
+    <iframe id="p" title="Player" src="/?embed=1&example=nope&tour" width="600" height="400"></iframe></html>`,
+  );
+  const page = await newPage(browser);
+  await page.goto(server.url + "host-missing.html");
+  await page.waitForFunction(() => window.got.some((m) => m.event === "ready"), null, { timeout: 20000 });
+  const errors = await page.evaluate(() => window.got.filter((m) => m.event === "error").map((m) => m.message));
+  // Only the example's problem: not also "This scenario has no tour".
+  assert.deepEqual(errors, ['there is no example "nope"; starting with an empty canvas']);
+  assert.match(await page.frameLocator("#p").locator("#notice").textContent(), /there is no example "nope"/);
+  await page.close();
 });

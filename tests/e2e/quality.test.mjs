@@ -181,7 +181,11 @@ test("pan, zoom and fit the view; bind an exchange to an exchange", async () => 
   await page.click('button[data-action="fit"]');
   await page.waitForFunction((w) => document.querySelector("g.node").getBoundingClientRect().width < w, b.width);
   const d = await node.boundingBox();
-  assert.ok(Math.abs(d.width - a.width) < 1 && Math.abs(d.x - a.x) < 1, "fit is the opening view");
+  const stageNow = await page.locator(".stage").boundingBox();
+  assert.ok(
+    Math.abs(d.width - a.width) < 1 && Math.abs(d.x - a.x) < 1,
+    `fit is the opening view: opening ${JSON.stringify(a)}, fitted ${JSON.stringify(d)}, stage ${JSON.stringify(stage)} then ${JSON.stringify(stageNow)}`,
+  );
   // An exchange-to-exchange binding, by dragging between two exchanges.
   await page.selectOption("#examples", "");
   for (const [type, x] of [["topic", 320], ["fanout", 620]]) {

@@ -49,3 +49,20 @@ test("no example's document is compiled into either build (they are fetched when
   }
   assert.ok(checked >= 20, `only ${checked} texts checked`);
 });
+
+test("the player carries none of the editor: texts of its header, inspector, pictures and definitions import", async () => {
+  const { readdir, readFile } = await import("node:fs/promises");
+  const { join } = await import("node:path");
+  const files = await readdir(dist);
+  const wasm = async (re) => (await readFile(join(dist, files.find((f) => re.test(f))))).toString("latin1");
+  const [editor, player] = [await wasm(/^switchboard-web-.*_bg\.wasm$/), await wasm(/^switchboard-player-.*_bg\.wasm$/)];
+  for (const text of [
+    "The link carries the whole scenario", // the Share dialog (ui/header.rs)
+    "Select a node or a connection to see and change its settings", // the inspector
+    "Export failed: the picture could not be encoded", // pictures
+    "not a RabbitMQ definitions file", // definitions.json import (core)
+  ]) {
+    assert.ok(editor.includes(text), `the editor has ${JSON.stringify(text)} (else this check checks nothing)`);
+    assert.ok(!player.includes(text), `the player carries ${JSON.stringify(text)}`);
+  }
+});

@@ -42,15 +42,28 @@ pub fn start() {
         .unwrap_or_default();
     match ui::examples::in_query(&query) {
         Some(name) if ui::examples::entry(&name).is_some() => {
+            // Mounted once the document is here, or after EXAMPLE_WAIT_MS whatever happens (a
+            // stalled request must not leave the inert frame up): the app then says what went
+            // wrong and opens the empty canvas.
+            let mounted = std::rc::Rc::new(std::cell::Cell::new(false));
+            let once = move || {
+                if !mounted.replace(true) {
+                    mount();
+                }
+            };
+            let late = once.clone();
+            gloo::timers::callback::Timeout::new(EXAMPLE_WAIT_MS, late).forget();
             wasm_bindgen_futures::spawn_local(async move {
-                // A failure is reported by the app, which opens the empty canvas instead.
                 let _ = ui::examples::fetch(&name).await;
-                mount();
+                once();
             });
         }
         Some(_) | None => mount(),
     }
 }
+
+/// How long the page waits for a `?example=` document before it starts without it, ms.
+const EXAMPLE_WAIT_MS: u32 = 10_000;
 
 /// Replaces the HTML's first view with the app.
 fn mount() {

@@ -28,6 +28,8 @@ const HAPPENINGS_SCAN: u64 = 5_000;
 struct Init {
     scenario: Scenario,
     problem: Option<String>,
+    /// The URL asked for an example that could not be opened (its tour is not taken).
+    example_failed: bool,
     example: String,
     shared: Option<crate::link::Shared>,
     embed: Option<crate::embed::EmbedOptions>,
@@ -39,6 +41,7 @@ fn initial() -> Init {
     let (scenario, problem, example) = initial_scenario();
     let mut init = Init {
         scenario,
+        example_failed: problem.is_some(),
         problem,
         example,
         shared: None,
@@ -126,7 +129,8 @@ fn query_flag(name: &str) -> bool {
 /// With `?trace-hash`, exposes the trace hash of the events this page has played as
 /// `window.switchboardTrace` (`hash`, `events`, `complete`: whether the event log still holds
 /// them all): the end-to-end tests compare the editor's and the player's builds with it.
-/// `hashed` is the event count last published.
+/// `hashed` is the event count last published. It hashes the whole log again whenever new
+/// events came: for tests on short runs, not for use while a long run plays.
 fn publish_trace_hash(ctx: &Ctx, hashed: &mut u64) {
     let session = ctx.session.borrow();
     let t = session.timeline();
@@ -232,12 +236,24 @@ pub fn app() -> Html {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {
             if let Some(p) = init.problem.clone() {
-                ctx.notify(p, true);
+                ctx.notify(p.clone(), true);
+                if init.embed.is_some() {
+                    // The host page hears it too (a bad option, an example that failed).
+                    embedded::post(
+                        &ctx,
+                        crate::embed::event("error", serde_json::json!({ "message": p })),
+                    );
+                }
                 ctx.refresh.emit(());
             }
             if let Some(o) = &init.embed {
-                // An embedded player shows what its URL says, never the reader's saved work.
-                embedded::start(&ctx, o);
+                // An embedded player shows what its URL says, never the reader's saved work;
+                // the tour of an example that could not be opened is not taken.
+                let mut o = o.clone();
+                if init.example_failed {
+                    o.tour = None;
+                }
+                embedded::start(&ctx, &o);
                 ctx.refresh.emit(());
             } else {
                 #[cfg(feature = "editor")]
@@ -506,8 +522,9 @@ fn editor_start(ctx: &Ctx, init: &Init) {
     }
     let opened = init.shared.is_some() || !init.example.is_empty();
     files::restore_saved_work(ctx, opened);
-    // `?example=…&tour&step=3`: the example's tour, from that step.
-    if let Some(step) = init.tour {
+    // `?example=…&tour&step=3`: the example's tour, from that step (not if the example could
+    // not be opened: the problem says why).
+    if let Some(step) = init.tour.filter(|_| !init.example_failed) {
         if let Err(why) = tour::start_at(ctx, step) {
             ctx.notify(why, true);
         }
@@ -669,6 +686,7 @@ fn open_link(ctx: &Ctx, fragment: &str) {
     ctx.refresh.emit(());
 }
 
+/// Fits the topology in view (the header's Fit, the F key).
 pub(super) fn fit_view(ctx: &Ctx) {
     ctx.dispatch(UiAction::Fit);
     ctx.refresh.emit(());

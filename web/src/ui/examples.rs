@@ -1,13 +1,17 @@
 //! The built-in examples as the page has them: their index (names, titles, tour promises)
 //! compiled in, and each document fetched from `examples/<name>.json` (trunk copies
 //! `docs/examples/` beside the page) when it is first needed, then kept for the page's life.
-//! So neither build carries the documents or their tour texts, and a visit pays for the
-//! examples it opens. Natively (the tests) the documents are the core's compiled-in ones.
+//! So neither build carries the documents or their tour texts: a visit downloads the examples
+//! it opens (and the start screen its stories', to draw them). Natively (the tests) the
+//! documents are the core's compiled-in ones.
 
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 
 pub use switchboard_core::examples::{entry, Entry, INDEX};
+
+/// Who waits for a fetch under way: told its outcome.
+type Waiter = futures_channel::oneshot::Sender<Result<&'static str, String>>;
 
 thread_local! {
     /// Documents fetched so far, by name (kept for the page's life: they are small, and at
@@ -15,6 +19,8 @@ thread_local! {
     static FETCHED: RefCell<BTreeMap<&'static str, &'static str>> = const { RefCell::new(BTreeMap::new()) };
     /// Why the last fetch of an example failed, by name.
     static FAILED: RefCell<BTreeMap<&'static str, String>> = const { RefCell::new(BTreeMap::new()) };
+    /// Who waits for each fetch under way, by name.
+    static IN_FLIGHT: RefCell<BTreeMap<&'static str, Vec<Waiter>>> = const { RefCell::new(BTreeMap::new()) };
 }
 
 /// The document of the example `name`, if the page has it (it has been fetched).
@@ -38,7 +44,8 @@ pub fn missing(name: &str) -> String {
     }
 }
 
-/// The document of the example `name`: kept, or fetched now.
+/// The document of the example `name`: kept, or fetched now (one request however many ask
+/// while it is under way).
 pub async fn fetch(name: &str) -> Result<&'static str, String> {
     let Some(e) = entry(name) else {
         return Err(missing(name));
@@ -46,18 +53,43 @@ pub async fn fetch(name: &str) -> Result<&'static str, String> {
     if let Some(text) = get(e.name) {
         return Ok(text);
     }
-    match fetch_text(&format!("examples/{}.json", e.name)).await {
-        Ok(text) => {
-            let text: &'static str = Box::leak(text.into_boxed_str());
-            FETCHED.with(|f| f.borrow_mut().insert(e.name, text));
-            FAILED.with(|f| f.borrow_mut().remove(e.name));
-            Ok(text)
-        }
-        Err(why) => {
-            FAILED.with(|f| f.borrow_mut().insert(e.name, why));
-            Err(missing(e.name))
+    let (tx, rx) = futures_channel::oneshot::channel();
+    let first = IN_FLIGHT.with(|f| {
+        let mut f = f.borrow_mut();
+        let waiting = f.entry(e.name).or_default();
+        waiting.push(tx);
+        waiting.len() == 1
+    });
+    if first {
+        let result = match fetch_text(&format!("{}examples/{}.json", base(), e.name)).await {
+            Ok(text) => {
+                let text: &'static str = Box::leak(text.into_boxed_str());
+                FETCHED.with(|f| f.borrow_mut().insert(e.name, text));
+                FAILED.with(|f| f.borrow_mut().remove(e.name));
+                Ok(text)
+            }
+            Err(why) => {
+                FAILED.with(|f| f.borrow_mut().insert(e.name, why));
+                Err(missing(e.name))
+            }
+        };
+        let waiting = IN_FLIGHT.with(|f| f.borrow_mut().remove(e.name).unwrap_or_default());
+        for tx in waiting {
+            let _ = tx.send(result.clone());
         }
     }
+    rx.await
+        .unwrap_or_else(|_| Err(format!("the fetch of the example {name:?} was dropped")))
+}
+
+/// Where the site's files are: the page loader's `{base}` (trunk's public URL), so that the
+/// examples are fetched from beside the wasm wherever the page itself is.
+fn base() -> String {
+    web_sys::window()
+        .and_then(|w| js_sys::Reflect::get(&w, &"switchboardBuild".into()).ok())
+        .and_then(|b| js_sys::Reflect::get(&b, &"base".into()).ok())
+        .and_then(|b| b.as_string())
+        .unwrap_or_default()
 }
 
 /// Fetches the example `name` in the background, if it is one and the page lacks it (a tour

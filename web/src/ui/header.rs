@@ -9,6 +9,7 @@ use wasm_bindgen::JsCast;
 use web_sys::HtmlElement;
 use yew::prelude::*;
 
+/// The Share dialog: the link that carries the whole run, and Copy.
 pub(super) fn share_dialog(ctx: &Ctx, link: String) -> Html {
     let close = {
         let ctx = ctx.clone();
@@ -75,6 +76,8 @@ pub(super) fn share_dialog(ctx: &Ctx, link: String) -> Html {
     }
 }
 
+/// The header: the scenario's name, Open (examples and recent work), the tour's start, Undo,
+/// Redo, Fit, Share, Embed, the File menu and Theme.
 pub(super) fn header(ctx: &Ctx) -> Html {
     let (can_undo, can_redo, title) = {
         let s = ctx.session.borrow();
@@ -157,9 +160,9 @@ thread_local! {
     static ASKED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
 }
 
-/// [`open_example`], then `then` once it is open (its document may have to be fetched first;
-/// `then` is not called if it could not be opened, or if another example was asked for
-/// meanwhile).
+/// [`open_example`], then `then` once it is open. Its document may have to be fetched first:
+/// it is then opened only if nothing was opened or edited meanwhile and no other example was
+/// asked for (the user's later choice wins); `then` is not called if it was not opened.
 pub fn open_example_then(ctx: &Ctx, name: &str, then: impl FnOnce(&Ctx) + 'static) {
     let asked = ASKED.with(|a| {
         a.set(a.get() + 1);
@@ -178,10 +181,12 @@ pub fn open_example_then(ctx: &Ctx, name: &str, then: impl FnOnce(&Ctx) + 'stati
     }
     ctx.announce("Opening the example…");
     ctx.refresh.emit(());
+    let since = (super::open::generation(), ctx.session.borrow().revision());
     let (ctx, name) = (ctx.clone(), name.to_owned());
     wasm_bindgen_futures::spawn_local(async move {
         let fetched = examples::fetch(&name).await;
-        if ASKED.with(|a| a.get()) != asked {
+        let now = (super::open::generation(), ctx.session.borrow().revision());
+        if ASKED.with(|a| a.get()) != asked || now != since {
             return;
         }
         match fetched {
@@ -191,6 +196,15 @@ pub fn open_example_then(ctx: &Ctx, name: &str, then: impl FnOnce(&Ctx) + 'stati
                 }
             }
             Err(why) => {
+                // The menu shows what is open again, so that choosing the example retries.
+                let current = ctx.ui.borrow().example.clone();
+                if let Some(select) = web_sys::window()
+                    .and_then(|w| w.document())
+                    .and_then(|d| d.get_element_by_id("examples"))
+                    .and_then(|e| e.dyn_into::<web_sys::HtmlSelectElement>().ok())
+                {
+                    select.set_value(&current);
+                }
                 ctx.notify(format!("Could not open it: {why}"), true);
                 ctx.refresh.emit(());
             }

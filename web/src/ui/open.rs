@@ -26,9 +26,21 @@ pub enum Source {
     Host,
 }
 
+thread_local! {
+    /// How many documents have been opened: a document fetched for an open asked for earlier
+    /// is not opened over one opened since.
+    static OPENED: std::cell::Cell<u64> = const { std::cell::Cell::new(0) };
+}
+
+/// How many documents have been opened in this page so far.
+pub fn generation() -> u64 {
+    OPENED.with(|o| o.get())
+}
+
 /// Opens `doc`. Returns whether there was work on the canvas that it replaced (kept one Undo
 /// away and among the recent documents), or why it cannot be opened (nothing changed).
 pub fn open(ctx: &Ctx, doc: &Scenario, source: Source) -> Result<bool, String> {
+    OPENED.with(|o| o.set(o.get() + 1));
     let replaced = ctx.session.borrow().doc();
     let r = match &source {
         Source::Link { edits, .. } => ctx.session.borrow_mut().load_run(doc, edits.clone()),

@@ -116,6 +116,33 @@ impl TourState {
 /// Starts the tour of the document on the canvas, from the beginning of its run: an example
 /// is opened afresh; other work restarts from time zero.
 pub fn start(ctx: &Ctx) {
+    // The tour reopens its example as it was: fetch it first if the page lacks it (saved work
+    // from an example, restored before its document arrived).
+    let example = ctx.ui.borrow().example.clone();
+    if super::examples::entry(&example).is_some() && super::examples::get(&example).is_none() {
+        ctx.announce("Fetching the example for its tour…");
+        let ctx = ctx.clone();
+        wasm_bindgen_futures::spawn_local(async move {
+            let fetched = super::examples::fetch(&example).await;
+            if ctx.ui.borrow().example != example {
+                return;
+            }
+            if let Err(why) = fetched {
+                // The tour runs on the document as it is.
+                ctx.notify(
+                    format!("{why}: the tour restarts the document as it is"),
+                    true,
+                );
+            }
+            start_now(&ctx);
+        });
+        return;
+    }
+    start_now(ctx);
+}
+
+/// Starts the tour at its first step, its example at hand if it is one.
+fn start_now(ctx: &Ctx) {
     match start_at(ctx, 0) {
         // The reader asked for it: the focus goes to the step (a tour opened by a URL leaves
         // the focus where it is, so an article embedding one is not scrolled to it).
