@@ -92,3 +92,36 @@ test("an embed's first view is the player's frame", async () => {
   before[".stage"].forEach((v, i) => assert.ok(Math.abs(v - after[".stage"][i]) <= 2, `stage: ${before[".stage"]} then ${after[".stage"]}`));
   assert.deepEqual(page.problems, []);
 });
+
+test("with the network throttled, an example's visit keeps the frame until its document is here, then opens it", async () => {
+  const ctx = await browser.newContext({ viewport: { width: 1280, height: 720 } });
+  const page = await ctx.newPage();
+  page.problems = [];
+  page.on("pageerror", (e) => page.problems.push(e.message));
+  // A slow network (Chromium's own throttling, not a held route: the cache and the preload
+  // behave as on a real link), and the example's document slower still.
+  const cdp = await ctx.newCDPSession(page);
+  await cdp.send("Network.enable");
+  await cdp.send("Network.emulateNetworkConditions", { offline: false, latency: 150, downloadThroughput: 2_000_000, uploadThroughput: 500_000 });
+  let release;
+  const held = new Promise((r) => (release = r));
+  await ctx.route("**/examples/hello.json", async (route) => {
+    await held;
+    await route.continue();
+  });
+  await page.goto(server.url + "?example=hello", { waitUntil: "domcontentloaded" });
+  await page.locator("#shell .shell-status").waitFor({ timeout: 10000 });
+  // The wasm arrives and starts; the frame stays up while the document is on its way.
+  await page.waitForFunction(() => performance.getEntriesByName("switchboard-start").length > 0, null, { timeout: 60000 });
+  await page.waitForFunction(() => document.querySelector("#shell .shell-status").textContent === "Opening the example…");
+  assert.equal(await page.locator("#clock").count(), 0, "the app waits for the example");
+  await screenshot(page, "shell-04-example-on-its-way");
+  release();
+  // Then the app takes over with the example open, and it is live: it plays.
+  await page.locator('g.node[data-node="audit"]').waitFor({ timeout: 30000 });
+  assert.equal(await page.locator("#shell").count(), 0);
+  await page.click('button[data-action="play"]');
+  await page.waitForFunction(() => Number(document.querySelector("#clock").dataset.nowUs) > 0, null, { timeout: 10000 });
+  assert.deepEqual(page.problems, []);
+  await ctx.close();
+});

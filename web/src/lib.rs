@@ -45,6 +45,7 @@ pub fn start() {
             // Mounted once the document is here, or after EXAMPLE_WAIT_MS whatever happens (a
             // stalled request must not leave the inert frame up): the app then says what went
             // wrong and opens the empty canvas.
+            say_in_shell("Opening the example…");
             let mounted = std::rc::Rc::new(std::cell::Cell::new(false));
             let once = move || {
                 if !mounted.replace(true) {
@@ -59,6 +60,16 @@ pub fn start() {
             });
         }
         Some(_) | None => mount(),
+    }
+}
+
+/// Puts `text` in the first view's status line (its live region) while the app waits.
+fn say_in_shell(text: &str) {
+    if let Some(status) = web_sys::window()
+        .and_then(|w| w.document())
+        .and_then(|d| d.query_selector("#shell .shell-status").ok().flatten())
+    {
+        status.set_text_content(Some(text));
     }
 }
 
