@@ -92,13 +92,16 @@ fn base() -> String {
         .unwrap_or_default()
 }
 
-/// Fetches the example `name` in the background, if it is one and the page lacks it (a tour
-/// of saved work that came from it reopens it pristine).
-pub fn prefetch(name: &str) {
+/// Fetches the example `name` in the background, if it is one and the page lacks it, and calls
+/// `arrived` once it is here (a tour of saved work reopens its example pristine; a story card
+/// draws its topology).
+pub fn prefetch(name: &str, arrived: impl FnOnce() + 'static) {
     if entry(name).is_some() && get(name).is_none() {
         let name = name.to_owned();
         wasm_bindgen_futures::spawn_local(async move {
-            let _ = fetch(&name).await;
+            if fetch(&name).await.is_ok() {
+                arrived();
+            }
         });
     }
 }

@@ -134,7 +134,7 @@ fn adopt(ctx: &Ctx, saved: persist::Saved, beneath: bool) {
     match r {
         Ok(()) => {
             // Its tour reopens the example pristine: have its document at hand.
-            super::examples::prefetch(&saved.example);
+            super::examples::prefetch(&saved.example, || {});
             ctx.dispatch(UiAction::Opened {
                 example: saved.example.clone(),
                 view: saved.doc.view,

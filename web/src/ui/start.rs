@@ -88,15 +88,8 @@ fn fetch_stories(ctx: &Ctx) {
         return;
     }
     for name in STORIES {
-        if super::examples::get(name).is_some() {
-            continue;
-        }
         let ctx = ctx.clone();
-        wasm_bindgen_futures::spawn_local(async move {
-            if super::examples::fetch(name).await.is_ok() {
-                ctx.refresh.emit(());
-            }
-        });
+        super::examples::prefetch(name, move || ctx.refresh.emit(()));
     }
 }
 
