@@ -157,11 +157,14 @@ test("pan, zoom and fit the view; bind an exchange to an exchange", async () => 
   const node = page.locator("g.node").first();
   // The opening view is framed on a frame after the first: measure once it has settled (a
   // clean-clone run measured before it, then read the framing as the zoom).
+  // Settled: unchanged over 300 ms (six samples), at least half a second after the clock
+  // appeared (a clean-clone run read a 50 ms lull before the framing as the opening view).
   let a = await node.boundingBox();
-  for (let i = 0; i < 40; i++) {
+  let still = 0;
+  for (let i = 0; i < 80 && (still < 6 || i < 10); i++) {
     await page.waitForTimeout(50);
     const again = await node.boundingBox();
-    if (i >= 3 && Math.abs(again.width - a.width) < 0.01 && Math.abs(again.x - a.x) < 0.01) break;
+    still = Math.abs(again.width - a.width) < 0.01 && Math.abs(again.x - a.x) < 0.01 ? still + 1 : 0;
     a = again;
   }
   // Wheel zooms about the pointer.
