@@ -494,6 +494,9 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
         }
     }
     let vp = ui.viewport.unwrap_or(Viewport::IDENTITY);
+    // Before the first frame has framed the topology there is no view to show it at: hidden
+    // for that frame, not flashed at one pixel per unit.
+    let unframed = ui.viewport.is_none().then_some("hidden");
     let metrics = session.timeline().sim().metrics();
     let now = session.timeline().sim().now();
     // Queues that dead-lettered messages have reached, as the core counts them.
@@ -660,7 +663,7 @@ pub fn render(ctx: &Ctx, stage_ref: &NodeRef, canvas_ref: &NodeRef) -> Html {
                         <path d="M 0 0 L 10 5 L 0 10 z" class="arrowhead" />
                     </marker>
                 </defs>
-                <g transform={vp.transform()}>
+                <g transform={vp.transform()} visibility={unframed}>
                     { for groups }
                     { for edges }
                     { for nodes }

@@ -240,8 +240,13 @@ pub struct UiState {
     pub message: Option<MessageId>,
     /// The trace the Trace drawer shows (`None`: the newest chain's).
     pub trace: Option<super::trace_view::TracePick>,
-    /// The view; `None` frames the topology on the next frame (see `wanted_view`).
+    /// The view; `None` until the first frame with a stage frames the topology (see
+    /// `wanted_view`).
     pub viewport: Option<Viewport>,
+    /// A framing is asked for (a document opened, Fit): the next frame with a stage frames the
+    /// topology anew, and the view shown until then is the one before (never a default view
+    /// for a frame in between).
+    pub reframe: bool,
     /// The document's saved view, applied when the viewport is next framed; `None` fits.
     pub wanted_view: Option<View>,
     /// The viewport is the automatic fit (not panned or zoomed since): it refits when the
@@ -521,8 +526,16 @@ impl UiState {
                 self.tip = None;
                 self.share = None;
                 self.tour = None;
-                self.reframe(view);
-                self.viewport = screen_view;
+                match screen_view {
+                    // A link's screen view is shown as it was.
+                    Some(v) => {
+                        self.viewport = Some(v);
+                        self.reframe = false;
+                        self.wanted_view = None;
+                        self.fitted = false;
+                    }
+                    None => self.reframe(view),
+                }
             }
             UiAction::HistoryMoved => {
                 self.field_errors.clear();
@@ -587,14 +600,17 @@ impl UiState {
                 return changed;
             }
             UiAction::Pan { dx, dy } => {
+                // The gesture moves the view the user sees, and wins over a framing asked for.
                 let vp = self.viewport.unwrap_or(Viewport::IDENTITY);
                 self.viewport = Some(vp.pan(dx, dy));
                 self.fitted = false;
+                self.reframe = false;
             }
             UiAction::Zoom { factor, at } => {
                 let vp = self.viewport.unwrap_or(Viewport::IDENTITY);
                 self.viewport = Some(vp.zoom_at(factor, at));
                 self.fitted = false;
+                self.reframe = false;
             }
             UiAction::Fit => self.reframe(None),
             UiAction::Reframe(view) => self.reframe(view),
@@ -729,6 +745,12 @@ impl UiState {
             refresh = true;
         }
         let (w, h) = (self.stage.0, self.stage.1);
+        if self.reframe && w > 0.0 {
+            // Framed anew below, in this frame: the old view is replaced, not shown at a
+            // default scale in between.
+            self.viewport = None;
+            self.reframe = false;
+        }
         if let Some(v) = self
             .wanted_view
             .filter(|_| self.viewport.is_none() && w > 0.0)
@@ -815,7 +837,7 @@ impl UiState {
 
     /// Frames a newly opened document: at its saved `view` if it has one, else fitted.
     pub fn reframe(&mut self, view: Option<View>) {
-        self.viewport = None;
+        self.reframe = true;
         self.wanted_view = view;
     }
 
@@ -896,7 +918,7 @@ mod tests {
         assert!(ui.effects.list.is_empty());
         assert_eq!((ui.effects_seen, ui.dead_seen), (0, 0));
         assert!(ui.tip.is_none() && ui.share.is_none());
-        assert_eq!(ui.viewport, None, "framed anew on the next frame");
+        assert!(ui.reframe, "framed anew on the next frame");
     }
 
     #[test]
@@ -913,6 +935,59 @@ mod tests {
         ui.reduce(UiAction::HistoryMoved);
         assert!(ui.field_drafts.is_empty());
         assert_eq!(ui.selection, Selection::None, "undo may have removed it");
+    }
+
+    #[test]
+    fn fit_keeps_the_view_shown_until_the_frame_that_frames_anew() {
+        let frame = |now: f64| {
+            UiAction::Frame(Frame {
+                now,
+                stage: (800.0, 600.0, 0.0, 0.0),
+                bounds: Bounds {
+                    min_x: 0.0,
+                    min_y: 0.0,
+                    max_x: 400.0,
+                    max_y: 300.0,
+                },
+                empty: false,
+                events_seen: 0,
+                effects: Vec::new(),
+                replay_failed: None,
+            })
+        };
+        let mut ui = UiState::default();
+        ui.reduce(frame(0.0));
+        let fitted = ui.viewport.unwrap();
+        ui.reduce(UiAction::Zoom {
+            factor: 2.0,
+            at: Point { x: 100.0, y: 100.0 },
+        });
+        let zoomed = ui.viewport.unwrap();
+        // Fit: a render before the next frame still shows the zoomed view (it showed one
+        // pixel per unit, which a test read as the fitted view on a slow machine).
+        ui.reduce(UiAction::Fit);
+        assert_eq!(ui.viewport, Some(zoomed));
+        ui.reduce(frame(1.0));
+        assert_eq!(ui.viewport, Some(fitted));
+        assert!(ui.fitted && !ui.reframe);
+        // A gesture after Fit and before the frame wins: the view it moved stays.
+        ui.reduce(UiAction::Fit);
+        ui.reduce(UiAction::Pan { dx: 5.0, dy: 0.0 });
+        ui.reduce(frame(2.0));
+        assert_eq!(ui.viewport, Some(fitted.pan(5.0, 0.0)));
+        // A link's screen view is shown as it was, not framed.
+        let shared = Viewport {
+            scale: 0.5,
+            dx: 3.0,
+            dy: 4.0,
+        };
+        ui.reduce(UiAction::Opened {
+            example: String::new(),
+            view: None,
+            screen_view: Some(shared),
+        });
+        ui.reduce(frame(3.0));
+        assert_eq!(ui.viewport, Some(shared));
     }
 
     #[test]
