@@ -27,10 +27,13 @@ use switchboard_core::{Scenario, Sim, SimTime};
 struct Counting;
 static IN_USE: AtomicUsize = AtomicUsize::new(0);
 static PEAK: AtomicUsize = AtomicUsize::new(0);
+/// Allocations made so far (calls, not bytes): counted, so the same on every machine.
+static ALLOCS: AtomicUsize = AtomicUsize::new(0);
 
 unsafe impl GlobalAlloc for Counting {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let p = unsafe { System.alloc(l) };
+        ALLOCS.fetch_add(1, Relaxed);
         if !p.is_null() {
             let now = IN_USE.fetch_add(l.size(), Relaxed) + l.size();
             PEAK.fetch_max(now, Relaxed);
@@ -68,20 +71,27 @@ fn median(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
 
 /// Nanoseconds per event over `sim_s` simulated seconds of `s` (after one warm-up second).
 fn ns_per_event(s: &Scenario, sim_s: u64) -> f64 {
+    per_event(s, sim_s).0
+}
+
+/// Runs `s` for a simulated second, then `sim_s` more in 16 ms slices, drained after each, as
+/// the page's frames do: the wall-clock ns and the allocations per event of that part.
+fn per_event(s: &Scenario, sim_s: u64) -> (f64, f64) {
     let mut sim = Sim::new(s).expect("valid");
     sim.advance_to(SimTime(1_000_000));
     sim.drain_events().for_each(drop);
-    let (steps, t) = (sim.steps(), Instant::now());
-    // In 16 ms slices, drained after each, as the page's frames do.
+    let (steps, allocs, t) = (sim.steps(), ALLOCS.load(Relaxed), Instant::now());
     for i in 0..sim_s * 1_000 / 16 {
         sim.advance_to(SimTime(1_000_000 + (i + 1) * 16_000));
         sim.drain_events().for_each(drop);
     }
-    t.elapsed().as_secs_f64() * 1e9 / (sim.steps() - steps).max(1) as f64
+    let (elapsed, allocs) = (t.elapsed(), ALLOCS.load(Relaxed) - allocs);
+    let events = (sim.steps() - steps).max(1) as f64;
+    (elapsed.as_secs_f64() * 1e9 / events, allocs as f64 / events)
 }
 
 fn topology_size() {
-    println!("\n| nodes | edges | startup (Sim::new) | per node | validation alone | build alone | cost per event | peak heap of a run |\n|---|---|---|---|---|---|---|---|");
+    println!("\n| nodes | edges | startup (Sim::new) | per node | validation alone | build alone | cost per event | allocations per event | peak heap of a run |\n|---|---|---|---|---|---|---|---|---|");
     for n in [8usize, 80, 800, 2_000, 4_000, 10_000] {
         let s = grown(n, 10_000.0);
         let startup = median(5, || {
@@ -106,12 +116,13 @@ fn topology_size() {
             s.check_draft().expect("valid");
             t.elapsed().as_secs_f64()
         });
-        let per_event = median(3, || ns_per_event(&s, 2));
+        let ns = median(3, || ns_per_event(&s, 2));
+        let mut allocs = 0.0;
         let peak = peak_added(|| {
-            ns_per_event(&s, 2);
+            allocs = per_event(&s, 2).1;
         });
         println!(
-            "| {} | {} | {:.2} ms | {:.2} µs | {:.2} ms | {:.2} ms | {per_event:.0} ns | {:.1} MB |",
+            "| {} | {} | {:.2} ms | {:.2} µs | {:.2} ms | {:.2} ms | {ns:.0} ns | {allocs:.2} | {:.1} MB |",
             s.nodes.len(),
             s.edges.len(),
             startup * 1e3,
@@ -342,7 +353,8 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
     {
-        println!("{:.0} ns", ns_per_event(&grown(n, 10_000.0), 4));
+        let (ns, allocs) = per_event(&grown(n, 10_000.0), 4);
+        println!("{ns:.0} ns, {allocs:.2} allocations per event");
         return;
     }
     let all = ["size", "rate", "backlog", "duration", "bindings", "kafka"];

@@ -64,14 +64,14 @@ pub(crate) struct Delivery {
 }
 
 impl Delivery {
-    /// Splits a settlement batch carried by its first delivery.
-    pub(crate) fn unpack(mut first: Box<Delivery>) -> (Settlement, bool, Vec<Box<Delivery>>) {
+    /// Splits a settlement batch carried by its first delivery: how, `multiple`, the first
+    /// delivery and the rest (empty, so not allocated, for a single one).
+    pub(crate) fn unpack(
+        mut first: Box<Delivery>,
+    ) -> (Settlement, bool, Box<Delivery>, Vec<Box<Delivery>>) {
         let (how, multiple) = (first.how, first.multiple);
-        let more = first.more.take();
-        let mut ds = Vec::with_capacity(1 + more.as_ref().map_or(0, |m| m.len()));
-        ds.push(first);
-        ds.extend(more.into_iter().flat_map(|m| *m));
-        (how, multiple, ds)
+        let rest = first.more.take().map(|m| *m).unwrap_or_default();
+        (how, multiple, first, rest)
     }
 
     /// The batch's deliveries, for inspection.
@@ -1357,7 +1357,7 @@ impl AmqpModel {
                 Some(how) => how,
                 None => self.decide(k, node, &d.msg),
             };
-            self.send_settlement(k, node, how, false, vec![d]);
+            self.send_settlement(k, node, how, false, d, Vec::new());
         }
         self.start_next(k, node);
     }
@@ -1387,21 +1387,18 @@ impl AmqpModel {
         }
     }
 
-    /// Sends a settlement to the broker; it takes effect after the consume edge's latency.
+    /// Sends a settlement of `first` and `rest` to the broker; it takes effect after the
+    /// consume edge's latency.
     fn send_settlement(
         &mut self,
         k: &mut Kernel,
         node: NodeId,
         how: Settlement,
         multiple: bool,
-        ds: Vec<Box<Delivery>>,
+        mut first: Box<Delivery>,
+        rest: Vec<Box<Delivery>>,
     ) {
-        let mut ds = ds.into_iter();
-        let Some(mut first) = ds.next() else {
-            return;
-        };
         let at = k.now + k.topo.edge(first.edge).latency.sample(&mut k.rng);
-        let rest: Vec<Box<Delivery>> = ds.collect();
         first.how = how;
         first.multiple = multiple;
         first.more = (!rest.is_empty()).then(|| Box::new(rest));
@@ -1422,7 +1419,8 @@ impl AmqpModel {
         node: NodeId,
         how: Settlement,
         multiple: bool,
-        ds: Vec<Box<Delivery>>,
+        first: Box<Delivery>,
+        rest: Vec<Box<Delivery>>,
     ) {
         let (method, requeue) = match how {
             Settlement::Ack => (SettleMethod::Ack, false),
@@ -1430,18 +1428,18 @@ impl AmqpModel {
             Settlement::Reject { requeue } => (SettleMethod::Reject, requeue),
         };
         let failed = method == SettleMethod::Reject;
-        let single_queue = match ds.as_slice() {
-            [d] => Some(d.queue),
-            _ => None,
-        };
+        let single_queue = rest.is_empty().then_some(first.queue);
         let mut settled_queues: Vec<NodeId> = Vec::new();
         if single_queue.is_none() {
-            settled_queues = ds.iter().map(|d| d.queue).collect();
+            settled_queues = std::iter::once(&first)
+                .chain(&rest)
+                .map(|d| d.queue)
+                .collect();
             settled_queues.sort_unstable();
             settled_queues.dedup();
         }
         let mut back: Vec<(NodeId, Vec<Box<Delivery>>)> = Vec::new();
-        for d in ds {
+        for d in std::iter::once(first).chain(rest) {
             self.release_unacked(node, &d);
             k.emit(EventKind::Amqp(AmqpEvent::Settled {
                 message: d.msg.id,
@@ -1574,7 +1572,11 @@ impl AmqpModel {
             |e| amqp_due(&e.due).is_some_and(|d| d.consumer() == Some(node)),
             |e| match into_amqp_due(e.due) {
                 Some(Due::Deliver { d, .. }) => out.push(d),
-                Some(Due::Settle { batch, .. }) => out.extend(Delivery::unpack(batch).2),
+                Some(Due::Settle { batch, .. }) => {
+                    let (_, _, first, rest) = Delivery::unpack(batch);
+                    out.push(first);
+                    out.extend(rest);
+                }
                 Some(
                     Due::Finish { .. }
                     | Due::StepDone { .. }
@@ -1613,8 +1615,8 @@ impl AmqpModel {
         );
         sent.sort_by_key(|(at, seq, _)| (*at, *seq));
         for (_, _, batch) in sent {
-            let (how, multiple, ds) = Delivery::unpack(batch);
-            self.settle_arrive(k, node, how, multiple, ds);
+            let (how, multiple, first, rest) = Delivery::unpack(batch);
+            self.settle_arrive(k, node, how, multiple, first, rest);
         }
         let ds = self.take_channel_deliveries(k, node);
         let ch = self.channel_mut(node);
@@ -1753,7 +1755,10 @@ impl AmqpModel {
                 drop,
             );
         }
-        self.send_settlement(k, node, how, multiple, ds);
+        let mut ds = ds.into_iter();
+        if let Some(first) = ds.next() {
+            self.send_settlement(k, node, how, multiple, first, ds.collect());
+        }
         if was_current {
             self.start_next(k, node);
         }

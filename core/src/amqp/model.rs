@@ -320,8 +320,8 @@ impl AmqpModel {
                 answer,
             } => self.step_done(k, consumer, run, answer),
             Due::Settle { consumer, batch } => {
-                let (how, multiple, ds) = Delivery::unpack(batch);
-                self.settle_arrive(k, consumer, how, multiple, ds)
+                let (how, multiple, first, rest) = Delivery::unpack(batch);
+                self.settle_arrive(k, consumer, how, multiple, first, rest)
             }
             Due::QueueTimer { queue } => self.queue_timer(k, queue),
             Due::QueueExpires { queue, epoch } => self.queue_expires(k, queue, epoch),
