@@ -15,7 +15,9 @@
 //! OS. Times are wall-clock medians of several runs; the machine is noisy, so compare within
 //! one run. `cargo run --release -p switchboard-core --example scaling [sweep…]`.
 //! For a profiler (`valgrind --tool=callgrind`, `perf record`): `PROFILE_NODES=n` runs only the
-//! cost-per-event measurement at `n` nodes, `PROFILE_STARTUP=n` only five `Sim::new` of `n`.
+//! cost-per-event measurement at `n` nodes (`PROFILE_SECS` simulated seconds after the first,
+//! 4 unless set; two runs of different lengths subtract to the stepping alone),
+//! `PROFILE_STARTUP=n` only five `Sim::new` of `n`.
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
@@ -77,6 +79,12 @@ fn ns_per_event(s: &Scenario, sim_s: u64) -> f64 {
 /// Runs `s` for a simulated second, then `sim_s` more in 16 ms slices, drained after each, as
 /// the page's frames do: the wall-clock ns and the allocations per event of that part.
 fn per_event(s: &Scenario, sim_s: u64) -> (f64, f64) {
+    let (ns, allocs, _) = measured(s, sim_s);
+    (ns, allocs)
+}
+
+/// [`per_event`], and how many events it measured.
+fn measured(s: &Scenario, sim_s: u64) -> (f64, f64, u64) {
     let mut sim = Sim::new(s).expect("valid");
     sim.advance_to(SimTime(1_000_000));
     sim.drain_events().for_each(drop);
@@ -86,8 +94,9 @@ fn per_event(s: &Scenario, sim_s: u64) -> (f64, f64) {
         sim.drain_events().for_each(drop);
     }
     let (elapsed, allocs) = (t.elapsed(), ALLOCS.load(Relaxed) - allocs);
-    let events = (sim.steps() - steps).max(1) as f64;
-    (elapsed.as_secs_f64() * 1e9 / events, allocs as f64 / events)
+    let events = (sim.steps() - steps).max(1);
+    let per = |x: f64| x / events as f64;
+    (per(elapsed.as_secs_f64() * 1e9), per(allocs as f64), events)
 }
 
 fn topology_size() {
@@ -353,8 +362,12 @@ fn main() {
         .ok()
         .and_then(|n| n.parse().ok())
     {
-        let (ns, allocs) = per_event(&grown(n, 10_000.0), 4);
-        println!("{ns:.0} ns, {allocs:.2} allocations per event");
+        let secs = std::env::var("PROFILE_SECS")
+            .ok()
+            .and_then(|s| s.parse().ok())
+            .unwrap_or(4);
+        let (ns, allocs, events) = measured(&grown(n, 10_000.0), secs);
+        println!("{ns:.0} ns, {allocs:.2} allocations per event, {events} events");
         return;
     }
     let all = ["size", "rate", "backlog", "duration", "bindings", "kafka"];
