@@ -165,3 +165,43 @@ test("an embed whose example does not exist tells its host, and takes no tour", 
   assert.match(await page.frameLocator("#p").locator("#notice").textContent(), /there is no example "nope"/);
   await page.close();
 });
+
+test("an example that arrives after the page stopped waiting is opened then, in the editor and in an embed with its tour", async () => {
+  // Held past the page's 10 s wait: the app starts on the empty canvas, says the example is
+  // on its way, and opens it (and takes the tour asked for) when it arrives.
+  server.pages.set(
+    "/host-late.html",
+    `<!doctype html><html lang="en"><title>Host</title><link rel="icon" href="data:,">
+    <script>window.got = []; addEventListener("message", (e) => { if (e.data && e.data.type === "switchboard") window.got.push(e.data); });</script>
+    <iframe id="p" title="Player" src="/?embed=1&example=queue-decoupling&tour" width="800" height="450"></iframe></html>`,
+  );
+  let release;
+  const held = new Promise((ok) => (release = ok));
+  const hold = async (route) => {
+    await held;
+    await route.continue();
+  };
+  const editor = await newPage(browser);
+  await editor.route("**/examples/hello.json", hold);
+  const host = await newPage(browser);
+  await host.route("**/examples/queue-decoupling.json", hold);
+  await Promise.all([editor.goto(server.url + "?example=hello"), host.goto(server.url + "host-late.html")]);
+  await editor.locator("#clock").waitFor({ timeout: 30000 });
+  assert.match(await editor.locator("#notice").textContent(), /The example "hello" is taking long to arrive: it opens when it does/);
+  assert.equal(await editor.locator("g.node").count(), 0);
+  const player = host.frameLocator("#p");
+  await player.locator("#clock").waitFor({ timeout: 30000 });
+  assert.equal(await host.evaluate(() => window.got.filter((m) => m.event === "error").length), 0, "not an error yet");
+  release();
+  await editor.locator('g.node[data-node="audit"]').waitFor({ timeout: 10000 });
+  assert.match(await editor.locator("#notice").textContent(), /The example "hello" arrived: opened it/);
+  await screenshot(editor, "player-late-example-opened");
+  assert.equal(await editor.locator("#examples").inputValue(), "hello");
+  // The embed opened its example and took its tour.
+  await player.locator(".tour-panel").waitFor({ timeout: 10000 });
+  assert.ok((await player.locator("g.node").count()) > 0);
+  assert.deepEqual(editor.problems, []);
+  assert.deepEqual(host.problems, []);
+  await editor.close();
+  await host.close();
+});

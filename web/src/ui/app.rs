@@ -30,6 +30,9 @@ struct Init {
     problem: Option<String>,
     /// The URL asked for an example that could not be opened (its tour is not taken).
     example_failed: bool,
+    /// The URL's example is still on its way (the page stopped waiting for it,
+    /// `crate::EXAMPLE_WAIT_MS`): it is opened when it arrives (`open_late_example`).
+    late_example: Option<String>,
     example: String,
     shared: Option<crate::link::Shared>,
     embed: Option<crate::embed::EmbedOptions>,
@@ -39,9 +42,11 @@ struct Init {
 
 fn initial() -> Init {
     let (scenario, problem, example) = initial_scenario();
+    let late_example = examples::in_query(&query_string()).filter(|n| examples::pending(n));
     let mut init = Init {
         scenario,
         example_failed: problem.is_some(),
+        late_example,
         problem,
         example,
         shared: None,
@@ -89,11 +94,8 @@ fn initial() -> Init {
 
 /// The scenario the page opens with: `?example=name`, else an empty canvas.
 fn initial_scenario() -> (Scenario, Option<String>, String) {
-    let query = web_sys::window()
-        .and_then(|w| w.location().search().ok())
-        .unwrap_or_default();
     // Fetched before the app was mounted (`crate::start`).
-    let wanted = examples::in_query(&query);
+    let wanted = examples::in_query(&query_string());
     let empty = || Scenario::from_json(examples::EMPTY).expect("the empty document is valid");
     match wanted {
         None => (empty(), None, String::new()),
@@ -102,6 +104,13 @@ fn initial_scenario() -> (Scenario, Option<String>, String) {
             Some(Err(d)) => (
                 empty(),
                 Some(format!("example {name:?} is invalid: {d}")),
+                String::new(),
+            ),
+            None if examples::pending(&name) => (
+                empty(),
+                Some(format!(
+                    "The example {name:?} is taking long to arrive: it opens when it does"
+                )),
                 String::new(),
             ),
             None => (
@@ -116,11 +125,54 @@ fn initial_scenario() -> (Scenario, Option<String>, String) {
     }
 }
 
-/// True if the page's query has `name` (as `name` or `name=…`).
-fn query_flag(name: &str) -> bool {
+/// The page's query string (`?…`, or empty).
+fn query_string() -> String {
     web_sys::window()
         .and_then(|w| w.location().search().ok())
         .unwrap_or_default()
+}
+
+/// Opens the URL's example when its late document arrives, as if it had come in time (then
+/// `then`: the tour asked for, or the embed's start), unless a document was opened or the
+/// empty canvas drawn on meanwhile (the user's work wins). A fetch that fails is said, and an
+/// embed tells its host.
+fn open_late_example(ctx: &Ctx, name: String, then: impl FnOnce(&Ctx) + 'static) {
+    let since = super::open::generation();
+    let ctx = ctx.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let fetched = examples::fetch(&name).await;
+        let untouched =
+            super::open::generation() == since && ctx.session.borrow().doc().nodes.is_empty();
+        if !untouched {
+            return;
+        }
+        let opened = fetched.and_then(|text| {
+            let doc = Scenario::from_json(text).map_err(|d| d.to_string())?;
+            super::open::open(&ctx, &doc, super::open::Source::Example(name.clone()))
+        });
+        match opened {
+            Ok(_) => {
+                ctx.notify(format!("The example {name:?} arrived: opened it"), false);
+                then(&ctx);
+            }
+            Err(why) => {
+                let p = format!("{why}; starting with an empty canvas");
+                if ctx.ui.borrow().embed.is_some() {
+                    embedded::post(
+                        &ctx,
+                        crate::embed::event("error", serde_json::json!({ "message": p })),
+                    );
+                }
+                ctx.notify(p, true);
+            }
+        }
+        ctx.refresh.emit(());
+    });
+}
+
+/// True if the page's query has `name` (as `name` or `name=…`).
+fn query_flag(name: &str) -> bool {
+    query_string()
         .trim_start_matches('?')
         .split('&')
         .any(|kv| kv == name || kv.starts_with(&format!("{name}=")))
@@ -235,7 +287,11 @@ pub fn app() -> Html {
     {
         let ctx = ctx.clone();
         use_effect_with((), move |_| {
-            if let Some(p) = init.problem.clone() {
+            if let Some(p) = init.problem.clone().filter(|_| init.late_example.is_some()) {
+                // Not a failure yet: said, and the host hears only if it fails.
+                ctx.notify(p, false);
+                ctx.refresh.emit(());
+            } else if let Some(p) = init.problem.clone() {
                 ctx.notify(p.clone(), true);
                 if init.embed.is_some() {
                     // The host page hears it too (a bad option, an example that failed).
@@ -250,6 +306,11 @@ pub fn app() -> Html {
                 // An embedded player shows what its URL says, never the reader's saved work;
                 // the tour of an example that could not be opened is not taken.
                 let mut o = o.clone();
+                if let Some(name) = init.late_example.clone() {
+                    // Started as asked once the example is here.
+                    let asked = o.clone();
+                    open_late_example(&ctx, name, move |ctx| embedded::start(ctx, &asked));
+                }
                 if init.example_failed {
                     o.tour = None;
                 }
@@ -520,8 +581,20 @@ fn editor_start(ctx: &Ctx, init: &Init) {
         ctx.notify("Opened a shared run: Play replays it as it was", false);
         ctx.refresh.emit(());
     }
-    let opened = init.shared.is_some() || !init.example.is_empty();
+    // An example still on its way counts as opened: saved work goes one Undo below it.
+    let opened = init.shared.is_some() || !init.example.is_empty() || init.late_example.is_some();
     files::restore_saved_work(ctx, opened);
+    if let Some(name) = init.late_example.clone() {
+        let tour = init.tour;
+        open_late_example(ctx, name, move |ctx| {
+            if let Some(step) = tour {
+                if let Err(why) = tour::start_at(ctx, step) {
+                    ctx.notify(why, true);
+                }
+                ctx.refresh.emit(());
+            }
+        });
+    }
     // `?example=…&tour&step=3`: the example's tour, from that step (not if the example could
     // not be opened: the problem says why).
     if let Some(step) = init.tour.filter(|_| !init.example_failed) {

@@ -31,6 +31,11 @@ pub fn get(name: &str) -> Option<&'static str> {
     return FETCHED.with(|f| f.borrow().get(name).copied());
 }
 
+/// True while a fetch of the example `name` is under way.
+pub fn pending(name: &str) -> bool {
+    IN_FLIGHT.with(|f| f.borrow().contains_key(name))
+}
+
 /// Why the example `name` is not here: no such example, or why its fetch failed.
 pub fn missing(name: &str) -> String {
     match entry(name) {
