@@ -73,17 +73,12 @@ fn median(runs: usize, mut f: impl FnMut() -> f64) -> f64 {
 
 /// Nanoseconds per event over `sim_s` simulated seconds of `s` (after one warm-up second).
 fn ns_per_event(s: &Scenario, sim_s: u64) -> f64 {
-    per_event(s, sim_s).0
+    measured(s, sim_s).0
 }
 
 /// Runs `s` for a simulated second, then `sim_s` more in 16 ms slices, drained after each, as
-/// the page's frames do: the wall-clock ns and the allocations per event of that part.
-fn per_event(s: &Scenario, sim_s: u64) -> (f64, f64) {
-    let (ns, allocs, _) = measured(s, sim_s);
-    (ns, allocs)
-}
-
-/// [`per_event`], and how many events it measured.
+/// the page's frames do: the wall-clock ns and the allocations per event of that part, and
+/// how many events it was.
 fn measured(s: &Scenario, sim_s: u64) -> (f64, f64, u64) {
     let mut sim = Sim::new(s).expect("valid");
     sim.advance_to(SimTime(1_000_000));
@@ -128,7 +123,7 @@ fn topology_size() {
         let ns = median(3, || ns_per_event(&s, 2));
         let mut allocs = 0.0;
         let peak = peak_added(|| {
-            allocs = per_event(&s, 2).1;
+            allocs = measured(&s, 2).1;
         });
         println!(
             "| {} | {} | {:.2} ms | {:.2} µs | {:.2} ms | {:.2} ms | {ns:.0} ns | {allocs:.2} | {:.1} MB |",

@@ -13,6 +13,17 @@ useServerAndBrowser();
 const wasmOf = (page) =>
   page.evaluate(() => performance.getEntriesByType("resource").map((e) => e.name).filter((n) => n.endsWith(".wasm")));
 
+/** Serves at `path` a host page with one player (`#p`) at `?query`, keeping the messages it
+ * posts in `window.got`. */
+function hostPage(path, query, width, height) {
+  server.pages.set(
+    path,
+    `<!doctype html><html lang="en"><title>Host</title><link rel="icon" href="data:,">
+    <script>window.got = []; addEventListener("message", (e) => { if (e.data && e.data.type === "switchboard") window.got.push(e.data); });</script>
+    <iframe id="p" title="Player" src="/?${query}" width="${width}" height="${height}"></iframe></html>`,
+  );
+}
+
 /** The page at `query`, once the wasm has started and its trace hash has been published. */
 async function tracedAt(query) {
   const page = await newPage(browser, { width: 800, height: 450 });
@@ -150,12 +161,7 @@ test("an example that arrives after the user changed the canvas does not replace
 });
 
 test("an embed whose example does not exist tells its host, and takes no tour", async () => {
-  server.pages.set(
-    "/host-missing.html",
-    `<!doctype html><html lang="en"><title>Host</title><link rel="icon" href="data:,">
-    <script>window.got = []; addEventListener("message", (e) => { if (e.data && e.data.type === "switchboard") window.got.push(e.data); });</script>
-    <iframe id="p" title="Player" src="/?embed=1&example=nope&tour" width="600" height="400"></iframe></html>`,
-  );
+  hostPage("/host-missing.html", "embed=1&example=nope&tour", 600, 400);
   const page = await newPage(browser);
   await page.goto(server.url + "host-missing.html");
   await page.waitForFunction(() => window.got.some((m) => m.event === "ready"), null, { timeout: 20000 });
@@ -169,12 +175,7 @@ test("an embed whose example does not exist tells its host, and takes no tour", 
 test("an example that arrives after the page stopped waiting is opened then, in the editor and in an embed with its tour", async () => {
   // Held past the page's 10 s wait: the app starts on the empty canvas, says the example is
   // on its way, and opens it (and takes the tour asked for) when it arrives.
-  server.pages.set(
-    "/host-late.html",
-    `<!doctype html><html lang="en"><title>Host</title><link rel="icon" href="data:,">
-    <script>window.got = []; addEventListener("message", (e) => { if (e.data && e.data.type === "switchboard") window.got.push(e.data); });</script>
-    <iframe id="p" title="Player" src="/?embed=1&example=queue-decoupling&tour" width="800" height="450"></iframe></html>`,
-  );
+  hostPage("/host-late.html", "embed=1&example=queue-decoupling&tour", 800, 450);
   let release;
   const held = new Promise((ok) => (release = ok));
   const hold = async (route) => {

@@ -937,24 +937,27 @@ mod tests {
         assert_eq!(ui.selection, Selection::None, "undo may have removed it");
     }
 
+    /// A frame at `now` with a `w` × 600 stage over a 400 × 300 topology.
+    fn stage_frame(now: f64, w: f64) -> UiAction {
+        UiAction::Frame(Frame {
+            now,
+            stage: (w, 600.0, 0.0, 0.0),
+            bounds: Bounds {
+                min_x: 0.0,
+                min_y: 0.0,
+                max_x: 400.0,
+                max_y: 300.0,
+            },
+            empty: false,
+            events_seen: 0,
+            effects: Vec::new(),
+            replay_failed: None,
+        })
+    }
+
     #[test]
     fn fit_keeps_the_view_shown_until_the_frame_that_frames_anew() {
-        let frame = |now: f64| {
-            UiAction::Frame(Frame {
-                now,
-                stage: (800.0, 600.0, 0.0, 0.0),
-                bounds: Bounds {
-                    min_x: 0.0,
-                    min_y: 0.0,
-                    max_x: 400.0,
-                    max_y: 300.0,
-                },
-                empty: false,
-                events_seen: 0,
-                effects: Vec::new(),
-                replay_failed: None,
-            })
-        };
+        let frame = |now: f64| stage_frame(now, 800.0);
         let mut ui = UiState::default();
         ui.reduce(frame(0.0));
         let fitted = ui.viewport.unwrap();
@@ -992,33 +995,17 @@ mod tests {
 
     #[test]
     fn a_fitted_view_refits_when_the_stage_resizes_and_a_chosen_one_keeps_its_centre() {
-        let frame = |now: f64, w: f64| {
-            UiAction::Frame(Frame {
-                now,
-                stage: (w, 600.0, 0.0, 0.0),
-                bounds: Bounds {
-                    min_x: 0.0,
-                    min_y: 0.0,
-                    max_x: 400.0,
-                    max_y: 300.0,
-                },
-                empty: false,
-                events_seen: 0,
-                effects: Vec::new(),
-                replay_failed: None,
-            })
-        };
         let mut ui = UiState::default();
-        ui.reduce(frame(0.0, 800.0));
+        ui.reduce(stage_frame(0.0, 800.0));
         assert!(ui.fitted);
         let first = ui.viewport.unwrap();
-        ui.reduce(frame(1.0, 1000.0));
+        ui.reduce(stage_frame(1.0, 1000.0));
         let refit = ui.viewport.unwrap();
         assert!(ui.fitted && refit != first, "fitted again to the new size");
         ui.reduce(UiAction::Pan { dx: 30.0, dy: 0.0 });
         assert!(!ui.fitted);
         let panned = ui.viewport.unwrap();
-        ui.reduce(frame(2.0, 800.0));
+        ui.reduce(stage_frame(2.0, 800.0));
         let kept = ui.viewport.unwrap();
         assert_eq!(kept.scale, panned.scale, "a chosen view keeps its zoom");
         assert!(
